@@ -1,0 +1,5 @@
+/** @file The list of `sayo` commands; each module exports `register(program)`. */
+import type { Command } from 'commander';
+import { register as reward } from './reward.ts';
+
+export const commands: Array<(program: Command) => void> = [reward];
