@@ -1,0 +1,198 @@
+/**
+ * @file The SAYO region reward (../shared/research/sayo-paper.md §2; issue #3), for one layer's attention.
+ *
+ * Per generated token t with attention A[h][k] over the N image tokens:
+ *   a_t = mean_h mean_{k∈target} A,  v_t = mean_h mean_{k<N} A,  R_a(t) = ½(1 + tanh(log((a_t+ε)/(v_t+ε)))).
+ * Selection: the k = max(1, ⌊T·ratio⌋) tokens of highest entropy (ties: lower index first).
+ * Reward: a_q, v_q = means of a_t, v_t over the selected tokens; r_v = tanh(log((a_q+ε)/(v_q+ε))).
+ * All sums run in float64 over the float32 attention.
+ */
+
+/** Default stability constant ε (the official SAYO code's value). */
+export const EPS = 1e-8;
+/** Default share of generated tokens scored: the top 30 % by entropy. */
+export const DEFAULT_TOP_RATIO = 0.3;
+
+/** Mean target-region attention a and mean image attention v of one token. */
+export interface TokenAV {
+  a: number;
+  v: number;
+}
+
+/** One token's a, v and region score R_a ∈ [0, 1]. */
+export interface TokenScore extends TokenAV {
+  R_a: number;
+}
+
+/** Everything the reward needs for a sequence of generated tokens. */
+export interface RewardInput {
+  /** One Float32Array per generated token: heads × n, head-major (one layer). */
+  tokens: Float32Array[];
+  heads: number;
+  /** Image tokens per row (= grid rows × cols). */
+  n: number;
+  /** Target token indices (sorted, unique, each < n), e.g. from boxToTokens. */
+  targets: Int32Array;
+  /** Entropy of each generated token (nats), same length as tokens. */
+  entropy: ArrayLike<number>;
+  /** Share of tokens selected by entropy; default 0.3. */
+  topRatio?: number;
+  /** Stability constant; default 1e-8. */
+  eps?: number;
+}
+
+/** The SAYO reward of a sequence, with the per-token scores behind it. */
+export interface RewardResult {
+  perToken: TokenScore[];
+  /** Selected token indices, ascending. */
+  selected: number[];
+  a_q: number;
+  v_q: number;
+  r_v: number;
+}
+
+/**
+ * a and v of one token: the head mean of the mean attention over the targets, and over all n image tokens.
+ * @param attention the token's attention; the block used is attention[offset + h·n + k]
+ * @param offset start of the (heads × n) block, e.g. layerIndex·heads·n for a StepRecord's attention
+ * @throws RangeError when the block does not fit or the target list is empty
+ */
+export function tokenAV(attention: Float32Array, heads: number, n: number, targets: Int32Array, offset = 0): TokenAV {
+  if (offset < 0 || offset + heads * n > attention.length) {
+    throw new RangeError(`attention holds ${attention.length} values, need ${offset + heads * n} (offset + heads·n)`);
+  }
+  if (targets.length === 0) throw new RangeError('no target token');
+  const m = targets.length;
+  let all0 = 0;
+  let all1 = 0;
+  let all2 = 0;
+  let all3 = 0;
+  const end = offset + heads * n;
+  let i = offset;
+  for (; i + 3 < end; i += 4) {
+    all0 += attention[i];
+    all1 += attention[i + 1];
+    all2 += attention[i + 2];
+    all3 += attention[i + 3];
+  }
+  for (; i < end; i++) all0 += attention[i];
+  let target = 0;
+  for (let h = 0; h < heads; h++) {
+    const base = offset + h * n;
+    for (let j = 0; j < m; j++) target += attention[base + targets[j]];
+  }
+  return { a: target / (heads * m), v: (all0 + all1 + all2 + all3) / (heads * n) };
+}
+
+/**
+ * The head-mean attention map of one token in float64 (n values), for caching: with it, a box edit recomputes
+ * a_t in O(|targets|) via {@link avFromMeanMap} instead of touching heads × n values again.
+ */
+export function headMeanMap64(attention: Float32Array, heads: number, n: number, offset = 0): Float64Array {
+  if (offset < 0 || offset + heads * n > attention.length) {
+    throw new RangeError(`attention holds ${attention.length} values, need ${offset + heads * n} (offset + heads·n)`);
+  }
+  const out = new Float64Array(n);
+  for (let h = 0; h < heads; h++) {
+    const base = offset + h * n;
+    for (let k = 0; k < n; k++) out[k] += attention[base + k];
+  }
+  for (let k = 0; k < n; k++) out[k] /= heads;
+  return out;
+}
+
+/** a and v from a cached head-mean map (see {@link headMeanMap64}); v may be passed when already known. */
+export function avFromMeanMap(map: Float64Array, targets: Int32Array, v?: number): TokenAV {
+  if (targets.length === 0) throw new RangeError('no target token');
+  let target = 0;
+  for (let j = 0; j < targets.length; j++) target += map[targets[j]];
+  let mean = v;
+  if (mean === undefined) {
+    let all = 0;
+    for (let k = 0; k < map.length; k++) all += map[k];
+    mean = all / map.length;
+  }
+  return { a: target / targets.length, v: mean };
+}
+
+/** Region score R_a = ½(1 + tanh(log((a+ε)/(v+ε)))) ∈ [0, 1]; ½ when a = v. */
+export function scoreRa(a: number, v: number, eps: number = EPS): number {
+  return 0.5 * (1 + Math.tanh(Math.log((a + eps) / (v + eps))));
+}
+
+/** SAYO training reward r_v = tanh(log((a_q+ε)/(v_q+ε))) ∈ [−1, 1]; 0 when a_q = v_q. */
+export function rewardRv(aq: number, vq: number, eps: number = EPS): number {
+  return Math.tanh(Math.log((aq + eps) / (vq + eps)));
+}
+
+/**
+ * How many of T tokens the entropy selection keeps: max(1, ⌊T·ratio⌋), guarded against float error
+ * (⌊10 × 0.3⌋ = 3 even though 10 × 0.3 is not exactly 3 in every float order), never more than T.
+ */
+export function selectionCount(total: number, ratio: number = DEFAULT_TOP_RATIO): number {
+  if (total <= 0) return 0;
+  const x = total * ratio;
+  const nearest = Math.round(x);
+  const floor = Math.abs(x - nearest) <= 1e-9 * Math.max(1, Math.abs(x)) ? nearest : Math.floor(x);
+  return Math.min(total, Math.max(1, floor));
+}
+
+/**
+ * Indices of the max(1, ⌊T·ratio⌋) highest-entropy tokens; ties go to the lower index; NaN ranks lowest.
+ * @returns the selected indices sorted ascending
+ */
+export function selectTopEntropy(entropy: ArrayLike<number>, ratio: number = DEFAULT_TOP_RATIO): number[] {
+  const total = entropy.length;
+  const k = selectionCount(total, ratio);
+  const key = (i: number) => (Number.isNaN(entropy[i]) ? -Infinity : entropy[i]);
+  const order = Array.from({ length: total }, (_, i) => i);
+  order.sort((i, j) => {
+    const d = key(j) - key(i);
+    return d > 0 || d < 0 ? d : i - j;
+  });
+  return order.slice(0, k).sort((i, j) => i - j);
+}
+
+/**
+ * The reward from per-token a and v already computed (e.g. cached while tokens stream in):
+ * selection, a_q, v_q and r_v. O(T log T).
+ */
+export function rewardFromAV(
+  av: readonly TokenAV[],
+  entropy: ArrayLike<number>,
+  topRatio: number = DEFAULT_TOP_RATIO,
+  eps: number = EPS,
+): Omit<RewardResult, 'perToken'> {
+  if (av.length !== entropy.length) {
+    throw new RangeError(`entropy has ${entropy.length} values for ${av.length} tokens`);
+  }
+  if (av.length === 0) throw new RangeError('no generated token');
+  const selected = selectTopEntropy(entropy, topRatio);
+  let aSum = 0;
+  let vSum = 0;
+  for (const t of selected) {
+    aSum += av[t].a;
+    vSum += av[t].v;
+  }
+  const a_q = aSum / selected.length;
+  const v_q = vSum / selected.length;
+  return { selected, a_q, v_q, r_v: rewardRv(a_q, v_q, eps) };
+}
+
+/**
+ * The SAYO reward of a generated sequence: a, v, R_a for every token, the entropy selection, a_q, v_q and r_v.
+ * @throws RangeError for mismatched lengths, no tokens or no targets
+ */
+export function computeReward(input: RewardInput): RewardResult {
+  const { tokens, heads, n, targets, entropy } = input;
+  const topRatio = input.topRatio ?? DEFAULT_TOP_RATIO;
+  const eps = input.eps ?? EPS;
+  const perToken = tokens.map((attention, t) => {
+    if (attention.length !== heads * n) {
+      throw new RangeError(`token ${t}: attention holds ${attention.length} values, expected heads·n = ${heads * n}`);
+    }
+    const { a, v } = tokenAV(attention, heads, n, targets);
+    return { a, v, R_a: scoreRa(a, v, eps) };
+  });
+  return { perToken, ...rewardFromAV(perToken, entropy, topRatio, eps) };
+}
