@@ -248,6 +248,11 @@ function unionArea(rects: ScaledBox[]): number {
  * @throws GeometryError like {@link boxToTokens}
  */
 export function cellCoverage(boxes: readonly Box[], grid: Grid): Float32Array {
+  return Float32Array.from(cellCoverage64(boxes, grid));
+}
+
+/** {@link cellCoverage} in float64 (for exact parity with the trainer's fixtures). */
+export function cellCoverage64(boxes: readonly Box[], grid: Grid): Float64Array {
   const { rows, cols, cell } = grid;
   const pieces = new Map<number, ScaledBox[]>();
   for (const b of scaledBoxes(boxes, grid)) {
@@ -269,7 +274,7 @@ export function cellCoverage(boxes: readonly Box[], grid: Grid): Float32Array {
       }
     }
   }
-  const out = new Float32Array(rows * cols);
+  const out = new Float64Array(rows * cols);
   for (const [k, list] of pieces) out[k] = Math.min(1, unionArea(list) / (cell * cell));
   return out;
 }

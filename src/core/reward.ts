@@ -13,6 +13,9 @@ export const EPS = 1e-8;
 /** Default share of generated tokens scored: the top 30 % by entropy. */
 export const DEFAULT_TOP_RATIO = 0.3;
 
+/** One token's attention values: float32 as captured, or float64 (e.g. parsed from JSON). */
+export type AttentionArray = Float32Array | Float64Array;
+
 /** Mean target-region attention a and mean image attention v of one token. */
 export interface TokenAV {
   a: number;
@@ -26,8 +29,8 @@ export interface TokenScore extends TokenAV {
 
 /** Everything the reward needs for a sequence of generated tokens. */
 export interface RewardInput {
-  /** One Float32Array per generated token: heads × n, head-major (one layer). */
-  tokens: Float32Array[];
+  /** One array per generated token: heads × n, head-major (one layer). */
+  tokens: AttentionArray[];
   heads: number;
   /** Image tokens per row (= grid rows × cols). */
   n: number;
@@ -57,7 +60,7 @@ export interface RewardResult {
  * @param offset start of the (heads × n) block, e.g. layerIndex·heads·n for a StepRecord's attention
  * @throws RangeError when the block does not fit or the target list is empty
  */
-export function tokenAV(attention: Float32Array, heads: number, n: number, targets: Int32Array, offset = 0): TokenAV {
+export function tokenAV(attention: AttentionArray, heads: number, n: number, targets: Int32Array, offset = 0): TokenAV {
   if (offset < 0 || offset + heads * n > attention.length) {
     throw new RangeError(`attention holds ${attention.length} values, need ${offset + heads * n} (offset + heads·n)`);
   }
@@ -88,7 +91,7 @@ export function tokenAV(attention: Float32Array, heads: number, n: number, targe
  * The head-mean attention map of one token in float64 (n values), for caching: with it, a box edit recomputes
  * a_t in O(|targets|) via {@link avFromMeanMap} instead of touching heads × n values again.
  */
-export function headMeanMap64(attention: Float32Array, heads: number, n: number, offset = 0): Float64Array {
+export function headMeanMap64(attention: AttentionArray, heads: number, n: number, offset = 0): Float64Array {
   if (offset < 0 || offset + heads * n > attention.length) {
     throw new RangeError(`attention holds ${attention.length} values, need ${offset + heads * n} (offset + heads·n)`);
   }

@@ -1,8 +1,54 @@
-/** @file `sayo reward`: placeholder until the reward core lands (issue 3). */
+/**
+ * @file `sayo reward --input <file|->`: the SAYO region reward of one case (issue #3), JSON in, one JSON object out.
+ * All parsing and maths live in src/core/case.ts; this module reads the input and prints. Invalid input exits with
+ * status 2 and one line `sayo reward: <field>: <problem>` on stderr.
+ */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { CaseError, runCaseText } from '../../core/case.ts';
+
+async function readInput(source: string): Promise<string> {
+  if (source === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    return await readFile(source, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new CaseError('--input', `cannot read ${JSON.stringify(source)} (${code})`);
+  }
+}
+
+/** True when every number in the value is finite (the output must never carry NaN / Infinity). */
+function allFinite(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every(allFinite);
+  if (value !== null && typeof value === 'object') return Object.values(value).every(allFinite);
+  return true;
+}
+
+/** Runs the command; returns the exit status. */
+export async function rewardCommand(source: string): Promise<number> {
+  try {
+    const output = runCaseText(await readInput(source));
+    if (!allFinite(output)) throw new CaseError('output', 'a non-finite number was computed; please report this input');
+    process.stdout.write(`${JSON.stringify(output)}\n`);
+    return 0;
+  } catch (err) {
+    const line = err instanceof CaseError ? err.message : `internal error: ${(err as Error).message ?? String(err)}`;
+    process.stderr.write(`sayo reward: ${line.replace(/\s*\n\s*/g, ' ')}\n`);
+    return 2;
+  }
+}
 
 export function register(program: Command): void {
-  program.command('reward').description('compute the SAYO region reward for one case (JSON in, JSON out)')
+  program
+    .command('reward')
+    .description('compute the SAYO region reward for one case (JSON in, JSON out; see issue #3)')
     .requiredOption('--input <file>', 'case JSON file, or - for stdin')
-    .action(() => { throw new Error('not implemented yet'); });
+    .action(async (opts: { input: string }) => {
+      process.exitCode = await rewardCommand(opts.input);
+    });
 }
