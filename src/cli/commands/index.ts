@@ -1,5 +1,6 @@
 /** @file The list of `sayo` commands; each module exports `register(program)`. */
 import type { Command } from 'commander';
 import { register as reward } from './reward.ts';
+import { register as exposeAttention } from './expose-attention.ts';
 
-export const commands: Array<(program: Command) => void> = [reward];
+export const commands: Array<(program: Command) => void> = [reward, exposeAttention];

@@ -1,0 +1,175 @@
+/**
+ * @file `sayo expose-attention`: the rewritten graph's outputs equal a native export's attention outputs in
+ * onnxruntime-node (toy decoder always; the real SAYO-mini decoder when its no-attention export exists), external
+ * data keeps working, fused or missing attention is refused, and truncated / mutated files get a clear message.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runExposeAttention } from './commands/expose-attention.ts';
+import { CliError } from './lib/errors.ts';
+import { hasStackTrace, REPO_ROOT, runSayo } from './lib/run-cli.ts';
+import { decoderFeeds, maxAbsDiff } from './onnx/feeds.ts';
+import { readModel } from './onnx/model.ts';
+import { writeToyDecoder } from './onnx/toy-decoder.ts';
+
+let dir = '';
+const spec = { layers: 3, heads: 2, headDim: 4 };
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-expose-'));
+  writeToyDecoder(path.join(dir, 'native.onnx'), { ...spec, attentionOutputs: true });
+  writeToyDecoder(path.join(dir, 'noattn.onnx'), spec);
+  fs.mkdirSync(path.join(dir, 'ext'));
+  writeToyDecoder(path.join(dir, 'ext', 'decoder.onnx'), { ...spec, externalData: true });
+  writeToyDecoder(path.join(dir, 'fused.onnx'), { ...spec, fused: true });
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Run both files on the same feeds and return the named outputs of each. */
+async function runBoth(a: string, b: string, names: string[]) {
+  const feeds = decoderFeeds(readModel(a).model.graph!, { sequence: 5, past: 3 });
+  const sa = await ort.InferenceSession.create(a);
+  const sb = await ort.InferenceSession.create(b);
+  const [ra, rb] = [await sa.run(feeds), await sb.run(feeds, names)];
+  await sa.release();
+  await sb.release();
+  return { ra, rb, outputNames: sb.outputNames };
+}
+
+describe('expose-attention on a toy decoder', () => {
+  it('all layers: outputs equal the native decoder_attentions.* (≤ 1e-6), in layer order', async () => {
+    const out = path.join(dir, 'exposed.onnx');
+    const run = runSayo(['expose-attention', path.join(dir, 'noattn.onnx'), out, '--layers', 'all']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const names = [0, 1, 2].map((l) => `decoder_attentions.${l}`);
+    const { ra, rb, outputNames } = await runBoth(path.join(dir, 'native.onnx'), out, names);
+    expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(names);
+    for (const n of names) {
+      expect(rb[n].dims).toEqual([1, 2, 5, 8]);
+      expect(maxAbsDiff(ra[n], rb[n])).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
+  it('head-mean and a layer list give the mean over heads of the chosen layers only', async () => {
+    const out = path.join(dir, 'mean.onnx');
+    const lines = runExposeAttention(path.join(dir, 'noattn.onnx'), out, { layers: '0,2', reduce: 'head-mean' });
+    expect(lines[0]).toContain('added 2 output(s)');
+    const { ra, rb, outputNames } = await runBoth(path.join(dir, 'native.onnx'), out, ['decoder_attentions.0', 'decoder_attentions.2']);
+    expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(['decoder_attentions.0', 'decoder_attentions.2']);
+    for (const n of ['decoder_attentions.0', 'decoder_attentions.2']) {
+      const full = ra[n].data as Float32Array;
+      const mean = rb[n].data as Float32Array;
+      expect(rb[n].dims).toEqual([1, 1, 5, 8]);
+      for (let i = 0; i < mean.length; i++) expect(Math.abs(mean[i] - (full[i] + full[i + 40]) / 2)).toBeLessThan(1e-6);
+    }
+  });
+
+  it('keeps external data working: the data file follows the output name and onnxruntime loads it', async () => {
+    const out = path.join(dir, 'elsewhere', 'decoder_attn.onnx');
+    const run = runSayo(['expose-attention', path.join(dir, 'ext', 'decoder.onnx'), out]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('external data: decoder_attn.onnx_data');
+    expect(fs.existsSync(path.join(dir, 'elsewhere', 'decoder_attn.onnx_data'))).toBe(true);
+    const weights = readModel(out).model.graph!.initializer!.filter((t) => t.dims?.length === 2);
+    expect(weights.length).toBe(12);
+    for (const t of weights) expect(t.externalData?.find((e) => e.key === 'location')?.value).toBe('decoder_attn.onnx_data');
+    const { ra, rb } = await runBoth(path.join(dir, 'native.onnx'), out, ['decoder_attentions.2', 'logits']);
+    expect(maxAbsDiff(ra['decoder_attentions.2'], rb['decoder_attentions.2'])).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('refuses fused attention, already-exposed graphs, bad layer lists and overwriting the input, exit 2', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[path.join(dir, 'fused.onnx'), path.join(dir, 'x.onnx')], /attention is fused \(1 MultiHeadAttention/],
+      [[path.join(dir, 'native.onnx'), path.join(dir, 'x.onnx')], /already has attention outputs/],
+      [[path.join(dir, 'noattn.onnx'), path.join(dir, 'x.onnx'), '--layers', '7'], /no layer 7/],
+      [[path.join(dir, 'noattn.onnx'), path.join(dir, 'noattn.onnx')], /must differ from the input/],
+      [[path.join(dir, 'missing.onnx'), path.join(dir, 'x.onnx')], /cannot read .*missing\.onnx/],
+    ];
+    for (const [args, message] of cases) {
+      const run = runSayo(['expose-attention', ...args]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(fs.existsSync(path.join(dir, 'x.onnx'))).toBe(false);
+  });
+});
+
+describe('expose-attention fuzz: truncated and mutated files', () => {
+  const source = () => fs.readFileSync(path.join(dir, 'noattn.onnx'));
+
+  it('in process: every truncation or mutation either works or throws a CliError (300 cases)', () => {
+    const bytes = source();
+    const target = path.join(dir, 'fuzz-in.onnx');
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.record({ kind: fc.constant('truncate' as const), at: fc.integer({ min: 0, max: bytes.length - 1 }) }),
+          fc.record({
+            kind: fc.constant('mutate' as const),
+            edits: fc.array(fc.record({ at: fc.integer({ min: 0, max: bytes.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 }),
+          }),
+        ),
+        (c) => {
+          const data = Buffer.from(bytes);
+          const input = c.kind === 'truncate' ? data.subarray(0, c.at) : data;
+          if (c.kind === 'mutate') for (const e of c.edits) data[e.at] = e.value;
+          fs.writeFileSync(target, input);
+          try {
+            runExposeAttention(target, path.join(dir, 'fuzz-out.onnx'), { layers: 'all', reduce: 'none' });
+          } catch (err) {
+            if (!(err instanceof CliError)) throw err;
+            expect(err.message.length).toBeGreaterThan(10);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 42 },
+    );
+  });
+
+  it('spawned CLI: truncated files exit 2 with one clear line, mutated files never print a stack trace', () => {
+    const bytes = source();
+    for (const fraction of [0.01, 0.3, 0.5, 0.9, 0.999]) {
+      const file = path.join(dir, `trunc-${fraction}.onnx`);
+      fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length * fraction)));
+      const run = runSayo(['expose-attention', file, path.join(dir, 'trunc-out.onnx')]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(/^sayo: .*(not a valid ONNX model|cannot rewrite)/);
+      expect(hasStackTrace(run.stderr)).toBe(false);
+    }
+    for (let seed = 1; seed <= 5; seed++) {
+      const data = Buffer.from(bytes);
+      for (let k = 0; k < 16; k++) data[(seed * 7919 + k * 104729) % data.length] ^= 0xa5;
+      const file = path.join(dir, `mut-${seed}.onnx`);
+      fs.writeFileSync(file, data);
+      const run = runSayo(['expose-attention', file, path.join(dir, `mut-out-${seed}.onnx`), '--layers', 'all']);
+      expect([0, 2]).toContain(run.status);
+      expect(hasStackTrace(run.stderr)).toBe(false);
+      if (run.status === 2) expect(run.stderr).toMatch(/^sayo: \S.*\n$/);
+    }
+  });
+});
+
+describe('expose-attention on the real SAYO-mini decoder', () => {
+  const noattn = path.join(REPO_ROOT, 'fixtures/onnx/sayo-mini-decoder-noattn.onnx');
+  const native = path.join(REPO_ROOT, 'models/sayo-mini/onnx/decoder_model_merged.onnx');
+  const ready = fs.existsSync(noattn) && fs.existsSync(native);
+
+  it.skipIf(!ready)('no-attention export → expose-attention --layers all equals the native decoder_attentions.* (≤ 1e-6)', async () => {
+    const out = path.join(dir, 'sayo-mini-exposed.onnx');
+    const run = runSayo(['expose-attention', noattn, out, '--layers', 'all']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const nativeNames = readModel(native).model.graph!.output!.map((o) => o.name ?? '').filter((n) => n.startsWith('decoder_attentions.'));
+    expect(nativeNames.length).toBeGreaterThan(0);
+    const { ra, rb, outputNames } = await runBoth(native, out, [...nativeNames, 'logits']);
+    expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(nativeNames);
+    for (const n of [...nativeNames, 'logits']) expect(maxAbsDiff(ra[n], rb[n])).toBeLessThanOrEqual(1e-6);
+  });
+});
