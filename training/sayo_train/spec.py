@@ -1,0 +1,407 @@
+"""Job specs: load a training/jobs/*.yaml into typed dataclasses, or fail before any work with `file: key.path: reason`.
+
+Three layers, in order, each reporting every problem it finds:
+1. YAML (1.2 core scalars as the TypeScript reader parses them: `1e-6` is a float, `yes` is a string; duplicate keys fail);
+2. the one JSON Schema, training/schema/job.schema.json (also read by src/jobspec with ajv): unknown keys, types, ranges;
+3. semantic checks the schema cannot express (shapes, cross-key consistency, files that must already exist).
+Relative paths resolve against the spec file's directory. The dataclasses mirror the YAML keys one to one; the schema's
+`description`s document each key.
+"""
+from __future__ import annotations
+
+import json
+import re
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import jsonschema
+import yaml
+
+from .spec_checks import semantic_errors
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "job.schema.json"
+STAGES = ("data", "sft", "grpo", "export", "report")
+
+
+class SpecError(ValueError):
+    """Invalid job spec. `errors` holds one `<spec file>: <key.path>: <reason>` line per problem."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class Run:
+    name: str
+    seed: int
+    output_dir: Path
+    stages: list[str]  # subset of STAGES, in that order
+    threads: Optional[int] = None  # CPU runs only
+    resume: bool = False
+
+
+@dataclass
+class Vision:
+    patch_size: int
+    temporal_patch_size: int
+    merge_size: int
+    embed_dim: int
+    depth: int
+    num_heads: int
+    mlp_ratio: float
+    deepstack_layers: Optional[list[int]] = None  # Qwen3-VL only
+
+
+@dataclass
+class Text:
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    intermediate_size: int
+    mrope_section: list[int]  # (t, h, w), sums to head_dim / 2
+    rope_theta: float
+    rms_norm_eps: float
+    vocab_size: Optional[int] = None  # SAYO-mini: set by its tokenizer at the data stage
+    tie_word_embeddings: Optional[bool] = None
+
+
+@dataclass
+class Image:
+    min_pixels: int
+    max_pixels: int
+
+
+@dataclass
+class Lora:
+    enabled: bool
+    r: int
+    alpha: float
+    target_modules: Union[str, list[str]]  # "all-linear" or module-name suffixes
+    dropout: Optional[float] = None
+    exclude_vision: Optional[bool] = None
+
+
+@dataclass
+class Model:
+    init: str  # "random", "hub:<org>/<name>", or a checkpoint folder (resolved, see init_path)
+    family: str
+    vision: Vision
+    text: Text
+    image: Image
+    lora: Lora
+    dtype: Optional[str] = None
+    init_path: Optional[Path] = field(default=None, metadata={"help": "resolved folder when init is a path"})
+
+    @property
+    def cell_px(self) -> int:
+        """Pixels per LLM image-token side: patch_size × merge_size."""
+        return self.vision.patch_size * self.vision.merge_size
+
+
+@dataclass
+class Generator:
+    train_size: int
+    heldout_size: int
+    min_side: int
+    max_side: int
+    gallery_size: Optional[int] = None
+
+
+@dataclass
+class DataSource:
+    name: str
+    kind: str
+    uri: str  # hub:<id>, https://…, or a local path (kept as written; checked when local)
+    n: int
+    split: Optional[str] = None
+    fraction: Optional[float] = None
+
+
+@dataclass
+class Prepare:
+    sources: list[DataSource]
+    heldout_size: int
+
+
+@dataclass
+class Data:
+    train: Path
+    heldout: Path
+    max_response_tokens: int
+    generator: Optional[Generator] = None
+    prepare: Optional[Prepare] = None
+    system_prompt: Optional[str] = None
+    max_prompt_tokens: Optional[int] = None
+
+
+@dataclass
+class Sft:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    max_grad_norm: float
+    warmup_steps: Optional[int] = None
+
+
+@dataclass
+class AttentionRegionParams:
+    layer: int  # negative counts from the end
+    head_reduce: str
+    top_ratio: float
+    eps: float
+    cell_px: Optional[int] = None  # when given, must equal patch_size × merge_size
+
+
+@dataclass
+class LengthShaping:
+    min_tokens: int
+    max_tokens: int
+    floor: float
+
+
+@dataclass
+class FormatParams:
+    pattern: str
+    length_shaping: Optional[LengthShaping] = None
+
+
+@dataclass
+class AccuracyParams:
+    method: str
+
+
+RewardParams = Union[AttentionRegionParams, FormatParams, AccuracyParams]
+PARAMS_BY_REWARD = {"attention_region": AttentionRegionParams, "format": FormatParams, "accuracy": AccuracyParams}
+
+
+@dataclass
+class Reward:
+    name: str
+    weight: float
+    params: RewardParams
+
+
+@dataclass
+class Grpo:
+    prompts_per_step: int
+    group_size: int
+    lr: float
+    weight_decay: float
+    max_grad_norm: float
+    kl_beta: float
+    clip_eps: float
+    advantage_eps: float
+    temperature: float
+    top_p: float
+    steps: Optional[int] = None  # wins over epochs
+    epochs: Optional[int] = None
+    save_every: Optional[int] = None
+
+
+@dataclass
+class Hardware:
+    gpus: int
+    gpu: str
+    gpu_memory_gb: float
+    per_device_batch_size: int
+    gradient_accumulation_steps: int
+    precision: str
+    gradient_checkpointing: Optional[bool] = None
+    zero_stage: Optional[int] = None
+    attn_implementation: Optional[str] = None
+    rollout_engine: Optional[str] = None
+
+
+@dataclass
+class Check:
+    max_abs_logit_diff: float
+    max_abs_attention_diff: float
+
+
+@dataclass
+class Export:
+    out_dir: Path
+    opset: int
+    attention_layers: Union[str, list[int]]  # "all", "last" or layer indices
+    check: Check
+    merge_lora: Optional[bool] = None
+    quantize: Optional[list[str]] = None
+
+
+@dataclass
+class Report:
+    metrics_file: Path
+    max_new_tokens: Optional[int] = None
+
+
+@dataclass
+class JobSpec:
+    spec_version: int
+    run: Run
+    model: Model
+    data: Data
+    sft: Optional[Sft] = None
+    rewards: Optional[list[Reward]] = None
+    grpo: Optional[Grpo] = None
+    hardware: Optional[Hardware] = None
+    export: Optional[Export] = None
+    report: Optional[Report] = None
+    path: Optional[Path] = field(default=None, metadata={"help": "the spec file, resolved"})
+
+    def reward(self, name: str) -> Optional[Reward]:
+        """The reward term called `name`, if the spec has one."""
+        return next((r for r in self.rewards or [] if r.name == name), None)
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core booleans / floats and duplicate keys rejected (as the `yaml` npm package)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def key_path(parts) -> str:
+    """`rewards[1].params.top_ratio` from ['rewards', 1, 'params', 'top_ratio'] (`(root)` when empty)."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(root)"
+
+
+def show(value) -> str:
+    """A value as the messages quote it: strings in single quotes, the rest as JSON, long values cut."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(schema: dict) -> str:
+    if "const" in schema:
+        return show(schema["const"])
+    if "enum" in schema:
+        return "one of " + ", ".join(show(v) for v in schema["enum"])
+    if schema.get("type") == "array":
+        return "a list"
+    return schema.get("type", "a valid value")
+
+
+def _schema_error(err: jsonschema.ValidationError) -> tuple[str, str]:
+    """(key path, reason) for one jsonschema error, in the wording the TypeScript reader uses too."""
+    path, kind, inst, val = list(err.absolute_path), err.validator, err.instance, err.validator_value
+    if kind == "additionalProperties":
+        extra = sorted(set(inst) - set(err.schema.get("properties", {})))
+        return key_path(path + extra[:1]), "unknown key" + (f" (also: {', '.join(extra[1:])})" if extra[1:] else "")
+    if kind == "required":
+        missing = err.message.split("'")[1]
+        why = " (needed by a stage in run.stages)" if "then" in err.schema_path else ""
+        return key_path(path + [missing]), f"missing required key{why}"
+    if kind == "type":
+        return key_path(path), f"expected {val}, got {show(inst)}"
+    if kind in ("enum", "const"):
+        return key_path(path), f"expected {_describe(err.schema)}, got {show(inst)}"
+    if kind == "anyOf" and all(set(s) == {"required"} for s in val):
+        return key_path(path), "needs one of the keys " + ", ".join(s["required"][0] for s in val)
+    if kind == "anyOf":
+        return key_path(path), "expected " + " or ".join(_describe(s) for s in val) + f", got {show(inst)}"
+    bounds = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+    if kind in bounds:
+        return key_path(path), f"must be {bounds[kind]} {val}, got {show(inst)}"
+    if kind in ("minItems", "maxItems"):
+        return key_path(path), f"expected {'at least' if kind == 'minItems' else 'at most'} {val} items, got {len(inst)}"
+    if kind == "uniqueItems":
+        return key_path(path), "items must be unique"
+    if kind == "minLength":
+        return key_path(path), "must not be empty"
+    if kind == "pattern":
+        return key_path(path), f"must match {val}, got {show(inst)}"
+    return key_path(path), err.message
+
+
+def _build(cls, value, base: Path, name: str):
+    """Instantiate dataclass `cls` from validated YAML data, resolving Path fields against `base`."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in value:
+            kwargs[f.name] = _convert(hints[f.name], value[f.name], base, f.name)
+    if cls is Reward:
+        kwargs["params"] = _build(PARAMS_BY_REWARD[value["name"]], value["params"], base, "params")
+    return cls(**kwargs)
+
+
+def _convert(tp, value, base: Path, name: str):
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Union:
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _convert(options[0], value, base, name)
+        return value  # str-or-list keys (target_modules, attention_layers); Reward.params is built by _build
+    if origin is list:
+        return [_convert(args[0], v, base, name) for v in value]
+    if is_dataclass(tp):
+        return _build(tp, value, base, name)
+    if tp is Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+    if tp is float:
+        return float(value)
+    if tp is int:
+        return int(value)
+    return value
+
+
+def _validator() -> jsonschema.Draft7Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft7Validator(schema)
+
+
+def load_spec(path) -> JobSpec:
+    """Read, validate and resolve a job spec. Raises SpecError (every problem, one line each) before any work."""
+    path = Path(path)
+    label = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SpecError([f"{label}: (file): cannot read: {e.strerror or e}"]) from None
+    try:
+        doc = yaml.load(text, Loader=_Yaml12Loader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(yaml)"
+        raise SpecError([f"{label}: {where}: invalid YAML: {getattr(e, 'problem', None) or e}"]) from None
+    if not isinstance(doc, dict):
+        raise SpecError([f"{label}: (root): expected a mapping of keys, got {show(doc)}"])
+    found = sorted({_schema_error(e) for e in _validator().iter_errors(doc)})
+    if found:
+        raise SpecError([f"{label}: {k}: {r}" for k, r in found])
+    base = path.resolve().parent
+    spec = _build(JobSpec, doc, base, "")
+    spec.path = path.resolve()
+    if spec.model.init not in ("random",) and not spec.model.init.startswith("hub:"):
+        spec.model.init_path = _convert(Path, spec.model.init, base, "init")
+    problems = semantic_errors(spec)
+    if problems:
+        raise SpecError([f"{label}: {k}: {r}" for k, r in problems])
+    return spec

@@ -1,0 +1,125 @@
+"""Semantic checks of a schema-valid job spec: what JSON Schema cannot say (shapes, cross-key consistency, files).
+
+`semantic_errors(spec)` returns every problem as (key path, reason); spec.load_spec turns them into SpecError lines.
+A file must already exist when no stage of the spec writes it: the data stage writes data.train and data.heldout;
+nothing writes model.init or a local data source.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+STAGE_ORDER = ("data", "sft", "grpo", "export", "report")
+
+
+def _is_remote(uri: str) -> bool:
+    return uri.startswith(("hub:", "http://", "https://"))
+
+
+def _layer_ok(layer: int, n: int) -> bool:
+    return -n <= layer < n
+
+
+def _model(spec) -> list[tuple[str, str]]:
+    m, out = spec.model, []
+    t, v = m.text, m.vision
+    if sum(t.mrope_section) * 2 != t.head_dim:
+        out.append(("model.text.mrope_section",
+                    f"must sum to head_dim/2 = {t.head_dim / 2:g}, got {sum(t.mrope_section)} ({t.mrope_section})"))
+    if t.num_heads % t.num_kv_heads:
+        out.append(("model.text.num_heads",
+                    f"must be a multiple of num_kv_heads ({t.num_kv_heads}) for grouped-query attention, got {t.num_heads}"))
+    if v.embed_dim % v.num_heads:
+        out.append(("model.vision.embed_dim", f"must be divisible by vision num_heads ({v.num_heads}), got {v.embed_dim}"))
+    if v.deepstack_layers is not None:
+        if m.family != "qwen3_vl":
+            out.append(("model.vision.deepstack_layers", f"only Qwen3-VL has DeepStack, family is {m.family!r}"))
+        elif any(i >= v.depth for i in v.deepstack_layers):
+            out.append(("model.vision.deepstack_layers", f"indices must be < vision depth {v.depth}"))
+    if m.image.min_pixels > m.image.max_pixels:
+        out.append(("model.image.min_pixels", f"must be <= max_pixels ({m.image.max_pixels}), got {m.image.min_pixels}"))
+    if m.image.max_pixels < m.cell_px ** 2:
+        out.append(("model.image.max_pixels", f"must hold at least one {m.cell_px}x{m.cell_px} image token"))
+    if m.init_path is not None and not m.init_path.is_dir():
+        out.append(("model.init", f"checkpoint folder not found: {m.init_path}"))
+    if m.lora.enabled and m.init == "random":
+        out.append(("model.lora.enabled", "LoRA adapters on random weights train nothing useful; use init: <checkpoint>"))
+    return out
+
+
+def _data(spec) -> list[tuple[str, str]]:
+    d, stages, out = spec.data, spec.run.stages, []
+    writes_data = "data" in stages
+    if writes_data and (d.generator is None) == (d.prepare is None):
+        out.append(("data", "the data stage needs exactly one of the keys generator, prepare"))
+    if d.generator and d.generator.min_side > d.generator.max_side:
+        out.append(("data.generator.min_side", f"must be <= max_side ({d.generator.max_side})"))
+    for i, src in enumerate(d.prepare.sources if d.prepare else []):
+        if not _is_remote(src.uri) and not (spec.path.parent / Path(src.uri).expanduser()).exists():
+            out.append((f"data.prepare.sources[{i}].uri", f"file not found: {src.uri}"))
+    needs = {"train": {"sft", "grpo"} & set(stages), "heldout": {"export", "report"} & set(stages)}
+    for key, users in needs.items():
+        p: Path = getattr(d, key)
+        if users and not writes_data and not p.is_file():
+            out.append((f"data.{key}", f"file not found (no data stage writes it; needed by {', '.join(sorted(users))}): {p}"))
+    return out
+
+
+def _rewards(spec) -> list[tuple[str, str]]:
+    out, names = [], [r.name for r in spec.rewards or []]
+    n_layers = spec.model.text.num_layers
+    for i, r in enumerate(spec.rewards or []):
+        key = f"rewards[{i}]"
+        if names.index(r.name) != i:
+            out.append((f"{key}.name", f"duplicate reward {r.name!r}"))
+        p = r.params
+        if r.name == "attention_region":
+            if not _layer_ok(p.layer, n_layers):
+                out.append((f"{key}.params.layer", f"no such decoder layer: {p.layer} (the model has {n_layers})"))
+            if p.cell_px is not None and p.cell_px != spec.model.cell_px:
+                out.append((f"{key}.params.cell_px", f"must equal patch_size x merge_size = {spec.model.cell_px}, got {p.cell_px}"))
+        if r.name == "format":
+            try:
+                re.compile(p.pattern)
+            except re.error as e:
+                out.append((f"{key}.params.pattern", f"invalid regular expression: {e}"))
+            ls = p.length_shaping
+            if ls and ls.min_tokens > ls.max_tokens:
+                out.append((f"{key}.params.length_shaping.min_tokens", f"must be <= max_tokens ({ls.max_tokens})"))
+            if ls and ls.min_tokens > spec.data.max_response_tokens:
+                out.append((f"{key}.params.length_shaping.min_tokens",
+                            f"must be <= data.max_response_tokens ({spec.data.max_response_tokens})"))
+    if "grpo" in spec.run.stages and spec.rewards and not any(r.weight > 0 for r in spec.rewards):
+        out.append(("rewards", "every weight is 0: GRPO would have no signal"))
+    return out
+
+
+def _grpo(spec) -> list[tuple[str, str]]:
+    g, h, out = spec.grpo, spec.hardware, []
+    if g is None or h is None:
+        return out
+    per_step = h.gpus * h.per_device_batch_size * h.gradient_accumulation_steps
+    if per_step != g.prompts_per_step * g.group_size:
+        out.append(("grpo.prompts_per_step",
+                    f"prompts_per_step x group_size = {g.prompts_per_step * g.group_size} completions, but hardware gives "
+                    f"gpus x per_device_batch_size x gradient_accumulation_steps = {per_step}"))
+    return out
+
+
+def _export(spec) -> list[tuple[str, str]]:
+    e, n = spec.export, spec.model.text.num_layers
+    if e is None or isinstance(e.attention_layers, str):
+        return []
+    bad = [layer for layer in e.attention_layers if not _layer_ok(layer, n)]
+    return [("export.attention_layers", f"no such decoder layer: {bad} (the model has {n})")] if bad else []
+
+
+def semantic_errors(spec) -> list[tuple[str, str]]:
+    """Every semantic problem of `spec` as (key path, reason); empty when the spec can run."""
+    stages = spec.run.stages
+    out = []
+    if list(stages) != sorted(stages, key=STAGE_ORDER.index):
+        out.append(("run.stages", f"must follow the pipeline order {', '.join(STAGE_ORDER)}, got {', '.join(stages)}"))
+    for check in (_model, _data, _rewards, _grpo, _export):
+        out.extend(check(spec))
+    return out
