@@ -1,0 +1,196 @@
+/**
+ * @file The attention heatmap over the ORIGINAL image, drawn on a canvas: one rectangle per visual token, placed
+ * with the core's `cellRect` (the processor's non-square grid mapped back to original pixels), coloured by
+ * `colorFor` on a shared scale, at a chosen opacity, with the covered cells of the key regions outlined and the
+ * boxes on top. Drawing is split into a pure, testable plan (`heatmapPlan`: integer device-pixel rects + colours)
+ * and a thin painter (`drawHeatmap`). Cell edges are precomputed once per (grid, width, pixel ratio) and shared
+ * between neighbours, so there are no seams and a redraw only recolours ~n rects.
+ */
+import { cellRect, type Box, type Grid } from '../../core/geometry';
+import { colorFor, type ColorScale } from './scale';
+
+/** What a heatmap shows. */
+export interface HeatmapData {
+  /** The original image (drawn underneath, stretched to the canvas); omitted → a neutral background. */
+  image?: CanvasImageSource | null;
+  grid: Grid;
+  /** One value per visual token (raster order), already normalised for the scale (see `normalizeFor`). */
+  values: Float32Array;
+  /** Key regions in original-image pixels. */
+  boxes?: readonly Box[];
+  /** Fraction of each cell covered by the regions (core `cellCoverage`); covered cells are outlined. */
+  coverage?: Float32Array;
+}
+
+/** How a heatmap is drawn. */
+export interface HeatmapOptions {
+  scale: ColorScale;
+  /** CSS width in pixels; the height follows the image's aspect ratio. */
+  width: number;
+  /** Heat layer opacity in [0, 1] (default 0.6). */
+  opacity?: number;
+  /** Device pixels per CSS pixel (pass `devicePixelRatio`; default 1). */
+  pixelRatio?: number;
+  /** A canvas to redraw into instead of creating one (the fast path while scrubbing tokens). */
+  canvas?: HTMLCanvasElement;
+  /** Accessible name of the canvas. */
+  label?: string;
+}
+
+/** Device-pixel geometry of a heatmap: integer cell edges shared by neighbouring cells. */
+export interface HeatmapLayout {
+  /** Canvas size in device pixels. */
+  width: number;
+  height: number;
+  /** Device pixels per CSS pixel. */
+  pixelRatio: number;
+  /** Device pixels per original-image pixel, per axis. */
+  sx: number;
+  sy: number;
+  /** cols + 1 column edges and rows + 1 row edges, in device pixels. */
+  colEdges: Int32Array;
+  rowEdges: Int32Array;
+}
+
+/** A filled cell, outlined cell or box, in device pixels. */
+export interface PlanRect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** Everything the painter does, in order: cells (fill), covered cells (outline), boxes (stroke). */
+export interface HeatmapPlan {
+  layout: HeatmapLayout;
+  opacity: number;
+  cells: (PlanRect & { k: number; rgb: [number, number, number] })[];
+  /** Covered cells with their outline alpha (0.35 + 0.65 × coverage). */
+  covered: (PlanRect & { k: number; alpha: number })[];
+  boxes: PlanRect[];
+}
+
+/** Drawing defaults. */
+export const HEATMAP_DEFAULTS = {
+  opacity: 0.6,
+  pixelRatio: 1,
+  background: '#1f2430',
+  boxColor: '#22d3ee',
+  boxHalo: 'rgba(0, 0, 0, 0.75)',
+  boxWidth: 2,
+  coverageColor: '255, 255, 255',
+} as const;
+
+const layoutCache = new WeakMap<Grid, Map<string, HeatmapLayout>>();
+
+/**
+ * Device-pixel layout of a grid drawn `width` CSS pixels wide. Memoised per grid object (the grid of a panel does
+ * not change while tokens are scrubbed).
+ */
+export function heatmapLayout(grid: Grid, width: number, pixelRatio: number = HEATMAP_DEFAULTS.pixelRatio): HeatmapLayout {
+  if (!(width > 0) || !(pixelRatio > 0)) throw new RangeError(`heatmap width and pixel ratio must be positive, got ${width}, ${pixelRatio}`);
+  const key = `${width}@${pixelRatio}`;
+  let byKey = layoutCache.get(grid);
+  const hit = byKey?.get(key);
+  if (hit) return hit;
+  const w = Math.max(1, Math.round(width * pixelRatio));
+  const h = Math.max(1, Math.round((width * pixelRatio * grid.image.height) / grid.image.width));
+  const sx = w / grid.image.width;
+  const sy = h / grid.image.height;
+  const colEdges = new Int32Array(grid.cols + 1);
+  for (let c = 0; c < grid.cols; c++) colEdges[c] = Math.round(cellRect(c, grid).x * sx);
+  colEdges[grid.cols] = w;
+  const rowEdges = new Int32Array(grid.rows + 1);
+  for (let r = 0; r < grid.rows; r++) rowEdges[r] = Math.round(cellRect(r * grid.cols, grid).y * sy);
+  rowEdges[grid.rows] = h;
+  const layout = { width: w, height: h, pixelRatio, sx, sy, colEdges, rowEdges };
+  if (!byKey) layoutCache.set(grid, (byKey = new Map()));
+  byKey.set(key, layout);
+  return layout;
+}
+
+/**
+ * The exact drawing plan of a heatmap (pure; no DOM).
+ * @throws RangeError when `values` / `coverage` do not have one entry per grid cell
+ */
+export function heatmapPlan(data: HeatmapData, options: HeatmapOptions): HeatmapPlan {
+  const { grid, values, boxes = [], coverage } = data;
+  const n = grid.rows * grid.cols;
+  if (values.length !== n) throw new RangeError(`heatmap values hold ${values.length} entries, the ${grid.rows}×${grid.cols} grid has ${n}`);
+  if (coverage && coverage.length !== n) throw new RangeError(`coverage holds ${coverage.length} entries, expected ${n}`);
+  const layout = heatmapLayout(grid, options.width, options.pixelRatio);
+  const { colEdges, rowEdges, sx, sy } = layout;
+  const cells: HeatmapPlan['cells'] = new Array(n);
+  const covered: HeatmapPlan['covered'] = [];
+  for (let k = 0; k < n; k++) {
+    const r = (k / grid.cols) | 0;
+    const c = k - r * grid.cols;
+    const rect = { x: colEdges[c], y: rowEdges[r], w: colEdges[c + 1] - colEdges[c], h: rowEdges[r + 1] - rowEdges[r] };
+    cells[k] = { k, ...rect, rgb: colorFor(values[k], options.scale) };
+    if (coverage && coverage[k] > 0) covered.push({ k, ...rect, alpha: 0.35 + 0.65 * Math.min(1, coverage[k]) });
+  }
+  const planBoxes = boxes.map(([x1, y1, x2, y2]) => {
+    const x = Math.round(Math.max(0, x1) * sx);
+    const y = Math.round(Math.max(0, y1) * sy);
+    return { x, y, w: Math.round(Math.min(grid.image.width, x2) * sx) - x, h: Math.round(Math.min(grid.image.height, y2) * sy) - y };
+  });
+  const opacity = Math.min(1, Math.max(0, options.opacity ?? HEATMAP_DEFAULTS.opacity));
+  return { layout, opacity, cells, covered, boxes: planBoxes.filter((b) => b.w > 0 && b.h > 0) };
+}
+
+/** Paints a plan onto a 2-D context whose canvas has the plan's size. */
+export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, image?: CanvasImageSource | null): void {
+  const { width, height } = plan.layout;
+  const pr = plan.layout.pixelRatio;
+  ctx.save();
+  ctx.globalAlpha = 1;
+  ctx.clearRect(0, 0, width, height);
+  if (image) ctx.drawImage(image, 0, 0, width, height);
+  else {
+    ctx.fillStyle = HEATMAP_DEFAULTS.background;
+    ctx.fillRect(0, 0, width, height);
+  }
+  ctx.globalAlpha = plan.opacity;
+  let style = '';
+  for (const cell of plan.cells) {
+    const s = `rgb(${cell.rgb[0]},${cell.rgb[1]},${cell.rgb[2]})`;
+    if (s !== style) ctx.fillStyle = style = s;
+    ctx.fillRect(cell.x, cell.y, cell.w, cell.h);
+  }
+  ctx.globalAlpha = 1;
+  ctx.lineWidth = Math.max(1, Math.round(pr));
+  for (const c of plan.covered) {
+    ctx.strokeStyle = `rgba(${HEATMAP_DEFAULTS.coverageColor}, ${c.alpha.toFixed(3)})`;
+    ctx.strokeRect(c.x + 0.5, c.y + 0.5, c.w - 1, c.h - 1);
+  }
+  const bw = HEATMAP_DEFAULTS.boxWidth * Math.max(1, pr);
+  for (const b of plan.boxes) {
+    ctx.lineWidth = bw + 2;
+    ctx.strokeStyle = HEATMAP_DEFAULTS.boxHalo;
+    ctx.strokeRect(b.x + bw / 2, b.y + bw / 2, b.w - bw, b.h - bw);
+    ctx.lineWidth = bw;
+    ctx.strokeStyle = HEATMAP_DEFAULTS.boxColor;
+    ctx.strokeRect(b.x + bw / 2, b.y + bw / 2, b.w - bw, b.h - bw);
+  }
+  ctx.restore();
+}
+
+/**
+ * Renders (or re-renders into `options.canvas`) the heatmap and returns the canvas. The canvas is sized in device
+ * pixels and styled to `width` CSS pixels.
+ * @throws RangeError for mismatched data lengths; Error when the browser gives no 2-D context
+ */
+export function renderHeatmap(data: HeatmapData, options: HeatmapOptions): HTMLCanvasElement {
+  const plan = heatmapPlan(data, options);
+  const canvas = options.canvas ?? document.createElement('canvas');
+  if (canvas.width !== plan.layout.width) canvas.width = plan.layout.width;
+  if (canvas.height !== plan.layout.height) canvas.height = plan.layout.height;
+  canvas.style.width = `${options.width}px`;
+  canvas.style.height = `${plan.layout.height / plan.layout.pixelRatio}px`;
+  canvas.setAttribute('role', 'img');
+  canvas.setAttribute('aria-label', options.label ?? 'attention heatmap');
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('this browser gives no 2-D canvas context; the heatmap cannot be drawn');
+  drawHeatmap(ctx, plan, data.image);
+  return canvas;
+}
