@@ -7,7 +7,9 @@
  *   `Math.round` (half up) and the up-scaling of images smaller than one cell.
  * - The grid has rows = H'/f × cols = W'/f tokens, f = patch_size × merge_size, in raster order:
  *   token k ↔ row ⌊k/cols⌋, column k mod cols, covering resized pixels [c·f, (c+1)·f) × [r·f, (r+1)·f).
- * - A box [x1, y1, x2, y2] is first clipped to the image, then scaled to the resized image (x·W'/W, y·H'/H);
+ * - A box [x1, y1, x2, y2] is first clipped to the image, then scaled to the resized image by x·(W'/W), y·(H'/H)
+ *   (the scale computed once, in this float order, exactly as the trainer's geometry.py does, so that boxes on a
+ *   cell edge fall on the same side in both);
  *   a token is a target when its cell overlaps the scaled box with positive area. Several boxes: union.
  */
 
@@ -180,6 +182,8 @@ interface ScaledBox {
 /** Validates, clips and scales every box; throws GeometryError naming the first box that selects nothing. */
 function scaledBoxes(boxes: readonly Box[], grid: Grid): ScaledBox[] {
   const { image, resized } = grid;
+  const sx = resized.width / image.width;
+  const sy = resized.height / image.height;
   return boxes.map((box, i) => {
     const label = boxLabel(box, boxes.length > 1 ? i : undefined);
     checkBoxShape(box, label);
@@ -188,12 +192,7 @@ function scaledBoxes(boxes: readonly Box[], grid: Grid): ScaledBox[] {
     if (clipped === null) {
       throw new GeometryError(`${label}: lies wholly outside the ${image.width}×${image.height} image`);
     }
-    return {
-      x1: (clipped[0] * resized.width) / image.width,
-      y1: (clipped[1] * resized.height) / image.height,
-      x2: (clipped[2] * resized.width) / image.width,
-      y2: (clipped[3] * resized.height) / image.height,
-    };
+    return { x1: clipped[0] * sx, y1: clipped[1] * sy, x2: clipped[2] * sx, y2: clipped[3] * sy };
   });
 }
 

@@ -128,16 +128,16 @@ export function rewardRv(aq: number, vq: number, eps: number = EPS): number {
   return Math.tanh(Math.log((aq + eps) / (vq + eps)));
 }
 
+/** Added before flooring T·ratio, so that products such as 100 × 0.29 = 28.999999999999996 floor to 29 (as in the trainer). */
+export const FLOOR_GUARD = 1e-9;
+
 /**
- * How many of T tokens the entropy selection keeps: max(1, ⌊T·ratio⌋), guarded against float error
- * (⌊10 × 0.3⌋ = 3 even though 10 × 0.3 is not exactly 3 in every float order), never more than T.
+ * How many of T tokens the entropy selection keeps: max(1, ⌊T·ratio + 1e-9⌋), never more than T
+ * (the guard makes ⌊10 × 0.3⌋ = 3 and ⌊100 × 0.29⌋ = 29 whatever the float error of the product).
  */
 export function selectionCount(total: number, ratio: number = DEFAULT_TOP_RATIO): number {
   if (total <= 0) return 0;
-  const x = total * ratio;
-  const nearest = Math.round(x);
-  const floor = Math.abs(x - nearest) <= 1e-9 * Math.max(1, Math.abs(x)) ? nearest : Math.floor(x);
-  return Math.min(total, Math.max(1, floor));
+  return Math.min(total, Math.max(1, Math.floor(total * ratio + FLOOR_GUARD)));
 }
 
 /**
