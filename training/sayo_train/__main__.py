@@ -1,0 +1,57 @@
+"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  python3 -m sayo_train fixtures"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="sayo_train", description="SAYO Lens training pipeline")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run the stages of a job spec")
+    r.add_argument("spec")
+    r.add_argument("--dry-run", action="store_true", help="validate the spec and print the plan; do no work")
+    r.add_argument("--stages", help="comma-separated subset of the spec's stages (data,sft,grpo,export,report)")
+    f = sub.add_parser("fixtures", help="write fixtures/*.json (grid, reward, prompt cases)")
+    f.add_argument("--out", default=None)
+    f.add_argument("--model", default=None, help="model folder whose tokenizer builds the prompt cases")
+    a = ap.parse_args(argv)
+
+    if a.cmd == "fixtures":
+        from pathlib import Path
+
+        from . import fixtures
+        kw = {}
+        if a.out:
+            kw["out_dir"] = Path(a.out)
+        if a.model:
+            kw["model_dir"] = Path(a.model)
+        for p in fixtures.write_all(**kw):
+            print(p)
+        return 0
+
+    from .spec import SpecError, load_spec
+    try:
+        spec = load_spec(a.spec)
+    except SpecError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    stages = list(spec.run.stages)
+    if a.stages:
+        want = [s.strip() for s in a.stages.split(",") if s.strip()]
+        unknown = [s for s in want if s not in stages]
+        if unknown:
+            print(f"{a.spec}: --stages: {', '.join(unknown)} not in run.stages {stages}", file=sys.stderr)
+            return 2
+        stages = [s for s in stages if s in want]
+    if a.dry_run:
+        from .plan import build_plan, format_plan
+        print(format_plan(build_plan(spec)))
+        return 0
+    from .pipeline import run
+    run(spec, stages)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

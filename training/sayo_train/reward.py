@@ -1,0 +1,106 @@
+"""The SAYO region reward, exactly as issue #3 defines it (and the paper, research/sayo-paper.md §2).
+
+Per generated token t with attention A[t][h][k] over the N image tokens (heads h of one layer):
+    a_t = mean_h mean_{k in target} A,   v_t = mean_h mean_{k < N} A,   R_a(t) = ½(1 + tanh(log((a_t+ε)/(v_t+ε))))
+Selection: of the T generated tokens, the k = max(1, ⌊T·ratio⌋) with the highest entropy, ties to the lower index.
+Reward: a_q, v_q = means of a_t, v_t over the selected tokens; r_v = tanh(log((a_q+ε)/(v_q+ε))).
+
+`tanh(log x)` is evaluated as (x²−1)/(x²+1) — the same number, without overflow for extreme ratios.
+"""
+from __future__ import annotations
+
+import math
+
+from .geometry import Grid, box_tokens, cell_coverage, make_grid
+
+DEFAULT_EPS = 1e-8
+DEFAULT_TOP_RATIO = 0.3
+# ⌊T·ratio⌋ with a guard so that products such as 10 × 0.3 = 3.0000000000000004 or 100 × 0.29 = 28.999999999999996
+# floor to the intended integer.
+FLOOR_GUARD = 1e-9
+
+
+class RewardError(ValueError):
+    pass
+
+
+def tanh_log_ratio(a: float, v: float, eps: float = DEFAULT_EPS) -> float:
+    x = (a + eps) / (v + eps)
+    if x > 1e150:
+        return 1.0
+    x2 = x * x
+    return (x2 - 1.0) / (x2 + 1.0)
+
+
+def attention_score(a: float, v: float, eps: float = DEFAULT_EPS) -> float:
+    """R_a = ½(1 + tanh(log((a+ε)/(v+ε)))) ∈ (0, 1)."""
+    return 0.5 * (1.0 + tanh_log_ratio(a, v, eps))
+
+
+def top_k_count(T: int, ratio: float = DEFAULT_TOP_RATIO) -> int:
+    if T <= 0:
+        raise RewardError("entropy: need at least one generated token")
+    return min(T, max(1, math.floor(T * ratio + FLOOR_GUARD)))
+
+
+def select_top_entropy(entropy, ratio: float = DEFAULT_TOP_RATIO) -> list[int]:
+    """Indices (ascending) of the k highest-entropy tokens; among equal entropies the lower index wins."""
+    T = len(entropy)
+    k = top_k_count(T, ratio)
+    order = sorted(range(T), key=lambda i: (-float(entropy[i]), i))
+    return sorted(order[:k])
+
+
+def token_a_v(att_t, target) -> tuple[float, float]:
+    """att_t: [H][N] attention of one generated token. Returns (a_t, v_t)."""
+    H = len(att_t)
+    a = 0.0
+    v = 0.0
+    for row in att_t:
+        a += sum(row[k] for k in target) / len(target)
+        v += sum(row) / len(row)
+    return a / H, v / H
+
+
+def reward_from_attention(attention, target, entropy, top_ratio: float = DEFAULT_TOP_RATIO,
+                          eps: float = DEFAULT_EPS) -> dict:
+    """attention: [T][H][N] image-token attention; target: token indices; entropy: [T]."""
+    if not target:
+        raise RewardError("boxes: no target token")
+    per_token = []
+    for att_t in attention:
+        a, v = token_a_v(att_t, target)
+        per_token.append({"a": a, "v": v, "R_a": attention_score(a, v, eps)})
+    selected = select_top_entropy(entropy, top_ratio)
+    a_q = sum(per_token[i]["a"] for i in selected) / len(selected)
+    v_q = sum(per_token[i]["v"] for i in selected) / len(selected)
+    return {"per_token": per_token, "selected": selected, "a_q": a_q, "v_q": v_q,
+            "r_v": tanh_log_ratio(a_q, v_q, eps)}
+
+
+def reward_case(inp: dict) -> dict:
+    """The `sayo reward` CLI: input object → output object (issue #3), plus `cover` (fractional cell coverage)."""
+    img = inp["image"]
+    proc = inp["processor"]
+    grid: Grid = make_grid(int(img["width"]), int(img["height"]), int(proc["patch_size"]), int(proc["merge_size"]),
+                           int(proc["min_pixels"]), int(proc["max_pixels"]))
+    att = inp["attention"]
+    ent = inp["entropy"]
+    if len(att) != len(ent):
+        raise RewardError(f"entropy: {len(ent)} values for {len(att)} tokens")
+    for t, att_t in enumerate(att):
+        for h, row in enumerate(att_t):
+            if len(row) != grid.n_tokens:
+                raise RewardError(f"attention[{t}][{h}]: {len(row)} values, grid has {grid.n_tokens} tokens")
+    target = box_tokens(grid, inp["boxes"])
+    r = reward_from_attention(att, target, ent, float(inp.get("top_ratio", DEFAULT_TOP_RATIO)),
+                              float(inp.get("eps", DEFAULT_EPS)))
+    return {
+        "grid": {"rows": grid.rows, "cols": grid.cols,
+                 "resized": {"width": grid.resized_width, "height": grid.resized_height}},
+        "target_tokens": target,
+        "cover": cell_coverage(grid, inp["boxes"]),
+        "per_token": r["per_token"],
+        "selected": r["selected"],
+        "a_q": r["a_q"], "v_q": r["v_q"], "r_v": r["r_v"],
+    }
