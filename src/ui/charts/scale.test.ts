@@ -68,7 +68,9 @@ describe('divergingScale', () => {
   const d = divergingScale([new Float32Array([-0.2, 0.1]), new Float32Array([0.05])]);
   it('is symmetric around 0 with white-ish at 0, red for positive, blue for negative', () => {
     expect(d.domain).toEqual([-Math.fround(0.2), Math.fround(0.2)]);
-    expect(colorFor(0, d)).toEqual(d3rgb(interpolateRdBu(1 - 128 / 255)));
+    expect(colorFor(0, d)).toEqual(d3rgb(interpolateRdBu(0.5)));
+    expect(colorFor(0.2, d)).toEqual(d3rgb(interpolateRdBu(0)));
+    expect(colorFor(-0.2, d)).toEqual(d3rgb(interpolateRdBu(1)));
     const [r, , b] = colorFor(0.2, d);
     expect(r).toBeGreaterThan(b);
     const [r2, , b2] = colorFor(-0.2, d);

@@ -40,11 +40,15 @@ const LABELS: Record<NormMode, string> = {
   shared: 'attention (÷ shared max)',
 };
 
-/** Builds the 256-entry RGB table of an interpolator. */
-function buildLut(interpolate: (t: number) => string): Uint8Array {
+/**
+ * Builds the 256-entry RGB table of an interpolator. A centred table gives entries 127 and 128 both the exact
+ * middle colour, so 0 on a diverging scale (t = ½, index 127.5 → 128) is exactly neutral.
+ */
+function buildLut(interpolate: (t: number) => string, centred = false): Uint8Array {
   const lut = new Uint8Array(256 * 3);
   for (let i = 0; i < 256; i++) {
-    const c = rgb(interpolate(i / 255));
+    const t = centred ? (i < 128 ? i / 254 : (i - 1) / 254) : i / 255;
+    const c = rgb(interpolate(t));
     lut[i * 3] = Math.round(c.r);
     lut[i * 3 + 1] = Math.round(c.g);
     lut[i * 3 + 2] = Math.round(c.b);
@@ -95,7 +99,7 @@ export function divergingScale(maps: readonly Float32Array[], label = 'trained �
   let m = 0;
   for (const map of maps) for (let k = 0; k < map.length; k++) m = Math.max(m, Math.abs(map[k]));
   if (!(m > 0) || !Number.isFinite(m)) m = 1;
-  return { kind: 'diverging', domain: [-m, m], mode: 'raw', scheme: 'RdBu', lut: buildLut((t) => interpolateRdBu(1 - t)), label };
+  return { kind: 'diverging', domain: [-m, m], mode: 'raw', scheme: 'RdBu', lut: buildLut((t) => interpolateRdBu(1 - t), true), label };
 }
 
 /** Position of a value in the scale's lookup table (0…255), clamped; NaN maps to 0. */

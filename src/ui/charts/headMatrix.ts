@@ -1,0 +1,124 @@
+/**
+ * @file "Which heads look where": a layers × heads matrix (SVG) of R_a per captured layer and head, for one model
+ * (sequential scale) or for the trained − base difference (diverging scale). Cells are buttons: click, Enter or
+ * Space picks that head (`onPick(layer, head)`), arrow keys move between cells.
+ * `headMatrixRa` derives the matrix from a panel's steps with the core's `tokenAV` / `scoreRa`.
+ */
+import { select } from 'd3';
+import type { StepRecord } from '../../engine/types';
+import { scoreRa, tokenAV } from '../../core/reward';
+import { cssColor, formatValue, type ColorScale } from './scale';
+
+/** A layers × heads matrix, layer-major: values[li · heads + h]. */
+export interface HeadMatrixData {
+  values: ArrayLike<number>;
+  /** The decoder layer ids of the rows. */
+  layers: readonly number[];
+  heads: number;
+}
+
+/** Options of {@link renderHeadMatrix}. */
+export interface HeadMatrixOptions {
+  scale: ColorScale;
+  /** Cell side in CSS pixels (default 18). */
+  cell?: number;
+  /** The head currently shown, outlined. */
+  picked?: { layer: number; head: number } | null;
+  /** Makes cells buttons that pick a (layer, head). */
+  onPick?: (layer: number, head: number) => void;
+  /** Accessible name, e.g. "R_a per head, SAYO-mini". */
+  label?: string;
+}
+
+/** Matrix defaults. */
+export const HEAD_MATRIX_DEFAULTS = { cell: 18, left: 34, top: 16, pickedStroke: '#f472b6' } as const;
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/**
+ * R_a of every captured (layer, head) over the given tokens: a and v are averaged over the tokens (as a_q and v_q
+ * are for r_v), then scored with `scoreRa`; for a single token this is that head's R_a.
+ * @param steps a panel's steps (all with the same layers, heads and n)
+ * @param targets the region's target tokens (core `boxToTokens`)
+ * @param tokens indices of the steps to use (e.g. [picked], all, or the top-entropy selection)
+ * @throws RangeError when there is no token, no target or no attention
+ */
+export function headMatrixRa(steps: readonly StepRecord[], targets: Int32Array, tokens: readonly number[]): HeadMatrixData {
+  if (tokens.length === 0) throw new RangeError('no token to build the head matrix from');
+  const first = steps[tokens[0]];
+  if (!first) throw new RangeError(`token ${tokens[0]} does not exist (${steps.length} tokens)`);
+  const { layers, heads, n } = first;
+  if (first.attention.length === 0) throw new RangeError('this panel has no captured attention');
+  const lh = layers.length * heads;
+  const a = new Float64Array(lh);
+  const v = new Float64Array(lh);
+  for (const t of tokens) {
+    const st = steps[t];
+    if (!st) throw new RangeError(`token ${t} does not exist (${steps.length} tokens)`);
+    for (let i = 0; i < lh; i++) {
+      const av = tokenAV(st.attention, 1, n, targets, i * n);
+      a[i] += av.a;
+      v[i] += av.v;
+    }
+  }
+  const values = new Float32Array(lh);
+  for (let i = 0; i < lh; i++) values[i] = scoreRa(a[i] / tokens.length, v[i] / tokens.length);
+  return { values, layers, heads };
+}
+
+/** Element-wise trained − base of two matrices with the same layers and heads. */
+export function headMatrixDiff(trained: HeadMatrixData, base: HeadMatrixData): HeadMatrixData {
+  if (trained.heads !== base.heads || trained.layers.join() !== base.layers.join()) {
+    throw new RangeError(`head matrices differ in shape: layers [${trained.layers}] × ${trained.heads} vs [${base.layers}] × ${base.heads}`);
+  }
+  const values = Float32Array.from({ length: trained.values.length }, (_, i) => trained.values[i] - base.values[i]);
+  return { values, layers: trained.layers, heads: trained.heads };
+}
+
+/** Renders the matrix as an `<svg>` with row labels (L<layer>) and column labels (head index). */
+export function renderHeadMatrix(data: HeadMatrixData, options: HeadMatrixOptions): SVGSVGElement {
+  const { cell = HEAD_MATRIX_DEFAULTS.cell, picked, onPick, scale, label = 'R_a per layer and head' } = options;
+  const { left, top } = HEAD_MATRIX_DEFAULTS;
+  const { layers, heads, values } = data;
+  if (values.length !== layers.length * heads) {
+    throw new RangeError(`head matrix holds ${values.length} values, expected ${layers.length} layers × ${heads} heads`);
+  }
+  const width = left + heads * cell + 2;
+  const height = top + layers.length * cell + 2;
+  const svg = select(document.createElementNS(SVG_NS, 'svg') as SVGSVGElement)
+    .attr('width', width).attr('height', height).attr('viewBox', `0 0 ${width} ${height}`)
+    .attr('class', 'sayo-head-matrix').attr('role', onPick ? 'group' : 'img').attr('aria-label', label);
+  svg.append('g').attr('class', 'col-labels').selectAll('text').data(Array.from({ length: heads }, (_, h) => h)).join('text')
+    .attr('x', (h) => left + h * cell + cell / 2).attr('y', top - 4).attr('text-anchor', 'middle').attr('font-size', 10)
+    .attr('fill', 'currentColor').text((h) => String(h));
+  svg.append('g').attr('class', 'row-labels').selectAll('text').data(layers.map((l, li) => ({ l, li }))).join('text')
+    .attr('x', left - 4).attr('y', (d) => top + d.li * cell + cell / 2 + 3.5).attr('text-anchor', 'end').attr('font-size', 10)
+    .attr('fill', 'currentColor').text((d) => `L${d.l}`);
+  const cells = layers.flatMap((layer, li) => Array.from({ length: heads }, (_, head) => ({ layer, li, head, v: values[li * heads + head] })));
+  const rects = svg.append('g').attr('class', 'cells').selectAll('rect').data(cells).join('rect')
+    .attr('x', (d) => left + d.head * cell).attr('y', (d) => top + d.li * cell).attr('width', cell - 1).attr('height', cell - 1)
+    .attr('fill', (d) => cssColor(d.v, scale)).attr('data-layer', (d) => d.layer).attr('data-head', (d) => d.head)
+    .attr('stroke', (d) => (picked && picked.layer === d.layer && picked.head === d.head ? HEAD_MATRIX_DEFAULTS.pickedStroke : null))
+    .attr('stroke-width', (d) => (picked && picked.layer === d.layer && picked.head === d.head ? 2 : null));
+  rects.append('title').text((d) => `layer ${d.layer}, head ${d.head}: ${formatValue(d.v)}`);
+  if (onPick) {
+    rects.attr('tabindex', 0).attr('role', 'button').attr('aria-label', (d) => `layer ${d.layer}, head ${d.head}: ${formatValue(d.v)}`)
+      .style('cursor', 'pointer')
+      .on('click', (_e, d) => onPick(d.layer, d.head))
+      .on('keydown', (e: KeyboardEvent, d) => {
+        if (e.key === 'Enter' || e.key === ' ') {
+          e.preventDefault();
+          onPick(d.layer, d.head);
+          return;
+        }
+        const move: Record<string, [number, number]> = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+        const delta = move[e.key];
+        if (!delta) return;
+        const li = Math.min(layers.length - 1, Math.max(0, d.li + delta[0]));
+        const head = Math.min(heads - 1, Math.max(0, d.head + delta[1]));
+        e.preventDefault();
+        (rects.nodes()[li * heads + head] as SVGRectElement).focus();
+      });
+  }
+  return svg.node() as SVGSVGElement;
+}

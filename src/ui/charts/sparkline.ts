@@ -1,0 +1,95 @@
+/**
+ * @file R_a per token as a sparkline (SVG): the line over the generated tokens, a dashed reference at 0.5
+ * (attention inside the region equals the image mean), dots on the tokens selected for r_v (top entropy), a marker
+ * on the picked token, and optional click targets per token.
+ */
+import { line, scaleLinear, select } from 'd3';
+import { formatValue } from './scale';
+
+/** What a sparkline shows. */
+export interface SparklineData {
+  /** One value per token (R_a or entropy). */
+  values: ArrayLike<number>;
+  /** Tokens selected for r_v, marked with dots. */
+  selected?: readonly number[];
+  /** The picked token, marked with a vertical rule. */
+  picked?: number | null;
+}
+
+/** Options of {@link renderSparkline}. */
+export interface SparklineOptions {
+  width?: number;
+  height?: number;
+  /** Value range of the y axis (default [0, 1], the range of R_a). */
+  domain?: [number, number];
+  /** Dashed reference value (default 0.5; null for none). */
+  reference?: number | null;
+  /** Accessible name / title (default "R_a per token"). */
+  label?: string;
+  /** Called with the token index when a token's column is clicked. */
+  onPick?: (index: number) => void;
+}
+
+/** Sparkline defaults. */
+export const SPARKLINE_DEFAULTS = {
+  width: 240,
+  height: 48,
+  pad: 4,
+  line: '#60a5fa',
+  selected: '#f59e0b',
+  picked: '#f472b6',
+  reference: '#9ca3af',
+} as const;
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Rounds an SVG coordinate to 0.01 px (compact, stable markup). */
+const r2 = (v: number) => Math.round(v * 100) / 100;
+
+/** Renders the sparkline as an `<svg>`; non-finite values leave a gap in the line. */
+export function renderSparkline(data: SparklineData, options: SparklineOptions = {}): SVGSVGElement {
+  const D = SPARKLINE_DEFAULTS;
+  const { width = D.width, height = D.height, domain = [0, 1], reference = 0.5, label = 'R_a per token', onPick } = options;
+  const values = Array.from(data.values);
+  const count = values.length;
+  const xs = scaleLinear()
+    .domain([0, Math.max(1, count - 1)])
+    .range([D.pad, width - D.pad]);
+  const ys = scaleLinear().domain(domain).range([height - D.pad, D.pad]).clamp(true);
+  const x = (i: number) => r2(xs(i));
+  const y = (v: number) => r2(ys(v));
+  const svg = select(document.createElementNS(SVG_NS, 'svg') as SVGSVGElement)
+    .attr('width', width)
+    .attr('height', height)
+    .attr('viewBox', `0 0 ${width} ${height}`)
+    .attr('role', 'img')
+    .attr('aria-label', `${label}, ${count} tokens`)
+    .attr('class', 'sayo-sparkline');
+  if (reference !== null) {
+    svg.append('line').attr('class', 'reference').attr('x1', D.pad).attr('x2', width - D.pad).attr('y1', y(reference)).attr('y2', y(reference))
+      .attr('stroke', D.reference).attr('stroke-dasharray', '3 3');
+  }
+  if (data.picked !== undefined && data.picked !== null && data.picked >= 0 && data.picked < count) {
+    svg.append('line').attr('class', 'picked').attr('x1', x(data.picked)).attr('x2', x(data.picked)).attr('y1', D.pad).attr('y2', height - D.pad)
+      .attr('stroke', D.picked).attr('stroke-width', 2);
+  }
+  const path = line<number>()
+    .defined((v) => Number.isFinite(v))
+    .x((_, i) => x(i))
+    .y((v) => y(v))
+    .digits(2)(values);
+  svg.append('path').attr('class', 'line').attr('d', path ?? '').attr('fill', 'none').attr('stroke', D.line).attr('stroke-width', 1.5);
+  const dots = (data.selected ?? []).filter((i) => i >= 0 && i < count && Number.isFinite(values[i]));
+  svg.append('g').attr('class', 'selected').selectAll('circle').data(dots).join('circle')
+    .attr('cx', (i) => x(i)).attr('cy', (i) => y(values[i])).attr('r', 2.5).attr('fill', D.selected)
+    .append('title').text((i) => `token ${i} (selected for r_v): ${formatValue(values[i])}`);
+  if (onPick && count > 0) {
+    const step = count > 1 ? x(1) - x(0) : width;
+    svg.append('g').attr('class', 'hit').selectAll('rect').data(values.map((_, i) => i)).join('rect')
+      .attr('x', (i) => x(i) - step / 2).attr('y', 0).attr('width', step).attr('height', height)
+      .attr('fill', 'transparent').attr('aria-hidden', 'true')
+      .on('click', (_event, i) => onPick(i))
+      .append('title').text((i) => `token ${i}: ${formatValue(values[i])}`);
+  }
+  return svg.node() as SVGSVGElement;
+}
