@@ -65,14 +65,16 @@ def count_params(spec: JobSpec) -> dict[str, int]:
     v, t = spec.model.vision, spec.model.text
     e, m2 = v.embed_dim, v.merge_size ** 2
     mlp = round(v.mlp_ratio * e)
-    patch = 3 * v.temporal_patch_size * v.patch_size ** 2 * e + e
+    qwen3 = spec.model.family == "qwen3_vl"
+    patch = 3 * v.temporal_patch_size * v.patch_size ** 2 * e + (e if qwen3 else 0)  # Conv3d bias only in Qwen3-VL
     block = (e * 3 * e + 3 * e) + (e * e + e) + (e * mlp + mlp) + (mlp * e + e) + 4 * e
     merger = 2 * e + (e * m2) ** 2 + e * m2 + e * m2 * t.hidden_size + t.hidden_size
     mergers = 1 + len(v.deepstack_layers or [])
     vision = patch + v.depth * block + mergers * merger
     h, d = t.hidden_size, t.head_dim
     attn = h * t.num_heads * d + 2 * h * t.num_kv_heads * d + t.num_heads * d * h
-    layer = attn + 3 * h * t.intermediate_size + 2 * h + (2 * d if spec.model.family == "qwen3_vl" else 0)
+    qkv_bias_or_qk_norm = 2 * d if qwen3 else (t.num_heads + 2 * t.num_kv_heads) * d
+    layer = attn + qkv_bias_or_qk_norm + 3 * h * t.intermediate_size + 2 * h
     vocab = t.vocab_size or 0
     embeds = vocab * h * (1 if t.tie_word_embeddings in (None, True) else 2)
     text = t.num_layers * layer + h + embeds
