@@ -8,6 +8,7 @@ linears, AdamW state, the rollout KV cache and the training activations at the l
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 from .spec import JobSpec
@@ -103,7 +104,8 @@ def count_lora(spec: JobSpec) -> int:
 
 
 def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
-    here = f"/usr/bin/python3 -m sayo_train run {spec.path.name}"
+    rel = os.path.relpath(spec.path)
+    here = f"/usr/bin/python3 -m sayo_train run {rel}"
     hw, out = spec.hardware, []
     for name in spec.run.stages:
         if not gpu:
@@ -114,7 +116,7 @@ def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
             out.append(Stage(name, "GPU host", fetch, STAGE_TEXT[name] + " (converters: training/README.md)"))
         elif name in ("sft", "grpo"):
             cmd = (f"accelerate launch --num_processes {hw.gpus} --mixed_precision {hw.precision} --use_deepspeed "
-                   f"--zero_stage {hw.zero_stage or 0} sayo_trl.py {spec.path.name}")
+                   f"--zero_stage {hw.zero_stage or 0} sayo_trl.py {rel}")
             out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name] + " (TRL runner: training/README.md)"))
         elif name == "export":
             cmd = ("merge LoRA (peft merge_and_unload), export three ONNX graphs, then "
@@ -229,13 +231,13 @@ def memory_lines(spec: JobSpec, params: dict[str, int]):
     if spec.sft and "sft" in spec.run.stages:
         phases["sft"] = train_phase(spec.sft.batch_size)
     if g and "grpo" in spec.run.stages:
-        n = hw.per_device_batch_size if gpu else g.prompts_per_step * g.group_size
+        n = hw.per_device_batch_size * hw.gradient_accumulation_steps if gpu else g.prompts_per_step * g.group_size
         kv = n * seq * layers * 2 * t.num_kv_heads * t.head_dim * b
         att = n * t.num_heads * resp * n_img * 4
         phases["rollout"] = [
             MemoryLine("KV cache", kv, f"{n} seq x {seq} tok x {layers} layers x 2 x {t.num_kv_heads} kv x {t.head_dim} x {b} B"),
             MemoryLine("reward attention rows", att, f"{n} x {t.num_heads} heads x {resp} tok x {n_img} image tok x 4 B")]
-        phases["grpo update"] = train_phase(n)
+        phases["grpo update"] = train_phase(hw.per_device_batch_size if gpu else n)
     device = f"GPU ({hw.gpu}, {hw.gpus} in all)" if gpu else "process (CPU RAM, fp32, no micro-batching assumed)"
     return static, phases, device, (hw.gpu_memory_gb if gpu else None), warnings
 
