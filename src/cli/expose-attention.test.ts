@@ -13,7 +13,8 @@ import { runExposeAttention } from './commands/expose-attention.ts';
 import { CliError } from './lib/errors.ts';
 import { hasStackTrace, REPO_ROOT, runSayo } from './lib/run-cli.ts';
 import { decoderFeeds, maxAbsDiff } from './onnx/feeds.ts';
-import { readModel } from './onnx/model.ts';
+import { stripAttentionOutputs } from './onnx/attention.ts';
+import { readModel, writeModel } from './onnx/model.ts';
 import { writeToyDecoder } from './onnx/toy-decoder.ts';
 
 let dir = '';
@@ -160,6 +161,19 @@ describe('expose-attention on the real SAYO-mini decoder', () => {
   const noattn = path.join(REPO_ROOT, 'fixtures/onnx/sayo-mini-decoder-noattn.onnx');
   const native = path.join(REPO_ROOT, 'models/sayo-mini/onnx/decoder_model_merged.onnx');
   const ready = fs.existsSync(noattn) && fs.existsSync(native);
+
+  it.skipIf(!fs.existsSync(native))('its decoder with the attention outputs removed by our writer → expose-attention equals the native outputs', async () => {
+    const stripped = readModel(native);
+    expect(stripAttentionOutputs(stripped.model)).toHaveLength(4);
+    const noOutputs = path.join(dir, 'sayo-mini-stripped.onnx');
+    writeModel(stripped, noOutputs);
+    const out = path.join(dir, 'sayo-mini-restored.onnx');
+    const run = runSayo(['expose-attention', noOutputs, out, '--layers', 'all']);
+    expect(run.status).toBe(0);
+    const names = [0, 1, 2, 3].map((l) => `decoder_attentions.${l}`);
+    const { ra, rb } = await runBoth(native, out, [...names, 'logits']);
+    for (const n of [...names, 'logits']) expect(maxAbsDiff(ra[n], rb[n])).toBeLessThanOrEqual(1e-6);
+  });
 
   it.skipIf(!ready)('no-attention export → expose-attention --layers all equals the native decoder_attentions.* (≤ 1e-6)', async () => {
     const out = path.join(dir, 'sayo-mini-exposed.onnx');

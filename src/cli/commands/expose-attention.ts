@@ -5,7 +5,10 @@
 import type { Command } from 'commander';
 import { CliError, withContext } from '../lib/errors.ts';
 import { exposeAttention, type Reduce } from '../onnx/attention.ts';
-import { readModel, writeModel } from '../onnx/model.ts';
+import { readModel, toNum, writeModel } from '../onnx/model.ts';
+
+/** Newest IR version of the onnx.proto schema that onnx-proto 8 ships (ONNX 1.10). */
+const SCHEMA_IR = 8;
 
 interface Options {
   layers: string;
@@ -22,7 +25,10 @@ export function runExposeAttention(input: string, output: string, options: Optio
   const written = writeModel(loaded, output);
   const lines = report.sites.map((s, i) => `  ${report.outputs[i]}  ←  ${s.tensor} (node ${s.node})`);
   const data = written.externalFiles.length > 0 ? `, external data: ${written.externalFiles.join(', ')}` : '';
+  const ir = toNum(loaded.model.irVersion);
+  const note = ir > SCHEMA_IR ? [`note: IR version ${ir} is newer than the ONNX 1.10 schema used here (IR ${SCHEMA_IR}); fields added since (e.g. node metadata_props) are not kept`] : [];
   return [
+    ...note,
     `${output}: added ${report.outputs.length} output(s)${options.reduce === 'head-mean' ? ' (mean over heads)' : ''}${data}`,
     ...lines,
   ];

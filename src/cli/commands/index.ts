@@ -2,5 +2,6 @@
 import type { Command } from 'commander';
 import { register as reward } from './reward.ts';
 import { register as exposeAttention } from './expose-attention.ts';
+import { register as inspect } from './inspect.ts';
 
-export const commands: Array<(program: Command) => void> = [reward, exposeAttention];
+export const commands: Array<(program: Command) => void> = [reward, exposeAttention, inspect];

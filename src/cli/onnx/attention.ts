@@ -187,6 +187,24 @@ function outputInfo(graph: GraphProto, name: string, source: string, reduce: Red
   });
 }
 
+/** Rename an intermediate tensor (producer output and every consumer input), e.g. a Softmax output that already
+ * bears the name an exposed output must take. */
+function renameTensor(graph: GraphProto, from: string, to: string): void {
+  for (const node of graph.node ?? []) {
+    node.output = (node.output ?? []).map((o) => (o === from ? to : o));
+    node.input = (node.input ?? []).map((i) => (i === from ? to : i));
+  }
+  for (const v of graph.valueInfo ?? []) if (v.name === from) v.name = to;
+}
+
+/** Remove the `decoder_attentions.*` graph outputs (the tensors stay); returns the removed names. */
+export function stripAttentionOutputs(model: ModelProto): string[] {
+  const graph = model.graph as GraphProto;
+  const removed = (graph.output ?? []).filter((o) => o.name?.startsWith(PREFIX)).map((o) => o.name ?? '');
+  graph.output = (graph.output ?? []).filter((o) => !o.name?.startsWith(PREFIX));
+  return removed;
+}
+
 /**
  * Add `decoder_attentions.<layer>` outputs (Identity of the Softmax, or ReduceMean over heads) for `layerSpec`,
  * in increasing layer order. Mutates `model`. Refuses when the graph already has such outputs.
@@ -202,6 +220,8 @@ export function exposeAttention(model: ModelProto, layerSpec: string, reduce: Re
   const outputs: string[] = [];
   for (const site of chosen) {
     const name = `${PREFIX}${site.layer}`;
+    renameTensor(graph, name, `${name}_probs`);
+    if (site.tensor === name) site.tensor = `${name}_probs`;
     if (reduce === 'head-mean') {
       const node = onnx.NodeProto.create({ name: `expose_attention_${site.layer}`, opType: 'ReduceMean', input: [site.tensor], output: [name] });
       node.attribute.push(onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 }));

@@ -72,28 +72,42 @@ export function readModel(file: string): LoadedModel {
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${messageOf(err)}`);
   }
-  if (bytes.length === 0) throw new CliError(`${file} is empty, not an ONNX model`);
-  let model: ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (err) {
-    throw new CliError(`${file} is not a valid ONNX model (truncated or corrupt protobuf: ${messageOf(err)})`);
-  }
-  const graph = model.graph;
-  if (!graph || !graph.node || graph.node.length === 0) throw new CliError(`${file} is not a valid ONNX model (no graph nodes)`);
-  if (toNum(model.irVersion) <= 0) throw new CliError(`${file} is not a valid ONNX model (no IR version)`);
-  if (defaultOpset(model) <= 0) throw new CliError(`${file} is not a valid ONNX model (no opset for the default domain)`);
-  for (const node of graph.node) {
-    if (!node.opType) throw new CliError(`${file} is not a valid ONNX model (a node has no op type)`);
-  }
+  const model = decodeModel(bytes, file);
   const dir = path.dirname(file);
-  const externalFiles = [...new Set(externalTensors(graph).map((t) => externalLocation(t, file)))];
+  const externalFiles = externalLocations(model, file);
   for (const loc of externalFiles) {
     if (!fs.existsSync(path.join(dir, loc))) {
       throw new CliError(`${file} references external data "${loc}", which is missing next to it`);
     }
   }
   return { file, model, externalFiles };
+}
+
+/** The distinct external data files a model references (relative to its folder). */
+export function externalLocations(model: ModelProto, label: string): string[] {
+  return [...new Set(externalTensors(model.graph as GraphProto).map((t) => externalLocation(t, label)))];
+}
+
+/**
+ * Decode and check ONNX bytes (`label` names them in messages). Throws `CliError` when they are not a valid
+ * protobuf ModelProto or have no graph nodes, IR version or default-domain opset.
+ */
+export function decodeModel(bytes: Uint8Array, label: string): ModelProto {
+  if (bytes.length === 0) throw new CliError(`${label} is empty, not an ONNX model`);
+  let model: ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (err) {
+    throw new CliError(`${label} is not a valid ONNX model (truncated or corrupt protobuf: ${messageOf(err)})`);
+  }
+  const graph = model.graph;
+  if (!graph || !graph.node || graph.node.length === 0) throw new CliError(`${label} is not a valid ONNX model (no graph nodes)`);
+  if (toNum(model.irVersion) <= 0) throw new CliError(`${label} is not a valid ONNX model (no IR version)`);
+  if (defaultOpset(model) <= 0) throw new CliError(`${label} is not a valid ONNX model (no opset for the default domain)`);
+  for (const node of graph.node) {
+    if (!node.opType) throw new CliError(`${label} is not a valid ONNX model (a node has no op type)`);
+  }
+  return model;
 }
 
 /** New name for an external data file when the model is written as `outFile`: `<in>.onnx_data*` follows the model. */

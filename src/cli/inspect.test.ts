@@ -1,0 +1,90 @@
+/**
+ * @file `sayo inspect` on the shipped SAYO-mini folders (must pass) and on copies broken in one way each (must
+ * fail with the reason, exit 1), a decoder without attention outputs (warning only), and unreadable input (exit 2).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stripAttentionOutputs } from './onnx/attention.ts';
+import { readModel, writeModel } from './onnx/model.ts';
+import { REPO_ROOT, runSayo } from './lib/run-cli.ts';
+import type { Check } from './lib/inspect-checks.ts';
+
+const shipped = path.join(REPO_ROOT, 'models/sayo-mini');
+const ready = fs.existsSync(path.join(shipped, 'onnx/decoder_model_merged.onnx'));
+let dir = '';
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-inspect-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A copy of the shipped folder with `edit` applied. */
+function brokenCopy(name: string, edit: (folder: string) => void): string {
+  const folder = path.join(dir, name);
+  fs.cpSync(shipped, folder, { recursive: true });
+  edit(folder);
+  return folder;
+}
+
+function editJson(file: string, edit: (value: Record<string, unknown>) => void): void {
+  const value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  edit(value);
+  fs.writeFileSync(file, JSON.stringify(value));
+}
+
+function inspectJson(folder: string): { status: number | null; checks: Check[]; stderr: string } {
+  const run = runSayo(['inspect', folder, '--json']);
+  return { status: run.status, stderr: run.stderr, checks: run.stdout ? JSON.parse(run.stdout).checks : [] };
+}
+
+const failures = (checks: Check[]) => checks.filter((c) => c.status === 'fail').map((c) => c.message);
+
+describe.skipIf(!ready)('sayo inspect', () => {
+  it('passes both shipped checkpoints, all four attention layers present', () => {
+    for (const model of ['models/sayo-mini', 'models/sayo-mini-base']) {
+      const run = runSayo(['inspect', model]);
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(/✓ decoder_attentions\.3 FLOAT/);
+      expect(run.stdout).toMatch(/\d+ checks: \d+ passed, 0 failed, 0 warnings/);
+    }
+  });
+
+  it('fails, naming the cause, when one thing is broken', () => {
+    const cases: Array<[string, (f: string) => void, RegExp]> = [
+      ['no-tokenizer', (f) => fs.rmSync(path.join(f, 'tokenizer.json')), /^tokenizer\.json$/],
+      ['bad-json', (f) => fs.writeFileSync(path.join(f, 'preprocessor_config.json'), '{"patch_size": 14,'), /preprocessor_config\.json is not valid JSON/],
+      ['wrong-image-id', (f) => editJson(path.join(f, 'config.json'), (c) => (c.image_token_id = 3)), /image_token_id 3 is the id of <\|image_pad\|>/],
+      ['no-normalize', (f) => editJson(path.join(f, 'preprocessor_config.json'), (c) => delete c.do_normalize), /do_normalize/],
+      ['no-eos', (f) => editJson(path.join(f, 'generation_config.json'), (c) => (c.eos_token_id = [1])), /eos_token_id \[1\] includes <\|im_end\|>/],
+      ['fewer-layers', (f) => editJson(path.join(f, 'config.json'), (c) => (c.num_hidden_layers = 6)), /past_key_values\.4\.key is missing/],
+      ['corrupt-decoder', (f) => fs.truncateSync(path.join(f, 'onnx/decoder_model_merged.onnx'), 1000), /decoder_model_merged\.onnx is not a valid ONNX model/],
+      ['no-special', (f) => editJson(path.join(f, 'tokenizer.json'), (t) => (t.added_tokens = (t.added_tokens as Array<{ content: string }>).filter((a) => a.content !== '<|im_end|>'))), /special token <\|im_end\|> missing/],
+    ];
+    for (const [name, edit, expected] of cases) {
+      const { status, checks } = inspectJson(brokenCopy(name, edit));
+      expect(status, name).toBe(1);
+      expect(failures(checks).some((m) => expected.test(m)), `${name}: ${failures(checks).join(' | ')}`).toBe(true);
+    }
+  });
+
+  it('only warns (exit 0) when the decoder has no attention outputs, pointing to expose-attention', () => {
+    const folder = brokenCopy('no-attention', (f) => {
+      const file = path.join(f, 'onnx/decoder_model_merged.onnx');
+      const loaded = readModel(file);
+      stripAttentionOutputs(loaded.model);
+      writeModel(loaded, path.join(f, 'onnx/tmp.onnx'));
+      fs.renameSync(path.join(f, 'onnx/tmp.onnx'), file);
+    });
+    const { status, checks } = inspectJson(folder);
+    expect(status).toBe(0);
+    expect(checks.filter((c) => c.status === 'warn').map((c) => c.message).join()).toMatch(/sayo expose-attention/);
+  });
+
+  it('exits 2 with one line for a folder that does not exist', () => {
+    const run = runSayo(['inspect', path.join(dir, 'nowhere')]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^sayo: .*does not exist\n$/);
+  });
+});

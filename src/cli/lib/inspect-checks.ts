@@ -1,0 +1,242 @@
+/**
+ * @file The checks of `sayo inspect`: a model folder against models/CONTRACT.md — files, config fields, processor
+ * settings, tokenizer special tokens and chat template, and each ONNX graph's input / output names, types and shapes,
+ * including the optional `decoder_attentions.<l>` outputs. Each check yields pass, fail or warn with a reason.
+ */
+import { CliError, messageOf } from './errors.ts';
+import { readJson, type ModelFolder } from './folder.ts';
+import { decodeModel, externalLocations, onnx, toNum, type ModelProto, type ValueInfoProto } from '../onnx/model.ts';
+
+export type Status = 'pass' | 'fail' | 'warn';
+
+/** One line of the report. */
+export interface Check {
+  section: string;
+  status: Status;
+  message: string;
+}
+
+/** transformers.js file suffix per dtype. */
+const DTYPE_SUFFIX: Record<string, string> = {
+  fp32: '', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q8: '_quantized', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
+};
+const SESSIONS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;
+const JSON_FILES = ['config.json', 'generation_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'];
+const SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>', '<|vision_end|>', '<|image_pad|>'];
+const MODEL_TYPES = ['qwen2_vl', 'qwen2_5_vl', 'qwen3_vl'];
+const FLOAT_TYPES: number[] = [onnx.TensorProto.DataType.FLOAT, onnx.TensorProto.DataType.FLOAT16];
+const INT64 = onnx.TensorProto.DataType.INT64;
+
+type Json = Record<string, unknown>;
+type Dim = number | string;
+
+/** Collects checks for one section. */
+class Section {
+  constructor(
+    private readonly out: Check[],
+    private readonly section: string,
+  ) {}
+  check(ok: boolean, message: string, failAs: Status = 'fail'): boolean {
+    this.out.push({ section: this.section, status: ok ? 'pass' : failAs, message });
+    return ok;
+  }
+  warn(message: string): void {
+    this.out.push({ section: this.section, status: 'warn', message });
+  }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** The ONNX file name of a session for the folder's dtype (config "transformers.js_config".dtype, or `dtype`). */
+export function sessionFile(session: string, dtype: unknown): string {
+  const d = typeof dtype === 'string' ? dtype : dtype && typeof dtype === 'object' ? (dtype as Json)[session] : undefined;
+  const suffix = typeof d === 'string' ? (DTYPE_SUFFIX[d] ?? `_${d}`) : '';
+  return `onnx/${session}${suffix}.onnx`;
+}
+
+function io(v: ValueInfoProto): { name: string; elemType: number; dims: Dim[] } {
+  const t = v.type?.tensorType;
+  const dims = (t?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : toNum(d.dimValue)));
+  return { name: v.name ?? '', elemType: t?.elemType ?? 0, dims };
+}
+
+const typeName = (t: number) => onnx.TensorProto.DataType[t] ?? `type ${t}`;
+const shape = (dims: Dim[]) => `[${dims.join(', ')}]`;
+
+/** Check that `name` exists among `list` with an element type in `types`, the given rank, and `dimCheck`'s approval. */
+function expectIO(s: Section, kind: string, list: ValueInfoProto[], name: string, types: number[], rank: number, dimCheck?: (dims: Dim[]) => string | null) {
+  const found = list.find((v) => v.name === name);
+  if (!found) {
+    s.check(false, `${kind} ${name} is missing`);
+    return;
+  }
+  const { elemType, dims } = io(found);
+  const problems: string[] = [];
+  if (!types.includes(elemType)) problems.push(`type must be ${types.map(typeName).join(' or ')}`);
+  if (dims.length !== rank) problems.push(`rank must be ${rank}`);
+  else {
+    const problem = dimCheck?.(dims);
+    if (problem) problems.push(problem);
+  }
+  s.check(problems.length === 0, `${kind} ${name} ${typeName(elemType)} ${shape(dims)}${problems.length ? `: ${problems.join('; ')}` : ''}`);
+}
+
+/** Text-model sizes from config.json (top level for qwen2_vl, text_config for the newer families). */
+function textSizes(config: Json) {
+  const text = (config.text_config && typeof config.text_config === 'object' ? config.text_config : {}) as Json;
+  const pick = (k: string) => num(config[k]) ?? num(text[k]);
+  const heads = pick('num_attention_heads');
+  const hidden = pick('hidden_size');
+  return {
+    num_hidden_layers: pick('num_hidden_layers'),
+    num_attention_heads: heads,
+    num_key_value_heads: pick('num_key_value_heads'),
+    hidden_size: hidden,
+    head_dim: pick('head_dim') ?? (heads && hidden ? hidden / heads : undefined),
+  };
+}
+
+function checkConfig(s: Section, config: Json, ids: Map<string, number>) {
+  s.check(MODEL_TYPES.includes(String(config.model_type)), `model_type ${JSON.stringify(config.model_type)} (supported: ${MODEL_TYPES.join(', ')})`);
+  const sizes = textSizes(config);
+  for (const [k, v] of Object.entries(sizes)) s.check(v !== undefined && v > 0, `${k} ${v ?? 'missing'}`);
+  s.check(Boolean(config.vision_config && typeof config.vision_config === 'object'), 'vision_config present');
+  for (const [field, token] of [['image_token_id', '<|image_pad|>'], ['vision_start_token_id', '<|vision_start|>']] as const) {
+    const id = num(config[field]);
+    s.check(id !== undefined && id === ids.get(token), `${field} ${id ?? 'missing'} is the id of ${token} (${ids.get(token) ?? 'unknown'})`);
+  }
+}
+
+function checkPreprocessor(s: Section, pre: Json) {
+  s.check(/^Qwen.*VLProcessor$/.test(String(pre.processor_class)), `processor_class ${JSON.stringify(pre.processor_class)}`);
+  for (const k of ['patch_size', 'merge_size', 'temporal_patch_size']) s.check((num(pre[k]) ?? 0) > 0, `${k}: ${pre[k] ?? 'missing'}`);
+  const size = (pre.size ?? {}) as Json;
+  s.check(num(pre.min_pixels) !== undefined || num(size.shortest_edge) !== undefined, 'min_pixels (or size.shortest_edge) set');
+  s.check(num(pre.max_pixels) !== undefined || num(size.longest_edge) !== undefined, 'max_pixels (or size.longest_edge) set');
+  s.check(pre.do_resize === true || pre.size !== undefined, 'do_resize: true (or a size object): without it images are not smart-resized');
+  s.check(pre.do_normalize === true, 'do_normalize: true (transformers.js does not default it)');
+  for (const k of ['image_mean', 'image_std']) s.check(Array.isArray(pre[k]) && (pre[k] as unknown[]).length === 3, `${k} has 3 values`);
+}
+
+/** Special-token ids from tokenizer.json's added_tokens. */
+function specialIds(tokenizer: Json): Map<string, number> {
+  const ids = new Map<string, number>();
+  for (const t of (Array.isArray(tokenizer.added_tokens) ? tokenizer.added_tokens : []) as Json[]) {
+    if (typeof t.content === 'string' && typeof t.id === 'number') ids.set(t.content, t.id);
+  }
+  return ids;
+}
+
+function checkTokenizer(s: Section, tokenizer: Json, tokConfig: Json, ids: Map<string, number>, hasJinja: boolean) {
+  const model = (tokenizer.model ?? {}) as Json;
+  s.check(model.type === 'BPE', `tokenizer model ${JSON.stringify(model.type)} (BPE expected)`);
+  for (const token of SPECIAL_TOKENS) s.check(ids.has(token), `special token ${token}${ids.has(token) ? ` = ${ids.get(token)}` : ' missing from added_tokens'}`);
+  const template = tokConfig.chat_template;
+  s.check((typeof template === 'string' && template.length > 0) || hasJinja, 'chat_template present (tokenizer_config.json or chat_template.jinja)');
+}
+
+function checkGeneration(s: Section, gen: Json, ids: Map<string, number>) {
+  const eos = Array.isArray(gen.eos_token_id) ? gen.eos_token_id : [gen.eos_token_id];
+  const imEnd = ids.get('<|im_end|>');
+  s.check(imEnd !== undefined && eos.includes(imEnd), `eos_token_id ${JSON.stringify(gen.eos_token_id)} includes <|im_end|> (${imEnd ?? 'unknown'})`);
+}
+
+function checkDecoder(s: Section, att: Section, model: ModelProto, sizes: ReturnType<typeof textSizes>) {
+  const input = model.graph?.input ?? [];
+  const output = model.graph?.output ?? [];
+  const layers = sizes.num_hidden_layers ?? 0;
+  expectIO(s, 'input', input, 'inputs_embeds', FLOAT_TYPES, 3, (d) => (sizes.hidden_size && typeof d[2] === 'number' && d[2] !== sizes.hidden_size ? `hidden ${d[2]} ≠ config ${sizes.hidden_size}` : null));
+  expectIO(s, 'input', input, 'attention_mask', [INT64], 2);
+  expectIO(s, 'input', input, 'position_ids', [INT64], 3, (d) => (d[0] === 3 ? null : 'dim 0 must be 3 (M-RoPE t/h/w)'));
+  const kvCheck = (past: boolean) => (d: Dim[]) => {
+    if (past && d[0] !== 'batch_size') return `dim 0 must be the symbol batch_size (transformers.js builds the empty cache from it)`;
+    if (typeof d[1] !== 'number' || (sizes.num_key_value_heads && d[1] !== sizes.num_key_value_heads)) return `dim 1 (KV heads) must be the static ${sizes.num_key_value_heads}`;
+    if (past && typeof d[2] !== 'string') return 'dim 2 (past length) must be symbolic';
+    if (typeof d[3] !== 'number' || (sizes.head_dim && d[3] !== sizes.head_dim)) return `dim 3 (head dim) must be the static ${sizes.head_dim}`;
+    return null;
+  };
+  for (let i = 0; i < layers; i++) {
+    for (const kv of ['key', 'value']) {
+      expectIO(s, 'input', input, `past_key_values.${i}.${kv}`, FLOAT_TYPES, 4, kvCheck(true));
+      expectIO(s, 'output', output, `present.${i}.${kv}`, FLOAT_TYPES, 4, kvCheck(false));
+    }
+  }
+  expectIO(s, 'output', output, 'logits', FLOAT_TYPES, 3);
+  const attention = output.map(io).filter((o) => o.name.startsWith('decoder_attentions.'));
+  if (attention.length === 0) {
+    att.warn('no decoder_attentions.<l> outputs: the model answers but attention is unavailable; add them with `sayo expose-attention`');
+    return;
+  }
+  const ids = attention.map((o) => Number(o.name.slice('decoder_attentions.'.length)));
+  att.check(ids.every((l) => Number.isInteger(l) && l >= 0 && l < layers), `layers ${ids.join(', ')} are decoder layers (0…${layers - 1})`);
+  att.check(ids.every((l, i) => i === 0 || l > ids[i - 1]), 'declared in increasing layer order');
+  for (const o of attention) {
+    att.check(FLOAT_TYPES.includes(o.elemType) && o.dims.length === 4, `${o.name} ${typeName(o.elemType)} ${shape(o.dims)} (rank 4 [batch, heads, sequence, total])`);
+  }
+  att.check(ids.includes(layers - 1), `the last layer (${layers - 1}) is exposed (the SAYO reward uses it)`, 'warn');
+}
+
+async function loadGraph(folder: ModelFolder, s: Section, file: string): Promise<ModelProto | null> {
+  try {
+    const model = decodeModel(await folder.read(file), file);
+    for (const loc of externalLocations(model, file)) {
+      const dataFile = `${file.slice(0, file.lastIndexOf('/') + 1)}${loc}`;
+      s.check(await folder.exists(dataFile), `external data ${dataFile} present`);
+    }
+    return model;
+  } catch (err) {
+    s.check(false, err instanceof CliError ? err.message : `${file}: ${messageOf(err)}`);
+    return null;
+  }
+}
+
+/** Run every check on `folder`; `dtype` overrides the config's transformers.js dtype for the ONNX file names. */
+export async function inspectFolder(folder: ModelFolder, dtype?: string): Promise<Check[]> {
+  const checks: Check[] = [];
+  const files = new Section(checks, 'files');
+  const json: Record<string, Json> = {};
+  for (const f of JSON_FILES) {
+    if (!files.check(await folder.exists(f), f)) continue;
+    try {
+      json[f] = await readJson(folder, f);
+    } catch (err) {
+      files.check(false, messageOf(err));
+    }
+  }
+  const config = json['config.json'] ?? {};
+  const tjs = (config['transformers.js_config'] ?? {}) as Json;
+  const onnxFiles = Object.fromEntries(SESSIONS.map((sn) => [sn, sessionFile(sn, dtype ?? tjs.dtype)]));
+  const present: Record<string, boolean> = {};
+  for (const [sn, f] of Object.entries(onnxFiles)) present[sn] = files.check(await folder.exists(f), f);
+  const ids = specialIds(json['tokenizer.json'] ?? {});
+  if (json['tokenizer.json'] && json['tokenizer_config.json']) {
+    checkTokenizer(new Section(checks, 'tokenizer'), json['tokenizer.json'], json['tokenizer_config.json'], ids, await folder.exists('chat_template.jinja'));
+  }
+  if (json['config.json']) checkConfig(new Section(checks, 'config'), config, ids);
+  if (json['generation_config.json']) checkGeneration(new Section(checks, 'generation'), json['generation_config.json'], ids);
+  if (json['preprocessor_config.json']) checkPreprocessor(new Section(checks, 'preprocessor'), json['preprocessor_config.json']);
+  const sizes = textSizes(config);
+  const vs = new Section(checks, 'vision_encoder');
+  if (present.vision_encoder) {
+    const m = await loadGraph(folder, vs, onnxFiles.vision_encoder);
+    if (m) {
+      expectIO(vs, 'input', m.graph?.input ?? [], 'pixel_values', FLOAT_TYPES, 2);
+      expectIO(vs, 'input', m.graph?.input ?? [], 'grid_thw', [INT64], 2, (d) => (d[1] === 3 ? null : 'dim 1 must be 3'));
+      expectIO(vs, 'output', m.graph?.output ?? [], 'image_features', FLOAT_TYPES, 2);
+    }
+  }
+  const es = new Section(checks, 'embed_tokens');
+  if (present.embed_tokens) {
+    const m = await loadGraph(folder, es, onnxFiles.embed_tokens);
+    if (m) {
+      expectIO(es, 'input', m.graph?.input ?? [], 'input_ids', [INT64], 2);
+      expectIO(es, 'output', m.graph?.output ?? [], 'inputs_embeds', FLOAT_TYPES, 3);
+    }
+  }
+  const ds = new Section(checks, 'decoder');
+  if (present.decoder_model_merged) {
+    const m = await loadGraph(folder, ds, onnxFiles.decoder_model_merged);
+    if (m) checkDecoder(ds, new Section(checks, 'attention'), m, sizes);
+  }
+  return checks;
+}
