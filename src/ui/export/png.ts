@@ -1,0 +1,158 @@
+/**
+ * @file PNG export of one panel: title (+ subtitle), the image with its heatmap, covered cells and boxes (drawn by
+ * the same painter as the screen), and the colour legend with ticks, composed on one canvas. `pngLayout` is the
+ * pure layout plan (tested in Node); `exportPanelPng` paints it and encodes the PNG (browser).
+ */
+import type { Box, Grid } from '../../core/geometry';
+import { heatmapLayout, renderHeatmap } from '../charts/heatmap';
+import { colorFor, formatValue, scaleTicks, type ColorScale } from '../charts/scale';
+
+/** What goes into a panel PNG. */
+export interface PanelPngInput {
+  /** The original image; omitted → the heatmap is drawn on a neutral background. */
+  image?: CanvasImageSource | null;
+  grid: Grid;
+  /** One value per cell, normalised for `scale` (as on screen). */
+  values: Float32Array;
+  boxes?: readonly Box[];
+  coverage?: Float32Array;
+  scale: ColorScale;
+  /** E.g. `SAYO-mini — token 3 "red" — layer 7, head mean`. */
+  title: string;
+  /** E.g. `R_a 0.71 · r_v 0.42 · question: What colour is the cup?`. */
+  subtitle?: string;
+  /** Heat opacity (default 0.6). */
+  opacity?: number;
+  /** Width of the image area in pixels (default: the image width, clamped to 320…1024). */
+  width?: number;
+}
+
+/** Where everything goes on the PNG canvas, in pixels. */
+export interface PngLayout {
+  width: number;
+  height: number;
+  title: { x: number; y: number; font: string };
+  subtitle: { x: number; y: number; font: string } | null;
+  heatmap: { x: number; y: number; width: number; height: number };
+  legend: {
+    x: number;
+    y: number;
+    width: number;
+    barHeight: number;
+    caption: { x: number; y: number; text: string; font: string };
+    ticks: { x: number; label: string }[];
+    tickFont: string;
+  };
+}
+
+/** Export defaults. */
+export const PNG_DEFAULTS = {
+  pad: 16,
+  minWidth: 320,
+  maxWidth: 1024,
+  legendMaxWidth: 320,
+  barHeight: 12,
+  background: '#ffffff',
+  text: '#111827',
+  muted: '#4b5563',
+  titleFont: 'bold 16px sans-serif',
+  subtitleFont: '12px sans-serif',
+  tickFont: '11px sans-serif',
+} as const;
+
+/** The pure layout of a panel PNG. */
+export function pngLayout(input: Pick<PanelPngInput, 'grid' | 'scale' | 'title' | 'subtitle' | 'width'>): PngLayout {
+  const D = PNG_DEFAULTS;
+  const imageWidth = input.width ?? Math.min(D.maxWidth, Math.max(D.minWidth, input.grid.image.width));
+  const heat = heatmapLayout(input.grid, imageWidth, 1);
+  const titleY = D.pad + 16;
+  const subtitle = input.subtitle ? { x: D.pad, y: titleY + 18, font: D.subtitleFont } : null;
+  const heatY = (subtitle ? subtitle.y : titleY) + 10;
+  const legendWidth = Math.min(D.legendMaxWidth, heat.width);
+  const captionY = heatY + heat.height + 20;
+  const barY = captionY + 6;
+  const lo = input.scale.domain[0];
+  const hi = input.scale.domain[1];
+  const ticks = scaleTicks(input.scale).map((v) => ({
+    x: D.pad + Math.round(((v - lo) / (hi - lo)) * (legendWidth - 1)),
+    label: formatValue(v),
+  }));
+  return {
+    width: heat.width + 2 * D.pad,
+    height: barY + D.barHeight + 18 + D.pad,
+    title: { x: D.pad, y: titleY, font: D.titleFont },
+    subtitle,
+    heatmap: { x: D.pad, y: heatY, width: heat.width, height: heat.height },
+    legend: {
+      x: D.pad,
+      y: barY,
+      width: legendWidth,
+      barHeight: D.barHeight,
+      caption: { x: D.pad, y: captionY, text: input.scale.label, font: D.subtitleFont },
+      ticks,
+      tickFont: D.tickFont,
+    },
+  };
+}
+
+/** Paints the legend bar column by column through `colorFor`, so it matches the heatmap exactly. */
+function paintLegend(ctx: CanvasRenderingContext2D, layout: PngLayout['legend'], scale: ColorScale): void {
+  const [lo, hi] = scale.domain;
+  for (let i = 0; i < layout.width; i++) {
+    const [r, g, b] = colorFor(lo + ((hi - lo) * i) / Math.max(1, layout.width - 1), scale);
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect(layout.x + i, layout.y, 1, layout.barHeight);
+  }
+  ctx.fillStyle = PNG_DEFAULTS.muted;
+  ctx.font = layout.caption.font;
+  ctx.textAlign = 'left';
+  ctx.fillText(layout.caption.text, layout.caption.x, layout.caption.y);
+  ctx.font = layout.tickFont;
+  ctx.textAlign = 'center';
+  for (const t of layout.ticks) {
+    ctx.fillRect(t.x, layout.y + layout.barHeight, 1, 4);
+    ctx.fillText(t.label, t.x, layout.y + layout.barHeight + 15);
+  }
+}
+
+/**
+ * Paints the panel onto a new canvas (returned; useful for previews and tests).
+ * @throws Error when the browser gives no 2-D canvas context
+ */
+export function renderPanelCanvas(input: PanelPngInput): HTMLCanvasElement {
+  const layout = pngLayout(input);
+  const canvas = document.createElement('canvas');
+  canvas.width = layout.width;
+  canvas.height = layout.height;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('this browser gives no 2-D canvas context; the PNG cannot be drawn');
+  ctx.fillStyle = PNG_DEFAULTS.background;
+  ctx.fillRect(0, 0, layout.width, layout.height);
+  ctx.fillStyle = PNG_DEFAULTS.text;
+  ctx.font = layout.title.font;
+  ctx.textBaseline = 'alphabetic';
+  ctx.fillText(input.title, layout.title.x, layout.title.y, layout.width - 2 * PNG_DEFAULTS.pad);
+  if (layout.subtitle && input.subtitle) {
+    ctx.fillStyle = PNG_DEFAULTS.muted;
+    ctx.font = layout.subtitle.font;
+    ctx.fillText(input.subtitle, layout.subtitle.x, layout.subtitle.y, layout.width - 2 * PNG_DEFAULTS.pad);
+  }
+  const heat = renderHeatmap(
+    { image: input.image, grid: input.grid, values: input.values, boxes: input.boxes, coverage: input.coverage },
+    { scale: input.scale, width: layout.heatmap.width, opacity: input.opacity, pixelRatio: 1 },
+  );
+  ctx.drawImage(heat, layout.heatmap.x, layout.heatmap.y);
+  paintLegend(ctx, layout.legend, input.scale);
+  return canvas;
+}
+
+/**
+ * The panel as a PNG Blob: image + heatmap + boxes + legend + title on one canvas.
+ * @throws Error when the canvas cannot be drawn or encoded
+ */
+export async function exportPanelPng(input: PanelPngInput): Promise<Blob> {
+  const canvas = renderPanelCanvas(input);
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('the browser could not encode the PNG'))), 'image/png');
+  });
+}
