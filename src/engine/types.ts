@@ -61,14 +61,18 @@ export interface GenerateRequest {
   maxNewTokens?: number;
   /** Greedy when absent or temperature 0. */
   sampling?: { temperature: number; topP?: number; seed?: number };
+  /** Layers to capture (a subset of ModelInfo.attentionLayers); all exposed layers when absent, none for []. */
+  captureLayers?: number[];
 }
 
 export interface ScoreRequest {
   image: ImageInput;
   question: string;
-  /** Answer text to teacher-force (token ids win when given). */
+  /** Answer text to teacher-force, followed by the end-of-turn token (token ids win when given, used as is). */
   answer: string;
   answerTokenIds?: number[];
+  /** As in GenerateRequest. */
+  captureLayers?: number[];
 }
 
 /** Facts about the prompt, sent once before the first step. */
@@ -120,6 +124,8 @@ export interface RunSummary {
 export interface GenerationCallbacks {
   onPrompt?(info: PromptInfo): void;
   onStep?(step: StepRecord): void;
+  /** The model's info changed during the call (e.g. WebGPU device lost → reloaded on WASM). */
+  onModelInfo?(info: ModelInfo): void;
 }
 
 /** The single engine contract. */

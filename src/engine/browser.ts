@@ -1,0 +1,220 @@
+/**
+ * @file The browser platform (runs inside the engine's Web Worker): transformers.js on onnxruntime-web, WebGPU when
+ * `navigator.gpu.requestAdapter()` yields an adapter, else WASM. ORT's wasm comes from the app's /ort/ (never a CDN).
+ *
+ * Every model source is mounted under a virtual folder `/__sayo__/<mount>/` that transformers.js loads as a local
+ * model; `env.fetch` maps it to the real place (the app's /models/<path>/, a URL, or the files the user picked).
+ * A custom cache keeps downloaded files in Cache Storage under their real URL plus a revision, so a second visit
+ * loads from cache and a re-exported model is never served stale. Picked files are not cached.
+ */
+import { env, RawImage } from '@huggingface/transformers';
+import type { EnginePlatform, ResolvedSource } from './platform.ts';
+import { registryEntry } from './registry.ts';
+import { EngineError, type Backend, type ImageInput, type ModelSource } from './types.ts';
+
+declare const __SAYO_MODELS_REV__: string | undefined;
+
+const VIRTUAL_ROOT = '/__sayo__/';
+const CACHE_NAME = 'sayo-lens-models';
+
+type Mount = { kind: 'url'; base: string; rev: string | null } | { kind: 'files'; files: Map<string, Blob> };
+
+const mounts = new Map<string, Mount>();
+let mountCounter = 0;
+
+/** The app's base URL (where /models/ and /ort/ are served). */
+function appBase(): string {
+  return new URL(import.meta.env?.BASE_URL ?? '/', self.location.origin).href;
+}
+
+/** Splits a virtual URL/path into its mount and the file path inside it. */
+function parseVirtual(url: string): { mount: Mount; file: string } | null {
+  const pathname = new URL(url, self.location.origin).pathname;
+  if (!pathname.startsWith(VIRTUAL_ROOT)) return null;
+  const rest = decodeURIComponent(pathname.slice(VIRTUAL_ROOT.length));
+  const slash = rest.indexOf('/');
+  const mount = mounts.get(rest.slice(0, slash));
+  return mount ? { mount, file: rest.slice(slash + 1) } : null;
+}
+
+function notFound(file: string): Response {
+  return new Response(`404: ${file} not found`, { status: 404, headers: { 'Content-Type': 'text/plain' } });
+}
+
+/** Maps virtual paths to real fetches / picked blobs; everything else goes to the real fetch. */
+async function virtualFetch(input: string | URL, init?: RequestInit): Promise<Response> {
+  const hit = parseVirtual(String(input));
+  if (!hit) return fetch(input, init);
+  const { mount, file } = hit;
+  if (mount.kind === 'files') {
+    const blob = mount.files.get(file);
+    return blob
+      ? new Response(blob, { status: 200, headers: { 'Content-Length': String(blob.size) } })
+      : notFound(file);
+  }
+  const res = await fetch(new URL(file, mount.base), { headers: init?.headers });
+  // A server answering a missing model file with an HTML page (SPA fallback) must not pass as the file.
+  if (res.ok && /text\/html/i.test(res.headers.get('content-type') ?? '') && !file.endsWith('.html')) return notFound(file);
+  return res;
+}
+
+/** Cache Storage keyed by real URL + revision; virtual keys of uncacheable mounts are never stored. */
+function realKey(key: string): string | null {
+  const hit = parseVirtual(key);
+  if (!hit || hit.mount.kind !== 'url' || hit.mount.rev === null) return null;
+  const u = new URL(hit.file, hit.mount.base);
+  u.searchParams.set('sayo-rev', hit.mount.rev);
+  return u.href;
+}
+
+const modelCache = {
+  async match(key: string): Promise<Response | undefined> {
+    const k = realKey(key);
+    if (!k || typeof caches === 'undefined') return undefined;
+    return (await caches.open(CACHE_NAME)).match(k);
+  },
+  async put(key: string, response: Response): Promise<void> {
+    const k = realKey(key);
+    if (!k || typeof caches === 'undefined' || !response.ok) return;
+    await (await caches.open(CACHE_NAME)).put(k, response);
+  },
+};
+
+let configured = false;
+function configureEnv(): void {
+  if (configured) return;
+  configured = true;
+  env.allowLocalModels = true;
+  env.allowRemoteModels = false;
+  env.localModelPath = VIRTUAL_ROOT;
+  env.useBrowserCache = false;
+  env.useCustomCache = true;
+  env.customCache = modelCache as any;
+  env.fetch = virtualFetch as any;
+  const ortBase = new URL('ort/', appBase()).href;
+  const wasm = env.backends.onnx.wasm as { wasmPaths?: unknown; proxy?: boolean };
+  wasm.wasmPaths = { mjs: `${ortBase}ort-wasm-simd-threaded.asyncify.mjs`, wasm: `${ortBase}ort-wasm-simd-threaded.asyncify.wasm` };
+  wasm.proxy = false;
+}
+
+/** Strips one shared leading folder ("sayo-mini/config.json" → "config.json") when config.json is not at the top. */
+function normaliseFiles(files: Record<string, Blob>): Map<string, Blob> {
+  const entries = Object.entries(files).map(([k, v]) => [k.replace(/^\.?\/+/, ''), v] as const);
+  if (!entries.some(([k]) => k === 'config.json')) {
+    const first = entries.find(([k]) => k.endsWith('/config.json'));
+    if (first) {
+      const prefix = first[0].slice(0, -'config.json'.length);
+      return new Map(entries.filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+    }
+  }
+  return new Map(entries);
+}
+
+function mount(m: Mount, name: string, dtype?: ResolvedSource['dtype']): ResolvedSource {
+  const id = `src${++mountCounter}`;
+  mounts.set(id, m);
+  return { modelId: id, name, dtype, release: () => void mounts.delete(id) };
+}
+
+function withSlash(u: string): string {
+  return u.endsWith('/') ? u : `${u}/`;
+}
+
+async function adapterInfo(): Promise<{ adapter: GPUAdapter | null; why: string }> {
+  if (typeof navigator === 'undefined' || !('gpu' in navigator) || !navigator.gpu) {
+    return { adapter: null, why: 'this browser has no WebGPU (navigator.gpu is missing)' };
+  }
+  const adapter = await navigator.gpu.requestAdapter().catch(() => null);
+  return { adapter, why: adapter ? '' : 'navigator.gpu.requestAdapter() returned no adapter' };
+}
+
+/** Decodes an encoded image with createImageBitmap (via RawImage) or wraps raw RGBA. */
+async function decodeImageBrowser(input: ImageInput): Promise<RawImage> {
+  if (input?.kind === 'rgba') {
+    const { width, height, data } = input;
+    if (!(width > 0 && height > 0) || data?.length !== width * height * 4) {
+      throw new EngineError('bad_image', `Raw RGBA image: expected ${width}×${height}×4 bytes, got ${data?.length ?? 0}.`);
+    }
+    return new RawImage(new Uint8ClampedArray(data), width, height, 4).rgb();
+  }
+  if (input?.kind !== 'encoded' || !(input.bytes instanceof Uint8Array) || input.bytes.length === 0) {
+    throw new EngineError('bad_image', 'No image data was given.');
+  }
+  try {
+    return (await RawImage.fromBlob(new Blob([input.bytes as Uint8Array<ArrayBuffer>], { type: input.mime ?? '' }))).rgb();
+  } catch (e) {
+    throw new EngineError('bad_image', `The image could not be decoded (${(e as Error)?.message ?? e}).`);
+  }
+}
+
+/** The browser platform used by the engine worker. */
+export function browserPlatform(): EnginePlatform {
+  configureEnv();
+  const webgpu = env.backends.onnx.webgpu as { device?: GPUDevice } | undefined;
+  const watched = new WeakSet<GPUDevice>();
+  return {
+    kind: 'browser',
+    async resolveSource(source: ModelSource) {
+      switch (source?.kind) {
+        case 'registry': {
+          const e = registryEntry(source.id);
+          if (!e) throw new EngineError('bad_input', `No registry entry "${source.id}" in models/registry.json.`);
+          const dtype = e.precisions[0]?.dtype;
+          if (e.kind === 'embedded' && e.path) {
+            const rev = typeof __SAYO_MODELS_REV__ === 'string' ? __SAYO_MODELS_REV__ : null;
+            return mount({ kind: 'url', base: new URL(`models/${e.path}/`, appBase()).href, rev }, e.name, dtype);
+          }
+          if (e.kind === 'url' && e.url) return mount({ kind: 'url', base: withSlash(e.url), rev: e.revision ?? 'main' }, e.name, dtype);
+          throw new EngineError('bad_input', `${e.name} has no ONNX export yet. ${e.description}`);
+        }
+        case 'url': {
+          let base: string;
+          try {
+            base = withSlash(new URL(source.url, appBase()).href);
+          } catch {
+            throw new EngineError('bad_input', `Not a URL: ${source.url}`);
+          }
+          return mount({ kind: 'url', base, rev: 'url' }, base.replace(/\/$/, '').split('/').slice(-1)[0] || base, undefined);
+        }
+        case 'files': {
+          const files = normaliseFiles(source.files ?? {});
+          if (!files.has('config.json')) throw new EngineError('missing_file', 'The picked folder has no config.json (pick the model folder itself).');
+          return mount({ kind: 'files', files }, 'picked folder');
+        }
+        default:
+          throw new EngineError('bad_input', 'This source is not available in the browser (pick the folder or give a URL).');
+      }
+    },
+    async chooseBackend(pref: Backend | 'auto' | undefined) {
+      if (pref === 'wasm' || pref === 'cpu') return { backend: 'wasm', reason: 'WASM (requested)' };
+      const { adapter, why } = await adapterInfo();
+      if (adapter) {
+        const i = adapter.info;
+        const name = [i?.vendor, i?.architecture].filter(Boolean).join('/') || 'unknown';
+        const fallback = (i as { isFallbackAdapter?: boolean })?.isFallbackAdapter ? ', software fallback' : '';
+        return { backend: 'webgpu', reason: `WebGPU adapter: ${name}${fallback}${pref === 'webgpu' ? ' (requested)' : ''}` };
+      }
+      if (pref === 'webgpu') throw new EngineError('bad_input', `WebGPU was requested but ${why}.`);
+      return { backend: 'wasm', reason: `WASM: ${why}` };
+    },
+    decodeImage: decodeImageBrowser,
+    yieldToEvents: () =>
+      new Promise((resolve) => {
+        const ch = new MessageChannel();
+        ch.port1.onmessage = () => resolve();
+        ch.port2.postMessage(null);
+      }),
+    watchWebGpuDevice(onLost) {
+      const device = webgpu?.device;
+      if (!device || watched.has(device)) return;
+      watched.add(device);
+      device.lost.then((info) => onLost(info.message || String(info.reason ?? 'unknown reason')));
+    },
+    destroyWebGpuDevice() {
+      const device = webgpu?.device;
+      if (!device) return false;
+      device.destroy();
+      return true;
+    },
+  };
+}

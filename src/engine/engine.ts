@@ -1,0 +1,218 @@
+/**
+ * @file The in-thread engine: `createEngine(platform)` implements {@link AttentionEngine} on transformers.js. The
+ * Web Worker (browser), `createNodeEngine()` (CLI, vitest) and the benchmark all use this one implementation.
+ *
+ * Every failure leaves as an EngineError with a code (errors.ts); a failed load frees what it created, and a failed
+ * run leaves the model loaded and usable. Runs on one model are serialised; different models run independently.
+ * A lost WebGPU device reloads the affected models on WASM (the run in flight fails with `device_lost`, saying so).
+ */
+import { AutoConfig, AutoProcessor } from '@huggingface/transformers';
+import { familyFor, supportedModelTypes } from './families/index.ts';
+import { toEngineError } from './errors.ts';
+import { runGeneration, runScore } from './generate.ts';
+import type { AttentionOutput, LoadedModel } from './loaded.ts';
+import type { EnginePlatform } from './platform.ts';
+import { preparePrompt } from './prompt.ts';
+import {
+  EngineError,
+  type AttentionEngine,
+  type FileProgress,
+  type GenerateRequest,
+  type GenerationCallbacks,
+  type LoadOptions,
+  type ModelInfo,
+  type ModelSource,
+  type RunSummary,
+  type ScoreRequest,
+} from './types.ts';
+
+const ATTENTION_OUTPUT = /^decoder_attentions\.(\d+)$/;
+
+/** How to add attention outputs to an export that has none. */
+export const ATTENTION_HOWTO =
+  'This model exposes no decoder_attentions outputs, so it answers without attention maps. ' +
+  'To add them, run `npx sayo expose-attention <folder>` on an unfused ONNX export and load the result.';
+
+/** An engine plus diagnostics the worker exposes. */
+export interface InThreadEngine extends AttentionEngine {
+  /** Destroys ORT's WebGPU device (browser); false when there is none. */
+  destroyWebGpuDevice(): boolean;
+}
+
+/** Creates the in-thread engine on a platform (browser worker or Node). */
+export function createEngine(platform: EnginePlatform): InThreadEngine {
+  const models = new Map<string, LoadedModel>();
+  let counter = 0;
+  let deviceLost: string | undefined;
+
+  function get(handle: string): LoadedModel {
+    const m = models.get(handle);
+    if (!m) throw new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`);
+    return m;
+  }
+
+  function onDeviceLost(reason: string): void {
+    deviceLost = reason;
+    for (const m of models.values()) if (m.info.backend === 'webgpu') m.reloadReason = reason;
+  }
+
+  async function loadInto(handle: string, source: ModelSource, options: LoadOptions, onProgress?: (p: FileProgress) => void) {
+    const resolved = await platform.resolveSource(source);
+    const files = new Map<string, FileProgress>();
+    const progress_callback = (d: any) => {
+      if (!onProgress || typeof d?.file !== 'string') return;
+      const prev = files.get(d.file) ?? { file: d.file, loaded: 0, total: 0, done: false };
+      if (d.status === 'progress') {
+        const p = { file: d.file, loaded: Number(d.loaded ?? 0), total: Number(d.total ?? 0), done: false };
+        files.set(d.file, p);
+        onProgress(p);
+      } else if (d.status === 'done') {
+        const p = { ...prev, loaded: Math.max(prev.loaded, prev.total), done: true };
+        files.set(d.file, p);
+        onProgress(p);
+      }
+    };
+    let model: any;
+    try {
+      const config: Record<string, any> = await AutoConfig.from_pretrained(resolved.modelId, { progress_callback });
+      const modelType = String(config.model_type ?? '');
+      const family = familyFor(modelType);
+      if (!family) {
+        throw new EngineError(
+          'unsupported_architecture',
+          `${resolved.name}: model_type "${modelType || '(missing)'}" is not supported. Supported: ${supportedModelTypes().join(', ')}.`,
+        );
+      }
+      const processor: any = await AutoProcessor.from_pretrained(resolved.modelId, { progress_callback });
+      if (!processor.image_processor || !processor.tokenizer) {
+        throw new EngineError('missing_file', `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`);
+      }
+      const geometry = family.geometry(config, processor.image_processor.config ?? {});
+      const choice = deviceLost && options.backend !== 'wasm'
+        ? { backend: 'wasm' as const, reason: `WASM: the WebGPU device was lost (${deviceLost})` }
+        : await platform.chooseBackend(options.backend);
+      const dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
+      model = await family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback });
+      if (choice.backend === 'webgpu') platform.watchWebGpuDevice?.(onDeviceLost);
+      const decoder = model.sessions.decoder_model_merged ?? model.sessions.model;
+      const attentionOutputs: AttentionOutput[] = (decoder.outputNames as string[])
+        .map((name) => ({ name, layer: Number(ATTENTION_OUTPUT.exec(name)?.[1] ?? NaN) }))
+        .filter((o) => Number.isInteger(o.layer))
+        .sort((a, b) => a.layer - b.layer);
+      const gen = model.generation_config ?? {};
+      const eos = [gen.eos_token_id ?? config.eos_token_id ?? []].flat().map(Number);
+      const vocab = processor.tokenizer.get_vocab?.();
+      const info: ModelInfo = {
+        handle,
+        name: resolved.name,
+        backend: choice.backend,
+        backendReason: choice.reason,
+        modelType,
+        attentionLayers: attentionOutputs.map((o) => o.layer),
+        numLayers: family.numLayers(config),
+        numHeads: family.numHeads(config),
+        cellSize: geometry.patch_size * geometry.merge_size,
+        processor: geometry,
+      };
+      if (attentionOutputs.length === 0) info.attentionNote = ATTENTION_HOWTO;
+      return {
+        info,
+        source,
+        options,
+        family,
+        config,
+        model,
+        processor,
+        tokenizer: processor.tokenizer,
+        geometry,
+        imageTokenId: family.imageTokenId(config),
+        eosIds: new Set(eos),
+        vocabSize: vocab instanceof Map ? vocab.size : Object.keys(vocab ?? {}).length,
+        attentionOutputs,
+        queue: Promise.resolve(),
+        releaseSource: resolved.release,
+      } satisfies LoadedModel;
+    } catch (e) {
+      await model?.dispose?.().catch(() => undefined);
+      resolved.release();
+      throw toEngineError(e, 'internal', `Loading ${resolved.name}`);
+    }
+  }
+
+  /** Reloads a model on WASM after its WebGPU device was lost; keeps its handle. */
+  async function reloadOnWasm(m: LoadedModel): Promise<LoadedModel> {
+    const reason = m.reloadReason ?? 'device lost';
+    await m.model.dispose?.().catch(() => undefined);
+    m.releaseSource();
+    const fresh = await loadInto(m.info.handle, m.source, { ...m.options, backend: 'wasm' });
+    fresh.info.backendReason = `WASM: the WebGPU device was lost (${reason})`;
+    models.set(m.info.handle, fresh);
+    return fresh;
+  }
+
+  /** Runs `fn` after the model's previous run, with error mapping and WebGPU-loss recovery. */
+  function run<T>(handle: string, cb: GenerationCallbacks, fn: (m: LoadedModel) => Promise<T>): Promise<T> {
+    const m0 = get(handle);
+    const task = m0.queue.then(async () => {
+      let m = get(handle);
+      if (m.reloadReason) {
+        m = await reloadOnWasm(m);
+        cb.onModelInfo?.(m.info);
+      }
+      try {
+        return await fn(m);
+      } catch (e) {
+        const err = toEngineError(e, 'internal', 'Generation failed');
+        const lost = m.info.backend === 'webgpu' && (err.code === 'device_lost' || deviceLost !== undefined);
+        if (!lost) throw err;
+        onDeviceLost(deviceLost ?? err.message);
+        const fresh = await reloadOnWasm(get(handle));
+        cb.onModelInfo?.(fresh.info);
+        throw new EngineError(
+          'device_lost',
+          `The WebGPU device was lost during the answer (${deviceLost}). ${fresh.info.name} was reloaded on WASM; run again.`,
+        );
+      }
+    });
+    m0.queue = task.catch(() => undefined);
+    return task;
+  }
+
+  return {
+    async load(source, options = {}, onProgress) {
+      const handle = `m${++counter}`;
+      const m = await loadInto(handle, source, options, onProgress);
+      models.set(handle, m);
+      return m.info;
+    },
+
+    generate(handle: string, request: GenerateRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
+      return run(handle, cb, async (m) => {
+        const image = await platform.decodeImage(request.image);
+        const prompt = await preparePrompt(m, image, request.question);
+        return runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents());
+      });
+    },
+
+    score(handle: string, request: ScoreRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
+      return run(handle, cb, async (m) => {
+        const image = await platform.decodeImage(request.image);
+        const prompt = await preparePrompt(m, image, request.question);
+        return runScore(m, prompt, request, cb, signal);
+      });
+    },
+
+    async unload(handle) {
+      const m = models.get(handle);
+      if (!m) return;
+      models.delete(handle);
+      await m.queue;
+      await m.model.dispose?.().catch(() => undefined);
+      m.releaseSource();
+    },
+
+    destroyWebGpuDevice() {
+      return platform.destroyWebGpuDevice?.() ?? false;
+    },
+  };
+}

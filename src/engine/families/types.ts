@@ -1,0 +1,23 @@
+/**
+ * @file What a model family must tell the engine: how to load it and where its geometry and image token live.
+ */
+
+/** Processor geometry, the shape src/core's `gridFor` takes. */
+export interface ProcessorGeometryConfig {
+  patch_size: number;
+  merge_size: number;
+  min_pixels: number;
+  max_pixels: number;
+}
+
+/** One supported `model_type`. */
+export interface ModelFamily {
+  modelType: string;
+  /** Loads the transformers.js model class (sessions) for a model id / path. */
+  loadModel(id: string, options: Record<string, unknown>): Promise<any>;
+  /** Geometry from config.json and preprocessor_config.json. */
+  geometry(config: Record<string, any>, preprocessorConfig: Record<string, any>): ProcessorGeometryConfig;
+  imageTokenId(config: Record<string, any>): number;
+  numLayers(config: Record<string, any>): number;
+  numHeads(config: Record<string, any>): number;
+}

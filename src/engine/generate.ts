@@ -1,0 +1,248 @@
+/**
+ * @file Generation with capture, and teacher-forced scoring.
+ *
+ * We drive our own decode loop over transformers.js's own building blocks (`prepare_inputs_for_generation` for the
+ * M-RoPE positions and the vision pass, `forward`, `_update_model_kwargs_for_generation` for the KV cache) instead of
+ * calling `generate()`, because `generate()` only hands attention back when it returns, its streamers never see the
+ * attention tensors, its sampler cannot be seeded, and it keeps every step's tensors alive. Our loop emits each token's
+ * {@link StepRecord} the moment its forward pass returns, yields to the event loop so a cancel can land between steps,
+ * and disposes logits, attention outputs and past key values as it goes (memory bounded over long answers).
+ *
+ * Step t's attention is the row of the query that produced token t: the last prompt row at prefill, then the single
+ * row of each decode step. `score()` runs one forward over prompt + answer and reads rows P-1 … P+A-2, the same rows.
+ */
+import { Tensor } from '@huggingface/transformers';
+import { argmax, entropyFromLogits } from '../core/aggregate.ts';
+import { captureRow, type AttentionData } from './capture.ts';
+import type { AttentionOutput, LoadedModel } from './loaded.ts';
+import type { PreparedPrompt } from './prompt.ts';
+import { mulberry32, sampleToken } from './sampling.ts';
+import {
+  EngineError,
+  type GenerateRequest,
+  type GenerationCallbacks,
+  type RunSummary,
+  type ScoreRequest,
+  type StepRecord,
+} from './types.ts';
+
+const DEFAULT_MAX_NEW_TOKENS = 64;
+const MAX_NEW_TOKENS_LIMIT = 4096;
+
+const now = () => performance.now();
+
+/** The captured outputs for a run: all exposed layers unless the request names a subset ([] = none). */
+export function selectOutputs(m: LoadedModel, layers: number[] | undefined): AttentionOutput[] {
+  if (layers === undefined) return m.attentionOutputs;
+  const missing = layers.filter((l) => !m.attentionOutputs.some((o) => o.layer === l));
+  if (missing.length) {
+    throw new EngineError('bad_input', `Layer(s) ${missing.join(', ')} have no attention output in this model.`);
+  }
+  return m.attentionOutputs.filter((o) => layers.includes(o.layer));
+}
+
+function floatData(t: any): Float32Array {
+  const data = t.type === 'float32' ? t.data : t.to('float32').data;
+  return data as Float32Array;
+}
+
+/** One row of logits [1, q, V] as a fresh Float32Array. */
+function logitsRow(logits: any, row: number): Float32Array {
+  const V = logits.dims[2];
+  return floatData(logits).slice(row * V, (row + 1) * V);
+}
+
+function buildStep(
+  m: LoadedModel,
+  outputs: Record<string, any>,
+  captured: AttentionOutput[],
+  row: number,
+  index: number,
+  tokenId: number,
+  entropy: number,
+  n: number,
+  span: { start: number; length: number },
+): StepRecord {
+  const tensors: AttentionData[] = captured.map((o) => ({ data: floatData(outputs[o.name]), dims: outputs[o.name].dims }));
+  const cap = captureRow(tensors, row, span);
+  return {
+    index,
+    tokenId,
+    text: m.tokenizer.decode([tokenId], { skip_special_tokens: false }),
+    entropy,
+    layers: captured.map((o) => o.layer),
+    heads: captured.length ? cap.heads : m.info.numHeads,
+    n,
+    attention: cap.attention,
+    imageShare: cap.imageShare,
+    rowSum: cap.rowSum,
+  };
+}
+
+/** Frees per-step outputs other than the KV cache (which the cache owns). */
+function disposeStepOutputs(outputs: Record<string, any> | undefined, keep: Set<unknown>): void {
+  if (!outputs) return;
+  for (const [name, t] of Object.entries(outputs)) {
+    if (!keep.has(t) && !name.startsWith('present')) t?.dispose?.();
+  }
+}
+
+/** Frees GPU-resident present.* tensors that no cache holds. */
+function disposeUncachedPresents(outputs: Record<string, any> | undefined, keep: Set<unknown>): void {
+  if (!outputs) return;
+  for (const [name, t] of Object.entries(outputs)) {
+    if (name.startsWith('present') && !keep.has(t) && t?.location === 'gpu-buffer') t.dispose();
+  }
+}
+
+/** Greedy (or seeded sampling) decode with per-token capture. */
+export async function runGeneration(
+  m: LoadedModel,
+  prompt: PreparedPrompt,
+  req: GenerateRequest,
+  cb: GenerationCallbacks,
+  signal: AbortSignal | undefined,
+  yieldToEvents: () => Promise<void>,
+): Promise<RunSummary> {
+  const maxNew = req.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  if (!Number.isInteger(maxNew) || maxNew < 1 || maxNew > MAX_NEW_TOKENS_LIMIT) {
+    throw new EngineError('bad_input', `maxNewTokens must be an integer in 1…${MAX_NEW_TOKENS_LIMIT}, got ${maxNew}.`);
+  }
+  const temperature = req.sampling?.temperature ?? 0;
+  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new EngineError('bad_input', `temperature must be ≥ 0, got ${temperature}.`);
+  const greedy = temperature === 0;
+  const rng = mulberry32(req.sampling?.seed ?? 0);
+  const captured = selectOutputs(m, req.captureLayers);
+  const span = prompt.info.imageSpan;
+  const n = prompt.info.grid.rows * prompt.info.grid.cols;
+
+  const model = m.model;
+  const allIds: bigint[][] = [prompt.ids.map(BigInt)];
+  let inputs: Record<string, any> = { ...prompt.inputs };
+  const tokens: number[] = [];
+  let outputs: Record<string, any> | undefined;
+  let stoppedBy: RunSummary['stoppedBy'] = 'max_tokens';
+  let prefillMs = 0;
+  let decodeMs = 0;
+  try {
+    cb.onPrompt?.(prompt.info);
+    while (true) {
+      if (signal?.aborted) {
+        stoppedBy = 'cancel';
+        break;
+      }
+      const t0 = now();
+      inputs = model.prepare_inputs_for_generation(allIds, inputs, model.generation_config);
+      outputs = (await model.forward(inputs)) as Record<string, any>;
+      const row = outputs.logits.dims[1] - 1;
+      const logits = logitsRow(outputs.logits, row);
+      const tokenId = greedy ? argmax(logits) : sampleToken(logits, temperature, req.sampling?.topP, rng);
+      const entropy = entropyFromLogits(logits, greedy ? 1 : temperature);
+      const step = buildStep(m, outputs, captured, row, tokens.length, tokenId, entropy, n, span);
+      tokens.push(tokenId);
+      if (tokens.length === 1) prefillMs = now() - t0;
+      else decodeMs += now() - t0;
+      cb.onStep?.(step);
+
+      const done = m.eosIds.has(tokenId) ? 'eos' : tokens.length >= maxNew ? 'max_tokens' : null;
+      if (done) {
+        stoppedBy = done;
+        break;
+      }
+      allIds[0].push(BigInt(tokenId));
+      inputs = model._update_model_kwargs_for_generation({
+        generated_input_ids: [[BigInt(tokenId)]],
+        outputs,
+        model_inputs: inputs,
+        is_encoder_decoder: false,
+      });
+      disposeStepOutputs(outputs, new Set());
+      outputs = undefined;
+      await yieldToEvents();
+    }
+  } finally {
+    const cache = inputs.past_key_values;
+    const kept = new Set<unknown>(cache ? Object.values(cache) : []);
+    disposeStepOutputs(outputs, kept);
+    disposeUncachedPresents(outputs, kept);
+    await cache?.dispose?.();
+  }
+  return {
+    tokens: tokens.length,
+    stoppedBy,
+    text: m.tokenizer.decode(tokens, { skip_special_tokens: true }),
+    prefillMs,
+    decodeMs,
+  };
+}
+
+/** Answer token ids for scoring: the given ids, or the text's tokens followed by the end-of-turn token. */
+export function answerIds(m: LoadedModel, req: ScoreRequest): number[] {
+  if (req.answerTokenIds?.length) return req.answerTokenIds;
+  if (typeof req.answer !== 'string' || req.answer.trim() === '') throw new EngineError('bad_input', 'The answer to score is empty.');
+  const ids: number[] = Array.from(m.tokenizer.encode(req.answer, { add_special_tokens: false }) as number[]);
+  const eos = [...m.eosIds][0];
+  if (eos !== undefined && ids[ids.length - 1] !== eos) ids.push(eos);
+  return ids;
+}
+
+/** Teacher-forced scoring: one forward over prompt + answer, one StepRecord per answer token. */
+export async function runScore(
+  m: LoadedModel,
+  prompt: PreparedPrompt,
+  req: ScoreRequest,
+  cb: GenerationCallbacks,
+  signal: AbortSignal | undefined,
+): Promise<RunSummary> {
+  const answer = answerIds(m, req);
+  const vocab = m.config.vocab_size ?? m.config.text_config?.vocab_size;
+  const bad = answer.find((t) => !Number.isInteger(t) || t < 0 || (vocab && t >= vocab));
+  if (bad !== undefined) throw new EngineError('bad_input', `Answer token id ${bad} is outside the vocabulary.`);
+  const captured = selectOutputs(m, req.captureLayers);
+  const span = prompt.info.imageSpan;
+  const n = prompt.info.grid.rows * prompt.info.grid.cols;
+  const P = prompt.ids.length;
+  const full = [...prompt.ids, ...answer].map(BigInt);
+  const model = m.model;
+  let inputs: Record<string, any> = {
+    ...prompt.inputs,
+    input_ids: new Tensor('int64', BigInt64Array.from(full), [1, full.length]),
+    attention_mask: new Tensor('int64', new BigInt64Array(full.length).fill(1n), [1, full.length]),
+  };
+  const decoder = model.sessions.decoder_model_merged ?? model.sessions.model;
+  if (decoder?.inputNames?.includes('num_logits_to_keep')) {
+    inputs.num_logits_to_keep = new Tensor('int64', [0n], []); // 0 = logits for every position
+  }
+  cb.onPrompt?.(prompt.info);
+  const t0 = now();
+  inputs = model.prepare_inputs_for_generation([full], inputs, model.generation_config);
+  const outputs = (await model.forward(inputs)) as Record<string, any>;
+  const forwardMs = now() - t0;
+  let stoppedBy: RunSummary['stoppedBy'] = m.eosIds.has(answer[answer.length - 1]) ? 'eos' : 'max_tokens';
+  let emitted = 0;
+  try {
+    if (outputs.logits.dims[1] !== full.length) {
+      throw new EngineError('internal', `Scoring needs logits for every position; the decoder returned ${outputs.logits.dims[1]}.`);
+    }
+    for (let t = 0; t < answer.length; t++) {
+      if (signal?.aborted) {
+        stoppedBy = 'cancel';
+        break;
+      }
+      const row = P - 1 + t;
+      const entropy = entropyFromLogits(logitsRow(outputs.logits, row), 1);
+      cb.onStep?.(buildStep(m, outputs, captured, row, t, answer[t], entropy, n, span));
+      emitted++;
+    }
+  } finally {
+    disposeStepOutputs(outputs, new Set());
+    disposeUncachedPresents(outputs, new Set());
+  }
+  return {
+    tokens: emitted,
+    stoppedBy,
+    text: m.tokenizer.decode(answer.slice(0, emitted), { skip_special_tokens: true }),
+    prefillMs: forwardMs,
+    decodeMs: 0,
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * @file Engine harness page (e2e-harness.html): drives the real worker engine for Playwright and the benchmark via
+ * `window.sayoHarness`. Results come back as plain JSON (typed arrays as number arrays).
+ */
+import { createWorkerEngine, type WorkerEngine } from './client.ts';
+import type { Backend, FileProgress, ModelInfo, ModelSource, PromptInfo, RunSummary, StepRecord } from './types.ts';
+
+/** A step record as plain JSON. */
+export interface PlainStep extends Omit<StepRecord, 'attention' | 'imageShare' | 'rowSum'> {
+  attention: number[];
+  imageShare: number[];
+  rowSum: number[];
+  /** ms since the run started when the page received this step. */
+  at: number;
+}
+
+/** What one harness run returns. */
+export interface HarnessRun {
+  info: ModelInfo;
+  loadMs: number;
+  progress: FileProgress[];
+  prompt?: PromptInfo;
+  steps: PlainStep[];
+  summary?: RunSummary;
+  error?: { code: string; message: string };
+  modelInfoChanges: ModelInfo[];
+  /** Wall-clock ms from generate() to the first step record. */
+  firstStepMs?: number;
+  runMs: number;
+}
+
+/** Options of one harness run. */
+export interface HarnessOptions {
+  source: ModelSource;
+  backend?: Backend | 'auto';
+  imageUrl: string;
+  question: string;
+  maxNewTokens?: number;
+  captureLayers?: number[];
+  /** Also teacher-force the generated tokens and return those steps. */
+  score?: boolean;
+  /** Destroy the WebGPU device after this many steps (device-loss test). */
+  destroyDeviceAfter?: number;
+  /** Abort after this many steps (cancel test). */
+  cancelAfter?: number;
+  /** Keep the engine (and the loaded model, by source) between runs for warm timings. */
+  reuse?: boolean;
+}
+
+const plain = (s: StepRecord, at: number): PlainStep => ({
+  ...s,
+  attention: Array.from(s.attention),
+  imageShare: Array.from(s.imageShare),
+  rowSum: Array.from(s.rowSum),
+  at,
+});
+
+let shared: { engine: WorkerEngine; loaded: Map<string, ModelInfo> } | undefined;
+
+async function run(o: HarnessOptions): Promise<HarnessRun & { scoreSteps?: PlainStep[]; retry?: RunSummary }> {
+  if (!o.reuse || !shared) {
+    shared?.engine.terminate();
+    shared = { engine: createWorkerEngine(), loaded: new Map() };
+  }
+  const { engine, loaded } = shared;
+  const key = JSON.stringify([o.source, o.backend]);
+  const progress: FileProgress[] = [];
+  const t0 = performance.now();
+  const info = loaded.get(key) ?? (await engine.load(o.source, { backend: o.backend ?? 'auto' }, (p) => progress.push(p)));
+  loaded.set(key, info);
+  const loadMs = performance.now() - t0;
+  const bytes = new Uint8Array(await (await fetch(o.imageUrl)).arrayBuffer());
+  const out: HarnessRun & { scoreSteps?: PlainStep[]; retry?: RunSummary } = {
+    info, loadMs, progress, steps: [], modelInfoChanges: [], runMs: 0,
+  };
+  const ctrl = new AbortController();
+  const r0 = performance.now();
+  const request = { image: { kind: 'encoded' as const, bytes }, question: o.question, maxNewTokens: o.maxNewTokens, captureLayers: o.captureLayers };
+  try {
+    out.summary = await engine.generate(info.handle, request, {
+      onPrompt: (p) => (out.prompt = p),
+      onStep: (s) => {
+        const at = performance.now() - r0;
+        out.firstStepMs ??= at;
+        out.steps.push(plain(s, at));
+        if (o.destroyDeviceAfter === out.steps.length) void engine.destroyWebGpuDevice();
+        if (o.cancelAfter === out.steps.length) ctrl.abort();
+      },
+      onModelInfo: (i) => out.modelInfoChanges.push(i),
+    }, ctrl.signal);
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    out.error = { code: err.code ?? 'unknown', message: err.message ?? String(e) };
+  }
+  out.runMs = performance.now() - r0;
+  if (out.error && o.destroyDeviceAfter !== undefined) {
+    out.retry = await engine.generate(info.handle, { ...request, maxNewTokens: 2 }, {});
+  }
+  if (o.score && out.summary) {
+    const scoreSteps: PlainStep[] = [];
+    await engine.score(info.handle, { ...request, answer: '', answerTokenIds: out.steps.map((s) => s.tokenId) }, {
+      onStep: (s) => scoreSteps.push(plain(s, 0)),
+    });
+    out.scoreSteps = scoreSteps;
+  }
+  return out;
+}
+
+/** WebGPU adapter facts as the page sees them (e2e asserts SwiftShader so a missing flag fails loudly). */
+async function adapter(): Promise<{ available: boolean; vendor?: string; architecture?: string; isFallbackAdapter?: boolean }> {
+  const a = await navigator.gpu?.requestAdapter();
+  if (!a) return { available: false };
+  const i = a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  return { available: true, vendor: i.vendor, architecture: i.architecture, isFallbackAdapter: i.isFallbackAdapter };
+}
+
+const api = { run, adapter };
+declare global {
+  interface Window {
+    sayoHarness: typeof api;
+  }
+}
+window.sayoHarness = api;
+document.getElementById('status')!.textContent = 'ready';

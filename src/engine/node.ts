@@ -1,0 +1,103 @@
+/**
+ * @file The engine in Node (CLI, vitest, benchmark): transformers.js on onnxruntime-node (native CPU), model folders
+ * read from disk — a registry id of an embedded model, or any HF-layout folder path. Images are decoded with sharp.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { env, RawImage } from '@huggingface/transformers';
+import { createEngine, type InThreadEngine } from './engine.ts';
+import type { EnginePlatform, ResolvedSource } from './platform.ts';
+import { registryEntry } from './registry.ts';
+import { EngineError, type ImageInput, type ModelSource } from './types.ts';
+
+/** The repo's models/ folder. */
+export const DEFAULT_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
+
+/** Options of {@link createNodeEngine}. */
+export interface NodeEngineOptions {
+  /** Folder holding the embedded models (default: the repo's models/). */
+  modelsDir?: string;
+}
+
+function configureEnv(): void {
+  env.allowLocalModels = true;
+  env.allowRemoteModels = false;
+  env.useFSCache = false;
+  env.useBrowserCache = false;
+}
+
+function resolvePath(dir: string, name: string): ResolvedSource {
+  const abs = path.resolve(dir);
+  if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
+    throw new EngineError('missing_file', `Model folder not found: ${abs}`);
+  }
+  return { modelId: abs, name, release: () => undefined };
+}
+
+/** Decodes an image with sharp (encoded) or wraps raw RGBA; anything unreadable is a bad_image error. */
+export async function decodeImageNode(input: ImageInput): Promise<RawImage> {
+  if (input?.kind === 'rgba') {
+    const { width, height, data } = input;
+    if (!(width > 0 && height > 0) || data?.length !== width * height * 4) {
+      throw new EngineError('bad_image', `Raw RGBA image: expected ${width}×${height}×4 bytes, got ${data?.length ?? 0}.`);
+    }
+    return new RawImage(new Uint8ClampedArray(data), width, height, 4).rgb();
+  }
+  if (input?.kind !== 'encoded' || !(input.bytes instanceof Uint8Array) || input.bytes.length === 0) {
+    throw new EngineError('bad_image', 'No image data was given.');
+  }
+  try {
+    const img = await RawImage.fromBlob(new Blob([input.bytes as Uint8Array<ArrayBuffer>], { type: input.mime ?? '' }));
+    return img.rgb();
+  } catch (e) {
+    throw new EngineError('bad_image', `The image could not be decoded (${(e as Error).message}).`);
+  }
+}
+
+/** The Node platform: CPU backend, files from disk. */
+export function nodePlatform(opts: NodeEngineOptions = {}): EnginePlatform {
+  const modelsDir = opts.modelsDir ?? DEFAULT_MODELS_DIR;
+  configureEnv();
+  return {
+    kind: 'node',
+    async resolveSource(source: ModelSource) {
+      configureEnv();
+      switch (source?.kind) {
+        case 'path':
+          return resolvePath(source.path, path.basename(path.resolve(source.path)));
+        case 'registry': {
+          const entry = registryEntry(source.id);
+          if (!entry) throw new EngineError('bad_input', `No registry entry "${source.id}" in models/registry.json.`);
+          if (entry.kind !== 'embedded' || !entry.path) {
+            throw new EngineError(
+              'bad_input',
+              `${entry.name} is not bundled; in Node download its folder and load it by path (the browser app loads it by URL).`,
+            );
+          }
+          const r = resolvePath(path.join(modelsDir, entry.path), entry.name);
+          return { ...r, dtype: entry.precisions[0]?.dtype };
+        }
+        case 'url':
+          throw new EngineError('bad_input', 'Loading by URL runs in the browser app; in Node pass the folder path.');
+        case 'files':
+          throw new EngineError('bad_input', 'Picked files are a browser source; in Node pass the folder path.');
+        default:
+          throw new EngineError('bad_input', 'Unknown model source.');
+      }
+    },
+    async chooseBackend(pref) {
+      if (pref && pref !== 'auto' && pref !== 'cpu') {
+        throw new EngineError('bad_input', `Backend "${pref}" is browser-only; Node runs on onnxruntime-node (cpu).`);
+      }
+      return { backend: 'cpu', reason: 'onnxruntime-node (native CPU)' };
+    },
+    decodeImage: decodeImageNode,
+    yieldToEvents: () => new Promise((r) => setImmediate(r)),
+  };
+}
+
+/** The engine for the CLI, the tests and the benchmark (onnxruntime-node). */
+export function createNodeEngine(opts: NodeEngineOptions = {}): InThreadEngine {
+  return createEngine(nodePlatform(opts));
+}

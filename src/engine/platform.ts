@@ -1,0 +1,38 @@
+/**
+ * @file What differs between the browser (Web Worker, onnxruntime-web) and Node (onnxruntime-node): where model files
+ * come from, which backend runs, how images are decoded, how to yield to the event loop. The engine core is the same.
+ */
+import type { RawImage } from '@huggingface/transformers';
+import type { Backend, ImageInput, ModelSource } from './types.ts';
+
+/** A model source made loadable by transformers.js. */
+export interface ResolvedSource {
+  /** Id or path handed to `from_pretrained`. */
+  modelId: string;
+  /** Display name. */
+  name: string;
+  /** Default dtype (registry precision) when the caller gives none. */
+  dtype?: string | Record<string, string>;
+  /** Frees what resolving set up (virtual mounts). */
+  release(): void;
+}
+
+/** The chosen backend and why (shown to the user). */
+export interface BackendChoice {
+  backend: Backend;
+  reason: string;
+}
+
+/** Platform services the engine core needs. */
+export interface EnginePlatform {
+  readonly kind: 'browser' | 'node';
+  resolveSource(source: ModelSource): Promise<ResolvedSource>;
+  chooseBackend(preference: Backend | 'auto' | undefined): Promise<BackendChoice>;
+  decodeImage(input: ImageInput): Promise<RawImage>;
+  /** Lets queued messages (e.g. cancel) run between decode steps. */
+  yieldToEvents(): Promise<void>;
+  /** Calls `onLost` once if the WebGPU device ORT uses is lost (browser only). */
+  watchWebGpuDevice?(onLost: (reason: string) => void): void;
+  /** Destroys ORT's WebGPU device (diagnostics and the device-loss e2e test). */
+  destroyWebGpuDevice?(): boolean;
+}

@@ -1,0 +1,36 @@
+/**
+ * @file The worker protocol: one discriminated union each way, every message tagged with the id of the call it
+ * belongs to. Errors cross as {code, name, message}. Step records transfer their Float32Array buffers.
+ */
+import type { SerializedError } from './errors.ts';
+import type {
+  FileProgress,
+  GenerateRequest,
+  LoadOptions,
+  ModelInfo,
+  ModelSource,
+  PromptInfo,
+  RunSummary,
+  ScoreRequest,
+  StepRecord,
+} from './types.ts';
+
+/** Client → worker. */
+export type WorkerRequest =
+  | { id: number; type: 'load'; source: ModelSource; options?: LoadOptions }
+  | { id: number; type: 'generate'; handle: string; request: GenerateRequest }
+  | { id: number; type: 'score'; handle: string; request: ScoreRequest }
+  | { id: number; type: 'unload'; handle: string }
+  /** Aborts the call `target` (generate / score stop between steps with stoppedBy 'cancel'). */
+  | { id: number; type: 'cancel'; target: number }
+  /** Destroys ORT's WebGPU device: used by the device-loss e2e test and for diagnosing fallbacks. */
+  | { id: number; type: 'destroy-webgpu-device' };
+
+/** Worker → client. */
+export type WorkerResponse =
+  | { id: number; type: 'progress'; progress: FileProgress }
+  | { id: number; type: 'prompt'; info: PromptInfo }
+  | { id: number; type: 'step'; step: StepRecord }
+  | { id: number; type: 'model-info'; info: ModelInfo }
+  | { id: number; type: 'result'; value: ModelInfo | RunSummary | boolean | null }
+  | { id: number; type: 'error'; error: SerializedError };
