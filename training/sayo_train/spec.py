@@ -307,12 +307,16 @@ def _describe(schema: dict) -> str:
     return schema.get("type", "a valid value")
 
 
+def _schema_errors(err: jsonschema.ValidationError) -> list[tuple[str, str]]:
+    """(key path, reason) pairs for one jsonschema error, in the wording the TypeScript reader uses too."""
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return [(key_path(list(err.absolute_path) + [k]), "unknown key") for k in extra]
+    return [_schema_error(err)]
+
+
 def _schema_error(err: jsonschema.ValidationError) -> tuple[str, str]:
-    """(key path, reason) for one jsonschema error, in the wording the TypeScript reader uses too."""
     path, kind, inst, val = list(err.absolute_path), err.validator, err.instance, err.validator_value
-    if kind == "additionalProperties":
-        extra = sorted(set(inst) - set(err.schema.get("properties", {})))
-        return key_path(path + extra[:1]), "unknown key" + (f" (also: {', '.join(extra[1:])})" if extra[1:] else "")
     if kind == "required":
         missing = err.message.split("'")[1]
         why = " (needed by a stage in run.stages)" if "then" in err.schema_path else ""
@@ -393,7 +397,7 @@ def load_spec(path) -> JobSpec:
         raise SpecError([f"{label}: {where}: invalid YAML: {getattr(e, 'problem', None) or e}"]) from None
     if not isinstance(doc, dict):
         raise SpecError([f"{label}: (root): expected a mapping of keys, got {show(doc)}"])
-    found = sorted({_schema_error(e) for e in _validator().iter_errors(doc)})
+    found = sorted({pair for e in _validator().iter_errors(doc) for pair in _schema_errors(e)})
     if found:
         raise SpecError([f"{label}: {k}: {r}" for k, r in found])
     base = path.resolve().parent
