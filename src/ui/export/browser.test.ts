@@ -1,0 +1,183 @@
+/**
+ * @file Browser-only parts in real Chromium (headless Debian chromium via playwright-core): the session survives a
+ * page reload in IndexedDB and a damaged stored copy gives a SessionError without being deleted; the heatmap's
+ * canvas pixels are exactly the planned colours (opacity blending, boxes on top); the PNG export decodes to the
+ * planned size with the legend and heatmap colours in place; and the heatmap redraw time for 1,300 cells.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CHROMIUM_PATH, openInChromium, type ChromiumHarness } from './chromium.testutil';
+
+const ENTRY = `
+import { createStore, get, set } from 'idb-keyval';
+import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KEY } from '../../session/persist';
+import { serializeSession } from '../../session/serialize';
+import { makeSession } from '../../session/fixture';
+import { renderHeatmap, HEATMAP_DEFAULTS } from '../charts/heatmap';
+import { colorFor, sharedScale } from '../charts/scale';
+import { cellCoverage, cellRect, gridFor } from '../../core/geometry';
+import { exportPanelPng, pngLayout } from './png';
+
+const QWEN2 = { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 28 * 28 * 1300 };
+const px = (ctx, x, y) => Array.from(ctx.getImageData(x, y, 1, 1).data);
+const solid = (w, h, color) => {
+  const c = document.createElement('canvas');
+  c.width = w; c.height = h;
+  const g = c.getContext('2d'); g.fillStyle = color; g.fillRect(0, 0, w, h);
+  return c;
+};
+
+window.lens = {
+  async save() { const s = makeSession({ tokens: 5 }); await saveSession(s); return serializeSession(s); },
+  async load() { const s = await loadSession(); return s ? serializeSession(s) : null; },
+  async clear() { await clearSession(); },
+  async corrupt() {
+    const store = createStore(DB_NAME, STORE_NAME);
+    const damaged = serializeSession(makeSession()).slice(0, 500);
+    await set(CURRENT_KEY, damaged, store);
+    let error = null;
+    try { await loadSession(); } catch (e) { error = { name: e.name, field: e.field, message: e.message }; }
+    return { error, kept: (await get(CURRENT_KEY, store)) === damaged };
+  },
+  heatmap(opacity) {
+    const grid = gridFor({ width: 280, height: 168 }, QWEN2);
+    const n = grid.rows * grid.cols;
+    const values = Float32Array.from({ length: n }, (_, k) => k / (n - 1));
+    const scale = sharedScale([values], 'raw');
+    const boxes = [[56, 56, 112, 112]];
+    const canvas = renderHeatmap({ grid, values, boxes, coverage: cellCoverage(boxes, grid) }, { scale, width: 280, opacity });
+    const ctx = canvas.getContext('2d');
+    const bg = [0x1f, 0x24, 0x30];
+    const cells = [0, 7, 30, 59].map((k) => {
+      const r = cellRect(k, grid);
+      const c = colorFor(values[k], scale);
+      return { k, actual: px(ctx, r.x + 14, r.y + 14), planned: c.map((v, i) => Math.round(bg[i] * (1 - opacity) + v * opacity)) };
+    });
+    return { size: [canvas.width, canvas.height, grid.rows, grid.cols], cells, boxEdge: px(ctx, 56, 84), insideBox: px(ctx, 84, 84), boxColor: HEATMAP_DEFAULTS.boxColor };
+  },
+  overImage() {
+    const grid = gridFor({ width: 280, height: 168 }, QWEN2);
+    const values = new Float32Array(grid.rows * grid.cols).fill(1);
+    const scale = sharedScale([values], 'raw');
+    const image = solid(560, 336, 'rgb(200, 30, 40)');
+    const none = renderHeatmap({ image, grid, values }, { scale, width: 280, opacity: 0 }).getContext('2d');
+    const half = renderHeatmap({ image, grid, values }, { scale, width: 280, opacity: 0.5 }).getContext('2d');
+    return { none: px(none, 100, 100), half: px(half, 100, 100), top: colorFor(1, scale) };
+  },
+  redraw(runs) {
+    const grid = gridFor({ width: 1400, height: 728 }, QWEN2);
+    const n = grid.rows * grid.cols;
+    const maps = Array.from({ length: 50 }, (_, t) => Float32Array.from({ length: n }, (_, k) => ((k * 7919 + t * 104729) % n) / n));
+    const scale = sharedScale(maps, 'raw');
+    const image = solid(1400, 728, '#6b8e23');
+    const boxes = [[300, 200, 700, 500]];
+    const coverage = cellCoverage(boxes, grid);
+    const canvas = renderHeatmap({ image, grid, values: maps[0], boxes, coverage }, { scale, width: 700, pixelRatio: 2 });
+    const ctx = canvas.getContext('2d');
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      renderHeatmap({ image, grid, values: maps[i % 50], boxes, coverage }, { scale, width: 700, pixelRatio: 2, canvas });
+      ctx.getImageData(0, 0, 1, 1);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { n, median: times[Math.floor(runs / 2)], p95: times[Math.floor(runs * 0.95)], max: times[runs - 1] };
+  },
+  async png() {
+    const grid = gridFor({ width: 420, height: 280 }, QWEN2);
+    const n = grid.rows * grid.cols;
+    const values = Float32Array.from({ length: n }, (_, k) => k / (n - 1));
+    const scale = sharedScale([values], 'raw');
+    const input = { image: solid(420, 280, '#808080'), grid, values, boxes: [[20, 20, 120, 90]], scale, title: 'SAYO-mini — token 2 "red"', subtitle: 'R_a 0.71 · r_v 0.42', opacity: 1 };
+    const blob = await exportPanelPng(input);
+    const head = Array.from(new Uint8Array(await blob.slice(0, 8).arrayBuffer()));
+    const bitmap = await createImageBitmap(blob);
+    const c = document.createElement('canvas');
+    c.width = bitmap.width; c.height = bitmap.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    const L = pngLayout(input);
+    const cell = cellRect(n - 1, grid);
+    return {
+      type: blob.type, bytes: blob.size, head, size: [bitmap.width, bitmap.height], layout: [L.width, L.height],
+      legendStart: px(ctx, L.legend.x, L.legend.y + 5), legendEnd: px(ctx, L.legend.x + L.legend.width - 1, L.legend.y + 5),
+      lo: colorFor(scale.domain[0], scale), hi: colorFor(scale.domain[1], scale),
+      lastCell: px(ctx, L.heatmap.x + cell.x + cell.width / 2, L.heatmap.y + cell.y + cell.height / 2),
+      corner: px(ctx, 2, 2),
+    };
+  },
+};
+`;
+
+const available = existsSync(CHROMIUM_PATH);
+let h: ChromiumHarness & { errors: string[] };
+
+describe.skipIf(!available)('in Chromium', () => {
+  beforeAll(async () => {
+    h = await openInChromium(ENTRY, dirname(fileURLToPath(import.meta.url)));
+  });
+  afterAll(async () => {
+    expect(h?.errors ?? []).toEqual([]);
+    await h?.close();
+  });
+  const call = <T>(fn: string, ...args: unknown[]) =>
+    h.page.evaluate(([f, a]) => (window as any).lens[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
+
+  it('keeps the session across a reload (IndexedDB), then forgets it on clear', async () => {
+    await call('clear');
+    expect(await call('load')).toBeNull();
+    const saved = await call<string>('save');
+    await h.page.reload();
+    await h.page.waitForFunction(() => 'lens' in window);
+    expect(await call('load')).toBe(saved);
+    await call('clear');
+    expect(await call('load')).toBeNull();
+  });
+
+  it('a damaged stored session gives a SessionError and stays stored', async () => {
+    const r = await call<{ error: { name: string; field: string; message: string }; kept: boolean }>('corrupt');
+    expect(r.error.name).toBe('SessionError');
+    expect(r.error.message).toMatch(/not valid JSON — the file may be truncated/);
+    expect(r.kept).toBe(true);
+    await call('clear');
+  });
+
+  it('canvas pixels are the planned colours (opacity 1 and 0.6 over the background), box on top', async () => {
+    for (const opacity of [1, 0.6]) {
+      const r = await call<any>('heatmap', opacity);
+      expect(r.size).toEqual([280, 168, 6, 10]);
+      for (const c of r.cells) {
+        c.actual.slice(0, 3).forEach((v: number, i: number) => expect(Math.abs(v - c.planned[i])).toBeLessThanOrEqual(1));
+      }
+      expect('#' + r.boxEdge.slice(0, 3).map((v: number) => v.toString(16).padStart(2, '0')).join('')).toBe(r.boxColor);
+    }
+  });
+
+  it('draws the image under the heat layer', async () => {
+    const r = await call<any>('overImage');
+    expect(r.none.slice(0, 3)).toEqual([200, 30, 40]);
+    r.half.slice(0, 3).forEach((v: number, i: number) => expect(Math.abs(v - Math.round(([200, 30, 40][i] + r.top[i]) / 2))).toBeLessThanOrEqual(1));
+  });
+
+  it('redraws a 1,300-cell heatmap over a 1400×728 device-pixel canvas within a 16 ms frame', async () => {
+    const r = await call<{ n: number; median: number; p95: number; max: number }>('redraw', 200);
+    console.info(`Chromium heatmap redraw, ${r.n} cells, 1400×728 device px, image + boxes + coverage: median ${r.median.toFixed(2)} ms, p95 ${r.p95.toFixed(2)} ms, max ${r.max.toFixed(2)} ms (200 runs)`);
+    expect(r.n).toBe(1300);
+    expect(r.median).toBeLessThan(16);
+  });
+
+  it('exports a PNG with the planned size, legend and heatmap colours', async () => {
+    const r = await call<any>('png');
+    expect(r.type).toBe('image/png');
+    expect(r.head).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+    expect(r.size).toEqual(r.layout);
+    expect(r.legendStart.slice(0, 3)).toEqual(r.lo);
+    expect(r.legendEnd.slice(0, 3)).toEqual(r.hi);
+    expect(r.lastCell.slice(0, 3)).toEqual(r.hi);
+    expect(r.corner.slice(0, 3)).toEqual([255, 255, 255]);
+    console.info(`panel PNG ${r.size[0]}×${r.size[1]}: ${r.bytes} bytes`);
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * @file Test harness: runs browser-only code (canvas, IndexedDB, PNG encoding) in real Chromium from a Node test.
+ * The given entry source is bundled with esbuild, served from 127.0.0.1 (IndexedDB needs a real origin) and
+ * loaded in headless /usr/bin/chromium through playwright-core. The entry puts its API on `window.lens`.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { build } from 'esbuild';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** A page with the bundle loaded, and how to close everything. */
+export interface ChromiumHarness {
+  page: Page;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Chromium used by the tests (Debian's). */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/**
+ * Bundles `source` (TypeScript, imports resolved from `resolveDir`), serves it and opens it in Chromium.
+ * Page errors and console errors are rethrown into the test through `errors`.
+ */
+export async function openInChromium(source: string, resolveDir: string): Promise<ChromiumHarness & { errors: string[] }> {
+  const bundle = await build({
+    stdin: { contents: source, resolveDir, loader: 'ts', sourcefile: 'entry.ts' },
+    bundle: true,
+    format: 'iife',
+    write: false,
+    target: 'es2022',
+    logLevel: 'silent',
+  });
+  const js = bundle.outputFiles[0].text;
+  const html = '<!doctype html><meta charset="utf-8"><title>lens test</title><body><script src="/bundle.js"></script></body>';
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/bundle.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
+    } else {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox'] });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(url);
+    await page.waitForFunction(() => 'lens' in window);
+    const b = browser;
+    return {
+      page,
+      url,
+      errors,
+      async close() {
+        await b.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+    };
+  } catch (e) {
+    await browser?.close();
+    server.close();
+    throw e;
+  }
+}
