@@ -1,3 +1,22 @@
+/**
+ * @file Entry point: starts the engine worker, the app's effects (session keeping, model loading) and mounts React.
+ */
+import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { createWorkerEngine } from './engine/client';
+import { startEffects } from './state/effects';
+import { useLens } from './state/store';
+import { App } from './ui/App';
+import { CommandsContext } from './ui/commands';
+import './ui/styles.css';
 
-createRoot(document.getElementById('root')!).render(<h1>SAYO Lens</h1>);
+const engine = createWorkerEngine();
+const { commands } = startEffects(engine, useLens);
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <CommandsContext.Provider value={commands}>
+      <App />
+    </CommandsContext.Provider>
+  </StrictMode>,
+);

@@ -1,0 +1,220 @@
+/**
+ * @file The only module that talks to the engine: loads the checkpoint pair (with per-file progress and the
+ * backend's reason), runs both models on the current input with streaming steps, stops them, and cross-scores one
+ * answer under the other model. Components call these commands; they never touch the engine.
+ */
+import type { AttentionEngine, ImageInput, ModelInfo, PromptInfo } from '../engine/types';
+import type { Side } from '../session/types';
+import type { LensStore } from './store';
+import type { PanelRun } from './slices/run';
+import { keepSession, restoreSession } from './keep';
+
+/** What the UI can ask for. */
+export interface LensCommands {
+  /** Loads both checkpoints of the pair (no-op for a side already loaded with the same id). */
+  loadPair(): Promise<void>;
+  /** Runs both models on the image and question, streaming side by side. */
+  run(): Promise<void>;
+  /** Stops every running generation (each panel keeps the tokens it has). */
+  stop(): void;
+  /** Teacher-forces each model's answer through the other model (identical tokens in both panels). */
+  crossScore(): Promise<void>;
+}
+
+const SIDES: Side[] = ['base', 'trained'];
+/** Tokens generated per answer. */
+export const MAX_NEW_TOKENS = 32;
+
+/** Bytes of a base64 data URL (the image as the engine receives it). */
+export function dataUrlToImage(dataUrl: string): ImageInput {
+  const comma = dataUrl.indexOf(',');
+  const mime = dataUrl.slice(5, dataUrl.indexOf(';'));
+  const bin = atob(dataUrl.slice(comma + 1));
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return { kind: 'encoded', bytes, mime };
+}
+
+/** A user-facing message for an engine failure (EngineError codes cross the worker as plain data). */
+export function describeError(e: unknown, what: string): string {
+  const code = (e as { code?: string })?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  const hint: Record<string, string> = {
+    missing_file: 'a file of the checkpoint is missing',
+    corrupt_model: 'the checkpoint is corrupt',
+    unsupported_architecture: 'this architecture is not supported',
+    bad_image: 'the image could not be used',
+    bad_input: 'the input was rejected',
+    device_lost: 'the GPU device was lost',
+    out_of_memory: 'out of memory',
+  };
+  return `${what}: ${code && hint[code] ? `${hint[code]} — ` : ''}${msg}`;
+}
+
+const isCancel = (e: unknown) => (e as { code?: string })?.code === 'cancelled' || (e as Error)?.name === 'AbortError';
+
+/** Builds the commands over an engine and a store. */
+export function createCommands(engine: AttentionEngine, store: LensStore): LensCommands {
+  const handles: Partial<Record<Side, { id: string; info: ModelInfo }>> = {};
+  const loading: Partial<Record<Side, Promise<ModelInfo | null>>> = {};
+  let controllers: AbortController[] = [];
+
+  async function loadSide(side: Side): Promise<ModelInfo | null> {
+    const id = store.getState().pair[side];
+    const have = handles[side];
+    if (have && have.id === id) return have.info;
+    const pending = loading[side];
+    if (pending) return pending;
+    const s = store.getState();
+    s.setModelLoading(side);
+    s.clearError(`model-${side}`);
+    const job = (async () => {
+      try {
+        if (have) {
+          delete handles[side];
+          await engine.unload(have.info.handle).catch(() => undefined);
+        }
+        const info = await engine.load({ kind: 'registry', id }, { backend: 'auto' }, (p) =>
+          store.getState().setFileProgress(side, p),
+        );
+        if (store.getState().pair[side] !== id) return null;
+        handles[side] = { id, info };
+        store.getState().setModelReady(side, info);
+        return info;
+      } catch (e) {
+        const message = describeError(e, `The ${side} model "${id}" failed to load`);
+        store.getState().setModelFailed(side, message);
+        store.getState().setError(`model-${side}`, message);
+        return null;
+      } finally {
+        delete loading[side];
+      }
+    })();
+    loading[side] = job;
+    return job;
+  }
+
+  function panelFields(side: Side, info: ModelInfo, source: 'generate' | 'score') {
+    const entry = store.getState().registry.find((r) => r.id === handles[side]?.id);
+    return { side, modelId: handles[side]?.id ?? '', modelName: entry?.name ?? info.name, source };
+  }
+
+  async function stream(
+    side: Side,
+    which: 'runs' | 'cross',
+    call: (info: ModelInfo, onPrompt: (p: PromptInfo) => void, signal: AbortSignal) => Promise<unknown>,
+  ): Promise<void> {
+    const st = store.getState();
+    st.startPanel(side, which);
+    st.clearError(`run-${side}`);
+    const info = await loadSide(side);
+    if (!info) {
+      store.getState().finishPanel(side, which, 'error');
+      return;
+    }
+    const ctl = new AbortController();
+    controllers.push(ctl);
+    const source = which === 'runs' ? 'generate' : 'score';
+    let status: PanelRun['status'] = 'done';
+    try {
+      const summary = (await call(
+        info,
+        (p) => store.getState().setPrompt(side, which, panelFields(side, info, source), p),
+        ctl.signal,
+      )) as import('../engine/types').RunSummary;
+      if (summary.stoppedBy === 'cancel') status = 'stopped';
+      store.getState().finishPanel(side, which, status, summary);
+    } catch (e) {
+      if (isCancel(e)) store.getState().finishPanel(side, which, 'stopped');
+      else {
+        store.getState().finishPanel(side, which, 'error');
+        store.getState().setError(`run-${side}`, describeError(e, `The ${side} model could not answer`));
+      }
+    } finally {
+      controllers = controllers.filter((c) => c !== ctl);
+    }
+  }
+
+  function validInput(): { image: ImageInput; question: string } | null {
+    const s = store.getState();
+    let ok = true;
+    if (!s.image) {
+      s.setError('image', 'Pick, drop or paste an image first (or choose a sample).');
+      ok = false;
+    }
+    if (!s.question.trim()) {
+      s.setError('question', 'Type a question before running.');
+      ok = false;
+    } else s.clearError('question');
+    return ok && s.image ? { image: dataUrlToImage(s.image.dataUrl), question: s.question.trim() } : null;
+  }
+
+  return {
+    async loadPair() {
+      await Promise.all(SIDES.map(loadSide));
+    },
+    async run() {
+      const input = validInput();
+      if (!input) return;
+      await Promise.all(
+        SIDES.map((side) =>
+          stream(side, 'runs', (info, onPrompt, signal) =>
+            engine.generate(
+              info.handle,
+              { ...input, maxNewTokens: MAX_NEW_TOKENS },
+              { onPrompt, onStep: (step) => store.getState().addStep(side, 'runs', step) },
+              signal,
+            ),
+          ),
+        ),
+      );
+    },
+    stop() {
+      for (const c of controllers) c.abort();
+    },
+    async crossScore() {
+      const input = validInput();
+      if (!input) return;
+      const s = store.getState();
+      const answers = { base: s.runs.base.panel, trained: s.runs.trained.panel };
+      if (!answers.base?.steps.length || !answers.trained?.steps.length) {
+        s.setError('run-base', 'Run both models first: cross-scoring teacher-forces one answer through the other model.');
+        return;
+      }
+      // cross[side] = the OTHER side's answer scored under `side`'s model.
+      await Promise.all(
+        SIDES.map((side) => {
+          const other = answers[side === 'base' ? 'trained' : 'base']!;
+          return stream(side, 'cross', (info, onPrompt, signal) =>
+            engine.score(
+              info.handle,
+              { ...input, answer: other.steps.map((t) => t.text).join(''), answerTokenIds: other.steps.map((t) => t.tokenId) },
+              { onPrompt, onStep: (step) => store.getState().addStep(side, 'cross', step) },
+              signal,
+            ),
+          );
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Starts the app's effects: restores the kept session, keeps it on change, and loads the checkpoint pair (and
+ * reloads a side when its pick changes). Returns the commands and a dispose function.
+ */
+export function startEffects(engine: AttentionEngine, store: LensStore): { commands: LensCommands; dispose(): void } {
+  const commands = createCommands(engine, store);
+  const disposeKeep = keepSession(store);
+  void restoreSession(store).then(() => commands.loadPair());
+  const unsub = store.subscribe((s, prev) => {
+    if (s.pair !== prev.pair) void commands.loadPair();
+  });
+  return {
+    commands,
+    dispose() {
+      disposeKeep();
+      unsub();
+    },
+  };
+}

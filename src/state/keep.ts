@@ -1,0 +1,60 @@
+/**
+ * @file Keeping the session: restores the last session from IndexedDB at start (then the view from the URL), saves
+ * the session (debounced, never mid-stream) whenever input, panels or view change, and mirrors the view in the URL.
+ */
+import { loadSession, saveSession, viewFromSearch, viewToSearch } from '../session/persist';
+import { applySession, buildSession, concreteLayer } from './session';
+import type { LensState, LensStore } from './store';
+
+/** Milliseconds of quiet before the session is saved. */
+export const SAVE_DELAY_MS = 400;
+
+const running = (s: LensState) => [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].some((r) => r.status === 'running');
+
+/** Restores the kept session and the URL's view (URL wins for the view). Reports a broken record as an error. */
+export async function restoreSession(store: LensStore, search = location.search): Promise<boolean> {
+  let restored = false;
+  try {
+    const session = await loadSession();
+    if (session) {
+      applySession(store, session);
+      restored = true;
+    }
+  } catch (e) {
+    store.getState().setError('session', `The saved session could not be restored: ${(e as Error).message}`);
+  }
+  if (search) store.getState().setView(viewFromSearch(search, store.getState().view));
+  return restored;
+}
+
+/** Saves on change and syncs the URL; returns the dispose function. */
+export function keepSession(store: LensStore): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const save = () => {
+    const s = store.getState();
+    if (running(s)) return;
+    const session = buildSession(s);
+    if (!session) return;
+    saveSession(session).then(
+      () => store.getState().clearError('session'),
+      (e: Error) => store.getState().setError('session', `The session could not be kept for reloads: ${e.message}`),
+    );
+  };
+  const unsub = store.subscribe((s, prev) => {
+    if (s.view !== prev.view || s.runs !== prev.runs) {
+      const panels = [s.runs.base.panel, s.runs.trained.panel].filter((p) => !!p);
+      const url = viewToSearch({ ...s.view, layer: concreteLayer(s.view.layer, panels) }) + location.hash;
+      if (url !== location.search + location.hash) history.replaceState(history.state, '', url);
+    }
+    const changed =
+      s.image !== prev.image || s.question !== prev.question || s.boxes !== prev.boxes || s.view !== prev.view ||
+      s.runs !== prev.runs || s.cross !== prev.cross;
+    if (!changed || running(s)) return;
+    clearTimeout(timer);
+    timer = setTimeout(save, SAVE_DELAY_MS);
+  });
+  return () => {
+    clearTimeout(timer);
+    unsub();
+  };
+}

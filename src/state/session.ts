@@ -1,0 +1,41 @@
+/**
+ * @file The bridge between the store and a LensSession (the session file / IndexedDB record): build one from the
+ * current state, and load one back (image, question, regions, every panel, the view) with no model needed.
+ */
+import type { LensSession, SessionPanel } from '../session/types';
+import type { LensState, LensStore } from './store';
+import { resolveLayer } from './slices/view';
+
+/** A view layer as a session stores it: LAST_LAYER resolved to the last captured layer (0 without panels). */
+export function concreteLayer(layer: number, panels: readonly SessionPanel[]): number {
+  const layers = panels.find((p) => p.steps.length)?.steps[0].layers ?? [];
+  return layer >= 0 ? layer : resolveLayer(layer, layers) >= 0 ? resolveLayer(layer, layers) : 0;
+}
+
+/** The session of the current state, or null while there is no image. Running panels are included as they are. */
+export function buildSession(s: LensState, now = new Date()): LensSession | null {
+  if (!s.image) return null;
+  const panels: SessionPanel[] = [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained]
+    .map((r) => r.panel)
+    .filter((p): p is SessionPanel => !!p);
+  return {
+    version: 1,
+    createdAt: now.toISOString(),
+    question: s.question,
+    image: { ...s.image },
+    boxes: s.boxes.map((b) => [...b] as LensSession['boxes'][number]),
+    panels,
+    view: { ...s.view, layer: concreteLayer(s.view.layer, panels) },
+  };
+}
+
+/** Replaces the store's input, panels and view by a session's. */
+export function applySession(store: LensStore, session: LensSession): void {
+  const s = store.getState();
+  s.setImage({ ...session.image }, null);
+  s.setQuestion(session.question);
+  s.setBoxes(session.boxes.map((b) => [...b] as LensSession['boxes'][number]));
+  s.loadPanels(session.panels);
+  s.setView({ ...session.view });
+  s.setHover(null);
+}

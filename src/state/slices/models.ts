@@ -1,0 +1,65 @@
+/**
+ * @file Models slice: the registry entries, the checkpoint pair (base vs trained), and each side's load status with
+ * per-file download progress and the backend the engine chose (and why).
+ */
+import type { StateCreator } from 'zustand';
+import type { LensState } from '../store';
+import type { FileProgress, ModelInfo } from '../../engine/types';
+import type { Side } from '../../session/types';
+import { defaultPair, registryEntries, type RegistryEntry } from '../../engine/registry';
+
+export type { RegistryEntry };
+
+/** Load state of one side of the pair. */
+export interface ModelStatus {
+  state: 'idle' | 'loading' | 'ready' | 'error';
+  /** Download progress per file, keyed by file name. */
+  files: Record<string, FileProgress>;
+  info: ModelInfo | null;
+  error: string | null;
+}
+
+/** The registry's default pair (the embedded SAYO-mini base vs SAYO-mini). */
+export const DEFAULT_PAIR: Record<Side, string> = { base: defaultPair()[0], trained: defaultPair()[1] };
+
+export const idleStatus = (): ModelStatus => ({ state: 'idle', files: {}, info: null, error: null });
+
+export interface ModelsSlice {
+  registry: RegistryEntry[];
+  pair: Record<Side, string>;
+  status: Record<Side, ModelStatus>;
+  setRegistry(entries: RegistryEntry[]): void;
+  setPairModel(side: Side, id: string): void;
+  setModelLoading(side: Side): void;
+  setFileProgress(side: Side, p: FileProgress): void;
+  setModelReady(side: Side, info: ModelInfo): void;
+  setModelFailed(side: Side, message: string): void;
+}
+
+/** Overall progress of one side in [0, 1] (bytes loaded over bytes known), or null before any file reports. */
+export function loadFraction(status: ModelStatus): number | null {
+  const files = Object.values(status.files);
+  const total = files.reduce((t, f) => t + f.total, 0);
+  if (files.length === 0 || total <= 0) return null;
+  return files.reduce((t, f) => t + Math.min(f.loaded, f.total), 0) / total;
+}
+
+export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (set) => ({
+  registry: registryEntries(),
+  pair: { ...DEFAULT_PAIR },
+  status: { base: idleStatus(), trained: idleStatus() },
+  setRegistry: (registry) => set({ registry }),
+  setPairModel: (side, id) =>
+    set((s) => ({ pair: { ...s.pair, [side]: id }, status: { ...s.status, [side]: idleStatus() } })),
+  setModelLoading: (side) =>
+    set((s) => ({ status: { ...s.status, [side]: { ...idleStatus(), state: 'loading' } } })),
+  setFileProgress: (side, p) =>
+    set((s) => {
+      const cur = s.status[side];
+      return { status: { ...s.status, [side]: { ...cur, files: { ...cur.files, [p.file]: p } } } };
+    }),
+  setModelReady: (side, info) =>
+    set((s) => ({ status: { ...s.status, [side]: { ...s.status[side], state: 'ready', info, error: null } } })),
+  setModelFailed: (side, message) =>
+    set((s) => ({ status: { ...s.status, [side]: { ...s.status[side], state: 'error', info: null, error: message } } })),
+});

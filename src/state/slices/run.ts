@@ -1,0 +1,80 @@
+/**
+ * @file Run slice: the streaming answer of each side (prompt facts, step records as they arrive, summary) and the
+ * cross-scored panels (one answer teacher-forced through the other model). Panels are `SessionPanel`s so a saved
+ * session and a live run look the same to the views.
+ */
+import type { StateCreator } from 'zustand';
+import type { LensState } from '../store';
+import type { PromptInfo, RunSummary, StepRecord } from '../../engine/types';
+import type { SessionPanel, Side } from '../../session/types';
+
+/** Which pair of panels the views compare. */
+export type CompareMode = 'own' | 'base-answer' | 'trained-answer';
+
+/** One side's run. `panel` is null until the prompt facts arrive. */
+export interface PanelRun {
+  status: 'idle' | 'running' | 'done' | 'stopped' | 'error';
+  panel: SessionPanel | null;
+}
+
+export interface RunSlice {
+  runs: Record<Side, PanelRun>;
+  /** Cross-scored panels: `cross.trained` is the base answer scored under the trained model, and vice versa. */
+  cross: Record<Side, PanelRun>;
+  compare: CompareMode;
+  startPanel(side: Side, which: 'runs' | 'cross'): void;
+  setPrompt(side: Side, which: 'runs' | 'cross', base: Omit<SessionPanel, 'steps' | 'prompt'>, prompt: PromptInfo): void;
+  addStep(side: Side, which: 'runs' | 'cross', step: StepRecord): void;
+  finishPanel(side: Side, which: 'runs' | 'cross', status: PanelRun['status'], summary?: RunSummary): void;
+  setCompare(mode: CompareMode): void;
+  /** Replaces all panels (session import / restore). */
+  loadPanels(panels: SessionPanel[]): void;
+}
+
+const idle = (): PanelRun => ({ status: 'idle', panel: null });
+
+function patch(
+  s: RunSlice,
+  which: 'runs' | 'cross',
+  side: Side,
+  f: (r: PanelRun) => PanelRun,
+): Partial<RunSlice> {
+  return { [which]: { ...s[which], [side]: f(s[which][side]) } };
+}
+
+/** The two panels the views show for a compare mode (either may be null while nothing ran). */
+export function shownPanels(s: Pick<RunSlice, 'runs' | 'cross' | 'compare'>): Record<Side, SessionPanel | null> {
+  if (s.compare === 'base-answer') return { base: s.runs.base.panel, trained: s.cross.trained.panel };
+  if (s.compare === 'trained-answer') return { base: s.cross.base.panel, trained: s.runs.trained.panel };
+  return { base: s.runs.base.panel, trained: s.runs.trained.panel };
+}
+
+export const createRunSlice: StateCreator<LensState, [], [], RunSlice> = (set) => ({
+  runs: { base: idle(), trained: idle() },
+  cross: { base: idle(), trained: idle() },
+  compare: 'own',
+  startPanel: (side, which) =>
+    set((s) => ({
+      ...patch(s, which, side, () => ({ status: 'running', panel: null })),
+      ...(which === 'runs' ? { cross: { base: idle(), trained: idle() }, compare: 'own' as const } : {}),
+    })),
+  setPrompt: (side, which, base, prompt) =>
+    set((s) => patch(s, which, side, (r) => ({ ...r, panel: { ...base, prompt, steps: [] } }))),
+  addStep: (side, which, step) =>
+    set((s) =>
+      patch(s, which, side, (r) => (r.panel ? { ...r, panel: { ...r.panel, steps: [...r.panel.steps, step] } } : r)),
+    ),
+  finishPanel: (side, which, status, summary) =>
+    set((s) => patch(s, which, side, (r) => ({ status, panel: r.panel && summary ? { ...r.panel, summary } : r.panel }))),
+  setCompare: (compare) => set({ compare }),
+  loadPanels: (panels) =>
+    set(() => {
+      const runs = { base: idle(), trained: idle() };
+      const cross = { base: idle(), trained: idle() };
+      for (const p of panels) {
+        const target = p.source === 'generate' ? runs : cross;
+        target[p.side] = { status: 'done', panel: p };
+      }
+      return { runs, cross, compare: 'own' as const };
+    }),
+});

@@ -1,0 +1,30 @@
+/**
+ * @file The app's single zustand store, composed from slices (input, models, run, view, errors). Components select
+ * narrow fields and call actions; only src/state/effects.ts talks to the engine.
+ */
+import { create } from 'zustand';
+import { createErrorsSlice, type ErrorsSlice } from './slices/errors';
+import { createInputSlice, type InputSlice } from './slices/input';
+import { createModelsSlice, type ModelsSlice } from './slices/models';
+import { createRunSlice, type RunSlice } from './slices/run';
+import { createViewSlice, type ViewSlice } from './slices/view';
+
+/** The whole app state: the union of the slices. */
+export type LensState = InputSlice & ModelsSlice & RunSlice & ViewSlice & ErrorsSlice;
+
+/** Builds a fresh store (the app uses one; tests build their own). */
+export function createLensStore() {
+  return create<LensState>()((set, get, api) => ({
+    ...createInputSlice(set, get, api),
+    ...createModelsSlice(set, get, api),
+    ...createRunSlice(set, get, api),
+    ...createViewSlice(set, get, api),
+    ...createErrorsSlice(set, get, api),
+  }));
+}
+
+/** The app's store hook. */
+export const useLens = createLensStore();
+
+/** The store type (a bound hook with getState / setState / subscribe). */
+export type LensStore = typeof useLens;

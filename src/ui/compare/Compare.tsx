@@ -1,0 +1,50 @@
+/**
+ * @file The comparison: both panels side by side on one shared colour scale (one legend), the trained − base
+ * differences, and the image with the region editor before anything has run.
+ */
+import { useCallback } from 'react';
+import { useLens } from '../../state/store';
+import { renderLegend } from '../charts/legend';
+import { Chart } from '../Chart';
+import { Panel } from '../panel/Panel';
+import { useImageElement } from '../panel/useImage';
+import { RegionEditor } from '../regions/RegionEditor';
+import { HEATMAP_WIDTH } from '../panel/HeatmapView';
+import { DiffPanel } from './DiffPanel';
+import { HeadMatrixView } from './HeadMatrixView';
+import { SmallMultiples } from './SmallMultiples';
+import { useCompare } from './useCompare';
+
+/** Both panels, the shared legend and the difference view. */
+export function Compare() {
+  const image = useLens((s) => s.image);
+  const anyRun = useLens((s) => s.runs.base.status !== 'idle' || s.runs.trained.status !== 'idle');
+  const img = useImageElement(image?.dataUrl);
+  const multiples = useLens((s) => s.multiples);
+  const data = useCompare();
+  const { panels, scale } = data;
+  const legend = useCallback(() => (scale ? renderLegend(scale, { width: 260 }) : null), [scale]);
+  if (!anyRun && !panels.base && !panels.trained) {
+    return image ? (
+      <div className="preview">
+        <div className="heatmap-wrap" style={{ width: HEATMAP_WIDTH }}>
+          <img src={image.dataUrl} alt={`Input image ${image.name}`} width={HEATMAP_WIDTH} />
+          <RegionEditor image={image} testId="region-layer" />
+        </div>
+        <p className="hint">Draw key regions here, then Run.</p>
+      </div>
+    ) : null;
+  }
+  return (
+    <div className="compare">
+      <div className="panels">
+        <Panel side="base" data={panels.base} scale={scale} image={img} />
+        <Panel side="trained" data={panels.trained} scale={scale} image={img} />
+      </div>
+      <Chart render={legend} className="legend" testId="legend" />
+      {panels.base && panels.trained ? <DiffPanel base={panels.base} trained={panels.trained} image={img} /> : null}
+      {multiples ? <SmallMultiples data={data} image={img} /> : null}
+      <HeadMatrixView data={data} />
+    </div>
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * @file Which heads look where: a layers × heads matrix of R_a per model (over the tokens the view shows) and the
+ * trained − base difference (the heads RL changed). Clicking a cell shows that layer's head in both heatmaps.
+ */
+import { useCallback, useMemo } from 'react';
+import { viewTokens } from '../../state/derive';
+import { effectiveToken } from '../../state/slices/view';
+import { useLens } from '../../state/store';
+import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } from '../charts/headMatrix';
+import { divergingScale, sharedScale } from '../charts/scale';
+import { Chart } from '../Chart';
+import type { CompareData, PanelData } from './useCompare';
+
+function matrixOf(d: PanelData | undefined, token: ReturnType<typeof effectiveToken>): HeadMatrixData | null {
+  if (!d || !d.targets || !d.map) return null;
+  const tokens = viewTokens(token, d.panel.steps.length, d.selected);
+  return tokens.length ? headMatrixRa(d.panel.steps, d.targets, tokens) : null;
+}
+
+/** The matrices of both sides and their difference. */
+export function HeadMatrixView({ data }: { data: CompareData }) {
+  const token = useLens((s) => effectiveToken(s.view, s.hover));
+  const head = useLens((s) => s.view.head);
+  const layer = data.panels.base?.layer ?? data.panels.trained?.layer ?? 0;
+  const setView = useLens((s) => s.setView);
+  const mats = useMemo(
+    () => ({ base: matrixOf(data.panels.base, token), trained: matrixOf(data.panels.trained, token) }),
+    [data.panels.base, data.panels.trained, token],
+  );
+  const diff = useMemo(() => {
+    if (!mats.base || !mats.trained) return null;
+    try {
+      return headMatrixDiff(mats.trained, mats.base);
+    } catch {
+      return null;
+    }
+  }, [mats]);
+  const picked = head.kind === 'head' ? { layer, head: head.head } : null;
+  const onPick = useCallback((l: number, h: number) => setView({ layer: l, head: { kind: 'head', head: h } }), [setView]);
+  const ra = useMemo(() => sharedScale([Float32Array.of(1)], 'raw', 'viridis'), []);
+  const render = useCallback(
+    (m: HeadMatrixData | null, label: string, diverging = false) => () =>
+      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }) : null,
+    [ra, picked, onPick],
+  );
+  const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);
+  const trained = useMemo(() => render(mats.trained, 'R_a per layer and head, trained'), [render, mats.trained]);
+  const delta = useMemo(() => render(diff, 'R_a trained − base per layer and head', true), [render, diff]);
+  if (!mats.base && !mats.trained) return null;
+  return (
+    <section className="head-matrix" aria-label="R_a per layer and head">
+      <h2>Which heads look at the region (R_a per layer × head)</h2>
+      <div className="matrices">
+        <figure>
+          <Chart render={base} testId="head-matrix-base" />
+          <figcaption>base</figcaption>
+        </figure>
+        <figure>
+          <Chart render={trained} testId="head-matrix-trained" />
+          <figcaption>trained</figcaption>
+        </figure>
+        {diff ? (
+          <figure>
+            <Chart render={delta} testId="head-matrix-diff" />
+            <figcaption>trained − base</figcaption>
+          </figure>
+        ) : null}
+      </div>
+      <p className="hint">Click a cell to show that head in both heatmaps.</p>
+    </section>
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * @file The derived data both panels need, computed once per change of its inputs: each shown panel's grid, the
+ * boxes' target tokens and covered cells, the SAYO reward, the map of the current token / layer / head, and ONE
+ * colour scale shared by both heatmaps.
+ */
+import { useMemo } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import type { Box, Grid } from '../../core/geometry';
+import type { HeadMode, NormMode } from '../../core/aggregate';
+import { selectTopEntropy, type RewardResult } from '../../core/reward';
+import { hasAttention, panelGrid, panelLayer, panelMap, panelReward, targetsFor } from '../../state/derive';
+import { shownPanels } from '../../state/slices/run';
+import { effectiveToken } from '../../state/slices/view';
+import { useLens, type LensState } from '../../state/store';
+import type { SessionPanel, Side, ViewState } from '../../session/types';
+import { normalizeFor, sharedScale, type ColorScale } from '../charts/scale';
+
+/** Everything one panel's views need. */
+export interface PanelData {
+  side: Side;
+  panel: SessionPanel;
+  grid: Grid;
+  layer: number;
+  targets: Int32Array | null;
+  coverage: Float32Array | null;
+  boxError: string | null;
+  reward: RewardResult | null;
+  /** The top-30 % entropy tokens (the ones r_v counts), ascending. */
+  selected: number[];
+  /** The raw map of the current view (null without attention). */
+  map: Float32Array | null;
+  /** The map normalised for the shared scale. */
+  values: Float32Array | null;
+}
+
+/** Both panels' data and the shared scale. */
+export interface CompareData {
+  panels: Partial<Record<Side, PanelData>>;
+  scale: ColorScale | null;
+}
+
+const SIDES: Side[] = ['base', 'trained'];
+
+type Static = Omit<PanelData, 'map' | 'values'>;
+
+/** Panel-level data that does not depend on the picked token (grid, targets, reward, entropy selection). */
+export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box[], layerView: number): Static {
+  const grid = panelGrid(panel);
+  const layer = panelLayer(panel, { layer: layerView });
+  const t = targetsFor(boxes, grid);
+  const reward = hasAttention(panel) && t.targets ? panelReward(panel, layer, t.targets) : null;
+  const selected = panel.steps.length ? selectTopEntropy(panel.steps.map((s) => s.entropy)) : [];
+  return { side, panel, grid, layer, targets: t.targets, coverage: t.coverage, boxError: t.error, reward, selected };
+}
+
+/** Adds the current view's maps and ONE shared colour scale to the panels' static data. */
+export function compareFrom(
+  statics: Partial<Record<Side, Static | null>>,
+  token: ViewState['token'],
+  head: HeadMode,
+  norm: NormMode,
+): CompareData {
+  const maps: Partial<Record<Side, Float32Array | null>> = {};
+  for (const side of SIDES) {
+    const st = statics[side];
+    if (st) maps[side] = panelMap(st.panel, token, st.layer, head, st.selected);
+  }
+  const present = Object.values(maps).filter((m): m is Float32Array => !!m);
+  const scale = present.length ? sharedScale(present, norm) : null;
+  const panels: CompareData['panels'] = {};
+  for (const side of SIDES) {
+    const st = statics[side];
+    if (!st) continue;
+    const map = maps[side] ?? null;
+    panels[side] = { ...st, map, values: map && scale ? normalizeFor(map, scale) : null };
+  }
+  return { panels, scale };
+}
+
+/** The compare data of a whole state (outside React, e.g. for PNG export). */
+export function compareOf(s: LensState): CompareData {
+  const shown = shownPanels(s);
+  const statics = {
+    base: shown.base && panelStatic(shown.base, 'base', s.boxes, s.view.layer),
+    trained: shown.trained && panelStatic(shown.trained, 'trained', s.boxes, s.view.layer),
+  };
+  return compareFrom(statics, effectiveToken(s.view, s.hover), s.view.head, s.view.norm);
+}
+
+function useStatic(panel: SessionPanel | null, side: Side) {
+  const boxes = useLens((s) => s.boxes);
+  const layerView = useLens((s) => s.view.layer);
+  return useMemo(() => (panel ? panelStatic(panel, side, boxes, layerView) : null), [panel, boxes, layerView, side]);
+}
+
+/** The compare data of the panels currently shown (own answers or cross-scored). */
+export function useCompare(): CompareData {
+  const shown = useLens(useShallow((s) => shownPanels(s)));
+  const { head, norm } = useLens(useShallow((s) => ({ head: s.view.head, norm: s.view.norm })));
+  const token = useLens((s) => effectiveToken(s.view, s.hover));
+  const base = useStatic(shown.base, 'base');
+  const trained = useStatic(shown.trained, 'trained');
+  return useMemo(() => compareFrom({ base, trained }, token, head, norm), [base, trained, token, head, norm]);
+}

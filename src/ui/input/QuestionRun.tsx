@@ -1,0 +1,47 @@
+/**
+ * @file The question box and the Run / Stop / Cross-score buttons.
+ */
+import { useLens } from '../../state/store';
+import { useCommands } from '../commands';
+
+/** Question input plus run controls. */
+export function QuestionRun() {
+  const question = useLens((s) => s.question);
+  const setQuestion = useLens((s) => s.setQuestion);
+  const running = useLens((s) => Object.values(s.runs).concat(Object.values(s.cross)).some((r) => r.status === 'running'));
+  const canCross = useLens((s) => s.runs.base.status === 'done' && s.runs.trained.status === 'done');
+  const commands = useCommands();
+  return (
+    <form
+      className="question"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!running) void commands?.run();
+      }}
+    >
+      <label htmlFor="question">Question</label>
+      <input
+        id="question"
+        data-testid="question-input"
+        value={question}
+        placeholder="e.g. What colour is the square?"
+        onChange={(e) => setQuestion(e.currentTarget.value)}
+      />
+      <button type="submit" data-testid="run-button" disabled={running || !commands}>
+        {running ? 'Running…' : 'Run both'}
+      </button>
+      <button type="button" data-testid="stop-button" disabled={!running} onClick={() => commands?.stop()}>
+        Stop
+      </button>
+      <button
+        type="button"
+        data-testid="cross-button"
+        disabled={running || !canCross || !commands}
+        title="Teacher-force each answer through the other model, so attention is compared on identical tokens"
+        onClick={() => void commands?.crossScore()}
+      >
+        Cross-score
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,79 @@
+/**
+ * @file The token strip under an answer: each token coloured by its R_a (or its entropy), the tokens r_v counts
+ * marked; click / hover / arrow keys pick a token; "all" and "top-30 % entropy" pick the aggregates. Token text is
+ * rendered as React text (never HTML).
+ */
+import { useMemo, type KeyboardEvent } from 'react';
+import type { RewardResult } from '../../core/reward';
+import { stepToken } from '../../state/slices/view';
+import { useLens } from '../../state/store';
+import type { SessionPanel, Side } from '../../session/types';
+import { colorFor, sharedScale } from '../charts/scale';
+
+/** Black or white text, whichever reads better on an RGB background. */
+function inkFor([r, g, b]: [number, number, number]): string {
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? '#111' : '#fff';
+}
+
+/** The strip of one side. */
+export function TokenStrip({ side, panel, reward, selected }: { side: Side; panel: SessionPanel; reward: RewardResult | null; selected: number[] }) {
+  const token = useLens((s) => s.view.token);
+  const colorBy = useLens((s) => s.view.colorBy);
+  const { setView, setHover } = useLens.getState();
+  const steps = panel.steps;
+  const colours = useMemo(() => {
+    const byRa = colorBy === 'ra' && reward;
+    const vals = Float32Array.from(steps, (s, i) => (byRa ? reward.perToken[i]?.R_a ?? 0 : s.entropy));
+    const scale = sharedScale([byRa ? Float32Array.of(1) : vals], 'raw', 'viridis');
+    return Array.from(vals, (v) => colorFor(v, scale));
+  }, [steps, reward, colorBy]);
+  const counted = useMemo(() => new Set(selected), [selected]);
+  const onKey = (e: KeyboardEvent) => {
+    const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+    if (d) setView({ token: stepToken(token, d, steps.length) });
+    else if (e.key === 'Home') setView({ token: 0 });
+    else if (e.key === 'End') setView({ token: steps.length - 1 });
+    else return;
+    e.preventDefault();
+  };
+  const what = colorBy === 'ra' && reward ? 'R_a' : 'entropy';
+  return (
+    <div className="token-strip">
+      <div className="aggregates" role="group" aria-label={`${side} aggregates`}>
+        <button type="button" aria-pressed={token === 'all'} onClick={() => setView({ token: 'all' })}>
+          All tokens
+        </button>
+        <button type="button" aria-pressed={token === 'selected'} onClick={() => setView({ token: 'selected' })}>
+          Top-30 % entropy
+        </button>
+        <span className="hint">coloured by {what}; ● = counts for r_v</span>
+      </div>
+      <div
+        className="tokens"
+        role="listbox"
+        tabIndex={0}
+        aria-label={`${side} answer tokens (arrow keys pick)`}
+        aria-activedescendant={typeof token === 'number' ? `tok-${side}-${token}` : undefined}
+        onKeyDown={onKey}
+        onMouseLeave={() => setHover(null)}
+      >
+        {steps.map((s, i) => (
+          <span
+            key={i}
+            id={`tok-${side}-${i}`}
+            role="option"
+            aria-selected={token === i}
+            data-testid={`token-${side}-${i}`}
+            className={`tok${token === i ? ' picked' : ''}${counted.has(i) ? ' counts' : ''}`}
+            style={{ background: `rgb(${colours[i].join(',')})`, color: inkFor(colours[i]) }}
+            title={`#${i} entropy ${s.entropy.toFixed(3)}${reward ? `, R_a ${reward.perToken[i].R_a.toFixed(3)}` : ''}`}
+            onClick={() => setView({ token: i })}
+            onMouseEnter={() => setHover(i)}
+          >
+            {s.text}
+          </span>
+        ))}
+      </div>
+    </div>
+  );
+}
