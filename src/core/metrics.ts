@@ -4,7 +4,7 @@
  * share, pointing-game hit, and dataset means. Pure functions over step records; the reward math is src/core/reward.ts.
  */
 import { argmax, imageShare, layerIndex } from './aggregate.ts';
-import { computeReward, headMeanMap64 } from './reward.ts';
+import { computeReward, headMeanMap64, type RewardResult } from './reward.ts';
 
 /** ASCII punctuation (Python's string.punctuation), removed by the normalisation. */
 const PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
@@ -48,6 +48,38 @@ export interface SampleMetrics {
   pointingHit: boolean | null;
 }
 
+/** The attention side of one generation on one layer: per-token image shares, reward, and the peak image token. */
+export interface AttentionScores {
+  /** Per generated token: head-mean share of the full attention row on image tokens. */
+  imageShares: number[];
+  /** The SAYO reward (per-token a, v, R_a; selection; r_v); null without box tokens. */
+  reward: RewardResult | null;
+  /** Image token with the largest attention averaged over generated tokens and heads (first on ties). */
+  peakToken: number;
+}
+
+/**
+ * Attention scores of a generation on `layer`; null when the steps did not capture that layer.
+ * @param targets box tokens (sorted union, e.g. boxToTokens); empty when there is no box
+ */
+export function attentionScores(steps: readonly MetricStep[], layer: number, targets: Int32Array): AttentionScores | null {
+  const captured = steps.length > 0 && steps.every((s) => s.layers.includes(layer) && s.attention.length >= s.layers.length * s.heads * s.n);
+  if (!captured) return null;
+  const { heads, n } = steps[0];
+  const imageShares = steps.map((s) => imageShare(s.imageShare, s.layers, s.heads, layer));
+  const blocks = steps.map((s) => {
+    const offset = layerIndex(s.layers, layer) * heads * n;
+    return s.attention.subarray(offset, offset + heads * n);
+  });
+  const reward = targets.length > 0 ? computeReward({ tokens: blocks, heads, n, targets, entropy: steps.map((s) => s.entropy) }) : null;
+  const map = new Float64Array(n);
+  for (const block of blocks) {
+    const m = headMeanMap64(block, heads, n);
+    for (let k = 0; k < n; k++) map[k] += m[k];
+  }
+  return { imageShares, reward, peakToken: argmax(map) };
+}
+
 /**
  * Metrics of one greedy generation.
  * @param text the generated text
@@ -58,24 +90,13 @@ export interface SampleMetrics {
  */
 export function sampleMetrics(text: string, reference: string, steps: readonly MetricStep[], layer: number, targets: Int32Array): SampleMetrics {
   const base = { correct: isCorrect(text, reference), prediction: extractAnswer(text).trim(), tokens: steps.length };
-  const captured = steps.length > 0 && steps.every((s) => s.layers.includes(layer) && s.attention.length >= s.layers.length * s.heads * s.n);
-  if (!captured) return { ...base, R_a: null, r_v: null, imageShare: null, pointingHit: null };
-  const { heads, n } = steps[0];
-  const share = steps.reduce((acc, s) => acc + imageShare(s.imageShare, s.layers, s.heads, layer), 0) / steps.length;
-  if (targets.length === 0) return { ...base, R_a: null, r_v: null, imageShare: share, pointingHit: null };
-  const blocks = steps.map((s) => {
-    const offset = layerIndex(s.layers, layer) * heads * n;
-    return s.attention.subarray(offset, offset + heads * n);
-  });
-  const reward = computeReward({ tokens: blocks, heads, n, targets, entropy: steps.map((s) => s.entropy) });
+  const scores = attentionScores(steps, layer, targets);
+  if (!scores) return { ...base, R_a: null, r_v: null, imageShare: null, pointingHit: null };
+  const share = scores.imageShares.reduce((acc, v) => acc + v, 0) / scores.imageShares.length;
+  const reward = scores.reward;
+  if (!reward) return { ...base, R_a: null, r_v: null, imageShare: share, pointingHit: null };
   const meanRa = reward.perToken.reduce((acc, t) => acc + t.R_a, 0) / reward.perToken.length;
-  const map = new Float64Array(n);
-  for (const block of blocks) {
-    const m = headMeanMap64(block, heads, n);
-    for (let k = 0; k < n; k++) map[k] += m[k];
-  }
-  const peak = argmax(map);
-  return { ...base, R_a: meanRa, r_v: reward.r_v, imageShare: share, pointingHit: targets.includes(peak) };
+  return { ...base, R_a: meanRa, r_v: reward.r_v, imageShare: share, pointingHit: targets.includes(scores.peakToken) };
 }
 
 /** Dataset figures: the mean of each metric over the samples that have it, and how many samples there are. */
