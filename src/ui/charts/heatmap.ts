@@ -11,7 +11,7 @@ import { colorFor, type ColorScale } from './scale';
 
 /** What a heatmap shows. */
 export interface HeatmapData {
-  /** The original image (drawn underneath, stretched to the canvas); omitted → a neutral background. */
+  /** The original image (drawn underneath, stretched to the canvas); omitted or not yet loaded → a neutral background. */
   image?: CanvasImageSource | null;
   grid: Grid;
   /** One value per visual token (raster order), already normalised for the scale (see `normalizeFor`). */
@@ -138,6 +138,12 @@ export function heatmapPlan(data: HeatmapData, options: HeatmapOptions): Heatmap
   return { layout, opacity, cells, covered, boxes: planBoxes.filter((b) => b.w > 0 && b.h > 0) };
 }
 
+/** False for an <img> that has not loaded or failed to decode (drawImage would draw nothing or throw). */
+function isDrawable(image: CanvasImageSource): boolean {
+  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return image.complete && image.naturalWidth > 0;
+  return true;
+}
+
 /** Paints a plan onto a 2-D context whose canvas has the plan's size. */
 export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, image?: CanvasImageSource | null): void {
   const { width, height } = plan.layout;
@@ -145,11 +151,9 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, im
   ctx.save();
   ctx.globalAlpha = 1;
   ctx.clearRect(0, 0, width, height);
-  if (image) ctx.drawImage(image, 0, 0, width, height);
-  else {
-    ctx.fillStyle = HEATMAP_DEFAULTS.background;
-    ctx.fillRect(0, 0, width, height);
-  }
+  ctx.fillStyle = HEATMAP_DEFAULTS.background;
+  ctx.fillRect(0, 0, width, height);
+  if (image && isDrawable(image)) ctx.drawImage(image, 0, 0, width, height);
   ctx.globalAlpha = plan.opacity;
   let style = '';
   for (const cell of plan.cells) {

@@ -16,6 +16,7 @@ import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KE
 import { serializeSession } from '../../session/serialize';
 import { makeSession } from '../../session/fixture';
 import { renderHeatmap, HEATMAP_DEFAULTS } from '../charts/heatmap';
+import { renderDiffHeatmap } from '../charts/diffHeatmap';
 import { colorFor, sharedScale } from '../charts/scale';
 import { cellCoverage, cellRect, gridFor } from '../../core/geometry';
 import { exportPanelPng, pngLayout } from './png';
@@ -65,6 +66,26 @@ window.lens = {
     const none = renderHeatmap({ image, grid, values }, { scale, width: 280, opacity: 0 }).getContext('2d');
     const half = renderHeatmap({ image, grid, values }, { scale, width: 280, opacity: 0.5 }).getContext('2d');
     return { none: px(none, 100, 100), half: px(half, 100, 100), top: colorFor(1, scale) };
+  },
+  diff() {
+    const grid = gridFor({ width: 280, height: 168 }, QWEN2);
+    const n = grid.rows * grid.cols;
+    const base = new Float32Array(n).fill(0.01);
+    const trained = base.slice();
+    trained[0] = 0.05;
+    base[59] = 0.05;
+    const ctx = renderDiffHeatmap({ grid, base, trained }, { width: 280, opacity: 1 }).getContext('2d');
+    return { up: px(ctx, 14, 14), same: px(ctx, 140, 84), down: px(ctx, 266, 154) };
+  },
+  async broken() {
+    const grid = gridFor({ width: 280, height: 168 }, QWEN2);
+    const img = new Image();
+    const failed = new Promise((resolve) => { img.onerror = resolve; });
+    img.src = 'data:image/png;base64,AAAA';
+    await failed;
+    const values = new Float32Array(grid.rows * grid.cols);
+    const ctx = renderHeatmap({ image: img, grid, values }, { scale: sharedScale([values], 'raw'), width: 280, opacity: 0 }).getContext('2d');
+    return px(ctx, 10, 10);
   },
   redraw(runs) {
     const grid = gridFor({ width: 1400, height: 728 }, QWEN2);
@@ -160,6 +181,18 @@ describe.skipIf(!available)('in Chromium', () => {
     const r = await call<any>('overImage');
     expect(r.none.slice(0, 3)).toEqual([200, 30, 40]);
     r.half.slice(0, 3).forEach((v: number, i: number) => expect(Math.abs(v - Math.round(([200, 30, 40][i] + r.top[i]) / 2))).toBeLessThanOrEqual(1));
+  });
+
+  it('difference heatmap: red where trained attends more, neutral where equal, blue where less', async () => {
+    const r = await call<{ up: number[]; same: number[]; down: number[] }>('diff');
+    expect(r.up[0]).toBeGreaterThan(r.up[2] + 50);
+    expect(r.down[2]).toBeGreaterThan(r.down[0] + 50);
+    expect(Math.max(...r.same.slice(0, 3)) - Math.min(...r.same.slice(0, 3))).toBeLessThan(8);
+    expect(r.same[0]).toBeGreaterThan(230);
+  });
+
+  it('an image that failed to decode leaves the neutral background (no exception)', async () => {
+    expect((await call<number[]>('broken')).slice(0, 3)).toEqual([0x1f, 0x24, 0x30]);
   });
 
   it('redraws a 1,300-cell heatmap over a 1400×728 device-pixel canvas within a 16 ms frame', async () => {
