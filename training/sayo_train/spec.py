@@ -4,13 +4,12 @@ Three layers, in order, each reporting every problem it finds:
 1. YAML (1.2 core scalars as the TypeScript reader parses them: `1e-6` is a float, `yes` is a string; duplicate keys fail);
 2. the one JSON Schema, training/schema/job.schema.json (also read by src/jobspec with ajv): unknown keys, types, ranges;
 3. semantic checks the schema cannot express (shapes, cross-key consistency, files that must already exist).
-Relative paths resolve against the spec file's directory. The dataclasses mirror the YAML keys one to one; the schema's
+The layers live in spec_validate.py; this module holds the types and the loading. Relative paths resolve against the spec file's directory. The dataclasses mirror the YAML keys one to one; the schema's
 `description`s document each key.
 """
 from __future__ import annotations
 
 import json
-import re
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Optional, Union
 import jsonschema
 import yaml
 
-from .spec_checks import semantic_errors
+from .spec_validate import Yaml12Loader, schema_errors, semantic_errors, show
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "job.schema.json"
 STAGES = ("data", "sft", "grpo", "export", "report")
@@ -259,113 +258,29 @@ class JobSpec:
         return next((r for r in self.rewards or [] if r.name == name), None)
 
 
-class _Yaml12Loader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.2 core booleans / floats and duplicate keys rejected (as the `yaml` npm package)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_Yaml12Loader.yaml_implicit_resolvers = {
-    ch: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                    list("tTfF"))
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+0123456789."))
-
-
-def key_path(parts) -> str:
-    """`rewards[1].params.top_ratio` from ['rewards', 1, 'params', 'top_ratio'] (`(root)` when empty)."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(root)"
-
-
-def show(value) -> str:
-    """A value as the messages quote it: strings in single quotes, the rest as JSON, long values cut."""
-    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _describe(schema: dict) -> str:
-    if "const" in schema:
-        return show(schema["const"])
-    if "enum" in schema:
-        return "one of " + ", ".join(show(v) for v in schema["enum"])
-    if schema.get("type") == "array":
-        return "a list"
-    return schema.get("type", "a valid value")
-
-
-def _schema_errors(err: jsonschema.ValidationError) -> list[tuple[str, str]]:
-    """(key path, reason) pairs for one jsonschema error, in the wording the TypeScript reader uses too."""
-    if err.validator == "additionalProperties":
-        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        return [(key_path(list(err.absolute_path) + [k]), "unknown key") for k in extra]
-    return [_schema_error(err)]
-
-
-def _schema_error(err: jsonschema.ValidationError) -> tuple[str, str]:
-    path, kind, inst, val = list(err.absolute_path), err.validator, err.instance, err.validator_value
-    if kind == "required":
-        missing = err.message.split("'")[1]
-        why = " (needed by a stage in run.stages)" if "then" in err.schema_path else ""
-        return key_path(path + [missing]), f"missing required key{why}"
-    if kind == "type":
-        return key_path(path), f"expected {val}, got {show(inst)}"
-    if kind in ("enum", "const"):
-        return key_path(path), f"expected {_describe(err.schema)}, got {show(inst)}"
-    if kind == "anyOf" and all(set(s) == {"required"} for s in val):
-        return key_path(path), "needs one of the keys " + ", ".join(s["required"][0] for s in val)
-    if kind == "anyOf":
-        return key_path(path), "expected " + " or ".join(_describe(s) for s in val) + f", got {show(inst)}"
-    bounds = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
-    if kind in bounds:
-        return key_path(path), f"must be {bounds[kind]} {val}, got {show(inst)}"
-    if kind in ("minItems", "maxItems"):
-        return key_path(path), f"expected {'at least' if kind == 'minItems' else 'at most'} {val} items, got {len(inst)}"
-    if kind == "uniqueItems":
-        return key_path(path), "items must be unique"
-    if kind == "minLength":
-        return key_path(path), "must not be empty"
-    if kind == "pattern":
-        return key_path(path), f"must match {val}, got {show(inst)}"
-    return key_path(path), err.message
-
-
-def _build(cls, value, base: Path, name: str):
+def _build(cls, value, base: Path):
     """Instantiate dataclass `cls` from validated YAML data, resolving Path fields against `base`."""
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in fields(cls):
         if f.name in value:
-            kwargs[f.name] = _convert(hints[f.name], value[f.name], base, f.name)
+            kwargs[f.name] = _convert(hints[f.name], value[f.name], base)
     if cls is Reward:
-        kwargs["params"] = _build(PARAMS_BY_REWARD[value["name"]], value["params"], base, "params")
+        kwargs["params"] = _build(PARAMS_BY_REWARD[value["name"]], value["params"], base)
     return cls(**kwargs)
 
 
-def _convert(tp, value, base: Path, name: str):
+def _convert(tp, value, base: Path):
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Union:
         options = [a for a in args if a is not type(None)]
         if len(options) == 1:
-            return _convert(options[0], value, base, name)
+            return _convert(options[0], value, base)
         return value  # str-or-list keys (target_modules, attention_layers); Reward.params is built by _build
     if origin is list:
-        return [_convert(args[0], v, base, name) for v in value]
+        return [_convert(args[0], v, base) for v in value]
     if is_dataclass(tp):
-        return _build(tp, value, base, name)
+        return _build(tp, value, base)
     if tp is Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else (base / p).resolve()
@@ -390,21 +305,21 @@ def load_spec(path) -> JobSpec:
     except OSError as e:
         raise SpecError([f"{label}: (file): cannot read: {e.strerror or e}"]) from None
     try:
-        doc = yaml.load(text, Loader=_Yaml12Loader)
+        doc = yaml.load(text, Loader=Yaml12Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f"line {mark.line + 1}" if mark else "(yaml)"
         raise SpecError([f"{label}: {where}: invalid YAML: {getattr(e, 'problem', None) or e}"]) from None
     if not isinstance(doc, dict):
         raise SpecError([f"{label}: (root): expected a mapping of keys, got {show(doc)}"])
-    found = sorted({pair for e in _validator().iter_errors(doc) for pair in _schema_errors(e)})
+    found = sorted({pair for e in _validator().iter_errors(doc) for pair in schema_errors(e)})
     if found:
         raise SpecError([f"{label}: {k}: {r}" for k, r in found])
     base = path.resolve().parent
-    spec = _build(JobSpec, doc, base, "")
+    spec = _build(JobSpec, doc, base)
     spec.path = path.resolve()
     if spec.model.init not in ("random",) and not spec.model.init.startswith("hub:"):
-        spec.model.init_path = _convert(Path, spec.model.init, base, "init")
+        spec.model.init_path = _convert(Path, spec.model.init, base)
     problems = semantic_errors(spec)
     if problems:
         raise SpecError([f"{label}: {k}: {r}" for k, r in problems])

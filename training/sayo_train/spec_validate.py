@@ -1,15 +1,106 @@
-"""Semantic checks of a schema-valid job spec: what JSON Schema cannot say (shapes, cross-key consistency, files).
+"""The three validation layers of a job spec, each returning (key path, reason) pairs that spec.load_spec turns into
+`<spec file>: <key.path>: <reason>` lines:
 
-`semantic_errors(spec)` returns every problem as (key path, reason); spec.load_spec turns them into SpecError lines.
-A file must already exist when no stage of the spec writes it: the data stage writes data.train and data.heldout;
-nothing writes model.init or a local data source.
+1. `Yaml12Loader`: YAML with 1.2 core scalars as the TypeScript reader (`yaml` npm) parses them, duplicate keys refused;
+2. `schema_errors`: jsonschema errors in the same wording as src/jobspec/jobspec.ts (a vitest compares them);
+3. `semantic_errors`: what JSON Schema cannot say (shapes, cross-key consistency, files). A file must already exist
+   when no stage of the spec writes it: the data stage writes data.train and data.heldout; nothing writes model.init
+   or a local data source.
 """
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import jsonschema
+import yaml
+
 STAGE_ORDER = ("data", "sft", "grpo", "export", "report")
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core booleans / floats and duplicate keys rejected (as the `yaml` npm package)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+Yaml12Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def key_path(parts) -> str:
+    """`rewards[1].params.top_ratio` from ['rewards', 1, 'params', 'top_ratio'] (`(root)` when empty)."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(root)"
+
+
+def show(value) -> str:
+    """A value as the messages quote it: strings in single quotes, the rest as JSON, long values cut."""
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _describe(schema: dict) -> str:
+    if "const" in schema:
+        return show(schema["const"])
+    if "enum" in schema:
+        return "one of " + ", ".join(show(v) for v in schema["enum"])
+    if schema.get("type") == "array":
+        return "a list"
+    return schema.get("type", "a valid value")
+
+
+def schema_errors(err: jsonschema.ValidationError) -> list[tuple[str, str]]:
+    """(key path, reason) pairs for one jsonschema error, in the wording the TypeScript reader uses too."""
+    path = list(err.absolute_path)
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return [(key_path(path + [k]), "unknown key") for k in extra]
+    if err.validator == "required":
+        why = " (needed by a stage in run.stages)" if "then" in err.schema_path else ""
+        return [(key_path(path + [k]), f"missing required key{why}") for k in err.validator_value if k not in err.instance]
+    return [_schema_error(err)]
+
+
+def _schema_error(err: jsonschema.ValidationError) -> tuple[str, str]:
+    path, kind, inst, val = list(err.absolute_path), err.validator, err.instance, err.validator_value
+    if kind == "type":
+        return key_path(path), f"expected {val}, got {show(inst)}"
+    if kind in ("enum", "const"):
+        return key_path(path), f"expected {_describe(err.schema)}, got {show(inst)}"
+    if kind == "anyOf" and all(set(s) == {"required"} for s in val):
+        return key_path(path), "needs one of the keys " + ", ".join(s["required"][0] for s in val)
+    if kind == "anyOf":
+        return key_path(path), "expected " + " or ".join(_describe(s) for s in val) + f", got {show(inst)}"
+    bounds = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+    if kind in bounds:
+        return key_path(path), f"must be {bounds[kind]} {val}, got {show(inst)}"
+    if kind in ("minItems", "maxItems"):
+        return key_path(path), f"expected {'at least' if kind == 'minItems' else 'at most'} {val} items, got {len(inst)}"
+    if kind == "uniqueItems":
+        return key_path(path), "items must be unique"
+    if kind == "minLength":
+        return key_path(path), "must not be empty"
+    if kind == "pattern":
+        return key_path(path), f"must match {val}, got {show(inst)}"
+    return key_path(path), err.message
 
 
 def _is_remote(uri: str) -> bool:
