@@ -57,9 +57,19 @@ def errors_of(tmp_path: Path, doc) -> list[str]:
     return e.value.errors
 
 
+RUNS = JOBS.parent / "runs"  # git-ignored outputs of runs
+
+
 @pytest.mark.parametrize("path", sorted(JOBS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_spec_loads(path):
-    spec = load_spec(path)
+    try:
+        spec = load_spec(path)
+    except SpecError as e:
+        # A spec may start from another spec's run output (e.g. an ablation from SAYO-mini's SFT base): in a fresh
+        # clone that file does not exist yet. Anything else is a real error.
+        pending = [line for line in e.errors if "not found" in line and str(RUNS) in line]
+        assert pending == e.errors, "\n".join(e.errors)
+        return
     assert spec.run.name and spec.run.stages
     assert spec.run.output_dir.is_absolute()
 
