@@ -113,7 +113,12 @@ function normaliseFiles(files: Record<string, Blob>): Map<string, Blob> {
 function mount(m: Mount, name: string, dtype?: ResolvedSource['dtype']): ResolvedSource {
   const id = `src${++mountCounter}`;
   mounts.set(id, m);
-  return { modelId: id, name, dtype, release: () => void mounts.delete(id) };
+  const readText = async (file: string) => {
+    const res = await virtualFetch(`${VIRTUAL_ROOT}${id}/${file}`).catch(() => null);
+    if (!res?.ok) throw new EngineError('missing_file', `${name}: ${file} could not be loaded (${res ? `HTTP ${res.status}` : 'network error'}).`);
+    return res.text();
+  };
+  return { modelId: id, name, dtype, readText, release: () => void mounts.delete(id) };
 }
 
 function withSlash(u: string): string {

@@ -45,9 +45,12 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
   let counter = 0;
   let deviceLost: string | undefined;
 
+  const unknownHandle = (handle: string) =>
+    new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`);
+
   function get(handle: string): LoadedModel {
     const m = models.get(handle);
-    if (!m) throw new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`);
+    if (!m) throw unknownHandle(handle);
     return m;
   }
 
@@ -74,8 +77,14 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     };
     let model: any;
     try {
-      const config: Record<string, any> = await AutoConfig.from_pretrained(resolved.modelId, { progress_callback });
-      const modelType = String(config.model_type ?? '');
+      let raw: Record<string, any>;
+      try {
+        raw = JSON.parse(await resolved.readText('config.json'));
+      } catch (e) {
+        if (e instanceof EngineError) throw e;
+        throw new EngineError('corrupt_model', `${resolved.name}: config.json is not valid JSON (${(e as Error).message}).`);
+      }
+      const modelType = String(raw?.model_type ?? '');
       const family = familyFor(modelType);
       if (!family) {
         throw new EngineError(
@@ -83,6 +92,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
           `${resolved.name}: model_type "${modelType || '(missing)'}" is not supported. Supported: ${supportedModelTypes().join(', ')}.`,
         );
       }
+      const config: Record<string, any> = await AutoConfig.from_pretrained(resolved.modelId, { progress_callback });
       const processor: any = await AutoProcessor.from_pretrained(resolved.modelId, { progress_callback });
       if (!processor.image_processor || !processor.tokenizer) {
         throw new EngineError('missing_file', `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`);
@@ -152,7 +162,8 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
 
   /** Runs `fn` after the model's previous run, with error mapping and WebGPU-loss recovery. */
   function run<T>(handle: string, cb: GenerationCallbacks, fn: (m: LoadedModel) => Promise<T>): Promise<T> {
-    const m0 = get(handle);
+    const m0 = models.get(handle);
+    if (!m0) return Promise.reject(unknownHandle(handle));
     const task = m0.queue.then(async () => {
       let m = get(handle);
       if (m.reloadReason) {

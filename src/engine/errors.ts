@@ -21,7 +21,7 @@ const PATTERNS: Array<[EngineErrorCode, RegExp]> = [
   ['missing_file', /file was not found locally|not found locally|could not locate file|local file missing|enoent|no such file|status 404|\b404\b/],
   [
     'corrupt_model',
-    /protobuf parsing failed|failed to load model|load model from .* failed|invalid onnx|model_proto|onnx model.*invalid|can't create a session|failed to create session|invalid model|unexpected end of|invalid wire type|index out of range/,
+    /protobuf parsing failed|failed to load model|load model from .* failed|invalid onnx|model_proto|onnx model.*invalid|can't create a session|failed to create session|invalid model|unexpected end of|invalid wire type/,
   ],
 ];
 
@@ -36,7 +36,16 @@ export function toEngineError(err: unknown, fallback: EngineErrorCode = 'interna
   else if (name === 'AbortError') code = 'cancelled';
   else for (const [c, re] of PATTERNS) if (re.test(text)) { code = c; break; }
   const prefix = context ? `${context}: ` : '';
-  return new EngineError(code, `${prefix}${HINTS[code]}${raw ? ` (${raw.trim().slice(0, 600)})` : ''}`);
+  return new EngineError(code, `${prefix}${HINTS[code]}${detail(code, raw)}`);
+}
+
+/** The useful part of a library message: the file concerned when there is one, else the message itself. */
+function detail(code: EngineErrorCode, raw: string): string {
+  const missing = /not found locally at "([^"]+)"|Local file missing at "([^"]+)"/.exec(raw);
+  if (code === 'missing_file' && missing) return `: ${missing[1] ?? missing[2]}`;
+  const corrupt = /Load model from (\S+) failed:\s*(.*)/s.exec(raw);
+  if (code === 'corrupt_model' && corrupt) return `: ${corrupt[1]} (${corrupt[2].trim().slice(0, 300)})`;
+  return raw ? ` (${raw.trim().slice(0, 600)})` : '';
 }
 
 /** One sentence per code, ahead of the underlying message. */

@@ -32,7 +32,14 @@ function resolvePath(dir: string, name: string): ResolvedSource {
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new EngineError('missing_file', `Model folder not found: ${abs}`);
   }
-  return { modelId: abs, name, release: () => undefined };
+  const readText = async (file: string) => {
+    try {
+      return await fs.promises.readFile(path.join(abs, file), 'utf8');
+    } catch {
+      throw new EngineError('missing_file', `${name}: ${file} is missing in ${abs}`);
+    }
+  };
+  return { modelId: abs, name, readText, release: () => undefined };
 }
 
 /** Decodes an image with sharp (encoded) or wraps raw RGBA; anything unreadable is a bad_image error. */

@@ -13,6 +13,8 @@ export interface ResolvedSource {
   name: string;
   /** Default dtype (registry precision) when the caller gives none. */
   dtype?: string | Record<string, string>;
+  /** Reads a small text file of the folder (config.json), or throws a missing_file EngineError. */
+  readText(file: string): Promise<string>;
   /** Frees what resolving set up (virtual mounts). */
   release(): void;
 }

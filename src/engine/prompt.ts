@@ -56,6 +56,7 @@ export async function preparePrompt(m: LoadedModel, image: RawImage, question: s
     grid: { rows: grid.rows, cols: grid.cols },
     imageSpan: { start, length },
     promptTokens: ids.length,
+    inputIds: ids,
     unknownWords: unknownWords(m, question),
   };
   const notice = resizeNotice(image, grid.resized, m.geometry, n);

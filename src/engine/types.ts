@@ -87,6 +87,8 @@ export interface PromptInfo {
   /** Position of the first image token in input_ids and how many there are. */
   imageSpan: { start: number; length: number };
   promptTokens: number;
+  /** The prompt's token ids (checked against fixtures/prompt-cases.json). */
+  inputIds?: number[];
   /** Words of the question the tokenizer does not know as whole words (small vocabularies only). */
   unknownWords: string[];
   /** Set when the image was downscaled to fit max_pixels or otherwise adjusted. */
