@@ -11,6 +11,7 @@ import {
   scoreRa,
   selectTopEntropy,
   selectionCount,
+  targetRuns,
   tokenAV,
 } from './reward.ts';
 
@@ -50,6 +51,25 @@ describe('tokenAV', () => {
     expect(v).toBeCloseTo(0.25, 7);
     expect(() => tokenAV(att, 1, 4, Int32Array.from([0]), 5)).toThrow(RangeError);
     expect(() => tokenAV(att, 1, 4, new Int32Array(0))).toThrow(/no target token/);
+  });
+  it('groups sorted targets into contiguous runs and rejects unsorted, duplicate or out-of-range ones', () => {
+    expect(Array.from(targetRuns(Int32Array.from([1, 2, 3, 7, 9, 10]), 12))).toEqual([1, 4, 7, 8, 9, 11]);
+    expect(() => targetRuns(Int32Array.from([3, 1]), 12)).toThrow(/sorted and unique/);
+    expect(() => targetRuns(Int32Array.from([1, 1]), 12)).toThrow(/sorted and unique/);
+    expect(() => targetRuns(Int32Array.from([12]), 12)).toThrow(/outside 0…11/);
+  });
+  it('matches a direct nested mean for any target set (property)', () => {
+    fc.assert(
+      fc.property(scenario, ({ heads, n, rows, targets }) => {
+        const t = sortedTargets(targets);
+        const { a, v } = tokenAV(flat(rows), heads, n, t);
+        const f32 = rows.map((r) => Array.from(Float32Array.from(r)));
+        const aDirect = f32.reduce((s, r) => s + t.reduce((u, k) => u + r[k], 0) / t.length, 0) / heads;
+        const vDirect = f32.reduce((s, r) => s + r.reduce((u, x) => u + x, 0) / n, 0) / heads;
+        expect(a).toBeCloseTo(aDirect, 12);
+        expect(v).toBeCloseTo(vDirect, 12);
+      }),
+    );
   });
   it('agrees with the cached head-mean map path', () => {
     fc.assert(

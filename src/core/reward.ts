@@ -58,33 +58,79 @@ export interface RewardResult {
  * a and v of one token: the head mean of the mean attention over the targets, and over all n image tokens.
  * @param attention the token's attention; the block used is attention[offset + h·n + k]
  * @param offset start of the (heads × n) block, e.g. layerIndex·heads·n for a StepRecord's attention
- * @throws RangeError when the block does not fit or the target list is empty
+ * @param targets sorted, unique target indices (< n), e.g. from boxToTokens
+ * @throws RangeError when the block does not fit or the targets are empty, unsorted or out of range
  */
 export function tokenAV(attention: AttentionArray, heads: number, n: number, targets: Int32Array, offset = 0): TokenAV {
+  return tokenAVRuns(attention, heads, n, targetRuns(targets, n), targets.length, offset);
+}
+
+/**
+ * Sorted, unique target indices as maximal runs [start₀, end₀, start₁, end₁, …) (a box is one run per grid row),
+ * so that sums over the targets read contiguous memory.
+ * @throws RangeError for an empty, unsorted, duplicated or out-of-range target list
+ */
+export function targetRuns(targets: Int32Array, n: number): Int32Array {
+  if (targets.length === 0) throw new RangeError('no target token');
+  const runs: number[] = [];
+  for (let j = 0; j < targets.length; j++) {
+    const k = targets[j];
+    if (k < 0 || k >= n) throw new RangeError(`target token ${k} is outside 0…${n - 1}`);
+    if (j > 0 && k <= targets[j - 1]) throw new RangeError('target tokens must be sorted and unique');
+    if (runs.length > 0 && runs[runs.length - 1] === k) runs[runs.length - 1] = k + 1;
+    else runs.push(k, k + 1);
+  }
+  return Int32Array.from(runs);
+}
+
+/** Σ values[from…to) with four float64 accumulators (about twice as fast as one dependent chain). */
+function sumRange(values: AttentionArray, from: number, to: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = from;
+  for (; i + 3 < to; i += 4) {
+    s0 += values[i];
+    s1 += values[i + 1];
+    s2 += values[i + 2];
+    s3 += values[i + 3];
+  }
+  for (; i < to; i++) s0 += values[i];
+  return s0 + s1 + s2 + s3;
+}
+
+/**
+ * {@link tokenAV} with the targets given as runs (see {@link targetRuns}) and their count: one pass over
+ * heads × n values, each read once (the inside and the outside of the runs are summed separately).
+ */
+export function tokenAVRuns(
+  attention: AttentionArray,
+  heads: number,
+  n: number,
+  runs: Int32Array,
+  count: number,
+  offset = 0,
+): TokenAV {
   if (offset < 0 || offset + heads * n > attention.length) {
     throw new RangeError(`attention holds ${attention.length} values, need ${offset + heads * n} (offset + heads·n)`);
   }
-  if (targets.length === 0) throw new RangeError('no target token');
-  const m = targets.length;
-  let all0 = 0;
-  let all1 = 0;
-  let all2 = 0;
-  let all3 = 0;
-  const end = offset + heads * n;
-  let i = offset;
-  for (; i + 3 < end; i += 4) {
-    all0 += attention[i];
-    all1 += attention[i + 1];
-    all2 += attention[i + 2];
-    all3 += attention[i + 3];
-  }
-  for (; i < end; i++) all0 += attention[i];
-  let target = 0;
+  if (count === 0) throw new RangeError('no target token');
+  let inside = 0;
+  let outside = 0;
   for (let h = 0; h < heads; h++) {
     const base = offset + h * n;
-    for (let j = 0; j < m; j++) target += attention[base + targets[j]];
+    let k = base;
+    for (let r = 0; r < runs.length; r += 2) {
+      const start = base + runs[r];
+      const end = base + runs[r + 1];
+      outside += sumRange(attention, k, start);
+      inside += sumRange(attention, start, end);
+      k = end;
+    }
+    outside += sumRange(attention, k, base + n);
   }
-  return { a: target / (heads * m), v: (all0 + all1 + all2 + all3) / (heads * n) };
+  return { a: inside / (heads * count), v: (inside + outside) / (heads * n) };
 }
 
 /**
@@ -190,11 +236,12 @@ export function computeReward(input: RewardInput): RewardResult {
   const { tokens, heads, n, targets, entropy } = input;
   const topRatio = input.topRatio ?? DEFAULT_TOP_RATIO;
   const eps = input.eps ?? EPS;
+  const runs = targetRuns(targets, n);
   const perToken = tokens.map((attention, t) => {
     if (attention.length !== heads * n) {
       throw new RangeError(`token ${t}: attention holds ${attention.length} values, expected heads·n = ${heads * n}`);
     }
-    const { a, v } = tokenAV(attention, heads, n, targets);
+    const { a, v } = tokenAVRuns(attention, heads, n, runs, targets.length);
     return { a, v, R_a: scoreRa(a, v, eps) };
   });
   return { perToken, ...rewardFromAV(perToken, entropy, topRatio, eps) };
