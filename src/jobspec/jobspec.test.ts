@@ -74,6 +74,7 @@ describe('job spec reader', () => {
     expect(errorsOf('run: [1, 2\n')[0]).toMatch(/^job\.yaml: line \d+: invalid YAML: /);
     expect(errorsOf('spec_version: 1\nspec_version: 1\n')[0]).toMatch(/^job\.yaml: line 2: invalid YAML: /);
     expect(validateJobSpec([1])).toEqual([{ path: '(root)', reason: 'expected a mapping of keys, got [1]' }]);
+    expect(errorsOf('')).toEqual(['job.yaml: (root): expected a mapping of keys, got null']);
     expect(() => readJobSpecFile(join(JOBS, 'nope.yaml'))).toThrow(/nope\.yaml: \(file\): cannot read: ENOENT/);
   });
 

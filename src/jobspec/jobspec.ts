@@ -43,7 +43,7 @@ const BOUNDS: Record<string, string> = { minimum: '>=', maximum: '<=', exclusive
 
 /** A value as messages quote it (as the trainer does): strings in single quotes, the rest as JSON, long values cut. */
 export function show(value: unknown): string {
-  const text = typeof value === 'string' ? `'${value}'` : JSON.stringify(value);
+  const text = typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
   return text.length <= 60 ? text : `${text.slice(0, 57)}...`;
 }
 

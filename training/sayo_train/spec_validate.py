@@ -53,7 +53,7 @@ def key_path(parts) -> str:
 
 def show(value) -> str:
     """A value as the messages quote it: strings in single quotes, the rest as JSON, long values cut."""
-    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    text = f"'{value}'" if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
