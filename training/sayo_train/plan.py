@@ -249,6 +249,13 @@ def build_plan(spec: JobSpec) -> Plan:
     static, phases, device, capacity, warnings = memory_lines(spec, params)
     if "grpo" in spec.run.stages and "sft" not in spec.run.stages and spec.model.init == "random":
         warnings.append("model.init is random and there is no sft stage: GRPO starts from an untrained model")
+    written = [("run.output_dir", spec.run.output_dir)]
+    if "data" in spec.run.stages:
+        written += [("data.train", spec.data.train)]
+    for key, path in written:
+        if path.is_relative_to(spec.path.parent):
+            warnings.append(f"{key} resolves to {path}, next to the spec files (relative paths resolve against the "
+                            "spec file's directory): run outputs belong in a git-ignored folder such as ../runs/")
     if spec.model.text.vocab_size is None:
         warnings.append("text.vocab_size not set: embeddings and logits are left out (the tokenizer decides the vocabulary)")
     plan = Plan(spec.run.name, str(spec.path), _stages(spec, gpu), _data_lines(spec, _train_size(spec)), device, params,

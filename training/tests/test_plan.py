@@ -80,3 +80,10 @@ def test_mini_plan_runs_here_on_cpu():
     assert all(s.where == "here" for s in plan.stages)
     assert "python3 -m sayo_train run " in text and "sayo-mini.yaml" in text
     assert "memory per process (CPU RAM" in text and plan.capacity_gb is None
+
+
+def test_plan_warns_when_run_outputs_land_next_to_the_specs(tmp_path):
+    spec = load_spec(JOBS / "sayo-qwen3-vl-8b.yaml")
+    assert not [w for w in build_plan(spec).warnings if "next to the spec files" in w]
+    spec.run.output_dir = spec.path.parent / "runs" / "x"
+    assert [w for w in build_plan(spec).warnings if w.startswith("run.output_dir resolves to") and "../runs/" in w]
