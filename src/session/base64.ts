@@ -1,6 +1,7 @@
 /**
  * @file Float32Array ↔ base64 (little-endian IEEE-754 bytes), the same in Node and the browser.
- * A self-contained codec (no `btoa` / `Buffer`) so both environments produce identical text.
+ * Native codecs do the work (Buffer in Node, btoa / atob in browsers) behind a strict whole-string check (alphabet,
+ * padding, length), so a damaged file is reported — by the pure-JS decoder, naming the bad character — never misread.
  */
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -10,8 +11,28 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 /** True when this machine stores typed arrays little-endian (every platform we target). */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** Encodes raw bytes as standard padded base64. */
+/** Node's Buffer when present (much faster than Node's legacy `btoa`); absent in browsers. */
+interface BufferLike {
+  from(data: ArrayBufferLike | string, offsetOrEncoding?: number | string, length?: number): Uint8Array & { toString(encoding: string): string };
+}
+const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
+
+/** Encodes raw bytes as standard padded base64 (Buffer in Node, `btoa` on chunks in browsers, else pure JS). */
 export function bytesToBase64(bytes: Uint8Array): string {
+  if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  if (typeof btoa === 'function') {
+    const parts: string[] = [];
+    const CHUNK = 3 * 8192;
+    for (let i = 0; i < bytes.length; i += CHUNK) {
+      parts.push(btoa(String.fromCharCode.apply(null, bytes.subarray(i, i + CHUNK) as unknown as number[])));
+    }
+    return parts.join('');
+  }
+  return bytesToBase64Js(bytes);
+}
+
+/** Pure-JS base64 encoder (standard alphabet, padded). */
+export function bytesToBase64Js(bytes: Uint8Array): string {
   const parts: string[] = [];
   const CHUNK = 3 * 4096;
   for (let start = 0; start < bytes.length; start += CHUNK) {
@@ -40,6 +61,34 @@ export function bytesToBase64(bytes: Uint8Array): string {
  */
 export function base64ToBytes(text: string): Uint8Array {
   if (text.length % 4 !== 0) throw new Error(`base64 length ${text.length} is not a multiple of 4 (truncated?)`);
+  if (isStrictBase64(text)) {
+    if (NodeBuffer) {
+      const b = NodeBuffer.from(text, 'base64');
+      return new Uint8Array(b.buffer, b.byteOffset, b.length).slice();
+    }
+    if (typeof atob === 'function') {
+      const bin = atob(text);
+      const out = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+      return out;
+    }
+  }
+  return base64ToBytesJs(text);
+}
+
+/** Whole-string check: alphabet characters, then at most two "=" of padding (length already a multiple of 4). */
+function isStrictBase64(text: string): boolean {
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const end = text.length - pad;
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128 || DECODE[c] < 0) return false;
+  }
+  return true;
+}
+
+/** Pure-JS strict decoder; its errors name the offending character and offset. */
+function base64ToBytesJs(text: string): Uint8Array {
   const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - pad);
   let o = 0;

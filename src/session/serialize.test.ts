@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bytesToBase64, base64ToBytes, base64ToFloats, floatsToBase64 } from './base64';
+import { bytesToBase64, bytesToBase64Js, base64ToBytes, base64ToFloats, floatsToBase64 } from './base64';
 import { SessionError, parseSession, serializeSession } from './serialize';
 import { makeSession } from './fixture';
 
@@ -27,9 +27,15 @@ describe('base64 codec', () => {
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
         const ref = Buffer.from(bytes).toString('base64');
         expect(bytesToBase64(bytes)).toBe(ref);
+        expect(bytesToBase64Js(bytes)).toBe(ref);
         expect(Array.from(base64ToBytes(ref))).toEqual(Array.from(bytes));
       }),
     );
+  });
+
+  it('matches Buffer across chunk boundaries (100 KB)', () => {
+    const bytes = Uint8Array.from({ length: 100_003 }, (_, i) => (i * 2654435761) >>> 24);
+    expect(bytesToBase64(bytes)).toBe(Buffer.from(bytes).toString('base64'));
   });
 
   it('round-trips float32 bit patterns exactly (incl. -0, subnormals, extremes)', () => {

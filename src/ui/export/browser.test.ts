@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHROMIUM_PATH, openInChromium, type ChromiumHarness } from './chromium.testutil';
+import { makeSession } from '../../session/fixture';
+import { serializeSession } from '../../session/serialize';
 
 const ENTRY = `
 import { createStore, get, set } from 'idb-keyval';
@@ -151,6 +153,7 @@ describe.skipIf(!available)('in Chromium', () => {
     await call('clear');
     expect(await call('load')).toBeNull();
     const saved = await call<string>('save');
+    expect(saved).toBe(serializeSession(makeSession({ tokens: 5 }))); // btoa in Chromium = Buffer in Node
     await h.page.reload();
     await h.page.waitForFunction(() => 'lens' in window);
     expect(await call('load')).toBe(saved);
