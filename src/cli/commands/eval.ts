@@ -1,0 +1,107 @@
+/**
+ * @file `sayo eval`: greedy answers of one or more models over a JSONL set with boxes; prints a table per model
+ * (accuracy, mean R_a, mean r_v, mean image share, pointing-game hit rate, tokens/s) and writes results.json,
+ * results.csv and plot.svg to --out. A rerun with the same --out resumes (see lib/eval-run.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { datasetMeans, type DatasetMeans } from '../../core/metrics.ts';
+import { createNodeEngine } from '../../engine/node.ts';
+import { toCsv } from '../lib/csv.ts';
+import { CliError } from '../lib/errors.ts';
+import { fingerprint, runEval, type ModelResult } from '../lib/eval-run.ts';
+import { readEvalSet } from '../lib/jsonl.ts';
+import { modelSource } from '../lib/model-arg.ts';
+import { renderPlot } from '../lib/plot.ts';
+import { createProgress } from '../lib/progress.ts';
+import { METRIC_MAX_NEW_TOKENS } from '../lib/run-sample.ts';
+import { fmt, renderTable } from '../lib/table.ts';
+
+interface Options {
+  model: string[];
+  data: string;
+  out: string;
+  limit?: string;
+  maxNewTokens: string;
+}
+
+/** A model's dataset figures plus speed. */
+export interface ModelSummary extends DatasetMeans {
+  model: string;
+  name: string;
+  tokensPerSecond: number | null;
+  resumed: number;
+}
+
+const CSV_COLUMNS = ['model', 'modelName', 'line', 'image', 'question', 'answer', 'prediction', 'correct', 'tokens', 'stoppedBy', 'R_a', 'r_v', 'imageShare', 'pointingHit', 'ms', 'text'];
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} must be a positive integer, not "${value}"`);
+  return n;
+}
+
+/** Dataset figures of one model's rows. */
+export function summarize(result: ModelResult): ModelSummary {
+  const tokens = result.rows.reduce((acc, r) => acc + r.tokens, 0);
+  const seconds = result.rows.reduce((acc, r) => acc + r.ms, 0) / 1000;
+  return { model: result.model.spec, name: result.name, ...datasetMeans(result.rows), tokensPerSecond: seconds > 0 ? tokens / seconds : null, resumed: result.resumed };
+}
+
+/** The summary table printed on stdout. */
+export function summaryTable(summaries: ModelSummary[]): string {
+  const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`);
+  const rows = [['model', 'samples', 'accuracy', 'mean R_a', 'mean r_v', 'image share', 'pointing hit', 'tokens/s']];
+  for (const s of summaries) {
+    rows.push([s.name, String(s.samples), pct(s.accuracy), fmt(s.R_a), fmt(s.r_v), fmt(s.imageShare), pct(s.pointingHit), fmt(s.tokensPerSecond, 1)]);
+  }
+  return renderTable(rows);
+}
+
+async function evaluate(options: Options): Promise<void> {
+  if (options.model.length === 0) throw new CliError('give at least one --model');
+  const maxNewTokens = positiveInt(options.maxNewTokens, '--max-new-tokens');
+  const limit = options.limit === undefined ? Infinity : positiveInt(options.limit, '--limit');
+  const models = options.model.map((spec) => {
+    const source = modelSource(spec);
+    return { spec, source, fingerprint: fingerprint(source) };
+  });
+  const { records, problems } = readEvalSet(options.data);
+  for (const p of problems) process.stderr.write(`sayo: ${options.data} line ${p.line}: ${p.message} (skipped)\n`);
+  const chosen = records.slice(0, limit);
+  if (chosen.length === 0) throw new CliError(`${options.data} has no usable record`);
+  fs.mkdirSync(options.out, { recursive: true });
+  const progress = createProgress(models.length * chosen.length);
+  const started = performance.now();
+  let results: ModelResult[];
+  try {
+    results = await runEval({ engine: createNodeEngine(), models, records: chosen, maxNewTokens, progressFile: path.join(options.out, 'progress.jsonl'), progress });
+  } finally {
+    progress.stop();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const summaries = results.map(summarize);
+  const rows = results.flatMap((r) => r.rows);
+  const meta = { data: path.resolve(options.data), samples: chosen.length, skippedLines: problems.map((p) => p.line), maxNewTokens, layer: 'last', seconds };
+  fs.writeFileSync(path.join(options.out, 'results.json'), JSON.stringify({ ...meta, models: summaries, rows }, null, 2) + '\n');
+  fs.writeFileSync(path.join(options.out, 'results.csv'), toCsv(CSV_COLUMNS, rows as unknown as Array<Record<string, unknown>>));
+  const plotModels = results.map((r, i) => ({ name: r.name, accuracy: summaries[i].accuracy, meanRa: summaries[i].R_a, samples: r.rows }));
+  fs.writeFileSync(path.join(options.out, 'plot.svg'), renderPlot(plotModels, `${path.basename(options.data)}: ${chosen.length} samples, greedy, last layer`));
+  const resumed = summaries.reduce((acc, s) => acc + s.resumed, 0);
+  process.stdout.write(summaryTable(summaries));
+  process.stdout.write(`${rows.length} rows (${resumed} resumed) in ${seconds.toFixed(1)} s; wrote ${['results.json', 'results.csv', 'plot.svg'].map((f) => path.join(options.out, f)).join(', ')}\n`);
+}
+
+/** Register the command on `program`. */
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate models over a JSONL set with boxes: accuracy, R_a, r_v, image share, pointing game, speed')
+    .option('--model <model>', 'model folder or registry id (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .requiredOption('--data <file>', 'JSONL set: {"image", "question", "answer", "boxes"} per line, images relative to it')
+    .option('--out <dir>', 'output folder (a rerun with the same folder resumes)', 'sayo-eval')
+    .option('--limit <n>', 'evaluate only the first n records')
+    .option('--max-new-tokens <n>', 'generation budget (the contract metrics use 24)', String(METRIC_MAX_NEW_TOKENS))
+    .action(evaluate);
+}
