@@ -109,7 +109,7 @@ def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
     hw, out = spec.hardware, []
     for name in spec.run.stages:
         if not gpu:
-            out.append(Stage(name, "here", here, STAGE_TEXT[name]))
+            out.append(Stage(name, "here", f"{here} --stages {name}", STAGE_TEXT[name]))
         elif name == "data":
             fetch = "; ".join(f"fetch {s.name} from {s.uri}" for s in spec.data.prepare.sources) if spec.data.prepare \
                 else here
@@ -269,12 +269,10 @@ def build_plan(spec: JobSpec) -> Plan:
 def format_plan(plan: Plan) -> str:
     """The plan as plain text, one section per topic."""
     out = [f"plan: {plan.name}  ({plan.spec_path})", "", "stages:"]
-    first = 1
     for i, s in enumerate(plan.stages, 1):
-        out.append(f"  {i}. {s.name} [{s.where}]: {s.does}")
-        if i == len(plan.stages) or plan.stages[i].command != s.command:
-            out.append(f"       $ {s.command}" if first == i else f"     stages {first}-{i} run in order with: $ {s.command}")
-            first = i + 1
+        out += [f"  {i}. {s.name} [{s.where}]: {s.does}", f"       $ {s.command}"]
+    if plan.stages and all(s.where == "here" for s in plan.stages):
+        out.append(f"  all in order: $ {plan.stages[0].command.rsplit(' --stages ', 1)[0]}")
     out += ["", "data:"] + [f"  {line}" for line in plan.data]
     p = plan.params
     out += ["", f"parameters: vision {p['vision'] / 1e6:,.1f} M + text {p['text'] / 1e6:,.1f} M = {p['total'] / 1e6:,.1f} M; "
@@ -289,4 +287,4 @@ def format_plan(plan: Plan) -> str:
     out.append(f"  peak ≈ static + largest phase = {_g(peak)}{verdict}")
     if plan.warnings:
         out += ["", "warnings:"] + [f"  - {w}" for w in plan.warnings]
-    return "\n".join(out) + "\n"
+    return "\n".join(out)

@@ -2,6 +2,8 @@
 torch modules (SAYO-mini) and the published size of Qwen3-VL-8B."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import torch.nn as nn
@@ -78,7 +80,8 @@ def test_mini_plan_runs_here_on_cpu():
     text = format_plan(plan)
     assert [s.name for s in plan.stages] == load_spec(JOBS / "sayo-mini.yaml").run.stages
     assert all(s.where == "here" for s in plan.stages)
-    assert "python3 -m sayo_train run " in text and "sayo-mini.yaml" in text
+    assert "python3 -m sayo_train run " in text and "sayo-mini.yaml --stages sft" in text
+    assert text.count("all in order: $ /usr/bin/python3 -m sayo_train run ") == 1
     assert "memory per process (CPU RAM" in text and plan.capacity_gb is None
 
 
@@ -87,3 +90,17 @@ def test_plan_warns_when_run_outputs_land_next_to_the_specs(tmp_path):
     assert not [w for w in build_plan(spec).warnings if "next to the spec files" in w]
     spec.run.output_dir = spec.path.parent / "runs" / "x"
     assert [w for w in build_plan(spec).warnings if w.startswith("run.output_dir resolves to") and "../runs/" in w]
+
+
+def test_cli_dry_run_prints_the_plan_and_refuses_a_bad_spec(tmp_path):
+    cwd = JOBS.parent
+    ok = subprocess.run([sys.executable, "-m", "sayo_train", "run", "jobs/sayo-qwen3-vl-8b.yaml", "--dry-run"],
+                        cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("plan: sayo-qwen3-vl-8b") and "peak ≈ static + largest phase" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((JOBS / "sayo-qwen3-vl-8b.yaml").read_text().replace("  group_size: 16", "  group_sise: 16"))
+    run = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(bad), "--dry-run"],
+                         cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.splitlines() == [f"{bad}: grpo.group_sise: unknown key", f"{bad}: grpo.group_size: missing required key"]
