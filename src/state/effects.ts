@@ -6,6 +6,7 @@
 import type { AttentionEngine, ImageInput, ModelInfo, PromptInfo } from '../engine/types';
 import type { Side } from '../session/types';
 import type { LensStore } from './store';
+import type { RegistryEntry } from '../engine/registry';
 import type { PanelRun } from './slices/run';
 import { keepSession, restoreSession } from './keep';
 
@@ -199,6 +200,22 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
   };
 }
 
+/** Where the registry is served (vite serves the repo's models/ folder at /models). */
+export const REGISTRY_URL = 'models/registry.json';
+
+/** Reads models/registry.json into the store (its default pair included); a failure is shown, the defaults stay. */
+export async function loadRegistry(store: LensStore, url = REGISTRY_URL): Promise<void> {
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const file = (await res.json()) as { default?: [string, string]; models: RegistryEntry[] };
+    const pair = file.default ? { base: file.default[0], trained: file.default[1] } : undefined;
+    store.getState().setRegistry(file.models, pair);
+  } catch (e) {
+    store.getState().setError('model-base', `The model registry (${url}) could not be read: ${(e as Error).message}`);
+  }
+}
+
 /**
  * Starts the app's effects: restores the kept session, keeps it on change, and loads the checkpoint pair (and
  * reloads a side when its pick changes). Returns the commands and a dispose function.
@@ -206,7 +223,9 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
 export function startEffects(engine: AttentionEngine, store: LensStore): { commands: LensCommands; dispose(): void } {
   const commands = createCommands(engine, store);
   const disposeKeep = keepSession(store);
-  void restoreSession(store).then(() => commands.loadPair());
+  void loadRegistry(store)
+    .then(() => restoreSession(store))
+    .then(() => commands.loadPair());
   const unsub = store.subscribe((s, prev) => {
     if (s.pair !== prev.pair) void commands.loadPair();
   });

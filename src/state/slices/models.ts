@@ -6,7 +6,7 @@ import type { StateCreator } from 'zustand';
 import type { LensState } from '../store';
 import type { FileProgress, ModelInfo } from '../../engine/types';
 import type { Side } from '../../session/types';
-import { defaultPair, registryEntries, type RegistryEntry } from '../../engine/registry';
+import type { RegistryEntry } from '../../engine/registry';
 
 export type { RegistryEntry };
 
@@ -19,8 +19,8 @@ export interface ModelStatus {
   error: string | null;
 }
 
-/** The registry's default pair (the embedded SAYO-mini base vs SAYO-mini). */
-export const DEFAULT_PAIR: Record<Side, string> = { base: defaultPair()[0], trained: defaultPair()[1] };
+/** The embedded pair, the default until models/registry.json says otherwise. */
+export const DEFAULT_PAIR: Record<Side, string> = { base: 'sayo-mini-base', trained: 'sayo-mini' };
 
 export const idleStatus = (): ModelStatus => ({ state: 'idle', files: {}, info: null, error: null });
 
@@ -28,7 +28,8 @@ export interface ModelsSlice {
   registry: RegistryEntry[];
   pair: Record<Side, string>;
   status: Record<Side, ModelStatus>;
-  setRegistry(entries: RegistryEntry[]): void;
+  /** Sets the registry entries and, when given, the default pair. */
+  setRegistry(entries: RegistryEntry[], pair?: Record<Side, string>): void;
   setPairModel(side: Side, id: string): void;
   setModelLoading(side: Side): void;
   setFileProgress(side: Side, p: FileProgress): void;
@@ -45,10 +46,10 @@ export function loadFraction(status: ModelStatus): number | null {
 }
 
 export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (set) => ({
-  registry: registryEntries(),
+  registry: [],
   pair: { ...DEFAULT_PAIR },
   status: { base: idleStatus(), trained: idleStatus() },
-  setRegistry: (registry) => set({ registry }),
+  setRegistry: (registry, pair) => set(pair ? { registry, pair } : { registry }),
   setPairModel: (side, id) =>
     set((s) => ({ pair: { ...s.pair, [side]: id }, status: { ...s.status, [side]: idleStatus() } })),
   setModelLoading: (side) =>
