@@ -1,0 +1,56 @@
+/**
+ * @file Acceptance: `sayo eval` on the bundled held-out set reproduces models/METRICS.md for the shipped pair,
+ * within the printed precision (runs the whole set; its wall time is logged). Also the Markdown reader itself.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compareRow, parseMetricsMarkdown, parsePrinted } from './lib/metrics-md.ts';
+import { REPO_ROOT, runSayo } from './lib/run-cli.ts';
+
+describe('metrics Markdown reader', () => {
+  it('reads numbers, percentages and their printed precision from metric tables only', () => {
+    expect(parsePrinted('41.5%')).toMatchObject({ value: 0.415, tolerance: 0.0005 });
+    expect(parsePrinted('**0.512**')).toMatchObject({ value: 0.512, tolerance: 0.0005 });
+    expect(parsePrinted('n/a')).toBeNull();
+    const text = [
+      '# Metrics', '', '| step | loss |', '|---|---|', '| 1 | 0.5 |', '',
+      '| checkpoint | accuracy | mean R_a | r_v | image share | pointing hit |',
+      '|:--|--:|--:|--:|--:|--:|',
+      '| sayo-mini-base | 40.0% | 0.512 | 0.10 | 0.301 | 55.0% |',
+      '| sayo-mini | 45.5% | 0.640 | 0.41 | 0.352 | 71.5% |',
+    ].join('\n');
+    const rows = parseMetricsMarkdown(text);
+    expect(rows.map((r) => r.label)).toEqual(['sayo-mini-base', 'sayo-mini']);
+    expect(rows[1].values.r_v).toMatchObject({ value: 0.41, tolerance: 0.005 });
+    const measured = { samples: 200, accuracy: 0.4549, R_a: 0.6404, r_v: 0.4149, imageShare: 0.3524, pointingHit: 0.715 };
+    expect(compareRow(rows[1], measured)).toEqual([]);
+    expect(compareRow(rows[1], { ...measured, R_a: 0.6406 })).toEqual(['sayo-mini R_a: report 0.640, measured 0.6406']);
+  });
+});
+
+const metricsFile = path.join(REPO_ROOT, 'models/METRICS.md');
+const heldout = path.join(REPO_ROOT, 'data/heldout/set.jsonl');
+
+describe.skipIf(!fs.existsSync(metricsFile) || !fs.existsSync(heldout))('models/METRICS.md reproduction', () => {
+  it('sayo eval on data/heldout/set.jsonl matches the report for sayo-mini-base and sayo-mini', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-repro-'));
+    const run = runSayo(['eval', '--model', 'sayo-mini-base', '--model', 'sayo-mini', '--data', heldout, '--out', out], 1_500_000);
+    console.log(`sayo eval, full held-out set, both models: ${(run.ms / 1000).toFixed(1)} s\n${run.stdout}`);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    const report = parseMetricsMarkdown(fs.readFileSync(metricsFile, 'utf8'));
+    const rowFor = (base: boolean) => report.find((r) => /sayo.?mini/i.test(r.label) && /base/i.test(r.label) === base);
+    const problems: string[] = [];
+    for (const [i, base] of [[0, true], [1, false]] as const) {
+      const row = rowFor(base);
+      expect(row, `METRICS.md has a row for ${base ? 'the base' : 'the trained'} model`).toBeDefined();
+      expect(Object.keys(row!.values).length).toBeGreaterThanOrEqual(2);
+      problems.push(...compareRow(row!, results.models[i]));
+    }
+    expect(problems).toEqual([]);
+    fs.rmSync(out, { recursive: true, force: true });
+  }, 1_600_000);
+});
