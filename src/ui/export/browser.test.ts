@@ -17,7 +17,7 @@ import { createStore, get, set } from 'idb-keyval';
 import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KEY } from '../../session/persist';
 import { serializeSession } from '../../session/serialize';
 import { makeSession } from '../../session/fixture';
-import { renderHeatmap, HEATMAP_DEFAULTS } from '../charts/heatmap';
+import { renderHeatmap, heatmapPlan, HEATMAP_DEFAULTS } from '../charts/heatmap';
 import { renderDiffHeatmap } from '../charts/diffHeatmap';
 import { colorFor, sharedScale } from '../charts/scale';
 import { cellCoverage, cellRect, gridFor } from '../../core/geometry';
@@ -59,6 +59,22 @@ window.lens = {
       return { k, actual: px(ctx, r.x + 14, r.y + 14), planned: c.map((v, i) => Math.round(bg[i] * (1 - opacity) + v * opacity)) };
     });
     return { size: [canvas.width, canvas.height, grid.rows, grid.cols], cells, boxEdge: px(ctx, 56, 84), insideBox: px(ctx, 84, 84), boxColor: HEATMAP_DEFAULTS.boxColor };
+  },
+  exact(w, h, width, pr) {
+    const grid = gridFor({ width: w, height: h }, QWEN2);
+    const n = grid.rows * grid.cols;
+    const values = Float32Array.from({ length: n }, (_, k) => ((k * 7919) % n) / n);
+    const options = { scale: sharedScale([values], 'raw'), width, pixelRatio: pr, opacity: 1 };
+    const plan = heatmapPlan({ grid, values }, options);
+    const canvas = renderHeatmap({ grid, values }, options);
+    const { width: W, height: H } = plan.layout;
+    const data = canvas.getContext('2d').getImageData(0, 0, W, H).data;
+    let wrong = 0;
+    for (const c of plan.cells) for (let y = c.y; y < c.y + c.h; y++) for (let x = c.x; x < c.x + c.w; x++) {
+      const i = (y * W + x) * 4;
+      if (data[i] !== c.rgb[0] || data[i + 1] !== c.rgb[1] || data[i + 2] !== c.rgb[2]) wrong++;
+    }
+    return { size: [canvas.width, canvas.height], planned: [W, H], cells: n, wrong };
   },
   overImage() {
     const grid = gridFor({ width: 280, height: 168 }, QWEN2);
@@ -177,6 +193,14 @@ describe.skipIf(!available)('in Chromium', () => {
         c.actual.slice(0, 3).forEach((v: number, i: number) => expect(Math.abs(v - c.planned[i])).toBeLessThanOrEqual(1));
       }
       expect('#' + r.boxEdge.slice(0, 3).map((v: number) => v.toString(16).padStart(2, '0')).join('')).toBe(r.boxColor);
+    }
+  });
+
+  it('paints every pixel exactly as planned (non-square grids, fractional pixel ratios, very tall images)', async () => {
+    for (const args of [[1400, 728, 700, 2], [1000, 333, 500, 1], [640, 480, 420, 1.5], [123, 4567, 300, 1], [801, 599, 421, 1.25]]) {
+      const r = await call<{ size: number[]; planned: number[]; cells: number; wrong: number }>('exact', ...args);
+      expect(r.size).toEqual(r.planned);
+      expect({ args, wrong: r.wrong }).toEqual({ args, wrong: 0 });
     }
   });
 
