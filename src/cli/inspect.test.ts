@@ -3,6 +3,7 @@
  * fail with the reason, exit 1), a decoder without attention outputs (warning only), and unreadable input (exit 2).
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +81,34 @@ describe.skipIf(!ready)('sayo inspect', () => {
     const { status, checks } = inspectJson(folder);
     expect(status).toBe(0);
     expect(checks.filter((c) => c.status === 'warn').map((c) => c.message).join()).toMatch(/sayo expose-attention/);
+  });
+
+  it('checks a folder served over HTTP the same way (real local server)', async () => {
+    const server = http.createServer((req, res) => {
+      const file = path.join(shipped, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      if (!file.startsWith(shipped) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-length': fs.statSync(file).size });
+      if (req.method === 'HEAD') res.end();
+      else fs.createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const { spawn } = await import('node:child_process');
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/sayo.mjs'), 'inspect', `http://127.0.0.1:${port}/`, '--json'], { cwd: REPO_ROOT });
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(status).toBe(0);
+      const report = JSON.parse(stdout);
+      expect(report.ok).toBe(true);
+      expect(report.checks.filter((c: Check) => c.status === 'pass').length).toBeGreaterThan(60);
+    } finally {
+      server.close();
+    }
   });
 
   it('exits 2 with one line for a folder that does not exist', () => {
