@@ -8,8 +8,9 @@ import type { HeadMode, NormMode } from '../core/aggregate';
 import type { LensSession, ViewState } from './types';
 import { SessionError, parseSession, serializeSession } from './serialize';
 
-/** IndexedDB database and object store names. */
+/** IndexedDB database name. */
 export const DB_NAME = 'sayo-lens';
+/** IndexedDB object store name. */
 export const STORE_NAME = 'sessions';
 /** Key of the current session. */
 export const CURRENT_KEY = 'current';

@@ -12,6 +12,7 @@ import type { LensSession, SessionPanel, ViewState } from './types';
 import { base64ToFloats, floatsToBase64 } from './base64';
 import { SessionError, arr, int, num, obj, oneOf, opt, str } from './check';
 
+/** Thrown by `parseSession` / `readSession`; `field` is the dotted path of the offending value. */
 export { SessionError } from './check';
 
 /** Value of the `format` field that marks a SAYO Lens session file. */
