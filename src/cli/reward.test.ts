@@ -105,7 +105,7 @@ describe('sayo reward: trainer fixtures through the CLI', () => {
       expect(runs[i].status, c.name).toBe(0);
       expect(diffWithin(c.expected, JSON.parse(runs[i].stdout)), c.name).toEqual([]);
     });
-  });
+  }, 600_000); // one npx spawn per fixture (~23): minutes when the shared cores are busy with training
 });
 
 type Mutate = (c: Record<string, any>) => unknown;
