@@ -104,7 +104,7 @@ def forward_batch(model: SayoMini, exs: list[Example], seqs: list[list[int]], at
         if key not in cache:
             cache[key] = model.visual(ex.pixel_values, torch.tensor([ex.thw]))
         feats.append(cache[key])
-    emb = model.embed(ids, feats)
+    emb = model.embed(ids, feats, [ex.image_start for ex in exs])
     logits, _pres, attns = model.decode(emb, am, pos, attn_layers=attn_layers)
     return logits, attns, am
 

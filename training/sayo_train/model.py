@@ -293,8 +293,9 @@ class SayoMini(nn.Module):
         logits = self.lm_head(self.norm(x))
         return logits, presents, attns
 
-    def embed(self, input_ids, image_features_list=None):
-        """Token embeddings with each sample's image features placed at its <|image_pad|> positions."""
+    def embed(self, input_ids, image_features_list=None, image_starts=None):
+        """Token embeddings with each sample's image features placed at its <|image_pad|> positions (or, given
+        image_starts, at the n positions from that index: the prompt's image span, whatever a completion holds)."""
         e = self.embed_tokens(input_ids)
         if image_features_list is None:
             return e
@@ -302,7 +303,10 @@ class SayoMini(nn.Module):
         for b, feats in enumerate(image_features_list):
             if feats is None:
                 continue
-            pos = (input_ids[b] == self.cfg.image_token_id).nonzero(as_tuple=True)[0]
+            if image_starts is not None:
+                pos = torch.arange(image_starts[b], image_starts[b] + feats.shape[0])
+            else:
+                pos = (input_ids[b] == self.cfg.image_token_id).nonzero(as_tuple=True)[0]
             if pos.numel() != feats.shape[0]:
                 raise ValueError(f"image tokens ({pos.numel()}) != image features ({feats.shape[0]})")
             e[b, pos] = feats

@@ -231,6 +231,7 @@ class Export:
     check: Check
     merge_lora: Optional[bool] = None
     quantize: Optional[list[str]] = None
+    noattn_decoder: Optional[Path] = None  # SAYO-mini: the trained decoder exported without attention outputs
 
 
 @dataclass
