@@ -3,7 +3,7 @@
  * and clamping, and the diverging scale centred on 0.
  */
 import { describe, expect, it } from 'vitest';
-import { interpolateInferno, interpolateRdBu, rgb } from 'd3';
+import { interpolateInferno, interpolateRdBu, interpolateViridis, rgb } from 'd3';
 import { colorFor, cssColor, divergingScale, formatValue, lutIndex, normalizeFor, scaleTicks, sharedScale } from './scale';
 
 const base = new Float32Array([0.1, 0.2, 0.1, 0.0]);
@@ -34,6 +34,13 @@ describe('sharedScale', () => {
     expect(s.sharedMax).toBe(Math.fround(0.4));
     expect(normalizeFor(trained, s)[1]).toBe(1);
     expect(normalizeFor(base, s)[1]).toBeCloseTo(0.5, 6);
+  });
+
+  it('builds each scheme table once; schemes differ', () => {
+    const a = sharedScale([base], 'raw', 'viridis');
+    expect(sharedScale([trained], 'image', 'viridis').lut).toBe(a.lut);
+    expect(sharedScale([base], 'raw', 'inferno').lut).not.toEqual(a.lut);
+    expect(colorFor(0, a)).toEqual(d3rgb(interpolateViridis(0)));
   });
 
   it('all-zero maps get a usable domain', () => {

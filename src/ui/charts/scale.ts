@@ -21,7 +21,7 @@ export interface ColorScale {
   /** For mode 'shared': the maximum shared by all panels, passed to `normalizeMap`. */
   sharedMax?: number;
   scheme: SequentialScheme | 'RdBu';
-  /** 256 × RGB, index 0 = domain[0], 255 = domain[1]. */
+  /** 256 × RGB, index 0 = domain[0], 255 = domain[1]; shared between scales of a scheme, read-only. */
   lut: Uint8Array;
   /** Legend caption, e.g. "attention (share of image)". */
   label: string;
@@ -40,12 +40,18 @@ const LABELS: Record<NormMode, string> = {
   shared: 'attention (÷ shared max)',
 };
 
+/** Lookup tables are built once per scheme and shared by every scale of that scheme (treat them as read-only). */
+const LUTS = new Map<string, Uint8Array>();
+
 /**
- * Builds the 256-entry RGB table of an interpolator. A centred table gives entries 127 and 128 both the exact
+ * Builds (once) the 256-entry RGB table of an interpolator. A centred table gives entries 127 and 128 both the exact
  * middle colour, so 0 on a diverging scale (t = ½, index 127.5 → 128) is exactly neutral.
  */
-function buildLut(interpolate: (t: number) => string, centred = false): Uint8Array {
+function buildLut(key: string, interpolate: (t: number) => string, centred = false): Uint8Array {
+  const hit = LUTS.get(key);
+  if (hit) return hit;
   const lut = new Uint8Array(256 * 3);
+  LUTS.set(key, lut);
   for (let i = 0; i < 256; i++) {
     const t = centred ? (i < 128 ? i / 254 : (i - 1) / 254) : i / 255;
     const c = rgb(interpolate(t));
@@ -80,7 +86,7 @@ export function sharedScale(maps: readonly Float32Array[], mode: NormMode, schem
     mode,
     ...(shared === undefined ? {} : { sharedMax: shared }),
     scheme,
-    lut: buildLut(SCHEMES[scheme]),
+    lut: buildLut(scheme, SCHEMES[scheme]),
     label: LABELS[mode],
   };
 }
@@ -91,6 +97,11 @@ export function normalizeFor(map: Float32Array, scale: ColorScale): Float32Array
   return normalizeMap(map, scale.mode, scale.sharedMax).values;
 }
 
+/** RdBu reversed: blue for negative, red for positive. */
+function reversedRdBu(t: number): string {
+  return interpolateRdBu(1 - t);
+}
+
 /**
  * A diverging scale centred on 0 (blue = negative, white = 0, red = positive) spanning ±max |value| of the maps,
  * for trained − base differences.
@@ -99,7 +110,7 @@ export function divergingScale(maps: readonly Float32Array[], label = 'trained �
   let m = 0;
   for (const map of maps) for (let k = 0; k < map.length; k++) m = Math.max(m, Math.abs(map[k]));
   if (!(m > 0) || !Number.isFinite(m)) m = 1;
-  return { kind: 'diverging', domain: [-m, m], mode: 'raw', scheme: 'RdBu', lut: buildLut((t) => interpolateRdBu(1 - t), true), label };
+  return { kind: 'diverging', domain: [-m, m], mode: 'raw', scheme: 'RdBu', lut: buildLut('RdBu-reversed', reversedRdBu, true), label };
 }
 
 /** Position of a value in the scale's lookup table (0…255), clamped; NaN maps to 0. */
