@@ -80,6 +80,12 @@ describe('serializeSession / parseSession', () => {
     expect(parseSession(serializeSession(s))).toEqual(s);
   });
 
+  it('keeps zero-area boxes (the core reports them; the session must still load)', () => {
+    const s = makeSession();
+    s.boxes.push([30, 30, 30, 50]);
+    expect(parseSession(serializeSession(s)).boxes).toEqual(s.boxes);
+  });
+
   it('accepts steps without attention (models with no attention outputs)', () => {
     const s = makeSession();
     for (const st of s.panels[0].steps) {
@@ -122,7 +128,9 @@ describe('parseSession errors name the field', () => {
     ['negative width', (r) => (r.image.width = -3), 'image.width', /below the minimum 1/],
     ['box with 3 numbers', (r) => (r.boxes[0] = [1, 2, 3]), 'boxes[0]', /got 3 numbers/],
     ['box as string', (r) => (r.boxes[0][2] = '60'), 'boxes[0][2]', /finite number/],
-    ['inverted box', (r) => (r.boxes[0] = [50, 0, 10, 10]), 'boxes[0]', /x1 < x2/],
+    ['inverted box', (r) => (r.boxes[0] = [50, 0, 10, 10]), 'boxes[0]', /x1 ≤ x2/],
+    ['layers differ between steps', (r) => (r.panels[0].steps[2].layers = [0, 2]), 'panels[0].steps[2].layers', /\[0,2\] differs from step 0's \[0,1\]/],
+    ['heads differ between steps', (r) => (r.panels[1].steps[1].heads = 1), 'panels[1].steps[1].attention', /has 48 values, expected 24 or 0/],
     ['unknown side', (r) => (r.panels[1].side = 'rl'), 'panels[1].side', /"base", "trained"/],
     ['prompt image mismatch', (r) => (r.panels[0].prompt.image.width = 121), 'panels[0].prompt.image', /does not match the session image 120×90/],
     ['gridThw short', (r) => (r.panels[0].prompt.gridThw = [1, 6]), 'panels[0].prompt.gridThw', /\[t, h, w\]/],

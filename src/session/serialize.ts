@@ -111,7 +111,7 @@ function readBox(v: unknown, path: string): Box {
   const a = arr(v, path);
   if (a.length !== 4) throw new SessionError(path, `expected [x1, y1, x2, y2], got ${a.length} numbers`);
   const b = a.map((x, i) => num(x, `${path}[${i}]`)) as Box;
-  if (!(b[2] > b[0] && b[3] > b[1])) throw new SessionError(path, 'expected x1 < x2 and y1 < y2');
+  if (!(b[2] >= b[0] && b[3] >= b[1])) throw new SessionError(path, 'expected x1 ≤ x2 and y1 ≤ y2');
   return b;
 }
 
@@ -199,9 +199,14 @@ function readPanel(v: unknown, path: string, image: { width: number; height: num
   const n = prompt.grid.rows * prompt.grid.cols;
   const steps = arr(o.steps, `${path}.steps`).map((s, i) => readStep(s, `${path}.steps[${i}]`, n));
   steps.forEach((s, i) => {
-    if (i > 0 && s.index <= steps[i - 1].index) {
+    if (i === 0) return;
+    if (s.index <= steps[i - 1].index) {
       throw new SessionError(`${path}.steps[${i}].index`, `${s.index} does not follow ${steps[i - 1].index}`);
     }
+    if (s.layers.join() !== steps[0].layers.join()) {
+      throw new SessionError(`${path}.steps[${i}].layers`, `[${s.layers}] differs from step 0's [${steps[0].layers}]`);
+    }
+    if (s.heads !== steps[0].heads) throw new SessionError(`${path}.steps[${i}].heads`, `${s.heads} differs from step 0's ${steps[0].heads}`);
   });
   const summary = opt(o.summary, `${path}.summary`, readSummary);
   return {
