@@ -1,6 +1,6 @@
 /**
  * @file Mounts a chart built by a `render(data, options) → Element` function (src/ui/charts): React only places
- * the element; the chart function draws it.
+ * the element; the chart function draws it. A chart that cannot be drawn says why instead of breaking the page.
  */
 import { useEffect, useRef } from 'react';
 
@@ -8,7 +8,14 @@ import { useEffect, useRef } from 'react';
 export function Chart({ render, className, testId }: { render: () => Element | null; className?: string; testId?: string }) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
-    const el = render();
+    let el: Element | null;
+    try {
+      el = render();
+    } catch (e) {
+      el = document.createElement('p');
+      el.className = 'notice';
+      el.textContent = `This chart could not be drawn: ${(e as Error).message}`;
+    }
     host.current?.replaceChildren(...(el ? [el] : []));
   }, [render]);
   return <div ref={host} className={className} data-testid={testId} />;

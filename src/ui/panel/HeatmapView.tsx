@@ -2,7 +2,7 @@
  * @file One panel's heatmap over the original image (the session helper's `renderHeatmap`, redrawn into the same
  * canvas on every change) with the shared region editor on top.
  */
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { renderHeatmap } from '../charts/heatmap';
 import type { ColorScale } from '../charts/scale';
 import { useLens } from '../../state/store';
@@ -18,9 +18,11 @@ export function HeatmapView({ data, scale, image, side }: { data: PanelData; sca
   const canvas = useRef<HTMLCanvasElement>(null);
   const boxes = useLens((s) => s.boxes);
   const opacity = useLens((s) => s.view.opacity);
+  const [failure, setFailure] = useState<string | null>(null);
   useEffect(() => {
     if (!canvas.current || !data.values) return;
-    renderHeatmap(
+    try {
+      renderHeatmap(
       { image, grid: data.grid, values: data.values, boxes, coverage: data.coverage ?? undefined },
       {
         scale,
@@ -30,12 +32,17 @@ export function HeatmapView({ data, scale, image, side }: { data: PanelData; sca
         canvas: canvas.current,
         label: `${side} model attention over the image`,
       },
-    );
+      );
+      setFailure(null);
+    } catch (e) {
+      setFailure(`The heatmap could not be drawn: ${(e as Error).message}`);
+    }
   }, [data, scale, image, boxes, opacity, side]);
   return (
     <div className="heatmap-wrap" style={{ width: HEATMAP_WIDTH }}>
       <canvas ref={canvas} data-testid={`heatmap-${side}`} />
       <RegionEditor image={data.grid.image} testId={side === 'base' ? 'region-layer' : `region-layer-${side}`} />
+      {failure ? <p className="notice">{failure}</p> : null}
     </div>
   );
 }

@@ -1,0 +1,145 @@
+// @vitest-environment happy-dom
+// @vitest-environment-options {"url":"http://localhost:3000/","settings":{"fetch":{"virtualServers":[{"url":"http://localhost:3000/","directory":"./public"}]}}}
+/**
+ * The app's components over REAL model output: the SAYO-mini pair runs in Node (onnxruntime-node) through the same
+ * commands the browser uses (recorded in a child process, since transformers.js takes its browser path under
+ * happy-dom), then the views are driven like a user would (click, hover, arrow keys, keyboard region
+ * editing, session import) and checked through the DOM.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { panelGrid, panelReward, targetsFor } from '../state/derive';
+import { applySession, buildSession } from '../state/session';
+import { useLens } from '../state/store';
+import { parseSession, serializeSession } from '../session/serialize';
+import type { Box } from '../core/geometry';
+import { App } from './App';
+import { CommandsContext } from './commands';
+import { importSessionFile } from './ExportBar';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const S = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string; boxes: Box[] }[])[0];
+
+function renderApp() {
+  return render(
+    <CommandsContext.Provider value={null}>
+      <App />
+    </CommandsContext.Provider>,
+  );
+}
+
+const rv = (side: string) => Number(screen.getByTestId(`reward-${side}`).getAttribute('data-rv'));
+const ra = (side: string) => Number(screen.getByTestId(`reward-${side}`).getAttribute('data-ra'));
+
+/** Real output: the SAYO-mini pair run in plain Node by the app's own commands (see testing/recordSession.ts). */
+function recordedSession(): string {
+  return execFileSync('npx', ['tsx', path.join(ROOT, 'src/ui/testing/recordSession.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+}
+
+beforeAll(() => {
+  applySession(useLens, parseSession(recordedSession()));
+  expect(useLens.getState().runs.trained.panel!.steps.length).toBeGreaterThan(1);
+  expect(useLens.getState().boxes).toEqual(S.boxes);
+});
+
+afterEach(() => {
+  cleanup();
+  act(() => {
+    useLens.getState().setBoxes(S.boxes);
+    useLens.getState().setView({ token: 'all' });
+    useLens.getState().setHover(null);
+  });
+});
+
+describe('App over real SAYO-mini output', () => {
+  it('shows both answers and one token element per generated token', () => {
+    renderApp();
+    for (const side of ['base', 'trained'] as const) {
+      const steps = useLens.getState().runs[side].panel!.steps;
+      expect(screen.getByTestId(`answer-${side}`).textContent).toBe(steps.map((t) => t.text).join(''));
+      for (let i = 0; i < steps.length; i++) expect(screen.getByTestId(`token-${side}-${i}`).textContent).toBe(steps[i].text);
+      expect(screen.queryByTestId(`token-${side}-${steps.length}`)).toBeNull();
+    }
+  });
+
+  it('click, hover and arrow keys pick a token; data-ra follows the picked token', async () => {
+    renderApp();
+    const p = useLens.getState().runs.trained.panel!;
+    const r = panelReward(p, p.steps[0].layers.at(-1)!, targetsFor(S.boxes, panelGrid(p)).targets)!;
+    fireEvent.click(screen.getByTestId('token-trained-1'));
+    expect(ra('trained')).toBeCloseTo(r.perToken[1].R_a, 10);
+    expect(screen.getByTestId('picked-token').textContent).toContain('token 1');
+    fireEvent.keyDown(screen.getByRole('listbox', { name: /trained answer tokens/ }), { key: 'ArrowRight' });
+    expect(ra('trained')).toBeCloseTo(r.perToken[2].R_a, 10);
+    fireEvent.mouseEnter(screen.getByTestId('token-trained-0'));
+    expect(ra('trained')).toBeCloseTo(r.perToken[0].R_a, 10);
+    fireEvent.mouseLeave(screen.getByRole('listbox', { name: /trained answer tokens/ }));
+    expect(ra('trained')).toBeCloseTo(r.perToken[2].R_a, 10);
+    expect(rv('trained')).toBeCloseTo(r.r_v, 10);
+    // r_v tokens are marked.
+    for (const i of r.selected) expect(screen.getByTestId(`token-trained-${i}`).className).toContain('counts');
+  });
+
+  it('regions by keyboard: add, move, delete; r_v recomputes live without re-running the model', () => {
+    renderApp();
+    const before = rv('base');
+    const layer = screen.getByTestId('region-layer');
+    fireEvent.keyDown(layer, { key: 'n' });
+    expect(useLens.getState().boxes).toHaveLength(2);
+    const added = rv('base');
+    expect(added).not.toBeCloseTo(before, 6);
+    fireEvent.keyDown(layer, { key: 'ArrowRight', shiftKey: true });
+    const moved = useLens.getState().boxes[1];
+    expect(moved[0]).toBeGreaterThan(0);
+    expect(rv('base')).not.toBeCloseTo(added, 9);
+    fireEvent.keyDown(layer, { key: 'ArrowDown', altKey: true });
+    expect(useLens.getState().boxes[1][3]).toBeGreaterThan(moved[3]);
+    fireEvent.keyDown(layer, { key: 'Delete' });
+    expect(useLens.getState().boxes).toEqual(S.boxes);
+    expect(rv('base')).toBeCloseTo(before, 12);
+    // The same regions are in both panels.
+    expect(screen.getByTestId('region-layer-trained').getAttribute('data-boxes')).toBe(layer.getAttribute('data-boxes'));
+  });
+
+  it('renders model text as text, never HTML', () => {
+    const s = useLens.getState();
+    const panel = s.runs.base.panel!;
+    const hostile = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
+    act(() => useLens.setState({ runs: { ...s.runs, base: { ...s.runs.base, panel: { ...panel, steps: panel.steps.map((t, i) => (i === 0 ? { ...t, text: hostile } : t)) } } } }));
+    renderApp();
+    const answer = screen.getByTestId('answer-base');
+    expect(answer.querySelector('img, b')).toBeNull();
+    expect(answer.textContent).toContain(hostile);
+    expect(within(screen.getByTestId('token-base-0')).queryByRole('img')).toBeNull();
+    act(() => useLens.setState({ runs: s.runs }));
+  });
+
+  it('a broken session file shows a message and keeps everything on screen', async () => {
+    renderApp();
+    const before = useLens.getState();
+    const ok = await act(() => importSessionFile(new Blob(['{"format":"sayo-lens-session","version":1,"question":3}'])));
+    expect(ok).toBe(false);
+    expect(screen.getAllByTestId('error').map((e) => e.textContent).join(' ')).toMatch(/session file cannot be opened/);
+    const after = useLens.getState();
+    expect(after.image).toBe(before.image);
+    expect(after.runs).toBe(before.runs);
+    act(() => useLens.getState().clearError('session'));
+  });
+
+  it('session JSON round-trips: export, import, the same answers and reward', async () => {
+    const text = serializeSession(buildSession(useLens.getState())!);
+    const saved = useLens.getState().runs;
+    renderApp();
+    const rvBefore = rv('trained');
+    act(() => useLens.getState().setBoxes([]));
+    expect(screen.getByTestId('reward-trained').getAttribute('data-rv')).toBe('');
+    expect(await act(() => importSessionFile(new Blob([text])))).toBe(true);
+    expect(rv('trained')).toBeCloseTo(rvBefore, 6);
+    const runs = useLens.getState().runs;
+    expect(runs.trained.panel!.steps.map((t) => t.text)).toEqual(saved.trained.panel!.steps.map((t) => t.text));
+    expect(Array.from(runs.base.panel!.steps[1].attention)).toEqual(Array.from(saved.base.panel!.steps[1].attention));
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * Image checks: sides under one cell, aspect ratio above 200, and the downscale of huge images to the processor's
+ * own resized size (SAYO-mini's preprocessor_config.json, read from the repo).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gridFor, type ProcessorGeometry } from '../../core/geometry';
+import { DEFAULT_PROCESSOR, DOWNSCALE_PIXELS, downscaleTarget, sizeProblem } from './loadImage';
+
+const MINI = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../../models/sayo-mini/preprocessor_config.json'), 'utf8')) as ProcessorGeometry;
+
+describe('sizeProblem', () => {
+  it('accepts ordinary images, including exactly one cell per side', () => {
+    expect(sizeProblem(316, 329, MINI)).toBeNull();
+    expect(sizeProblem(28, 28, MINI)).toBeNull();
+    expect(sizeProblem(28, 5600, MINI)).toBeNull();
+  });
+  it('rejects a side under 28 px with the size in the message', () => {
+    expect(sizeProblem(27, 400, MINI)).toMatch(/27×400 px.*at least 28 px/);
+    expect(sizeProblem(400, 10, DEFAULT_PROCESSOR)).toMatch(/at least 28 px/);
+  });
+  it('rejects an aspect ratio above 200', () => {
+    expect(sizeProblem(28 * 201, 28, MINI)).toMatch(/aspect ratio is 201:1.*at most 200:1/);
+  });
+});
+
+describe('downscaleTarget', () => {
+  it('keeps images up to the limit', () => {
+    expect(downscaleTarget(4000, 4000, MINI)).toBeNull();
+  });
+  it('shrinks a 50-megapixel image to the processor size, within max_pixels, keeping the grid', () => {
+    const t = downscaleTarget(8660, 5774, MINI)!;
+    expect(8660 * 5774).toBeGreaterThan(DOWNSCALE_PIXELS);
+    expect(t.width * t.height).toBeLessThanOrEqual(MINI.max_pixels);
+    const before = gridFor({ width: 8660, height: 5774 }, MINI);
+    const after = gridFor(t, MINI);
+    expect([after.rows, after.cols]).toEqual([before.rows, before.cols]);
+  });
+});
