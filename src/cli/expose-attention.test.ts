@@ -84,6 +84,18 @@ describe('expose-attention on a toy decoder', () => {
     expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-6);
   });
 
+  it('declares the probabilities\' own element type (float64 Softmax between Casts), so onnxruntime loads the result', async () => {
+    writeToyDecoder(path.join(dir, 'double.onnx'), { ...spec, doubleSoftmax: true });
+    const out = path.join(dir, 'double-exposed.onnx');
+    const run = runSayo(['expose-attention', path.join(dir, 'double.onnx'), out, '--layers', 'all']);
+    expect(run.status).toBe(0);
+    const { ra, rb } = await runBoth(path.join(dir, 'native.onnx'), out, ['decoder_attentions.1']);
+    expect(rb['decoder_attentions.1'].type).toBe('float64');
+    const a = ra['decoder_attentions.1'].data as Float32Array;
+    const b = rb['decoder_attentions.1'].data as Float64Array;
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-6);
+  });
+
   it('refuses fused attention, already-exposed graphs, bad layer lists and overwriting the input, exit 2', () => {
     const cases: Array<[string[], RegExp]> = [
       [[path.join(dir, 'fused.onnx'), path.join(dir, 'x.onnx')], /attention is fused \(1 MultiHeadAttention/],

@@ -8,7 +8,7 @@
  * (Attention, MultiHeadAttention, GroupQueryAttention, …) never materialise the probabilities, so they are refused.
  */
 import { CliError } from '../lib/errors.ts';
-import { defaultOpset, onnx, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from './model.ts';
+import { defaultOpset, onnx, toNum, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from './model.ts';
 
 /** Ops that compute attention internally: their probabilities cannot be exposed. */
 export const FUSED_ATTENTION_OPS = [
@@ -171,10 +171,34 @@ export interface ExposeReport {
   sites: AttentionSite[];
 }
 
-/** Output type of an exposed tensor: its element type and shape from value_info when known, else symbolic. */
-function outputInfo(graph: GraphProto, name: string, source: string, reduce: Reduce): ValueInfoProto {
+/** Ops whose output has the element type of one data input (index given). */
+const TYPE_FROM_INPUT: Record<string, number> = {
+  Softmax: 0, Add: 0, Sub: 0, Mul: 0, Div: 0, MatMul: 0, FusedMatMul: 0, Identity: 0, Reshape: 0, Transpose: 0,
+  Expand: 0, Concat: 0, Unsqueeze: 0, Squeeze: 0, Slice: 0, Min: 0, Max: 0, Neg: 0, Where: 1,
+};
+
+/** Element type of a tensor from declarations, or propagated through type-preserving ops and Cast; 0 if unknown. */
+function elemTypeOf(graph: GraphProto, index: GraphIndex, name: string, depth = 40): number {
+  const declared = [...(graph.valueInfo ?? []), ...(graph.input ?? []), ...(graph.output ?? [])].find((v) => v.name === name);
+  if (declared?.type?.tensorType?.elemType) return declared.type.tensorType.elemType;
+  const init = (graph.initializer ?? []).find((t) => t.name === name);
+  if (init?.dataType) return init.dataType;
+  const node = index.producer.get(name);
+  if (!node || depth === 0) return 0;
+  if (node.opType === 'Cast') return toNum((node.attribute ?? []).find((a) => a.name === 'to')?.i);
+  const from = TYPE_FROM_INPUT[node.opType ?? ''];
+  const input = from === undefined ? undefined : node.input?.[from];
+  return input ? elemTypeOf(graph, index, input, depth - 1) : 0;
+}
+
+/**
+ * Output declaration of an exposed tensor: element type and shape from value_info or type propagation; when the
+ * type cannot be determined it is left undeclared (onnxruntime infers it; a wrong declaration would fail to load).
+ */
+function outputInfo(graph: GraphProto, index: GraphIndex, name: string, source: string, reduce: Reduce): ValueInfoProto {
   const known = (graph.valueInfo ?? []).find((v) => v.name === source)?.type?.tensorType;
-  const elemType = known?.elemType || onnx.TensorProto.DataType.FLOAT;
+  const elemType = elemTypeOf(graph, index, source);
+  if (!elemType) return onnx.ValueInfoProto.create({ name });
   const names = ['batch_size', 'num_heads', 'sequence_length', 'total_sequence_length'];
   const dims = names.map((dimParam, i) => {
     if (i === 1 && reduce === 'head-mean') return { dimValue: 1 };
@@ -236,7 +260,7 @@ export function exposeAttention(model: ModelProto, layerSpec: string, reduce: Re
     } else {
       graph.node!.push(onnx.NodeProto.create({ name: `expose_attention_${site.layer}`, opType: 'Identity', input: [site.tensor], output: [name] }));
     }
-    graph.output!.push(outputInfo(graph, name, site.tensor, reduce));
+    graph.output!.push(outputInfo(graph, indexGraph(graph), name, site.tensor, reduce));
     outputs.push(name);
   }
   return { outputs, sites: chosen };

@@ -17,6 +17,8 @@ export interface ToyDecoderSpec {
   attentionOutputs?: boolean;
   /** Replace layer 0's attention with a com.microsoft MultiHeadAttention node (not runnable: for refusal tests). */
   fused?: boolean;
+  /** Compute the Softmax in float64 between two Casts (as fp16 exports do in fp32): the probabilities are DOUBLE. */
+  doubleSoftmax?: boolean;
   /** Store the weights in `<file>.onnx_data` instead of inline. */
   externalData?: boolean;
   opset?: number;
@@ -96,8 +98,14 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
       initializers.push(onnx.TensorProto.create({ name: t('scale'), dims: [], dataType: FLOAT, floatData: [1 / Math.sqrt(headDim)] }));
       nodes.push(node('Mul', [t('scores'), t('scale')], [t('scaled')]));
       nodes.push(node('Add', [t('scaled'), 'attention_bias'], [t('masked')]));
-      nodes.push(node('Softmax', [t('masked')], [t('probs')], { axis: -1 }));
-      nodes.push(node('MatMul', [t('probs'), `present.${l}.value`], [t('ctx')]));
+      if (spec.doubleSoftmax) {
+        nodes.push(node('Cast', [t('masked')], [t('masked64')], { to: onnx.TensorProto.DataType.DOUBLE }));
+        nodes.push(node('Softmax', [t('masked64')], [t('probs')], { axis: -1 }));
+        nodes.push(node('Cast', [t('probs')], [t('probs32')], { to: FLOAT }));
+      } else {
+        nodes.push(node('Softmax', [t('masked')], [t('probs')], { axis: -1 }));
+      }
+      nodes.push(node('MatMul', [spec.doubleSoftmax ? t('probs32') : t('probs'), `present.${l}.value`], [t('ctx')]));
       if (spec.attentionOutputs) {
         nodes.push(node('Identity', [t('probs')], [`decoder_attentions.${l}`]));
         outputs.push(valueInfo(`decoder_attentions.${l}`, FLOAT, ['batch_size', heads, 'sequence_length', 'total_sequence_length']));
