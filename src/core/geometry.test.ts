@@ -10,6 +10,7 @@ import {
   cellRect,
   clipBox,
   gridFor,
+  gridFromThw,
   smartResize,
   tokenAt,
 } from './geometry.ts';
@@ -70,6 +71,13 @@ describe('smartResize', () => {
         },
       ),
     );
+  });
+});
+
+describe('gridFromThw', () => {
+  it('builds the grid from image_grid_thw and rejects sizes that are not multiples of merge_size', () => {
+    expect(gridFromThw({ width: 640, height: 480 }, [1, 26, 36], QWEN2)).toEqual(gridFor({ width: 640, height: 480 }, QWEN2));
+    expect(() => gridFromThw({ width: 640, height: 480 }, [1, 25, 36], QWEN2)).toThrow(/not a positive multiple of merge_size 2/);
   });
 });
 

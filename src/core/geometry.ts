@@ -143,6 +143,27 @@ export function gridFor(image: Size, proc: ProcessorGeometry): Grid {
   };
 }
 
+/**
+ * The grid from the processor's own `image_grid_thw = [t, h, w]` (in patches), for when it is at hand
+ * (engine prompts); equal to {@link gridFor} whenever the processor follows smart_resize.
+ * @throws GeometryError when h or w is not a positive multiple of merge_size
+ */
+export function gridFromThw(image: Size, thw: readonly [number, number, number] | readonly number[], proc: ProcessorGeometry): Grid {
+  const [, h, w] = thw;
+  const m = proc.merge_size;
+  if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0 && h % m === 0 && w % m === 0)) {
+    throw new GeometryError(`image_grid_thw [${thw.join(', ')}] is not a positive multiple of merge_size ${m}`);
+  }
+  const cell = proc.patch_size * m;
+  return {
+    rows: h / m,
+    cols: w / m,
+    cell,
+    resized: { width: w * proc.patch_size, height: h * proc.patch_size },
+    image: { width: image.width, height: image.height },
+  };
+}
+
 function boxLabel(box: readonly number[], index?: number): string {
   const where = index === undefined ? 'box' : `box ${index}`;
   return `${where} [${box.join(', ')}]`;

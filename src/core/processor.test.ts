@@ -5,7 +5,7 @@
 import { Qwen2VLImageProcessor, RawImage } from '@huggingface/transformers';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GeometryError, type ProcessorGeometry, gridFor } from './geometry.ts';
+import { GeometryError, type ProcessorGeometry, gridFor, gridFromThw } from './geometry.ts';
 
 interface Variant extends ProcessorGeometry {
   name: string;
@@ -61,6 +61,7 @@ async function expectAgreement(v: Variant, proc: Qwen2VLImageProcessor, width: n
   const g = gridFor({ width, height }, v);
   expect(g.resized, label).toEqual(real.resized);
   expect([1, g.rows * v.merge_size, g.cols * v.merge_size], label).toEqual(real.thw);
+  expect(gridFromThw({ width, height }, real.thw, v), label).toEqual(g);
   return false;
 }
 
