@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasStackTrace, REPO_ROOT, runSayo } from './lib/run-cli.ts';
+import { stripAttentionOutputs } from './onnx/attention.ts';
+import { readModel, writeModel } from './onnx/model.ts';
 
 const heldout = path.join(REPO_ROOT, 'data/heldout/set.jsonl');
 const ready = fs.existsSync(heldout) && fs.existsSync(path.join(REPO_ROOT, 'models/sayo-mini/onnx/decoder_model_merged.onnx'));
@@ -19,7 +21,9 @@ beforeAll(() => {
   lines = fs.readFileSync(heldout, 'utf8').trim().split('\n');
   fs.symlinkSync(path.join(REPO_ROOT, 'data/heldout/images'), path.join(dir, 'images'));
   const missing = { ...JSON.parse(lines[2]), image: 'images/does-not-exist.png' };
-  const mixed = [lines[0], '{"image": "images/00001.png", "question": ', lines[1], JSON.stringify(missing), '', '{"image": "x.png"}', lines[3]];
+  fs.writeFileSync(path.join(dir, 'garbage.png'), 'not an image at all');
+  const garbage = { ...JSON.parse(lines[4]), image: 'garbage.png' };
+  const mixed = [lines[0], '{"image": "images/00001.png", "question": ', lines[1], JSON.stringify(missing), '', '{"image": "x.png"}', lines[3], JSON.stringify(garbage)];
   fs.writeFileSync(path.join(dir, 'mixed.jsonl'), mixed.join('\n') + '\n');
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -34,6 +38,7 @@ describe.skipIf(!ready)('sayo eval', () => {
     expect(first.stderr).toMatch(/line 2: .*JSON.* \(skipped\)/);
     expect(first.stderr).toMatch(/line 6: "question" must be a non-empty string \(skipped\)/);
     expect(first.stderr).toMatch(/line 4: image images\/does-not-exist\.png not found \(skipped\)/);
+    expect(first.stderr).toMatch(/line 8: .*image could not be decoded.* \(skipped\)/);
     expect(first.stdout).toMatch(/SAYO-mini base\s+3\s/);
     expect(first.stdout).toMatch(/SAYO-mini\s+3\s/);
     expect(first.stdout).toContain('6 rows (0 resumed)');
@@ -62,6 +67,20 @@ describe.skipIf(!ready)('sayo eval', () => {
     expect(second.ms).toBeLessThan(first.ms);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).rows).toEqual(results.rows);
     expect(fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
+  });
+
+  it('a model without attention outputs still gets accuracy, with n/a attention metrics and the reason', () => {
+    const folder = path.join(dir, 'no-attention');
+    fs.cpSync(path.join(REPO_ROOT, 'models/sayo-mini'), folder, { recursive: true });
+    const file = path.join(folder, 'onnx/decoder_model_merged.onnx');
+    const loaded = readModel(file);
+    stripAttentionOutputs(loaded.model);
+    writeModel(loaded, path.join(folder, 'onnx/stripped.onnx'));
+    fs.renameSync(path.join(folder, 'onnx/stripped.onnx'), file);
+    const run = runSayo(['eval', '--model', folder, '--data', heldout, '--limit', '2', '--out', path.join(dir, 'out-noattn')]);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(/no decoder_attentions outputs/);
+    expect(run.stdout).toMatch(/no-attention\s+2\s+\d+\.\d%\s+n\/a\s+n\/a\s+n\/a\s+n\/a/);
   });
 
   it('a corrupt decoder gets one clear line and exit 2', () => {
