@@ -110,6 +110,8 @@ describe('selection', () => {
     expect(selectionCount(1, 0.3)).toBe(1);
     expect(selectionCount(7, 1)).toBe(7);
     expect(selectionCount(0, 0.3)).toBe(0);
+    expect(() => selectionCount(10, 0)).toThrow(/top ratio must be a positive number, got 0/);
+    expect(() => selectTopEntropy([1, 2], Number.NaN)).toThrow(RangeError);
   });
   it('picks the highest entropies, ties to the lower index, returned ascending', () => {
     expect(selectTopEntropy([0.5, 2, 1, 2, 0.1, 3, 0, 0, 0, 0])).toEqual([1, 3, 5]);

@@ -180,8 +180,10 @@ export const FLOOR_GUARD = 1e-9;
 /**
  * How many of T tokens the entropy selection keeps: max(1, ⌊T·ratio + 1e-9⌋), never more than T
  * (the guard makes ⌊10 × 0.3⌋ = 3 and ⌊100 × 0.29⌋ = 29 whatever the float error of the product).
+ * @throws RangeError for a ratio that is not a positive number
  */
 export function selectionCount(total: number, ratio: number = DEFAULT_TOP_RATIO): number {
+  if (!(ratio > 0 && Number.isFinite(ratio))) throw new RangeError(`top ratio must be a positive number, got ${ratio}`);
   if (total <= 0) return 0;
   return Math.min(total, Math.max(1, Math.floor(total * ratio + FLOOR_GUARD)));
 }
