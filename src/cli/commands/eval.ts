@@ -19,7 +19,7 @@ import { METRIC_MAX_NEW_TOKENS } from '../lib/run-sample.ts';
 import { fmt, renderTable } from '../lib/table.ts';
 
 interface Options {
-  model: string[];
+  model?: string[];
   data: string;
   out: string;
   limit?: string;
@@ -60,7 +60,7 @@ export function summaryTable(summaries: ModelSummary[]): string {
 }
 
 async function evaluate(options: Options): Promise<void> {
-  if (options.model.length === 0) throw new CliError('give at least one --model');
+  if (!options.model || options.model.length === 0) throw new CliError('give at least one --model');
   const maxNewTokens = positiveInt(options.maxNewTokens, '--max-new-tokens');
   const limit = options.limit === undefined ? Infinity : positiveInt(options.limit, '--limit');
   const models = options.model.map((spec) => {
@@ -98,7 +98,7 @@ export function register(program: Command): void {
   program
     .command('eval')
     .description('evaluate models over a JSONL set with boxes: accuracy, R_a, r_v, image share, pointing game, speed')
-    .option('--model <model>', 'model folder or registry id (repeat for several)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--model <model>', 'model folder or registry id (repeat for several)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
     .requiredOption('--data <file>', 'JSONL set: {"image", "question", "answer", "boxes"} per line, images relative to it')
     .option('--out <dir>', 'output folder (a rerun with the same folder resumes)', 'sayo-eval')
     .option('--limit <n>', 'evaluate only the first n records')
