@@ -43,6 +43,7 @@ export async function rewardCommand(source: string): Promise<number> {
   }
 }
 
+/** Adds `sayo reward` to the program. */
 export function register(program: Command): void {
   program
     .command('reward')

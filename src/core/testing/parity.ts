@@ -1,13 +1,13 @@
 /**
- * @file Test support for trainer → TypeScript parity: loading the fixtures written by the Python trainer
- * (models/CONTRACT.md, "Fixtures") and comparing an output with an expected object within a tolerance.
- * Used by the core and CLI parity tests; a missing fixture file is an error, never a skip.
+ * @file Test support only (Node: reads files; never imported by app code). Trainer → TypeScript parity: loading the
+ * fixtures written by the Python trainer (models/CONTRACT.md, "Fixtures") and comparing an output with an expected
+ * object within a tolerance. Used by the core and CLI parity tests; a missing fixture file is an error, never a skip.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root (this file lives in src/core). */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Repository root (this file lives in src/core/testing). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Parity tolerance of issue #3. */
 export const PARITY_TOLERANCE = 1e-6;
