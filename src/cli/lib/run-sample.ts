@@ -22,7 +22,7 @@ export interface SampleRun {
 }
 
 /**
- * Generate greedily and collect the capture. Throws `CliError` when a box selects no token, and when the core grid
+ * Generate greedily and collect the capture of the last decoder layer (the one every metric uses). Throws `CliError` when a box selects no token, and when the core grid
  * disagrees with the processor's (which would make every attention metric wrong).
  */
 export async function runSample(
@@ -36,7 +36,9 @@ export async function runSample(
   const steps: StepRecord[] = [];
   let prompt: PromptInfo | undefined;
   const start = performance.now();
-  const summary = await engine.generate(info.handle, { image, question, maxNewTokens }, {
+  const last = info.numLayers - 1;
+  const captureLayers = info.attentionLayers.includes(last) ? [last] : [];
+  const summary = await engine.generate(info.handle, { image, question, maxNewTokens, captureLayers }, {
     onPrompt: (p) => {
       prompt = p;
     },
