@@ -56,14 +56,15 @@ const isCancel = (e: unknown) => (e as { code?: string })?.code === 'cancelled' 
 
 /** Builds the commands over an engine and a store. */
 export function createCommands(engine: AttentionEngine, store: LensStore): LensCommands {
-  const handles: Partial<Record<Side, { id: string; info: ModelInfo }>> = {};
+  const handles: Partial<Record<Side, { id: string; backend: string; info: ModelInfo }>> = {};
   const loading: Partial<Record<Side, Promise<ModelInfo | null>>> = {};
   let controllers: AbortController[] = [];
 
   async function loadSide(side: Side): Promise<ModelInfo | null> {
     const id = store.getState().pair[side];
+    const backend = store.getState().backend;
     const have = handles[side];
-    if (have && have.id === id) return have.info;
+    if (have && have.id === id && have.backend === backend) return have.info;
     const pending = loading[side];
     if (pending) return pending;
     const s = store.getState();
@@ -75,11 +76,11 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
           delete handles[side];
           await engine.unload(have.info.handle).catch(() => undefined);
         }
-        const info = await engine.load({ kind: 'registry', id }, { backend: 'auto' }, (p) =>
+        const info = await engine.load({ kind: 'registry', id }, { backend }, (p) =>
           store.getState().setFileProgress(side, p),
         );
         if (store.getState().pair[side] !== id) return null;
-        handles[side] = { id, info };
+        handles[side] = { id, backend, info };
         store.getState().setModelReady(side, info);
         return info;
       } catch (e) {
@@ -222,12 +223,14 @@ export async function loadRegistry(store: LensStore, url = REGISTRY_URL): Promis
  */
 export function startEffects(engine: AttentionEngine, store: LensStore): { commands: LensCommands; dispose(): void } {
   const commands = createCommands(engine, store);
+  const asked = new URLSearchParams(location.search).get('backend');
+  if (asked === 'wasm' || asked === 'webgpu' || asked === 'auto') store.getState().setBackend(asked);
   const disposeKeep = keepSession(store);
   void loadRegistry(store)
     .then(() => restoreSession(store))
     .then(() => commands.loadPair());
   const unsub = store.subscribe((s, prev) => {
-    if (s.pair !== prev.pair) void commands.loadPair();
+    if (s.pair !== prev.pair || s.backend !== prev.backend) void commands.loadPair();
   });
   return {
     commands,

@@ -1,8 +1,9 @@
 /**
  * @file Keeping the session: restores the last session from IndexedDB at start (then the view from the URL), saves
- * the session (debounced, never mid-stream) whenever input, panels or view change, and mirrors the view in the URL.
+ * the session (debounced, never mid-stream) whenever input, panels or view change, and mirrors the view in the URL
+ * (other URL parameters, e.g. `backend`, are kept).
  */
-import { loadSession, saveSession, viewFromSearch, viewToSearch } from '../session/persist';
+import { loadSession, readViewSearch, saveSession, viewFromSearch, viewToSearch } from '../session/persist';
 import { applySession, buildSession, concreteLayer } from './session';
 import type { LensState, LensStore } from './store';
 
@@ -43,7 +44,8 @@ export function keepSession(store: LensStore): () => void {
   const unsub = store.subscribe((s, prev) => {
     if (s.view !== prev.view || s.runs !== prev.runs) {
       const panels = [s.runs.base.panel, s.runs.trained.panel].filter((p) => !!p);
-      const url = viewToSearch({ ...s.view, layer: concreteLayer(s.view.layer, panels) }) + location.hash;
+      const extra = readViewSearch(location.search).extra;
+      const url = viewToSearch({ ...s.view, layer: concreteLayer(s.view.layer, panels) }, extra) + location.hash;
       if (url !== location.search + location.hash) history.replaceState(history.state, '', url);
     }
     const changed =

@@ -4,7 +4,7 @@
  */
 import type { StateCreator } from 'zustand';
 import type { LensState } from '../store';
-import type { FileProgress, ModelInfo } from '../../engine/types';
+import type { Backend, FileProgress, ModelInfo } from '../../engine/types';
 import type { Side } from '../../session/types';
 import type { RegistryEntry } from '../../engine/registry';
 
@@ -24,13 +24,19 @@ export const DEFAULT_PAIR: Record<Side, string> = { base: 'sayo-mini-base', trai
 
 export const idleStatus = (): ModelStatus => ({ state: 'idle', files: {}, info: null, error: null });
 
+/** The backend the user asks for ('auto': WebGPU when an adapter exists, else WASM). */
+export type BackendChoice = Backend | 'auto';
+
 export interface ModelsSlice {
   registry: RegistryEntry[];
+  backend: BackendChoice;
   pair: Record<Side, string>;
   status: Record<Side, ModelStatus>;
   /** Sets the registry entries and, when given, the default pair. */
   setRegistry(entries: RegistryEntry[], pair?: Record<Side, string>): void;
   setPairModel(side: Side, id: string): void;
+  /** Changes the requested backend (both sides reload). */
+  setBackend(backend: BackendChoice): void;
   setModelLoading(side: Side): void;
   setFileProgress(side: Side, p: FileProgress): void;
   setModelReady(side: Side, info: ModelInfo): void;
@@ -47,11 +53,13 @@ export function loadFraction(status: ModelStatus): number | null {
 
 export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (set) => ({
   registry: [],
+  backend: 'auto',
   pair: { ...DEFAULT_PAIR },
   status: { base: idleStatus(), trained: idleStatus() },
   setRegistry: (registry, pair) => set(pair ? { registry, pair } : { registry }),
   setPairModel: (side, id) =>
     set((s) => ({ pair: { ...s.pair, [side]: id }, status: { ...s.status, [side]: idleStatus() } })),
+  setBackend: (backend) => set({ backend, status: { base: idleStatus(), trained: idleStatus() } }),
   setModelLoading: (side) =>
     set((s) => ({ status: { ...s.status, [side]: { ...idleStatus(), state: 'loading' } } })),
   setFileProgress: (side, p) =>

@@ -7,7 +7,8 @@ import { viewTokens } from '../../state/derive';
 import { effectiveToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
 import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } from '../charts/headMatrix';
-import { divergingScale, sharedScale } from '../charts/scale';
+import { divergingScale } from '../charts/scale';
+import { raScale } from '../raScale';
 import { Chart } from '../Chart';
 import type { CompareData, PanelData } from './useCompare';
 
@@ -37,7 +38,7 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   }, [mats]);
   const picked = head.kind === 'head' ? { layer, head: head.head } : null;
   const onPick = useCallback((l: number, h: number) => setView({ layer: l, head: { kind: 'head', head: h } }), [setView]);
-  const ra = useMemo(() => sharedScale([Float32Array.of(1)], 'raw', 'viridis'), []);
+  const ra = useMemo(() => raScale([mats.base?.values ?? [], mats.trained?.values ?? []]), [mats]);
   const render = useCallback(
     (m: HeadMatrixData | null, label: string, diverging = false) => () =>
       m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }) : null,
@@ -66,7 +67,10 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
           </figure>
         ) : null}
       </div>
-      <p className="hint">Click a cell to show that head in both heatmaps.</p>
+      <p className="hint">
+        Base and trained share one scale centred on R_a = 0.5 (red: the head attends to the region more than to the image
+        on average). Click a cell to show that head in both heatmaps.
+      </p>
     </section>
   );
 }

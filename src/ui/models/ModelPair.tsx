@@ -3,7 +3,7 @@
  * download progress, the backend in use and why, or the load error.
  */
 import { useLens } from '../../state/store';
-import { loadFraction, type ModelStatus } from '../../state/slices/models';
+import { loadFraction, type BackendChoice, type ModelStatus } from '../../state/slices/models';
 import type { Side } from '../../session/types';
 
 const LABEL: Record<Side, string> = { base: 'Base checkpoint', trained: 'Trained checkpoint' };
@@ -45,8 +45,18 @@ export function ModelPair() {
   const pair = useLens((s) => s.pair);
   const status = useLens((s) => s.status);
   const setPairModel = useLens((s) => s.setPairModel);
+  const backend = useLens((s) => s.backend);
+  const setBackend = useLens((s) => s.setBackend);
   return (
     <div className="model-pair">
+      <div className="model-pick">
+        <label htmlFor="backend">Backend</label>
+        <select id="backend" data-testid="backend" value={backend} onChange={(e) => setBackend(e.currentTarget.value as BackendChoice)}>
+          <option value="auto">auto (WebGPU if available)</option>
+          <option value="webgpu">WebGPU</option>
+          <option value="wasm">WASM</option>
+        </select>
+      </div>
       {(['base', 'trained'] as Side[]).map((side) => (
         <div key={side} className="model-pick">
           <label htmlFor={`model-${side}`}>{LABEL[side]}</label>

@@ -40,7 +40,7 @@ export function HeatmapView({ data, scale, image, side }: { data: PanelData; sca
   }, [data, scale, image, boxes, opacity, side]);
   return (
     <div className="heatmap-wrap" style={{ width: HEATMAP_WIDTH }}>
-      <canvas ref={canvas} data-testid={`heatmap-${side}`} />
+      <canvas ref={canvas} data-testid={`heatmap-${side}`} data-domain={scale.domain.join(',')} data-scale-mode={scale.mode} />
       <RegionEditor image={data.grid.image} testId={side === 'base' ? 'region-layer' : `region-layer-${side}`} />
       {failure ? <p className="notice">{failure}</p> : null}
     </div>

@@ -9,6 +9,7 @@ import { stepToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
 import type { SessionPanel, Side } from '../../session/types';
 import { colorFor, sharedScale } from '../charts/scale';
+import { raScale } from '../raScale';
 
 /** Black or white text, whichever reads better on an RGB background. */
 function inkFor([r, g, b]: [number, number, number]): string {
@@ -24,8 +25,8 @@ export function TokenStrip({ side, panel, reward, selected }: { side: Side; pane
   const colours = useMemo(() => {
     const byRa = colorBy === 'ra' && reward;
     const vals = Float32Array.from(steps, (s, i) => (byRa ? reward.perToken[i]?.R_a ?? 0 : s.entropy));
-    const scale = sharedScale([byRa ? Float32Array.of(1) : vals], 'raw', 'viridis');
-    return Array.from(vals, (v) => colorFor(v, scale));
+    const scale = byRa ? raScale([vals]) : sharedScale([vals], 'raw', 'viridis');
+    return { scale, rgb: Array.from(vals, (v) => colorFor(v, scale)) };
   }, [steps, reward, colorBy]);
   const counted = useMemo(() => new Set(selected), [selected]);
   const onKey = (e: KeyboardEvent) => {
@@ -36,7 +37,8 @@ export function TokenStrip({ side, panel, reward, selected }: { side: Side; pane
     else return;
     e.preventDefault();
   };
-  const what = colorBy === 'ra' && reward ? 'R_a' : 'entropy';
+  const [lo, hi] = colours.scale.domain;
+  const what = colorBy === 'ra' && reward ? `R_a (blue ${lo.toFixed(3)} … red ${hi.toFixed(3)})` : `entropy (0 … ${hi.toFixed(2)} nats)`;
   return (
     <div className="token-strip">
       <div className="aggregates" role="group" aria-label={`${side} aggregates`}>
@@ -65,7 +67,7 @@ export function TokenStrip({ side, panel, reward, selected }: { side: Side; pane
             aria-selected={token === i}
             data-testid={`token-${side}-${i}`}
             className={`tok${token === i ? ' picked' : ''}${counted.has(i) ? ' counts' : ''}`}
-            style={{ background: `rgb(${colours[i].join(',')})`, color: inkFor(colours[i]) }}
+            style={{ background: `rgb(${colours.rgb[i].join(',')})`, color: inkFor(colours.rgb[i]) }}
             title={`#${i} entropy ${s.entropy.toFixed(3)}${reward ? `, R_a ${reward.perToken[i].R_a.toFixed(3)}` : ''}`}
             onClick={() => setView({ token: i })}
             onMouseEnter={() => setHover(i)}
