@@ -215,6 +215,12 @@ export function browserPlatform(): EnginePlatform {
       watched.add(device);
       device.lost.then((info) => onLost(info.message || String(info.reason ?? 'unknown reason')));
     },
+    async webGpuDeviceLost() {
+      const device = webgpu?.device;
+      if (!device) return undefined;
+      const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 500));
+      return Promise.race([device.lost.then((info) => info.message || String(info.reason ?? 'unknown reason')), timeout]);
+    },
     destroyWebGpuDevice() {
       const device = webgpu?.device;
       if (!device) return false;

@@ -2,6 +2,10 @@
  * @file The browser side of the engine: `createWorkerEngine()` returns an {@link AttentionEngine} whose calls run in
  * the engine Web Worker. Calls are matched to replies by id; an AbortSignal sends a cancel message; progress, the
  * prompt info and each step record reach the callbacks as the worker posts them.
+ *
+ * WebGPU device loss: after it, ONNX Runtime's wasm module fails even WASM sessions, so the client starts a fresh
+ * worker, reloads every model it had (WebGPU ones on WASM) under the same handles, reports the new ModelInfo, and
+ * fails only the call in flight with `device_lost` ("… reloaded on WASM; run again"). Nothing else is lost.
  */
 import { deserializeError } from './errors.ts';
 import type { WorkerRequest, WorkerResponse } from './protocol.ts';
@@ -10,7 +14,9 @@ import {
   type AttentionEngine,
   type FileProgress,
   type GenerationCallbacks,
+  type LoadOptions,
   type ModelInfo,
+  type ModelSource,
   type RunSummary,
 } from './types.ts';
 
@@ -24,6 +30,22 @@ type Pending = {
   callbacks?: GenerationCallbacks;
 };
 
+/** A model as the client knows it: how to load it again, and its handle inside the current worker. */
+interface Tracked {
+  source: ModelSource;
+  options: LoadOptions;
+  info: ModelInfo;
+  workerHandle: string;
+}
+
+/** Options of {@link createWorkerEngine}. */
+export interface WorkerEngineOptions {
+  /** Creates the worker (default: the bundled engine worker). Called again after a WebGPU device loss. */
+  factory?: () => Worker;
+  /** A model's info changed outside a call (e.g. reloaded on WASM after a device loss). */
+  onModelInfo?: (info: ModelInfo) => void;
+}
+
 /** The worker engine plus its diagnostics. */
 export interface WorkerEngine extends AttentionEngine {
   /** Destroys ORT's WebGPU device inside the worker (device-loss test and diagnostics); false when none. */
@@ -32,14 +54,28 @@ export interface WorkerEngine extends AttentionEngine {
   terminate(): void;
 }
 
-/** Starts the engine worker (or wraps a given one) and returns the engine that talks to it. */
-export function createWorkerEngine(worker?: Worker): WorkerEngine {
-  const w = worker ?? new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'sayo-engine' });
-  const pending = new Map<number, Pending>();
-  let nextId = 0;
+const defaultFactory = () => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'sayo-engine' });
 
-  w.onmessage = (ev: MessageEvent<WorkerResponse>) => {
-    const msg = ev.data;
+/** Starts the engine worker and returns the engine that talks to it. */
+export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEngine {
+  const factory = options.factory ?? defaultFactory;
+  const pending = new Map<number, Pending>();
+  const tracked = new Map<string, Tracked>();
+  let nextId = 0;
+  let handles = 0;
+  let recovering: Promise<void> | null = null;
+  /** Why a model could not be reloaded after a device loss (by public handle). */
+  const reloadFailures = new Map<string, string>();
+  let w = spawn();
+
+  function spawn(): Worker {
+    const worker = factory();
+    worker.onmessage = (ev: MessageEvent<WorkerResponse>) => dispatch(ev.data);
+    worker.onerror = (ev: ErrorEvent) => failAll(new EngineError('internal', `The engine worker failed: ${ev.message || 'unknown error'}`));
+    return worker;
+  }
+
+  function dispatch(msg: WorkerResponse): void {
     const p = pending.get(msg.id);
     if (!p) return;
     switch (msg.type) {
@@ -49,8 +85,6 @@ export function createWorkerEngine(worker?: Worker): WorkerEngine {
         return p.callbacks?.onPrompt?.(msg.info);
       case 'step':
         return p.callbacks?.onStep?.(msg.step);
-      case 'model-info':
-        return p.callbacks?.onModelInfo?.(msg.info);
       case 'result':
         pending.delete(msg.id);
         return p.resolve(msg.value);
@@ -58,12 +92,12 @@ export function createWorkerEngine(worker?: Worker): WorkerEngine {
         pending.delete(msg.id);
         return p.reject(deserializeError(msg.error));
     }
-  };
-  w.onerror = (ev: ErrorEvent) => {
-    const err = new EngineError('internal', `The engine worker failed: ${ev.message || 'unknown error'}`);
+  }
+
+  function failAll(err: Error): void {
     for (const p of pending.values()) p.reject(err);
     pending.clear();
-  };
+  }
 
   function call<T>(req: Unsent, extra: Omit<Pending, 'resolve' | 'reject'> = {}, signal?: AbortSignal): Promise<T> {
     const id = ++nextId;
@@ -78,18 +112,72 @@ export function createWorkerEngine(worker?: Worker): WorkerEngine {
     });
   }
 
+  function workerHandle(handle: string): string {
+    const t = tracked.get(handle);
+    if (!t) throw new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`);
+    return t.workerHandle;
+  }
+
+  /** Fresh worker; every tracked model reloaded (WebGPU ones on WASM) under its public handle. */
+  function recover(reason: string): Promise<void> {
+    recovering ??= (async () => {
+      const old = w;
+      w = spawn();
+      old.terminate();
+      failAll(new EngineError('device_lost', `${reason} The engine restarted; run again.`));
+      for (const [handle, t] of tracked) {
+        const opts: LoadOptions = t.info.backend === 'webgpu' ? { ...t.options, backend: 'wasm' } : t.options;
+        try {
+          const info = await call<ModelInfo>({ type: 'load', source: t.source, options: opts });
+          const note = t.info.backend === 'webgpu' ? 'WASM: reloaded after the WebGPU device was lost' : info.backendReason;
+          Object.assign(t, { options: opts, workerHandle: info.handle, info: { ...info, handle, backendReason: note } });
+          options.onModelInfo?.(t.info);
+        } catch (e) {
+          tracked.delete(handle);
+          reloadFailures.set(handle, (e as Error).message);
+        }
+      }
+    })().finally(() => (recovering = null));
+    return recovering;
+  }
+
+  /** generate / score with device-loss recovery. */
+  async function runCall(type: 'generate' | 'score', handle: string, request: any, callbacks: GenerationCallbacks, signal?: AbortSignal) {
+    if (recovering) await recovering;
+    try {
+      return await call<RunSummary>({ type, handle: workerHandle(handle), request }, { callbacks }, signal);
+    } catch (e) {
+      if (!(e instanceof EngineError) || e.code !== 'device_lost') throw e;
+      await recover(e.message);
+      const t = tracked.get(handle);
+      if (t) callbacks.onModelInfo?.(t.info);
+      const after = t ? `${t.info.name} was reloaded on WASM; run again.` : `The model could not be reloaded: ${reloadFailures.get(handle) ?? 'unknown error'}`;
+      throw new EngineError('device_lost', `${e.message} ${after}`);
+    }
+  }
+
   return {
-    load: (source, options, onProgress) => call<ModelInfo>({ type: 'load', source, options }, { onProgress }),
-    generate: (handle, request, callbacks, signal) =>
-      call<RunSummary>({ type: 'generate', handle, request }, { callbacks }, signal),
-    score: (handle, request, callbacks, signal) => call<RunSummary>({ type: 'score', handle, request }, { callbacks }, signal),
-    unload: (handle) => call<void>({ type: 'unload', handle }),
+    async load(source, opts = {}, onProgress) {
+      if (recovering) await recovering;
+      const loaded = await call<ModelInfo>({ type: 'load', source, options: opts }, { onProgress });
+      // Public handles are the client's own: worker handles change when the worker restarts.
+      const info = { ...loaded, handle: `h${++handles}` };
+      tracked.set(info.handle, { source, options: opts, info, workerHandle: loaded.handle });
+      return info;
+    },
+    generate: (handle, request, callbacks, signal) => runCall('generate', handle, request, callbacks, signal),
+    score: (handle, request, callbacks, signal) => runCall('score', handle, request, callbacks, signal),
+    async unload(handle) {
+      const t = tracked.get(handle);
+      if (!t) return;
+      tracked.delete(handle);
+      await call<void>({ type: 'unload', handle: t.workerHandle });
+    },
     destroyWebGpuDevice: () => call<boolean>({ type: 'destroy-webgpu-device' }),
     terminate() {
       w.terminate();
-      const err = new EngineError('cancelled', 'The engine worker was terminated.');
-      for (const p of pending.values()) p.reject(err);
-      pending.clear();
+      tracked.clear();
+      failAll(new EngineError('cancelled', 'The engine worker was terminated.'));
     },
   };
 }

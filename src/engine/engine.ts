@@ -4,7 +4,8 @@
  *
  * Every failure leaves as an EngineError with a code (errors.ts); a failed load frees what it created, and a failed
  * run leaves the model loaded and usable. Runs on one model are serialised; different models run independently.
- * A lost WebGPU device reloads the affected models on WASM (the run in flight fails with `device_lost`, saying so).
+ * A lost WebGPU device fails the run in flight with `device_lost`. ORT's wasm module is unusable after that (even
+ * for WASM sessions), so recovery is a fresh worker: client.ts restarts it and reloads the models on WASM.
  */
 import { AutoConfig, AutoProcessor } from '@huggingface/transformers';
 import { familyFor, supportedModelTypes } from './families/index.ts';
@@ -55,8 +56,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
   }
 
   function onDeviceLost(reason: string): void {
-    deviceLost = reason;
-    for (const m of models.values()) if (m.info.backend === 'webgpu') m.reloadReason = reason;
+    deviceLost ??= reason;
   }
 
   async function loadInto(handle: string, source: ModelSource, options: LoadOptions, onProgress?: (p: FileProgress) => void) {
@@ -98,9 +98,10 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
         throw new EngineError('missing_file', `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`);
       }
       const geometry = family.geometry(config, processor.image_processor.config ?? {});
-      const choice = deviceLost && options.backend !== 'wasm'
-        ? { backend: 'wasm' as const, reason: `WASM: the WebGPU device was lost (${deviceLost})` }
-        : await platform.chooseBackend(options.backend);
+      if (deviceLost !== undefined) {
+        throw new EngineError('device_lost', `The WebGPU device was lost (${deviceLost}); ONNX Runtime must be restarted (a new worker).`);
+      }
+      const choice = await platform.chooseBackend(options.backend);
       const dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
       model = await family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback });
       if (choice.backend === 'webgpu') platform.watchWebGpuDevice?.(onDeviceLost);
@@ -149,40 +150,25 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     }
   }
 
-  /** Reloads a model on WASM after its WebGPU device was lost; keeps its handle. */
-  async function reloadOnWasm(m: LoadedModel): Promise<LoadedModel> {
-    const reason = m.reloadReason ?? 'device lost';
-    await m.model.dispose?.().catch(() => undefined);
-    m.releaseSource();
-    const fresh = await loadInto(m.info.handle, m.source, { ...m.options, backend: 'wasm' });
-    fresh.info.backendReason = `WASM: the WebGPU device was lost (${reason})`;
-    models.set(m.info.handle, fresh);
-    return fresh;
-  }
-
-  /** Runs `fn` after the model's previous run, with error mapping and WebGPU-loss recovery. */
-  function run<T>(handle: string, cb: GenerationCallbacks, fn: (m: LoadedModel) => Promise<T>): Promise<T> {
+  /** Runs `fn` after the model's previous run, with error mapping and WebGPU-loss detection. */
+  function run<T>(handle: string, fn: (m: LoadedModel) => Promise<T>): Promise<T> {
     const m0 = models.get(handle);
     if (!m0) return Promise.reject(unknownHandle(handle));
     const task = m0.queue.then(async () => {
-      let m = get(handle);
-      if (m.reloadReason) {
-        m = await reloadOnWasm(m);
-        cb.onModelInfo?.(m.info);
+      const m = get(handle);
+      if (m.info.backend === 'webgpu' && deviceLost !== undefined) {
+        throw new EngineError('device_lost', `The WebGPU device was lost earlier (${deviceLost}); ${m.info.name} must be reloaded.`);
       }
       try {
         return await fn(m);
       } catch (e) {
         const err = toEngineError(e, 'internal', 'Generation failed');
-        const lost = m.info.backend === 'webgpu' && (err.code === 'device_lost' || deviceLost !== undefined);
-        if (!lost) throw err;
-        onDeviceLost(deviceLost ?? err.message);
-        const fresh = await reloadOnWasm(get(handle));
-        cb.onModelInfo?.(fresh.info);
-        throw new EngineError(
-          'device_lost',
-          `The WebGPU device was lost during the answer (${deviceLost}). ${fresh.info.name} was reloaded on WASM; run again.`,
-        );
+        if (m.info.backend !== 'webgpu') throw err;
+        // A lost device surfaces as whatever ORT call failed first; ask the device itself.
+        const reason = deviceLost ?? (await platform.webGpuDeviceLost?.()) ?? (err.code === 'device_lost' ? err.message : undefined);
+        if (reason === undefined) throw err;
+        deviceLost = reason;
+        throw new EngineError('device_lost', `The WebGPU device was lost during the answer (${reason}).`);
       }
     });
     m0.queue = task.catch(() => undefined);
@@ -198,7 +184,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     },
 
     generate(handle: string, request: GenerateRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
-      return run(handle, cb, async (m) => {
+      return run(handle, async (m) => {
         const image = await platform.decodeImage(request.image);
         const prompt = await preparePrompt(m, image, request.question);
         return runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents());
@@ -206,7 +192,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     },
 
     score(handle: string, request: ScoreRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
-      return run(handle, cb, async (m) => {
+      return run(handle, async (m) => {
         const image = await platform.decodeImage(request.image);
         const prompt = await preparePrompt(m, image, request.question);
         return runScore(m, prompt, request, cb, signal);

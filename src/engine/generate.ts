@@ -136,6 +136,7 @@ export async function runGeneration(
       outputs = (await model.forward(inputs)) as Record<string, any>;
       const row = outputs.logits.dims[1] - 1;
       const logits = logitsRow(outputs.logits, row);
+      if (tokens.length < (req.minNewTokens ?? 0)) for (const eos of m.eosIds) logits[eos] = -Infinity;
       const tokenId = greedy ? argmax(logits) : sampleToken(logits, temperature, req.sampling?.topP, rng);
       const entropy = entropyFromLogits(logits, greedy ? 1 : temperature);
       const step = buildStep(m, outputs, captured, row, tokens.length, tokenId, entropy, n, span);

@@ -26,6 +26,8 @@ export interface HarnessRun {
   modelInfoChanges: ModelInfo[];
   /** Wall-clock ms from generate() to the first step record. */
   firstStepMs?: number;
+  /** performance.now() at the first step record: ms since the page's navigation started. */
+  firstStepSincePageStart?: number;
   runMs: number;
 }
 
@@ -33,9 +35,12 @@ export interface HarnessRun {
 export interface HarnessOptions {
   source: ModelSource;
   backend?: Backend | 'auto';
-  imageUrl: string;
+  /** The image, by URL (served by the app) or as base64 bytes. */
+  imageUrl?: string;
+  imageBase64?: string;
   question: string;
   maxNewTokens?: number;
+  minNewTokens?: number;
   captureLayers?: number[];
   /** Also teacher-force the generated tokens and return those steps. */
   score?: boolean;
@@ -69,19 +74,22 @@ async function run(o: HarnessOptions): Promise<HarnessRun & { scoreSteps?: Plain
   const info = loaded.get(key) ?? (await engine.load(o.source, { backend: o.backend ?? 'auto' }, (p) => progress.push(p)));
   loaded.set(key, info);
   const loadMs = performance.now() - t0;
-  const bytes = new Uint8Array(await (await fetch(o.imageUrl)).arrayBuffer());
+  const bytes = o.imageBase64
+    ? Uint8Array.from(atob(o.imageBase64), (c) => c.charCodeAt(0))
+    : new Uint8Array(await (await fetch(o.imageUrl!)).arrayBuffer());
   const out: HarnessRun & { scoreSteps?: PlainStep[]; retry?: RunSummary } = {
     info, loadMs, progress, steps: [], modelInfoChanges: [], runMs: 0,
   };
   const ctrl = new AbortController();
   const r0 = performance.now();
-  const request = { image: { kind: 'encoded' as const, bytes }, question: o.question, maxNewTokens: o.maxNewTokens, captureLayers: o.captureLayers };
+  const request = { image: { kind: 'encoded' as const, bytes }, question: o.question, maxNewTokens: o.maxNewTokens, minNewTokens: o.minNewTokens, captureLayers: o.captureLayers };
   try {
     out.summary = await engine.generate(info.handle, request, {
       onPrompt: (p) => (out.prompt = p),
       onStep: (s) => {
         const at = performance.now() - r0;
         out.firstStepMs ??= at;
+        out.firstStepSincePageStart ??= performance.now();
         out.steps.push(plain(s, at));
         if (o.destroyDeviceAfter === out.steps.length) void engine.destroyWebGpuDevice();
         if (o.cancelAfter === out.steps.length) ctrl.abort();
@@ -94,7 +102,7 @@ async function run(o: HarnessOptions): Promise<HarnessRun & { scoreSteps?: Plain
   }
   out.runMs = performance.now() - r0;
   if (out.error && o.destroyDeviceAfter !== undefined) {
-    out.retry = await engine.generate(info.handle, { ...request, maxNewTokens: 2 }, {});
+    out.retry = await engine.generate(info.handle, { ...request, maxNewTokens: 2 }, {}).catch((e) => ({ error: `${e.code}: ${e.message}` }) as never);
   }
   if (o.score && out.summary) {
     const scoreSteps: PlainStep[] = [];

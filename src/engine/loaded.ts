@@ -30,7 +30,5 @@ export interface LoadedModel {
   attentionOutputs: AttentionOutput[];
   /** Serialises runs on this model. */
   queue: Promise<unknown>;
-  /** Set when the WebGPU device was lost: the next run reloads on WASM first. */
-  reloadReason?: string;
   releaseSource(): void;
 }

@@ -35,6 +35,8 @@ export interface EnginePlatform {
   yieldToEvents(): Promise<void>;
   /** Calls `onLost` once if the WebGPU device ORT uses is lost (browser only). */
   watchWebGpuDevice?(onLost: (reason: string) => void): void;
+  /** After a failure on WebGPU: resolves to the loss reason if ORT's device is lost (waits briefly), else undefined. */
+  webGpuDeviceLost?(): Promise<string | undefined>;
   /** Destroys ORT's WebGPU device (diagnostics and the device-loss e2e test). */
   destroyWebGpuDevice?(): boolean;
 }

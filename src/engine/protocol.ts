@@ -31,6 +31,5 @@ export type WorkerResponse =
   | { id: number; type: 'progress'; progress: FileProgress }
   | { id: number; type: 'prompt'; info: PromptInfo }
   | { id: number; type: 'step'; step: StepRecord }
-  | { id: number; type: 'model-info'; info: ModelInfo }
   | { id: number; type: 'result'; value: ModelInfo | RunSummary | boolean | null }
   | { id: number; type: 'error'; error: SerializedError };

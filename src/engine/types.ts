@@ -59,6 +59,8 @@ export interface GenerateRequest {
   image: ImageInput;
   question: string;
   maxNewTokens?: number;
+  /** End-of-turn tokens are suppressed until this many tokens exist (benchmarks measure long decodes). */
+  minNewTokens?: number;
   /** Greedy when absent or temperature 0. */
   sampling?: { temperature: number; topP?: number; seed?: number };
   /** Layers to capture (a subset of ModelInfo.attentionLayers); all exposed layers when absent, none for []. */

@@ -26,7 +26,6 @@ function callbacks(id: number): GenerationCallbacks {
   return {
     onPrompt: (info) => post({ id, type: 'prompt', info }),
     onStep: (step) => post({ id, type: 'step', step }, stepTransfer(step)),
-    onModelInfo: (info) => post({ id, type: 'model-info', info }),
   };
 }
 

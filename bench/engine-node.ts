@@ -1,0 +1,67 @@
+/**
+ * @file Engine benchmark in Node (onnxruntime-node, native CPU): decode tokens/s with and without attention capture
+ * in the same process (interleaved runs, median), first-token latency cold (first answer after loading) and warm,
+ * and peak RSS. Prints nothing; bin/bench.mjs prints.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createNodeEngine } from '../src/engine/node.ts';
+import type { GenerateRequest, RunSummary } from '../src/engine/types.ts';
+
+/** Figures measured in Node. */
+export interface NodeBench {
+  model: string;
+  tokens: number;
+  loadMs: number;
+  firstTokenColdMs: number;
+  firstTokenWarmMs: number;
+  decodeTpsCapture: number;
+  decodeTpsNoCapture: number;
+  peakRssMb: number;
+}
+
+/** Median of a list of numbers. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Decode tokens per second of one run (the prefill step excluded). */
+export function decodeTps(s: RunSummary): number {
+  return s.tokens > 1 && s.decodeMs > 0 ? ((s.tokens - 1) / s.decodeMs) * 1000 : NaN;
+}
+
+/** Runs the Node benchmark on a registry model. */
+export async function benchNode(opts: { model: string; image: string; question: string; tokens: number; repeats: number }): Promise<NodeBench> {
+  const engine = createNodeEngine();
+  const t0 = performance.now();
+  const info = await engine.load({ kind: 'registry', id: opts.model });
+  const loadMs = performance.now() - t0;
+  const image = { kind: 'encoded' as const, bytes: new Uint8Array(fs.readFileSync(path.resolve(opts.image))) };
+  const base: GenerateRequest = { image, question: opts.question, maxNewTokens: opts.tokens, minNewTokens: opts.tokens };
+  const firstToken = async () => {
+    const start = performance.now();
+    let first = NaN;
+    await engine.generate(info.handle, { ...base, maxNewTokens: 1 }, { onStep: () => (first = performance.now() - start) });
+    return first;
+  };
+  const firstTokenColdMs = await firstToken();
+  const firstTokenWarmMs = median([await firstToken(), await firstToken(), await firstToken()]);
+  const withCapture: number[] = [];
+  const without: number[] = [];
+  for (let i = 0; i < opts.repeats; i++) {
+    withCapture.push(decodeTps(await engine.generate(info.handle, base, { onStep: () => undefined })));
+    without.push(decodeTps(await engine.generate(info.handle, { ...base, captureLayers: [] }, { onStep: () => undefined })));
+  }
+  await engine.unload(info.handle);
+  return {
+    model: info.name,
+    tokens: opts.tokens,
+    loadMs,
+    firstTokenColdMs,
+    firstTokenWarmMs,
+    decodeTpsCapture: median(withCapture),
+    decodeTpsNoCapture: median(without),
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * @file The onnxruntime-node reference for browser parity tests: the same engine code on native CPU, in the test
+ * process, and an image whose sides are already multiples of 28 px (no resize, so canvas and sharp see equal pixels).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { createNodeEngine } from '../../src/engine/node.ts';
+import type { StepRecord } from '../../src/engine/types.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** A 308×308 PNG crop of sample-01: 11×11 visual tokens, no processor resize. */
+export async function parityImage(): Promise<Buffer> {
+  const sharp = createRequire(path.join(ROOT, 'package.json'))('sharp');
+  return sharp(fs.readFileSync(path.join(ROOT, 'public/samples/sample-01.png')))
+    .extract({ left: 0, top: 0, width: 308, height: 308 })
+    .png()
+    .toBuffer();
+}
+
+/** Greedy steps from onnxruntime-node for a registry model, image and question. */
+export async function nodeSteps(id: string, image: Buffer, question: string, maxNewTokens: number): Promise<StepRecord[]> {
+  const engine = createNodeEngine();
+  const info = await engine.load({ kind: 'registry', id });
+  const steps: StepRecord[] = [];
+  await engine.generate(info.handle, { image: { kind: 'encoded', bytes: new Uint8Array(image) }, question, maxNewTokens }, {
+    onStep: (s) => steps.push(s),
+  });
+  await engine.unload(info.handle);
+  return steps;
+}
+
+/** Largest |a − b| over two equal-length arrays. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
