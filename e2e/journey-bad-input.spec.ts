@@ -1,0 +1,142 @@
+/**
+ * @file Bad input in real Chromium (WASM), each with a clear inline message and nothing on screen lost: a non-image
+ * file, a corrupt image, a 50-megapixel image (downscaled with a notice), an image under 28 px, an aspect ratio
+ * above 200, an empty question, words the mini vocabulary lacks (named, still answered), a model that fails to
+ * load. Also: every control has an accessible name, and regions can be made with the keyboard alone.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import sharp from 'sharp';
+
+const DIR = 'test-results/journey-bad-input';
+
+/** Writes a solid-colour PNG of the given size and returns its path. */
+async function png(name: string, width: number, height: number): Promise<string> {
+  fs.mkdirSync(DIR, { recursive: true });
+  const file = path.join(DIR, name);
+  await sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toFile(file);
+  return file;
+}
+
+async function readyPage(page: Page) {
+  await page.goto('/?backend=wasm');
+  for (const side of ['base', 'trained']) {
+    await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  }
+}
+
+async function runDone(page: Page) {
+  await page.getByTestId('run-button').click();
+  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+}
+
+/** Exactly one inline error message contains `text`. */
+async function expectError(page: Page, text: string) {
+  await expect(page.getByTestId('error').filter({ hasText: text })).toHaveCount(1);
+}
+
+/** The error list's text (all messages). */
+const errorText = async (page: Page) => (await page.getByTestId('error').allTextContents()).join(' | ');
+
+test('bad input: clear messages, nothing lost', async ({ page }) => {
+  await readyPage(page);
+  await page.getByTestId('sample-sample-01').click();
+  await expect(page.getByTestId('image-info')).toContainText('sample-01.png');
+  await runDone(page);
+  const answer = await page.getByTestId('answer-trained').textContent();
+  const kept = async () => {
+    await expect(page.getByTestId('image-info')).toContainText('sample-01.png: 316×329');
+    await expect(page.getByTestId('answer-trained')).toHaveText(answer!);
+  };
+  const input = page.getByTestId('image-input');
+
+  // Not an image.
+  await input.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  await expectError(page, '“notes.txt” is not an image');
+  await kept();
+
+  // Corrupt image.
+  const good = fs.readFileSync('public/samples/sample-01.png');
+  await input.setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.concat([good.subarray(0, 64), Buffer.alloc(500, 7)]) });
+  await expectError(page, '“broken.png” could not be decoded');
+  await kept();
+
+  // Under one cell.
+  await input.setInputFiles(await png('tiny.png', 20, 40));
+  await expectError(page, '20×40 px; each side must be at least 28 px');
+  await kept();
+
+  // Aspect ratio above 200.
+  await input.setInputFiles(await png('strip.png', 6000, 28));
+  await expectError(page, 'aspect ratio is 214:1');
+  await kept();
+
+  // Empty question.
+  await page.getByTestId('question-input').fill('   ');
+  await page.getByTestId('run-button').click();
+  await expectError(page, 'Type a question before running.');
+  await kept();
+
+  // 50 megapixels: downscaled within max_pixels, with a notice (this replaces the image: it is usable).
+  await input.setInputFiles(await png('huge.png', 8660, 5774));
+  await expect(page.getByTestId('image-notice')).toContainText('8660×5774 px (50.0 MP): downscaled to', { timeout: 60_000 });
+  const info = (await page.getByTestId('image-info').textContent())!;
+  const [, w, h] = /(\d+)×(\d+) px/.exec(info)!.map(Number);
+  expect(w * h).toBeLessThanOrEqual(112_896);
+  expect(await errorText(page)).not.toContain('huge.png');
+
+  // Unknown words: named, and the models still answer.
+  await page.getByTestId('question-input').fill('What shape is the zorblax?');
+  await runDone(page);
+  await expect(page.getByTestId('unknown-trained')).toContainText('zorblax');
+  expect((await page.getByTestId('answer-trained').textContent())!.length).toBeGreaterThan(0);
+});
+
+test('a model that fails to load: its side says so, the other side still answers', async ({ page }) => {
+  await readyPage(page);
+  await page.getByTestId('sample-sample-01').click();
+  await expect(page.getByTestId('image-info')).toContainText('sample-01.png');
+  // The URL checkpoint cannot be fetched here (no internet): a real load failure.
+  await page.getByTestId('model-base').selectOption('qwen2-vl-2b-instruct');
+  await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'error', { timeout: 120_000 });
+  await expect(page.getByTestId('error').first()).toContainText('The base model "qwen2-vl-2b-instruct" failed to load');
+  await page.getByTestId('run-button').click();
+  await expect(page.getByTestId('status-trained')).toHaveText(/^done/, { timeout: 120_000 });
+  await expect(page.getByTestId('status-base')).toHaveText('error');
+  expect((await page.getByTestId('answer-trained').textContent())!.length).toBeGreaterThan(0);
+});
+
+test('labelled controls; regions and tokens by keyboard alone', async ({ page }) => {
+  await readyPage(page);
+  await page.getByTestId('sample-sample-02').click();
+  await expect(page.getByTestId('image-info')).toContainText('sample-02.png');
+  await runDone(page);
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll('input, select, button, [role=listbox], [role=application]')]
+      .filter((el) => {
+        const e = el as HTMLInputElement;
+        const named = e.getAttribute('aria-label') || e.labels?.length || (el.tagName === 'BUTTON' && el.textContent?.trim());
+        return !named;
+      })
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+  expect(unlabelled).toEqual([]);
+  // Keyboard: focus the region layer, add a box with N, move it, delete it.
+  const layer = page.getByTestId('region-layer');
+  await layer.focus();
+  const n0 = JSON.parse((await layer.getAttribute('data-boxes'))!).length;
+  const rv0 = await page.getByTestId('reward-base').getAttribute('data-rv');
+  await page.keyboard.press('n');
+  await page.keyboard.press('Shift+ArrowLeft');
+  expect(JSON.parse((await layer.getAttribute('data-boxes'))!)).toHaveLength(n0 + 1);
+  expect(await page.getByTestId('reward-base').getAttribute('data-rv')).not.toBe(rv0);
+  await page.keyboard.press('Delete');
+  expect(JSON.parse((await layer.getAttribute('data-boxes'))!)).toHaveLength(n0);
+  // Tokens: arrow keys on the focused strip.
+  await page.getByRole('listbox', { name: /base answer tokens/ }).focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByTestId('picked-token')).toHaveText(/token 0/);
+  await page.keyboard.press('ArrowRight');
+  await expect(page.getByTestId('picked-token')).toHaveText(/token 1/);
+});
