@@ -48,8 +48,15 @@ def main(argv=None) -> int:
         from .plan import build_plan, format_plan
         print(format_plan(build_plan(spec)))
         return 0
+    from .data import DatasetError
+    from .export import ExportError
+    from .geometry import GeometryError
     from .pipeline import run
-    run(spec, stages)
+    try:
+        run(spec, stages)
+    except (DatasetError, ExportError, GeometryError, FileNotFoundError) as e:
+        print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -70,13 +70,13 @@ def make_scene(rng: random.Random, min_side: int, max_side: int):
     else:
         h = w
     m = min(w, h)
-    n = rng.randint(3, 6)
+    n = rng.randint(3, 5)
     objs: list[Obj] = []
     tries = 0
     while len(objs) < n and tries < 400:
         tries += 1
         size = rng.choice(SIZES)
-        s = int(m * (rng.uniform(0.13, 0.19) if size == "small" else rng.uniform(0.27, 0.36)))
+        s = int(m * (rng.uniform(0.17, 0.23) if size == "small" else rng.uniform(0.31, 0.39)))
         s = max(s, 8)
         x1 = rng.randint(0, w - s)
         y1 = rng.randint(0, h - s)

@@ -51,7 +51,7 @@ def format_reward(completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?
     out = []
     for text, done in zip(completions, finished):
         m = rx.search(text)
-        ok = bool(m) and done and text[m.end():].strip() == ""
+        ok = bool(m) and done and text[m.end():].strip() == "" and text.count("<answer>") == 1
         out.append(1.0 if ok else 0.0)
     return out
 
