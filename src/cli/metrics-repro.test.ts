@@ -42,7 +42,8 @@ describe.skipIf(!fs.existsSync(metricsFile) || !fs.existsSync(heldout))('models/
     expect(run.status).toBe(0);
     const results = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     const report = parseMetricsMarkdown(fs.readFileSync(metricsFile, 'utf8'));
-    const rowFor = (base: boolean) => report.find((r) => /sayo.?mini/i.test(r.label) && /base/i.test(r.label) === base);
+    // The trainer labels the rows "SAYO-mini-base (SFT)" and "<run name> (GRPO rewards: …)".
+    const rowFor = (base: boolean) => report.find((r) => /base/i.test(r.label) === base);
     const problems: string[] = [];
     for (const [i, base] of [[0, true], [1, false]] as const) {
       const row = rowFor(base);
