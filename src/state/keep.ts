@@ -9,6 +9,8 @@ import type { LensState, LensStore } from './store';
 
 /** Milliseconds of quiet before the session is saved. */
 export const SAVE_DELAY_MS = 400;
+/** Milliseconds of quiet before the URL follows the view (history.replaceState is slow while scrubbing tokens). */
+export const URL_DELAY_MS = 250;
 
 const running = (s: LensState) => [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].some((r) => r.status === 'running');
 
@@ -31,6 +33,14 @@ export async function restoreSession(store: LensStore, search = location.search)
 /** Saves on change and syncs the URL; returns the dispose function. */
 export function keepSession(store: LensStore): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let urlTimer: ReturnType<typeof setTimeout> | undefined;
+  const syncUrl = () => {
+    const s = store.getState();
+    const panels = [s.runs.base.panel, s.runs.trained.panel].filter((p) => !!p);
+    const extra = readViewSearch(location.search).extra;
+    const url = viewToSearch({ ...s.view, layer: concreteLayer(s.view.layer, panels) }, extra) + location.hash;
+    if (url !== location.search + location.hash) history.replaceState(history.state, '', url);
+  };
   const save = () => {
     const s = store.getState();
     if (running(s)) return;
@@ -43,10 +53,8 @@ export function keepSession(store: LensStore): () => void {
   };
   const unsub = store.subscribe((s, prev) => {
     if (s.view !== prev.view || s.runs !== prev.runs) {
-      const panels = [s.runs.base.panel, s.runs.trained.panel].filter((p) => !!p);
-      const extra = readViewSearch(location.search).extra;
-      const url = viewToSearch({ ...s.view, layer: concreteLayer(s.view.layer, panels) }, extra) + location.hash;
-      if (url !== location.search + location.hash) history.replaceState(history.state, '', url);
+      clearTimeout(urlTimer);
+      urlTimer = setTimeout(syncUrl, URL_DELAY_MS);
     }
     const changed =
       s.image !== prev.image || s.question !== prev.question || s.boxes !== prev.boxes || s.view !== prev.view ||
@@ -57,6 +65,7 @@ export function keepSession(store: LensStore): () => void {
   });
   return () => {
     clearTimeout(timer);
+    clearTimeout(urlTimer);
     unsub();
   };
 }

@@ -2,7 +2,7 @@
  * @file The comparison: both panels side by side on one shared colour scale (one legend), the trained − base
  * differences, and the image with the region editor before anything has run.
  */
-import { useCallback } from 'react';
+import { useCallback, useRef } from 'react';
 import { useLens } from '../../state/store';
 import { renderLegend } from '../charts/legend';
 import { Chart } from '../Chart';
@@ -23,7 +23,11 @@ export function Compare() {
   const multiples = useLens((s) => s.multiples);
   const data = useCompare();
   const { panels, scale } = data;
-  const legend = useCallback(() => (scale ? renderLegend(scale, { width: 260 }) : null), [scale]);
+  // Redraw the legend only when what it shows changes (a new but equal scale arrives with every token).
+  const legendKey = scale ? `${scale.domain.join(',')}|${scale.label}|${scale.scheme}` : '';
+  const legendScale = useRef(scale);
+  legendScale.current = scale;
+  const legend = useCallback(() => (legendScale.current ? renderLegend(legendScale.current, { width: 260 }) : null), [legendKey]);
   if (!anyRun && !panels.base && !panels.trained) {
     return image ? (
       <div className="preview">

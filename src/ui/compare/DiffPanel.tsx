@@ -2,7 +2,7 @@
  * @file trained − base: the reward differences (r_v, a_q, v_q, image share) and the difference heatmap of the
  * current view on a diverging scale (when both panels share a grid).
  */
-import { useCallback } from 'react';
+import { useCallback, useRef } from 'react';
 import { panelImageShare } from '../../state/derive';
 import { useLens } from '../../state/store';
 import { differenceMap, renderDiffHeatmap } from '../charts/diffHeatmap';
@@ -18,14 +18,16 @@ const sign = (v: number) => (v > 0 ? '+' : '') + formatValue(v);
 export function DiffPanel({ base, trained, image }: { base: PanelData; trained: PanelData; image: HTMLImageElement | null }) {
   const boxes = useLens((s) => s.boxes);
   const opacity = useLens((s) => s.view.opacity);
+  const canvasRef = useRef<HTMLCanvasElement | null>(null);
   const sameGrid = base.grid.rows === trained.grid.rows && base.grid.cols === trained.grid.cols;
   const diff = useCallback(() => {
     if (!sameGrid || !base.values || !trained.values) return null;
     const scale = divergingScale([differenceMap(trained.values, base.values)]);
     const canvas = renderDiffHeatmap(
       { image, grid: trained.grid, base: base.values, trained: trained.values, boxes, coverage: trained.coverage ?? undefined },
-      { scale, width: HEATMAP_WIDTH, opacity, pixelRatio: window.devicePixelRatio || 1 },
+      { scale, width: HEATMAP_WIDTH, opacity, pixelRatio: window.devicePixelRatio || 1, canvas: canvasRef.current ?? undefined },
     );
+    canvasRef.current = canvas;
     canvas.dataset.testid = 'heatmap-diff';
     const wrap = document.createElement('div');
     wrap.append(canvas, renderLegend(scale, { width: 260 }));

@@ -2,9 +2,8 @@
  * @file Which heads look where: a layers × heads matrix of R_a per model (over the tokens the view shows) and the
  * trained − base difference (the heads RL changed). Clicking a cell shows that layer's head in both heatmaps.
  */
-import { useCallback, useMemo } from 'react';
+import { useCallback, useMemo, useRef } from 'react';
 import { viewTokens } from '../../state/derive';
-import { effectiveToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
 import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } from '../charts/headMatrix';
 import { divergingScale } from '../charts/scale';
@@ -12,21 +11,34 @@ import { raScale } from '../raScale';
 import { Chart } from '../Chart';
 import type { CompareData, PanelData } from './useCompare';
 
-function matrixOf(d: PanelData | undefined, token: ReturnType<typeof effectiveToken>): HeadMatrixData | null {
+/** The matrix over an aggregate: the r_v tokens when the view shows them, else all tokens. */
+function matrixOf(d: PanelData | undefined, aggregate: 'all' | 'selected'): HeadMatrixData | null {
   if (!d || !d.targets || !d.map) return null;
-  const tokens = viewTokens(token, d.panel.steps.length, d.selected);
+  const tokens = viewTokens(aggregate, d.panel.steps.length, d.selected);
   return tokens.length ? headMatrixRa(d.panel.steps, d.targets, tokens) : null;
+}
+
+/** The panel data, kept identical while only its map changes (same panel, targets and selection). */
+function useStable(d: PanelData | undefined): PanelData | undefined {
+  const ref = useRef(d);
+  const cur = ref.current;
+  const same = cur && d && cur.panel === d.panel && cur.targets === d.targets && cur.selected === d.selected && !!cur.map === !!d.map;
+  if (!same) ref.current = d;
+  return ref.current;
 }
 
 /** The matrices of both sides and their difference. */
 export function HeadMatrixView({ data }: { data: CompareData }) {
-  const token = useLens((s) => effectiveToken(s.view, s.hover));
+  const aggregate = useLens((s) => (s.view.token === 'selected' ? 'selected' : 'all'));
   const head = useLens((s) => s.view.head);
+  // Only what the matrices depend on (not the picked token's map), so scrubbing tokens does not redraw them.
+  const base0 = useStable(data.panels.base);
+  const trained0 = useStable(data.panels.trained);
   const layer = data.panels.base?.layer ?? data.panels.trained?.layer ?? 0;
   const setView = useLens((s) => s.setView);
   const mats = useMemo(
-    () => ({ base: matrixOf(data.panels.base, token), trained: matrixOf(data.panels.trained, token) }),
-    [data.panels.base, data.panels.trained, token],
+    () => ({ base: matrixOf(base0, aggregate), trained: matrixOf(trained0, aggregate) }),
+    [base0, trained0, aggregate],
   );
   const diff = useMemo(() => {
     if (!mats.base || !mats.trained) return null;
@@ -50,7 +62,7 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   if (!mats.base && !mats.trained) return null;
   return (
     <section className="head-matrix" aria-label="R_a per layer and head">
-      <h2>Which heads look at the region (R_a per layer × head)</h2>
+      <h2>Which heads look at the region (mean R_a per layer × head, {aggregate === 'selected' ? 'top-30 % entropy tokens' : 'all tokens'})</h2>
       <div className="matrices">
         <figure>
           <Chart render={base} testId="head-matrix-base" />

@@ -6,10 +6,13 @@ import { useCallback } from 'react';
 import { panelImageShare, viewTokens } from '../../state/derive';
 import { effectiveToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
-import { renderSparkline } from '../charts/sparkline';
+import { renderSparkline, SPARKLINE_DEFAULTS } from '../charts/sparkline';
 import { formatValue } from '../charts/scale';
 import { Chart } from '../Chart';
 import type { PanelData } from '../compare/useCompare';
+
+/** Sparkline width in CSS pixels. */
+const SPARK_WIDTH = 300;
 
 /** Mean R_a over the tokens the view shows (one token → its R_a). */
 export function viewRa(data: PanelData, token: ReturnType<typeof effectiveToken>): number | null {
@@ -26,16 +29,20 @@ export function RewardPanel({ data }: { data: PanelData }) {
   const r = data.reward;
   const ra = viewRa(data, token);
   const share = panelImageShare(data.panel, data.layer);
+  // The sparkline is drawn once per reward; the picked token is a CSS rule over it (cheap while scrubbing).
   const spark = useCallback(
     () =>
       r
         ? renderSparkline(
-            { values: r.perToken.map((p) => p.R_a), selected: r.selected, picked: typeof token === 'number' ? token : null },
-            { width: 300, height: 48, label: `R_a per token, ${data.side}`, onPick: (i) => setView({ token: i }) },
+            { values: r.perToken.map((p) => p.R_a), selected: r.selected, picked: null },
+            { width: SPARK_WIDTH, height: 48, label: `R_a per token, ${data.side}`, onPick: (i) => setView({ token: i }) },
           )
         : null,
-    [r, token, data.side, setView],
+    [r, data.side, setView],
   );
+  const count = data.panel.steps.length;
+  const pad = SPARKLINE_DEFAULTS.pad;
+  const markX = typeof token === 'number' && count > 0 ? pad + (Math.min(token, count - 1) / Math.max(1, count - 1)) * (SPARK_WIDTH - 2 * pad) : null;
   const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : formatValue(v));
   return (
     <section
@@ -61,7 +68,10 @@ export function RewardPanel({ data }: { data: PanelData }) {
         <dt title="share of the attention row on image tokens (head mean, all tokens)">image share</dt>
         <dd>{fmt(share)}</dd>
       </dl>
-      <Chart render={spark} className="sparkline" />
+      <div className="spark-wrap" style={{ width: SPARK_WIDTH }}>
+        <Chart render={spark} className="sparkline" />
+        {r && markX !== null ? <span className="spark-mark" style={{ left: markX }} aria-hidden="true" /> : null}
+      </div>
       <p className="hint">layer {data.layer}, head mean</p>
     </section>
   );
