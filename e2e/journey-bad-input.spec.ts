@@ -2,7 +2,8 @@
  * @file Bad input in real Chromium (WASM), each with a clear inline message and nothing on screen lost: a non-image
  * file, a corrupt image, a 50-megapixel image (downscaled with a notice), an image under 28 px, an aspect ratio
  * above 200, an empty question, words the mini vocabulary lacks (named, still answered), a model that fails to
- * load. Also: every control has an accessible name, and regions can be made with the keyboard alone.
+ * load. Also: every control has an accessible name, regions can be made with the keyboard alone, and drag-and-drop
+ * and paste load images.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -139,4 +140,28 @@ test('labelled controls; regions and tokens by keyboard alone', async ({ page })
   await expect(page.getByTestId('picked-token')).toHaveText(/token 0/);
   await page.keyboard.press('ArrowRight');
   await expect(page.getByTestId('picked-token')).toHaveText(/token 1/);
+});
+
+test('drag-and-drop and paste load an image', async ({ page }) => {
+  await page.goto('/?backend=wasm');
+  const bytes = fs.readFileSync('public/samples/sample-04.png').toString('base64');
+  // Drop a file on the drop zone.
+  await page.evaluate(async (b64) => {
+    const file = new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'dropped.png', { type: 'image/png' });
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    const zone = document.querySelector('.dropzone')!;
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, bytes);
+  await expect(page.getByTestId('image-info')).toContainText('dropped.png: ');
+  // Paste a file anywhere on the page.
+  await page.evaluate(async (b64) => {
+    const file = new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'pasted.png', { type: 'image/png' });
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, bytes);
+  await expect(page.getByTestId('image-info')).toContainText('pasted.png: ');
+  await expect(page.getByTestId('region-layer')).toBeVisible();
 });

@@ -9,6 +9,7 @@ import { useLens } from '../../state/store';
 import { renderSparkline, SPARKLINE_DEFAULTS } from '../charts/sparkline';
 import { formatValue } from '../charts/scale';
 import { Chart } from '../Chart';
+import { raScale } from '../raScale';
 import type { PanelData } from '../compare/useCompare';
 
 /** Sparkline width in CSS pixels. */
@@ -35,7 +36,14 @@ export function RewardPanel({ data }: { data: PanelData }) {
       r
         ? renderSparkline(
             { values: r.perToken.map((p) => p.R_a), selected: r.selected, picked: null },
-            { width: SPARK_WIDTH, height: 48, label: `R_a per token, ${data.side}`, onPick: (i) => setView({ token: i }) },
+            {
+              width: SPARK_WIDTH,
+              height: 48,
+              domain: raScale([r.perToken.map((p) => p.R_a)]).domain,
+              reference: 0.5,
+              label: `R_a per token, ${data.side}`,
+              onPick: (i) => setView({ token: i }),
+            },
           )
         : null,
     [r, data.side, setView],
@@ -72,7 +80,9 @@ export function RewardPanel({ data }: { data: PanelData }) {
         <Chart render={spark} className="sparkline" />
         {r && markX !== null ? <span className="spark-mark" style={{ left: markX }} aria-hidden="true" /> : null}
       </div>
-      <p className="hint">layer {data.layer}, head mean</p>
+      <p className="hint">
+        R_a per token (dashed: 0.5; dots: the tokens r_v counts) · layer {data.layer}, head mean
+      </p>
     </section>
   );
 }
