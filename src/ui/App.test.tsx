@@ -117,6 +117,29 @@ describe('App over real SAYO-mini output', () => {
     act(() => useLens.setState({ runs: s.runs }));
   });
 
+  it('a head-matrix cell shows that head; the layer and head pickers drive both heatmaps', () => {
+    renderApp();
+    const layers = useLens.getState().runs.base.panel!.steps[0].layers;
+    const cell = within(screen.getByTestId('head-matrix-trained')).getByRole('button', { name: new RegExp(`^layer ${layers[0]}, head 1:`) });
+    fireEvent.click(cell);
+    expect(useLens.getState().view).toMatchObject({ layer: layers[0], head: { kind: 'head', head: 1 } });
+    expect((screen.getByTestId('layer-select') as HTMLSelectElement).value).toBe(String(layers[0]));
+    expect((screen.getByTestId('head-select') as HTMLSelectElement).value).toBe('head-1');
+    expect(screen.getByTestId('reward-base').textContent).toContain(`layer ${layers[0]}`);
+    fireEvent.change(screen.getByTestId('head-select'), { target: { value: 'mean' } });
+    fireEvent.change(screen.getByTestId('layer-select'), { target: { value: '-1' } });
+    expect(useLens.getState().view).toMatchObject({ layer: -1, head: { kind: 'mean' } });
+    expect(screen.getByTestId('reward-base').textContent).toContain(`layer ${layers.at(-1)}`);
+  });
+
+  it('a new image clears the answers made for the previous one', () => {
+    const saved = useLens.getState();
+    act(() => useLens.getState().setImage({ ...saved.image!, name: 'other.png' }));
+    expect(useLens.getState().runs.base.panel).toBeNull();
+    expect(useLens.getState().boxes).toEqual([]);
+    act(() => useLens.setState({ image: saved.image, runs: saved.runs, cross: saved.cross, boxes: saved.boxes }));
+  });
+
   it('a broken session file shows a message and keeps everything on screen', async () => {
     renderApp();
     const before = useLens.getState();

@@ -23,6 +23,7 @@ export interface InputSlice {
   boxes: Box[];
   /** Index of the box the editor has selected (keyboard moves / deletes it). */
   selectedBox: number | null;
+  /** A new image: its regions and any answers made for the previous image are cleared. */
   setImage(image: LoadedImage, notice?: string | null): void;
   setQuestion(question: string): void;
   setBoxes(boxes: Box[]): void;
@@ -66,7 +67,17 @@ export const createInputSlice: StateCreator<LensState, [], [], InputSlice> = (se
   question: '',
   boxes: [],
   selectedBox: null,
-  setImage: (image, notice = null) => set({ image, imageNotice: notice, boxes: [], selectedBox: null }),
+  // Answers belong to the image they were made for: a new image clears them (a session import sets its own after).
+  setImage: (image, notice = null) =>
+    set({
+      image,
+      imageNotice: notice,
+      boxes: [],
+      selectedBox: null,
+      runs: { base: { status: 'idle', panel: null }, trained: { status: 'idle', panel: null } },
+      cross: { base: { status: 'idle', panel: null }, trained: { status: 'idle', panel: null } },
+      compare: 'own',
+    }),
   setQuestion: (question) => set({ question }),
   setBoxes: (boxes) => set({ boxes, selectedBox: null }),
   addBox: (box) => set((s) => ({ boxes: [...s.boxes, box], selectedBox: s.boxes.length })),
