@@ -8,8 +8,7 @@ import { renderLegend } from '../charts/legend';
 import { Chart } from '../Chart';
 import { Panel } from '../panel/Panel';
 import { useImageElement } from '../panel/useImage';
-import { RegionEditor } from '../regions/RegionEditor';
-import { HEATMAP_WIDTH } from '../panel/HeatmapView';
+import { Preview } from './Preview';
 import { DiffPanel } from './DiffPanel';
 import { HeadMatrixView } from './HeadMatrixView';
 import { SmallMultiples } from './SmallMultiples';
@@ -29,15 +28,7 @@ export function Compare() {
   legendScale.current = scale;
   const legend = useCallback(() => (legendScale.current ? renderLegend(legendScale.current, { width: 260 }) : null), [legendKey]);
   if (!anyRun && !panels.base && !panels.trained) {
-    return image ? (
-      <div className="preview">
-        <div className="heatmap-wrap" style={{ width: HEATMAP_WIDTH }}>
-          <img src={image.dataUrl} alt={`Input image ${image.name}`} width={HEATMAP_WIDTH} />
-          <RegionEditor image={image} testId="region-layer" />
-        </div>
-        <p className="hint">Draw key regions here, then Run.</p>
-      </div>
-    ) : null;
+    return image ? <Preview image={image} /> : null;
   }
   return (
     <div className="compare">
