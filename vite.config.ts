@@ -110,6 +110,11 @@ function engineAssets(): Plugin {
       server.middlewares.use('/models', staticTree((rel) => path.join(outDir, 'models', rel)));
       server.middlewares.use('/ort', staticTree((rel) => (ORT_FILES.includes(rel) ? path.join(outDir, 'ort', rel) : null)));
     },
+    generateBundle(_options, bundle) {
+      // ORT's bundle references its wasm via import.meta.url, so Vite emits a 27 MB copy; the engine always sets
+      // env.backends.onnx.wasm.wasmPaths to /ort/ (copied below), so that copy would never be fetched.
+      for (const name of Object.keys(bundle)) if (/ort-wasm-simd-threaded.*\.wasm$/.test(name)) delete bundle[name];
+    },
     closeBundle() {
       for (const f of listFiles(MODELS_DIR)) {
         fs.mkdirSync(path.dirname(path.join(outDir, 'models', f)), { recursive: true });

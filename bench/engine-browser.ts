@@ -1,13 +1,14 @@
 /**
  * @file Engine benchmark in headless Chromium (WASM, the worker engine via the harness page of the built app):
- * first token from a cold page load (fresh browser context, empty caches) and warm, decode tokens/s with and
- * without capture in the same page (interleaved, median), and the peak RSS of Chromium's processes.
+ * first token from a cold page load (fresh browser context, empty caches) and warm, decode tokens/s (engine time,
+ * RunSummary.decodeMs) with and without capture in the same page (interleaved, median), the capture code's own share
+ * of the time, and the peak RSS of Chromium's processes.
  */
 import fs from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
 import type { HarnessOptions, HarnessRun } from '../src/engine/harness.ts';
-import { median } from './engine-node.ts';
+import { captureShare, decodeTps, median } from './engine-node.ts';
 
 /** Figures measured in Chromium. */
 export interface BrowserBench {
@@ -16,6 +17,7 @@ export interface BrowserBench {
   firstTokenWarmMs: number;
   decodeTpsCapture: number;
   decodeTpsNoCapture: number;
+  captureShare: number;
   peakRssMb: number;
 }
 
@@ -33,12 +35,6 @@ function chromiumRssMb(): number {
     }
   }
   return kb / 1024;
-}
-
-/** Decode tokens/s from the arrival times of the step records (prefill step excluded). */
-function stepTps(r: HarnessRun): number {
-  const s = r.steps;
-  return s.length > 1 ? ((s.length - 1) / (s[s.length - 1].at - s[0].at)) * 1000 : NaN;
 }
 
 function run(page: Page, o: HarnessOptions): Promise<HarnessRun> {
@@ -62,9 +58,12 @@ export async function benchBrowser(opts: { baseUrl: string; model: string; image
     const long = { ...base, reuse: true, maxNewTokens: opts.tokens, minNewTokens: opts.tokens };
     const withCapture: number[] = [];
     const without: number[] = [];
+    const shares: number[] = [];
     for (let i = 0; i < opts.repeats; i++) {
-      withCapture.push(stepTps(await run(page, long)));
-      without.push(stepTps(await run(page, { ...long, captureLayers: [] })));
+      const r = await run(page, long);
+      withCapture.push(decodeTps(r.summary!));
+      shares.push(captureShare(r.summary!));
+      without.push(decodeTps((await run(page, { ...long, captureLayers: [] })).summary!));
     }
     peak = Math.max(peak, chromiumRssMb());
     return {
@@ -73,6 +72,7 @@ export async function benchBrowser(opts: { baseUrl: string; model: string; image
       firstTokenWarmMs: median(warm.map((r) => r.firstStepMs ?? NaN)),
       decodeTpsCapture: median(withCapture),
       decodeTpsNoCapture: median(without),
+      captureShare: median(shares),
       peakRssMb: peak,
     };
   } finally {

@@ -17,6 +17,8 @@ export interface NodeBench {
   firstTokenWarmMs: number;
   decodeTpsCapture: number;
   decodeTpsNoCapture: number;
+  /** Median share of generation time spent in the capture code itself (RunSummary.captureMs). */
+  captureShare: number;
   peakRssMb: number;
 }
 
@@ -29,6 +31,11 @@ export function median(xs: number[]): number {
 /** Decode tokens per second of one run (the prefill step excluded). */
 export function decodeTps(s: RunSummary): number {
   return s.tokens > 1 && s.decodeMs > 0 ? ((s.tokens - 1) / s.decodeMs) * 1000 : NaN;
+}
+
+/** Share of a run's time spent in the capture code. */
+export function captureShare(s: RunSummary): number {
+  return (s.captureMs ?? NaN) / (s.prefillMs + s.decodeMs);
 }
 
 /** Runs the Node benchmark on a registry model. */
@@ -49,8 +56,11 @@ export async function benchNode(opts: { model: string; image: string; question: 
   const firstTokenWarmMs = median([await firstToken(), await firstToken(), await firstToken()]);
   const withCapture: number[] = [];
   const without: number[] = [];
+  const shares: number[] = [];
   for (let i = 0; i < opts.repeats; i++) {
-    withCapture.push(decodeTps(await engine.generate(info.handle, base, { onStep: () => undefined })));
+    const s = await engine.generate(info.handle, base, { onStep: () => undefined });
+    withCapture.push(decodeTps(s));
+    shares.push(captureShare(s));
     without.push(decodeTps(await engine.generate(info.handle, { ...base, captureLayers: [] }, { onStep: () => undefined })));
   }
   await engine.unload(info.handle);
@@ -62,6 +72,7 @@ export async function benchNode(opts: { model: string; image: string; question: 
     firstTokenWarmMs,
     decodeTpsCapture: median(withCapture),
     decodeTpsNoCapture: median(without),
+    captureShare: median(shares),
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }

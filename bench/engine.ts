@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { benchBrowser, type BrowserBench } from './engine-browser.ts';
 import { benchNode } from './engine-node.ts';
@@ -54,8 +55,9 @@ const pct = (capture: number, none: number) => f((none / capture - 1) * 100, 1);
 export async function main(args: string[]): Promise<number> {
   const model = arg(args, 'model', 'sayo-mini');
   const tokens = Number(arg(args, 'tokens', '64'));
-  const repeats = Number(arg(args, 'repeats', '3'));
+  const repeats = Number(arg(args, 'repeats', '5'));
   console.log(`SAYO Lens engine benchmark: ${model}, ${IMAGE}, "${QUESTION}", ${tokens} new tokens, median of ${repeats}`);
+  console.log(`load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores (other work on the machine skews every timing)`);
   const node = await benchNode({ model, image: path.join(ROOT, IMAGE), question: QUESTION, tokens, repeats });
   const browser = args.includes('--skip-browser') ? undefined : await runBrowser(model, tokens, repeats);
   const row = (label: string, a: string, b: string) => console.log(`  ${label.padEnd(34)}${a.padStart(14)}${b.padStart(16)}`);
@@ -64,7 +66,8 @@ export async function main(args: string[]): Promise<number> {
   row('model load (ms)', f(node.loadMs, 0), '-');
   row('decode tok/s, with capture', f(node.decodeTpsCapture), f(browser?.decodeTpsCapture ?? NaN));
   row('decode tok/s, without capture', f(node.decodeTpsNoCapture), f(browser?.decodeTpsNoCapture ?? NaN));
-  row('capture cost (% of decode time)', pct(node.decodeTpsCapture, node.decodeTpsNoCapture), browser ? pct(browser.decodeTpsCapture, browser.decodeTpsNoCapture) : 'n/a');
+  row('A/B: slowdown with capture (%)', pct(node.decodeTpsCapture, node.decodeTpsNoCapture), browser ? pct(browser.decodeTpsCapture, browser.decodeTpsNoCapture) : 'n/a');
+  row('capture code share of run time (%)', f(node.captureShare * 100, 2), f((browser?.captureShare ?? NaN) * 100, 2));
   row('first token, cold (ms)', f(node.firstTokenColdMs, 0), f(browser?.firstTokenColdMs ?? NaN, 0));
   row('first token, warm (ms)', f(node.firstTokenWarmMs, 0), f(browser?.firstTokenWarmMs ?? NaN, 0));
   row('peak RSS (MB)', f(node.peakRssMb, 0), f(browser?.peakRssMb ?? NaN, 0));
@@ -75,6 +78,7 @@ export async function main(args: string[]): Promise<number> {
     console.log(`  browser ${browser.backend} / node native decode speed: ${f(browser.decodeTpsCapture / node.decodeTpsCapture, 2)}× (target ≥ 0.5×)`);
   }
   console.log('  targets: capture cost ≤ 5 %; first token from a cold page load < 3000 ms (WASM)');
+  console.log(`  load average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const core = path.join(ROOT, 'bench/core.ts');
   if (fs.existsSync(core)) {
     console.log('\n$ npx tsx bench/core.ts');

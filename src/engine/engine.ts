@@ -185,17 +185,21 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
 
     generate(handle: string, request: GenerateRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
+        const t0 = performance.now();
         const image = await platform.decodeImage(request.image);
         const prompt = await preparePrompt(m, image, request.question);
-        return runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents());
+        const preprocessMs = performance.now() - t0;
+        return { ...(await runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents())), preprocessMs };
       });
     },
 
     score(handle: string, request: ScoreRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
+        const t0 = performance.now();
         const image = await platform.decodeImage(request.image);
         const prompt = await preparePrompt(m, image, request.question);
-        return runScore(m, prompt, request, cb, signal);
+        const preprocessMs = performance.now() - t0;
+        return { ...(await runScore(m, prompt, request, cb, signal)), preprocessMs };
       });
     },
 

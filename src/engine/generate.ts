@@ -62,9 +62,12 @@ function buildStep(
   entropy: number,
   n: number,
   span: { start: number; length: number },
+  timing: { captureMs: number },
 ): StepRecord {
+  const t0 = now();
   const tensors: AttentionData[] = captured.map((o) => ({ data: floatData(outputs[o.name]), dims: outputs[o.name].dims }));
   const cap = captureRow(tensors, row, span);
+  timing.captureMs += now() - t0;
   return {
     index,
     tokenId,
@@ -124,6 +127,7 @@ export async function runGeneration(
   let stoppedBy: RunSummary['stoppedBy'] = 'max_tokens';
   let prefillMs = 0;
   let decodeMs = 0;
+  const timing = { captureMs: 0 };
   try {
     cb.onPrompt?.(prompt.info);
     while (true) {
@@ -139,11 +143,11 @@ export async function runGeneration(
       if (tokens.length < (req.minNewTokens ?? 0)) for (const eos of m.eosIds) logits[eos] = -Infinity;
       const tokenId = greedy ? argmax(logits) : sampleToken(logits, temperature, req.sampling?.topP, rng);
       const entropy = entropyFromLogits(logits, greedy ? 1 : temperature);
-      const step = buildStep(m, outputs, captured, row, tokens.length, tokenId, entropy, n, span);
+      const step = buildStep(m, outputs, captured, row, tokens.length, tokenId, entropy, n, span, timing);
       tokens.push(tokenId);
+      cb.onStep?.(step);
       if (tokens.length === 1) prefillMs = now() - t0;
       else decodeMs += now() - t0;
-      cb.onStep?.(step);
 
       const done = m.eosIds.has(tokenId) ? 'eos' : tokens.length >= maxNew ? 'max_tokens' : null;
       if (done) {
@@ -174,6 +178,7 @@ export async function runGeneration(
     text: m.tokenizer.decode(tokens, { skip_special_tokens: true }),
     prefillMs,
     decodeMs,
+    captureMs: timing.captureMs,
   };
 }
 
@@ -221,6 +226,7 @@ export async function runScore(
   const forwardMs = now() - t0;
   let stoppedBy: RunSummary['stoppedBy'] = m.eosIds.has(answer[answer.length - 1]) ? 'eos' : 'max_tokens';
   let emitted = 0;
+  const timing = { captureMs: 0 };
   try {
     if (outputs.logits.dims[1] !== full.length) {
       throw new EngineError('internal', `Scoring needs logits for every position; the decoder returned ${outputs.logits.dims[1]}.`);
@@ -232,7 +238,7 @@ export async function runScore(
       }
       const row = P - 1 + t;
       const entropy = entropyFromLogits(logitsRow(outputs.logits, row), 1);
-      cb.onStep?.(buildStep(m, outputs, captured, row, t, answer[t], entropy, n, span));
+      cb.onStep?.(buildStep(m, outputs, captured, row, t, answer[t], entropy, n, span, timing));
       emitted++;
     }
   } finally {
@@ -245,5 +251,6 @@ export async function runScore(
     text: m.tokenizer.decode(answer.slice(0, emitted), { skip_special_tokens: true }),
     prefillMs: forwardMs,
     decodeMs: 0,
+    captureMs: timing.captureMs,
   };
 }

@@ -123,6 +123,10 @@ export interface RunSummary {
   text: string;
   prefillMs: number;
   decodeMs: number;
+  /** Image decoding + processor + tokenizer time before the first forward pass. */
+  preprocessMs?: number;
+  /** Time spent reading and slicing attention (included in prefillMs + decodeMs): the capture's own cost. */
+  captureMs?: number;
 }
 
 export interface GenerationCallbacks {

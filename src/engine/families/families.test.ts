@@ -1,0 +1,38 @@
+/**
+ * @file Family geometry from real config shapes: Qwen2/2.5-VL 14 px patches → 28 px cells, Qwen3-VL 16 px → 32 px;
+ * text fields read at the top level (qwen2_vl) or from text_config (qwen2_5_vl, qwen3_vl).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { familyFor, supportedModelTypes } from './index.ts';
+
+const MINI = path.resolve(import.meta.dirname, '../../../models/sayo-mini');
+const read = (f: string) => JSON.parse(fs.readFileSync(path.join(MINI, f), 'utf8'));
+
+describe('model families', () => {
+  it('serves the three Qwen VL types and nothing else', () => {
+    expect(supportedModelTypes().sort()).toEqual(['qwen2_5_vl', 'qwen2_vl', 'qwen3_vl']);
+    expect(familyFor('llava')).toBeUndefined();
+  });
+
+  it('reads SAYO-mini (qwen2_vl): 28 px cells, layers and heads at the top level', () => {
+    const f = familyFor('qwen2_vl')!;
+    const config = read('config.json');
+    const g = f.geometry(config, read('preprocessor_config.json'));
+    expect(g.patch_size * g.merge_size).toBe(28);
+    expect(f.numLayers(config)).toBe(config.num_hidden_layers);
+    expect(f.imageTokenId(config)).toBe(config.image_token_id);
+  });
+
+  it('gives Qwen3-VL its 32 px geometry, from the processor or the vision config', () => {
+    const f = familyFor('qwen3_vl')!;
+    const config = { model_type: 'qwen3_vl', image_token_id: 151655, vision_config: { patch_size: 16, spatial_merge_size: 2 }, text_config: { num_hidden_layers: 36, num_attention_heads: 32 } };
+    const fromProcessor = f.geometry(config, { patch_size: 16, merge_size: 2, size: { shortest_edge: 65536, longest_edge: 16777216 } });
+    expect(fromProcessor).toEqual({ patch_size: 16, merge_size: 2, min_pixels: 65536, max_pixels: 16777216 });
+    const fromVision = f.geometry(config, {});
+    expect(fromVision.patch_size * fromVision.merge_size).toBe(32);
+    expect(f.numLayers(config)).toBe(36);
+    expect(f.numHeads(config)).toBe(32);
+  });
+});
