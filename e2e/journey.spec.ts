@@ -53,11 +53,29 @@ async function waitDone(page: Page) {
 test('journey: sample → ask → stream → tokens → region → reward → compare → export → reload → import', async ({ page, browser }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Watch the loading feedback (per-file progress lines) and main-thread long tasks from the first script on.
+  await page.addInitScript(() => {
+    const w = window as unknown as { __watch: { fileLines: string[]; longTasks: number[] } };
+    w.__watch = { fileLines: [], longTasks: [] };
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__watch.longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
+    document.addEventListener('DOMContentLoaded', () =>
+      new MutationObserver(() => {
+        for (const li of document.querySelectorAll('[data-testid^=model-status-] .files li')) {
+          if (!w.__watch.fileLines.includes(li.textContent!)) w.__watch.fileLines.push(li.textContent!);
+        }
+      }).observe(document.body, { subtree: true, childList: true, characterData: true }),
+    );
+  });
   await page.goto('/?backend=wasm');
   for (const side of ['base', 'trained']) {
     await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
     await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-backend', 'wasm');
   }
+
+  // Loading feedback: each checkpoint file was listed with its download progress.
+  const fileLines = await page.evaluate(() => (window as unknown as { __watch: { fileLines: string[] } }).__watch.fileLines);
+  expect(fileLines.some((l) => /decoder_model_merged.*MB/.test(l))).toBe(true);
+  await expect(page.getByTestId('model-status-base')).toContainText('WASM (requested)');
 
   // Pick a sample: image, question and its key region arrive together.
   await page.getByTestId('sample-sample-01').click();
@@ -76,8 +94,12 @@ test('journey: sample → ask → stream → tokens → region → reward → co
       }
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
+  const longBefore = await page.evaluate(() => (window as unknown as { __watch: { longTasks: number[] } }).__watch.longTasks.length);
   await page.getByTestId('run-button').click();
   await waitDone(page);
+  // Inference runs in the worker: report the page's long tasks during generation (printed, not asserted: shared CPU).
+  const long = (await page.evaluate(() => (window as unknown as { __watch: { longTasks: number[] } }).__watch.longTasks)).slice(longBefore);
+  console.log(`main-thread long tasks while both models generated: ${long.length}, longest ${Math.max(0, ...long).toFixed(0)} ms`);
   expect(await page.evaluate(() => (window as unknown as { __streamed: Record<string, boolean> }).__streamed)).toEqual({ base: true, trained: true });
   const answers = { base: await page.getByTestId('answer-base').textContent(), trained: await page.getByTestId('answer-trained').textContent() };
   expect(answers.base!.length).toBeGreaterThan(0);

@@ -3,7 +3,7 @@
  * backend's reason), runs both models on the current input with streaming steps, stops them, and cross-scores one
  * answer under the other model. Components call these commands; they never touch the engine.
  */
-import type { AttentionEngine, ImageInput, ModelInfo, PromptInfo } from '../engine/types';
+import type { AttentionEngine, ImageInput, ModelInfo, PromptInfo, RunSummary, StepRecord } from '../engine/types';
 import type { Side } from '../session/types';
 import type { LensStore } from './store';
 import type { RegistryEntry } from '../engine/registry';
@@ -50,6 +50,33 @@ export function describeError(e: unknown, what: string): string {
     out_of_memory: 'out of memory',
   };
   return `${what}: ${code && hint[code] ? `${hint[code]} — ` : ''}${msg}`;
+}
+
+/**
+ * Collects streamed steps and hands them over at most once per animation frame (every 16 ms outside a browser), so
+ * a fast model does not re-render the page for every token.
+ */
+export function stepBatcher(deliver: (steps: StepRecord[]) => void) {
+  let pending: StepRecord[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const steps = pending;
+    pending = [];
+    deliver(steps);
+  };
+  const schedule = typeof requestAnimationFrame === 'function' ? requestAnimationFrame : (f: () => void) => setTimeout(f, 16);
+  return {
+    push(step: StepRecord) {
+      pending.push(step);
+      if (!scheduled) {
+        scheduled = true;
+        schedule(flush);
+      }
+    },
+    flush,
+  };
 }
 
 const isCancel = (e: unknown) => (e as { code?: string })?.code === 'cancelled' || (e as Error)?.name === 'AbortError';
@@ -104,7 +131,11 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
   async function stream(
     side: Side,
     which: 'runs' | 'cross',
-    call: (info: ModelInfo, onPrompt: (p: PromptInfo) => void, signal: AbortSignal) => Promise<unknown>,
+    call: (
+      info: ModelInfo,
+      callbacks: { onPrompt(p: PromptInfo): void; onStep(s: StepRecord): void },
+      signal: AbortSignal,
+    ) => Promise<unknown>,
   ): Promise<void> {
     const st = store.getState();
     st.startPanel(side, which);
@@ -118,15 +149,21 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
     controllers.push(ctl);
     const source = which === 'runs' ? 'generate' : 'score';
     let status: PanelRun['status'] = 'done';
+    const batch = stepBatcher((steps) => store.getState().addSteps(side, which, steps));
     try {
       const summary = (await call(
         info,
-        (p) => store.getState().setPrompt(side, which, panelFields(side, info, source), p),
+        {
+          onPrompt: (p) => store.getState().setPrompt(side, which, panelFields(side, info, source), p),
+          onStep: batch.push,
+        },
         ctl.signal,
-      )) as import('../engine/types').RunSummary;
+      )) as RunSummary;
+      batch.flush();
       if (summary.stoppedBy === 'cancel') status = 'stopped';
       store.getState().finishPanel(side, which, status, summary);
     } catch (e) {
+      batch.flush();
       if (isCancel(e)) store.getState().finishPanel(side, which, 'stopped');
       else {
         store.getState().finishPanel(side, which, 'error');
@@ -160,13 +197,8 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
       if (!input) return;
       await Promise.all(
         SIDES.map((side) =>
-          stream(side, 'runs', (info, onPrompt, signal) =>
-            engine.generate(
-              info.handle,
-              { ...input, maxNewTokens: MAX_NEW_TOKENS },
-              { onPrompt, onStep: (step) => store.getState().addStep(side, 'runs', step) },
-              signal,
-            ),
+          stream(side, 'runs', (info, callbacks, signal) =>
+            engine.generate(info.handle, { ...input, maxNewTokens: MAX_NEW_TOKENS }, callbacks, signal),
           ),
         ),
       );
@@ -187,14 +219,8 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
       await Promise.all(
         SIDES.map((side) => {
           const other = answers[side === 'base' ? 'trained' : 'base']!;
-          return stream(side, 'cross', (info, onPrompt, signal) =>
-            engine.score(
-              info.handle,
-              { ...input, answer: other.steps.map((t) => t.text).join(''), answerTokenIds: other.steps.map((t) => t.tokenId) },
-              { onPrompt, onStep: (step) => store.getState().addStep(side, 'cross', step) },
-              signal,
-            ),
-          );
+          const answer = { answer: other.steps.map((t) => t.text).join(''), answerTokenIds: other.steps.map((t) => t.tokenId) };
+          return stream(side, 'cross', (info, callbacks, signal) => engine.score(info.handle, { ...input, ...answer }, callbacks, signal));
         }),
       );
     },

@@ -24,7 +24,8 @@ export interface RunSlice {
   compare: CompareMode;
   startPanel(side: Side, which: 'runs' | 'cross'): void;
   setPrompt(side: Side, which: 'runs' | 'cross', base: Omit<SessionPanel, 'steps' | 'prompt'>, prompt: PromptInfo): void;
-  addStep(side: Side, which: 'runs' | 'cross', step: StepRecord): void;
+  /** Appends streamed steps (a batch: the effects flush at most once per frame). */
+  addSteps(side: Side, which: 'runs' | 'cross', steps: StepRecord[]): void;
   finishPanel(side: Side, which: 'runs' | 'cross', status: PanelRun['status'], summary?: RunSummary): void;
   setCompare(mode: CompareMode): void;
   /** Replaces all panels (session import / restore). */
@@ -60,9 +61,9 @@ export const createRunSlice: StateCreator<LensState, [], [], RunSlice> = (set) =
     })),
   setPrompt: (side, which, base, prompt) =>
     set((s) => patch(s, which, side, (r) => ({ ...r, panel: { ...base, prompt, steps: [] } }))),
-  addStep: (side, which, step) =>
+  addSteps: (side, which, steps) =>
     set((s) =>
-      patch(s, which, side, (r) => (r.panel ? { ...r, panel: { ...r.panel, steps: [...r.panel.steps, step] } } : r)),
+      patch(s, which, side, (r) => (r.panel ? { ...r, panel: { ...r.panel, steps: [...r.panel.steps, ...steps] } } : r)),
     ),
   finishPanel: (side, which, status, summary) =>
     set((s) => patch(s, which, side, (r) => ({ status, panel: r.panel && summary ? { ...r.panel, summary } : r.panel }))),
