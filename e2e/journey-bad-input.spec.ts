@@ -123,6 +123,21 @@ test('labelled controls; regions and tokens by keyboard alone', async ({ page })
       .map((el) => el.outerHTML.slice(0, 120)),
   );
   expect(unlabelled).toEqual([]);
+  // Readable contrast: every coloured token's text against its background (WCAG ratio ≥ 4.5).
+  const worst = await page.evaluate(() => {
+    const lum = (css: string) => {
+      const [r, g, b] = css.match(/\d+/g)!.slice(0, 3).map((v) => Number(v) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    let min = Infinity;
+    for (const el of document.querySelectorAll('[data-testid^=token-]')) {
+      const st = getComputedStyle(el);
+      const [a, b] = [lum(st.color), lum(st.backgroundColor)].sort((x, y) => y - x);
+      min = Math.min(min, (a + 0.05) / (b + 0.05));
+    }
+    return min;
+  });
+  expect(worst).toBeGreaterThanOrEqual(4.5);
   // Keyboard: focus the region layer, add a box with N, move it, delete it.
   const layer = page.getByTestId('region-layer');
   await layer.focus();

@@ -219,7 +219,12 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
       await Promise.all(
         SIDES.map((side) => {
           const other = answers[side === 'base' ? 'trained' : 'base']!;
-          const answer = { answer: other.steps.map((t) => t.text).join(''), answerTokenIds: other.steps.map((t) => t.tokenId) };
+          const text = other.steps.map((t) => t.text).join('');
+          // Token ids are only meaningful to the same tokenizer: pass them when both checkpoints share the architecture.
+          const mine = handles[side]?.info;
+          const theirs = handles[side === 'base' ? 'trained' : 'base']?.info;
+          const same = !!mine && !!theirs && mine.modelType === theirs.modelType && mine.numLayers === theirs.numLayers && mine.numHeads === theirs.numHeads;
+          const answer = same ? { answer: text, answerTokenIds: other.steps.map((t) => t.tokenId) } : { answer: text };
           return stream(side, 'cross', (info, callbacks, signal) => engine.score(info.handle, { ...input, ...answer }, callbacks, signal));
         }),
       );

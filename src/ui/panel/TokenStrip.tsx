@@ -11,9 +11,19 @@ import type { SessionPanel, Side } from '../../session/types';
 import { colorFor, sharedScale } from '../charts/scale';
 import { raScale } from '../raScale';
 
-/** Black or white text, whichever reads better on an RGB background. */
-function inkFor([r, g, b]: [number, number, number]): string {
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 140 ? '#111' : '#fff';
+/** WCAG relative luminance of an sRGB colour (0…255 channels). */
+function luminance(rgb: [number, number, number]): number {
+  const [r, g, b] = rgb.map((v) => {
+    const c = v / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+/** Black or white text, whichever contrasts more with the background (always ≥ 4.58:1, WCAG AA). */
+export function inkFor(rgb: [number, number, number]): string {
+  const l = luminance(rgb);
+  return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000' : '#fff';
 }
 
 /** The strip of one side. */
