@@ -59,7 +59,8 @@ test.describe('engine in Chromium', () => {
     expectStreamedSteps(base, base.steps.length);
     expect(base.steps.length).toBeGreaterThan(0);
     expect(net.foreign()).toEqual([]);
-    expect(net.urls.some((u) => u.includes('/ort/ort-wasm-simd-threaded.asyncify.wasm'))).toBe(true);
+    // A worker that starts on WASM runs ORT's WASM-only build (smaller, faster), served by the app.
+    expect(net.urls.some((u) => u.endsWith('/ort/ort-wasm-simd-threaded.wasm'))).toBe(true);
   });
 
   test('WebGPU (SwiftShader): loads the embedded pair, streams attention, matches onnxruntime-node', async ({ page }) => {
@@ -84,6 +85,18 @@ test.describe('engine in Chromium', () => {
     expect(r.error?.message).toMatch(/reloaded on WASM/);
     expect(r.modelInfoChanges.at(-1)?.backend).toBe('wasm');
     expect(r.retry?.tokens).toBeGreaterThan(0);
+  });
+
+  test('WebGPU after a WASM start: the client restarts the worker and the WASM model keeps answering', async ({ page }) => {
+    await openHarness(page);
+    const common = { imageBase64: image, question: QUESTION, maxNewTokens: 2 };
+    const a = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'wasm' });
+    const b = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini' }, backend: 'auto', reuse: true });
+    expect(b.info.backend).toBe('webgpu');
+    expect(b.steps).toHaveLength(2);
+    const c = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'wasm', reuse: true });
+    expect(c.info.handle).toBe(a.info.handle);
+    expect(c.steps.map((s) => s.tokenId)).toEqual(a.steps.map((s) => s.tokenId));
   });
 
   test('cancel mid-answer through the worker', async ({ page }) => {

@@ -6,9 +6,10 @@
  * WebGPU device loss: after it, ONNX Runtime's wasm module fails even WASM sessions, so the client starts a fresh
  * worker, reloads every model it had (WebGPU ones on WASM) under the same handles, reports the new ModelInfo, and
  * fails only the call in flight with `device_lost` ("… reloaded on WASM; run again"). Nothing else is lost.
+ * The same restart serves a WebGPU load in a worker that started on the WASM-only ORT build (see browser.ts).
  */
 import { deserializeError } from './errors.ts';
-import type { WorkerRequest, WorkerResponse } from './protocol.ts';
+import { NEEDS_WEBGPU_RUNTIME, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 import {
   EngineError,
   type AttentionEngine,
@@ -118,18 +119,23 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
     return t.workerHandle;
   }
 
-  /** Fresh worker; every tracked model reloaded (WebGPU ones on WASM) under its public handle. */
-  function recover(reason: string): Promise<void> {
+  /**
+   * Fresh worker: pending calls fail, `first` runs in it (a load that needs the WebGPU runtime), then every tracked
+   * model is reloaded under its public handle, with `optionsFor` deciding its options.
+   */
+  function restart(failure: EngineError, optionsFor: (t: Tracked) => LoadOptions, first?: () => Promise<void>): Promise<void> {
     recovering ??= (async () => {
       const old = w;
       w = spawn();
       old.terminate();
-      failAll(new EngineError('device_lost', `${reason} The engine restarted; run again.`));
-      for (const [handle, t] of tracked) {
-        const opts: LoadOptions = t.info.backend === 'webgpu' ? { ...t.options, backend: 'wasm' } : t.options;
+      failAll(failure);
+      const previous = [...tracked];
+      await first?.();
+      for (const [handle, t] of previous) {
+        const opts = optionsFor(t);
         try {
           const info = await call<ModelInfo>({ type: 'load', source: t.source, options: opts });
-          const note = t.info.backend === 'webgpu' ? 'WASM: reloaded after the WebGPU device was lost' : info.backendReason;
+          const note = opts.backend === 'wasm' && t.info.backend === 'webgpu' ? 'WASM: reloaded after the WebGPU device was lost' : info.backendReason;
           Object.assign(t, { options: opts, workerHandle: info.handle, info: { ...info, handle, backendReason: note } });
           options.onModelInfo?.(t.info);
         } catch (e) {
@@ -139,6 +145,20 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
       }
     })().finally(() => (recovering = null));
     return recovering;
+  }
+
+  /** After a WebGPU device loss: a fresh worker with every WebGPU model on WASM. */
+  function recover(reason: string): Promise<void> {
+    const failure = new EngineError('device_lost', `${reason} The engine restarted; run again.`);
+    return restart(failure, (t) => (t.info.backend === 'webgpu' ? { ...t.options, backend: 'wasm' } : t.options));
+  }
+
+  async function loadTracked(source: ModelSource, opts: LoadOptions, onProgress?: (p: FileProgress) => void): Promise<ModelInfo> {
+    const loaded = await call<ModelInfo>({ type: 'load', source, options: opts }, { onProgress });
+    // Public handles are the client's own: worker handles change when the worker restarts.
+    const info = { ...loaded, handle: `h${++handles}` };
+    tracked.set(info.handle, { source, options: opts, info, workerHandle: loaded.handle });
+    return info;
   }
 
   /** generate / score with device-loss recovery. */
@@ -159,11 +179,17 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
   return {
     async load(source, opts = {}, onProgress) {
       if (recovering) await recovering;
-      const loaded = await call<ModelInfo>({ type: 'load', source, options: opts }, { onProgress });
-      // Public handles are the client's own: worker handles change when the worker restarts.
-      const info = { ...loaded, handle: `h${++handles}` };
-      tracked.set(info.handle, { source, options: opts, info, workerHandle: loaded.handle });
-      return info;
+      try {
+        return await loadTracked(source, opts, onProgress);
+      } catch (e) {
+        if (!(e instanceof EngineError) || !e.message.includes(NEEDS_WEBGPU_RUNTIME)) throw e;
+        // This worker runs the WASM-only ORT build: start one with the WebGPU build, this model first.
+        let info: ModelInfo | undefined;
+        await restart(new EngineError('cancelled', 'The engine restarted to enable WebGPU; run again.'), (t) => t.options, async () => {
+          info = await loadTracked(source, opts, onProgress);
+        });
+        return info!;
+      }
     },
     generate: (handle, request, callbacks, signal) => runCall('generate', handle, request, callbacks, signal),
     score: (handle, request, callbacks, signal) => runCall('score', handle, request, callbacks, signal),

@@ -15,6 +15,9 @@ import type {
   StepRecord,
 } from './types.ts';
 
+/** Error message of a load that needs WebGPU in a worker already running the WASM-only ORT build (client.ts restarts). */
+export const NEEDS_WEBGPU_RUNTIME = 'WebGPU needs a new engine worker: this one runs the WASM-only ONNX Runtime build';
+
 /** Client → worker. */
 export type WorkerRequest =
   | { id: number; type: 'load'; source: ModelSource; options?: LoadOptions }
