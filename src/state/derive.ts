@@ -91,7 +91,9 @@ export function panelMap(
 ): Float32Array | null {
   if (!hasAttention(panel)) return null;
   const steps = panel.steps;
-  const one = (s: StepRecord) => headMap(s.attention, s.layers, s.heads, s.n, layer, head);
+  // A head the panel does not have (e.g. from a URL or another checkpoint) shows the head mean instead.
+  const mode: HeadMode = head.kind === 'head' && !(head.head >= 0 && head.head < steps[0].heads) ? { kind: 'mean' } : head;
+  const one = (s: StepRecord) => headMap(s.attention, s.layers, s.heads, s.n, layer, mode);
   if (typeof token === 'number') {
     const step = steps[Math.min(token, steps.length - 1)];
     return one(step);

@@ -1,0 +1,61 @@
+/**
+ * Derivations over a real recorded panel (SAYO-mini in Node): the grid from the prompt, the layer default, maps for
+ * tokens and aggregates, a head the panel lacks, and the token sets a view aggregates over.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createNodeEngine } from '../engine/node';
+import { headMap, meanMaps } from '../core/aggregate';
+import { gridFor } from '../core/geometry';
+import type { SessionPanel } from '../session/types';
+import { hasAttention, panelGrid, panelLayer, panelMap, viewTokens } from './derive';
+import { createCommands } from './effects';
+import { createLensStore } from './store';
+import { LAST_LAYER } from './slices/view';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+let panel: SessionPanel;
+
+beforeAll(async () => {
+  const store = createLensStore();
+  const file = path.join(ROOT, 'public/samples/sample-02.png');
+  store.getState().setImage({ name: 'sample-02.png', width: 293, height: 199, dataUrl: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}` });
+  store.getState().setQuestion('What color is the object left of the purple circle?');
+  await createCommands(createNodeEngine(), store).run();
+  panel = store.getState().runs.trained.panel!;
+});
+
+describe('derive on real output', () => {
+  it('the grid of the prompt is the processor grid of the image', () => {
+    const proc = JSON.parse(fs.readFileSync(path.join(ROOT, 'models/sayo-mini/preprocessor_config.json'), 'utf8'));
+    const g = panelGrid(panel);
+    const ref = gridFor({ width: 293, height: 199 }, proc);
+    expect([g.rows, g.cols, g.cell]).toEqual([ref.rows, ref.cols, ref.cell]);
+    expect(g.image).toEqual({ width: 293, height: 199 });
+    expect(hasAttention(panel)).toBe(true);
+  });
+
+  it('defaults to the last captured layer; maps match the core for tokens and aggregates', () => {
+    const layers = panel.steps[0].layers;
+    const last = panelLayer(panel, { layer: LAST_LAYER });
+    expect(last).toBe(layers.at(-1));
+    const s2 = panel.steps[2];
+    expect(panelMap(panel, 2, last, { kind: 'max' }, null)).toEqual(headMap(s2.attention, s2.layers, s2.heads, s2.n, last, { kind: 'max' }));
+    const all = panel.steps.map((s) => headMap(s.attention, s.layers, s.heads, s.n, last, { kind: 'mean' }));
+    expect(panelMap(panel, 'all', last, { kind: 'mean' }, null)).toEqual(meanMaps(all));
+    expect(panelMap(panel, 'selected', last, { kind: 'mean' }, [0, 3])).toEqual(meanMaps(all, [0, 3]));
+  });
+
+  it('a head the panel lacks falls back to the head mean instead of failing', () => {
+    const last = panel.steps[0].layers.at(-1)!;
+    expect(panelMap(panel, 0, last, { kind: 'head', head: 99 }, null)).toEqual(panelMap(panel, 0, last, { kind: 'mean' }, null));
+  });
+
+  it('view tokens: one (clamped), all, or the selection', () => {
+    expect(viewTokens(99, 5, null)).toEqual([4]);
+    expect(viewTokens('all', 3, [1])).toEqual([0, 1, 2]);
+    expect(viewTokens('selected', 3, [1])).toEqual([1]);
+    expect(viewTokens('selected', 3, [])).toEqual([0, 1, 2]);
+  });
+});
