@@ -87,6 +87,7 @@ describe('commands on the real engine', () => {
     expect(s.cross.trained.panel!.source).toBe('score');
     expect(ids(s.cross.trained.panel)).toEqual(ids(s.runs.base.panel));
     expect(ids(s.cross.base.panel)).toEqual(ids(s.runs.trained.panel));
+    expect(s.compare).toBe('base-answer');
   });
 
   it('empty question: a message, and nothing on screen is lost', async () => {

@@ -228,6 +228,9 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
           return stream(side, 'cross', (info, callbacks, signal) => engine.score(info.handle, { ...input, ...answer }, callbacks, signal));
         }),
       );
+      // Show the result: the base answer under both models (identical tokens side by side).
+      const after = store.getState();
+      if (after.cross.trained.status === 'done' && after.compare === 'own') after.setCompare('base-answer');
     },
   };
 }
