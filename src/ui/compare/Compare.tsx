@@ -28,7 +28,14 @@ export function Compare() {
   legendScale.current = scale;
   const legend = useCallback(() => (legendScale.current ? renderLegend(legendScale.current, { width: 260 }) : null), [legendKey]);
   if (!anyRun && !panels.base && !panels.trained) {
-    return image ? <Preview image={image} /> : null;
+    return image ? (
+      <Preview image={image} />
+    ) : (
+      <p className="empty" data-testid="empty">
+        Pick a sample above, or choose, drop or paste an image; type a question and press “Run both”. The base and the
+        SAYO-trained checkpoint then answer side by side, and every generated token shows where it looked.
+      </p>
+    );
   }
   return (
     <div className="compare">
