@@ -214,3 +214,18 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   await fresh.close();
   expect(errors).toEqual([]);
 });
+
+test('a checkpoint from a picked folder answers like the same registry checkpoint', async ({ page }) => {
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await page.getByTestId('folder-base').setInputFiles('models/sayo-mini');
+  await expect(page.getByTestId('model-base')).toHaveValue('folder:sayo-mini');
+  await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await page.getByTestId('sample-sample-01').click();
+  await expect(page.getByTestId('image-info')).toContainText('sample-01.png');
+  await page.getByTestId('run-button').click();
+  await waitDone(page);
+  await expect(page.getByRole('heading', { name: 'Base: sayo-mini (folder)' })).toBeVisible();
+  expect(await page.getByTestId('answer-base').textContent()).toBe(await page.getByTestId('answer-trained').textContent());
+  expect(await attr(page, 'reward-base', 'data-rv')).toBe(await attr(page, 'reward-trained', 'data-rv'));
+});

@@ -103,7 +103,8 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
           delete handles[side];
           await engine.unload(have.info.handle).catch(() => undefined);
         }
-        const info = await engine.load({ kind: 'registry', id }, { backend }, (p) =>
+        const source = store.getState().custom[id]?.source ?? { kind: 'registry', id };
+        const info = await engine.load(source, { backend }, (p) =>
           store.getState().setFileProgress(side, p),
         );
         if (store.getState().pair[side] !== id) return null;
@@ -124,8 +125,9 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
   }
 
   function panelFields(side: Side, info: ModelInfo, source: 'generate' | 'score') {
-    const entry = store.getState().registry.find((r) => r.id === handles[side]?.id);
-    return { side, modelId: handles[side]?.id ?? '', modelName: entry?.name ?? info.name, source };
+    const id = handles[side]?.id ?? '';
+    const name = store.getState().registry.find((r) => r.id === id)?.name ?? store.getState().custom[id]?.name;
+    return { side, modelId: id, modelName: name ?? info.name, source };
   }
 
   async function stream(

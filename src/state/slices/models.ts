@@ -4,7 +4,7 @@
  */
 import type { StateCreator } from 'zustand';
 import type { LensState } from '../store';
-import type { Backend, FileProgress, ModelInfo } from '../../engine/types';
+import type { Backend, FileProgress, ModelInfo, ModelSource } from '../../engine/types';
 import type { Side } from '../../session/types';
 import type { RegistryEntry } from '../../engine/registry';
 
@@ -27,14 +27,24 @@ export const idleStatus = (): ModelStatus => ({ state: 'idle', files: {}, info: 
 /** The backend the user asks for ('auto': WebGPU when an adapter exists, else WASM). */
 export type BackendChoice = Backend | 'auto';
 
+/** A checkpoint the user added (a picked folder or a URL), selectable like a registry entry. */
+export interface CustomModel {
+  name: string;
+  source: ModelSource;
+}
+
 export interface ModelsSlice {
   registry: RegistryEntry[];
+  /** User-added checkpoints by id (`folder:<name>` or `url:<url>`). */
+  custom: Record<string, CustomModel>;
   backend: BackendChoice;
   pair: Record<Side, string>;
   status: Record<Side, ModelStatus>;
   /** Sets the registry entries and, when given, the default pair. */
   setRegistry(entries: RegistryEntry[], pair?: Record<Side, string>): void;
   setPairModel(side: Side, id: string): void;
+  /** Adds a checkpoint (picked folder or URL) and selects it for `side`. */
+  addCustomModel(side: Side, id: string, model: CustomModel): void;
   /** Changes the requested backend (both sides reload). */
   setBackend(backend: BackendChoice): void;
   setModelLoading(side: Side): void;
@@ -53,12 +63,19 @@ export function loadFraction(status: ModelStatus): number | null {
 
 export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (set) => ({
   registry: [],
+  custom: {},
   backend: 'auto',
   pair: { ...DEFAULT_PAIR },
   status: { base: idleStatus(), trained: idleStatus() },
   setRegistry: (registry, pair) => set(pair ? { registry, pair } : { registry }),
   setPairModel: (side, id) =>
     set((s) => ({ pair: { ...s.pair, [side]: id }, status: { ...s.status, [side]: idleStatus() } })),
+  addCustomModel: (side, id, model) =>
+    set((s) => ({
+      custom: { ...s.custom, [id]: model },
+      pair: { ...s.pair, [side]: id },
+      status: { ...s.status, [side]: idleStatus() },
+    })),
   setBackend: (backend) => set({ backend, status: { base: idleStatus(), trained: idleStatus() } }),
   setModelLoading: (side) =>
     set((s) => ({ status: { ...s.status, [side]: { ...idleStatus(), state: 'loading' } } })),

@@ -5,6 +5,7 @@
 import { useLens } from '../../state/store';
 import { loadFraction, type BackendChoice, type ModelStatus } from '../../state/slices/models';
 import type { Side } from '../../session/types';
+import { AddCheckpoint } from './AddCheckpoint';
 
 const LABEL: Record<Side, string> = { base: 'Base checkpoint', trained: 'Trained checkpoint' };
 
@@ -42,6 +43,7 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
 /** Both pickers. */
 export function ModelPair() {
   const registry = useLens((s) => s.registry);
+  const custom = useLens((s) => s.custom);
   const pair = useLens((s) => s.pair);
   const status = useLens((s) => s.status);
   const setPairModel = useLens((s) => s.setPairModel);
@@ -61,14 +63,20 @@ export function ModelPair() {
         <div key={side} className="model-pick">
           <label htmlFor={`model-${side}`}>{LABEL[side]}</label>
           <select id={`model-${side}`} data-testid={`model-${side}`} value={pair[side]} onChange={(e) => setPairModel(side, e.currentTarget.value)}>
-            {registry.length === 0 ? <option value={pair[side]}>{pair[side]}</option> : null}
+            {registry.length === 0 && !custom[pair[side]] ? <option value={pair[side]}>{pair[side]}</option> : null}
             {registry.map((r) => (
               <option key={r.id} value={r.id} disabled={r.kind === 'slot'} title={r.description}>
                 {r.name}
                 {r.kind === 'slot' ? ' (no export yet)' : ''}
               </option>
             ))}
+            {Object.entries(custom).map(([id, m]) => (
+              <option key={id} value={id}>
+                {m.name}
+              </option>
+            ))}
           </select>
+          <AddCheckpoint side={side} />
           <StatusLine status={status[side]} side={side} />
         </div>
       ))}
