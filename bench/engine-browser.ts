@@ -1,7 +1,7 @@
 /**
  * @file Engine benchmark in headless Chromium (WASM, the worker engine via the harness page of the built app):
  * first token from a cold page load (fresh browser context, empty caches) and warm, decode tokens/s (engine time,
- * RunSummary.decodeMs) with and without capture in the same page (interleaved, median), the capture code's own share
+ * RunSummary.decodeMs) with and without capture in the same page (interleaved ABBA, median), the capture code's own share
  * of the time, and the peak RSS of Chromium's processes.
  */
 import fs from 'node:fs';
@@ -60,10 +60,11 @@ export async function benchBrowser(opts: { baseUrl: string; model: string; image
     const without: number[] = [];
     const shares: number[] = [];
     for (let i = 0; i < opts.repeats; i++) {
-      const r = await run(page, long);
-      withCapture.push(decodeTps(r.summary!));
-      shares.push(captureShare(r.summary!));
-      without.push(decodeTps((await run(page, { ...long, captureLayers: [] })).summary!));
+      for (const capture of i % 2 ? [false, true] : [true, false]) {
+        const r = await run(page, capture ? long : { ...long, captureLayers: [] });
+        (capture ? withCapture : without).push(decodeTps(r.summary!));
+        if (capture) shares.push(captureShare(r.summary!));
+      }
     }
     peak = Math.max(peak, chromiumRssMb());
     return {

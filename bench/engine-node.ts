@@ -1,6 +1,6 @@
 /**
  * @file Engine benchmark in Node (onnxruntime-node, native CPU): decode tokens/s with and without attention capture
- * in the same process (interleaved runs, median), first-token latency cold (first answer after loading) and warm,
+ * in the same process (interleaved ABBA runs, median), first-token latency cold (first answer after loading) and warm,
  * and peak RSS. Prints nothing; bin/bench.mjs prints.
  */
 import fs from 'node:fs';
@@ -57,11 +57,13 @@ export async function benchNode(opts: { model: string; image: string; question: 
   const withCapture: number[] = [];
   const without: number[] = [];
   const shares: number[] = [];
+  // ABBA order: neither variant always runs first (warm-up and machine load drift cancel out).
   for (let i = 0; i < opts.repeats; i++) {
-    const s = await engine.generate(info.handle, base, { onStep: () => undefined });
-    withCapture.push(decodeTps(s));
-    shares.push(captureShare(s));
-    without.push(decodeTps(await engine.generate(info.handle, { ...base, captureLayers: [] }, { onStep: () => undefined })));
+    for (const capture of i % 2 ? [false, true] : [true, false]) {
+      const s = await engine.generate(info.handle, capture ? base : { ...base, captureLayers: [] }, { onStep: () => undefined });
+      (capture ? withCapture : without).push(decodeTps(s));
+      if (capture) shares.push(captureShare(s));
+    }
   }
   await engine.unload(info.handle);
   return {

@@ -2,7 +2,7 @@
  * @file `npm run bench`: builds the app into a scratch folder, serves it with `vite preview`, measures the engine in
  * Node and in headless Chromium on the same model, image and question, and prints the figures with the issue's
  * targets beside them (printed, not asserted). Then runs bench/core.ts when present.
- * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 3 --skip-browser]
+ * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 8 --skip-browser]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -55,7 +55,7 @@ const pct = (capture: number, none: number) => f((none / capture - 1) * 100, 1);
 export async function main(args: string[]): Promise<number> {
   const model = arg(args, 'model', 'sayo-mini');
   const tokens = Number(arg(args, 'tokens', '64'));
-  const repeats = Number(arg(args, 'repeats', '5'));
+  const repeats = Number(arg(args, 'repeats', '8'));
   console.log(`SAYO Lens engine benchmark: ${model}, ${IMAGE}, "${QUESTION}", ${tokens} new tokens, median of ${repeats}`);
   console.log(`load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores (other work on the machine skews every timing)`);
   const node = await benchNode({ model, image: path.join(ROOT, IMAGE), question: QUESTION, tokens, repeats });
@@ -66,7 +66,7 @@ export async function main(args: string[]): Promise<number> {
   row('model load (ms)', f(node.loadMs, 0), '-');
   row('decode tok/s, with capture', f(node.decodeTpsCapture), f(browser?.decodeTpsCapture ?? NaN));
   row('decode tok/s, without capture', f(node.decodeTpsNoCapture), f(browser?.decodeTpsNoCapture ?? NaN));
-  row('A/B: slowdown with capture (%)', pct(node.decodeTpsCapture, node.decodeTpsNoCapture), browser ? pct(browser.decodeTpsCapture, browser.decodeTpsNoCapture) : 'n/a');
+  row('A/B slowdown with capture (%, noisy)', pct(node.decodeTpsCapture, node.decodeTpsNoCapture), browser ? pct(browser.decodeTpsCapture, browser.decodeTpsNoCapture) : 'n/a');
   row('capture code share of run time (%)', f(node.captureShare * 100, 2), f((browser?.captureShare ?? NaN) * 100, 2));
   row('first token, cold (ms)', f(node.firstTokenColdMs, 0), f(browser?.firstTokenColdMs ?? NaN, 0));
   row('first token, warm (ms)', f(node.firstTokenWarmMs, 0), f(browser?.firstTokenWarmMs ?? NaN, 0));

@@ -79,6 +79,14 @@ describe('node engine on SAYO-mini', () => {
     }
   });
 
+  it('names question words the small vocabulary splits into pieces', async () => {
+    let words: string[] = [];
+    await engine.generate(info.handle, { image: SAMPLE, question: 'What shape is the xylophone?', maxNewTokens: 1 }, {
+      onPrompt: (p) => (words = p.unknownWords),
+    });
+    expect(words).toEqual(['xylophone']);
+  });
+
   it('score() of the generated tokens reproduces the generated steps', async () => {
     const gen = await generate(10);
     const scored: StepRecord[] = [];

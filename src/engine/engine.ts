@@ -103,7 +103,13 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
       }
       const choice = await platform.chooseBackend(options.backend);
       const dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
-      model = await family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback });
+      model = await family.loadModel(resolved.modelId, {
+        config,
+        device: choice.backend,
+        dtype,
+        progress_callback,
+        session_options: platform.sessionOptions,
+      });
       if (choice.backend === 'webgpu') platform.watchWebGpuDevice?.(onDeviceLost);
       const decoder = model.sessions.decoder_model_merged ?? model.sessions.model;
       const attentionOutputs: AttentionOutput[] = (decoder.outputNames as string[])

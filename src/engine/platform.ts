@@ -28,6 +28,8 @@ export interface BackendChoice {
 /** Platform services the engine core needs. */
 export interface EnginePlatform {
   readonly kind: 'browser' | 'node';
+  /** ONNX Runtime session options for every session (e.g. thread counts in Node). */
+  readonly sessionOptions?: Record<string, unknown>;
   resolveSource(source: ModelSource): Promise<ResolvedSource>;
   chooseBackend(preference: Backend | 'auto' | undefined): Promise<BackendChoice>;
   decodeImage(input: ImageInput): Promise<RawImage>;
