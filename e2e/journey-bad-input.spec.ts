@@ -11,6 +11,9 @@ import { expect, test, type Page } from '@playwright/test';
 import sharp from 'sharp';
 
 const DIR = 'test-results/journey-bad-input';
+/** The bundled samples (read, not assumed: the pipeline may regenerate the set). */
+const SAMPLES = JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { id: string; image: string }[];
+const [S0, S1] = [SAMPLES[0], SAMPLES[1] ?? SAMPLES[0]];
 
 /** Writes a solid-colour PNG of the given size and returns its path. */
 async function png(name: string, width: number, height: number): Promise<string> {
@@ -42,12 +45,13 @@ const errorText = async (page: Page) => (await page.getByTestId('error').allText
 
 test('bad input: clear messages, nothing lost', async ({ page }) => {
   await readyPage(page);
-  await page.getByTestId('sample-sample-01').click();
-  await expect(page.getByTestId('image-info')).toContainText('sample-01.png');
+  await page.getByTestId(`sample-${S0.id}`).click();
+  await expect(page.getByTestId('image-info')).toContainText(S0.image);
   await runDone(page);
   const answer = await page.getByTestId('answer-trained').textContent();
+  const info0 = (await page.getByTestId('image-info').textContent())!;
   const kept = async () => {
-    await expect(page.getByTestId('image-info')).toContainText('sample-01.png: 316×329');
+    await expect(page.getByTestId('image-info')).toContainText(info0);
     await expect(page.getByTestId('answer-trained')).toHaveText(answer!);
   };
   const input = page.getByTestId('image-input');
@@ -58,7 +62,7 @@ test('bad input: clear messages, nothing lost', async ({ page }) => {
   await kept();
 
   // Corrupt image.
-  const good = fs.readFileSync('public/samples/sample-01.png');
+  const good = fs.readFileSync(`public/samples/${S0.image}`);
   await input.setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.concat([good.subarray(0, 64), Buffer.alloc(500, 7)]) });
   await expectError(page, '“broken.png” could not be decoded');
   await kept();
@@ -96,8 +100,8 @@ test('bad input: clear messages, nothing lost', async ({ page }) => {
 
 test('a model that fails to load: its side says so, the other side still answers', async ({ page }) => {
   await readyPage(page);
-  await page.getByTestId('sample-sample-01').click();
-  await expect(page.getByTestId('image-info')).toContainText('sample-01.png');
+  await page.getByTestId(`sample-${S0.id}`).click();
+  await expect(page.getByTestId('image-info')).toContainText(S0.image);
   // The URL checkpoint cannot be fetched here (no internet): a real load failure.
   await page.getByTestId('model-base').selectOption('qwen2-vl-2b-instruct');
   await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'error', { timeout: 120_000 });
@@ -110,8 +114,8 @@ test('a model that fails to load: its side says so, the other side still answers
 
 test('labelled controls; regions and tokens by keyboard alone', async ({ page }) => {
   await readyPage(page);
-  await page.getByTestId('sample-sample-02').click();
-  await expect(page.getByTestId('image-info')).toContainText('sample-02.png');
+  await page.getByTestId(`sample-${S1.id}`).click();
+  await expect(page.getByTestId('image-info')).toContainText(S1.image);
   await runDone(page);
   const unlabelled = await page.evaluate(() =>
     [...document.querySelectorAll('input, select, button, [role=listbox], [role=application]')]
@@ -159,7 +163,7 @@ test('labelled controls; regions and tokens by keyboard alone', async ({ page })
 
 test('drag-and-drop and paste load an image', async ({ page }) => {
   await page.goto('/?backend=wasm');
-  const bytes = fs.readFileSync('public/samples/sample-04.png').toString('base64');
+  const bytes = fs.readFileSync(`public/samples/${S1.image}`).toString('base64');
   // Drop a file on the drop zone.
   await page.evaluate(async (b64) => {
     const file = new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'dropped.png', { type: 'image/png' });
@@ -183,8 +187,8 @@ test('drag-and-drop and paste load an image', async ({ page }) => {
 
 test('Stop ends both answers early and keeps the tokens already streamed', async ({ page }) => {
   await readyPage(page);
-  await page.getByTestId('sample-sample-01').click();
-  await expect(page.getByTestId('image-info')).toContainText('sample-01.png');
+  await page.getByTestId(`sample-${S0.id}`).click();
+  await expect(page.getByTestId('image-info')).toContainText(S0.image);
   await page.getByTestId('run-button').click();
   await expect(page.getByTestId('token-base-0')).toBeVisible();
   await page.getByTestId('stop-button').click();

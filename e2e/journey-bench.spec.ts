@@ -18,7 +18,7 @@ const OUT = 'test-results/journey-bench';
 
 test('heatmap redraw while scrubbing tokens on a 1,300-token grid', async ({ page }) => {
   const session = makeSession({ rows: 26, cols: 50, layers: [0, 1, 2, 3], heads: 4, tokens: 60, width: 1400, height: 728, seed: 7 });
-  session.image.dataUrl = `data:image/png;base64,${fs.readFileSync('public/samples/sample-01.png').toString('base64')}`;
+  session.image.dataUrl = `data:image/png;base64,${fs.readFileSync(`public/samples/${JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].image}`).toString('base64')}`;
   session.view = { ...session.view, token: 0, layer: 3, norm: 'shared' };
   fs.mkdirSync(OUT, { recursive: true });
   const file = path.join(OUT, 'grid-1300.json');

@@ -10,6 +10,8 @@ import { expect, test, type Locator, type Page } from '@playwright/test';
 import sharp from 'sharp';
 
 const SHOTS = 'test-results/journey';
+/** The first bundled sample (read, not assumed: the pipeline may regenerate the set). */
+const SAMPLE = (JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { id: string; image: string; question: string; boxes: number[][] }[])[0];
 const INFERNO_TOP: [number, number, number] = [252, 255, 164];
 
 /** Decoded RGBA pixels of an element screenshot (saved under test-results/journey/). */
@@ -78,10 +80,11 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   await expect(page.getByTestId('model-status-base')).toContainText('WASM (requested)');
 
   // Pick a sample: image, question and its key region arrive together.
-  await page.getByTestId('sample-sample-01').click();
-  await expect(page.getByTestId('image-info')).toContainText('316×329');
-  await expect(page.getByTestId('question-input')).toHaveValue('What shape is the blue object?');
-  expect(JSON.parse(await attr(page, 'region-layer', 'data-boxes'))).toEqual([[12, 3, 99, 90]]);
+  const { width: W, height: H } = await sharp(path.join('public/samples', SAMPLE.image)).metadata();
+  await page.getByTestId(`sample-${SAMPLE.id}`).click();
+  await expect(page.getByTestId('image-info')).toContainText(`${SAMPLE.image}: ${W}×${H} px`);
+  await expect(page.getByTestId('question-input')).toHaveValue(SAMPLE.question);
+  expect(JSON.parse(await attr(page, 'region-layer', 'data-boxes'))).toEqual(SAMPLE.boxes);
 
   // Ask: both answers stream (a token is on screen while the panel still says "running").
   await page.evaluate(() => {
@@ -133,9 +136,9 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   const before = await shot(page.getByTestId('heatmap-base'), 'before-draw');
   const layer = page.getByTestId('region-layer');
   const bb = (await layer.boundingBox())!;
-  const sx = bb.width / 316;
-  const sy = bb.height / 329;
-  const draw = { x1: 200, y1: 200, x2: 290, y2: 300 };
+  const sx = bb.width / W!;
+  const sy = bb.height / H!;
+  const draw = { x1: Math.round(W! * 0.63), y1: Math.round(H! * 0.6), x2: Math.round(W! * 0.92), y2: Math.round(H! * 0.9) };
   await page.mouse.move(bb.x + draw.x1 * sx, bb.y + draw.y1 * sy);
   await page.mouse.down();
   await page.mouse.move(bb.x + ((draw.x1 + draw.x2) / 2) * sx, bb.y + ((draw.y1 + draw.y2) / 2) * sy, { steps: 4 });
@@ -155,9 +158,9 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   expect(meanDiff(before, after, outside)).toBeLessThan(1);
 
   // Move the new box by dragging it: r_v recomputes live (no model run: status stays done).
-  await page.mouse.move(bb.x + 245 * sx, bb.y + 250 * sy);
+  await page.mouse.move(bb.x + ((draw.x1 + draw.x2) / 2) * sx, bb.y + ((draw.y1 + draw.y2) / 2) * sy);
   await page.mouse.down();
-  await page.mouse.move(bb.x + 200 * sx, bb.y + 180 * sy, { steps: 5 });
+  await page.mouse.move(bb.x + ((draw.x1 + draw.x2) / 2 - W! * 0.15) * sx, bb.y + ((draw.y1 + draw.y2) / 2 - H! * 0.2) * sy, { steps: 5 });
   await page.mouse.up();
   const moved = JSON.parse(await attr(page, 'region-layer', 'data-boxes')) as number[][];
   expect(moved[1][0]).toBeLessThan(boxes[1][0]);
@@ -182,7 +185,7 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   await png.saveAs(pngFile);
   const meta = await sharp(pngFile).metadata();
   expect(meta.format).toBe('png');
-  expect(meta.width).toBeGreaterThanOrEqual(316);
+  expect(meta.width).toBeGreaterThanOrEqual(Math.min(320, W!));
   const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-json').click()]);
   const jsonFile = path.join(SHOTS, 'session.json');
   await json.saveAs(jsonFile);
@@ -221,8 +224,8 @@ test('a checkpoint from a picked folder answers like the same registry checkpoin
   await page.getByTestId('folder-base').setInputFiles('models/sayo-mini');
   await expect(page.getByTestId('model-base')).toHaveValue('folder:sayo-mini');
   await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-  await page.getByTestId('sample-sample-01').click();
-  await expect(page.getByTestId('image-info')).toContainText('sample-01.png');
+  await page.getByTestId(`sample-${SAMPLE.id}`).click();
+  await expect(page.getByTestId('image-info')).toContainText(SAMPLE.image);
   await page.getByTestId('run-button').click();
   await waitDone(page);
   await expect(page.getByRole('heading', { name: 'Base: sayo-mini (folder)' })).toBeVisible();

@@ -13,15 +13,19 @@ import { hasAttention, panelGrid, panelLayer, panelMap, viewTokens } from './der
 import { createCommands } from './effects';
 import { createLensStore } from './store';
 import { LAST_LAYER } from './slices/view';
+import { readPngSize } from '../ui/testing/recordSession';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
+const SAMPLE = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string }[])[1];
 let panel: SessionPanel;
+let size: { width: number; height: number };
 
 beforeAll(async () => {
   const store = createLensStore();
-  const file = path.join(ROOT, 'public/samples/sample-02.png');
-  store.getState().setImage({ name: 'sample-02.png', width: 293, height: 199, dataUrl: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}` });
-  store.getState().setQuestion('What color is the object left of the purple circle?');
+  const file = path.join(ROOT, 'public/samples', SAMPLE.image);
+  size = readPngSize(fs.readFileSync(file));
+  store.getState().setImage({ name: SAMPLE.image, ...size, dataUrl: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}` });
+  store.getState().setQuestion(SAMPLE.question);
   await createCommands(createNodeEngine(), store).run();
   panel = store.getState().runs.trained.panel!;
 });
@@ -30,9 +34,9 @@ describe('derive on real output', () => {
   it('the grid of the prompt is the processor grid of the image', () => {
     const proc = JSON.parse(fs.readFileSync(path.join(ROOT, 'models/sayo-mini/preprocessor_config.json'), 'utf8'));
     const g = panelGrid(panel);
-    const ref = gridFor({ width: 293, height: 199 }, proc);
+    const ref = gridFor(size, proc);
     expect([g.rows, g.cols, g.cell]).toEqual([ref.rows, ref.cols, ref.cell]);
-    expect(g.image).toEqual({ width: 293, height: 199 });
+    expect(g.image).toEqual(size);
     expect(hasAttention(panel)).toBe(true);
   });
 

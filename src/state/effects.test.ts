@@ -10,6 +10,7 @@ import { createNodeEngine } from '../engine/node';
 import { createCommands, dataUrlToImage } from './effects';
 import { createLensStore } from './store';
 import { panelGrid, panelReward, targetsFor } from './derive';
+import { readPngSize } from '../ui/testing/recordSession';
 import type { Box } from '../core/geometry';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -23,7 +24,7 @@ const engine = createNodeEngine();
 
 function freshStore() {
   const store = createLensStore();
-  store.getState().setImage({ name: S.image, width: 316, height: 329, dataUrl: DATA_URL });
+  store.getState().setImage({ name: S.image, ...readPngSize(fs.readFileSync(path.join(ROOT, 'public/samples', S.image))), dataUrl: DATA_URL });
   store.getState().setQuestion(S.question);
   store.getState().setBoxes(S.boxes);
   return store;
