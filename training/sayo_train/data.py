@@ -70,7 +70,7 @@ def make_scene(rng: random.Random, min_side: int, max_side: int):
     else:
         h = w
     m = min(w, h)
-    n = rng.randint(3, 5)
+    n = rng.choice([1, 2, 2, 3, 3, 4])  # single-object scenes teach perception; 2-4 objects need grounding
     objs: list[Obj] = []
     tries = 0
     while len(objs) < n and tries < 400:
@@ -161,18 +161,34 @@ def make_question(rng: random.Random, objs: list[Obj]):
     return None
 
 
-def make_completion(rng: random.Random, question: str, answer: str, desc: str) -> str:
-    """SFT target: a short lead-in (several phrasings, some naming the target) then the tagged answer."""
+DESCRIBE_QUESTION = "Describe the objects from left to right."
+
+
+def describe_task(objs: list[Obj]):
+    """Dense grounding supervision for SFT only: every object, left to right (the whole scene is the region)."""
+    objs = sorted(objs, key=lambda o: (o.cx, o.cy))
+    a = ", ".join(f"{o.size} {o.color} {o.shape}" for o in objs)
+    return DESCRIBE_QUESTION, a, objs, None
+
+
+def make_completion(rng: random.Random, question: str, answer: str, desc: str, size: str | None = None) -> str:
+    """SFT target: a short lead-in, then the tagged answer. Lead-ins: one that states an attribute of the target which
+    only the image tells (its size: look, then answer), a generic one, or none."""
+    if question == DESCRIBE_QUESTION:
+        return f"<answer>{answer}</answer>"
     style = rng.randrange(3)
     if style == 0:
-        return f"Looking at {desc}: <answer>{answer}</answer>"
+        if size is None:
+            return f"Looking at {desc}: <answer>{answer}</answer>"
+        return f"{desc[0].upper() + desc[1:]} is {size}. <answer>{answer}</answer>"
     if style == 1:
         return f"I see it. <answer>{answer}</answer>"
     return f"<answer>{answer}</answer>"
 
 
 def generate(out_dir, n: int, seed: int, min_side: int = 84, max_side: int = 336, name: str = "set.jsonl",
-             image_dir: str = "images", prefix: str = "", with_completion: bool = True) -> Path:
+             image_dir: str = "images", prefix: str = "", with_completion: bool = True,
+             describe_ratio: float = 0.0) -> Path:
     """Writes n records (images as PNG) to out_dir/name; deterministic for (n, seed, sizes)."""
     out_dir = Path(out_dir)
     (out_dir / image_dir).mkdir(parents=True, exist_ok=True)
@@ -181,14 +197,18 @@ def generate(out_dir, n: int, seed: int, min_side: int = 84, max_side: int = 336
     i = 0
     while len(lines) < n:
         img, objs = make_scene(rng, min_side, max_side)
-        qa = make_question(rng, objs)
+        if describe_ratio and rng.random() < describe_ratio:
+            qa = describe_task(objs)
+        else:
+            qa = make_question(rng, objs)
         if qa is None:
             continue
         q, a, targets, desc = qa
         fname = f"{image_dir}/{prefix}{i:05d}.png"
         img.save(out_dir / fname, optimize=True)
         rec = {"image": fname, "question": q, "answer": a, "boxes": [list(o.box) for o in targets]}
-        completion = make_completion(rng, q, a, desc)
+        size = targets[0].size if (len(targets) == 1 and not q.startswith("How many")) else None
+        completion = make_completion(rng, q, a, desc, size)
         if with_completion:
             rec["completion"] = completion
         lines.append(json.dumps(rec))
@@ -209,6 +229,7 @@ def corpus_texts(seed: int = 0, n: int = 20000) -> list[str]:
         "right", "of", "in", "this", "and", "with", "to", "on", "Where", "what", "which", "colour", "size", "count"]
     texts.append(" ".join(words))
     texts.append(" ".join(w.capitalize() for w in words))
+    texts.append(DESCRIBE_QUESTION + " big red circle, small blue square")
     for _ in range(n):
         w, h = 300, 300
         objs = []
@@ -221,9 +242,10 @@ def corpus_texts(seed: int = 0, n: int = 20000) -> list[str]:
             q, a, _t, desc = qa
             texts.append(q)
             for style in range(3):
-                r = random.Random(style)
-                r.randrange = lambda _n, s=style: s  # force each style
-                texts.append(make_completion(r, q, a, desc))
+                for sz in (None, "small", "big"):
+                    r = random.Random(style)
+                    r.randrange = lambda _n, s=style: s  # force each style
+                    texts.append(make_completion(r, q, a, desc, sz))
     return texts
 
 

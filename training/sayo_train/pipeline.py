@@ -85,7 +85,7 @@ def stage_data(run: Run):
     run._tok = None
     train = Path(s.data.train)
     generate(train.parent, g.train_size, s.run.seed, g.min_side, g.max_side, name=train.name,
-             image_dir=f"{train.stem}-images")
+             image_dir=f"{train.stem}-images", describe_ratio=g.describe_ratio or 0.0)
     run.log(f"data: {g.train_size} training records -> {run.rel(train)}")
     held = Path(s.data.heldout)
     if held.exists():
@@ -132,7 +132,8 @@ def stage_grpo(run: Run):
     s = run.spec
     seed_everything(s.run.seed + 20)
     policy = load_checkpoint(run.base_path())
-    exs = run.examples(s.data.train, True)
+    from .data import DESCRIBE_QUESTION
+    exs = [e for e in run.examples(s.data.train, True) if e.rec["question"] != DESCRIBE_QUESTION]
     terms = reward_terms(s)
     att = s.reward("attention_region")
     layer = att.params.layer if att else -1

@@ -109,6 +109,7 @@ class Generator:
     min_side: int
     max_side: int
     gallery_size: Optional[int] = None
+    describe_ratio: Optional[float] = None  # SAYO-mini: share of SFT records asking to describe every object
 
 
 @dataclass
