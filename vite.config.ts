@@ -82,10 +82,16 @@ function staticTree(resolve: (rel: string) => string | null) {
       res.end(`404: ${req.url} not found`);
       return;
     }
+    const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
+    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', 'no-cache');
+    if (req.headers['if-none-match'] === etag) {
+      res.statusCode = 304;
+      return res.end();
+    }
     res.statusCode = 200;
     res.setHeader('Content-Type', MIME[path.extname(file)] ?? 'application/octet-stream');
     res.setHeader('Content-Length', String(stat.size));
-    res.setHeader('Cache-Control', 'no-cache');
     if (req.method === 'HEAD') return res.end();
     fs.createReadStream(file).pipe(res);
   };

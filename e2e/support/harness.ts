@@ -7,8 +7,8 @@ import type { HarnessOptions, HarnessRun, PlainStep } from '../../src/engine/har
 
 export type { HarnessOptions, HarnessRun, PlainStep };
 
-/** Result of a harness run, including the optional teacher-forced steps and the post-failure retry. */
-export type HarnessResult = HarnessRun & { scoreSteps?: PlainStep[]; retry?: { tokens: number } };
+/** Result of a harness run. */
+export type HarnessResult = HarnessRun;
 
 /** Opens the harness page and waits until the engine API is installed. */
 export async function openHarness(page: Page): Promise<void> {

@@ -7,7 +7,7 @@
  * A lost WebGPU device fails the run in flight with `device_lost`. ORT's wasm module is unusable after that (even
  * for WASM sessions), so recovery is a fresh worker: client.ts restarts it and reloads the models on WASM.
  */
-import { AutoConfig, AutoProcessor } from '@huggingface/transformers';
+import { AutoProcessor, PretrainedConfig } from '@huggingface/transformers';
 import { familyFor, supportedModelTypes } from './families/index.ts';
 import { toEngineError } from './errors.ts';
 import { runGeneration, runScore } from './generate.ts';
@@ -92,24 +92,25 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
           `${resolved.name}: model_type "${modelType || '(missing)'}" is not supported. Supported: ${supportedModelTypes().join(', ')}.`,
         );
       }
-      const config: Record<string, any> = await AutoConfig.from_pretrained(resolved.modelId, { progress_callback });
-      const processor: any = await AutoProcessor.from_pretrained(resolved.modelId, { progress_callback });
-      if (!processor.image_processor || !processor.tokenizer) {
-        throw new EngineError('missing_file', `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`);
-      }
-      const geometry = family.geometry(config, processor.image_processor.config ?? {});
+      const config: Record<string, any> = new PretrainedConfig(raw);
       if (deviceLost !== undefined) {
         throw new EngineError('device_lost', `The WebGPU device was lost (${deviceLost}); ONNX Runtime must be restarted (a new worker).`);
       }
       const choice = await platform.chooseBackend(options.backend);
       const dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
-      model = await family.loadModel(resolved.modelId, {
-        config,
-        device: choice.backend,
-        dtype,
-        progress_callback,
-        session_options: platform.sessionOptions,
-      });
+      // Processor and sessions load in parallel (the ORT wasm download overlaps the tokenizer's).
+      const [pr, mr] = await Promise.allSettled([
+        AutoProcessor.from_pretrained(resolved.modelId, { progress_callback }),
+        family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback, session_options: platform.sessionOptions }),
+      ]);
+      if (mr.status === 'fulfilled') model = mr.value;
+      if (pr.status === 'rejected') throw pr.reason;
+      if (mr.status === 'rejected') throw mr.reason;
+      const processor: any = pr.value;
+      if (!processor.image_processor || !processor.tokenizer) {
+        throw new EngineError('missing_file', `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`);
+      }
+      const geometry = family.geometry(config, processor.image_processor.config ?? {});
       if (choice.backend === 'webgpu') platform.watchWebGpuDevice?.(onDeviceLost);
       const decoder = model.sessions.decoder_model_merged ?? model.sessions.model;
       const attentionOutputs: AttentionOutput[] = (decoder.outputNames as string[])

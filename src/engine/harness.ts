@@ -24,6 +24,10 @@ export interface HarnessRun {
   summary?: RunSummary;
   error?: { code: string; message: string };
   modelInfoChanges: ModelInfo[];
+  /** Teacher-forced steps of the generated tokens (when `score` was asked). */
+  scoreSteps?: PlainStep[];
+  /** After a failed run with `destroyDeviceAfter`: a second, short run on the same handle. */
+  retry?: { tokens?: number; error?: string };
   /** Wall-clock ms from generate() to the first step record. */
   firstStepMs?: number;
   /** performance.now() at the first step record: ms since the page's navigation started. */
@@ -62,7 +66,7 @@ const plain = (s: StepRecord, at: number): PlainStep => ({
 
 let shared: { engine: WorkerEngine; loaded: Map<string, ModelInfo> } | undefined;
 
-async function run(o: HarnessOptions): Promise<HarnessRun & { scoreSteps?: PlainStep[]; retry?: RunSummary }> {
+async function run(o: HarnessOptions): Promise<HarnessRun> {
   if (!o.reuse || !shared) {
     shared?.engine.terminate();
     shared = { engine: createWorkerEngine(), loaded: new Map() };
@@ -77,7 +81,7 @@ async function run(o: HarnessOptions): Promise<HarnessRun & { scoreSteps?: Plain
   const bytes = o.imageBase64
     ? Uint8Array.from(atob(o.imageBase64), (c) => c.charCodeAt(0))
     : new Uint8Array(await (await fetch(o.imageUrl!)).arrayBuffer());
-  const out: HarnessRun & { scoreSteps?: PlainStep[]; retry?: RunSummary } = {
+  const out: HarnessRun = {
     info, loadMs, progress, steps: [], modelInfoChanges: [], runMs: 0,
   };
   const ctrl = new AbortController();
@@ -102,7 +106,10 @@ async function run(o: HarnessOptions): Promise<HarnessRun & { scoreSteps?: Plain
   }
   out.runMs = performance.now() - r0;
   if (out.error && o.destroyDeviceAfter !== undefined) {
-    out.retry = await engine.generate(info.handle, { ...request, maxNewTokens: 2 }, {}).catch((e) => ({ error: `${e.code}: ${e.message}` }) as never);
+    out.retry = await engine.generate(info.handle, { ...request, maxNewTokens: 2 }, {}).then(
+      (s) => ({ tokens: s.tokens }),
+      (e) => ({ error: `${e.code}: ${e.message}` }),
+    );
   }
   if (o.score && out.summary) {
     const scoreSteps: PlainStep[] = [];
