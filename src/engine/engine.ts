@@ -31,8 +31,9 @@ const ATTENTION_OUTPUT = /^decoder_attentions\.(\d+)$/;
 
 /** How to add attention outputs to an export that has none. */
 export const ATTENTION_HOWTO =
-  'This model exposes no decoder_attentions outputs, so it answers without attention maps. ' +
-  'To add them, run `npx sayo expose-attention <folder>` on an unfused ONNX export and load the result.';
+  'This model exposes no decoder_attentions outputs, so it answers without attention maps. To add them (unfused ' +
+  'exports), run `npx sayo expose-attention onnx/decoder_model_merged.onnx decoder_with_attention.onnx --layers last` ' +
+  '(or `--layers all`), put the result in place of onnx/decoder_model_merged.onnx, and load the folder again.';
 
 /** An engine plus diagnostics the worker exposes. */
 export interface InThreadEngine extends AttentionEngine {

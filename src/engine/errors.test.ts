@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runExposeAttention } from '../cli/commands/expose-attention.ts';
 import { stripAttentionOutputs } from '../cli/onnx/attention.ts';
 import { readModel, writeModel } from '../cli/onnx/model.ts';
 import { toEngineError } from './errors.ts';
@@ -96,6 +97,16 @@ describe('engine errors', () => {
     expect(a.map((s) => s.tokenId)).toEqual(b.map((s) => s.tokenId));
     expect(a.every((s) => s.attention.length === 0 && s.layers.length === 0)).toBe(true);
     await engine.unload(bare.handle);
+
+    // Following the note's advice restores the capture: same tokens, same attention.
+    runExposeAttention(f, `${f}.exposed`, { layers: 'all', reduce: 'none' });
+    fs.renameSync(`${f}.exposed`, f);
+    const fixed = await engine.load({ kind: 'path', path: dir });
+    expect(fixed.attentionLayers).toEqual(full.attentionLayers);
+    const c = await run(fixed.handle);
+    expect(c.map((s) => s.tokenId)).toEqual(b.map((s) => s.tokenId));
+    c.forEach((s, i) => s.attention.forEach((v, k) => expect(Math.abs(v - b[i].attention[k])).toBeLessThan(1e-6)));
+    await engine.unload(fixed.handle);
     await engine.unload(full.handle);
   });
 
