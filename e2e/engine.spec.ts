@@ -101,10 +101,12 @@ test.describe('engine in Chromium', () => {
 
   test('cancel mid-answer through the worker', async ({ page }) => {
     await openHarness(page);
-    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 200, cancelAfter: 2 });
+    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 400, minNewTokens: 400, cancelAfter: 2 });
     expect(r.summary?.stoppedBy).toBe('cancel');
+    expect(r.summary?.tokens).toBe(r.steps.length);
     expect(r.steps.length).toBeGreaterThanOrEqual(2);
-    expect(r.steps.length).toBeLessThan(10);
+    // The cancel message lands between steps; a few more may be produced while it travels.
+    expect(r.steps.length).toBeLessThan(200);
   });
 
   test('a picked folder loads; a folder without config.json is refused clearly', async ({ page }) => {
