@@ -140,7 +140,7 @@ test.describe('engine in Chromium', () => {
     await openHarness(page);
     const again = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 1 });
     expect(again.steps).toHaveLength(1);
-    expect(net.urls.filter((u) => u.includes('/models/sayo-mini/onnx/'))).toEqual([]);
+    expect(net.urls.filter((u) => u.includes('/models/sayo-mini/'))).toEqual([]);
     expect(again.progress.filter((p) => p.done).length).toBeGreaterThanOrEqual(3);
   });
 });

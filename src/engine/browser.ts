@@ -127,10 +127,16 @@ function normaliseFiles(files: Record<string, Blob>): Map<string, Blob> {
 function mount(m: Mount, name: string, dtype?: ResolvedSource['dtype']): ResolvedSource {
   const id = `src${++mountCounter}`;
   mounts.set(id, m);
+  // Read through the model cache (and fill it), so a second visit works offline like the files transformers.js loads.
   const readText = async (file: string) => {
-    const res = await virtualFetch(`${VIRTUAL_ROOT}${id}/${file}`).catch(() => null);
+    const key = `${VIRTUAL_ROOT}${id}/${file}`;
+    const cached = await modelCache.match(key).catch(() => undefined);
+    if (cached) return cached.text();
+    const res = await virtualFetch(key).catch(() => null);
     if (!res?.ok) throw new EngineError('missing_file', `${name}: ${file} could not be loaded (${res ? `HTTP ${res.status}` : 'network error'}).`);
-    return res.text();
+    const text = await res.text();
+    await modelCache.put(key, new Response(text, { headers: { 'Content-Type': 'application/json' } })).catch(() => undefined);
+    return text;
   };
   return { modelId: id, name, dtype, readText, release: () => void mounts.delete(id) };
 }
