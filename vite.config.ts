@@ -67,7 +67,8 @@ function modelsRevision(): string {
 /** Connect middleware serving `resolve(relPath)` files; anything else under the prefix is a 404 (never index.html). */
 function staticTree(resolve: (rel: string) => string | null) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
+    // Module requests (`/models/registry.json?import`) belong to Vite's transform pipeline, not to this file server.
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || /[?&](import|url|raw|inline)\b/.test(req.url ?? '')) return next();
     let rel: string;
     try {
       rel = decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/+/, '');
