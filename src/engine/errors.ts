@@ -18,6 +18,7 @@ const PATTERNS: Array<[EngineErrorCode, RegExp]> = [
     'out_of_memory',
     /out of memory|outofmemory|\boom\b|bad_alloc|failed to allocate|allocation failed|could not allocate|cannot allocate|memory allocation|exceeds the max buffer size|buffer size .* exceeds|array buffer allocation|webassembly\.memory|maximum call stack|invalid array length|aborted\(oom\)|createbuffer.*(size|range)/,
   ],
+  ['bad_input', /does not support fp16|shader-f16|unsupported device|invalid dtype/],
   ['missing_file', /file was not found locally|not found locally|could not locate file|local file missing|enoent|no such file|status 404|\b404\b/],
   [
     'corrupt_model',

@@ -61,6 +61,7 @@ describe('toEngineError', () => {
     ["Failed to execute 'mapAsync' on 'GPUBuffer': The Device was lost before mapping was resolved.", 'device_lost'],
     ['Load model from /m/onnx/decoder_model_merged.onnx failed:Protobuf parsing failed.', 'corrupt_model'],
     ['`local_files_only=true` or `env.allowRemoteModels=false` and file was not found locally at "/m/config.json".', 'missing_file'],
+    ['The device (webgpu) does not support fp16.', 'bad_input'],
     ['something else entirely', 'internal'],
   ])('%s → %s', (message, code) => {
     expect(toEngineError(new Error(message)).code).toBe(code);
