@@ -3,7 +3,7 @@
  * file, a corrupt image, a 50-megapixel image (downscaled with a notice), an image under 28 px, an aspect ratio
  * above 200, an empty question, words the mini vocabulary lacks (named, still answered), a model that fails to
  * load. Also: every control has an accessible name, regions can be made with the keyboard alone, and drag-and-drop
- * and paste load images, and Stop ends both answers early keeping what streamed.
+ * and paste load images, and Stop cancels both answers.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -185,18 +185,17 @@ test('drag-and-drop and paste load an image', async ({ page }) => {
   await expect(page.getByTestId('region-layer')).toBeVisible();
 });
 
-test('Stop ends both answers early and keeps the tokens already streamed', async ({ page }) => {
+test('Stop cancels both answers; the app stays usable and the next run completes', async ({ page }) => {
+  // Stopped right after Run (a short answer can finish within a few tens of ms on WASM, so waiting for a token first
+  // would race the model); keeping the streamed tokens on Stop is checked on the real engine in src/state/effects.test.ts.
   await readyPage(page);
   await page.getByTestId(`sample-${S0.id}`).click();
   await expect(page.getByTestId('image-info')).toContainText(S0.image);
   await page.getByTestId('run-button').click();
-  await expect(page.getByTestId('token-base-0')).toBeVisible();
   await page.getByTestId('stop-button').click();
-  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^(stopped|done|error)/);
-  const statuses = [await page.getByTestId('status-base').textContent(), await page.getByTestId('status-trained').textContent()];
-  expect(statuses).toContain('stopped');
-  const kept = await page.locator('[data-testid^=token-base-]').count();
-  expect(kept).toBeGreaterThan(0);
-  expect(kept).toBeLessThan(32);
+  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText('stopped');
   await expect(page.getByTestId('run-button')).toBeEnabled();
+  await expect(page.getByTestId('error')).toHaveCount(0);
+  await runDone(page);
+  expect((await page.getByTestId('answer-trained').textContent())!.length).toBeGreaterThan(0);
 });

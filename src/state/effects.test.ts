@@ -78,6 +78,19 @@ describe('commands on the real engine', () => {
     expect(base.panel!.steps.length).toBeGreaterThanOrEqual(2);
   });
 
+  it('Stop right after Run: both panels stopped, no error, and the next run answers', async () => {
+    const store = freshStore();
+    const cmds = createCommands(engine, store);
+    const run = cmds.run();
+    setTimeout(() => cmds.stop(), 0);
+    await run;
+    const s = store.getState();
+    expect([s.runs.base.status, s.runs.trained.status]).toEqual(['stopped', 'stopped']);
+    expect(s.errors).toEqual([]);
+    await cmds.run();
+    expect(store.getState().runs.trained.status).toBe('done');
+  });
+
   it('cross-scores: each answer teacher-forced through the other model has identical tokens', async () => {
     const store = freshStore();
     const cmds = createCommands(engine, store);

@@ -142,13 +142,15 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
     const st = store.getState();
     st.startPanel(side, which);
     st.clearError(`run-${side}`);
-    const info = await loadSide(side);
-    if (!info) {
-      store.getState().finishPanel(side, which, 'error');
-      return;
-    }
+    // Registered before the model load, so Stop also ends a run still waiting for its checkpoint.
     const ctl = new AbortController();
     controllers.push(ctl);
+    const info = await loadSide(side);
+    if (!info || ctl.signal.aborted) {
+      controllers = controllers.filter((c) => c !== ctl);
+      store.getState().finishPanel(side, which, info ? 'stopped' : 'error');
+      return;
+    }
     const source = which === 'runs' ? 'generate' : 'score';
     let status: PanelRun['status'] = 'done';
     const batch = stepBatcher((steps) => store.getState().addSteps(side, which, steps));
@@ -166,7 +168,9 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
       store.getState().finishPanel(side, which, status, summary);
     } catch (e) {
       batch.flush();
-      if (isCancel(e)) store.getState().finishPanel(side, which, 'stopped');
+      // After Stop, whatever the aborted call throws ends the panel as stopped (the engine may fail instead of
+      // cancelling when stopped before its first token).
+      if (isCancel(e) || ctl.signal.aborted) store.getState().finishPanel(side, which, 'stopped');
       else {
         store.getState().finishPanel(side, which, 'error');
         store.getState().setError(`run-${side}`, describeError(e, `The ${side} model could not answer`));
