@@ -10,11 +10,12 @@ import type { StepRecord } from '../../src/engine/types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** A 308×308 PNG crop of sample-01: 11×11 visual tokens, no processor resize. */
+/** sample-01 resized to 308×308 PNG (whatever its size): 11×11 visual tokens, no processor resize. */
 export async function parityImage(): Promise<Buffer> {
   const sharp = createRequire(path.join(ROOT, 'package.json'))('sharp');
   return sharp(fs.readFileSync(path.join(ROOT, 'public/samples/sample-01.png')))
-    .extract({ left: 0, top: 0, width: 308, height: 308 })
+    .resize(308, 308, { fit: 'fill' })
+    .removeAlpha()
     .png()
     .toBuffer();
 }
