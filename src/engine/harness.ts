@@ -85,6 +85,8 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
     info, loadMs, progress, steps: [], modelInfoChanges: [], runMs: 0,
   };
   const ctrl = new AbortController();
+  // Steps are kept as received and converted to JSON after the run, so the page does no work while the worker decodes.
+  const raw: Array<[StepRecord, number]> = [];
   const r0 = performance.now();
   const request = { image: { kind: 'encoded' as const, bytes }, question: o.question, maxNewTokens: o.maxNewTokens, minNewTokens: o.minNewTokens, captureLayers: o.captureLayers };
   try {
@@ -94,9 +96,9 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
         const at = performance.now() - r0;
         out.firstStepMs ??= at;
         out.firstStepSincePageStart ??= performance.now();
-        out.steps.push(plain(s, at));
-        if (o.destroyDeviceAfter === out.steps.length) void engine.destroyWebGpuDevice();
-        if (o.cancelAfter === out.steps.length) ctrl.abort();
+        raw.push([s, at]);
+        if (o.destroyDeviceAfter === raw.length) void engine.destroyWebGpuDevice();
+        if (o.cancelAfter === raw.length) ctrl.abort();
       },
       onModelInfo: (i) => out.modelInfoChanges.push(i),
     }, ctrl.signal);
@@ -105,6 +107,7 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
     out.error = { code: err.code ?? 'unknown', message: err.message ?? String(e) };
   }
   out.runMs = performance.now() - r0;
+  out.steps = raw.map(([s, at]) => plain(s, at));
   if (out.error && o.destroyDeviceAfter !== undefined) {
     out.retry = await engine.generate(info.handle, { ...request, maxNewTokens: 2 }, {}).then(
       (s) => ({ tokens: s.tokens }),
