@@ -32,7 +32,8 @@ def derive(text: str, name: str, what: str, w_att: float, w_acc: float) -> str:
         elif s.startswith("- {name: accuracy, weight:"):
             line = line.replace("weight: 0.0", f"weight: {w_acc}")
         elif s.startswith("generator:") or s.startswith("train_size:") or s.startswith("heldout_size:") or \
-                s.startswith("min_side:") or s.startswith("max_side:") or s.startswith("gallery_size:"):
+                s.startswith("min_side:") or s.startswith("max_side:") or s.startswith("gallery_size:") or \
+                s.startswith("describe_ratio:"):
             continue  # no data stage
         elif s.startswith("export:") or s.startswith("out_dir:") or s.startswith("noattn_decoder:") or \
                 s.startswith("opset:") or s.startswith("attention_layers:") or s.startswith("check:"):
