@@ -10,11 +10,17 @@ import type { StepRecord } from '../../src/engine/types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** sample-01 resized to 308×308 PNG (whatever its size): 11×11 visual tokens, no processor resize. */
+/**
+ * sample-01 resized to the largest square of whole 28 px cells the processor accepts unchanged (max_pixels of the
+ * embedded model): no processor resize, so Chromium's canvas and Node's sharp feed identical pixels.
+ */
 export async function parityImage(): Promise<Buffer> {
   const sharp = createRequire(path.join(ROOT, 'package.json'))('sharp');
+  const pp = JSON.parse(fs.readFileSync(path.join(ROOT, 'models/sayo-mini/preprocessor_config.json'), 'utf8'));
+  const cell = pp.patch_size * pp.merge_size;
+  const side = Math.min(308, Math.floor(Math.sqrt(pp.max_pixels ?? pp.size.longest_edge) / cell) * cell);
   return sharp(fs.readFileSync(path.join(ROOT, 'public/samples/sample-01.png')))
-    .resize(308, 308, { fit: 'fill' })
+    .resize(side, side, { fit: 'fill' })
     .removeAlpha()
     .png()
     .toBuffer();
