@@ -148,4 +148,12 @@ describe('node engine on SAYO-mini', () => {
     expect(steps).toHaveLength(3);
     expect((await generate(2)).steps).toHaveLength(2);
   });
+
+  it('a Stop before the first token cancels cleanly with an empty answer', async () => {
+    const ctrl = new AbortController();
+    ctrl.abort();
+    const summary = await engine.generate(info.handle, { image: SAMPLE, question: QUESTION, maxNewTokens: 5 }, {}, ctrl.signal);
+    expect(summary).toMatchObject({ stoppedBy: 'cancel', tokens: 0, text: '' });
+    expect((await generate(1)).steps).toHaveLength(1);
+  });
 });

@@ -175,11 +175,16 @@ export async function runGeneration(
   return {
     tokens: tokens.length,
     stoppedBy,
-    text: m.tokenizer.decode(tokens, { skip_special_tokens: true }),
+    text: decodeText(m, tokens),
     prefillMs,
     decodeMs,
     captureMs: timing.captureMs,
   };
+}
+
+/** The answer text of some token ids; none (a run stopped before its first token) is the empty answer. */
+function decodeText(m: { tokenizer: { decode(ids: number[], o: { skip_special_tokens: boolean }): string } }, ids: number[]): string {
+  return ids.length === 0 ? '' : m.tokenizer.decode(ids, { skip_special_tokens: true });
 }
 
 /** Answer token ids for scoring: the given ids, or the text's tokens followed by the end-of-turn token. */
@@ -248,7 +253,7 @@ export async function runScore(
   return {
     tokens: emitted,
     stoppedBy,
-    text: m.tokenizer.decode(answer.slice(0, emitted), { skip_special_tokens: true }),
+    text: decodeText(m, answer.slice(0, emitted)),
     prefillMs: forwardMs,
     decodeMs: 0,
     captureMs: timing.captureMs,
