@@ -42,10 +42,12 @@ function modelPanel(models: PlotModel[], x0: number, x1: number): string {
   const symbol = d3.symbol().type(d3.symbolCircle).size(90);
   const points = models.map((m, i) => {
     if (m.meanRa === null) return '';
-    const px = x(m.accuracy).toFixed(1);
-    const py = y(m.meanRa).toFixed(1);
-    const label = `<text x="${px}" y="${py}" dx="8" dy="${-6 + 13 * i}" fill="${COLORS[i % 10]}">${esc(m.name)}</text>`;
-    return `<path transform="translate(${px},${py})" d="${symbol()}" fill="${COLORS[i % 10]}" fill-opacity="0.8"/>${label}`;
+    return `<path transform="translate(${x(m.accuracy).toFixed(1)},${y(m.meanRa).toFixed(1)})" d="${symbol()}" fill="${COLORS[i % 10]}" fill-opacity="0.8"/>`;
+  });
+  const legend = models.map((m, i) => {
+    const ly = M.top + 10 + 15 * i;
+    const figures = `${d3.format('.1%')(m.accuracy)}, R_a ${m.meanRa === null ? 'n/a' : d3.format('.3f')(m.meanRa)}`;
+    return `<path transform="translate(${x0 + 10},${ly})" d="${symbol()}" fill="${COLORS[i % 10]}"/><text x="${x0 + 20}" y="${ly}" dy="0.32em">${esc(m.name)} (${figures})</text>`;
   });
   return [
     `<text x="${(x0 + x1) / 2}" y="${M.top - 16}" text-anchor="middle" font-weight="bold">mean R_a vs accuracy</text>`,
@@ -54,6 +56,7 @@ function modelPanel(models: PlotModel[], x0: number, x1: number): string {
     `<text x="${(x0 + x1) / 2}" y="${H - M.bottom + 36}" text-anchor="middle">accuracy (normalised exact match)</text>`,
     `<line x1="${x0}" x2="${x1}" y1="${y(0.5)}" y2="${y(0.5)}" stroke="#999" stroke-dasharray="4 3"/>`,
     ...points,
+    ...legend,
   ].join('\n');
 }
 
