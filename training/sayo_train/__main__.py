@@ -1,4 +1,4 @@
-"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  python3 -m sayo_train fixtures"""
+"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  fixtures  |  metrics"""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +15,16 @@ def main(argv=None) -> int:
     f = sub.add_parser("fixtures", help="write fixtures/*.json (grid, reward, prompt cases)")
     f.add_argument("--out", default=None)
     f.add_argument("--model", default=None, help="model folder whose tokenizer builds the prompt cases")
+    sub.add_parser("metrics", help="re-render models/METRICS.md from training/results/*.json (+ NOTES.md)")
     a = ap.parse_args(argv)
+
+    if a.cmd == "metrics":
+        from .common import REPO
+        from .report import load_results, render_metrics
+        out = REPO / "models" / "METRICS.md"
+        out.write_text(render_metrics(load_results()))
+        print(out)
+        return 0
 
     if a.cmd == "fixtures":
         from pathlib import Path

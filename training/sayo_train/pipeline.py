@@ -238,7 +238,7 @@ def stage_report(run: Run):
             mf.write_text(render_metrics(load_results()))
         else:
             mf.parent.mkdir(parents=True, exist_ok=True)
-            mf.write_text(render_metrics([result]))
+            mf.write_text(render_metrics([result], notes=False))
         run.log(f"report: {run.rel(mf)}")
     write_json(run.out / "result.json", result)
     if s.export:

@@ -17,7 +17,7 @@ def _row(label, s):
             f"{s['mean_tokens']:.1f} |")
 
 
-def render_metrics(results: list[dict]) -> str:
+def render_metrics(results: list[dict], notes: bool = True) -> str:
     lines = [
         "# SAYO-mini metrics (held-out set)",
         "",
@@ -48,9 +48,9 @@ def render_metrics(results: list[dict]) -> str:
                          f"{100 * r['chance']:.1f} %; spec `{r['spec']}`, seed {r['seed']}, "
                          f"{r.get('train_size', '?')} training records, wall time {r.get('wall_time', '?')}.")
     lines += ["", "Runs:", ""] + notes + [""]
-    extra = [r.get("notes") for r in results if r.get("notes")]
-    if extra:
-        lines += ["Notes:", ""] + [f"- {n}" for n in extra] + [""]
+    notes_file = RESULTS_DIR / "NOTES.md"
+    if notes and notes_file.exists():
+        lines += [notes_file.read_text().rstrip(), ""]
     return "\n".join(lines)
 
 

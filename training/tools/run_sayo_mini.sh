@@ -11,4 +11,5 @@ for a in sayo-mini-ablation-accuracy sayo-mini-ablation-attention-accuracy; do
   /usr/bin/python3 -m sayo_train run "jobs/$a.yaml" > "runs/$a.log" 2>&1
 done
 /usr/bin/python3 -m sayo_train fixtures > runs/fixtures.log 2>&1
+/usr/bin/python3 -m sayo_train metrics >> runs/fixtures.log 2>&1
 echo done > runs/ALL_DONE
