@@ -1,6 +1,7 @@
 /**
  * @file `sayo eval`: greedy answers of one or more models over a JSONL set with boxes; prints a table per model
- * (accuracy, mean R_a, mean r_v, mean image share, pointing-game hit rate, tokens/s) and writes results.json,
+ * (accuracy, mean R_a, mean r_v, mean image share, pointing-game hit rate, tokens/s end to end: generated tokens
+ * over the wall time of the whole answer, image decoding and vision encoder included) and writes results.json,
  * results.csv and plot.svg to --out. A rerun with the same --out resumes (see lib/eval-run.ts).
  */
 import fs from 'node:fs';
@@ -34,7 +35,7 @@ export interface ModelSummary extends DatasetMeans {
   resumed: number;
 }
 
-const CSV_COLUMNS = ['model', 'modelName', 'line', 'image', 'question', 'answer', 'prediction', 'correct', 'tokens', 'stoppedBy', 'R_a', 'r_v', 'imageShare', 'pointingHit', 'ms', 'text'];
+const CSV_COLUMNS = ['model', 'modelName', 'line', 'image', 'question', 'answer', 'prediction', 'correct', 'tokens', 'stoppedBy', 'R_a', 'r_v', 'imageShare', 'pointingHit', 'ms', 'prefillMs', 'decodeMs', 'text'];
 
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);

@@ -34,8 +34,11 @@ export interface ResultRow {
   r_v: number | null;
   imageShare: number | null;
   pointingHit: boolean | null;
-  /** Wall time of the generation, ms. */
+  /** Wall time of the generation (image decoding, vision encoder, prefill, decode), ms. */
   ms: number;
+  /** Engine timings: the first forward (prefill) and the remaining decode steps, ms. */
+  prefillMs: number;
+  decodeMs: number;
 }
 
 /** A model to evaluate. */
@@ -120,6 +123,7 @@ async function evaluateRecord(job: EvalJob, model: EvalModel, info: ModelInfo, r
       key, model: model.spec, modelName: info.name, line: record.line, image: record.image, question: record.question,
       answer: record.answer, prediction: m.prediction, text: run.summary.text, correct: m.correct, tokens: m.tokens,
       stoppedBy: run.summary.stoppedBy, R_a: m.R_a, r_v: m.r_v, imageShare: m.imageShare, pointingHit: m.pointingHit, ms: run.ms,
+      prefillMs: run.summary.prefillMs, decodeMs: run.summary.decodeMs,
     };
   } catch (err) {
     const perSample = err instanceof CliError || (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
