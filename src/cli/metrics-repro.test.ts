@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { gridFor } from '../core/geometry.ts';
 import { compareRow, parseMetricsMarkdown, parsePrinted } from './lib/metrics-md.ts';
 import { REPO_ROOT, runSayo } from './lib/run-cli.ts';
@@ -54,6 +54,7 @@ describe.skipIf(!fs.existsSync(metricsFile) || !fs.existsSync(heldout))('models/
 
   it('sayo eval on data/heldout/set.jsonl matches the report for sayo-mini-base and sayo-mini', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-repro-'));
+    onTestFinished(() => fs.rmSync(out, { recursive: true, force: true }));
     const run = runSayo(['eval', '--model', 'sayo-mini-base', '--model', 'sayo-mini', '--data', heldout, '--out', out], 1_500_000);
     console.log(`sayo eval, full held-out set, both models: ${(run.ms / 1000).toFixed(1)} s\n${run.stdout}`);
     expect(run.stderr).toBe('');
@@ -70,6 +71,5 @@ describe.skipIf(!fs.existsSync(metricsFile) || !fs.existsSync(heldout))('models/
       problems.push(...compareRow(row!, results.models[i]));
     }
     expect(problems).toEqual([]);
-    fs.rmSync(out, { recursive: true, force: true });
   }, 1_600_000);
 });
