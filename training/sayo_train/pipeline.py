@@ -245,12 +245,27 @@ def stage_report(run: Run):
         for key, name in (("base", "sayo-mini-base"), ("trained", "sayo-mini")):
             folder = Path(s.export.out_dir) / name
             if folder.exists() and key in results:
+                ck = load_checkpoint(run.base_path() if key == "base" else run.out / "policy" / "model.pt")
+                lines = [("Base: SFT of a randomly initialised miniature Qwen2-VL on the generated data "
+                          f"({s.sft.epochs} epochs, batch {s.sft.batch_size}, lr {s.sft.lr:g})."
+                          if key == "base" else
+                          "SAYO-mini: GRPO from the base with the rewards of the spec (SAYO attention reward r_v from "
+                          "the policy's own last-layer attention over its top-30 % entropy tokens + format reward), "
+                          f"KL β {s.grpo.kl_beta:g} to the base, {s.grpo.steps} steps × {s.grpo.prompts_per_step} "
+                          f"prompts × {s.grpo.group_size} rollouts, lr {s.grpo.lr:g}."),
+                         "",
+                         f"- parameters: {ck.n_params():,} ({ck.n_params() * 4 / 1e6:.2f} MB fp32)",
+                         f"- stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in run.timings.items())]
+                ex = run.out / f"export-{name}.json"
+                if ex.exists():
+                    e = json.loads(ex.read_text())
+                    c = e["check"]
+                    lines.append(f"- ONNX: {e['onnx_bytes'] / 1e6:.2f} MB; export check (onnxruntime-node vs PyTorch, "
+                                 f"max abs diff): logits {max(c['prefill.logits'], c['decode.logits']):.1e}, "
+                                 f"attentions {max(c['prefill.attention'], c['decode.attention']):.1e}")
                 folder.joinpath("TRAINING.md").write_text(training_md(
                     name, run.rel(s.path), s.run.seed, train_size or 0, fmt_secs(total), results[key]["summary"],
-                    extra=("Base: SFT of a randomly initialised miniature Qwen2-VL on the generated data."
-                           if key == "base" else
-                           "SAYO-mini: GRPO from the base with the rewards of the spec (SAYO attention reward from "
-                           "the policy's own last-layer attention + format reward), KL to the base.")))
+                    extra="\n".join(lines)))
 
 
 STAGES = {"data": stage_data, "sft": stage_sft, "grpo": stage_grpo, "export": stage_export, "report": stage_report}
