@@ -59,8 +59,18 @@ def _draw(d: ImageDraw.ImageDraw, o: Obj):
                   fill=col)
 
 
-def make_scene(rng: random.Random, min_side: int, max_side: int):
-    # varied sizes and aspect ratios (up to 3:1) so dynamic resolution is exercised
+def snap_side(x: int, snap: int, min_side: int, max_side: int) -> int:
+    """x rounded to a multiple of snap within [min_side, max_side] (snap 0: x unchanged)."""
+    if not snap:
+        return x
+    lo, hi = -(-min_side // snap) * snap, (max_side // snap) * snap
+    return min(hi, max(lo, snap * int(math.floor(x / snap + 0.5))))
+
+
+def make_scene(rng: random.Random, min_side: int, max_side: int, snap: int = 0):
+    # varied sizes and aspect ratios (up to 3:1) so dynamic resolution is exercised; with snap > 0 (the processor's
+    # factor) the sides are multiples of it, so no implementation resamples the image (held-out set: the trainer's
+    # PIL and the browser's canvas / Node's sharp then see identical pixels, and the metrics reproduce exactly)
     for _ in range(100):
         w = rng.randint(min_side, max_side)
         aspect = math.exp(rng.uniform(-math.log(2.5), math.log(2.5)))
@@ -69,6 +79,7 @@ def make_scene(rng: random.Random, min_side: int, max_side: int):
             break
     else:
         h = w
+    w, h = snap_side(w, snap, min_side, max_side), snap_side(h, snap, min_side, max_side)
     m = min(w, h)
     n = rng.choice([1, 2, 2, 3, 3, 4])  # single-object scenes teach perception; 2-4 objects need grounding
     objs: list[Obj] = []
@@ -188,15 +199,15 @@ def make_completion(rng: random.Random, question: str, answer: str, desc: str, s
 
 def generate(out_dir, n: int, seed: int, min_side: int = 84, max_side: int = 336, name: str = "set.jsonl",
              image_dir: str = "images", prefix: str = "", with_completion: bool = True,
-             describe_ratio: float = 0.0) -> Path:
-    """Writes n records (images as PNG) to out_dir/name; deterministic for (n, seed, sizes)."""
+             describe_ratio: float = 0.0, snap: int = 0) -> Path:
+    """Writes n records (images as PNG) to out_dir/name; deterministic for (n, seed, sizes, snap)."""
     out_dir = Path(out_dir)
     (out_dir / image_dir).mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     lines = []
     i = 0
     while len(lines) < n:
-        img, objs = make_scene(rng, min_side, max_side)
+        img, objs = make_scene(rng, min_side, max_side, snap)
         if describe_ratio and rng.random() < describe_ratio:
             qa = describe_task(objs)
         else:

@@ -92,7 +92,7 @@ def stage_data(run: Run):
         run.log(f"data: held-out set kept as shipped: {run.rel(held)}")
     else:
         generate(held.parent, g.heldout_size, s.run.seed + 1, g.min_side, g.max_side, name=held.name,
-                 with_completion=False)
+                 with_completion=False, snap=s.model.vision.patch_size * s.model.vision.merge_size)
         run.log(f"data: {g.heldout_size} held-out records -> {run.rel(held)}")
     if g.gallery_size:
         from .data import write_gallery
