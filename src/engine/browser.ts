@@ -7,11 +7,12 @@
  * A custom cache keeps downloaded files in Cache Storage under their real URL plus a revision, so a second visit
  * loads from cache and a re-exported model is never served stale. Picked files are not cached.
  */
-import { env, RawImage } from '@huggingface/transformers';
+import { env } from '@huggingface/transformers';
+import { decodeImage } from './image.ts';
 import type { EnginePlatform, ResolvedSource } from './platform.ts';
 import { NEEDS_WEBGPU_RUNTIME } from './protocol.ts';
 import { registryEntry } from './registry.ts';
-import { EngineError, type Backend, type ImageInput, type ModelSource } from './types.ts';
+import { EngineError, type Backend, type ModelSource } from './types.ts';
 
 declare const __SAYO_MODELS_REV__: string | undefined;
 
@@ -153,25 +154,6 @@ async function adapterInfo(): Promise<{ adapter: GPUAdapter | null; why: string 
   return { adapter, why: adapter ? '' : 'navigator.gpu.requestAdapter() returned no adapter' };
 }
 
-/** Decodes an encoded image with createImageBitmap (via RawImage) or wraps raw RGBA. */
-async function decodeImageBrowser(input: ImageInput): Promise<RawImage> {
-  if (input?.kind === 'rgba') {
-    const { width, height, data } = input;
-    if (!(width > 0 && height > 0) || data?.length !== width * height * 4) {
-      throw new EngineError('bad_image', `Raw RGBA image: expected ${width}×${height}×4 bytes, got ${data?.length ?? 0}.`);
-    }
-    return new RawImage(new Uint8ClampedArray(data), width, height, 4).rgb();
-  }
-  if (input?.kind !== 'encoded' || !(input.bytes instanceof Uint8Array) || input.bytes.length === 0) {
-    throw new EngineError('bad_image', 'No image data was given.');
-  }
-  try {
-    return (await RawImage.fromBlob(new Blob([input.bytes as Uint8Array<ArrayBuffer>], { type: input.mime ?? '' }))).rgb();
-  } catch (e) {
-    throw new EngineError('bad_image', `The image could not be decoded (${(e as Error)?.message ?? e}).`);
-  }
-}
-
 /** The browser platform used by the engine worker. */
 export function browserPlatform(): EnginePlatform {
   configureEnv();
@@ -228,7 +210,7 @@ export function browserPlatform(): EnginePlatform {
       useRuntime('plain');
       return { backend: 'wasm', reason: `WASM: ${why}` };
     },
-    decodeImage: decodeImageBrowser,
+    decodeImage,
     yieldToEvents: () =>
       new Promise((resolve) => {
         const ch = new MessageChannel();

@@ -5,11 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { env, RawImage } from '@huggingface/transformers';
+import { env } from '@huggingface/transformers';
+import { decodeImage } from './image.ts';
 import { createEngine, type InThreadEngine } from './engine.ts';
 import type { EnginePlatform, ResolvedSource } from './platform.ts';
 import { registryEntry } from './registry.ts';
-import { EngineError, type ImageInput, type ModelSource } from './types.ts';
+import { EngineError, type ModelSource } from './types.ts';
 
 /** The repo's models/ folder. */
 export const DEFAULT_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
@@ -46,26 +47,6 @@ function resolvePath(dir: string, name: string): ResolvedSource {
     }
   };
   return { modelId: abs, name, readText, release: () => undefined };
-}
-
-/** Decodes an image with sharp (encoded) or wraps raw RGBA; anything unreadable is a bad_image error. */
-export async function decodeImageNode(input: ImageInput): Promise<RawImage> {
-  if (input?.kind === 'rgba') {
-    const { width, height, data } = input;
-    if (!(width > 0 && height > 0) || data?.length !== width * height * 4) {
-      throw new EngineError('bad_image', `Raw RGBA image: expected ${width}×${height}×4 bytes, got ${data?.length ?? 0}.`);
-    }
-    return new RawImage(new Uint8ClampedArray(data), width, height, 4).rgb();
-  }
-  if (input?.kind !== 'encoded' || !(input.bytes instanceof Uint8Array) || input.bytes.length === 0) {
-    throw new EngineError('bad_image', 'No image data was given.');
-  }
-  try {
-    const img = await RawImage.fromBlob(new Blob([input.bytes as Uint8Array<ArrayBuffer>], { type: input.mime ?? '' }));
-    return img.rgb();
-  } catch (e) {
-    throw new EngineError('bad_image', `The image could not be decoded (${(e as Error).message}).`);
-  }
 }
 
 /** The Node platform: CPU backend, files from disk. */
@@ -106,7 +87,7 @@ export function nodePlatform(opts: NodeEngineOptions = {}): EnginePlatform {
       }
       return { backend: 'cpu', reason: 'onnxruntime-node (native CPU)' };
     },
-    decodeImage: decodeImageNode,
+    decodeImage,
     yieldToEvents: () => new Promise((r) => setImmediate(r)),
   };
 }
