@@ -13,28 +13,13 @@
 import { RewardCache } from '../src/core/cache.ts';
 import { type Box, boxToTokens, gridFor } from '../src/core/geometry.ts';
 import { computeReward, rewardRv, selectTopEntropy, tokenAV } from '../src/core/reward.ts';
+import { mulberry32 as rng } from '../src/engine/sampling.ts';
+import { median } from './stats.ts';
 
 const T = 500;
 const H = 32;
 const WARMUP = 5;
 const RUNS = 41;
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Results are kept here so that no timed call can be optimised away. */
 const sink: unknown[] = [];

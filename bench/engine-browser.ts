@@ -8,17 +8,12 @@ import fs from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
 import type { HarnessOptions, HarnessRun } from '../src/engine/harness.ts';
-import { captureShare, decodeTps, median } from './engine-node.ts';
+import { captureShare, decodeTps } from './engine-node.ts';
+import { type DecodeFigures, median } from './stats.ts';
 
 /** Figures measured in Chromium. */
-export interface BrowserBench {
+export interface BrowserBench extends DecodeFigures {
   backend: string;
-  firstTokenColdMs: number;
-  firstTokenWarmMs: number;
-  decodeTpsCapture: number;
-  decodeTpsNoCapture: number;
-  captureShare: number;
-  peakRssMb: number;
 }
 
 /** RSS (MB) of all processes whose command line names the Chromium binary, children of this process tree. */

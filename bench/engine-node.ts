@@ -7,25 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createNodeEngine } from '../src/engine/node.ts';
 import type { GenerateRequest, RunSummary } from '../src/engine/types.ts';
+import { type DecodeFigures, median } from './stats.ts';
 
 /** Figures measured in Node. */
-export interface NodeBench {
+export interface NodeBench extends DecodeFigures {
   model: string;
   tokens: number;
   loadMs: number;
-  firstTokenColdMs: number;
-  firstTokenWarmMs: number;
-  decodeTpsCapture: number;
-  decodeTpsNoCapture: number;
-  /** Median share of generation time spent in the capture code itself (RunSummary.captureMs). */
-  captureShare: number;
-  peakRssMb: number;
-}
-
-/** Median of a list of numbers. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 /** Decode tokens per second of one run (the prefill step excluded). */

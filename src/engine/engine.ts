@@ -20,6 +20,7 @@ import {
   type FileProgress,
   type GenerateRequest,
   type GenerationCallbacks,
+  type ImageInput,
   type LoadOptions,
   type ModelInfo,
   type ModelSource,
@@ -158,6 +159,13 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     }
   }
 
+  /** Decodes the request's image and builds the prompt (the preprocessing shared by generate and score), timed. */
+  async function prepare(m: LoadedModel, request: { image: ImageInput; question: string }) {
+    const t0 = performance.now();
+    const prompt = await preparePrompt(m, await platform.decodeImage(request.image), request.question);
+    return { prompt, preprocessMs: performance.now() - t0 };
+  }
+
   /** Runs `fn` after the model's previous run, with error mapping and WebGPU-loss detection. */
   function run<T>(handle: string, fn: (m: LoadedModel) => Promise<T>): Promise<T> {
     const m0 = models.get(handle);
@@ -193,20 +201,14 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
 
     generate(handle: string, request: GenerateRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
-        const t0 = performance.now();
-        const image = await platform.decodeImage(request.image);
-        const prompt = await preparePrompt(m, image, request.question);
-        const preprocessMs = performance.now() - t0;
+        const { prompt, preprocessMs } = await prepare(m, request);
         return { ...(await runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents())), preprocessMs };
       });
     },
 
     score(handle: string, request: ScoreRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
-        const t0 = performance.now();
-        const image = await platform.decodeImage(request.image);
-        const prompt = await preparePrompt(m, image, request.question);
-        const preprocessMs = performance.now() - t0;
+        const { prompt, preprocessMs } = await prepare(m, request);
         return { ...(await runScore(m, prompt, request, cb, signal)), preprocessMs };
       });
     },
