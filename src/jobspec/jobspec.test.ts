@@ -97,7 +97,7 @@ describe('job spec reader', () => {
       'print(json.dumps(out))',
     ].join('\n');
     const python = JSON.parse(
-      execFileSync('/usr/bin/python3', ['-c', script, ...files], { cwd: join(ROOT, 'training'), encoding: 'utf8' }),
+      execFileSync(join(ROOT, '.venv/bin/python'), ['-c', script, ...files], { cwd: join(ROOT, 'training'), encoding: 'utf8' }),
     ) as string[][];
     files.forEach((file, i) => {
       const ts = errorsOf(readFileSync(file, 'utf8'), file);

@@ -41,7 +41,7 @@ export function fixturePath(name: string): string {
 export function loadFixture<T>(name: string): T[] {
   const path = fixturePath(name);
   if (!existsSync(path)) {
-    throw new Error(`${path} is missing: the trainer writes it (cd training && /usr/bin/python3 -m sayo_train fixtures)`);
+    throw new Error(`${path} is missing: the trainer writes it (cd training && ../.venv/bin/python -m sayo_train fixtures)`);
   }
   const data = JSON.parse(readFileSync(path, 'utf8')) as unknown;
   if (!Array.isArray(data) || data.length === 0) throw new Error(`${path}: expected a non-empty JSON array`);
