@@ -1,6 +1,7 @@
 /**
  * @file The browser platform (runs inside the engine's Web Worker): transformers.js on onnxruntime-web, WebGPU when
- * `navigator.gpu.requestAdapter()` yields an adapter, else WASM. ORT's wasm comes from the app's /ort/ (never a CDN).
+ * `navigator.gpu.requestAdapter()` yields a hardware adapter, else WASM (a software adapter only when WebGPU is asked
+ * for). ORT's wasm comes from the app's /ort/ (never a CDN) and is kept in Cache Storage like the model files.
  *
  * Every model source is mounted under a virtual folder `/__sayo__/<mount>/` that transformers.js loads as a local
  * model; `env.fetch` maps it to the real place (the app's /models/<path>/, a URL, or the files the user picked).
@@ -104,12 +105,46 @@ function configureEnv(): void {
  */
 let runtime: 'unset' | 'plain' | 'asyncify' = 'unset';
 
-function useRuntime(kind: 'plain' | 'asyncify'): void {
+/** Cache Storage of ORT's wasm binaries, so a warm visit does not download the runtime again (like the models). */
+const RUNTIME_CACHE = 'sayo-lens-runtime';
+
+/** ORT's wasm binary from Cache Storage (filled on the first visit); null → ORT fetches it itself. */
+async function cachedWasm(url: string): Promise<ArrayBuffer | null> {
+  if (typeof caches === 'undefined') return null;
+  try {
+    const cache = await caches.open(RUNTIME_CACHE);
+    const key = `${url}?sayo-rev=${typeof __SAYO_MODELS_REV__ === 'string' ? __SAYO_MODELS_REV__ : 'dev'}`;
+    const hit = await cache.match(key);
+    if (hit) return hit.arrayBuffer();
+    const res = await fetch(url);
+    if (!res.ok) return null;
+    const bytes = await res.arrayBuffer();
+    await cache.put(key, new Response(bytes, { headers: { 'Content-Type': 'application/wasm' } })).catch(() => undefined);
+    return bytes;
+  } catch {
+    return null;
+  }
+}
+
+async function useRuntime(kind: 'plain' | 'asyncify'): Promise<void> {
   if (runtime !== 'unset') return;
   runtime = kind;
   const ortBase = new URL('ort/', appBase()).href;
   const file = kind === 'plain' ? 'ort-wasm-simd-threaded' : 'ort-wasm-simd-threaded.asyncify';
-  (env.backends.onnx.wasm as { wasmPaths?: unknown }).wasmPaths = { mjs: `${ortBase}${file}.mjs`, wasm: `${ortBase}${file}.wasm` };
+  const wasm = env.backends.onnx.wasm as { wasmPaths?: unknown; wasmBinary?: ArrayBuffer };
+  wasm.wasmPaths = { mjs: `${ortBase}${file}.mjs`, wasm: `${ortBase}${file}.wasm` };
+  const binary = await cachedWasm(`${ortBase}${file}.wasm`);
+  if (binary) wasm.wasmBinary = binary;
+}
+
+/**
+ * Whether an adapter is a software one (SwiftShader, or the browser says so): "auto" then prefers WASM, which is
+ * several times faster than WebGPU emulated on the CPU.
+ */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const i = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  if (i?.isFallbackAdapter || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
+  return /swiftshader|llvmpipe|software/i.test([i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' '));
 }
 
 /** Strips one shared leading folder ("sayo-mini/config.json" → "config.json") when config.json is not at the top. */
@@ -194,20 +229,24 @@ export function browserPlatform(): EnginePlatform {
     },
     async chooseBackend(pref: Backend | 'auto' | undefined) {
       if (pref === 'wasm' || pref === 'cpu') {
-        useRuntime('plain');
+        await useRuntime('plain');
         return { backend: 'wasm', reason: 'WASM (requested)' };
       }
       const { adapter, why } = await adapterInfo();
+      const i = adapter?.info;
+      const name = [i?.vendor, i?.architecture].filter(Boolean).join('/') || 'unknown';
+      const software = !!adapter && isSoftwareAdapter(adapter);
+      if (adapter && software && pref !== 'webgpu') {
+        await useRuntime('plain');
+        return { backend: 'wasm', reason: `WASM: the only WebGPU adapter (${name}) is a software fallback, slower than WASM` };
+      }
       if (adapter && runtime === 'plain') throw new EngineError('bad_input', `${NEEDS_WEBGPU_RUNTIME}.`);
       if (adapter) {
-        useRuntime('asyncify');
-        const i = adapter.info;
-        const name = [i?.vendor, i?.architecture].filter(Boolean).join('/') || 'unknown';
-        const fallback = (i as { isFallbackAdapter?: boolean })?.isFallbackAdapter ? ', software fallback' : '';
-        return { backend: 'webgpu', reason: `WebGPU adapter: ${name}${fallback}${pref === 'webgpu' ? ' (requested)' : ''}` };
+        await useRuntime('asyncify');
+        return { backend: 'webgpu', reason: `WebGPU adapter: ${name}${software ? ', software fallback' : ''}${pref === 'webgpu' ? ' (requested)' : ''}` };
       }
       if (pref === 'webgpu') throw new EngineError('bad_input', `WebGPU was requested but ${why}.`);
-      useRuntime('plain');
+      await useRuntime('plain');
       return { backend: 'wasm', reason: `WASM: ${why}` };
     },
     decodeImage,

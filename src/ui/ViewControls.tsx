@@ -35,7 +35,7 @@ export function ViewControls() {
   const { setView, setCompare, setMultiples } = useLens.getState();
   const shape = useShape();
   const layers = shape.layers ? shape.layers.split(',').map(Number) : [];
-  const tokenLabel = typeof view.token === 'number' ? `token ${view.token}` : view.token === 'all' ? 'all tokens' : 'top-30 % entropy';
+  const tokenLabel = typeof view.token === 'number' ? `token ${view.token} of each answer` : view.token === 'all' ? 'all tokens' : 'top-30 % entropy';
   return (
     <div className="controls" role="group" aria-label="View">
       <span className="picked" data-testid="picked-token">

@@ -9,6 +9,7 @@ import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } f
 import { divergingScale } from '../charts/scale';
 import { raScale } from '../raScale';
 import { Chart } from '../Chart';
+import { renderLegend } from '../charts/legend';
 import type { CompareData, PanelData } from './useCompare';
 
 /** The matrix over an aggregate: the r_v tokens when the view shows them, else all tokens. */
@@ -59,6 +60,12 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);
   const trained = useMemo(() => render(mats.trained, 'R_a per layer and head, trained'), [render, mats.trained]);
   const delta = useMemo(() => render(diff, 'R_a trained − base per layer and head', true), [render, diff]);
+  // Colour legends: one for the R_a scale both matrices share, one for the difference's diverging scale.
+  const raLegend = useCallback(() => renderLegend(ra, { width: 220, title: 'mean R_a (0.5 = region as attended as the image)' }), [ra]);
+  const diffLegend = useCallback(
+    () => (diff ? renderLegend(divergingScale([Float32Array.from(diff.values)], 'ΔR_a'), { width: 220, title: 'ΔR_a, trained − base' }) : null),
+    [diff],
+  );
   if (!mats.base && !mats.trained) return null;
   return (
     <section className="head-matrix" aria-label="R_a per layer and head">
@@ -78,6 +85,10 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
             <figcaption>trained − base</figcaption>
           </figure>
         ) : null}
+      </div>
+      <div className="matrices legends">
+        <Chart render={raLegend} testId="head-matrix-legend" />
+        {diff ? <Chart render={diffLegend} testId="head-matrix-diff-legend" /> : null}
       </div>
       <p className="hint">
         Base and trained share one scale centred on R_a = 0.5 (red: the head attends to the region more than to the image

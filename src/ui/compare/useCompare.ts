@@ -14,6 +14,7 @@ import { effectiveToken } from '../../state/slices/view';
 import { useLens, type LensState } from '../../state/store';
 import type { SessionPanel, Side, ViewState } from '../../session/types';
 import { normalizeFor, sharedScale, type ColorScale } from '../charts/scale';
+import { panelToken } from '../panel/pickedToken';
 
 /** Everything one panel's views need. */
 export interface PanelData {
@@ -27,6 +28,8 @@ export interface PanelData {
   reward: RewardResult | null;
   /** The top-30 % entropy tokens (the ones r_v counts), ascending. */
   selected: number[];
+  /** The token of this panel's own answer the view shows (the shared pick clamped to its length), or an aggregate. */
+  token: ViewState['token'] | null;
   /** The raw map of the current view (null without attention). */
   map: Float32Array | null;
   /** The map normalised for the shared scale. */
@@ -41,7 +44,7 @@ export interface CompareData {
 
 const SIDES: Side[] = ['base', 'trained'];
 
-type Static = Omit<PanelData, 'map' | 'values'>;
+type Static = Omit<PanelData, 'map' | 'values' | 'token'>;
 
 /** Panel-level data that does not depend on the picked token (grid, targets, reward, entropy selection). */
 export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box[], layerView: number): Static {
@@ -61,9 +64,12 @@ export function compareFrom(
   norm: NormMode,
 ): CompareData {
   const maps: Partial<Record<Side, Float32Array | null>> = {};
+  const tokens: Partial<Record<Side, ViewState['token'] | null>> = {};
   for (const side of SIDES) {
     const st = statics[side];
-    if (st) maps[side] = panelMap(st.panel, token, st.layer, head, st.selected);
+    if (!st) continue;
+    tokens[side] = panelToken(token, st.panel.steps.length);
+    maps[side] = tokens[side] === null ? null : panelMap(st.panel, tokens[side]!, st.layer, head, st.selected);
   }
   const present = Object.values(maps).filter((m): m is Float32Array => !!m);
   const scale = present.length ? sharedScale(present, norm) : null;
@@ -72,7 +78,7 @@ export function compareFrom(
     const st = statics[side];
     if (!st) continue;
     const map = maps[side] ?? null;
-    panels[side] = { ...st, map, values: map && scale ? normalizeFor(map, scale) : null };
+    panels[side] = { ...st, token: tokens[side] ?? null, map, values: map && scale ? normalizeFor(map, scale) : null };
   }
   return { panels, scale };
 }
