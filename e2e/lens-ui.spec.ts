@@ -39,6 +39,7 @@ const boxesOf = async (page: Page) => JSON.parse((await page.getByTestId('region
 
 /** Drags on the base region layer from (x1, y1) to (x2, y2), in image pixels. */
 async function drag(page: Page, image: { width: number; height: number }, x1: number, y1: number, x2: number, y2: number) {
+  await page.getByTestId('region-layer').scrollIntoViewIfNeeded();
   const bb = (await page.getByTestId('region-layer').boundingBox())!;
   const at = (x: number, y: number) => [bb.x + (x / image.width) * bb.width, bb.y + (y / image.height) * bb.height] as const;
   await page.mouse.move(...at(x1, y1));
@@ -222,7 +223,8 @@ test.describe('1440×900', () => {
     const lastText = await page.getByTestId(`token-${longer}-${nLong - 1}`).textContent();
     await expect(page.getByTestId(`picked-${longer}`)).toContainText(`“${lastText}”`);
     await expect(page.getByTestId('diff-tokens')).toHaveAttribute('data-differ', 'true');
-    // Arrow keys walk each answer to its own end.
+    // Arrow keys walk each answer to its own end (the pointer leaves the strip: hovering a token previews it).
+    await page.mouse.move(2, 2);
     await page.getByRole('listbox', { name: new RegExp(`${shorter} answer tokens`) }).focus();
     await page.keyboard.press('Home');
     await expect(page.getByTestId(`picked-${shorter}`)).toHaveAttribute('data-index', '0');
@@ -274,7 +276,12 @@ test.describe('1440×900', () => {
     await drag(page, { width, height }, width * 0.55, height * 0.55, width * 0.9, height * 0.85);
     let boxes = await boxesOf(page);
     expect(boxes).toHaveLength(1);
-    expect(boxes[0][0]).toBeGreaterThan(width * 0.5);
+    expect(Math.abs(boxes[0][0] - width * 0.55)).toBeLessThanOrEqual(2);
+    expect(Math.abs(boxes[0][3] - height * 0.85)).toBeLessThanOrEqual(2);
+    // While the box is edited, the reward above the heatmap is on screen.
+    const inView = (await page.getByTestId('reward-base').boundingBox())!;
+    expect(inView.y).toBeGreaterThanOrEqual(0);
+    expect(inView.y + inView.height).toBeLessThanOrEqual(900);
     await drag(page, { width, height }, (boxes[0][0] + boxes[0][2]) / 2 + 0.37, (boxes[0][1] + boxes[0][3]) / 2 + 0.21, width * 0.33 + 0.29, height * 0.41 + 0.13);
     boxes = await boxesOf(page);
     expect(boxes.flat().every(Number.isInteger)).toBe(true);

@@ -61,8 +61,20 @@ async function virtualFetch(input: string | URL, init?: RequestInit): Promise<Re
   return res;
 }
 
-/** Cache Storage keyed by real URL + revision; virtual keys of uncacheable mounts are never stored. */
+/**
+ * Cache Storage keyed by real URL + revision; virtual keys of uncacheable mounts are never stored. ORT's runtime
+ * files under the app's /ort/ (which transformers.js reads through this cache too) are kept under ONNX Runtime's
+ * version, so a warm visit does not download the runtime again and an upgrade is never served stale.
+ */
 function realKey(key: string): string | null {
+  const ortBase = new URL('ort/', appBase()).href;
+  if (key.startsWith(ortBase)) {
+    const u = new URL(key);
+    const version = (env.backends.onnx as { versions?: { web?: string } }).versions?.web;
+    if (!version) return null;
+    u.searchParams.set('sayo-ort', version);
+    return u.href;
+  }
   const hit = parseVirtual(key);
   if (!hit || hit.mount.kind !== 'url' || hit.mount.rev === null) return null;
   const u = new URL(hit.file, hit.mount.base);
@@ -105,36 +117,12 @@ function configureEnv(): void {
  */
 let runtime: 'unset' | 'plain' | 'asyncify' = 'unset';
 
-/** Cache Storage of ORT's wasm binaries, so a warm visit does not download the runtime again (like the models). */
-const RUNTIME_CACHE = 'sayo-lens-runtime';
-
-/** ORT's wasm binary from Cache Storage (filled on the first visit); null → ORT fetches it itself. */
-async function cachedWasm(url: string): Promise<ArrayBuffer | null> {
-  if (typeof caches === 'undefined') return null;
-  try {
-    const cache = await caches.open(RUNTIME_CACHE);
-    const key = `${url}?sayo-rev=${typeof __SAYO_MODELS_REV__ === 'string' ? __SAYO_MODELS_REV__ : 'dev'}`;
-    const hit = await cache.match(key);
-    if (hit) return hit.arrayBuffer();
-    const res = await fetch(url);
-    if (!res.ok) return null;
-    const bytes = await res.arrayBuffer();
-    await cache.put(key, new Response(bytes, { headers: { 'Content-Type': 'application/wasm' } })).catch(() => undefined);
-    return bytes;
-  } catch {
-    return null;
-  }
-}
-
-async function useRuntime(kind: 'plain' | 'asyncify'): Promise<void> {
+function useRuntime(kind: 'plain' | 'asyncify'): void {
   if (runtime !== 'unset') return;
   runtime = kind;
   const ortBase = new URL('ort/', appBase()).href;
   const file = kind === 'plain' ? 'ort-wasm-simd-threaded' : 'ort-wasm-simd-threaded.asyncify';
-  const wasm = env.backends.onnx.wasm as { wasmPaths?: unknown; wasmBinary?: ArrayBuffer };
-  wasm.wasmPaths = { mjs: `${ortBase}${file}.mjs`, wasm: `${ortBase}${file}.wasm` };
-  const binary = await cachedWasm(`${ortBase}${file}.wasm`);
-  if (binary) wasm.wasmBinary = binary;
+  (env.backends.onnx.wasm as { wasmPaths?: unknown }).wasmPaths = { mjs: `${ortBase}${file}.mjs`, wasm: `${ortBase}${file}.wasm` };
 }
 
 /**
@@ -229,7 +217,7 @@ export function browserPlatform(): EnginePlatform {
     },
     async chooseBackend(pref: Backend | 'auto' | undefined) {
       if (pref === 'wasm' || pref === 'cpu') {
-        await useRuntime('plain');
+        useRuntime('plain');
         return { backend: 'wasm', reason: 'WASM (requested)' };
       }
       const { adapter, why } = await adapterInfo();
@@ -237,16 +225,16 @@ export function browserPlatform(): EnginePlatform {
       const name = [i?.vendor, i?.architecture].filter(Boolean).join('/') || 'unknown';
       const software = !!adapter && isSoftwareAdapter(adapter);
       if (adapter && software && pref !== 'webgpu') {
-        await useRuntime('plain');
+        useRuntime('plain');
         return { backend: 'wasm', reason: `WASM: the only WebGPU adapter (${name}) is a software fallback, slower than WASM` };
       }
       if (adapter && runtime === 'plain') throw new EngineError('bad_input', `${NEEDS_WEBGPU_RUNTIME}.`);
       if (adapter) {
-        await useRuntime('asyncify');
+        useRuntime('asyncify');
         return { backend: 'webgpu', reason: `WebGPU adapter: ${name}${software ? ', software fallback' : ''}${pref === 'webgpu' ? ' (requested)' : ''}` };
       }
       if (pref === 'webgpu') throw new EngineError('bad_input', `WebGPU was requested but ${why}.`);
-      await useRuntime('plain');
+      useRuntime('plain');
       return { backend: 'wasm', reason: `WASM: ${why}` };
     },
     decodeImage,

@@ -31,7 +31,7 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
   const width = fitWidth(useWidth(host, HEATMAP_WIDTH), trained.grid.image, (typeof window === 'undefined' ? 900 : window.innerHeight) * 0.62);
   const bt = tokenText(base);
   const tt = tokenText(trained);
-  const differ = bt !== null && tt !== null && base.panel.steps[base.token as number]?.tokenId !== trained.panel.steps[trained.token as number]?.tokenId;
+  const differ = bt !== null && tt !== null && (base.token !== trained.token || base.panel.steps[base.token as number]?.tokenId !== trained.panel.steps[trained.token as number]?.tokenId);
   const sameGrid = base.grid.rows === trained.grid.rows && base.grid.cols === trained.grid.cols;
   const diffMap = useMemo(
     () => (sameGrid && base.values && trained.values ? differenceMap(trained.values, base.values) : null),

@@ -12,12 +12,16 @@ import { AddCheckpoint } from './AddCheckpoint';
 
 const LABEL: Record<Side, string> = { base: 'Base checkpoint', trained: 'Trained checkpoint' };
 
-const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+/** Bytes in MB, or kB below 0.1 MB (so a small file never reads "0.0 MB"). */
+const size = (bytes: number) => (bytes >= 1e5 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+const unit = (bytes: number) => (bytes >= 1e5 ? 'MB' : 'kB');
+const num = (bytes: number, u: string) => (u === 'MB' ? (bytes / 1e6).toFixed(1) : (bytes / 1e3).toFixed(1));
 
 /** One file's line: bytes when the server told the size, else what arrived so far (never "0.0 / 0.0 MB"). */
 export function fileLine(f: FileProgress): string {
-  const size = f.total > 0 ? `${mb(Math.min(f.loaded, f.total))} / ${mb(f.total)} MB` : f.loaded > 0 ? `${mb(f.loaded)} MB` : f.done ? 'from cache' : 'waiting';
-  return `${f.file}: ${size}${f.done ? ' ✓' : ''}`;
+  const u = unit(f.total);
+  const text = f.total > 0 ? `${num(Math.min(f.loaded, f.total), u)} / ${num(f.total, u)} ${u}` : f.loaded > 0 ? size(f.loaded) : f.done ? 'from cache' : 'waiting';
+  return `${f.file}: ${text}${f.done ? ' ✓' : ''}`;
 }
 
 function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
