@@ -59,7 +59,8 @@ describe('App over real SAYO-mini output', () => {
     renderApp();
     for (const side of ['base', 'trained'] as const) {
       const steps = useLens.getState().runs[side].panel!.steps;
-      expect(screen.getByTestId(`answer-${side}`).textContent).toBe(steps.map((t) => t.text).join(''));
+      // Shown as text: special tokens (<|im_end|>) hidden; the token strip keeps every token.
+      expect(screen.getByTestId(`answer-${side}`).textContent).toBe(steps.map((t) => t.text).join('').replace(/<\|[^|]*\|>/g, ''));
       for (let i = 0; i < steps.length; i++) expect(screen.getByTestId(`token-${side}-${i}`).textContent).toBe(steps[i].text);
       expect(screen.queryByTestId(`token-${side}-${steps.length}`)).toBeNull();
     }
@@ -125,11 +126,11 @@ describe('App over real SAYO-mini output', () => {
     expect(useLens.getState().view).toMatchObject({ layer: layers[0], head: { kind: 'head', head: 1 } });
     expect((screen.getByTestId('layer-select') as HTMLSelectElement).value).toBe(String(layers[0]));
     expect((screen.getByTestId('head-select') as HTMLSelectElement).value).toBe('head-1');
-    expect(screen.getByTestId('reward-base').textContent).toContain(`layer ${layers[0]}`);
+    expect(screen.getByTestId('panel-base').textContent).toContain(`layer ${layers[0]}`);
     fireEvent.change(screen.getByTestId('head-select'), { target: { value: 'mean' } });
     fireEvent.change(screen.getByTestId('layer-select'), { target: { value: '-1' } });
     expect(useLens.getState().view).toMatchObject({ layer: -1, head: { kind: 'mean' } });
-    expect(screen.getByTestId('reward-base').textContent).toContain(`layer ${layers.at(-1)}`);
+    expect(screen.getByTestId('panel-base').textContent).toContain(`layer ${layers.at(-1)}`);
   });
 
   it('a new image clears the answers made for the previous one', () => {
