@@ -15,7 +15,7 @@ export function RewardExplainer() {
         </dd>
         <dt>r_v · region reward</dt>
         <dd>
-          The SAYO reward of the whole answer: over the top-30 % entropy tokens (the ● tokens), a_q and v_q are the means
+          The SAYO reward of the whole answer: over the top-30 % entropy tokens (the <span className="rv-dot">●</span> tokens), a_q and v_q are the means
           of a and v, and r_v = tanh(log(a_q / v_q)), in [−1, 1]. Positive: the model looked at the region more than at
           the image on average while it was uncertain.
         </dd>
