@@ -45,6 +45,13 @@ CASES = {
     "bart": lambda: (tf.BartConfig(d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4,
                                    decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
                                    max_position_embeddings=64, **TINY), tf.BartForConditionalGeneration, "seq2seq"),
+    # MVP keeps BART's original attention: probabilities as 3-D [batch·heads, q, k] through bmm and Reshape.
+    "mvp": lambda: (tf.MvpConfig(d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4,
+                                 decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                                 max_position_embeddings=64, **TINY), tf.MvpForConditionalGeneration, "seq2seq"),
+    "mvp_causal": lambda: (tf.MvpConfig(d_model=32, decoder_layers=2, decoder_attention_heads=4, decoder_ffn_dim=64,
+                                        max_position_embeddings=64, is_decoder=True, is_encoder_decoder=False, **TINY),
+                           tf.MvpForCausalLM, "causal"),
     "t5": lambda: (tf.T5Config(d_model=32, d_kv=8, d_ff=64, num_layers=1, num_decoder_layers=2, num_heads=4, **TINY),
                    tf.T5ForConditionalGeneration, "seq2seq"),
     "whisper": lambda: (tf.WhisperConfig(d_model=32, encoder_layers=1, decoder_layers=2, encoder_attention_heads=4,
