@@ -3,6 +3,7 @@
  * onnxruntime-node (toy decoder always; the real SAYO-mini decoder when its no-attention export exists), external
  * data keeps working, fused or missing attention is refused, and truncated / mutated files get a clear message.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,6 +112,59 @@ describe('expose-attention on a toy decoder', () => {
       expect(run.stderr.trim().split('\n')).toHaveLength(1);
     }
     expect(fs.existsSync(path.join(dir, 'x.onnx'))).toBe(false);
+  });
+});
+
+describe('expose-attention output safety', () => {
+  const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+  it('refuses an output that is the input or its external data file (also through a symlink), before writing anything', async () => {
+    const folder = path.join(dir, 'alias');
+    fs.mkdirSync(folder);
+    const input = path.join(folder, 'decoder.onnx');
+    writeToyDecoder(input, { ...spec, externalData: true });
+    fs.symlinkSync(input, path.join(folder, 'link.onnx'));
+    fs.symlinkSync(path.join(folder, 'decoder.onnx_data'), path.join(folder, 'data-link.bin'));
+    const before = [sha(input), sha(path.join(folder, 'decoder.onnx_data'))];
+    const cases: Array<[string, RegExp]> = [
+      [path.join(folder, 'decoder.onnx_data'), /the output .*decoder\.onnx_data is the input's external data file decoder\.onnx_data: writing it would destroy the input/],
+      [path.join(folder, 'link.onnx'), /the output .*link\.onnx is the input model .*decoder\.onnx/],
+      [path.join(folder, 'data-link.bin'), /is the input's external data file decoder\.onnx_data/],
+      [path.join(folder, '..', 'alias', 'decoder.onnx'), /is the input model/],
+      [folder, /the output .*alias is a folder; give an \.onnx file path/],
+    ];
+    for (const [output, message] of cases) {
+      const run = runSayo(['expose-attention', input, output]);
+      expect(run.status, output).toBe(2);
+      expect(run.stderr, output).toMatch(message);
+    }
+    expect([sha(input), sha(path.join(folder, 'decoder.onnx_data'))]).toEqual(before);
+    expect(fs.readdirSync(folder).sort()).toEqual(['data-link.bin', 'decoder.onnx', 'decoder.onnx_data', 'link.onnx']);
+    const { ra, rb } = await runBoth(path.join(dir, 'noattn.onnx'), input, ['logits']);
+    expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('refuses a decoder onnxruntime cannot load (one attribute name byte-flipped), leaving no file behind', () => {
+    fs.mkdirSync(path.join(dir, 'flipped'));
+    const flipped = path.join(dir, 'flipped', 'decoder.onnx');
+    writeToyDecoder(flipped, { ...spec, externalData: true });
+    const bytes = fs.readFileSync(flipped);
+    const at = bytes.indexOf('axis');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('axiz', at);
+    fs.writeFileSync(flipped, bytes);
+    const out = path.join(dir, 'flipped-out', 'x.onnx');
+    const run = runSayo(['expose-attention', flipped, out, '--layers', 'all']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^sayo: onnxruntime cannot load .*decoder\.onnx \(.*axiz.*\); the file is corrupt or not an ONNX model onnxruntime runs: re-export or re-download it\n$/);
+    expect(fs.readdirSync(path.join(dir, 'flipped-out'))).toEqual([]);
+  });
+
+  it('refuses a graph that is not a decoder (the shipped vision encoder), naming its inputs', () => {
+    const run = runSayo(['expose-attention', path.join(REPO_ROOT, 'models/sayo-mini/onnx/vision_encoder.onnx'), path.join(dir, 'vision.onnx')]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/not a decoder graph: its inputs \(pixel_values, grid_thw\) include no input_ids, inputs_embeds or past_key_values\.<l>\.key\/value; expose-attention rewrites a decoder export such as onnx\/decoder_model_merged\.onnx/);
+    expect(fs.existsSync(path.join(dir, 'vision.onnx'))).toBe(false);
   });
 });
 

@@ -180,28 +180,40 @@ function planWrite(loaded: LoadedModel, outFile: string): WritePlan {
   return { out, bytes: onnx.ModelProto.encode(loaded.model).finish(), links, locations: [...moves.values()] };
 }
 
-/** Link the data files and write the model to a temporary file next to the output; returns the temporary path. */
-function stage(plan: WritePlan, outFile: string): string {
-  const tmp = path.join(path.dirname(plan.out), `.${path.basename(plan.out)}.tmp-${process.pid}`);
+/** A written temporary model and the data files that were linked for it where none existed. */
+interface Staged {
+  tmp: string;
+  created: string[];
+}
+
+/** Link the data files and write the model to a temporary file next to the output. */
+function stage(plan: WritePlan, outFile: string): Staged {
+  const staged: Staged = { tmp: path.join(path.dirname(plan.out), `.${path.basename(plan.out)}.tmp-${process.pid}`), created: [] };
   try {
     fs.mkdirSync(path.dirname(plan.out), { recursive: true });
     for (const [src, dst] of plan.links) {
       fs.mkdirSync(path.dirname(dst), { recursive: true });
+      if (!fs.existsSync(dst)) staged.created.push(dst);
       linkOrCopy(src, dst);
     }
-    fs.writeFileSync(tmp, plan.bytes);
-    return tmp;
+    fs.writeFileSync(staged.tmp, plan.bytes);
+    return staged;
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    unstage(staged);
     throw new CliError(`cannot write ${outFile}: ${messageOf(err)}`);
   }
 }
 
-function commit(tmp: string, plan: WritePlan, outFile: string): { bytes: number; externalFiles: string[] } {
+/** Remove what `stage` wrote. */
+function unstage(staged: Staged): void {
+  for (const f of [staged.tmp, ...staged.created]) fs.rmSync(f, { force: true });
+}
+
+function commit(staged: Staged, plan: WritePlan, outFile: string): { bytes: number; externalFiles: string[] } {
   try {
-    fs.renameSync(tmp, plan.out);
+    fs.renameSync(staged.tmp, plan.out);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    unstage(staged);
     throw new CliError(`cannot write ${outFile}: ${messageOf(err)}`);
   }
   return { bytes: plan.bytes.length, externalFiles: plan.locations };
@@ -218,7 +230,8 @@ export function writeModel(loaded: LoadedModel, outFile: string): { bytes: numbe
 
 /**
  * As `writeModel`, but `check` runs on the written temporary file (its data files already next to it) before the
- * rename; when it throws, the temporary file is removed, the output path is left as it was, and the error propagates.
+ * rename; when it throws, the temporary file and the data files linked for it are removed, the output path is left as
+ * it was, and the error propagates.
  */
 export async function writeModelChecked(
   loaded: LoadedModel,
@@ -226,12 +239,12 @@ export async function writeModelChecked(
   check: (tmpFile: string) => Promise<void>,
 ): Promise<{ bytes: number; externalFiles: string[] }> {
   const plan = planWrite(loaded, outFile);
-  const tmp = stage(plan, outFile);
+  const staged = stage(plan, outFile);
   try {
-    await check(tmp);
+    await check(staged.tmp);
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    unstage(staged);
     throw err;
   }
-  return commit(tmp, plan, outFile);
+  return commit(staged, plan, outFile);
 }
