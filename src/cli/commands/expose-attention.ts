@@ -43,6 +43,10 @@ export async function runExposeAttention(input: string, output: string, options:
   const data = written.externalFiles.length > 0 ? `, external data: ${written.externalFiles.join(', ')}` : '';
   const ir = toNum(loaded.model.irVersion);
   const notes = ir > SCHEMA_IR ? [`note: IR version ${ir} is newer than the ONNX 1.10 schema used here (IR ${SCHEMA_IR}); fields added since (e.g. node metadata_props) are not kept`] : [];
+  const shapeless = report.outputs.filter((_, i) => report.sites[i].rank === undefined);
+  if (shapeless.length > 0) {
+    notes.push(`note: the rank of ${shapeless.join(', ')} could not be derived from the graph; declared with the element type and no shape`);
+  }
   if (report.skippedCross.length > 0) {
     notes.push(
       `note: ${report.skippedCross.length} cross-attention layer(s) (keys from encoder states) not exposed; add --cross-layers all to expose them as cross_attentions.<l>`,
