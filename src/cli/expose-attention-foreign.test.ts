@@ -47,6 +47,7 @@ function buildGraphs(): string {
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   const run = spawnSync(PYTHON, [SCRIPT, tmp], { encoding: 'utf8', timeout: 300_000 });
+  if (run.error) throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
   if (run.status !== 0) throw new Error(`foreign_graphs.py failed (${run.status}): ${run.stderr.slice(-2000)}`);
   fs.writeFileSync(path.join(tmp, 'done'), run.stdout);
   fs.rmSync(dir, { recursive: true, force: true });
