@@ -1,7 +1,7 @@
 /**
  * @file `sayo expose-attention` on decoders exported from Hugging Face's own classes (tiny random weights, eager
  * attention, optimum's names; built by training/tools/foreign_graphs.py, cached under test-results/graphs/<hash of
- * the script>): every exposed self- and cross-attention equals Hugging Face's `output_attentions=True` within 1e-5
+ * the script and training/requirements.lock>): every exposed self- and cross-attention equals Hugging Face's `output_attentions=True` within 1e-5
  * in onnxruntime-node, the logits are unchanged, the declared output shapes match the real ones, and `--layers last`
  * names the last self-attention layer.
  */
@@ -19,6 +19,7 @@ import { readModel, toNum } from './onnx/model.ts';
 
 const SCRIPT = path.join(REPO_ROOT, 'training/tools/foreign_graphs.py');
 const PYTHON = path.join(REPO_ROOT, '.venv/bin/python');
+const LOCK = path.join(REPO_ROOT, 'training/requirements.lock');
 const CASES = ['gpt2', 'gpt2_reorder', 'gpt2_cross', 'opt', 'gpt_neox', 'llama', 'qwen2', 'bart', 'mvp', 'mvp_causal', 't5', 'whisper'];
 /** Sizes the script feeds (BATCH, SEQ, PAST, ENC in foreign_graphs.py), by the symbolic dim names we declare. */
 const DIMS: Record<string, number> = { batch_size: 2, sequence_length: 3, total_sequence_length: 7, encoder_sequence_length: 5 };
@@ -39,9 +40,9 @@ interface Case {
 let graphs = '';
 let out = '';
 
-/** Build the graphs once per version of the script (the cache key is its hash). */
+/** Build the graphs once per version of the script and of the pinned Python stack (the cache key hashes both). */
 function buildGraphs(): string {
-  const hash = crypto.createHash('sha256').update(fs.readFileSync(SCRIPT)).digest('hex').slice(0, 16);
+  const hash = crypto.createHash('sha256').update(fs.readFileSync(SCRIPT)).update(fs.readFileSync(LOCK)).digest('hex').slice(0, 16);
   const dir = path.join(REPO_ROOT, 'test-results/graphs', hash);
   if (fs.existsSync(path.join(dir, 'done'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
