@@ -82,8 +82,9 @@ def run_onnx(folder: Path, ref: Reference, precision: str, image_token_id: int) 
     emb = _session(onnx_dir / variant_name("embed_tokens", precision))
     dec = _session(onnx_dir / variant_name("decoder_model_merged", precision))
     ids = ref.inputs["input_ids"].numpy().astype(np.int64)
+    grid_name = vis.get_inputs()[1].name
     feats = vis.run(None, {"pixel_values": ref.inputs["pixel_values"].numpy().astype(np.float32),
-                           "grid_thw": ref.inputs["image_grid_thw"].numpy().astype(np.int64)})[0]
+                           grid_name: ref.inputs["image_grid_thw"].numpy().astype(np.int64)})[0]
     e = emb.run(None, {"input_ids": ids})[0]
     mask = ids[0] == image_token_id
     if int(mask.sum()) != feats.shape[0]:

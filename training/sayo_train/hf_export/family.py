@@ -25,6 +25,13 @@ class Family:
     qk_norm: bool              # Qwen3-VL: RMSNorm on query and key heads
     interleaved_mrope: bool    # Qwen3-VL: the rotary module already folds t/h/w into one [B, S, D] cos/sin
 
+    @property
+    def grid_input(self) -> str:
+        """Name of the vision graph's grid input, as transformers.js feeds it (its image_grid_thw_name):
+        'grid_thw' for Qwen2VLForConditionalGeneration, 'image_grid_thw' for the Qwen2.5-VL class and its
+        Qwen3-VL subclass."""
+        return "grid_thw" if self.model_type == "qwen2_vl" else "image_grid_thw"
+
     def apply_text_rotary(self, q, k, cos, sin, mrope_section) -> tuple:
         if self.interleaved_mrope:
             return self.module.apply_rotary_pos_emb(q, k, cos, sin)

@@ -66,8 +66,8 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
         pv = torch.randn(t * h * w, C)
         grid = torch.tensor([TRACE_GRID], dtype=torch.int64)
         if _export(VisionExport(vis, family, cfg).eval(), (pv, grid), onnx_dir / "vision_encoder.onnx", opset,
-                   external, input_names=["pixel_values", "grid_thw"], output_names=["image_features"],
-                   dynamic_axes={"pixel_values": {0: "num_patches"}, "grid_thw": {0: "num_images"},
+                   external, input_names=["pixel_values", family.grid_input], output_names=["image_features"],
+                   dynamic_axes={"pixel_values": {0: "num_patches"}, family.grid_input: {0: "num_images"},
                                  "image_features": {0: "num_image_tokens"}}):
             ext.append("vision_encoder.onnx")
         times["vision_encoder.onnx"] = time.time() - t0
