@@ -97,7 +97,7 @@ def load_checkpoint(src, adapter=None):
 
 def export_checkpoint(src, out_dir, config: ExportConfig | None = None) -> ExportReport:
     from . import check as chk
-    from .files import write_files
+    from .files import registry_entry, write_files
     from .graphs import export_graphs
     from .quantize import GRAPHS, make_variant, variant_name
 
@@ -131,6 +131,8 @@ def export_checkpoint(src, out_dir, config: ExportConfig | None = None) -> Expor
                 rep.external.append(path.name)
         rep.seconds[p] = time.time() - t0
     write_files(model, family, proc_dir, out, {n: 1 for n in rep.external})
+    (out / "registry_entry.json").write_text(json.dumps(registry_entry(out, family, precisions, layers), indent=2)
+                                             + "\n")
     for f in sorted(out.rglob("*")):
         if f.is_file():
             rep.files[str(f.relative_to(out))] = f.stat().st_size

@@ -145,5 +145,5 @@ def check_folder(model, folder: Path, layers: list[int], precisions, max_new_tok
 # fp32 is the contract's 1e-4 with identical greedy tokens. The others are gross-error guards, a few times the worst
 # figure measured on the tiny random-weight models of every family (training/README.md lists the measurements);
 # a quantized model legitimately flips near-tied greedy choices, so only fp32 must reproduce HF's tokens.
-LIMITS = {"fp32": (1e-4, 1e-4, True), "fp16": (0.25, 0.02, False), "q8": (0.5, 0.01, False),
-          "q4": (2.5, 0.05, False)}
+LIMITS = {"fp32": (1e-4, 1e-4, True), "fp16": (0.25, 0.02, False), "q8": (0.5, 0.06, False),
+          "q4": (2.5, 0.25, False)}

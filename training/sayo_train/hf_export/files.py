@@ -105,3 +105,14 @@ def write_files(model, family: Family, src: Path, out: Path, external: dict[str,
     _dump(out / "preprocessor_config.json", pre)
     _dump(out / "config.json", config_json(model, family, external))
     _dump(out / "generation_config.json", generation_config_json(model, tok_cfg, vocab))
+
+
+def registry_entry(out: Path, family: Family, precisions, layers: list[int]) -> dict:
+    """The models/registry.json entry for the exported folder (kind "embedded": the folder placed under models/;
+    for a web host, change kind to "url" and replace path by url)."""
+    out = Path(out)
+    att = f"decoder_attentions of layer{'s' if len(layers) != 1 else ''} {', '.join(map(str, layers))}" if layers \
+        else "no decoder_attentions outputs"
+    return {"id": out.name, "name": out.name, "kind": "embedded", "path": out.name, "modelType": family.model_type,
+            "description": f"Exported by sayo_train export ({family.model_type}, {att}).",
+            "precisions": [{"id": p, "label": p, "dtype": p} for p in precisions]}

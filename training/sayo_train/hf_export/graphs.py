@@ -41,11 +41,27 @@ def save_model(m: onnx.ModelProto, path: Path, external: bool | None = None) -> 
     return external
 
 
-def _export(module, args, path: Path, opset: int, external: bool | None, **kw) -> bool:
+def declare_shapes(m: onnx.ModelProto, shapes: dict[str, list]) -> None:
+    """Set the declared shape of graph inputs/outputs: int = static, str = symbolic. The tracer leaves generated
+    names (e.g. 'Castdecoder_attentions.1_dim_1') where it could not tell a static size."""
+    for v in list(m.graph.input) + list(m.graph.output):
+        if v.name in shapes:
+            dims = v.type.tensor_type.shape.dim
+            del dims[:]
+            for d in shapes[v.name]:
+                nd = dims.add()
+                if isinstance(d, str):
+                    nd.dim_param = d
+                else:
+                    nd.dim_value = int(d)
+
+
+def _export(module, args, path: Path, opset: int, external: bool | None, shapes: dict[str, list], **kw) -> bool:
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td) / path.name
         torch.onnx.export(module, args, str(tmp), opset_version=opset, do_constant_folding=True, dynamo=False, **kw)
         m = onnx.load(str(tmp), load_external_data=True)
+    declare_shapes(m, shapes)
     return save_model(m, path, external)
 
 
@@ -65,8 +81,11 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
         t, h, w = TRACE_GRID
         pv = torch.randn(t * h * w, C)
         grid = torch.tensor([TRACE_GRID], dtype=torch.int64)
+        out_hidden = getattr(vc, "out_hidden_size", None) or vc.hidden_size
+        shapes = {"pixel_values": ["num_patches", C], family.grid_input: ["num_images", 3],
+                  "image_features": ["num_image_tokens", out_hidden]}
         if _export(VisionExport(vis, family, cfg).eval(), (pv, grid), onnx_dir / "vision_encoder.onnx", opset,
-                   external, input_names=["pixel_values", family.grid_input], output_names=["image_features"],
+                   external, shapes, input_names=["pixel_values", family.grid_input], output_names=["image_features"],
                    dynamic_axes={"pixel_values": {0: "num_patches"}, family.grid_input: {0: "num_images"},
                                  "image_features": {0: "num_image_tokens"}}):
             ext.append("vision_encoder.onnx")
@@ -74,8 +93,10 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
 
         t0 = time.time()
         ids = torch.tensor([[1, 2, 3]], dtype=torch.int64)
+        shapes = {"input_ids": ["batch_size", "sequence_length"],
+                  "inputs_embeds": ["batch_size", "sequence_length", tc.hidden_size]}
         if _export(EmbedExport(txt.embed_tokens).eval(), (ids,), onnx_dir / "embed_tokens.onnx", opset, external,
-                   input_names=["input_ids"], output_names=["inputs_embeds"],
+                   shapes, input_names=["input_ids"], output_names=["inputs_embeds"],
                    dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
                                  "inputs_embeds": {0: "batch_size", 1: "sequence_length"}}):
             ext.append("embed_tokens.onnx")
@@ -106,8 +127,17 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
         for l in attn_layers:
             outs.append(f"decoder_attentions.{l}")
             dyn[outs[-1]] = {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
+        H = tc.num_attention_heads
+        shapes = {"inputs_embeds": ["batch_size", "sequence_length", tc.hidden_size],
+                  "attention_mask": ["batch_size", "total_sequence_length"],
+                  "position_ids": [3, "batch_size", "sequence_length"],
+                  "logits": ["batch_size", "sequence_length", head.out_features]}
+        shapes.update({n: ["batch_size", kv, "past_sequence_length", D] for n in ins if n.startswith("past_")})
+        shapes.update({n: ["batch_size", kv, "total_sequence_length", D] for n in outs if n.startswith("present.")})
+        shapes.update({n: ["batch_size", H, "sequence_length", "total_sequence_length"]
+                       for n in outs if n.startswith("decoder_attentions.")})
         dec = DecoderExport(txt, head, family, cfg, attn_layers).eval()
-        if _export(dec, (emb, am, pos, *past), onnx_dir / "decoder_model_merged.onnx", opset, external,
+        if _export(dec, (emb, am, pos, *past), onnx_dir / "decoder_model_merged.onnx", opset, external, shapes,
                    input_names=ins, output_names=outs, dynamic_axes=dyn):
             ext.append("decoder_model_merged.onnx")
         times["decoder_model_merged.onnx"] = time.time() - t0

@@ -56,4 +56,16 @@ def make_variant(onnx_dir: Path, graph: str, precision: str, external: bool | No
     src = Path(onnx_dir) / f"{graph}.onnx"
     dst = Path(onnx_dir) / variant_name(graph, precision)
     m = MAKERS[precision](src)
+    _restore_io(m, onnx.load(str(src), load_external_data=False))
     return dst, save_model(m, dst, external)
+
+
+def _restore_io(m: onnx.ModelProto, ref: onnx.ModelProto) -> None:
+    """The tools rename symbolic dims of the outputs they wrap in Casts (fp16's keep_io_types gives e.g.
+    'Castdecoder_attentions.0_dim_1'); put back the fp32 graph's declared inputs and outputs, which are the same
+    names and float32 types."""
+    for mine, theirs in ((m.graph.input, ref.graph.input), (m.graph.output, ref.graph.output)):
+        by_name = {v.name: v for v in theirs}
+        for v in mine:
+            if v.name in by_name and v.type.tensor_type.elem_type == by_name[v.name].type.tensor_type.elem_type:
+                v.type.CopyFrom(by_name[v.name].type)
