@@ -124,6 +124,8 @@ def test_quantized_variants(exported, fam, precision):
         assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
     else:
         assert "MatMulNBits" in ops
+        vis = onnx.load(str(out / "onnx" / "vision_encoder_q4.onnx"))
+        assert "MatMulNBits" in {n.op_type for n in vis.graph.node}
     src = (out / "onnx" / "decoder_model_merged.onnx").stat().st_size
     assert (out / "onnx" / f"decoder_model_merged{SUFFIX[precision]}.onnx").stat().st_size < src
 
@@ -263,3 +265,35 @@ def test_bad_arguments_named(exported, tmp_path, args, says):
 def test_not_a_checkpoint(tmp_path):
     rc, err = _main(tmp_path, "--out", tmp_path / "o")
     assert rc == 1 and "no config.json" in err
+
+
+@pytest.mark.skipif(os.environ.get("SAYO_EXPORT_2B") != "1",
+                    reason="opt-in (SAYO_EXPORT_2B=1): Qwen2-VL-2B dimensions, minutes and tens of GB of RAM")
+def test_qwen2_vl_2b_dimensions_q4_external_data(tmp_path):
+    """Random weights at Qwen2-VL-2B's real widths (depth from SAYO_EXPORT_2B_LAYERS / _VISION_DEPTH, default the
+    real 28 / 32), exported in fp32 + q4: external data where a graph passes 1.8 GB, every file under protobuf's 2 GB,
+    the q4 set small enough for wasm32's 4 GB; prints sizes and wall times."""
+    import time
+
+    from sayo_train.hf_export.tiny import qwen2_vl_2b_config
+    layers = int(os.environ.get("SAYO_EXPORT_2B_LAYERS", "28"))
+    depth = int(os.environ.get("SAYO_EXPORT_2B_VISION_DEPTH", "32"))
+    t0 = time.time()
+    build_tiny("qwen2_vl", tmp_path / "hf", config_fn=lambda tok: qwen2_vl_2b_config(tok, layers, depth))
+    built = time.time() - t0
+    rep = export_checkpoint(tmp_path / "hf", tmp_path / "out",
+                            ExportConfig(layers="last", precisions=("fp32", "q4"), check=True, check_tokens=4))
+    print(f"\nQwen2-VL-2B widths, {layers} text layers, {depth} vision blocks: built in {built:.0f} s")
+    print(json.dumps({"seconds": {k: round(v, 1) for k, v in rep.seconds.items()}, "external": rep.external,
+                      "MB": {k: round(v / 1e6, 1) for k, v in rep.files.items() if k.startswith("onnx/")},
+                      "check": rep.check}, indent=1))
+    for name, size in rep.files.items():
+        if name.endswith(".onnx"):
+            assert size < 2 ** 31, name
+    weights = {n: sum(v for k, v in rep.files.items() if k.startswith(f"onnx/{n}")) for n in GRAPHS}
+    if weights["decoder_model_merged"] > 1.8e9 * 1.1:
+        assert "decoder_model_merged.onnx" in rep.external
+        assert (tmp_path / "out" / "onnx" / "decoder_model_merged.onnx_data").exists()
+    q4 = sum(v for k, v in rep.files.items() if k.startswith("onnx/") and "_q4" in k)
+    assert q4 < 4 * 2 ** 30, q4
+    assert rep.check["fp32"]["tokens_equal"]

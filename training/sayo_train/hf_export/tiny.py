@@ -57,6 +57,22 @@ def tiny_config(family: str, tok: Tokenizer, *, deepstack: list[int] | None = No
     raise ValueError(f"unknown family {family!r}: qwen2_vl, qwen2_5_vl or qwen3_vl")
 
 
+def qwen2_vl_2b_config(tok: Tokenizer, text_layers: int = 28, vision_depth: int = 32):
+    """Qwen2-VL-2B-Instruct's dimensions (its published config.json), depth adjustable, random weights."""
+    from transformers import Qwen2VLConfig
+    ids = dict(image_token_id=tok.token_id("<|image_pad|>"), video_token_id=tok.token_id("<|video_pad|>"),
+               vision_start_token_id=tok.token_id("<|vision_start|>"),
+               vision_end_token_id=tok.token_id("<|vision_end|>"), bos_token_id=tok.token_id("<|endoftext|>"),
+               eos_token_id=tok.token_id("<|im_end|>"))
+    vision = dict(depth=vision_depth, embed_dim=1280, hidden_size=1536, mlp_ratio=4, num_heads=16, patch_size=14,
+                  spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
+    text = dict(vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_hidden_layers=text_layers,
+                num_attention_heads=12, num_key_value_heads=2, max_position_embeddings=32768, rope_theta=1000000.0,
+                rms_norm_eps=1e-6, rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
+                tie_word_embeddings=True, bos_token_id=ids["bos_token_id"], eos_token_id=ids["eos_token_id"])
+    return Qwen2VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=True, **ids)
+
+
 def _processor(family: str, hf_tok):
     from transformers import Qwen2VLImageProcessor
     p = PATCH[family]
@@ -69,13 +85,14 @@ def _processor(family: str, hf_tok):
     return ip
 
 
-def build_tiny(family: str, folder, seed: int = 0, *, deepstack: list[int] | None = None):
-    """Write a random-weight checkpoint of `family` to `folder`; returns the model (eval, eager attention)."""
+def build_tiny(family: str, folder, seed: int = 0, *, deepstack: list[int] | None = None, config_fn=None):
+    """Write a random-weight checkpoint of `family` to `folder`; returns the model (eval, eager attention).
+    `config_fn(tokenizer)` replaces the tiny config (e.g. qwen2_vl_2b_config)."""
     from transformers import AutoModelForImageTextToText, GenerationConfig
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tok, hf_tok = _tokenizer(folder)
-    cfg = tiny_config(family, tok, deepstack=deepstack)
+    cfg = config_fn(tok) if config_fn else tiny_config(family, tok, deepstack=deepstack)
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(cfg, attn_implementation="eager").eval()
     # Random init leaves logits nearly flat; widen them so greedy decoding has clear winners (a fair parity test).

@@ -81,14 +81,16 @@ class VisionExport(nn.Module):
                 + e(h1 * G + w0) * (dh * (1 - dw)) + e(h1 * G + w1) * (dh * dw))
 
     def _attention(self, blk, x, cos, sin, bias):
+        """x [1, N, C] (a leading 1 so the block's linears trace to MatMul, which the q4 quantizer handles, not
+        Gemm)."""
         a = blk.attn
-        n = x.shape[0]
+        n = x.shape[1]
         q, k, v = a.qkv(x).reshape(n, 3, self.heads, -1).permute(1, 0, 2, 3).unbind(0)
         q, k = self.family.apply_vision_rotary(q, k, cos, sin)
         q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
         w = torch.matmul(q, k.transpose(1, 2)) * self.scaling + bias
         w = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
-        o = torch.matmul(w, v).transpose(0, 1).reshape(n, -1)
+        o = torch.matmul(w, v).transpose(0, 1).reshape(1, n, -1)
         return a.proj(o)
 
     def forward(self, pixel_values, grid_thw):
@@ -110,8 +112,9 @@ class VisionExport(nn.Module):
             wkey = (key * 65536 + torch.div(br, self.window, rounding_mode="floor")) * 65536 \
                 + torch.div(bc, self.window, rounding_mode="floor")
             win = torch.where(wkey[:, None] == wkey[None, :], 0.0, neg).to(x.dtype)
+        x = x[None]
         for i, blk in enumerate(v.blocks):
             bias = full if (win is None or i in self.full_blocks) else win
             x = x + self._attention(blk, blk.norm1(x), cos, sin, bias)
             x = x + blk.mlp(blk.norm2(x))
-        return v.merger(x)
+        return v.merger(x[0])
