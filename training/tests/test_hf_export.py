@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from sayo_train.hf_export import ExportConfig, ExportError, export_checkpoint, load_checkpoint
-from sayo_train.hf_export.check import LIMITS, check_image, hf_reference, prompt_inputs
+from sayo_train.hf_export.check import check_image, hf_reference, prompt_inputs
 from sayo_train.hf_export.family import parts
 from sayo_train.hf_export.graphs import TRACE_GRID
 from sayo_train.hf_export.tiny import PATCH, build_tiny
@@ -27,6 +27,9 @@ FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
 PRECISIONS = ("fp32", "fp16", "q8", "q4")
 SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4"}
 GRAPHS = ("vision_encoder", "embed_tokens", "decoder_model_merged")
+# Bounds on the quantized variants of THESE tiny models (seeded): a few times the figures measured here
+# (training/README.md); (logits, attention) max |Δ| against HF fp32.
+TINY_BOUNDS = {"fp16": (0.25, 0.02), "q8": (0.5, 0.06), "q4": (2.5, 0.25)}
 HAS_NODE = shutil.which("node") is not None and (REPO / "node_modules" / "@huggingface" / "transformers").exists()
 
 
@@ -97,7 +100,9 @@ def test_layout_names_and_files(exported, fam):
     ids = {t["content"]: t["id"] for t in vocab}
     assert gen["eos_token_id"][:2] == [ids["<|im_end|>"], ids["<|endoftext|>"]]
     entry = json.loads((out / "registry_entry.json").read_text())
-    assert entry["modelType"] == fam and [p["dtype"] for p in entry["precisions"]] == list(PRECISIONS)
+    assert entry["modelType"] == fam and [p["id"] for p in entry["precisions"]] == list(PRECISIONS)
+    assert entry["precisions"][-1]["dtype"] == {"vision_encoder": "q4", "embed_tokens": "q8",
+                                                "decoder_model_merged": "q4"}
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
@@ -113,7 +118,7 @@ def test_fp32_equals_hf(exported, fam):
 def test_quantized_variants(exported, fam, precision):
     _src, out, _m, rep = exported[fam]
     r = rep.check[precision]
-    lim_l, lim_a, _ = LIMITS[precision]
+    lim_l, lim_a = TINY_BOUNDS[precision]
     assert r["logits"] <= lim_l and r["attention"] <= lim_a and r["row_sum"] <= 1e-4, r
     assert r["token_agreement"] >= 0.5, r
     dec = onnx.load(str(out / "onnx" / f"decoder_model_merged{SUFFIX[precision]}.onnx"))
@@ -283,6 +288,7 @@ def test_qwen2_vl_2b_dimensions_q4_external_data(tmp_path):
     built = time.time() - t0
     rep = export_checkpoint(tmp_path / "hf", tmp_path / "out",
                             ExportConfig(layers="last", precisions=("fp32", "q4"), check=True, check_tokens=4))
+    # check=True already failed the export unless fp32 matched HF to 1e-4; q4's figures are reported
     print(f"\nQwen2-VL-2B widths, {layers} text layers, {depth} vision blocks: built in {built:.0f} s")
     print(json.dumps({"seconds": {k: round(v, 1) for k, v in rep.seconds.items()}, "external": rep.external,
                       "MB": {k: round(v / 1e6, 1) for k, v in rep.files.items() if k.startswith("onnx/")},
@@ -296,3 +302,14 @@ def test_qwen2_vl_2b_dimensions_q4_external_data(tmp_path):
     q4 = sum(v for k, v in rep.files.items() if k.startswith("onnx/") and "_q4" in k)
     assert q4 < 4 * 2 ** 30, q4
     assert rep.check["fp32"]["tokens_equal"]
+
+
+def test_check_failures_named():
+    from sayo_train.hf_export.check import failures
+    ok = {"logits": 1e-6, "attention": 1e-7, "row_sum": 1e-7, "tokens_equal": True}
+    assert failures({"fp32": ok, "q4": dict(ok, logits=3.0, tokens_equal=False)}) == []
+    assert failures({"fp32": dict(ok, attention=2e-4)}) == [
+        "fp32: logits 1e-06, attention 0.0002 (limit 0.0001), greedy tokens equal"]
+    assert failures({"fp32": dict(ok, tokens_equal=False)})[0].endswith("greedy tokens differ")
+    assert failures({"q8": dict(ok, row_sum=0.01)}) == ["q8: attention rows sum to 1 ± 0.01 (limit 0.001)"]
+    assert failures({"fp16": dict(ok, logits=float("nan"))}) == ["fp16: non-finite outputs"]

@@ -141,9 +141,22 @@ def check_folder(model, folder: Path, layers: list[int], precisions, max_new_tok
     return {p: compare(ref, run_onnx(folder, ref, p, image_token_id)) for p in precisions}
 
 
-# Limits the export check enforces per precision: (logits, attention) max |Δ| and whether greedy tokens must match.
-# fp32 is the contract's 1e-4 with identical greedy tokens. The others are gross-error guards, a few times the worst
-# figure measured on the tiny random-weight models of every family (training/README.md lists the measurements);
-# a quantized model legitimately flips near-tied greedy choices, so only fp32 must reproduce HF's tokens.
-LIMITS = {"fp32": (1e-4, 1e-4, True), "fp16": (0.25, 0.02, False), "q8": (0.5, 0.06, False),
-          "q4": (2.5, 0.25, False)}
+# What the export check enforces. fp32: the contract's 1e-4 on logits and attention, with HF's greedy tokens. fp16 / q8
+# / q4: no honest bound on the deltas is known for a real checkpoint (training/README.md lists what the tiny test
+# models measure), so the check reports them and enforces only what any correct variant satisfies: finite outputs and
+# attention rows summing to 1.
+FP32_LIMIT = 1e-4
+ROW_SUM_LIMIT = 1e-3
+
+
+def failures(report: dict[str, dict]) -> list[str]:
+    bad = []
+    for p, r in report.items():
+        if not all(np.isfinite([r["logits"], r["attention"], r["row_sum"]])):
+            bad.append(f"{p}: non-finite outputs")
+        elif r["row_sum"] > ROW_SUM_LIMIT:
+            bad.append(f"{p}: attention rows sum to 1 ± {r['row_sum']:.3g} (limit {ROW_SUM_LIMIT:g})")
+        elif p == "fp32" and (r["logits"] > FP32_LIMIT or r["attention"] > FP32_LIMIT or not r["tokens_equal"]):
+            bad.append(f"fp32: logits {r['logits']:.3g}, attention {r['attention']:.3g} (limit {FP32_LIMIT:g}), "
+                       f"greedy tokens {'equal' if r['tokens_equal'] else 'differ'}")
+    return bad
