@@ -313,3 +313,24 @@ def test_check_failures_named():
     assert failures({"fp32": dict(ok, tokens_equal=False)})[0].endswith("greedy tokens differ")
     assert failures({"q8": dict(ok, row_sum=0.01)}) == ["q8: attention rows sum to 1 ± 0.01 (limit 0.001)"]
     assert failures({"fp16": dict(ok, logits=float("nan"))}) == ["fp16: non-finite outputs"]
+
+
+@pytest.mark.skipif(not HAS_NODE, reason="node + node_modules needed for the CLI")
+def test_inspect_passes_on_export(exported):
+    """`npx sayo inspect` (the contract check) on an exported folder: every check passes. Qwen2-VL only: inspect
+    expects the vision input `grid_thw` for every family, while transformers.js feeds `image_grid_thw` to Qwen2.5-VL
+    and Qwen3-VL (the exporter follows transformers.js; models/CONTRACT.md says so)."""
+    out = exported["qwen2_vl"][1]
+    r = subprocess.run(["npx", "sayo", "inspect", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout[-3000:]
+
+
+def test_model_object_api(exported, tmp_path):
+    """The trainer's call: a model object in memory plus the folder with its tokenizer/processor files."""
+    src, _out, model, _rep = exported["qwen2_5_vl"]
+    with pytest.raises(ExportError, match="pass ExportConfig.processor_dir"):
+        export_checkpoint(model, tmp_path / "a")
+    rep = export_checkpoint(model, tmp_path / "b", ExportConfig(processor_dir=src, check=True, check_tokens=4))
+    assert rep.family == "qwen2_5_vl" and rep.layers == [1]
+    assert rep.check["fp32"]["tokens_equal"] and rep.check["fp32"]["logits"] <= 1e-4
+    assert json.loads((tmp_path / "b" / "export_report.json").read_text())["layers"] == [1]
