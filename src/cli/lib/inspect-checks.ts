@@ -3,6 +3,7 @@
  * settings, tokenizer special tokens and chat template, and each ONNX graph's input / output names, types and shapes,
  * including the optional `decoder_attentions.<l>` outputs. Each check yields pass, fail or warn with a reason.
  */
+import { familyFor } from '../../engine/families/index.ts';
 import { CliError, messageOf } from './errors.ts';
 import { readJson, type ModelFolder } from './folder.ts';
 import { checkChatTemplate, checkLoads, checkProcessorClass, checkSpecialIds, checkVocabFits, embeddingRows, tokenIds } from './inspect-runnable.ts';
@@ -228,7 +229,8 @@ export async function inspectFolder(folder: ModelFolder, dtype?: string, ortLoad
     const m = await loadGraph(folder, vs, onnxFiles.vision_encoder, ortLoad);
     if (m) {
       expectIO(vs, 'input', m.graph?.input ?? [], 'pixel_values', FLOAT_TYPES, 2);
-      expectIO(vs, 'input', m.graph?.input ?? [], 'grid_thw', [INT64], 2, (d) => (d[1] === 3 ? null : 'dim 1 must be 3'));
+      const gridInput = familyFor(String(config.model_type))?.gridInput ?? 'grid_thw';
+      expectIO(vs, 'input', m.graph?.input ?? [], gridInput, [INT64], 2, (d) => (d[1] === 3 ? null : 'dim 1 must be 3'));
       expectIO(vs, 'output', m.graph?.output ?? [], 'image_features', FLOAT_TYPES, 2);
     }
   }
