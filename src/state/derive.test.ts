@@ -13,7 +13,7 @@ import { hasAttention, panelGrid, panelLayer, panelMap, viewTokens } from './der
 import { createCommands } from './effects';
 import { createLensStore } from './store';
 import { LAST_LAYER } from './slices/view';
-import { readPngSize } from '../ui/testing/recordSession';
+import { readPngSize } from '../ui/recordSession.testutil';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLE = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string }[])[1];

@@ -2,11 +2,12 @@
  * @file "Which heads look where": a layers × heads matrix (SVG) of R_a per captured layer and head, for one model
  * (sequential scale) or for the trained − base difference (diverging scale). Cells are buttons: click, Enter or
  * Space picks that head (`onPick(layer, head)`), arrow keys move between cells.
- * `headMatrixRa` derives the matrix from a panel's steps with the core's `tokenAV` / `scoreRa`.
+ * `headMatrixRa` reads the matrix from a panel's core RewardCache (cached per-(layer, head) sums: a box edit costs
+ * O(L·H·|targets|), not a pass over the raw attention).
  */
 import { select } from 'd3';
-import type { StepRecord } from '../../engine/types';
-import { scoreRa, tokenAV } from '../../core/reward';
+import type { RewardCache } from '../../core/cache';
+import type { Alignment } from '../../core/reward';
 import { cssColor, formatValue, type ColorScale } from './scale';
 
 /** A layers × heads matrix, layer-major: values[li · heads + h]. */
@@ -37,33 +38,23 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /**
  * R_a of every captured (layer, head) over the given tokens: a and v are averaged over the tokens (as a_q and v_q
- * are for r_v), then scored with `scoreRa`; for a single token this is that head's R_a.
- * @param steps a panel's steps (all with the same layers, heads and n)
+ * are for r_v), then scored; for a single token this is that head's R_a (core `RewardCache.headRa`).
+ * @param cache the panel's reward cache (state `panelCache`)
+ * @param layers the decoder layer ids of the capture, in its order
  * @param targets the region's target tokens (core `boxToTokens`)
- * @param tokens indices of the steps to use (e.g. [picked], all, or the top-entropy selection)
- * @throws RangeError when there is no token, no target or no attention
+ * @param tokens indices of the tokens to use (e.g. [picked], all, or the top-entropy selection)
+ * @param alignment which attention row a token owns (default 'produced')
+ * @throws RangeError when there is no token, no target or no row for the tokens
  */
-export function headMatrixRa(steps: readonly StepRecord[], targets: Int32Array, tokens: readonly number[]): HeadMatrixData {
-  if (tokens.length === 0) throw new RangeError('no token to build the head matrix from');
-  const first = steps[tokens[0]];
-  if (!first) throw new RangeError(`token ${tokens[0]} does not exist (${steps.length} tokens)`);
-  const { layers, heads, n } = first;
-  if (first.attention.length === 0) throw new RangeError('this panel has no captured attention');
-  const lh = layers.length * heads;
-  const a = new Float64Array(lh);
-  const v = new Float64Array(lh);
-  for (const t of tokens) {
-    const st = steps[t];
-    if (!st) throw new RangeError(`token ${t} does not exist (${steps.length} tokens)`);
-    for (let i = 0; i < lh; i++) {
-      const av = tokenAV(st.attention, 1, n, targets, i * n);
-      a[i] += av.a;
-      v[i] += av.v;
-    }
-  }
-  const values = new Float32Array(lh);
-  for (let i = 0; i < lh; i++) values[i] = scoreRa(a[i] / tokens.length, v[i] / tokens.length);
-  return { values, layers, heads };
+export function headMatrixRa(
+  cache: RewardCache,
+  layers: readonly number[],
+  targets: Int32Array,
+  tokens: readonly number[],
+  alignment?: Alignment,
+): HeadMatrixData {
+  if (layers.length !== cache.layers) throw new RangeError(`${layers.length} layer ids for a capture of ${cache.layers} layers`);
+  return { values: Float32Array.from(cache.headRa(targets, tokens, { alignment })), layers, heads: cache.heads };
 }
 
 /** Element-wise trained − base of two matrices with the same layers and heads. */
