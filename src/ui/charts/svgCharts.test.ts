@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { interpolateRdBu, rgb } from 'd3';
 import { renderLegend } from './legend';
 import { renderSparkline } from './sparkline';
-import { headMatrixDiff, headMatrixRa, renderHeadMatrix } from './headMatrix';
+import { HEAD_MATRIX_DEFAULTS, headMatrixDiff, headMatrixRa, renderHeadMatrix } from './headMatrix';
 import { differenceMap } from './diffHeatmap';
 import { divergingScale, sharedScale } from './scale';
 import { makeSession } from '../../session/fixture';
@@ -131,6 +131,28 @@ describe('renderHeadMatrix', () => {
     cells[3].dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
     expect(document.activeElement).toBe(cells[4]);
     svg.remove();
+  });
+
+  it('updates its own svg in place for the same shape: colours, outline, names and the pick handler', () => {
+    const first: [number, number][] = [];
+    const second: [number, number][] = [];
+    const svg = renderHeadMatrix(data, { scale, picked: { layer: 4, head: 0 }, onPick: (l, h) => first.push([l, h]) });
+    const cells = [...svg.querySelectorAll<SVGRectElement>('.cells rect')];
+    const values = new Float32Array([0.9, 0.5, 0.2, 0.4, 0.6, 0.1]);
+    const again = renderHeadMatrix({ ...data, values }, { scale, picked: { layer: 7, head: 2 }, onPick: (l, h) => second.push([l, h]) }, svg);
+    expect(again).toBe(svg);
+    expect([...svg.querySelectorAll('.cells rect')]).toEqual(cells);
+    const fresh = renderHeadMatrix({ ...data, values }, { scale, picked: { layer: 7, head: 2 }, onPick: () => {} });
+    expect(cells.map((c) => c.getAttribute('fill'))).toEqual([...fresh.querySelectorAll('.cells rect')].map((c) => c.getAttribute('fill')));
+    expect(cells[0].hasAttribute('stroke')).toBe(false);
+    expect(cells[5].getAttribute('stroke')).toBe(HEAD_MATRIX_DEFAULTS.pickedStroke);
+    expect(cells[0].getAttribute('aria-label')).toBe('layer 4, head 0: 0.9');
+    expect(cells[0].querySelector('title')!.textContent).toBe('layer 4, head 0: 0.9');
+    cells[1].dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    expect([first, second]).toEqual([[], [[4, 1]]]);
+    // Another shape (or no pick handler) draws a new svg.
+    expect(renderHeadMatrix({ values: values.subarray(0, 3), layers: [4], heads: 3 }, { scale }, svg)).not.toBe(svg);
+    expect(renderHeadMatrix({ ...data, values }, { scale }, svg)).not.toBe(svg);
   });
 
   it('difference matrix on a diverging scale; shape mismatches are explained', () => {

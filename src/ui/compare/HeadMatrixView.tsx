@@ -58,8 +58,8 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   const onPick = useCallback((l: number, h: number) => setView({ layer: l, head: { kind: 'head', head: h } }), [setView]);
   const ra = useMemo(() => raScale([mats.base?.values ?? [], mats.trained?.values ?? []]), [mats]);
   const render = useCallback(
-    (m: HeadMatrixData | null, label: string, diverging = false) => () =>
-      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }) : null,
+    (m: HeadMatrixData | null, label: string, diverging = false) => (previous: Element | null) =>
+      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }, previous) : null,
     [ra, picked, onPick],
   );
   const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);
