@@ -3,7 +3,7 @@
  * (answers kept, both checkpoints reloaded, Run disabled meanwhile), "auto" choosing WASM over a software WebGPU
  * adapter and saying why, ORT's runtime served from Cache Storage on a warm visit, a failed load retried with one
  * click, loading rows without empty sizes and a bar that ends full, per-panel token picks on answers of different
- * lengths, answers as text, labelled figures with their explainer, axes and legends, the region list, honest
+ * lengths, answers as text, labelled figures with their explainer, axes and legends, the alignment switch, the region list, honest
  * notices, a large PNG export, the reward above a heatmap that uses its space, Stop with no token after it (time printed),
  * the waiting state, a reload mid-run that restores everything, and no horizontal scroll on a phone.
  */
@@ -255,6 +255,16 @@ test.describe('1440×900', () => {
       await expect(page.getByTestId(`spark-${side}`).locator('.y-axis text')).not.toHaveCount(0);
     }
     await expect(page.getByTestId('head-matrix-legend').locator('svg')).toHaveCount(1);
+    // The alignment: named in each panel, switched for both; the input alignment gives other figures, produced restores them.
+    const rvs = () => Promise.all(SIDES.map((s) => page.getByTestId(`reward-${s}`).getAttribute('data-rv')));
+    const produced = await rvs();
+    for (const side of SIDES) await expect(page.getByTestId(`alignment-${side}`)).toContainText('alignment produced');
+    await page.getByTestId('alignment-select').selectOption('input');
+    for (const side of SIDES) await expect(page.getByTestId(`reward-${side}`)).toHaveAttribute('data-alignment', 'input');
+    await expect(page.getByTestId(`alignment-${longer}`)).toContainText(`tokens 0…${nLong - 2} scored`);
+    expect(await rvs()).not.toEqual(produced);
+    await page.getByTestId('alignment-select').selectOption('produced');
+    expect(await rvs()).toEqual(produced);
     await expect(page.getByText('r_v = tanh(log(a_q / v_q))')).toBeHidden();
     await page.getByTestId('explainer-toggle').click();
     await expect(page.getByText(/r_v = tanh\(log\(a_q \/ v_q\)\)/)).toBeVisible();
