@@ -145,7 +145,7 @@ test.describe('1440×900', () => {
     await ready(page, 'wasm');
   });
 
-  test('WebGPU run: waiting state, quick Stop with no token after it, reload mid-run restores image, question, regions', async ({ page }) => {
+  test('WebGPU run: waiting state, Stop with no token after it, reload mid-run restores image, question, regions', async ({ page }) => {
     test.setTimeout(360_000);
     await page.goto('/?backend=webgpu');
     await ready(page, 'webgpu');
