@@ -1,4 +1,5 @@
-// Takes the README screenshots of the main states at 1440×900 and 390×844 from a running build:
+// Takes the README screenshots of the main states at 1440×900 and 390×844 (and docs/screenshot.png, the hero image)
+// from a running build:
 //   npx vite build && npx vite preview --port 4179 &  node docs/screenshots/take.mjs http://127.0.0.1:4179
 import { chromium } from 'playwright-core';
 
@@ -33,6 +34,10 @@ await session({ width: 1440, height: 900 }, 'desktop', async (page, shot) => {
   await shot('empty');
   await answer(page);
   await shot('answered-top');
+  // The README's hero image (docs/screenshot.png): the page from its top down to the sparklines under the heatmaps.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const bottom = await page.getByTestId('spark-trained').evaluate((el) => el.getBoundingClientRect().bottom + window.scrollY + 40);
+  await page.screenshot({ path: new URL('../screenshot.png', import.meta.url).pathname, fullPage: true, clip: { x: 0, y: 0, width: 1440, height: Math.round(bottom) } });
   await page.getByTestId('region-layer').scrollIntoViewIfNeeded();
   await shot('answered-heatmaps');
   await page.getByTestId('explainer-toggle').click();

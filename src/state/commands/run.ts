@@ -39,6 +39,8 @@ export function createRunner(ctx: CommandContext, loadSide: (side: Side) => Prom
       side,
       which,
       stop() {
+        // Once only: a second Stop (or a store listener that stops on every change) must not finish the panel again.
+        if (ctl.signal.aborted) return;
         batch.drop();
         ctl.abort();
         store.getState().finishPanel(side, which, 'stopped');

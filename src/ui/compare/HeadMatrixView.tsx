@@ -3,7 +3,7 @@
  * trained − base difference (the heads RL changed). Clicking a cell shows that layer's head in both heatmaps.
  */
 import { useCallback, useMemo, useRef } from 'react';
-import { viewTokens } from '../../state/derive';
+import { panelCache, viewTokens } from '../../state/derive';
 import { useLens } from '../../state/store';
 import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } from '../charts/headMatrix';
 import { divergingScale } from '../charts/scale';
@@ -16,14 +16,19 @@ import type { CompareData, PanelData } from './useCompare';
 function matrixOf(d: PanelData | undefined, aggregate: 'all' | 'selected'): HeadMatrixData | null {
   if (!d || !d.targets || !d.map) return null;
   const tokens = viewTokens(aggregate, d.panel.steps.length, d.selected);
-  return tokens.length ? headMatrixRa(d.panel.steps, d.targets, tokens) : null;
+  const cache = panelCache(d.panel.steps);
+  // A one-token answer has no row to score under the input alignment (token t owns row t + 1).
+  const rows = d.alignment === 'input' ? d.panel.steps.length - 1 : d.panel.steps.length;
+  if (!cache || tokens.length === 0 || rows === 0) return null;
+  return headMatrixRa(cache, d.panel.steps[0].layers, d.targets, tokens, d.alignment);
 }
 
 /** The panel data, kept identical while only its map changes (same panel, targets and selection). */
 function useStable(d: PanelData | undefined): PanelData | undefined {
   const ref = useRef(d);
   const cur = ref.current;
-  const same = cur && d && cur.panel === d.panel && cur.targets === d.targets && cur.selected === d.selected && !!cur.map === !!d.map;
+  const same =
+    cur && d && cur.panel === d.panel && cur.targets === d.targets && cur.selected === d.selected && cur.alignment === d.alignment && !!cur.map === !!d.map;
   if (!same) ref.current = d;
   return ref.current;
 }
@@ -53,8 +58,8 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   const onPick = useCallback((l: number, h: number) => setView({ layer: l, head: { kind: 'head', head: h } }), [setView]);
   const ra = useMemo(() => raScale([mats.base?.values ?? [], mats.trained?.values ?? []]), [mats]);
   const render = useCallback(
-    (m: HeadMatrixData | null, label: string, diverging = false) => () =>
-      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }) : null,
+    (m: HeadMatrixData | null, label: string, diverging = false) => (previous: Element | null) =>
+      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }, previous) : null,
     [ra, picked, onPick],
   );
   const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);

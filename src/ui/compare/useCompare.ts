@@ -7,8 +7,8 @@ import { useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { Box, Grid } from '../../core/geometry';
 import type { HeadMode, NormMode } from '../../core/aggregate';
-import { selectTopEntropy, type RewardResult } from '../../core/reward';
-import { hasAttention, panelGrid, panelLayer, panelMap, panelReward, targetsFor } from '../../state/derive';
+import type { Alignment, RewardResult } from '../../core/reward';
+import { hasAttention, panelGrid, panelLayer, panelReward, panelSelection, shownMap, targetsFor } from '../../state/derive';
 import { shownPanels } from '../../state/slices/run';
 import { effectiveToken } from '../../state/slices/view';
 import { useLens, type LensState } from '../../state/store';
@@ -26,7 +26,9 @@ export interface PanelData {
   coverage: Float32Array | null;
   boxError: string | null;
   reward: RewardResult | null;
-  /** The top-30 % entropy tokens (the ones r_v counts), ascending. */
+  /** Which attention row a token owns in the reward (and the head matrix). */
+  alignment: Alignment;
+  /** The top-30 % entropy tokens (the ones r_v counts under the alignment), ascending. */
   selected: number[];
   /** The token of this panel's own answer the view shows (the shared pick clamped to its length), or an aggregate. */
   token: ViewState['token'] | null;
@@ -47,13 +49,13 @@ const SIDES: Side[] = ['base', 'trained'];
 type Static = Omit<PanelData, 'map' | 'values' | 'token'>;
 
 /** Panel-level data that does not depend on the picked token (grid, targets, reward, entropy selection). */
-export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box[], layerView: number): Static {
+export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box[], layerView: number, alignment: Alignment): Static {
   const grid = panelGrid(panel);
   const layer = panelLayer(panel, { layer: layerView });
   const t = targetsFor(boxes, grid);
-  const reward = hasAttention(panel) && t.targets ? panelReward(panel, layer, t.targets) : null;
-  const selected = panel.steps.length ? selectTopEntropy(panel.steps.map((s) => s.entropy)) : [];
-  return { side, panel, grid, layer, targets: t.targets, coverage: t.coverage, boxError: t.error, reward, selected };
+  const reward = hasAttention(panel) && t.targets ? panelReward(panel, layer, t.targets, alignment) : null;
+  const selected = reward ? reward.selected : panelSelection(panel, alignment);
+  return { side, panel, grid, layer, targets: t.targets, coverage: t.coverage, boxError: t.error, reward, alignment, selected };
 }
 
 /** Adds the current view's maps and ONE shared colour scale to the panels' static data. */
@@ -69,7 +71,7 @@ export function compareFrom(
     const st = statics[side];
     if (!st) continue;
     tokens[side] = panelToken(token, st.panel.steps.length);
-    maps[side] = tokens[side] === null ? null : panelMap(st.panel, tokens[side]!, st.layer, head, st.selected);
+    maps[side] = tokens[side] === null ? null : shownMap(st.panel, tokens[side]!, st.layer, head, st.selected);
   }
   const present = Object.values(maps).filter((m): m is Float32Array => !!m);
   const scale = present.length ? sharedScale(present, norm) : null;
@@ -87,8 +89,8 @@ export function compareFrom(
 export function compareOf(s: LensState): CompareData {
   const shown = shownPanels(s);
   const statics = {
-    base: shown.base && panelStatic(shown.base, 'base', s.boxes, s.view.layer),
-    trained: shown.trained && panelStatic(shown.trained, 'trained', s.boxes, s.view.layer),
+    base: shown.base && panelStatic(shown.base, 'base', s.boxes, s.view.layer, s.alignment),
+    trained: shown.trained && panelStatic(shown.trained, 'trained', s.boxes, s.view.layer, s.alignment),
   };
   return compareFrom(statics, effectiveToken(s.view, s.hover), s.view.head, s.view.norm);
 }
@@ -96,7 +98,8 @@ export function compareOf(s: LensState): CompareData {
 function useStatic(panel: SessionPanel | null, side: Side) {
   const boxes = useLens((s) => s.boxes);
   const layerView = useLens((s) => s.view.layer);
-  return useMemo(() => (panel ? panelStatic(panel, side, boxes, layerView) : null), [panel, boxes, layerView, side]);
+  const alignment = useLens((s) => s.alignment);
+  return useMemo(() => (panel ? panelStatic(panel, side, boxes, layerView, alignment) : null), [panel, boxes, layerView, side, alignment]);
 }
 
 /** The compare data of the panels currently shown (own answers or cross-scored). */

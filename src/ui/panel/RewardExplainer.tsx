@@ -21,6 +21,12 @@ export function RewardExplainer() {
         </dd>
         <dt>a_q · region attention, v_q · image attention</dt>
         <dd>Those two means: the attention probability per image token, inside the regions and over the whole image.</dd>
+        <dt>alignment · which attention row a token owns</dt>
+        <dd>
+          produced (default): token t is scored with the attention row that chose it — where the model looked while
+          deciding that token, every token included. input (the official SAYO code): token t is scored with the next row,
+          where t is the input, so the last token is not scored. Heatmaps always show the row that produced the token.
+        </dd>
         <dt>image share</dt>
         <dd>How much of each token's attention row goes to image tokens at all (mean over heads and tokens), 0…1.</dd>
         <dt>Heatmap</dt>

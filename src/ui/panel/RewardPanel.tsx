@@ -1,11 +1,11 @@
 /**
  * @file One model's reward figures, each labelled in words with fixed decimals — r_v, the picked token's R_a (mean
  * R_a for an aggregate), a_q, v_q and the image-attention share — with the current r_v in `data-rv` and R_a in
- * `data-ra`; and `RewardSpark`, R_a per token as a sparkline with a y-axis. Their definitions are in the
- * "What is r_v?" explainer.
+ * `data-ra`, and the alignment they use (which attention row a token owns; switched in the view controls); and `RewardSpark`, R_a per token
+ * as a sparkline with a y-axis. Their definitions are in the "What is r_v?" explainer.
  */
 import { useCallback } from 'react';
-import { panelImageShare, viewTokens } from '../../state/derive';
+import { panelImageShare } from '../../state/derive';
 import { effectiveToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
 import { renderSparkline, SPARKLINE_DEFAULTS } from '../charts/sparkline';
@@ -20,14 +20,15 @@ const SPARK_WIDTH = 320;
 /** Left margin of the sparkline for its y-axis labels. */
 const SPARK_AXIS = 30;
 
-/** Mean R_a over the tokens the view shows (one token → its R_a). */
+/** Mean R_a over the tokens the view shows (one token → its R_a; null for a token the alignment does not score). */
 export function viewRa(data: PanelData, token: ReturnType<typeof effectiveToken>): number | null {
-  if (!data.reward) return null;
+  const r = data.reward;
+  if (!r) return null;
   const t = panelToken(token, data.panel.steps.length);
   if (t === null) return null;
-  const idx = viewTokens(t, data.panel.steps.length, data.selected);
-  if (idx.length === 0) return null;
-  return idx.reduce((s, i) => s + data.reward!.perToken[i].R_a, 0) / idx.length;
+  const idx = typeof t === 'number' ? [t] : t === 'selected' && r.selected.length > 0 ? r.selected : r.perToken.map((_, i) => i);
+  const scores = idx.flatMap((i) => (r.perToken[i] ? [r.perToken[i].R_a] : []));
+  return scores.length ? scores.reduce((s, x) => s + x, 0) / scores.length : null;
 }
 
 /** The figures of one panel. */
@@ -43,6 +44,7 @@ export function RewardPanel({ data }: { data: PanelData }) {
       data-testid={`reward-${data.side}`}
       data-rv={r ? String(r.r_v) : ''}
       data-ra={ra === null ? '' : String(ra)}
+      data-alignment={data.alignment}
       aria-label={`${data.side} reward`}
     >
       {data.boxError ? <p className="notice">{data.boxError}</p> : null}
@@ -71,6 +73,11 @@ export function RewardPanel({ data }: { data: PanelData }) {
           <dd>{fixed(share, D.share)}</dd>
         </div>
       </dl>
+      {r ? (
+        <p className="hint alignment-note" data-testid={`alignment-${data.side}`}>
+          alignment {data.alignment}: {data.alignment === 'input' ? `tokens 0…${data.panel.steps.length - 2} scored, token t with row t + 1` : 'every token scored with the row that produced it'}
+        </p>
+      ) : null}
     </section>
   );
 }
@@ -100,10 +107,11 @@ export function RewardSpark({ data }: { data: PanelData }) {
     [r, data.side, setView],
   );
   if (!r) return null;
-  const count = data.panel.steps.length;
+  // The sparkline has one point per scored token (one fewer than the answer under the input alignment).
+  const count = r.perToken.length;
   const pad = SPARKLINE_DEFAULTS.pad;
-  const t = panelToken(token, count);
-  const markX = typeof t === 'number' && count > 0 ? SPARK_AXIS + pad + (t / Math.max(1, count - 1)) * (SPARK_WIDTH - SPARK_AXIS - 2 * pad) : null;
+  const t = panelToken(token, data.panel.steps.length);
+  const markX = typeof t === 'number' && t < count ? SPARK_AXIS + pad + (t / Math.max(1, count - 1)) * (SPARK_WIDTH - SPARK_AXIS - 2 * pad) : null;
   return (
     <figure className="spark">
       <div className="spark-wrap" style={{ width: SPARK_WIDTH }}>

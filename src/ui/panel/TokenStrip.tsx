@@ -93,7 +93,7 @@ export function TokenStrip({
             data-testid={`token-${side}-${i}`}
             className={`tok${token === i ? ' picked' : ''}${counted.has(i) ? ' counts' : ''}`}
             style={{ background: `rgb(${colours.rgb[i].join(',')})`, color: inkFor(colours.rgb[i]) }}
-            title={`#${i} entropy ${s.entropy.toFixed(3)}${reward ? `, R_a ${reward.perToken[i].R_a.toFixed(3)}` : ''}`}
+            title={`#${i} entropy ${s.entropy.toFixed(3)}${reward ? (reward.perToken[i] ? `, R_a ${reward.perToken[i].R_a.toFixed(3)}` : ', not scored under the input alignment') : ''}`}
             onClick={() => setView({ token: i })}
             onMouseEnter={() => setHover(i)}
           >
