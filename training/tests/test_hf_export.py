@@ -101,8 +101,7 @@ def test_layout_names_and_files(exported, fam):
     assert gen["eos_token_id"][:2] == [ids["<|im_end|>"], ids["<|endoftext|>"]]
     entry = json.loads((out / "registry_entry.json").read_text())
     assert entry["modelType"] == fam and [p["id"] for p in entry["precisions"]] == list(PRECISIONS)
-    assert entry["precisions"][-1]["dtype"] == {"vision_encoder": "q4", "embed_tokens": "q8",
-                                                "decoder_model_merged": "q4"}
+    assert [p["dtype"] for p in entry["precisions"]] == list(PRECISIONS)
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
@@ -131,6 +130,12 @@ def test_quantized_variants(exported, fam, precision):
         assert "MatMulNBits" in ops
         vis = onnx.load(str(out / "onnx" / "vision_encoder_q4.onnx"))
         assert "MatMulNBits" in {n.op_type for n in vis.graph.node}
+        # The embedding table is int4 too (GatherBlockQuantized), so the q4 folder is small end to end.
+        emb = onnx.load(str(out / "onnx" / "embed_tokens_q4.onnx"))
+        assert [n.op_type for n in emb.graph.node] == ["GatherBlockQuantized"]
+        assert onnx.TensorProto.INT4 in {t.data_type for t in emb.graph.initializer}
+        emb_fp32 = (out / "onnx" / "embed_tokens.onnx").stat().st_size
+        assert (out / "onnx" / "embed_tokens_q4.onnx").stat().st_size < emb_fp32 / 5
     src = (out / "onnx" / "decoder_model_merged.onnx").stat().st_size
     assert (out / "onnx" / f"decoder_model_merged{SUFFIX[precision]}.onnx").stat().st_size < src
 
