@@ -321,11 +321,11 @@ def test_check_failures_named():
 
 
 @pytest.mark.skipif(not HAS_NODE, reason="node + node_modules needed for the CLI")
-def test_inspect_passes_on_export(exported):
-    """`npx sayo inspect` (the contract check) on an exported folder: every check passes. Qwen2-VL only: inspect
-    expects the vision input `grid_thw` for every family, while transformers.js feeds `image_grid_thw` to Qwen2.5-VL
-    and Qwen3-VL (the exporter follows transformers.js; models/CONTRACT.md says so)."""
-    out = exported["qwen2_vl"][1]
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_inspect_passes_on_export(exported, fam):
+    """`npx sayo inspect` (the contract check, with the vision grid input each family's transformers.js class feeds:
+    grid_thw for Qwen2-VL, image_grid_thw for Qwen2.5-VL / Qwen3-VL) on an exported folder: every check passes."""
+    out = exported[fam][1]
     r = subprocess.run(["npx", "sayo", "inspect", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and " 0 failed" in r.stdout, r.stdout[-3000:]
 
