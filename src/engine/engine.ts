@@ -10,10 +10,11 @@
 import { AutoProcessor, PretrainedConfig } from '@huggingface/transformers';
 import { familyFor, supportedModelTypes } from './families/index.ts';
 import { toEngineError } from './errors.ts';
-import { runGeneration, runScore } from './generate.ts';
+import { DEFAULT_MAX_NEW_TOKENS, runGeneration, runScore } from './generate.ts';
 import type { AttentionOutput, LoadedModel } from './loaded.ts';
 import type { EnginePlatform } from './platform.ts';
-import { preparePrompt } from './prompt.ts';
+import { checkQuestion, preparePrompt } from './prompt.ts';
+import { checkConfigPlausible } from '../core/limits.ts';
 import {
   EngineError,
   type AttentionEngine,
@@ -81,10 +82,15 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     try {
       let raw: Record<string, any>;
       try {
-        raw = JSON.parse(await resolved.readText('config.json'));
+        raw = JSON.parse((await resolved.readText('config.json')).replace(/^\uFEFF/, ''));
       } catch (e) {
         if (e instanceof EngineError) throw e;
         throw new EngineError('corrupt_model', `${resolved.name}: config.json is not valid JSON (${(e as Error).message}).`);
+      }
+      try {
+        checkConfigPlausible(raw);
+      } catch (e) {
+        throw new EngineError('bad_input', `${resolved.name}: ${(e as Error).message}.`);
       }
       const modelType = String(raw?.model_type ?? '');
       const family = familyFor(modelType);
@@ -160,9 +166,10 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
   }
 
   /** Decodes the request's image and builds the prompt (the preprocessing shared by generate and score), timed. */
-  async function prepare(m: LoadedModel, request: { image: ImageInput; question: string }) {
+  async function prepare(m: LoadedModel, request: { image: ImageInput; question: string }, newTokens: number) {
     const t0 = performance.now();
-    const prompt = await preparePrompt(m, await platform.decodeImage(request.image), request.question);
+    checkQuestion(m, request.question);
+    const prompt = await preparePrompt(m, await platform.decodeImage(request.image), request.question, newTokens);
     return { prompt, preprocessMs: performance.now() - t0 };
   }
 
@@ -201,14 +208,14 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
 
     generate(handle: string, request: GenerateRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
-        const { prompt, preprocessMs } = await prepare(m, request);
+        const { prompt, preprocessMs } = await prepare(m, request, request.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS);
         return { ...(await runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents())), preprocessMs };
       });
     },
 
     score(handle: string, request: ScoreRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
-        const { prompt, preprocessMs } = await prepare(m, request);
+        const { prompt, preprocessMs } = await prepare(m, request, request.answerTokenIds?.length ?? 0);
         return { ...(await runScore(m, prompt, request, cb, signal)), preprocessMs };
       });
     },
