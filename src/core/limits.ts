@@ -56,7 +56,9 @@ export const DOWNLOAD_LIMITS = {
   idleTimeoutMs: 30_000,
   /** Bytes of one JSON file (a Qwen tokenizer.json is about 11 MB). */
   maxJsonBytes: 64 * 1024 * 1024,
-  /** Bytes of one file of any kind (ONNX protobufs stop at 2 GiB; external weights go beyond). */
+  /** Bytes of one ONNX graph read whole into memory (`sayo inspect`; protobuf itself stops at 2 GiB). */
+  maxGraphBytes: 2 * 1024 * 1024 * 1024,
+  /** Bytes of one file of any kind streamed by the browser engine (external weights go beyond 2 GiB). */
   maxFileBytes: 16 * 1024 * 1024 * 1024,
   /** Redirect hops followed (each one is reported). */
   maxRedirects: 5,
