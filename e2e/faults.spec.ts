@@ -5,6 +5,7 @@
  * ships its Content-Security-Policy and X-Content-Type-Options.
  */
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { expect, test, type Page, type Route } from '@playwright/test';
 import { openHarness } from './support/harness.ts';
@@ -24,18 +25,18 @@ async function serveModel(page: Page, name: string, damage: (file: string, bytes
 }
 
 /** Loads a source in the page's (shared) worker engine: its info, or its error. */
-function load(page: Page, source: object, backend = 'wasm') {
+function load(page: Page, source: object, backend = 'wasm', options: { downloadTimeoutMs?: number; stopAfterMs?: number } = {}) {
   return page.evaluate(
-    async ([src, b]) => {
+    async ([src, b, o]) => {
       const h = (window as any).sayoHarness;
       try {
-        const info = await h.load(src, b);
+        const info = await h.load(src, b, o);
         return { ok: true as const, backend: info.backend as string };
       } catch (e) {
         return { ok: false as const, code: (e as any).code as string, message: (e as Error).message };
       }
     },
-    [source, backend] as const,
+    [source, backend, options] as const,
   );
 }
 
@@ -53,4 +54,76 @@ test('a corrupt model URL does not poison later loads in the same tab', async ({
   // The loaded model still answers after the failure.
   const answered = await page.evaluate(async () => (await (window as any).sayoHarness.answer('What shape is it?', 2)).tokens);
   expect(answered).toBeGreaterThan(0);
+});
+
+/** A loopback server (CORS open) whose paths stall, drip then stall, drip forever, or declare a huge body. */
+async function faultServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<import('node:net').Socket>();
+  const timers = new Set<ReturnType<typeof setInterval>>();
+  const server = http.createServer((req, res) => {
+    const kind = (req.url ?? '').split('/')[1];
+    const cors = { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Content-Length' };
+    if (kind === 'stall') return; // headers never come
+    if (kind === 'drip-stall') {
+      res.writeHead(200, { ...cors, 'Content-Type': 'application/json' });
+      res.write('{"model_type": ');
+      return; // then nothing
+    }
+    if (kind === 'drip-forever') {
+      res.writeHead(200, { ...cors, 'Content-Type': 'application/json' });
+      const t = setInterval(() => res.write(' '), 100);
+      timers.add(t);
+      res.on('close', () => clearInterval(t));
+      return;
+    }
+    if (kind === 'huge') {
+      res.writeHead(200, { ...cors, 'Content-Type': 'application/json', 'Content-Length': String(200 * 1024 * 1024) });
+      res.write('{');
+      return;
+    }
+    res.writeHead(404, cors).end();
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      for (const t of timers) clearInterval(t);
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+test('model URLs: every wait ends (timeouts, size cap, Stop); other schemes are refused; the engine stays usable', async ({ page }) => {
+  const server = await faultServer();
+  try {
+    await openHarness(page);
+    const quick = { downloadTimeoutMs: 1500 };
+    const t0 = Date.now();
+    const stall = await load(page, { kind: 'url', url: `${server.url}/stall/` }, 'wasm', quick);
+    expect(stall).toMatchObject({ ok: false, code: 'download_failed' });
+    expect(stall.ok === false && stall.message).toMatch(/no response within 1\.5 s \(connect timeout\)/);
+    const drip = await load(page, { kind: 'url', url: `${server.url}/drip-stall/` }, 'wasm', quick);
+    expect(drip).toMatchObject({ ok: false, code: 'download_failed' });
+    expect(drip.ok === false && drip.message).toMatch(/no data for 1\.5 s .*\(idle timeout\)/);
+    const huge = await load(page, { kind: 'url', url: `${server.url}/huge/` }, 'wasm', quick);
+    expect(huge.ok === false && huge.message).toMatch(/209\.7 MB declared, more than 67\.1 MB \(size limit\)/);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    // Bytes keep coming, so no timeout fires: Stop ends it.
+    const endless = await load(page, { kind: 'url', url: `${server.url}/drip-forever/` }, 'wasm', { ...quick, stopAfterMs: 1500 });
+    expect(endless).toMatchObject({ ok: false, code: 'cancelled' });
+    for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'ftp://127.0.0.1/model/']) {
+      const r = await load(page, { kind: 'url', url }, 'wasm');
+      expect(r).toMatchObject({ ok: false, code: 'bad_input' });
+      expect(r.ok === false && r.message).toMatch(/scheme is not accepted \(accepted: http:\/\/ or https:\/\/\)/);
+    }
+    expect(await load(page, { kind: 'registry', id: 'sayo-mini' })).toEqual({ ok: true, backend: 'wasm' });
+  } finally {
+    await server.close();
+  }
 });

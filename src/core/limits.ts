@@ -58,8 +58,8 @@ export const DOWNLOAD_LIMITS = {
   maxJsonBytes: 64 * 1024 * 1024,
   /** Bytes of one ONNX graph read whole into memory (`sayo inspect`; protobuf itself stops at 2 GiB). */
   maxGraphBytes: 2 * 1024 * 1024 * 1024,
-  /** Bytes of one file of any kind streamed by the browser engine (external weights go beyond 2 GiB). */
-  maxFileBytes: 16 * 1024 * 1024 * 1024,
+  /** Bytes of one file of any kind streamed by the browser engine (wasm32 memory cannot hold more than 4 GiB). */
+  maxFileBytes: 4 * 1024 * 1024 * 1024,
   /** Redirect hops followed (each one is reported). */
   maxRedirects: 5,
 } as const;

@@ -62,8 +62,8 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     deviceLost ??= reason;
   }
 
-  async function loadInto(handle: string, source: ModelSource, options: LoadOptions, onProgress?: (p: FileProgress) => void) {
-    const resolved = await platform.resolveSource(source);
+  async function loadInto(handle: string, source: ModelSource, options: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal) {
+    const resolved = await platform.resolveSource(source, signal, options.downloadTimeoutMs);
     const files = new Map<string, FileProgress>();
     const progress_callback = (d: any) => {
       if (!onProgress || typeof d?.file !== 'string') return;
@@ -161,6 +161,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     } catch (e) {
       await model?.dispose?.().catch(() => undefined);
       resolved.release();
+      if (signal?.aborted) throw new EngineError('cancelled', `Loading ${resolved.name} was stopped.`);
       throw toEngineError(e, 'internal', `Loading ${resolved.name}`);
     }
   }
@@ -199,9 +200,9 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
   }
 
   return {
-    async load(source, options = {}, onProgress) {
+    async load(source, options = {}, onProgress, signal) {
       const handle = `m${++counter}`;
-      const m = await loadInto(handle, source, options, onProgress);
+      const m = await loadInto(handle, source, options, onProgress, signal);
       models.set(handle, m);
       return m.info;
     },

@@ -164,3 +164,19 @@ export async function fetchLimited(
     return { response, redirects };
   }
 }
+
+/**
+ * A limited response's body as text. Read through its stream reader, because Response.text() in Chromium replaces
+ * the stream's error with a bare "Failed to fetch", losing which limit stopped the download.
+ */
+export async function readBodyText(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    text += decoder.decode(value, { stream: true });
+  }
+}

@@ -136,10 +136,12 @@ async function adapter(): Promise<{ available: boolean; vendor?: string; archite
 let pageEngine: { engine: WorkerEngine; last?: ModelInfo } | undefined;
 
 /** Loads a source in the page's engine; rejects with the engine's error ({code, message}). */
-async function load(source: ModelSource, backend: Backend | 'auto' = 'auto'): Promise<ModelInfo> {
+async function load(source: ModelSource, backend: Backend | 'auto' = 'auto', o: { downloadTimeoutMs?: number; stopAfterMs?: number } = {}): Promise<ModelInfo> {
   pageEngine ??= { engine: createWorkerEngine() };
+  const ctrl = new AbortController();
+  if (o.stopAfterMs !== undefined) setTimeout(() => ctrl.abort(), o.stopAfterMs);
   try {
-    const info = await pageEngine.engine.load(source, { backend });
+    const info = await pageEngine.engine.load(source, { backend, downloadTimeoutMs: o.downloadTimeoutMs }, undefined, ctrl.signal);
     pageEngine.last = info;
     return info;
   } catch (e) {
