@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { securityPolicy } from './build/security-headers.ts';
 import { transformersChains } from './build/transformers-chains.ts';
 
 const ROOT = import.meta.dirname;
@@ -135,7 +136,7 @@ function engineAssets(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [react(), transformersChains(), engineAssets()],
+  plugins: [react(), securityPolicy(), transformersChains(), engineAssets()],
   // The dev server pre-bundles transformers.js with Rolldown: the same rewrite applies there.
   optimizeDeps: { rolldownOptions: { plugins: [transformersChains()] } },
   define: {

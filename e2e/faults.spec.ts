@@ -127,3 +127,30 @@ test('model URLs: every wait ends (timeouts, size cap, Stop); other schemes are 
     await server.close();
   }
 });
+
+test('the built app ships its Content-Security-Policy (meta and header), nosniff and frame-ancestors, and runs under it', async ({ page }) => {
+  const res = await page.request.get('/');
+  const csp = res.headers()['content-security-policy'];
+  expect(csp).toContain("frame-ancestors 'none'");
+  expect(csp).toContain("object-src 'none'");
+  expect(res.headers()['x-content-type-options']).toBe('nosniff');
+  const violations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+  });
+  await page.goto('/?backend=wasm');
+  const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+  expect(meta).toContain("script-src 'self' 'wasm-unsafe-eval' blob:");
+  for (const side of ['base', 'trained']) {
+    await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  }
+  // Inline script is refused by the policy.
+  const inline = await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__inlineRan = true';
+    document.body.append(s);
+    return (window as { __inlineRan?: boolean }).__inlineRan === true;
+  });
+  expect(inline).toBe(false);
+  expect(violations.filter((v) => !v.includes('__inlineRan') && !/inline/.test(v))).toEqual([]);
+});
