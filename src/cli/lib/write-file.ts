@@ -25,6 +25,15 @@ function why(err: unknown): string {
   return e?.code ? `${words[e.code] ?? e.code}` : String((e as Error)?.message ?? err);
 }
 
+/** Removes a file if it exists; a path that cannot hold one (a parent that is a file) has nothing to remove. */
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // ENOTDIR and the like: the file was never created.
+  }
+}
+
 /**
  * Writes `data` to `file` through a temp file + rename. The target must not be a folder.
  * @throws CliError naming the file and why; no temp file is left behind
@@ -45,9 +54,46 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     fs.renameSync(tmp, target);
   } catch (err) {
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw new CliError(`cannot write ${file}: ${why(err)}`);
   }
+}
+
+/** Temp files of {@link writeFileAtomic}: `.<name>.<pid>.<8 hex>.tmp`. */
+const TEMP = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+/** Removes temp files left in `dir` by writers that were killed (their process no longer exists). */
+export function removeStaleTemps(dir: string): number {
+  let removed = 0;
+  for (const f of fs.readdirSync(dir)) {
+    const pid = Number(TEMP.exec(f)?.[1] ?? NaN);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // still running: its write may be in progress
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    removeQuietly(path.join(dir, f));
+    removed++;
+  }
+  return removed;
+}
+
+/**
+ * mkdir -p one level at a time. Node's own `mkdirSync(dir, { recursive: true })` never returns for a path under
+ * /proc (it retries the ENOENT forever); creating each missing level once fails fast instead.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p)) {
+    missing.unshift(p);
+    const parent = path.dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  for (const m of missing) fs.mkdirSync(m);
 }
 
 /**
@@ -58,7 +104,7 @@ export function prepareOutputDir(dir: string, files: string[] = []): void {
   const flag = `--out ${dir}`;
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new CliError(`${flag}: it is a file (give a folder)`);
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
   } catch (err) {
     throw new CliError(`${flag}: cannot create the folder (${why(err)}); give a writable folder`);
   }
@@ -68,8 +114,9 @@ export function prepareOutputDir(dir: string, files: string[] = []): void {
   } catch (err) {
     throw new CliError(`${flag}: cannot write in the folder (${why(err)}); give a writable folder`);
   } finally {
-    fs.rmSync(probe, { force: true });
+    removeQuietly(probe);
   }
+  removeStaleTemps(dir);
   for (const f of files) {
     const full = path.join(dir, f);
     if (fs.existsSync(full) && fs.statSync(full).isDirectory()) throw new CliError(`${flag}: ${f} there is a folder; remove it or give another --out`);
