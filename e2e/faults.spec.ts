@@ -154,3 +154,54 @@ test('the built app ships its Content-Security-Policy (meta and header), nosniff
   expect(inline).toBe(false);
   expect(violations.filter((v) => !v.includes('__inlineRan') && !/inline/.test(v))).toEqual([]);
 });
+
+/** A session file that used to freeze the tab: 100 000 heads with empty attention (7 KB). */
+function hostileSession(): string {
+  const session = JSON.parse(fs.readFileSync(path.resolve('test-results/faults-e2e-session.json'), 'utf8'));
+  for (const p of session.panels) for (const s of p.steps) Object.assign(s, { heads: 100_000, attention: '', imageShare: '', rowSum: '' });
+  return JSON.stringify(session);
+}
+
+test('a hostile session: import is refused at once, and a stored copy is dropped with a notice instead of freezing every visit', async ({ page }) => {
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  // A real session of this app: a sample, both answers, exported.
+  await page.getByTestId('sample-' + JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].id).click();
+  await page.getByTestId('run-button').click();
+  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+  const download = page.waitForEvent('download');
+  await page.getByTestId('export-json').click();
+  fs.mkdirSync('test-results', { recursive: true });
+  await (await download).saveAs('test-results/faults-e2e-session.json');
+  const answer = await page.getByTestId('answer-trained').textContent();
+
+  // Import: refused within a second, nothing on screen changes.
+  const t0 = Date.now();
+  await page.getByTestId('import-json').setInputFiles({ name: 'hostile.json', mimeType: 'application/json', buffer: Buffer.from(hostileSession()) });
+  await expect(page.getByTestId('error').filter({ hasText: '100000 is above the maximum 256' })).toHaveCount(1);
+  expect(Date.now() - t0).toBeLessThan(5000);
+  await expect(page.getByTestId('answer-trained')).toHaveText(answer!);
+
+  // Stored: put it in IndexedDB behind the app's back, reload; the tab answers and says the copy was removed.
+  await page.evaluate(async (text) => {
+    await new Promise<void>((resolve, reject) => {
+      const open = indexedDB.open('sayo-lens');
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction('sessions', 'readwrite');
+        tx.objectStore('sessions').put(text, 'current');
+        tx.oncomplete = () => (open.result.close(), resolve());
+        tx.onerror = () => reject(tx.error);
+      };
+    });
+  }, hostileSession());
+  const t1 = Date.now();
+  await page.reload();
+  await expect(page.getByTestId('error').filter({ hasText: 'removed from this browser' })).toHaveCount(1, { timeout: 15_000 });
+  expect(Date.now() - t1).toBeLessThan(15_000);
+  expect(await page.evaluate(() => 1 + 1)).toBe(2); // the page still runs script
+  // The next visit starts clean.
+  await page.reload();
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.getByTestId('error').filter({ hasText: 'removed from this browser' })).toHaveCount(0);
+});
