@@ -205,3 +205,25 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
   await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   await expect(page.getByTestId('error').filter({ hasText: 'removed from this browser' })).toHaveCount(0);
 });
+
+test('Stop ends a run whose model is stuck loading; the other side answers; the next load works', async ({ page }) => {
+  // The base checkpoint's config.json never arrives (a stalled server).
+  let stall = true;
+  await page.context().route(/\/models\/sayo-mini-base\/config\.json/, (route) => (stall ? undefined : route.continue()));
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.getByTestId('model-status-base')).not.toHaveAttribute('data-state', 'ready');
+  await page.getByTestId('sample-' + JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].id).click();
+  await page.getByTestId('run-button').click();
+  await expect(page.getByTestId('status-trained')).toHaveText(/^done/, { timeout: 120_000 });
+  await expect(page.getByTestId('status-base')).toHaveText(/running|loading/);
+  const t0 = Date.now();
+  await page.getByTestId('stop-button').click();
+  await expect(page.getByTestId('status-base')).toHaveText('stopped', { timeout: 5000 });
+  expect(Date.now() - t0).toBeLessThan(5000);
+  await expect(page.getByTestId('run-button')).toBeEnabled();
+  // The server answers again: the next run loads the base model and answers.
+  stall = false;
+  await page.getByTestId('run-button').click();
+  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+});

@@ -210,11 +210,15 @@ describe('eval: resume, skips, outputs (real SAYO-mini, spawned)', () => {
 
   it('a torn last progress line is cut, so the next row is kept', () => {
     const file = path.join(dir, 'torn.jsonl');
-    fs.writeFileSync(file, '{"key":"a","model":"m"}\n{"key":"b","mo');
+    const row = (key: string) => JSON.stringify({ key, model: 'm', modelName: 'M', line: 1, image: 'i.png', question: 'q', answer: 'a', prediction: 'a', text: 'a', correct: true, tokens: 2, stoppedBy: 'eos', R_a: 0.5, r_v: 0.1, imageShare: 0.3, pointingHit: true, ms: 9, prefillMs: 4, decodeMs: 5 });
+    fs.writeFileSync(file, `${row('a')}\n${row('b').slice(0, 40)}`);
     loadProgress(file);
-    fs.appendFileSync(file, '{"key":"c","model":"m"}\n');
+    fs.appendFileSync(file, `${row('c')}\n`);
     const keys = [...loadProgress(file).keys()];
     expect(judge('eval', 'torn line then append', keys.join() === 'a,c' ? 'accepted' : 'lost', keys.join())).toBe(true);
+    fs.appendFileSync(file, '{"key":"d","model":"m"}\n');
+    const partial = loadProgress(file).has('d');
+    expect(judge('eval', 'a partial row is recomputed, not reused', partial ? 'wrong' : 'accepted')).toBe(true);
     const bom = readEvalSet(set);
     expect(judge('eval', 'JSONL with a BOM', bom.records.length === 3 && bom.problems.length === 0 ? 'accepted' : 'wrong', JSON.stringify(bom.problems))).toBe(true);
   });

@@ -86,6 +86,8 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
   const handles: Partial<Record<Side, { id: string; backend: string; info: ModelInfo }>> = {};
   const loading: Partial<Record<Side, Promise<ModelInfo | null>>> = {};
   let controllers: AbortController[] = [];
+  /** Loads in progress: Stop aborts them too (a model URL that stalls must not keep a run waiting). */
+  const loadControllers = new Set<AbortController>();
 
   async function loadSide(side: Side): Promise<ModelInfo | null> {
     const id = store.getState().pair[side];
@@ -97,6 +99,8 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
     const s = store.getState();
     s.setModelLoading(side);
     s.clearError(`model-${side}`);
+    const lc = new AbortController();
+    loadControllers.add(lc);
     const job = (async () => {
       try {
         if (have) {
@@ -104,9 +108,7 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
           await engine.unload(have.info.handle).catch(() => undefined);
         }
         const source = store.getState().custom[id]?.source ?? { kind: 'registry', id };
-        const info = await engine.load(source, { backend }, (p) =>
-          store.getState().setFileProgress(side, p),
-        );
+        const info = await engine.load(source, { backend }, (p) => store.getState().setFileProgress(side, p), lc.signal);
         if (store.getState().pair[side] !== id) return null;
         handles[side] = { id, backend, info };
         store.getState().setModelReady(side, info);
@@ -118,6 +120,7 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
         return null;
       } finally {
         delete loading[side];
+        loadControllers.delete(lc);
       }
     })();
     loading[side] = job;
@@ -148,7 +151,7 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
     const info = await loadSide(side);
     if (!info || ctl.signal.aborted) {
       controllers = controllers.filter((c) => c !== ctl);
-      store.getState().finishPanel(side, which, info ? 'stopped' : 'error');
+      store.getState().finishPanel(side, which, info || ctl.signal.aborted ? 'stopped' : 'error');
       return;
     }
     const source = which === 'runs' ? 'generate' : 'score';
@@ -211,6 +214,7 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
     },
     stop() {
       for (const c of controllers) c.abort();
+      for (const c of loadControllers) c.abort();
     },
     async crossScore() {
       const input = validInput();

@@ -91,6 +91,19 @@ export function rowKey(model: EvalModel, record: EvalRecord, maxNewTokens: numbe
   return `${model.fingerprint}:${record.line}:${digest}:${maxNewTokens}`;
 }
 
+/** A complete row as runEval writes it (a partial or foreign line is recomputed, never reused). */
+function isResultRow(r: unknown): r is ResultRow {
+  const o = r as Record<string, unknown>;
+  const types: Record<string, string> = {
+    key: 'string', model: 'string', modelName: 'string', line: 'number', image: 'string', question: 'string', answer: 'string',
+    prediction: 'string', text: 'string', correct: 'boolean', tokens: 'number', stoppedBy: 'string', ms: 'number',
+    prefillMs: 'number', decodeMs: 'number',
+  };
+  if (!o || typeof o !== 'object') return false;
+  if (!Object.entries(types).every(([k, t]) => typeof o[k] === t)) return false;
+  return ['R_a', 'r_v', 'imageShare'].every((k) => o[k] === null || typeof o[k] === 'number') && (o.pointingHit === null || typeof o.pointingHit === 'boolean');
+}
+
 /**
  * Rows already in `<out>/progress.jsonl`, by key (unreadable lines are ignored). A last line without its newline (cut
  * by a kill) is removed from the file, so the next appended row starts on a line of its own.
@@ -103,7 +116,7 @@ export function loadProgress(file: string): Map<string, ResultRow> {
   for (const line of text.split('\n')) {
     try {
       const row = JSON.parse(line) as ResultRow;
-      if (typeof row?.key === 'string') rows.set(row.key, row);
+      if (isResultRow(row)) rows.set(row.key, row);
     } catch {
       continue;
     }
