@@ -207,13 +207,14 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
 });
 
 test('Stop ends a run whose model is stuck loading; the other side answers; the next load works', async ({ page }) => {
-  // The base checkpoint's config.json never arrives (a stalled server).
-  let stall = true;
-  await page.context().route(/\/models\/sayo-mini-base\/config\.json/, (route) => (stall ? undefined : route.continue()));
+  // The URL checkpoint's server never answers (routed here: no internet is used).
+  await page.context().route(/huggingface\.co\//, () => undefined);
   await page.goto('/?backend=wasm');
-  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-  await expect(page.getByTestId('model-status-base')).not.toHaveAttribute('data-state', 'ready');
+  for (const side of ['base', 'trained']) {
+    await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  }
   await page.getByTestId('sample-' + JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].id).click();
+  await page.getByTestId('model-base').selectOption('qwen2-vl-2b-instruct');
   await page.getByTestId('run-button').click();
   await expect(page.getByTestId('status-trained')).toHaveText(/^done/, { timeout: 120_000 });
   await expect(page.getByTestId('status-base')).toHaveText(/running|loading/);
@@ -222,8 +223,9 @@ test('Stop ends a run whose model is stuck loading; the other side answers; the 
   await expect(page.getByTestId('status-base')).toHaveText('stopped', { timeout: 5000 });
   expect(Date.now() - t0).toBeLessThan(5000);
   await expect(page.getByTestId('run-button')).toBeEnabled();
-  // The server answers again: the next run loads the base model and answers.
-  stall = false;
+  // Back to the embedded base: it loads and both sides answer.
+  await page.getByTestId('model-base').selectOption('sayo-mini-base');
+  await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   await page.getByTestId('run-button').click();
   for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
 });
