@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { summaryTable } from '../cli/commands/eval.ts';
 import { readEvalSet } from '../cli/lib/jsonl.ts';
 import { fingerprint, loadProgress, modelFiles } from '../cli/lib/eval-run.ts';
 import { CliError } from '../cli/lib/errors.ts';
@@ -219,6 +220,8 @@ describe('eval: resume, skips, outputs (real SAYO-mini, spawned)', () => {
     fs.appendFileSync(file, '{"key":"d","model":"m"}\n');
     const partial = loadProgress(file).has('d');
     expect(judge('eval', 'a partial row is recomputed, not reused', partial ? 'wrong' : 'accepted')).toBe(true);
+    const table = summaryTable([{ model: 'm', name: 'M', samples: 0, accuracy: 0, R_a: null, r_v: null, imageShare: null, pointingHit: null, tokensPerSecond: null, resumed: 0 } as never]);
+    expect(judge('eval', 'no answered sample: accuracy n/a, not 0 %', /M\s+0\s+n\/a/.test(table) ? 'accepted' : 'wrong', table.split('\n')[2])).toBe(true);
     const bom = readEvalSet(set);
     expect(judge('eval', 'JSONL with a BOM', bom.records.length === 3 && bom.problems.length === 0 ? 'accepted' : 'wrong', JSON.stringify(bom.problems))).toBe(true);
   });

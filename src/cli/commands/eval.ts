@@ -58,7 +58,7 @@ export function summaryTable(summaries: ModelSummary[]): string {
   const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`);
   const rows = [['model', 'samples', 'accuracy', 'mean R_a', 'mean r_v', 'image share', 'pointing hit', 'tokens/s']];
   for (const s of summaries) {
-    rows.push([s.name, String(s.samples), pct(s.accuracy), fmt(s.R_a), fmt(s.r_v), fmt(s.imageShare), pct(s.pointingHit), fmt(s.tokensPerSecond, 1)]);
+    rows.push([s.name, String(s.samples), pct(s.samples > 0 ? s.accuracy : null), fmt(s.R_a), fmt(s.r_v), fmt(s.imageShare), pct(s.pointingHit), fmt(s.tokensPerSecond, 1)]);
   }
   return renderTable(rows);
 }
