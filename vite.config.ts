@@ -13,6 +13,8 @@ import { createRequire } from 'node:module';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+import { securityPolicy } from './build/security-headers.ts';
+import { transformersChains } from './build/transformers-chains.ts';
 
 const ROOT = import.meta.dirname;
 const MODELS_DIR = path.join(ROOT, 'models');
@@ -134,11 +136,14 @@ function engineAssets(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [react(), engineAssets()],
+  plugins: [react(), securityPolicy(), transformersChains(), engineAssets()],
+  // The dev server pre-bundles transformers.js with Rolldown: the same rewrite applies there.
+  optimizeDeps: { rolldownOptions: { plugins: [transformersChains()] } },
   define: {
     __SAYO_MODELS_REV__: JSON.stringify(modelsRevision()),
   },
-  worker: { format: 'es' },
+  // The engine worker is bundled on its own: transformers.js lives there, so the rewrite must run there too.
+  worker: { format: 'es', plugins: () => [transformersChains()] },
   build: {
     target: 'es2022',
     chunkSizeWarningLimit: 4096,

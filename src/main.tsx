@@ -8,6 +8,7 @@ import { startEffects } from './state/effects';
 import { useLens } from './state/store';
 import { App } from './ui/App';
 import { CommandsContext } from './ui/commands';
+import { ErrorBoundary } from './ui/ErrorBoundary';
 import './ui/styles.css';
 
 const engine = createWorkerEngine();
@@ -16,7 +17,9 @@ const { commands } = startEffects(engine, useLens);
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <CommandsContext.Provider value={commands}>
-      <App />
+      <ErrorBoundary>
+        <App />
+      </ErrorBoundary>
     </CommandsContext.Provider>
   </StrictMode>,
 );

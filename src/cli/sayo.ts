@@ -8,6 +8,8 @@ import { commands } from './commands/index.ts';
 const program = new Command('sayo')
   .description('SAYO Lens command line: region reward, checkpoint evaluation, attention hooks for ONNX exports')
   .showHelpAfterError(false)
+  // Errors are printed once, below, as "sayo: …" (commander would print its own copy first).
+  .configureOutput({ outputError: () => undefined })
   .exitOverride();
 
 for (const register of commands) register(program);

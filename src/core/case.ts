@@ -9,6 +9,7 @@
  */
 import { type Box, type Grid, type ProcessorGeometry, type Size, GeometryError, cellCoverage64, clipBox, boxToTokens, gridFor } from './geometry.ts';
 import { ALIGNMENTS, type Alignment, DEFAULT_ALIGNMENT, DEFAULT_TOP_RATIO, EPS, computeReward } from './reward.ts';
+import { SESSION_LIMITS } from './limits.ts';
 
 /** Invalid case input: `field` is a JSON path such as `attention[3][1]`, `problem` says what is wrong. */
 export class CaseError extends Error {
@@ -240,12 +241,22 @@ function parseOptional(root: Record<string, unknown>): { top_ratio: number; eps:
 
 /** The grid of a case, with geometry errors (e.g. aspect ratio > 200) attributed to `image`. */
 function caseGrid(image: Size, processor: ProcessorGeometry): Grid {
+  let grid: Grid;
   try {
-    return gridFor(image, processor);
+    grid = gridFor(image, processor);
   } catch (err) {
     if (err instanceof GeometryError) throw new CaseError('image', err.message);
     throw err;
   }
+  const n = grid.rows * grid.cols;
+  if (n > SESSION_LIMITS.maxCells) {
+    throw new CaseError(
+      'image',
+      `${image.width}×${image.height} with max_pixels ${processor.max_pixels} gives a ${grid.rows}×${grid.cols} grid of ${n} visual tokens ` +
+        `(accepted: at most ${SESSION_LIMITS.maxCells})`,
+    );
+  }
+  return grid;
 }
 
 /**

@@ -10,6 +10,9 @@
  */
 import { env } from '@huggingface/transformers';
 import { decodeImage } from './image.ts';
+import { toEngineError } from './errors.ts';
+import { checkHttpUrl, fetchLimited, FetchLimitError, readBodyText } from './fetch-limited.ts';
+import { DOWNLOAD_LIMITS } from '../core/limits.ts';
 import type { EnginePlatform, ResolvedSource } from './platform.ts';
 import { NEEDS_WEBGPU_RUNTIME } from './protocol.ts';
 import { registryEntry } from './registry.ts';
@@ -20,7 +23,9 @@ declare const __SAYO_MODELS_REV__: string | undefined;
 const VIRTUAL_ROOT = '/__sayo__/';
 const CACHE_NAME = 'sayo-lens-models';
 
-type Mount = { kind: 'url'; base: string; rev: string | null } | { kind: 'files'; files: Map<string, Blob> };
+type Mount =
+  | { kind: 'url'; base: string; rev: string | null; signal?: AbortSignal; timeoutMs?: number }
+  | { kind: 'files'; files: Map<string, Blob> };
 
 const mounts = new Map<string, Mount>();
 let mountCounter = 0;
@@ -55,7 +60,10 @@ async function virtualFetch(input: string | URL, init?: RequestInit): Promise<Re
       ? new Response(blob, { status: 200, headers: { 'Content-Length': String(blob.size) } })
       : notFound(file);
   }
-  const res = await fetch(new URL(file, mount.base), { headers: init?.headers });
+  // Every wait bounded (connect, idle, size; fetch-limited.ts); Stop aborts through the mount's signal.
+  const t = mount.timeoutMs ?? DOWNLOAD_LIMITS.connectTimeoutMs;
+  const limits = { ...DOWNLOAD_LIMITS, connectTimeoutMs: t, idleTimeoutMs: t, maxBytes: file.endsWith('.json') ? DOWNLOAD_LIMITS.maxJsonBytes : DOWNLOAD_LIMITS.maxFileBytes };
+  const { response: res } = await fetchLimited(new URL(file, mount.base).href, { headers: init?.headers, signal: mount.signal }, limits);
   // A server answering a missing model file with an HTML page (SPA fallback) must not pass as the file.
   if (res.ok && /text\/html/i.test(res.headers.get('content-type') ?? '') && !file.endsWith('.html')) return notFound(file);
   return res;
@@ -156,9 +164,16 @@ function mount(m: Mount, name: string, dtype?: ResolvedSource['dtype']): Resolve
     const key = `${VIRTUAL_ROOT}${id}/${file}`;
     const cached = await modelCache.match(key).catch(() => undefined);
     if (cached) return cached.text();
-    const res = await virtualFetch(key).catch(() => null);
-    if (!res?.ok) throw new EngineError('missing_file', `${name}: ${file} could not be loaded (${res ? `HTTP ${res.status}` : 'network error'}).`);
-    const text = await res.text();
+    let failure = 'network error';
+    const res = await virtualFetch(key).catch((e: Error) => {
+      failure = e.message;
+      if (e instanceof FetchLimitError) throw toEngineError(e, 'download_failed', name);
+      return null;
+    });
+    if (!res?.ok) throw new EngineError('missing_file', `${name}: ${file} could not be loaded (${res ? `HTTP ${res.status}` : failure}).`);
+    const text = await readBodyText(res).catch((e: Error) => {
+      throw toEngineError(e, 'download_failed', name);
+    });
     await modelCache.put(key, new Response(text, { headers: { 'Content-Type': 'application/json' } })).catch(() => undefined);
     return text;
   };
@@ -184,7 +199,7 @@ export function browserPlatform(): EnginePlatform {
   const watched = new WeakSet<GPUDevice>();
   return {
     kind: 'browser',
-    async resolveSource(source: ModelSource) {
+    async resolveSource(source: ModelSource, signal?: AbortSignal, timeoutMs?: number) {
       switch (source?.kind) {
         case 'registry': {
           const e = registryEntry(source.id);
@@ -192,19 +207,20 @@ export function browserPlatform(): EnginePlatform {
           const dtype = e.precisions[0]?.dtype;
           if (e.kind === 'embedded' && e.path) {
             const rev = typeof __SAYO_MODELS_REV__ === 'string' ? __SAYO_MODELS_REV__ : null;
-            return mount({ kind: 'url', base: new URL(`models/${e.path}/`, appBase()).href, rev }, e.name, dtype);
+            return mount({ kind: 'url', base: new URL(`models/${e.path}/`, appBase()).href, rev, signal, timeoutMs }, e.name, dtype);
           }
-          if (e.kind === 'url' && e.url) return mount({ kind: 'url', base: withSlash(e.url), rev: e.revision ?? 'main' }, e.name, dtype);
+          if (e.kind === 'url' && e.url) return mount({ kind: 'url', base: withSlash(e.url), rev: e.revision ?? 'main', signal, timeoutMs }, e.name, dtype);
           throw new EngineError('bad_input', `${e.name} has no ONNX export yet. ${e.description}`);
         }
         case 'url': {
           let base: string;
           try {
-            base = withSlash(new URL(source.url, appBase()).href);
-          } catch {
-            throw new EngineError('bad_input', `Not a URL: ${source.url}`);
+            base = withSlash(checkHttpUrl(new URL(source.url, appBase()).href).href);
+          } catch (e) {
+            const why = e instanceof FetchLimitError ? e.message : `${source.url}: not a URL (accepted: http:// or https:// URLs)`;
+            throw new EngineError('bad_input', why);
           }
-          return mount({ kind: 'url', base, rev: 'url' }, base.replace(/\/$/, '').split('/').slice(-1)[0] || base, undefined);
+          return mount({ kind: 'url', base, rev: 'url', signal, timeoutMs }, base.replace(/\/$/, '').split('/').slice(-1)[0] || base, undefined);
         }
         case 'files': {
           const files = normaliseFiles(source.files ?? {});

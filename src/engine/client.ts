@@ -158,8 +158,8 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
     return restart(failure, (t) => (t.info.backend === 'webgpu' ? { ...t.options, backend: 'wasm' } : t.options));
   }
 
-  async function loadTracked(source: ModelSource, opts: LoadOptions, onProgress?: (p: FileProgress) => void): Promise<ModelInfo> {
-    const loaded = await call<ModelInfo>({ type: 'load', source, options: opts }, { onProgress });
+  async function loadTracked(source: ModelSource, opts: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal): Promise<ModelInfo> {
+    const loaded = await call<ModelInfo>({ type: 'load', source, options: opts }, { onProgress }, signal);
     // Public handles are the client's own: worker handles change when the worker restarts.
     const info = { ...loaded, handle: `h${++handles}` };
     tracked.set(info.handle, { source, options: opts, info, workerHandle: loaded.handle });
@@ -182,10 +182,10 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
   }
 
   return {
-    async load(source, opts = {}, onProgress) {
+    async load(source, opts = {}, onProgress, signal) {
       if (recovering) await recovering;
       try {
-        return await loadTracked(source, opts, onProgress);
+        return await loadTracked(source, opts, onProgress, signal);
       } catch (e) {
         if (!(e instanceof EngineError) || !e.message.includes(NEEDS_WEBGPU_RUNTIME)) throw e;
         // This worker runs the WASM-only ORT build: start one with the WebGPU build, this model first.

@@ -10,10 +10,11 @@
 import { AutoProcessor, PretrainedConfig } from '@huggingface/transformers';
 import { familyFor, supportedModelTypes } from './families/index.ts';
 import { toEngineError } from './errors.ts';
-import { runGeneration, runScore } from './generate.ts';
+import { DEFAULT_MAX_NEW_TOKENS, runGeneration, runScore } from './generate.ts';
 import type { AttentionOutput, LoadedModel } from './loaded.ts';
 import type { EnginePlatform } from './platform.ts';
-import { preparePrompt } from './prompt.ts';
+import { checkQuestion, preparePrompt } from './prompt.ts';
+import { checkConfigPlausible } from '../core/limits.ts';
 import {
   EngineError,
   type AttentionEngine,
@@ -61,8 +62,8 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     deviceLost ??= reason;
   }
 
-  async function loadInto(handle: string, source: ModelSource, options: LoadOptions, onProgress?: (p: FileProgress) => void) {
-    const resolved = await platform.resolveSource(source);
+  async function loadInto(handle: string, source: ModelSource, options: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal) {
+    const resolved = await platform.resolveSource(source, signal, options.downloadTimeoutMs);
     const files = new Map<string, FileProgress>();
     const progress_callback = (d: any) => {
       if (!onProgress || typeof d?.file !== 'string') return;
@@ -81,10 +82,15 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     try {
       let raw: Record<string, any>;
       try {
-        raw = JSON.parse(await resolved.readText('config.json'));
+        raw = JSON.parse((await resolved.readText('config.json')).replace(/^\uFEFF/, ''));
       } catch (e) {
         if (e instanceof EngineError) throw e;
         throw new EngineError('corrupt_model', `${resolved.name}: config.json is not valid JSON (${(e as Error).message}).`);
+      }
+      try {
+        checkConfigPlausible(raw);
+      } catch (e) {
+        throw new EngineError('bad_input', `${resolved.name}: ${(e as Error).message}.`);
       }
       const modelType = String(raw?.model_type ?? '');
       const family = familyFor(modelType);
@@ -155,14 +161,16 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     } catch (e) {
       await model?.dispose?.().catch(() => undefined);
       resolved.release();
+      if (signal?.aborted) throw new EngineError('cancelled', `Loading ${resolved.name} was stopped.`);
       throw toEngineError(e, 'internal', `Loading ${resolved.name}`);
     }
   }
 
   /** Decodes the request's image and builds the prompt (the preprocessing shared by generate and score), timed. */
-  async function prepare(m: LoadedModel, request: { image: ImageInput; question: string }) {
+  async function prepare(m: LoadedModel, request: { image: ImageInput; question: string }, newTokens: number) {
     const t0 = performance.now();
-    const prompt = await preparePrompt(m, await platform.decodeImage(request.image), request.question);
+    checkQuestion(m, request.question);
+    const prompt = await preparePrompt(m, await platform.decodeImage(request.image), request.question, newTokens);
     return { prompt, preprocessMs: performance.now() - t0 };
   }
 
@@ -192,23 +200,23 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
   }
 
   return {
-    async load(source, options = {}, onProgress) {
+    async load(source, options = {}, onProgress, signal) {
       const handle = `m${++counter}`;
-      const m = await loadInto(handle, source, options, onProgress);
+      const m = await loadInto(handle, source, options, onProgress, signal);
       models.set(handle, m);
       return m.info;
     },
 
     generate(handle: string, request: GenerateRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
-        const { prompt, preprocessMs } = await prepare(m, request);
+        const { prompt, preprocessMs } = await prepare(m, request, request.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS);
         return { ...(await runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents())), preprocessMs };
       });
     },
 
     score(handle: string, request: ScoreRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
-        const { prompt, preprocessMs } = await prepare(m, request);
+        const { prompt, preprocessMs } = await prepare(m, request, request.answerTokenIds?.length ?? 0);
         return { ...(await runScore(m, prompt, request, cb, signal)), preprocessMs };
       });
     },

@@ -19,6 +19,7 @@ const PATTERNS: Array<[EngineErrorCode, RegExp]> = [
     /out of memory|outofmemory|\boom\b|bad_alloc|failed to allocate|allocation failed|could not allocate|cannot allocate|memory allocation|exceeds the max buffer size|buffer size .* exceeds|array buffer allocation|webassembly\.memory|maximum call stack|invalid array length|aborted\(oom\)|createbuffer.*(size|range)/,
   ],
   ['bad_input', /does not support fp16|shader-f16|unsupported device|invalid dtype/],
+  ['download_failed', /\((connect|idle) timeout\)|\(size limit\)|\(total time limit\)|redirects \(last to|scheme is not accepted/],
   ['missing_file', /file was not found locally|not found locally|could not locate file|local file missing|enoent|no such file|status 404|\b404\b/],
   [
     'corrupt_model',
@@ -34,6 +35,7 @@ export function toEngineError(err: unknown, fallback: EngineErrorCode = 'interna
   const text = `${name} ${raw}`.toLowerCase();
   let code: EngineErrorCode = fallback;
   if (name === 'ModelFileNotFoundError') code = 'missing_file';
+  else if (name === 'FetchLimitError') code = /: stopped$/.test(raw) ? 'cancelled' : 'download_failed';
   else if (name === 'AbortError') code = 'cancelled';
   else for (const [c, re] of PATTERNS) if (re.test(text)) { code = c; break; }
   const prefix = context ? `${context}: ` : '';
@@ -57,6 +59,7 @@ const HINTS: Record<EngineErrorCode, string> = {
   bad_image: 'The image could not be decoded',
   bad_input: 'Invalid input',
   device_lost: 'The WebGPU device was lost',
+  download_failed: 'A model file could not be downloaded',
   out_of_memory: 'Out of memory: the model or the image is too large for this device (try a smaller precision or image)',
   cancelled: 'Cancelled',
   internal: 'Engine error',

@@ -26,7 +26,7 @@ import {
   type StepRecord,
 } from './types.ts';
 
-const DEFAULT_MAX_NEW_TOKENS = 64;
+export const DEFAULT_MAX_NEW_TOKENS = 64;
 const MAX_NEW_TOKENS_LIMIT = 4096;
 
 const now = () => performance.now();

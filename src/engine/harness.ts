@@ -134,7 +134,32 @@ async function adapter(): Promise<{ available: boolean; vendor?: string; archite
   return { available: true, vendor: i.vendor, architecture: i.architecture, isFallbackAdapter: i.isFallbackAdapter };
 }
 
-const api = { run, adapter };
+/** One engine kept for the whole page by `load` / `answer` (fault tests: one failure must not poison the next load). */
+let pageEngine: { engine: WorkerEngine; last?: ModelInfo } | undefined;
+
+/** Loads a source in the page's engine; rejects with the engine's error ({code, message}). */
+async function load(source: ModelSource, backend: Backend | 'auto' = 'auto', o: { downloadTimeoutMs?: number; stopAfterMs?: number } = {}): Promise<ModelInfo> {
+  pageEngine ??= { engine: createWorkerEngine() };
+  const ctrl = new AbortController();
+  if (o.stopAfterMs !== undefined) setTimeout(() => ctrl.abort(), o.stopAfterMs);
+  try {
+    const info = await pageEngine.engine.load(source, { backend, downloadTimeoutMs: o.downloadTimeoutMs }, undefined, ctrl.signal);
+    pageEngine.last = info;
+    return info;
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    throw Object.assign(new Error(err.message ?? String(e)), { code: err.code ?? 'unknown' });
+  }
+}
+
+/** Answers with the last model `load` gave, on sample-01. */
+async function answer(question: string, maxNewTokens: number): Promise<RunSummary> {
+  if (!pageEngine?.last) throw new Error('load a model first');
+  const bytes = new Uint8Array(await (await fetch('/samples/sample-01.png')).arrayBuffer());
+  return pageEngine.engine.generate(pageEngine.last.handle, { image: { kind: 'encoded', bytes }, question, maxNewTokens }, {});
+}
+
+const api = { run, adapter, load, answer };
 declare global {
   interface Window {
     sayoHarness: typeof api;

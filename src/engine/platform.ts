@@ -30,7 +30,8 @@ export interface EnginePlatform {
   readonly kind: 'browser' | 'node';
   /** ONNX Runtime session options for every session (e.g. thread counts in Node). */
   readonly sessionOptions?: Record<string, unknown>;
-  resolveSource(source: ModelSource): Promise<ResolvedSource>;
+  /** `signal` aborts the downloads of this source (browser). */
+  resolveSource(source: ModelSource, signal?: AbortSignal, downloadTimeoutMs?: number): Promise<ResolvedSource>;
   chooseBackend(preference: Backend | 'auto' | undefined): Promise<BackendChoice>;
   decodeImage(input: ImageInput): Promise<RawImage>;
   /** Lets queued messages (e.g. cancel) run between decode steps. */

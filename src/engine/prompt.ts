@@ -5,6 +5,7 @@
  */
 import type { RawImage } from '@huggingface/transformers';
 import { gridFor, GeometryError } from '../core/geometry.ts';
+import { checkPromptTokens, checkQuestionLength, LimitError } from '../core/limits.ts';
 import type { LoadedModel } from './loaded.ts';
 import { EngineError, type PromptInfo } from './types.ts';
 
@@ -19,9 +20,34 @@ export interface PreparedPrompt {
   info: PromptInfo;
 }
 
-/** Builds the prompt exactly as the trainer does (fixtures/prompt-cases.json checks it). */
-export async function preparePrompt(m: LoadedModel, image: RawImage, question: string): Promise<PreparedPrompt> {
+/**
+ * Refuses a question that is too long or that carries a special token of the tokenizer (`<|im_end|>`,
+ * `<|image_pad|>`, …): typed into the text, it would be read as structure (end the user turn, add image slots).
+ */
+export function checkQuestion(m: Pick<LoadedModel, 'tokenizer'>, question: string): void {
   if (typeof question !== 'string' || question.trim() === '') throw new EngineError('bad_input', 'The question is empty.');
+  try {
+    checkQuestionLength(question);
+  } catch (e) {
+    throw new EngineError('bad_input', `The question is too long: ${(e as LimitError).message.replace(/^question: /, '')}.`);
+  }
+  const specials: string[] = (m.tokenizer?.all_special_tokens ?? []).filter((t: unknown) => typeof t === 'string' && t.length > 1);
+  const found = specials.filter((t) => question.includes(t));
+  if (found.length > 0) {
+    throw new EngineError(
+      'bad_input',
+      `The question contains the special token${found.length > 1 ? 's' : ''} ${found.map((t) => JSON.stringify(t)).join(', ')}, which would ` +
+        'change the structure of the prompt; remove it (accepted: plain text without the tokenizer\'s special tokens).',
+    );
+  }
+}
+
+/**
+ * Builds the prompt exactly as the trainer does (fixtures/prompt-cases.json checks it).
+ * @param newTokens tokens the answer may add: the prompt plus these must fit max_position_embeddings
+ */
+export async function preparePrompt(m: LoadedModel, image: RawImage, question: string, newTokens = 0): Promise<PreparedPrompt> {
+  checkQuestion(m, question);
   let grid;
   try {
     grid = gridFor({ width: image.width, height: image.height }, m.geometry);
@@ -41,6 +67,11 @@ export async function preparePrompt(m: LoadedModel, image: RawImage, question: s
     );
   }
   const ids = (inputs.input_ids.tolist()[0] as Array<bigint | number>).map(Number);
+  try {
+    checkPromptTokens(ids.length, newTokens, maxPositions(m.config));
+  } catch (e) {
+    throw new EngineError('bad_input', `The prompt does not fit the model: ${(e as LimitError).message.replace(/^question: /, '')}.`);
+  }
   const start = ids.indexOf(m.imageTokenId);
   let length = 0;
   while (start >= 0 && ids[start + length] === m.imageTokenId) length++;
@@ -62,6 +93,12 @@ export async function preparePrompt(m: LoadedModel, image: RawImage, question: s
   const notice = resizeNotice(image, grid.resized, m.geometry, n);
   if (notice) info.notice = notice;
   return { inputs, ids, info };
+}
+
+/** The model's context length (max_position_embeddings, top level or text_config). */
+export function maxPositions(config: Record<string, any>): number | undefined {
+  const v = config?.max_position_embeddings ?? config?.text_config?.max_position_embeddings;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
 }
 
 /** Question words the tokenizer splits into several pieces (only for small vocabularies, e.g. SAYO-mini's). */

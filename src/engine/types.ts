@@ -21,6 +21,8 @@ export interface LoadOptions {
   backend?: Backend | 'auto';
   /** transformers.js dtype, e.g. 'fp32', 'q4', or per-session map. */
   dtype?: string | Record<string, string>;
+  /** Browser downloads: connect and idle timeout in ms (default DOWNLOAD_LIMITS in core/limits.ts). */
+  downloadTimeoutMs?: number;
 }
 
 /** One file's download progress, in bytes. */
@@ -138,7 +140,8 @@ export interface GenerationCallbacks {
 
 /** The single engine contract. */
 export interface AttentionEngine {
-  load(source: ModelSource, options?: LoadOptions, onProgress?: (p: FileProgress) => void): Promise<ModelInfo>;
+  /** `signal` (Stop) ends a load that is still downloading, with a `cancelled` error. */
+  load(source: ModelSource, options?: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal): Promise<ModelInfo>;
   generate(handle: string, request: GenerateRequest, callbacks: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary>;
   score(handle: string, request: ScoreRequest, callbacks: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary>;
   unload(handle: string): Promise<void>;
@@ -153,6 +156,8 @@ export type EngineErrorCode =
   | 'bad_input'
   | 'device_lost'
   | 'out_of_memory'
+  /** A model file could not be downloaded within the limits (timeout, size, redirects, scheme). */
+  | 'download_failed'
   | 'cancelled'
   | 'internal';
 

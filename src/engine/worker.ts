@@ -34,8 +34,15 @@ async function handle(req: WorkerRequest): Promise<void> {
   try {
     switch (req.type) {
       case 'load': {
-        const info = await engine.load(req.source, req.options, (progress) => post({ id, type: 'progress', progress }));
-        return post({ id, type: 'result', value: info });
+        // A load can be cancelled like a run (Stop): its downloads are aborted.
+        const ctrl = new AbortController();
+        running.set(id, ctrl);
+        try {
+          const info = await engine.load(req.source, req.options, (progress) => post({ id, type: 'progress', progress }), ctrl.signal);
+          return post({ id, type: 'result', value: info });
+        } finally {
+          running.delete(id);
+        }
       }
       case 'generate':
       case 'score': {

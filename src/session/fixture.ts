@@ -4,6 +4,7 @@
 import { randomLcg } from 'd3';
 import type { StepRecord } from '../engine/types';
 import type { LensSession, SessionPanel, Side } from './types';
+import { solidBmpDataUrl } from './image-header';
 
 /** A 1×1 transparent PNG as a data URL (valid image bytes, tiny). */
 export const TINY_PNG =
@@ -83,7 +84,7 @@ export function makeSession(options: FixtureOptions = {}): LensSession {
     version: 1,
     createdAt: '2026-11-24T04:00:00.000Z',
     question: 'What colour is the cup?',
-    image: { name: 'cup.png', width: o.width, height: o.height, dataUrl: TINY_PNG },
+    image: { name: 'cup.bmp', width: o.width, height: o.height, dataUrl: solidBmpDataUrl(o.width, o.height) },
     boxes: [[10, 20, 60, 70]],
     panels: [makePanel('base', o), makePanel('trained', o)],
     view: { token: 0, layer: 1, head: { kind: 'mean' }, norm: 'image', opacity: 0.6, colorBy: 'ra' },

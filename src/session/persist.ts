@@ -27,6 +27,8 @@ function store(): UseStore {
  */
 export async function saveSession(s: LensSession): Promise<void> {
   const text = serializeSession(s);
+  // Only what import would accept is kept, so a stored record can never fail (or freeze) the next visit.
+  parseSession(text);
   try {
     await set(CURRENT_KEY, text, store());
   } catch (e) {
@@ -37,13 +39,20 @@ export async function saveSession(s: LensSession): Promise<void> {
 
 /**
  * The stored current session, or null when none is stored.
- * @throws SessionError when the stored copy is damaged (it is left in place: nothing is deleted)
+ * @throws SessionError when the stored copy fails validation (damaged, or beyond the limits of core/limits.ts): it is
+ *   removed, so that it cannot fail or freeze every later visit, and the message says so
  */
 export async function loadSession(): Promise<LensSession | null> {
   const text: unknown = await get(CURRENT_KEY, store());
   if (text === undefined) return null;
-  if (typeof text !== 'string') throw new SessionError('', 'the session stored in this browser is not session JSON');
-  return parseSession(text);
+  try {
+    if (typeof text !== 'string') throw new SessionError('', 'the session stored in this browser is not session JSON');
+    return parseSession(text);
+  } catch (e) {
+    await del(CURRENT_KEY, store()).catch(() => undefined);
+    if (!(e instanceof SessionError)) throw e;
+    throw new SessionError(e.field, `${e.message.replace(/^Session file(, field "[^"]*")?: /, '')} — it was removed from this browser`);
+  }
 }
 
 /** Forgets the stored current session. */

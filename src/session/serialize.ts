@@ -11,6 +11,8 @@ import type { HeadMode, NormMode } from '../core/aggregate';
 import type { LensSession, SessionPanel, ViewState } from './types';
 import { base64ToFloats, floatsToBase64 } from './base64';
 import { SessionError, arr, int, num, obj, oneOf, opt, str } from './check';
+import { dataUrlImageHeader } from './image-header';
+import { SESSION_LIMITS as L } from '../core/limits';
 
 /** Thrown by `parseSession` / `readSession`; `field` is the dotted path of the offending value. */
 export { SessionError } from './check';
@@ -65,14 +67,18 @@ export function serializeSession(s: LensSession, space?: number): string {
 }
 
 /**
- * Reads and validates session JSON text.
+ * Reads and validates session JSON text (a leading UTF-8 byte order mark is ignored).
+ * @param maxChars the size limit (SESSION_LIMITS.maxChars; tests pass a smaller one)
  * @throws SessionError with a message naming the offending field (or saying the text is not JSON / is truncated)
  */
-export function parseSession(text: string): LensSession {
+export function parseSession(text: string, maxChars: number = L.maxChars): LensSession {
   if (typeof text !== 'string' || text.trim() === '') throw new SessionError('', 'the file is empty');
+  if (text.length > maxChars) {
+    throw new SessionError('', `${(text.length / 1e6).toFixed(1)} MB is too large (accepted: at most ${(maxChars / 1e6).toFixed(1)} MB of JSON)`);
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     throw new SessionError('', `not valid JSON — the file may be truncated or edited (${(e as Error).message})`);
   }
@@ -95,16 +101,72 @@ export function readSession(raw: unknown): LensSession {
   const createdAt = str(o.createdAt, 'createdAt');
   if (Number.isNaN(Date.parse(createdAt))) throw new SessionError('createdAt', `"${createdAt}" is not a date`);
   const image = readImage(o.image);
-  const boxes = arr(o.boxes, 'boxes').map((b, i) => readBox(b, `boxes[${i}]`));
-  const panels = arr(o.panels, 'panels').map((p, i) => readPanel(p, `panels[${i}]`, image));
-  return { version: 1, createdAt, question: str(o.question, 'question'), image, boxes, panels, view: readView(o.view, 'view') };
+  const boxes = capped(o.boxes, 'boxes', L.maxBoxes, 'regions').map((b, i) => readBox(b, `boxes[${i}]`));
+  const budget = { floats: 0 };
+  const panels = capped(o.panels, 'panels', L.maxPanels, 'panels').map((p, i) => readPanel(p, `panels[${i}]`, image, budget));
+  const view = readView(o.view, 'view');
+  checkViewAgainstPanels(view, panels);
+  return { version: 1, createdAt, question: text(o.question, 'question'), image, boxes, panels, view };
+}
+
+/** An array of at most `max` entries (checked before any entry is read). */
+function capped(v: unknown, path: string, max: number, what: string): unknown[] {
+  const a = arr(v, path);
+  if (a.length > max) throw new SessionError(path, `${a.length} ${what} is too many (accepted: at most ${max})`);
+  return a;
+}
+
+/** A string of at most SESSION_LIMITS.maxTextChars characters. */
+function text(v: unknown, path: string): string {
+  const s = str(v, path);
+  if (s.length > L.maxTextChars) throw new SessionError(path, `${s.length} characters is too long (accepted: at most ${L.maxTextChars})`);
+  return s;
+}
+
+/** An integer in [min, max]. */
+function bounded(v: unknown, path: string, min: number, max: number): number {
+  const n = int(v, path, min);
+  if (n > max) throw new SessionError(path, `${n} is above the maximum ${max}`);
+  return n;
+}
+
+/** The view must point at something the panels hold: a captured layer, an existing head, an existing token. */
+function checkViewAgainstPanels(view: ViewState, panels: SessionPanel[]): void {
+  const steps = panels.flatMap((p) => p.steps);
+  if (steps.length === 0) return;
+  const layers = [...new Set(steps.flatMap((s) => s.layers))].sort((a, b) => a - b);
+  if (layers.length > 0 && !layers.includes(view.layer)) {
+    throw new SessionError('view.layer', `${view.layer} is not a captured layer (accepted: ${layers.join(', ')})`);
+  }
+  const heads = Math.max(...steps.map((s) => s.heads));
+  if (view.head.kind === 'head' && view.head.head >= heads) {
+    throw new SessionError('view.head.head', `${view.head.head} is not a head index (accepted: 0 to ${heads - 1})`);
+  }
+  const tokens = Math.max(...panels.map((p) => p.steps.length));
+  if (typeof view.token === 'number' && view.token >= tokens) {
+    throw new SessionError('view.token', `${view.token} is not a token index (accepted: 0 to ${tokens - 1}, "all" or "selected")`);
+  }
 }
 
 function readImage(v: unknown): LensSession['image'] {
   const o = obj(v, 'image');
   const dataUrl = str(o.dataUrl, 'image.dataUrl');
   if (!dataUrl.startsWith('data:image/')) throw new SessionError('image.dataUrl', 'expected a data:image/… URL');
-  return { name: str(o.name, 'image.name'), width: int(o.width, 'image.width', 1), height: int(o.height, 'image.height', 1), dataUrl };
+  const width = bounded(o.width, 'image.width', 1, L.maxImageSide);
+  const height = bounded(o.height, 'image.height', 1, L.maxImageSide);
+  if (width * height > L.maxImagePixels) {
+    throw new SessionError('image', `${width}×${height} is too many pixels (accepted: at most ${(L.maxImagePixels / 1e6).toFixed(1)} MP)`);
+  }
+  let header;
+  try {
+    header = dataUrlImageHeader(dataUrl);
+  } catch (e) {
+    throw new SessionError('image.dataUrl', (e as Error).message);
+  }
+  if (header.width !== width || header.height !== height) {
+    throw new SessionError('image', `declares ${width}×${height} but the image is ${header.width}×${header.height}`);
+  }
+  return { name: text(o.name, 'image.name'), width, height, dataUrl };
 }
 
 function readBox(v: unknown, path: string): Box {
@@ -117,7 +179,7 @@ function readBox(v: unknown, path: string): Box {
 
 function readSize(v: unknown, path: string): { width: number; height: number } {
   const o = obj(v, path);
-  return { width: int(o.width, `${path}.width`, 1), height: int(o.height, `${path}.height`, 1) };
+  return { width: bounded(o.width, `${path}.width`, 1, L.maxImageSide), height: bounded(o.height, `${path}.height`, 1, L.maxImageSide) };
 }
 
 function readPrompt(v: unknown, path: string, image: { width: number; height: number }): PromptInfo {
@@ -135,12 +197,19 @@ function readPrompt(v: unknown, path: string, image: { width: number; height: nu
     image: img,
     resized: readSize(o.resized, `${path}.resized`),
     gridThw: thw.map((x, i) => int(x, `${path}.gridThw[${i}]`, 1)) as [number, number, number],
-    grid: { rows: int(grid.rows, `${path}.grid.rows`, 1), cols: int(grid.cols, `${path}.grid.cols`, 1) },
+    grid: readGrid(grid, `${path}.grid`),
     imageSpan: { start: int(span.start, `${path}.imageSpan.start`), length: int(span.length, `${path}.imageSpan.length`) },
     promptTokens: int(o.promptTokens, `${path}.promptTokens`),
     unknownWords: arr(o.unknownWords, `${path}.unknownWords`).map((w, i) => str(w, `${path}.unknownWords[${i}]`)),
     ...(notice === undefined ? {} : { notice }),
   };
+}
+
+function readGrid(grid: Record<string, unknown>, path: string): { rows: number; cols: number } {
+  const rows = bounded(grid.rows, `${path}.rows`, 1, L.maxCells);
+  const cols = bounded(grid.cols, `${path}.cols`, 1, L.maxCells);
+  if (rows * cols > L.maxCells) throw new SessionError(path, `${rows}×${cols} is too many visual tokens (accepted: at most ${L.maxCells})`);
+  return { rows, cols };
 }
 
 function readSummary(v: unknown, path: string): RunSummary {
@@ -172,17 +241,21 @@ function readFloats(v: unknown, path: string, lengths: number[]): Float32Array {
   return values;
 }
 
-function readStep(v: unknown, path: string, n: number): StepRecord {
+function readStep(v: unknown, path: string, n: number, budget: { floats: number }): StepRecord {
   const o = obj(v, path);
-  const layers = arr(o.layers, `${path}.layers`).map((l, i) => int(l, `${path}.layers[${i}]`));
-  const heads = int(o.heads, `${path}.heads`);
+  const layers = capped(o.layers, `${path}.layers`, L.maxLayers, 'layers').map((l, i) => bounded(l, `${path}.layers[${i}]`, 0, L.maxLayerId));
+  const heads = bounded(o.heads, `${path}.heads`, 0, L.maxHeads);
   const stepN = int(o.n, `${path}.n`);
   if (stepN !== n) throw new SessionError(`${path}.n`, `${stepN} does not match the prompt grid (${n} cells)`);
   const lh = layers.length * heads;
+  budget.floats += lh * (n + 2);
+  if (budget.floats > L.maxFloats) {
+    throw new SessionError(path, `the session's attention exceeds ${L.maxFloats.toLocaleString('en')} values (the most a tab can hold here)`);
+  }
   return {
     index: int(o.index, `${path}.index`),
     tokenId: int(o.tokenId, `${path}.tokenId`),
-    text: str(o.text, `${path}.text`),
+    text: text(o.text, `${path}.text`),
     entropy: num(o.entropy, `${path}.entropy`, 0),
     layers,
     heads,
@@ -193,11 +266,11 @@ function readStep(v: unknown, path: string, n: number): StepRecord {
   };
 }
 
-function readPanel(v: unknown, path: string, image: { width: number; height: number }): SessionPanel {
+function readPanel(v: unknown, path: string, image: { width: number; height: number }, budget: { floats: number }): SessionPanel {
   const o = obj(v, path);
   const prompt = readPrompt(o.prompt, `${path}.prompt`, image);
   const n = prompt.grid.rows * prompt.grid.cols;
-  const steps = arr(o.steps, `${path}.steps`).map((s, i) => readStep(s, `${path}.steps[${i}]`, n));
+  const steps = capped(o.steps, `${path}.steps`, L.maxSteps, 'tokens').map((s, i) => readStep(s, `${path}.steps[${i}]`, n, budget));
   steps.forEach((s, i) => {
     if (i === 0) return;
     if (s.index <= steps[i - 1].index) {
@@ -211,8 +284,8 @@ function readPanel(v: unknown, path: string, image: { width: number; height: num
   const summary = opt(o.summary, `${path}.summary`, readSummary);
   return {
     side: oneOf(o.side, `${path}.side`, SIDES),
-    modelId: str(o.modelId, `${path}.modelId`),
-    modelName: str(o.modelName, `${path}.modelName`),
+    modelId: text(o.modelId, `${path}.modelId`),
+    modelName: text(o.modelName, `${path}.modelName`),
     prompt,
     steps,
     ...(summary === undefined ? {} : { summary }),
@@ -224,7 +297,7 @@ function readPanel(v: unknown, path: string, image: { width: number; height: num
 export function readHeadMode(v: unknown, path: string): HeadMode {
   const o = obj(v, path);
   const kind = oneOf(o.kind, `${path}.kind`, ['mean', 'max', 'head'] as const);
-  return kind === 'head' ? { kind, head: int(o.head, `${path}.head`) } : { kind };
+  return kind === 'head' ? { kind, head: bounded(o.head, `${path}.head`, 0, L.maxHeads - 1) } : { kind };
 }
 
 /**
@@ -238,10 +311,10 @@ export function readView(v: unknown, path: string): ViewState {
       ? o.token
       : typeof o.token === 'string'
         ? oneOf(o.token, `${path}.token`, ['all', 'selected'] as const)
-        : int(o.token, `${path}.token`);
+        : bounded(o.token, `${path}.token`, 0, L.maxSteps - 1);
   return {
     token,
-    layer: int(o.layer, `${path}.layer`),
+    layer: bounded(o.layer, `${path}.layer`, 0, L.maxLayerId),
     head: readHeadMode(o.head, `${path}.head`),
     norm: oneOf(o.norm, `${path}.norm`, NORMS),
     opacity: num(o.opacity, `${path}.opacity`, 0, 1),

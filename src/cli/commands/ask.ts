@@ -20,11 +20,18 @@ interface Options {
   maxNewTokens: string;
 }
 
-/** Parse `x1,y1,x2,y2` boxes; throws CliError naming the bad one. */
+/** A plain decimal number ("12", "-3.5", "1e2"); not "", not "0x10", not "Infinity". */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/** Parse `x1,y1,x2,y2` boxes (four plain decimal numbers each); throws CliError naming the bad one. */
 export function parseBoxes(specs: string[] = []): Box[] {
   return specs.map((spec) => {
-    const v = spec.split(',').map((s) => Number(s.trim()));
-    if (v.length !== 4 || v.some((x) => !Number.isFinite(x))) throw new CliError(`--boxes: "${spec}" is not x1,y1,x2,y2`);
+    const parts = spec.split(',').map((s) => s.trim());
+    if (parts.length !== 4 || !parts.every((p) => DECIMAL.test(p))) {
+      throw new CliError(`--boxes: "${spec}" is not x1,y1,x2,y2 (accepted: four decimal numbers separated by commas, e.g. 10,20,110,90)`);
+    }
+    const v = parts.map(Number);
+    if (!v.every(Number.isFinite)) throw new CliError(`--boxes: "${spec}" has a number too large to use`);
     if (v[2] <= v[0] || v[3] <= v[1]) throw new CliError(`--boxes: "${spec}" needs x1 < x2 and y1 < y2`);
     return v as Box;
   });

@@ -4,7 +4,6 @@
  * over the wall time of the whole answer, image decoding and vision encoder included) and writes results.json,
  * results.csv and plot.svg to --out. A rerun with the same --out resumes (see lib/eval-run.ts).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { datasetMeans, type DatasetMeans } from '../../core/metrics.ts';
@@ -16,6 +15,7 @@ import { readEvalSet } from '../lib/jsonl.ts';
 import { modelSource } from '../lib/model-arg.ts';
 import { renderPlot } from '../lib/plot.ts';
 import { createProgress } from '../lib/progress.ts';
+import { prepareOutputDir, writeFileAtomic } from '../lib/write-file.ts';
 import { METRIC_MAX_NEW_TOKENS } from '../lib/run-sample.ts';
 import { fmt, renderTable } from '../lib/table.ts';
 
@@ -34,6 +34,9 @@ export interface ModelSummary extends DatasetMeans {
   tokensPerSecond: number | null;
   resumed: number;
 }
+
+/** The files eval writes in --out. */
+const OUTPUTS = ['results.json', 'results.csv', 'plot.svg', 'progress.jsonl'];
 
 const CSV_COLUMNS = ['model', 'modelName', 'line', 'image', 'question', 'answer', 'prediction', 'correct', 'tokens', 'stoppedBy', 'R_a', 'r_v', 'imageShare', 'pointingHit', 'ms', 'prefillMs', 'decodeMs', 'text'];
 
@@ -55,7 +58,7 @@ export function summaryTable(summaries: ModelSummary[]): string {
   const pct = (v: number | null) => (v === null ? 'n/a' : `${(v * 100).toFixed(1)}%`);
   const rows = [['model', 'samples', 'accuracy', 'mean R_a', 'mean r_v', 'image share', 'pointing hit', 'tokens/s']];
   for (const s of summaries) {
-    rows.push([s.name, String(s.samples), pct(s.accuracy), fmt(s.R_a), fmt(s.r_v), fmt(s.imageShare), pct(s.pointingHit), fmt(s.tokensPerSecond, 1)]);
+    rows.push([s.name, String(s.samples), pct(s.samples > 0 ? s.accuracy : null), fmt(s.R_a), fmt(s.r_v), fmt(s.imageShare), pct(s.pointingHit), fmt(s.tokensPerSecond, 1)]);
   }
   return renderTable(rows);
 }
@@ -72,7 +75,7 @@ async function evaluate(options: Options): Promise<void> {
   for (const p of problems) process.stderr.write(`sayo: ${options.data} line ${p.line}: ${p.message} (skipped)\n`);
   const chosen = records.slice(0, limit);
   if (chosen.length === 0) throw new CliError(`${options.data} has no usable record`);
-  fs.mkdirSync(options.out, { recursive: true });
+  prepareOutputDir(options.out, OUTPUTS);
   const progress = createProgress(models.length * chosen.length);
   const started = performance.now();
   let results: ModelResult[];
@@ -84,11 +87,25 @@ async function evaluate(options: Options): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const summaries = results.map(summarize);
   const rows = results.flatMap((r) => r.rows);
-  const meta = { data: path.resolve(options.data), samples: chosen.length, skippedLines: problems.map((p) => p.line), maxNewTokens, layer: 'last', seconds };
-  fs.writeFileSync(path.join(options.out, 'results.json'), JSON.stringify({ ...meta, models: summaries, rows }, null, 2) + '\n');
-  fs.writeFileSync(path.join(options.out, 'results.csv'), toCsv(CSV_COLUMNS, rows as unknown as Array<Record<string, unknown>>));
+  // Skipped: unusable lines of the set, and records a model could not answer (missing or undecodable image, …).
+  const skipped = [
+    ...problems.map((p) => ({ line: p.line, model: null as string | null, reason: p.message })),
+    ...results.flatMap((r) => r.skipped.map((s) => ({ line: s.line, model: r.model.spec as string | null, reason: s.reason }))),
+  ].sort((a, b) => a.line - b.line);
+  const meta = {
+    data: path.resolve(options.data),
+    records: chosen.length,
+    samples: new Set(rows.map((r) => r.line)).size,
+    skippedLines: [...new Set(skipped.map((s) => s.line))],
+    skipped,
+    maxNewTokens,
+    layer: 'last',
+    seconds,
+  };
+  writeFileAtomic(path.join(options.out, 'results.json'), JSON.stringify({ ...meta, models: summaries, rows }, null, 2) + '\n');
+  writeFileAtomic(path.join(options.out, 'results.csv'), toCsv(CSV_COLUMNS, rows as unknown as Array<Record<string, unknown>>));
   const plotModels = results.map((r, i) => ({ name: r.name, accuracy: summaries[i].accuracy, meanRa: summaries[i].R_a, samples: r.rows }));
-  fs.writeFileSync(path.join(options.out, 'plot.svg'), renderPlot(plotModels, `${path.basename(options.data)}: ${chosen.length} samples, greedy, last layer`));
+  writeFileAtomic(path.join(options.out, 'plot.svg'), renderPlot(plotModels, `${path.basename(options.data)}: ${meta.samples} samples, greedy, last layer`));
   const resumed = summaries.reduce((acc, s) => acc + s.resumed, 0);
   process.stdout.write(summaryTable(summaries));
   process.stdout.write(`${rows.length} rows (${resumed} resumed) in ${seconds.toFixed(1)} s; wrote ${['results.json', 'results.csv', 'plot.svg'].map((f) => path.join(options.out, f)).join(', ')}\n`);

@@ -32,7 +32,7 @@ function allFinite(value: unknown): boolean {
 /** Runs the command; returns the exit status. */
 export async function rewardCommand(source: string): Promise<number> {
   try {
-    const output = runCaseText(await readInput(source));
+    const output = runCaseText((await readInput(source)).replace(/^\uFEFF/, ''));
     if (!allFinite(output)) throw new CaseError('output', 'a non-finite number was computed; please report this input');
     process.stdout.write(`${JSON.stringify(output)}\n`);
     return 0;

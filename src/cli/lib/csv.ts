@@ -1,9 +1,15 @@
 /**
- * @file CSV writing (RFC 4180 quoting) for result rows.
+ * @file CSV writing (RFC 4180 quoting) for result rows. Text cells that a spreadsheet would run as a formula (first
+ * character = + - @, tab or carriage return: OWASP's CSV-injection list) get a leading apostrophe, so a question or
+ * answer of the evaluation set can never execute in the reader's spreadsheet; numbers are written as they are.
  */
 
+/** First characters that make a spreadsheet read a cell as a formula. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function cell(value: unknown): string {
-  const s = value == null ? '' : typeof value === 'number' && !Number.isFinite(value) ? '' : String(value);
+  let s = value == null ? '' : typeof value === 'number' && !Number.isFinite(value) ? '' : String(value);
+  if (typeof value === 'string' && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

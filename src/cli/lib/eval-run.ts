@@ -1,7 +1,9 @@
 /**
  * @file The `sayo eval` loop: every model over every record, greedy, one result row per (model, record), appended
  * to `<out>/progress.jsonl` as soon as it exists so that a rerun with the same --out resumes. A row is reused only
- * when its key matches: the model's files (hash), the record's line and content, and the token budget.
+ * when its key matches: the model's files (a hash of every file the answer depends on: the JSON configs and every
+ * ONNX graph and weights file), the record's line and content, and the token budget. A torn last line (a kill
+ * mid-append) is cut off before anything is appended, so it never swallows the next row.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -46,7 +48,7 @@ export interface EvalModel {
   /** The --model argument as given. */
   spec: string;
   source: ModelSource;
-  /** Hash of the folder's config and decoder files: rows of another export are not reused. */
+  /** Hash of every file of the folder the answer depends on: rows of another export are not reused. */
   fingerprint: string;
 }
 
@@ -57,16 +59,27 @@ function folderOf(source: ModelSource): string {
   throw new CliError('only folders and embedded registry models can be evaluated in Node');
 }
 
-/** A short hash of config.json and every onnx/decoder_model_merged* file (missing files hash as absent). */
+/** The files an answer depends on: every top-level JSON file (configs, tokenizer) and everything under onnx/. */
+export function modelFiles(dir: string): string[] {
+  const top = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+  const onnxDir = path.join(dir, 'onnx');
+  const onnx = fs.existsSync(onnxDir) ? fs.readdirSync(onnxDir).map((f) => `onnx/${f}`) : [];
+  return [...top, ...onnx].filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+}
+
+/** A short hash of the names and contents of {@link modelFiles} (read in chunks: weights may exceed 2 GB). */
 export function fingerprint(source: ModelSource): string {
   const dir = folderOf(source);
   const hash = crypto.createHash('sha256');
-  const onnxDir = path.join(dir, 'onnx');
-  const decoders = fs.existsSync(onnxDir) ? fs.readdirSync(onnxDir).filter((f) => f.startsWith('decoder_model_merged')).sort() : [];
-  for (const file of ['config.json', ...decoders.map((f) => `onnx/${f}`)]) {
-    hash.update(file);
-    const full = path.join(dir, file);
-    if (fs.existsSync(full)) hash.update(fs.readFileSync(full));
+  const chunk = Buffer.alloc(1 << 20);
+  for (const file of modelFiles(dir)) {
+    hash.update(`${file}\0`);
+    const fd = fs.openSync(path.join(dir, file), 'r');
+    try {
+      for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
   return hash.digest('hex').slice(0, 16);
 }
@@ -78,14 +91,32 @@ export function rowKey(model: EvalModel, record: EvalRecord, maxNewTokens: numbe
   return `${model.fingerprint}:${record.line}:${digest}:${maxNewTokens}`;
 }
 
-/** Rows already in `<out>/progress.jsonl`, by key (unreadable lines, e.g. cut by a kill, are ignored). */
+/** A complete row as runEval writes it (a partial or foreign line is recomputed, never reused). */
+function isResultRow(r: unknown): r is ResultRow {
+  const o = r as Record<string, unknown>;
+  const types: Record<string, string> = {
+    key: 'string', model: 'string', modelName: 'string', line: 'number', image: 'string', question: 'string', answer: 'string',
+    prediction: 'string', text: 'string', correct: 'boolean', tokens: 'number', stoppedBy: 'string', ms: 'number',
+    prefillMs: 'number', decodeMs: 'number',
+  };
+  if (!o || typeof o !== 'object') return false;
+  if (!Object.entries(types).every(([k, t]) => typeof o[k] === t)) return false;
+  return ['R_a', 'r_v', 'imageShare'].every((k) => o[k] === null || typeof o[k] === 'number') && (o.pointingHit === null || typeof o.pointingHit === 'boolean');
+}
+
+/**
+ * Rows already in `<out>/progress.jsonl`, by key (unreadable lines are ignored). A last line without its newline (cut
+ * by a kill) is removed from the file, so the next appended row starts on a line of its own.
+ */
 export function loadProgress(file: string): Map<string, ResultRow> {
   const rows = new Map<string, ResultRow>();
   if (!fs.existsSync(file)) return rows;
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.length > 0 && !text.endsWith('\n')) fs.truncateSync(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+  for (const line of text.split('\n')) {
     try {
       const row = JSON.parse(line) as ResultRow;
-      if (typeof row?.key === 'string') rows.set(row.key, row);
+      if (isResultRow(row)) rows.set(row.key, row);
     } catch {
       continue;
     }
@@ -103,19 +134,27 @@ export interface EvalJob {
   progress: Progress;
 }
 
-/** Per model: its display name, its rows in record order, and how many were reused from an earlier run. */
+/** A record a model could not answer, and why. */
+export interface Skip {
+  line: number;
+  reason: string;
+}
+
+/** Per model: its display name, its rows in record order, the records skipped and how many rows were reused. */
 export interface ModelResult {
   model: EvalModel;
   name: string;
   rows: ResultRow[];
+  skipped: Skip[];
   resumed: number;
 }
 
-async function evaluateRecord(job: EvalJob, model: EvalModel, info: ModelInfo, record: EvalRecord, key: string): Promise<ResultRow | null> {
-  if (!fs.existsSync(record.imagePath)) {
-    job.progress.log(`sayo: line ${record.line}: image ${record.image} not found (skipped)`);
-    return null;
-  }
+async function evaluateRecord(job: EvalJob, model: EvalModel, info: ModelInfo, record: EvalRecord, key: string): Promise<ResultRow | Skip> {
+  const skip = (reason: string): Skip => {
+    job.progress.log(`sayo: line ${record.line}: ${reason} (skipped)`);
+    return { line: record.line, reason };
+  };
+  if (!fs.existsSync(record.imagePath)) return skip(`image ${record.image} not found`);
   try {
     const run = await runSample(job.engine, info, readImage(record.imagePath), record.question, record.boxes, job.maxNewTokens);
     const m = sampleMetrics(run.summary.text, record.answer, run.steps, info.numLayers - 1, run.targets);
@@ -128,8 +167,7 @@ async function evaluateRecord(job: EvalJob, model: EvalModel, info: ModelInfo, r
   } catch (err) {
     const perSample = err instanceof CliError || (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
     if (!perSample) throw engineFailure(`${model.spec}, line ${record.line}`, err);
-    job.progress.log(`sayo: line ${record.line}: ${messageOf(err)} (skipped)`);
-    return null;
+    return skip(messageOf(err));
   }
 }
 
@@ -139,6 +177,7 @@ export async function runEval(job: EvalJob): Promise<ModelResult[]> {
   const results: ModelResult[] = [];
   for (const model of job.models) {
     const rows: ResultRow[] = [];
+    const skipped: Skip[] = [];
     let resumed = 0;
     let info: ModelInfo | null = null;
     let name = model.spec;
@@ -159,14 +198,14 @@ export async function runEval(job: EvalJob): Promise<ModelResult[]> {
         info = loaded;
       }
       const row = await evaluateRecord(job, model, info, record, key);
-      if (row) {
+      if ('key' in row) {
         fs.appendFileSync(job.progressFile, JSON.stringify(row) + '\n');
         rows.push(row);
-      }
+      } else skipped.push(row);
       job.progress.tick(`${name} line ${record.line}`);
     }
     if (info) await job.engine.unload(info.handle);
-    results.push({ model, name, rows, resumed });
+    results.push({ model, name, rows, skipped, resumed });
   }
   return results;
 }

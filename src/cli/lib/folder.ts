@@ -4,6 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DOWNLOAD_LIMITS } from '../../core/limits.ts';
+import { fetchLimited, FetchLimitError } from '../../engine/fetch-limited.ts';
 import { CliError, messageOf } from './errors.ts';
 
 /** A model folder: files are addressed by their path inside it, e.g. "onnx/decoder_model_merged.onnx". */
@@ -35,14 +37,26 @@ export function localFolder(dir: string): ModelFolder {
   };
 }
 
-/** A folder on the web (e.g. https://huggingface.co/<repo>/resolve/main/). */
-export function urlFolder(url: string): ModelFolder {
+/** Bounds and reporting for a folder on the web. */
+export interface UrlFolderOptions {
+  /** Limits (default DOWNLOAD_LIMITS); the size cap per file is maxJsonBytes for JSON, maxGraphBytes otherwise. */
+  limits?: Partial<Record<keyof typeof DOWNLOAD_LIMITS | 'totalTimeoutMs', number>>;
+  /** Called for every redirect followed. */
+  onRedirect?: (from: string, to: string) => void;
+}
+
+/** A folder on the web (e.g. https://huggingface.co/<repo>/resolve/main/), every request bounded (fetch-limited.ts). */
+export function urlFolder(url: string, options: UrlFolderOptions = {}): ModelFolder {
   const base = url.endsWith('/') ? url : `${url}/`;
+  const l = { ...DOWNLOAD_LIMITS, ...options.limits };
   const get = async (file: string, method: 'GET' | 'HEAD') => {
+    const maxBytes = file.endsWith('.json') ? l.maxJsonBytes : l.maxGraphBytes;
     try {
-      return await fetch(base + file, { method, redirect: 'follow' });
+      const { response, redirects } = await fetchLimited(base + file, { method }, { ...l, maxBytes });
+      for (const [from, to] of redirects) options.onRedirect?.(from, to);
+      return response;
     } catch (err) {
-      throw new CliError(`cannot reach ${base + file}: ${messageOf((err as { cause?: unknown }).cause ?? err)}`);
+      throw new CliError(err instanceof FetchLimitError ? `cannot download ${err.message}` : `cannot reach ${base + file}: ${messageOf(err)}`);
     }
   };
   return {
@@ -50,19 +64,31 @@ export function urlFolder(url: string): ModelFolder {
     exists: async (file) => (await get(file, 'HEAD')).ok,
     read: async (file) => {
       const res = await get(file, 'GET');
-      if (!res.ok) throw new CliError(`cannot download ${base + file}: HTTP ${res.status}`);
-      return new Uint8Array(await res.arrayBuffer());
+      if (!res.ok) {
+        void res.body?.cancel().catch(() => undefined);
+        throw new CliError(`cannot download ${base + file}: HTTP ${res.status}`);
+      }
+      try {
+        return new Uint8Array(await res.arrayBuffer());
+      } catch (err) {
+        throw new CliError(err instanceof FetchLimitError ? `cannot download ${err.message}` : `cannot download ${base + file}: ${messageOf(err)}`);
+      }
     },
   };
 }
 
-/** A folder from a command-line argument: http(s) URL or local path. */
-export function openFolder(spec: string): ModelFolder {
-  return /^https?:\/\//.test(spec) ? urlFolder(spec) : localFolder(spec);
+/** A folder from a command-line argument: http(s) URL or local path (any other URL scheme is refused). */
+export function openFolder(spec: string, options: UrlFolderOptions = {}): ModelFolder {
+  if (/^https?:\/\//i.test(spec)) return urlFolder(spec, options);
+  if (/^[a-z][a-z0-9+.-]+:/i.test(spec) && !fs.existsSync(spec)) {
+    throw new CliError(`${spec}: only http:// and https:// URLs or local folders are accepted`);
+  }
+  return localFolder(spec);
 }
 
 /** Parse a JSON file of the folder; throws CliError naming the file on invalid JSON. */
 export async function readJson(folder: ModelFolder, file: string): Promise<Record<string, unknown>> {
+  // TextDecoder drops a leading UTF-8 byte order mark.
   const text = new TextDecoder().decode(await folder.read(file));
   try {
     const value: unknown = JSON.parse(text);

@@ -47,6 +47,7 @@ export function readEvalSet(file: string): { records: EvalRecord[]; problems: Li
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${messageOf(err)}`);
   }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const dir = path.dirname(path.resolve(file));
   const records: EvalRecord[] = [];
   const problems: LineProblem[] = [];

@@ -41,7 +41,10 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
       await loader.switchBackend();
     },
     run: runner.run,
-    stop: runner.stop,
+    stop() {
+      runner.stop();
+      loader.stopLoads();
+    },
     crossScore: createCrossScore(ctx, runner),
   };
 }

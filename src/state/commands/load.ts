@@ -18,6 +18,8 @@ export function createLoader(ctx: CommandContext) {
   const { engine, store, handles } = ctx;
   let epoch = 0;
   let loading: Partial<Record<Side, Promise<ModelInfo | null>>> = {};
+  /** Loads in progress: Stop aborts them too (a model URL that stalls must not keep a run waiting). */
+  const loadControllers = new Set<AbortController>();
 
   /** Loads `side`'s pick on the current backend (no-op when it is loaded already). */
   function loadSide(side: Side): Promise<ModelInfo | null> {
@@ -32,6 +34,8 @@ export function createLoader(ctx: CommandContext) {
     const s = store.getState();
     s.setModelLoading(side);
     s.clearError(`model-${side}`);
+    const lc = new AbortController();
+    loadControllers.add(lc);
     const job = (async () => {
       try {
         if (have) {
@@ -39,9 +43,14 @@ export function createLoader(ctx: CommandContext) {
           await engine.unload(have.info.handle).catch(() => undefined);
         }
         const source = store.getState().custom[id]?.source ?? { kind: 'registry' as const, id };
-        const info = await engine.load(source, { backend }, (p) => {
-          if (mine === epoch) store.getState().setFileProgress(side, p);
-        });
+        const info = await engine.load(
+          source,
+          { backend },
+          (p) => {
+            if (mine === epoch) store.getState().setFileProgress(side, p);
+          },
+          lc.signal,
+        );
         if (!current()) return null;
         handles[side] = { id, backend, info };
         store.getState().setModelReady(side, info);
@@ -58,6 +67,7 @@ export function createLoader(ctx: CommandContext) {
     })();
     loading[side] = job;
     void job.finally(() => {
+      loadControllers.delete(lc);
       if (loading[side] === job) delete loading[side];
     });
     return job;
@@ -65,6 +75,10 @@ export function createLoader(ctx: CommandContext) {
 
   return {
     loadSide,
+    /** Aborts every load in progress (Stop). */
+    stopLoads() {
+      for (const c of loadControllers) c.abort();
+    },
     async loadPair() {
       await Promise.all(SIDES.map(loadSide));
     },

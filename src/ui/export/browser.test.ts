@@ -1,6 +1,6 @@
 /**
  * @file Browser-only parts in real Chromium (headless Debian chromium via playwright-core): the session survives a
- * page reload in IndexedDB and a damaged stored copy gives a SessionError without being deleted; the heatmap's
+ * page reload in IndexedDB and a damaged or implausible stored copy gives a SessionError and is removed; the heatmap's
  * canvas pixels are exactly the planned colours (opacity blending, boxes on top); the PNG export decodes to the
  * planned size with the legend and heatmap colours in place; and the heatmap redraw time for 1,300 cells.
  */
@@ -36,13 +36,19 @@ window.lens = {
   async save() { const s = makeSession({ tokens: 5 }); await saveSession(s); return serializeSession(s); },
   async load() { const s = await loadSession(); return s ? serializeSession(s) : null; },
   async clear() { await clearSession(); },
-  async corrupt() {
+  async corrupt(kind) {
     const store = createStore(DB_NAME, STORE_NAME);
-    const damaged = serializeSession(makeSession()).slice(0, 500);
+    let damaged = serializeSession(makeSession()).slice(0, 500);
+    if (kind === 'heads') {
+      const raw = JSON.parse(serializeSession(makeSession()));
+      for (const st of raw.panels[0].steps) { st.heads = 100000; st.attention = ''; st.imageShare = ''; st.rowSum = ''; }
+      damaged = JSON.stringify(raw);
+    }
     await set(CURRENT_KEY, damaged, store);
     let error = null;
+    const t0 = performance.now();
     try { await loadSession(); } catch (e) { error = { name: e.name, field: e.field, message: e.message }; }
-    return { error, kept: (await get(CURRENT_KEY, store)) === damaged };
+    return { error, ms: performance.now() - t0, kept: (await get(CURRENT_KEY, store)) !== undefined };
   },
   heatmap(opacity) {
     const grid = gridFor({ width: 280, height: 168 }, QWEN2);
@@ -177,12 +183,17 @@ describe('in Chromium', () => {
     expect(await call('load')).toBeNull();
   });
 
-  it('a damaged stored session gives a SessionError and stays stored', async () => {
-    const r = await call<{ error: { name: string; field: string; message: string }; kept: boolean }>('corrupt');
+  it('a damaged or implausible stored session gives a SessionError at once and is removed (no frozen next visit)', async () => {
+    type Corrupt = { error: { name: string; field: string; message: string }; ms: number; kept: boolean };
+    const r = await call<Corrupt>('corrupt', 'truncated');
     expect(r.error.name).toBe('SessionError');
-    expect(r.error.message).toMatch(/not valid JSON — the file may be truncated/);
-    expect(r.kept).toBe(true);
-    await call('clear');
+    expect(r.error.message).toMatch(/not valid JSON — the file may be truncated.*removed from this browser/);
+    expect(r.kept).toBe(false);
+    const heads = await call<Corrupt>('corrupt', 'heads');
+    expect(heads.error.field).toBe('panels[0].steps[0].heads');
+    expect(heads.error.message).toMatch(/100000 is above the maximum 256/);
+    expect(heads.ms).toBeLessThan(1000);
+    expect(heads.kept).toBe(false);
   });
 
   it('canvas pixels are the planned colours (opacity 1 and 0.6 over the background), box on top', async () => {
