@@ -121,9 +121,12 @@ def reward_case(inp: dict) -> dict:
         for h, row in enumerate(att_t):
             if len(row) != grid.n_tokens:
                 raise RewardError(f"attention[{t}][{h}]: {len(row)} values, grid has {grid.n_tokens} tokens")
+    alignment = inp.get("alignment", DEFAULT_ALIGNMENT)
+    if alignment == "input" and len(att) < 2:
+        raise RewardError("attention: the input alignment scores tokens 0…T−2: need at least 2 tokens")
     target = box_tokens(grid, inp["boxes"])
     r = reward_from_attention(att, target, ent, float(inp.get("top_ratio", DEFAULT_TOP_RATIO)),
-                              float(inp.get("eps", DEFAULT_EPS)), inp.get("alignment", DEFAULT_ALIGNMENT))
+                              float(inp.get("eps", DEFAULT_EPS)), alignment)
     return {
         "grid": {"rows": grid.rows, "cols": grid.cols,
                  "resized": {"width": grid.resized_width, "height": grid.resized_height}},
