@@ -112,7 +112,7 @@ def count_lora(spec: JobSpec) -> int:
 
 def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
     rel = os.path.relpath(spec.path)
-    here = f"/usr/bin/python3 -m sayo_train run {rel}"
+    here = f"python -m sayo_train run {rel}"
     hw, out = spec.hardware, []
     for name in spec.run.stages:
         if not gpu:
@@ -122,12 +122,14 @@ def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
                 else here
             out.append(Stage(name, "GPU host", fetch, STAGE_TEXT[name] + " (converters: training/README.md)"))
         elif name in ("sft", "grpo"):
-            cmd = (f"accelerate launch --num_processes {hw.gpus} --mixed_precision {hw.precision} --use_deepspeed "
-                   f"--zero_stage {hw.zero_stage or 0} sayo_trl.py {rel}")
-            out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name] + " (TRL runner: training/README.md)"))
+            cmd = (f"python -m sayo_train launch {rel} --stages {name}   # accelerate launch --num_processes "
+                   f"{hw.gpus} --mixed_precision {hw.precision}"
+                   + (f" --use_deepspeed (ZeRO-{hw.zero_stage})" if hw.zero_stage is not None else "")
+                   + "; --dry-run prints it")
+            out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name] + " (TRL GRPOTrainer / transformers Trainer)"))
         elif name == "export":
-            cmd = ("merge LoRA (peft merge_and_unload), export three ONNX graphs, then "
-                   f"npx sayo expose-attention decoder_model_merged.onnx out.onnx --layers {_layers(spec)}")
+            cmd = (f"python -m sayo_train run {rel} --stages export   # LoRA merged at the end of grpo; "
+                   f"sayo_train.hf_export, decoder_attentions of layers: {_layers(spec)}")
             out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name]))
         else:
             out.append(Stage(name, "GPU host", f"npx sayo eval --model <export dir> --data {spec.data.heldout}",
