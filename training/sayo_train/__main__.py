@@ -62,6 +62,9 @@ def main(argv=None) -> int:
     if a.cmd == "launch" or not a.dry_run:
         from .pins import problems
         bad = problems()
+        if a.cmd == "launch" and not a.dry_run and spec.hardware is not None and spec.hardware.zero_stage is not None:
+            from .pins import REQUIREMENTS
+            bad += problems(REQUIREMENTS.with_name("requirements-gpu.txt"))
         if bad:
             for line in bad:
                 print(f"sayo_train: {line}", file=sys.stderr)

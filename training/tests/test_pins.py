@@ -29,3 +29,11 @@ def test_gpu_requirements_add_deepspeed_at_sayos_pin():
     gpu = pins(REQUIREMENTS.with_name("requirements-gpu.txt"))
     assert gpu["deepspeed"] == "0.18.3"
     assert "-r requirements.txt" in REQUIREMENTS.with_name("requirements-gpu.txt").read_text()
+
+
+def test_launching_the_8b_spec_without_deepspeed_stops_with_the_pin(tmp_path):
+    """This machine has no deepspeed: a real (not dry-run) launch of the ZeRO spec stops before any work."""
+    r = subprocess.run([sys.executable, "-m", "sayo_train", "launch", "jobs/sayo-qwen3-vl-8b.yaml"], cwd=TRAINING,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == ["sayo_train: deepspeed==0.18.3 is pinned in requirements-gpu.txt but not installed"]
