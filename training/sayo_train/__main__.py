@@ -81,7 +81,7 @@ def main(argv=None) -> int:
     from .pipeline import run
     try:
         run(spec, stages)
-    except (DatasetError, GeometryError, FileNotFoundError, RuntimeError) as e:
+    except (DatasetError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
         print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -1,4 +1,4 @@
-"""The plan of a job spec, printed by `python3 -m sayo_train run <spec> --dry-run`: stages and their commands, the data
+"""The plan of a job spec, printed by `python -m sayo_train run <spec> --dry-run`: stages and their commands, the data
 to prepare, and a memory estimate per device with its arithmetic shown.
 
 The estimate is deliberately rough (±30 %): it counts parameters from the spec's shapes, LoRA adapters for the targeted
