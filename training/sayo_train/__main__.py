@@ -92,10 +92,11 @@ def main(argv=None) -> int:
         return 0
     from .data import DatasetError
     from .geometry import GeometryError
+    from .hf_export import ExportError
     from .pipeline import run
     try:
         run(spec, stages)
-    except (DatasetError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
+    except (DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
         print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -155,20 +155,26 @@ def stage_grpo(run: Run):
 
 
 def stage_export(run: Run):
+    """Both checkpoints through the ONNX exporter (sayo_train.hf_export) into export.out_dir, with its check against
+    transformers (it raises above its limits)."""
     if not run.main:
         return
-    try:
-        from .hf_export import ExportConfig, export_checkpoint
-    except ImportError as e:
-        raise RuntimeError("export: sayo_train.hf_export (the ONNX exporter) is not on this branch yet; "
-                           f"run the stages before export and merge the exporter ({e})") from e
-    s, e = run.spec, run.spec.export
+    from .hf_export import ExportConfig, ExportError, export_checkpoint
+    e = run.spec.export
     pairs = [("sayo-mini-base", run.base())] + ([("sayo-mini", run.policy())] if run.policy() else [])
     for name, ck in pairs:
-        layers = e.attention_layers
-        rep = export_checkpoint(ck, Path(e.out_dir) / name, ExportConfig(layers=layers, check=True))
-        write_json(run.out / f"export-{name}.json", rep if isinstance(rep, dict) else {"report": str(rep)})
-        run.log(f"export: {run.rel(Path(e.out_dir) / name)}: {rep}")
+        cfg = ExportConfig(layers=e.attention_layers, precisions=("fp32", *(e.quantize or [])), opset=e.opset,
+                           check=True)
+        rep = export_checkpoint(ck, Path(e.out_dir) / name, cfg)
+        write_json(run.out / f"export-{name}.json", rep.to_json())
+        fp32 = rep.check["fp32"]
+        for key, limit in (("logits", e.check.max_abs_logit_diff), ("attention", e.check.max_abs_attention_diff)):
+            if fp32[key] > limit:
+                raise ExportError(f"export.check: {name}: fp32 {key} differ from transformers by {fp32[key]:.2e}, "
+                                  f"above the spec's {limit:g}")
+        onnx_bytes = sum(v for k, v in rep.files.items() if k.startswith("onnx/"))
+        run.log(f"export: {run.rel(rep.out_dir)} ({onnx_bytes / 1e6:.2f} MB onnx, layers {rep.layers}) check ok: "
+                f"logits {fp32['logits']:.1e}, attention {fp32['attention']:.1e}, tokens equal {fp32['tokens_equal']}")
 
 
 def stage_report(run: Run):

@@ -1,5 +1,5 @@
 """Pipeline smoke: jobs/smoke.yaml (a tiny Qwen2.5-VL, a few steps of data, SFT on transformers' Trainer, GRPO on
-TRL's GRPOTrainer with the attention reward plug-in, report) run by `python -m sayo_train launch --num-processes 2`
+TRL's GRPOTrainer with the attention reward plug-in, ONNX export with its check, report) run by `python -m sayo_train launch --num-processes 2`
 (accelerate, two CPU processes, gloo) in a temporary directory. It never touches the shipped models, METRICS.md, data
 or fixtures."""
 import hashlib
@@ -44,6 +44,13 @@ def test_pipeline_smoke_on_two_accelerate_processes(tmp_path):
         assert cfg["model_type"] == "qwen2_5_vl" and (d / "model.safetensors").exists()
         assert cfg["text_config"]["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]
         assert (d / "tokenizer.json").exists() and (d / "preprocessor_config.json").exists()
+    for name in ("sayo-mini-base", "sayo-mini"):   # exported by sayo_train.hf_export, checked against transformers
+        d = tmp_path / "models" / name
+        assert (d / "onnx" / "decoder_model_merged.onnx").exists() and (d / "onnx" / "vision_encoder.onnx").exists()
+        assert json.loads((d / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+        check = json.loads((tmp_path / "run" / f"export-{name}.json").read_text())["check"]["fp32"]
+        assert check["tokens_equal"] and check["logits"] < 1e-4 and check["attention"] < 1e-4
+    assert r.stdout.count("check ok") == 2
     grpo = json.loads((tmp_path / "run" / "policy" / "grpo.json").read_text())
     assert grpo["steps"] == 2
     for h in grpo["history"]:   # TRL logged every reward function, the attention one measured (not a constant)
@@ -69,7 +76,7 @@ def test_bad_spec_fails_before_work(tmp_path):
 
 def test_corrupt_dataset_line_fails_with_file_and_line(tmp_path):
     spec = tmp_path / "s.yaml"
-    text = (TRAINING / "jobs" / "smoke.yaml").read_text().replace("stages: [data, sft, grpo, report]",
+    text = (TRAINING / "jobs" / "smoke.yaml").read_text().replace("stages: [data, sft, grpo, export, report]",
                                                                  "stages: [sft]")
     spec.write_text(text)
     (tmp_path / "run" / "data").mkdir(parents=True)
