@@ -106,10 +106,10 @@ def stage_sft(run: Run):
     from .train_sft import train_sft
     s = run.spec
     seed_everything(s.run.seed + 10)
+    recs = read_jsonl(s.data.train, require_completion=True)   # a bad record fails before any work
     proc = run.processor()
     model = hf_model.new_model(s.model, proc, s.run.seed + 10)
     n = hf_model.n_params(model)
-    recs = read_jsonl(s.data.train, require_completion=True)
     run.log(f"sft: {len(recs)} records, {type(model).__name__} {n:,} parameters ({n * 4 / 1e6:.2f} MB fp32)")
     info = train_sft(model, proc, recs, s.sft, seed=s.run.seed + 10, output_dir=run.out / "sft-trainer",
                      max_response_tokens=None, world_size=run.state.num_processes, log=run.log)

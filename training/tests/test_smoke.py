@@ -82,6 +82,6 @@ def test_corrupt_dataset_line_fails_with_file_and_line(tmp_path):
     (tmp_path / "run" / "data").mkdir(parents=True)
     (tmp_path / "run" / "data" / "train.jsonl").write_text('{"image": "a.png"}\n')
     r = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(spec)], cwd=TRAINING, capture_output=True,
-                       text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(TRAINING)))
+                       text=True, timeout=180, env=dict(os.environ, PYTHONPATH=str(TRAINING)))
     assert r.returncode != 0
     assert "train.jsonl:1: missing field 'question'" in r.stderr
