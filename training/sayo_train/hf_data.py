@@ -15,12 +15,20 @@ from .data import DESCRIBE_QUESTION, read_jsonl
 IGNORE = -100
 
 
-def prompt_messages(question: str) -> list[dict]:
-    return [{"role": "user", "content": question}]
+def _system(system_prompt: str | None) -> list[dict]:
+    return [{"role": "system", "content": system_prompt}] if system_prompt else []
 
 
-def prompt_text(processor, question: str) -> str:
-    msgs = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+def prompt_messages(question: str, system_prompt: str | None = None) -> list[dict]:
+    """A TRL conversational prompt (TRL puts the image block in front of the user's text)."""
+    return _system(system_prompt) + [{"role": "user", "content": question}]
+
+
+def prompt_text(processor, question: str, system_prompt: str | None = None) -> str:
+    """The rendered prompt with the image block, as TRL renders prompt_messages + image; `data.system_prompt`
+    replaces the template's default system turn."""
+    sys_turn = [{"role": "system", "content": [{"type": "text", "text": system_prompt}]}] if system_prompt else []
+    msgs = sys_turn + [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
     return processor.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
 
@@ -28,14 +36,15 @@ class SftCollator:
     """Batches of records → input_ids (prompt ids as the processor writes them + the completion + <|im_end|>),
     labels with every prompt position masked (-100), right padding, pixel_values and image_grid_thw."""
 
-    def __init__(self, processor, max_response_tokens: int | None = None):
+    def __init__(self, processor, max_response_tokens: int | None = None, system_prompt: str | None = None):
         self.processor = processor
+        self.system_prompt = system_prompt
         self.tok = processor.tokenizer
         self.max_response = max_response_tokens
 
     def __call__(self, recs: list[dict]) -> dict:
         images = [[Image.open(r["_image_path"]).convert("RGB")] for r in recs]
-        enc = self.processor(images=images, text=[prompt_text(self.processor, r["question"]) for r in recs],
+        enc = self.processor(images=images, text=[prompt_text(self.processor, r["question"], self.system_prompt) for r in recs],
                              return_tensors="pt", padding=True, padding_side="right")
         plen = enc["attention_mask"].sum(-1).tolist()
         seqs, labels = [], []
@@ -59,12 +68,12 @@ class SftCollator:
                 "image_grid_thw": enc["image_grid_thw"]}
 
 
-def grpo_dataset(path) -> datasets.Dataset:
+def grpo_dataset(path, system_prompt: str | None = None) -> datasets.Dataset:
     """GRPO prompts: every training record but the SFT-only "describe" ones, with columns prompt, image (decoded to
     PIL by datasets), boxes, answer."""
     recs = [r for r in read_jsonl(path) if r["question"] != DESCRIBE_QUESTION]
     ds = datasets.Dataset.from_dict({
-        "prompt": [prompt_messages(r["question"]) for r in recs],
+        "prompt": [prompt_messages(r["question"], system_prompt) for r in recs],
         "image": [r["_image_path"] for r in recs],
         "boxes": [[[float(x) for x in b] for b in r["boxes"]] for r in recs],
         "answer": [r["answer"] for r in recs],

@@ -14,9 +14,9 @@ from .rewards import accuracy_reward, extract_answer
 
 
 @torch.no_grad()
-def greedy(model, processor, image, question: str, max_new: int) -> tuple[list[int], bool]:
+def greedy(model, processor, image, question: str, max_new: int, system_prompt=None) -> tuple[list[int], bool]:
     """Greedy completion ids (ending with <|im_end|> when finished) and whether it finished."""
-    enc = processor(images=[[image]], text=[prompt_text(processor, question)], return_tensors="pt")
+    enc = processor(images=[[image]], text=[prompt_text(processor, question, system_prompt)], return_tensors="pt")
     eos = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
     out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, eos_token_id=eos,
                          pad_token_id=processor.tokenizer.pad_token_id,
@@ -29,7 +29,7 @@ def greedy(model, processor, image, question: str, max_new: int) -> tuple[list[i
 
 @torch.no_grad()
 def evaluate(model, processor, records: list[dict], *, max_new: int = 24, layer: int = -1, eps: float = 1e-8,
-             top_ratio: float = 0.3, alignment: str = DEFAULT_ALIGNMENT, log=None) -> dict:
+             top_ratio: float = 0.3, alignment: str = DEFAULT_ALIGNMENT, system_prompt=None, log=None) -> dict:
     """CONTRACT.md metrics: greedy decoding, `layer` (last), mean over heads, boxes united; R_a over every scored
     token, r_v over the top-entropy ones, both with the spec's alignment."""
     model.eval()
@@ -37,10 +37,11 @@ def evaluate(model, processor, records: list[dict], *, max_new: int = 24, layer:
     per = []
     for i, rec in enumerate(records):
         img = Image.open(rec["_image_path"]).convert("RGB")
-        c, finished = greedy(model, processor, img, rec["question"], max_new)
+        c, finished = greedy(model, processor, img, rec["question"], max_new, system_prompt)
         if not c:
             c = [processor.tokenizer.convert_tokens_to_ids("<|im_end|>")]
-        st = measure(model, processor, [prompt_text(processor, rec["question"])], [img], [c], layer=layer)[0]
+        st = measure(model, processor, [prompt_text(processor, rec["question"], system_prompt)], [img], [c],
+                     layer=layer)[0]
         grid = grid_from_thw(st["image_grid_thw"], img.width, img.height, ip.patch_size, ip.merge_size)
         tgt = box_tokens(grid, rec["boxes"])
         att = st["image_att"].to(torch.float64)                        # T, H, N (row t produced token t)

@@ -112,7 +112,8 @@ def stage_sft(run: Run):
     n = hf_model.n_params(model)
     run.log(f"sft: {len(recs)} records, {type(model).__name__} {n:,} parameters ({n * 4 / 1e6:.2f} MB fp32)")
     info = train_sft(model, proc, recs, s.sft, seed=s.run.seed + 10, output_dir=run.out / "sft-trainer",
-                     max_response_tokens=None, world_size=run.state.num_processes, log=run.log)
+                     max_response_tokens=None, system_prompt=s.data.system_prompt,
+                     world_size=run.state.num_processes, log=run.log)
     if run.main:
         hf_model.save(model, proc, run.out / "base")
         write_json(run.out / "base" / "sft.json", info)
@@ -140,7 +141,7 @@ def stage_grpo(run: Run):
         from transformers import AutoProcessor
         im = s.model.image
         proc = AutoProcessor.from_pretrained(base, min_pixels=im.min_pixels, max_pixels=im.max_pixels)
-    ds = grpo_dataset(s.data.train)
+    ds = grpo_dataset(s.data.train, s.data.system_prompt)
     run.log(f"grpo: {len(ds)} prompts, from {run.rel(base) if isinstance(base, Path) else base}, rewards "
             + ", ".join(f"{r.name} x{r.weight:g}" for r in s.rewards))
     res = train_grpo(base, proc, ds, s, output_dir=run.out / "grpo-trainer", world_size=run.state.num_processes,
@@ -194,7 +195,8 @@ def stage_report(run: Run):
             continue
         model, proc = hf_model.load(path)
         r = evaluate(model, proc, recs, max_new=max_new, layer=p.layer if p else -1, eps=p.eps if p else 1e-8,
-                     top_ratio=p.top_ratio if p else 0.3, alignment=p.alignment if p else "produced", log=run.log)
+                     top_ratio=p.top_ratio if p else 0.3, alignment=p.alignment if p else "produced",
+                     system_prompt=s.data.system_prompt, log=run.log)
         results[key] = r
         write_json(run.out / f"eval-{key}.json", r)
         run.log(f"report: {key}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["summary"].items()))

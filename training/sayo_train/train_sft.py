@@ -26,11 +26,11 @@ def sft_args(sft, seed: int, output_dir, *, world_size: int = 1) -> TrainingArgu
 
 
 def train_sft(model, processor, records: list[dict], sft, *, seed: int, output_dir, max_response_tokens=None,
-              world_size: int = 1, log=print) -> dict:
+              system_prompt=None, world_size: int = 1, log=print) -> dict:
     t0 = time.time()
     args = sft_args(sft, seed, output_dir, world_size=world_size)
     trainer = Trainer(model=model, args=args, train_dataset=_Records(records),
-                      data_collator=SftCollator(processor, max_response_tokens))
+                      data_collator=SftCollator(processor, max_response_tokens, system_prompt))
     out = trainer.train()
     hist = [h for h in trainer.state.log_history if "loss" in h]
     for h in hist:

@@ -133,3 +133,18 @@ def test_measure_switches_a_sdpa_model_to_eager_for_the_reward_pass_only(smoke, 
     ref = measure(model, proc, [text], [im], [comp])[0]
     assert torch.allclose(got["image_att"], ref["image_att"], atol=1e-6)
     assert sdpa.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("system", [None, "Look at the image, then answer inside <answer></answer>."])
+def test_prompt_text_is_what_trl_renders_for_the_grpo_prompt(smoke, system):
+    """SFT, evaluation and the reward pass render prompts with prompt_text; GRPO's rollouts come from TRL's own
+    rendering of prompt_messages + image. They must be the same text (with or without data.system_prompt)."""
+    from trl.data_utils import prepare_multimodal_messages
+
+    from sayo_train.hf_data import prompt_messages
+    _, proc, _ = smoke
+    q = "What color is the circle?"
+    trl_msgs = prepare_multimodal_messages(prompt_messages(q, system), [image(84, 84, (10, 10, 40, 40))])
+    trl_text = proc.apply_chat_template(trl_msgs, tokenize=False, add_generation_prompt=True)
+    assert trl_text == prompt_text(proc, q, system)
+    assert (system or "You are a helpful assistant.") in trl_text
