@@ -1,4 +1,5 @@
-"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>"""
+"""python -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  launch <spec.yaml> [--num-processes N]
+[--dry-run]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>"""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +13,11 @@ def main(argv=None) -> int:
     r.add_argument("spec")
     r.add_argument("--dry-run", action="store_true", help="validate the spec and print the plan; do no work")
     r.add_argument("--stages", help="comma-separated subset of the spec's stages (data,sft,grpo,export,report)")
+    la = sub.add_parser("launch", help="run a spec on several processes with accelerate (DeepSpeed on GPU hosts)")
+    la.add_argument("spec")
+    la.add_argument("--num-processes", type=int, default=1, help="CPU processes when the spec has no hardware section")
+    la.add_argument("--stages", help="comma-separated subset of the spec's stages")
+    la.add_argument("--dry-run", action="store_true", help="print the exact launch command and DeepSpeed config")
     f = sub.add_parser("fixtures", help="write fixtures/*.json (grid, reward, prompt cases)")
     f.add_argument("--out", default=None)
     f.add_argument("--model", default=None, help="model folder whose tokenizer builds the prompt cases")
@@ -67,17 +73,30 @@ def main(argv=None) -> int:
             print(f"{a.spec}: --stages: {', '.join(unknown)} not in run.stages {stages}", file=sys.stderr)
             return 2
         stages = [s for s in stages if s in want]
+    if a.cmd == "launch" or not a.dry_run:
+        from .pins import problems
+        bad = problems()
+        if a.cmd == "launch" and not a.dry_run and spec.hardware is not None and spec.hardware.zero_stage is not None:
+            from .pins import REQUIREMENTS
+            bad += problems(REQUIREMENTS.with_name("requirements-gpu.txt"))
+        if bad:
+            for line in bad:
+                print(f"sayo_train: {line}", file=sys.stderr)
+            return 2
+    if a.cmd == "launch":
+        from .launch import launch
+        return launch(spec, num_processes=a.num_processes, stages=a.stages, dry_run=a.dry_run)
     if a.dry_run:
         from .plan import build_plan, format_plan
         print(format_plan(build_plan(spec)))
         return 0
     from .data import DatasetError
-    from .export import ExportError
     from .geometry import GeometryError
+    from .hf_export import ExportError
     from .pipeline import run
     try:
         run(spec, stages)
-    except (DatasetError, ExportError, GeometryError, FileNotFoundError) as e:
+    except (DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
         print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -1,55 +1,54 @@
 """The stages of a job spec: data → sft → grpo → export → report. Each stage reads what the previous one left in
-run.output_dir, so `--stages` can resume a run."""
+run.output_dir, so `--stages` can resume a run. Under `accelerate launch` every process runs this module: training
+stages run on all of them (transformers / TRL distribute the batches); data, saving, export and report run on the
+main process only, the others wait."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import torch
+from accelerate import PartialState
 
-from .common import (REPO, Logger, build_tokenizer, encode_example, model_cfg, processor_for, seed_everything,
-                     write_json)
+from . import hf_model
+from .common import REPO, Logger, build_tokenizer, seed_everything, write_json
 from .data import generate, read_jsonl
-from .model import SayoMini, load_checkpoint, save_checkpoint
-from .tokenizer import Tokenizer
 
 
 class Run:
     def __init__(self, spec):
         self.spec = spec
+        self.state = PartialState()
+        self.main = self.state.is_main_process
         self.out = Path(spec.run.output_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.log = Logger(self.out / "log.txt")
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.state.wait_for_everyone()
+        self.log = Logger(self.out / "log.txt" if self.main else None, quiet=not self.main)
         self.timings_path = self.out / "timings.json"
         self.timings = json.loads(self.timings_path.read_text()) if self.timings_path.exists() else {}
-        self._tok = None
 
     @property
-    def tok(self) -> Tokenizer:
-        if self._tok is None:
-            d = self.out / "tokenizer"
-            if not (d / "tokenizer.json").exists():
-                init = self.init_dir
-                if init is not None and (init / "tokenizer.json").exists():
-                    d = init
-                else:
-                    build_tokenizer().save(d)
-            self._tok = Tokenizer.load(d)
-        return self._tok
+    def tokenizer_dir(self) -> Path:
+        """This run's tokenizer (data stage), else model.init's (a checkpoint folder); built on demand."""
+        d = self.out / "tokenizer"
+        if (d / "tokenizer.json").exists():
+            return d
+        init = self.init_dir
+        if init is not None and (init / "tokenizer.json").exists():
+            return init
+        if self.main:
+            build_tokenizer().save(d)
+        self.state.wait_for_everyone()
+        return d
 
     @property
     def init_dir(self):
         return Path(self.spec.model.init_path) if self.spec.model.init_path else None
 
-    @property
-    def cfg(self):
-        return model_cfg(self.spec.model, self.tok)
-
-    @property
-    def proc(self):
-        return processor_for(self.spec.model)
+    def processor(self):
+        return hf_model.build_processor(self.spec.model, self.tokenizer_dir)
 
     def rel(self, p) -> str:
         try:
@@ -57,32 +56,35 @@ class Run:
         except ValueError:
             return str(p)
 
-    def examples(self, path, with_completion: bool, limit: int | None = None):
-        recs = read_jsonl(path, require_completion=with_completion)
-        if limit:
-            recs = recs[:limit]
-        cfg = self.cfg
-        return [encode_example(r, self.tok, self.proc, cfg, with_completion) for r in recs]
+    def base(self):
+        """The GRPO starting point: this run's SFT output, else model.init (checkpoint folder or hub id)."""
+        d = self.out / "base"
+        if (d / "config.json").exists():
+            return d
+        if self.init_dir is not None and (self.init_dir / "config.json").exists():
+            return self.init_dir
+        init = self.spec.model.init
+        if init.startswith("hub:"):
+            return init[len("hub:"):]
+        raise FileNotFoundError(f"no SFT base: {d} (run the sft stage) nor a model.init checkpoint folder")
 
-    def base_path(self) -> Path:
-        """The SFT base: this run's sft output, else model.init (a checkpoint folder with model.pt)."""
-        p = self.out / "base" / "model.pt"
-        if p.exists():
-            return p
-        if self.init_dir is not None and (self.init_dir / "model.pt").exists():
-            return self.init_dir / "model.pt"
-        raise FileNotFoundError(f"no SFT base: {p} (run the sft stage) nor model.init")
+    def policy(self) -> Path | None:
+        d = self.out / "policy"
+        return d if (d / "config.json").exists() else None
 
     def save_timings(self):
-        write_json(self.timings_path, self.timings)
+        if self.main:
+            write_json(self.timings_path, self.timings)
 
 
 def stage_data(run: Run):
+    if not run.main:
+        return
     s = run.spec
     g = s.data.generator
-    tok = build_tokenizer()
-    tok.save(run.out / "tokenizer")
-    run._tok = None
+    if g is None:
+        raise NotImplementedError("data.prepare (GQA / ReFocus converters) runs on the GPU host: training/README.md")
+    build_tokenizer().save(run.out / "tokenizer")
     train = Path(s.data.train)
     generate(train.parent, g.train_size, s.run.seed, g.min_side, g.max_side, name=train.name,
              image_dir=f"{train.stem}-images", describe_ratio=g.describe_ratio or 0.0)
@@ -104,134 +106,114 @@ def stage_sft(run: Run):
     from .train_sft import train_sft
     s = run.spec
     seed_everything(s.run.seed + 10)
-    exs = run.examples(s.data.train, True)
-    model = SayoMini(run.cfg)
-    run.log(f"sft: {len(exs)} examples, model {model.n_params():,} parameters "
-            f"({model.n_params() * 4 / 1e6:.2f} MB fp32)")
-    info = train_sft(model, exs, epochs=s.sft.epochs, batch_size=s.sft.batch_size, lr=s.sft.lr,
-                     weight_decay=s.sft.weight_decay, max_grad_norm=s.sft.max_grad_norm, seed=s.run.seed + 10,
-                     warmup_steps=s.sft.warmup_steps or 0, log=run.log)
-    d = run.out / "base"
-    d.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(model, d / "model.pt")
-    run.tok.save(d)
-    write_json(d / "sft.json", info)
+    recs = read_jsonl(s.data.train, require_completion=True)   # a bad record fails before any work
+    proc = run.processor()
+    model = hf_model.new_model(s.model, proc, s.run.seed + 10)
+    n = hf_model.n_params(model)
+    run.log(f"sft: {len(recs)} records, {type(model).__name__} {n:,} parameters ({n * 4 / 1e6:.2f} MB fp32)")
+    info = train_sft(model, proc, recs, s.sft, seed=s.run.seed + 10, output_dir=run.out / "sft-trainer",
+                     max_response_tokens=None, system_prompt=s.data.system_prompt,
+                     world_size=run.state.num_processes, log=run.log)
+    if run.main:
+        hf_model.save(model, proc, run.out / "base")
+        write_json(run.out / "base" / "sft.json", info)
+    run.state.wait_for_everyone()
 
 
-def reward_terms(spec):
-    terms = []
-    for r in spec.rewards or []:
-        p = r.params
-        params = {k: getattr(p, k) for k in ("top_ratio", "eps", "pattern", "layer") if hasattr(p, k)}
-        terms.append((r.name, r.weight, params))
-    return terms
+def lora_config(spec):
+    lo = spec.model.lora
+    if not lo.enabled:
+        return None
+    from peft import LoraConfig
+    return LoraConfig(r=lo.r, lora_alpha=lo.alpha, lora_dropout=lo.dropout or 0.0, task_type="CAUSAL_LM",
+                      target_modules=lo.target_modules if lo.target_modules != "all-linear" else "all-linear")
 
 
 def stage_grpo(run: Run):
+    from .hf_data import grpo_dataset
     from .train_grpo import train_grpo
     s = run.spec
     seed_everything(s.run.seed + 20)
-    policy = load_checkpoint(run.base_path())
-    from .data import DESCRIBE_QUESTION
-    exs = [e for e in run.examples(s.data.train, True) if e.rec["question"] != DESCRIBE_QUESTION]
-    terms = reward_terms(s)
-    att = s.reward("attention_region")
-    layer = att.params.layer if att else -1
-    g = s.grpo
-    run.log(f"grpo: {len(exs)} prompts available, terms {[(n, w) for n, w, _ in terms]}, layer {layer}")
-    info = train_grpo(policy, exs, run.tok, terms=terms, steps=g.steps, prompts_per_step=g.prompts_per_step,
-                      group_size=g.group_size, lr=g.lr, weight_decay=g.weight_decay, max_grad_norm=g.max_grad_norm,
-                      kl_beta=g.kl_beta, clip_eps=g.clip_eps, advantage_eps=g.advantage_eps,
-                      temperature=g.temperature, top_p=g.top_p, max_new=s.data.max_response_tokens, layer=layer,
-                      seed=s.run.seed + 20, log=run.log)
-    d = run.out / "policy"
-    d.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(policy, d / "model.pt")
-    run.tok.save(d)
-    write_json(d / "grpo.json", info)
+    base = run.base()
+    if isinstance(base, Path):
+        proc = hf_model.SayoProcessor.from_pretrained(base)
+    else:
+        from transformers import AutoProcessor
+        im = s.model.image
+        proc = AutoProcessor.from_pretrained(base, min_pixels=im.min_pixels, max_pixels=im.max_pixels)
+    ds = grpo_dataset(s.data.train, s.data.system_prompt)
+    run.log(f"grpo: {len(ds)} prompts, from {run.rel(base) if isinstance(base, Path) else base}, rewards "
+            + ", ".join(f"{r.name} x{r.weight:g}" for r in s.rewards))
+    res = train_grpo(base, proc, ds, s, output_dir=run.out / "grpo-trainer", world_size=run.state.num_processes,
+                     peft_config=lora_config(s), log=run.log)
+    model = res["model"]
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    if run.main:
+        hf_model.save(model, proc, run.out / "policy")
+        write_json(run.out / "policy" / "grpo.json", {k: v for k, v in res.items() if k not in ("model", "trainer")})
+    run.state.wait_for_everyone()
 
 
 def stage_export(run: Run):
-    from PIL import Image
-
-    from .export import check_export, export_graphs, resolve_layers, write_folder
-    s = run.spec
-    e = s.export
-    out_dir = Path(e.out_dir)
-    held = read_jsonl(s.data.heldout)
-    rec = held[0]
-    n_layers = s.model.text.num_layers
-    layers = resolve_layers(e.attention_layers, n_layers)
-    pairs = [("sayo-mini-base", run.base_path())]
-    pol = run.out / "policy" / "model.pt"
-    if pol.exists():
-        pairs.append(("sayo-mini", pol))
+    """Both checkpoints through the ONNX exporter (sayo_train.hf_export) into export.out_dir, with its check against
+    transformers (it raises above its limits)."""
+    if not run.main:
+        return
+    from .hf_export import ExportConfig, ExportError, export_checkpoint
+    e = run.spec.export
+    pairs = [("sayo-mini-base", run.base())] + ([("sayo-mini", run.policy())] if run.policy() else [])
     for name, ck in pairs:
-        model = load_checkpoint(ck)
-        folder = out_dir / name
-        write_folder(model, run.tok, run.proc, folder, layers, e.opset,
-                     training_md=f"# {name}\n\n(pending: the report stage writes the final metrics here)\n")
-        rep = check_export(model, folder / "onnx", run.tok, run.proc, Image.open(rec["_image_path"]), rec["question"],
-                           layers, e.check.max_abs_logit_diff, e.check.max_abs_attention_diff)
-        size = sum(f.stat().st_size for f in (folder / "onnx").glob("*.onnx"))
-        run.log(f"export: {run.rel(folder)} ({size / 1e6:.2f} MB onnx) check ok: "
-                + ", ".join(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in rep.items()))
-        write_json(run.out / f"export-{name}.json", {"check": rep, "onnx_bytes": size})
-        if name == "sayo-mini" and getattr(e, "noattn_decoder", None):
-            nd = Path(e.noattn_decoder)
-            tmpdir = nd.parent / ".noattn-tmp"
-            export_graphs(model, tmpdir, [], e.opset, decoder_name="decoder.onnx", only_decoder=True)
-            nd.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmpdir / "decoder.onnx", nd)
-            tmpdir.rmdir()
-            # same weights, no attention outputs: prove its logits equal the PyTorch ones too
-            import shutil
-            import tempfile
-            with tempfile.TemporaryDirectory() as td:
-                shutil.copy(nd, Path(td) / "decoder_model_merged.onnx")
-                check_export(model, Path(td), run.tok, run.proc, Image.open(rec["_image_path"]), rec["question"], [],
-                             e.check.max_abs_logit_diff, e.check.max_abs_attention_diff, check_vision=False)
-            run.log(f"export: {run.rel(nd)} (decoder without attention outputs) check ok")
+        cfg = ExportConfig(layers=e.attention_layers, precisions=("fp32", *(e.quantize or [])), opset=e.opset,
+                           check=True)
+        rep = export_checkpoint(ck, Path(e.out_dir) / name, cfg)
+        write_json(run.out / f"export-{name}.json", rep.to_json())
+        fp32 = rep.check["fp32"]
+        for key, limit in (("logits", e.check.max_abs_logit_diff), ("attention", e.check.max_abs_attention_diff)):
+            if fp32[key] > limit:
+                raise ExportError(f"export.check: {name}: fp32 {key} differ from transformers by {fp32[key]:.2e}, "
+                                  f"above the spec's {limit:g}")
+        onnx_bytes = sum(v for k, v in rep.files.items() if k.startswith("onnx/"))
+        run.log(f"export: {run.rel(rep.out_dir)} ({onnx_bytes / 1e6:.2f} MB onnx, layers {rep.layers}) check ok: "
+                f"logits {fp32['logits']:.1e}, attention {fp32['attention']:.1e}, tokens equal {fp32['tokens_equal']}")
 
 
 def stage_report(run: Run):
+    if not run.main:
+        return
     from .infer import chance_accuracy, evaluate
-    from .report import fmt_secs, load_results, render_metrics, training_md, write_results
+    from .report import fmt_secs, load_results, render_metrics, write_results
     s = run.spec
     seed_everything(s.run.seed + 30)
-    exs = run.examples(s.data.heldout, False)
+    recs = read_jsonl(s.data.heldout)
     max_new = (s.report.max_new_tokens if s.report and s.report.max_new_tokens else 24)
     att = s.reward("attention_region")
-    eps = att.params.eps if att else 1e-8
-    ratio = att.params.top_ratio if att else 0.3
+    p = att.params if att else None
     results = {}
-    for key, path in (("base", run.base_path()), ("trained", run.out / "policy" / "model.pt")):
-        if not Path(path).exists():
+    for key, path in (("base", run.base()), ("trained", run.policy())):
+        if path is None:
             continue
-        model = load_checkpoint(path)
-        r = evaluate(model, exs, run.tok, max_new=max_new, eps=eps, top_ratio=ratio, log=run.log)
+        model, proc = hf_model.load(path)
+        r = evaluate(model, proc, recs, max_new=max_new, layer=p.layer if p else -1, eps=p.eps if p else 1e-8,
+                     top_ratio=p.top_ratio if p else 0.3, alignment=p.alignment if p else "produced",
+                     system_prompt=s.data.system_prompt, log=run.log)
         results[key] = r
         write_json(run.out / f"eval-{key}.json", r)
         run.log(f"report: {key}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["summary"].items()))
-    total = sum(v for k, v in run.timings.items() if k != "report")  # data → export (this report excluded)
-    weights = {n: w for n, w, _ in reward_terms(s)}
+    total = sum(v for k, v in run.timings.items() if k != "report")
     label = s.run.name
-    if weights:
+    if s.rewards:
         label = f"{s.run.name} (GRPO rewards: " + " + ".join(
-            {"attention_region": "attention", "format": "format", "accuracy": "accuracy"}[n]
-            for n, w in weights.items() if w > 0) + ")"
-    train_size = None
-    try:
-        train_size = sum(1 for ln in Path(s.data.train).read_text().splitlines() if ln.strip())
-    except OSError:
-        pass
+            {"attention_region": "attention", "format": "format", "accuracy": "accuracy"}[r.name]
+            for r in s.rewards if r.weight > 0) + ")"
+    train_size = sum(1 for ln in Path(s.data.train).read_text().splitlines() if ln.strip()) \
+        if Path(s.data.train).exists() else None
     result = {"run": s.run.name, "label": label, "spec": run.rel(s.path), "seed": s.run.seed,
-              "train_size": train_size, "heldout": run.rel(s.data.heldout),
-              "wall_time": fmt_secs(total), "stage_seconds": {k: round(v, 1) for k, v in run.timings.items()},
-              "chance": chance_accuracy([e.rec for e in exs]),
-              "checkpoints": {k: v["summary"] for k, v in results.items()}}
+              "train_size": train_size, "heldout": run.rel(s.data.heldout), "wall_time": fmt_secs(total),
+              "stage_seconds": {k: round(v, 1) for k, v in run.timings.items()},
+              "chance": chance_accuracy(recs), "checkpoints": {k: v["summary"] for k, v in results.items()},
+              "paired": paired(results)}
     if s.report and s.report.metrics_file:
-        # only the shipped pipeline (metrics_file inside the repo) records results for METRICS.md
         mf = Path(s.report.metrics_file)
         if str(mf.resolve()).startswith(str(REPO / "models")):
             write_results(result)
@@ -241,31 +223,20 @@ def stage_report(run: Run):
             mf.write_text(render_metrics([result], notes=False))
         run.log(f"report: {run.rel(mf)}")
     write_json(run.out / "result.json", result)
-    if s.export:
-        for key, name in (("base", "sayo-mini-base"), ("trained", "sayo-mini")):
-            folder = Path(s.export.out_dir) / name
-            if folder.exists() and key in results:
-                ck = load_checkpoint(run.base_path() if key == "base" else run.out / "policy" / "model.pt")
-                lines = [("Base: SFT of a randomly initialised miniature Qwen2-VL on the generated data "
-                          f"({s.sft.epochs} epochs, batch {s.sft.batch_size}, lr {s.sft.lr:g})."
-                          if key == "base" else
-                          "SAYO-mini: GRPO from the base with the rewards of the spec (SAYO attention reward r_v from "
-                          "the policy's own last-layer attention over its top-30 % entropy tokens + format reward), "
-                          f"KL β {s.grpo.kl_beta:g} to the base, {s.grpo.steps} steps × {s.grpo.prompts_per_step} "
-                          f"prompts × {s.grpo.group_size} rollouts, lr {s.grpo.lr:g}."),
-                         "",
-                         f"- parameters: {ck.n_params():,} ({ck.n_params() * 4 / 1e6:.2f} MB fp32)",
-                         f"- stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in run.timings.items())]
-                ex = run.out / f"export-{name}.json"
-                if ex.exists():
-                    e = json.loads(ex.read_text())
-                    c = e["check"]
-                    lines.append(f"- ONNX: {e['onnx_bytes'] / 1e6:.2f} MB; export check (onnxruntime-node vs PyTorch, "
-                                 f"max abs diff): logits {max(c['prefill.logits'], c['decode.logits']):.1e}, "
-                                 f"attentions {max(c['prefill.attention'], c['decode.attention']):.1e}")
-                folder.joinpath("TRAINING.md").write_text(training_md(
-                    name, run.rel(s.path), s.run.seed, train_size or 0, fmt_secs(total), results[key]["summary"],
-                    extra="\n".join(lines)))
+
+
+def paired(results: dict) -> dict:
+    """Trained − base per held-out sample: mean difference and its standard error, for each per-sample metric."""
+    if "base" not in results or "trained" not in results:
+        return {}
+    out = {}
+    for k in ("correct", "R_a", "r_v", "image_share", "pointing_hit"):
+        d = [float(t[k]) - float(b[k]) for b, t in zip(results["base"]["samples"], results["trained"]["samples"])]
+        n = len(d)
+        mean = sum(d) / n
+        sd = (sum((x - mean) ** 2 for x in d) / (n - 1)) ** 0.5 if n > 1 else 0.0
+        out["accuracy" if k == "correct" else k] = {"mean": mean, "se": sd / n ** 0.5, "n": n}
+    return out
 
 
 STAGES = {"data": stage_data, "sft": stage_sft, "grpo": stage_grpo, "export": stage_export, "report": stage_report}
@@ -275,11 +246,13 @@ def run(spec, stages: list[str]) -> None:
     threads = spec.run.threads or 2
     torch.set_num_threads(threads)
     r = Run(spec)
-    r.log(f"run {spec.run.name}: stages {stages}, seed {spec.run.seed}, threads {threads}, out {r.rel(r.out)}")
+    r.log(f"run {spec.run.name}: stages {stages}, seed {spec.run.seed}, threads {threads}, "
+          f"processes {r.state.num_processes}, out {r.rel(r.out)}")
     for st in stages:
         t = time.time()
         r.log(f"== {st}")
         STAGES[st](r)
+        r.state.wait_for_everyone()
         r.timings[st] = time.time() - t
         r.save_timings()
         r.log(f"== {st} done in {r.timings[st]:.1f}s")

@@ -1,4 +1,4 @@
-"""The plan of a job spec, printed by `python3 -m sayo_train run <spec> --dry-run`: stages and their commands, the data
+"""The plan of a job spec, printed by `python -m sayo_train run <spec> --dry-run`: stages and their commands, the data
 to prepare, and a memory estimate per device with its arithmetic shown.
 
 The estimate is deliberately rough (±30 %): it counts parameters from the spec's shapes, LoRA adapters for the targeted
@@ -67,9 +67,14 @@ def count_params(spec: JobSpec) -> dict[str, int]:
     e, m2 = v.embed_dim, v.merge_size ** 2
     mlp = round(v.mlp_ratio * e)
     qwen3 = spec.model.family == "qwen3_vl"
+    qwen25 = spec.model.family == "qwen2_5_vl"
     patch = 3 * v.temporal_patch_size * v.patch_size ** 2 * e + (e if qwen3 else 0)  # Conv3d bias only in Qwen3-VL
-    block = (e * 3 * e + 3 * e) + (e * e + e) + (e * mlp + mlp) + (mlp * e + e) + 4 * e
-    merger = 2 * e + (e * m2) ** 2 + e * m2 + e * m2 * t.hidden_size + t.hidden_size
+    if qwen25:  # RMSNorms (weight only), SwiGLU MLP with biases
+        block = (e * 3 * e + 3 * e) + (e * e + e) + 2 * (e * mlp + mlp) + (mlp * e + e) + 2 * e
+        merger = e + (e * m2) ** 2 + e * m2 + e * m2 * t.hidden_size + t.hidden_size
+    else:       # LayerNorms (weight and bias), two-layer MLP
+        block = (e * 3 * e + 3 * e) + (e * e + e) + (e * mlp + mlp) + (mlp * e + e) + 4 * e
+        merger = 2 * e + (e * m2) ** 2 + e * m2 + e * m2 * t.hidden_size + t.hidden_size
     mergers = 1 + len(v.deepstack_layers or [])
     vision = patch + v.depth * block + mergers * merger
     h, d = t.hidden_size, t.head_dim
@@ -92,7 +97,9 @@ def count_lora(spec: JobSpec) -> int:
     text = {"q_proj": (h, t.num_heads * hd), "k_proj": (h, t.num_kv_heads * hd), "v_proj": (h, t.num_kv_heads * hd),
             "o_proj": (t.num_heads * hd, h), "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
     e, mlp, em = v.embed_dim, round(v.mlp_ratio * v.embed_dim), v.embed_dim * v.merge_size ** 2
-    vision = {"qkv": (e, 3 * e), "proj": (e, e), "fc1": (e, mlp), "fc2": (mlp, e)}
+    vision = ({"qkv": (e, 3 * e), "proj": (e, e), "gate_proj": (e, mlp), "up_proj": (e, mlp), "down_proj": (mlp, e)}
+              if spec.model.family == "qwen2_5_vl" else
+              {"qkv": (e, 3 * e), "proj": (e, e), "fc1": (e, mlp), "fc2": (mlp, e)})
     mergers = 1 + len(v.deepstack_layers or [])
     wanted = None if lo.target_modules == "all-linear" else set(lo.target_modules)
     total = sum(lo.r * (a + b) for k, (a, b) in text.items() if wanted is None or k in wanted) * t.num_layers
@@ -105,7 +112,7 @@ def count_lora(spec: JobSpec) -> int:
 
 def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
     rel = os.path.relpath(spec.path)
-    here = f"/usr/bin/python3 -m sayo_train run {rel}"
+    here = f"python -m sayo_train run {rel}"
     hw, out = spec.hardware, []
     for name in spec.run.stages:
         if not gpu:
@@ -115,12 +122,14 @@ def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
                 else here
             out.append(Stage(name, "GPU host", fetch, STAGE_TEXT[name] + " (converters: training/README.md)"))
         elif name in ("sft", "grpo"):
-            cmd = (f"accelerate launch --num_processes {hw.gpus} --mixed_precision {hw.precision} --use_deepspeed "
-                   f"--zero_stage {hw.zero_stage or 0} sayo_trl.py {rel}")
-            out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name] + " (TRL runner: training/README.md)"))
+            cmd = (f"python -m sayo_train launch {rel} --stages {name}   # accelerate launch --num_processes "
+                   f"{hw.gpus} --mixed_precision {hw.precision}"
+                   + (f" --use_deepspeed (ZeRO-{hw.zero_stage})" if hw.zero_stage is not None else "")
+                   + "; --dry-run prints it")
+            out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name] + " (TRL GRPOTrainer / transformers Trainer)"))
         elif name == "export":
-            cmd = ("merge LoRA (peft merge_and_unload), export three ONNX graphs, then "
-                   f"npx sayo expose-attention decoder_model_merged.onnx out.onnx --layers {_layers(spec)}")
+            cmd = (f"python -m sayo_train run {rel} --stages export   # LoRA merged at the end of grpo; "
+                   f"sayo_train.hf_export, decoder_attentions of layers: {_layers(spec)}")
             out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name]))
         else:
             out.append(Stage(name, "GPU host", f"npx sayo eval --model <export dir> --data {spec.data.heldout}",

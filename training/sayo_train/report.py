@@ -47,6 +47,15 @@ def render_metrics(results: list[dict], notes: bool = True) -> str:
             notes.append(f"- `{r['run']}`: chance accuracy (uniform guess within the answer type) "
                          f"{100 * r['chance']:.1f} %; spec `{r['spec']}`, seed {r['seed']}, "
                          f"{r.get('train_size', '?')} training records, wall time {r.get('wall_time', '?')}.")
+    paired = [r for r in results if r.get("paired")]
+    if paired:
+        lines += ["", "Paired differences, trained − base, per held-out question (mean ± standard error):", "",
+                  "| run | n | accuracy | R_a | r_v | image share | pointing |", "|---|---|---|---|---|---|---|"]
+        for r in paired:
+            p = r["paired"]
+            cell = lambda k, scale=1.0: f"{scale * p[k]['mean']:+.4f} ± {scale * p[k]['se']:.4f}"
+            lines.append(f"| {r['run']} | {p['r_v']['n']} | {cell('accuracy')} | {cell('R_a')} | {cell('r_v')} | "
+                         f"{cell('image_share')} | {cell('pointing_hit')} |")
     lines += ["", "Runs:", ""] + notes + [""]
     notes_file = RESULTS_DIR / "NOTES.md"
     if notes and notes_file.exists():

@@ -1,47 +1,13 @@
-"""GRPO reward functions. Plain contract: `f(completions, *, <explicit keyword inputs>) -> list[float]`, one float per
-completion; no name-based dispatch and no hidden side channels — the trainer passes every input by keyword.
-
-The attention reward is SAYO's r_v (research/sayo-paper.md §2.2) computed from the policy's OWN last-layer attention.
-The trainer obtains it by a teacher-forced forward of the current policy over prompt + completion (the same parameters
-that sampled the completion, so the attention rows equal the rollout-time ones; this is also the pass that yields the
-log-probabilities and entropies). Differences from the official code, on purpose: the image-token span comes from the
-prompt ids and the config's image_token_id, box tokens come from the processor grid (cell = patch × merge), the
-top-30 % entropy selection runs per completion over its own T real tokens (pad-aware), ties go to the lower index.
-"""
+"""Text rewards of GRPO (format, accuracy) and their TRL adapters. Plain contract:
+`f(completions, *, <explicit keyword inputs>) -> list[float]`, one float per completion. The attention reward, which
+needs the policy itself, is attention_reward.py."""
 from __future__ import annotations
 
 import re
 import string
 
-import torch
-
-from .reward import DEFAULT_EPS, DEFAULT_TOP_RATIO, tanh_log_ratio, top_k_count
 
 ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.S)
-
-
-def select_top_entropy_t(entropy: torch.Tensor, ratio: float) -> torch.Tensor:
-    """Indices of the k = max(1, ⌊T·ratio⌋) highest-entropy tokens of ONE completion (T real tokens), ties → lower
-    index (stable sort on −entropy)."""
-    T = int(entropy.shape[0])
-    k = top_k_count(T, ratio)
-    order = sorted(range(T), key=lambda i: (-float(entropy[i]), i))
-    return torch.tensor(sorted(order[:k]), dtype=torch.int64)
-
-
-def attention_region_reward(completions, *, image_attention, entropies, targets, top_ratio=DEFAULT_TOP_RATIO,
-                            eps=DEFAULT_EPS) -> list[float]:
-    """r_v = tanh(log((a_q+ε)/(v_q+ε))).
-    image_attention[i]: [T_i, H, N] attention of the queries that produced completion i's T_i tokens, image columns only;
-    entropies[i]: [T_i]; targets[i]: box token indices (0..N-1)."""
-    out = []
-    for att, ent, tgt in zip(image_attention, entropies, targets):
-        sel = select_top_entropy_t(ent, top_ratio)
-        a_sel = att[sel].to(torch.float64)                    # k, H, N
-        a_q = float(a_sel[:, :, tgt].mean(-1).mean(-1).mean())
-        v_q = float(a_sel.mean(-1).mean(-1).mean())
-        out.append(tanh_log_ratio(a_q, v_q, eps))
-    return out
 
 
 def format_reward(completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?)</answer>") -> list[float]:
@@ -54,6 +20,50 @@ def format_reward(completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?
         ok = bool(m) and done and text[m.end():].strip() == "" and text.count("<answer>") == 1
         out.append(1.0 if ok else 0.0)
     return out
+
+
+def length_factor(n_tokens: int, min_tokens: int, max_tokens: int, floor: float) -> float:
+    """SAYO's length shaping of the format reward: 1 inside [min_tokens, max_tokens]; above, min(1, floor·max/L);
+    below, min(1, floor·L/min) (the official code's coefficient is 0.6, for 60–100 tokens)."""
+    if n_tokens > max_tokens:
+        return min(1.0, floor * max_tokens / n_tokens)
+    if n_tokens < min_tokens:
+        return min(1.0, floor * n_tokens / min_tokens)
+    return 1.0
+
+
+class FormatReward:
+    """TRL reward function: format_reward × length_factor (when the spec declares length shaping); a completion is
+    finished when its last id is the end-of-turn id."""
+
+    __name__ = "format"
+
+    def __init__(self, pattern: str, eos_token_id: int, length_shaping=None):
+        self.pattern, self.eos, self.shaping = pattern, eos_token_id, length_shaping
+
+    def __call__(self, completions, completion_ids, **_kw) -> list[float]:
+        texts = [_text(c) for c in completions]
+        finished = [len(ids) > 0 and ids[-1] == self.eos for ids in completion_ids]
+        out = format_reward(texts, finished=finished, pattern=self.pattern)
+        if self.shaping is not None:
+            s = self.shaping
+            out = [r * length_factor(len(ids), s.min_tokens, s.max_tokens, s.floor)
+                   for r, ids in zip(out, completion_ids)]
+        return out
+
+
+class AccuracyReward:
+    """TRL reward function: accuracy_reward against the example's `answer` column."""
+
+    __name__ = "accuracy"
+
+    def __call__(self, completions, answer, **_kw) -> list[float]:
+        return accuracy_reward([_text(c) for c in completions], answers=answer)
+
+
+def _text(completion) -> str:
+    """A TRL completion: plain text, or conversational [{"role": "assistant", "content": text}]."""
+    return completion if isinstance(completion, str) else completion[-1]["content"]
 
 
 def normalize_answer(s: str) -> str:

@@ -156,6 +156,7 @@ class AttentionRegionParams:
     top_ratio: float
     eps: float
     cell_px: Optional[int] = None  # when given, must equal patch_size × merge_size
+    alignment: str = "produced"  # which attention row a generated token owns (reward.py)
 
 
 @dataclass
@@ -202,6 +203,10 @@ class Grpo:
     steps: Optional[int] = None  # wins over epochs
     epochs: Optional[int] = None
     save_every: Optional[int] = None
+    lr_scheduler: Optional[str] = None  # TRL lr_scheduler_type; absent: "linear" (TRL's default)
+    warmup_steps: Optional[int] = None
+    scale_rewards: Optional[str] = None  # TRL: "group" (SAYO), "batch" or "none"
+    loss_type: Optional[str] = None  # TRL: "grpo", "bnpo", "dr_grpo" or "dapo" (TRL 0.25's default)
 
 
 @dataclass

@@ -133,6 +133,9 @@ def _model(spec) -> list[tuple[str, str]]:
         out.append(("model.image.max_pixels", f"must hold at least one {m.cell_px}x{m.cell_px} image token"))
     if m.init_path is not None and not m.init_path.is_dir():
         out.append(("model.init", f"checkpoint folder not found: {m.init_path}"))
+    if m.init == "random" and m.family != "qwen2_5_vl":
+        out.append(("model.family", "a model built from its shapes (init: random) is Qwen2.5-VL: transformers.js 4.3.1 "
+                    f"runs qwen2_5_vl exports (its qwen3_vl has no DeepStack input); got {m.family!r}"))
     if m.lora.enabled and m.init == "random":
         out.append(("model.lora.enabled", "LoRA adapters on random weights train nothing useful; use init: <checkpoint>"))
     return out
@@ -185,9 +188,17 @@ def _rewards(spec) -> list[tuple[str, str]]:
     return out
 
 
+TRL_ADVANTAGE_EPS = 1e-4   # fixed in trl 0.25.1's GRPOTrainer (advantages / (std + 1e-4))
+
+
 def _grpo(spec) -> list[tuple[str, str]]:
     g, h, out = spec.grpo, spec.hardware, []
-    if g is None or h is None:
+    if g is None:
+        return out
+    if g.advantage_eps != TRL_ADVANTAGE_EPS:
+        out.append(("grpo.advantage_eps", f"TRL's GRPOTrainer divides by (std + {TRL_ADVANTAGE_EPS:g}); "
+                    f"accepted: {TRL_ADVANTAGE_EPS:g}, got {g.advantage_eps:g}"))
+    if h is None:
         return out
     per_step = h.gpus * h.per_device_batch_size * h.gradient_accumulation_steps
     if per_step != g.prompts_per_step * g.group_size:

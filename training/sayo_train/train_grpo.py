@@ -1,116 +1,108 @@
-"""GRPO for SAYO-mini: group-normalised advantages, clipped ratio, KL(β) to the frozen reference (the SFT base),
-temperature / top-p sampling. Rewards are plain functions (rewards.py) combined as a weighted sum.
+"""GRPO on TRL's GRPOTrainer (trl 0.25.1, SAYO's own pin: the trainer SAYO subclassed), with the SAYO attention
+reward as a plug-in (attention_reward.AttentionRegionReward), the format reward with the spec's length shaping and the
+optional accuracy reward. The mini spec and the 8B spec go through this same code; only the spec differs.
 
-Per step: `prompts_per_step` prompts × `group_size` sampled completions. One teacher-forced forward of the policy per
-group (with gradients) yields the log-probabilities, the entropies and the last-layer attention of the very queries
-that produced each token — the attention and entropy are detached and feed the SAYO reward (no gradient flows through
-the reward); the reference forward gives the KL term. One optimisation step per batch (num_iterations = 1, so the
-ratio is 1 at the update but the clipped objective is kept for fidelity).
+Spec → GRPOConfig: group_size → num_generations; prompts_per_step × group_size completions per optimizer step
+(per_device_train_batch_size × processes × gradient_accumulation_steps); lr, weight_decay, max_grad_norm, kl_beta →
+beta, clip_eps → epsilon, temperature, top_p, data.max_response_tokens → max_completion_length; lr_scheduler,
+warmup_steps, scale_rewards and loss_type when the spec gives them (else TRL's defaults). advantage_eps is TRL's fixed
+1e-4 (checked by the spec). Special tokens other than <|im_end|> are never sampled (bad_words_ids).
 """
 from __future__ import annotations
 
-import copy
-import random
 import time
 
 import torch
+from trl import GRPOConfig, GRPOTrainer
 
-from .common import Example
-from .infer import generate, token_stats
-from .rewards import accuracy_reward, attention_region_reward, format_reward
+from .attention_reward import AttentionRegionReward
+from .hf_model import banned_token_ids
+from .rewards import AccuracyReward, FormatReward
 
 
-def combined_rewards(terms, *, tok, exs, comps, finished, stats):
-    """terms: list of (name, weight, params). Returns (total list, {name: list})."""
-    texts = [tok.decode(c, skip_special_tokens=True) for c in comps]
-    parts = {}
-    for name, weight, params in terms:
-        if weight == 0:
-            continue
-        if name == "attention_region":
-            vals = attention_region_reward(texts, image_attention=stats["image_att"], entropies=stats["entropy"],
-                                           targets=[ex.target for ex in exs], top_ratio=params.get("top_ratio", 0.3),
-                                           eps=params.get("eps", 1e-8))
-        elif name == "format":
-            vals = format_reward(texts, finished=finished, pattern=params.get("pattern",
-                                                                              r"<answer>(?!.*<answer>)(.*?)</answer>"))
-        elif name == "accuracy":
-            vals = accuracy_reward(texts, answers=[ex.rec["answer"] for ex in exs])
+def grpo_config(spec, output_dir, processor, *, world_size: int = 1) -> GRPOConfig:
+    g, h = spec.grpo, spec.hardware
+    completions = g.prompts_per_step * g.group_size
+    if h is not None:
+        per_device, accum = h.per_device_batch_size, h.gradient_accumulation_steps
+    else:
+        if completions % world_size:
+            raise ValueError(f"grpo: {completions} completions per step do not split over {world_size} processes")
+        per_device, accum = completions // world_size, 1
+    kw = {}
+    if g.lr_scheduler:
+        kw["lr_scheduler_type"] = g.lr_scheduler
+    if g.warmup_steps is not None:
+        kw["warmup_steps"] = g.warmup_steps
+    if g.scale_rewards:
+        kw["scale_rewards"] = g.scale_rewards
+    if g.loss_type:
+        kw["loss_type"] = g.loss_type
+    if g.save_every:
+        kw.update(save_strategy="steps", save_steps=g.save_every)
+    else:
+        kw["save_strategy"] = "no"
+    if g.steps:
+        kw["max_steps"] = g.steps
+    else:
+        kw["num_train_epochs"] = g.epochs
+    if h is not None:
+        kw.update(bf16=h.precision == "bf16", fp16=h.precision == "fp16",
+                  gradient_checkpointing=bool(h.gradient_checkpointing))
+    weights = [r.weight for r in spec.rewards]
+    attn = (h.attn_implementation if h is not None and h.attn_implementation else "eager")
+    kw["model_init_kwargs"] = {"attn_implementation": attn, "dtype": spec.model.dtype or "float32"}
+    return GRPOConfig(
+        output_dir=str(output_dir), seed=spec.run.seed, data_seed=spec.run.seed,
+        per_device_train_batch_size=per_device, gradient_accumulation_steps=accum, num_generations=g.group_size,
+        learning_rate=g.lr, weight_decay=g.weight_decay, max_grad_norm=g.max_grad_norm, beta=g.kl_beta,
+        epsilon=g.clip_eps, temperature=g.temperature, top_p=g.top_p,
+        max_completion_length=spec.data.max_response_tokens, max_prompt_length=None,
+        reward_weights=weights, logging_steps=1, report_to=[], remove_unused_columns=False,
+        use_cpu=not torch.cuda.is_available(), disable_tqdm=True, dataloader_num_workers=0,
+        generation_kwargs={"bad_words_ids": [[i] for i in banned_token_ids(processor.tokenizer)]},
+        **kw)
+
+
+def reward_functions(spec, processor):
+    """The spec's rewards, in its order, as TRL reward functions (the attention one still to be bound)."""
+    eos = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    out = []
+    for r in spec.rewards:
+        p = r.params
+        if r.name == "attention_region":
+            out.append(AttentionRegionReward(processor, layer=p.layer, top_ratio=p.top_ratio, eps=p.eps,
+                                             alignment=p.alignment, temperature=spec.grpo.temperature,
+                                             cell_px=p.cell_px))
+        elif r.name == "format":
+            out.append(FormatReward(p.pattern, eos, p.length_shaping))
+        elif r.name == "accuracy":
+            out.append(AccuracyReward())
         else:
-            raise ValueError(f"unknown reward term {name!r}")
-        parts[name] = [weight * v for v in vals]
-    total = [sum(p[i] for p in parts.values()) for i in range(len(comps))]
-    return total, parts
+            raise ValueError(f"rewards: unknown reward {r.name!r}")
+    return out
 
 
-def train_grpo(policy, examples: list[Example], tok, *, terms, steps: int, prompts_per_step: int, group_size: int,
-               lr: float, weight_decay: float, max_grad_norm: float, kl_beta: float, clip_eps: float,
-               advantage_eps: float, temperature: float, top_p: float, max_new: int, layer: int, seed: int,
+def train_grpo(model_path, processor, dataset, spec, *, output_dir, world_size: int = 1, peft_config=None,
                log=print) -> dict:
-    rng = random.Random(seed)
-    gen = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
-    ref = copy.deepcopy(policy).eval()
-    for p in ref.parameters():
-        p.requires_grad_(False)
-    L = policy.cfg.text.num_layers
-    layer = (layer + L) % L
-    opt = torch.optim.AdamW(policy.parameters(), lr=lr, weight_decay=weight_decay)
-    from .tokenizer import SPECIAL_TOKENS
-    banned = torch.tensor([tok.token_id(t) for t in SPECIAL_TOKENS if t != "<|im_end|>"])
+    """GRPO from the checkpoint folder `model_path` (TRL loads the policy and its KL reference from it)."""
     t0 = time.time()
-    hist = []
-    order = []
-    for step in range(1, steps + 1):
-        if len(order) < prompts_per_step:
-            more = list(range(len(examples)))
-            rng.shuffle(more)
-            order += more
-        batch, order = order[:prompts_per_step], order[prompts_per_step:]
-        policy.eval()  # no dropout anyway; sampling with the current parameters
-        opt.zero_grad()
-        n_tok_total = 0
-        groups = []
-        for idx in batch:
-            ex = examples[idx]
-            comps, finished = generate(policy, ex, group_size, max_new, greedy=False, temperature=temperature,
-                                       top_p=top_p, gen=gen, banned=banned)
-            comps = [c if c else [policy.cfg.eos_token_id] for c in comps]
-            groups.append((ex, comps, finished))
-            n_tok_total += sum(len(c) for c in comps)
-        log_r, log_parts, log_kl = [], {}, []
-        for ex, comps, finished in groups:
-            exs = [ex] * len(comps)
-            st = token_stats(policy, exs, comps, layer, temperature, grad=True)
-            total, parts = combined_rewards(terms, tok=tok, exs=exs, comps=comps, finished=finished, stats=st)
-            r = torch.tensor(total, dtype=torch.float32)
-            adv = (r - r.mean()) / (r.std(unbiased=False) + advantage_eps)
-            with torch.no_grad():
-                rst = token_stats(ref, exs, comps, layer, temperature)
-            loss = 0.0
-            for i in range(len(comps)):
-                lp = st["logp"][i]
-                old = lp.detach()
-                ratio = torch.exp(lp - old)
-                pg = -torch.min(ratio * adv[i], torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * adv[i])
-                d = rst["logp"][i] - lp
-                kl = torch.exp(d) - d - 1  # low-variance (k3) estimator of KL(π‖π_ref)
-                loss = loss + (pg + kl_beta * kl).sum()
-                log_kl.append(float(kl.mean()))
-            (loss / n_tok_total).backward()  # token-mean over the whole step
-            log_r += total
-            for k, v in parts.items():
-                log_parts.setdefault(k, []).extend(v)
-        gn = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
-        opt.step()
-        rec = {"step": step, "reward": sum(log_r) / len(log_r), "kl": sum(log_kl) / len(log_kl),
-               "grad_norm": float(gn), **{k: sum(v) / len(v) for k, v in log_parts.items()},
-               "len": n_tok_total / (len(groups) * group_size)}
-        hist.append(rec)
-        if step % 10 == 0 or step == 1 or step == steps:
-            w = hist[-10:]
-            keys = [k for k in rec if k not in ("step",)]
-            msg = " ".join(f"{k} {sum(h[k] for h in w) / len(w):.4f}" for k in keys)
-            log(f"grpo step {step}/{steps} {msg} ({time.time() - t0:.0f}s)")
-    policy.eval()
-    return {"steps": steps, "seconds": time.time() - t0, "history": hist}
+    args = grpo_config(spec, output_dir, processor, world_size=world_size)
+    funcs = reward_functions(spec, processor)
+    trainer = GRPOTrainer(model=str(model_path), reward_funcs=funcs, args=args, train_dataset=dataset,
+                          processing_class=processor, peft_config=peft_config)
+    for f in funcs:
+        if isinstance(f, AttentionRegionReward):
+            f.bind(trainer)
+    trainer.train()
+    hist = [h for h in trainer.state.log_history if "reward" in h]
+    for h in hist:
+        if h["step"] % 10 == 0 or h["step"] in (1, trainer.state.global_step):
+            parts = " ".join(f"{k.split('/')[1]} {v:+.4f}" for k, v in h.items()
+                             if k.startswith("rewards/") and k.endswith("/mean"))
+            log(f"grpo step {h['step']}: reward {h['reward']:+.4f} ({parts}) kl {h.get('kl', 0):.4f} "
+                f"len {h.get('completions/mean_length', 0):.1f}")
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    model.eval()
+    return {"model": model, "trainer": trainer, "steps": trainer.state.global_step, "seconds": time.time() - t0,
+            "history": hist}

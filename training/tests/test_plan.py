@@ -7,22 +7,22 @@ import sys
 from pathlib import Path
 
 import torch.nn as nn
+from transformers import Qwen2_5_VLForConditionalGeneration
 
-from sayo_train.model import ModelCfg, SayoMini, TextCfg, VisionCfg
+from sayo_train.common import build_tokenizer
+from sayo_train.hf_model import build_processor, qwen_config
+from sayo_train.launch import deepspeed_config, plan as launch_plan
 from sayo_train.plan import GB, build_plan, count_lora, count_params, format_plan
 from sayo_train.spec import load_spec
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
 
 
-def mini_model(spec) -> SayoMini:
-    v, t = spec.model.vision, spec.model.text
-    return SayoMini(ModelCfg(
-        vision=VisionCfg(v.patch_size, v.temporal_patch_size, v.merge_size, v.embed_dim, v.depth, v.num_heads, v.mlp_ratio),
-        text=TextCfg(t.hidden_size, t.num_layers, t.num_heads, t.num_kv_heads, t.head_dim, t.intermediate_size,
-                     t.mrope_section, t.rope_theta, t.rms_norm_eps),
-        vocab_size=500, image_token_id=1, video_token_id=2, vision_start_token_id=3, vision_end_token_id=4,
-        bos_token_id=5, eos_token_id=6, pad_token_id=7))
+def mini_model(spec, tmp_path) -> Qwen2_5_VLForConditionalGeneration:
+    build_tokenizer().save(tmp_path)
+    proc = build_processor(spec.model, tmp_path)
+    spec.model.text.vocab_size = len(proc.tokenizer)
+    return Qwen2_5_VLForConditionalGeneration(qwen_config(spec.model, proc))
 
 
 def test_8b_dry_run_prints_stages_commands_data_and_memory():
@@ -30,8 +30,9 @@ def test_8b_dry_run_prints_stages_commands_data_and_memory():
     text = format_plan(plan)
     assert [s.name for s in plan.stages] == ["data", "grpo", "export", "report"]
     assert all(s.where == "GPU host" for s in plan.stages)
-    assert "accelerate launch --num_processes 6 --mixed_precision bf16 --use_deepspeed --zero_stage 1" in text
-    assert "npx sayo expose-attention decoder_model_merged.onnx out.onnx --layers last" in text
+    assert "python -m sayo_train launch jobs/sayo-qwen3-vl-8b.yaml --stages grpo" in text
+    assert "accelerate launch --num_processes 6 --mixed_precision bf16 --use_deepspeed (ZeRO-1)" in text
+    assert "decoder_attentions of layers: last" in text
     assert "hub:ReFocus/ReFocus_Data" in text and "~16000 records" in text
     assert "GRPO steps: 2475 = 3 epochs x ceil(19800 / 24); 24 prompts x 16 rollouts per step" in text
     assert "64-1024 image tokens of 32x32 px" in text
@@ -61,17 +62,17 @@ def test_paper_response_length_does_not_fit_at_batch_64_and_the_plan_says_what_t
     assert build_plan(spec).peak_bytes() < 141 * GB
 
 
-def test_counts_match_the_real_sayo_mini_modules():
+def test_counts_match_the_real_sayo_mini_modules(tmp_path):
     spec = load_spec(JOBS / "sayo-mini.yaml")
-    spec.model.text.vocab_size, spec.model.text.tie_word_embeddings = 500, False
-    model = mini_model(spec)
+    spec.model.text.tie_word_embeddings = False
+    model = mini_model(spec, tmp_path)
     counts = count_params(spec)
-    assert counts["vision"] == sum(p.numel() for p in model.visual.parameters())
+    assert counts["vision"] == sum(p.numel() for p in model.model.visual.parameters())
     assert counts["total"] == sum(p.numel() for p in model.parameters())
     spec.model.lora.enabled = True
     r = spec.model.lora.r
-    # peft 'all-linear' skips lm_head; HF builds patch_embed as a Conv3d (not targeted), the mini as a Linear.
-    linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and n not in ("lm_head", "visual.patch_embed")]
+    # peft 'all-linear' skips lm_head; patch_embed is a Conv3d (not targeted).
+    linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and n != "lm_head"]
     assert count_lora(spec) == sum(r * (m.in_features + m.out_features) for _, m in linears)
 
 
@@ -80,8 +81,8 @@ def test_mini_plan_runs_here_on_cpu():
     text = format_plan(plan)
     assert [s.name for s in plan.stages] == load_spec(JOBS / "sayo-mini.yaml").run.stages
     assert all(s.where == "here" for s in plan.stages)
-    assert "python3 -m sayo_train run " in text and "sayo-mini.yaml --stages sft" in text
-    assert text.count("all in order: $ /usr/bin/python3 -m sayo_train run ") == 1
+    assert "python -m sayo_train run " in text and "sayo-mini.yaml --stages sft" in text
+    assert text.count("all in order: $ python -m sayo_train run ") == 1
     assert "memory per process (CPU RAM" in text and plan.capacity_gb is None
 
 
@@ -104,3 +105,27 @@ def test_cli_dry_run_prints_the_plan_and_refuses_a_bad_spec(tmp_path):
                          cwd=cwd, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.splitlines() == [f"{bad}: grpo.group_sise: unknown key", f"{bad}: grpo.group_size: missing required key"]
+
+
+def test_8b_launch_dry_run_prints_the_accelerate_command_and_a_zero_config_from_the_spec():
+    spec = load_spec(JOBS / "sayo-qwen3-vl-8b.yaml")
+    cmd, ds, ds_path = launch_plan(spec, stages="grpo")
+    assert cmd[1:] == ["launch", "--num_machines", "1", "--dynamo_backend", "no", "--num_processes", "6",
+                       "--mixed_precision", "bf16", "--use_deepspeed", "--deepspeed_config_file", str(ds_path),
+                       "-m", "sayo_train", "run", str(spec.path), "--stages", "grpo"]
+    assert ds == deepspeed_config(spec) and ds["zero_optimization"]["stage"] == 1 and ds["bf16"]["enabled"] is True
+    assert ds["train_micro_batch_size_per_gpu"] == "auto"
+    r = subprocess.run([sys.executable, "-m", "sayo_train", "launch", "jobs/sayo-qwen3-vl-8b.yaml", "--dry-run"],
+                       cwd=JOBS.parent, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "accelerate launch --num_machines 1 --dynamo_backend no --num_processes 6 --mixed_precision bf16 " \
+           "--use_deepspeed --deepspeed_config_file" in r.stdout
+    assert '"stage": 1' in r.stdout and not ds_path.exists()
+
+
+def test_cpu_launch_uses_the_multi_process_launcher_only_above_one_process():
+    spec = load_spec(JOBS / "smoke.yaml")
+    two, ds, _ = launch_plan(spec, num_processes=2)
+    one, _, _ = launch_plan(spec, num_processes=1)
+    assert ds is None and "--multi_gpu" in two and "--num_processes" in two and two[two.index("--num_processes") + 1] == "2"
+    assert "--cpu" in one and "--multi_gpu" not in one

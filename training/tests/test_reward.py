@@ -8,8 +8,10 @@ import torch
 
 from sayo_train.fixtures import grid_cases, reward_cases
 from sayo_train.reward import attention_score, reward_case, select_top_entropy, tanh_log_ratio, top_k_count
-from sayo_train.rewards import (accuracy_reward, attention_region_reward, extract_answer, format_reward,
-                                normalize_answer)
+from sayo_train.attention_reward import summarize
+from sayo_train.rewards import (AccuracyReward, FormatReward, accuracy_reward, extract_answer, format_reward,
+                                length_factor, normalize_answer)
+from sayo_train.spec import LengthShaping
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,17 +55,48 @@ def test_fixtures_are_current():
     assert json.loads((REPO / "fixtures" / "reward-cases.json").read_text()) == json.loads(json.dumps(reward_cases()))
 
 
-def test_torch_reward_equals_reference():
-    """The trainer's batched reward (rewards.attention_region_reward) equals the reference of the fixtures."""
-    for case in reward_cases():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_plugin_reward_equals_the_fixtures_src_core_reproduces(dtype):
+    """The GRPO plug-in's summary (attention_reward.summarize, the code TRL calls) equals fixtures/reward-cases.json,
+    which src/core reproduces within 1e-6 (src/core/parity.test.ts), for both alignments, from fp32 and fp64."""
+    cases = reward_cases()
+    assert {c["input"].get("alignment") for c in cases} == {None, "produced", "input"}
+    for case in cases:
         inp, exp = case["input"], case["expected"]
-        if inp.get("alignment") == "input":
-            continue  # attention_region_reward scores the produced alignment only
-        att = torch.tensor(inp["attention"], dtype=torch.float64)
-        got = attention_region_reward(["x"], image_attention=[att], entropies=[torch.tensor(inp["entropy"])],
-                                      targets=[exp["target_tokens"]], top_ratio=inp.get("top_ratio", 0.3),
-                                      eps=inp.get("eps", 1e-8))[0]
-        assert abs(got - exp["r_v"]) < 1e-9, case["name"]
+        got = summarize(torch.tensor(inp["attention"], dtype=dtype), torch.tensor(inp["entropy"], dtype=dtype),
+                        exp["target_tokens"], top_ratio=inp.get("top_ratio", 0.3), eps=inp.get("eps", 1e-8),
+                        alignment=inp.get("alignment", "produced"))
+        assert got["selected"] == exp["selected"], case["name"]
+        for k in ("a_q", "v_q", "r_v"):
+            assert abs(got[k] - exp[k]) <= 1e-6, (case["name"], k)
+        assert len(got["per_token"]) == len(exp["per_token"])
+        for g, e in zip(got["per_token"], exp["per_token"]):
+            assert all(abs(g[k] - e[k]) <= 1e-6 for k in ("a", "v", "R_a")), case["name"]
+
+
+def test_input_alignment_shifts_rows_and_drops_the_last_token():
+    att = [[[0.7, 0.1]], [[0.1, 0.3]], [[0.2, 0.2]]]   # T=3, H=1, N=2; target token 0
+    produced = summarize(torch.tensor(att), torch.tensor([3.0, 1.0, 2.0]), [0], top_ratio=0.5)
+    shifted = summarize(torch.tensor(att), torch.tensor([3.0, 1.0, 2.0]), [0], top_ratio=0.5, alignment="input")
+    assert produced["selected"] == [0] and abs(produced["a_q"] - 0.7) < 1e-6
+    assert len(shifted["per_token"]) == 2 and shifted["selected"] == [0] and abs(shifted["a_q"] - 0.1) < 1e-6
+    with pytest.raises(ValueError, match="alignment: expected one of produced, input"):
+        summarize(torch.tensor(att), torch.tensor([1.0, 1.0, 1.0]), [0], alignment="output")
+
+
+def test_length_shaping_follows_the_spec():
+    assert length_factor(80, 60, 100, 0.6) == 1.0
+    assert abs(length_factor(120, 60, 100, 0.6) - 0.5) < 1e-12      # 0.6 · 100 / 120
+    assert abs(length_factor(30, 60, 100, 0.6) - 0.3) < 1e-12       # 0.6 · 30 / 60
+    assert length_factor(101, 60, 100, 0.6) < 0.6
+    eos = 9
+    fr = FormatReward("<answer>(?!.*<answer>)(.*?)</answer>", eos, LengthShaping(min_tokens=4, max_tokens=6, floor=0.6))
+    done = "<answer>red</answer>"
+    got = fr([done, done, done, done], completion_ids=[[1, 2, 3, eos], [1, 2, 3, 4, 5, eos], [1] * 9 + [eos], [1, 2]])
+    assert got[0] == 1.0 and got[1] == 1.0 and abs(got[2] - 0.6 * 6 / 10) < 1e-12 and got[3] == 0.0
+    plain = FormatReward("<answer>(?!.*<answer>)(.*?)</answer>", eos)
+    assert plain([[{"role": "assistant", "content": done}]], completion_ids=[[1] * 30 + [eos]]) == [1.0]
+    assert AccuracyReward()(["<answer>Red</answer>", "<answer>blue</answer>"], answer=["red", "red"]) == [1.0, 0.0]
 
 
 def test_format_and_accuracy_rewards():

@@ -16,7 +16,7 @@ BASE = {
     "spec_version": 1,
     "run": {"name": "t", "seed": 1, "output_dir": "out", "stages": ["data", "sft", "grpo", "export", "report"]},
     "model": {
-        "init": "random", "family": "qwen2_vl",
+        "init": "random", "family": "qwen2_5_vl",
         "vision": {"patch_size": 14, "temporal_patch_size": 2, "merge_size": 2, "embed_dim": 32, "depth": 1,
                    "num_heads": 2, "mlp_ratio": 2.0},
         "text": {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2, "head_dim": 8,
@@ -160,10 +160,32 @@ def test_local_data_source_must_exist(tmp_path):
     (lambda d: d["model"]["image"].update(min_pixels=60000), "model.image.min_pixels", "must be <= max_pixels"),
     (lambda d: d["export"].update(attention_layers=[0, 5]), "export.attention_layers", "no such decoder layer: [5]"),
     (lambda d: [r.update(weight=0.0) for r in d["rewards"]], "rewards", "every weight is 0"),
+    (lambda d: d["model"].update(family="qwen2_vl"), "model.family",
+     "a model built from its shapes (init: random) is Qwen2.5-VL"),
+    (lambda d: d["grpo"].update(advantage_eps=1e-6), "grpo.advantage_eps",
+     "TRL's GRPOTrainer divides by (std + 0.0001); accepted: 0.0001, got 1e-06"),
 ])
 def test_semantic_errors_name_the_key(tmp_path, edit, key, reason):
     errs = errors_of(tmp_path, variant(edit))
     assert len(errs) == 1 and errs[0].startswith(f"{tmp_path / 'job.yaml'}: {key}: {reason}"), errs
+
+
+def test_trainer_keys_load_and_bad_values_name_the_key(tmp_path):
+    def edit(d):
+        d["rewards"][0]["params"]["alignment"] = "input"
+        d["rewards"][1]["params"]["length_shaping"] = {"min_tokens": 2, "max_tokens": 6, "floor": 0.6}
+        d["grpo"].update(lr_scheduler="cosine", warmup_steps=3, scale_rewards="batch", loss_type="grpo")
+    spec = load_spec(write(tmp_path, variant(edit)))
+    assert spec.reward("attention_region").params.alignment == "input"
+    assert spec.reward("format").params.length_shaping.floor == 0.6
+    g = spec.grpo
+    assert (g.lr_scheduler, g.warmup_steps, g.scale_rewards, g.loss_type) == ("cosine", 3, "batch", "grpo")
+    assert load_spec(write(tmp_path, BASE)).reward("attention_region").params.alignment == "produced"
+    errs = errors_of(tmp_path, variant(lambda d: (d["rewards"][0]["params"].update(alignment="output"),
+                                                  d["grpo"].update(scale_rewards="std", loss_type="ppo"))))
+    job = tmp_path / "job.yaml"
+    assert sorted(e.split(": ")[1] for e in errs) == ["grpo.loss_type", "grpo.scale_rewards", "rewards[0].params.alignment"]
+    assert all(e.startswith(f"{job}: ") and ": expected one of " in e for e in errs), errs
 
 
 def test_hardware_must_give_the_completions_grpo_asks_for(tmp_path):

@@ -1,6 +1,6 @@
 """Writes the Table-2 ablation specs of SAYO-mini from jobs/sayo-mini.yaml so that they share every hyper-parameter:
 same SFT base (model.init = SAYO-mini's run output), same data and GRPO settings; only the reward weights differ.
-Usage: /usr/bin/python3 tools/derive_ablations.py   (from training/)"""
+Usage: ../.venv/bin/python tools/derive_ablations.py   (from training/)"""
 from pathlib import Path
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
@@ -18,7 +18,7 @@ def derive(text: str, name: str, what: str, w_att: float, w_acc: float) -> str:
             line = f"# SAYO-mini ablation (paper Table 2): {what}. Generated from sayo-mini.yaml by tools/derive_ablations.py."
         elif s.startswith("# Run:"):
             line = (f"# Run after sayo-mini.yaml (it reuses that run's SFT base and data): "
-                    f"/usr/bin/python3 -m sayo_train run jobs/{name}.yaml")
+                    f"../.venv/bin/python -m sayo_train run jobs/{name}.yaml")
         elif s.startswith("name: sayo-mini"):
             line = line.replace("sayo-mini", name)
         elif s.startswith("output_dir:"):

@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs
 export PYTHONPATH=.
-/usr/bin/python3 -m sayo_train run jobs/sayo-mini.yaml > runs/sayo-mini.log 2>&1
+../.venv/bin/python -m sayo_train run jobs/sayo-mini.yaml > runs/sayo-mini.log 2>&1
 for a in sayo-mini-ablation-accuracy sayo-mini-ablation-attention-accuracy; do
-  /usr/bin/python3 -m sayo_train run "jobs/$a.yaml" > "runs/$a.log" 2>&1
+  ../.venv/bin/python -m sayo_train run "jobs/$a.yaml" > "runs/$a.log" 2>&1
 done
-/usr/bin/python3 -m sayo_train fixtures > runs/fixtures.log 2>&1
-/usr/bin/python3 -m sayo_train metrics >> runs/fixtures.log 2>&1
+../.venv/bin/python -m sayo_train fixtures > runs/fixtures.log 2>&1
+../.venv/bin/python -m sayo_train metrics >> runs/fixtures.log 2>&1
 echo done > runs/ALL_DONE
