@@ -1,7 +1,7 @@
 /**
  * @file Heatmap redraw benchmark in real Chromium: a session with a 1,300-token grid (26 × 50 cells, 4 layers × 4
  * heads, 60 tokens; the deterministic session fixture, since SAYO-mini's max_pixels allows at most 144 cells) is
- * imported, then the token strip is scrubbed with ArrowRight and each step is timed from the key event to the next
+ * imported (its image is the fixture's own, of the declared size, as session import requires), then the token strip is scrubbed with ArrowRight and each step is timed from the key event to the next
  * animation frame (React update + both heatmaps, the difference map and the reward panels redrawn, plus the wait for
  * the frame), the synchronous script part of it (render, commit, effects), and each heatmap draw from its performance
  * measure. Prints ms per frame and per draw with the machine's load average; no
@@ -18,7 +18,6 @@ const OUT = 'test-results/journey-bench';
 
 test('heatmap redraw while scrubbing tokens on a 1,300-token grid', async ({ page }) => {
   const session = makeSession({ rows: 26, cols: 50, layers: [0, 1, 2, 3], heads: 4, tokens: 60, width: 1400, height: 728, seed: 7 });
-  session.image.dataUrl = `data:image/png;base64,${fs.readFileSync(`public/samples/${JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].image}`).toString('base64')}`;
   session.view = { ...session.view, token: 0, layer: 3, norm: 'shared' };
   fs.mkdirSync(OUT, { recursive: true });
   const file = path.join(OUT, 'grid-1300.json');
