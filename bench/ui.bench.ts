@@ -100,7 +100,25 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   if (cdp) await cdp.send('Profiler.enable').then(() => cdp.send('Profiler.start'));
   const browser = page.context().browser();
   if (profile === 'trace' && browser) await browser.startTracing(page, { path: path.join(OUT, 'box-edit.trace.json'), categories: ['devtools.timeline', 'blink', 'cc'] });
+  // What the box edits change in the DOM: mutation records per element (test id or class of the nearest named host).
+  await page.evaluate(() => {
+    const counts: Record<string, number> = {};
+    const where = (n: Node) => {
+      const el = n instanceof Element ? n : n.parentElement;
+      const host = el?.closest('[data-testid]');
+      return `${host?.getAttribute('data-testid') ?? el?.className ?? '?'}`;
+    };
+    const mo = new MutationObserver((records) => {
+      for (const r of records) {
+        const k = `${where(r.target)} ${r.type}${r.attributeName ? `:${r.attributeName}` : ''}`;
+        counts[k] = (counts[k] ?? 0) + (r.type === 'childList' ? r.addedNodes.length + r.removedNodes.length : 1);
+      }
+    });
+    mo.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations = () => (mo.disconnect(), counts);
+  });
   const box = await timeKeys(page, layer, 40, ['ArrowRight', 'ArrowRight', 'ArrowLeft', 'ArrowLeft']);
+  const mutations = await page.evaluate(() => (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations());
   if (cdp) fs.writeFileSync(path.join(OUT, 'box-edit.cpuprofile'), JSON.stringify((await cdp.send('Profiler.stop')).profile));
   if (profile === 'trace' && browser) await browser.stopTracing();
   const rvAfter = await page.getByTestId('reward-base').getAttribute('data-rv');
@@ -129,6 +147,9 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   console.log(`  idle frame (key nothing handles → next frame) ${fmt(result.idleFrame)}`);
   console.log(`  box edit      whole frame ${fmt(result.boxEdit.frame)}; script ${fmt(result.boxEdit.script)} (${box.sync.length}/${box.frames.length}); one heatmap draw ${fmt(result.boxEdit.heatmapDraw)}`);
   console.log(`  heatmap redraw whole frame ${fmt(result.heatmapRedraw.frame)}; script ${fmt(result.heatmapRedraw.script)} (${scrub.sync.length}/${scrub.frames.length}); one heatmap draw ${fmt(result.heatmapRedraw.heatmapDraw)}`);
+  const top = Object.entries(mutations).sort((a, b) => b[1] - a[1]);
+  fs.writeFileSync(path.join(OUT, 'box-edit-mutations.json'), JSON.stringify(Object.fromEntries(top), null, 1));
+  console.log(`  box edit DOM mutations per edit (nodes added + removed, attributes, text), largest: ${top.slice(0, 8).map(([k, n]) => `${k} ${(n / 40).toFixed(1)}`).join('; ')}`);
   expect(box.frames).toHaveLength(40);
   expect(scrub.frames).toHaveLength(SHAPE.tokens - 1);
 });

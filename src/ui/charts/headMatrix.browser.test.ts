@@ -1,6 +1,6 @@
 /**
  * @file The head matrix in real Chromium (headless Debian chromium via playwright-core): every canvas pixel of every
- * cell is its planned colour at pixel ratios 1 and 2, the picked head is outlined, a real mouse click picks the
+ * cell is its planned colour at pixel ratios 1 and 2 (the gaps clear), the picked head is outlined, a real mouse click picks the
  * cell under it, hovering names the cell, the keyboard cursor moves with the arrow keys and Enter / Space pick, and
  * a redraw with the same shape keeps the same canvas.
  */
@@ -42,7 +42,8 @@ window.lens = {
     return {
       size: [c.width, c.height], css: [c.style.width, c.style.height], planned: [plan.layout.width, plan.layout.height],
       checked, wrong, picked: p.index, pickedEdge: at((p.x + 1) * pixelRatio, (p.y + 8) * pixelRatio),
-      pickedCentre: at((p.x + 8) * pixelRatio, (p.y + 8) * pixelRatio), pickedRgb: p.rgb, stroke: HEAD_MATRIX_DEFAULTS.pickedStroke,
+      pickedCentre: at((p.x + 8) * pixelRatio, (p.y + 8) * pixelRatio), pickedRgb: p.rgb,
+      gaps: [at((plan.cells[0].x + 17) * pixelRatio, (plan.cells[0].y + 5) * pixelRatio), at((plan.cells[0].x + 5) * pixelRatio, (plan.cells[0].y + 17) * pixelRatio)], stroke: HEAD_MATRIX_DEFAULTS.pickedStroke,
       label: c.getAttribute('aria-label'), role: c.getAttribute('role'), tabIndex: c.tabIndex,
     };
   },
@@ -94,6 +95,7 @@ describe('head matrix in Chromium', () => {
       expect({ pr, wrong: r.wrong }).toEqual({ pr, wrong: 0 });
       expect('#' + r.pickedEdge.slice(0, 3).map((v: number) => v.toString(16).padStart(2, '0')).join('')).toBe(r.stroke);
       expect(r.pickedCentre.slice(0, 3)).toEqual(r.pickedRgb);
+      expect(r.gaps.map((g: number[]) => g[3])).toEqual([0, 0]); // the 1 px gaps between cells stay clear
       expect([r.role, r.tabIndex]).toEqual(['img', -1]);
       expect(r.label).toMatch(/^R_a per layer and head: 28 layers × 12 heads; highest layer \d+, head \d+: 1; lowest layer \d+, head \d+: 0$/);
     }
