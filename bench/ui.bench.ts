@@ -8,7 +8,8 @@
  * each from the key event to the next animation frame (whole frame) and the synchronous script part (the event to the
  * end of React's commit and its canvas draws), as median and p90, plus one heatmap draw, the floor (a key nothing
  * handles, which still waits for the next vsync) and the session file's size.
- * Run with `npm run bench:ui` (builds dist/ first; SAYO_UI_PROFILE=1 adds a CPU profile of the box edits). Figures are printed and written to test-results/ui-bench/, never
+ * Run with `npm run bench:ui` (builds dist/ first; SAYO_UI_PROFILE=1 adds a CPU profile of the box edits,
+ * SAYO_UI_PROFILE=trace a Chromium trace of them, summarised by `npx tsx bench/ui-trace.ts`). Figures are printed and written to test-results/ui-bench/, never
  * asserted: the machine is shared.
  */
 import fs from 'node:fs';
@@ -81,7 +82,7 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   const t0 = Date.now();
   await page.getByTestId('import-json').setInputFiles(file);
   await expect(page.getByTestId(`token-base-${SHAPE.tokens - 1}`)).toBeVisible({ timeout: 300_000 });
-  await expect(page.getByTestId('head-matrix-diff').locator('rect').first()).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('head-matrix-diff').locator('canvas')).toBeVisible({ timeout: 120_000 });
   const importMs = Date.now() - t0;
   await page.mouse.move(1, 1);
 
@@ -93,10 +94,33 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   await page.evaluate((sel) => (document.querySelector(sel) as HTMLElement).dispatchEvent(new KeyboardEvent('keydown', { key: ']', bubbles: true })), layer);
   const rvBefore = await page.getByTestId('reward-base').getAttribute('data-rv');
   // SAYO_UI_PROFILE=1 also writes the box edits' CPU profile (open it in DevTools' Performance panel).
-  const cdp = process.env.SAYO_UI_PROFILE ? await page.context().newCDPSession(page) : null;
+  // SAYO_UI_PROFILE=trace writes a Chromium trace instead (style, layout, paint; summarised by `npx tsx bench/ui-trace.ts`).
+  const profile = process.env.SAYO_UI_PROFILE;
+  const cdp = profile && profile !== 'trace' ? await page.context().newCDPSession(page) : null;
   if (cdp) await cdp.send('Profiler.enable').then(() => cdp.send('Profiler.start'));
+  const browser = page.context().browser();
+  if (profile === 'trace' && browser) await browser.startTracing(page, { path: path.join(OUT, 'box-edit.trace.json'), categories: ['devtools.timeline', 'blink', 'cc'] });
+  // What the box edits change in the DOM: mutation records per element (test id or class of the nearest named host).
+  await page.evaluate(() => {
+    const counts: Record<string, number> = {};
+    const where = (n: Node) => {
+      const el = n instanceof Element ? n : n.parentElement;
+      const host = el?.closest('[data-testid]');
+      return `${host?.getAttribute('data-testid') ?? el?.className ?? '?'}`;
+    };
+    const mo = new MutationObserver((records) => {
+      for (const r of records) {
+        const k = `${where(r.target)} ${r.type}${r.attributeName ? `:${r.attributeName}` : ''}`;
+        counts[k] = (counts[k] ?? 0) + (r.type === 'childList' ? r.addedNodes.length + r.removedNodes.length : 1);
+      }
+    });
+    mo.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
+    (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations = () => (mo.disconnect(), counts);
+  });
   const box = await timeKeys(page, layer, 40, ['ArrowRight', 'ArrowRight', 'ArrowLeft', 'ArrowLeft']);
+  const mutations = await page.evaluate(() => (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations());
   if (cdp) fs.writeFileSync(path.join(OUT, 'box-edit.cpuprofile'), JSON.stringify((await cdp.send('Profiler.stop')).profile));
+  if (profile === 'trace' && browser) await browser.stopTracing();
   const rvAfter = await page.getByTestId('reward-base').getAttribute('data-rv');
   // The last two presses moved the box back: the same reward as before, and a different one in between was shown.
   expect(rvAfter).toBe(rvBefore);
@@ -123,6 +147,9 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   console.log(`  idle frame (key nothing handles → next frame) ${fmt(result.idleFrame)}`);
   console.log(`  box edit      whole frame ${fmt(result.boxEdit.frame)}; script ${fmt(result.boxEdit.script)} (${box.sync.length}/${box.frames.length}); one heatmap draw ${fmt(result.boxEdit.heatmapDraw)}`);
   console.log(`  heatmap redraw whole frame ${fmt(result.heatmapRedraw.frame)}; script ${fmt(result.heatmapRedraw.script)} (${scrub.sync.length}/${scrub.frames.length}); one heatmap draw ${fmt(result.heatmapRedraw.heatmapDraw)}`);
+  const top = Object.entries(mutations).sort((a, b) => b[1] - a[1]);
+  fs.writeFileSync(path.join(OUT, 'box-edit-mutations.json'), JSON.stringify(Object.fromEntries(top), null, 1));
+  console.log(`  box edit DOM mutations per edit (nodes added + removed, attributes, text) ${(top.reduce((t, [, n]) => t + n, 0) / 40).toFixed(0)}, largest: ${top.slice(0, 8).map(([k, n]) => `${k} ${(n / 40).toFixed(1)}`).join('; ')}`);
   expect(box.frames).toHaveLength(40);
   expect(scrub.frames).toHaveLength(SHAPE.tokens - 1);
 });

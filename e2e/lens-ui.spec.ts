@@ -246,6 +246,9 @@ test.describe('1440×900', () => {
     await page.getByTestId(`raw-${special}`).click();
     await expect(page.getByTestId(`answer-${special}`)).toHaveText(raw[special!]);
 
+    // Each checkpoint's status is one line under its picker: no empty band in the header.
+    for (const side of SIDES) expect((await page.getByTestId(`model-status-${side}`).boundingBox())!.height).toBeLessThanOrEqual(30);
+
     // Figures in words, fixed decimals, the explainer one click away, axes and legends, one r_v mark.
     for (const side of SIDES) {
       const reward = page.getByTestId(`reward-${side}`);
@@ -255,6 +258,18 @@ test.describe('1440×900', () => {
       await expect(page.getByTestId(`spark-${side}`).locator('.y-axis text')).not.toHaveCount(0);
     }
     await expect(page.getByTestId('head-matrix-legend').locator('svg')).toHaveCount(1);
+    // The head matrix is a canvas named by its summary; hovering a cell names it, clicking it shows that head.
+    const matrix = page.getByTestId('head-matrix-trained').locator('canvas');
+    await expect(matrix).toHaveAttribute('aria-label', /^R_a per layer and head, trained: \d+ layers × \d+ heads; highest layer/);
+    const cell = { x: 34 + 1 * 18 + 9, y: 16 + 0 * 18 + 9 }; // head 1 of the first captured layer
+    await matrix.hover({ position: cell });
+    const firstLayer = (await matrix.getAttribute('title'))!.match(/^layer (\d+), head 1: /)![1];
+    await matrix.click({ position: cell });
+    await expect(page.getByTestId('head-select')).toHaveValue('head-1');
+    await expect(page.getByTestId('layer-select')).toHaveValue(firstLayer);
+    await expect(page.getByTestId('panel-base')).toContainText(`layer ${firstLayer}`);
+    await page.getByTestId('head-select').selectOption('mean');
+    await page.getByTestId('layer-select').selectOption('-1');
     // The alignment: named in each panel, switched for both; the input alignment gives other figures, produced restores them.
     const rvs = () => Promise.all(SIDES.map((s) => page.getByTestId(`reward-${s}`).getAttribute('data-rv')));
     const produced = await rvs();

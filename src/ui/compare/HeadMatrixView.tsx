@@ -59,7 +59,7 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   const ra = useMemo(() => raScale([mats.base?.values ?? [], mats.trained?.values ?? []]), [mats]);
   const render = useCallback(
     (m: HeadMatrixData | null, label: string, diverging = false) => (previous: Element | null) =>
-      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }, previous) : null,
+      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label, pixelRatio: window.devicePixelRatio || 1 }, previous) : null,
     [ra, picked, onPick],
   );
   const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);

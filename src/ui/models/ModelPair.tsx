@@ -30,13 +30,16 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
   if (status.state === 'loading') {
     const files = Object.values(status.files);
     const done = files.filter((f) => f.done).length;
+    // One line on screen (the box keeps the ready line's height): the bar, the count and the file arriving now;
+    // every file's line stays in the list for screen readers.
+    const current = files.find((f) => !f.done) ?? files.at(-1);
     return (
       <div className="model-status" data-testid={`model-status-${side}`} data-state="loading">
         <div className="load-head">
           <progress max={1} value={frac ?? undefined} aria-label={`${LABEL[side]} download`} />
-          <span>{files.length ? `${done} / ${files.length} files` : 'starting…'}</span>
+          <span aria-hidden="true">{files.length ? `${done} / ${files.length} files${current ? ` · ${fileLine(current)}` : ''}` : 'starting…'}</span>
         </div>
-        <ul className="files">
+        <ul className="files sr-only">
           {files.map((f) => (
             <li key={f.file}>{fileLine(f)}</li>
           ))}
