@@ -1,4 +1,4 @@
-"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  fixtures  |  metrics"""
+"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  fixtures  |  metrics  |  ladder"""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,10 @@ import sys
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["ladder"]:
+        from .ladder import main as ladder_main
+        return ladder_main(argv[1:])
     ap = argparse.ArgumentParser(prog="sayo_train", description="SAYO Lens training pipeline")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run the stages of a job spec")
@@ -16,6 +20,7 @@ def main(argv=None) -> int:
     f.add_argument("--out", default=None)
     f.add_argument("--model", default=None, help="model folder whose tokenizer builds the prompt cases")
     sub.add_parser("metrics", help="re-render models/METRICS.md from training/results/*.json (+ NOTES.md)")
+    sub.add_parser("ladder", help="build the scale ladder's random-weight checkpoints (see ladder.py; --help)")
     a = ap.parse_args(argv)
 
     if a.cmd == "metrics":
