@@ -36,12 +36,12 @@ describe('fetchingOnly', () => {
     const all = await model.forward(inputs);
     expect(names(all)).toEqual(['decoder_attentions.0', 'decoder_attentions.1', 'decoder_attentions.2', 'decoder_attentions.3']);
     const m = { model } as unknown as LoadedModel;
-    const last = await fetchingOnly(m, [{ name: 'decoder_attentions.3', layer: 3 }], () => model.forward(inputs));
+    const last: any = await fetchingOnly(m, [{ name: 'decoder_attentions.3', layer: 3 }], () => model.forward(inputs));
     expect(names(last)).toEqual(['decoder_attentions.3']);
     expect(Object.keys(last).filter((k) => k.startsWith('present.'))).toHaveLength(8);
     expect(Array.from(last.logits.data as Float32Array)).toEqual(Array.from(all.logits.data as Float32Array));
     expect(Array.from(last['decoder_attentions.3'].data as Float32Array)).toEqual(Array.from(all['decoder_attentions.3'].data as Float32Array));
-    const none = await fetchingOnly(m, [], () => model.forward(inputs));
+    const none: any = await fetchingOnly(m, [], () => model.forward(inputs));
     expect(names(none)).toEqual([]);
     expect(session.run).toBe(run);
   });
