@@ -75,6 +75,7 @@ export interface BrowserScaleJob {
   /** 'decode': timings, A/B capture; 'memory': one answer with one variant, peak RSS. */
   kind: 'decode' | 'memory';
   variant?: 'all' | 'last' | 'none';
+  dtype?: HarnessOptions['dtype'];
 }
 
 export interface BrowserScaleResult {
@@ -104,7 +105,7 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${job.appUrl}/e2e-harness.html`);
     await page.waitForFunction(() => 'sayoHarness' in window);
-    const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: 'wasm', imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
+    const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: 'wasm', dtype: job.dtype, imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
     const cold = await run(page, base);
     if (cold.error) return { error: `${cold.error.code}: ${cold.error.message}`, peakRssMb: Math.max(peak, chromiumTreeRssMb()) };
     const layers = cold.info.attentionLayers;

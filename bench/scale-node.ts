@@ -18,9 +18,15 @@ import type { InThreadEngine } from '../src/engine/engine.ts';
 import type { GenerateRequest, ModelInfo, StepRecord } from '../src/engine/types.ts';
 import { median } from './stats.ts';
 
+/** Decoder precision of a job: fp32 everywhere, or the 4-bit decoder (`--q4` in the ladder) with fp32 vision/embeddings. */
+export type Precision = 'fp32' | 'q4';
+export const DTYPE = (p: Precision | undefined) =>
+  p === 'q4' ? { decoder_model_merged: 'q4', embed_tokens: 'fp32', vision_encoder: 'fp32' } : 'fp32';
+
 export type Variant = 'all' | 'last' | 'none' | 'noattn' | 'tjs' | 'tjs-attn';
 
 export interface DecodeJob {
+  dtype?: Precision;
   kind: 'decode';
   model: string;
   noattn: string;
@@ -30,8 +36,11 @@ export interface DecodeJob {
   rounds: number;
   threads: number;
   variants: Variant[];
+  /** Measure first token cold and warm (default true; the sweeps skip it). */
+  firstToken?: boolean;
 }
 export interface MemoryJob {
+  dtype?: Precision;
   kind: 'memory';
   model: string;
   image: string;
@@ -41,6 +50,7 @@ export interface MemoryJob {
   capture: 'all' | 'last' | 'none';
 }
 export interface ThreadsJob {
+  dtype?: Precision;
   kind: 'threads';
   model: string;
   image: string;
@@ -108,12 +118,12 @@ async function ours(engine: InThreadEngine, info: ModelInfo, base: GenerateReque
 }
 
 /** transformers.js's own generate() on the same folder: processor, chat template, greedy, forced length. */
-async function transformersJs(folder: string, threads: number) {
+async function transformersJs(folder: string, threads: number, dtype: Precision | undefined) {
   env.allowLocalModels = true;
   env.allowRemoteModels = false;
   const processor = await AutoProcessor.from_pretrained(folder);
   const model = await Qwen2VLForConditionalGeneration.from_pretrained(folder, {
-    dtype: 'fp32',
+    dtype: DTYPE(dtype) as any,
     session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
   });
   return {
@@ -157,7 +167,7 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const bytes = new Uint8Array(fs.readFileSync(job.image));
   const base: GenerateRequest = { image: { kind: 'encoded', bytes }, question: job.question, maxNewTokens: job.tokens, minNewTokens: job.tokens };
   const engine = createNodeEngine({ threads: job.threads });
-  const info = await engine.load({ kind: 'path', path: job.model });
+  const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
   let prompt: { imageTokens: number; promptTokens: number } = { imageTokens: 0, promptTokens: 0 };
   const first = async () => {
     const t0 = performance.now();
@@ -168,13 +178,14 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
     });
     return at;
   };
-  const firstTokenColdMs = await first();
-  const firstTokenWarmMs = median([await first(), await first(), await first()]);
+  const timeFirst = job.firstToken !== false;
+  const firstTokenColdMs = timeFirst ? await first() : NaN;
+  const firstTokenWarmMs = timeFirst ? median([await first(), await first(), await first()]) : NaN;
   const last = info.attentionLayers[info.attentionLayers.length - 1];
   const needs = (v: Variant) => job.variants.includes(v);
   const noattn = needs('noattn') ? { engine: createNodeEngine({ threads: job.threads }) } : undefined;
-  const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn }) : undefined;
-  const tjs = needs('tjs') || needs('tjs-attn') ? await transformersJs(job.model, job.threads) : undefined;
+  const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn }, { dtype: DTYPE(job.dtype) }) : undefined;
+  const tjs = needs('tjs') || needs('tjs-attn') ? await transformersJs(job.model, job.threads, job.dtype) : undefined;
   const runners: Record<Variant, () => Promise<VariantFigures>> = {
     all: () => ours(engine, info, base, undefined),
     last: () => ours(engine, info, base, last === undefined ? [] : [last]),
@@ -201,7 +212,7 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
 async function memoryJob(job: MemoryJob): Promise<MemoryResult> {
   const bytes = new Uint8Array(fs.readFileSync(job.image));
   const engine = createNodeEngine({ threads: job.threads });
-  const info = await engine.load({ kind: 'path', path: job.model });
+  const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
   const last = info.attentionLayers[info.attentionLayers.length - 1];
   const layers = job.capture === 'all' ? undefined : job.capture === 'none' || last === undefined ? [] : [last];
   const rssAt: Array<[number, number]> = [];
@@ -225,7 +236,7 @@ async function threadsJob(job: ThreadsJob): Promise<ThreadsResult> {
   const engines = await Promise.all(
     job.threads.map(async (t) => {
       const engine = createNodeEngine({ threads: t });
-      const info = await engine.load({ kind: 'path', path: job.model });
+      const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
       return { t, engine, info };
     }),
   );

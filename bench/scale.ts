@@ -8,7 +8,7 @@
  * ~100 / ~400 / ~1,300 image tokens and 32 / 128 / 512 generated tokens (RSS per 128 tokens). Printed, never asserted;
  * the machine's load average is printed beside every table. `--json FILE` also writes every figure.
  *
- * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--mid 100m] [--tokens 32] [--rounds 3]
+ * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--q4 500m] [--mid 100m] [--tokens 32] [--rounds 3]
  *        [--threads 1] [--skip-browser] [--skip-sweeps] [--json docs/bench/scale-latest.json]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { benchBrowserScale, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
-import type { DecodeResult, MemoryResult, ScaleJob, ScaleResult, ThreadsResult, Variant } from './scale-node.ts';
+import { DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'node_modules/.cache/sayo-bench-scale');
@@ -47,10 +47,10 @@ const f = (x: number | undefined, d = 1) => (x !== undefined && Number.isFinite(
 const mb = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
 
 /** The ladder's rungs, built if missing (one command: `python -m sayo_train ladder`). */
-export function ensureLadder(rungs: string[]): LadderEntry[] {
+export function ensureLadder(rungs: string[], q4 = false): LadderEntry[] {
   const venv = path.join(ROOT, '.venv/bin/python');
   const py = fs.existsSync(venv) ? venv : 'python3';
-  const r = spawnSync(py, ['-m', 'sayo_train', 'ladder', '--rungs', rungs.join(','), '--json'], {
+  const r = spawnSync(py, ['-m', 'sayo_train', 'ladder', '--rungs', rungs.join(','), '--json', ...(q4 ? ['--q4'] : [])], {
     cwd: path.join(ROOT, 'training'),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -73,9 +73,10 @@ export function copyBandwidthGBs(): number {
   return (n * 4) / (best / 1000) / 1e9;
 }
 
-/** Bytes of decoder weights read per generated token: the decoder graph (layers + LM head) plus one embedding row. */
-export function weightBytesPerToken(e: LadderEntry): number {
-  return fs.statSync(path.join(e.path, 'onnx/decoder_model_merged.onnx')).size;
+/** Bytes of decoder weights read per generated token: the decoder graph (layers + LM head; one embedding row is
+ * negligible), of the precision benchmarked. */
+export function weightBytesPerToken(e: LadderEntry, dtype: Precision = 'fp32'): number {
+  return fs.statSync(path.join(e.path, `onnx/decoder_model_merged${dtype === 'q4' ? '_q4' : ''}.onnx`)).size;
 }
 
 /** The benchmark images (from the first sample), written once. */
@@ -141,6 +142,8 @@ export interface ScaleReport {
   threads: number;
   rungs: Array<{
     entry: LadderEntry;
+    dtype: Precision;
+    label: string;
     weightBytes: number;
     node?: DecodeResult | { error: string };
     memory: Record<string, MemoryResult | { error: string }>;
@@ -163,7 +166,7 @@ function printRungs(rep: ScaleReport): void {
     const mem = ['all', 'last', 'noattn'].map((k) => (isErr(r.memory[k]) ? 'err' : mb((r.memory[k] as MemoryResult | undefined)?.peakRssMb))).join('/');
     console.log(
       [
-        r.entry.rung,
+        r.label,
         `${f(r.entry.params / 1e6)} M`,
         !n || isErr(n) ? '-' : String(n.imageTokens),
         f(v?.last?.prefillMs, 0),
@@ -180,7 +183,7 @@ function printRungs(rep: ScaleReport): void {
         mem,
       ].join(' | '),
     );
-    if (n && isErr(n)) console.log(`  ${r.entry.rung}: Node decode job failed: ${n.error}`);
+    if (n && isErr(n)) console.log(`  ${r.label}: Node decode job failed: ${n.error}`);
   }
   console.log('\nRatios against the aims (Node):');
   for (const r of rep.rungs) {
@@ -192,7 +195,7 @@ function printRungs(rep: ScaleReport): void {
     const limit = (rep.copyGBs * 1e9) / r.weightBytes;
     const m = (k: string) => (isErr(r.memory[k]) ? NaN : (r.memory[k] as MemoryResult | undefined)?.peakRssMb);
     console.log(
-      `  ${r.entry.rung.padEnd(5)} capture cost vs noattn decoder: last ${overhead(v.last?.decodeTps)} %, all ${overhead(v.all?.decodeTps)} % (aim ≤ 5 % last)` +
+      `  ${r.label.padEnd(8)} capture cost vs noattn decoder: last ${overhead(v.last?.decodeTps)} %, all ${overhead(v.all?.decodeTps)} % (aim ≤ 5 % last)` +
         ` · ours/tjs generate: ${f(ratio(v.all?.decodeTps, v['tjs-attn']?.decodeTps), 2)}× with attentions, ${f(ratio(v.none?.decodeTps, v.tjs?.decodeTps), 2)}× without (aim ≥ 0.95×)` +
         ` · decode/limit ${f(ratio(v.last?.decodeTps, limit), 2)} (aim ≥ 0.5 at 500m, 2b)` +
         ` · peak last/noattn ${f(ratio(m('last'), m('noattn')), 2)}×, all/noattn ${f(ratio(m('all'), m('noattn')), 2)}× (aim ≤ 1.1×)`,
@@ -209,7 +212,7 @@ function printRungs(rep: ScaleReport): void {
       const mn = r.browserMemory.none?.peakRssMb;
       console.log(
         [
-          r.entry.rung,
+          r.label,
           f(b.prefillMs?.last, 0),
           f(b.decodeTps?.all),
           f(b.decodeTps?.last),
@@ -222,7 +225,7 @@ function printRungs(rep: ScaleReport): void {
           `${mb(ml)}/${mb(mn)} = ${f((ml ?? NaN) / (mn ?? NaN), 2)}×`,
         ].join(' | '),
       );
-      for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory })) if (x.error) console.log(`  ${r.entry.rung} Chromium ${k}: ${x.error}`);
+      for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory })) if (x.error) console.log(`  ${r.label} Chromium ${k}: ${x.error}`);
     }
   }
 }
@@ -261,13 +264,14 @@ export async function scaleMain(args: string[]): Promise<number> {
   const rungs = arg(args, 'rungs', 'mini,25m,100m,500m').split(',');
   const mid = arg(args, 'mid', '100m');
   const tokens = Number(arg(args, 'tokens', '32'));
+  const q4 = arg(args, 'q4', '500m').split(',');
   const rounds = Number(arg(args, 'rounds', '3'));
   const threads = Number(arg(args, 'threads', '1'));
   const jsonOut = arg(args, 'json', '');
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`SAYO Lens scale benchmark — ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
   console.log(`load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`);
-  const ladder = ensureLadder(rungs);
+  const ladder = ensureLadder(rungs, q4.some((r) => rungs.includes(r)));
   const copyGBs = copyBandwidthGBs();
   console.log(`copy bandwidth (one thread, 256 MB Float32Array.set, best of 5): ${copyGBs.toFixed(1)} GB/s — the limit column is this ÷ decoder bytes`);
   const img = await images();
@@ -285,24 +289,28 @@ export async function scaleMain(args: string[]): Promise<number> {
     threadsAB: [],
   };
   const variants: Variant[] = ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'];
-  const memJobs = async (e: LadderEntry, image: string) => {
+  const memJobs = async (e: LadderEntry, image: string, dtype: Precision = 'fp32') => {
     const out: Record<string, MemoryResult | { error: string }> = {};
     for (const [k, model, capture] of [['all', e.path, 'all'], ['last', e.path, 'last'], ['noattn', e.noattn, 'none']] as const) {
-      out[k] = await nodeJob<MemoryResult>({ kind: 'memory', model, image, question: QUESTION, tokens, threads, capture });
+      out[k] = await nodeJob<MemoryResult>({ kind: 'memory', model, image, question: QUESTION, tokens, threads, capture, dtype });
     }
     return out;
   };
-  for (const e of ladder) {
-    console.error(`… ${e.rung}: Node`);
-    const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn, image: img['100'], question: QUESTION, tokens, rounds, threads, variants });
-    rep.rungs.push({ entry: e, weightBytes: weightBytesPerToken(e), node, memory: await memJobs(e, img['100']), browserMemory: {} });
+  const units = ladder.flatMap((e) => [
+    { e, dtype: 'fp32' as Precision, label: e.rung },
+    ...(q4.includes(e.rung) ? [{ e, dtype: 'q4' as Precision, label: `${e.rung} q4` }] : []),
+  ]);
+  for (const { e, dtype, label } of units) {
+    console.error(`… ${label}: Node`);
+    const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn, image: img['100'], question: QUESTION, tokens, rounds, threads, variants, dtype });
+    rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} });
   }
   if (!args.includes('--skip-sweeps')) {
     const m = ladder.find((e) => e.rung === mid);
     if (m) {
       for (const k of ['100', '400', '1300']) {
         console.error(`… ${mid}: ${k} image tokens`);
-        const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'] });
+        const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'], firstToken: false });
         rep.imageTokens.push({ rung: mid, tokens: k, node, memory: k === '100' ? rep.rungs.find((r) => r.entry.rung === mid)!.memory : await memJobs(m, img[k]) });
       }
       for (const n of [32, 128, 512]) {
@@ -327,10 +335,12 @@ export async function scaleMain(args: string[]): Promise<number> {
       const b64 = fs.readFileSync(img['100']).toString('base64');
       for (const r of rep.rungs) {
         const job = { appUrl: app.url, imageBase64: b64, question: QUESTION, tokens, rounds };
-        console.error(`… ${r.entry.rung}: Chromium`);
-        r.browser = await benchBrowserScale({ ...job, kind: 'decode', modelUrl: url(r.entry.path) });
-        r.browserMemory.last = await benchBrowserScale({ ...job, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
-        r.browserMemory.none = await benchBrowserScale({ ...job, kind: 'memory', variant: 'none', modelUrl: url(r.entry.noattn) });
+        const dtype = DTYPE(r.dtype);
+        console.error(`… ${r.label}: Chromium`);
+        r.browser = await benchBrowserScale({ ...job, dtype, kind: 'decode', modelUrl: url(r.entry.path) });
+        if (r.browser.error) continue; // the memory jobs would fail the same way
+        r.browserMemory.last = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
+        r.browserMemory.none = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'none', modelUrl: url(r.entry.noattn) });
       }
     } finally {
       app.stop();

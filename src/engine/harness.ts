@@ -3,7 +3,7 @@
  * `window.sayoHarness`. Results come back as plain JSON (typed arrays as number arrays).
  */
 import { createWorkerEngine, type WorkerEngine } from './client.ts';
-import type { Backend, FileProgress, ModelInfo, ModelSource, PromptInfo, RunSummary, StepRecord } from './types.ts';
+import type { Backend, FileProgress, LoadOptions, ModelInfo, ModelSource, PromptInfo, RunSummary, StepRecord } from './types.ts';
 
 /** A step record as plain JSON. */
 export interface PlainStep extends Omit<StepRecord, 'attention' | 'imageShare' | 'rowSum'> {
@@ -54,6 +54,8 @@ export interface HarnessOptions {
   cancelAfter?: number;
   /** Keep the engine (and the loaded model, by source) between runs for warm timings. */
   reuse?: boolean;
+  /** transformers.js dtype to load (e.g. a per-session map with decoder_model_merged: 'q4'). */
+  dtype?: LoadOptions['dtype'];
 }
 
 const plain = (s: StepRecord, at: number): PlainStep => ({
@@ -72,10 +74,10 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
     shared = { engine: createWorkerEngine(), loaded: new Map() };
   }
   const { engine, loaded } = shared;
-  const key = JSON.stringify([o.source, o.backend]);
+  const key = JSON.stringify([o.source, o.backend, o.dtype]);
   const progress: FileProgress[] = [];
   const t0 = performance.now();
-  const info = loaded.get(key) ?? (await engine.load(o.source, { backend: o.backend ?? 'auto' }, (p) => progress.push(p)));
+  const info = loaded.get(key) ?? (await engine.load(o.source, { backend: o.backend ?? 'auto', dtype: o.dtype }, (p) => progress.push(p)));
   loaded.set(key, info);
   const loadMs = performance.now() - t0;
   const bytes = o.imageBase64
