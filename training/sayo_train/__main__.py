@@ -1,4 +1,4 @@
-"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  fixtures  |  metrics  |  ladder"""
+"""python3 -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>  |  ladder"""
 from __future__ import annotations
 
 import argparse
@@ -21,7 +21,21 @@ def main(argv=None) -> int:
     f.add_argument("--model", default=None, help="model folder whose tokenizer builds the prompt cases")
     sub.add_parser("metrics", help="re-render models/METRICS.md from training/results/*.json (+ NOTES.md)")
     sub.add_parser("ladder", help="build the scale ladder's random-weight checkpoints (see ladder.py; --help)")
+    e = sub.add_parser("export", help="a Hugging Face Qwen-VL folder (+ LoRA adapter) to the model contract")
+    e.add_argument("src", help="Hugging Face checkpoint folder (Qwen2-VL, Qwen2.5-VL or Qwen3-VL)")
+    e.add_argument("--out", required=True, help="output folder (models/CONTRACT.md layout)")
+    e.add_argument("--adapter", help="peft LoRA folder merged into src with merge_and_unload()")
+    e.add_argument("--layers", default="last", help="decoder_attentions outputs: last | all | none | 0,3 (default last)")
+    e.add_argument("--precisions", default="fp32", help="comma-separated of fp32,fp16,q8,q4 (default fp32)")
+    e.add_argument("--opset", type=int, default=17)
+    e.add_argument("--processor", help="folder with the tokenizer / preprocessor files, if not src")
+    e.add_argument("--external-data", choices=("auto", "always", "never"), default="auto",
+                   help="weights in <graph>.onnx_data: auto = above 1.8 GB (the 2 GB protobuf limit)")
+    e.add_argument("--check", action="store_true", help="compare the graphs in onnxruntime with HF; fail above limits")
     a = ap.parse_args(argv)
+
+    if a.cmd == "export":
+        return _export(a)
 
     if a.cmd == "metrics":
         from .common import REPO
@@ -71,6 +85,22 @@ def main(argv=None) -> int:
     except (DatasetError, ExportError, GeometryError, FileNotFoundError) as e:
         print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _export(a) -> int:
+    import json
+
+    from .hf_export import ExportConfig, ExportError, export_checkpoint
+    cfg = ExportConfig(layers=a.layers, precisions=tuple(p.strip() for p in a.precisions.split(",") if p.strip()),
+                       opset=a.opset, adapter=a.adapter, check=a.check, processor_dir=a.processor,
+                       external_data={"auto": None, "always": True, "never": False}[a.external_data])
+    try:
+        rep = export_checkpoint(a.src, a.out, cfg)
+    except ExportError as err:
+        print(f"sayo_train export: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(rep.to_json(), indent=2))
     return 0
 
 

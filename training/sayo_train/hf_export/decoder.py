@@ -1,0 +1,81 @@
+"""The merged decoder graph (prefill and decode in one) and the embedding graph, on Hugging Face's own layers.
+
+The layer loop is written out so the graph takes past keys/values as plain tensors and returns every layer's present
+and the softmax probabilities of the chosen layers; each step inside it (norms, projections, q/k norms, the M-RoPE
+cos/sin and their application, repeat_kv, the MLP) is the Hugging Face module or function itself, and the attention
+arithmetic is that of Hugging Face's eager_attention_forward (scores·scaling + additive mask, softmax in float32)."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .family import Family, text_config
+
+
+class EmbedExport(nn.Module):
+    def __init__(self, embed_tokens: nn.Module):
+        super().__init__()
+        self.embed_tokens = embed_tokens
+
+    def forward(self, input_ids):
+        return self.embed_tokens(input_ids)
+
+
+def causal_bias(attention_mask: torch.Tensor, q_len: int | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+    """[B, 1, q, total] additive mask: 0 where key j ≤ past + i and attention_mask[b, j] = 1, else dtype's min."""
+    total = attention_mask.shape[1]
+    past = total - q_len
+    i = torch.arange(q_len, dtype=torch.int64)
+    j = torch.arange(total, dtype=torch.int64)
+    ok = (j[None, :] <= (i[:, None] + past))[None, None] & (attention_mask[:, None, None, :] > 0)
+    return torch.where(ok, 0.0, torch.finfo(dtype).min).to(dtype)
+
+
+class DecoderExport(nn.Module):
+    """inputs_embeds, attention_mask, position_ids [3, B, S], past_key_values.{i}.key|value ->
+    logits, present.{i}.key|value, decoder_attentions.{l} for l in attn_layers."""
+
+    def __init__(self, text_model: nn.Module, lm_head: nn.Module, family: Family, config, attn_layers):
+        super().__init__()
+        self.text = text_model
+        self.lm_head = lm_head
+        self.family = family
+        tc = text_config(config)
+        self.mrope_section = (tc.rope_scaling or {}).get("mrope_section")
+        self.attn_layers = list(attn_layers)
+
+    def _layer(self, layer, x, cos, sin, bias, pk, pv):
+        a = layer.self_attn
+        B, S, _ = x.shape
+        D = a.head_dim
+        h = layer.input_layernorm(x)
+        q = a.q_proj(h).view(B, S, -1, D)
+        k = a.k_proj(h).view(B, S, -1, D)
+        v = a.v_proj(h).view(B, S, -1, D).transpose(1, 2)
+        if self.family.qk_norm:
+            q, k = a.q_norm(q), a.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
+        q, k = self.family.apply_text_rotary(q, k, cos, sin, self.mrope_section)
+        k = torch.cat([pk, k], dim=2)
+        v = torch.cat([pv, v], dim=2)
+        ks = self.family.repeat_kv(k, a.num_key_value_groups)
+        vs = self.family.repeat_kv(v, a.num_key_value_groups)
+        w = torch.matmul(q, ks.transpose(2, 3)) * a.scaling + bias
+        w = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+        o = torch.matmul(w, vs).transpose(1, 2).reshape(B, S, -1)
+        x = x + a.o_proj(o)
+        x = x + layer.mlp(layer.post_attention_layernorm(x))
+        return x, k, v, w
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *past):
+        x = inputs_embeds
+        cos, sin = self.text.rotary_emb(x, position_ids)
+        bias = causal_bias(attention_mask, x.shape[1], x.dtype)
+        presents, attns = [], []
+        for i, layer in enumerate(self.text.layers):
+            x, k, v, w = self._layer(layer, x, cos, sin, bias, past[2 * i], past[2 * i + 1])
+            presents += [k, v]
+            if i in self.attn_layers:
+                attns.append(w)
+        logits = self.lm_head(self.text.norm(x))
+        return (logits, *presents, *attns)

@@ -1,0 +1,126 @@
+"""The non-graph files transformers.js reads: config.json (with "transformers.js_config"), generation_config.json,
+preprocessor_config.json, tokenizer.json and tokenizer_config.json (with the chat template)."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .family import ExportError, Family, text_config
+
+ARCH = {"qwen2_vl": "Qwen2VLForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+        "qwen3_vl": "Qwen3VLForConditionalGeneration"}
+PROCESSOR = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor", "qwen3_vl": "Qwen3VLProcessor"}
+# Text fields transformers.js reads from the top level of a qwen2_vl config (its normalized-config mapping).
+TOP_TEXT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                   "rms_norm_eps", "rope_theta", "rope_scaling", "max_position_embeddings")
+
+
+def _dump(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def config_json(model, family: Family, external: dict[str, int]) -> dict:
+    d = model.config.to_dict()
+    d["model_type"] = family.model_type
+    d["architectures"] = [ARCH[family.model_type]]
+    tc = d.get("text_config") or {}
+    if family.model_type == "qwen2_vl":
+        for k in TOP_TEXT_FIELDS:
+            if k in tc:
+                d[k] = tc[k]
+    d.pop("_name_or_path", None)
+    js = {"dtype": "fp32"}
+    if external:
+        js["use_external_data_format"] = dict(sorted(external.items()))
+    d["transformers.js_config"] = js
+    return d
+
+
+def generation_config_json(model, tok_cfg: dict, vocab: dict) -> dict:
+    g = model.generation_config.to_diff_dict() if getattr(model, "generation_config", None) else {}
+    g.pop("transformers_version", None)
+    eos = g.get("eos_token_id")
+    eos = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
+    for t in ("<|im_end|>", "<|endoftext|>"):
+        if t in vocab and vocab[t] not in eos:
+            eos.append(vocab[t])
+    g["eos_token_id"] = eos
+    if "<|endoftext|>" in vocab:
+        g.setdefault("pad_token_id", vocab["<|endoftext|>"])
+        g.setdefault("bos_token_id", vocab["<|endoftext|>"])
+    return g
+
+
+def _chat_template(src: Path, tok_cfg: dict) -> str | None:
+    if tok_cfg.get("chat_template"):
+        return tok_cfg["chat_template"]
+    if (src / "chat_template.jinja").exists():
+        return (src / "chat_template.jinja").read_text()
+    if (src / "chat_template.json").exists():
+        return json.loads((src / "chat_template.json").read_text()).get("chat_template")
+    return None
+
+
+def token_vocab(src: Path) -> dict[str, int]:
+    j = json.loads((src / "tokenizer.json").read_text())
+    v = dict(j["model"]["vocab"])
+    v.update({t["content"]: t["id"] for t in j.get("added_tokens", [])})
+    return v
+
+
+def write_files(model, family: Family, src: Path, out: Path, external: dict[str, int]) -> None:
+    """`src` is the folder with the tokenizer and processor files (the checkpoint itself, usually)."""
+    src, out = Path(src), Path(out)
+    missing = [f for f in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json")
+               if not (src / f).exists()]
+    if missing:
+        raise ExportError(f"{src}: {', '.join(missing)} missing; the exporter copies the tokenizer and image "
+                          "processor from the checkpoint folder (save them there with processor.save_pretrained, "
+                          "or pass processor_dir / --processor <folder that has them>)")
+    tok_cfg = json.loads((src / "tokenizer_config.json").read_text())
+    tmpl = _chat_template(src, tok_cfg)
+    if not tmpl or "image" not in tmpl:
+        raise ExportError(f"{src}: no chat template with an image turn (tokenizer_config.json chat_template, "
+                          "chat_template.jinja or chat_template.json); transformers.js renders prompts with it — "
+                          "copy the template of the base Qwen-VL model")
+    tok_cfg["chat_template"] = tmpl
+    tok_cfg.setdefault("tokenizer_class", "Qwen2Tokenizer")
+    vocab = token_vocab(src)
+    n_emb = model.get_input_embeddings().weight.shape[0]
+    if max(vocab.values()) >= n_emb:
+        raise ExportError(f"{src}: tokenizer id {max(vocab.values())} ≥ the model's {n_emb} embedding rows; use the "
+                          "tokenizer the checkpoint was trained with")
+    shutil.copyfile(src / "tokenizer.json", out / "tokenizer.json")
+    _dump(out / "tokenizer_config.json", tok_cfg)
+    pre = json.loads((src / "preprocessor_config.json").read_text())
+    pre.setdefault("processor_class", PROCESSOR[family.model_type])
+    pre.setdefault("image_processor_type", "Qwen2VLImageProcessor")
+    vc = model.config.vision_config
+    for k, want in (("patch_size", vc.patch_size), ("merge_size", vc.spatial_merge_size),
+                    ("temporal_patch_size", vc.temporal_patch_size)):
+        if pre.get(k, want) != want:
+            raise ExportError(f"{src}/preprocessor_config.json: {k} {pre[k]} but the vision tower has {want}")
+        pre[k] = want
+    _dump(out / "preprocessor_config.json", pre)
+    _dump(out / "config.json", config_json(model, family, external))
+    _dump(out / "generation_config.json", generation_config_json(model, tok_cfg, vocab))
+
+
+def registry_entry(out: Path, family: Family, precisions, layers: list[int]) -> dict:
+    """The models/registry.json entry for the exported folder (kind "embedded": the folder placed under models/;
+    for a web host, change kind to "url" and replace path by url)."""
+    out = Path(out)
+    att = f"decoder_attentions of layer{'s' if len(layers) != 1 else ''} {', '.join(map(str, layers))}" if layers \
+        else "no decoder_attentions outputs"
+    return {"id": out.name, "name": out.name, "kind": "embedded", "path": out.name, "modelType": family.model_type,
+            "description": f"Exported by sayo_train export ({family.model_type}, {att}).",
+            "precisions": [_precision(p, precisions) for p in precisions]}
+
+
+def _precision(p: str, exported) -> dict:
+    """q4 leaves the embedding table (a Gather) in fp32; with a q8 export, its uint8 table is used instead."""
+    if p == "q4" and "q8" in exported:
+        return {"id": "q4", "label": "q4 (q8 embeddings)",
+                "dtype": {"vision_encoder": "q4", "embed_tokens": "q8", "decoder_model_merged": "q4"}}
+    return {"id": p, "label": p, "dtype": p}

@@ -1,0 +1,71 @@
+"""fp16 / q8 / q4 variants of the fp32 graphs with onnxruntime's own tools, named as transformers.js loads them
+(its DEFAULT_DTYPE_SUFFIX_MAPPING: fp16 -> _fp16, q8 -> _quantized, q4 -> _q4). Graph inputs and outputs stay
+float32 (keep_io_types for fp16; the quantizers only touch weights), so the engine feeds every variant alike and
+decoder_attentions.<l> stay fp32."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import onnx
+
+from .family import ExportError
+from .graphs import save_model
+
+SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4"}
+GRAPHS = ("vision_encoder", "embed_tokens", "decoder_model_merged")
+# Weight-block size of MatMulNBits (q4); the common choice of onnx-community's q4 exports.
+Q4_BLOCK = 32
+
+
+def variant_name(graph: str, precision: str) -> str:
+    if precision not in SUFFIX:
+        raise ExportError(f"precision {precision!r} unknown: accepted are {', '.join(SUFFIX)}")
+    return f"{graph}{SUFFIX[precision]}.onnx"
+
+
+def _fp16(src: Path) -> onnx.ModelProto:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    m = onnx.load(str(src), load_external_data=True)
+    return convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=True)
+
+
+def _q8(src: Path) -> onnx.ModelProto:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    with tempfile.TemporaryDirectory() as td:
+        out = Path(td) / "q8.onnx"
+        # uint8 weights and activations (MatMulInteger u8·u8): the combination every onnxruntime build runs.
+        quantize_dynamic(str(src), str(out), weight_type=QuantType.QUInt8, op_types_to_quantize=["MatMul", "Gather"],
+                         use_external_data_format=True, extra_options={"MatMulConstBOnly": True})
+        return onnx.load(str(out), load_external_data=True)
+
+
+def _q4(src: Path) -> onnx.ModelProto:
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    m = onnx.load(str(src), load_external_data=True)
+    q = MatMulNBitsQuantizer(m, block_size=Q4_BLOCK, is_symmetric=True, op_types_to_quantize=("MatMul",))
+    q.process()
+    return q.model.model
+
+
+MAKERS = {"fp16": _fp16, "q8": _q8, "q4": _q4}
+
+
+def make_variant(onnx_dir: Path, graph: str, precision: str, external: bool | None = None) -> tuple[Path, bool]:
+    """Write onnx/<graph><suffix>.onnx from onnx/<graph>.onnx; returns (path, saved with external data)."""
+    src = Path(onnx_dir) / f"{graph}.onnx"
+    dst = Path(onnx_dir) / variant_name(graph, precision)
+    m = MAKERS[precision](src)
+    _restore_io(m, onnx.load(str(src), load_external_data=False))
+    return dst, save_model(m, dst, external)
+
+
+def _restore_io(m: onnx.ModelProto, ref: onnx.ModelProto) -> None:
+    """The tools rename symbolic dims of the outputs they wrap in Casts (fp16's keep_io_types gives e.g.
+    'Castdecoder_attentions.0_dim_1'); put back the fp32 graph's declared inputs and outputs, which are the same
+    names and float32 types."""
+    for mine, theirs in ((m.graph.input, ref.graph.input), (m.graph.output, ref.graph.output)):
+        by_name = {v.name: v for v in theirs}
+        for v in mine:
+            if v.name in by_name and v.type.tensor_type.elem_type == by_name[v.name].type.tensor_type.elem_type:
+                v.type.CopyFrom(by_name[v.name].type)
