@@ -1,22 +1,25 @@
-"""The scale ladder: random-weight checkpoints of our Qwen2-VL architecture at growing sizes, for the performance
+"""The scale ladder: random-weight checkpoints of the Qwen2-VL architecture at growing sizes, for the performance
 benchmark (`npm run bench -- --scale`). One command builds what is missing and prints where each rung lives:
 
-    python -m sayo_train ladder [--rungs mini,25m,100m,500m] [--cache DIR] [--list] [--json]
+    python -m sayo_train ladder [--rungs mini,25m,100m,500m] [--q4] [--builder hf|trainer] [--cache DIR] [--list] [--json]
 
-Rung "mini" is the shipped SAYO-mini (models/sayo-mini), not rebuilt. The others are SayoMini modules
-(model.py, the trainer's PyTorch Qwen2-VL) with random weights at the dimensions below, exported by the trainer's own
-exporter (export.write_folder: the models/CONTRACT.md folder, every layer's decoder_attentions) and checked against
-PyTorch in onnxruntime-node (export.check_export). With --q4 each built rung
-also gets 4-bit weight-only decoders (decoder_model_merged_q4.onnx, dtype "q4"). A second decoder without attention outputs
-(onnx/decoder_model_merged_noattn.onnx) is written beside it for the capture A/B, and a folder `noattn/` of symbolic
-links presents it as a model of its own (same weights, decoder_model_merged.onnx without decoder_attentions).
+Rung "mini" is the shipped SAYO-mini (models/sayo-mini), not rebuilt; its view without attention outputs uses the
+fixture decoder fixtures/onnx/sayo-mini-decoder-noattn.onnx. The others have random weights at the dimensions below:
+- builder "hf" (default when sayo_train.hf_export is present): Hugging Face's Qwen2VLForConditionalGeneration saved
+  with save_pretrained (SAYO-mini's BPE padded to the vocabulary, Qwen2VLImageProcessor), exported by the project's
+  exporter (`export_checkpoint`, every layer's decoder_attentions, checked against Hugging Face in onnxruntime), and
+  exported a second time without attention outputs into noattn/ (vision and embedding graphs linked, not copied);
+  with --q4 both also get the exporter's 4-bit variants (dtype "q4");
+- builder "trainer": the trainer's SayoMini (model.py) exported by export.py, checked in onnxruntime-node, with the
+  decoder without attention outputs beside it and a noattn/ folder of links; --q4 quantizes its decoders with
+  onnxruntime's MatMulNBitsQuantizer.
 
 The cache folder (default ~/.cache/sayo-lens/ladder, never inside the repository) holds one folder per rung named
-<rung>-<key>, where the key hashes the rung's dimensions and the source of the exporter and model, so a changed
-exporter or rung rebuilds and an unchanged one is reused.
+<rung>-hf-<key> or <rung>-<key>, where the key hashes the rung's dimensions and the source of the builder and
+exporter, so a changed exporter or rung rebuilds (removing that builder's older folders of the rung) and an
+unchanged one is reused.
 
-Limits: the 2b rung (Qwen2-VL-2B's dimensions, 2.2 B parameters, 8.9 GB fp32) needs more than 2 GB per ONNX file
-(external data) and a q4 pass; it is listed but not built here (see LADDER_NOT_BUILT).
+The 2b rung (Qwen2-VL-2B's dimensions) is listed but not built: see LADDER_NOT_BUILT.
 """
 from __future__ import annotations
 
@@ -74,10 +77,10 @@ RUNGS: dict[str, Rung] = {
 }
 ORDER = ["mini", "25m", "100m", "500m", "2b"]
 LADDER_NOT_BUILT = {
-    "2b": "opt-out for now: 2.2 B parameters are 8.9 GB of fp32 weights held in PyTorch while TorchScript traces them "
-          "(estimated, not measured, well over half of this shared 24 GiB machine), every ONNX file would exceed "
-          "protobuf's 2 GB, which the trainer's exporter does not split into external data, and the 500m rung's "
-          "export alone took ~10 min on 2 loaded cores",
+    "2b": "opt-out for now: 2.2 B parameters are 8.9 GB of fp32 weights held in PyTorch while the exporter traces "
+          "them twice (with and without attention outputs) into graphs over protobuf's 2 GB (external data), on a "
+          "24 GiB machine shared with five other jobs (not attempted here); the 500m rung alone took ~10 min to "
+          "export on 2 loaded cores",
 }
 
 
@@ -85,33 +88,58 @@ class LadderError(RuntimeError):
     pass
 
 
-def exporter_version() -> str:
-    """Hash of the code that shapes an exported rung: the model, the exporter, the tokenizer and processor."""
+BUILDERS = ("hf", "trainer")
+
+
+def exporter_version(builder: str = "trainer") -> str:
+    """Hash of the code that shapes an exported rung: the model and exporter of the builder, the tokenizer and
+    processor."""
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    for f in ("model.py", "export.py", "tokenizer.py", "processor.py"):
+    files = ["tokenizer.py", "processor.py"]
+    files += ["ladder.py", *sorted(str(p.relative_to(here)) for p in (here / "hf_export").glob("*.py"))] \
+        if builder == "hf" else ["model.py", "export.py"]
+    for f in files:
         h.update((here / f).read_bytes())
     h.update(f"max_pixels={LADDER_MAX_PIXELS};tokenizer={(SHIPPED_MINI / 'tokenizer.json').read_bytes()!r}".encode())
     return h.hexdigest()[:12]
 
 
-def rung_key(r: Rung) -> str:
-    return hashlib.sha256(json.dumps([asdict(r), exporter_version()], sort_keys=True).encode()).hexdigest()[:12]
+def rung_key(r: Rung, builder: str = "trainer") -> str:
+    return hashlib.sha256(json.dumps([asdict(r), exporter_version(builder)], sort_keys=True).encode()).hexdigest()[:12]
 
 
-def padded_tokenizer(vocab_size: int):
+def rung_folder(cache: Path, r: Rung, builder: str) -> Path:
+    """<rung>-<key> (trainer's exporter) or <rung>-hf-<key> (Hugging Face classes + hf_export)."""
+    return cache / (f"{r.name}-hf-{rung_key(r, builder)}" if builder == "hf" else f"{r.name}-{rung_key(r, builder)}")
+
+
+def default_builder() -> str:
+    try:
+        from . import hf_export  # noqa: F401
+        return "hf"
+    except ImportError:
+        return "trainer"
+
+
+def padded_tokenizer(vocab_size: int, added_last: bool = False):
     """SAYO-mini's byte-level BPE and Qwen's special tokens, its vocabulary padded to vocab_size with unreachable
-    tokens (random weights may pick any id, and every id must decode)."""
+    tokens (random weights may pick any id, and every id must decode). With added_last the special tokens take the
+    last ids, so the ids are contiguous as Hugging Face's tokenizer classes keep them when they save."""
     from .tokenizer import Tokenizer
     tok = Tokenizer.load(SHIPPED_MINI)
     if vocab_size < len(tok):
         raise LadderError(f"vocabulary {vocab_size} is smaller than the tokenizer's {len(tok)}")
     vocab = dict(tok.vocab)
-    taken = set(vocab.values()) | set(tok.added.values())
+    added = dict(tok.added)
+    if added_last:
+        first = vocab_size - len(added)
+        added = {t: first + k for k, t in enumerate(sorted(added, key=added.get))}
+    taken = set(vocab.values()) | set(added.values())
     for i in range(vocab_size):
         if i not in taken:
             vocab[f"<pad{i}>"] = i
-    return Tokenizer(vocab, tok.merges, tok.added)
+    return Tokenizer(vocab, tok.merges, added)
 
 
 def build_model(r: Rung, tok, seed: int = 0):
@@ -214,6 +242,73 @@ def ensure_q4(onnx_file: Path, q4_file: Path) -> bool:
     return True
 
 
+def hf_checkpoint(r: Rung, folder: Path, seed: int = 0):
+    """A random-weight Qwen2VLForConditionalGeneration at the rung's dimensions, saved with save_pretrained next to
+    its tokenizer (SAYO-mini's BPE, padded) and image processor, as a downloaded Hugging Face checkpoint is."""
+    import torch
+    from transformers import (AutoModelForImageTextToText, GenerationConfig, Qwen2TokenizerFast, Qwen2VLConfig,
+                              Qwen2VLImageProcessor)
+    if r.hidden // r.heads != r.head_dim or sum(r.mrope) * 2 != r.head_dim:
+        raise LadderError(f"{r.name}: Qwen2-VL needs head_dim = hidden/heads and mrope sections summing to head_dim/2")
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = padded_tokenizer(r.vocab, added_last=True)
+    tok.save(folder)
+    hf_tok = Qwen2TokenizerFast.from_pretrained(str(folder))
+    t = tok.token_id
+    ids = dict(image_token_id=t("<|image_pad|>"), video_token_id=t("<|video_pad|>"),
+               vision_start_token_id=t("<|vision_start|>"), vision_end_token_id=t("<|vision_end|>"))
+    special = dict(bos_token_id=t("<|endoftext|>"), eos_token_id=t("<|im_end|>"), pad_token_id=t("<|endoftext|>"))
+    vision = dict(depth=r.vision_depth, embed_dim=r.vision_dim, hidden_size=r.hidden, mlp_ratio=r.vision_mlp_ratio,
+                  num_heads=r.vision_heads, patch_size=14, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
+    text = dict(vocab_size=r.vocab, hidden_size=r.hidden, intermediate_size=r.intermediate,
+                num_hidden_layers=r.layers, num_attention_heads=r.heads, num_key_value_heads=r.kv_heads,
+                max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                rope_scaling={"type": "mrope", "mrope_section": list(r.mrope)}, tie_word_embeddings=False, **special)
+    cfg = Qwen2VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=False, **ids, **special)
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(cfg, attn_implementation="eager").eval()
+    model.generation_config = GenerationConfig(eos_token_id=[t("<|im_end|>"), t("<|endoftext|>")],
+                                               pad_token_id=t("<|endoftext|>"), bos_token_id=t("<|endoftext|>"),
+                                               do_sample=False)
+    model.save_pretrained(folder)
+    ip = Qwen2VLImageProcessor(patch_size=14, merge_size=2, temporal_patch_size=2, min_pixels=3136,
+                               max_pixels=LADDER_MAX_PIXELS)
+    ip.processor_class = "Qwen2VLProcessor"
+    ip.save_pretrained(folder)
+    hf_tok.save_pretrained(folder)
+    return model
+
+
+def build_rung_hf(r: Rung, folder: Path, check: bool = True, q4: bool = False) -> dict:
+    """Builds one rung with Hugging Face's classes and the project's exporter (sayo_train.hf_export): every layer's
+    attention in onnx/, the same weights without attention outputs in noattn/ (a second export)."""
+    from .hf_export import ExportConfig, export_checkpoint
+    t0 = time.time()
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    hf = tmp / "hf"
+    model = hf_checkpoint(r, hf)
+    precisions = ("fp32", "q4") if q4 else ("fp32",)
+    rep = export_checkpoint(model, tmp, ExportConfig(layers="all", precisions=precisions, check=check,
+                                                     processor_dir=hf))
+    export_checkpoint(model, tmp / "noattn", ExportConfig(layers="none", precisions=precisions, processor_dir=hf))
+    for f in (tmp / "noattn" / "onnx").glob("*"):  # the view shares vision and embeddings with the main folder
+        if not f.name.startswith("decoder_model_merged"):
+            f.unlink()
+            f.symlink_to(Path("../../onnx") / f.name)
+    shutil.rmtree(hf)
+    n = sum(p.numel() for p in model.parameters())
+    nv = sum(p.numel() for p in model.model.visual.parameters())
+    meta = {"rung": r.name, "dims": asdict(r), "params": n, "decoder_params": n - nv,
+            "exporter": "sayo_train.hf_export (Qwen2VLForConditionalGeneration)", "builder": "hf",
+            "exporter_version": exporter_version("hf"), "key": rung_key(r, "hf"), "q4": q4,
+            "export_s": rep.seconds, "build_s": round(time.time() - t0, 1), "check": rep.check or {}}
+    (tmp / "LADDER.json").write_text(json.dumps(meta, indent=2) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return meta
+
+
 def mini_entry(cache: Path) -> dict:
     cfg = json.loads((SHIPPED_MINI / "config.json").read_text())
     key = hashlib.sha256(SHIPPED_MINI_NOATTN.read_bytes()).hexdigest()[:12]
@@ -235,9 +330,13 @@ def _onnx_params(onnx_dir: Path) -> dict:
     return {"all": sum(n.values()), "decoder": n["embed_tokens"] + n["decoder_model_merged"]}
 
 
-def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, log=print, q4: bool = False) -> list[dict]:
+def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, log=print, q4: bool = False,
+           builder: str | None = None) -> list[dict]:
     """Builds missing rungs (and with q4, their 4-bit decoders), returns one entry per rung: path, parameters,
     whether it was built now."""
+    builder = builder or default_builder()
+    if builder not in BUILDERS:
+        raise LadderError(f"unknown builder {builder!r}; builders: {', '.join(BUILDERS)}")
     out = []
     cache.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -249,22 +348,27 @@ def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, lo
         if name in LADDER_NOT_BUILT:
             raise LadderError(f"rung {name} is not built by this ladder: {LADDER_NOT_BUILT[name]}")
         r = RUNGS[name]
-        folder = cache / f"{name}-{rung_key(r)}"
+        folder = rung_folder(cache, r, builder)
         built = False
-        if not (folder / "LADDER.json").exists():
-            cache.mkdir(parents=True, exist_ok=True)
-            for stale in cache.glob(f"{name}-*"):  # other keys: an older exporter or dimensions
+        if not (folder / "LADDER.json").exists() or (builder == "hf" and q4 and
+                                                       not (folder / "onnx" / "decoder_model_merged_q4.onnx").exists()):
+            # other keys of the same builder: an older exporter or other dimensions
+            for stale in cache.glob(f"{name}-hf-*" if builder == "hf" else f"{name}-[0-9a-f]*"):
                 shutil.rmtree(stale, ignore_errors=True)
-            log(f"ladder: building {name} into {folder} …")
-            build_rung(r, folder, check=check)
+            log(f"ladder: building {name} with the {builder} exporter into {folder} …")
+            if builder == "hf":
+                build_rung_hf(r, folder, check=check, q4=q4)
+            else:
+                build_rung(r, folder, check=check)
             built = True
         meta = json.loads((folder / "LADDER.json").read_text())
-        view = noattn_view(folder, folder / "onnx" / "decoder_model_merged_noattn.onnx", folder / "noattn")
-        if q4:
+        view = folder / "noattn" if builder == "hf" else \
+            noattn_view(folder, folder / "onnx" / "decoder_model_merged_noattn.onnx", folder / "noattn")
+        if q4 and builder == "trainer":
             log(f"ladder: 4-bit decoders of {name} …")
             ensure_q4(folder / "onnx" / "decoder_model_merged.onnx", folder / "onnx" / "decoder_model_merged_q4.onnx")
             ensure_q4(folder / "onnx" / "decoder_model_merged_noattn.onnx", view / "onnx" / "decoder_model_merged_q4.onnx")
-        out.append({"rung": name, "path": str(folder), "noattn": str(view), "shipped": False, "layers": r.layers, "heads": r.heads,
+        out.append({"rung": name, "path": str(folder), "noattn": str(view), "shipped": False, "builder": builder, "layers": r.layers, "heads": r.heads,
                      "params": meta["params"], "decoder_params": meta["decoder_params"], "build_s": meta["build_s"],
                      "built": built})
     return out
@@ -274,6 +378,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="sayo_train ladder", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rungs", default="mini,25m,100m,500m", help=f"comma-separated, from {', '.join(ORDER)}")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="cache folder (outside the repository)")
+    ap.add_argument("--builder", choices=BUILDERS, default=None,
+                    help="hf: Qwen2VLForConditionalGeneration + sayo_train.hf_export (default when present); "
+                         "trainer: the trainer's SayoMini + export.py")
     ap.add_argument("--q4", action="store_true", help="also write 4-bit decoders (onnx/decoder_model_merged_q4.onnx)")
     ap.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch check of new rungs")
     ap.add_argument("--list", action="store_true", help="print the rungs and their dimensions; build nothing")
@@ -291,7 +398,8 @@ def main(argv=None) -> int:
         return 0
     from .export import ExportError
     try:
-        entries = ensure(names, Path(a.cache), check=not a.no_check, log=lambda s: print(s, file=sys.stderr), q4=a.q4)
+        entries = ensure(names, Path(a.cache), check=not a.no_check, log=lambda s: print(s, file=sys.stderr), q4=a.q4,
+                         builder=a.builder)
     except (LadderError, ExportError) as e:
         print(f"sayo_train ladder: {e}", file=sys.stderr)
         return 2

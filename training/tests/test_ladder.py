@@ -1,5 +1,6 @@
-"""The scale ladder's two smallest rungs: the shipped mini and a freshly built 25m, exported by the trainer's exporter,
-checked in onnxruntime-node, then served from the cache on the second call."""
+"""The scale ladder's two smallest rungs: the shipped mini and a freshly built 25m (Qwen2VLForConditionalGeneration with
+random weights, exported by sayo_train.hf_export and checked against Hugging Face in onnxruntime), then served from
+the cache on the second call."""
 import json
 from pathlib import Path
 
@@ -23,24 +24,32 @@ def test_unknown_rung_is_refused_with_the_accepted_names(tmp_path, capsys):
 
 
 def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
-    first = ladder.ensure(["mini", "25m"], cache=tmp_path, log=lambda s: None)
+    first = ladder.ensure(["mini", "25m"], cache=tmp_path, log=lambda s: None, q4=True)
     mini, r25 = first
     assert mini["shipped"] and not mini["built"] and mini["layers"] == 4
     assert 1.0e6 < mini["params"] < 2.0e6
-    assert r25["built"] and 20e6 < r25["params"] < 30e6
+    assert r25["built"] and r25["builder"] == "hf" and 20e6 < r25["params"] < 30e6
     folder = Path(r25["path"])
-    assert folder.parent == tmp_path and folder.name == f"25m-{ladder.rung_key(ladder.RUNGS['25m'])}"
+    assert folder.parent == tmp_path and folder.name == f"25m-hf-{ladder.rung_key(ladder.RUNGS['25m'], 'hf')}"
     meta = json.loads((folder / "LADDER.json").read_text())
-    # the export check ran: ONNX vs PyTorch logits and attentions within tolerance, rows summing to 1
-    assert meta["check"]["prefill.logits"] < 1e-3 and meta["check"]["decode.attention"] < 1e-4
+    # the exporter's check ran: onnxruntime vs Hugging Face, logits and attentions within tolerance, same tokens
+    fp32 = meta["check"]["fp32"]
+    assert fp32["logits"] < 1e-3 and fp32["attention"] < 1e-4 and fp32["tokens_equal"]
+    assert (folder / "onnx" / "decoder_model_merged_q4.onnx").stat().st_size < \
+        (folder / "onnx" / "decoder_model_merged.onnx").stat().st_size / 4
     cfg = json.loads((folder / "config.json").read_text())
     assert (cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["vocab_size"]) == (8, 6, 8192)
     tok = json.loads((folder / "tokenizer.json").read_text())
     assert len(tok["model"]["vocab"]) + len(tok["added_tokens"]) == 8192  # every id the random model can pick decodes
-    for view in (Path(mini["noattn"]), Path(r25["noattn"])):
-        assert (view / "onnx" / "decoder_model_merged.onnx").resolve().name.endswith("noattn.onnx")
+    import onnx
+    for entry, model in ((mini, mini["path"]), (r25, r25["path"])):
+        outputs = lambda f: [o.name for o in onnx.load(str(f), load_external_data=False).graph.output]  # noqa: E731
+        view = Path(entry["noattn"])
         assert (view / "config.json").exists()
-    again = ladder.ensure(["25m"], cache=tmp_path, log=lambda s: None)
+        assert not [o for o in outputs(view / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]
+        assert len([o for o in outputs(Path(model) / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]) \
+            == entry["layers"]
+    again = ladder.ensure(["25m"], cache=tmp_path, log=lambda s: None, q4=True)
     assert not again[0]["built"] and again[0]["path"] == r25["path"]
 
 
