@@ -10,6 +10,7 @@
  *
  * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--q4 500m] [--mid 100m] [--tokens 32] [--rounds 3]
  *        [--threads 1] [--skip-browser] [--skip-sweeps] [--json docs/bench/scale-latest.json]
+ *        npm run bench -- --scale --print docs/bench/scale-latest.json   (the tables of a saved run)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -155,9 +156,12 @@ export interface ScaleReport {
   threadsAB: Array<{ rung: string; result: ThreadsResult | { error: string } }>;
 }
 
+/** The load average at the end of the run (the tables are printed then). */
+const loadAt = (rep: ScaleReport) => rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a';
+
 function printRungs(rep: ScaleReport): void {
   const cols = ['rung', 'params', 'img', 'prefill ms', 'tok/s all', 'last', 'none', 'noattn', 'tjs gen', 'tjs+attn', 'limit', 'B/tok last', 'cold ms', 'warm ms', 'peak MB all/last/noattn'];
-  console.log(`\nNode (onnxruntime-node, ${rep.threads} thread${rep.threads > 1 ? 's' : ''}), ${rep.tokens} forced new tokens, median of ${rep.rounds} interleaved rounds — load ${load()}`);
+  console.log(`\nNode (onnxruntime-node, ${rep.threads} thread${rep.threads > 1 ? 's' : ''}), ${rep.tokens} forced new tokens, median of ${rep.rounds} interleaved rounds — load ${loadAt(rep)}`);
   console.log(cols.join(' | '));
   for (const r of rep.rungs) {
     const n = r.node;
@@ -202,7 +206,7 @@ function printRungs(rep: ScaleReport): void {
     );
   }
   if (rep.rungs.some((r) => r.browser)) {
-    console.log(`\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${load()}`);
+    console.log(`\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${loadAt(rep)}`);
     console.log(['rung', 'prefill ms', 'tok/s all', 'last', 'none', 'wasm/node last', 'B/tok last', 'cold ms', 'warm ms', 'tree peak MB', 'peak last/none'].join(' | '));
     for (const r of rep.rungs) {
       const b = r.browser;
@@ -232,7 +236,7 @@ function printRungs(rep: ScaleReport): void {
 
 function printSweeps(rep: ScaleReport): void {
   if (rep.imageTokens.length) {
-    console.log(`\nImage tokens at ${rep.imageTokens[0].rung} (Node, capture last layer unless named) — load ${load()}`);
+    console.log(`\nImage tokens at ${rep.imageTokens[0].rung} (Node, capture last layer unless named) — load ${loadAt(rep)}`);
     console.log(['image tokens', 'prompt', 'prefill ms', 'tok/s last', 'noattn', 'tjs gen', 'peak MB all/last/noattn'].join(' | '));
     for (const s of rep.imageTokens) {
       const n = s.node;
@@ -242,7 +246,7 @@ function printSweeps(rep: ScaleReport): void {
     }
   }
   if (rep.lengths.length) {
-    console.log(`\nGenerated length at ${rep.lengths[0].rung} (Node, capture last layer, ~100 image tokens) — load ${load()}`);
+    console.log(`\nGenerated length at ${rep.lengths[0].rung} (Node, capture last layer, ~100 image tokens) — load ${loadAt(rep)}`);
     console.log(['new tokens', 'prefill ms', 'tok/s', 'peak MB', 'RSS MB at token 1 / 128 / 256 / …'].join(' | '));
     for (const s of rep.lengths) {
       const n = s.node;
@@ -251,7 +255,7 @@ function printSweeps(rep: ScaleReport): void {
     }
   }
   if (rep.threadsAB.length) {
-    console.log(`\nORT intra-op threads, interleaved (Node, capture last layer) — load ${load()}`);
+    console.log(`\nORT intra-op threads, interleaved (Node, capture last layer) — load ${loadAt(rep)}`);
     for (const t of rep.threadsAB) {
       if (isErr(t.result)) console.log(`  ${t.rung}: error ${t.result.error}`);
       else console.log(`  ${t.rung}: ` + Object.entries(t.result.byThreads).map(([k, v]) => `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms, decode ${f(v.decodeTps)} tok/s`).join(' · '));
@@ -259,8 +263,22 @@ function printSweeps(rep: ScaleReport): void {
   }
 }
 
+/** Prints the tables of a saved report (`--print FILE`). */
+function printReport(rep: ScaleReport): void {
+  console.log(`SAYO Lens scale benchmark of ${rep.date} — ${rep.machine.cpus}, ${rep.machine.cores} cores, ${rep.machine.memGiB.toFixed(0)} GiB, Node ${rep.machine.node}`);
+  console.log(`load average before: ${rep.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a (run not finished)'}`);
+  console.log(`copy bandwidth (one thread): ${rep.copyGBs.toFixed(1)} GB/s`);
+  printRungs(rep);
+  printSweeps(rep);
+}
+
 /** Runs the scale benchmark and prints it; returns the exit code. */
 export async function scaleMain(args: string[]): Promise<number> {
+  const saved = arg(args, 'print', '');
+  if (saved) {
+    printReport(JSON.parse(fs.readFileSync(path.resolve(saved), 'utf8')));
+    return 0;
+  }
   const rungs = arg(args, 'rungs', 'mini,25m,100m,500m').split(',');
   const mid = arg(args, 'mid', '100m');
   const tokens = Number(arg(args, 'tokens', '32'));
@@ -289,6 +307,12 @@ export async function scaleMain(args: string[]): Promise<number> {
     threadsAB: [],
   };
   const variants: Variant[] = ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'];
+  // The report is saved after every job, so an interrupted run keeps what it measured (`--print FILE` shows it).
+  const save = () => {
+    if (!jsonOut) return;
+    fs.mkdirSync(path.dirname(path.resolve(ROOT, jsonOut)), { recursive: true });
+    fs.writeFileSync(path.resolve(ROOT, jsonOut), JSON.stringify(rep, null, 1) + '\n');
+  };
   const memJobs = async (e: LadderEntry, image: string, dtype: Precision = 'fp32') => {
     const out: Record<string, MemoryResult | { error: string }> = {};
     for (const [k, model, capture] of [['all', e.path, 'all'], ['last', e.path, 'last'], ['noattn', e.noattn, 'none']] as const) {
@@ -304,6 +328,7 @@ export async function scaleMain(args: string[]): Promise<number> {
     console.error(`… ${label}: Node`);
     const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn, image: img['100'], question: QUESTION, tokens, rounds, threads, variants, dtype });
     rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} });
+    save();
   }
   if (!args.includes('--skip-sweeps')) {
     const m = ladder.find((e) => e.rung === mid);
@@ -312,15 +337,18 @@ export async function scaleMain(args: string[]): Promise<number> {
         console.error(`… ${mid}: ${k} image tokens`);
         const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'], firstToken: false });
         rep.imageTokens.push({ rung: mid, tokens: k, node, memory: k === '100' ? rep.rungs.find((r) => r.entry.rung === mid)!.memory : await memJobs(m, img[k]) });
+        save();
       }
       for (const n of [32, 128, 512]) {
         console.error(`… ${mid}: ${n} new tokens`);
         rep.lengths.push({ rung: mid, tokens: n, node: await nodeJob<MemoryResult>({ kind: 'memory', model: m.path, image: img['100'], question: QUESTION, tokens: n, threads, capture: 'last' }) });
+        save();
       }
     }
     for (const e of ladder.filter((x) => x.rung === mid || x.rung === '500m')) {
       console.error(`… ${e.rung}: threads 1 vs 2`);
       rep.threadsAB.push({ rung: e.rung, result: await nodeJob<ThreadsResult>({ kind: 'threads', model: e.path, image: img['100'], question: QUESTION, tokens, rounds, threads: [1, 2] }) });
+      save();
     }
   }
   if (!args.includes('--skip-browser')) {
@@ -341,6 +369,7 @@ export async function scaleMain(args: string[]): Promise<number> {
         if (r.browser.error) continue; // the memory jobs would fail the same way
         r.browserMemory.last = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
         r.browserMemory.none = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'none', modelUrl: url(r.entry.noattn) });
+        save();
       }
     } finally {
       app.stop();
@@ -356,10 +385,7 @@ export async function scaleMain(args: string[]): Promise<number> {
   console.log('weights with a decoder that has no attention outputs; tjs gen = transformers.js generate() on the same folder (tjs+attn:');
   console.log('output_attentions); limit = copy bandwidth ÷ decoder bytes (tokens/s if decode only streamed the weights once);');
   console.log('B/tok = bytes of one StepRecord posted by the worker; peak MB = the job process\'s peak RSS (Chromium: its whole process tree).');
-  if (jsonOut) {
-    fs.mkdirSync(path.dirname(path.resolve(ROOT, jsonOut)), { recursive: true });
-    fs.writeFileSync(path.resolve(ROOT, jsonOut), JSON.stringify(rep, null, 1) + '\n');
-    console.log(`wrote ${jsonOut}`);
-  }
+  save();
+  if (jsonOut) console.log(`wrote ${jsonOut}`);
   return 0;
 }
