@@ -9,7 +9,8 @@
  * the machine's load average is printed beside every table. `--json FILE` also writes every figure.
  *
  * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--q4 500m] [--mid 100m] [--tokens 32] [--rounds 3]
- *        [--threads 1] [--skip-browser] [--skip-sweeps] [--json docs/bench/scale-latest.json]
+ *        [--threads 1] [--threads-ab 100m,500m] [--builder hf|trainer] [--skip-rungs] [--skip-browser] [--skip-sweeps]
+ *        [--json docs/bench/scale-latest.json]
  *        npm run bench -- --scale --print docs/bench/scale-latest.json   (the tables of a saved run)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -48,10 +49,10 @@ const f = (x: number | undefined, d = 1) => (x !== undefined && Number.isFinite(
 const mb = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
 
 /** The ladder's rungs, built if missing (one command: `python -m sayo_train ladder`). */
-export function ensureLadder(rungs: string[], q4 = false): LadderEntry[] {
+export function ensureLadder(rungs: string[], q4 = false, builder?: string): LadderEntry[] {
   const venv = path.join(ROOT, '.venv/bin/python');
   const py = fs.existsSync(venv) ? venv : 'python3';
-  const r = spawnSync(py, ['-m', 'sayo_train', 'ladder', '--rungs', rungs.join(','), '--json', ...(q4 ? ['--q4'] : [])], {
+  const r = spawnSync(py, ['-m', 'sayo_train', 'ladder', '--rungs', rungs.join(','), '--json', ...(q4 ? ['--q4'] : []), ...(builder ? ['--builder', builder] : [])], {
     cwd: path.join(ROOT, 'training'),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -289,7 +290,9 @@ export async function scaleMain(args: string[]): Promise<number> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`SAYO Lens scale benchmark — ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
   console.log(`load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`);
-  const ladder = ensureLadder(rungs, q4.some((r) => rungs.includes(r)));
+  const builder = arg(args, 'builder', '') || undefined;
+  const ladder = ensureLadder(rungs, q4.some((r) => rungs.includes(r)), builder);
+  const threadRungs = arg(args, 'threads-ab', mid).split(',');
   const copyGBs = copyBandwidthGBs();
   console.log(`copy bandwidth (one thread, 256 MB Float32Array.set, best of 5): ${copyGBs.toFixed(1)} GB/s — the limit column is this ÷ decoder bytes`);
   const img = await images();
@@ -324,7 +327,7 @@ export async function scaleMain(args: string[]): Promise<number> {
     { e, dtype: 'fp32' as Precision, label: e.rung },
     ...(q4.includes(e.rung) ? [{ e, dtype: 'q4' as Precision, label: `${e.rung} q4` }] : []),
   ]);
-  for (const { e, dtype, label } of units) {
+  for (const { e, dtype, label } of args.includes('--skip-rungs') ? [] : units) {
     console.error(`… ${label}: Node`);
     const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn, image: img['100'], question: QUESTION, tokens, rounds, threads, variants, dtype });
     rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} });
@@ -336,7 +339,7 @@ export async function scaleMain(args: string[]): Promise<number> {
       for (const k of ['100', '400', '1300']) {
         console.error(`… ${mid}: ${k} image tokens`);
         const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'], firstToken: false });
-        rep.imageTokens.push({ rung: mid, tokens: k, node, memory: k === '100' ? rep.rungs.find((r) => r.entry.rung === mid)!.memory : await memJobs(m, img[k]) });
+        rep.imageTokens.push({ rung: mid, tokens: k, node, memory: rep.rungs.find((r) => r.entry.rung === mid && k === '100')?.memory ?? (await memJobs(m, img[k])) });
         save();
       }
       for (const n of [32, 128, 512]) {
@@ -345,7 +348,7 @@ export async function scaleMain(args: string[]): Promise<number> {
         save();
       }
     }
-    for (const e of ladder.filter((x) => x.rung === mid || x.rung === '500m')) {
+    for (const e of ladder.filter((x) => threadRungs.includes(x.rung))) {
       console.error(`… ${e.rung}: threads 1 vs 2`);
       rep.threadsAB.push({ rung: e.rung, result: await nodeJob<ThreadsResult>({ kind: 'threads', model: e.path, image: img['100'], question: QUESTION, tokens, rounds, threads: [1, 2] }) });
       save();
