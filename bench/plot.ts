@@ -2,7 +2,8 @@
  * @file Draws the scale benchmark's figures (the JSON of `npm run bench -- --scale --json FILE`) as one SVG with d3:
  * decode tokens/s against parameters (ours with the last layer captured, the same weights without attention outputs,
  * transformers.js generate(), Chromium WASM, and the bandwidth limit), prefill against image tokens, and RSS against
- * generated tokens. Usage: npx tsx bench/plot.ts docs/bench/scale-latest.json docs/bench/scale.svg
+ * generated tokens. Usage: npx tsx bench/plot.ts <report.json>… <out.svg> (several reports of one session are merged:
+ * their rungs side by side, the sweeps of whichever has them).
  */
 import fs from 'node:fs';
 import * as d3 from 'd3';
@@ -66,12 +67,25 @@ export function plotReport(rep: ScaleReport): string {
   return body.innerHTML;
 }
 
+/** Several reports of one session as one: rungs side by side (by parameters), the sweeps of whichever has them. */
+export function mergeReports(reps: ScaleReport[]): ScaleReport {
+  const out: ScaleReport = { ...reps[0], rungs: reps.flatMap((r) => r.rungs).sort((a, b) => a.entry.params - b.entry.params) };
+  out.imageTokens = reps.find((r) => r.imageTokens.length)?.imageTokens ?? [];
+  out.lengths = reps.find((r) => r.lengths.length)?.lengths ?? [];
+  out.threadsAB = reps.flatMap((r) => r.threadsAB);
+  out.loadBefore = reps.map((r) => r.loadBefore).reduce((a, b) => (a[0] >= b[0] ? a : b));
+  out.loadAfter = reps.map((r) => r.loadAfter ?? r.loadBefore).reduce((a, b) => (a[0] >= b[0] ? a : b));
+  return out;
+}
+
 if (process.argv[1]?.endsWith('plot.ts')) {
-  const [input, output] = process.argv.slice(2);
-  if (!input || !output) {
-    console.error('usage: npx tsx bench/plot.ts <scale report .json> <out .svg>');
+  const args = process.argv.slice(2);
+  const output = args.pop();
+  if (!args.length || !output?.endsWith('.svg')) {
+    console.error('usage: npx tsx bench/plot.ts <scale report .json>… <out .svg>');
     process.exit(2);
   }
-  fs.writeFileSync(output, plotReport(JSON.parse(fs.readFileSync(input, 'utf8'))) + '\n');
+  const reps = args.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as ScaleReport);
+  fs.writeFileSync(output, plotReport(mergeReports(reps)) + '\n');
   console.log(`wrote ${output}`);
 }

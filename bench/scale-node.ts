@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import { AutoProcessor, env, Qwen2VLForConditionalGeneration, RawImage, type Tensor } from '@huggingface/transformers';
 import { createNodeEngine } from '../src/engine/node.ts';
 import type { InThreadEngine } from '../src/engine/engine.ts';
-import type { GenerateRequest, ModelInfo, StepRecord } from '../src/engine/types.ts';
+import type { GenerateRequest, ModelInfo, PromptInfo, StepRecord } from '../src/engine/types.ts';
 import { median } from './stats.ts';
 
 /** Decoder precision of a job: fp32 everywhere, or the 4-bit decoder (`--q4` in the ladder) with fp32 vision/embeddings. */
@@ -105,9 +105,9 @@ function stepBytes(s: StepRecord): number {
 }
 
 /** The engine's runs: one generate() of a forced length, timed by the engine itself. */
-async function ours(engine: InThreadEngine, info: ModelInfo, base: GenerateRequest, layers: number[] | undefined): Promise<VariantFigures> {
+async function ours(engine: InThreadEngine, info: ModelInfo, base: GenerateRequest, layers: number[] | undefined, onPrompt?: (p: PromptInfo) => void): Promise<VariantFigures> {
   let bytes = 0;
-  const s = await engine.generate(info.handle, { ...base, captureLayers: layers }, { onStep: (r) => (bytes += stepBytes(r)) });
+  const s = await engine.generate(info.handle, { ...base, captureLayers: layers }, { onPrompt, onStep: (r) => (bytes += stepBytes(r)) });
   return {
     prefillMs: s.prefillMs,
     decodeTps: tps(s.tokens, s.decodeMs),
@@ -169,11 +169,12 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const engine = createNodeEngine({ threads: job.threads });
   const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
   let prompt: { imageTokens: number; promptTokens: number } = { imageTokens: 0, promptTokens: 0 };
+  const setPrompt = (p: PromptInfo) => (prompt = { imageTokens: p.imageSpan.length, promptTokens: p.promptTokens });
   const first = async () => {
     const t0 = performance.now();
     let at = NaN;
     await engine.generate(info.handle, { ...base, maxNewTokens: 1, minNewTokens: 0 }, {
-      onPrompt: (p) => (prompt = { imageTokens: p.imageSpan.length, promptTokens: p.promptTokens }),
+      onPrompt: setPrompt,
       onStep: () => (at = performance.now() - t0),
     });
     return at;
@@ -187,8 +188,8 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn }, { dtype: DTYPE(job.dtype) }) : undefined;
   const tjs = needs('tjs') || needs('tjs-attn') ? await transformersJs(job.model, job.threads, job.dtype) : undefined;
   const runners: Record<Variant, () => Promise<VariantFigures>> = {
-    all: () => ours(engine, info, base, undefined),
-    last: () => ours(engine, info, base, last === undefined ? [] : [last]),
+    all: () => ours(engine, info, base, undefined, setPrompt),
+    last: () => ours(engine, info, base, last === undefined ? [] : [last], setPrompt),
     none: () => ours(engine, info, base, []),
     noattn: () => ours(noattn!.engine, noattnInfo!, base, []),
     tjs: () => tjs!.run(job.image, job.question, job.tokens, false),
