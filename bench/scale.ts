@@ -9,7 +9,8 @@
  * the machine's load average is printed beside every table. `--json FILE` also writes every figure.
  *
  * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--q4 500m] [--mid 100m] [--tokens 32] [--rounds 3]
- *        [--threads 1] [--threads-ab 100m,500m] [--builder hf|trainer] [--skip-rungs] [--skip-browser] [--skip-sweeps]
+ *        [--threads 1] [--threads-ab 100m,500m] [--builder hf|trainer] [--q4-only] [--skip-rungs | --skip-node]
+ *        [--skip-browser] [--skip-sweeps]
  *        [--json docs/bench/scale-latest.json]
  *        npm run bench -- --scale --print docs/bench/scale-latest.json   (the tables of a saved run)
  */
@@ -127,7 +128,16 @@ async function startApp(): Promise<{ url: string; stop: () => void }> {
     if (Date.now() > end) throw new Error(`${url} did not come up within 60 s`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, stop: () => server.pid && process.kill(-server.pid) };
+  return {
+    url,
+    stop: () => {
+      try {
+        if (server.pid) process.kill(-server.pid);
+      } catch {
+        // already gone
+      }
+    },
+  };
 }
 
 const isErr = (x: unknown): x is { error: string } => typeof x === 'object' && x !== null && 'error' in x && typeof (x as any).error === 'string';
@@ -324,10 +334,13 @@ export async function scaleMain(args: string[]): Promise<number> {
     return out;
   };
   const units = ladder.flatMap((e) => [
-    { e, dtype: 'fp32' as Precision, label: e.rung },
+    ...(args.includes('--q4-only') && q4.includes(e.rung) ? [] : [{ e, dtype: 'fp32' as Precision, label: e.rung }]),
     ...(q4.includes(e.rung) ? [{ e, dtype: 'q4' as Precision, label: `${e.rung} q4` }] : []),
   ]);
-  for (const { e, dtype, label } of args.includes('--skip-rungs') ? [] : units) {
+  if (args.includes('--skip-node')) {
+    for (const { e, dtype, label } of units) rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), memory: {}, browserMemory: {} });
+  }
+  for (const { e, dtype, label } of args.includes('--skip-rungs') || args.includes('--skip-node') ? [] : units) {
     console.error(`… ${label}: Node`);
     const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn, image: img['100'], question: QUESTION, tokens, rounds, threads, variants, dtype });
     rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} });
