@@ -12,7 +12,7 @@ import type { ScaleReport } from './scale.ts';
 
 type Series = { name: string; color: string; dash?: string; points: Array<[number, number]> };
 
-const W = 980;
+const W = 1200;
 const H = 330;
 const PANEL = { w: 290, h: 230, top: 50, left: 60, gap: 40 };
 
@@ -54,9 +54,11 @@ export function plotReport(rep: ScaleReport): string {
     { name: 'bandwidth limit', color: '#7f7f7f', dash: '4 3', points: fp32.map((r) => [r.entry.params, (rep.copyGBs * 1e9) / r.weightBytes]) },
   ], true, true);
   const it = rep.imageTokens.filter((s) => !('error' in s.node));
+  // Reports written before the sweeps recorded their counts carry 0: the requested count (100 / 400 / 1300) stands in.
+  const tokensOf = (s: (typeof it)[number]) => (s.node as any).imageTokens || Number(s.tokens);
   panel(svg, 1, `Prefill vs image tokens (${it[0]?.rung ?? '-'})`, 'image tokens', 'prefill ms', [
-    { name: 'ours, last layer captured', color: '#1f77b4', points: it.map((s) => [(s.node as any).imageTokens, (s.node as any).variants.last?.prefillMs]) },
-    { name: 'no attention outputs', color: '#2ca02c', points: it.map((s) => [(s.node as any).imageTokens, (s.node as any).variants.noattn?.prefillMs]) },
+    { name: 'ours, last layer captured', color: '#1f77b4', points: it.map((s) => [tokensOf(s), (s.node as any).variants.last?.prefillMs]) },
+    { name: 'no attention outputs', color: '#2ca02c', points: it.map((s) => [tokensOf(s), (s.node as any).variants.noattn?.prefillMs]) },
   ], false, false);
   const longest = rep.lengths.filter((s) => !('error' in s.node)).at(-1);
   panel(svg, 2, `RSS over generated tokens (${longest?.rung ?? '-'})`, 'generated tokens', 'RSS MB', [
