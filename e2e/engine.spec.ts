@@ -67,19 +67,19 @@ test.describe('engine in Chromium', () => {
     await openHarness(page);
     const adapter = await pageAdapter(page);
     expect(adapter, 'no WebGPU adapter: is --enable-unsafe-webgpu missing?').toMatchObject({ available: true, architecture: 'swiftshader' });
-    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, imageBase64: image, question: QUESTION, maxNewTokens: 3 });
+    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'webgpu', imageBase64: image, question: QUESTION, maxNewTokens: 3 });
     expect(r.info.backend).toBe('webgpu');
     expect(r.info.backendReason).toMatch(/swiftshader/);
     expectStreamedSteps(r, Math.min(3, reference.length));
     expectParity(r.steps, reference);
-    const base = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini-base' }, imageBase64: image, question: QUESTION, maxNewTokens: 2, reuse: true });
+    const base = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'webgpu', imageBase64: image, question: QUESTION, maxNewTokens: 2, reuse: true });
     expect(base.info.backend).toBe('webgpu');
     expectStreamedSteps(base, base.steps.length);
   });
 
   test('WebGPU device lost mid-answer: explains, reloads on WASM, answers again', async ({ page }) => {
     await openHarness(page);
-    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, imageBase64: image, question: QUESTION, maxNewTokens: 6, minNewTokens: 6, destroyDeviceAfter: 1 });
+    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'webgpu', imageBase64: image, question: QUESTION, maxNewTokens: 6, minNewTokens: 6, destroyDeviceAfter: 1 });
     expect(r.info.backend).toBe('webgpu');
     expect(r.error?.code).toBe('device_lost');
     expect(r.error?.message).toMatch(/reloaded on WASM/);
@@ -91,7 +91,7 @@ test.describe('engine in Chromium', () => {
     await openHarness(page);
     const common = { imageBase64: image, question: QUESTION, maxNewTokens: 2 };
     const a = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'wasm' });
-    const b = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini' }, backend: 'auto', reuse: true });
+    const b = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini' }, backend: 'webgpu', reuse: true });
     expect(b.info.backend).toBe('webgpu');
     expect(b.steps).toHaveLength(2);
     const c = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'wasm', reuse: true });

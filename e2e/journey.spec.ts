@@ -135,6 +135,8 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   const rvBefore = Number(await attr(page, 'reward-base', 'data-rv'));
   const before = await shot(page.getByTestId('heatmap-base'), 'before-draw');
   const layer = page.getByTestId('region-layer');
+  await page.getByTestId('draw-mode').selectOption('add'); // keep the sample's box, add one
+  await layer.scrollIntoViewIfNeeded();
   const bb = (await layer.boundingBox())!;
   const sx = bb.width / W!;
   const sy = bb.height / H!;

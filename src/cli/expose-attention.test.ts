@@ -3,6 +3,7 @@
  * onnxruntime-node (toy decoder always; the real SAYO-mini decoder when its no-attention export exists), external
  * data keeps working, fused or missing attention is refused, and truncated / mutated files get a clear message.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,7 +59,7 @@ describe('expose-attention on a toy decoder', () => {
 
   it('head-mean and a layer list give the mean over heads of the chosen layers only', async () => {
     const out = path.join(dir, 'mean.onnx');
-    const lines = runExposeAttention(path.join(dir, 'noattn.onnx'), out, { layers: '0,2', reduce: 'head-mean' });
+    const lines = await runExposeAttention(path.join(dir, 'noattn.onnx'), out, { layers: '0,2', reduce: 'head-mean' });
     expect(lines[0]).toContain('added 2 output(s)');
     const { ra, rb, outputNames } = await runBoth(path.join(dir, 'native.onnx'), out, ['decoder_attentions.0', 'decoder_attentions.2']);
     expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(['decoder_attentions.0', 'decoder_attentions.2']);
@@ -101,7 +102,7 @@ describe('expose-attention on a toy decoder', () => {
       [[path.join(dir, 'fused.onnx'), path.join(dir, 'x.onnx')], /attention is fused \(1 MultiHeadAttention/],
       [[path.join(dir, 'native.onnx'), path.join(dir, 'x.onnx')], /already has attention outputs/],
       [[path.join(dir, 'noattn.onnx'), path.join(dir, 'x.onnx'), '--layers', '7'], /no layer 7/],
-      [[path.join(dir, 'noattn.onnx'), path.join(dir, 'noattn.onnx')], /must differ from the input/],
+      [[path.join(dir, 'noattn.onnx'), path.join(dir, 'noattn.onnx')], /the output .*noattn\.onnx is the input model .*would destroy the input/],
       [[path.join(dir, 'missing.onnx'), path.join(dir, 'x.onnx')], /cannot read .*missing\.onnx/],
     ];
     for (const [args, message] of cases) {
@@ -114,14 +115,67 @@ describe('expose-attention on a toy decoder', () => {
   });
 });
 
+describe('expose-attention output safety', () => {
+  const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+  it('refuses an output that is the input or its external data file (also through a symlink), before writing anything', async () => {
+    const folder = path.join(dir, 'alias');
+    fs.mkdirSync(folder);
+    const input = path.join(folder, 'decoder.onnx');
+    writeToyDecoder(input, { ...spec, externalData: true });
+    fs.symlinkSync(input, path.join(folder, 'link.onnx'));
+    fs.symlinkSync(path.join(folder, 'decoder.onnx_data'), path.join(folder, 'data-link.bin'));
+    const before = [sha(input), sha(path.join(folder, 'decoder.onnx_data'))];
+    const cases: Array<[string, RegExp]> = [
+      [path.join(folder, 'decoder.onnx_data'), /the output .*decoder\.onnx_data is the input's external data file decoder\.onnx_data: writing it would destroy the input/],
+      [path.join(folder, 'link.onnx'), /the output .*link\.onnx is the input model .*decoder\.onnx/],
+      [path.join(folder, 'data-link.bin'), /is the input's external data file decoder\.onnx_data/],
+      [path.join(folder, '..', 'alias', 'decoder.onnx'), /is the input model/],
+      [folder, /the output .*alias is a folder; give an \.onnx file path/],
+    ];
+    for (const [output, message] of cases) {
+      const run = runSayo(['expose-attention', input, output]);
+      expect(run.status, output).toBe(2);
+      expect(run.stderr, output).toMatch(message);
+    }
+    expect([sha(input), sha(path.join(folder, 'decoder.onnx_data'))]).toEqual(before);
+    expect(fs.readdirSync(folder).sort()).toEqual(['data-link.bin', 'decoder.onnx', 'decoder.onnx_data', 'link.onnx']);
+    const { ra, rb } = await runBoth(path.join(dir, 'noattn.onnx'), input, ['logits']);
+    expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('refuses a decoder onnxruntime cannot load (one attribute name byte-flipped), leaving no file behind', () => {
+    fs.mkdirSync(path.join(dir, 'flipped'));
+    const flipped = path.join(dir, 'flipped', 'decoder.onnx');
+    writeToyDecoder(flipped, { ...spec, externalData: true });
+    const bytes = fs.readFileSync(flipped);
+    const at = bytes.indexOf('axis');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('axiz', at);
+    fs.writeFileSync(flipped, bytes);
+    const out = path.join(dir, 'flipped-out', 'x.onnx');
+    const run = runSayo(['expose-attention', flipped, out, '--layers', 'all']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^sayo: onnxruntime cannot load .*decoder\.onnx \(.*axiz.*\); the file is corrupt or not an ONNX model onnxruntime runs: re-export or re-download it\n$/);
+    expect(fs.readdirSync(path.join(dir, 'flipped-out'))).toEqual([]);
+  });
+
+  it('refuses a graph that is not a decoder (the shipped vision encoder), naming its inputs', () => {
+    const run = runSayo(['expose-attention', path.join(REPO_ROOT, 'models/sayo-mini/onnx/vision_encoder.onnx'), path.join(dir, 'vision.onnx')]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/not a decoder graph: its inputs \(pixel_values, grid_thw\) include no input_ids, inputs_embeds or past_key_values\.<l>\.key\/value; expose-attention rewrites a decoder export such as onnx\/decoder_model_merged\.onnx/);
+    expect(fs.existsSync(path.join(dir, 'vision.onnx'))).toBe(false);
+  });
+});
+
 describe('expose-attention fuzz: truncated and mutated files', () => {
   const source = () => fs.readFileSync(path.join(dir, 'noattn.onnx'));
 
-  it('in process: every truncation or mutation either works or throws a CliError (300 cases)', () => {
+  it('in process: every truncation or mutation either works or throws a CliError (300 cases)', async () => {
     const bytes = source();
     const target = path.join(dir, 'fuzz-in.onnx');
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.oneof(
           fc.record({ kind: fc.constant('truncate' as const), at: fc.integer({ min: 0, max: bytes.length - 1 }) }),
           fc.record({
@@ -129,13 +183,13 @@ describe('expose-attention fuzz: truncated and mutated files', () => {
             edits: fc.array(fc.record({ at: fc.integer({ min: 0, max: bytes.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 }),
           }),
         ),
-        (c) => {
+        async (c) => {
           const data = Buffer.from(bytes);
           const input = c.kind === 'truncate' ? data.subarray(0, c.at) : data;
           if (c.kind === 'mutate') for (const e of c.edits) data[e.at] = e.value;
           fs.writeFileSync(target, input);
           try {
-            runExposeAttention(target, path.join(dir, 'fuzz-out.onnx'), { layers: 'all', reduce: 'none' });
+            await runExposeAttention(target, path.join(dir, 'fuzz-out.onnx'), { layers: 'all', reduce: 'none' });
           } catch (err) {
             if (!(err instanceof CliError)) throw err;
             expect(err.message.length).toBeGreaterThan(10);

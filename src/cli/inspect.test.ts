@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stripAttentionOutputs } from './onnx/attention.ts';
 import { readModel, writeModel } from './onnx/model.ts';
 import { REPO_ROOT, runSayo } from './lib/run-cli.ts';
-import type { Check } from './lib/inspect-checks.ts';
+import { inspectFolder, type Check } from './lib/inspect-checks.ts';
+import { localFolder } from './lib/folder.ts';
 
 const shipped = path.join(REPO_ROOT, 'models/sayo-mini');
 let dir = '';
@@ -67,6 +68,48 @@ describe('sayo inspect', () => {
       expect(status, name).toBe(1);
       expect(failures(checks).some((m) => expected.test(m)), `${name}: ${failures(checks).join(' | ')}`).toBe(true);
     }
+  });
+
+  it('fails what `sayo ask` could not run, each ✗ naming the expected value and the fix', async () => {
+    const template = (f: string, edit: (t: string) => string) => editJson(path.join(f, 'tokenizer_config.json'), (c) => (c.chat_template = edit(String(c.chat_template))));
+    const flip = (file: string, from: string, to: string) => {
+      const bytes = fs.readFileSync(file);
+      const at = bytes.indexOf(from);
+      expect(at).toBeGreaterThan(0);
+      bytes.write(to, at);
+      fs.writeFileSync(file, bytes);
+    };
+    const cases: Array<[string, (f: string) => void, RegExp]> = [
+      ['template-no-image', (f) => template(f, (t) => t.replaceAll('<|vision_start|><|image_pad|><|vision_end|>', '')),
+        /chat template renders an image turn without <\|vision_start\|><\|image_pad\|><\|vision_end\|> .*expected the placeholder where the image goes; fix: use the Qwen-VL chat template/],
+      ['template-broken', (f) => template(f, (t) => `${t}{% if %}`), /chat template does not render an image turn in transformers\.js \(.+\); fix: /],
+      ['vocab-too-big', (f) => editJson(path.join(f, 'tokenizer.json'), (t) => (t.added_tokens as object[]).push({ id: 600, content: '<extra>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false })),
+        /tokenizer size 601 > embedding rows 554: .*expected ≤ 554; fix: resize the model's embeddings/],
+      ['vision-end-id', (f) => editJson(path.join(f, 'config.json'), (c) => (c.vision_end_token_id = 3)),
+        /vision_end_token_id 3 is the id of <\|vision_end\|> \(548\); fix: set "vision_end_token_id": 548 in config\.json/],
+      ['eos-unknown', (f) => editJson(path.join(f, 'config.json'), (c) => (c.eos_token_id = 9999)),
+        /config\.json eos_token_id 9999 has id\(s\) 9999 that are not tokens of tokenizer\.json; expected .*<\|im_end\|> is 540/],
+      ['no-processor-class', (f) => editJson(path.join(f, 'preprocessor_config.json'), (c) => delete c.processor_class),
+        /processor_class is not set: expected "Qwen2VLProcessor" .*fix: add "processor_class": "Qwen2VLProcessor" to preprocessor_config\.json/],
+      ['qwen25-wrong-class', (f) => {
+        editJson(path.join(f, 'config.json'), (c) => (c.model_type = 'qwen2_5_vl'));
+        editJson(path.join(f, 'preprocessor_config.json'), (c) => (c.processor_class = 'AutoProcessor'));
+      }, /processor_class "AutoProcessor": expected "Qwen2_5_VLProcessor"/],
+      ['no-image-processor', (f) => editJson(path.join(f, 'preprocessor_config.json'), (c) => delete c.image_processor_type),
+        /image_processor_type is not set: expected "Qwen2VLImageProcessor"/],
+      ['flipped-decoder', (f) => flip(path.join(f, 'onnx/decoder_model_merged.onnx'), 'axis', 'axiz'),
+        /onnxruntime cannot load onnx\/decoder_model_merged\.onnx \(.*axiz.*\); expected a graph onnxruntime runs; fix: re-export or re-download/],
+    ];
+    for (const [name, edit, expected] of cases) {
+      const checks = await inspectFolder(localFolder(brokenCopy(name, edit)));
+      expect(failures(checks).some((m) => expected.test(m)), `${name}: ${failures(checks).join(' | ')}`).toBe(true);
+    }
+    const skipped = runSayo(['inspect', path.join(dir, 'flipped-decoder'), '--no-load', '--json']);
+    const report = JSON.parse(skipped.stdout) as { checks: Check[] };
+    expect(skipped.status).toBe(0);
+    expect(report.checks.filter((c) => c.status === 'warn').map((c) => c.message)).toContain(
+      'onnx/decoder_model_merged.onnx: not loaded in onnxruntime (--no-load): a pass does not prove the graph runs',
+    );
   });
 
   it('only warns (exit 0) when the decoder has no attention outputs, pointing to expose-attention', () => {

@@ -126,6 +126,7 @@ const invalid: [string, Mutate | string, RegExp][] = [
   ['not JSON', () => '{"image": ', /^input: not valid JSON/],
   ['top_ratio out of range', (c) => ({ ...c, top_ratio: 0 }), /^top_ratio: expected 0 < top_ratio ≤ 1, got 0$/],
   ['eps not positive', (c) => ({ ...c, eps: -1 }), /^eps: expected eps > 0, got -1$/],
+  ['alignment unknown', (c) => ({ ...c, alignment: 'output' }), /^alignment: expected one of "produced", "input", got "output"$/],
   ['non-integer image size', (c) => ({ ...c, image: { width: 100.5, height: 84 } }), /^image\.width: expected a positive integer, got 100\.5$/],
 ];
 

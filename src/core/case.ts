@@ -3,11 +3,12 @@
  * evaluation that turns a valid case into the reward output. Pure; the CLI only reads the file and prints.
  *
  * Input:  { image: {width, height}, processor: {patch_size, merge_size, min_pixels, max_pixels},
- *           boxes: [[x1, y1, x2, y2], …], attention: [T][H][N], entropy: [T], top_ratio?, eps? }
+ *           boxes: [[x1, y1, x2, y2], …], attention: [T][H][N], entropy: [T], top_ratio?, eps?,
+ *           alignment?: "produced" | "input" }   (attention[t] is the row that produced token t; see Alignment)
  * Output: { grid: {rows, cols, resized}, target_tokens, cover, per_token: [{a, v, R_a}], selected, a_q, v_q, r_v }
  */
 import { type Box, type Grid, type ProcessorGeometry, type Size, GeometryError, cellCoverage64, clipBox, boxToTokens, gridFor } from './geometry.ts';
-import { DEFAULT_TOP_RATIO, EPS, computeReward } from './reward.ts';
+import { ALIGNMENTS, type Alignment, DEFAULT_ALIGNMENT, DEFAULT_TOP_RATIO, EPS, computeReward } from './reward.ts';
 
 /** Invalid case input: `field` is a JSON path such as `attention[3][1]`, `problem` says what is wrong. */
 export class CaseError extends Error {
@@ -31,6 +32,7 @@ export interface RewardCase {
   entropy: number[];
   top_ratio: number;
   eps: number;
+  alignment: Alignment;
 }
 
 /** The `sayo reward` output. */
@@ -212,9 +214,10 @@ function parseEntropy(root: Record<string, unknown>, total: number): number[] {
   return raw.map((e, t) => nonNegative(e, `entropy[${t}]`));
 }
 
-function parseOptional(root: Record<string, unknown>): { top_ratio: number; eps: number } {
+function parseOptional(root: Record<string, unknown>): { top_ratio: number; eps: number; alignment: Alignment } {
   let top_ratio = DEFAULT_TOP_RATIO;
   let eps = EPS;
+  let alignment = DEFAULT_ALIGNMENT;
   if (root.top_ratio !== undefined) {
     top_ratio = finite(root.top_ratio, 'top_ratio');
     if (!(top_ratio > 0 && top_ratio <= 1)) throw new CaseError('top_ratio', `expected 0 < top_ratio ≤ 1, got ${top_ratio}`);
@@ -223,7 +226,16 @@ function parseOptional(root: Record<string, unknown>): { top_ratio: number; eps:
     eps = finite(root.eps, 'eps');
     if (!(eps > 0)) throw new CaseError('eps', `expected eps > 0, got ${eps}`);
   }
-  return { top_ratio, eps };
+  if (root.alignment !== undefined) {
+    if (!ALIGNMENTS.includes(root.alignment as Alignment)) {
+      throw new CaseError('alignment', `expected one of ${ALIGNMENTS.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(root.alignment)}`);
+    }
+    alignment = root.alignment as Alignment;
+  }
+  if (alignment === 'input' && Array.isArray(root.attention) && root.attention.length < 2) {
+    throw new CaseError('attention', 'the input alignment scores tokens 0…T−2: need at least 2 tokens');
+  }
+  return { top_ratio, eps, alignment };
 }
 
 /** The grid of a case, with geometry errors (e.g. aspect ratio > 200) attributed to `image`. */
@@ -268,6 +280,7 @@ export function evaluateCase(kase: RewardCase, grid: Grid): RewardCaseOutput {
     entropy: kase.entropy,
     topRatio: kase.top_ratio,
     eps: kase.eps,
+    alignment: kase.alignment,
   });
   return {
     grid: { rows: grid.rows, cols: grid.cols, resized: { ...grid.resized } },

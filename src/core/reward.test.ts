@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   EPS,
+  alignTokens,
   avFromMeanMap,
   computeReward,
   headMeanMap64,
@@ -163,6 +164,35 @@ describe('computeReward', () => {
     expect(() => computeReward({ tokens: tok, heads: 1, n: 2, targets: Int32Array.from([0]), entropy: [1, 2] })).toThrow(/entropy has 2 values for 1 tokens/);
     expect(() => computeReward({ tokens: tok, heads: 2, n: 2, targets: Int32Array.from([0]), entropy: [1] })).toThrow(/expected heads·n = 4/);
     expect(() => computeReward({ tokens: [], heads: 1, n: 2, targets: Int32Array.from([0]), entropy: [] })).toThrow(/no generated token/);
+  });
+});
+
+describe('alignment', () => {
+  const n = 4;
+  const targets = Int32Array.from([0]);
+  const tokens = [
+    Float32Array.from([0.7, 0.1, 0.1, 0.1]),
+    Float32Array.from([0.1, 0.3, 0.3, 0.3]),
+    Float32Array.from([0.25, 0.25, 0.25, 0.25]),
+  ];
+  it('produced (the default) keeps row t for token t; input gives token t row t + 1 and drops the last token', () => {
+    expect(alignTokens(['r0', 'r1', 'r2'], [5, 6, 7])).toEqual({ rows: ['r0', 'r1', 'r2'], entropy: [5, 6, 7] });
+    expect(alignTokens(['r0', 'r1', 'r2'], [5, 6, 7], 'input')).toEqual({ rows: ['r1', 'r2'], entropy: [5, 6] });
+    expect(alignTokens(['r0'], [5], 'input')).toEqual({ rows: [], entropy: [] });
+  });
+  it('computeReward under input scores the rows after each token with that token\'s entropy', () => {
+    const produced = computeReward({ tokens, heads: 1, n, targets, entropy: [3, 1, 2], topRatio: 0.5 });
+    const input = computeReward({ tokens, heads: 1, n, targets, entropy: [3, 1, 2], topRatio: 0.5, alignment: 'input' });
+    expect(produced.selected).toEqual([0]);
+    expect(produced.a_q).toBeCloseTo(0.7, 7);
+    expect(input.perToken).toHaveLength(2);
+    expect(input.selected).toEqual([0]);
+    expect(input.a_q).toBeCloseTo(0.1, 7); // token 0 (highest entropy) owns row 1
+    expect(input.v_q).toBeCloseTo(0.25, 7);
+  });
+  it('rejects an unknown alignment and a single token under input', () => {
+    expect(() => alignTokens([1], [1], 'output' as never)).toThrow(/alignment must be one of produced, input, got output/);
+    expect(() => computeReward({ tokens: tokens.slice(0, 1), heads: 1, n, targets, entropy: [1], alignment: 'input' })).toThrow(/no generated token/);
   });
 });
 

@@ -6,12 +6,48 @@
  * Selection: the k = max(1, ⌊T·ratio⌋) tokens of highest entropy (ties: lower index first).
  * Reward: a_q, v_q = means of a_t, v_t over the selected tokens; r_v = tanh(log((a_q+ε)/(v_q+ε))).
  * All sums run in float64 over the float32 attention.
+ *
+ * Which attention row a generated token owns is an explicit choice ({@link Alignment}): the rows come in generation
+ * order (row t is the query that produced token t, as each decoding step records it) and {@link alignTokens} maps
+ * them to the scored tokens.
  */
 
 /** Default stability constant ε (the official SAYO code's value). */
 export const EPS = 1e-8;
 /** Default share of generated tokens scored: the top 30 % by entropy. */
 export const DEFAULT_TOP_RATIO = 0.3;
+
+/**
+ * Which attention row a generated token owns.
+ * - 'produced' (default): token t owns row t, the query that produced it. That row is where the model looked while
+ *   choosing the token, every token (the first included) is scored, and it is the row a decoding step records.
+ * - 'input' (the official SAYO code): token t owns row t + 1, where t is the input; tokens 0…T−2 are scored with their
+ *   own entropies, so the row that produced the first token and the last token are never scored.
+ */
+export type Alignment = 'produced' | 'input';
+/** The accepted alignments, for validation messages. */
+export const ALIGNMENTS: readonly Alignment[] = ['produced', 'input'];
+/** Default alignment: 'produced' (see {@link Alignment} for the reason). */
+export const DEFAULT_ALIGNMENT: Alignment = 'produced';
+
+/**
+ * The rows and entropies of the scored tokens under an alignment. `rows[t]` produced token t, `entropy[t]` is token
+ * t's entropy; 'produced' keeps both, 'input' pairs rows[t + 1] with entropy[t] for t < T − 1.
+ * @throws RangeError when the lengths differ or the alignment is unknown
+ */
+export function alignTokens<R>(
+  rows: readonly R[],
+  entropy: ArrayLike<number>,
+  alignment: Alignment = DEFAULT_ALIGNMENT,
+): { rows: R[]; entropy: number[] } {
+  if (!ALIGNMENTS.includes(alignment)) {
+    throw new RangeError(`alignment must be one of ${ALIGNMENTS.join(', ')}, got ${String(alignment)}`);
+  }
+  if (rows.length !== entropy.length) throw new RangeError(`entropy has ${entropy.length} values for ${rows.length} tokens`);
+  const ent = Array.from(entropy);
+  if (alignment === 'produced') return { rows: rows.slice(), entropy: ent };
+  return { rows: rows.slice(1), entropy: ent.slice(0, -1) };
+}
 
 /** One token's attention values: float32 as captured, or float64 (e.g. parsed from JSON). */
 export type AttentionArray = Float32Array | Float64Array;
@@ -42,6 +78,8 @@ export interface RewardInput {
   topRatio?: number;
   /** Stability constant; default 1e-8. */
   eps?: number;
+  /** Which row a token owns; default 'produced'. perToken and selected then index the scored tokens. */
+  alignment?: Alignment;
 }
 
 /** The SAYO reward of a sequence, with the per-token scores behind it. */
@@ -84,7 +122,7 @@ export function targetRuns(targets: Int32Array, n: number): Int32Array {
 }
 
 /** Σ values[from…to) with four float64 accumulators (about twice as fast as one dependent chain). */
-function sumRange(values: AttentionArray, from: number, to: number): number {
+export function sumRange(values: AttentionArray, from: number, to: number): number {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
@@ -235,9 +273,10 @@ export function rewardFromAV(
  * @throws RangeError for mismatched lengths, no tokens or no targets
  */
 export function computeReward(input: RewardInput): RewardResult {
-  const { tokens, heads, n, targets, entropy } = input;
+  const { heads, n, targets } = input;
   const topRatio = input.topRatio ?? DEFAULT_TOP_RATIO;
   const eps = input.eps ?? EPS;
+  const { rows: tokens, entropy } = alignTokens(input.tokens, input.entropy, input.alignment);
   const runs = targetRuns(targets, n);
   const perToken = tokens.map((attention, t) => {
     if (attention.length !== heads * n) {

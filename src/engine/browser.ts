@@ -1,6 +1,7 @@
 /**
  * @file The browser platform (runs inside the engine's Web Worker): transformers.js on onnxruntime-web, WebGPU when
- * `navigator.gpu.requestAdapter()` yields an adapter, else WASM. ORT's wasm comes from the app's /ort/ (never a CDN).
+ * `navigator.gpu.requestAdapter()` yields a hardware adapter, else WASM (a software adapter only when WebGPU is asked
+ * for). ORT's wasm comes from the app's /ort/ (never a CDN) and is kept in Cache Storage like the model files.
  *
  * Every model source is mounted under a virtual folder `/__sayo__/<mount>/` that transformers.js loads as a local
  * model; `env.fetch` maps it to the real place (the app's /models/<path>/, a URL, or the files the user picked).
@@ -60,8 +61,20 @@ async function virtualFetch(input: string | URL, init?: RequestInit): Promise<Re
   return res;
 }
 
-/** Cache Storage keyed by real URL + revision; virtual keys of uncacheable mounts are never stored. */
+/**
+ * Cache Storage keyed by real URL + revision; virtual keys of uncacheable mounts are never stored. ORT's runtime
+ * files under the app's /ort/ (which transformers.js reads through this cache too) are kept under ONNX Runtime's
+ * version, so a warm visit does not download the runtime again and an upgrade is never served stale.
+ */
 function realKey(key: string): string | null {
+  const ortBase = new URL('ort/', appBase()).href;
+  if (key.startsWith(ortBase)) {
+    const u = new URL(key);
+    const version = (env.backends.onnx as { versions?: { web?: string } }).versions?.web;
+    if (!version) return null;
+    u.searchParams.set('sayo-ort', version);
+    return u.href;
+  }
   const hit = parseVirtual(key);
   if (!hit || hit.mount.kind !== 'url' || hit.mount.rev === null) return null;
   const u = new URL(hit.file, hit.mount.base);
@@ -110,6 +123,16 @@ function useRuntime(kind: 'plain' | 'asyncify'): void {
   const ortBase = new URL('ort/', appBase()).href;
   const file = kind === 'plain' ? 'ort-wasm-simd-threaded' : 'ort-wasm-simd-threaded.asyncify';
   (env.backends.onnx.wasm as { wasmPaths?: unknown }).wasmPaths = { mjs: `${ortBase}${file}.mjs`, wasm: `${ortBase}${file}.wasm` };
+}
+
+/**
+ * Whether an adapter is a software one (SwiftShader, or the browser says so): "auto" then prefers WASM, which is
+ * several times faster than WebGPU emulated on the CPU.
+ */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const i = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  if (i?.isFallbackAdapter || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
+  return /swiftshader|llvmpipe|software/i.test([i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' '));
 }
 
 /** Strips one shared leading folder ("sayo-mini/config.json" → "config.json") when config.json is not at the top. */
@@ -198,13 +221,17 @@ export function browserPlatform(): EnginePlatform {
         return { backend: 'wasm', reason: 'WASM (requested)' };
       }
       const { adapter, why } = await adapterInfo();
+      const i = adapter?.info;
+      const name = [i?.vendor, i?.architecture].filter(Boolean).join('/') || 'unknown';
+      const software = !!adapter && isSoftwareAdapter(adapter);
+      if (adapter && software && pref !== 'webgpu') {
+        useRuntime('plain');
+        return { backend: 'wasm', reason: `WASM: the only WebGPU adapter (${name}) is a software fallback, slower than WASM` };
+      }
       if (adapter && runtime === 'plain') throw new EngineError('bad_input', `${NEEDS_WEBGPU_RUNTIME}.`);
       if (adapter) {
         useRuntime('asyncify');
-        const i = adapter.info;
-        const name = [i?.vendor, i?.architecture].filter(Boolean).join('/') || 'unknown';
-        const fallback = (i as { isFallbackAdapter?: boolean })?.isFallbackAdapter ? ', software fallback' : '';
-        return { backend: 'webgpu', reason: `WebGPU adapter: ${name}${fallback}${pref === 'webgpu' ? ' (requested)' : ''}` };
+        return { backend: 'webgpu', reason: `WebGPU adapter: ${name}${software ? ', software fallback' : ''}${pref === 'webgpu' ? ' (requested)' : ''}` };
       }
       if (pref === 'webgpu') throw new EngineError('bad_input', `WebGPU was requested but ${why}.`);
       useRuntime('plain');

@@ -51,6 +51,11 @@ export interface WorkerEngineOptions {
 export interface WorkerEngine extends AttentionEngine {
   /** Destroys ORT's WebGPU device inside the worker (device-loss test and diagnostics); false when none. */
   destroyWebGpuDevice(): Promise<boolean>;
+  /**
+   * A fresh worker with nothing loaded (pending calls fail with `cancelled`): a backend change starts over in a worker
+   * whose ONNX Runtime build and WebGPU device are chosen anew, instead of unloading models next to a lost device.
+   */
+  reset(): void;
   /** Ends the worker; pending calls fail. */
   terminate(): void;
 }
@@ -200,6 +205,14 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
       await call<void>({ type: 'unload', handle: t.workerHandle });
     },
     destroyWebGpuDevice: () => call<boolean>({ type: 'destroy-webgpu-device' }),
+    reset() {
+      const old = w;
+      w = spawn();
+      old.terminate();
+      tracked.clear();
+      reloadFailures.clear();
+      failAll(new EngineError('cancelled', 'The engine restarted for another backend.'));
+    },
     terminate() {
       w.terminate();
       tracked.clear();

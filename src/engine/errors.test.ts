@@ -99,7 +99,7 @@ describe('engine errors', () => {
     await engine.unload(bare.handle);
 
     // Following the note's advice restores the capture: same tokens, same attention.
-    runExposeAttention(f, `${f}.exposed`, { layers: 'all', reduce: 'none' });
+    await runExposeAttention(f, `${f}.exposed`, { layers: 'all', reduce: 'none' });
     fs.renameSync(`${f}.exposed`, f);
     const fixed = await engine.load({ kind: 'path', path: dir });
     expect(fixed.attentionLayers).toEqual(full.attentionLayers);

@@ -39,6 +39,8 @@ export interface HarnessRun {
 export interface HarnessOptions {
   source: ModelSource;
   backend?: Backend | 'auto';
+  /** transformers.js dtype (e.g. 'q4'); the source's default when absent. */
+  dtype?: LoadOptions['dtype'];
   /** The image, by URL (served by the app) or as base64 bytes. */
   imageUrl?: string;
   imageBase64?: string;

@@ -9,11 +9,12 @@ import { createNodeEngine } from '../engine/node';
 import { headMap, meanMaps } from '../core/aggregate';
 import { gridFor } from '../core/geometry';
 import type { SessionPanel } from '../session/types';
-import { hasAttention, panelGrid, panelLayer, panelMap, viewTokens } from './derive';
+import { hasAttention, panelCache, panelGrid, panelLayer, panelMap, panelReward, panelSelection, shownMap, targetsFor, viewTokens } from './derive';
+import { computeReward, selectTopEntropy } from '../core/reward';
 import { createCommands } from './effects';
 import { createLensStore } from './store';
 import { LAST_LAYER } from './slices/view';
-import { readPngSize } from '../ui/testing/recordSession';
+import { readPngSize } from '../ui/recordSession.testutil';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLE = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string }[])[1];
@@ -61,5 +62,45 @@ describe('derive on real output', () => {
     expect(viewTokens('all', 3, [1])).toEqual([0, 1, 2]);
     expect(viewTokens('selected', 3, [1])).toEqual([1]);
     expect(viewTokens('selected', 3, [])).toEqual([0, 1, 2]);
+  });
+
+  it('the panel cache follows streamed steps and gives computeReward of the raw rows under both alignments', () => {
+    const last = panel.steps[0].layers.at(-1)!;
+    const li = panel.steps[0].layers.indexOf(last);
+    const { heads, n } = panel.steps[0];
+    const targets = targetsFor([[0, 0, size.width / 2, size.height / 2]], panelGrid(panel)).targets!;
+    // Streaming: a prefix, then the whole answer, reuse one cache; a shorter answer (e.g. cut at Stop) rebuilds it.
+    const prefix = { ...panel, steps: panel.steps.slice(0, 2) };
+    const cache = panelCache(prefix.steps)!;
+    expect(cache.size).toBe(2);
+    expect(panelCache(panel.steps)).toBe(cache);
+    expect(cache.size).toBe(panel.steps.length);
+    expect(panelCache(prefix.steps)).not.toBe(cache);
+    for (const alignment of ['produced', 'input'] as const) {
+      const raw = computeReward({
+        tokens: panel.steps.map((s) => s.attention.subarray(li * heads * n, (li + 1) * heads * n)),
+        heads,
+        n,
+        targets,
+        entropy: panel.steps.map((s) => s.entropy),
+        alignment,
+      });
+      const got = panelReward(panel, last, targets, alignment)!;
+      expect(got.selected).toEqual(raw.selected);
+      expect(panelSelection(panel, alignment)).toEqual(raw.selected);
+      expect(got.r_v).toBeCloseTo(raw.r_v, 10);
+      got.perToken.forEach((p, i) => expect(p.R_a).toBeCloseTo(raw.perToken[i].R_a, 10));
+    }
+    expect(panelSelection(panel, 'input')).toEqual(selectTopEntropy(panel.steps.slice(0, -1).map((s) => s.entropy)));
+  });
+
+  it('shownMap keeps the map while the panel, token, layer, head and selection stay the same', () => {
+    const last = panel.steps[0].layers.at(-1)!;
+    const a = shownMap(panel, 'all', last, { kind: 'mean' }, [0]);
+    expect(a).toEqual(panelMap(panel, 'all', last, { kind: 'mean' }, [0]));
+    expect(shownMap(panel, 'all', last, { kind: 'mean' }, [0])).toBe(a);
+    const b = shownMap(panel, 1, last, { kind: 'mean' }, [0]);
+    expect(b).not.toBe(a);
+    expect(b).toEqual(panelMap(panel, 1, last, { kind: 'mean' }, [0]));
   });
 });

@@ -5,7 +5,8 @@
 import type { StepRecord } from '../engine/types';
 import { boxToTokens, cellCoverage, GeometryError, type Box, type Grid } from '../core/geometry';
 import { headMap, layerIndex, meanMaps, type HeadMode } from '../core/aggregate';
-import { computeReward, type RewardResult } from '../core/reward';
+import { alignTokens, selectTopEntropy, type Alignment, type RewardResult } from '../core/reward';
+import { RewardCache } from '../core/cache';
 import type { SessionPanel, ViewState } from '../session/types';
 import { resolveLayer } from './slices/view';
 
@@ -45,24 +46,43 @@ export function panelLayer(panel: SessionPanel, view: Pick<ViewState, 'layer'>):
   return resolveLayer(view.layer, panel.steps[0]?.layers ?? []);
 }
 
-/** One layer's heads × n block of a step (a view, no copy). */
-function layerBlock(step: StepRecord, layer: number): Float32Array {
-  const li = layerIndex(step.layers, layer);
-  const size = step.heads * step.n;
-  return step.attention.subarray(li * size, (li + 1) * size);
+/** A panel's reward cache and the steps it holds, keyed by the panel's first step (steps are appended, never copied). */
+const caches = new WeakMap<StepRecord, { cache: RewardCache; last: StepRecord }>();
+
+/**
+ * The reward cache of a panel's steps (core RewardCache over every captured layer), brought up to date with the
+ * steps that streamed in since the last call; null without attention. One cache per answer, so a box edit reads
+ * cached sums instead of the raw attention.
+ */
+export function panelCache(steps: readonly StepRecord[]): RewardCache | null {
+  if (steps.length === 0 || steps[0].attention.length === 0) return null;
+  let entry = caches.get(steps[0]);
+  if (!entry || entry.cache.size > steps.length || steps[entry.cache.size - 1] !== entry.last) {
+    entry = { cache: new RewardCache(steps[0].n, steps[0].layers.length), last: steps[0] };
+    caches.set(steps[0], entry);
+  }
+  for (let t = entry.cache.size; t < steps.length; t++) {
+    entry.cache.add(steps[t].attention, steps[t].heads);
+    entry.last = steps[t];
+  }
+  return entry.cache;
 }
 
-/** The SAYO reward of a panel at `layer` for the targets (head mean, top-30 % entropy), or null without data. */
-export function panelReward(panel: SessionPanel, layer: number, targets: Int32Array | null): RewardResult | null {
+/**
+ * The SAYO reward of a panel at `layer` for the targets (head mean, top-30 % entropy, the given alignment), from the
+ * panel's cache; null without data. perToken and selected index the tokens the alignment scores.
+ */
+export function panelReward(panel: SessionPanel, layer: number, targets: Int32Array | null, alignment?: Alignment): RewardResult | null {
   if (!targets || targets.length === 0 || !hasAttention(panel)) return null;
-  const steps = panel.steps;
-  return computeReward({
-    tokens: steps.map((s) => layerBlock(s, layer)),
-    heads: steps[0].heads,
-    n: steps[0].n,
-    targets,
-    entropy: steps.map((s) => s.entropy),
-  });
+  const cache = panelCache(panel.steps)!;
+  return cache.reward(targets, panel.steps.map((s) => s.entropy), { layer: layerIndex(panel.steps[0].layers, layer), alignment });
+}
+
+/** The top-30 % entropy tokens r_v counts under an alignment (ascending token indices; none without steps). */
+export function panelSelection(panel: SessionPanel, alignment?: Alignment): number[] {
+  if (panel.steps.length === 0) return [];
+  const { entropy } = alignTokens(panel.steps, panel.steps.map((s) => s.entropy), alignment);
+  return entropy.length ? selectTopEntropy(entropy) : [];
 }
 
 /** Mean share of attention on image tokens at `layer` (head mean, over the panel's tokens). */
@@ -101,6 +121,30 @@ export function panelMap(
   const maps = steps.map(one);
   if (token === 'selected' && selected && selected.length > 0) return meanMaps(maps, selected);
   return meanMaps(maps);
+}
+
+/** The last map each panel showed, keyed by its first step (see {@link shownMap}). */
+const lastMaps = new WeakMap<StepRecord, { key: string; map: Float32Array | null }>();
+
+/**
+ * {@link panelMap}, remembered per panel while the panel, token, layer, head and selection stay the same: a box edit
+ * (which changes none of them) does not rebuild the maps.
+ */
+export function shownMap(
+  panel: SessionPanel,
+  token: ViewState['token'],
+  layer: number,
+  head: HeadMode,
+  selected: readonly number[] | null,
+): Float32Array | null {
+  const first = panel.steps[0];
+  if (!first) return null;
+  const key = [panel.steps.length, token, layer, JSON.stringify(head), selected?.join(' ') ?? ''].join('|');
+  const kept = lastMaps.get(first);
+  if (kept && kept.key === key) return kept.map;
+  const map = panelMap(panel, token, layer, head, selected);
+  lastMaps.set(first, { key, map });
+  return map;
 }
 
 /** The token indices a view aggregates over: one token, all of them, or the r_v selection. */

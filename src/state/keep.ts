@@ -1,7 +1,8 @@
 /**
  * @file Keeping the session: restores the last session from IndexedDB at start (then the view from the URL), saves
- * the session (debounced, never mid-stream) whenever input, panels or view change, and mirrors the view in the URL
- * (other URL parameters, e.g. `backend`, are kept).
+ * the session whenever input, panels or view change — debounced when idle, and at most every SAVE_DELAY_MS while
+ * answers stream, so a reload mid-run keeps the image, question, regions and the partial answers (restored as
+ * "interrupted") — and mirrors the view in the URL (other URL parameters, e.g. `backend`, are kept).
  */
 import { loadSession, readViewSearch, saveSession, viewFromSearch, viewToSearch } from '../session/persist';
 import { applySession, buildSession, concreteLayer } from './session';
@@ -42,8 +43,8 @@ export function keepSession(store: LensStore): () => void {
     if (url !== location.search + location.hash) history.replaceState(history.state, '', url);
   };
   const save = () => {
+    timer = undefined;
     const s = store.getState();
-    if (running(s)) return;
     const session = buildSession(s);
     if (!session) return;
     saveSession(session).then(
@@ -59,7 +60,9 @@ export function keepSession(store: LensStore): () => void {
     const changed =
       s.image !== prev.image || s.question !== prev.question || s.boxes !== prev.boxes || s.view !== prev.view ||
       s.runs !== prev.runs || s.cross !== prev.cross;
-    if (!changed || running(s)) return;
+    if (!changed) return;
+    // While streaming, a pending save is not pushed back by the next token (a debounce would never fire).
+    if (running(s) && timer !== undefined) return;
     clearTimeout(timer);
     timer = setTimeout(save, SAVE_DELAY_MS);
   });

@@ -16,6 +16,8 @@ import { applySession, buildSession } from '../state/session';
 import { useLens } from '../state/store';
 import { parseSession, serializeSession } from '../session/serialize';
 import type { Box } from '../core/geometry';
+import { computeReward, type Alignment } from '../core/reward';
+import { layerIndex } from '../core/aggregate';
 import { App } from './App';
 import { CommandsContext } from './commands';
 import { importSessionFile } from './ExportBar';
@@ -34,9 +36,9 @@ function renderApp() {
 const rv = (side: string) => Number(screen.getByTestId(`reward-${side}`).getAttribute('data-rv'));
 const ra = (side: string) => Number(screen.getByTestId(`reward-${side}`).getAttribute('data-ra'));
 
-/** Real output: the SAYO-mini pair run in plain Node by the app's own commands (see testing/recordSession.ts). */
+/** Real output: the SAYO-mini pair run in plain Node by the app's own commands (see recordSession.testutil.ts). */
 function recordedSession(): string {
-  return execFileSync('npx', ['tsx', path.join(ROOT, 'src/ui/testing/recordSession.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  return execFileSync('npx', ['tsx', path.join(ROOT, 'src/ui/recordSession.testutil.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
 }
 
 beforeAll(() => {
@@ -51,6 +53,7 @@ afterEach(() => {
     useLens.getState().setBoxes(S.boxes);
     useLens.getState().setView({ token: 'all' });
     useLens.getState().setHover(null);
+    useLens.getState().setAlignment('produced');
   });
 });
 
@@ -59,7 +62,8 @@ describe('App over real SAYO-mini output', () => {
     renderApp();
     for (const side of ['base', 'trained'] as const) {
       const steps = useLens.getState().runs[side].panel!.steps;
-      expect(screen.getByTestId(`answer-${side}`).textContent).toBe(steps.map((t) => t.text).join(''));
+      // Shown as text: special tokens (<|im_end|>) hidden; the token strip keeps every token.
+      expect(screen.getByTestId(`answer-${side}`).textContent).toBe(steps.map((t) => t.text).join('').replace(/<\|[^|]*\|>/g, ''));
       for (let i = 0; i < steps.length; i++) expect(screen.getByTestId(`token-${side}-${i}`).textContent).toBe(steps[i].text);
       expect(screen.queryByTestId(`token-${side}-${steps.length}`)).toBeNull();
     }
@@ -104,6 +108,42 @@ describe('App over real SAYO-mini output', () => {
     expect(screen.getByTestId('region-layer-trained').getAttribute('data-boxes')).toBe(layer.getAttribute('data-boxes'));
   });
 
+  it('the alignment switch re-scores both panels from the cache: the figures equal computeReward on the raw rows', () => {
+    renderApp();
+    /** The reward of a side from the raw attention of the last layer (no cache), under an alignment. */
+    const raw = (side: 'base' | 'trained', alignment: Alignment) => {
+      const p = useLens.getState().runs[side].panel!;
+      const { heads, n, layers } = p.steps[0];
+      const li = layerIndex(layers, layers.at(-1)!);
+      const tokens = p.steps.map((s) => s.attention.subarray(li * heads * n, (li + 1) * heads * n));
+      const targets = targetsFor(S.boxes, panelGrid(p)).targets!;
+      return computeReward({ tokens, heads, n, targets, entropy: p.steps.map((s) => s.entropy), alignment });
+    };
+    for (const side of ['base', 'trained'] as const) {
+      expect(screen.getByTestId(`reward-${side}`).getAttribute('data-alignment')).toBe('produced');
+      expect(rv(side)).toBeCloseTo(raw(side, 'produced').r_v, 10);
+    }
+    fireEvent.change(screen.getByTestId('alignment-select'), { target: { value: 'input' } });
+    expect(useLens.getState().alignment).toBe('input');
+    for (const side of ['base', 'trained'] as const) {
+      const input = raw(side, 'input');
+      expect(screen.getByTestId(`reward-${side}`).getAttribute('data-alignment')).toBe('input');
+      expect(screen.getByTestId(`alignment-${side}`).textContent).toMatch(/alignment input: tokens 0…\d+ scored, token t with row t \+ 1/);
+      expect(rv(side)).toBeCloseTo(input.r_v, 10);
+      expect(input.r_v).not.toBeCloseTo(raw(side, 'produced').r_v, 6);
+      for (const i of input.selected) expect(screen.getByTestId(`token-${side}-${i}`).className).toContain('counts');
+    }
+    // The last token owns no row under the input alignment: no R_a for it.
+    const last = useLens.getState().runs.trained.panel!.steps.length - 1;
+    fireEvent.click(screen.getByTestId(`token-trained-${last}`));
+    expect(screen.getByTestId('reward-trained').getAttribute('data-ra')).toBe('');
+    fireEvent.click(screen.getByTestId('token-trained-0'));
+    expect(ra('trained')).toBeCloseTo(raw('trained', 'input').perToken[0].R_a, 10);
+    fireEvent.change(screen.getByTestId('alignment-select'), { target: { value: 'produced' } });
+    expect(rv('trained')).toBeCloseTo(raw('trained', 'produced').r_v, 10);
+    expect(ra('trained')).toBeCloseTo(raw('trained', 'produced').perToken[0].R_a, 10);
+  });
+
   it('renders model text as text, never HTML', () => {
     const s = useLens.getState();
     const panel = s.runs.base.panel!;
@@ -125,11 +165,11 @@ describe('App over real SAYO-mini output', () => {
     expect(useLens.getState().view).toMatchObject({ layer: layers[0], head: { kind: 'head', head: 1 } });
     expect((screen.getByTestId('layer-select') as HTMLSelectElement).value).toBe(String(layers[0]));
     expect((screen.getByTestId('head-select') as HTMLSelectElement).value).toBe('head-1');
-    expect(screen.getByTestId('reward-base').textContent).toContain(`layer ${layers[0]}`);
+    expect(screen.getByTestId('panel-base').textContent).toContain(`layer ${layers[0]}`);
     fireEvent.change(screen.getByTestId('head-select'), { target: { value: 'mean' } });
     fireEvent.change(screen.getByTestId('layer-select'), { target: { value: '-1' } });
     expect(useLens.getState().view).toMatchObject({ layer: -1, head: { kind: 'mean' } });
-    expect(screen.getByTestId('reward-base').textContent).toContain(`layer ${layers.at(-1)}`);
+    expect(screen.getByTestId('panel-base').textContent).toContain(`layer ${layers.at(-1)}`);
   });
 
   it('a new image clears the answers made for the previous one', () => {

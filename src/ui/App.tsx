@@ -1,15 +1,19 @@
 /**
- * @file The app layout: header with the checkpoint pair, the input row (image, samples, question, run), errors,
- * view controls, the side-by-side comparison, and export / import.
+ * @file The app layout: header with the backend and the checkpoint pair, the input (image, samples, question, run,
+ * the key-region list and notices), errors, view controls, the "What is r_v?" explainer, the side-by-side
+ * comparison, and export / import. One column on a phone, wider panels on a wide screen, never a horizontal scroll.
  */
 import { useLens } from '../state/store';
 import { Compare } from './compare/Compare';
 import { ErrorList } from './ErrorList';
 import { ExportBar } from './ExportBar';
 import { ImageInput } from './input/ImageInput';
+import { PairNotice } from './input/PairNotice';
 import { QuestionRun } from './input/QuestionRun';
 import { SampleGallery } from './input/SampleGallery';
 import { ModelPair } from './models/ModelPair';
+import { RewardExplainer } from './panel/RewardExplainer';
+import { RegionList } from './regions/RegionList';
 import { ViewControls } from './ViewControls';
 
 /** The whole app. */
@@ -37,10 +41,13 @@ export function App() {
               {notice}
             </p>
           ) : null}
+          <PairNotice />
           <QuestionRun />
+          <RegionList />
         </section>
         <ErrorList />
         <ViewControls />
+        <RewardExplainer />
         <Compare />
         <ExportBar />
       </main>

@@ -7,7 +7,7 @@ import { buildSession, applySession } from '../state/session';
 import { useLens } from '../state/store';
 import { parseSession, serializeSession } from '../session/serialize';
 import type { Side } from '../session/types';
-import { exportCurrentPng } from './exportPng';
+import { exportCurrentPng } from './export/png';
 
 /** Saves a blob as a download. */
 export function download(blob: Blob, name: string): void {

@@ -1,12 +1,20 @@
 /**
  * @file View controls shared by both panels: compare mode (own answers / cross-scored), layer, head mode,
- * normalisation, heatmap opacity, what colours the token strip, and the per-head small multiples toggle.
+ * normalisation, heatmap opacity, what colours the token strip, the per-head small multiples toggle, and which
+ * attention row a token owns in the reward figures (the alignment).
  */
 import { useShallow } from 'zustand/react/shallow';
 import type { HeadMode, NormMode } from '../core/aggregate';
+import { ALIGNMENTS, type Alignment } from '../core/reward';
 import type { CompareMode } from '../state/slices/run';
 import { LAST_LAYER } from '../state/slices/view';
 import { useLens } from '../state/store';
+
+/** What each alignment means, in a few words (the explainer gives the reason for the default). */
+export const ALIGNMENT_LABEL: Record<Alignment, string> = {
+  produced: 'token t ↔ row that chose it',
+  input: 'token t ↔ next row (SAYO code)',
+};
 
 function headValue(h: HeadMode): string {
   return h.kind === 'head' ? `head-${h.head}` : h.kind;
@@ -32,10 +40,11 @@ export function ViewControls() {
   const compare = useLens((s) => s.compare);
   const hasCross = useLens((s) => !!(s.cross.base.panel || s.cross.trained.panel));
   const multiples = useLens((s) => s.multiples);
-  const { setView, setCompare, setMultiples } = useLens.getState();
+  const alignment = useLens((s) => s.alignment);
+  const { setView, setCompare, setMultiples, setAlignment } = useLens.getState();
   const shape = useShape();
   const layers = shape.layers ? shape.layers.split(',').map(Number) : [];
-  const tokenLabel = typeof view.token === 'number' ? `token ${view.token}` : view.token === 'all' ? 'all tokens' : 'top-30 % entropy';
+  const tokenLabel = typeof view.token === 'number' ? `token ${view.token} of each answer` : view.token === 'all' ? 'all tokens' : 'top-30 % entropy';
   return (
     <div className="controls" role="group" aria-label="View">
       <span className="picked" data-testid="picked-token">
@@ -56,6 +65,16 @@ export function ViewControls() {
           {layers.map((l) => (
             <option key={l} value={l}>
               layer {l}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Reward rows
+        <select value={alignment} onChange={(e) => setAlignment(e.currentTarget.value as Alignment)} data-testid="alignment-select">
+          {ALIGNMENTS.map((a) => (
+            <option key={a} value={a}>
+              {a}: {ALIGNMENT_LABEL[a]}
             </option>
           ))}
         </select>

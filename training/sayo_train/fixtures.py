@@ -113,6 +113,13 @@ def reward_cases() -> list[dict]:
            "attention": _attention(rng, 100, 1, g.n_tokens), "entropy": [round(rng.uniform(0, 3), 6) for _ in range(100)],
            "top_ratio": 0.29}
     out.append({"name": "float-guard-T100-r0.29", "input": inp, "expected": reward_case(inp)})
+    # the same attention under both alignments (reward.py): "produced" spelled out, and "input" (SAYO's code)
+    for c in list(out):
+        if c["name"] in ("basic-640x480", "mini-single-box", "multi-box-overlapping", "entropy-ties", "T10-k3",
+                         "T20-k6", "T3-k1", "mass-in-box", "qwen3-32px-cells", "float-guard-T100-r0.29"):
+            for alignment in ("produced", "input"):
+                inp = dict(c["input"], alignment=alignment)
+                out.append({"name": f"{c['name']}-align-{alignment}", "input": inp, "expected": reward_case(inp)})
     return out
 
 

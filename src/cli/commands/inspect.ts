@@ -33,8 +33,9 @@ export function register(program: Command): void {
     .argument('<model>', 'HF-layout model folder: local path or http(s) URL')
     .option('--dtype <dtype>', 'transformers.js dtype whose ONNX files to check (default: config transformers.js_config)')
     .option('--json', 'print the checks as JSON')
-    .action(async (model: string, options: { dtype?: string; json?: boolean }) => {
-      const checks = await withContext(`cannot inspect ${model}`, async () => inspectFolder(openFolder(model), options.dtype));
+    .option('--no-load', 'do not load the graphs in onnxruntime (models larger than the memory at hand; warns)')
+    .action(async (model: string, options: { dtype?: string; json?: boolean; load?: boolean }) => {
+      const checks = await withContext(`cannot inspect ${model}`, async () => inspectFolder(openFolder(model), options.dtype, options.load !== false));
       const failed = checks.some((c) => c.status === 'fail');
       process.stdout.write(options.json ? JSON.stringify({ model, ok: !failed, checks }, null, 2) + '\n' : formatReport(model, checks));
       if (failed) process.exitCode = 1;

@@ -49,6 +49,11 @@ export function register(program: Command): void {
     .command('reward')
     .description('compute the SAYO region reward for one case (JSON in, JSON out; see issue #3)')
     .requiredOption('--input <file>', 'case JSON file, or - for stdin')
+    .addHelpText(
+      'after',
+      '\nOptional input fields: top_ratio (0.3), eps (1e-8), alignment ("produced", the default: token t owns the\n' +
+        'attention row that produced it; "input": token t owns row t + 1, as the official SAYO code scores it).',
+    )
     .action(async (opts: { input: string }) => {
       process.exitCode = await rewardCommand(opts.input);
     });

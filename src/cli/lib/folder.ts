@@ -13,6 +13,8 @@ export interface ModelFolder {
   exists(file: string): Promise<boolean>;
   /** The file's bytes; throws CliError when it cannot be read. */
   read(file: string): Promise<Uint8Array>;
+  /** The file's path on disk, for local folders (onnxruntime then finds external data next to it). */
+  localPath?(file: string): string;
 }
 
 /** A local directory. */
@@ -21,6 +23,7 @@ export function localFolder(dir: string): ModelFolder {
   if (!fs.statSync(dir).isDirectory()) throw new CliError(`${dir} is not a folder`);
   return {
     label: dir,
+    localPath: (file) => path.join(dir, file),
     exists: async (file) => fs.existsSync(path.join(dir, file)),
     read: async (file) => {
       try {

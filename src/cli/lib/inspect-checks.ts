@@ -3,8 +3,10 @@
  * settings, tokenizer special tokens and chat template, and each ONNX graph's input / output names, types and shapes,
  * including the optional `decoder_attentions.<l>` outputs. Each check yields pass, fail or warn with a reason.
  */
+import { familyFor } from '../../engine/families/index.ts';
 import { CliError, messageOf } from './errors.ts';
 import { readJson, type ModelFolder } from './folder.ts';
+import { checkChatTemplate, checkLoads, checkProcessorClass, checkSpecialIds, checkVocabFits, embeddingRows, tokenIds } from './inspect-runnable.ts';
 import { decodeModel, externalLocations, onnx, toNum, type ModelProto, type ValueInfoProto } from '../onnx/model.ts';
 
 export type Status = 'pass' | 'fail' | 'warn';
@@ -96,19 +98,15 @@ function textSizes(config: Json) {
   };
 }
 
-function checkConfig(s: Section, config: Json, ids: Map<string, number>) {
+function checkConfig(s: Section, config: Json) {
   s.check(MODEL_TYPES.includes(String(config.model_type)), `model_type ${JSON.stringify(config.model_type)} (supported: ${MODEL_TYPES.join(', ')})`);
   const sizes = textSizes(config);
   for (const [k, v] of Object.entries(sizes)) s.check(v !== undefined && v > 0, `${k} ${v ?? 'missing'}`);
   s.check(Boolean(config.vision_config && typeof config.vision_config === 'object'), 'vision_config present');
-  for (const [field, token] of [['image_token_id', '<|image_pad|>'], ['vision_start_token_id', '<|vision_start|>']] as const) {
-    const id = num(config[field]);
-    s.check(id !== undefined && id === ids.get(token), `${field} ${id ?? 'missing'} is the id of ${token} (${ids.get(token) ?? 'unknown'})`);
-  }
 }
 
-function checkPreprocessor(s: Section, pre: Json) {
-  s.check(/^Qwen.*VLProcessor$/.test(String(pre.processor_class)), `processor_class ${JSON.stringify(pre.processor_class)}`);
+function checkPreprocessor(s: Section, pre: Json, modelType: unknown) {
+  checkProcessorClass(s, pre, modelType);
   for (const k of ['patch_size', 'merge_size', 'temporal_patch_size']) s.check((num(pre[k]) ?? 0) > 0, `${k}: ${pre[k] ?? 'missing'}`);
   const size = (pre.size ?? {}) as Json;
   s.check(num(pre.min_pixels) !== undefined || num(size.shortest_edge) !== undefined, 'min_pixels (or size.shortest_edge) set');
@@ -176,13 +174,17 @@ function checkDecoder(s: Section, att: Section, model: ModelProto, sizes: Return
   att.check(ids.includes(layers - 1), `the last layer (${layers - 1}) is exposed (the SAYO reward uses it)`, 'warn');
 }
 
-async function loadGraph(folder: ModelFolder, s: Section, file: string): Promise<ModelProto | null> {
+async function loadGraph(folder: ModelFolder, s: Section, file: string, ortLoad: boolean): Promise<ModelProto | null> {
   try {
     const model = decodeModel(await folder.read(file), file);
-    for (const loc of externalLocations(model, file)) {
+    const external = externalLocations(model, file);
+    let dataPresent = true;
+    for (const loc of external) {
       const dataFile = `${file.slice(0, file.lastIndexOf('/') + 1)}${loc}`;
-      s.check(await folder.exists(dataFile), `external data ${dataFile} present`);
+      dataPresent = s.check(await folder.exists(dataFile), `external data ${dataFile} present`) && dataPresent;
     }
+    if (!ortLoad) s.warn(`${file}: not loaded in onnxruntime (--no-load): a pass does not prove the graph runs`);
+    else if (dataPresent) await checkLoads(s, file, folder.localPath?.(file) ?? (external.length === 0 ? await folder.read(file) : undefined));
     return model;
   } catch (err) {
     s.check(false, err instanceof CliError ? err.message : `${file}: ${messageOf(err)}`);
@@ -190,8 +192,9 @@ async function loadGraph(folder: ModelFolder, s: Section, file: string): Promise
   }
 }
 
-/** Run every check on `folder`; `dtype` overrides the config's transformers.js dtype for the ONNX file names. */
-export async function inspectFolder(folder: ModelFolder, dtype?: string): Promise<Check[]> {
+/** Run every check on `folder`; `dtype` overrides the config's transformers.js dtype for the ONNX file names;
+ * `ortLoad: false` skips loading each graph in onnxruntime (for models larger than the memory at hand). */
+export async function inspectFolder(folder: ModelFolder, dtype?: string, ortLoad = true): Promise<Check[]> {
   const checks: Check[] = [];
   const files = new Section(checks, 'files');
   const json: Record<string, Json> = {};
@@ -209,33 +212,40 @@ export async function inspectFolder(folder: ModelFolder, dtype?: string): Promis
   const present: Record<string, boolean> = {};
   for (const [sn, f] of Object.entries(onnxFiles)) present[sn] = files.check(await folder.exists(f), f);
   const ids = specialIds(json['tokenizer.json'] ?? {});
+  const allIds = tokenIds(json['tokenizer.json'] ?? {});
   if (json['tokenizer.json'] && json['tokenizer_config.json']) {
-    checkTokenizer(new Section(checks, 'tokenizer'), json['tokenizer.json'], json['tokenizer_config.json'], ids, await folder.exists('chat_template.jinja'));
+    const ts = new Section(checks, 'tokenizer');
+    const jinja = (await folder.exists('chat_template.jinja')) ? new TextDecoder().decode(await folder.read('chat_template.jinja')) : null;
+    checkTokenizer(ts, json['tokenizer.json'], json['tokenizer_config.json'], ids, jinja !== null);
+    checkChatTemplate(ts, json['tokenizer.json'], json['tokenizer_config.json'], jinja, num(config.image_token_id) ?? ids.get('<|image_pad|>'));
   }
-  if (json['config.json']) checkConfig(new Section(checks, 'config'), config, ids);
+  if (json['config.json']) checkConfig(new Section(checks, 'config'), config);
+  if (json['config.json'] && json['tokenizer.json']) checkSpecialIds(new Section(checks, 'special tokens'), config, json['generation_config.json'], allIds);
   if (json['generation_config.json']) checkGeneration(new Section(checks, 'generation'), json['generation_config.json'], ids);
-  if (json['preprocessor_config.json']) checkPreprocessor(new Section(checks, 'preprocessor'), json['preprocessor_config.json']);
+  if (json['preprocessor_config.json']) checkPreprocessor(new Section(checks, 'preprocessor'), json['preprocessor_config.json'], config.model_type);
   const sizes = textSizes(config);
   const vs = new Section(checks, 'vision_encoder');
   if (present.vision_encoder) {
-    const m = await loadGraph(folder, vs, onnxFiles.vision_encoder);
+    const m = await loadGraph(folder, vs, onnxFiles.vision_encoder, ortLoad);
     if (m) {
       expectIO(vs, 'input', m.graph?.input ?? [], 'pixel_values', FLOAT_TYPES, 2);
-      expectIO(vs, 'input', m.graph?.input ?? [], 'grid_thw', [INT64], 2, (d) => (d[1] === 3 ? null : 'dim 1 must be 3'));
+      const gridInput = familyFor(String(config.model_type))?.gridInput ?? 'grid_thw';
+      expectIO(vs, 'input', m.graph?.input ?? [], gridInput, [INT64], 2, (d) => (d[1] === 3 ? null : 'dim 1 must be 3'));
       expectIO(vs, 'output', m.graph?.output ?? [], 'image_features', FLOAT_TYPES, 2);
     }
   }
   const es = new Section(checks, 'embed_tokens');
   if (present.embed_tokens) {
-    const m = await loadGraph(folder, es, onnxFiles.embed_tokens);
+    const m = await loadGraph(folder, es, onnxFiles.embed_tokens, ortLoad);
     if (m) {
       expectIO(es, 'input', m.graph?.input ?? [], 'input_ids', [INT64], 2);
       expectIO(es, 'output', m.graph?.output ?? [], 'inputs_embeds', FLOAT_TYPES, 3);
+      if (json['tokenizer.json']) checkVocabFits(es, allIds, embeddingRows(m), num(config.vocab_size) ?? num(((config.text_config ?? {}) as Json).vocab_size));
     }
   }
   const ds = new Section(checks, 'decoder');
   if (present.decoder_model_merged) {
-    const m = await loadGraph(folder, ds, onnxFiles.decoder_model_merged);
+    const m = await loadGraph(folder, ds, onnxFiles.decoder_model_merged, ortLoad);
     if (m) checkDecoder(ds, new Section(checks, 'attention'), m, sizes);
   }
   return checks;

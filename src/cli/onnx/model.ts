@@ -127,38 +127,124 @@ function linkOrCopy(from: string, to: string): void {
   }
 }
 
+/** The real path of `file` (symbolic links resolved), also when it does not exist yet (its folder resolved). */
+export function realPath(file: string): string {
+  const abs = path.resolve(file);
+  try {
+    return fs.realpathSync(abs);
+  } catch {
+    try {
+      return path.join(realPath(path.dirname(abs)), path.basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
+/** What writing a model involves: the encoded bytes, the output path, and the data files to bring along. */
+interface WritePlan {
+  out: string;
+  bytes: Uint8Array;
+  /** External data files to link next to the output: [source, destination], absolute. */
+  links: Array<[string, string]>;
+  locations: string[];
+}
+
 /**
- * Encode `loaded.model` to `outFile` (written to a temporary name, then renamed) and bring its external data
- * files along. Refuses to overwrite the input file.
+ * Plan writing `loaded.model` to `outFile`, refusing (before anything is written) an output that is, or would put
+ * a data file on, the input model or one of its external data files (real paths compared, links resolved), or an
+ * existing folder. Rewrites the model's external data locations to the output's names.
  */
-export function writeModel(loaded: LoadedModel, outFile: string): { bytes: number; externalFiles: string[] } {
+function planWrite(loaded: LoadedModel, outFile: string): WritePlan {
   const inFile = path.resolve(loaded.file);
   const out = path.resolve(outFile);
-  if (inFile === out) throw new CliError('the output file must differ from the input file');
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new CliError(`the output ${outFile} is a folder; give an .onnx file path`);
   const graph = loaded.model.graph as GraphProto;
-  const moves = new Map<string, string>();
-  for (const t of externalTensors(graph)) {
-    const loc = externalLocation(t, loaded.file);
-    const next = renamedLocation(loc, inFile, out);
-    moves.set(loc, next);
-    for (const e of t.externalData ?? []) if (e.key === 'location') e.value = next;
+  const tensors = externalTensors(graph).map((t) => ({ t, loc: externalLocation(t, loaded.file) }));
+  const moves = new Map(tensors.map(({ loc }) => [loc, renamedLocation(loc, inFile, out)]));
+  const protectedFiles = new Map<string, string>([[realPath(inFile), `the input model ${loaded.file}`]]);
+  for (const loc of moves.keys()) protectedFiles.set(realPath(path.join(path.dirname(inFile), loc)), `the input's external data file ${loc}`);
+  const links: Array<[string, string]> = [];
+  for (const [from, to] of moves) {
+    const src = path.join(path.dirname(inFile), from);
+    const dst = path.join(path.dirname(out), to);
+    if (realPath(src) !== realPath(dst)) links.push([src, dst]);
   }
-  const bytes = onnx.ModelProto.encode(loaded.model).finish();
+  for (const [target, what] of [[out, 'the output'], ...links.map(([, dst]) => [dst, 'its external data file'] as const)]) {
+    const hit = protectedFiles.get(realPath(target));
+    if (hit) throw new CliError(`${what} ${target} is ${hit}: writing it would destroy the input; choose an output path outside the input's files`);
+  }
+  for (const { t } of tensors) {
+    for (const e of t.externalData ?? []) if (e.key === 'location') e.value = moves.get(e.value ?? '') ?? e.value;
+  }
+  return { out, bytes: onnx.ModelProto.encode(loaded.model).finish(), links, locations: [...moves.values()] };
+}
+
+/** A written temporary model and the data files that were linked for it where none existed. */
+interface Staged {
+  tmp: string;
+  created: string[];
+}
+
+/** Link the data files and write the model to a temporary file next to the output. */
+function stage(plan: WritePlan, outFile: string): Staged {
+  const staged: Staged = { tmp: path.join(path.dirname(plan.out), `.${path.basename(plan.out)}.tmp-${process.pid}`), created: [] };
   try {
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    for (const [from, to] of moves) {
-      const src = path.join(path.dirname(inFile), from);
-      const dst = path.join(path.dirname(out), to);
-      if (path.resolve(src) !== path.resolve(dst)) {
-        fs.mkdirSync(path.dirname(dst), { recursive: true });
-        linkOrCopy(src, dst);
-      }
+    fs.mkdirSync(path.dirname(plan.out), { recursive: true });
+    for (const [src, dst] of plan.links) {
+      fs.mkdirSync(path.dirname(dst), { recursive: true });
+      if (!fs.existsSync(dst)) staged.created.push(dst);
+      linkOrCopy(src, dst);
     }
-    const tmp = `${out}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, out);
+    fs.writeFileSync(staged.tmp, plan.bytes);
+    return staged;
   } catch (err) {
+    unstage(staged);
     throw new CliError(`cannot write ${outFile}: ${messageOf(err)}`);
   }
-  return { bytes: bytes.length, externalFiles: [...moves.values()] };
+}
+
+/** Remove what `stage` wrote. */
+function unstage(staged: Staged): void {
+  for (const f of [staged.tmp, ...staged.created]) fs.rmSync(f, { force: true });
+}
+
+function commit(staged: Staged, plan: WritePlan, outFile: string): { bytes: number; externalFiles: string[] } {
+  try {
+    fs.renameSync(staged.tmp, plan.out);
+  } catch (err) {
+    unstage(staged);
+    throw new CliError(`cannot write ${outFile}: ${messageOf(err)}`);
+  }
+  return { bytes: plan.bytes.length, externalFiles: plan.locations };
+}
+
+/**
+ * Encode `loaded.model` to `outFile` (written to a temporary name, then renamed) and bring its external data
+ * files along. Refuses outputs that alias the input or its external data (see planWrite).
+ */
+export function writeModel(loaded: LoadedModel, outFile: string): { bytes: number; externalFiles: string[] } {
+  const plan = planWrite(loaded, outFile);
+  return commit(stage(plan, outFile), plan, outFile);
+}
+
+/**
+ * As `writeModel`, but `check` runs on the written temporary file (its data files already next to it) before the
+ * rename; when it throws, the temporary file and the data files linked for it are removed, the output path is left as
+ * it was, and the error propagates.
+ */
+export async function writeModelChecked(
+  loaded: LoadedModel,
+  outFile: string,
+  check: (tmpFile: string) => Promise<void>,
+): Promise<{ bytes: number; externalFiles: string[] }> {
+  const plan = planWrite(loaded, outFile);
+  const staged = stage(plan, outFile);
+  try {
+    await check(staged.tmp);
+  } catch (err) {
+    unstage(staged);
+    throw err;
+  }
+  return commit(staged, plan, outFile);
 }

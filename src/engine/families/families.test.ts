@@ -16,6 +16,19 @@ describe('model families', () => {
     expect(familyFor('llava')).toBeUndefined();
   });
 
+  it("names the vision graph's grid input as each transformers.js class feeds it", async () => {
+    const tjs = await import('@huggingface/transformers');
+    const classes = {
+      qwen2_vl: tjs.Qwen2VLForConditionalGeneration,
+      qwen2_5_vl: tjs.Qwen2_5_VLForConditionalGeneration,
+      qwen3_vl: tjs.Qwen3VLForConditionalGeneration,
+    } as const;
+    for (const [type, cls] of Object.entries(classes)) {
+      const feeds = (new (cls as any)({}, {}, {}) as { image_grid_thw_name: string }).image_grid_thw_name;
+      expect(familyFor(type)!.gridInput, type).toBe(feeds);
+    }
+  });
+
   it('reads SAYO-mini (qwen2_vl): 28 px cells, layers and heads at the top level', () => {
     const f = familyFor('qwen2_vl')!;
     const config = read('config.json');

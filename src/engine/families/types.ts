@@ -13,6 +13,8 @@ export interface ProcessorGeometryConfig {
 /** One supported `model_type`. */
 export interface ModelFamily {
   modelType: string;
+  /** The vision graph's grid input, as transformers.js's class feeds it (its `image_grid_thw_name`). */
+  gridInput: 'grid_thw' | 'image_grid_thw';
   /** Loads the transformers.js model class (sessions) for a model id / path. */
   loadModel(id: string, options: Record<string, unknown>): Promise<any>;
   /** Geometry from config.json and preprocessor_config.json. */

@@ -53,12 +53,16 @@ export interface ModelsSlice {
   setModelFailed(side: Side, message: string): void;
 }
 
-/** Overall progress of one side in [0, 1] (bytes loaded over bytes known), or null before any file reports. */
+/**
+ * Overall progress of one side in [0, 1]: bytes loaded over bytes known, a finished file counting as whole (a file
+ * served without a length reports total 0), 1 when every file is done; null before any file reports a size.
+ */
 export function loadFraction(status: ModelStatus): number | null {
   const files = Object.values(status.files);
-  const total = files.reduce((t, f) => t + f.total, 0);
+  if (files.length > 0 && files.every((f) => f.done)) return 1;
+  const total = files.reduce((t, f) => t + Math.max(f.total, f.loaded), 0);
   if (files.length === 0 || total <= 0) return null;
-  return files.reduce((t, f) => t + Math.min(f.loaded, f.total), 0) / total;
+  return files.reduce((t, f) => t + (f.done ? Math.max(f.total, f.loaded) : Math.min(f.loaded, f.total || f.loaded)), 0) / total;
 }
 
 export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (set) => ({

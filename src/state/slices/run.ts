@@ -11,9 +11,12 @@ import type { SessionPanel, Side } from '../../session/types';
 /** Which pair of panels the views compare. */
 export type CompareMode = 'own' | 'base-answer' | 'trained-answer';
 
-/** One side's run. `panel` is null until the prompt facts arrive. */
+/**
+ * One side's run. `panel` is null until the prompt facts arrive. 'interrupted': restored after a reload that cut
+ * the answer short (a kept panel without a summary).
+ */
 export interface PanelRun {
-  status: 'idle' | 'running' | 'done' | 'stopped' | 'error';
+  status: 'idle' | 'running' | 'done' | 'stopped' | 'error' | 'interrupted';
   panel: SessionPanel | null;
 }
 
@@ -27,6 +30,11 @@ export interface RunSlice {
   /** Appends streamed steps (a batch: the effects flush at most once per frame). */
   addSteps(side: Side, which: 'runs' | 'cross', steps: StepRecord[]): void;
   finishPanel(side: Side, which: 'runs' | 'cross', status: PanelRun['status'], summary?: RunSummary): void;
+  /**
+   * The engine's summary of a run stopped earlier: its timings are kept, its token count and text become those of
+   * the steps on screen (steps that arrived after Stop were dropped).
+   */
+  attachStoppedSummary(side: Side, which: 'runs' | 'cross', summary: RunSummary): void;
   setCompare(mode: CompareMode): void;
   /** Replaces all panels (session import / restore). */
   loadPanels(panels: SessionPanel[]): void;
@@ -67,6 +75,20 @@ export const createRunSlice: StateCreator<LensState, [], [], RunSlice> = (set) =
     ),
   finishPanel: (side, which, status, summary) =>
     set((s) => patch(s, which, side, (r) => ({ status, panel: r.panel && summary ? { ...r.panel, summary } : r.panel }))),
+  attachStoppedSummary: (side, which, summary) =>
+    set((s) =>
+      patch(s, which, side, (r) =>
+        r.panel && r.status === 'stopped'
+          ? {
+              ...r,
+              panel: {
+                ...r.panel,
+                summary: { ...summary, stoppedBy: 'cancel', tokens: r.panel.steps.length, text: r.panel.steps.map((t) => t.text).join('') },
+              },
+            }
+          : r,
+      ),
+    ),
   setCompare: (compare) => set({ compare }),
   loadPanels: (panels) =>
     set(() => {
@@ -74,7 +96,8 @@ export const createRunSlice: StateCreator<LensState, [], [], RunSlice> = (set) =
       const cross = { base: idle(), trained: idle() };
       for (const p of panels) {
         const target = p.source === 'generate' ? runs : cross;
-        target[p.side] = { status: 'done', panel: p };
+        const status = !p.summary ? 'interrupted' : p.summary.stoppedBy === 'cancel' ? 'stopped' : 'done';
+        target[p.side] = { status, panel: p };
       }
       return { runs, cross, compare: 'own' as const };
     }),

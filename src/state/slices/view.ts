@@ -1,11 +1,12 @@
 /**
  * @file View slice: what the user is looking at — token (or an aggregate), layer, head mode, normalisation, heatmap
- * opacity and what colours the token strip — plus the transient hover token. Shared by both panels so they stay
+ * opacity and what colours the token strip — plus the transient hover token and the reward's alignment. Shared by both panels so they stay
  * synchronised.
  */
 import type { StateCreator } from 'zustand';
 import type { LensState } from '../store';
 import type { ViewState } from '../../session/types';
+import { DEFAULT_ALIGNMENT, type Alignment } from '../../core/reward';
 
 /** `layer` value meaning "the last captured layer" (the layer the SAYO reward uses). */
 export const LAST_LAYER = -1;
@@ -25,9 +26,12 @@ export interface ViewSlice {
   hover: number | null;
   /** Show the per-head small multiples. */
   multiples: boolean;
+  /** Which attention row a generated token owns in the reward figures (not part of the session file). */
+  alignment: Alignment;
   setView(patch: Partial<ViewState>): void;
   setHover(token: number | null): void;
   setMultiples(on: boolean): void;
+  setAlignment(alignment: Alignment): void;
 }
 
 /** Resolves the `layer` of a view against the layers a panel captured (LAST_LAYER or unknown → the last). */
@@ -55,7 +59,9 @@ export const createViewSlice: StateCreator<LensState, [], [], ViewSlice> = (set)
   view: { ...DEFAULT_VIEW },
   hover: null,
   multiples: false,
+  alignment: DEFAULT_ALIGNMENT,
   setView: (patch) => set((s) => ({ view: { ...s.view, ...patch } })),
   setHover: (hover) => set({ hover }),
   setMultiples: (multiples) => set({ multiples }),
+  setAlignment: (alignment) => set({ alignment }),
 });

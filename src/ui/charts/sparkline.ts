@@ -28,6 +28,8 @@ export interface SparklineOptions {
   label?: string;
   /** Called with the token index when a token's column is clicked. */
   onPick?: (index: number) => void;
+  /** Width of a left margin with a y-axis (ticks at the domain's ends and the reference); 0 / omitted: none. */
+  axis?: number;
 }
 
 /** Sparkline defaults. */
@@ -49,12 +51,13 @@ const r2 = (v: number) => Math.round(v * 100) / 100;
 /** Renders the sparkline as an `<svg>`; non-finite values leave a gap in the line. */
 export function renderSparkline(data: SparklineData, options: SparklineOptions = {}): SVGSVGElement {
   const D = SPARKLINE_DEFAULTS;
-  const { width = D.width, height = D.height, domain = [0, 1], reference = 0.5, label = 'R_a per token', onPick } = options;
+  const { width = D.width, height = D.height, domain = [0, 1], reference = 0.5, label = 'R_a per token', onPick, axis = 0 } = options;
   const values = Array.from(data.values);
   const count = values.length;
+  const left = axis + D.pad;
   const xs = scaleLinear()
     .domain([0, Math.max(1, count - 1)])
-    .range([D.pad, width - D.pad]);
+    .range([left, width - D.pad]);
   const ys = scaleLinear().domain(domain).range([height - D.pad, D.pad]).clamp(true);
   const x = (i: number) => r2(xs(i));
   const y = (v: number) => r2(ys(v));
@@ -65,8 +68,16 @@ export function renderSparkline(data: SparklineData, options: SparklineOptions =
     .attr('role', 'img')
     .attr('aria-label', `${label}, ${count} tokens`)
     .attr('class', 'sayo-sparkline');
+  if (axis > 0) {
+    const ticks = [...new Set([domain[0], ...(reference !== null && reference > domain[0] && reference < domain[1] ? [reference] : []), domain[1]])];
+    const g = svg.append('g').attr('class', 'y-axis').attr('font-size', 9).attr('fill', '#374151');
+    g.append('line').attr('x1', axis).attr('x2', axis).attr('y1', D.pad).attr('y2', height - D.pad).attr('stroke', '#6b7280');
+    g.selectAll('text').data(ticks).join('text')
+      .attr('x', axis - 3).attr('y', (v) => y(v)).attr('text-anchor', 'end').attr('dominant-baseline', 'middle')
+      .text((v) => v.toFixed(2));
+  }
   if (reference !== null) {
-    svg.append('line').attr('class', 'reference').attr('x1', D.pad).attr('x2', width - D.pad).attr('y1', y(reference)).attr('y2', y(reference))
+    svg.append('line').attr('class', 'reference').attr('x1', left).attr('x2', width - D.pad).attr('y1', y(reference)).attr('y2', y(reference))
       .attr('stroke', D.reference).attr('stroke-dasharray', '3 3');
   }
   if (data.picked !== undefined && data.picked !== null && data.picked >= 0 && data.picked < count) {

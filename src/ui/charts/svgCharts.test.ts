@@ -7,11 +7,17 @@ import { describe, expect, it } from 'vitest';
 import { interpolateRdBu, rgb } from 'd3';
 import { renderLegend } from './legend';
 import { renderSparkline } from './sparkline';
-import { headMatrixDiff, headMatrixRa, renderHeadMatrix } from './headMatrix';
+import { HEAD_MATRIX_DEFAULTS, headMatrixDiff, headMatrixRa, renderHeadMatrix } from './headMatrix';
 import { differenceMap } from './diffHeatmap';
 import { divergingScale, sharedScale } from './scale';
 import { makeSession } from '../../session/fixture';
 import { scoreRa } from '../../core/reward';
+import { panelCache } from '../../state/derive';
+import type { StepRecord } from '../../engine/types';
+
+/** The head matrix of a panel's steps through the panel's cache, as HeadMatrixView reads it. */
+const matrix = (steps: StepRecord[], targets: Int32Array, tokens: number[], alignment?: 'produced' | 'input') =>
+  headMatrixRa(panelCache(steps)!, steps[0].layers, targets, tokens, alignment);
 
 const pretty = (el: Element) => el.outerHTML.replace(/></g, '>\n<');
 
@@ -64,7 +70,8 @@ describe('headMatrixRa', () => {
     const s = makeSession({ layers: [0, 1], heads: 2, rows: 3, cols: 4 });
     const steps = s.panels[0].steps;
     const targets = new Int32Array([0, 5]);
-    const m = headMatrixRa(steps, targets, [1]);
+    const m = matrix(steps, targets, [1]);
+    expect([m.layers, m.heads]).toEqual([[0, 1], 2]);
     const att = steps[1].attention;
     for (let i = 0; i < 4; i++) {
       const row = att.subarray(i * 12, (i + 1) * 12);
@@ -72,24 +79,26 @@ describe('headMatrixRa', () => {
       const v = row.reduce((x, y) => x + y, 0) / 12;
       expect(m.values[i]).toBeCloseTo(scoreRa(a, v), 6);
     }
+    // Under the input alignment token 0 owns row 1.
+    expect(Array.from(matrix(steps, targets, [0], 'input').values)).toEqual(Array.from(m.values));
   });
 
   it('averages a and v over several tokens before scoring', () => {
     const steps = makeSession().panels[1].steps;
     const targets = new Int32Array([3]);
-    const one = [0, 1, 2].map((t) => headMatrixRa(steps, targets, [t]));
-    const all = headMatrixRa(steps, targets, [0, 1, 2]);
+    const one = [0, 1, 2].map((t) => matrix(steps, targets, [t]));
+    const all = matrix(steps, targets, [0, 1, 2]);
     expect(all.values[0]).not.toBeCloseTo(one.reduce((s, m) => s + m.values[0], 0) / 3, 9);
     expect(all.values[0]).toBeGreaterThan(Math.min(...one.map((m) => m.values[0])));
     expect(all.values[0]).toBeLessThan(Math.max(...one.map((m) => m.values[0])));
   });
 
-  it('explains missing tokens and missing attention', () => {
+  it('explains missing tokens and mismatched layers', () => {
     const steps = makeSession().panels[0].steps;
-    expect(() => headMatrixRa(steps, new Int32Array([0]), [])).toThrow(/no token/);
-    expect(() => headMatrixRa(steps, new Int32Array([0]), [9])).toThrow(/token 9 does not exist/);
-    const empty = steps.map((s) => ({ ...s, attention: new Float32Array(0) }));
-    expect(() => headMatrixRa(empty, new Int32Array([0]), [0])).toThrow(/no captured attention/);
+    expect(() => matrix(steps, new Int32Array([0]), [])).toThrow(/no token/);
+    expect(() => matrix(steps, new Int32Array([0]), [9])).toThrow(/token 9 does not exist/);
+    expect(() => headMatrixRa(panelCache(steps)!, [0, 1, 2], new Int32Array([0]), [0])).toThrow(/3 layer ids for a capture of 2 layers/);
+    expect(panelCache(steps.map((s) => ({ ...s, attention: new Float32Array(0) })))).toBeNull();
   });
 });
 
@@ -122,6 +131,28 @@ describe('renderHeadMatrix', () => {
     cells[3].dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
     expect(document.activeElement).toBe(cells[4]);
     svg.remove();
+  });
+
+  it('updates its own svg in place for the same shape: colours, outline, names and the pick handler', () => {
+    const first: [number, number][] = [];
+    const second: [number, number][] = [];
+    const svg = renderHeadMatrix(data, { scale, picked: { layer: 4, head: 0 }, onPick: (l, h) => first.push([l, h]) });
+    const cells = [...svg.querySelectorAll<SVGRectElement>('.cells rect')];
+    const values = new Float32Array([0.9, 0.5, 0.2, 0.4, 0.6, 0.1]);
+    const again = renderHeadMatrix({ ...data, values }, { scale, picked: { layer: 7, head: 2 }, onPick: (l, h) => second.push([l, h]) }, svg);
+    expect(again).toBe(svg);
+    expect([...svg.querySelectorAll('.cells rect')]).toEqual(cells);
+    const fresh = renderHeadMatrix({ ...data, values }, { scale, picked: { layer: 7, head: 2 }, onPick: () => {} });
+    expect(cells.map((c) => c.getAttribute('fill'))).toEqual([...fresh.querySelectorAll('.cells rect')].map((c) => c.getAttribute('fill')));
+    expect(cells[0].hasAttribute('stroke')).toBe(false);
+    expect(cells[5].getAttribute('stroke')).toBe(HEAD_MATRIX_DEFAULTS.pickedStroke);
+    expect(cells[0].getAttribute('aria-label')).toBe('layer 4, head 0: 0.9');
+    expect(cells[0].querySelector('title')!.textContent).toBe('layer 4, head 0: 0.9');
+    cells[1].dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    expect([first, second]).toEqual([[], [[4, 1]]]);
+    // Another shape (or no pick handler) draws a new svg.
+    expect(renderHeadMatrix({ values: values.subarray(0, 3), layers: [4], heads: 3 }, { scale }, svg)).not.toBe(svg);
+    expect(renderHeadMatrix({ ...data, values }, { scale }, svg)).not.toBe(svg);
   });
 
   it('difference matrix on a diverging scale; shape mismatches are explained', () => {

@@ -7,18 +7,31 @@ import { panelImageShare } from '../../state/derive';
 import { useLens } from '../../state/store';
 import { differenceMap, renderDiffHeatmap } from '../charts/diffHeatmap';
 import { renderLegend } from '../charts/legend';
-import { divergingScale, formatValue } from '../charts/scale';
+import { divergingScale } from '../charts/scale';
+import { DECIMALS, fixed, signed } from '../format';
+import { fitWidth, useWidth } from '../useWidth';
 import { Chart } from '../Chart';
 import { HEATMAP_WIDTH } from '../panel/HeatmapView';
 import type { PanelData } from './useCompare';
 
-const sign = (v: number) => (v > 0 ? '+' : '') + formatValue(v);
+/** Decimals of each row's figures. */
+const ROW_DECIMALS: Record<string, number> = { r_v: DECIMALS.reward, a_q: DECIMALS.attention, v_q: DECIMALS.attention, 'image share': DECIMALS.share };
+
+/** The token a panel shows, as text for the comparison note ("#3 “red”"). */
+function tokenText(d: PanelData): string | null {
+  return typeof d.token === 'number' ? `#${d.token} “${d.panel.steps[d.token]?.text ?? ''}”` : null;
+}
 
 /** The difference row. */
 export function DiffPanel({ base, trained, image }: { base: PanelData; trained: PanelData; image: HTMLImageElement | null }) {
   const boxes = useLens((s) => s.boxes);
   const opacity = useLens((s) => s.view.opacity);
   const canvas = useRef<HTMLCanvasElement>(null);
+  const host = useRef<HTMLDivElement>(null);
+  const width = fitWidth(useWidth(host, HEATMAP_WIDTH), trained.grid.image, (typeof window === 'undefined' ? 900 : window.innerHeight) * 0.62);
+  const bt = tokenText(base);
+  const tt = tokenText(trained);
+  const differ = bt !== null && tt !== null && (base.token !== trained.token || base.panel.steps[base.token as number]?.tokenId !== trained.panel.steps[trained.token as number]?.tokenId);
   const sameGrid = base.grid.rows === trained.grid.rows && base.grid.cols === trained.grid.cols;
   const diffMap = useMemo(
     () => (sameGrid && base.values && trained.values ? differenceMap(trained.values, base.values) : null),
@@ -31,12 +44,12 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
     try {
       renderDiffHeatmap(
         { image, grid: trained.grid, base: base.values, trained: trained.values, boxes, coverage: trained.coverage ?? undefined },
-        { scale, width: HEATMAP_WIDTH, opacity, pixelRatio: window.devicePixelRatio || 1, canvas: canvas.current },
+        { scale, width, opacity, pixelRatio: window.devicePixelRatio || 1, canvas: canvas.current },
       );
     } catch {
       // No 2-D canvas (non-browser environment): the table above still shows the differences.
     }
-  }, [scale, base.values, trained.values, trained.grid, trained.coverage, image, boxes, opacity]);
+  }, [scale, base.values, trained.values, trained.grid, trained.coverage, image, boxes, opacity, width]);
   const legendKey = scale ? scale.domain[1].toPrecision(2) : '';
   const legendScale = useRef(scale);
   legendScale.current = scale;
@@ -63,16 +76,23 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
           {rows.map(([name, b, t]) => (
             <tr key={name}>
               <th scope="row">{name}</th>
-              <td>{b === null ? '—' : formatValue(b)}</td>
-              <td>{t === null ? '—' : formatValue(t)}</td>
-              <td>{b === null || t === null ? '—' : sign(t - b)}</td>
+              <td>{fixed(b, ROW_DECIMALS[name])}</td>
+              <td>{fixed(t, ROW_DECIMALS[name])}</td>
+              <td>{b === null || t === null ? '—' : signed(t - b, ROW_DECIMALS[name])}</td>
             </tr>
           ))}
         </tbody>
       </table>
+      {bt !== null && tt !== null ? (
+        <p className={differ ? 'notice' : 'hint'} data-testid="diff-tokens" data-differ={differ ? 'true' : 'false'}>
+          {differ
+            ? `Different tokens: base ${bt} vs trained ${tt}. The map compares unrelated tokens; Cross-score to compare both models on identical tokens.`
+            : `Same token in both: base ${bt}, trained ${tt}.`}
+        </p>
+      ) : null}
       {sameGrid && scale ? (
-        <div className="diff-map">
-          <div className="heatmap-wrap" style={{ width: HEATMAP_WIDTH }}>
+        <div className="diff-map heatmap-host" ref={host}>
+          <div className="heatmap-wrap" style={{ width }}>
             <canvas ref={canvas} data-testid="heatmap-diff" />
           </div>
           <Chart render={legend} />

@@ -3,26 +3,32 @@
  * trained − base difference (the heads RL changed). Clicking a cell shows that layer's head in both heatmaps.
  */
 import { useCallback, useMemo, useRef } from 'react';
-import { viewTokens } from '../../state/derive';
+import { panelCache, viewTokens } from '../../state/derive';
 import { useLens } from '../../state/store';
 import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } from '../charts/headMatrix';
 import { divergingScale } from '../charts/scale';
 import { raScale } from '../raScale';
 import { Chart } from '../Chart';
+import { renderLegend } from '../charts/legend';
 import type { CompareData, PanelData } from './useCompare';
 
 /** The matrix over an aggregate: the r_v tokens when the view shows them, else all tokens. */
 function matrixOf(d: PanelData | undefined, aggregate: 'all' | 'selected'): HeadMatrixData | null {
   if (!d || !d.targets || !d.map) return null;
   const tokens = viewTokens(aggregate, d.panel.steps.length, d.selected);
-  return tokens.length ? headMatrixRa(d.panel.steps, d.targets, tokens) : null;
+  const cache = panelCache(d.panel.steps);
+  // A one-token answer has no row to score under the input alignment (token t owns row t + 1).
+  const rows = d.alignment === 'input' ? d.panel.steps.length - 1 : d.panel.steps.length;
+  if (!cache || tokens.length === 0 || rows === 0) return null;
+  return headMatrixRa(cache, d.panel.steps[0].layers, d.targets, tokens, d.alignment);
 }
 
 /** The panel data, kept identical while only its map changes (same panel, targets and selection). */
 function useStable(d: PanelData | undefined): PanelData | undefined {
   const ref = useRef(d);
   const cur = ref.current;
-  const same = cur && d && cur.panel === d.panel && cur.targets === d.targets && cur.selected === d.selected && !!cur.map === !!d.map;
+  const same =
+    cur && d && cur.panel === d.panel && cur.targets === d.targets && cur.selected === d.selected && cur.alignment === d.alignment && !!cur.map === !!d.map;
   if (!same) ref.current = d;
   return ref.current;
 }
@@ -52,13 +58,19 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   const onPick = useCallback((l: number, h: number) => setView({ layer: l, head: { kind: 'head', head: h } }), [setView]);
   const ra = useMemo(() => raScale([mats.base?.values ?? [], mats.trained?.values ?? []]), [mats]);
   const render = useCallback(
-    (m: HeadMatrixData | null, label: string, diverging = false) => () =>
-      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }) : null,
+    (m: HeadMatrixData | null, label: string, diverging = false) => (previous: Element | null) =>
+      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label }, previous) : null,
     [ra, picked, onPick],
   );
   const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);
   const trained = useMemo(() => render(mats.trained, 'R_a per layer and head, trained'), [render, mats.trained]);
   const delta = useMemo(() => render(diff, 'R_a trained − base per layer and head', true), [render, diff]);
+  // Colour legends: one for the R_a scale both matrices share, one for the difference's diverging scale.
+  const raLegend = useCallback(() => renderLegend(ra, { width: 220, title: 'mean R_a (0.5 = image mean)' }), [ra]);
+  const diffLegend = useCallback(
+    () => (diff ? renderLegend(divergingScale([Float32Array.from(diff.values)], 'ΔR_a'), { width: 220, title: 'ΔR_a, trained − base' }) : null),
+    [diff],
+  );
   if (!mats.base && !mats.trained) return null;
   return (
     <section className="head-matrix" aria-label="R_a per layer and head">
@@ -78,6 +90,10 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
             <figcaption>trained − base</figcaption>
           </figure>
         ) : null}
+      </div>
+      <div className="matrices legends">
+        <Chart render={raLegend} testId="head-matrix-legend" />
+        {diff ? <Chart render={diffLegend} testId="head-matrix-diff-legend" /> : null}
       </div>
       <p className="hint">
         Base and trained share one scale centred on R_a = 0.5 (red: the head attends to the region more than to the image

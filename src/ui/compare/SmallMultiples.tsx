@@ -21,6 +21,8 @@ export function SmallMultiples({ data, image }: { data: CompareData; image: HTML
   const norm = useLens((s) => s.view.norm);
   const boxes = useLens((s) => s.boxes);
   const setView = useLens((s) => s.setView);
+  const b = data.panels.base;
+  const t = data.panels.trained;
   const maps = useMemo(() => {
     const out: { side: Side; head: number; map: Float32Array }[] = [];
     for (const side of ['base', 'trained'] as Side[]) {
@@ -33,7 +35,8 @@ export function SmallMultiples({ data, image }: { data: CompareData; image: HTML
       }
     }
     return out;
-  }, [data, token]);
+    // Rebuilt when a panel, its layer or selection or the token changes — not on a box edit (only the boxes move).
+  }, [token, b?.panel, b?.layer, b?.selected.join(' '), !!b?.map, t?.panel, t?.layer, t?.selected.join(' '), !!t?.map]);
   const scale = useMemo(() => (maps.length ? sharedScale(maps.map((m) => m.map), norm) : null), [maps, norm]);
   const render = useCallback(() => {
     if (!scale) return null;

@@ -7,13 +7,14 @@ import { useMemo } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { Box, Grid } from '../../core/geometry';
 import type { HeadMode, NormMode } from '../../core/aggregate';
-import { selectTopEntropy, type RewardResult } from '../../core/reward';
-import { hasAttention, panelGrid, panelLayer, panelMap, panelReward, targetsFor } from '../../state/derive';
+import type { Alignment, RewardResult } from '../../core/reward';
+import { hasAttention, panelGrid, panelLayer, panelReward, panelSelection, shownMap, targetsFor } from '../../state/derive';
 import { shownPanels } from '../../state/slices/run';
 import { effectiveToken } from '../../state/slices/view';
 import { useLens, type LensState } from '../../state/store';
 import type { SessionPanel, Side, ViewState } from '../../session/types';
 import { normalizeFor, sharedScale, type ColorScale } from '../charts/scale';
+import { panelToken } from '../panel/pickedToken';
 
 /** Everything one panel's views need. */
 export interface PanelData {
@@ -25,8 +26,12 @@ export interface PanelData {
   coverage: Float32Array | null;
   boxError: string | null;
   reward: RewardResult | null;
-  /** The top-30 % entropy tokens (the ones r_v counts), ascending. */
+  /** Which attention row a token owns in the reward (and the head matrix). */
+  alignment: Alignment;
+  /** The top-30 % entropy tokens (the ones r_v counts under the alignment), ascending. */
   selected: number[];
+  /** The token of this panel's own answer the view shows (the shared pick clamped to its length), or an aggregate. */
+  token: ViewState['token'] | null;
   /** The raw map of the current view (null without attention). */
   map: Float32Array | null;
   /** The map normalised for the shared scale. */
@@ -41,16 +46,16 @@ export interface CompareData {
 
 const SIDES: Side[] = ['base', 'trained'];
 
-type Static = Omit<PanelData, 'map' | 'values'>;
+type Static = Omit<PanelData, 'map' | 'values' | 'token'>;
 
 /** Panel-level data that does not depend on the picked token (grid, targets, reward, entropy selection). */
-export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box[], layerView: number): Static {
+export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box[], layerView: number, alignment: Alignment): Static {
   const grid = panelGrid(panel);
   const layer = panelLayer(panel, { layer: layerView });
   const t = targetsFor(boxes, grid);
-  const reward = hasAttention(panel) && t.targets ? panelReward(panel, layer, t.targets) : null;
-  const selected = panel.steps.length ? selectTopEntropy(panel.steps.map((s) => s.entropy)) : [];
-  return { side, panel, grid, layer, targets: t.targets, coverage: t.coverage, boxError: t.error, reward, selected };
+  const reward = hasAttention(panel) && t.targets ? panelReward(panel, layer, t.targets, alignment) : null;
+  const selected = reward ? reward.selected : panelSelection(panel, alignment);
+  return { side, panel, grid, layer, targets: t.targets, coverage: t.coverage, boxError: t.error, reward, alignment, selected };
 }
 
 /** Adds the current view's maps and ONE shared colour scale to the panels' static data. */
@@ -61,9 +66,12 @@ export function compareFrom(
   norm: NormMode,
 ): CompareData {
   const maps: Partial<Record<Side, Float32Array | null>> = {};
+  const tokens: Partial<Record<Side, ViewState['token'] | null>> = {};
   for (const side of SIDES) {
     const st = statics[side];
-    if (st) maps[side] = panelMap(st.panel, token, st.layer, head, st.selected);
+    if (!st) continue;
+    tokens[side] = panelToken(token, st.panel.steps.length);
+    maps[side] = tokens[side] === null ? null : shownMap(st.panel, tokens[side]!, st.layer, head, st.selected);
   }
   const present = Object.values(maps).filter((m): m is Float32Array => !!m);
   const scale = present.length ? sharedScale(present, norm) : null;
@@ -72,7 +80,7 @@ export function compareFrom(
     const st = statics[side];
     if (!st) continue;
     const map = maps[side] ?? null;
-    panels[side] = { ...st, map, values: map && scale ? normalizeFor(map, scale) : null };
+    panels[side] = { ...st, token: tokens[side] ?? null, map, values: map && scale ? normalizeFor(map, scale) : null };
   }
   return { panels, scale };
 }
@@ -81,8 +89,8 @@ export function compareFrom(
 export function compareOf(s: LensState): CompareData {
   const shown = shownPanels(s);
   const statics = {
-    base: shown.base && panelStatic(shown.base, 'base', s.boxes, s.view.layer),
-    trained: shown.trained && panelStatic(shown.trained, 'trained', s.boxes, s.view.layer),
+    base: shown.base && panelStatic(shown.base, 'base', s.boxes, s.view.layer, s.alignment),
+    trained: shown.trained && panelStatic(shown.trained, 'trained', s.boxes, s.view.layer, s.alignment),
   };
   return compareFrom(statics, effectiveToken(s.view, s.hover), s.view.head, s.view.norm);
 }
@@ -90,7 +98,8 @@ export function compareOf(s: LensState): CompareData {
 function useStatic(panel: SessionPanel | null, side: Side) {
   const boxes = useLens((s) => s.boxes);
   const layerView = useLens((s) => s.view.layer);
-  return useMemo(() => (panel ? panelStatic(panel, side, boxes, layerView) : null), [panel, boxes, layerView, side]);
+  const alignment = useLens((s) => s.alignment);
+  return useMemo(() => (panel ? panelStatic(panel, side, boxes, layerView, alignment) : null), [panel, boxes, layerView, side, alignment]);
 }
 
 /** The compare data of the panels currently shown (own answers or cross-scored). */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM_PATH, openInChromium, type ChromiumHarness } from './chromium.testutil';
+import { CHROMIUM_PATH, openInChromium, type ChromiumHarness } from '../../../e2e/support/bundle.ts';
 import { makeSession } from '../../session/fixture';
 import { serializeSession } from '../../session/serialize';
 

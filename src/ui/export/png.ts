@@ -1,9 +1,15 @@
 /**
- * @file PNG export of one panel: title (+ subtitle), the image with its heatmap, covered cells and boxes (drawn by
- * the same painter as the screen), and the colour legend with ticks, composed on one canvas. `pngLayout` is the
- * pure layout plan (tested in Node); `exportPanelPng` paints it and encodes the PNG (browser).
+ * @file PNG export of one panel (the one export module): title (+ subtitle), the image with its heatmap, covered
+ * cells and boxes (drawn by the same painter as the screen), and the colour legend with ticks, composed on one
+ * canvas. `pngLayout` is the pure layout plan (tested in Node); `exportPanelPng` paints it and encodes the PNG
+ * (browser); `exportCurrentPng` exports a panel as it is on screen, at the image's own resolution (at least
+ * {@link EXPORT_MIN_WIDTH} px wide) with text scaled to match.
  */
 import type { Box, Grid } from '../../core/geometry';
+import type { Side } from '../../session/types';
+import { useLens } from '../../state/store';
+import { compareOf } from '../compare/useCompare';
+import { DECIMALS, fixed } from '../format';
 import { heatmapLayout, renderHeatmap } from '../charts/heatmap';
 import { colorFor, formatValue, scaleTicks, type ColorScale } from '../charts/scale';
 
@@ -25,6 +31,8 @@ export interface PanelPngInput {
   opacity?: number;
   /** Width of the image area in pixels (default: the image width, clamped to 320…1024). */
   width?: number;
+  /** Factor on fonts, margins and the legend (default 1: the sizes of a ~640 px export). */
+  textScale?: number;
 }
 
 /** Where everything goes on the PNG canvas, in pixels. */
@@ -61,16 +69,19 @@ export const PNG_DEFAULTS = {
 } as const;
 
 /** The pure layout of a panel PNG. */
-export function pngLayout(input: Pick<PanelPngInput, 'grid' | 'scale' | 'title' | 'subtitle' | 'width'>): PngLayout {
-  const D = PNG_DEFAULTS;
+export function pngLayout(input: Pick<PanelPngInput, 'grid' | 'scale' | 'title' | 'subtitle' | 'width' | 'textScale'>): PngLayout {
+  const k = input.textScale ?? 1;
+  const px = (v: number) => Math.round(v * k);
+  const font = (f: string) => f.replace(/(\d+)px/, (_, n: string) => `${px(Number(n))}px`);
+  const D = { ...PNG_DEFAULTS, pad: px(PNG_DEFAULTS.pad), legendMaxWidth: px(PNG_DEFAULTS.legendMaxWidth), barHeight: px(PNG_DEFAULTS.barHeight) };
   const imageWidth = input.width ?? Math.min(D.maxWidth, Math.max(D.minWidth, input.grid.image.width));
   const heat = heatmapLayout(input.grid, imageWidth, 1);
-  const titleY = D.pad + 16;
-  const subtitle = input.subtitle ? { x: D.pad, y: titleY + 18, font: D.subtitleFont } : null;
-  const heatY = (subtitle ? subtitle.y : titleY) + 10;
+  const titleY = D.pad + px(16);
+  const subtitle = input.subtitle ? { x: D.pad, y: titleY + px(18), font: font(D.subtitleFont) } : null;
+  const heatY = (subtitle ? subtitle.y : titleY) + px(10);
   const legendWidth = Math.min(D.legendMaxWidth, heat.width);
-  const captionY = heatY + heat.height + 20;
-  const barY = captionY + 6;
+  const captionY = heatY + heat.height + px(20);
+  const barY = captionY + px(6);
   const lo = input.scale.domain[0];
   const hi = input.scale.domain[1];
   const ticks = scaleTicks(input.scale).map((v) => ({
@@ -79,8 +90,8 @@ export function pngLayout(input: Pick<PanelPngInput, 'grid' | 'scale' | 'title' 
   }));
   return {
     width: heat.width + 2 * D.pad,
-    height: barY + D.barHeight + 18 + D.pad,
-    title: { x: D.pad, y: titleY, font: D.titleFont },
+    height: barY + D.barHeight + px(18) + D.pad,
+    title: { x: D.pad, y: titleY, font: font(D.titleFont) },
     subtitle,
     heatmap: { x: D.pad, y: heatY, width: heat.width, height: heat.height },
     legend: {
@@ -88,9 +99,9 @@ export function pngLayout(input: Pick<PanelPngInput, 'grid' | 'scale' | 'title' 
       y: barY,
       width: legendWidth,
       barHeight: D.barHeight,
-      caption: { x: D.pad, y: captionY, text: input.scale.label, font: D.subtitleFont },
+      caption: { x: D.pad, y: captionY, text: input.scale.label, font: font(D.subtitleFont) },
       ticks,
-      tickFont: D.tickFont,
+      tickFont: font(D.tickFont),
     },
   };
 }
@@ -110,8 +121,9 @@ function paintLegend(ctx: CanvasRenderingContext2D, layout: PngLayout['legend'],
   ctx.font = layout.tickFont;
   ctx.textAlign = 'center';
   for (const t of layout.ticks) {
-    ctx.fillRect(t.x, layout.y + layout.barHeight, 1, 4);
-    ctx.fillText(t.label, t.x, layout.y + layout.barHeight + 15);
+    const k = layout.barHeight / PNG_DEFAULTS.barHeight;
+    ctx.fillRect(t.x, layout.y + layout.barHeight, Math.max(1, Math.round(k)), Math.round(4 * k));
+    ctx.fillText(t.label, t.x, layout.y + layout.barHeight + Math.round(15 * k));
   }
 }
 
@@ -154,5 +166,50 @@ export async function exportPanelPng(input: PanelPngInput): Promise<Blob> {
   const canvas = renderPanelCanvas(input);
   return new Promise((resolve, reject) => {
     canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('the browser could not encode the PNG'))), 'image/png');
+  });
+}
+
+/** Narrowest image area of an on-screen export, in pixels (smaller images are scaled up to it). */
+export const EXPORT_MIN_WIDTH = 1024;
+/** Widest image area of an export (a huge image is exported at this width). */
+export const EXPORT_MAX_WIDTH = 4096;
+
+function loadImage(src: string): Promise<HTMLImageElement> {
+  return new Promise((resolve, reject) => {
+    const img = new Image();
+    img.onload = () => resolve(img);
+    img.onerror = () => reject(new Error('the image could not be decoded for the PNG'));
+    img.src = src;
+  });
+}
+
+/** The PNG of `side`'s panel as on screen (same map, shared scale, regions, opacity), or null when it has no heatmap. */
+export async function exportCurrentPng(side: Side): Promise<Blob | null> {
+  const s = useLens.getState();
+  const { panels, scale } = compareOf(s);
+  const d = panels[side];
+  if (!d || !d.values || !scale) {
+    s.setError('export', `The ${side} panel has no heatmap to export yet.`);
+    return null;
+  }
+  const t = d.token;
+  const tokenText = typeof t === 'number' ? `token #${t} “${d.panel.steps[t]?.text ?? ''}”` : t === 'all' ? 'all tokens' : 'top-30 % entropy tokens';
+  const head = s.view.head.kind === 'head' ? `head ${s.view.head.head}` : `head ${s.view.head.kind}`;
+  const r = d.reward;
+  const image = s.image ? await loadImage(s.image.dataUrl) : null;
+  const width = Math.min(EXPORT_MAX_WIDTH, Math.max(EXPORT_MIN_WIDTH, d.grid.image.width));
+  s.clearError('export');
+  return exportPanelPng({
+    image,
+    grid: d.grid,
+    values: d.values,
+    boxes: s.boxes,
+    coverage: d.coverage ?? undefined,
+    scale,
+    opacity: s.view.opacity,
+    width,
+    textScale: width / 640,
+    title: `${d.panel.modelName} — ${tokenText} — layer ${d.layer}, ${head}`,
+    subtitle: `${r ? `r_v ${fixed(r.r_v, DECIMALS.reward)} · a_q ${fixed(r.a_q, DECIMALS.attention)} · v_q ${fixed(r.v_q, DECIMALS.attention)} · ` : ''}question: ${s.question}`,
   });
 }

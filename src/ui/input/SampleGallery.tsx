@@ -44,7 +44,11 @@ export function SampleGallery({ url = SAMPLES_URL }: { url?: string }) {
     let live = true;
     fetch(url)
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`HTTP ${r.status}`))))
-      .then((list: Sample[]) => live && setSamples(list))
+      .then((list: Sample[]) => {
+        if (!live) return;
+        setSamples(list);
+        useLens.getState().setSampleNames(list.map((x) => x.image.split('/').pop() ?? x.id));
+      })
       .catch((e: Error) => live && setFailed(e.message));
     return () => {
       live = false;

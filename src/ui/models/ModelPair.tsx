@@ -1,25 +1,44 @@
 /**
- * @file The checkpoint pair: one picker per side (any two registry entries) with its load status — per-file
- * download progress, the backend in use and why, or the load error.
+ * @file The backend menu and the checkpoint pair: one picker per side (any two registry entries) with its load
+ * status in a box of fixed height (no layout jump when loading ends) — a progress bar and per-file lines while
+ * loading, the backend in use and why once ready, the error with a one-click Retry when the load failed.
  */
 import { useLens } from '../../state/store';
 import { loadFraction, type BackendChoice, type ModelStatus } from '../../state/slices/models';
+import type { FileProgress } from '../../engine/types';
 import type { Side } from '../../session/types';
+import { useCommands } from '../commands';
 import { AddCheckpoint } from './AddCheckpoint';
 
 const LABEL: Record<Side, string> = { base: 'Base checkpoint', trained: 'Trained checkpoint' };
 
+/** Bytes in MB, or kB below 0.1 MB (so a small file never reads "0.0 MB"). */
+const size = (bytes: number) => (bytes >= 1e5 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+const unit = (bytes: number) => (bytes >= 1e5 ? 'MB' : 'kB');
+const num = (bytes: number, u: string) => (u === 'MB' ? (bytes / 1e6).toFixed(1) : (bytes / 1e3).toFixed(1));
+
+/** One file's line: bytes when the server told the size, else what arrived so far (never "0.0 / 0.0 MB"). */
+export function fileLine(f: FileProgress): string {
+  const u = unit(f.total);
+  const text = f.total > 0 ? `${num(Math.min(f.loaded, f.total), u)} / ${num(f.total, u)} ${u}` : f.loaded > 0 ? size(f.loaded) : f.done ? 'from cache' : 'waiting';
+  return `${f.file}: ${text}${f.done ? ' ✓' : ''}`;
+}
+
 function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
+  const commands = useCommands();
   const frac = loadFraction(status);
   if (status.state === 'loading') {
+    const files = Object.values(status.files);
+    const done = files.filter((f) => f.done).length;
     return (
       <div className="model-status" data-testid={`model-status-${side}`} data-state="loading">
-        <progress max={1} value={frac ?? undefined} aria-label={`${LABEL[side]} download`} />
+        <div className="load-head">
+          <progress max={1} value={frac ?? undefined} aria-label={`${LABEL[side]} download`} />
+          <span>{files.length ? `${done} / ${files.length} files` : 'starting…'}</span>
+        </div>
         <ul className="files">
-          {Object.values(status.files).map((f) => (
-            <li key={f.file}>
-              {f.file}: {(f.loaded / 1e6).toFixed(1)} / {(f.total / 1e6).toFixed(1)} MB{f.done ? ' ✓' : ''}
-            </li>
+          {files.map((f) => (
+            <li key={f.file}>{fileLine(f)}</li>
           ))}
         </ul>
       </div>
@@ -29,18 +48,25 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
     const i = status.info;
     return (
       <div className="model-status" data-testid={`model-status-${side}`} data-state="ready" data-backend={i.backend}>
-        <span className="badge">{i.backend.toUpperCase()}</span> {i.backendReason}
+        <span className="badge">{i.backend.toUpperCase()}</span> <span data-testid={`backend-reason-${side}`}>{i.backendReason}</span>
         {i.attentionNote ? <p className="notice">{i.attentionNote}</p> : null}
       </div>
     );
   }
   if (status.state === 'error') {
-    return <div className="model-status" data-testid={`model-status-${side}`} data-state="error">not loaded</div>;
+    return (
+      <div className="model-status" data-testid={`model-status-${side}`} data-state="error">
+        not loaded{' '}
+        <button type="button" data-testid={`retry-${side}`} disabled={!commands} onClick={() => void commands?.retryLoad(side)}>
+          Retry
+        </button>
+      </div>
+    );
   }
   return <div className="model-status" data-testid={`model-status-${side}`} data-state="idle">not loaded yet</div>;
 }
 
-/** Both pickers. */
+/** The backend menu and both pickers. */
 export function ModelPair() {
   const registry = useLens((s) => s.registry);
   const custom = useLens((s) => s.custom);
@@ -51,10 +77,10 @@ export function ModelPair() {
   const setBackend = useLens((s) => s.setBackend);
   return (
     <div className="model-pair">
-      <div className="model-pick">
+      <div className="model-pick backend-pick">
         <label htmlFor="backend">Backend</label>
         <select id="backend" data-testid="backend" value={backend} onChange={(e) => setBackend(e.currentTarget.value as BackendChoice)}>
-          <option value="auto">auto (WebGPU if available)</option>
+          <option value="auto">auto (WebGPU on a hardware GPU, else WASM)</option>
           <option value="webgpu">WebGPU</option>
           <option value="wasm">WASM</option>
         </select>

@@ -1,36 +1,93 @@
 /**
- * @file One model's reward panel: R_a per token (sparkline), r_v, a_q, v_q and the image-attention share, with the
- * current r_v in `data-rv` and the picked token's R_a (mean R_a for an aggregate) in `data-ra`.
+ * @file One model's reward figures, each labelled in words with fixed decimals — r_v, the picked token's R_a (mean
+ * R_a for an aggregate), a_q, v_q and the image-attention share — with the current r_v in `data-rv` and R_a in
+ * `data-ra`, and the alignment they use (which attention row a token owns; switched in the view controls); and `RewardSpark`, R_a per token
+ * as a sparkline with a y-axis. Their definitions are in the "What is r_v?" explainer.
  */
 import { useCallback } from 'react';
-import { panelImageShare, viewTokens } from '../../state/derive';
+import { panelImageShare } from '../../state/derive';
 import { effectiveToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
 import { renderSparkline, SPARKLINE_DEFAULTS } from '../charts/sparkline';
-import { formatValue } from '../charts/scale';
 import { Chart } from '../Chart';
 import { raScale } from '../raScale';
+import { DECIMALS, fixed } from '../format';
 import type { PanelData } from '../compare/useCompare';
+import { panelToken } from './pickedToken';
 
-/** Sparkline width in CSS pixels. */
-const SPARK_WIDTH = 300;
+/** Sparkline width in CSS pixels (the SVG scales down with its panel). */
+const SPARK_WIDTH = 320;
+/** Left margin of the sparkline for its y-axis labels. */
+const SPARK_AXIS = 30;
 
-/** Mean R_a over the tokens the view shows (one token → its R_a). */
+/** Mean R_a over the tokens the view shows (one token → its R_a; null for a token the alignment does not score). */
 export function viewRa(data: PanelData, token: ReturnType<typeof effectiveToken>): number | null {
-  if (!data.reward) return null;
-  const idx = viewTokens(token, data.panel.steps.length, data.selected);
-  if (idx.length === 0) return null;
-  return idx.reduce((s, i) => s + data.reward!.perToken[i].R_a, 0) / idx.length;
+  const r = data.reward;
+  if (!r) return null;
+  const t = panelToken(token, data.panel.steps.length);
+  if (t === null) return null;
+  const idx = typeof t === 'number' ? [t] : t === 'selected' && r.selected.length > 0 ? r.selected : r.perToken.map((_, i) => i);
+  const scores = idx.flatMap((i) => (r.perToken[i] ? [r.perToken[i].R_a] : []));
+  return scores.length ? scores.reduce((s, x) => s + x, 0) / scores.length : null;
 }
 
-/** The panel. */
+/** The figures of one panel. */
 export function RewardPanel({ data }: { data: PanelData }) {
   const token = useLens((s) => effectiveToken(s.view, s.hover));
-  const setView = useLens((s) => s.setView);
   const r = data.reward;
   const ra = viewRa(data, token);
   const share = panelImageShare(data.panel, data.layer);
-  // The sparkline is drawn once per reward; the picked token is a CSS rule over it (cheap while scrubbing).
+  const D = DECIMALS;
+  return (
+    <section
+      className="reward"
+      data-testid={`reward-${data.side}`}
+      data-rv={r ? String(r.r_v) : ''}
+      data-ra={ra === null ? '' : String(ra)}
+      data-alignment={data.alignment}
+      aria-label={`${data.side} reward`}
+    >
+      {data.boxError ? <p className="notice">{data.boxError}</p> : null}
+      {!r && !data.boxError ? (
+        <p className="hint">{data.map ? 'Draw a key region (or pick a sample) to score R_a and r_v.' : 'This model exposes no attention; nothing to score.'}</p>
+      ) : null}
+      <dl className="metrics">
+        <div>
+          <dt>r_v · region reward</dt>
+          <dd data-testid={`rv-${data.side}`}>{fixed(r?.r_v, D.reward)}</dd>
+        </div>
+        <div>
+          <dt>R_a · token in region</dt>
+          <dd>{fixed(ra, D.reward)}</dd>
+        </div>
+        <div>
+          <dt>a_q · region attention</dt>
+          <dd>{fixed(r?.a_q, D.attention)}</dd>
+        </div>
+        <div>
+          <dt>v_q · image attention</dt>
+          <dd>{fixed(r?.v_q, D.attention)}</dd>
+        </div>
+        <div>
+          <dt>image share</dt>
+          <dd>{fixed(share, D.share)}</dd>
+        </div>
+      </dl>
+      {r ? (
+        <p className="hint alignment-note" data-testid={`alignment-${data.side}`}>
+          alignment {data.alignment}: {data.alignment === 'input' ? `tokens 0…${data.panel.steps.length - 2} scored, token t with row t + 1` : 'every token scored with the row that produced it'}
+        </p>
+      ) : null}
+    </section>
+  );
+}
+
+/** R_a per token with a y-axis, the r_v tokens dotted and the picked token marked. */
+export function RewardSpark({ data }: { data: PanelData }) {
+  const token = useLens((s) => effectiveToken(s.view, s.hover));
+  const setView = useLens((s) => s.setView);
+  const r = data.reward;
+  // Drawn once per reward; the picked token is a CSS rule over it (cheap while scrubbing).
   const spark = useCallback(
     () =>
       r
@@ -38,7 +95,8 @@ export function RewardPanel({ data }: { data: PanelData }) {
             { values: r.perToken.map((p) => p.R_a), selected: r.selected, picked: null },
             {
               width: SPARK_WIDTH,
-              height: 48,
+              height: 64,
+              axis: SPARK_AXIS,
               domain: raScale([r.perToken.map((p) => p.R_a)]).domain,
               reference: 0.5,
               label: `R_a per token, ${data.side}`,
@@ -48,41 +106,22 @@ export function RewardPanel({ data }: { data: PanelData }) {
         : null,
     [r, data.side, setView],
   );
-  const count = data.panel.steps.length;
+  if (!r) return null;
+  // The sparkline has one point per scored token (one fewer than the answer under the input alignment).
+  const count = r.perToken.length;
   const pad = SPARKLINE_DEFAULTS.pad;
-  const markX = typeof token === 'number' && count > 0 ? pad + (Math.min(token, count - 1) / Math.max(1, count - 1)) * (SPARK_WIDTH - 2 * pad) : null;
-  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : formatValue(v));
+  const t = panelToken(token, data.panel.steps.length);
+  const markX = typeof t === 'number' && t < count ? SPARK_AXIS + pad + (t / Math.max(1, count - 1)) * (SPARK_WIDTH - SPARK_AXIS - 2 * pad) : null;
   return (
-    <section
-      className="reward"
-      data-testid={`reward-${data.side}`}
-      data-rv={r ? String(r.r_v) : ''}
-      data-ra={ra === null ? '' : String(ra)}
-      aria-label={`${data.side} reward`}
-    >
-      {data.boxError ? <p className="notice">{data.boxError}</p> : null}
-      {!r && !data.boxError ? (
-        <p className="hint">{data.map ? 'Draw a key region (or pick a sample) to score R_a and r_v.' : 'This model exposes no attention; nothing to score.'}</p>
-      ) : null}
-      <dl className="metrics">
-        <dt title="SAYO reward over the top-30 % entropy tokens">r_v</dt>
-        <dd>{fmt(r?.r_v)}</dd>
-        <dt title="R_a of the picked token (mean over the aggregate)">R_a</dt>
-        <dd>{fmt(ra)}</dd>
-        <dt title="mean attention on the region, over the selected tokens">a_q</dt>
-        <dd>{fmt(r?.a_q)}</dd>
-        <dt title="mean attention on all image tokens, over the selected tokens">v_q</dt>
-        <dd>{fmt(r?.v_q)}</dd>
-        <dt title="share of the attention row on image tokens (head mean, all tokens)">image share</dt>
-        <dd>{fmt(share)}</dd>
-      </dl>
+    <figure className="spark">
       <div className="spark-wrap" style={{ width: SPARK_WIDTH }}>
-        <Chart render={spark} className="sparkline" />
-        {r && markX !== null ? <span className="spark-mark" style={{ left: markX }} aria-hidden="true" /> : null}
+        <Chart render={spark} className="sparkline" testId={`spark-${data.side}`} />
+        {markX !== null ? <span className="spark-mark" style={{ left: markX }} aria-hidden="true" /> : null}
       </div>
-      <p className="hint">
-        R_a per token (dashed: 0.5; dots: the tokens r_v counts) · layer {data.layer}, head mean
-      </p>
-    </section>
+      <figcaption className="hint">
+        R_a per token (y) over the answer's tokens (x) · dashed: 0.5 = region as attended as the image mean ·{' '}
+        <span className="rv-dot">●</span> counts for r_v · layer {data.layer}, head mean · grid {data.grid.rows}×{data.grid.cols} cells
+      </figcaption>
+    </figure>
   );
 }

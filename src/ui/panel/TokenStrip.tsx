@@ -1,6 +1,6 @@
 /**
  * @file The token strip under an answer: each token coloured by its R_a (or its entropy), the tokens r_v counts
- * marked; click / hover / arrow keys pick a token; "all" and "top-30 % entropy" pick the aggregates. Token text is
+ * marked; click / hover / arrow keys pick a token (the arrows walk this answer to its own end); "all" and "top-30 % entropy" pick the aggregates. Token text is
  * rendered as React text (never HTML).
  */
 import { useMemo, type KeyboardEvent } from 'react';
@@ -27,8 +27,21 @@ export function inkFor(rgb: [number, number, number]): string {
 }
 
 /** The strip of one side. */
-export function TokenStrip({ side, panel, reward, selected }: { side: Side; panel: SessionPanel; reward: RewardResult | null; selected: number[] }) {
-  const token = useLens((s) => s.view.token);
+export function TokenStrip({
+  side,
+  panel,
+  reward,
+  selected,
+  picked,
+}: {
+  side: Side;
+  panel: SessionPanel;
+  reward: RewardResult | null;
+  selected: number[];
+  /** This panel's own picked token (the shared pick clamped to this answer's length). */
+  picked: number | 'all' | 'selected' | null;
+}) {
+  const token = picked ?? 'all';
   const colorBy = useLens((s) => s.view.colorBy);
   const { setView, setHover } = useLens.getState();
   const steps = panel.steps;
@@ -58,7 +71,9 @@ export function TokenStrip({ side, panel, reward, selected }: { side: Side; pane
         <button type="button" aria-pressed={token === 'selected'} onClick={() => setView({ token: 'selected' })}>
           Top-30 % entropy
         </button>
-        <span className="hint">coloured by {what}; ● = counts for r_v</span>
+        <span className="hint">
+          coloured by {what}; <span className="rv-dot">●</span> = counts for r_v
+        </span>
       </div>
       <div
         className="tokens"
@@ -78,7 +93,7 @@ export function TokenStrip({ side, panel, reward, selected }: { side: Side; pane
             data-testid={`token-${side}-${i}`}
             className={`tok${token === i ? ' picked' : ''}${counted.has(i) ? ' counts' : ''}`}
             style={{ background: `rgb(${colours.rgb[i].join(',')})`, color: inkFor(colours.rgb[i]) }}
-            title={`#${i} entropy ${s.entropy.toFixed(3)}${reward ? `, R_a ${reward.perToken[i].R_a.toFixed(3)}` : ''}`}
+            title={`#${i} entropy ${s.entropy.toFixed(3)}${reward ? (reward.perToken[i] ? `, R_a ${reward.perToken[i].R_a.toFixed(3)}` : ', not scored under the input alignment') : ''}`}
             onClick={() => setView({ token: i })}
             onMouseEnter={() => setHover(i)}
           >

@@ -1,6 +1,6 @@
 /**
  * @file The region editor: an SVG layer in original-image pixels over a heatmap or the image. Mouse: drag on empty
- * space draws a box, drag a box moves it, drag its corner handle resizes it. Keyboard (when focused): N adds a box,
+ * space draws a box (replacing the regions or adding one, as the region list's mode says), drag a box moves it, drag its corner handle resizes it. Keyboard (when focused): N adds a box,
  * [ / ] select the previous / next box, arrows move it (Shift ×10), Alt+arrows resize it, Delete removes it,
  * Escape deselects. Boxes live in the store, so every panel shows the same regions and the reward recomputes live.
  */
@@ -33,7 +33,7 @@ export function RegionEditor({ image, testId }: { image: { width: number; height
   const [draft, setDraft] = useState<Box | null>(null);
   const boxes = useLens((s) => s.boxes);
   const selected = useLens((s) => s.selectedBox);
-  const { addBox, updateBox, deleteBox, selectBox } = useLens.getState();
+  const { addBox, drawBox, updateBox, deleteBox, selectBox } = useLens.getState();
   const step = Math.max(1, Math.round(Math.max(image.width, image.height) / 100));
   const handle = Math.max(4, Math.max(image.width, image.height) / 40);
 
@@ -58,7 +58,7 @@ export function RegionEditor({ image, testId }: { image: { width: number; height
   };
   const onUp = () => {
     if (drag?.kind === 'draw' && draft && draft[2] - draft[0] >= MIN_SIDE && draft[3] - draft[1] >= MIN_SIDE) {
-      addBox(draft.map(Math.round) as Box);
+      drawBox(draft.map(Math.round) as Box);
     }
     setDrag(null);
     setDraft(null);

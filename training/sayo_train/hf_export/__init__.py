@@ -71,8 +71,8 @@ def resolve_layers(spec: Layers, n_layers: int) -> list[int]:
 
 
 def load_checkpoint(src, adapter=None):
-    """A ...ForConditionalGeneration in float32 with eager attention, from a folder or a model object; with
-    `adapter`, the peft LoRA merged into it."""
+    """A ...ForConditionalGeneration in float32 with eager attention, from a folder or a model object (converted in
+    place: .float(), eager attention, eval mode; no copy is made); with `adapter`, the peft LoRA merged into it."""
     import torch
     from transformers import AutoConfig, AutoModelForImageTextToText, PreTrainedModel
     if isinstance(src, PreTrainedModel):

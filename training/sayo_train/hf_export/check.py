@@ -75,8 +75,9 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def run_onnx(folder: Path, ref: Reference, precision: str, image_token_id: int) -> dict:
-    """Teacher-forced on ref.tokens; returns logits, attentions (as in Reference) and the argmax of each step."""
+def run_onnx(folder: Path, ref: Reference, precision: str, image_token_id: int, greedy: bool = False) -> dict:
+    """Teacher-forced on ref.tokens (or, with `greedy`, fed its own argmax: the graphs' greedy answer of
+    len(ref.tokens) steps); returns logits, attentions (as in Reference) and the argmax of each step."""
     onnx_dir = Path(folder) / "onnx"
     vis = _session(onnx_dir / variant_name("vision_encoder", precision))
     emb = _session(onnx_dir / variant_name("embed_tokens", precision))
@@ -103,7 +104,8 @@ def run_onnx(folder: Path, ref: Reference, precision: str, image_token_id: int) 
         if t == 0:
             x, p, total = e, pos, S
         else:
-            x = emb.run(None, {"input_ids": np.array([[ref.tokens[t - 1]]], np.int64)})[0]
+            prev = res["argmax"][t - 1] if greedy else ref.tokens[t - 1]
+            x = emb.run(None, {"input_ids": np.array([[prev]], np.int64)})[0]
             p = np.full((3, 1, 1), S + t - 1 + ref.rope_delta, np.int64)
             total = S + t
         o = dict(zip(out_names, dec.run(None, {"inputs_embeds": x, "attention_mask": np.ones((1, total), np.int64),

@@ -115,12 +115,8 @@ def registry_entry(out: Path, family: Family, precisions, layers: list[int]) -> 
         else "no decoder_attentions outputs"
     return {"id": out.name, "name": out.name, "kind": "embedded", "path": out.name, "modelType": family.model_type,
             "description": f"Exported by sayo_train export ({family.model_type}, {att}).",
-            "precisions": [_precision(p, precisions) for p in precisions]}
+            "precisions": [_precision(p) for p in precisions]}
 
 
-def _precision(p: str, exported) -> dict:
-    """q4 leaves the embedding table (a Gather) in fp32; with a q8 export, its uint8 table is used instead."""
-    if p == "q4" and "q8" in exported:
-        return {"id": "q4", "label": "q4 (q8 embeddings)",
-                "dtype": {"vision_encoder": "q4", "embed_tokens": "q8", "decoder_model_merged": "q4"}}
+def _precision(p: str) -> dict:
     return {"id": p, "label": p, "dtype": p}

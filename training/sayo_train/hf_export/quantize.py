@@ -1,7 +1,7 @@
 """fp16 / q8 / q4 variants of the fp32 graphs with onnxruntime's own tools, named as transformers.js loads them
 (its DEFAULT_DTYPE_SUFFIX_MAPPING: fp16 -> _fp16, q8 -> _quantized, q4 -> _q4). Graph inputs and outputs stay
 float32 (keep_io_types for fp16; the quantizers only touch weights), so the engine feeds every variant alike and
-decoder_attentions.<l> stay fp32."""
+decoder_attentions.<l> stay fp32. q4 covers the embedding table as well, so a q4 folder is small end to end."""
 from __future__ import annotations
 
 import tempfile
@@ -41,10 +41,25 @@ def _q8(src: Path) -> onnx.ModelProto:
 
 
 def _q4(src: Path) -> onnx.ModelProto:
+    """MatMul weights -> MatMulNBits (int4, blocks of Q4_BLOCK along K). In embed_tokens, the embedding table too:
+    Gather -> com.microsoft GatherBlockQuantized (int4, blocks of Q4_BLOCK along the hidden axis), which needs
+    opset 21 (the first with an int4 tensor type); that graph is the Gather alone, whose definition is the same at
+    17 and 21, so it is declared 21 before quantizing. Other graphs keep their Gathers (index and shape lookups,
+    Qwen3-VL's position table)."""
+    import numpy as np
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
     m = onnx.load(str(src), load_external_data=True)
-    q = MatMulNBitsQuantizer(m, block_size=Q4_BLOCK, is_symmetric=True, op_types_to_quantize=("MatMul",))
-    q.process()
+    ops = ("MatMul",)
+    if Path(src).stem == "embed_tokens":
+        ops = ("MatMul", "Gather")
+        for o in m.opset_import:
+            if o.domain in ("", "ai.onnx"):
+                o.version = max(o.version, 21)
+    q = MatMulNBitsQuantizer(m, block_size=Q4_BLOCK, is_symmetric=True, op_types_to_quantize=ops,
+                             quant_axes=(("MatMul", 0), ("Gather", 1)))
+    # An all-zero block has scale 0; the quantizer maps it to 0 after a 0/0 it computes anyway.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q.process()
     return q.model.model
 
 

@@ -73,7 +73,7 @@ def qwen2_vl_2b_config(tok: Tokenizer, text_layers: int = 28, vision_depth: int 
     return Qwen2VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=True, **ids)
 
 
-def _processor(family: str, hf_tok):
+def _image_processor(family: str):
     from transformers import Qwen2VLImageProcessor
     p = PATCH[family]
     ip = Qwen2VLImageProcessor(patch_size=p, merge_size=2, temporal_patch_size=2, min_pixels=(2 * p) ** 2 * 4,
@@ -102,6 +102,6 @@ def build_tiny(family: str, folder, seed: int = 0, *, deepstack: list[int] | Non
         bos_token_id=tok.token_id("<|endoftext|>"), pad_token_id=tok.token_id("<|endoftext|>"),
         eos_token_id=[tok.token_id("<|im_end|>"), tok.token_id("<|endoftext|>")], do_sample=False)
     model.save_pretrained(folder)
-    _processor(family, hf_tok).save_pretrained(folder)
+    _image_processor(family).save_pretrained(folder)
     hf_tok.save_pretrained(folder)
     return model

@@ -26,9 +26,15 @@ function processorGeometry(pp: AnyConfig, config: AnyConfig, defaultPatch: numbe
   return { patch_size, merge_size, min_pixels, max_pixels };
 }
 
-function makeFamily(modelType: string, cls: { from_pretrained: (...a: any[]) => Promise<any> }, defaultPatch: number): ModelFamily {
+function makeFamily(
+  modelType: string,
+  cls: { from_pretrained: (...a: any[]) => Promise<any> },
+  defaultPatch: number,
+  gridInput: ModelFamily['gridInput'],
+): ModelFamily {
   return {
     modelType,
+    gridInput,
     loadModel: (id, options) => cls.from_pretrained(id, options),
     geometry: (config, pp) => processorGeometry(pp, config, defaultPatch),
     imageTokenId(config) {
@@ -43,7 +49,7 @@ function makeFamily(modelType: string, cls: { from_pretrained: (...a: any[]) => 
 
 /** The three model types this family serves. */
 export const qwen2VlFamilies: ModelFamily[] = [
-  makeFamily('qwen2_vl', Qwen2VLForConditionalGeneration, 14),
-  makeFamily('qwen2_5_vl', Qwen2_5_VLForConditionalGeneration, 14),
-  makeFamily('qwen3_vl', Qwen3VLForConditionalGeneration, 16),
+  makeFamily('qwen2_vl', Qwen2VLForConditionalGeneration, 14, 'grid_thw'),
+  makeFamily('qwen2_5_vl', Qwen2_5_VLForConditionalGeneration, 14, 'image_grid_thw'),
+  makeFamily('qwen3_vl', Qwen3VLForConditionalGeneration, 16, 'image_grid_thw'),
 ];

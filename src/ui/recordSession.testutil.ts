@@ -1,18 +1,18 @@
 /**
- * @file Test helper run in plain Node (`npx tsx src/ui/testing/recordSession.ts [sampleIndex]`): runs the real
+ * @file Test helper run in plain Node (`npx tsx src/ui/recordSession.testutil.ts [sampleIndex]`): runs the real
  * SAYO-mini pair on a bundled sample through the app's own commands and prints the resulting session JSON.
  * Component tests under happy-dom use it because transformers.js takes its browser image path there.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Box } from '../../core/geometry';
-import { createNodeEngine } from '../../engine/node';
-import { createCommands } from '../../state/effects';
-import { buildSession } from '../../state/session';
-import { createLensStore } from '../../state/store';
-import { serializeSession } from '../../session/serialize';
+import type { Box } from '../core/geometry';
+import { createNodeEngine } from '../engine/node';
+import { createCommands } from '../state/effects';
+import { buildSession } from '../state/session';
+import { createLensStore } from '../state/store';
+import { serializeSession } from '../session/serialize';
 
-const ROOT = path.resolve(import.meta.dirname, '../../..');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** Runs both models on sample `index` and returns the session JSON. */
 export async function recordSession(index = 0): Promise<string> {

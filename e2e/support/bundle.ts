@@ -1,5 +1,5 @@
 /**
- * @file Test harness: runs browser-only code (canvas, IndexedDB, PNG encoding) in real Chromium from a Node test.
+ * @file Test harness for vitest: runs browser-only code (canvas, IndexedDB, PNG encoding) in real Chromium from a Node test.
  * The given entry source is bundled with esbuild, served from 127.0.0.1 (IndexedDB needs a real origin) and
  * loaded in headless /usr/bin/chromium through playwright-core. The entry puts its API on `window.lens`.
  */
@@ -7,6 +7,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.ts';
+
+export { CHROMIUM_PATH };
 
 /** A page with the bundle loaded, and how to close everything. */
 export interface ChromiumHarness {
@@ -15,8 +18,6 @@ export interface ChromiumHarness {
   close(): Promise<void>;
 }
 
-/** Chromium used by the tests (Debian's). */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /**
  * Bundles `source` (TypeScript, imports resolved from `resolveDir`), serves it and opens it in Chromium.
@@ -44,7 +45,7 @@ export async function openInChromium(source: string, resolveDir: string): Promis
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

@@ -1,0 +1,31 @@
+/**
+ * @file The answer of one panel as text (tags dimmed, special tokens hidden) with a "raw" toggle that shows it
+ * exactly as the model wrote it. Rendered as React text, never HTML.
+ */
+import { useState } from 'react';
+import type { Side } from '../../session/types';
+import { answerPieces } from './answerText';
+
+export function AnswerText({ side, answer }: { side: Side; answer: string }) {
+  const [raw, setRaw] = useState(false);
+  return (
+    <div className="answer-row">
+      <p className="answer" data-testid={`answer-${side}`} data-raw={raw ? 'true' : 'false'} aria-live="polite">
+        {raw
+          ? answer
+          : answerPieces(answer).map((p, i) =>
+              p.kind === 'special' ? null : p.kind === 'tag' ? (
+                <span key={i} className="tag">
+                  {p.text}
+                </span>
+              ) : (
+                p.text
+              ),
+            )}
+      </p>
+      <button type="button" className="small" aria-pressed={raw} data-testid={`raw-${side}`} onClick={() => setRaw(!raw)} title="Show the answer exactly as generated (special tokens included)">
+        raw
+      </button>
+    </div>
+  );
+}
