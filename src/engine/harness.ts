@@ -56,8 +56,6 @@ export interface HarnessOptions {
   cancelAfter?: number;
   /** Keep the engine (and the loaded model, by source) between runs for warm timings. */
   reuse?: boolean;
-  /** transformers.js dtype to load (e.g. a per-session map with decoder_model_merged: 'q4'). */
-  dtype?: LoadOptions['dtype'];
 }
 
 const plain = (s: StepRecord, at: number): PlainStep => ({
