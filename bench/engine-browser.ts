@@ -2,34 +2,18 @@
  * @file Engine benchmark in headless Chromium (WASM, the worker engine via the harness page of the built app):
  * first token from a cold page load (fresh browser context, empty caches) and warm, decode tokens/s (engine time,
  * RunSummary.decodeMs) with and without capture in the same page (interleaved ABBA, median), the capture code's own share
- * of the time, and the peak RSS of Chromium's processes.
+ * of the time, and the peak RSS of Chromium's whole process tree (browser, renderers, GPU and utility processes).
  */
-import fs from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
 import type { HarnessOptions, HarnessRun } from '../src/engine/harness.ts';
 import { captureShare, decodeTps } from './engine-node.ts';
+import { chromiumTreeRssMb } from './scale-browser.ts';
 import { type DecodeFigures, median } from './stats.ts';
 
 /** Figures measured in Chromium. */
 export interface BrowserBench extends DecodeFigures {
   backend: string;
-}
-
-/** RSS (MB) of all processes whose command line names the Chromium binary, children of this process tree. */
-function chromiumRssMb(): number {
-  let kb = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes('chromium') || !cmd.includes('--sayo-bench')) continue;
-      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-      kb += m ? Number(m[1]) : 0;
-    } catch {
-      // the process ended while we read it
-    }
-  }
-  return kb / 1024;
 }
 
 function run(page: Page, o: HarnessOptions): Promise<HarnessRun> {
@@ -38,10 +22,9 @@ function run(page: Page, o: HarnessOptions): Promise<HarnessRun> {
 
 /** Runs the browser benchmark against a preview server at `baseUrl`. */
 export async function benchBrowser(opts: { baseUrl: string; model: string; imageUrl: string; question: string; tokens: number; repeats: number }): Promise<BrowserBench> {
-  // The marker argument lets chromiumRssMb find this browser's processes (renderer and GPU children inherit it).
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--sayo-bench'] });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   let peak = 0;
-  const timer = setInterval(() => (peak = Math.max(peak, chromiumRssMb())), 200);
+  const timer = setInterval(() => (peak = Math.max(peak, chromiumTreeRssMb())), 200);
   try {
     const page = await (await browser.newContext()).newPage();
     const base: HarnessOptions = { source: { kind: 'registry', id: opts.model }, backend: 'wasm', imageUrl: opts.imageUrl, question: opts.question, maxNewTokens: 1 };
@@ -61,7 +44,7 @@ export async function benchBrowser(opts: { baseUrl: string; model: string; image
         if (capture) shares.push(captureShare(r.summary!));
       }
     }
-    peak = Math.max(peak, chromiumRssMb());
+    peak = Math.max(peak, chromiumTreeRssMb());
     return {
       backend: cold.info.backend,
       firstTokenColdMs,

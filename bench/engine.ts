@@ -2,7 +2,7 @@
  * @file `npm run bench`: builds the app into a scratch folder, serves it with `vite preview`, measures the engine in
  * Node and in headless Chromium on the same model, image and question, and prints the figures with the issue's
  * targets beside them (printed, not asserted). Then runs bench/core.ts when present.
- * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 8 --skip-browser]
+ * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 8 --skip-browser]; `-- --scale` runs bench/scale.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -53,6 +53,7 @@ const pct = (capture: number, none: number) => f((none / capture - 1) * 100, 1);
 
 /** Runs the benchmark and prints it; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  if (args.includes('--scale')) return (await import('./scale.ts')).scaleMain(args);
   const model = arg(args, 'model', 'sayo-mini');
   const tokens = Number(arg(args, 'tokens', '64'));
   const repeats = Number(arg(args, 'repeats', '8'));

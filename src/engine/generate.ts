@@ -5,8 +5,9 @@
  * M-RoPE positions and the vision pass, `forward`, `_update_model_kwargs_for_generation` for the KV cache) instead of
  * calling `generate()`, because `generate()` only hands attention back when it returns, its streamers never see the
  * attention tensors, its sampler cannot be seeded, and it keeps every step's tensors alive. Our loop emits each token's
- * {@link StepRecord} the moment its forward pass returns, yields to the event loop so a cancel can land between steps,
- * and disposes logits, attention outputs and past key values as it goes (memory bounded over long answers).
+ * {@link StepRecord} the moment its forward pass returns, yields to the event loop (at most every 8 ms) so a cancel
+ * can land between steps, fetches from ORT only the attention outputs it captures, and disposes logits, attention
+ * outputs and past key values as it goes (memory bounded over long answers).
  *
  * Step t's attention is the row of the query that produced token t: the last prompt row at prefill, then the single
  * row of each decode step. `score()` runs one forward over prompt + answer and reads rows P-1 … P+A-2, the same rows.
@@ -28,6 +29,9 @@ import {
 
 export const DEFAULT_MAX_NEW_TOKENS = 64;
 const MAX_NEW_TOKENS_LIMIT = 4096;
+/** The decode loop yields to the event loop (so a cancel can land) at most this often, not after every token. */
+const YIELD_INTERVAL_MS = 8;
+const ATTENTION_OUTPUT = /^decoder_attentions\.\d+$/;
 
 const now = () => performance.now();
 
@@ -82,6 +86,27 @@ function buildStep(
   };
 }
 
+/**
+ * Runs `fn` with the decoder session fetching only what the run reads: logits, present.* and the captured layers'
+ * decoder_attentions. ORT still computes the other attention probabilities (the layers need them) but neither copies
+ * them out nor keeps them: at prefill each is heads × prompt² floats. transformers.js calls `session.run(feeds)`;
+ * ORT's `run(feeds, fetches)` takes the list of output names.
+ */
+export async function fetchingOnly<T>(m: LoadedModel, captured: AttentionOutput[], fn: () => Promise<T>): Promise<T> {
+  const session = m.model.sessions?.decoder_model_merged ?? m.model.sessions?.model;
+  const names: string[] = session?.outputNames ?? [];
+  const keep = new Set(captured.map((o) => o.name));
+  const fetches = names.filter((n) => !ATTENTION_OUTPUT.test(n) || keep.has(n));
+  if (fetches.length === names.length) return fn();
+  const run = session.run;
+  session.run = (feeds: unknown, ...rest: unknown[]) => (rest.length ? run.call(session, feeds, ...rest) : run.call(session, feeds, fetches));
+  try {
+    return await fn();
+  } finally {
+    session.run = run;
+  }
+}
+
 /** Frees per-step outputs other than the KV cache (which the cache owns). */
 function disposeStepOutputs(outputs: Record<string, any> | undefined, keep: Set<unknown>): void {
   if (!outputs) return;
@@ -100,6 +125,17 @@ function disposeUncachedPresents(outputs: Record<string, any> | undefined, keep:
 
 /** Greedy (or seeded sampling) decode with per-token capture. */
 export async function runGeneration(
+  m: LoadedModel,
+  prompt: PreparedPrompt,
+  req: GenerateRequest,
+  cb: GenerationCallbacks,
+  signal: AbortSignal | undefined,
+  yieldToEvents: () => Promise<void>,
+): Promise<RunSummary> {
+  return fetchingOnly(m, selectOutputs(m, req.captureLayers), () => decodeLoop(m, prompt, req, cb, signal, yieldToEvents));
+}
+
+async function decodeLoop(
   m: LoadedModel,
   prompt: PreparedPrompt,
   req: GenerateRequest,
@@ -128,6 +164,7 @@ export async function runGeneration(
   let prefillMs = 0;
   let decodeMs = 0;
   const timing = { captureMs: 0 };
+  let lastYield = now();
   try {
     cb.onPrompt?.(prompt.info);
     while (true) {
@@ -163,7 +200,10 @@ export async function runGeneration(
       });
       disposeStepOutputs(outputs, new Set());
       outputs = undefined;
-      await yieldToEvents();
+      if (now() - lastYield >= YIELD_INTERVAL_MS) {
+        await yieldToEvents();
+        lastYield = now();
+      }
     }
   } finally {
     const cache = inputs.past_key_values;
@@ -227,7 +267,7 @@ export async function runScore(
   cb.onPrompt?.(prompt.info);
   const t0 = now();
   inputs = model.prepare_inputs_for_generation([full], inputs, model.generation_config);
-  const outputs = (await model.forward(inputs)) as Record<string, any>;
+  const outputs = (await fetchingOnly(m, captured, () => model.forward(inputs))) as Record<string, any>;
   const forwardMs = now() - t0;
   let stoppedBy: RunSummary['stoppedBy'] = m.eosIds.has(answer[answer.length - 1]) ? 'eos' : 'max_tokens';
   let emitted = 0;

@@ -1,5 +1,5 @@
 """python -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  launch <spec.yaml> [--num-processes N]
-[--dry-run]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>"""
+[--dry-run]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>  |  ladder [--rungs ...]"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,10 @@ import sys
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["ladder"]:
+        from .ladder import main as ladder_main
+        return ladder_main(argv[1:])
     ap = argparse.ArgumentParser(prog="sayo_train", description="SAYO Lens training pipeline")
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run the stages of a job spec")
@@ -22,6 +26,7 @@ def main(argv=None) -> int:
     f.add_argument("--out", default=None)
     f.add_argument("--model", default=None, help="model folder whose tokenizer builds the prompt cases")
     sub.add_parser("metrics", help="re-render models/METRICS.md from training/results/*.json (+ NOTES.md)")
+    sub.add_parser("ladder", help="build the scale ladder's random-weight checkpoints (see ladder.py; --help)")
     e = sub.add_parser("export", help="a Hugging Face Qwen-VL folder (+ LoRA adapter) to the model contract")
     e.add_argument("src", help="Hugging Face checkpoint folder (Qwen2-VL, Qwen2.5-VL or Qwen3-VL)")
     e.add_argument("--out", required=True, help="output folder (models/CONTRACT.md layout)")

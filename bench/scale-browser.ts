@@ -1,0 +1,150 @@
+/**
+ * @file The scale benchmark in headless Chromium (WASM): a ladder rung loaded by URL from a loopback file server (the
+ * way a user's real checkpoint arrives), through the app's worker engine on the harness page. One browser per job, so
+ * its peak RSS — summed over the browser's whole process tree — belongs to that job alone.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
+import type { HarnessOptions, HarnessRun } from '../src/engine/harness.ts';
+import { median } from './stats.ts';
+
+/** Serves `root` read-only on a loopback port with CORS (the page and the models are on different origins). */
+export async function serveFolder(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const file = path.join(root, path.normalize(rel));
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    if (!file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    const type = file.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': fs.statSync(file).size });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/**
+ * RSS (MB) of the Chromium process tree started by this Node process: every descendant of `process.pid` whose command
+ * line names the Chromium binary (browser, renderers, GPU and utility processes; the renderers do not inherit the
+ * browser's own flags, so a marker flag would miss them).
+ */
+export function chromiumTreeRssMb(): number {
+  const parent = new Map<number, number>();
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended while we read it
+    }
+  }
+  const ours = (pid: number) => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  let kb = 0;
+  for (const pid of parent.keys()) {
+    if (!ours(pid)) continue;
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chrom')) continue;
+      const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+      kb += m ? Number(m[1]) : 0;
+    } catch {
+      // the process ended while we read it
+    }
+  }
+  return kb / 1024;
+}
+
+export interface BrowserScaleJob {
+  appUrl: string;
+  /** URL of the model folder (attention decoder) and of its noattn view. */
+  modelUrl: string;
+  imageBase64: string;
+  question: string;
+  tokens: number;
+  rounds: number;
+  /** 'decode': timings, A/B capture; 'memory': one answer with one variant, peak RSS. */
+  kind: 'decode' | 'memory';
+  variant?: 'all' | 'last' | 'none';
+  dtype?: HarnessOptions['dtype'];
+}
+
+export interface BrowserScaleResult {
+  error?: string;
+  firstTokenColdMs?: number;
+  firstTokenWarmMs?: number;
+  prefillMs?: Record<string, number>;
+  decodeTps?: Record<string, number>;
+  bytesPerToken?: Record<string, number>;
+  peakRssMb: number;
+}
+
+const run = (page: Page, o: HarnessOptions): Promise<HarnessRun> => page.evaluate((opts) => window.sayoHarness.run(opts), o);
+
+function stepBytes(r: HarnessRun): number {
+  const s = r.steps;
+  const b = s.reduce((t, x) => t + 4 * (x.attention.length + x.imageShare.length + x.rowSum.length) + new TextEncoder().encode(x.text).length + 40, 0);
+  return s.length ? b / s.length : NaN;
+}
+
+/** One browser, one job. */
+export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserScaleResult> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, chromiumTreeRssMb())), 200);
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${job.appUrl}/e2e-harness.html`);
+    await page.waitForFunction(() => 'sayoHarness' in window);
+    const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: 'wasm', dtype: job.dtype, imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
+    const cold = await run(page, base);
+    if (cold.error) return { error: `${cold.error.code}: ${cold.error.message}`, peakRssMb: Math.max(peak, chromiumTreeRssMb()) };
+    const layers = cold.info.attentionLayers;
+    const capture = { all: undefined, last: layers.length ? [layers[layers.length - 1]] : [], none: [] } as const;
+    const long = { ...base, reuse: true, maxNewTokens: job.tokens, minNewTokens: job.tokens };
+    if (job.kind === 'memory') {
+      const r = await run(page, { ...long, captureLayers: capture[job.variant ?? 'last'] as number[] | undefined });
+      peak = Math.max(peak, chromiumTreeRssMb());
+      return r.error ? { error: `${r.error.code}: ${r.error.message}`, peakRssMb: peak } : { peakRssMb: peak };
+    }
+    const warm = [await run(page, { ...base, reuse: true }), await run(page, { ...base, reuse: true })];
+    const names = ['all', 'last', 'none'] as const;
+    const prefill: Record<string, number[]> = {};
+    const decode: Record<string, number[]> = {};
+    const bytes: Record<string, number[]> = {};
+    for (let i = 0; i < job.rounds; i++) {
+      for (let k = 0; k < names.length; k++) {
+        const v = names[(k + i) % names.length];
+        const r = await run(page, { ...long, captureLayers: capture[v] as number[] | undefined });
+        if (r.error || !r.summary) return { error: `${r.error?.code}: ${r.error?.message}`, peakRssMb: Math.max(peak, chromiumTreeRssMb()) };
+        (prefill[v] ??= []).push(r.summary.prefillMs);
+        (decode[v] ??= []).push(r.summary.tokens > 1 ? ((r.summary.tokens - 1) / r.summary.decodeMs) * 1000 : NaN);
+        (bytes[v] ??= []).push(stepBytes(r));
+      }
+    }
+    peak = Math.max(peak, chromiumTreeRssMb());
+    const med = (o: Record<string, number[]>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
+    return {
+      firstTokenColdMs: cold.firstStepSincePageStart,
+      firstTokenWarmMs: median(warm.map((r) => r.firstStepMs ?? NaN)),
+      prefillMs: med(prefill),
+      decodeTps: med(decode),
+      bytesPerToken: med(bytes),
+      peakRssMb: peak,
+    };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0], peakRssMb: Math.max(peak, chromiumTreeRssMb()) };
+  } finally {
+    clearInterval(timer);
+    await browser.close();
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * @file One job of the scale benchmark in Node (onnxruntime-node), run in a process of its own so its peak RSS
+ * belongs to that job alone: `npx tsx bench/scale-node.ts '<job JSON>'` prints one line `SCALE_RESULT <json>`.
+ *
+ * - `decode`: the engine on the rung's decoder (capture all layers / last layer / none) and on the same weights
+ *   without attention outputs (the noattn view), and transformers.js's own `generate()` on the same folder with and
+ *   without `output_attentions`, interleaved round-robin in one process (rotated order each round), medians.
+ *   Also first token cold (first answer after loading) and warm, and the bytes per token a StepRecord carries
+ *   across the worker boundary.
+ * - `memory`: one forced-length answer with one variant, RSS sampled at every step (per 128 tokens in the table),
+ *   and the process's peak RSS.
+ * - `threads`: the engine with 1 and 2 ORT intra-op threads, interleaved (capture last layer).
+ */
+import fs from 'node:fs';
+import { AutoProcessor, env, Qwen2VLForConditionalGeneration, RawImage, type Tensor } from '@huggingface/transformers';
+import { createNodeEngine } from '../src/engine/node.ts';
+import type { InThreadEngine } from '../src/engine/engine.ts';
+import type { GenerateRequest, ModelInfo, PromptInfo, StepRecord } from '../src/engine/types.ts';
+import { median } from './stats.ts';
+
+/** Decoder precision of a job: fp32 everywhere, or the 4-bit decoder (`--q4` in the ladder) with fp32 vision/embeddings. */
+export type Precision = 'fp32' | 'q4';
+export const DTYPE = (p: Precision | undefined) =>
+  p === 'q4' ? { decoder_model_merged: 'q4', embed_tokens: 'fp32', vision_encoder: 'fp32' } : 'fp32';
+
+export type Variant = 'all' | 'last' | 'none' | 'noattn' | 'tjs' | 'tjs-attn';
+
+export interface DecodeJob {
+  dtype?: Precision;
+  kind: 'decode';
+  model: string;
+  noattn: string;
+  image: string;
+  question: string;
+  tokens: number;
+  rounds: number;
+  threads: number;
+  variants: Variant[];
+  /** Measure first token cold and warm (default true; the sweeps skip it). */
+  firstToken?: boolean;
+}
+export interface MemoryJob {
+  dtype?: Precision;
+  kind: 'memory';
+  model: string;
+  image: string;
+  question: string;
+  tokens: number;
+  threads: number;
+  capture: 'all' | 'last' | 'none';
+}
+export interface ThreadsJob {
+  dtype?: Precision;
+  kind: 'threads';
+  model: string;
+  image: string;
+  question: string;
+  tokens: number;
+  rounds: number;
+  threads: number[];
+}
+export type ScaleJob = DecodeJob | MemoryJob | ThreadsJob;
+
+/** Figures of one variant: medians over the rounds. */
+export interface VariantFigures {
+  prefillMs: number;
+  decodeTps: number;
+  /** Share of the run's time spent in the engine's capture code (ours only). */
+  captureShare?: number;
+  /** Bytes of one StepRecord as posted by the worker (typed arrays + token text), mean over the answer. */
+  bytesPerToken?: number;
+  tokens: number;
+}
+export interface DecodeResult {
+  kind: 'decode';
+  imageTokens: number;
+  promptTokens: number;
+  firstTokenColdMs: number;
+  firstTokenWarmMs: number;
+  variants: Partial<Record<Variant, VariantFigures>>;
+  peakRssMb: number;
+}
+export interface MemoryResult {
+  kind: 'memory';
+  imageTokens: number;
+  promptTokens: number;
+  prefillMs: number;
+  decodeTps: number;
+  /** [generated tokens, RSS MB] at token 1 and every 128 tokens. */
+  rssAt: Array<[number, number]>;
+  peakRssMb: number;
+}
+export interface ThreadsResult {
+  kind: 'threads';
+  byThreads: Record<string, { prefillMs: number; decodeTps: number }>;
+}
+export type ScaleResult = DecodeResult | MemoryResult | ThreadsResult;
+
+const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
+const peakMb = () => process.resourceUsage().maxRSS / 1024;
+const tps = (tokens: number, ms: number) => (tokens > 1 && ms > 0 ? ((tokens - 1) / ms) * 1000 : NaN);
+
+function stepBytes(s: StepRecord): number {
+  return s.attention.byteLength + s.imageShare.byteLength + s.rowSum.byteLength + new TextEncoder().encode(s.text).length + 8 * 5;
+}
+
+/** The engine's runs: one generate() of a forced length, timed by the engine itself. */
+async function ours(engine: InThreadEngine, info: ModelInfo, base: GenerateRequest, layers: number[] | undefined, onPrompt?: (p: PromptInfo) => void): Promise<VariantFigures> {
+  let bytes = 0;
+  const s = await engine.generate(info.handle, { ...base, captureLayers: layers }, { onPrompt, onStep: (r) => (bytes += stepBytes(r)) });
+  return {
+    prefillMs: s.prefillMs,
+    decodeTps: tps(s.tokens, s.decodeMs),
+    captureShare: (s.captureMs ?? 0) / (s.prefillMs + s.decodeMs),
+    bytesPerToken: bytes / s.tokens,
+    tokens: s.tokens,
+  };
+}
+
+/** transformers.js's own generate() on the same folder: processor, chat template, greedy, forced length. */
+async function transformersJs(folder: string, threads: number, dtype: Precision | undefined) {
+  env.allowLocalModels = true;
+  env.allowRemoteModels = false;
+  const processor = await AutoProcessor.from_pretrained(folder);
+  const model = await Qwen2VLForConditionalGeneration.from_pretrained(folder, {
+    dtype: DTYPE(dtype) as any,
+    session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
+  });
+  return {
+    model,
+    async run(imagePath: string, question: string, tokens: number, attentions: boolean): Promise<VariantFigures> {
+      const image = await RawImage.read(imagePath);
+      const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }];
+      const text = processor.apply_chat_template(messages, { add_generation_prompt: true }) as string;
+      const inputs = await processor(text, image);
+      const times: number[] = [];
+      const streamer = { put: () => void times.push(performance.now()), end: () => undefined };
+      const t0 = performance.now();
+      const out = (await model.generate({
+        ...inputs,
+        max_new_tokens: tokens,
+        min_new_tokens: tokens,
+        do_sample: false,
+        output_attentions: attentions,
+        return_dict_in_generate: attentions,
+        streamer,
+      } as any)) as any;
+      // times[0] is the prompt (put before the first forward), then one per generated token.
+      const n = times.length - 1;
+      const seq: Tensor = attentions ? out.sequences : out;
+      void seq;
+      if (attentions) for (const perLayer of Object.values(out.decoder_attentions ?? {})) for (const t of perLayer as any[]) (t as any)?.dispose?.();
+      return { prefillMs: times[1] - t0, decodeTps: tps(n, times[n] - times[1]), tokens: n };
+    },
+  };
+}
+
+function summarise(xs: VariantFigures[]): VariantFigures {
+  const m = (f: (v: VariantFigures) => number | undefined) => {
+    const v = xs.map(f).filter((x): x is number => x !== undefined);
+    return v.length ? median(v) : undefined;
+  };
+  return { prefillMs: m((x) => x.prefillMs)!, decodeTps: m((x) => x.decodeTps)!, captureShare: m((x) => x.captureShare), bytesPerToken: m((x) => x.bytesPerToken), tokens: xs[0].tokens };
+}
+
+async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
+  const bytes = new Uint8Array(fs.readFileSync(job.image));
+  const base: GenerateRequest = { image: { kind: 'encoded', bytes }, question: job.question, maxNewTokens: job.tokens, minNewTokens: job.tokens };
+  const engine = createNodeEngine({ threads: job.threads });
+  const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
+  let prompt: { imageTokens: number; promptTokens: number } = { imageTokens: 0, promptTokens: 0 };
+  const setPrompt = (p: PromptInfo) => (prompt = { imageTokens: p.imageSpan.length, promptTokens: p.promptTokens });
+  const first = async () => {
+    const t0 = performance.now();
+    let at = NaN;
+    await engine.generate(info.handle, { ...base, maxNewTokens: 1, minNewTokens: 0 }, {
+      onPrompt: setPrompt,
+      onStep: () => (at = performance.now() - t0),
+    });
+    return at;
+  };
+  const timeFirst = job.firstToken !== false;
+  const firstTokenColdMs = timeFirst ? await first() : NaN;
+  const firstTokenWarmMs = timeFirst ? median([await first(), await first(), await first()]) : NaN;
+  const last = info.attentionLayers[info.attentionLayers.length - 1];
+  const needs = (v: Variant) => job.variants.includes(v);
+  const noattn = needs('noattn') ? { engine: createNodeEngine({ threads: job.threads }) } : undefined;
+  const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn }, { dtype: DTYPE(job.dtype) }) : undefined;
+  const tjs = needs('tjs') || needs('tjs-attn') ? await transformersJs(job.model, job.threads, job.dtype) : undefined;
+  const runners: Record<Variant, () => Promise<VariantFigures>> = {
+    all: () => ours(engine, info, base, undefined, setPrompt),
+    last: () => ours(engine, info, base, last === undefined ? [] : [last], setPrompt),
+    none: () => ours(engine, info, base, []),
+    noattn: () => ours(noattn!.engine, noattnInfo!, base, []),
+    tjs: () => tjs!.run(job.image, job.question, job.tokens, false),
+    'tjs-attn': () => tjs!.run(job.image, job.question, job.tokens, true),
+  };
+  const results: Partial<Record<Variant, VariantFigures[]>> = {};
+  for (const v of job.variants) await runners[v](); // warm-up of every variant
+  for (let r = 0; r < job.rounds; r++) {
+    // Round-robin with the order rotated each round: no variant always runs first or last.
+    const order = job.variants.map((_, i) => job.variants[(i + r) % job.variants.length]);
+    for (const v of order) (results[v] ??= []).push(await runners[v]());
+  }
+  await engine.unload(info.handle);
+  if (noattn) await noattn.engine.unload(noattnInfo!.handle);
+  await tjs?.model.dispose();
+  const variants: DecodeResult['variants'] = {};
+  for (const [v, xs] of Object.entries(results)) variants[v as Variant] = summarise(xs!);
+  return { kind: 'decode', ...prompt, firstTokenColdMs, firstTokenWarmMs, variants, peakRssMb: peakMb() };
+}
+
+async function memoryJob(job: MemoryJob): Promise<MemoryResult> {
+  const bytes = new Uint8Array(fs.readFileSync(job.image));
+  const engine = createNodeEngine({ threads: job.threads });
+  const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
+  const last = info.attentionLayers[info.attentionLayers.length - 1];
+  const layers = job.capture === 'all' ? undefined : job.capture === 'none' || last === undefined ? [] : [last];
+  const rssAt: Array<[number, number]> = [];
+  let prompt = { imageTokens: 0, promptTokens: 0 };
+  let n = 0;
+  const s = await engine.generate(info.handle, { image: { kind: 'encoded', bytes }, question: job.question, maxNewTokens: job.tokens, minNewTokens: job.tokens, captureLayers: layers }, {
+    onPrompt: (p) => (prompt = { imageTokens: p.imageSpan.length, promptTokens: p.promptTokens }),
+    onStep: () => {
+      n++;
+      if (n === 1 || n % 128 === 0) rssAt.push([n, rssMb()]);
+    },
+  });
+  const peakRssMb = peakMb();
+  await engine.unload(info.handle);
+  return { kind: 'memory', ...prompt, prefillMs: s.prefillMs, decodeTps: tps(s.tokens, s.decodeMs), rssAt, peakRssMb };
+}
+
+async function threadsJob(job: ThreadsJob): Promise<ThreadsResult> {
+  const bytes = new Uint8Array(fs.readFileSync(job.image));
+  const base: GenerateRequest = { image: { kind: 'encoded', bytes }, question: job.question, maxNewTokens: job.tokens, minNewTokens: job.tokens };
+  const engines = await Promise.all(
+    job.threads.map(async (t) => {
+      const engine = createNodeEngine({ threads: t });
+      const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
+      return { t, engine, info };
+    }),
+  );
+  const runs: Record<string, VariantFigures[]> = {};
+  for (const e of engines) await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!]);
+  for (let r = 0; r < job.rounds; r++) {
+    const order = r % 2 ? [...engines].reverse() : engines;
+    for (const e of order) (runs[e.t] ??= []).push(await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!]));
+  }
+  for (const e of engines) await e.engine.unload(e.info.handle);
+  const byThreads: ThreadsResult['byThreads'] = {};
+  for (const [t, xs] of Object.entries(runs)) byThreads[t] = { prefillMs: median(xs.map((x) => x.prefillMs)), decodeTps: median(xs.map((x) => x.decodeTps)) };
+  return { kind: 'threads', byThreads };
+}
+
+/** Runs one job. */
+export function runJob(job: ScaleJob): Promise<ScaleResult> {
+  switch (job.kind) {
+    case 'decode':
+      return decodeJob(job);
+    case 'memory':
+      return memoryJob(job);
+    case 'threads':
+      return threadsJob(job);
+  }
+}
+
+if (process.argv[1] && import.meta.filename === fs.realpathSync(process.argv[1])) {
+  const job = JSON.parse(process.argv[2]) as ScaleJob;
+  runJob(job).then(
+    (r) => console.log(`SCALE_RESULT ${JSON.stringify(r)}`),
+    (e) => {
+      console.error(e?.stack ?? String(e));
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * @file Smoke of the scale benchmark: the ladder's two smallest rungs (shipped mini, 25m built on demand and cached)
+ * through one short Node decode job and one memory job each, in processes of their own, as `npm run bench -- --scale`
+ * runs them. Checks the figures are there and consistent, not how fast anything is.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ensureLadder, nodeJob, weightBytesPerToken, type LadderEntry } from './scale.ts';
+import type { DecodeResult, MemoryResult } from './scale-node.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const IMAGE = path.join(ROOT, 'public/samples/sample-01.png');
+const QUESTION = 'What shape is the blue object?';
+
+describe('scale benchmark smoke (mini, 25m)', () => {
+  let ladder: LadderEntry[] = [];
+
+  it('builds or reuses the two smallest rungs with one command', () => {
+    ladder = ensureLadder(['mini', '25m']);
+    expect(ladder.map((e) => e.rung)).toEqual(['mini', '25m']);
+    expect(ladder[1].params).toBeGreaterThan(10 * ladder[0].params);
+    expect(weightBytesPerToken(ladder[1])).toBeGreaterThan(4 * ladder[1].decoder_params * 0.5);
+  }, 600_000);
+
+  it.each([0, 1])('rung %i: a short decode job gives every variant, bytes per token by captured layers', async (i) => {
+    const e = ladder[i];
+    const r = await nodeJob<DecodeResult>({
+      kind: 'decode', model: e.path, noattn: e.noattn, image: IMAGE, question: QUESTION, tokens: 4, rounds: 1, threads: 1,
+      variants: ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'],
+    });
+    if ('error' in r) throw new Error(r.error);
+    expect(r.imageTokens).toBeGreaterThan(0);
+    for (const v of ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'] as const) {
+      expect(r.variants[v]?.tokens).toBe(4);
+      expect(r.variants[v]?.decodeTps).toBeGreaterThan(0);
+      expect(r.variants[v]?.prefillMs).toBeGreaterThan(0);
+    }
+    // one layer: heads × image tokens floats of attention, plus per-head share and row sum
+    const last = r.variants.last!.bytesPerToken!;
+    expect(last).toBeGreaterThanOrEqual(4 * e.heads * (r.imageTokens + 2));
+    expect(last).toBeLessThan(4 * e.heads * (r.imageTokens + 2) + 200);
+    expect(r.variants.all!.bytesPerToken!).toBeGreaterThan((e.layers - 0.5) * (last - 200));
+    expect(r.variants.none!.bytesPerToken!).toBeLessThan(200);
+    expect(r.peakRssMb).toBeGreaterThan(50);
+  }, 600_000);
+
+  it('a memory job samples RSS from the first token', async () => {
+    const e = ladder[1];
+    const r = await nodeJob<MemoryResult>({ kind: 'memory', model: e.path, image: IMAGE, question: QUESTION, tokens: 3, threads: 1, capture: 'last' });
+    if ('error' in r) throw new Error(r.error);
+    expect(r.rssAt[0][0]).toBe(1);
+    expect(r.peakRssMb).toBeGreaterThanOrEqual(r.rssAt[0][1] - 1);
+  }, 600_000);
+});

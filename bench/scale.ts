@@ -1,0 +1,406 @@
+/**
+ * @file `npm run bench -- --scale`: the engine at real scale, on the ladder of random-weight checkpoints
+ * (`python -m sayo_train ladder`, built on demand and cached). Per rung, in Node (onnxruntime-node, one process per
+ * job) and in headless Chromium (WASM, one browser per job): prefill, decode tokens/s over a forced length, capture
+ * cost (interleaved A/B: all layers / last layer / none / the same weights without attention outputs), bytes per token
+ * crossing the worker, peak memory, first token cold and warm, transformers.js's own generate() on the same folder,
+ * and the memory-bandwidth limit (decoder weight bytes per token ÷ measured copy bandwidth). At the mid rung also
+ * ~100 / ~400 / ~1,300 image tokens and 32 / 128 / 512 generated tokens (RSS per 128 tokens). Printed, never asserted;
+ * the machine's load average is printed beside every table. `--json FILE` also writes every figure.
+ *
+ * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--q4 500m] [--mid 100m] [--tokens 32] [--rounds 3]
+ *        [--threads 1] [--threads-ab 100m,500m] [--q4-only] [--skip-rungs | --skip-node]
+ *        [--skip-browser] [--skip-sweeps]
+ *        [--json docs/bench/scale-latest.json]
+ *        npm run bench -- --scale --print docs/bench/scale-latest.json   (the tables of a saved run)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RawImage } from '@huggingface/transformers';
+import { benchBrowserScale, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
+import { DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant } from './scale-node.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const WORK = path.join(ROOT, 'node_modules/.cache/sayo-bench-scale');
+const QUESTION = 'What shape is the blue object?';
+/** Square images whose sides are multiples of 28 px: 10² = 100, 20² = 400, 36² = 1,296 image tokens. */
+const IMAGE_SIDES: Record<string, number> = { '100': 280, '400': 560, '1300': 1008 };
+const PORT = 4181;
+
+/** One rung as `python -m sayo_train ladder --json` reports it. */
+export interface LadderEntry {
+  rung: string;
+  path: string;
+  noattn: string;
+  layers: number;
+  heads: number;
+  params: number;
+  decoder_params: number;
+  built: boolean;
+}
+
+const arg = (args: string[], name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
+};
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const f = (x: number | undefined, d = 1) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const mb = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
+
+/** The ladder's rungs, built if missing (one command: `python -m sayo_train ladder`). */
+export function ensureLadder(rungs: string[], q4 = false): LadderEntry[] {
+  const venv = path.join(ROOT, '.venv/bin/python');
+  const py = fs.existsSync(venv) ? venv : 'python3';
+  const r = spawnSync(py, ['-m', 'sayo_train', 'ladder', '--rungs', rungs.join(','), '--json', ...(q4 ? ['--q4'] : [])], {
+    cwd: path.join(ROOT, 'training'),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (r.status !== 0) throw new Error(`python -m sayo_train ladder failed (exit ${r.status})`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+}
+
+/** Copy bandwidth of this machine in one thread (GB/s read): best of 5 copies of a 256 MB buffer. */
+export function copyBandwidthGBs(): number {
+  const n = 64 * 2 ** 20;
+  const a = new Float32Array(n).fill(1);
+  const b = new Float32Array(n);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    b.set(a);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (n * 4) / (best / 1000) / 1e9;
+}
+
+/** Bytes of decoder weights read per generated token: the decoder graph (layers + LM head; one embedding row is
+ * negligible), of the precision benchmarked. */
+export function weightBytesPerToken(e: LadderEntry, dtype: Precision = 'fp32'): number {
+  return fs.statSync(path.join(e.path, `onnx/decoder_model_merged${dtype === 'q4' ? '_q4' : ''}.onnx`)).size;
+}
+
+/** The benchmark images (from the first sample), written once. */
+async function images(): Promise<Record<string, string>> {
+  fs.mkdirSync(WORK, { recursive: true });
+  const src = await RawImage.read(path.join(ROOT, 'public/samples/sample-01.png'));
+  const out: Record<string, string> = {};
+  for (const [k, side] of Object.entries(IMAGE_SIDES)) {
+    out[k] = path.join(WORK, `image-${side}.png`);
+    if (!fs.existsSync(out[k])) await (await src.resize(side, side)).save(out[k]);
+  }
+  return out;
+}
+
+/** Runs one Node job in a fresh process. */
+export function nodeJob<T extends ScaleResult>(job: ScaleJob): Promise<T | { error: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/scale-node.ts'), JSON.stringify(job)], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('SCALE_RESULT '));
+      if (line) resolve(JSON.parse(line.slice('SCALE_RESULT '.length)));
+      else resolve({ error: `exit ${code}: ${err.trim().split('\n').filter(Boolean).slice(-3).join(' | ').slice(0, 400)}` });
+    });
+  });
+}
+
+async function startApp(): Promise<{ url: string; stop: () => void }> {
+  const outDir = path.join(ROOT, 'node_modules/.cache/sayo-bench-dist');
+  const build = spawnSync('npx', ['vite', 'build', '--outDir', outDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
+  const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--outDir', outDir], {
+    cwd: ROOT,
+    stdio: 'ignore',
+    detached: true,
+  });
+  const url = `http://127.0.0.1:${PORT}`;
+  const end = Date.now() + 60_000;
+  while (!(await fetch(`${url}/e2e-harness.html`).then((r) => r.ok, () => false))) {
+    if (Date.now() > end) throw new Error(`${url} did not come up within 60 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    url,
+    stop: () => {
+      try {
+        if (server.pid) process.kill(-server.pid);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+const isErr = (x: unknown): x is { error: string } => typeof x === 'object' && x !== null && 'error' in x && typeof (x as any).error === 'string';
+
+/** Everything one run measured (written with --json). */
+export interface ScaleReport {
+  date: string;
+  machine: { cpus: string; cores: number; memGiB: number; node: string };
+  loadBefore: number[];
+  loadAfter?: number[];
+  copyGBs: number;
+  tokens: number;
+  rounds: number;
+  threads: number;
+  rungs: Array<{
+    entry: LadderEntry;
+    dtype: Precision;
+    label: string;
+    weightBytes: number;
+    node?: DecodeResult | { error: string };
+    memory: Record<string, MemoryResult | { error: string }>;
+    browser?: BrowserScaleResult;
+    browserMemory: Record<string, BrowserScaleResult>;
+  }>;
+  imageTokens: Array<{ rung: string; tokens: string; node: DecodeResult | { error: string }; memory: Record<string, MemoryResult | { error: string }> }>;
+  lengths: Array<{ rung: string; tokens: number; node: MemoryResult | { error: string } }>;
+  threadsAB: Array<{ rung: string; result: ThreadsResult | { error: string } }>;
+}
+
+/** The load average at the end of the run (the tables are printed then). */
+const loadAt = (rep: ScaleReport) => rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a';
+
+function printRungs(rep: ScaleReport): void {
+  const cols = ['rung', 'params', 'img', 'prefill ms', 'tok/s all', 'last', 'none', 'noattn', 'tjs gen', 'tjs+attn', 'limit', 'B/tok last', 'cold ms', 'warm ms', 'peak MB all/last/noattn'];
+  console.log(`\nNode (onnxruntime-node, ${rep.threads} thread${rep.threads > 1 ? 's' : ''}), ${rep.tokens} forced new tokens, median of ${rep.rounds} interleaved rounds — load ${loadAt(rep)}`);
+  console.log(cols.join(' | '));
+  for (const r of rep.rungs) {
+    const n = r.node;
+    const v = !n || isErr(n) ? undefined : n.variants;
+    const limit = (rep.copyGBs * 1e9) / r.weightBytes;
+    const mem = ['all', 'last', 'noattn'].map((k) => (isErr(r.memory[k]) ? 'err' : mb((r.memory[k] as MemoryResult | undefined)?.peakRssMb))).join('/');
+    console.log(
+      [
+        r.label,
+        `${f(r.entry.params / 1e6)} M`,
+        !n || isErr(n) ? '-' : String(n.imageTokens),
+        f(v?.last?.prefillMs, 0),
+        f(v?.all?.decodeTps),
+        f(v?.last?.decodeTps),
+        f(v?.none?.decodeTps),
+        f(v?.noattn?.decodeTps),
+        f(v?.tjs?.decodeTps),
+        f(v?.['tjs-attn']?.decodeTps),
+        f(limit),
+        f(v?.last?.bytesPerToken, 0),
+        !n || isErr(n) ? '-' : f(n.firstTokenColdMs, 0),
+        !n || isErr(n) ? '-' : f(n.firstTokenWarmMs, 0),
+        mem,
+      ].join(' | '),
+    );
+    if (n && isErr(n)) console.log(`  ${r.label}: Node decode job failed: ${n.error}`);
+  }
+  console.log('\nRatios against the aims (Node):');
+  for (const r of rep.rungs) {
+    const n = r.node;
+    if (!n || isErr(n)) continue;
+    const v = n.variants;
+    const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a / b : NaN);
+    const overhead = (c?: number) => f((ratio(v.noattn?.decodeTps, c) - 1) * 100);
+    const limit = (rep.copyGBs * 1e9) / r.weightBytes;
+    const m = (k: string) => (isErr(r.memory[k]) ? NaN : (r.memory[k] as MemoryResult | undefined)?.peakRssMb);
+    console.log(
+      `  ${r.label.padEnd(8)} capture cost vs noattn decoder: last ${overhead(v.last?.decodeTps)} %, all ${overhead(v.all?.decodeTps)} % (aim ≤ 5 % last)` +
+        ` · ours/tjs generate: ${f(ratio(v.all?.decodeTps, v['tjs-attn']?.decodeTps), 2)}× with attentions, ${f(ratio(v.none?.decodeTps, v.tjs?.decodeTps), 2)}× without (aim ≥ 0.95×)` +
+        ` · decode/limit ${f(ratio(v.last?.decodeTps, limit), 2)} (aim ≥ 0.5 at 500m, 2b)` +
+        ` · peak last/noattn ${f(ratio(m('last'), m('noattn')), 2)}×, all/noattn ${f(ratio(m('all'), m('noattn')), 2)}× (aim ≤ 1.1×)`,
+    );
+  }
+  if (rep.rungs.some((r) => r.browser)) {
+    console.log(`\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${loadAt(rep)}`);
+    console.log(['rung', 'prefill ms', 'tok/s all', 'last', 'none', 'wasm/node last', 'B/tok last', 'cold ms', 'warm ms', 'tree peak MB', 'peak last/none'].join(' | '));
+    for (const r of rep.rungs) {
+      const b = r.browser;
+      if (!b) continue;
+      const n = r.node && !isErr(r.node) ? r.node.variants : undefined;
+      const ml = r.browserMemory.last?.peakRssMb;
+      const mn = r.browserMemory.none?.peakRssMb;
+      console.log(
+        [
+          r.label,
+          f(b.prefillMs?.last, 0),
+          f(b.decodeTps?.all),
+          f(b.decodeTps?.last),
+          f(b.decodeTps?.none),
+          f((b.decodeTps?.last ?? NaN) / (n?.last?.decodeTps ?? NaN), 2),
+          f(b.bytesPerToken?.last, 0),
+          f(b.firstTokenColdMs, 0),
+          f(b.firstTokenWarmMs, 0),
+          mb(b.peakRssMb),
+          `${mb(ml)}/${mb(mn)} = ${f((ml ?? NaN) / (mn ?? NaN), 2)}×`,
+        ].join(' | '),
+      );
+      for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory })) if (x.error) console.log(`  ${r.label} Chromium ${k}: ${x.error}`);
+    }
+  }
+}
+
+function printSweeps(rep: ScaleReport): void {
+  if (rep.imageTokens.length) {
+    console.log(`\nImage tokens at ${rep.imageTokens[0].rung} (Node, capture last layer unless named) — load ${loadAt(rep)}`);
+    console.log(['image tokens', 'prompt', 'prefill ms', 'tok/s last', 'noattn', 'tjs gen', 'peak MB all/last/noattn'].join(' | '));
+    for (const s of rep.imageTokens) {
+      const n = s.node;
+      const mem = ['all', 'last', 'noattn'].map((k) => (isErr(s.memory[k]) ? 'err' : mb((s.memory[k] as MemoryResult | undefined)?.peakRssMb))).join('/');
+      if (isErr(n)) console.log(`${s.tokens} | error: ${n.error}`);
+      else console.log([n.imageTokens, n.promptTokens, f(n.variants.last?.prefillMs, 0), f(n.variants.last?.decodeTps), f(n.variants.noattn?.decodeTps), f(n.variants.tjs?.decodeTps), mem].join(' | '));
+    }
+  }
+  if (rep.lengths.length) {
+    console.log(`\nGenerated length at ${rep.lengths[0].rung} (Node, capture last layer, ~100 image tokens) — load ${loadAt(rep)}`);
+    console.log(['new tokens', 'prefill ms', 'tok/s', 'peak MB', 'RSS MB at token 1 / 128 / 256 / …'].join(' | '));
+    for (const s of rep.lengths) {
+      const n = s.node;
+      if (isErr(n)) console.log(`${s.tokens} | error: ${n.error}`);
+      else console.log([s.tokens, f(n.prefillMs, 0), f(n.decodeTps), mb(n.peakRssMb), n.rssAt.map(([t, m]) => `${t}:${Math.round(m)}`).join(' ')].join(' | '));
+    }
+  }
+  if (rep.threadsAB.length) {
+    console.log(`\nORT intra-op threads, interleaved (Node, capture last layer) — load ${loadAt(rep)}`);
+    for (const t of rep.threadsAB) {
+      if (isErr(t.result)) console.log(`  ${t.rung}: error ${t.result.error}`);
+      else console.log(`  ${t.rung}: ` + Object.entries(t.result.byThreads).map(([k, v]) => `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms, decode ${f(v.decodeTps)} tok/s`).join(' · '));
+    }
+  }
+}
+
+/** Prints the tables of a saved report (`--print FILE`). */
+function printReport(rep: ScaleReport): void {
+  console.log(`SAYO Lens scale benchmark of ${rep.date} — ${rep.machine.cpus}, ${rep.machine.cores} cores, ${rep.machine.memGiB.toFixed(0)} GiB, Node ${rep.machine.node}`);
+  console.log(`load average before: ${rep.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a (run not finished)'}`);
+  console.log(`copy bandwidth (one thread): ${rep.copyGBs.toFixed(1)} GB/s`);
+  printRungs(rep);
+  printSweeps(rep);
+}
+
+/** Runs the scale benchmark and prints it; returns the exit code. */
+export async function scaleMain(args: string[]): Promise<number> {
+  const saved = arg(args, 'print', '');
+  if (saved) {
+    printReport(JSON.parse(fs.readFileSync(path.resolve(saved), 'utf8')));
+    return 0;
+  }
+  const rungs = arg(args, 'rungs', 'mini,25m,100m,500m').split(',');
+  const mid = arg(args, 'mid', '100m');
+  const tokens = Number(arg(args, 'tokens', '32'));
+  const q4 = arg(args, 'q4', '500m').split(',');
+  const rounds = Number(arg(args, 'rounds', '3'));
+  const threads = Number(arg(args, 'threads', '1'));
+  const jsonOut = arg(args, 'json', '');
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  console.log(`SAYO Lens scale benchmark — ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+  console.log(`load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`);
+  const ladder = ensureLadder(rungs, q4.some((r) => rungs.includes(r)));
+  const threadRungs = arg(args, 'threads-ab', mid).split(',');
+  const copyGBs = copyBandwidthGBs();
+  console.log(`copy bandwidth (one thread, 256 MB Float32Array.set, best of 5): ${copyGBs.toFixed(1)} GB/s — the limit column is this ÷ decoder bytes`);
+  const img = await images();
+  const rep: ScaleReport = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpu, cores: os.cpus().length, memGiB: os.totalmem() / 2 ** 30, node: process.version },
+    loadBefore: os.loadavg(),
+    copyGBs,
+    tokens,
+    rounds,
+    threads,
+    rungs: [],
+    imageTokens: [],
+    lengths: [],
+    threadsAB: [],
+  };
+  const variants: Variant[] = ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'];
+  // The report is saved after every job, so an interrupted run keeps what it measured (`--print FILE` shows it).
+  const save = () => {
+    if (!jsonOut) return;
+    fs.mkdirSync(path.dirname(path.resolve(ROOT, jsonOut)), { recursive: true });
+    fs.writeFileSync(path.resolve(ROOT, jsonOut), JSON.stringify(rep, null, 1) + '\n');
+  };
+  const memJobs = async (e: LadderEntry, image: string, dtype: Precision = 'fp32') => {
+    const out: Record<string, MemoryResult | { error: string }> = {};
+    for (const [k, model, capture] of [['all', e.path, 'all'], ['last', e.path, 'last'], ['noattn', e.noattn, 'none']] as const) {
+      out[k] = await nodeJob<MemoryResult>({ kind: 'memory', model, image, question: QUESTION, tokens, threads, capture, dtype });
+    }
+    return out;
+  };
+  const units = ladder.flatMap((e) => [
+    ...(args.includes('--q4-only') && q4.includes(e.rung) ? [] : [{ e, dtype: 'fp32' as Precision, label: e.rung }]),
+    ...(q4.includes(e.rung) ? [{ e, dtype: 'q4' as Precision, label: `${e.rung} q4` }] : []),
+  ]);
+  if (args.includes('--skip-node')) {
+    for (const { e, dtype, label } of units) rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), memory: {}, browserMemory: {} });
+  }
+  for (const { e, dtype, label } of args.includes('--skip-rungs') || args.includes('--skip-node') ? [] : units) {
+    console.error(`… ${label}: Node`);
+    const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn, image: img['100'], question: QUESTION, tokens, rounds, threads, variants, dtype });
+    rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} });
+    save();
+  }
+  if (!args.includes('--skip-sweeps')) {
+    const m = ladder.find((e) => e.rung === mid);
+    if (m) {
+      for (const k of ['100', '400', '1300']) {
+        console.error(`… ${mid}: ${k} image tokens`);
+        const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'], firstToken: false });
+        rep.imageTokens.push({ rung: mid, tokens: k, node, memory: rep.rungs.find((r) => r.entry.rung === mid && k === '100')?.memory ?? (await memJobs(m, img[k])) });
+        save();
+      }
+      for (const n of [32, 128, 512]) {
+        console.error(`… ${mid}: ${n} new tokens`);
+        rep.lengths.push({ rung: mid, tokens: n, node: await nodeJob<MemoryResult>({ kind: 'memory', model: m.path, image: img['100'], question: QUESTION, tokens: n, threads, capture: 'last' }) });
+        save();
+      }
+    }
+    for (const e of ladder.filter((x) => threadRungs.includes(x.rung))) {
+      console.error(`… ${e.rung}: threads 1 vs 2`);
+      rep.threadsAB.push({ rung: e.rung, result: await nodeJob<ThreadsResult>({ kind: 'threads', model: e.path, image: img['100'], question: QUESTION, tokens, rounds, threads: [1, 2] }) });
+      save();
+    }
+  }
+  if (!args.includes('--skip-browser')) {
+    const app = await startApp();
+    const modelsDir = path.join(ROOT, 'models');
+    const built = ladder.find((e) => !e.path.startsWith(modelsDir));
+    const cacheDir = built ? path.dirname(built.path) : path.dirname(ladder[0].noattn);
+    const files = await serveFolder(cacheDir);
+    const shipped = await serveFolder(modelsDir);
+    const url = (p: string) => (p.startsWith(modelsDir) ? `${shipped.url}/${path.relative(modelsDir, p)}/` : `${files.url}/${path.relative(cacheDir, p)}/`);
+    try {
+      const b64 = fs.readFileSync(img['100']).toString('base64');
+      for (const r of rep.rungs) {
+        const job = { appUrl: app.url, imageBase64: b64, question: QUESTION, tokens, rounds };
+        const dtype = DTYPE(r.dtype);
+        console.error(`… ${r.label}: Chromium`);
+        r.browser = await benchBrowserScale({ ...job, dtype, kind: 'decode', modelUrl: url(r.entry.path) });
+        if (r.browser.error) continue; // the memory jobs would fail the same way
+        r.browserMemory.last = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
+        r.browserMemory.none = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'none', modelUrl: url(r.entry.noattn) });
+        save();
+      }
+    } finally {
+      app.stop();
+      await files.close();
+      await shipped.close();
+    }
+  }
+  rep.loadAfter = os.loadavg();
+  printRungs(rep);
+  printSweeps(rep);
+  console.log(`\nload average after: ${load()}`);
+  console.log('Columns: tok/s = decode tokens/s after the first token; all/last/none = layers captured by our loop; noattn = the same');
+  console.log('weights with a decoder that has no attention outputs; tjs gen = transformers.js generate() on the same folder (tjs+attn:');
+  console.log('output_attentions); limit = copy bandwidth ÷ decoder bytes (tokens/s if decode only streamed the weights once);');
+  console.log('B/tok = bytes of one StepRecord posted by the worker; peak MB = the job process\'s peak RSS (Chromium: its whole process tree).');
+  save();
+  if (jsonOut) console.log(`wrote ${jsonOut}`);
+  return 0;
+}

@@ -1,0 +1,58 @@
+"""The scale ladder's two smallest rungs: the shipped mini and a freshly built 25m (Qwen2VLForConditionalGeneration with
+random weights, exported by sayo_train.hf_export and checked against Hugging Face in onnxruntime), then served from
+the cache on the second call."""
+import json
+from pathlib import Path
+
+import pytest
+
+from sayo_train import ladder
+
+
+def test_list_names_every_rung(capsys):
+    assert ladder.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ladder.ORDER:
+        assert f"{name}:" in out
+    assert "not built" in out  # the 2b rung says why
+
+
+def test_unknown_rung_is_refused_with_the_accepted_names(tmp_path, capsys):
+    assert ladder.main(["--rungs", "7b", "--cache", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown rung '7b'" in err and "mini, 25m, 100m, 500m, 2b" in err
+
+
+def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
+    first = ladder.ensure(["mini", "25m"], cache=tmp_path, log=lambda s: None, q4=True)
+    mini, r25 = first
+    assert mini["shipped"] and not mini["built"] and mini["layers"] == 4
+    assert 1.0e6 < mini["params"] < 2.0e6
+    assert r25["built"] and r25["builder"] == "hf" and 20e6 < r25["params"] < 30e6
+    folder = Path(r25["path"])
+    assert folder.parent == tmp_path and folder.name == f"25m-hf-{ladder.rung_key(ladder.RUNGS['25m'])}"
+    meta = json.loads((folder / "LADDER.json").read_text())
+    # the exporter's check ran: onnxruntime vs Hugging Face, logits and attentions within tolerance, same tokens
+    fp32 = meta["check"]["fp32"]
+    assert fp32["logits"] < 1e-3 and fp32["attention"] < 1e-4 and fp32["tokens_equal"]
+    assert (folder / "onnx" / "decoder_model_merged_q4.onnx").stat().st_size < \
+        (folder / "onnx" / "decoder_model_merged.onnx").stat().st_size / 4
+    cfg = json.loads((folder / "config.json").read_text())
+    assert (cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["vocab_size"]) == (8, 6, 8192)
+    tok = json.loads((folder / "tokenizer.json").read_text())
+    assert len(tok["model"]["vocab"]) + len(tok["added_tokens"]) == 8192  # every id the random model can pick decodes
+    import onnx
+    for entry, model in ((mini, mini["path"]), (r25, r25["path"])):
+        outputs = lambda f: [o.name for o in onnx.load(str(f), load_external_data=False).graph.output]  # noqa: E731
+        view = Path(entry["noattn"])
+        assert (view / "config.json").exists()
+        assert not [o for o in outputs(view / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]
+        assert len([o for o in outputs(Path(model) / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]) \
+            == entry["layers"]
+    again = ladder.ensure(["25m"], cache=tmp_path, log=lambda s: None, q4=True)
+    assert not again[0]["built"] and again[0]["path"] == r25["path"]
+
+
+def test_2b_is_opt_out_with_its_reason(tmp_path):
+    with pytest.raises(ladder.LadderError, match="2 GB"):
+        ladder.ensure(["2b"], cache=tmp_path)
