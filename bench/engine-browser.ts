@@ -6,7 +6,7 @@
  */
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
-import type { HarnessOptions, HarnessRun } from '../src/engine/harness.ts';
+import type { HarnessOptions, HarnessRun } from '../e2e/support/harness-page.ts';
 import { captureShare, decodeTps } from './engine-node.ts';
 import { chromiumTreeRssMb } from './scale-browser.ts';
 import { type DecodeFigures, median } from './stats.ts';

@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
-import type { HarnessOptions, HarnessRun } from '../src/engine/harness.ts';
+import type { HarnessOptions, HarnessRun } from '../e2e/support/harness-page.ts';
 import { median } from './stats.ts';
 
 /** Serves `root` read-only on a loopback port with CORS (the page and the models are on different origins). */

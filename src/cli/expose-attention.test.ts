@@ -16,7 +16,7 @@ import { hasStackTrace, REPO_ROOT, runSayo } from './lib/run-cli.ts';
 import { decoderFeeds, maxAbsDiff } from './onnx/feeds.ts';
 import { stripAttentionOutputs } from './onnx/attention.ts';
 import { readModel, writeModel } from './onnx/model.ts';
-import { writeToyDecoder } from './onnx/toy-decoder.ts';
+import { writeToyDecoder } from './toy-decoder.testutil.ts';
 
 let dir = '';
 const spec = { layers: 3, heads: 2, headDim: 4 };

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { onnx, type NodeProto, type TensorProto } from './model.ts';
+import { onnx, type NodeProto, type TensorProto } from './onnx/model.ts';
 
 /** Shape of the toy decoder. */
 export interface ToyDecoderSpec {

@@ -2,8 +2,8 @@
  * @file Engine harness page (e2e-harness.html): drives the real worker engine for Playwright and the benchmark via
  * `window.sayoHarness`. Results come back as plain JSON (typed arrays as number arrays).
  */
-import { createWorkerEngine, type WorkerEngine } from './client.ts';
-import type { Backend, FileProgress, LoadOptions, ModelInfo, ModelSource, PromptInfo, RunSummary, StepRecord } from './types.ts';
+import { createWorkerEngine, type WorkerEngine } from '../../src/engine/client.ts';
+import type { Backend, FileProgress, LoadOptions, ModelInfo, ModelSource, PromptInfo, RunSummary, StepRecord } from '../../src/engine/types.ts';
 
 /** A step record as plain JSON. */
 export interface PlainStep extends Omit<StepRecord, 'attention' | 'imageShare' | 'rowSum'> {

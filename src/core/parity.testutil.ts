@@ -6,10 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root (this file lives in src/core/testing). */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** Repository root (this file lives in src/core). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Parity tolerance of issue #3. */
+/** Parity tolerance: the trainer and the TypeScript core agree within 1e-6. */
 export const PARITY_TOLERANCE = 1e-6;
 
 /** One entry of fixtures/grid-cases.json. */
