@@ -9,6 +9,7 @@
  */
 import type { RewardCache } from '../../core/cache';
 import type { Alignment } from '../../core/reward';
+import { cellBitmap } from './cellBitmap';
 import { colorFor, formatValue, type ColorScale } from './scale';
 
 /** A layers × heads matrix, layer-major: values[li · heads + h]. */
@@ -171,34 +172,6 @@ export function headMatrixPlan(data: HeadMatrixData, options: HeadMatrixOptions,
   return { layout, cells, rowLabels, colLabels, picked, cursor: cursor >= 0 && cursor < cells.length ? cursor : -1 };
 }
 
-/** One pixel per cell, reused per target canvas. */
-const bitmaps = new WeakMap<object, { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D; image: ImageData }>();
-
-/** The plan's cell colours as a heads × layers bitmap (one pixel per cell). */
-function cellBitmap(target: object, plan: HeadMatrixPlan): HTMLCanvasElement {
-  const { heads, rows } = plan.layout;
-  let b = bitmaps.get(target);
-  if (!b || b.image.width !== heads || b.image.height !== rows) {
-    const canvas = document.createElement('canvas');
-    canvas.width = heads;
-    canvas.height = rows;
-    const ctx = canvas.getContext('2d');
-    if (!ctx) throw new Error('this browser gives no 2-D canvas context; the head matrix cannot be drawn');
-    b = { canvas, ctx, image: ctx.createImageData(heads, rows) };
-    bitmaps.set(target, b);
-  }
-  const data = b.image.data;
-  for (const c of plan.cells) {
-    const i = c.index * 4;
-    data[i] = c.rgb[0];
-    data[i + 1] = c.rgb[1];
-    data[i + 2] = c.rgb[2];
-    data[i + 3] = 255;
-  }
-  b.ctx.putImageData(b.image, 0, 0);
-  return b.canvas;
-}
-
 /**
  * Paints a plan onto a 2-D context whose canvas is `layout × pixelRatio` device pixels. The cells are one small
  * bitmap stretched with nearest-neighbour sampling (one pixel per cell onto the cell's pitch), then the 1 px gaps
@@ -210,7 +183,7 @@ export function drawHeadMatrix(ctx: CanvasRenderingContext2D, plan: HeadMatrixPl
   ctx.setTransform(pixelRatio, 0, 0, pixelRatio, 0, 0);
   ctx.clearRect(0, 0, width, height);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(cellBitmap(ctx.canvas, plan), left, top, heads * cell, rows * cell);
+  ctx.drawImage(cellBitmap(ctx.canvas, heads, rows, plan.cells, 'head matrix'), left, top, heads * cell, rows * cell);
   for (let h = 1; h <= heads; h++) ctx.clearRect(left + h * cell - 1, top, 1, rows * cell);
   for (let r = 1; r <= rows; r++) ctx.clearRect(left, top + r * cell - 1, heads * cell, 1);
   ctx.fillStyle = HEAD_MATRIX_DEFAULTS.labelColor;

@@ -9,6 +9,7 @@
  * one drawImage instead of n fillRects.
  */
 import { cellRect, type Box, type Grid } from '../../core/geometry';
+import { cellBitmap } from './cellBitmap';
 import { colorFor, type ColorScale } from './scale';
 
 /** What a heatmap shows. */
@@ -140,44 +141,6 @@ export function heatmapPlan(data: HeatmapData, options: HeatmapOptions): Heatmap
   return { layout, opacity, cells, covered, boxes: planBoxes.filter((b) => b.w > 0 && b.h > 0) };
 }
 
-/** One pixel per cell, reused per target canvas. */
-interface HeatBitmap {
-  canvas: HTMLCanvasElement;
-  ctx: CanvasRenderingContext2D;
-  image: ImageData;
-}
-const bitmaps = new WeakMap<object, HeatBitmap>();
-
-/**
- * The plan's cell colours as a cols × rows bitmap. Stretched onto the canvas with nearest-neighbour sampling it
- * covers exactly the plan's rects (checked pixel by pixel in Chromium: src/ui/export/browser.test.ts) at a
- * fraction of the cost of one fillRect per cell.
- */
-function heatBitmap(target: object, plan: HeatmapPlan): HTMLCanvasElement {
-  const cols = plan.layout.colEdges.length - 1;
-  const rows = plan.layout.rowEdges.length - 1;
-  let b = bitmaps.get(target);
-  if (!b || b.image.width !== cols || b.image.height !== rows) {
-    const canvas = document.createElement('canvas');
-    canvas.width = cols;
-    canvas.height = rows;
-    const ctx = canvas.getContext('2d');
-    if (!ctx) throw new Error('this browser gives no 2-D canvas context; the heatmap cannot be drawn');
-    b = { canvas, ctx, image: ctx.createImageData(cols, rows) };
-    bitmaps.set(target, b);
-  }
-  const data = b.image.data;
-  for (const cell of plan.cells) {
-    const i = cell.k * 4;
-    data[i] = cell.rgb[0];
-    data[i + 1] = cell.rgb[1];
-    data[i + 2] = cell.rgb[2];
-    data[i + 3] = 255;
-  }
-  b.ctx.putImageData(b.image, 0, 0);
-  return b.canvas;
-}
-
 /** False for an <img> that has not loaded or failed to decode (drawImage would draw nothing or throw). */
 function isDrawable(image: CanvasImageSource): boolean {
   if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return image.complete && image.naturalWidth > 0;
@@ -195,7 +158,9 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, im
   if (image && isDrawable(image)) ctx.drawImage(image, 0, 0, width, height);
   ctx.globalAlpha = plan.opacity;
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(heatBitmap(ctx.canvas, plan), 0, 0, width, height);
+  // One pixel per cell stretched with nearest-neighbour sampling covers exactly the plan's rects (checked pixel by
+  // pixel in Chromium: src/ui/export/browser.test.ts).
+  ctx.drawImage(cellBitmap(ctx.canvas, plan.layout.colEdges.length - 1, plan.layout.rowEdges.length - 1, plan.cells, 'heatmap'), 0, 0, width, height);
   ctx.globalAlpha = 1;
   const lw = Math.max(1, Math.round(pr));
   ctx.lineWidth = lw;
