@@ -124,15 +124,16 @@ def padded_tokenizer(vocab_size: int, added_last: bool = False):
 
 
 def noattn_view(model: Path, decoder: Path, dest: Path) -> Path:
-    """A model folder of symbolic links to `model`'s files with `decoder` as its decoder_model_merged.onnx."""
-    if (dest / "onnx" / "decoder_model_merged.onnx").exists():
+    """A model folder of symbolic links to `model`'s files with `decoder` as its decoder_model_merged.onnx. The cache
+    outlives checkouts: a view whose links point into another (or a removed) checkout is rebuilt."""
+    targets = {f: (model / f).resolve() for f in VIEW_FILES}
+    targets["onnx/decoder_model_merged.onnx"] = decoder.resolve()
+    if all((dest / f).is_symlink() and (dest / f).resolve() == t for f, t in targets.items()):
         return dest
-    (dest / "onnx").mkdir(parents=True, exist_ok=True)
-    for f in VIEW_FILES:
-        link = dest / f
-        if not link.is_symlink():
-            link.symlink_to((model / f).resolve())
-    (dest / "onnx" / "decoder_model_merged.onnx").symlink_to(decoder.resolve())
+    shutil.rmtree(dest, ignore_errors=True)
+    (dest / "onnx").mkdir(parents=True)
+    for f, t in targets.items():
+        (dest / f).symlink_to(t)
     return dest
 
 

@@ -56,3 +56,19 @@ def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
 def test_2b_is_opt_out_with_its_reason(tmp_path):
     with pytest.raises(ladder.LadderError, match="2 GB"):
         ladder.ensure(["2b"], cache=tmp_path)
+
+
+def test_mini_view_is_rebuilt_when_its_links_point_into_another_checkout(tmp_path):
+    """The cache outlives checkouts (CI clones the repository anew): a view left by a removed checkout is rebuilt."""
+    other = tmp_path / "old-checkout"
+    other.mkdir()
+    first = ladder.mini_entry(tmp_path)
+    view = Path(first["noattn"])
+    decoder = view / "onnx" / "decoder_model_merged.onnx"
+    decoder.unlink()
+    decoder.symlink_to(other / "gone.onnx")  # dangling, as after the checkout that made it was removed
+    again = ladder.mini_entry(tmp_path)
+    assert again["noattn"] == str(view)
+    assert decoder.resolve() == ladder.SHIPPED_MINI_NOATTN.resolve() and decoder.exists()
+    for f in ladder.VIEW_FILES:
+        assert (view / f).resolve() == (ladder.SHIPPED_MINI / f).resolve()
