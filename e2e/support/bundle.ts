@@ -3,10 +3,12 @@
  * The given entry source is bundled with esbuild, served from 127.0.0.1 (IndexedDB needs a real origin) and
  * loaded in headless /usr/bin/chromium through playwright-core. The entry puts its API on `window.lens`.
  */
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium.ts';
 
 export { CHROMIUM_PATH };
@@ -67,4 +69,31 @@ export async function openInChromium(source: string, resolveDir: string): Promis
     server.close();
     throw e;
   }
+}
+
+/**
+ * {@link openInChromium} for the enclosing describe block: opened in beforeAll, closed in afterAll, where no page or
+ * console error may remain. `call(fn, ...args)` runs `window.lens[fn](...args)` in the page and returns its result.
+ */
+export function useChromiumPage(source: string, resolveDir: string) {
+  let h: (ChromiumHarness & { errors: string[] }) | undefined;
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the chromium package (bash .ci/run does)`);
+    h = await openInChromium(source, resolveDir);
+  });
+  afterAll(async () => {
+    expect(h?.errors ?? []).toEqual([]);
+    await h?.close();
+  });
+  const page = (): Page => {
+    if (!h) throw new Error('the Chromium page is not open (beforeAll failed)');
+    return h.page;
+  };
+  return {
+    get page() {
+      return page();
+    },
+    call: <T>(fn: string, ...args: unknown[]) =>
+      page().evaluate(([f, a]) => (window as any).lens[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>,
+  };
 }

@@ -4,11 +4,10 @@
  * cell under it, hovering names the cell, the keyboard cursor moves with the arrow keys and Enter / Space pick, and
  * a redraw with the same shape keeps the same canvas.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM_PATH, openInChromium, type ChromiumHarness } from '../../../e2e/support/bundle.ts';
+import { useChromiumPage } from '../../../e2e/support/bundle.ts';
 
 const ENTRY = `
 import { headMatrixPlan, renderHeadMatrix, HEAD_MATRIX_DEFAULTS } from './headMatrix';
@@ -71,19 +70,9 @@ window.lens = {
 };
 `;
 
-let h: ChromiumHarness & { errors: string[] };
-
 describe('head matrix in Chromium', () => {
-  beforeAll(async () => {
-    if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the chromium package (bash .ci/run does)`);
-    h = await openInChromium(ENTRY, dirname(fileURLToPath(import.meta.url)));
-  });
-  afterAll(async () => {
-    expect(h?.errors ?? []).toEqual([]);
-    await h?.close();
-  });
-  const call = <T>(fn: string, ...args: unknown[]) =>
-    h.page.evaluate(([f, a]) => (window as any).lens[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
+  const h = useChromiumPage(ENTRY, dirname(fileURLToPath(import.meta.url)));
+  const { call } = h;
   const { left: L, top: T, cell: C } = { left: 34, top: 16, cell: 18 };
 
   it('paints every cell pixel its planned colour at pixel ratios 1 and 2, the picked head outlined', async () => {

@@ -4,11 +4,10 @@
  * canvas pixels are exactly the planned colours (opacity blending, boxes on top); the PNG export decodes to the
  * planned size with the legend and heatmap colours in place; and the heatmap redraw time for 1,300 cells.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM_PATH, openInChromium, type ChromiumHarness } from '../../../e2e/support/bundle.ts';
+import { useChromiumPage } from '../../../e2e/support/bundle.ts';
 import { makeSession } from '../../session/fixture';
 import { serializeSession } from '../../session/serialize';
 
@@ -157,19 +156,9 @@ window.lens = {
 };
 `;
 
-let h: ChromiumHarness & { errors: string[] };
-
 describe('in Chromium', () => {
-  beforeAll(async () => {
-    if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the chromium package (bash .ci/run does)`);
-    h = await openInChromium(ENTRY, dirname(fileURLToPath(import.meta.url)));
-  });
-  afterAll(async () => {
-    expect(h?.errors ?? []).toEqual([]);
-    await h?.close();
-  });
-  const call = <T>(fn: string, ...args: unknown[]) =>
-    h.page.evaluate(([f, a]) => (window as any).lens[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
+  const h = useChromiumPage(ENTRY, dirname(fileURLToPath(import.meta.url)));
+  const { call } = h;
 
   it('keeps the session across a reload (IndexedDB), then forgets it on clear', async () => {
     await call('clear');
