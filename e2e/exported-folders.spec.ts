@@ -4,7 +4,9 @@
  * training/sayo_train/hf_export/browser_fixture.py together with HF's answer (reference.json). The page's worker engine
  * loads each folder by URL and must reproduce HF's prompt ids, its greedy tokens and, per token, its attention over the
  * image tokens (every decoder layer, every head) within 1e-4. The Qwen2-VL q4 export (int4 MatMul weights and int4
- * embedding table) must give the answer its own graphs give in onnxruntime (CPU), within the same 1e-4.
+ * embedding table) must give the answer its own graphs give in onnxruntime (CPU), within the same 1e-4. The exporter
+ * writes only the last query row of each call's attention ([1, heads, 1, total]); teacher-forced scoring of HF's
+ * tokens must reproduce the same rows.
  *
  * The folders are built once per version of the exporter (cache key: its sources, the tokenizer and
  * training/requirements.lock) under test-results/exports/<hash>, and served to the page under /e2e-exports/ by a
@@ -94,7 +96,7 @@ test.beforeAll(() => {
 });
 
 /** Loads the exported folder by URL in the page's worker engine (WASM) and answers the reference question. */
-async function answer(page: Page, context: BrowserContext, family: string, dtype?: string) {
+async function answer(page: Page, context: BrowserContext, family: string, dtype?: string, score = false) {
   const ref = reference[family];
   await serveExports(context, dir);
   const net = watchRequests(page, PREVIEW_URL);
@@ -106,6 +108,7 @@ async function answer(page: Page, context: BrowserContext, family: string, dtype
     imageBase64: fs.readFileSync(path.join(dir, `${family}.png`)).toString('base64'),
     question: ref.question,
     maxNewTokens: MAX_NEW_TOKENS,
+    score,
   });
   expect(r.error).toBeUndefined();
   expect(r.info).toMatchObject({ backend: 'wasm', modelType: family, attentionLayers: ref.layers, numHeads: ref.heads });
@@ -137,11 +140,12 @@ function expectAnswer(steps: PlainStep[], want: Answer, ref: FamilyReference): n
 }
 
 for (const family of FAMILIES) {
-  test(`WASM: the exported ${family} folder answers as Hugging Face does (prompt ids, greedy tokens, attention ≤ 1e-4)`, async ({ page, context }) => {
+  test(`WASM: the exported ${family} folder answers and scores as Hugging Face does (prompt ids, greedy tokens, attention ≤ 1e-4)`, async ({ page, context }) => {
     const ref = reference[family];
-    const r = await answer(page, context, family);
+    const r = await answer(page, context, family, undefined, true);
     const worst = expectAnswer(r.steps, ref, ref);
-    console.log(`${family} fp32: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} over ${ref.layers.length} layers × ${ref.heads} heads × ${ref.imageSpan.length} image tokens`);
+    const scored = expectAnswer(r.scoreSteps!, ref, ref);
+    console.log(`${family} fp32: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)}) over ${ref.layers.length} layers × ${ref.heads} heads × ${ref.imageSpan.length} image tokens`);
   });
 }
 

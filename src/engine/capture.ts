@@ -2,6 +2,9 @@
  * @file Attention capture: from the decoder's `decoder_attentions.<l>` outputs ([B=1, heads, q, kv], softmax
  * probabilities) take one query row, keep its image-token columns, and measure per (layer, head) the row's mass on
  * image tokens and its total (≈ 1). Pure typed-array code; the engine hands it the tensors' data.
+ *
+ * A graph may carry every query row of the call (q = the call's sequence length) or only its last (q = 1, what the
+ * project's exporter writes); `'last'` reads row q − 1 of whatever each output holds, so both kinds work.
  */
 import { rowImageShare } from '../core/aggregate.ts';
 
@@ -21,10 +24,10 @@ export interface RowCapture {
 }
 
 /**
- * Captures query row `row` of each layer's attention over the image span [start, start + length).
- * Throws when shapes disagree (a graph whose outputs do not follow models/CONTRACT.md).
+ * Captures query row `row` (or each output's last row, `'last'`) of each layer's attention over the image span
+ * [start, start + length). Throws when shapes disagree (a graph whose outputs do not follow models/CONTRACT.md).
  */
-export function captureRow(layers: AttentionData[], row: number, span: { start: number; length: number }): RowCapture {
+export function captureRow(layers: AttentionData[], which: number | 'last', span: { start: number; length: number }): RowCapture {
   if (layers.length === 0) {
     return { heads: 0, attention: new Float32Array(0), imageShare: new Float32Array(0), rowSum: new Float32Array(0) };
   }
@@ -35,6 +38,7 @@ export function captureRow(layers: AttentionData[], row: number, span: { start: 
   const rowSum = new Float32Array(layers.length * heads);
   layers.forEach((t, l) => {
     const [b, h, q, kv] = t.dims;
+    const row = which === 'last' ? q - 1 : which;
     if (t.dims.length !== 4 || b !== 1 || h !== heads) {
       throw new Error(`decoder_attentions output ${l} has shape [${t.dims.join(', ')}], expected [1, ${heads}, q, kv]`);
     }

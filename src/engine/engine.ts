@@ -217,7 +217,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     score(handle: string, request: ScoreRequest, cb: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary> {
       return run(handle, async (m) => {
         const { prompt, preprocessMs } = await prepare(m, request, request.answerTokenIds?.length ?? 0);
-        return { ...(await runScore(m, prompt, request, cb, signal)), preprocessMs };
+        return { ...(await runScore(m, prompt, request, cb, signal, () => platform.yieldToEvents())), preprocessMs };
       });
     },
 

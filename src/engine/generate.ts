@@ -10,9 +10,9 @@
  * outputs and past key values as it goes (memory bounded over long answers).
  *
  * Step t's attention is the row of the query that produced token t: the last prompt row at prefill, then the single
- * row of each decode step. `score()` runs one forward over prompt + answer and reads rows P-1 … P+A-2, the same rows.
+ * row of each decode step — the last row of each call, which is all an export with last-row attention outputs
+ * carries. `score()` is the same loop with the answer's tokens forced instead of chosen, so it reads the same rows.
  */
-import { Tensor } from '@huggingface/transformers';
 import { argmax, entropyFromLogits } from '../core/aggregate.ts';
 import { captureRow, type AttentionData } from './capture.ts';
 import type { AttentionOutput, LoadedModel } from './loaded.ts';
@@ -60,7 +60,6 @@ function buildStep(
   m: LoadedModel,
   outputs: Record<string, any>,
   captured: AttentionOutput[],
-  row: number,
   index: number,
   tokenId: number,
   entropy: number,
@@ -70,7 +69,7 @@ function buildStep(
 ): StepRecord {
   const t0 = now();
   const tensors: AttentionData[] = captured.map((o) => ({ data: floatData(outputs[o.name]), dims: outputs[o.name].dims }));
-  const cap = captureRow(tensors, row, span);
+  const cap = captureRow(tensors, 'last', span);
   timing.captureMs += now() - t0;
   return {
     index,
@@ -135,6 +134,10 @@ export async function runGeneration(
   return fetchingOnly(m, selectOutputs(m, req.captureLayers), () => decodeLoop(m, prompt, req, cb, signal, yieldToEvents));
 }
 
+/**
+ * The decode loop. With `forced`, each step takes the next forced token instead of choosing one (entropy at
+ * temperature 1) and the loop ends after the last forced token: teacher forcing, one call per token.
+ */
 async function decodeLoop(
   m: LoadedModel,
   prompt: PreparedPrompt,
@@ -142,8 +145,9 @@ async function decodeLoop(
   cb: GenerationCallbacks,
   signal: AbortSignal | undefined,
   yieldToEvents: () => Promise<void>,
+  forced?: number[],
 ): Promise<RunSummary> {
-  const maxNew = req.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
+  const maxNew = forced ? forced.length : (req.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS);
   if (!Number.isInteger(maxNew) || maxNew < 1 || maxNew > MAX_NEW_TOKENS_LIMIT) {
     throw new EngineError('bad_input', `maxNewTokens must be an integer in 1…${MAX_NEW_TOKENS_LIMIT}, got ${maxNew}.`);
   }
@@ -175,18 +179,26 @@ async function decodeLoop(
       const t0 = now();
       inputs = model.prepare_inputs_for_generation(allIds, inputs, model.generation_config);
       outputs = (await model.forward(inputs)) as Record<string, any>;
-      const row = outputs.logits.dims[1] - 1;
-      const logits = logitsRow(outputs.logits, row);
-      if (tokens.length < (req.minNewTokens ?? 0)) for (const eos of m.eosIds) logits[eos] = -Infinity;
-      const tokenId = greedy ? argmax(logits) : sampleToken(logits, temperature, req.sampling?.topP, rng);
-      const entropy = entropyFromLogits(logits, greedy ? 1 : temperature);
-      const step = buildStep(m, outputs, captured, row, tokens.length, tokenId, entropy, n, span, timing);
+      const logits = logitsRow(outputs.logits, outputs.logits.dims[1] - 1);
+      let tokenId: number;
+      let entropy: number;
+      if (forced) {
+        tokenId = forced[tokens.length];
+        entropy = entropyFromLogits(logits, 1);
+      } else {
+        if (tokens.length < (req.minNewTokens ?? 0)) for (const eos of m.eosIds) logits[eos] = -Infinity;
+        tokenId = greedy ? argmax(logits) : sampleToken(logits, temperature, req.sampling?.topP, rng);
+        entropy = entropyFromLogits(logits, greedy ? 1 : temperature);
+      }
+      const step = buildStep(m, outputs, captured, tokens.length, tokenId, entropy, n, span, timing);
       tokens.push(tokenId);
       cb.onStep?.(step);
       if (tokens.length === 1) prefillMs = now() - t0;
       else decodeMs += now() - t0;
 
-      const done = m.eosIds.has(tokenId) ? 'eos' : tokens.length >= maxNew ? 'max_tokens' : null;
+      const done = forced
+        ? tokens.length >= maxNew ? (m.eosIds.has(tokenId) ? 'eos' : 'max_tokens') : null
+        : m.eosIds.has(tokenId) ? 'eos' : tokens.length >= maxNew ? 'max_tokens' : null;
       if (done) {
         stoppedBy = done;
         break;
@@ -237,65 +249,23 @@ export function answerIds(m: LoadedModel, req: ScoreRequest): number[] {
   return ids;
 }
 
-/** Teacher-forced scoring: one forward over prompt + answer, one StepRecord per answer token. */
+/**
+ * Teacher-forced scoring: the decode loop over prompt + answer with the answer's tokens forced, one StepRecord per
+ * answer token. Each step reads the last attention row of its call, as generation does, so it serves graphs that
+ * carry only that row as well as graphs with every row.
+ */
 export async function runScore(
   m: LoadedModel,
   prompt: PreparedPrompt,
   req: ScoreRequest,
   cb: GenerationCallbacks,
   signal: AbortSignal | undefined,
+  yieldToEvents: () => Promise<void>,
 ): Promise<RunSummary> {
   const answer = answerIds(m, req);
   const vocab = m.config.vocab_size ?? m.config.text_config?.vocab_size;
   const bad = answer.find((t) => !Number.isInteger(t) || t < 0 || (vocab && t >= vocab));
   if (bad !== undefined) throw new EngineError('bad_input', `Answer token id ${bad} is outside the vocabulary.`);
-  const captured = selectOutputs(m, req.captureLayers);
-  const span = prompt.info.imageSpan;
-  const n = prompt.info.grid.rows * prompt.info.grid.cols;
-  const P = prompt.ids.length;
-  const full = [...prompt.ids, ...answer].map(BigInt);
-  const model = m.model;
-  let inputs: Record<string, any> = {
-    ...prompt.inputs,
-    input_ids: new Tensor('int64', BigInt64Array.from(full), [1, full.length]),
-    attention_mask: new Tensor('int64', new BigInt64Array(full.length).fill(1n), [1, full.length]),
-  };
-  const decoder = model.sessions.decoder_model_merged ?? model.sessions.model;
-  if (decoder?.inputNames?.includes('num_logits_to_keep')) {
-    inputs.num_logits_to_keep = new Tensor('int64', [0n], []); // 0 = logits for every position
-  }
-  cb.onPrompt?.(prompt.info);
-  const t0 = now();
-  inputs = model.prepare_inputs_for_generation([full], inputs, model.generation_config);
-  const outputs = (await fetchingOnly(m, captured, () => model.forward(inputs))) as Record<string, any>;
-  const forwardMs = now() - t0;
-  let stoppedBy: RunSummary['stoppedBy'] = m.eosIds.has(answer[answer.length - 1]) ? 'eos' : 'max_tokens';
-  let emitted = 0;
-  const timing = { captureMs: 0 };
-  try {
-    if (outputs.logits.dims[1] !== full.length) {
-      throw new EngineError('internal', `Scoring needs logits for every position; the decoder returned ${outputs.logits.dims[1]}.`);
-    }
-    for (let t = 0; t < answer.length; t++) {
-      if (signal?.aborted) {
-        stoppedBy = 'cancel';
-        break;
-      }
-      const row = P - 1 + t;
-      const entropy = entropyFromLogits(logitsRow(outputs.logits, row), 1);
-      cb.onStep?.(buildStep(m, outputs, captured, row, t, answer[t], entropy, n, span, timing));
-      emitted++;
-    }
-  } finally {
-    disposeStepOutputs(outputs, new Set());
-    disposeUncachedPresents(outputs, new Set());
-  }
-  return {
-    tokens: emitted,
-    stoppedBy,
-    text: decodeText(m, answer.slice(0, emitted)),
-    prefillMs: forwardMs,
-    decodeMs: 0,
-    captureMs: timing.captureMs,
-  };
+  const gen: GenerateRequest = { image: req.image, question: req.question, captureLayers: req.captureLayers };
+  return fetchingOnly(m, selectOutputs(m, req.captureLayers), () => decodeLoop(m, prompt, gen, cb, signal, yieldToEvents, answer));
 }

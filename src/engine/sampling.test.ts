@@ -48,6 +48,15 @@ describe('captureRow', () => {
     expect(cap.imageShare[1]).toBeCloseTo(0.5, 6);
     expect(cap.rowSum[0]).toBeCloseTo(1, 6);
   });
+  it("'last' reads each output's last row: a full-rows output and a last-row-only output give the same capture", () => {
+    const full = captureRow([{ data, dims: [1, 2, 2, 4] }], 'last', { start: 1, length: 2 });
+    const lastOnly = Float32Array.from([0.25, 0.25, 0.25, 0.25, 0.4, 0.3, 0.2, 0.1]);
+    const one = captureRow([{ data: lastOnly, dims: [1, 2, 1, 4] }], 'last', { start: 1, length: 2 });
+    expect(Array.from(full.attention)).toEqual([0.25, 0.25, 0.30000001192092896, 0.20000000298023224]);
+    expect(Array.from(one.attention)).toEqual(Array.from(full.attention));
+    expect(Array.from(one.imageShare)).toEqual(Array.from(full.imageShare));
+    expect(Array.from(one.rowSum)).toEqual(Array.from(full.rowSum));
+  });
   it('refuses shapes outside the contract', () => {
     expect(() => captureRow([{ data, dims: [1, 2, 2, 4] }], 2, { start: 1, length: 2 })).toThrow(/outside/);
     expect(() => captureRow([{ data, dims: [2, 1, 2, 4] }], 0, { start: 1, length: 2 })).toThrow(/shape \[2, 1, 2, 4\], expected \[1, /);

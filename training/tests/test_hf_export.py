@@ -78,7 +78,7 @@ def test_layout_names_and_files(exported, fam):
         assert _dims(ins["position_ids"]) == [3, "batch_size", "sequence_length"]
         assert _dims(ins["past_key_values.0.key"]) == ["batch_size", kv, "past_sequence_length", d]
         assert _dims(outs["present.0.value"]) == ["batch_size", kv, "total_sequence_length", d]
-        assert _dims(outs["decoder_attentions.0"]) == ["batch_size", tc.num_attention_heads, "sequence_length",
+        assert _dims(outs["decoder_attentions.0"]) == ["batch_size", tc.num_attention_heads, 1,
                                                        "total_sequence_length"]
         f32, i64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
         assert [ins[k].type.tensor_type.elem_type for k in ("inputs_embeds", "attention_mask", "position_ids")] == \
@@ -138,6 +138,48 @@ def test_quantized_variants(exported, fam, precision):
         assert (out / "onnx" / "embed_tokens_q4.onnx").stat().st_size < emb_fp32 / 5
     src = (out / "onnx" / "decoder_model_merged.onnx").stat().st_size
     assert (out / "onnx" / f"decoder_model_merged{SUFFIX[precision]}.onnx").stat().st_size < src
+
+
+def _prefill_attentions(folder: Path, model, layers):
+    """HF eager attention of the prompt (every query row) and the exported decoder's decoder_attentions at prefill
+    and at the first decode step (teacher-forced on HF's greedy tokens)."""
+    from sayo_train.hf_export.check import run_onnx
+    ref = hf_reference(model, prompt_inputs(folder, check_image()), layers, max_new_tokens=2)
+    got = run_onnx(folder, ref, "fp32", model.config.image_token_id)
+    return ref, got
+
+
+@pytest.mark.parametrize("fam", FAMILIES)
+def test_attention_outputs_carry_the_last_row(exported, fam):
+    """Default export: each decoder_attentions output is [1, heads, 1, total] at prefill and at decode, equal to the
+    last query row of transformers' eager attention (output_attentions=True) within 1e-5."""
+    _src, out, model, rep = exported[fam]
+    ref, got = _prefill_attentions(out, model, rep.layers)
+    S = ref.inputs["input_ids"].shape[1]
+    H = model.config.text_config.num_attention_heads
+    for step, (r, g) in enumerate(zip(ref.attentions, got["attentions"])):
+        for l in rep.layers:
+            assert r[l].shape == (H, S if step == 0 else 1, S + step)
+            assert g[l].shape == (H, 1, S + step), (step, l, g[l].shape)
+            assert float(np.abs(g[l][:, 0, :] - r[l][:, -1, :]).max()) <= 1e-5
+
+
+def test_attention_rows_all_keeps_every_row(exported, tmp_path):
+    """ExportConfig(attention_rows="all"): every query row, [1, heads, q, total], equal to eager attention within
+    1e-5; an unknown value is refused before anything is written."""
+    src, _out, model, _rep = exported["qwen2_vl"]
+    with pytest.raises(ExportError, match="attention_rows 'first'"):
+        export_checkpoint(src, tmp_path / "bad", ExportConfig(attention_rows="first"))
+    assert not (tmp_path / "bad").exists()
+    rep = export_checkpoint(src, tmp_path / "all", ExportConfig(layers="all", attention_rows="all"))
+    dec = onnx.load(str(tmp_path / "all" / "onnx" / "decoder_model_merged.onnx"))
+    outs = {o.name: o for o in dec.graph.output}
+    assert _dims(outs["decoder_attentions.1"])[2] == "sequence_length"
+    ref, got = _prefill_attentions(tmp_path / "all", model, rep.layers)
+    S = ref.inputs["input_ids"].shape[1]
+    for l in rep.layers:
+        assert got["attentions"][0][l].shape[1] == S
+        assert float(np.abs(got["attentions"][0][l] - ref.attentions[0][l]).max()) <= 1e-5
 
 
 @pytest.mark.parametrize("fam", FAMILIES)

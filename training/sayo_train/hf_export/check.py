@@ -1,6 +1,7 @@
 """The exported folder in onnxruntime (Python) against Hugging Face's own model: greedy tokens of HF generate(),
 then the ONNX graphs teacher-forced on those tokens (prefill + one decode call per token), comparing logits and
-the decoder_attentions rows with HF's output_attentions=True. The image is not the size the vision graph was traced
+the decoder_attentions rows with HF's output_attentions=True (the last row of each call when the export carries
+only that row). The image is not the size the vision graph was traced
 with, so a grid frozen into the graph would show here."""
 from __future__ import annotations
 
@@ -126,6 +127,8 @@ def compare(ref: Reference, got: dict) -> dict:
             if l not in g:
                 raise AssertionError(f"decoder_attentions.{l} missing from the export")
             b = g[l]
+            if b.ndim == 3 and b.shape[1] == 1 and a.shape[1] > 1:
+                a = a[:, -1:, :]  # an export that carries only the last query row: compare that row
             if a.shape != b.shape:
                 raise AssertionError(f"decoder_attentions.{l}: shape {list(b.shape)} in ONNX, {list(a.shape)} in HF")
             da = max(da, float(np.abs(a - b).max()))

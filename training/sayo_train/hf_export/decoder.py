@@ -3,7 +3,12 @@
 The layer loop is written out so the graph takes past keys/values as plain tensors and returns every layer's present
 and the softmax probabilities of the chosen layers; each step inside it (norms, projections, q/k norms, the M-RoPE
 cos/sin and their application, repeat_kv, the MLP) is the Hugging Face module or function itself, and the attention
-arithmetic is that of Hugging Face's eager_attention_forward (scores·scaling + additive mask, softmax in float32)."""
+arithmetic is that of Hugging Face's eager_attention_forward (scores·scaling + additive mask, softmax in float32).
+
+A decoder_attentions output carries by default only the last query row of the call ([B, H, 1, total]): the row of
+the query that produces the next token, the only one the engine reads. The slice is in the graph, so a prefill over
+a long prompt hands out heads × total floats per layer instead of heads × prompt × total. With full rows
+(`last_row=False`) the outputs carry every query row ([B, H, q, total])."""
 from __future__ import annotations
 
 import torch
@@ -33,9 +38,11 @@ def causal_bias(attention_mask: torch.Tensor, q_len: int | torch.Tensor, dtype=t
 
 class DecoderExport(nn.Module):
     """inputs_embeds, attention_mask, position_ids [3, B, S], past_key_values.{i}.key|value ->
-    logits, present.{i}.key|value, decoder_attentions.{l} for l in attn_layers."""
+    logits, present.{i}.key|value, decoder_attentions.{l} for l in attn_layers ([B, H, 1, total] with last_row,
+    else [B, H, q, total])."""
 
-    def __init__(self, text_model: nn.Module, lm_head: nn.Module, family: Family, config, attn_layers):
+    def __init__(self, text_model: nn.Module, lm_head: nn.Module, family: Family, config, attn_layers,
+                 last_row: bool = True):
         super().__init__()
         self.text = text_model
         self.lm_head = lm_head
@@ -43,6 +50,7 @@ class DecoderExport(nn.Module):
         tc = text_config(config)
         self.mrope_section = (tc.rope_scaling or {}).get("mrope_section")
         self.attn_layers = list(attn_layers)
+        self.last_row = last_row
 
     def _layer(self, layer, x, cos, sin, bias, pk, pv):
         a = layer.self_attn
@@ -76,6 +84,6 @@ class DecoderExport(nn.Module):
             x, k, v, w = self._layer(layer, x, cos, sin, bias, past[2 * i], past[2 * i + 1])
             presents += [k, v]
             if i in self.attn_layers:
-                attns.append(w)
+                attns.append(w[:, :, -1:, :] if self.last_row else w)
         logits = self.lm_head(self.text.norm(x))
         return (logits, *presents, *attns)

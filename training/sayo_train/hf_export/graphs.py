@@ -66,9 +66,13 @@ def _export(module, args, path: Path, opset: int, external: bool | None, shapes:
 
 
 def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int], opset: int,
-                  external: bool | None = None) -> dict:
+                  external: bool | None = None, attention_rows: str = "last") -> dict:
     """Write onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx; returns {file: seconds, ...,
-    "external": [files saved with external data]}."""
+    "external": [files saved with external data]}. attention_rows "last": each decoder_attentions output is
+    [batch, heads, 1, total] (the call's last query row); "all": [batch, heads, sequence_length, total]."""
+    if attention_rows not in ("last", "all"):
+        raise ValueError(f"attention_rows {attention_rows!r}: last or all")
+    last_row = attention_rows == "last"
     onnx_dir = Path(onnx_dir)
     onnx_dir.mkdir(parents=True, exist_ok=True)
     cfg = model.config
@@ -126,7 +130,8 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
                 dyn[outs[-1]] = {0: "batch_size", 2: "total_sequence_length"}
         for l in attn_layers:
             outs.append(f"decoder_attentions.{l}")
-            dyn[outs[-1]] = {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
+            dyn[outs[-1]] = {0: "batch_size", 3: "total_sequence_length"} if last_row else \
+                {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
         H = tc.num_attention_heads
         shapes = {"inputs_embeds": ["batch_size", "sequence_length", tc.hidden_size],
                   "attention_mask": ["batch_size", "total_sequence_length"],
@@ -134,9 +139,9 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
                   "logits": ["batch_size", "sequence_length", head.out_features]}
         shapes.update({n: ["batch_size", kv, "past_sequence_length", D] for n in ins if n.startswith("past_")})
         shapes.update({n: ["batch_size", kv, "total_sequence_length", D] for n in outs if n.startswith("present.")})
-        shapes.update({n: ["batch_size", H, "sequence_length", "total_sequence_length"]
+        shapes.update({n: ["batch_size", H, 1 if last_row else "sequence_length", "total_sequence_length"]
                        for n in outs if n.startswith("decoder_attentions.")})
-        dec = DecoderExport(txt, head, family, cfg, attn_layers).eval()
+        dec = DecoderExport(txt, head, family, cfg, attn_layers, last_row=last_row).eval()
         if _export(dec, (emb, am, pos, *past), onnx_dir / "decoder_model_merged.onnx", opset, external, shapes,
                    input_names=ins, output_names=outs, dynamic_axes=dyn):
             ext.append("decoder_model_merged.onnx")
