@@ -92,7 +92,9 @@ export interface MemoryResult {
 }
 export interface ThreadsResult {
   kind: 'threads';
-  byThreads: Record<string, { prefillMs: number; decodeTps: number }>;
+  imageTokens?: number;
+  /** Medians over the rounds, and every round's figures (the spread the medians hide). */
+  byThreads: Record<string, { prefillMs: number; decodeTps: number; rounds?: Array<{ prefillMs: number; decodeTps: number }> }>;
 }
 export type ScaleResult = DecodeResult | MemoryResult | ThreadsResult;
 
@@ -242,15 +244,22 @@ async function threadsJob(job: ThreadsJob): Promise<ThreadsResult> {
     }),
   );
   const runs: Record<string, VariantFigures[]> = {};
-  for (const e of engines) await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!]);
+  let imageTokens: number | undefined;
+  for (const e of engines) await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!], (p) => (imageTokens = p.imageSpan.length));
   for (let r = 0; r < job.rounds; r++) {
     const order = r % 2 ? [...engines].reverse() : engines;
     for (const e of order) (runs[e.t] ??= []).push(await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!]));
   }
   for (const e of engines) await e.engine.unload(e.info.handle);
   const byThreads: ThreadsResult['byThreads'] = {};
-  for (const [t, xs] of Object.entries(runs)) byThreads[t] = { prefillMs: median(xs.map((x) => x.prefillMs)), decodeTps: median(xs.map((x) => x.decodeTps)) };
-  return { kind: 'threads', byThreads };
+  for (const [t, xs] of Object.entries(runs)) {
+    byThreads[t] = {
+      prefillMs: median(xs.map((x) => x.prefillMs)),
+      decodeTps: median(xs.map((x) => x.decodeTps)),
+      rounds: xs.map((x) => ({ prefillMs: x.prefillMs, decodeTps: x.decodeTps })),
+    };
+  }
+  return { kind: 'threads', imageTokens, byThreads };
 }
 
 /** Runs one job. */

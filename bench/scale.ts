@@ -9,7 +9,7 @@
  * the machine's load average is printed beside every table. `--json FILE` also writes every figure.
  *
  * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--q4 500m] [--mid 100m] [--tokens 32] [--rounds 3]
- *        [--threads 1] [--threads-ab 100m,500m] [--q4-only] [--skip-rungs | --skip-node]
+ *        [--threads 1] [--threads-ab 100m,500m] [--threads-images 100,1300] [--q4-only] [--skip-rungs | --skip-node]
  *        [--skip-browser] [--skip-sweeps]
  *        [--json docs/bench/scale-latest.json]
  *        npm run bench -- --scale --print docs/bench/scale-latest.json   (the tables of a saved run)
@@ -266,11 +266,20 @@ function printSweeps(rep: ScaleReport): void {
     }
   }
   if (rep.threadsAB.length) {
-    console.log(`\nORT intra-op threads, interleaved (Node, capture last layer) — load ${loadAt(rep)}`);
+    console.log(`\nORT intra-op threads, interleaved (Node, capture last layer; medians, [every round]) — load ${loadAt(rep)}`);
     for (const t of rep.threadsAB) {
-      if (isErr(t.result)) console.log(`  ${t.rung}: error ${t.result.error}`);
-      else console.log(`  ${t.rung}: ` + Object.entries(t.result.byThreads).map(([k, v]) => `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms, decode ${f(v.decodeTps)} tok/s`).join(' · '));
+      if (isErr(t.result)) {
+        console.log(`  ${t.rung}: error ${t.result.error}`);
+        continue;
+      }
+      const by = t.result.byThreads;
+      const list = (v: (typeof by)[string], k: 'prefillMs' | 'decodeTps', d: number) => (v.rounds ? ` [${v.rounds.map((r) => f(r[k], d)).join(', ')}]` : '');
+      const img = t.result.imageTokens ? ` @ ${t.result.imageTokens} image tokens` : '';
+      console.log(`  ${t.rung}${img}: ` + Object.entries(by).map(([k, v]) => `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms${list(v, 'prefillMs', 0)}, decode ${f(v.decodeTps)} tok/s${list(v, 'decodeTps', 1)}`).join(' · '));
+      if (by['1'] && by['2']) console.log(`    2 threads ÷ 1: prefill speed ${f(by['1'].prefillMs / by['2'].prefillMs, 2)}×, decode ${f(by['2'].decodeTps / by['1'].decodeTps, 2)}×`);
     }
+    console.log('  Chromium WASM: no A/B — the app is not cross-origin isolated (no COOP/COEP headers in build/security-headers.ts),');
+    console.log('  so SharedArrayBuffer is unavailable and onnxruntime-web runs one thread.');
   }
 }
 
@@ -302,6 +311,7 @@ export async function scaleMain(args: string[]): Promise<number> {
   console.log(`load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`);
   const ladder = ensureLadder(rungs, q4.some((r) => rungs.includes(r)));
   const threadRungs = arg(args, 'threads-ab', mid).split(',');
+  const threadImages = arg(args, 'threads-images', '100').split(',');
   const copyGBs = copyBandwidthGBs();
   console.log(`copy bandwidth (one thread, 256 MB Float32Array.set, best of 5): ${copyGBs.toFixed(1)} GB/s — the limit column is this ÷ decoder bytes`);
   const img = await images();
@@ -361,9 +371,11 @@ export async function scaleMain(args: string[]): Promise<number> {
       }
     }
     for (const e of ladder.filter((x) => threadRungs.includes(x.rung))) {
-      console.error(`… ${e.rung}: threads 1 vs 2`);
-      rep.threadsAB.push({ rung: e.rung, result: await nodeJob<ThreadsResult>({ kind: 'threads', model: e.path, image: img['100'], question: QUESTION, tokens, rounds, threads: [1, 2] }) });
-      save();
+      for (const k of threadImages) {
+        console.error(`… ${e.rung}: threads 1 vs 2, ${k} image tokens`);
+        rep.threadsAB.push({ rung: e.rung, result: await nodeJob<ThreadsResult>({ kind: 'threads', model: e.path, image: img[k], question: QUESTION, tokens, rounds, threads: [1, 2] }) });
+        save();
+      }
     }
   }
   if (!args.includes('--skip-browser')) {
