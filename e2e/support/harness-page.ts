@@ -56,6 +56,8 @@ export interface HarnessOptions {
   cancelAfter?: number;
   /** Keep the engine (and the loaded model, by source) between runs for warm timings. */
   reuse?: boolean;
+  /** LoadOptions.opfsAboveBytes: keep files above this size in the origin-private file system. */
+  opfsAboveBytes?: number;
 }
 
 const plain = (s: StepRecord, at: number): PlainStep => ({
@@ -77,7 +79,7 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
   const key = JSON.stringify([o.source, o.backend, o.dtype]);
   const progress: FileProgress[] = [];
   const t0 = performance.now();
-  const info = loaded.get(key) ?? (await engine.load(o.source, { backend: o.backend ?? 'auto', dtype: o.dtype }, (p) => progress.push(p)));
+  const info = loaded.get(key) ?? (await engine.load(o.source, { backend: o.backend ?? 'auto', dtype: o.dtype, opfsAboveBytes: o.opfsAboveBytes }, (p) => progress.push(p)));
   loaded.set(key, info);
   const loadMs = performance.now() - t0;
   const bytes = o.imageBase64

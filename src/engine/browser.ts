@@ -6,7 +6,10 @@
  * Every model source is mounted under a virtual folder `/__sayo__/<mount>/` that transformers.js loads as a local
  * model; `env.fetch` maps it to the real place (the app's /models/<path>/, a URL, or the files the user picked).
  * A custom cache keeps downloaded files in Cache Storage under their real URL plus a revision, so a second visit
- * loads from cache and a re-exported model is never served stale. Picked files are not cached.
+ * loads from cache and a re-exported model is never served stale. A file Cache Storage refuses (Chromium answers
+ * QuotaExceededError or UnknownError for files of some hundred MB) is kept in the origin-private file system under
+ * the same key instead (the page asks navigator.storage.persist() before loading a model by URL, see client.ts);
+ * when that fails too, the model's info says why (`storageNote`). Picked files are not cached.
  */
 import { env } from '@huggingface/transformers';
 import { decodeImage } from './image.ts';
@@ -22,9 +25,18 @@ declare const __SAYO_MODELS_REV__: string | undefined;
 
 const VIRTUAL_ROOT = '/__sayo__/';
 const CACHE_NAME = 'sayo-lens-models';
+/** The origin-private file system folder of the files Cache Storage refused (or that exceed `opfsAboveBytes`). */
+export const OPFS_DIR = 'sayo-lens-models';
+
+/** What became of one file the cache was asked to keep. */
+interface Kept {
+  file: string;
+  where: 'cache' | 'opfs' | 'none';
+  why?: string;
+}
 
 type Mount =
-  | { kind: 'url'; base: string; rev: string | null; signal?: AbortSignal; timeoutMs?: number }
+  | { kind: 'url'; base: string; rev: string | null; signal?: AbortSignal; timeoutMs?: number; opfsAboveBytes?: number; kept: Kept[] }
   | { kind: 'files'; files: Map<string, Blob> };
 
 const mounts = new Map<string, Mount>();
@@ -90,18 +102,119 @@ function realKey(key: string): string | null {
   return u.href;
 }
 
+/** The error's name and message, short (DOMExceptions carry the useful part in `name`). */
+function errorText(e: unknown): string {
+  if (e instanceof Error || (typeof DOMException !== 'undefined' && e instanceof DOMException)) {
+    const { name, message } = e as Error;
+    return message && !message.startsWith(name) ? `${name}: ${message}` : name || message;
+  }
+  return String(e);
+}
+
+/** The file name of a cache key in the origin-private file system: SHA-256 of the key (URL + revision), hex. */
+async function opfsName(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(key));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function opfsFolder(create: boolean): Promise<FileSystemDirectoryHandle> {
+  if (typeof navigator === 'undefined' || !navigator.storage?.getDirectory) throw new Error('this browser has no origin-private file system');
+  return (await navigator.storage.getDirectory()).getDirectoryHandle(OPFS_DIR, { create });
+}
+
+async function opfsRead(key: string): Promise<Response | undefined> {
+  try {
+    const file = await (await (await opfsFolder(false)).getFileHandle(await opfsName(key))).getFile();
+    // A write that did not finish leaves the file empty (createWritable applies its data only on close).
+    return file.size > 0 ? new Response(file, { status: 200, headers: { 'Content-Length': String(file.size) } }) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function opfsWrite(key: string, body: Blob): Promise<void> {
+  const dir = await opfsFolder(true);
+  const name = await opfsName(key);
+  const handle = await dir.getFileHandle(name, { create: true });
+  try {
+    if ('createWritable' in handle) {
+      const w = await handle.createWritable();
+      await w.write(body);
+      await w.close();
+    } else {
+      // Workers of browsers without createWritable: the synchronous access handle, a chunk at a time.
+      const sync = await (handle as any).createSyncAccessHandle();
+      try {
+        sync.truncate(0);
+        const CHUNK = 16 << 20;
+        for (let at = 0; at < body.size; at += CHUNK) sync.write(new Uint8Array(await body.slice(at, at + CHUNK).arrayBuffer()), { at });
+        sync.flush();
+      } finally {
+        sync.close();
+      }
+    }
+  } catch (e) {
+    await dir.removeEntry(name).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * transformers.js's cache: Cache Storage, else the origin-private file system. `put` never throws (transformers.js
+ * would only log it); what happened to each file of a URL mount is recorded on the mount for its `storageNote`.
+ */
 const modelCache = {
   async match(key: string): Promise<Response | undefined> {
     const k = realKey(key);
-    if (!k || typeof caches === 'undefined') return undefined;
-    return (await caches.open(CACHE_NAME)).match(k);
+    if (!k) return undefined;
+    const hit = typeof caches === 'undefined' ? undefined : await (await caches.open(CACHE_NAME)).match(k);
+    return hit ?? opfsRead(k);
   },
   async put(key: string, response: Response): Promise<void> {
     const k = realKey(key);
-    if (!k || typeof caches === 'undefined' || !response.ok) return;
-    await (await caches.open(CACHE_NAME)).put(k, response);
+    if (!k || !response.ok) return;
+    const hit = parseVirtual(key);
+    const m = hit?.mount.kind === 'url' ? hit.mount : undefined;
+    const record = (where: Kept['where'], why?: string) => m?.kept.push({ file: hit!.file, where, why });
+    const body = await response.blob();
+    let refused = 'not tried';
+    if (m?.opfsAboveBytes !== undefined && body.size > m.opfsAboveBytes) {
+      refused = `skipped (larger than ${m.opfsAboveBytes} bytes)`;
+    } else if (typeof caches === 'undefined') {
+      refused = 'unavailable';
+    } else {
+      try {
+        await (await caches.open(CACHE_NAME)).put(k, new Response(body, { headers: response.headers }));
+        record('cache');
+        return;
+      } catch (e) {
+        refused = errorText(e);
+      }
+    }
+    try {
+      await opfsWrite(k, body);
+      record('opfs');
+    } catch (e) {
+      record('none', `Cache Storage: ${refused}; origin-private file system: ${errorText(e)}`);
+    }
   },
 };
+
+/** Why files of a mount will not be there next visit (or may be evicted); undefined when all were kept. */
+async function storageNote(m: Mount): Promise<string | undefined> {
+  if (m.kind !== 'url') return undefined;
+  const lost = m.kept.filter((k) => k.where === 'none');
+  if (lost.length) {
+    return `${lost.map((k) => k.file).join(', ')} could not be kept in this browser, so ${lost.length === 1 ? 'it is' : 'they are'} downloaded again on the next visit (${lost[0].why}).`;
+  }
+  if (m.kept.some((k) => k.where === 'opfs')) {
+    const persisted = await navigator.storage?.persisted?.().catch(() => false);
+    if (!persisted) {
+      return 'Large model files are kept in the origin-private file system, but the browser did not grant persistent storage: it may remove them when disk space runs low.';
+    }
+  }
+  return undefined;
+}
 
 let configured = false;
 function configureEnv(): void {
@@ -177,7 +290,7 @@ function mount(m: Mount, name: string, dtype?: ResolvedSource['dtype']): Resolve
     await modelCache.put(key, new Response(text, { headers: { 'Content-Type': 'application/json' } })).catch(() => undefined);
     return text;
   };
-  return { modelId: id, name, dtype, readText, release: () => void mounts.delete(id) };
+  return { modelId: id, name, dtype, readText, release: () => void mounts.delete(id), storageNote: () => storageNote(m) };
 }
 
 function withSlash(u: string): string {
@@ -199,7 +312,7 @@ export function browserPlatform(): EnginePlatform {
   const watched = new WeakSet<GPUDevice>();
   return {
     kind: 'browser',
-    async resolveSource(source: ModelSource, signal?: AbortSignal, timeoutMs?: number) {
+    async resolveSource(source: ModelSource, signal?: AbortSignal, timeoutMs?: number, opfsAboveBytes?: number) {
       switch (source?.kind) {
         case 'registry': {
           const e = registryEntry(source.id);
@@ -207,9 +320,9 @@ export function browserPlatform(): EnginePlatform {
           const dtype = e.precisions[0]?.dtype;
           if (e.kind === 'embedded' && e.path) {
             const rev = typeof __SAYO_MODELS_REV__ === 'string' ? __SAYO_MODELS_REV__ : null;
-            return mount({ kind: 'url', base: new URL(`models/${e.path}/`, appBase()).href, rev, signal, timeoutMs }, e.name, dtype);
+            return mount({ kind: 'url', base: new URL(`models/${e.path}/`, appBase()).href, rev, signal, timeoutMs, opfsAboveBytes, kept: [] }, e.name, dtype);
           }
-          if (e.kind === 'url' && e.url) return mount({ kind: 'url', base: withSlash(e.url), rev: e.revision ?? 'main', signal, timeoutMs }, e.name, dtype);
+          if (e.kind === 'url' && e.url) return mount({ kind: 'url', base: withSlash(e.url), rev: e.revision ?? 'main', signal, timeoutMs, opfsAboveBytes, kept: [] }, e.name, dtype);
           throw new EngineError('bad_input', `${e.name} has no ONNX export yet. ${e.description}`);
         }
         case 'url': {
@@ -220,7 +333,7 @@ export function browserPlatform(): EnginePlatform {
             const why = e instanceof FetchLimitError ? e.message : `${source.url}: not a URL (accepted: http:// or https:// URLs)`;
             throw new EngineError('bad_input', why);
           }
-          return mount({ kind: 'url', base, rev: 'url', signal, timeoutMs }, base.replace(/\/$/, '').split('/').slice(-1)[0] || base, undefined);
+          return mount({ kind: 'url', base, rev: 'url', signal, timeoutMs, opfsAboveBytes, kept: [] }, base.replace(/\/$/, '').split('/').slice(-1)[0] || base, undefined);
         }
         case 'files': {
           const files = normaliseFiles(source.files ?? {});

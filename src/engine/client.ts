@@ -10,6 +10,7 @@
  */
 import { deserializeError } from './errors.ts';
 import { NEEDS_WEBGPU_RUNTIME, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+import { registryEntry } from './registry.ts';
 import {
   EngineError,
   type AttentionEngine,
@@ -20,6 +21,20 @@ import {
   type ModelSource,
   type RunSummary,
 } from './types.ts';
+
+/**
+ * Before the first model loaded by URL: ask for persistent storage (navigator.storage.persist() exists only on the
+ * page, not in the worker), so the large files the worker keeps in the origin-private file system are not evicted
+ * first. The embedded pair and picked folders do not ask (Firefox shows a prompt). Whether it was granted, the
+ * worker reads with persisted() and says so in the model's storageNote.
+ */
+let persistence: Promise<boolean> | undefined;
+function askPersistence(source: ModelSource): Promise<boolean> | undefined {
+  const byUrl = source.kind === 'url' || (source.kind === 'registry' && registryEntry(source.id)?.kind === 'url');
+  if (!byUrl || typeof navigator === 'undefined' || !navigator.storage?.persist) return undefined;
+  persistence ??= navigator.storage.persist().catch(() => false);
+  return persistence;
+}
 
 /** A request before its id is assigned (Omit distributed over the union). */
 type Unsent = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
@@ -159,6 +174,7 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
   }
 
   async function loadTracked(source: ModelSource, opts: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal): Promise<ModelInfo> {
+    await askPersistence(source);
     const loaded = await call<ModelInfo>({ type: 'load', source, options: opts }, { onProgress }, signal);
     // Public handles are the client's own: worker handles change when the worker restarts.
     const info = { ...loaded, handle: `h${++handles}` };

@@ -63,7 +63,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
   }
 
   async function loadInto(handle: string, source: ModelSource, options: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal) {
-    const resolved = await platform.resolveSource(source, signal, options.downloadTimeoutMs);
+    const resolved = await platform.resolveSource(source, signal, options.downloadTimeoutMs, options.opfsAboveBytes);
     const files = new Map<string, FileProgress>();
     const progress_callback = (d: any) => {
       if (!onProgress || typeof d?.file !== 'string') return;
@@ -141,6 +141,8 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
         processor: geometry,
       };
       if (attentionOutputs.length === 0) info.attentionNote = ATTENTION_HOWTO;
+      const storageNote = await resolved.storageNote?.();
+      if (storageNote) info.storageNote = storageNote;
       return {
         info,
         source,

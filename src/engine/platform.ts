@@ -17,6 +17,8 @@ export interface ResolvedSource {
   readText(file: string): Promise<string>;
   /** Frees what resolving set up (virtual mounts). */
   release(): void;
+  /** After loading: why files of this source could not be kept for the next visit, if any (browser). */
+  storageNote?(): Promise<string | undefined>;
 }
 
 /** The chosen backend and why (shown to the user). */
@@ -31,7 +33,7 @@ export interface EnginePlatform {
   /** ONNX Runtime session options for every session (e.g. thread counts in Node). */
   readonly sessionOptions?: Record<string, unknown>;
   /** `signal` aborts the downloads of this source (browser). */
-  resolveSource(source: ModelSource, signal?: AbortSignal, downloadTimeoutMs?: number): Promise<ResolvedSource>;
+  resolveSource(source: ModelSource, signal?: AbortSignal, downloadTimeoutMs?: number, opfsAboveBytes?: number): Promise<ResolvedSource>;
   chooseBackend(preference: Backend | 'auto' | undefined): Promise<BackendChoice>;
   decodeImage(input: ImageInput): Promise<RawImage>;
   /** Lets queued messages (e.g. cancel) run between decode steps. */

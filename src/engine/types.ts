@@ -23,6 +23,11 @@ export interface LoadOptions {
   dtype?: string | Record<string, string>;
   /** Browser downloads: connect and idle timeout in ms (default DOWNLOAD_LIMITS in core/limits.ts). */
   downloadTimeoutMs?: number;
+  /**
+   * Browser: files larger than this many bytes are kept in the origin-private file system instead of Cache Storage.
+   * Default: only files Cache Storage refuses go there.
+   */
+  opfsAboveBytes?: number;
 }
 
 /** One file's download progress, in bytes. */
@@ -50,6 +55,8 @@ export interface ModelInfo {
   processor: { patch_size: number; merge_size: number; min_pixels: number; max_pixels: number };
   /** Human-readable note when attention capture is unavailable, with how to add it. */
   attentionNote?: string;
+  /** Browser: why some of the model's files will not be there on the next visit (or may be evicted), when so. */
+  storageNote?: string;
 }
 
 /** An image as the engine receives it: encoded bytes (PNG/JPEG/...) or raw RGBA. */

@@ -53,6 +53,7 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
       <div className="model-status" data-testid={`model-status-${side}`} data-state="ready" data-backend={i.backend}>
         <span className="badge">{i.backend.toUpperCase()}</span> <span data-testid={`backend-reason-${side}`}>{i.backendReason}</span>
         {i.attentionNote ? <p className="notice">{i.attentionNote}</p> : null}
+        {i.storageNote ? <p className="notice" data-testid={`storage-note-${side}`}>{i.storageNote}</p> : null}
       </div>
     );
   }
