@@ -13,6 +13,7 @@
  * asserted: the machine is shared.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
@@ -67,7 +68,10 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   const started = Date.now();
   const session = makeSession({ ...SHAPE, width: 1400, height: 728, seed: 11 });
   const samples = JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { image: string }[];
-  session.image.dataUrl = `data:image/png;base64,${fs.readFileSync(`public/samples/${samples[0].image}`).toString('base64')}`;
+  // The sample stretched to the declared 1400×728 (session import checks the image against its declared size).
+  const sharp = createRequire(import.meta.url)('sharp');
+  const png: Buffer = await sharp(fs.readFileSync(`public/samples/${samples[0].image}`)).resize(1400, 728, { fit: 'fill' }).png().toBuffer();
+  session.image.dataUrl = `data:image/png;base64,${png.toString('base64')}`;
   session.boxes = [[300, 150, 700, 450]];
   session.view = { ...session.view, token: 'all', layer: 27, head: { kind: 'mean' }, norm: 'shared' };
   fs.mkdirSync(OUT, { recursive: true });
