@@ -6,7 +6,7 @@
  * image tokens (every decoder layer, every head) within 1e-4. The Qwen2-VL q4 export (int4 MatMul weights and int4
  * embedding table) must give the answer its own graphs give in onnxruntime (CPU), within the same 1e-4. The exporter
  * writes only the last query row of each call's attention ([1, heads, 1, total]); teacher-forced scoring of HF's
- * tokens must reproduce the same rows.
+ * tokens must reproduce the same rows, on WASM and (Qwen2-VL) on WebGPU.
  *
  * The folders are built once per version of the exporter (cache key: its sources, the tokenizer and
  * training/requirements.lock) under test-results/exports/<hash>, and served to the page under /e2e-exports/ by a
@@ -96,14 +96,14 @@ test.beforeAll(() => {
 });
 
 /** Loads the exported folder by URL in the page's worker engine (WASM) and answers the reference question. */
-async function answer(page: Page, context: BrowserContext, family: string, dtype?: string, score = false) {
+async function answer(page: Page, context: BrowserContext, family: string, dtype?: string, score = false, backend: 'wasm' | 'webgpu' = 'wasm') {
   const ref = reference[family];
   await serveExports(context, dir);
   const net = watchRequests(page, PREVIEW_URL);
   await openHarness(page);
   const r = await runHarness(page, {
     source: { kind: 'url', url: `${SERVE_PREFIX}${family}/` },
-    backend: 'wasm',
+    backend,
     dtype,
     imageBase64: fs.readFileSync(path.join(dir, `${family}.png`)).toString('base64'),
     question: ref.question,
@@ -111,7 +111,7 @@ async function answer(page: Page, context: BrowserContext, family: string, dtype
     score,
   });
   expect(r.error).toBeUndefined();
-  expect(r.info).toMatchObject({ backend: 'wasm', modelType: family, attentionLayers: ref.layers, numHeads: ref.heads });
+  expect(r.info).toMatchObject({ backend, modelType: family, attentionLayers: ref.layers, numHeads: ref.heads });
   expect(r.prompt!.notice).toBeUndefined(); // the image is already the processor's size: no resize on either side
   expect(r.prompt!.grid).toEqual(ref.grid);
   expect(r.prompt!.imageSpan).toEqual(ref.imageSpan);
@@ -148,6 +148,13 @@ for (const family of FAMILIES) {
     console.log(`${family} fp32: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)}) over ${ref.layers.length} layers × ${ref.heads} heads × ${ref.imageSpan.length} image tokens`);
   });
 }
+
+test('WebGPU (SwiftShader): the exported qwen2_vl folder (last-row attention outputs) answers and scores as Hugging Face does', async ({ page, context }) => {
+  const ref = reference.qwen2_vl;
+  const r = await answer(page, context, 'qwen2_vl', undefined, true, 'webgpu');
+  const worst = Math.max(expectAnswer(r.steps, ref, ref), expectAnswer(r.scoreSteps!, ref, ref));
+  console.log(`qwen2_vl fp32 on WebGPU: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)}`);
+});
 
 test('WASM: the q4 export (int4 MatMulNBits and int4 embedding table) answers as its graphs do in onnxruntime', async ({ page, context }) => {
   const ref = reference.qwen2_vl;
