@@ -9,6 +9,7 @@ no-op and the vision tower traces without data-dependent windows.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -131,10 +132,19 @@ def banned_token_ids(tokenizer) -> list[int]:
 
 
 def save(model, processor, folder) -> Path:
+    """save_pretrained of both; the saved processor_class is Qwen2_5_VLProcessor (SayoProcessor's files are that
+    class's), so transformers' and transformers.js's AutoProcessor load the folder with the real class."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
+    for name in ("preprocessor_config.json", "processor_config.json", "tokenizer_config.json"):
+        f = folder / name
+        if f.exists():
+            cfg = json.loads(f.read_text())
+            if cfg.get("processor_class") == type(processor).__name__ and isinstance(processor, SayoProcessor):
+                cfg["processor_class"] = "Qwen2_5_VLProcessor"
+                f.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     return folder
 
 

@@ -94,7 +94,8 @@ def write_files(model, family: Family, src: Path, out: Path, external: dict[str,
     shutil.copyfile(src / "tokenizer.json", out / "tokenizer.json")
     _dump(out / "tokenizer_config.json", tok_cfg)
     pre = json.loads((src / "preprocessor_config.json").read_text())
-    pre.setdefault("processor_class", PROCESSOR[family.model_type])
+    if pre.get("processor_class") not in PROCESSOR.values():   # absent, or a training-side subclass
+        pre["processor_class"] = PROCESSOR[family.model_type]
     pre.setdefault("image_processor_type", "Qwen2VLImageProcessor")
     vc = model.config.vision_config
     for k, want in (("patch_size", vc.patch_size), ("merge_size", vc.spatial_merge_size),
