@@ -168,6 +168,8 @@ def stage_export(run: Run):
                            check=True)
         rep = export_checkpoint(ck, Path(e.out_dir) / name, cfg)
         write_json(run.out / f"export-{name}.json", rep.to_json())
+        for extra in ("export_report.json", "registry_entry.json"):   # models/registry.json lists the pair
+            (rep.out_dir / extra).unlink(missing_ok=True)
         fp32 = rep.check["fp32"]
         for key, limit in (("logits", e.check.max_abs_logit_diff), ("attention", e.check.max_abs_attention_diff)):
             if fp32[key] > limit:
@@ -176,6 +178,16 @@ def stage_export(run: Run):
         onnx_bytes = sum(v for k, v in rep.files.items() if k.startswith("onnx/"))
         run.log(f"export: {run.rel(rep.out_dir)} ({onnx_bytes / 1e6:.2f} MB onnx, layers {rep.layers}) check ok: "
                 f"logits {fp32['logits']:.1e}, attention {fp32['attention']:.1e}, tokens equal {fp32['tokens_equal']}")
+    if e.noattn_decoder and run.policy():
+        # The trained decoder without attention outputs: the capture-off side of the benchmarks (ladder rung "mini").
+        import shutil
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            export_checkpoint(run.policy(), Path(tmp) / "noattn", ExportConfig(layers="none", precisions=("fp32",),
+                                                                                opset=e.opset))
+            Path(e.noattn_decoder).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(tmp) / "noattn" / "onnx" / "decoder_model_merged.onnx", e.noattn_decoder)
+        run.log(f"export: {run.rel(e.noattn_decoder)} (trained decoder, no attention outputs)")
 
 
 def stage_report(run: Run):
@@ -213,6 +225,8 @@ def stage_report(run: Run):
               "stage_seconds": {k: round(v, 1) for k, v in run.timings.items()},
               "chance": chance_accuracy(recs), "checkpoints": {k: v["summary"] for k, v in results.items()},
               "paired": paired(results)}
+    if s.export and results:
+        write_training_md(run, result, results)
     if s.report and s.report.metrics_file:
         mf = Path(s.report.metrics_file)
         if str(mf.resolve()).startswith(str(REPO / "models")):
@@ -223,6 +237,43 @@ def stage_report(run: Run):
             mf.write_text(render_metrics([result], notes=False))
         run.log(f"report: {run.rel(mf)}")
     write_json(run.out / "result.json", result)
+
+
+def write_training_md(run: Run, result: dict, results: dict) -> None:
+    """TRAINING.md beside each exported checkpoint: spec, seed, data, wall times, held-out metrics, export check."""
+    from .report import training_md
+    s = run.spec
+    g = s.grpo
+    rewards = " + ".join(f"{r.name} × {r.weight:g}" for r in s.rewards if r.weight > 0)
+    att = s.reward("attention_region")
+    recipe = {
+        "base": (f"Supervised fine-tuning from random weights on transformers' Trainer: {s.sft.epochs} epochs, "
+                 f"batch {s.sft.batch_size}, lr {s.sft.lr:g}."),
+        "trained": (f"GRPO from the base on TRL's GRPOTrainer: rewards {rewards}"
+                    + (f" (attention from the policy's own last-layer attention over its top-{100 * att.params.top_ratio:.0f} % "
+                       f"entropy tokens, alignment {att.params.alignment})" if att and att.weight > 0 else "")
+                    + f"; KL β {g.kl_beta:g}, {g.steps} steps × {g.prompts_per_step} prompts × {g.group_size} rollouts, "
+                      f"lr {g.lr:g}, temperature {g.temperature:g}."),
+    }
+    for key, name in (("base", "sayo-mini-base"), ("trained", "sayo-mini")):
+        folder = Path(s.export.out_dir) / name
+        rep_file = run.out / f"export-{name}.json"
+        if key not in results or not folder.exists() or not rep_file.exists():
+            continue
+        rep = json.loads(rep_file.read_text())
+        ck = run.base() if key == "base" else run.policy()
+        n = hf_model.n_params(hf_model.load(ck)[0])
+        fp32 = rep["check"]["fp32"]
+        onnx_mb = sum(v for k, v in rep["files"].items() if k.startswith("onnx/")) / 1e6
+        extra = "\n".join([
+            recipe[key], "",
+            f"- model: Qwen2_5_VLForConditionalGeneration, {n:,} parameters ({n * 4 / 1e6:.2f} MB fp32)",
+            "- stage wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in run.timings.items()),
+            f"- ONNX: {onnx_mb:.2f} MB; export check (onnxruntime vs transformers, max abs diff): "
+            f"logits {fp32['logits']:.1e}, attentions {fp32['attention']:.1e}",
+        ])
+        (folder / "TRAINING.md").write_text(training_md(name, result["spec"], s.run.seed, result["train_size"] or 0,
+                                                        result["wall_time"], results[key]["summary"], extra))
 
 
 def paired(results: dict) -> dict:
