@@ -334,10 +334,26 @@ function splitHeads(graph: GraphProto, probs: string, headsFrom: string, tag: st
   return t('probs4');
 }
 
+/** `base`, or `base_<i>` when a node or tensor of the graph already uses that name (a graph exposed before, whose
+ * outputs were removed since, keeps the earlier nodes). */
+function uniqueTag(graph: GraphProto, base: string): string {
+  const used = new Set<string>();
+  for (const n of graph.node ?? []) {
+    if (n.name) used.add(n.name);
+    for (const o of n.output ?? []) used.add(o);
+  }
+  for (const t of graph.initializer ?? []) if (t.name) used.add(t.name);
+  const taken = (tag: string) => [...used].some((u) => u === tag || u.startsWith(`${tag}_`));
+  if (!taken(base)) return base;
+  let i = 1;
+  while (taken(`${base}_${i}`)) i++;
+  return `${base}_${i}`;
+}
+
 /** Expose one site as the graph output `name`. */
 function exposeSite(model: ModelProto, site: AttentionSite, name: string, reduce: Reduce): void {
   const graph = model.graph as GraphProto;
-  const tag = `expose_${name.replace(/\W/g, '_')}`;
+  const tag = uniqueTag(graph, `expose_${name.replace(/\W/g, '_')}`);
   renameTensor(graph, name, `${name}_probs`);
   if (site.tensor === name) site.tensor = `${name}_probs`;
   if (site.headsFrom === name) site.headsFrom = `${name}_probs`;
