@@ -8,17 +8,22 @@ ABLATIONS = {
     "sayo-mini-ablation-accuracy": ("accuracy-only reward (+ format): no attention term", 0.0, 1.0),
     "sayo-mini-ablation-attention-accuracy": ("attention + accuracy reward (+ format)", 1.0, 1.0),
 }
+# The same GRPO run of SAYO-mini under another seed (rollout sampling and data order), from the same SFT base.
+SEEDS = {"sayo-mini-seed2": 4321}
 
 
-def derive(text: str, name: str, what: str, w_att: float, w_acc: float) -> str:
+def derive(text: str, name: str, what: str, w_att: float, w_acc: float, seed: int | None = None) -> str:
     out = []
     for line in text.splitlines():
         s = line.strip()
         if s.startswith("# SAYO-mini: the embedded pair"):
-            line = f"# SAYO-mini ablation (paper Table 2): {what}. Generated from sayo-mini.yaml by tools/derive_ablations.py."
+            kind = "SAYO-mini ablation (paper Table 2)" if seed is None else "SAYO-mini, another seed"
+            line = f"# {kind}: {what}. Generated from sayo-mini.yaml by tools/derive_ablations.py."
         elif s.startswith("# Run:"):
             line = (f"# Run after sayo-mini.yaml (it reuses that run's SFT base and data): "
                     f"../.venv/bin/python -m sayo_train run jobs/{name}.yaml")
+        elif s.startswith("seed:") and seed is not None:
+            line = line.split("seed:")[0] + f"seed: {seed}"
         elif s.startswith("name: sayo-mini"):
             line = line.replace("sayo-mini", name)
         elif s.startswith("output_dir:"):
@@ -46,4 +51,7 @@ if __name__ == "__main__":
     src = (JOBS / "sayo-mini.yaml").read_text()
     for name, (what, wa, wc) in ABLATIONS.items():
         (JOBS / f"{name}.yaml").write_text(derive(src, name, what, wa, wc))
+        print(JOBS / f"{name}.yaml")
+    for name, seed in SEEDS.items():
+        (JOBS / f"{name}.yaml").write_text(derive(src, name, f"the same GRPO run under seed {seed}", 1.0, 0.0, seed))
         print(JOBS / f"{name}.yaml")
