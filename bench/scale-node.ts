@@ -12,7 +12,7 @@
  * - `threads`: the engine with 1 and 2 ORT intra-op threads, interleaved (capture last layer).
  */
 import fs from 'node:fs';
-import { AutoProcessor, env, Qwen2VLForConditionalGeneration, RawImage, type Tensor } from '@huggingface/transformers';
+import { AutoProcessor, env, AutoModelForImageTextToText, RawImage, type Tensor } from '@huggingface/transformers';
 import { createNodeEngine } from '../src/engine/node.ts';
 import type { InThreadEngine } from '../src/engine/engine.ts';
 import type { GenerateRequest, ModelInfo, PromptInfo, StepRecord } from '../src/engine/types.ts';
@@ -124,7 +124,7 @@ async function transformersJs(folder: string, threads: number, dtype: Precision 
   env.allowLocalModels = true;
   env.allowRemoteModels = false;
   const processor = await AutoProcessor.from_pretrained(folder);
-  const model = await Qwen2VLForConditionalGeneration.from_pretrained(folder, {
+  const model = await AutoModelForImageTextToText.from_pretrained(folder, {
     dtype: DTYPE(dtype) as any,
     session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
   });

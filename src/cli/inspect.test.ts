@@ -90,7 +90,7 @@ describe('sayo inspect', () => {
       ['eos-unknown', (f) => editJson(path.join(f, 'config.json'), (c) => (c.eos_token_id = 9999)),
         /config\.json eos_token_id 9999 has id\(s\) 9999 that are not tokens of tokenizer\.json; expected .*<\|im_end\|> is 540/],
       ['no-processor-class', (f) => editJson(path.join(f, 'preprocessor_config.json'), (c) => delete c.processor_class),
-        /processor_class is not set: expected "Qwen2VLProcessor" .*fix: add "processor_class": "Qwen2VLProcessor" to preprocessor_config\.json/],
+        /processor_class is not set: expected "Qwen2_5_VLProcessor" .*fix: add "processor_class": "Qwen2_5_VLProcessor" to preprocessor_config\.json/],
       ['qwen25-wrong-class', (f) => {
         editJson(path.join(f, 'config.json'), (c) => (c.model_type = 'qwen2_5_vl'));
         editJson(path.join(f, 'preprocessor_config.json'), (c) => (c.processor_class = 'AutoProcessor'));

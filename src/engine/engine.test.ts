@@ -34,7 +34,7 @@ async function generate(maxNewTokens: number, extra: Record<string, unknown> = {
 describe('node engine on SAYO-mini', () => {
   it('reports the model: CPU backend, every layer exposed, 28 px cells', () => {
     expect(info.backend).toBe('cpu');
-    expect(info.modelType).toBe('qwen2_vl');
+    expect(info.modelType).toBe('qwen2_5_vl');
     expect(info.attentionLayers).toEqual(Array.from({ length: info.numLayers }, (_, i) => i));
     expect(info.cellSize).toBe(28);
     expect(info.attentionNote).toBeUndefined();

@@ -5,7 +5,7 @@
  * is restored afterwards.
  */
 import path from 'node:path';
-import { AutoProcessor, env, Qwen2VLForConditionalGeneration, RawImage, type Tensor } from '@huggingface/transformers';
+import { AutoModelForImageTextToText, AutoProcessor, env, RawImage, type Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchingOnly } from './generate.ts';
 import type { LoadedModel } from './loaded.ts';
@@ -19,7 +19,7 @@ describe('fetchingOnly', () => {
     env.allowLocalModels = true;
     env.allowRemoteModels = false;
     const processor = await AutoProcessor.from_pretrained(DIR);
-    model = await Qwen2VLForConditionalGeneration.from_pretrained(DIR, { dtype: 'fp32' });
+    model = await AutoModelForImageTextToText.from_pretrained(DIR, { dtype: 'fp32' });
     const image = await RawImage.read(path.resolve(import.meta.dirname, '../../public/samples/sample-01.png'));
     const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What shape is the blue object?' }] }];
     const p = await processor(processor.apply_chat_template(messages, { add_generation_prompt: true }) as string, image);

@@ -109,7 +109,7 @@ describe('hostile model server (loopback)', () => {
       limitMs: 15_000,
       check: () => `${kind} was accepted`,
     }));
-    cases.push({ name: 'redirected good config', run: read('moved'), clear: [], limitMs: 5000, check: (c) => ((c as { model_type?: string }).model_type === 'qwen2_vl' && redirects.length === 1 ? null : `redirects reported: ${redirects.length}`) });
+    cases.push({ name: 'redirected good config', run: read('moved'), clear: [], limitMs: 5000, check: (c) => ((c as { model_type?: string }).model_type === 'qwen2_5_vl' && redirects.length === 1 ? null : `redirects reported: ${redirects.length}`) });
     expect(await runCases(t, 'model server', cases)).toEqual([]);
     // The endless stream stopped at the cap: what the server managed to send is the cap plus socket buffers.
     const endless = server.served.get('endless') ?? 0;

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_model_folder(name):
     d = REPO / "models" / name
     cfg = json.loads((d / "config.json").read_text())
-    assert cfg["model_type"] == "qwen2_vl" and cfg["transformers.js_config"] == {"dtype": "fp32"}
+    assert cfg["model_type"] == "qwen2_5_vl" and cfg["transformers.js_config"] == {"dtype": "fp32"}
     gen = json.loads((d / "generation_config.json").read_text())
     tokc = json.loads((d / "tokenizer_config.json").read_text())
     tj = json.loads((d / "tokenizer.json").read_text())

@@ -29,8 +29,8 @@ describe('model families', () => {
     }
   });
 
-  it('reads SAYO-mini (qwen2_vl): 28 px cells, layers and heads at the top level', () => {
-    const f = familyFor('qwen2_vl')!;
+  it('reads SAYO-mini (qwen2_5_vl): 28 px cells, layers and heads also at the top level', () => {
+    const f = familyFor('qwen2_5_vl')!;
     const config = read('config.json');
     const g = f.geometry(config, read('preprocessor_config.json'));
     expect(g.patch_size * g.merge_size).toBe(28);
