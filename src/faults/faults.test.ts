@@ -88,7 +88,8 @@ describe('hostile model server (loopback)', () => {
     const cases: FaultCase[] = [
       ['stall', /no response within 0\.4 s \(connect timeout\)/],
       ['drip-stall', /no data for 0\.4 s .*\(idle timeout\)/],
-      ['drip-forever', /took longer than 3 s \(total time limit\)/],
+      // a byte every 20 ms; an idle limit far above that keeps a loaded machine's event-loop stalls from firing it
+      ['drip-forever', /took longer than 3 s \(total time limit\)/, { connectTimeoutMs: 2000, idleTimeoutMs: 2000, totalTimeoutMs: 3000 }],
       ['endless', /more than 67\.1 MB \(size limit\)/, { connectTimeoutMs: 5000, idleTimeoutMs: 5000 }],
       ['huge', /10737\.4 MB declared, more than 67\.1 MB \(size limit\)/],
       ['corrupt', /config\.json is not valid JSON/],
