@@ -3,6 +3,7 @@
  * read from disk — a registry id of an embedded model, or any HF-layout folder path. Images are decoded with sharp.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { env } from '@huggingface/transformers';
@@ -20,11 +21,11 @@ export interface NodeEngineOptions {
   /** Folder holding the embedded models (default: the repo's models/). */
   modelsDir?: string;
   /**
-   * ONNX Runtime intra-op threads (default 1). Measured on SAYO-mini on the 2-core machine: 1 thread decodes at
-   * ~1700 tok/s, steady; ORT's default (one per core, spinning) at 600–1400 tok/s and slows everything else running.
-   * At 24 M and 113 M parameters (`npm run bench -- --scale --threads-ab 25m,100m --threads-images 100,1300`), with
-   * the other core busy with other jobs, 2 threads gave 0.51–0.94× the prefill speed and 0.59–1.07× the decode speed
-   * of 1: no gain measured here, so 1 stays the default. Raise it on a machine whose cores are free.
+   * ONNX Runtime intra-op threads. Default: 1 for a decoder under {@link MULTI_THREAD_BYTES}, else 2 (at most the
+   * cores there are). Measured on the idle 2-core machine (`npm run bench -- --scale --threads-ab 25m,100m
+   * --threads-images 100,1300`, load average ≤ 1.8): at 24 M and 113 M parameters 2 threads gave 1.02–1.92× the prefill
+   * speed and 1.02–1.30× the decode speed of 1. On SAYO-mini (3.5 MB decoder) 1 thread decodes at ~1,400–1,700 tok/s,
+   * steady, where ORT's default (one spinning thread per core) gave 600–1,400 tok/s and slowed everything else running.
    */
   threads?: number;
 }
@@ -36,7 +37,28 @@ function configureEnv(): void {
   env.useBrowserCache = false;
 }
 
-function resolvePath(dir: string, name: string): ResolvedSource {
+/** Decoder bytes (graph + external data, any precision) from which 2 intra-op threads decode faster than 1. */
+export const MULTI_THREAD_BYTES = 20e6;
+
+/** Intra-op threads for a folder: 2 (at most the cores) when its largest decoder is at least MULTI_THREAD_BYTES. */
+export function defaultThreads(folder: string): number {
+  let bytes = 0;
+  try {
+    const onnx = path.join(folder, 'onnx');
+    const byGraph = new Map<string, number>();
+    for (const f of fs.readdirSync(onnx)) {
+      if (!f.startsWith('decoder_model_merged')) continue;
+      const graph = f.replace(/\.onnx_data(_\d+)?$/, '.onnx');
+      byGraph.set(graph, (byGraph.get(graph) ?? 0) + fs.statSync(path.join(onnx, f)).size);
+    }
+    bytes = Math.max(0, ...byGraph.values());
+  } catch {
+    return 1;
+  }
+  return bytes >= MULTI_THREAD_BYTES ? Math.min(2, os.availableParallelism()) : 1;
+}
+
+function resolvePath(dir: string, name: string, threads?: number): ResolvedSource {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new EngineError('missing_file', `Model folder not found: ${abs}`);
@@ -48,7 +70,8 @@ function resolvePath(dir: string, name: string): ResolvedSource {
       throw new EngineError('missing_file', `${name}: ${file} is missing in ${abs}`);
     }
   };
-  return { modelId: abs, name, readText, release: () => undefined };
+  const intraOpNumThreads = threads ?? defaultThreads(abs);
+  return { modelId: abs, name, readText, release: () => undefined, sessionOptions: { intraOpNumThreads, interOpNumThreads: 1 } };
 }
 
 /** The Node platform: CPU backend, files from disk. */
@@ -62,7 +85,7 @@ export function nodePlatform(opts: NodeEngineOptions = {}): EnginePlatform {
       configureEnv();
       switch (source?.kind) {
         case 'path':
-          return resolvePath(source.path, path.basename(path.resolve(source.path)));
+          return resolvePath(source.path, path.basename(path.resolve(source.path)), opts.threads);
         case 'registry': {
           const entry = registryEntry(source.id);
           if (!entry) throw new EngineError('bad_input', `No registry entry "${source.id}" in models/registry.json.`);
@@ -72,7 +95,7 @@ export function nodePlatform(opts: NodeEngineOptions = {}): EnginePlatform {
               `${entry.name} is not bundled; in Node download its folder and load it by path (the browser app loads it by URL).`,
             );
           }
-          const r = resolvePath(path.join(modelsDir, entry.path), entry.name);
+          const r = resolvePath(path.join(modelsDir, entry.path), entry.name, opts.threads);
           return { ...r, dtype: entry.precisions[0]?.dtype };
         }
         case 'url':

@@ -17,6 +17,8 @@ export interface ResolvedSource {
   readText(file: string): Promise<string>;
   /** Frees what resolving set up (virtual mounts). */
   release(): void;
+  /** ONNX Runtime session options for this source, when they depend on it (Node: threads by decoder size). */
+  sessionOptions?: Record<string, unknown>;
   /** After loading: why files of this source could not be kept for the next visit, if any (browser). */
   storageNote?(): Promise<string | undefined>;
 }
