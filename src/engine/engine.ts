@@ -109,7 +109,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
       // Processor and sessions load in parallel (the ORT wasm download overlaps the tokenizer's).
       const [pr, mr] = await Promise.allSettled([
         AutoProcessor.from_pretrained(resolved.modelId, { progress_callback }),
-        family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback, session_options: resolved.sessionOptions ?? platform.sessionOptions }),
+        family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback, session_options: resolved.sessionOptions }),
       ]);
       if (mr.status === 'fulfilled') model = mr.value;
       if (pr.status === 'rejected') throw pr.reason;

@@ -80,7 +80,6 @@ export function nodePlatform(opts: NodeEngineOptions = {}): EnginePlatform {
   configureEnv();
   return {
     kind: 'node',
-    sessionOptions: { intraOpNumThreads: opts.threads ?? 1, interOpNumThreads: 1 },
     async resolveSource(source: ModelSource) {
       configureEnv();
       switch (source?.kind) {

@@ -17,7 +17,7 @@ export interface ResolvedSource {
   readText(file: string): Promise<string>;
   /** Frees what resolving set up (virtual mounts). */
   release(): void;
-  /** ONNX Runtime session options for this source, when they depend on it (Node: threads by decoder size). */
+  /** ONNX Runtime session options of this source's sessions (Node: intra-op threads by decoder size). */
   sessionOptions?: Record<string, unknown>;
   /** After loading: why files of this source could not be kept for the next visit, if any (browser). */
   storageNote?(): Promise<string | undefined>;
@@ -32,8 +32,6 @@ export interface BackendChoice {
 /** Platform services the engine core needs. */
 export interface EnginePlatform {
   readonly kind: 'browser' | 'node';
-  /** ONNX Runtime session options for every session (e.g. thread counts in Node). */
-  readonly sessionOptions?: Record<string, unknown>;
   /** `signal` aborts the downloads of this source (browser). */
   resolveSource(source: ModelSource, signal?: AbortSignal, downloadTimeoutMs?: number, opfsAboveBytes?: number): Promise<ResolvedSource>;
   chooseBackend(preference: Backend | 'auto' | undefined): Promise<BackendChoice>;
