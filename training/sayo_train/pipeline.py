@@ -201,11 +201,12 @@ def stage_report(run: Run):
     max_new = (s.report.max_new_tokens if s.report and s.report.max_new_tokens else 24)
     att = s.reward("attention_region")
     p = att.params if att else None
-    results = {}
+    results, n_params = {}, {}
     for key, path in (("base", run.base()), ("trained", run.policy())):
         if path is None:
             continue
         model, proc = hf_model.load(path)
+        n_params[key] = hf_model.n_params(model)
         r = evaluate(model, proc, recs, max_new=max_new, layer=p.layer if p else -1, eps=p.eps if p else 1e-8,
                      top_ratio=p.top_ratio if p else 0.3, alignment=p.alignment if p else "produced",
                      system_prompt=s.data.system_prompt, log=run.log)
@@ -226,7 +227,7 @@ def stage_report(run: Run):
               "chance": chance_accuracy(recs), "checkpoints": {k: v["summary"] for k, v in results.items()},
               "paired": paired(results)}
     if s.export and results:
-        write_training_md(run, result, results)
+        write_training_md(run, result, results, n_params)
     if s.report and s.report.metrics_file:
         mf = Path(s.report.metrics_file)
         if str(mf.resolve()).startswith(str(REPO / "models")):
@@ -239,7 +240,7 @@ def stage_report(run: Run):
     write_json(run.out / "result.json", result)
 
 
-def write_training_md(run: Run, result: dict, results: dict) -> None:
+def write_training_md(run: Run, result: dict, results: dict, n_params: dict) -> None:
     """TRAINING.md beside each exported checkpoint: spec, seed, data, wall times, held-out metrics, export check."""
     from .report import training_md
     s = run.spec
@@ -261,8 +262,7 @@ def write_training_md(run: Run, result: dict, results: dict) -> None:
         if key not in results or not folder.exists() or not rep_file.exists():
             continue
         rep = json.loads(rep_file.read_text())
-        ck = run.base() if key == "base" else run.policy()
-        n = hf_model.n_params(hf_model.load(ck)[0])
+        n = n_params[key]
         fp32 = rep["check"]["fp32"]
         onnx_mb = sum(v for k, v in rep["files"].items() if k.startswith("onnx/")) / 1e6
         extra = "\n".join([
