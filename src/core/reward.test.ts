@@ -142,15 +142,20 @@ describe('selection', () => {
   });
 });
 
+/** Three one-head tokens over 4 image tokens, the box = token 0: looking at it, away from it, uniform. */
+const THREE = {
+  n: 4,
+  targets: Int32Array.from([0]),
+  tokens: [
+    Float32Array.from([0.7, 0.1, 0.1, 0.1]),
+    Float32Array.from([0.1, 0.3, 0.3, 0.3]),
+    Float32Array.from([0.25, 0.25, 0.25, 0.25]),
+  ],
+};
+
 describe('computeReward', () => {
   it('averages a and v over the selected tokens before the log ratio', () => {
-    const n = 4;
-    const targets = Int32Array.from([0]);
-    const tokens = [
-      Float32Array.from([0.7, 0.1, 0.1, 0.1]),
-      Float32Array.from([0.1, 0.3, 0.3, 0.3]),
-      Float32Array.from([0.25, 0.25, 0.25, 0.25]),
-    ];
+    const { n, targets, tokens } = THREE;
     const r = computeReward({ tokens, heads: 1, n, targets, entropy: [1, 3, 2], topRatio: 2 / 3 });
     expect(r.selected).toEqual([1, 2]);
     expect(r.a_q).toBeCloseTo((0.1 + 0.25) / 2, 7);
@@ -168,13 +173,7 @@ describe('computeReward', () => {
 });
 
 describe('alignment', () => {
-  const n = 4;
-  const targets = Int32Array.from([0]);
-  const tokens = [
-    Float32Array.from([0.7, 0.1, 0.1, 0.1]),
-    Float32Array.from([0.1, 0.3, 0.3, 0.3]),
-    Float32Array.from([0.25, 0.25, 0.25, 0.25]),
-  ];
+  const { n, targets, tokens } = THREE;
   it('produced (the default) keeps row t for token t; input gives token t row t + 1 and drops the last token', () => {
     expect(alignTokens(['r0', 'r1', 'r2'], [5, 6, 7])).toEqual({ rows: ['r0', 'r1', 'r2'], entropy: [5, 6, 7] });
     expect(alignTokens(['r0', 'r1', 'r2'], [5, 6, 7], 'input')).toEqual({ rows: ['r1', 'r2'], entropy: [5, 6] });
