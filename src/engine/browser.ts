@@ -313,6 +313,8 @@ export function browserPlatform(): EnginePlatform {
   return {
     kind: 'browser',
     async resolveSource(source: ModelSource, signal?: AbortSignal, timeoutMs?: number, opfsAboveBytes?: number) {
+      const byUrl = (base: string, rev: string | null, name: string, dtype?: ResolvedSource['dtype']) =>
+        mount({ kind: 'url', base, rev, signal, timeoutMs, opfsAboveBytes, kept: [] }, name, dtype);
       switch (source?.kind) {
         case 'registry': {
           const e = registryEntry(source.id);
@@ -320,9 +322,9 @@ export function browserPlatform(): EnginePlatform {
           const dtype = e.precisions[0]?.dtype;
           if (e.kind === 'embedded' && e.path) {
             const rev = typeof __SAYO_MODELS_REV__ === 'string' ? __SAYO_MODELS_REV__ : null;
-            return mount({ kind: 'url', base: new URL(`models/${e.path}/`, appBase()).href, rev, signal, timeoutMs, opfsAboveBytes, kept: [] }, e.name, dtype);
+            return byUrl(new URL(`models/${e.path}/`, appBase()).href, rev, e.name, dtype);
           }
-          if (e.kind === 'url' && e.url) return mount({ kind: 'url', base: withSlash(e.url), rev: e.revision ?? 'main', signal, timeoutMs, opfsAboveBytes, kept: [] }, e.name, dtype);
+          if (e.kind === 'url' && e.url) return byUrl(withSlash(e.url), e.revision ?? 'main', e.name, dtype);
           throw new EngineError('bad_input', `${e.name} has no ONNX export yet. ${e.description}`);
         }
         case 'url': {
@@ -333,7 +335,7 @@ export function browserPlatform(): EnginePlatform {
             const why = e instanceof FetchLimitError ? e.message : `${source.url}: not a URL (accepted: http:// or https:// URLs)`;
             throw new EngineError('bad_input', why);
           }
-          return mount({ kind: 'url', base, rev: 'url', signal, timeoutMs, opfsAboveBytes, kept: [] }, base.replace(/\/$/, '').split('/').slice(-1)[0] || base, undefined);
+          return byUrl(base, 'url', base.replace(/\/$/, '').split('/').slice(-1)[0] || base);
         }
         case 'files': {
           const files = normaliseFiles(source.files ?? {});
