@@ -183,18 +183,33 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
   await expect(page.getByTestId('answer-trained')).toHaveText(answer!);
 
   // Stored: put it in IndexedDB behind the app's back, reload; the tab answers and says the copy was removed.
-  await page.evaluate(async (text) => {
-    await new Promise<void>((resolve, reject) => {
-      const open = indexedDB.open('sayo-lens');
-      open.onerror = () => reject(open.error);
-      open.onsuccess = () => {
-        const tx = open.result.transaction('sessions', 'readwrite');
-        tx.objectStore('sessions').put(text, 'current');
-        tx.oncomplete = () => (open.result.close(), resolve());
-        tx.onerror = () => reject(tx.error);
-      };
-    });
-  }, hostileSession());
+  // The app's own debounced save (SAVE_DELAY_MS after its last change) may still land after a first put and replace
+  // it, so the put is repeated until the hostile copy is still there a second later.
+  const hostile = hostileSession();
+  await expect
+    .poll(
+      () =>
+        page.evaluate(async (text) => {
+          const db = await new Promise<IDBDatabase>((resolve, reject) => {
+            const open = indexedDB.open('sayo-lens');
+            open.onerror = () => reject(open.error);
+            open.onsuccess = () => resolve(open.result);
+          });
+          const request = <T,>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest<T>) =>
+            new Promise<T>((resolve, reject) => {
+              const r = op(db.transaction('sessions', mode).objectStore('sessions'));
+              r.onsuccess = () => resolve(r.result);
+              r.onerror = () => reject(r.error);
+            });
+          await request('readwrite', (s) => s.put(text, 'current'));
+          await new Promise((r) => setTimeout(r, 1000));
+          const kept = (await request('readonly', (s) => s.get('current'))) === text;
+          db.close();
+          return kept;
+        }, hostile),
+      { timeout: 15_000 },
+    )
+    .toBe(true);
   const t1 = Date.now();
   await page.reload();
   await expect(page.getByTestId('error').filter({ hasText: 'removed from this browser' })).toHaveCount(1, { timeout: 15_000 });
