@@ -61,8 +61,8 @@ describe('sayo eval', () => {
 
     const second = runSayo(args);
     expect(second.status).toBe(0);
+    // Resumed, not recomputed: every row comes from progress.jsonl (a wall-time comparison was flaky on a loaded machine).
     expect(second.stdout).toContain('6 rows (6 resumed)');
-    expect(second.ms).toBeLessThan(first.ms);
     expect(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).rows).toEqual(results.rows);
     expect(fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
   });
