@@ -128,6 +128,9 @@ def test_quantized_variants(exported, fam, precision):
         assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
     else:
         assert "MatMulNBits" in ops
+        # int8 compute on CPU (accuracy_level 4), the level the q4 speed figures were measured at
+        levels = {a.i for n in dec.graph.node if n.op_type == "MatMulNBits" for a in n.attribute if a.name == "accuracy_level"}
+        assert levels == {4}, levels
         vis = onnx.load(str(out / "onnx" / "vision_encoder_q4.onnx"))
         assert "MatMulNBits" in {n.op_type for n in vis.graph.node}
         # The embedding table is int4 too (GatherBlockQuantized), so the q4 folder is small end to end.
