@@ -18,10 +18,17 @@ import type { InThreadEngine } from '../src/engine/engine.ts';
 import type { GenerateRequest, ModelInfo, PromptInfo, StepRecord } from '../src/engine/types.ts';
 import { median } from './stats.ts';
 
-/** Decoder precision of a job: fp32 everywhere, or the 4-bit decoder (`--q4` in the ladder) with fp32 vision/embeddings. */
-export type Precision = 'fp32' | 'q4';
+/** Decoder precision of a job: fp32 everywhere, or a quantized decoder (the ladder's `--quantized`: 4-bit MatMulNBits,
+ * or 8-bit dynamic quantization) with fp32 vision and embeddings. */
+export type Precision = 'fp32' | 'q4' | 'q8';
 export const DTYPE = (p: Precision | undefined) =>
-  p === 'q4' ? { decoder_model_merged: 'q4', embed_tokens: 'fp32', vision_encoder: 'fp32' } : 'fp32';
+  p === 'q4' || p === 'q8' ? { decoder_model_merged: p, embed_tokens: 'fp32', vision_encoder: 'fp32' } : 'fp32';
+/** The decoder file of a precision (transformers.js's suffixes). */
+export const DECODER_FILE: Record<Precision, string> = {
+  fp32: 'decoder_model_merged.onnx',
+  q4: 'decoder_model_merged_q4.onnx',
+  q8: 'decoder_model_merged_quantized.onnx',
+};
 
 export type Variant = 'all' | 'last' | 'none' | 'noattn' | 'tjs' | 'tjs-attn';
 

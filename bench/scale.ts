@@ -8,8 +8,8 @@
  * ~100 / ~400 / ~1,300 image tokens and 32 / 128 / 512 generated tokens (RSS per 128 tokens). Printed, never asserted;
  * the machine's load average is printed beside every table. `--json FILE` also writes every figure.
  *
- * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--q4 500m] [--mid 100m] [--tokens 32] [--rounds 3]
- *        [--threads 1] [--threads-ab 100m,500m] [--threads-images 100,1300] [--q4-only] [--skip-rungs | --skip-node]
+ * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--quantized 500m] [--mid 100m] [--tokens 32] [--rounds 3]
+ *        [--threads 1] [--threads-ab 100m,500m] [--threads-images 100,1300] [--quantized-only] [--skip-rungs | --skip-node]
  *        [--skip-browser] [--skip-sweeps]
  *        [--json docs/bench/scale-latest.json]
  *        npm run bench -- --scale --print docs/bench/scale-latest.json   (the tables of a saved run)
@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { benchBrowserScale, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
-import { DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant } from './scale-node.ts';
+import { DECODER_FILE, DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'node_modules/.cache/sayo-bench-scale');
@@ -50,10 +50,10 @@ const f = (x: number | undefined, d = 1) => (x !== undefined && Number.isFinite(
 const mb = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${Math.round(x)}` : 'n/a');
 
 /** The ladder's rungs, built if missing (one command: `python -m sayo_train ladder`). */
-export function ensureLadder(rungs: string[], q4 = false): LadderEntry[] {
+export function ensureLadder(rungs: string[], quantized = false): LadderEntry[] {
   const venv = path.join(ROOT, '.venv/bin/python');
   const py = fs.existsSync(venv) ? venv : 'python3';
-  const r = spawnSync(py, ['-m', 'sayo_train', 'ladder', '--rungs', rungs.join(','), '--json', ...(q4 ? ['--q4'] : [])], {
+  const r = spawnSync(py, ['-m', 'sayo_train', 'ladder', '--rungs', rungs.join(','), '--json', ...(quantized ? ['--quantized'] : [])], {
     cwd: path.join(ROOT, 'training'),
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -79,7 +79,7 @@ export function copyBandwidthGBs(): number {
 /** Bytes of decoder weights read per generated token: the decoder graph (layers + LM head; one embedding row is
  * negligible), of the precision benchmarked. */
 export function weightBytesPerToken(e: LadderEntry, dtype: Precision = 'fp32'): number {
-  return fs.statSync(path.join(e.path, `onnx/decoder_model_merged${dtype === 'q4' ? '_q4' : ''}.onnx`)).size;
+  return fs.statSync(path.join(e.path, 'onnx', DECODER_FILE[dtype])).size;
 }
 
 /** The benchmark images (from the first sample), written once. */
@@ -302,14 +302,14 @@ export async function scaleMain(args: string[]): Promise<number> {
   const rungs = arg(args, 'rungs', 'mini,25m,100m,500m').split(',');
   const mid = arg(args, 'mid', '100m');
   const tokens = Number(arg(args, 'tokens', '32'));
-  const q4 = arg(args, 'q4', '500m').split(',');
+  const quantized = arg(args, 'quantized', '500m').split(',');
   const rounds = Number(arg(args, 'rounds', '3'));
   const threads = Number(arg(args, 'threads', '1'));
   const jsonOut = arg(args, 'json', '');
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`SAYO Lens scale benchmark — ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
   console.log(`load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`);
-  const ladder = ensureLadder(rungs, q4.some((r) => rungs.includes(r)));
+  const ladder = ensureLadder(rungs, quantized.some((r) => rungs.includes(r)));
   const threadRungs = arg(args, 'threads-ab', mid).split(',');
   const threadImages = arg(args, 'threads-images', '100').split(',');
   const copyGBs = copyBandwidthGBs();
@@ -343,8 +343,8 @@ export async function scaleMain(args: string[]): Promise<number> {
     return out;
   };
   const units = ladder.flatMap((e) => [
-    ...(args.includes('--q4-only') && q4.includes(e.rung) ? [] : [{ e, dtype: 'fp32' as Precision, label: e.rung }]),
-    ...(q4.includes(e.rung) ? [{ e, dtype: 'q4' as Precision, label: `${e.rung} q4` }] : []),
+    ...(args.includes('--quantized-only') && quantized.includes(e.rung) ? [] : [{ e, dtype: 'fp32' as Precision, label: e.rung }]),
+    ...(quantized.includes(e.rung) ? (['q4', 'q8'] as const).map((dtype) => ({ e, dtype: dtype as Precision, label: `${e.rung} ${dtype}` })) : []),
   ]);
   if (args.includes('--skip-node')) {
     for (const { e, dtype, label } of units) rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), memory: {}, browserMemory: {} });

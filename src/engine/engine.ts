@@ -37,6 +37,21 @@ export const ATTENTION_HOWTO =
   'exports), run `npx sayo expose-attention onnx/decoder_model_merged.onnx decoder_with_attention.onnx --layers last` ' +
   '(or `--layers all`), put the result in place of onnx/decoder_model_merged.onnx, and load the folder again.';
 
+/**
+ * Said when a 4-bit decoder runs on WASM: onnxruntime-web's WASM build has no 4-bit (MatMulNBits) kernel, so every
+ * step unpacks the decoder's weights to fp32 (a 2048 × 2048 MatMul: 26 ms there, 0.12 ms in onnxruntime-node, 0.86 ms
+ * in fp32 and 2 ms in 8-bit on the same WASM). Figures of whole decoders: README → Benchmarks.
+ */
+export const WASM_4BIT_NOTE =
+  'This 4-bit decoder runs on WASM, which has no 4-bit kernel: each generated token unpacks all its weights, so ' +
+  'answers come several times slower than from an 8-bit (q8) or fp32 decoder. Use WebGPU, or a q8 decoder where the ' +
+  'folder has one.';
+
+/** The decoder's dtype within a transformers.js dtype (one for every session, or per session). */
+function decoderDtype(dtype: string | Record<string, string>): string | undefined {
+  return typeof dtype === 'string' ? dtype : (dtype.decoder_model_merged ?? dtype.model);
+}
+
 /** An engine plus diagnostics the worker exposes. */
 export interface InThreadEngine extends AttentionEngine {
   /** Destroys ORT's WebGPU device (browser); false when there is none. */
@@ -141,6 +156,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
         processor: geometry,
       };
       if (attentionOutputs.length === 0) info.attentionNote = ATTENTION_HOWTO;
+      if (choice.backend === 'wasm' && /^(q4|q4f16|bnb4)$/.test(decoderDtype(dtype) ?? '')) info.speedNote = WASM_4BIT_NOTE;
       const storageNote = await resolved.storageNote?.();
       if (storageNote) info.storageNote = storageNote;
       return {

@@ -57,6 +57,8 @@ export interface ModelInfo {
   attentionNote?: string;
   /** Browser: why some of the model's files will not be there on the next visit (or may be evicted), when so. */
   storageNote?: string;
+  /** Why this model will answer slowly on its backend, and what is faster, when so (a 4-bit decoder on WASM). */
+  speedNote?: string;
 }
 
 /** An image as the engine receives it: encoded bytes (PNG/JPEG/...) or raw RGBA. */

@@ -1,7 +1,7 @@
 """The scale ladder: random-weight checkpoints of the Qwen2-VL architecture at growing sizes, for the performance
 benchmark (`npm run bench -- --scale`). One command builds what is missing and prints where each rung lives:
 
-    python -m sayo_train ladder [--rungs mini,25m,100m,500m] [--q4] [--cache DIR] [--list] [--json]
+    python -m sayo_train ladder [--rungs mini,25m,100m,500m] [--quantized] [--cache DIR] [--list] [--json]
 
 Rung "mini" is the shipped SAYO-mini (models/sayo-mini), not rebuilt; its view without attention outputs uses the
 fixture decoder fixtures/onnx/sayo-mini-decoder-noattn.onnx. The others have random weights at the dimensions below:
@@ -9,7 +9,8 @@ Hugging Face's Qwen2VLForConditionalGeneration saved
   with save_pretrained (SAYO-mini's BPE padded to the vocabulary, Qwen2VLImageProcessor), exported by the project's
   exporter (`export_checkpoint`, every layer's decoder_attentions, checked against Hugging Face in onnxruntime), and
   exported a second time without attention outputs into noattn/ (vision and embedding graphs linked, not copied);
-  with --q4 both also get the exporter's 4-bit variants (dtype "q4");
+  with --quantized both also get the exporter's 4-bit and 8-bit decoders (dtypes "q4" and "q8": onnxruntime-web's
+  WASM build has no 4-bit kernel, so the browser is measured on both);
 
 The cache folder (default ~/.cache/sayo-lens/ladder, never inside the repository) holds one folder per rung named
 <rung>-hf-<key>, where the key hashes the rung's dimensions and the exporter's source, so a changed exporter or rung
@@ -34,6 +35,8 @@ SHIPPED_MINI = REPO / "models" / "sayo-mini"
 SHIPPED_MINI_NOATTN = REPO / "fixtures" / "onnx" / "sayo-mini-decoder-noattn.onnx"
 VIEW_FILES = ["config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
               "tokenizer_config.json", "onnx/vision_encoder.onnx", "onnx/embed_tokens.onnx"]
+# The quantized decoders a rung gets with --quantized (transformers.js dtypes).
+QUANTIZED = ("q4", "q8")
 DEFAULT_CACHE = Path(os.environ.get("SAYO_LADDER_CACHE", Path.home() / ".cache" / "sayo-lens" / "ladder"))
 # ~1,300 image tokens fit: a 1008×1008 image is 36×36 = 1,296 tokens of 28×28 px.
 LADDER_MAX_PIXELS = 1008 * 1008
@@ -174,7 +177,7 @@ def hf_checkpoint(r: Rung, folder: Path, seed: int = 0):
     return model
 
 
-def build_rung_hf(r: Rung, folder: Path, check: bool = True, q4: bool = False) -> dict:
+def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = False) -> dict:
     """Builds one rung with Hugging Face's classes and the project's exporter (sayo_train.hf_export): every layer's
     attention in onnx/, the same weights without attention outputs in noattn/ (a second export)."""
     from .hf_export import ExportConfig, export_checkpoint
@@ -183,7 +186,7 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, q4: bool = False) -
     shutil.rmtree(tmp, ignore_errors=True)
     hf = tmp / "hf"
     model = hf_checkpoint(r, hf)
-    precisions = ("fp32", "q4") if q4 else ("fp32",)
+    precisions = ("fp32",) + QUANTIZED if quantized else ("fp32",)
     rep = export_checkpoint(model, tmp, ExportConfig(layers="all", precisions=precisions, check=check,
                                                      processor_dir=hf))
     export_checkpoint(model, tmp / "noattn", ExportConfig(layers="none", precisions=precisions, processor_dir=hf))
@@ -196,7 +199,7 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, q4: bool = False) -
     nv = sum(p.numel() for p in model.model.visual.parameters())
     meta = {"rung": r.name, "dims": asdict(r), "params": n, "decoder_params": n - nv,
             "exporter": "sayo_train.hf_export (Qwen2VLForConditionalGeneration)", "builder": "hf",
-            "exporter_version": exporter_version(), "key": rung_key(r), "q4": q4,
+            "exporter_version": exporter_version(), "key": rung_key(r), "quantized": quantized,
             "export_s": rep.seconds, "build_s": round(time.time() - t0, 1), "check": rep.check or {}}
     (tmp / "LADDER.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
@@ -225,9 +228,10 @@ def _onnx_params(onnx_dir: Path) -> dict:
     return {"all": sum(n.values()), "decoder": n["embed_tokens"] + n["decoder_model_merged"]}
 
 
-def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, log=print, q4: bool = False) -> list[dict]:
-    """Builds missing rungs (and with q4, their 4-bit decoders), returns one entry per rung: path, parameters,
+def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, log=print, quantized: bool = False) -> list[dict]:
+    """Builds missing rungs (and with quantized, their q4 and q8 decoders), returns one entry per rung: path, parameters,
     whether it was built now."""
+    from .hf_export.quantize import variant_name
     out = []
     cache.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -241,12 +245,13 @@ def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, lo
         r = RUNGS[name]
         folder = rung_folder(cache, r)
         built = False
-        if not (folder / "LADDER.json").exists() or (q4 and not (folder / "onnx" / "decoder_model_merged_q4.onnx").exists()):
+        missing = [p for p in QUANTIZED if not (folder / "onnx" / variant_name("decoder_model_merged", p)).exists()]
+        if not (folder / "LADDER.json").exists() or (quantized and missing):
             # other keys of the rung: an older exporter or other dimensions
             for stale in cache.glob(f"{name}-hf-*"):
                 shutil.rmtree(stale, ignore_errors=True)
             log(f"ladder: building {name} with sayo_train.hf_export into {folder} …")
-            build_rung_hf(r, folder, check=check, q4=q4)
+            build_rung_hf(r, folder, check=check, quantized=quantized)
             built = True
         meta = json.loads((folder / "LADDER.json").read_text())
         view = folder / "noattn"
@@ -260,7 +265,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="sayo_train ladder", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rungs", default="mini,25m,100m,500m", help=f"comma-separated, from {', '.join(ORDER)}")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="cache folder (outside the repository)")
-    ap.add_argument("--q4", action="store_true", help="also write 4-bit decoders (onnx/decoder_model_merged_q4.onnx)")
+    ap.add_argument("--quantized", action="store_true",
+                    help="also write q4 and q8 decoders (onnx/decoder_model_merged_q4.onnx, _quantized.onnx)")
     ap.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch check of new rungs")
     ap.add_argument("--list", action="store_true", help="print the rungs and their dimensions; build nothing")
     ap.add_argument("--json", action="store_true", help="print the rungs as JSON on the last line")
@@ -277,7 +283,7 @@ def main(argv=None) -> int:
         return 0
     from .hf_export.family import ExportError
     try:
-        entries = ensure(names, Path(a.cache), check=not a.no_check, log=lambda s: print(s, file=sys.stderr), q4=a.q4)
+        entries = ensure(names, Path(a.cache), check=not a.no_check, log=lambda s: print(s, file=sys.stderr), quantized=a.quantized)
     except (LadderError, ExportError) as e:
         print(f"sayo_train ladder: {e}", file=sys.stderr)
         return 2

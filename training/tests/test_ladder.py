@@ -24,7 +24,7 @@ def test_unknown_rung_is_refused_with_the_accepted_names(tmp_path, capsys):
 
 
 def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
-    first = ladder.ensure(["mini", "25m"], cache=tmp_path, log=lambda s: None, q4=True)
+    first = ladder.ensure(["mini", "25m"], cache=tmp_path, log=lambda s: None, quantized=True)
     mini, r25 = first
     assert mini["shipped"] and not mini["built"] and mini["layers"] == 4
     assert 1.0e6 < mini["params"] < 2.0e6
@@ -35,8 +35,9 @@ def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
     # the exporter's check ran: onnxruntime vs Hugging Face, logits and attentions within tolerance, same tokens
     fp32 = meta["check"]["fp32"]
     assert fp32["logits"] < 1e-3 and fp32["attention"] < 1e-4 and fp32["tokens_equal"]
-    assert (folder / "onnx" / "decoder_model_merged_q4.onnx").stat().st_size < \
-        (folder / "onnx" / "decoder_model_merged.onnx").stat().st_size / 4
+    fp32_bytes = (folder / "onnx" / "decoder_model_merged.onnx").stat().st_size
+    assert (folder / "onnx" / "decoder_model_merged_q4.onnx").stat().st_size < fp32_bytes / 4
+    assert (folder / "onnx" / "decoder_model_merged_quantized.onnx").stat().st_size < fp32_bytes / 2  # q8
     cfg = json.loads((folder / "config.json").read_text())
     assert (cfg["num_hidden_layers"], cfg["num_attention_heads"], cfg["vocab_size"]) == (8, 6, 8192)
     tok = json.loads((folder / "tokenizer.json").read_text())
@@ -49,7 +50,7 @@ def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
         assert not [o for o in outputs(view / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]
         assert len([o for o in outputs(Path(model) / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]) \
             == entry["layers"]
-    again = ladder.ensure(["25m"], cache=tmp_path, log=lambda s: None, q4=True)
+    again = ladder.ensure(["25m"], cache=tmp_path, log=lambda s: None, quantized=True)
     assert not again[0]["built"] and again[0]["path"] == r25["path"]
 
 

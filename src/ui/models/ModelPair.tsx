@@ -54,6 +54,7 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
         <span className="badge">{i.backend.toUpperCase()}</span> <span data-testid={`backend-reason-${side}`}>{i.backendReason}</span>
         {i.attentionNote ? <p className="notice">{i.attentionNote}</p> : null}
         {i.storageNote ? <p className="notice" data-testid={`storage-note-${side}`}>{i.storageNote}</p> : null}
+        {i.speedNote ? <p className="notice" data-testid={`speed-note-${side}`}>{i.speedNote}</p> : null}
       </div>
     );
   }
