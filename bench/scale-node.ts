@@ -77,6 +77,8 @@ export interface VariantFigures {
   /** Bytes of one StepRecord as posted by the worker (typed arrays + token text), mean over the answer. */
   bytesPerToken?: number;
   tokens: number;
+  /** Decode tokens/s of every round, in round order (a round runs every variant back to back). */
+  roundsTps?: number[];
 }
 export interface DecodeResult {
   kind: 'decode';
@@ -169,7 +171,14 @@ function summarise(xs: VariantFigures[]): VariantFigures {
     const v = xs.map(f).filter((x): x is number => x !== undefined);
     return v.length ? median(v) : undefined;
   };
-  return { prefillMs: m((x) => x.prefillMs)!, decodeTps: m((x) => x.decodeTps)!, captureShare: m((x) => x.captureShare), bytesPerToken: m((x) => x.bytesPerToken), tokens: xs[0].tokens };
+  return {
+    prefillMs: m((x) => x.prefillMs)!,
+    decodeTps: m((x) => x.decodeTps)!,
+    captureShare: m((x) => x.captureShare),
+    bytesPerToken: m((x) => x.bytesPerToken),
+    tokens: xs[0].tokens,
+    roundsTps: xs.map((x) => x.decodeTps),
+  };
 }
 
 async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
