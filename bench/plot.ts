@@ -69,9 +69,15 @@ export function plotReport(rep: ScaleReport): string {
   return body.innerHTML;
 }
 
-/** Several reports of one session as one: rungs side by side (by parameters), the sweeps of whichever has them. */
+/** Several reports as one: rungs by label (a Node-only and a Chromium-only run of a rung make one rung, the later
+ * report's figures first), sorted by parameters; the sweeps of whichever has them. */
 export function mergeReports(reps: ScaleReport[]): ScaleReport {
-  const out: ScaleReport = { ...reps[0], rungs: reps.flatMap((r) => r.rungs).sort((a, b) => a.entry.params - b.entry.params) };
+  const byLabel = new Map<string, ScaleReport['rungs'][number]>();
+  for (const r of reps.flatMap((x) => x.rungs)) {
+    const had = byLabel.get(r.label);
+    byLabel.set(r.label, had ? { ...had, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined && !(typeof v === 'object' && v && !Array.isArray(v) && Object.keys(v).length === 0))) } : r);
+  }
+  const out: ScaleReport = { ...reps[0], rungs: [...byLabel.values()].sort((a, b) => a.entry.params - b.entry.params) };
   out.imageTokens = reps.find((r) => r.imageTokens.length)?.imageTokens ?? [];
   out.lengths = reps.find((r) => r.lengths.length)?.lengths ?? [];
   out.threadsAB = reps.flatMap((r) => r.threadsAB);
