@@ -53,6 +53,12 @@ function setText(el: Element, text: string): void {
   } else el.textContent = text;
 }
 
+/** Sets an attribute unless it already has that value (an update in place leaves unchanged parts untouched). */
+function setAttr(el: Element, name: string, value: string | number): void {
+  const v = String(value);
+  if (el.getAttribute(name) !== v) el.setAttribute(name, v);
+}
+
 /** Rounds an SVG coordinate to 0.01 px (compact, stable markup). */
 const r2 = (v: number) => Math.round(v * 100) / 100;
 
@@ -104,21 +110,31 @@ export function renderSparkline(data: SparklineData, options: SparklineOptions =
       g = svg.append('g').attr('class', 'y-axis').attr('font-size', 9).attr('fill', '#374151');
       g.append('line').attr('x1', axis).attr('x2', axis).attr('y1', D.pad).attr('y2', height - D.pad).attr('stroke', '#6b7280');
     }
-    g.selectAll('text').data(ticks).join('text')
-      .attr('x', axis - 3).attr('y', (v) => y(v)).attr('text-anchor', 'end').attr('dominant-baseline', 'middle')
-      .text((v) => v.toFixed(2));
+    g.selectAll<SVGTextElement, number>('text').data(ticks).join('text').each(function (v) {
+      setAttr(this, 'x', axis - 3);
+      setAttr(this, 'y', y(v));
+      setAttr(this, 'text-anchor', 'end');
+      setAttr(this, 'dominant-baseline', 'middle');
+      setText(this, v.toFixed(2));
+    });
   }
   if (reference !== null) {
     if (!reuse) {
       svg.append('line').attr('class', 'reference').attr('x1', left).attr('x2', width - D.pad).attr('y1', y(reference)).attr('y2', y(reference))
         .attr('stroke', D.reference).attr('stroke-dasharray', '3 3');
-    } else svg.selectChild('line.reference').attr('y1', y(reference)).attr('y2', y(reference));
+    } else svg.selectChild<SVGLineElement>('line.reference').each(function () {
+      setAttr(this, 'y1', y(reference));
+      setAttr(this, 'y2', y(reference));
+    });
   }
   if (picked !== null) {
     if (!reuse) {
       svg.append('line').attr('class', 'picked').attr('x1', x(picked)).attr('x2', x(picked)).attr('y1', D.pad).attr('y2', height - D.pad)
         .attr('stroke', D.picked).attr('stroke-width', 2);
-    } else svg.selectChild('line.picked').attr('x1', x(picked)).attr('x2', x(picked));
+    } else svg.selectChild<SVGLineElement>('line.picked').each(function () {
+      setAttr(this, 'x1', x(picked));
+      setAttr(this, 'x2', x(picked));
+    });
   }
   const path = line<number>()
     .defined((v) => Number.isFinite(v))
@@ -126,11 +142,14 @@ export function renderSparkline(data: SparklineData, options: SparklineOptions =
     .y((v) => y(v))
     .digits(2)(values);
   if (!reuse) svg.append('path').attr('class', 'line').attr('d', path ?? '').attr('fill', 'none').attr('stroke', D.line).attr('stroke-width', 1.5);
-  else svg.selectChild('path.line').attr('d', path ?? '');
+  else setAttr(svg.selectChild<SVGPathElement>('path.line').node()!, 'd', path ?? '');
   const dots = (data.selected ?? []).filter((i) => i >= 0 && i < count && Number.isFinite(values[i]));
   const dotGroup = reuse ? svg.selectChild<SVGGElement>('g.selected') : svg.append('g').attr('class', 'selected');
-  dotGroup.selectAll('circle').data(dots).join((enter) => enter.append('circle').attr('cx', 0).attr('cy', 0).attr('r', 2.5).attr('fill', D.selected).call((c) => c.append('title')))
-    .attr('cx', (i) => x(i)).attr('cy', (i) => y(values[i]))
+  dotGroup.selectAll<SVGCircleElement, number>('circle').data(dots).join((enter) => enter.append('circle').attr('cx', 0).attr('cy', 0).attr('r', 2.5).attr('fill', D.selected).call((c) => c.append('title')))
+    .each(function (i) {
+      setAttr(this, 'cx', x(i));
+      setAttr(this, 'cy', y(values[i]));
+    })
     .select('title').each(function (i) {
       setText(this as Element, `token ${i} (selected for r_v): ${formatValue(values[i])}`);
     });
