@@ -230,12 +230,22 @@ export function drawHeatmapRegions(ctx: CanvasRenderingContext2D, plan: HeatmapR
   ctx.restore();
 }
 
-/** Sizes a canvas to a layout in device pixels and styles it to `width` CSS pixels. */
+/**
+ * Sizes a canvas to a layout in device pixels and styles it to `width` CSS pixels; what already has its value is not
+ * set again (a redraw into the same canvas then changes no attribute, so no style or layout work follows).
+ */
 function sizeCanvas(canvas: HTMLCanvasElement, layout: HeatmapLayout, width: number): void {
   if (canvas.width !== layout.width) canvas.width = layout.width;
   if (canvas.height !== layout.height) canvas.height = layout.height;
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${layout.height / layout.pixelRatio}px`;
+  const w = `${width}px`;
+  const h = `${layout.height / layout.pixelRatio}px`;
+  if (canvas.style.width !== w) canvas.style.width = w;
+  if (canvas.style.height !== h) canvas.style.height = h;
+}
+
+/** Sets an attribute unless it already has that value. */
+function setAttr(el: Element, name: string, value: string): void {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 /**
@@ -247,8 +257,8 @@ export function renderHeatmap(data: HeatmapData, options: HeatmapOptions): HTMLC
   const plan = heatmapPlan(data, options);
   const canvas = options.canvas ?? document.createElement('canvas');
   sizeCanvas(canvas, plan.layout, options.width);
-  canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', options.label ?? 'attention heatmap');
+  setAttr(canvas, 'role', 'img');
+  setAttr(canvas, 'aria-label', options.label ?? 'attention heatmap');
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('this browser gives no 2-D canvas context; the heatmap cannot be drawn');
   drawHeatmap(ctx, plan, data.image);
@@ -265,7 +275,7 @@ export function renderHeatmapRegions(data: HeatmapRegions, options: HeatmapRegio
   const plan = heatmapRegionsPlan(data, options);
   const canvas = options.canvas ?? document.createElement('canvas');
   sizeCanvas(canvas, plan.layout, options.width);
-  canvas.setAttribute('aria-hidden', 'true');
+  setAttr(canvas, 'aria-hidden', 'true');
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('this browser gives no 2-D canvas context; the regions cannot be drawn');
   drawHeatmapRegions(ctx, plan);
