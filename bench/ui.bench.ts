@@ -4,7 +4,8 @@
  * own "import JSON" input. Measures, against the ≤ 16 ms frame aim:
  * - heatmap redraw while scrubbing tokens (ArrowRight on the token strip);
  * - a box edit (ArrowRight / ArrowLeft on the selected box in the region editor): reward of both panels, both head
- *   matrices and their difference, the sparklines and both heatmaps (the boxes are drawn into them);
+ *   matrices and their difference, the sparklines and both heatmaps' region overlays (covered-cell outlines and boxes,
+ *   on a canvas over each heat layer, which a box edit leaves as it is);
  * each from the key event to the next animation frame (whole frame) and the synchronous script part (the event to the
  * end of React's commit and its canvas draws), as median and p90, plus one heatmap draw, the floor (a key nothing
  * handles, which still waits for the next vsync) and the session file's size.
@@ -149,7 +150,7 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   console.log(`UI bench, ${result.shape}; aim ≤ ${AIM_MS} ms a frame; load average ${result.loadAverage.toFixed(1)} on ${result.cores} cores`);
   console.log(`  session JSON ${result.session.megabytes.toFixed(1)} MB (${(result.session.floatMegabytes).toFixed(1)} MB of float32 as base64); import to first view ${importMs} ms`);
   console.log(`  idle frame (key nothing handles → next frame) ${fmt(result.idleFrame)}`);
-  console.log(`  box edit      whole frame ${fmt(result.boxEdit.frame)}; script ${fmt(result.boxEdit.script)} (${box.sync.length}/${box.frames.length}); one heatmap draw ${fmt(result.boxEdit.heatmapDraw)}`);
+  console.log(`  box edit      whole frame ${fmt(result.boxEdit.frame)}; script ${fmt(result.boxEdit.script)} (${box.sync.length}/${box.frames.length}); one region-overlay draw ${fmt(result.boxEdit.heatmapDraw)}`);
   console.log(`  heatmap redraw whole frame ${fmt(result.heatmapRedraw.frame)}; script ${fmt(result.heatmapRedraw.script)} (${scrub.sync.length}/${scrub.frames.length}); one heatmap draw ${fmt(result.heatmapRedraw.heatmapDraw)}`);
   const top = Object.entries(mutations).sort((a, b) => b[1] - a[1]);
   fs.writeFileSync(path.join(OUT, 'box-edit-mutations.json'), JSON.stringify(Object.fromEntries(top), null, 1));

@@ -6,8 +6,10 @@
  * - the sum of every (layer, head) row (v of every head, and of the head mean, in O(1));
  * - per layer, on first use, every token's head-mean map (float64): a box edit recomputes the reward at that layer
  *   in O(T·|targets|) instead of O(T·H·n) (bench/core.ts: under a millisecond for T = 500, H = 32, n = 1,300);
- * - on first use, the sum over tokens of the whole capture (and of the last few other token sets asked for): the R_a
- *   matrix of all layers and heads over those tokens costs O(L·H·|targets|) per box edit instead of O(|tokens|·L·H·n).
+ * - on first use, the sum over tokens of the whole capture (and of the last few other token sets asked for), and of
+ *   that sum its running totals along the image tokens, cell-major (every (layer, head) at one image token side by
+ *   side): the R_a matrix of all layers and heads over those tokens costs O(L·H·runs of targets) per box edit, read
+ *   in a few contiguous blocks, instead of O(|tokens|·L·H·n) (or L·H·runs scattered reads of the sum).
  * The captures are referenced, not copied: do not modify them after `add`.
  */
 import {
@@ -59,6 +61,8 @@ export class RewardCache {
   private total: Float64Array | null = null;
   /** Σ over other token sets, keyed by their row list. */
   private readonly sums = new Map<string, Float64Array>();
+  /** Running totals of a sum along the image tokens (see {@link RewardCache.prefixOf}), with the token count they include. */
+  private readonly prefixes = new WeakMap<Float64Array, { size: number; prefix: Float64Array }>();
   private headCount = 0;
 
   /**
@@ -163,22 +167,53 @@ export class RewardCache {
     const runs = targetRuns(targets, this.n);
     const lh = this.layers * this.headCount;
     const n = this.n;
-    let values: AttentionArray;
-    let base = 0;
+    const inside = new Float64Array(lh);
     if (rows.length === 1) {
-      values = this.captures[rows[0]];
-      base = this.offsets[rows[0]];
-    } else values = this.sumOf(rows);
+      const values = this.captures[rows[0]];
+      const base = this.offsets[rows[0]];
+      for (let i = 0; i < lh; i++) {
+        const start = base + i * n;
+        for (let r = 0; r < runs.length; r += 2) inside[i] += sumRange(values, start + runs[r], start + runs[r + 1]);
+      }
+    } else {
+      // Σ over a run [a, b) of image tokens = prefix[b] − prefix[a], for every (layer, head) at once.
+      const prefix = this.prefixOf(this.sumOf(rows));
+      for (let r = 0; r < runs.length; r += 2) {
+        const a = runs[r] * lh;
+        const b = runs[r + 1] * lh;
+        for (let i = 0; i < lh; i++) inside[i] += prefix[b + i] - prefix[a + i];
+      }
+    }
     const out = new Float64Array(lh);
     for (let i = 0; i < lh; i++) {
-      const start = base + i * n;
-      let inside = 0;
-      for (let r = 0; r < runs.length; r += 2) inside += sumRange(values, start + runs[r], start + runs[r + 1]);
       let all = 0;
       for (const row of rows) all += this.rowSums[row][i];
-      out[i] = scoreRa(inside / (rows.length * targets.length), all / (rows.length * n), eps);
+      out[i] = scoreRa(inside[i] / (rows.length * targets.length), all / (rows.length * n), eps);
     }
     return out;
+  }
+
+  /**
+   * Running totals of a summed capture along the image tokens, cell-major: prefix[k·L·H + i] = Σ sum[i·n + k′] over
+   * k′ < k, for k = 0…n. Built on first use per sum and rebuilt when the sum over all tokens has grown since.
+   */
+  private prefixOf(sum: Float64Array): Float64Array {
+    const kept = this.prefixes.get(sum);
+    const size = sum === this.total ? this.size : 0;
+    if (kept && kept.size === size) return kept.prefix;
+    const lh = this.layers * this.headCount;
+    const n = this.n;
+    const prefix = kept?.prefix ?? new Float64Array((n + 1) * lh);
+    for (let i = 0; i < lh; i++) {
+      let run = 0;
+      const row = i * n;
+      for (let k = 0; k < n; k++) {
+        run += sum[row + k];
+        prefix[(k + 1) * lh + i] = run;
+      }
+    }
+    this.prefixes.set(sum, { size, prefix });
+    return prefix;
   }
 
   /** Head-mean maps of a layer position, built on first use. */

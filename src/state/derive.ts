@@ -10,16 +10,25 @@ import { RewardCache } from '../core/cache';
 import type { SessionPanel, ViewState } from '../session/types';
 import { resolveLayer } from './slices/view';
 
-/** The visual-token grid of a panel's prompt (the non-square grid mapped back to the original image). */
+const grids = new WeakMap<SessionPanel['prompt'], Grid>();
+
+/**
+ * The visual-token grid of a panel's prompt (the non-square grid mapped back to the original image); the same object
+ * for the same prompt, so what is memoised per grid (e.g. the heatmap's layout) survives a box edit.
+ */
 export function panelGrid(panel: SessionPanel): Grid {
   const p = panel.prompt;
-  return {
+  const kept = grids.get(p);
+  if (kept) return kept;
+  const grid = {
     rows: p.grid.rows,
     cols: p.grid.cols,
     cell: p.resized.width / p.grid.cols,
     resized: { ...p.resized },
     image: { ...p.image },
   };
+  grids.set(p, grid);
+  return grid;
 }
 
 /** Targets of the boxes on a grid, or a message naming the bad box (never throws). */

@@ -2,7 +2,7 @@
  * @file The head matrix in real Chromium (headless Debian chromium via playwright-core): every canvas pixel of every
  * cell is its planned colour at pixel ratios 1 and 2 (the gaps clear), the picked head is outlined, a real mouse click picks the
  * cell under it, hovering names the cell, the keyboard cursor moves with the arrow keys and Enter / Space pick, and
- * a redraw with the same shape keeps the same canvas.
+ * a redraw with the same shape keeps the same canvas and its labels, every pixel as on a fresh canvas.
  */
 import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
@@ -67,6 +67,23 @@ window.lens = {
     const otherShape = renderHeadMatrix({ values: other.subarray(0, 12), layers: [0], heads }, { scale }, canvas);
     return { same: again === canvas, inDocument: canvas.isConnected, differ, otherShape: otherShape !== canvas };
   },
+  inPlace(pixelRatio) {
+    // Redrawn in place (labels kept, cells and outlines redrawn) with a moved picked head and new values, at a pixel
+    // ratio: every pixel as on a fresh canvas.
+    const options = (picked) => ({ scale, picked, pixelRatio, onPick: () => {} });
+    const c = renderHeadMatrix({ values, layers, heads }, options({ layer: 3, head: 5 }));
+    let again = c;
+    for (let i = 1; i <= 3; i++) again = renderHeadMatrix({ values: values.map((v) => (v * i * 0.37) % 1), layers, heads }, options({ layer: 20 + i, head: i }), c);
+    const fresh = renderHeadMatrix({ values: values.map((v) => (v * 3 * 0.37) % 1), layers, heads }, options({ layer: 23, head: 3 }));
+    const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const b = fresh.getContext('2d').getImageData(0, 0, fresh.width, fresh.height).data;
+    let differ = 0;
+    let inked = 0;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) differ++;
+    // The labels are there (ink left of the cells).
+    for (let y = 16 * pixelRatio; y < c.height; y++) for (let x = 0; x < 30 * pixelRatio; x++) if (a[(y * c.width + x) * 4 + 3] > 0) inked++;
+    return { same: again === c, differ, inked };
+  },
 };
 `;
 
@@ -122,6 +139,11 @@ describe('head matrix in Chromium', () => {
     const m = await call<{ left: number; top: number }>('mount');
     const r = await call<any>('redraw');
     expect(r).toEqual({ same: true, inDocument: true, differ: 0, otherShape: true });
+    for (const pr of [1, 2]) {
+      const p = await call<{ same: boolean; differ: number; inked: number }>('inPlace', pr);
+      expect({ pr, same: p.same, differ: p.differ }).toEqual({ pr, same: true, differ: 0 });
+      expect(p.inked).toBeGreaterThan(100);
+    }
     await h.page.mouse.click(m.left + L + 2 * C + 9, m.top + T + 9);
     expect((await call<any>('state')).picks).toEqual([['again', 0, 2]]);
   });

@@ -175,23 +175,28 @@ export function headMatrixPlan(data: HeadMatrixData, options: HeadMatrixOptions,
 /**
  * Paints a plan onto a 2-D context whose canvas is `layout × pixelRatio` device pixels. The cells are one small
  * bitmap stretched with nearest-neighbour sampling (one pixel per cell onto the cell's pitch), then the 1 px gaps
- * are cleared: a few dozen canvas calls instead of one fill per cell.
+ * are cleared: a few dozen canvas calls instead of one fill per cell. With `labels: false` only the cells' area is
+ * cleared and redrawn (cells, gaps, outlines) and the row and column labels already on the canvas are kept: text is
+ * the dearest part of a redraw, and the labels depend only on the matrix's shape.
  */
-export function drawHeadMatrix(ctx: CanvasRenderingContext2D, plan: HeadMatrixPlan, pixelRatio = 1): void {
+export function drawHeadMatrix(ctx: CanvasRenderingContext2D, plan: HeadMatrixPlan, pixelRatio = 1, { labels = true }: { labels?: boolean } = {}): void {
   const { width, height, left, top, cell, heads, rows } = plan.layout;
   ctx.save();
   ctx.setTransform(pixelRatio, 0, 0, pixelRatio, 0, 0);
-  ctx.clearRect(0, 0, width, height);
+  if (labels) ctx.clearRect(0, 0, width, height);
+  else ctx.clearRect(left, top, heads * cell, rows * cell);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(cellBitmap(ctx.canvas, heads, rows, plan.cells, 'head matrix'), left, top, heads * cell, rows * cell);
   for (let h = 1; h <= heads; h++) ctx.clearRect(left + h * cell - 1, top, 1, rows * cell);
   for (let r = 1; r <= rows; r++) ctx.clearRect(left, top + r * cell - 1, heads * cell, 1);
-  ctx.fillStyle = HEAD_MATRIX_DEFAULTS.labelColor;
-  ctx.font = HEAD_MATRIX_DEFAULTS.font;
-  ctx.textAlign = 'center';
-  for (const t of plan.colLabels) ctx.fillText(t.text, t.x, t.y);
-  ctx.textAlign = 'end';
-  for (const t of plan.rowLabels) ctx.fillText(t.text, t.x, t.y);
+  if (labels) {
+    ctx.fillStyle = HEAD_MATRIX_DEFAULTS.labelColor;
+    ctx.font = HEAD_MATRIX_DEFAULTS.font;
+    ctx.textAlign = 'center';
+    for (const t of plan.colLabels) ctx.fillText(t.text, t.x, t.y);
+    ctx.textAlign = 'end';
+    for (const t of plan.rowLabels) ctx.fillText(t.text, t.x, t.y);
+  }
   const outline = (index: number, color: string, dash: number[]) => {
     const c = plan.cells[index];
     ctx.strokeStyle = color;
@@ -213,12 +218,15 @@ interface Drawn {
 }
 const drawn = new WeakMap<HTMLCanvasElement, Drawn>();
 
-/** Redraws a canvas from its stored state with the keyboard cursor at `cursor`. */
-function repaint(canvas: HTMLCanvasElement, d: Drawn, cursor: number): void {
+/**
+ * Redraws a canvas from its stored state with the keyboard cursor at `cursor`; the labels only on a canvas drawn for
+ * the first time (a redraw in place keeps them: they depend only on the shape, which it shares).
+ */
+function repaint(canvas: HTMLCanvasElement, d: Drawn, cursor: number, labels = false): void {
   d.plan = headMatrixPlan(d.data, d.options, cursor);
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('this browser gives no 2-D canvas context; the head matrix cannot be drawn');
-  drawHeadMatrix(ctx, d.plan, d.pixelRatio);
+  drawHeadMatrix(ctx, d.plan, d.pixelRatio, { labels });
   const label = d.options.label ?? 'R_a per layer and head';
   canvas.setAttribute('aria-label', cursor >= 0 ? `${headMatrixCellText(d.data, cursor)} (Enter shows this head)` : headMatrixSummary(d.data, label));
 }
@@ -276,7 +284,8 @@ function buildCanvas(shape: string, pickable: boolean): HTMLCanvasElement {
  * Renders the matrix on a `<canvas>` with row labels (L<layer>) and column labels (head index). With `onPick` the
  * canvas is focusable: hovering a cell names it (title), clicking it or Enter / Space on the keyboard cursor (arrow
  * keys) picks that head. Given the canvas it drew last time (`into`) for the same layers, heads, cell size and
- * clickability, it redraws that canvas in place: a box edit touches no DOM beyond one canvas and its label.
+ * clickability, it redraws that canvas in place (the cells, not the labels): a box edit touches no DOM beyond one
+ * canvas and its label.
  * @throws RangeError for a values length that is not layers × heads; Error when the browser gives no 2-D context
  */
 export function renderHeadMatrix(data: HeadMatrixData, options: HeadMatrixOptions, into?: Element | null): HTMLCanvasElement {
@@ -296,6 +305,6 @@ export function renderHeadMatrix(data: HeadMatrixData, options: HeadMatrixOption
   }
   drawn.set(canvas, d);
   const cursor = previous && typeof document !== 'undefined' && document.activeElement === canvas ? previous.plan.cursor : -1;
-  repaint(canvas, d, cursor);
+  repaint(canvas, d, cursor, !reuse);
   return canvas;
 }

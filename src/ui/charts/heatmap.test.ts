@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { cellCoverage, gridFor, type ProcessorGeometry } from '../../core/geometry';
-import { heatmapLayout, heatmapPlan } from './heatmap';
+import { heatmapLayout, heatmapPlan, heatmapRegionsPlan } from './heatmap';
 import { colorFor, sharedScale } from './scale';
 
 const QWEN2: ProcessorGeometry = { patch_size: 14, merge_size: 2, min_pixels: 56 * 56, max_pixels: 28 * 28 * 1300 };
@@ -88,6 +88,22 @@ describe('heatmapPlan', () => {
       { x: 14, y: 14, w: 21, h: 14 },
       { x: 125, y: 0, w: 15, h: 7 },
     ]);
+  });
+
+  it('plans the regions alone exactly as the whole heatmap plans them (the overlay a box edit redraws)', () => {
+    const grid = gridFor({ width: 1400, height: 728 }, QWEN2);
+    const boxes: [number, number, number, number][] = [[300, 150, 700, 450], [1300, 700, 1500, 800]];
+    const coverage = cellCoverage(boxes, grid);
+    for (const [width, pixelRatio] of [[700, 2], [421, 1.25]]) {
+      const whole = heatmapPlan({ grid, values: new Float32Array(grid.rows * grid.cols), boxes, coverage }, { scale: sharedScale([], 'raw'), width, pixelRatio });
+      const regions = heatmapRegionsPlan({ grid, boxes, coverage }, { width, pixelRatio });
+      expect(regions.layout).toBe(whole.layout);
+      expect(regions.covered).toEqual(whole.covered);
+      expect(regions.boxes).toEqual(whole.boxes);
+      expect(regions.covered.length).toBeGreaterThan(0);
+    }
+    expect(heatmapRegionsPlan({ grid }, { width: 300 })).toMatchObject({ covered: [], boxes: [] });
+    expect(() => heatmapRegionsPlan({ grid, coverage: new Float32Array(3) }, { width: 300 })).toThrow(/coverage holds 3/);
   });
 
   it('rejects values or coverage of the wrong length with a clear message', () => {

@@ -6,7 +6,8 @@
  * and a thin painter (`drawHeatmap`). Cell edges are precomputed once per (grid, width, pixel ratio) and shared
  * between neighbours (no seams); the painter writes one pixel per cell into a small bitmap and stretches it with
  * nearest-neighbour sampling, which lands exactly on the plan's rects, so a redraw costs one small upload and
- * one drawImage instead of n fillRects.
+ * one drawImage instead of n fillRects. The regions (covered-cell outlines and boxes) can also be drawn on their own
+ * onto a transparent canvas laid over the heatmap (`renderHeatmapRegions`), so a box edit redraws only that overlay.
  */
 import { cellRect, type Box, type Grid } from '../../core/geometry';
 import { cellBitmap } from './cellBitmap';
@@ -63,15 +64,25 @@ export interface PlanRect {
   h: number;
 }
 
-/** Everything the painter does, in order: cells (fill), covered cells (outline), boxes (stroke). */
-export interface HeatmapPlan {
+/** The regions' part of a plan: covered cells (outline), then boxes (stroke). */
+export interface HeatmapRegionsPlan {
   layout: HeatmapLayout;
-  opacity: number;
-  cells: (PlanRect & { k: number; rgb: [number, number, number] })[];
   /** Covered cells with their outline alpha (0.35 + 0.65 × coverage). */
   covered: (PlanRect & { k: number; alpha: number })[];
   boxes: PlanRect[];
 }
+
+/** Everything the painter does, in order: cells (fill), covered cells (outline), boxes (stroke). */
+export interface HeatmapPlan extends HeatmapRegionsPlan {
+  opacity: number;
+  cells: (PlanRect & { k: number; rgb: [number, number, number] })[];
+}
+
+/** What the region overlay shows: the grid, the boxes and the covered cells (a heatmap's data without values). */
+export type HeatmapRegions = Pick<HeatmapData, 'grid' | 'boxes' | 'coverage'>;
+
+/** How the region overlay is drawn: a heatmap's size options. */
+export type HeatmapRegionsOptions = Pick<HeatmapOptions, 'width' | 'pixelRatio' | 'canvas'>;
 
 /** Drawing defaults. */
 export const HEATMAP_DEFAULTS = {
@@ -113,32 +124,53 @@ export function heatmapLayout(grid: Grid, width: number, pixelRatio: number = HE
 }
 
 /**
- * The exact drawing plan of a heatmap (pure; no DOM).
- * @throws RangeError when `values` / `coverage` do not have one entry per grid cell
+ * The drawing plan of the regions alone (pure; no DOM): the covered cells' outlines and the boxes, in the same
+ * device pixels as {@link heatmapPlan}'s.
+ * @throws RangeError when `coverage` does not have one entry per grid cell
  */
-export function heatmapPlan(data: HeatmapData, options: HeatmapOptions): HeatmapPlan {
-  const { grid, values, boxes = [], coverage } = data;
+export function heatmapRegionsPlan(data: HeatmapRegions, options: Pick<HeatmapOptions, 'width' | 'pixelRatio'>): HeatmapRegionsPlan {
+  const { grid, boxes = [], coverage } = data;
   const n = grid.rows * grid.cols;
-  if (values.length !== n) throw new RangeError(`heatmap values hold ${values.length} entries, the ${grid.rows}×${grid.cols} grid has ${n}`);
   if (coverage && coverage.length !== n) throw new RangeError(`coverage holds ${coverage.length} entries, expected ${n}`);
   const layout = heatmapLayout(grid, options.width, options.pixelRatio);
   const { colEdges, rowEdges, sx, sy } = layout;
-  const cells: HeatmapPlan['cells'] = new Array(n);
   const covered: HeatmapPlan['covered'] = [];
-  for (let k = 0; k < n; k++) {
-    const r = (k / grid.cols) | 0;
-    const c = k - r * grid.cols;
-    const rect = { x: colEdges[c], y: rowEdges[r], w: colEdges[c + 1] - colEdges[c], h: rowEdges[r + 1] - rowEdges[r] };
-    cells[k] = { k, ...rect, rgb: colorFor(values[k], options.scale) };
-    if (coverage && coverage[k] > 0) covered.push({ k, ...rect, alpha: 0.35 + 0.65 * Math.min(1, coverage[k]) });
+  if (coverage) {
+    for (let k = 0; k < n; k++) {
+      if (!(coverage[k] > 0)) continue;
+      const r = (k / grid.cols) | 0;
+      const c = k - r * grid.cols;
+      const x = colEdges[c];
+      const y = rowEdges[r];
+      covered.push({ k, x, y, w: colEdges[c + 1] - x, h: rowEdges[r + 1] - y, alpha: 0.35 + 0.65 * Math.min(1, coverage[k]) });
+    }
   }
   const planBoxes = boxes.map(([x1, y1, x2, y2]) => {
     const x = Math.round(Math.max(0, x1) * sx);
     const y = Math.round(Math.max(0, y1) * sy);
     return { x, y, w: Math.round(Math.min(grid.image.width, x2) * sx) - x, h: Math.round(Math.min(grid.image.height, y2) * sy) - y };
   });
+  return { layout, covered, boxes: planBoxes.filter((b) => b.w > 0 && b.h > 0) };
+}
+
+/**
+ * The exact drawing plan of a heatmap (pure; no DOM).
+ * @throws RangeError when `values` / `coverage` do not have one entry per grid cell
+ */
+export function heatmapPlan(data: HeatmapData, options: HeatmapOptions): HeatmapPlan {
+  const { grid, values } = data;
+  const n = grid.rows * grid.cols;
+  if (values.length !== n) throw new RangeError(`heatmap values hold ${values.length} entries, the ${grid.rows}×${grid.cols} grid has ${n}`);
+  const regions = heatmapRegionsPlan(data, options);
+  const { colEdges, rowEdges } = regions.layout;
+  const cells: HeatmapPlan['cells'] = new Array(n);
+  for (let k = 0; k < n; k++) {
+    const r = (k / grid.cols) | 0;
+    const c = k - r * grid.cols;
+    cells[k] = { k, x: colEdges[c], y: rowEdges[r], w: colEdges[c + 1] - colEdges[c], h: rowEdges[r + 1] - rowEdges[r], rgb: colorFor(values[k], options.scale) };
+  }
   const opacity = Math.min(1, Math.max(0, options.opacity ?? HEATMAP_DEFAULTS.opacity));
-  return { layout, opacity, cells, covered, boxes: planBoxes.filter((b) => b.w > 0 && b.h > 0) };
+  return { ...regions, opacity, cells };
 }
 
 /** False for an <img> that has not loaded or failed to decode (drawImage would draw nothing or throw). */
@@ -150,7 +182,6 @@ function isDrawable(image: CanvasImageSource): boolean {
 /** Paints a plan onto a 2-D context whose canvas has the plan's size. */
 export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, image?: CanvasImageSource | null): void {
   const { width, height } = plan.layout;
-  const pr = plan.layout.pixelRatio;
   ctx.save();
   ctx.globalAlpha = 1;
   ctx.fillStyle = HEATMAP_DEFAULTS.background;
@@ -162,10 +193,20 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, im
   // pixel in Chromium: src/ui/export/browser.test.ts).
   ctx.drawImage(cellBitmap(ctx.canvas, plan.layout.colEdges.length - 1, plan.layout.rowEdges.length - 1, plan.cells, 'heatmap'), 0, 0, width, height);
   ctx.globalAlpha = 1;
+  drawRegions(ctx, plan);
+  ctx.restore();
+}
+
+/** Strokes the covered cells' outlines, then the boxes (halo, then colour), at full opacity. */
+function drawRegions(ctx: CanvasRenderingContext2D, plan: HeatmapRegionsPlan): void {
+  const pr = plan.layout.pixelRatio;
   const lw = Math.max(1, Math.round(pr));
   ctx.lineWidth = lw;
+  let style = '';
   for (const c of plan.covered) {
-    ctx.strokeStyle = `rgba(${HEATMAP_DEFAULTS.coverageColor}, ${c.alpha.toFixed(3)})`;
+    const next = `rgba(${HEATMAP_DEFAULTS.coverageColor}, ${c.alpha.toFixed(3)})`;
+    // Most covered cells are covered whole (the same colour): set it only when it changes.
+    if (next !== style) ctx.strokeStyle = style = next;
     ctx.strokeRect(c.x + lw / 2, c.y + lw / 2, c.w - lw, c.h - lw);
   }
   const bw = HEATMAP_DEFAULTS.boxWidth * Math.max(1, pr);
@@ -177,7 +218,34 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, im
     ctx.strokeStyle = HEATMAP_DEFAULTS.boxColor;
     ctx.strokeRect(b.x + bw / 2, b.y + bw / 2, b.w - bw, b.h - bw);
   }
+}
+
+/** Paints a regions plan onto a 2-D context whose canvas has the plan's size: cleared, then outlines and boxes. */
+export function drawHeatmapRegions(ctx: CanvasRenderingContext2D, plan: HeatmapRegionsPlan): void {
+  ctx.save();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.globalAlpha = 1;
+  ctx.clearRect(0, 0, plan.layout.width, plan.layout.height);
+  drawRegions(ctx, plan);
   ctx.restore();
+}
+
+/**
+ * Sizes a canvas to a layout in device pixels and styles it to `width` CSS pixels; what already has its value is not
+ * set again (a redraw into the same canvas then changes no attribute, so no style or layout work follows).
+ */
+function sizeCanvas(canvas: HTMLCanvasElement, layout: HeatmapLayout, width: number): void {
+  if (canvas.width !== layout.width) canvas.width = layout.width;
+  if (canvas.height !== layout.height) canvas.height = layout.height;
+  const w = `${width}px`;
+  const h = `${layout.height / layout.pixelRatio}px`;
+  if (canvas.style.width !== w) canvas.style.width = w;
+  if (canvas.style.height !== h) canvas.style.height = h;
+}
+
+/** Sets an attribute unless it already has that value. */
+function setAttr(el: Element, name: string, value: string): void {
+  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 /**
@@ -188,14 +256,28 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, im
 export function renderHeatmap(data: HeatmapData, options: HeatmapOptions): HTMLCanvasElement {
   const plan = heatmapPlan(data, options);
   const canvas = options.canvas ?? document.createElement('canvas');
-  if (canvas.width !== plan.layout.width) canvas.width = plan.layout.width;
-  if (canvas.height !== plan.layout.height) canvas.height = plan.layout.height;
-  canvas.style.width = `${options.width}px`;
-  canvas.style.height = `${plan.layout.height / plan.layout.pixelRatio}px`;
-  canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', options.label ?? 'attention heatmap');
+  sizeCanvas(canvas, plan.layout, options.width);
+  setAttr(canvas, 'role', 'img');
+  setAttr(canvas, 'aria-label', options.label ?? 'attention heatmap');
   const ctx = canvas.getContext('2d');
   if (!ctx) throw new Error('this browser gives no 2-D canvas context; the heatmap cannot be drawn');
   drawHeatmap(ctx, plan, data.image);
+  return canvas;
+}
+
+/**
+ * Renders (or re-renders into `options.canvas`) the regions alone — covered-cell outlines and boxes on a transparent
+ * canvas of the heatmap's size — and returns the canvas. Laid exactly over a heatmap drawn without boxes and
+ * coverage, it shows what {@link renderHeatmap} draws with them; a box edit then redraws only this canvas.
+ * @throws RangeError for a coverage of the wrong length; Error when the browser gives no 2-D context
+ */
+export function renderHeatmapRegions(data: HeatmapRegions, options: HeatmapRegionsOptions): HTMLCanvasElement {
+  const plan = heatmapRegionsPlan(data, options);
+  const canvas = options.canvas ?? document.createElement('canvas');
+  sizeCanvas(canvas, plan.layout, options.width);
+  setAttr(canvas, 'aria-hidden', 'true');
+  const ctx = canvas.getContext('2d');
+  if (!ctx) throw new Error('this browser gives no 2-D canvas context; the regions cannot be drawn');
+  drawHeatmapRegions(ctx, plan);
   return canvas;
 }

@@ -6,6 +6,7 @@ import { useCallback, useEffect, useMemo, useRef } from 'react';
 import { panelImageShare } from '../../state/derive';
 import { useLens } from '../../state/store';
 import { differenceMap, renderDiffHeatmap } from '../charts/diffHeatmap';
+import { renderHeatmapRegions } from '../charts/heatmap';
 import { renderLegend } from '../charts/legend';
 import { divergingScale } from '../charts/scale';
 import { DECIMALS, fixed, signed } from '../format';
@@ -27,6 +28,7 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
   const boxes = useLens((s) => s.boxes);
   const opacity = useLens((s) => s.view.opacity);
   const canvas = useRef<HTMLCanvasElement>(null);
+  const overlay = useRef<HTMLCanvasElement>(null);
   const host = useRef<HTMLDivElement>(null);
   const width = fitWidth(useWidth(host, HEATMAP_WIDTH), trained.grid.image, (typeof window === 'undefined' ? 900 : window.innerHeight) * 0.62);
   const bt = tokenText(base);
@@ -38,22 +40,32 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
     [sameGrid, base.values, trained.values],
   );
   const scale = useMemo(() => (diffMap ? divergingScale([diffMap]) : null), [diffMap]);
-  // Redrawn into one canvas (no new element while scrubbing tokens); the legend only when its range changes.
+  // Redrawn into one canvas (no new element while scrubbing tokens); the regions on a canvas over it (all a box edit
+  // redraws); the legend only when its range changes.
   useEffect(() => {
     if (!canvas.current || !scale || !base.values || !trained.values) return;
     try {
       renderDiffHeatmap(
-        { image, grid: trained.grid, base: base.values, trained: trained.values, boxes, coverage: trained.coverage ?? undefined },
+        { image, grid: trained.grid, base: base.values, trained: trained.values },
         { scale, width, opacity, pixelRatio: window.devicePixelRatio || 1, canvas: canvas.current },
       );
     } catch {
       // No 2-D canvas (non-browser environment): the table above still shows the differences.
     }
-  }, [scale, base.values, trained.values, trained.grid, trained.coverage, image, boxes, opacity, width]);
+  }, [scale, base.values, trained.values, trained.grid, image, opacity, width]);
+  const shown = !!scale;
+  useEffect(() => {
+    if (!overlay.current || !shown) return;
+    try {
+      renderHeatmapRegions({ grid: trained.grid, boxes, coverage: trained.coverage ?? undefined }, { width, pixelRatio: window.devicePixelRatio || 1, canvas: overlay.current });
+    } catch {
+      // As above: no 2-D canvas.
+    }
+  }, [shown, trained.grid, trained.coverage, boxes, width]);
   const legendKey = scale ? scale.domain[1].toPrecision(2) : '';
   const legendScale = useRef(scale);
   legendScale.current = scale;
-  const legend = useCallback(() => (legendScale.current ? renderLegend(legendScale.current, { width: 260 }) : null), [legendKey]);
+  const legend = useCallback((previous: Element | null) => (legendScale.current ? renderLegend(legendScale.current, { width: 260 }, previous) : null), [legendKey]);
   const rows: [string, number | null, number | null][] = [
     ['r_v', base.reward?.r_v ?? null, trained.reward?.r_v ?? null],
     ['a_q', base.reward?.a_q ?? null, trained.reward?.a_q ?? null],
@@ -94,6 +106,7 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
         <div className="diff-map heatmap-host" ref={host}>
           <div className="heatmap-wrap" style={{ width }}>
             <canvas ref={canvas} data-testid="heatmap-diff" />
+            <canvas ref={overlay} className="heatmap-regions" />
           </div>
           <Chart render={legend} />
         </div>

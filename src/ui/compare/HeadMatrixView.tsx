@@ -65,10 +65,12 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);
   const trained = useMemo(() => render(mats.trained, 'R_a per layer and head, trained'), [render, mats.trained]);
   const delta = useMemo(() => render(diff, 'R_a trained − base per layer and head', true), [render, diff]);
-  // Colour legends: one for the R_a scale both matrices share, one for the difference's diverging scale.
-  const raLegend = useCallback(() => renderLegend(ra, { width: 220, title: 'mean R_a (0.5 = image mean)' }), [ra]);
+  // Colour legends: one for the R_a scale both matrices share, one for the difference's diverging scale (updated in
+  // place: their ranges follow every box edit).
+  const raLegend = useCallback((previous: Element | null) => renderLegend(ra, { width: 220, title: 'mean R_a (0.5 = image mean)' }, previous), [ra]);
   const diffLegend = useCallback(
-    () => (diff ? renderLegend(divergingScale([Float32Array.from(diff.values)], 'ΔR_a'), { width: 220, title: 'ΔR_a, trained − base' }) : null),
+    (previous: Element | null) =>
+      diff ? renderLegend(divergingScale([Float32Array.from(diff.values)], 'ΔR_a'), { width: 220, title: 'ΔR_a, trained − base' }, previous) : null,
     [diff],
   );
   if (!mats.base && !mats.trained) return null;

@@ -3,7 +3,7 @@
  * boxes' target tokens and covered cells, the SAYO reward, the map of the current token / layer / head, and ONE
  * colour scale shared by both heatmaps.
  */
-import { useMemo } from 'react';
+import { useMemo, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { Box, Grid } from '../../core/geometry';
 import type { HeadMode, NormMode } from '../../core/aggregate';
@@ -58,12 +58,17 @@ export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box
   return { side, panel, grid, layer, targets: t.targets, coverage: t.coverage, boxError: t.error, reward, alignment, selected };
 }
 
-/** Adds the current view's maps and ONE shared colour scale to the panels' static data. */
+/**
+ * Adds the current view's maps and ONE shared colour scale to the panels' static data. Given the data it returned
+ * last time, it keeps that scale and those normalised values while the maps and the normalisation are the same (a
+ * box edit changes neither), so what is drawn from them is not redrawn.
+ */
 export function compareFrom(
   statics: Partial<Record<Side, Static | null>>,
   token: ViewState['token'],
   head: HeadMode,
   norm: NormMode,
+  previous?: CompareData | null,
 ): CompareData {
   const maps: Partial<Record<Side, Float32Array | null>> = {};
   const tokens: Partial<Record<Side, ViewState['token'] | null>> = {};
@@ -74,13 +79,18 @@ export function compareFrom(
     maps[side] = tokens[side] === null ? null : shownMap(st.panel, tokens[side]!, st.layer, head, st.selected);
   }
   const present = Object.values(maps).filter((m): m is Float32Array => !!m);
-  const scale = present.length ? sharedScale(present, norm) : null;
+  const same =
+    !!previous?.scale &&
+    previous.scale.mode === norm &&
+    SIDES.every((side) => (maps[side] ?? null) === (previous.panels[side]?.map ?? null) && (previous.panels[side] ? !!statics[side] : !statics[side]));
+  const scale = same ? previous!.scale : present.length ? sharedScale(present, norm) : null;
   const panels: CompareData['panels'] = {};
   for (const side of SIDES) {
     const st = statics[side];
     if (!st) continue;
     const map = maps[side] ?? null;
-    panels[side] = { ...st, token: tokens[side] ?? null, map, values: map && scale ? normalizeFor(map, scale) : null };
+    const values = same ? previous!.panels[side]!.values : map && scale ? normalizeFor(map, scale) : null;
+    panels[side] = { ...st, token: tokens[side] ?? null, map, values };
   }
   return { panels, scale };
 }
@@ -109,5 +119,6 @@ export function useCompare(): CompareData {
   const token = useLens((s) => effectiveToken(s.view, s.hover));
   const base = useStatic(shown.base, 'base');
   const trained = useStatic(shown.trained, 'trained');
-  return useMemo(() => compareFrom({ base, trained }, token, head, norm), [base, trained, token, head, norm]);
+  const last = useRef<CompareData | null>(null);
+  return useMemo(() => (last.current = compareFrom({ base, trained }, token, head, norm, last.current)), [base, trained, token, head, norm]);
 }

@@ -1,7 +1,8 @@
 /**
  * @file Browser-only parts in real Chromium (headless Debian chromium via playwright-core): the session survives a
  * page reload in IndexedDB and a damaged or implausible stored copy gives a SessionError and is removed; the heatmap's
- * canvas pixels are exactly the planned colours (opacity blending, boxes on top); the PNG export decodes to the
+ * canvas pixels are exactly the planned colours (opacity blending, boxes on top), and its regions overlay composited over
+ * the heat layer gives the same pixels; the PNG export decodes to the
  * planned size with the legend and heatmap colours in place; and the heatmap redraw time for 1,300 cells.
  */
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { createStore, get, set } from 'idb-keyval';
 import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KEY } from '../../session/persist';
 import { serializeSession } from '../../session/serialize';
 import { makeSession } from '../../session/fixture';
-import { renderHeatmap, heatmapPlan, HEATMAP_DEFAULTS } from '../charts/heatmap';
+import { renderHeatmap, renderHeatmapRegions, heatmapPlan, HEATMAP_DEFAULTS } from '../charts/heatmap';
 import { renderDiffHeatmap } from '../charts/diffHeatmap';
 import { colorFor, sharedScale } from '../charts/scale';
 import { cellCoverage, cellRect, gridFor } from '../../core/geometry';
@@ -80,6 +81,39 @@ window.lens = {
       if (data[i] !== c.rgb[0] || data[i + 1] !== c.rgb[1] || data[i + 2] !== c.rgb[2]) wrong++;
     }
     return { size: [canvas.width, canvas.height], planned: [W, H], cells: n, wrong };
+  },
+  regions(width, pr) {
+    // The heat layer without regions with the regions' overlay on top must look like the heatmap drawn with them.
+    const grid = gridFor({ width: 1400, height: 728 }, QWEN2);
+    const n = grid.rows * grid.cols;
+    const values = Float32Array.from({ length: n }, (_, k) => ((k * 7919) % n) / n);
+    const image = solid(1400, 728, '#6b8e23');
+    const options = { scale: sharedScale([values], 'raw'), width, pixelRatio: pr };
+    const moved = [[310, 150, 733, 451], [1000, 500, 1400, 728]];
+    const boxes = [[300, 150, 700, 450], [1000, 500, 1400, 728]];
+    const whole = renderHeatmap({ image, grid, values, boxes, coverage: cellCoverage(boxes, grid) }, options).getContext('2d');
+    const heat = renderHeatmap({ image, grid, values }, options);
+    // Drawn first for other boxes, then redrawn into the same canvas: nothing of the old boxes may stay.
+    const overlay = renderHeatmapRegions({ grid, boxes: moved, coverage: cellCoverage(moved, grid) }, { width, pixelRatio: pr });
+    const again = renderHeatmapRegions({ grid, boxes, coverage: cellCoverage(boxes, grid) }, { width, pixelRatio: pr, canvas: overlay });
+    const W = heat.width, H = heat.height;
+    const o = overlay.getContext('2d').getImageData(0, 0, W, H).data;
+    heat.getContext('2d').drawImage(overlay, 0, 0);
+    const a = heat.getContext('2d').getImageData(0, 0, W, H).data;
+    const b = whole.getImageData(0, 0, W, H).data;
+    let maxDiff = 0, differ = 0, opaque = 0;
+    for (let i = 0; i < a.length; i++) {
+      const d = Math.abs(a[i] - b[i]);
+      if (d > maxDiff) maxDiff = d;
+      if (d > 0) differ++;
+    }
+    for (let i = 3; i < o.length; i += 4) if (o[i] > 0) opaque++;
+    const regionsOnly = heatmapPlan({ grid, values, boxes, coverage: cellCoverage(boxes, grid) }, options);
+    return {
+      same: again === overlay, size: [overlay.width, overlay.height, W, H], css: [overlay.style.width, heat.style.width],
+      hidden: overlay.getAttribute('aria-hidden'), maxDiff, differ, opaque, pixels: W * H,
+      covered: regionsOnly.covered.length, corner: px(overlay.getContext('2d'), 2, 2),
+    };
   },
   overImage() {
     const grid = gridFor({ width: 280, height: 168 }, QWEN2);
@@ -201,6 +235,22 @@ describe('in Chromium', () => {
       const r = await call<{ size: number[]; planned: number[]; cells: number; wrong: number }>('exact', ...args);
       expect(r.size).toEqual(r.planned);
       expect({ args, wrong: r.wrong }).toEqual({ args, wrong: 0 });
+    }
+  });
+
+  it('the regions overlay over the heat layer drawn without regions looks like the heatmap drawn with them', async () => {
+    for (const [width, pr] of [[700, 1], [700, 2], [421, 1.25]]) {
+      const r = await call<any>('regions', width, pr);
+      expect(r.same).toBe(true);
+      expect(r.size.slice(0, 2)).toEqual(r.size.slice(2));
+      expect(r.css).toEqual([`${width}px`, `${width}px`]);
+      expect(r.hidden).toBe('true');
+      // Only the outlines and boxes are drawn (the rest stays transparent), and compositing them gives the same
+      // pixels as drawing them onto the heat layer, up to rounding of the half-transparent outlines.
+      expect(r.opaque).toBeGreaterThan(0);
+      expect(r.opaque).toBeLessThan(r.pixels / 2);
+      expect(r.corner[3]).toBe(0);
+      expect(r.maxDiff).toBeLessThanOrEqual(1);
     }
   });
 

@@ -2,11 +2,12 @@
  * @file The answer of one panel as text (tags dimmed, special tokens hidden) with a "raw" toggle that shows it
  * exactly as the model wrote it. Rendered as React text, never HTML.
  */
-import { useState } from 'react';
+import { memo, useState } from 'react';
 import type { Side } from '../../session/types';
 import { answerPieces } from './answerText';
 
-export function AnswerText({ side, answer }: { side: Side; answer: string }) {
+/** The answer text (memoised: a box edit or a token pick re-renders its panel, not the unchanged answer). */
+export const AnswerText = memo(function AnswerText({ side, answer }: { side: Side; answer: string }) {
   const [raw, setRaw] = useState(false);
   return (
     <div className="answer-row">
@@ -28,4 +29,4 @@ export function AnswerText({ side, answer }: { side: Side; answer: string }) {
       </button>
     </div>
   );
-}
+});

@@ -87,9 +87,10 @@ export function RewardSpark({ data }: { data: PanelData }) {
   const token = useLens((s) => effectiveToken(s.view, s.hover));
   const setView = useLens((s) => s.setView);
   const r = data.reward;
-  // Drawn once per reward; the picked token is a CSS rule over it (cheap while scrubbing).
+  // Drawn once per reward, in place (a box edit changes the values, not the elements); the picked token is a CSS rule
+  // over it (cheap while scrubbing).
   const spark = useCallback(
-    () =>
+    (previous: Element | null) =>
       r
         ? renderSparkline(
             { values: r.perToken.map((p) => p.R_a), selected: r.selected, picked: null },
@@ -102,6 +103,7 @@ export function RewardSpark({ data }: { data: PanelData }) {
               label: `R_a per token, ${data.side}`,
               onPick: (i) => setView({ token: i }),
             },
+            previous,
           )
         : null,
     [r, data.side, setView],
