@@ -11,6 +11,7 @@
  */
 import { cellRect, type Box, type Grid } from '../../core/geometry';
 import { cellBitmap } from './cellBitmap';
+import { setAttr } from './dom';
 import { colorFor, type ColorScale } from './scale';
 
 /** What a heatmap shows. */
@@ -241,11 +242,6 @@ function sizeCanvas(canvas: HTMLCanvasElement, layout: HeatmapLayout, width: num
   const h = `${layout.height / layout.pixelRatio}px`;
   if (canvas.style.width !== w) canvas.style.width = w;
   if (canvas.style.height !== h) canvas.style.height = h;
-}
-
-/** Sets an attribute unless it already has that value. */
-function setAttr(el: Element, name: string, value: string): void {
-  if (el.getAttribute(name) !== value) el.setAttribute(name, value);
 }
 
 /**

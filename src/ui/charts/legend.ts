@@ -4,6 +4,7 @@
  * in place when only the scale's domain or caption change.
  */
 import { axisBottom, scaleLinear, select } from 'd3';
+import { svgRoot } from './dom';
 import { formatValue, scaleTicks, type ColorScale } from './scale';
 
 /** Options of {@link renderLegend}. */
@@ -20,8 +21,6 @@ export interface LegendOptions {
 
 /** Legend defaults. */
 export const LEGEND_DEFAULTS = { width: 240, barHeight: 10, ticks: 5, margin: 8, stops: 17 } as const;
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** What a drawn legend was built for (an update in place needs the same) and the colour table of its gradient. */
 interface Drawn {
@@ -47,10 +46,10 @@ export function renderLegend(scale: ColorScale, options: LegendOptions = {}, int
   const shape = `${width}|${barHeight}|${id}`;
   const kept = into ? drawn.get(into) : undefined;
   const reuse = kept?.shape === shape;
-  const node = reuse ? (into as SVGSVGElement) : (document.createElementNS(SVG_NS, 'svg') as SVGSVGElement);
+  const ariaLabel = `${title}: from ${formatValue(scale.domain[0])} to ${formatValue(scale.domain[1])}`;
+  const node = svgRoot(reuse ? (into as SVGSVGElement) : null, { width, height }, ariaLabel, 'sayo-legend');
   drawn.set(node, { shape, lut: scale.lut });
   const svg = select(node);
-  const ariaLabel = `${title}: from ${formatValue(scale.domain[0])} to ${formatValue(scale.domain[1])}`;
   const n = LEGEND_DEFAULTS.stops;
   const stopColor = (i: number) => {
     const li = Math.round((i / (n - 1)) * 255) * 3;
@@ -59,7 +58,6 @@ export function renderLegend(scale: ColorScale, options: LegendOptions = {}, int
   const x = scaleLinear().domain(scale.domain).range([m, width - m]);
   const axis = axisBottom(x).tickValues(scaleTicks(scale, ticks)).tickFormat((v) => formatValue(Number(v))).tickSizeOuter(0);
   if (reuse) {
-    if (node.getAttribute('aria-label') !== ariaLabel) svg.attr('aria-label', ariaLabel);
     if (kept.lut !== scale.lut) svg.selectAll('stop').attr('stop-color', (_, i) => stopColor(i));
     const caption = svg.selectChild<SVGTextElement>('text');
     if (caption.text() !== title) caption.text(title);
@@ -67,13 +65,6 @@ export function renderLegend(scale: ColorScale, options: LegendOptions = {}, int
     svg.selectChild<SVGGElement>('g').call(axis).selectAll<SVGGElement, number>('.tick').sort((a, b) => a - b);
     return node;
   }
-  svg
-    .attr('width', width)
-    .attr('height', height)
-    .attr('viewBox', `0 0 ${width} ${height}`)
-    .attr('role', 'img')
-    .attr('aria-label', ariaLabel)
-    .attr('class', 'sayo-legend');
   const gradient = svg.append('defs').append('linearGradient').attr('id', id).attr('x1', '0').attr('x2', '1').attr('y1', '0').attr('y2', '0');
   for (let i = 0; i < n; i++) gradient.append('stop').attr('offset', `${Math.round((i / (n - 1)) * 1000) / 10}%`).attr('stop-color', stopColor(i));
   svg.append('text').attr('x', m).attr('y', 11).attr('font-size', 11).attr('fill', 'currentColor').text(title);

@@ -4,6 +4,7 @@
  * on the picked token, and optional click targets per token; updated in place when only the values change.
  */
 import { line, scaleLinear, select } from 'd3';
+import { setAttr, svgRoot } from './dom';
 import { formatValue } from './scale';
 
 /** What a sparkline shows. */
@@ -43,20 +44,12 @@ export const SPARKLINE_DEFAULTS = {
   reference: '#9ca3af',
 } as const;
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
 /** Sets an element's text, changing its one text node in place when it has one (a tooltip's new value on an update). */
 function setText(el: Element, text: string): void {
   const only = el.firstChild;
   if (only && only === el.lastChild && only.nodeType === 3) {
     if ((only as Text).data !== text) (only as Text).data = text;
   } else el.textContent = text;
-}
-
-/** Sets an attribute unless it already has that value (an update in place leaves unchanged parts untouched). */
-function setAttr(el: Element, name: string, value: string | number): void {
-  const v = String(value);
-  if (el.getAttribute(name) !== v) el.setAttribute(name, v);
 }
 
 /** Rounds an SVG coordinate to 0.01 px (compact, stable markup). */
@@ -90,19 +83,9 @@ export function renderSparkline(data: SparklineData, options: SparklineOptions =
   const picked = data.picked !== undefined && data.picked !== null && data.picked >= 0 && data.picked < count ? data.picked : null;
   const shape = [width, height, axis, reference === null ? 'noref' : 'ref', picked === null ? 'nopick' : 'pick', onPick && count > 0 ? 'click' : 'view', count].join('|');
   const reuse = !!into && drawn.get(into)?.shape === shape;
-  const node = reuse ? (into as SVGSVGElement) : (document.createElementNS(SVG_NS, 'svg') as SVGSVGElement);
+  const node = svgRoot(reuse ? (into as SVGSVGElement) : null, { width, height }, `${label}, ${count} tokens`, 'sayo-sparkline');
   drawn.set(node, { shape, onPick });
   const svg = select(node);
-  const ariaLabel = `${label}, ${count} tokens`;
-  if (!reuse) {
-    svg
-      .attr('width', width)
-      .attr('height', height)
-      .attr('viewBox', `0 0 ${width} ${height}`)
-      .attr('role', 'img')
-      .attr('aria-label', ariaLabel)
-      .attr('class', 'sayo-sparkline');
-  } else if (node.getAttribute('aria-label') !== ariaLabel) svg.attr('aria-label', ariaLabel);
   if (axis > 0) {
     const ticks = [...new Set([domain[0], ...(reference !== null && reference > domain[0] && reference < domain[1] ? [reference] : []), domain[1]])];
     let g = svg.selectChild<SVGGElement>('g.y-axis');
