@@ -23,12 +23,6 @@ import { median } from './stats.ts';
 export type Precision = 'fp32' | 'q4' | 'q8';
 export const DTYPE = (p: Precision | undefined) =>
   p === 'q4' || p === 'q8' ? { decoder_model_merged: p, embed_tokens: 'fp32', vision_encoder: 'fp32' } : 'fp32';
-/** The decoder file of a precision (transformers.js's suffixes). */
-export const DECODER_FILE: Record<Precision, string> = {
-  fp32: 'decoder_model_merged.onnx',
-  q4: 'decoder_model_merged_q4.onnx',
-  q8: 'decoder_model_merged_quantized.onnx',
-};
 
 export type Variant = 'all' | 'last' | 'none' | 'noattn' | 'tjs' | 'tjs-attn';
 

@@ -19,9 +19,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RawImage } from '@huggingface/transformers';
+import { DTYPE_SUFFIX } from '../src/cli/lib/inspect-checks.ts';
 import { median } from './stats.ts';
 import { benchBrowserScale, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
-import { DECODER_FILE, DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant, type VariantFigures } from './scale-node.ts';
+import { DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant, type VariantFigures } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'node_modules/.cache/sayo-bench-scale');
@@ -80,7 +81,7 @@ export function copyBandwidthGBs(): number {
 /** Bytes of decoder weights read per generated token: the decoder graph (layers + LM head; one embedding row is
  * negligible), of the precision benchmarked. */
 export function weightBytesPerToken(e: LadderEntry, dtype: Precision = 'fp32'): number {
-  return fs.statSync(path.join(e.path, 'onnx', DECODER_FILE[dtype])).size;
+  return fs.statSync(path.join(e.path, 'onnx', `decoder_model_merged${DTYPE_SUFFIX[dtype]}.onnx`)).size;
 }
 
 /** The benchmark images (from the first sample), written once. */

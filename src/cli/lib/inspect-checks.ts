@@ -19,7 +19,7 @@ export interface Check {
 }
 
 /** transformers.js file suffix per dtype. */
-const DTYPE_SUFFIX: Record<string, string> = {
+export const DTYPE_SUFFIX: Record<string, string> = {
   fp32: '', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q8: '_quantized', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
 };
 const SESSIONS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;
