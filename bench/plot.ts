@@ -72,10 +72,13 @@ export function plotReport(rep: ScaleReport): string {
 /** Several reports as one: rungs by label (a Node-only and a Chromium-only run of a rung make one rung, the later
  * report's figures first), sorted by parameters; the sweeps of whichever has them. */
 export function mergeReports(reps: ScaleReport[]): ScaleReport {
-  const byLabel = new Map<string, ScaleReport['rungs'][number]>();
+  type Rung = ScaleReport['rungs'][number];
+  // A field a run did not measure is absent or an empty record (e.g. a Chromium-only run's `memory: {}`).
+  const measured = (v: unknown) => v !== undefined && !(typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0);
+  const byLabel = new Map<string, Rung>();
   for (const r of reps.flatMap((x) => x.rungs)) {
     const had = byLabel.get(r.label);
-    byLabel.set(r.label, had ? { ...had, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined && !(typeof v === 'object' && v && !Array.isArray(v) && Object.keys(v).length === 0))) } : r);
+    byLabel.set(r.label, had ? { ...had, ...(Object.fromEntries(Object.entries(r).filter(([, v]) => measured(v))) as Partial<Rung>) } : r);
   }
   const out: ScaleReport = { ...reps[0], rungs: [...byLabel.values()].sort((a, b) => a.entry.params - b.entry.params) };
   out.imageTokens = reps.find((r) => r.imageTokens.length)?.imageTokens ?? [];
