@@ -2,6 +2,7 @@
 benchmark (`npm run bench -- --scale`). One command builds what is missing and prints where each rung lives:
 
     python -m sayo_train ladder [--rungs mini,25m,100m,500m] [--quantized] [--cache DIR] [--list] [--json]
+    python -m sayo_train ladder --rungs 2b     (opt-in, built light: see the 2b rung's `light`)
 
 Rung "mini" is the shipped SAYO-mini (models/sayo-mini), not rebuilt; its view without attention outputs uses the
 fixture decoder fixtures/onnx/sayo-mini-decoder-noattn.onnx. The others have random weights at the dimensions below:
@@ -16,7 +17,8 @@ The cache folder (default ~/.cache/sayo-lens/ladder, never inside the repository
 <rung>-hf-<key>, where the key hashes the rung's dimensions and the exporter's source, so a changed exporter or rung
 rebuilds (removing the rung's older folders) and an unchanged one is reused.
 
-The 2b rung (Qwen2-VL-2B's dimensions) is listed but not built: see LADDER_NOT_BUILT.
+The 2b rung (Qwen2-VL-2B's dimensions) is built only when named, and light: the last layer's attention, the 4-bit
+set only, no view without attention outputs and no check against PyTorch (its `light` field says why, measured).
 """
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ class Rung:
     vision_heads: int
     vision_mlp_ratio: float = 4.0
     mrope: tuple = (16, 24, 24)
+    # Non-empty: built light (the reason, printed before the build): decoder_attentions of the last layer only,
+    # fp32 and q4 graphs, no noattn/ view, no onnxruntime-vs-PyTorch check.
+    light: str = ""
 
 
 RUNGS: dict[str, Rung] = {
@@ -70,17 +75,17 @@ RUNGS: dict[str, Rung] = {
                  vision_dim=640, vision_depth=12, vision_heads=10, mrope=(8, 12, 12)),
     # Qwen2-VL-2B-Instruct's config.json.
     "2b": Rung("2b", hidden=1536, layers=28, heads=12, kv_heads=2, head_dim=128, intermediate=8960, vocab=151936,
-               vision_dim=1280, vision_depth=32, vision_heads=16, mrope=(16, 24, 24)),
+               vision_dim=1280, vision_depth=32, vision_heads=16, mrope=(16, 24, 24), light=(
+                   "measured on this 24 GiB, 2-core machine, the random 2.2 B-parameter checkpoint (8.9 GB of fp32 "
+                   "weights) and its tracing peak at 17.5 GB RSS and the 8-bit quantization of its decoder ran the "
+                   "machine out of memory, so the rung gets the last layer's attention and the 4-bit set only (~7 min, "
+                   "~25 GB of disk while it builds), no second trace without attention outputs (capture cost is "
+                   "measured against the same graph with nothing fetched) and no check against PyTorch (a second "
+                   "8.9 GB copy of the weights beside onnxruntime's)")),
 }
+# Rungs built only when named in --rungs.
+OPT_IN = ("2b",)
 ORDER = ["mini", "25m", "100m", "500m", "2b"]
-LADDER_NOT_BUILT = {
-    "2b": "opt-out: measured on this 24 GiB, 2-core machine with Hugging Face's classes and the exporter, the random "
-          "2.2 B-parameter checkpoint (8.9 GB of fp32 weights) and its tracing peaked at 17.5 GB RSS; the fp32 graphs "
-          "(decoder 6.2 GB as external data, over protobuf's 2 GB) took ~4 min and their q4 variants ~2 min, but the "
-          "8-bit quantization of the decoder then ran the machine out of memory, and the ladder's second export "
-          "without attention outputs would trace everything again. README -> Benchmarks has the figures of a one-off "
-          "build with the last layer's attention and q4 only",
-}
 
 
 class LadderError(RuntimeError):
@@ -179,29 +184,37 @@ def hf_checkpoint(r: Rung, folder: Path, seed: int = 0):
     return model
 
 
+def quantized_of(r: Rung, quantized: bool) -> tuple[str, ...]:
+    """The quantized decoders a rung has: q4 alone for a light rung, QUANTIZED with --quantized, else none."""
+    return ("q4",) if r.light else QUANTIZED if quantized else ()
+
+
 def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = False) -> dict:
     """Builds one rung with Hugging Face's classes and the project's exporter (sayo_train.hf_export): every layer's
-    attention in onnx/, the same weights without attention outputs in noattn/ (a second export)."""
+    attention in onnx/, the same weights without attention outputs in noattn/ (a second export); a light rung gets
+    the last layer's attention, q4 and no noattn/."""
     from .hf_export import ExportConfig, export_checkpoint
     t0 = time.time()
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     hf = tmp / "hf"
     model = hf_checkpoint(r, hf)
-    precisions = ("fp32",) + QUANTIZED if quantized else ("fp32",)
-    rep = export_checkpoint(model, tmp, ExportConfig(layers="all", precisions=precisions, check=check,
-                                                     processor_dir=hf))
-    export_checkpoint(model, tmp / "noattn", ExportConfig(layers="none", precisions=precisions, processor_dir=hf))
-    for f in (tmp / "noattn" / "onnx").glob("*"):  # the view shares vision and embeddings with the main folder
-        if not f.name.startswith("decoder_model_merged"):
-            f.unlink()
-            f.symlink_to(Path("../../onnx") / f.name)
+    precisions = ("fp32",) + quantized_of(r, quantized)
+    rep = export_checkpoint(model, tmp, ExportConfig(layers="last" if r.light else "all", precisions=precisions,
+                                                     check=check and not r.light, processor_dir=hf))
+    if not r.light:
+        export_checkpoint(model, tmp / "noattn", ExportConfig(layers="none", precisions=precisions, processor_dir=hf))
+        for f in (tmp / "noattn" / "onnx").glob("*"):  # the view shares vision and embeddings with the main folder
+            if not f.name.startswith("decoder_model_merged"):
+                f.unlink()
+                f.symlink_to(Path("../../onnx") / f.name)
     shutil.rmtree(hf)
     n = sum(p.numel() for p in model.parameters())
     nv = sum(p.numel() for p in model.model.visual.parameters())
     meta = {"rung": r.name, "dims": asdict(r), "params": n, "decoder_params": n - nv,
             "exporter": "sayo_train.hf_export (Qwen2VLForConditionalGeneration)", "builder": "hf",
-            "exporter_version": exporter_version(), "key": rung_key(r), "quantized": quantized,
+            "exporter_version": exporter_version(), "key": rung_key(r), "quantized": list(quantized_of(r, quantized)),
+            "light": r.light,
             "export_s": rep.seconds, "build_s": round(time.time() - t0, 1), "check": rep.check or {}}
     (tmp / "LADDER.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
@@ -215,7 +228,8 @@ def mini_entry(cache: Path) -> dict:
     view = noattn_view(SHIPPED_MINI, SHIPPED_MINI_NOATTN, cache / f"mini-noattn-{key}")
     params = _onnx_params(SHIPPED_MINI / "onnx")
     return {"rung": "mini", "path": str(SHIPPED_MINI), "noattn": str(view), "shipped": True,
-            "layers": cfg["num_hidden_layers"], "heads": cfg["num_attention_heads"], "params": params["all"],
+            "layers": cfg["num_hidden_layers"], "heads": cfg["num_attention_heads"],
+            "attention_layers": list(range(cfg["num_hidden_layers"])), "quantized": [], "light": "", "params": params["all"],
             "decoder_params": params["decoder"], "built": False}
 
 
@@ -242,30 +256,34 @@ def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, lo
             continue
         if name not in RUNGS:
             raise LadderError(f"unknown rung {name!r}; rungs: {', '.join(ORDER)}")
-        if name in LADDER_NOT_BUILT:
-            raise LadderError(f"rung {name} is not built by this ladder: {LADDER_NOT_BUILT[name]}")
         r = RUNGS[name]
         folder = rung_folder(cache, r)
         built = False
-        missing = [p for p in QUANTIZED if not (folder / "onnx" / variant_name("decoder_model_merged", p)).exists()]
-        if not (folder / "LADDER.json").exists() or (quantized and missing):
+        wanted = quantized_of(r, quantized)
+        missing = [p for p in wanted if not (folder / "onnx" / variant_name("decoder_model_merged", p)).exists()]
+        if not (folder / "LADDER.json").exists() or missing:
             # other keys of the rung: an older exporter or other dimensions
             for stale in cache.glob(f"{name}-hf-*"):
                 shutil.rmtree(stale, ignore_errors=True)
+            if r.light:
+                log(f"ladder: {name} is built light: {r.light}")
             log(f"ladder: building {name} with sayo_train.hf_export into {folder} …")
             build_rung_hf(r, folder, check=check, quantized=quantized)
             built = True
         meta = json.loads((folder / "LADDER.json").read_text())
-        view = folder / "noattn"
-        out.append({"rung": name, "path": str(folder), "noattn": str(view), "shipped": False, "builder": "hf", "layers": r.layers, "heads": r.heads,
-                     "params": meta["params"], "decoder_params": meta["decoder_params"], "build_s": meta["build_s"],
-                     "built": built})
+        have = [p for p in QUANTIZED if (folder / "onnx" / variant_name("decoder_model_merged", p)).exists()]
+        out.append({"rung": name, "path": str(folder), "noattn": None if r.light else str(folder / "noattn"),
+                    "shipped": False, "builder": "hf", "layers": r.layers, "heads": r.heads,
+                    "attention_layers": [r.layers - 1] if r.light else list(range(r.layers)), "quantized": have,
+                    "light": r.light, "params": meta["params"], "decoder_params": meta["decoder_params"],
+                    "build_s": meta["build_s"], "built": built})
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="sayo_train ladder", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rungs", default="mini,25m,100m,500m", help=f"comma-separated, from {', '.join(ORDER)}")
+    ap.add_argument("--rungs", default=",".join(n for n in ORDER if n not in OPT_IN),
+                    help=f"comma-separated, from {', '.join(ORDER)} ({', '.join(OPT_IN)} only when named)")
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="cache folder (outside the repository)")
     ap.add_argument("--quantized", action="store_true",
                     help="also write q4 and q8 decoders (onnx/decoder_model_merged_q4.onnx, _quantized.onnx)")
@@ -280,7 +298,7 @@ def main(argv=None) -> int:
             dims = "shipped models/sayo-mini" if r is None else \
                 f"hidden {r.hidden}, {r.layers} layers × {r.heads} heads ({r.kv_heads} kv), vocab {r.vocab}, " \
                 f"vision {r.vision_dim}×{r.vision_depth}"
-            why = f"  [not built: {LADDER_NOT_BUILT[n]}]" if n in LADDER_NOT_BUILT else ""
+            why = f"  [opt-in, built light: {r.light}]" if r is not None and r.light else ""
             print(f"{n:>5}: {dims}{why}")
         return 0
     from .hf_export.family import ExportError

@@ -14,7 +14,7 @@ def test_list_names_every_rung(capsys):
     out = capsys.readouterr().out
     for name in ladder.ORDER:
         assert f"{name}:" in out
-    assert "not built" in out  # the 2b rung says why
+    assert "opt-in, built light: measured" in out  # the 2b rung says why
 
 
 def test_unknown_rung_is_refused_with_the_accepted_names(tmp_path, capsys):
@@ -54,9 +54,28 @@ def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
     assert not again[0]["built"] and again[0]["path"] == r25["path"]
 
 
-def test_2b_is_opt_out_with_its_reason(tmp_path):
-    with pytest.raises(ladder.LadderError, match="2 GB"):
-        ladder.ensure(["2b"], cache=tmp_path)
+def test_2b_is_opt_in_and_light(capsys):
+    """2b is built only when named, and light; the default rungs leave it out."""
+    assert ladder.RUNGS["2b"].light and "2b" in ladder.OPT_IN
+    assert ladder.quantized_of(ladder.RUNGS["2b"], quantized=False) == ("q4",)
+    assert ladder.quantized_of(ladder.RUNGS["25m"], quantized=False) == ()
+
+
+def test_a_light_rung_has_the_last_layer_q4_and_no_view(tmp_path):
+    """The light build the 2b rung gets, run at 25m's dimensions: the last layer's attention, fp32 and q4 only, no
+    noattn/ view, and the entry says so (the bench measures capture against the same graph with nothing fetched)."""
+    import dataclasses
+    import onnx
+    r = dataclasses.replace(ladder.RUNGS["25m"], light="test: built light")
+    folder = tmp_path / "25m-light"
+    meta = ladder.build_rung_hf(r, folder)
+    assert meta["light"] == "test: built light" and meta["quantized"] == ["q4"] and meta["check"] == {}
+    onnx_dir = folder / "onnx"
+    assert (onnx_dir / "decoder_model_merged_q4.onnx").exists()
+    assert not (onnx_dir / "decoder_model_merged_quantized.onnx").exists() and not (folder / "noattn").exists()
+    outs = [o.name for o in onnx.load(str(onnx_dir / "decoder_model_merged.onnx"), load_external_data=False).graph.output
+            if "attentions" in o.name]
+    assert outs == [f"decoder_attentions.{r.layers - 1}"]
 
 
 def test_mini_view_is_rebuilt_when_its_links_point_into_another_checkout(tmp_path):

@@ -82,15 +82,21 @@ class VisionExport(nn.Module):
 
     def _attention(self, blk, x, cos, sin, bias):
         """x [1, N, C] (a leading 1 so the block's linears trace to MatMul, which the q4 quantizer handles, not
-        Gemm)."""
+        Gemm). One head at a time: the vision tower attends over every patch of an image (4 per image token), and
+        a batched [heads, N, N] score and probability pair is 2·heads·N²·4 bytes (4 GB at Qwen2-VL-2B's 16 heads
+        and 5,184 patches, past wasm32's address space). Per head the same arithmetic needs 2·N²·4 bytes at a
+        time: onnxruntime runs each head's chain to its end before the next (depth-first order from the Concat),
+        and frees the pair after its one consumer."""
         a = blk.attn
         n = x.shape[1]
         q, k, v = a.qkv(x).reshape(n, 3, self.heads, -1).permute(1, 0, 2, 3).unbind(0)
         q, k = self.family.apply_vision_rotary(q, k, cos, sin)
-        q, k, v = q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1)
-        w = torch.matmul(q, k.transpose(1, 2)) * self.scaling + bias
-        w = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
-        o = torch.matmul(w, v).transpose(0, 1).reshape(1, n, -1)
+        heads = []
+        for h in range(self.heads):
+            w = torch.matmul(q[:, h], k[:, h].transpose(0, 1)) * self.scaling + bias
+            w = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+            heads.append(torch.matmul(w, v[:, h]))
+        o = torch.cat(heads, dim=-1).reshape(1, n, -1)
         return a.proj(o)
 
     def forward(self, pixel_values, grid_thw):
