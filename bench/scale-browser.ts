@@ -36,6 +36,11 @@ export async function serveFolder(root: string): Promise<{ url: string; close: (
  * browser's own flags, so a marker flag would miss them).
  */
 export function chromiumTreeRssMb(): number {
+  return chromiumRss().treeMb;
+}
+
+/** RSS (MB) of the Chromium tree and of its largest process (the renderer that holds the worker's WASM heap). */
+export function chromiumRss(): { treeMb: number; largestMb: number } {
   const parent = new Map<number, number>();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -51,17 +56,19 @@ export function chromiumTreeRssMb(): number {
     return false;
   };
   let kb = 0;
+  let largest = 0;
   for (const pid of parent.keys()) {
     if (!ours(pid)) continue;
     try {
       if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chrom')) continue;
       const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
       kb += m ? Number(m[1]) : 0;
+      largest = Math.max(largest, m ? Number(m[1]) : 0);
     } catch {
       // the process ended while we read it
     }
   }
-  return kb / 1024;
+  return { treeMb: kb / 1024, largestMb: largest / 1024 };
 }
 
 export interface BrowserScaleJob {
@@ -86,6 +93,8 @@ export interface BrowserScaleResult {
   decodeTps?: Record<string, number>;
   bytesPerToken?: Record<string, number>;
   peakRssMb: number;
+  /** Peak RSS of the largest single Chromium process (the worker's renderer: an upper bound of its WASM heap). */
+  largestProcessMb?: number;
 }
 
 const run = (page: Page, o: HarnessOptions): Promise<HarnessRun> => page.evaluate((opts) => window.sayoHarness.run(opts), o);
@@ -100,21 +109,27 @@ function stepBytes(r: HarnessRun): number {
 export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserScaleResult> {
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   let peak = 0;
-  const timer = setInterval(() => (peak = Math.max(peak, chromiumTreeRssMb())), 200);
+  let largest = 0;
+  const sample = () => {
+    const r = chromiumRss();
+    peak = Math.max(peak, r.treeMb);
+    largest = Math.max(largest, r.largestMb);
+    return { peakRssMb: peak, largestProcessMb: largest };
+  };
+  const timer = setInterval(sample, 200);
   try {
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${job.appUrl}/e2e-harness.html`);
     await page.waitForFunction(() => 'sayoHarness' in window);
     const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: 'wasm', dtype: job.dtype, imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
     const cold = await run(page, base);
-    if (cold.error) return { error: `${cold.error.code}: ${cold.error.message}`, peakRssMb: Math.max(peak, chromiumTreeRssMb()) };
+    if (cold.error) return { error: `${cold.error.code}: ${cold.error.message}`, ...sample() };
     const layers = cold.info.attentionLayers;
     const capture = { all: undefined, last: layers.length ? [layers[layers.length - 1]] : [], none: [] } as const;
     const long = { ...base, reuse: true, maxNewTokens: job.tokens, minNewTokens: job.tokens };
     if (job.kind === 'memory') {
       const r = await run(page, { ...long, captureLayers: capture[job.variant ?? 'last'] as number[] | undefined });
-      peak = Math.max(peak, chromiumTreeRssMb());
-      return r.error ? { error: `${r.error.code}: ${r.error.message}`, peakRssMb: peak } : { peakRssMb: peak };
+      return r.error ? { error: `${r.error.code}: ${r.error.message}`, ...sample() } : sample();
     }
     const warm = [await run(page, { ...base, reuse: true }), await run(page, { ...base, reuse: true })];
     const names = ['all', 'last', 'none'] as const;
@@ -125,13 +140,13 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
       for (let k = 0; k < names.length; k++) {
         const v = names[(k + i) % names.length];
         const r = await run(page, { ...long, captureLayers: capture[v] as number[] | undefined });
-        if (r.error || !r.summary) return { error: `${r.error?.code}: ${r.error?.message}`, peakRssMb: Math.max(peak, chromiumTreeRssMb()) };
+        if (r.error || !r.summary) return { error: `${r.error?.code}: ${r.error?.message}`, ...sample() };
         (prefill[v] ??= []).push(r.summary.prefillMs);
         (decode[v] ??= []).push(r.summary.tokens > 1 ? ((r.summary.tokens - 1) / r.summary.decodeMs) * 1000 : NaN);
         (bytes[v] ??= []).push(stepBytes(r));
       }
     }
-    peak = Math.max(peak, chromiumTreeRssMb());
+    const peaks = sample();
     const med = (o: Record<string, number[]>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
     return {
       firstTokenColdMs: cold.firstStepSincePageStart,
@@ -139,10 +154,10 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
       prefillMs: med(prefill),
       decodeTps: med(decode),
       bytesPerToken: med(bytes),
-      peakRssMb: peak,
+      ...peaks,
     };
   } catch (e) {
-    return { error: (e as Error).message.split('\n')[0], peakRssMb: Math.max(peak, chromiumTreeRssMb()) };
+    return { error: (e as Error).message.split('\n')[0], ...sample() };
   } finally {
     clearInterval(timer);
     await browser.close();

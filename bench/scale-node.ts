@@ -18,11 +18,14 @@ import type { InThreadEngine } from '../src/engine/engine.ts';
 import type { GenerateRequest, ModelInfo, PromptInfo, StepRecord } from '../src/engine/types.ts';
 import { median } from './stats.ts';
 
-/** Decoder precision of a job: fp32 everywhere, or a quantized decoder (the ladder's `--quantized`: 4-bit MatMulNBits,
- * or 8-bit dynamic quantization) with fp32 vision and embeddings. */
-export type Precision = 'fp32' | 'q4' | 'q8';
+/** Precision of a job: fp32 everywhere; a quantized decoder (the ladder's `--quantized`: 4-bit MatMulNBits, or 8-bit
+ * dynamic quantization) with fp32 vision and embeddings; or 'q4-all', every graph 4-bit (transformers.js's dtype 'q4',
+ * what a 2 B model needs to fit wasm32: its fp32 vision tower alone is 2.7 GB). */
+export type Precision = 'fp32' | 'q4' | 'q8' | 'q4-all';
 export const DTYPE = (p: Precision | undefined) =>
-  p === 'q4' || p === 'q8' ? { decoder_model_merged: p, embed_tokens: 'fp32', vision_encoder: 'fp32' } : 'fp32';
+  p === 'q4' || p === 'q8' ? { decoder_model_merged: p, embed_tokens: 'fp32', vision_encoder: 'fp32' } : p === 'q4-all' ? 'q4' : 'fp32';
+/** The transformers.js dtype of the decoder graph a precision loads. */
+export const decoderDtype = (p: Precision = 'fp32') => (p === 'q4-all' ? 'q4' : p);
 
 export type Variant = 'all' | 'last' | 'none' | 'noattn' | 'tjs' | 'tjs-attn';
 
@@ -30,7 +33,8 @@ export interface DecodeJob {
   dtype?: Precision;
   kind: 'decode';
   model: string;
-  noattn: string;
+  /** The view without attention outputs (absent for a light rung: the 'noattn' variant is then not run). */
+  noattn?: string;
   image: string;
   question: string;
   tokens: number;
@@ -197,7 +201,7 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const last = info.attentionLayers[info.attentionLayers.length - 1];
   const needs = (v: Variant) => job.variants.includes(v);
   const noattn = needs('noattn') ? { engine: createNodeEngine({ threads: job.threads }) } : undefined;
-  const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn }, { dtype: DTYPE(job.dtype) }) : undefined;
+  const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn! }, { dtype: DTYPE(job.dtype) }) : undefined;
   const tjs = needs('tjs') || needs('tjs-attn') ? await transformersJs(job.model, job.threads, job.dtype) : undefined;
   const runners: Record<Variant, () => Promise<VariantFigures>> = {
     all: () => ours(engine, info, base, undefined, setPrompt),

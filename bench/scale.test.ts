@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureLadder, nodeJob, weightBytesPerToken, type LadderEntry } from './scale.ts';
+import { ensureLadder, nodeJob, quantizedUnits, variantsOf, weightBytesPerToken, type LadderEntry } from './scale.ts';
 import type { DecodeResult, MemoryResult } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -17,6 +17,12 @@ describe('scale benchmark smoke (mini, 25m)', () => {
 
   it('builds or reuses the two smallest rungs with one command', () => {
     ladder = ensureLadder(['mini', '25m']);
+    // a full rung runs every variant; a light one (2b: one captured layer, no noattn view, whole q4 set) the rest
+    expect(variantsOf(ladder[1])).toContain('noattn');
+    expect(quantizedUnits(ladder[1])).toEqual(['q4', 'q8']);
+    const light = { ...ladder[1], noattn: null, light: 'built light' };
+    expect(variantsOf(light)).toEqual(['last', 'none', 'tjs', 'tjs-attn']);
+    expect(quantizedUnits(light)).toEqual(['q4-all']);
     expect(ladder.map((e) => e.rung)).toEqual(['mini', '25m']);
     expect(ladder[1].params).toBeGreaterThan(10 * ladder[0].params);
     expect(weightBytesPerToken(ladder[1])).toBeGreaterThan(4 * ladder[1].decoder_params * 0.5);
@@ -25,7 +31,7 @@ describe('scale benchmark smoke (mini, 25m)', () => {
   it.each([0, 1])('rung %i: a short decode job gives every variant, bytes per token by captured layers', async (i) => {
     const e = ladder[i];
     const r = await nodeJob<DecodeResult>({
-      kind: 'decode', model: e.path, noattn: e.noattn, image: IMAGE, question: QUESTION, tokens: 4, rounds: 1, threads: 1,
+      kind: 'decode', model: e.path, noattn: e.noattn!, image: IMAGE, question: QUESTION, tokens: 4, rounds: 1, threads: 1,
       variants: ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'],
     });
     if ('error' in r) throw new Error(r.error);

@@ -10,7 +10,9 @@
  *
  * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--quantized 500m] [--mid 100m] [--tokens 32] [--rounds 3]
  *        [--threads 1] [--threads-ab 100m,500m] [--threads-images 100,1300] [--quantized-only] [--skip-rungs | --skip-node]
- *        [--skip-browser] [--skip-sweeps]
+ *        [--skip-browser] [--skip-sweeps] [--images 400,1300] [--browser-memory-only]
+ *        npm run bench -- --scale --rungs 2b --quantized 2b --quantized-only --images 1300 ...   (the opt-in 2b rung,
+ *        built light: its whole 4-bit set, 'q4-all'; --images adds peak memory at more image tokens, Node and Chromium)
  *        [--json docs/bench/scale-latest.json]
  *        npm run bench -- --scale --print docs/bench/scale-latest.json   (the tables of a saved run)
  */
@@ -22,7 +24,7 @@ import { RawImage } from '@huggingface/transformers';
 import { DTYPE_SUFFIX } from '../src/cli/lib/inspect-checks.ts';
 import { median } from './stats.ts';
 import { benchBrowserScale, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
-import { DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant, type VariantFigures } from './scale-node.ts';
+import { DTYPE, decoderDtype, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant, type VariantFigures } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, 'node_modules/.cache/sayo-bench-scale');
@@ -35,7 +37,13 @@ const PORT = 4181;
 export interface LadderEntry {
   rung: string;
   path: string;
-  noattn: string;
+  /** The same weights without attention outputs; null for a light rung (2b), whose capture cost is measured against
+   * the same graph with nothing fetched. */
+  noattn: string | null;
+  /** Why the rung was built light (last layer's attention, q4 only), or empty. */
+  light?: string;
+  /** Quantized decoders the rung has (transformers.js dtypes). */
+  quantized?: string[];
   layers: number;
   heads: number;
   params: number;
@@ -81,7 +89,17 @@ export function copyBandwidthGBs(): number {
 /** Bytes of decoder weights read per generated token: the decoder graph (layers + LM head; one embedding row is
  * negligible), of the precision benchmarked. */
 export function weightBytesPerToken(e: LadderEntry, dtype: Precision = 'fp32'): number {
-  return fs.statSync(path.join(e.path, 'onnx', `decoder_model_merged${DTYPE_SUFFIX[dtype]}.onnx`)).size;
+  return fs.statSync(path.join(e.path, 'onnx', `decoder_model_merged${DTYPE_SUFFIX[decoderDtype(dtype)]}.onnx`)).size;
+}
+
+/** Decode variants a rung runs: a light rung (one captured layer, no noattn view) has no 'all' and no 'noattn'. */
+export function variantsOf(e: LadderEntry): Variant[] {
+  return e.noattn ? ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'] : ['last', 'none', 'tjs', 'tjs-attn'];
+}
+
+/** Quantized precisions a rung is measured in: the q4 and q8 decoders, or a light rung's whole 4-bit set. */
+export function quantizedUnits(e: LadderEntry): Precision[] {
+  return e.light ? ['q4-all'] : ['q4', 'q8'];
 }
 
 /** The benchmark images (from the first sample), written once. */
@@ -163,6 +181,8 @@ export interface ScaleReport {
     memory: Record<string, MemoryResult | { error: string }>;
     browser?: BrowserScaleResult;
     browserMemory: Record<string, BrowserScaleResult>;
+    /** Peak memory at other image-token counts (`--images`): Node with and without capture, Chromium capturing. */
+    atImages?: Record<string, { node: Record<string, MemoryResult | { error: string }>; browser?: BrowserScaleResult }>;
   }>;
   imageTokens: Array<{ rung: string; tokens: string; node: DecodeResult | { error: string }; memory: Record<string, MemoryResult | { error: string }> }>;
   lengths: Array<{ rung: string; tokens: number; node: MemoryResult | { error: string } }>;
@@ -217,17 +237,36 @@ function printRungs(rep: ScaleReport): void {
       const xs = ra.map((x, i) => (x / rb[i] - 1) * 100).sort((p, q) => p - q);
       return `${f(median(xs))} % [${f(xs[0])}, ${f(xs[xs.length - 1])}]`;
     };
-    const overhead = (c?: VariantFigures) => paired(v.noattn, c);
+    // Without a noattn view (a light rung) the baseline is the same graph with nothing fetched.
+    const base = r.entry.noattn ? 'noattn decoder' : 'same graph, nothing fetched (light rung: no noattn view)';
+    const overhead = (c?: VariantFigures) => paired(v.noattn ?? v.none, c);
     const code = (c?: VariantFigures) => (c?.captureShare === undefined ? 'n/a' : `${f(c.captureShare * 100, 2)} %`);
     const limit = (rep.copyGBs * 1e9) / r.weightBytes;
     const m = (k: string) => (isErr(r.memory[k]) ? NaN : (r.memory[k] as MemoryResult | undefined)?.peakRssMb);
+    const mBase = r.entry.noattn ? 'noattn' : 'none';
     console.log(
-      `  ${r.label.padEnd(8)} capture cost vs noattn decoder, per round: last ${overhead(v.last)}, all ${overhead(v.all)} (aim ≤ 5 % last)` +
+      `  ${r.label.padEnd(8)} capture cost vs ${base}, per round: last ${overhead(v.last)}, all ${v.all ? overhead(v.all) : 'n/a'} (aim ≤ 5 % last)` +
         ` · capture code in the loop: last ${code(v.last)}, all ${code(v.all)} of the run` +
         ` · ours/tjs generate: ${f(ratio(v.all?.decodeTps, v['tjs-attn']?.decodeTps), 2)}× with attentions, ${f(ratio(v.none?.decodeTps, v.tjs?.decodeTps), 2)}× without (aim ≥ 0.95×)` +
         ` · decode/limit ${f(ratio(v.last?.decodeTps, limit), 2)} (aim ≥ 0.5 at 500m, 2b)` +
-        ` · peak last/noattn ${f(ratio(m('last'), m('noattn')), 2)}×, all/noattn ${f(ratio(m('all'), m('noattn')), 2)}× (aim ≤ 1.1×)`,
+        ` · peak last/${mBase} ${f(ratio(m('last'), m(mBase)), 2)}×, all/${mBase} ${f(ratio(m('all'), m(mBase)), 2)}× (aim ≤ 1.1×)`,
     );
+  }
+  const at = rep.rungs.filter((r) => r.atImages && Object.keys(r.atImages).length);
+  if (at.length) {
+    console.log(`\nPeak memory at more image tokens (capture last layer; Node with and without capture) — load ${loadAt(rep)}`);
+    console.log(['rung', 'image tokens', 'Node peak MB last / without', 'prefill ms (Node, last)', 'Chromium tree peak MB', 'largest Chromium process MB (holds the WASM heap)', 'Chromium'].join(' | '));
+    for (const r of at) {
+      for (const [k, x] of Object.entries(r.atImages!)) {
+        const nm = (v: string) => (isErr(x.node[v]) ? 'err' : mb((x.node[v] as MemoryResult | undefined)?.peakRssMb));
+        const last = x.node.last && !isErr(x.node.last) ? x.node.last : undefined;
+        const b = x.browser;
+        console.log(
+          [r.label, last ? String(last.imageTokens) : k, `${nm('last')} / ${nm(r.entry.noattn ? 'noattn' : 'none')}`, f(last?.prefillMs, 0), b ? mb(b.peakRssMb) : '-', b ? mb(b.largestProcessMb) : '-', !b ? 'not run' : b.error ? `error: ${b.error}` : 'answered'].join(' | '),
+        );
+        for (const [v, y] of Object.entries(x.node)) if (isErr(y)) console.log(`  ${r.label} Node ${v} at ${k}: ${y.error}`);
+      }
+    }
   }
   if (rep.rungs.some((r) => r.browser)) {
     console.log(`\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${loadAt(rep)}`);
@@ -324,6 +363,8 @@ export async function scaleMain(args: string[]): Promise<number> {
   console.log(`load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`);
   const ladder = ensureLadder(rungs, quantized.some((r) => rungs.includes(r)));
   const threadRungs = arg(args, 'threads-ab', mid).split(',');
+  const atImages = arg(args, 'images', '').split(',').filter((k) => k && k !== '100');
+  for (const k of atImages) if (!(k in IMAGE_SIDES)) throw new Error(`--images ${k}: image-token counts are ${Object.keys(IMAGE_SIDES).join(', ')}`);
   const threadImages = arg(args, 'threads-images', '100').split(',');
   const copyGBs = copyBandwidthGBs();
   console.log(`copy bandwidth (one thread, 256 MB Float32Array.set, best of 5): ${copyGBs.toFixed(1)} GB/s — the limit column is this ÷ decoder bytes`);
@@ -341,39 +382,48 @@ export async function scaleMain(args: string[]): Promise<number> {
     lengths: [],
     threadsAB: [],
   };
-  const variants: Variant[] = ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'];
   // The report is saved after every job, so an interrupted run keeps what it measured (`--print FILE` shows it).
   const save = () => {
     if (!jsonOut) return;
     fs.mkdirSync(path.dirname(path.resolve(ROOT, jsonOut)), { recursive: true });
     fs.writeFileSync(path.resolve(ROOT, jsonOut), JSON.stringify(rep, null, 1) + '\n');
   };
+  // A light rung has no noattn view: its baseline is the same graph with nothing fetched.
   const memJobs = async (e: LadderEntry, image: string, dtype: Precision = 'fp32') => {
     const out: Record<string, MemoryResult | { error: string }> = {};
-    for (const [k, model, capture] of [['all', e.path, 'all'], ['last', e.path, 'last'], ['noattn', e.noattn, 'none']] as const) {
+    const jobs = e.noattn
+      ? ([['all', e.path, 'all'], ['last', e.path, 'last'], ['noattn', e.noattn, 'none']] as const)
+      : ([['last', e.path, 'last'], ['none', e.path, 'none']] as const);
+    for (const [k, model, capture] of jobs) {
       out[k] = await nodeJob<MemoryResult>({ kind: 'memory', model, image, question: QUESTION, tokens, threads, capture, dtype });
     }
     return out;
   };
   const units = ladder.flatMap((e) => [
     ...(args.includes('--quantized-only') && quantized.includes(e.rung) ? [] : [{ e, dtype: 'fp32' as Precision, label: e.rung }]),
-    ...(quantized.includes(e.rung) ? (['q4', 'q8'] as const).map((dtype) => ({ e, dtype: dtype as Precision, label: `${e.rung} ${dtype}` })) : []),
+    ...(quantized.includes(e.rung) ? quantizedUnits(e).map((dtype) => ({ e, dtype, label: `${e.rung} ${dtype}` })) : []),
   ]);
   if (args.includes('--skip-node')) {
     for (const { e, dtype, label } of units) rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), memory: {}, browserMemory: {} });
   }
   for (const { e, dtype, label } of args.includes('--skip-rungs') || args.includes('--skip-node') ? [] : units) {
     console.error(`… ${label}: Node`);
-    const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn, image: img['100'], question: QUESTION, tokens, rounds, threads, variants, dtype });
-    rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} });
+    const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn ?? undefined, image: img['100'], question: QUESTION, tokens, rounds, threads, variants: variantsOf(e), dtype });
+    const r: ScaleReport['rungs'][number] = { entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} };
+    rep.rungs.push(r);
     save();
+    for (const k of atImages) {
+      console.error(`… ${label}: Node memory at ${k} image tokens`);
+      (r.atImages ??= {})[k] = { node: await memJobs(e, img[k], dtype) };
+      save();
+    }
   }
   if (!args.includes('--skip-sweeps')) {
     const m = ladder.find((e) => e.rung === mid);
     if (m) {
       for (const k of ['100', '400', '1300']) {
         console.error(`… ${mid}: ${k} image tokens`);
-        const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'], firstToken: false });
+        const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn ?? undefined, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'], firstToken: false });
         rep.imageTokens.push({ rung: mid, tokens: k, node, memory: rep.rungs.find((r) => r.entry.rung === mid && k === '100')?.memory ?? (await memJobs(m, img[k])) });
         save();
       }
@@ -395,7 +445,7 @@ export async function scaleMain(args: string[]): Promise<number> {
     const app = await startApp();
     const modelsDir = path.join(ROOT, 'models');
     const built = ladder.find((e) => !e.path.startsWith(modelsDir));
-    const cacheDir = built ? path.dirname(built.path) : path.dirname(ladder[0].noattn);
+    const cacheDir = built ? path.dirname(built.path) : path.dirname(ladder[0].noattn!);
     const files = await serveFolder(cacheDir);
     const shipped = await serveFolder(modelsDir);
     const url = (p: string) => (p.startsWith(modelsDir) ? `${shipped.url}/${path.relative(modelsDir, p)}/` : `${files.url}/${path.relative(cacheDir, p)}/`);
@@ -405,11 +455,19 @@ export async function scaleMain(args: string[]): Promise<number> {
         const job = { appUrl: app.url, imageBase64: b64, question: QUESTION, tokens, rounds };
         const dtype = DTYPE(r.dtype);
         console.error(`… ${r.label}: Chromium`);
-        r.browser = await benchBrowserScale({ ...job, dtype, kind: 'decode', modelUrl: url(r.entry.path) });
-        if (r.browser.error) continue; // the memory jobs would fail the same way
-        r.browserMemory.last = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
-        r.browserMemory.none = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'none', modelUrl: url(r.entry.noattn) });
-        save();
+        if (!args.includes('--browser-memory-only')) {
+          r.browser = await benchBrowserScale({ ...job, dtype, kind: 'decode', modelUrl: url(r.entry.path) });
+          if (r.browser.error) continue; // the memory jobs would fail the same way
+          r.browserMemory.last = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
+          r.browserMemory.none = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'none', modelUrl: url(r.entry.noattn ?? r.entry.path) });
+          save();
+        }
+        for (const k of atImages) {
+          console.error(`… ${r.label}: Chromium memory at ${k} image tokens`);
+          const image = fs.readFileSync(img[k]).toString('base64');
+          ((r.atImages ??= {})[k] ??= { node: {} }).browser = await benchBrowserScale({ ...job, imageBase64: image, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
+          save();
+        }
       }
     } finally {
       app.stop();
