@@ -113,6 +113,18 @@ describe('expose-attention on a toy decoder', () => {
     }
     expect(fs.existsSync(path.join(dir, 'x.onnx'))).toBe(false);
   });
+
+  it('refuses, in one line, a decoder that computes each layer\'s last row a second time (the pair\'s first export: two softmaxes per layer)', async () => {
+    const twice = path.join(dir, 'row-softmax.onnx');
+    writeToyDecoder(twice, { ...spec, rowSoftmax: true });
+    // a working decoder: the same logits as the one without the second row
+    const { ra, rb } = await runBoth(path.join(dir, 'noattn.onnx'), twice, ['logits']);
+    expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-5);
+    const run = runSayo(['expose-attention', twice, path.join(dir, 'never.onnx'), '--layers', 'all']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^sayo: found 6 self-attention Softmax node\(s\).*3 present\.<l>\.value outputs.*re-export with eager attention\n$/);
+    expect(fs.existsSync(path.join(dir, 'never.onnx'))).toBe(false);
+  });
 });
 
 describe('expose-attention output safety', () => {
@@ -254,15 +266,20 @@ describe('expose-attention on the real SAYO-mini decoder', () => {
     for (const n of [...names, 'logits']) expect(maxAbsDiff(ra[n], rb[n])).toBeLessThanOrEqual(1e-6);
   });
 
-  it('refuses, in one line, the shipped decoder stripped of its outputs (its last rows are a second softmax per layer)', () => {
+  it('the shipped decoder stripped of its outputs (one softmax per layer, its last row sliced inside the layer) exposes again to the same last rows', async () => {
     const stripped = readModel(native);
     expect(stripAttentionOutputs(stripped.model)).toHaveLength(4);
     const noOutputs = path.join(dir, 'sayo-mini-native-stripped.onnx');
     writeModel(stripped, noOutputs);
-    const run = runSayo(['expose-attention', noOutputs, path.join(dir, 'never.onnx'), '--layers', 'all']);
-    expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^sayo: found 8 self-attention Softmax node\(s\).*4 present\.<l>\.value outputs.*re-export with eager attention\n$/);
-    expect(fs.existsSync(path.join(dir, 'never.onnx'))).toBe(false);
+    const out = path.join(dir, 'sayo-mini-native-restored.onnx');
+    const run = runSayo(['expose-attention', noOutputs, out, '--layers', 'all']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const names = [0, 1, 2, 3].map((l) => `decoder_attentions.${l}`);
+    const { ra, rb, outputNames } = await runBoth(native, out, [...names, 'logits']);
+    expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(names);
+    for (const n of names) expect(maxAbsDiff(lastRow(ra[n], n), lastRow(rb[n], n))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-6);
   });
 
   it('no-attention export → expose-attention --layers all equals the native decoder_attentions.* on the last row (≤ 1e-6; logits ≤ 1e-5)', async () => {
@@ -275,7 +292,8 @@ describe('expose-attention on the real SAYO-mini decoder', () => {
     const { ra, rb, outputNames } = await runBoth(native, out, [...nativeNames, 'logits']);
     expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(nativeNames);
     for (const n of nativeNames) expect(maxAbsDiff(lastRow(ra[n], n), lastRow(rb[n], n))).toBeLessThanOrEqual(1e-6);
-    // The shipped graph computes the last row on its own for the layer output: logits of magnitude ~10 differ in fp32 rounding.
+    // The shipped graph multiplies its last row (sliced off inside the layer) by the values in a MatMul of its own: logits
+    // of magnitude ~10 differ in fp32 rounding.
     expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-5);
   });
 });

@@ -17,6 +17,10 @@ export interface ToyDecoderSpec {
   attentionOutputs?: boolean;
   /** Replace layer 0's attention with a com.microsoft MultiHeadAttention node (not runnable: for refusal tests). */
   fused?: boolean;
+  /** Also compute each layer's last query row a second time from the last query (its own Q·Kᵀ → Softmax → ·V), that
+   * row's context replacing the last row of the layer's: two self-attention Softmax nodes per layer, as in the SAYO-mini
+   * pair's first export (for refusal tests). */
+  rowSoftmax?: boolean;
   /** Compute the Softmax in float64 between two Casts (as fp16 exports do in fp32): the probabilities are DOUBLE. */
   doubleSoftmax?: boolean;
   /** Store the weights in `<file>.onnx_data` instead of inline. */
@@ -70,6 +74,12 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
   };
   initializers.push(onnx.TensorProto.create({ name: 'split_shape', dims: [4], dataType: INT64, int64Data: [0, -1, heads, headDim] }));
   initializers.push(onnx.TensorProto.create({ name: 'merge_shape', dims: [3], dataType: INT64, int64Data: [0, -1, hidden] }));
+  if (spec.rowSoftmax) {
+    // Slice bounds on axis 2 (queries): [-1, end) is the last row, [0, -1) the others.
+    for (const [name, v] of [['row_first', 0], ['row_last', -1], ['row_end', 2 ** 31 - 1], ['row_axis', 2]] as const) {
+      initializers.push(onnx.TensorProto.create({ name, dims: [1], dataType: INT64, int64Data: [v] }));
+    }
+  }
   const nodes: NodeProto[] = [];
   const outputs = [valueInfo('logits', FLOAT, ['batch_size', 'sequence_length', hidden])];
   const inputs = [
@@ -105,7 +115,18 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
       } else {
         nodes.push(node('Softmax', [t('masked')], [t('probs')], { axis: -1 }));
       }
-      nodes.push(node('MatMul', [spec.doubleSoftmax ? t('probs32') : t('probs'), `present.${l}.value`], [t('ctx')]));
+      nodes.push(node('MatMul', [spec.doubleSoftmax ? t('probs32') : t('probs'), `present.${l}.value`], [spec.rowSoftmax ? t('ctx_all') : t('ctx')]));
+      if (spec.rowSoftmax) {
+        nodes.push(node('Slice', [t('q'), 'row_last', 'row_end', 'row_axis'], [t('q_last')]));
+        nodes.push(node('MatMul', [t('q_last'), t('kt')], [t('row_scores')]));
+        nodes.push(node('Mul', [t('row_scores'), t('scale')], [t('row_scaled')]));
+        nodes.push(node('Slice', ['attention_bias', 'row_last', 'row_end', 'row_axis'], [t('row_bias')]));
+        nodes.push(node('Add', [t('row_scaled'), t('row_bias')], [t('row_masked')]));
+        nodes.push(node('Softmax', [t('row_masked')], [t('row_probs')], { axis: -1 }));
+        nodes.push(node('MatMul', [t('row_probs'), `present.${l}.value`], [t('row_ctx')]));
+        nodes.push(node('Slice', [t('ctx_all'), 'row_first', 'row_last', 'row_axis'], [t('ctx_head')]));
+        nodes.push(node('Concat', [t('ctx_head'), t('row_ctx')], [t('ctx')], { axis: 2 }));
+      }
       if (spec.attentionOutputs) {
         nodes.push(node('Identity', [t('probs')], [`decoder_attentions.${l}`]));
         outputs.push(valueInfo(`decoder_attentions.${l}`, FLOAT, ['batch_size', heads, 'sequence_length', 'total_sequence_length']));
