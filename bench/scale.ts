@@ -200,7 +200,8 @@ function printRungs(rep: ScaleReport): void {
     const n = r.node;
     const v = !n || isErr(n) ? undefined : n.variants;
     const limit = (rep.copyGBs * 1e9) / r.weightBytes;
-    const mem = ['all', 'last', 'noattn'].map((k) => (isErr(r.memory[k]) ? 'err' : mb((r.memory[k] as MemoryResult | undefined)?.peakRssMb))).join('/');
+    const memKeys = r.entry.noattn ? ['all', 'last', 'noattn'] : ['last', 'none'];
+    const mem = `${memKeys.map((k) => (isErr(r.memory[k]) ? 'err' : mb((r.memory[k] as MemoryResult | undefined)?.peakRssMb))).join('/')}${r.entry.noattn ? '' : ' (last/none)'}`;
     console.log(
       [
         r.label,
@@ -247,7 +248,7 @@ function printRungs(rep: ScaleReport): void {
     console.log(
       `  ${r.label.padEnd(8)} capture cost vs ${base}, per round: last ${overhead(v.last)}, all ${v.all ? overhead(v.all) : 'n/a'} (aim ≤ 5 % last)` +
         ` · capture code in the loop: last ${code(v.last)}, all ${code(v.all)} of the run` +
-        ` · ours/tjs generate: ${f(ratio(v.all?.decodeTps, v['tjs-attn']?.decodeTps), 2)}× with attentions, ${f(ratio(v.none?.decodeTps, v.tjs?.decodeTps), 2)}× without (aim ≥ 0.95×)` +
+        ` · ours/tjs generate: ${f(ratio((v.all ?? v.last)?.decodeTps, v['tjs-attn']?.decodeTps), 2)}× with attentions, ${f(ratio(v.none?.decodeTps, v.tjs?.decodeTps), 2)}× without (aim ≥ 0.95×)` +
         ` · decode/limit ${f(ratio(v.last?.decodeTps, limit), 2)} (aim ≥ 0.5 at 500m, 2b)` +
         ` · peak last/${mBase} ${f(ratio(m('last'), m(mBase)), 2)}×, all/${mBase} ${f(ratio(m('all'), m(mBase)), 2)}× (aim ≤ 1.1×)`,
     );
