@@ -1,8 +1,9 @@
 /**
  * @file Cross-origin isolation and WASM threads in real Chromium: the preview server sends COOP same-origin + COEP
  * credentialless (build/security-headers.ts), so the app and the harness are cross-origin isolated, and the worker
- * engine reports the ONNX Runtime threads it used: SAYO-mini by the rule (one thread), two when asked, with ORT's
- * pthread worker really started under the app's CSP and the same greedy answer. The same page served without those
+ * engine reports the ONNX Runtime threads it used: SAYO-mini by the rule (one thread), two when asked (the client
+ * restarts the worker whose pool one thread sized), with ORT's pthread worker really started under the app's CSP, the
+ * same greedy answer, and the first model still answering under its handle. The same page served without those
  * headers (a static host) is not isolated and answers on one thread, saying why when more was asked.
  */
 import { expect, test, type Page } from '@playwright/test';
@@ -18,7 +19,7 @@ function watchWorkers(page: Page): string[] {
   return urls;
 }
 
-test('the app is cross-origin isolated; the WASM engine runs one thread for SAYO-mini, two when asked, and says so', async ({ page }) => {
+test('the app is cross-origin isolated; the WASM engine runs one thread for SAYO-mini, two when asked (a fresh worker), and says so', async ({ page }) => {
   const res = await page.goto('/');
   expect(res?.headers()).toMatchObject({ 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'credentialless' });
   expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
@@ -33,13 +34,19 @@ test('the app is cross-origin isolated; the WASM engine runs one thread for SAYO
   // One thread: the engine worker only, no ORT pthread.
   expect(workers.filter((u) => u.startsWith('blob:'))).toEqual([]);
 
-  const two = await runHarness(page, { ...common, slot: 'two', threads: 2 });
+  // Two threads asked of the same engine, whose pool one thread sized: the client restarts the worker with this
+  // model first (a pool of two) and reloads the first model into it under its handle.
+  const two = await runHarness(page, { ...common, slot: 'rule', reuse: true, threads: 2 });
   expect(two.error).toBeUndefined();
   expect(two.info.threads).toBe(2);
   expect(two.info.threadsNote).toBeUndefined();
   // ORT started its pthread as a module worker from the blob: URL of its glue (CSP worker-src 'self' blob:).
   expect(workers.filter((u) => u.startsWith('blob:')).length).toBeGreaterThanOrEqual(1);
   expect(two.steps.map((s) => s.tokenId)).toEqual(one.steps.map((s) => s.tokenId));
+  const again = await runHarness(page, { ...common, slot: 'rule', reuse: true });
+  expect(again.info.handle).toBe(one.info.handle);
+  expect(again.error).toBeUndefined();
+  expect(again.steps.map((s) => s.tokenId)).toEqual(one.steps.map((s) => s.tokenId));
 });
 
 test('served without COOP/COEP (a static host): not isolated, one thread, and the model says why when more was asked', async ({ page }) => {

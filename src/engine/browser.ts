@@ -17,7 +17,7 @@ import { toEngineError } from './errors.ts';
 import { checkHttpUrl, fetchLimited, FetchLimitError, readBodyText } from './fetch-limited.ts';
 import { DOWNLOAD_LIMITS } from '../core/limits.ts';
 import type { EnginePlatform, ResolvedSource } from './platform.ts';
-import { NEEDS_WEBGPU_RUNTIME } from './protocol.ts';
+import { NEEDS_MORE_THREADS, NEEDS_WEBGPU_RUNTIME } from './protocol.ts';
 import { registryEntry } from './registry.ts';
 import { threadsForDecoder } from './threads.ts';
 import { EngineError, type Backend, type ModelSource } from './types.ts';
@@ -249,7 +249,8 @@ function useRuntime(kind: 'plain' | 'asyncify'): void {
 
 /**
  * onnxruntime-web's WASM thread pool: one per worker, sized when ORT starts (its first session), so by the first model
- * this worker loads. More than one thread needs SharedArrayBuffer, which a page has only when cross-origin isolated
+ * this worker loads (a later model that the rule gives more threads gets a fresh worker: NEEDS_MORE_THREADS, see
+ * client.ts). More than one thread needs SharedArrayBuffer, which a page has only when cross-origin isolated
  * (served with COOP: same-origin and COEP: credentialless or require-corp; build/security-headers.ts); ORT then
  * starts its pthreads as module workers from the URL of its own glue (a blob: URL here: worker-src allows blob:).
  */
@@ -426,9 +427,15 @@ export function browserPlatform(): EnginePlatform {
         pool = { threads, by: source.name };
         return { threads, note: threads < wanted ? `${NOT_ISOLATED_NOTE} (this model would run ${plural(wanted)}).` : undefined };
       }
+      // A pool too small for this model: in a WASM-only worker (every model in it on WASM) the client starts a fresh
+      // worker with this model first and reloads the others into its pool; a WebGPU worker keeps its pool (a fresh
+      // one sized for WASM could not take its WebGPU models back) and says so.
+      if (isolated && pool.threads < wanted && runtime === 'plain') {
+        throw new EngineError('bad_input', `${NEEDS_MORE_THREADS} (${pool.by}: ${plural(pool.threads)}; ${source.name}: ${plural(wanted)}).`);
+      }
       const note = !isolated
         ? `${NOT_ISOLATED_NOTE} (this model would run ${plural(wanted)}).`
-        : `ONNX Runtime's thread pool in this engine was sized by ${pool.by}, the first model it loaded (${plural(pool.threads)}); this model alone would run ${plural(wanted)}. Reload the page to start over.`;
+        : `ONNX Runtime's thread pool in this engine was sized by ${pool.by} (${plural(pool.threads)}), a WebGPU model's engine; this model alone would run ${plural(wanted)}.`;
       return { threads: pool.threads, note: pool.threads < wanted ? note : undefined };
     },
     threadsInUse: () => (env.backends.onnx.wasm as { numThreads?: number }).numThreads,
