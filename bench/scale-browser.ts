@@ -2,6 +2,12 @@
  * @file The scale benchmark in headless Chromium (WASM): a ladder rung loaded by URL from a loopback file server (the
  * way a user's real checkpoint arrives), through the app's worker engine on the harness page. One browser per job, so
  * its peak RSS — summed over the browser's whole process tree — belongs to that job alone.
+ *
+ * Jobs: `decode` (timings, capture A/B), `memory` (one answer, peak RSS) and `threads`: onnxruntime-web's WASM thread
+ * pool at each thread count, one engine worker per count in the same page (a worker's pool is sized by its first
+ * model), interleaved round by round with the order reversed every other round, capture last layer, medians. It needs
+ * the app cross-origin isolated (COOP/COEP from the preview server); the result says whether it was and how many
+ * threads each worker really ran.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -9,6 +15,7 @@ import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
 import type { HarnessOptions, HarnessRun } from '../e2e/support/harness-page.ts';
+import os from 'node:os';
 import { median } from './stats.ts';
 
 /** Serves `root` read-only on a loopback port with CORS (the page and the models are on different origins). */
@@ -79,10 +86,22 @@ export interface BrowserScaleJob {
   question: string;
   tokens: number;
   rounds: number;
-  /** 'decode': timings, A/B capture; 'memory': one answer with one variant, peak RSS. */
-  kind: 'decode' | 'memory';
+  /** 'decode': timings, A/B capture; 'memory': one answer with one variant, peak RSS; 'threads': 1 vs 2 threads A/B. */
+  kind: 'decode' | 'memory' | 'threads';
   variant?: 'all' | 'last' | 'none';
   dtype?: HarnessOptions['dtype'];
+  /** 'threads': the thread counts compared (default [1, 2]). */
+  threads?: number[];
+}
+
+/** A `threads` job's figures per thread count: medians over the rounds, and every round (the spread). */
+export interface BrowserThreads {
+  /** Threads the worker's ONNX Runtime really ran (ModelInfo.threads), and why fewer when so. */
+  inUse: number;
+  note?: string;
+  prefillMs: number;
+  decodeTps: number;
+  rounds: Array<{ prefillMs: number; decodeTps: number }>;
 }
 
 export interface BrowserScaleResult {
@@ -95,6 +114,12 @@ export interface BrowserScaleResult {
   peakRssMb: number;
   /** Peak RSS of the largest single Chromium process (the worker's renderer: an upper bound of its WASM heap). */
   largestProcessMb?: number;
+  /** 'threads': whether the page was cross-origin isolated, the image tokens, the figures by thread count. */
+  isolated?: boolean;
+  imageTokens?: number;
+  byThreads?: Record<string, BrowserThreads>;
+  /** Load average (1, 5, 15 min) when the job started and ended. */
+  load?: { before: number[]; after: number[] };
 }
 
 const run = (page: Page, o: HarnessOptions): Promise<HarnessRun> => page.evaluate((opts) => window.sayoHarness.run(opts), o);
@@ -103,6 +128,47 @@ function stepBytes(r: HarnessRun): number {
   const s = r.steps;
   const b = s.reduce((t, x) => t + 4 * (x.attention.length + x.imageShare.length + x.rowSum.length) + new TextEncoder().encode(x.text).length + 40, 0);
   return s.length ? b / s.length : NaN;
+}
+
+/** The `threads` job on an open harness page: one engine worker per thread count, interleaved rounds. */
+async function threadsAB(page: Page, job: BrowserScaleJob, base: HarnessOptions): Promise<Omit<BrowserScaleResult, 'peakRssMb'>> {
+  const before = os.loadavg();
+  const isolated = await page.evaluate(() => self.crossOriginIsolated);
+  const counts = job.threads ?? [1, 2];
+  const opts = (t: number, layer?: number): HarnessOptions => ({
+    ...base,
+    slot: `threads-${t}`,
+    threads: t,
+    reuse: true,
+    maxNewTokens: job.tokens,
+    minNewTokens: job.tokens,
+    captureLayers: layer === undefined ? [] : [layer],
+  });
+  const last = new Map<number, number | undefined>();
+  const byThreads: Record<string, BrowserThreads> = {};
+  let imageTokens: number | undefined;
+  // Load each worker and warm it up with one full answer (its pool is sized by this first load).
+  for (const t of counts) {
+    const r = await run(page, { ...base, slot: `threads-${t}`, threads: t, reuse: false });
+    if (r.error) return { error: `${t} thread(s): ${r.error.code}: ${r.error.message}`, isolated };
+    last.set(t, r.info.attentionLayers.at(-1));
+    byThreads[t] = { inUse: r.info.threads ?? NaN, note: r.info.threadsNote, prefillMs: NaN, decodeTps: NaN, rounds: [] };
+    await run(page, opts(t, last.get(t)));
+  }
+  for (let i = 0; i < job.rounds; i++) {
+    for (const t of i % 2 ? [...counts].reverse() : counts) {
+      const r = await run(page, opts(t, last.get(t)));
+      if (r.error || !r.summary) return { error: `${t} thread(s): ${r.error?.code}: ${r.error?.message}`, isolated };
+      imageTokens = r.prompt?.imageSpan.length;
+      const s = r.summary;
+      byThreads[t].rounds.push({ prefillMs: s.prefillMs, decodeTps: s.tokens > 1 ? ((s.tokens - 1) / s.decodeMs) * 1000 : NaN });
+    }
+  }
+  for (const v of Object.values(byThreads)) {
+    v.prefillMs = median(v.rounds.map((r) => r.prefillMs));
+    v.decodeTps = median(v.rounds.map((r) => r.decodeTps));
+  }
+  return { isolated, imageTokens, byThreads, load: { before, after: os.loadavg() } };
 }
 
 /** One browser, one job. */
@@ -122,6 +188,7 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
     await page.goto(`${job.appUrl}/e2e-harness.html`);
     await page.waitForFunction(() => 'sayoHarness' in window);
     const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: 'wasm', dtype: job.dtype, imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
+    if (job.kind === 'threads') return { ...(await threadsAB(page, job, base)), ...sample() };
     const cold = await run(page, base);
     if (cold.error) return { error: `${cold.error.code}: ${cold.error.message}`, ...sample() };
     const layers = cold.info.attentionLayers;

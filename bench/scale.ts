@@ -5,12 +5,17 @@
  * cost (interleaved A/B: all layers / last layer / none / the same weights without attention outputs), bytes per token
  * crossing the worker, peak memory, first token cold and warm, transformers.js's own generate() on the same folder,
  * and the memory-bandwidth limit (decoder weight bytes per token ÷ measured copy bandwidth). At the mid rung also
- * ~100 / ~400 / ~1,300 image tokens and 32 / 128 / 512 generated tokens (RSS per 128 tokens). Printed, never asserted;
- * the machine's load average is printed beside every table. `--json FILE` also writes every figure.
+ * ~100 / ~400 / ~1,300 image tokens and 32 / 128 / 512 generated tokens (RSS per 128 tokens), and ONNX Runtime intra-op
+ * threads 1 vs 2, interleaved, in Node and in Chromium (`--threads-ab` rungs at `--threads-images`; `--threads-only`
+ * runs just that). Printed, never asserted; the machine's load average is printed beside every table. `--json FILE`
+ * also writes every figure. The app is built into node_modules/.cache/sayo-bench-dist and previewed on port 4181;
+ * `--app-port N` uses port N and its own build folder (sayo-bench-dist-N), so two runs never share one.
  *
  * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--quantized 500m] [--mid 100m] [--tokens 32] [--rounds 3]
  *        [--threads 1] [--threads-ab 100m,500m] [--threads-images 100,1300] [--quantized-only] [--skip-rungs | --skip-node]
- *        [--skip-browser] [--skip-sweeps] [--images 400,1300] [--browser-memory-only]
+ *        [--skip-browser] [--skip-sweeps] [--images 400,1300] [--browser-memory-only] [--threads-only] [--app-port 4181]
+ *        npm run bench -- --scale --rungs mini,25m,100m --threads-ab mini,25m,100m --threads-images 100,1300 --threads-only
+ *        (the threads A/B alone, Node and Chromium)
  *        npm run bench -- --scale --rungs 2b --quantized 2b --quantized-only --images 1300 ...   (the opt-in 2b rung,
  *        built light: its whole 4-bit set, 'q4-all'; --images adds peak memory at more image tokens, Node and Chromium)
  *        [--json docs/bench/scale-latest.json]
@@ -31,7 +36,8 @@ const WORK = path.join(ROOT, 'node_modules/.cache/sayo-bench-scale');
 const QUESTION = 'What shape is the blue object?';
 /** Square images whose sides are multiples of 28 px: 10² = 100, 20² = 400, 36² = 1,296 image tokens. */
 const IMAGE_SIDES: Record<string, number> = { '100': 280, '400': 560, '1300': 1008 };
-const PORT = 4181;
+/** Default port of the app's preview server (`--app-port`). */
+const APP_PORT = 4181;
 
 /** One rung as `python -m sayo_train ladder --json` reports it. */
 export interface LadderEntry {
@@ -133,16 +139,16 @@ export function nodeJob<T extends ScaleResult>(job: ScaleJob): Promise<T | { err
   });
 }
 
-async function startApp(): Promise<{ url: string; stop: () => void }> {
-  const outDir = path.join(ROOT, 'node_modules/.cache/sayo-bench-dist');
+async function startApp(port = APP_PORT): Promise<{ url: string; stop: () => void }> {
+  const outDir = path.join(ROOT, `node_modules/.cache/sayo-bench-dist${port === APP_PORT ? '' : `-${port}`}`);
   const build = spawnSync('npx', ['vite', 'build', '--outDir', outDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
-  const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--outDir', outDir], {
+  const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort', '--outDir', outDir], {
     cwd: ROOT,
     stdio: 'ignore',
     detached: true,
   });
-  const url = `http://127.0.0.1:${PORT}`;
+  const url = `http://127.0.0.1:${port}`;
   const end = Date.now() + 60_000;
   while (!(await fetch(`${url}/e2e-harness.html`).then((r) => r.ok, () => false))) {
     if (Date.now() > end) throw new Error(`${url} did not come up within 60 s`);
@@ -187,12 +193,15 @@ export interface ScaleReport {
   imageTokens: Array<{ rung: string; tokens: string; node: DecodeResult | { error: string }; memory: Record<string, MemoryResult | { error: string }> }>;
   lengths: Array<{ rung: string; tokens: number; node: MemoryResult | { error: string } }>;
   threadsAB: Array<{ rung: string; result: ThreadsResult | { error: string } }>;
+  /** The same A/B in Chromium (onnxruntime-web's WASM thread pool; one worker per thread count). */
+  browserThreadsAB?: Array<{ rung: string; images: string; result: BrowserScaleResult }>;
 }
 
 /** The load average at the end of the run (the tables are printed then). */
 const loadAt = (rep: ScaleReport) => rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a';
 
 function printRungs(rep: ScaleReport): void {
+  if (!rep.rungs.length) return; // a --threads-only run
   const cols = ['rung', 'params', 'img', 'prefill ms', 'tok/s all', 'last', 'none', 'noattn', 'tjs gen', 'tjs+attn', 'limit', 'B/tok last', 'cold ms', 'warm ms', 'peak MB all/last/noattn'];
   console.log(`\nNode (onnxruntime-node, ${rep.threads} thread${rep.threads > 1 ? 's' : ''}), ${rep.tokens} forced new tokens, median of ${rep.rounds} interleaved rounds — load ${loadAt(rep)}`);
   console.log(cols.join(' | '));
@@ -318,6 +327,12 @@ function printSweeps(rep: ScaleReport): void {
       else console.log([s.tokens, f(n.prefillMs, 0), f(n.decodeTps), mb(n.peakRssMb), n.rssAt.map(([t, m]) => `${t}:${Math.round(m)}`).join(' ')].join(' | '));
     }
   }
+  const abLine = (by: Record<string, { prefillMs: number; decodeTps: number; rounds?: Array<{ prefillMs: number; decodeTps: number }> }>) => {
+    const list = (v: (typeof by)[string], k: 'prefillMs' | 'decodeTps', d: number) => (v.rounds ? ` [${v.rounds.map((r) => f(r[k], d)).join(', ')}]` : '');
+    const line = Object.entries(by).map(([k, v]) => `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms${list(v, 'prefillMs', 0)}, decode ${f(v.decodeTps)} tok/s${list(v, 'decodeTps', 1)}`).join(' · ');
+    const ratio = by['1'] && by['2'] ? `\n    2 threads ÷ 1: prefill speed ${f(by['1'].prefillMs / by['2'].prefillMs, 2)}×, decode ${f(by['2'].decodeTps / by['1'].decodeTps, 2)}×` : '';
+    return line + ratio;
+  };
   if (rep.threadsAB.length) {
     console.log(`\nORT intra-op threads, interleaved (Node, capture last layer; medians, [every round]) — load ${loadAt(rep)}`);
     for (const t of rep.threadsAB) {
@@ -325,14 +340,35 @@ function printSweeps(rep: ScaleReport): void {
         console.log(`  ${t.rung}: error ${t.result.error}`);
         continue;
       }
-      const by = t.result.byThreads;
-      const list = (v: (typeof by)[string], k: 'prefillMs' | 'decodeTps', d: number) => (v.rounds ? ` [${v.rounds.map((r) => f(r[k], d)).join(', ')}]` : '');
       const img = t.result.imageTokens ? ` @ ${t.result.imageTokens} image tokens` : '';
-      console.log(`  ${t.rung}${img}: ` + Object.entries(by).map(([k, v]) => `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms${list(v, 'prefillMs', 0)}, decode ${f(v.decodeTps)} tok/s${list(v, 'decodeTps', 1)}`).join(' · '));
-      if (by['1'] && by['2']) console.log(`    2 threads ÷ 1: prefill speed ${f(by['1'].prefillMs / by['2'].prefillMs, 2)}×, decode ${f(by['2'].decodeTps / by['1'].decodeTps, 2)}×`);
+      console.log(`  ${t.rung}${img}: ${abLine(t.result.byThreads)}`);
     }
-    console.log('  Chromium WASM: no A/B — the app is not cross-origin isolated (no COOP/COEP headers in build/security-headers.ts),');
-    console.log('  so SharedArrayBuffer is unavailable and onnxruntime-web runs one thread.');
+  }
+  if (rep.browserThreadsAB?.length) {
+    console.log('\nORT intra-op threads, interleaved (Chromium WASM: onnxruntime-web\'s thread pool, one engine worker per count; capture last');
+    console.log('layer; medians, [every round]; load average at the job\'s start → end)');
+    for (const t of rep.browserThreadsAB) {
+      const r = t.result;
+      const load = r.load ? ` — load ${r.load.before.map((x) => x.toFixed(2)).join(' ')} → ${r.load.after.map((x) => x.toFixed(2)).join(' ')}` : '';
+      if (r.error || !r.byThreads) {
+        console.log(`  ${t.rung} @ ~${t.images} image tokens: error ${r.error ?? 'no figures'}${load}`);
+        continue;
+      }
+      const asked = Number(t.images) > 100 && r.imageTokens !== undefined && r.imageTokens < Number(t.images) / 2 ? ` (image for ~${t.images}, capped by the processor)` : '';
+      const img = r.imageTokens ? ` @ ${r.imageTokens} image tokens${asked}` : ` @ ~${t.images} image tokens`;
+      console.log(`  ${t.rung}${img}${load}: ${abLine(r.byThreads)}`);
+      for (const [k, v] of Object.entries(r.byThreads)) {
+        if (v.inUse !== Number(k)) console.log(`    asked ${k} thread(s), ONNX Runtime ran ${v.inUse}${v.note ? `: ${v.note}` : ''}`);
+      }
+    }
+    const isolated = rep.browserThreadsAB.map((t) => t.result.isolated).filter((x) => x !== undefined);
+    if (isolated.length && isolated.every((x) => x)) {
+      console.log('  The app was cross-origin isolated (COOP same-origin + COEP credentialless from the preview server, build/security-headers.ts):');
+      console.log('  SharedArrayBuffer, so onnxruntime-web runs a thread pool. Served without those headers it runs one thread.');
+    } else if (isolated.some((x) => !x)) {
+      console.log('  The app was NOT cross-origin isolated (no COOP/COEP headers reached the page): SharedArrayBuffer is unavailable and');
+      console.log('  onnxruntime-web runs one thread, whatever was asked.');
+    }
   }
 }
 
@@ -404,10 +440,12 @@ export async function scaleMain(args: string[]): Promise<number> {
     ...(args.includes('--quantized-only') && quantized.includes(e.rung) ? [] : [{ e, dtype: 'fp32' as Precision, label: e.rung }]),
     ...(quantized.includes(e.rung) ? quantizedUnits(e).map((dtype) => ({ e, dtype, label: `${e.rung} ${dtype}` })) : []),
   ]);
-  if (args.includes('--skip-node')) {
+  const threadsOnly = args.includes('--threads-only');
+  const sweeps = !args.includes('--skip-sweeps') && !threadsOnly;
+  if (args.includes('--skip-node') && !threadsOnly) {
     for (const { e, dtype, label } of units) rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), memory: {}, browserMemory: {} });
   }
-  for (const { e, dtype, label } of args.includes('--skip-rungs') || args.includes('--skip-node') ? [] : units) {
+  for (const { e, dtype, label } of args.includes('--skip-rungs') || args.includes('--skip-node') || threadsOnly ? [] : units) {
     console.error(`… ${label}: Node`);
     const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn ?? undefined, image: img['100'], question: QUESTION, tokens, rounds, threads, variants: variantsOf(e), dtype });
     const r: ScaleReport['rungs'][number] = { entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(e, img['100'], dtype), browserMemory: {} };
@@ -419,7 +457,7 @@ export async function scaleMain(args: string[]): Promise<number> {
       save();
     }
   }
-  if (!args.includes('--skip-sweeps')) {
+  if (sweeps) {
     const m = ladder.find((e) => e.rung === mid);
     if (m) {
       for (const k of ['100', '400', '1300']) {
@@ -434,7 +472,10 @@ export async function scaleMain(args: string[]): Promise<number> {
         save();
       }
     }
-    for (const e of ladder.filter((x) => threadRungs.includes(x.rung))) {
+  }
+  const threadLadder = ladder.filter((x) => threadRungs.includes(x.rung));
+  if (sweeps || (threadsOnly && !args.includes('--skip-node'))) {
+    for (const e of threadLadder) {
       for (const k of threadImages) {
         console.error(`… ${e.rung}: threads 1 vs 2, ${k} image tokens`);
         rep.threadsAB.push({ rung: e.rung, result: await nodeJob<ThreadsResult>({ kind: 'threads', model: e.path, image: img[k], question: QUESTION, tokens, rounds, threads: [1, 2] }) });
@@ -443,7 +484,7 @@ export async function scaleMain(args: string[]): Promise<number> {
     }
   }
   if (!args.includes('--skip-browser')) {
-    const app = await startApp();
+    const app = await startApp(Number(arg(args, 'app-port', String(APP_PORT))));
     const modelsDir = path.join(ROOT, 'models');
     const built = ladder.find((e) => !e.path.startsWith(modelsDir));
     const cacheDir = built ? path.dirname(built.path) : path.dirname(ladder[0].noattn!);
@@ -452,7 +493,7 @@ export async function scaleMain(args: string[]): Promise<number> {
     const url = (p: string) => (p.startsWith(modelsDir) ? `${shipped.url}/${path.relative(modelsDir, p)}/` : `${files.url}/${path.relative(cacheDir, p)}/`);
     try {
       const b64 = fs.readFileSync(img['100']).toString('base64');
-      for (const r of rep.rungs) {
+      for (const r of threadsOnly ? [] : rep.rungs) {
         const job = { appUrl: app.url, imageBase64: b64, question: QUESTION, tokens, rounds };
         const dtype = DTYPE(r.dtype);
         console.error(`… ${r.label}: Chromium`);
@@ -467,6 +508,15 @@ export async function scaleMain(args: string[]): Promise<number> {
           console.error(`… ${r.label}: Chromium memory at ${k} image tokens`);
           const image = fs.readFileSync(img[k]).toString('base64');
           ((r.atImages ??= {})[k] ??= { node: {} }).browser = await benchBrowserScale({ ...job, imageBase64: image, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
+          save();
+        }
+      }
+      for (const e of sweeps || threadsOnly ? threadLadder : []) {
+        for (const k of threadImages) {
+          console.error(`… ${e.rung}: Chromium threads 1 vs 2, ${k} image tokens`);
+          const imageBase64 = fs.readFileSync(img[k]).toString('base64');
+          const result = await benchBrowserScale({ appUrl: app.url, imageBase64, question: QUESTION, tokens, rounds, kind: 'threads', threads: [1, 2], modelUrl: url(e.path) });
+          (rep.browserThreadsAB ??= []).push({ rung: e.rung, images: k, result });
           save();
         }
       }

@@ -1,7 +1,15 @@
 /**
  * @file The app's security policy in one place: a Content-Security-Policy (as a <meta> in the built HTML, and as a
  * header from the dev and preview servers, where frame-ancestors can be enforced), X-Content-Type-Options: nosniff,
- * X-Frame-Options and Referrer-Policy.
+ * X-Frame-Options and Referrer-Policy, and cross-origin isolation.
+ *
+ * Cross-origin isolation (Cross-Origin-Opener-Policy: same-origin + Cross-Origin-Embedder-Policy: credentialless,
+ * headers only, dev and preview) gives the page SharedArrayBuffer, so onnxruntime-web can run its WASM kernels on
+ * more than one thread (src/engine/threads.ts, browser.ts). credentialless, not require-corp: a model URL the user
+ * gives is fetched with CORS (fetch() from the worker), which either policy allows, but require-corp would also block
+ * any no-cors subresource from another origin that lacks Cross-Origin-Resource-Policy; credentialless loads those
+ * without cookies instead. The app opens no popups (same-origin COOP costs nothing). A static host that does not send
+ * these headers serves a page that is not isolated: the engine sees `crossOriginIsolated` false and runs one thread.
  *
  * What the app needs, and so what the policy allows: its own scripts and workers; ONNX Runtime's wasm (compiled with
  * 'wasm-unsafe-eval'; transformers.js imports ORT's glue from a blob: URL); model files from the app and from http(s)
@@ -32,6 +40,14 @@ export function contentSecurityPolicy(options: { dev?: boolean; header?: boolean
     .join('; ');
 }
 
+/** The headers that make the page cross-origin isolated (SharedArrayBuffer, so WASM threads). */
+export function crossOriginIsolation(): Record<string, string> {
+  return {
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Embedder-Policy': 'credentialless',
+  };
+}
+
 /** Headers of every response of the dev and preview servers. */
 export function securityHeaders(dev: boolean): Record<string, string> {
   return {
@@ -39,6 +55,7 @@ export function securityHeaders(dev: boolean): Record<string, string> {
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',
     'Referrer-Policy': 'no-referrer',
+    ...crossOriginIsolation(),
   };
 }
 

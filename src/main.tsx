@@ -4,6 +4,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createWorkerEngine } from './engine/client';
+import type { ModelInfo } from './engine/types';
 import { startEffects } from './state/effects';
 import { useLens } from './state/store';
 import { App } from './ui/App';
@@ -11,8 +12,11 @@ import { CommandsContext } from './ui/commands';
 import { ErrorBoundary } from './ui/ErrorBoundary';
 import './ui/styles.css';
 
-const engine = createWorkerEngine();
+// A model the engine reloads in a fresh worker (device lost, WebGPU enabled, more WASM threads) shows its new info.
+let modelInfoChanged: ((info: ModelInfo) => void) | undefined;
+const engine = createWorkerEngine({ onModelInfo: (info) => modelInfoChanged?.(info) });
 const { commands } = startEffects(engine, useLens);
+modelInfoChanged = commands.modelInfoChanged;
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

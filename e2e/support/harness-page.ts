@@ -58,6 +58,10 @@ export interface HarnessOptions {
   reuse?: boolean;
   /** LoadOptions.opfsAboveBytes: keep files above this size in the origin-private file system. */
   opfsAboveBytes?: number;
+  /** LoadOptions.threads: ONNX Runtime threads (a worker's WASM thread pool is sized by its first model). */
+  threads?: number;
+  /** Engine (worker) of this name: runs of one slot share it (with `reuse`); slots are separate workers (A/B). */
+  slot?: string;
 }
 
 const plain = (s: StepRecord, at: number): PlainStep => ({
@@ -68,18 +72,20 @@ const plain = (s: StepRecord, at: number): PlainStep => ({
   at,
 });
 
-let shared: { engine: WorkerEngine; loaded: Map<string, ModelInfo> } | undefined;
+const shared = new Map<string, { engine: WorkerEngine; loaded: Map<string, ModelInfo> }>();
 
 async function run(o: HarnessOptions): Promise<HarnessRun> {
-  if (!o.reuse || !shared) {
-    shared?.engine.terminate();
-    shared = { engine: createWorkerEngine(), loaded: new Map() };
+  const slot = o.slot ?? '';
+  if (!o.reuse || !shared.has(slot)) {
+    shared.get(slot)?.engine.terminate();
+    shared.set(slot, { engine: createWorkerEngine(), loaded: new Map() });
   }
-  const { engine, loaded } = shared;
-  const key = JSON.stringify([o.source, o.backend, o.dtype]);
+  const { engine, loaded } = shared.get(slot)!;
+  const key = JSON.stringify([o.source, o.backend, o.dtype, o.threads]);
   const progress: FileProgress[] = [];
   const t0 = performance.now();
-  const info = loaded.get(key) ?? (await engine.load(o.source, { backend: o.backend ?? 'auto', dtype: o.dtype, opfsAboveBytes: o.opfsAboveBytes }, (p) => progress.push(p)));
+  const opts: LoadOptions = { backend: o.backend ?? 'auto', dtype: o.dtype, opfsAboveBytes: o.opfsAboveBytes, threads: o.threads };
+  const info = loaded.get(key) ?? (await engine.load(o.source, opts, (p) => progress.push(p)));
   loaded.set(key, info);
   const loadMs = performance.now() - t0;
   const bytes = o.imageBase64

@@ -11,14 +11,15 @@
  * the same key instead (the page asks navigator.storage.persist() before loading a model by URL, see client.ts);
  * when that fails too, the model's info says why (`storageNote`). Picked files are not cached.
  */
-import { env } from '@huggingface/transformers';
+import { env, ModelRegistry } from '@huggingface/transformers';
 import { decodeImage } from './image.ts';
 import { toEngineError } from './errors.ts';
 import { checkHttpUrl, fetchLimited, FetchLimitError, readBodyText } from './fetch-limited.ts';
 import { DOWNLOAD_LIMITS } from '../core/limits.ts';
 import type { EnginePlatform, ResolvedSource } from './platform.ts';
-import { NEEDS_WEBGPU_RUNTIME } from './protocol.ts';
+import { NEEDS_MORE_THREADS, NEEDS_WEBGPU_RUNTIME } from './protocol.ts';
 import { registryEntry } from './registry.ts';
+import { threadsForDecoder } from './threads.ts';
 import { EngineError, type Backend, type ModelSource } from './types.ts';
 
 declare const __SAYO_MODELS_REV__: string | undefined;
@@ -247,6 +248,32 @@ function useRuntime(kind: 'plain' | 'asyncify'): void {
 }
 
 /**
+ * onnxruntime-web's WASM thread pool: one per worker, sized when ORT starts (its first session), so by the first model
+ * this worker loads (a later model that the rule gives more threads gets a fresh worker: NEEDS_MORE_THREADS, see
+ * client.ts). More than one thread needs SharedArrayBuffer, which a page has only when cross-origin isolated
+ * (served with COOP: same-origin and COEP: credentialless or require-corp; build/security-headers.ts); ORT then
+ * starts its pthreads as module workers from the URL of its own glue (a blob: URL here: worker-src allows blob:).
+ */
+let pool: { threads: number; by: string } | undefined;
+
+/** Why a model runs on one WASM thread where the rule would give it more. */
+export const NOT_ISOLATED_NOTE =
+  'This page is not cross-origin isolated (its server sends no Cross-Origin-Opener-Policy: same-origin and ' +
+  'Cross-Origin-Embedder-Policy headers), so WebAssembly threads are unavailable and ONNX Runtime runs one thread';
+
+/** The threads the rule (threads.ts) gives this source: its decoder's bytes (graph + external data) of `dtype`. */
+async function ruleThreads(source: ResolvedSource, config: Record<string, unknown>, dtype: string | Record<string, string>, cores: number): Promise<number> {
+  if (cores < 2 || !source.fileSize) return 1;
+  try {
+    const files = await ModelRegistry.get_model_files(source.modelId, { config: config as any, dtype: dtype as any, device: 'wasm' });
+    const sizes = await Promise.all(files.filter((f) => /(^|\/)decoder_model_merged[^/]*$/.test(f)).map((f) => source.fileSize!(f)));
+    return threadsForDecoder(sizes.reduce<number>((a, b) => a + (b ?? 0), 0), cores);
+  } catch {
+    return 1;
+  }
+}
+
+/**
  * Whether an adapter is a software one (SwiftShader, or the browser says so): "auto" then prefers WASM, which is
  * several times faster than WebGPU emulated on the CPU.
  */
@@ -290,7 +317,19 @@ function mount(m: Mount, name: string, dtype?: ResolvedSource['dtype']): Resolve
     await modelCache.put(key, new Response(text, { headers: { 'Content-Type': 'application/json' } })).catch(() => undefined);
     return text;
   };
-  return { modelId: id, name, dtype, readText, release: () => void mounts.delete(id), storageNote: () => storageNote(m) };
+  // A file's size without its bytes: the picked file, the model cache (a second visit, offline too), else a HEAD request.
+  const fileSize = async (file: string): Promise<number | undefined> => {
+    if (m.kind === 'files') return m.files.get(file)?.size;
+    const cached = await modelCache.match(`${VIRTUAL_ROOT}${id}/${file}`).catch(() => undefined);
+    void cached?.body?.cancel().catch(() => undefined);
+    const known = Number(cached?.headers.get('content-length') ?? NaN);
+    if (known > 0) return known;
+    const t = m.timeoutMs ?? DOWNLOAD_LIMITS.connectTimeoutMs;
+    const head = await fetchLimited(new URL(file, m.base).href, { method: 'HEAD', signal: m.signal }, { ...DOWNLOAD_LIMITS, connectTimeoutMs: t, idleTimeoutMs: t, maxBytes: Infinity }).catch(() => null);
+    const size = Number(head?.response.ok ? (head.response.headers.get('content-length') ?? NaN) : NaN);
+    return size > 0 ? size : undefined;
+  };
+  return { modelId: id, name, dtype, readText, fileSize, release: () => void mounts.delete(id), storageNote: () => storageNote(m) };
 }
 
 function withSlash(u: string): string {
@@ -368,6 +407,38 @@ export function browserPlatform(): EnginePlatform {
       useRuntime('plain');
       return { backend: 'wasm', reason: `WASM: ${why}` };
     },
+    async threads(source, backend, config, dtype, requested) {
+      const wasm = env.backends.onnx.wasm as { numThreads?: number };
+      if (backend !== 'wasm') {
+        // WebGPU: ORT's CPU side stays on one thread, as it ran before the app was cross-origin isolated.
+        if (!pool) {
+          wasm.numThreads = 1;
+          pool = { threads: 1, by: source.name };
+        }
+        return undefined;
+      }
+      const isolated = self.crossOriginIsolated === true;
+      const cores = typeof navigator === 'undefined' ? 1 : navigator.hardwareConcurrency || 1;
+      const wanted = requested ?? (await ruleThreads(source, config, dtype, cores));
+      const plural = (n: number) => `${n} thread${n > 1 ? 's' : ''}`;
+      if (!pool) {
+        const threads = isolated ? wanted : 1;
+        wasm.numThreads = threads;
+        pool = { threads, by: source.name };
+        return { threads, note: threads < wanted ? `${NOT_ISOLATED_NOTE} (this model would run ${plural(wanted)}).` : undefined };
+      }
+      // A pool too small for this model: in a WASM-only worker (every model in it on WASM) the client starts a fresh
+      // worker with this model first and reloads the others into its pool; a WebGPU worker keeps its pool (a fresh
+      // one sized for WASM could not take its WebGPU models back) and says so.
+      if (isolated && pool.threads < wanted && runtime === 'plain') {
+        throw new EngineError('bad_input', `${NEEDS_MORE_THREADS} (${pool.by}: ${plural(pool.threads)}; ${source.name}: ${plural(wanted)}).`);
+      }
+      const note = !isolated
+        ? `${NOT_ISOLATED_NOTE} (this model would run ${plural(wanted)}).`
+        : `ONNX Runtime's thread pool in this engine was sized by ${pool.by} (${plural(pool.threads)}), a WebGPU model's engine; this model alone would run ${plural(wanted)}.`;
+      return { threads: pool.threads, note: pool.threads < wanted ? note : undefined };
+    },
+    threadsInUse: () => (env.backends.onnx.wasm as { numThreads?: number }).numThreads,
     decodeImage,
     yieldToEvents: () =>
       new Promise((resolve) => {

@@ -6,10 +6,11 @@
  * WebGPU device loss: after it, ONNX Runtime's wasm module fails even WASM sessions, so the client starts a fresh
  * worker, reloads every model it had (WebGPU ones on WASM) under the same handles, reports the new ModelInfo, and
  * fails only the call in flight with `device_lost` ("… reloaded on WASM; run again"). Nothing else is lost.
- * The same restart serves a WebGPU load in a worker that started on the WASM-only ORT build (see browser.ts).
+ * The same restart serves a WebGPU load in a worker that started on the WASM-only ORT build, and a WASM load whose
+ * model needs more threads than the worker's ORT thread pool has (sized by its first model; see browser.ts).
  */
 import { deserializeError } from './errors.ts';
-import { NEEDS_WEBGPU_RUNTIME, type WorkerRequest, type WorkerResponse } from './protocol.ts';
+import { NEEDS_MORE_THREADS, NEEDS_WEBGPU_RUNTIME, type WorkerRequest, type WorkerResponse } from './protocol.ts';
 import { registryEntry } from './registry.ts';
 import {
   EngineError,
@@ -203,10 +204,14 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
       try {
         return await loadTracked(source, opts, onProgress, signal);
       } catch (e) {
-        if (!(e instanceof EngineError) || !e.message.includes(NEEDS_WEBGPU_RUNTIME)) throw e;
-        // This worker runs the WASM-only ORT build: start one with the WebGPU build, this model first.
+        const webgpu = e instanceof EngineError && e.message.includes(NEEDS_WEBGPU_RUNTIME);
+        const threads = e instanceof EngineError && e.message.includes(NEEDS_MORE_THREADS);
+        if (!webgpu && !threads) throw e;
+        // This worker runs the WASM-only ORT build, or its thread pool is too small for this model: start a fresh one
+        // with this model first (its ORT build / thread pool chosen for it); the other models are reloaded into it.
+        const why = webgpu ? 'to enable WebGPU' : 'to give a larger model more WASM threads';
         let info: ModelInfo | undefined;
-        await restart(new EngineError('cancelled', 'The engine restarted to enable WebGPU; run again.'), (t) => t.options, async () => {
+        await restart(new EngineError('cancelled', `The engine restarted ${why}; run again.`), (t) => t.options, async () => {
           info = await loadTracked(source, opts, onProgress);
         });
         return info!;

@@ -122,10 +122,12 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
       }
       const choice = await platform.chooseBackend(options.backend);
       const dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
+      const threads = await platform.threads(resolved, choice.backend, config, dtype, options.threads);
+      const session_options = threads?.sessionOptions ?? resolved.sessionOptions;
       // Processor and sessions load in parallel (the ORT wasm download overlaps the tokenizer's).
       const [pr, mr] = await Promise.allSettled([
         AutoProcessor.from_pretrained(resolved.modelId, { progress_callback }),
-        family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback, session_options: resolved.sessionOptions }),
+        family.loadModel(resolved.modelId, { config, device: choice.backend, dtype, progress_callback, session_options }),
       ]);
       if (mr.status === 'fulfilled') model = mr.value;
       if (pr.status === 'rejected') throw pr.reason;
@@ -156,6 +158,12 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
         cellSize: geometry.patch_size * geometry.merge_size,
         processor: geometry,
       };
+      if (threads) {
+        const used = platform.threadsInUse?.() ?? threads.threads;
+        info.threads = used;
+        const note = used < threads.threads ? `ONNX Runtime runs ${used} thread${used > 1 ? 's' : ''} of the ${threads.threads} asked for: this browser offers no WebAssembly threads here.` : threads.note;
+        if (note) info.threadsNote = note;
+      }
       if (attentionOutputs.length === 0) info.attentionNote = ATTENTION_HOWTO;
       if (choice.backend === 'wasm' && /^(q4|q4f16|bnb4)$/.test(decoderDtype(dtype) ?? '')) info.speedNote = WASM_4BIT_NOTE;
       const storageNote = await resolved.storageNote?.();

@@ -39,6 +39,16 @@ describe('defaultThreads', () => {
     expect(defaultThreads(folder({ 'decoder_model_merged.onnx': 0.6 * MULTI_THREAD_BYTES, 'decoder_model_merged_q4.onnx': 0.6 * MULTI_THREAD_BYTES }))).toBe(1);
   });
 
+  it('reports the threads a model runs with in its info, and takes LoadOptions.threads over the rule', async () => {
+    const engine = createNodeEngine();
+    const rule = await engine.load({ kind: 'registry', id: 'sayo-mini' });
+    const asked = await engine.load({ kind: 'registry', id: 'sayo-mini' }, { threads: 2 });
+    expect([rule.threads, asked.threads]).toEqual([1, 2]);
+    expect(rule.threadsNote).toBeUndefined();
+    await engine.unload(rule.handle);
+    await engine.unload(asked.handle);
+  });
+
   it('falls back to one thread for a folder without onnx/', () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-threads-'));
     dirs.push(empty);

@@ -11,7 +11,10 @@ import { decodeImage } from './image.ts';
 import { createEngine, type InThreadEngine } from './engine.ts';
 import type { EnginePlatform, ResolvedSource } from './platform.ts';
 import { registryEntry } from './registry.ts';
+import { largestDecoderBytes, MULTI_THREAD_BYTES, threadsForDecoder } from './threads.ts';
 import { EngineError, type ModelSource } from './types.ts';
+
+export { MULTI_THREAD_BYTES };
 
 /** The repo's models/ folder. */
 export const DEFAULT_MODELS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../models');
@@ -92,25 +95,16 @@ function configureEnv(): void {
   env.remotePathTemplate = '{model}/';
 }
 
-/** Decoder bytes (graph + external data, any precision) from which 2 intra-op threads decode faster than 1. */
-export const MULTI_THREAD_BYTES = 20e6;
-
-/** Intra-op threads for a folder: 2 (at most the cores) when its largest decoder is at least MULTI_THREAD_BYTES. */
+/** Intra-op threads for a folder by the shared rule (threads.ts): its largest decoder against MULTI_THREAD_BYTES. */
 export function defaultThreads(folder: string): number {
-  let bytes = 0;
+  let files: Array<[string, number]>;
   try {
     const onnx = path.join(folder, 'onnx');
-    const byGraph = new Map<string, number>();
-    for (const f of fs.readdirSync(onnx)) {
-      if (!f.startsWith('decoder_model_merged')) continue;
-      const graph = f.replace(/\.onnx_data(_\d+)?$/, '.onnx');
-      byGraph.set(graph, (byGraph.get(graph) ?? 0) + fs.statSync(path.join(onnx, f)).size);
-    }
-    bytes = Math.max(0, ...byGraph.values());
+    files = fs.readdirSync(onnx).map((f) => [f, fs.statSync(path.join(onnx, f)).size]);
   } catch {
     return 1;
   }
-  return bytes >= MULTI_THREAD_BYTES ? Math.min(2, os.availableParallelism()) : 1;
+  return threadsForDecoder(largestDecoderBytes(files), os.availableParallelism());
 }
 
 function resolvePath(dir: string, name: string, threads?: number): ResolvedSource {
@@ -165,6 +159,10 @@ export function nodePlatform(opts: NodeEngineOptions = {}): EnginePlatform {
         throw new EngineError('bad_input', `Backend "${pref}" is browser-only; Node runs on onnxruntime-node (cpu).`);
       }
       return { backend: 'cpu', reason: 'onnxruntime-node (native CPU)' };
+    },
+    async threads(source, _backend, _config, _dtype, requested) {
+      const threads = requested ?? Number(source.sessionOptions?.intraOpNumThreads ?? 1);
+      return { threads, sessionOptions: { ...source.sessionOptions, intraOpNumThreads: threads } };
     },
     decodeImage,
     yieldToEvents: () => new Promise((r) => setImmediate(r)),

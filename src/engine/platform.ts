@@ -19,6 +19,8 @@ export interface ResolvedSource {
   release(): void;
   /** ONNX Runtime session options of this source's sessions (Node: intra-op threads by decoder size). */
   sessionOptions?: Record<string, unknown>;
+  /** Browser: a file's size in bytes without downloading it (picked file, model cache, or a HEAD request). */
+  fileSize?(file: string): Promise<number | undefined>;
   /** After loading: why files of this source could not be kept for the next visit, if any (browser). */
   storageNote?(): Promise<string | undefined>;
 }
@@ -29,12 +31,28 @@ export interface BackendChoice {
   reason: string;
 }
 
+/** The intra-op threads a model's sessions will run with, and why fewer than the rule gives, when so. */
+export interface ThreadChoice {
+  threads: number;
+  note?: string;
+  /** Session options to load with instead of the source's (Node: intraOpNumThreads set to `threads`). */
+  sessionOptions?: Record<string, unknown>;
+}
+
 /** Platform services the engine core needs. */
 export interface EnginePlatform {
   readonly kind: 'browser' | 'node';
   /** `signal` aborts the downloads of this source (browser). */
   resolveSource(source: ModelSource, signal?: AbortSignal, downloadTimeoutMs?: number, opfsAboveBytes?: number): Promise<ResolvedSource>;
   chooseBackend(preference: Backend | 'auto' | undefined): Promise<BackendChoice>;
+  /**
+   * Before the sessions are created: the ONNX Runtime intra-op threads of this source on `backend` (`requested`, else
+   * the rule of threads.ts). The browser sizes onnxruntime-web's WASM thread pool here, once per worker. Undefined
+   * where it does not apply (WebGPU).
+   */
+  threads(source: ResolvedSource, backend: Backend, config: Record<string, unknown>, dtype: string | Record<string, string>, requested?: number): Promise<ThreadChoice | undefined>;
+  /** After loading: the threads ONNX Runtime actually runs with (browser: it falls back to 1 without SharedArrayBuffer). */
+  threadsInUse?(): number | undefined;
   decodeImage(input: ImageInput): Promise<RawImage>;
   /** Lets queued messages (e.g. cancel) run between decode steps. */
   yieldToEvents(): Promise<void>;

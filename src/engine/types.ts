@@ -28,6 +28,12 @@ export interface LoadOptions {
    * Default: only files Cache Storage refuses go there.
    */
   opfsAboveBytes?: number;
+  /**
+   * ONNX Runtime intra-op threads, instead of the rule in threads.ts (benchmarks, A/B). Browser: onnxruntime-web has
+   * one WASM thread pool per engine worker, sized by the worker's first model; more than 1 only when the page is
+   * cross-origin isolated.
+   */
+  threads?: number;
 }
 
 /** One file's download progress, in bytes. */
@@ -59,6 +65,13 @@ export interface ModelInfo {
   storageNote?: string;
   /** Why this model will answer slowly on its backend, and what is faster, when so (a 4-bit decoder on WASM). */
   speedNote?: string;
+  /** ONNX Runtime intra-op threads this model runs with (CPU and WASM; absent on WebGPU). */
+  threads?: number;
+  /**
+   * Why it runs with fewer threads than the rule (threads.ts) gives it, when so: the page is not cross-origin isolated
+   * (no SharedArrayBuffer), or the engine worker's thread pool was already sized by an earlier model.
+   */
+  threadsNote?: string;
 }
 
 /** An image as the engine receives it: encoded bytes (PNG/JPEG/...) or raw RGBA. */

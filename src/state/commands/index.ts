@@ -2,7 +2,7 @@
  * @file The engine commands the UI calls (built once over an engine and a store): load / retry / switch backend,
  * run, stop, cross-score. Components never touch the engine.
  */
-import type { AttentionEngine } from '../../engine/types';
+import type { AttentionEngine, ModelInfo } from '../../engine/types';
 import type { Side } from '../../session/types';
 import type { LensStore } from '../store';
 import { createCrossScore } from './cross';
@@ -26,6 +26,8 @@ export interface LensCommands {
   stop(): void;
   /** Teacher-forces each model's answer through the other model (identical tokens in both panels). */
   crossScore(): Promise<void>;
+  /** A loaded model's info changed under its handle (the engine reloaded it in a fresh worker). */
+  modelInfoChanged(info: ModelInfo): void;
 }
 
 /** Builds the commands over an engine and a store. */
@@ -46,5 +48,6 @@ export function createCommands(engine: AttentionEngine, store: LensStore): LensC
       loader.stopLoads();
     },
     crossScore: createCrossScore(ctx, runner),
+    modelInfoChanged: loader.modelInfoChanged,
   };
 }

@@ -82,6 +82,18 @@ export function createLoader(ctx: CommandContext) {
     async loadPair() {
       await Promise.all(SIDES.map(loadSide));
     },
+    /**
+     * The engine reloaded a loaded model under its handle (a fresh worker: WebGPU device lost, WebGPU enabled, or more
+     * WASM threads for another model): its side shows the new info (backend, threads).
+     */
+    modelInfoChanged(info: ModelInfo) {
+      for (const side of SIDES) {
+        const h = handles[side];
+        if (h?.info.handle !== info.handle) continue;
+        h.info = info;
+        if (store.getState().status[side].state === 'ready') store.getState().setModelReady(side, info);
+      }
+    },
     /** The backend changed: a fresh engine (when it can restart) and both sides reloaded on the new backend. */
     async switchBackend() {
       epoch++;

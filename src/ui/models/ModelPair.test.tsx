@@ -26,7 +26,8 @@ it('lists per-file progress while loading, then the backend and why', async () =
   act(() => useLens.getState().setModelReady('trained', info));
   const status = screen.getByTestId('model-status-trained');
   expect(status.getAttribute('data-state')).toBe('ready');
-  expect(status.textContent).toContain('CPU');
+  expect(screen.getByTestId('backend-badge-trained').textContent).toBe(`CPU · ${info.threads} thread${info.threads! > 1 ? 's' : ''}`);
+  expect(info.threads).toBe(1); // SAYO-mini: one intra-op thread (threads.ts)
   expect(status.textContent).toContain(info.backendReason);
   await engine.unload(info.handle);
 });

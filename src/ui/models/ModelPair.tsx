@@ -1,7 +1,8 @@
 /**
  * @file The backend menu and the checkpoint pair: one picker per side (any two registry entries) with its load
  * status in a box of fixed height (no layout jump when loading ends) — a progress bar and per-file lines while
- * loading, the backend in use and why once ready, the error with a one-click Retry when the load failed.
+ * loading, the backend in use (with ONNX Runtime's thread count on CPU / WASM) and why once ready, the error with a
+ * one-click Retry when the load failed.
  */
 import { useLens } from '../../state/store';
 import { loadFraction, type BackendChoice, type ModelStatus } from '../../state/slices/models';
@@ -51,10 +52,15 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
     const i = status.info;
     return (
       <div className="model-status" data-testid={`model-status-${side}`} data-state="ready" data-backend={i.backend}>
-        <span className="badge">{i.backend.toUpperCase()}</span> <span data-testid={`backend-reason-${side}`}>{i.backendReason}</span>
+        <span className="badge" data-testid={`backend-badge-${side}`}>
+          {i.backend.toUpperCase()}
+          {i.threads ? ` · ${i.threads} thread${i.threads > 1 ? 's' : ''}` : ''}
+        </span>{' '}
+        <span data-testid={`backend-reason-${side}`}>{i.backendReason}</span>
         {i.attentionNote ? <p className="notice">{i.attentionNote}</p> : null}
         {i.storageNote ? <p className="notice" data-testid={`storage-note-${side}`}>{i.storageNote}</p> : null}
         {i.speedNote ? <p className="notice" data-testid={`speed-note-${side}`}>{i.speedNote}</p> : null}
+        {i.threadsNote ? <p className="notice" data-testid={`threads-note-${side}`}>{i.threadsNote}</p> : null}
       </div>
     );
   }
