@@ -118,6 +118,8 @@ describe('pickNewest', () => {
   it('draws every precision with its own marker and names the runs drawn and superseded', () => {
     const svg = plotReports(pickNewest([quant, nodeNew, browser, nodeOld]));
     expect(svg.startsWith('<svg')).toBe(true);
+    // XML knows only its own five entities (a README loads the SVG as an image, parsed as XML)
+    expect(svg).not.toMatch(/&(?!(amp|lt|gt|quot|apos|#\d+|#x[\da-f]+);)/i);
     // Data markers (d3 symbols of area 48): fp32 mini × 4 (limit, last, noattn, tjs) and 25m × 5 (with Chromium);
     // q8 × 4; q4 × 5 (with Chromium). A q4 figure is never drawn with the fp32 marker.
     const count = (type: d3.SymbolType) => svg.split(`d="${d3.symbol(type, 48)()}"`).length - 1;

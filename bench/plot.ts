@@ -225,7 +225,7 @@ function legend(root: Sel, x0: number, y0: number, rows: Array<{ series?: Series
   return rows.length * 18;
 }
 
-/** A label the caption's line breaks keep whole ("500m q4"): its spaces made non-breaking. */
+/** A label the caption's line breaks keep whole ("500m q4"): its spaces made non-breaking until the line is written. */
 const keep = (label: string) => label.replaceAll(' ', '\u00a0');
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 const load1 = (rep: ScaleReport) => `load ${rep.loadBefore[0].toFixed(1)} → ${(rep.loadAfter ?? rep.loadBefore)[0].toFixed(1)}`;
@@ -393,7 +393,7 @@ export function plotReports(data: PlotData): string {
   const cap = root.append('g').attr('font-size', 11).attr('fill', '#333');
   const line = (text: string, bold = false) => {
     breakLines(text, 190).forEach((l, i) => {
-      cap.append('text').attr('x', i ? 40 : 20).attr('y', cy).attr('font-weight', bold ? 'bold' : null).text(l);
+      cap.append('text').attr('x', i ? 40 : 20).attr('y', cy).attr('font-weight', bold ? 'bold' : null).text(l.replaceAll('\u00a0', ' ')); // no &nbsp; in the XML
       cy += 15;
     });
   };
@@ -428,15 +428,18 @@ function wrap(root: Sel, x: number, y: number, text: string, chars: number, size
   breakLines(text, chars).forEach((l, i) => root.append('text').attr('x', x).attr('y', y + i * (size + 3)).attr('font-size', size).attr('fill', color).text(l));
 }
 
-/** Renders an SVG to PNG in headless Chromium (the system build the browser tests launch), to look at it. */
+/** Renders an SVG to PNG in headless Chromium (the system build the browser tests launch), to look at it. The SVG is
+ * loaded as an image, as a README shows it: parsed as XML, which is stricter than inline HTML. */
 export async function renderPng(svgText: string, png: string): Promise<void> {
   const { chromium } = await import('playwright-core');
   const { CHROMIUM_ARGS, CHROMIUM_PATH } = await import('../e2e/support/chromium.ts');
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   try {
     const page = await browser.newPage();
-    await page.setContent(`<!doctype html><body style="margin:0">${svgText}</body>`);
-    await page.locator('svg').first().screenshot({ path: png });
+    await page.setContent(`<!doctype html><body style="margin:0"><img src="data:image/svg+xml;base64,${Buffer.from(svgText).toString('base64')}"></body>`);
+    const img = page.locator('img');
+    if (!(await img.evaluate((el: HTMLImageElement) => el.decode().then(() => el.naturalWidth > 0, () => false)))) throw new Error('the SVG does not load as an image');
+    await img.screenshot({ path: png });
   } finally {
     await browser.close();
   }
