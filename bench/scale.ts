@@ -280,21 +280,26 @@ function printRungs(rep: ScaleReport): void {
   }
   if (rep.rungs.some((r) => r.browser)) {
     console.log(`\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${loadAt(rep)}`);
-    console.log(['rung', 'prefill ms', 'tok/s all', 'last', 'none', 'wasm/node last', 'B/tok last', 'cold ms', 'warm ms', 'tree peak MB', 'peak last/none'].join(' | '));
+    console.log(['rung', 'prefill ms', 'tok/s all', 'last', 'none', 'tjs generate() / +attn', 'ours ÷ tjs with attentions', 'wasm/node last', 'B/tok last', 'cold ms', 'warm ms', 'tree peak MB', 'peak last/none'].join(' | '));
     for (const r of rep.rungs) {
       const b = r.browser;
       if (!b) continue;
       const n = r.node && !isErr(r.node) ? r.node.variants : undefined;
       const ml = r.browserMemory.last?.peakRssMb;
       const mn = r.browserMemory.none?.peakRssMb;
+      const t = b.decodeTps ?? {};
+      // Files saved before the Chromium tjs variants have none: '-' (not run), as an error leaves them out too.
+      const hasTjs = 'tjs' in t || 'tjs-attn' in t;
       console.log(
         [
           r.label,
           f(b.prefillMs?.last, 0),
-          f(b.decodeTps?.all),
-          f(b.decodeTps?.last),
-          f(b.decodeTps?.none),
-          f((b.decodeTps?.last ?? NaN) / (n?.last?.decodeTps ?? NaN), 2),
+          f(t.all),
+          f(t.last),
+          f(t.none),
+          hasTjs ? `${f(t.tjs)} / ${f(t['tjs-attn'])}` : '-',
+          hasTjs ? `${f((t.all ?? t.last) / t['tjs-attn'], 2)}×` : '-',
+          f((t.last ?? NaN) / (n?.last?.decodeTps ?? NaN), 2),
           f(b.bytesPerToken?.last, 0),
           f(b.firstTokenColdMs, 0),
           f(b.firstTokenWarmMs, 0),
@@ -302,7 +307,18 @@ function printRungs(rep: ScaleReport): void {
           `${mb(ml)}/${mb(mn)} = ${f((ml ?? NaN) / (mn ?? NaN), 2)}×`,
         ].join(' | '),
       );
+      if (hasTjs) {
+        const p = b.prefillMs ?? {};
+        const threads = b.threads === b.tjsThreads ? `both ${b.threads}` : `ours ${b.threads ?? 'n/a'}, transformers.js ${b.tjsThreads ?? 'n/a'}`;
+        console.log(`  ${r.label}: WASM threads ${threads}${b.tjsThreadsNote ? ` (${b.tjsThreadsNote})` : ''}; prefill ms ours last ${f(p.last, 0)}, tjs ${f(p.tjs, 0)}, tjs+attn ${f(p['tjs-attn'], 0)}`);
+      }
+      if (b.tjsError) console.log(`  ${r.label} Chromium: ${b.tjsError}`);
       for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory })) if (x.error) console.log(`  ${r.label} Chromium ${k}: ${x.error}`);
+    }
+    if (rep.rungs.some((r) => r.browser?.decodeTps && 'tjs' in r.browser.decodeTps)) {
+      console.log('  tjs = transformers.js generate() in a worker of its own (same folder, dtype, WASM threads); ours ÷ tjs with attentions =');
+      console.log('  our loop capturing all layers ÷ generate() with output_attentions. The tree peak is the decode job\'s, both workers');
+      console.log('  loaded; peak last/none are jobs with our worker alone.');
     }
   }
 }
@@ -373,7 +389,7 @@ function printSweeps(rep: ScaleReport): void {
 }
 
 /** Prints the tables of a saved report (`--print FILE`). */
-function printReport(rep: ScaleReport): void {
+export function printReport(rep: ScaleReport): void {
   console.log(`SAYO Lens scale benchmark of ${rep.date} — ${rep.machine.cpus}, ${rep.machine.cores} cores, ${rep.machine.memGiB.toFixed(0)} GiB, Node ${rep.machine.node}`);
   console.log(`load average before: ${rep.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a (run not finished)'}`);
   console.log(`copy bandwidth (one thread): ${rep.copyGBs.toFixed(1)} GB/s`);
@@ -532,7 +548,8 @@ export async function scaleMain(args: string[]): Promise<number> {
   console.log(`\nload average after: ${load()}`);
   console.log('Columns: tok/s = decode tokens/s after the first token; all/last/none = layers captured by our loop; noattn = the same');
   console.log('weights with a decoder that has no attention outputs; tjs gen = transformers.js generate() on the same folder (tjs+attn:');
-  console.log('output_attentions); limit = copy bandwidth ÷ decoder bytes (tokens/s if decode only streamed the weights once);');
+  console.log('output_attentions; Chromium: in a worker of its own with the engine\'s WASM threads); limit = copy bandwidth ÷ decoder');
+  console.log('bytes (tokens/s if decode only streamed the weights once);');
   console.log('B/tok = bytes of one StepRecord posted by the worker; peak MB = the job process\'s peak RSS (Chromium: its whole process tree).');
   save();
   if (jsonOut) console.log(`wrote ${jsonOut}`);
