@@ -149,21 +149,28 @@ async function startApp(port = APP_PORT): Promise<{ url: string; stop: () => voi
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    try {
+      if (server.pid) process.kill(-server.pid);
+    } catch {
+      // already gone
+    }
+  };
   const end = Date.now() + 60_000;
-  while (!(await fetch(`${url}/e2e-harness.html`).then((r) => r.ok, () => false))) {
-    if (Date.now() > end) throw new Error(`${url} did not come up within 60 s`);
+  for (;;) {
+    // Fetch (Node's, and Chromium's) refuses the ports of the Fetch standard's "bad port" list (e.g. 4190): say so at once.
+    const up = await fetch(`${url}/e2e-harness.html`).then(
+      (r) => r.ok,
+      (e: Error & { cause?: Error }) => ((e.cause ?? e).message === 'bad port' ? 'bad port' : false),
+    );
+    if (up === true) break;
+    if (up === 'bad port' || Date.now() > end) {
+      stop();
+      throw new Error(up === 'bad port' ? `--app-port ${port}: browsers refuse this port (a "bad port" of the Fetch standard); pick another` : `${url} did not come up within 60 s`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return {
-    url,
-    stop: () => {
-      try {
-        if (server.pid) process.kill(-server.pid);
-      } catch {
-        // already gone
-      }
-    },
-  };
+  return { url, stop };
 }
 
 const isErr = (x: unknown): x is { error: string } => typeof x === 'object' && x !== null && 'error' in x && typeof (x as any).error === 'string';
