@@ -238,7 +238,9 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
     let tjsThreads: Pick<BrowserScaleResult, 'tjsThreads' | 'tjsThreadsNote'> = {};
     const tjs = async (attentions: boolean): Promise<RoundFigures> => {
       const r = await page.evaluate((o) => window.sayoHarness.tjs(o), { ...tjsOptions, attentions });
-      if (r.error || !r.figures) throw new Error(`transformers.js generate()${attentions ? ' with attentions' : ''}: ${r.error ?? 'no figures'}`);
+      const what = `transformers.js generate()${attentions ? ' with attentions' : ''}`;
+      if (r.error || !r.figures) throw new Error(`${what}: ${r.error ?? 'no figures'}`);
+      if (r.figures.tokens !== job.tokens) throw new Error(`${what}: ${r.figures.tokens} tokens where ${job.tokens} were forced`);
       tjsThreads = { tjsThreads: r.threads, tjsThreadsNote: r.note };
       return r.figures;
     };
