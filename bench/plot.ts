@@ -51,6 +51,10 @@ export function plotReport(rep: ScaleReport): string {
     { name: 'same weights, no attention outputs', color: '#2ca02c', points: fp32.map((r) => [r.entry.params, v(r, 'noattn')]) },
     { name: 'transformers.js generate()', color: '#ff7f0e', points: fp32.map((r) => [r.entry.params, v(r, 'tjs')]) },
     { name: 'Chromium WASM, last layer', color: '#9467bd', points: fp32.map((r) => [r.entry.params, r.browser?.decodeTps?.last ?? NaN]) },
+    // Reports saved before the Chromium tjs variants have no such series.
+    ...(fp32.some((r) => r.browser?.decodeTps?.tjs !== undefined)
+      ? [{ name: 'Chromium WASM, transformers.js generate()', color: '#9467bd', dash: '2 2', points: fp32.map((r): [number, number] => [r.entry.params, r.browser?.decodeTps?.tjs ?? NaN]) }]
+      : []),
     { name: 'bandwidth limit', color: '#7f7f7f', dash: '4 3', points: fp32.map((r) => [r.entry.params, (rep.copyGBs * 1e9) / r.weightBytes]) },
   ], true, true);
   const it = rep.imageTokens.filter((s) => !('error' in s.node));
