@@ -131,6 +131,8 @@ export interface BrowserScaleResult {
   decodeTps?: Record<string, number>;
   /** Our variants only (transformers.js posts no records). */
   bytesPerToken?: Record<string, number>;
+  /** 'decode': decode tok/s of every round by variant, in round order (a round runs every variant back to back). */
+  roundsTps?: Record<string, number[]>;
   /** 'decode': WASM threads of the engine worker, and of the transformers.js worker (asked the same; `tjsThreadsNote`
    * says why fewer when so). */
   threads?: number;
@@ -280,6 +282,7 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
       prefillMs: med(prefill),
       decodeTps: med(decode),
       bytesPerToken: med(bytes),
+      roundsTps: decode,
       threads: cold.info.threads,
       ...tjsThreads,
       tjsError,

@@ -94,14 +94,14 @@ describe('scale report printer: Chromium table with and without transformers.js 
     // Figures of this test only (the printer's arithmetic), not measurements.
     b.decodeTps = { all: 300, last: 320, none: 330, tjs: 250, 'tjs-attn': 200 };
     b.prefillMs = { all: 90, last: 80, none: 85, tjs: 70, 'tjs-attn': 75 };
-    Object.assign(b, { threads: 2, tjsThreads: 2 });
+    Object.assign(b, { threads: 2, tjsThreads: 2, roundsTps: { all: [300, 280], 'tjs-attn': [200, 280] } });
     Object.assign(rep.rungs[1].browser!, { tjsError: 'transformers.js generate(): out of memory' });
     const { header, rows, all } = printed(rep);
     const cols = header.split(' | ');
     const mini = rows.find((l) => l.startsWith('mini |'))!.split(' | ');
     expect(mini[cols.indexOf('tjs generate() / +attn')]).toBe('250.0 / 200.0');
     expect(mini[cols.indexOf('ours ÷ tjs with attentions')]).toBe('1.50×');
-    expect(rows).toContain('  mini: WASM threads both 2; prefill ms ours last 80, tjs 70, tjs+attn 75');
+    expect(rows).toContain('  mini: WASM threads both 2; prefill ms ours last 80, tjs 70, tjs+attn 75; ours ÷ tjs with attentions per round: 1.50, 1.00');
     expect(rows).toContain('  25m Chromium: transformers.js generate(): out of memory');
     expect(rows.find((l) => l.startsWith('25m |'))!.split(' | ')[cols.indexOf('tjs generate() / +attn')]).toBe('-');
     expect(all.some((l) => l.includes('tjs = transformers.js generate() in a worker of its own'))).toBe(true);

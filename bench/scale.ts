@@ -317,7 +317,11 @@ function printRungs(rep: ScaleReport): void {
       if (hasTjs) {
         const p = b.prefillMs ?? {};
         const threads = b.threads === b.tjsThreads ? `both ${b.threads}` : `ours ${b.threads ?? 'n/a'}, transformers.js ${b.tjsThreads ?? 'n/a'}`;
-        console.log(`  ${r.label}: WASM threads ${threads}${b.tjsThreadsNote ? ` (${b.tjsThreadsNote})` : ''}; prefill ms ours last ${f(p.last, 0)}, tjs ${f(p.tjs, 0)}, tjs+attn ${f(p['tjs-attn'], 0)}`);
+        // Paired by round (a round runs every variant back to back), as the Node capture cost.
+        const ra = b.roundsTps?.all ?? b.roundsTps?.last;
+        const rt = b.roundsTps?.['tjs-attn'];
+        const perRound = ra && rt && ra.length === rt.length ? `; ours ÷ tjs with attentions per round: ${ra.map((x, i) => f(x / rt[i], 2)).join(', ')}` : '';
+        console.log(`  ${r.label}: WASM threads ${threads}${b.tjsThreadsNote ? ` (${b.tjsThreadsNote})` : ''}; prefill ms ours last ${f(p.last, 0)}, tjs ${f(p.tjs, 0)}, tjs+attn ${f(p['tjs-attn'], 0)}${perRound}`);
       }
       if (b.tjsError) console.log(`  ${r.label} Chromium: ${b.tjsError}`);
       for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory })) if (x.error) console.log(`  ${r.label} Chromium ${k}: ${x.error}`);
