@@ -262,6 +262,10 @@ export function plotReports(data: PlotData): string {
     { name: 'same weights, no attention outputs (Node)', color: COLOR.noattn, dx: -5, points: rs.flatMap((r) => pt(r, v(r, 'noattn'))) },
     { name: 'transformers.js generate() (Node)', color: COLOR.tjs, dx: 0, points: rs.flatMap((r) => pt(r, v(r, 'tjs'))) },
     { name: 'ours in Chromium WASM, last layer', color: COLOR.wasm, dx: 5, points: rs.flatMap((r) => pt(r, r.browser?.value.browser?.decodeTps?.last)) },
+    // Reports saved before the Chromium transformers.js variants have no such series.
+    ...(rs.some((r) => r.browser?.value.browser?.decodeTps?.tjs !== undefined)
+      ? [{ name: 'transformers.js generate() in Chromium WASM', color: COLOR.tjs, dash: '2 3', hollow: true, dx: 15, points: rs.flatMap((r) => pt(r, r.browser?.value.browser?.decodeTps?.tjs)) }]
+      : []),
     {
       name: 'ours in Chromium WASM, 2 threads (thread A/B)',
       color: COLOR.wasm,

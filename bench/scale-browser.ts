@@ -3,11 +3,13 @@
  * way a user's real checkpoint arrives), through the app's worker engine on the harness page. One browser per job, so
  * its peak RSS — summed over the browser's whole process tree — belongs to that job alone.
  *
- * Jobs: `decode` (timings, capture A/B), `memory` (one answer, peak RSS) and `threads`: onnxruntime-web's WASM thread
- * pool at each thread count, one engine worker per count in the same page (a worker's pool is sized by its first
- * model), interleaved round by round with the order reversed every other round, capture last layer, medians. It needs
- * the app cross-origin isolated (COOP/COEP from the preview server); the result says whether it was and how many
- * threads each worker really ran.
+ * Jobs: `decode` (timings, capture A/B: our loop capturing all layers / the last layer / none, interleaved round-robin
+ * with transformers.js's own generate() on the same folder without and with output_attentions — the runner Node uses,
+ * in a worker of its own on the engine's WASM threads: bench/tjs-worker.ts), `memory` (one answer, peak RSS) and
+ * `threads`: onnxruntime-web's WASM thread pool at each thread count, one engine worker per count in the same page (a
+ * worker's pool is sized by its first model), interleaved round by round with the order reversed every other round,
+ * capture last layer, medians. It needs the app cross-origin isolated (COOP/COEP from the preview server); the result
+ * says whether it was and how many threads each worker really ran.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -16,7 +18,7 @@ import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../e2e/support/chromium.ts';
 import type { HarnessOptions, HarnessRun } from '../e2e/support/harness-page.ts';
 import os from 'node:os';
-import { median } from './stats.ts';
+import { decodeTps, median } from './stats.ts';
 
 /** Serves `root` read-only on a loopback port with CORS (the page and the models are on different origins). */
 export async function serveFolder(root: string): Promise<{ url: string; close: () => Promise<void> }> {
@@ -78,6 +80,20 @@ export function chromiumRss(): { treeMb: number; largestMb: number } {
   return { treeMb: kb / 1024, largestMb: largest / 1024 };
 }
 
+/**
+ * A 'decode' job's variants: our loop capturing all layers / the last layer / none (the engine worker), and
+ * transformers.js's own generate() without and with output_attentions (bench/tjs-worker.ts, a worker of its own).
+ */
+export type BrowserVariant = 'all' | 'last' | 'none' | 'tjs' | 'tjs-attn';
+export const BROWSER_VARIANTS: BrowserVariant[] = ['all', 'last', 'none', 'tjs', 'tjs-attn'];
+
+/** One variant's figures in one round. */
+interface RoundFigures {
+  prefillMs: number;
+  decodeTps: number;
+  bytesPerToken?: number;
+}
+
 export interface BrowserScaleJob {
   appUrl: string;
   /** URL of the model folder (attention decoder) and of its noattn view. */
@@ -89,6 +105,8 @@ export interface BrowserScaleJob {
   /** 'decode': timings, A/B capture; 'memory': one answer with one variant, peak RSS; 'threads': 1 vs 2 threads A/B. */
   kind: 'decode' | 'memory' | 'threads';
   variant?: 'all' | 'last' | 'none';
+  /** 'decode': the variants interleaved in each round (default: all of BROWSER_VARIANTS). */
+  variants?: BrowserVariant[];
   dtype?: HarnessOptions['dtype'];
   /** 'threads': the thread counts compared (default [1, 2]). */
   threads?: number[];
@@ -108,9 +126,21 @@ export interface BrowserScaleResult {
   error?: string;
   firstTokenColdMs?: number;
   firstTokenWarmMs?: number;
+  /** 'decode': medians by variant (BrowserVariant; files saved before the tjs variants have all / last / none). */
   prefillMs?: Record<string, number>;
   decodeTps?: Record<string, number>;
+  /** Our variants only (transformers.js posts no records). */
   bytesPerToken?: Record<string, number>;
+  /** 'decode': decode tok/s of every round by variant, in round order (a round runs every variant back to back). */
+  roundsTps?: Record<string, number[]>;
+  /** 'decode': WASM threads of the engine worker, and of the transformers.js worker (asked the same; `tjsThreadsNote`
+   * says why fewer when so). */
+  threads?: number;
+  tjsThreads?: number;
+  tjsThreadsNote?: string;
+  /** 'decode': why transformers.js generate() could not run (our figures are still there). */
+  tjsError?: string;
+  /** Peak RSS of the browser's process tree (a 'decode' job: both workers, ours and transformers.js's). */
   peakRssMb: number;
   /** Peak RSS of the largest single Chromium process (the worker's renderer: an upper bound of its WASM heap). */
   largestProcessMb?: number;
@@ -199,18 +229,49 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
       return r.error ? { error: `${r.error.code}: ${r.error.message}`, ...sample() } : sample();
     }
     const warm = [await run(page, { ...base, reuse: true }), await run(page, { ...base, reuse: true })];
-    const names = ['all', 'last', 'none'] as const;
+    // Our variants through the engine worker; transformers.js's generate() in a worker of its own, on the same folder,
+    // dtype and WASM threads (the engine's, as it ran them).
+    const ours = async (v: 'all' | 'last' | 'none'): Promise<RoundFigures> => {
+      const r = await run(page, { ...long, captureLayers: capture[v] as number[] | undefined });
+      if (r.error || !r.summary) throw new Error(`${r.error?.code}: ${r.error?.message}`);
+      return { prefillMs: r.summary.prefillMs, decodeTps: decodeTps(r.summary.tokens, r.summary.decodeMs), bytesPerToken: stepBytes(r) };
+    };
+    const tjsOptions = { url: job.modelUrl, dtype: job.dtype, threads: cold.info.threads ?? 1, imageBase64: job.imageBase64, question: job.question, tokens: job.tokens };
+    let tjsThreads: Pick<BrowserScaleResult, 'tjsThreads' | 'tjsThreadsNote'> = {};
+    const tjs = async (attentions: boolean): Promise<RoundFigures> => {
+      const r = await page.evaluate((o) => window.sayoHarness.tjs(o), { ...tjsOptions, attentions });
+      const what = `transformers.js generate()${attentions ? ' with attentions' : ''}`;
+      if (r.error || !r.figures) throw new Error(`${what}: ${r.error ?? 'no figures'}`);
+      if (r.figures.tokens !== job.tokens) throw new Error(`${what}: ${r.figures.tokens} tokens where ${job.tokens} were forced`);
+      tjsThreads = { tjsThreads: r.threads, tjsThreadsNote: r.note };
+      return r.figures;
+    };
+    const runners: Record<BrowserVariant, () => Promise<RoundFigures>> = {
+      all: () => ours('all'),
+      last: () => ours('last'),
+      none: () => ours('none'),
+      tjs: () => tjs(false),
+      'tjs-attn': () => tjs(true),
+    };
+    let names = job.variants ?? BROWSER_VARIANTS;
+    // transformers.js loads (its first call) and warms up here, once per variant, as in Node; a model it cannot run
+    // leaves our figures standing, with its error.
+    let tjsError: string | undefined;
+    for (const v of names.filter((x) => x === 'tjs' || x === 'tjs-attn')) {
+      await runners[v]().catch((e: Error) => (tjsError ??= e.message.split('\n')[0]));
+    }
+    if (tjsError) names = names.filter((x) => x !== 'tjs' && x !== 'tjs-attn');
     const prefill: Record<string, number[]> = {};
     const decode: Record<string, number[]> = {};
     const bytes: Record<string, number[]> = {};
     for (let i = 0; i < job.rounds; i++) {
+      // Round-robin with the order rotated each round: no variant always runs first or last.
       for (let k = 0; k < names.length; k++) {
         const v = names[(k + i) % names.length];
-        const r = await run(page, { ...long, captureLayers: capture[v] as number[] | undefined });
-        if (r.error || !r.summary) return { error: `${r.error?.code}: ${r.error?.message}`, ...sample() };
-        (prefill[v] ??= []).push(r.summary.prefillMs);
-        (decode[v] ??= []).push(r.summary.tokens > 1 ? ((r.summary.tokens - 1) / r.summary.decodeMs) * 1000 : NaN);
-        (bytes[v] ??= []).push(stepBytes(r));
+        const r = await runners[v]();
+        (prefill[v] ??= []).push(r.prefillMs);
+        (decode[v] ??= []).push(r.decodeTps);
+        if (r.bytesPerToken !== undefined) (bytes[v] ??= []).push(r.bytesPerToken);
       }
     }
     const peaks = sample();
@@ -221,6 +282,10 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
       prefillMs: med(prefill),
       decodeTps: med(decode),
       bytesPerToken: med(bytes),
+      roundsTps: decode,
+      threads: cold.info.threads,
+      ...tjsThreads,
+      tjsError,
       ...peaks,
     };
   } catch (e) {

@@ -4,7 +4,8 @@
  *
  * - `decode`: the engine on the rung's decoder (capture all layers / last layer / none) and on the same weights
  *   without attention outputs (the noattn view), and transformers.js's own `generate()` on the same folder with and
- *   without `output_attentions`, interleaved round-robin in one process (rotated order each round), medians.
+ *   without `output_attentions` (bench/tjs-generate.ts, the runner Chromium uses too), interleaved round-robin in one
+ *   process (rotated order each round), medians.
  *   Also first token cold (first answer after loading) and warm, and the bytes per token a StepRecord carries
  *   across the worker boundary.
  * - `memory`: one forced-length answer with one variant, RSS sampled at every step (per 128 tokens in the table),
@@ -12,11 +13,12 @@
  * - `threads`: the engine with 1 and 2 ORT intra-op threads, interleaved (capture last layer).
  */
 import fs from 'node:fs';
-import { AutoProcessor, env, AutoModelForImageTextToText, RawImage, type Tensor } from '@huggingface/transformers';
+import { decodeImage } from '../src/engine/image.ts';
 import { createNodeEngine } from '../src/engine/node.ts';
 import type { InThreadEngine } from '../src/engine/engine.ts';
 import type { GenerateRequest, ModelInfo, PromptInfo, StepRecord } from '../src/engine/types.ts';
-import { median } from './stats.ts';
+import { decodeTps as tps, median } from './stats.ts';
+import { transformersJs } from './tjs-generate.ts';
 
 /** Precision of a job: fp32 everywhere; a quantized decoder (the ladder's `--quantized`: 4-bit MatMulNBits, or 8-bit
  * dynamic quantization) with fp32 vision and embeddings; or 'q4-all', every graph 4-bit (transformers.js's dtype 'q4',
@@ -107,7 +109,6 @@ export type ScaleResult = DecodeResult | MemoryResult | ThreadsResult;
 
 const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
 const peakMb = () => process.resourceUsage().maxRSS / 1024;
-const tps = (tokens: number, ms: number) => (tokens > 1 && ms > 0 ? ((tokens - 1) / ms) * 1000 : NaN);
 
 function stepBytes(s: StepRecord): number {
   return s.attention.byteLength + s.imageShare.byteLength + s.rowSum.byteLength + new TextEncoder().encode(s.text).length + 8 * 5;
@@ -123,44 +124,6 @@ async function ours(engine: InThreadEngine, info: ModelInfo, base: GenerateReque
     captureShare: (s.captureMs ?? 0) / (s.prefillMs + s.decodeMs),
     bytesPerToken: bytes / s.tokens,
     tokens: s.tokens,
-  };
-}
-
-/** transformers.js's own generate() on the same folder: processor, chat template, greedy, forced length. */
-async function transformersJs(folder: string, threads: number, dtype: Precision | undefined) {
-  env.allowLocalModels = true;
-  env.allowRemoteModels = false;
-  const processor = await AutoProcessor.from_pretrained(folder);
-  const model = await AutoModelForImageTextToText.from_pretrained(folder, {
-    dtype: DTYPE(dtype) as any,
-    session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
-  });
-  return {
-    model,
-    async run(imagePath: string, question: string, tokens: number, attentions: boolean): Promise<VariantFigures> {
-      const image = await RawImage.read(imagePath);
-      const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }];
-      const text = processor.apply_chat_template(messages, { add_generation_prompt: true }) as string;
-      const inputs = await processor(text, image);
-      const times: number[] = [];
-      const streamer = { put: () => void times.push(performance.now()), end: () => undefined };
-      const t0 = performance.now();
-      const out = (await model.generate({
-        ...inputs,
-        max_new_tokens: tokens,
-        min_new_tokens: tokens,
-        do_sample: false,
-        output_attentions: attentions,
-        return_dict_in_generate: attentions,
-        streamer,
-      } as any)) as any;
-      // times[0] is the prompt (put before the first forward), then one per generated token.
-      const n = times.length - 1;
-      const seq: Tensor = attentions ? out.sequences : out;
-      void seq;
-      if (attentions) for (const perLayer of Object.values(out.decoder_attentions ?? {})) for (const t of perLayer as any[]) (t as any)?.dispose?.();
-      return { prefillMs: times[1] - t0, decodeTps: tps(n, times[n] - times[1]), tokens: n };
-    },
   };
 }
 
@@ -202,14 +165,17 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const needs = (v: Variant) => job.variants.includes(v);
   const noattn = needs('noattn') ? { engine: createNodeEngine({ threads: job.threads }) } : undefined;
   const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn! }, { dtype: DTYPE(job.dtype) }) : undefined;
-  const tjs = needs('tjs') || needs('tjs-attn') ? await transformersJs(job.model, job.threads, job.dtype) : undefined;
+  const tjs = needs('tjs') || needs('tjs-attn')
+    ? await transformersJs(job.model, { dtype: DTYPE(job.dtype), device: 'cpu', session_options: { intraOpNumThreads: job.threads, interOpNumThreads: 1 } })
+    : undefined;
+  const image = await decodeImage({ kind: 'encoded', bytes });
   const runners: Record<Variant, () => Promise<VariantFigures>> = {
     all: () => ours(engine, info, base, undefined, setPrompt),
     last: () => ours(engine, info, base, last === undefined ? [] : [last], setPrompt),
     none: () => ours(engine, info, base, []),
     noattn: () => ours(noattn!.engine, noattnInfo!, base, []),
-    tjs: () => tjs!.run(job.image, job.question, job.tokens, false),
-    'tjs-attn': () => tjs!.run(job.image, job.question, job.tokens, true),
+    tjs: () => tjs!.run(image, job.question, job.tokens, false),
+    'tjs-attn': () => tjs!.run(image, job.question, job.tokens, true),
   };
   const results: Partial<Record<Variant, VariantFigures[]>> = {};
   for (const v of job.variants) await runners[v](); // warm-up of every variant
@@ -220,7 +186,7 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   }
   await engine.unload(info.handle);
   if (noattn) await noattn.engine.unload(noattnInfo!.handle);
-  await tjs?.model.dispose();
+  await tjs?.dispose();
   const variants: DecodeResult['variants'] = {};
   for (const [v, xs] of Object.entries(results)) variants[v as Variant] = summarise(xs!);
   return { kind: 'decode', ...prompt, firstTokenColdMs, firstTokenWarmMs, variants, peakRssMb: peakMb() };

@@ -1,11 +1,13 @@
 /**
  * @file Smoke of the scale benchmark: the ladder's two smallest rungs (shipped mini, 25m built on demand and cached)
  * through one short Node decode job and one memory job each, in processes of their own, as `npm run bench -- --scale`
- * runs them. Checks the figures are there and consistent, not how fast anything is.
+ * runs them. Checks the figures are there and consistent, not how fast anything is. Also the report printer on a
+ * saved report from before the Chromium transformers.js variants, and on one with them.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { ensureLadder, nodeJob, quantizedUnits, variantsOf, weightBytesPerToken, type LadderEntry } from './scale.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ensureLadder, nodeJob, printReport, quantizedUnits, variantsOf, weightBytesPerToken, type LadderEntry, type ScaleReport } from './scale.ts';
 import type { DecodeResult, MemoryResult } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -57,4 +59,51 @@ describe('scale benchmark smoke (mini, 25m)', () => {
     expect(r.rssAt[0][0]).toBe(1);
     expect(r.peakRssMb).toBeGreaterThanOrEqual(r.rssAt[0][1] - 1);
   }, 600_000);
+});
+
+describe('scale report printer: Chromium table with and without transformers.js generate()', () => {
+  // A report saved before the Chromium tjs variants existed (decode records of all / last / none only).
+  const saved = (): ScaleReport => JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/bench/scale-latest-browser.json'), 'utf8'));
+  const printed = (rep: ScaleReport) => {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...xs: unknown[]) => void lines.push(xs.join(' ')));
+    printReport(rep);
+    log.mockRestore();
+    const at = lines.findIndex((l) => l.trimStart().startsWith('Chromium (WASM'));
+    expect(at).toBeGreaterThanOrEqual(0);
+    return { header: lines[at + 1], rows: lines.slice(at + 2), all: lines };
+  };
+  afterEach(() => vi.restoreAllMocks());
+
+  it('prints a saved report without tjs figures, the tjs columns as not run', () => {
+    const { header, rows } = printed(saved());
+    const cols = header.split(' | ');
+    expect(cols).toContain('tjs generate() / +attn');
+    expect(cols).toContain('ours ÷ tjs with attentions');
+    const mini = rows.find((l) => l.startsWith('mini |'))!.split(' | ');
+    expect(mini).toHaveLength(cols.length);
+    expect(mini[cols.indexOf('tjs generate() / +attn')]).toBe('-');
+    expect(mini[cols.indexOf('ours ÷ tjs with attentions')]).toBe('-');
+    expect(mini[cols.indexOf('tok/s all')]).toBe('516.0');
+    expect(rows.some((l) => l.includes('transformers.js'))).toBe(false);
+  });
+
+  it('prints tjs decode tok/s, ours (all layers) ÷ tjs with attentions, threads and prefill', () => {
+    const rep = saved();
+    const b = rep.rungs[0].browser!;
+    // Figures of this test only (the printer's arithmetic), not measurements.
+    b.decodeTps = { all: 300, last: 320, none: 330, tjs: 250, 'tjs-attn': 200 };
+    b.prefillMs = { all: 90, last: 80, none: 85, tjs: 70, 'tjs-attn': 75 };
+    Object.assign(b, { threads: 2, tjsThreads: 2, roundsTps: { all: [300, 280], 'tjs-attn': [200, 280] } });
+    Object.assign(rep.rungs[1].browser!, { tjsError: 'transformers.js generate(): out of memory' });
+    const { header, rows, all } = printed(rep);
+    const cols = header.split(' | ');
+    const mini = rows.find((l) => l.startsWith('mini |'))!.split(' | ');
+    expect(mini[cols.indexOf('tjs generate() / +attn')]).toBe('250.0 / 200.0');
+    expect(mini[cols.indexOf('ours ÷ tjs with attentions')]).toBe('1.50×');
+    expect(rows).toContain('  mini: WASM threads both 2; prefill ms ours last 80, tjs 70, tjs+attn 75; ours ÷ tjs with attentions per round: 1.50, 1.00');
+    expect(rows).toContain('  25m Chromium: transformers.js generate(): out of memory');
+    expect(rows.find((l) => l.startsWith('25m |'))!.split(' | ')[cols.indexOf('tjs generate() / +attn')]).toBe('-');
+    expect(all.some((l) => l.includes('tjs = transformers.js generate() in a worker of its own'))).toBe(true);
+  });
 });

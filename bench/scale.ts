@@ -149,21 +149,28 @@ async function startApp(port = APP_PORT): Promise<{ url: string; stop: () => voi
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    try {
+      if (server.pid) process.kill(-server.pid);
+    } catch {
+      // already gone
+    }
+  };
   const end = Date.now() + 60_000;
-  while (!(await fetch(`${url}/e2e-harness.html`).then((r) => r.ok, () => false))) {
-    if (Date.now() > end) throw new Error(`${url} did not come up within 60 s`);
+  for (;;) {
+    // Fetch (Node's, and Chromium's) refuses the ports of the Fetch standard's "bad port" list (e.g. 4190): say so at once.
+    const up = await fetch(`${url}/e2e-harness.html`).then(
+      (r) => r.ok,
+      (e: Error & { cause?: Error }) => ((e.cause ?? e).message === 'bad port' ? 'bad port' : false),
+    );
+    if (up === true) break;
+    if (up === 'bad port' || Date.now() > end) {
+      stop();
+      throw new Error(up === 'bad port' ? `--app-port ${port}: browsers refuse this port (a "bad port" of the Fetch standard); pick another` : `${url} did not come up within 60 s`);
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return {
-    url,
-    stop: () => {
-      try {
-        if (server.pid) process.kill(-server.pid);
-      } catch {
-        // already gone
-      }
-    },
-  };
+  return { url, stop };
 }
 
 const isErr = (x: unknown): x is { error: string } => typeof x === 'object' && x !== null && 'error' in x && typeof (x as any).error === 'string';
@@ -280,21 +287,26 @@ function printRungs(rep: ScaleReport): void {
   }
   if (rep.rungs.some((r) => r.browser)) {
     console.log(`\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${loadAt(rep)}`);
-    console.log(['rung', 'prefill ms', 'tok/s all', 'last', 'none', 'wasm/node last', 'B/tok last', 'cold ms', 'warm ms', 'tree peak MB', 'peak last/none'].join(' | '));
+    console.log(['rung', 'prefill ms', 'tok/s all', 'last', 'none', 'tjs generate() / +attn', 'ours ÷ tjs with attentions', 'wasm/node last', 'B/tok last', 'cold ms', 'warm ms', 'tree peak MB', 'peak last/none'].join(' | '));
     for (const r of rep.rungs) {
       const b = r.browser;
       if (!b) continue;
       const n = r.node && !isErr(r.node) ? r.node.variants : undefined;
       const ml = r.browserMemory.last?.peakRssMb;
       const mn = r.browserMemory.none?.peakRssMb;
+      const t = b.decodeTps ?? {};
+      // Files saved before the Chromium tjs variants have none: '-' (not run), as an error leaves them out too.
+      const hasTjs = 'tjs' in t || 'tjs-attn' in t;
       console.log(
         [
           r.label,
           f(b.prefillMs?.last, 0),
-          f(b.decodeTps?.all),
-          f(b.decodeTps?.last),
-          f(b.decodeTps?.none),
-          f((b.decodeTps?.last ?? NaN) / (n?.last?.decodeTps ?? NaN), 2),
+          f(t.all),
+          f(t.last),
+          f(t.none),
+          hasTjs ? `${f(t.tjs)} / ${f(t['tjs-attn'])}` : '-',
+          hasTjs ? `${f((t.all ?? t.last) / t['tjs-attn'], 2)}×` : '-',
+          f((t.last ?? NaN) / (n?.last?.decodeTps ?? NaN), 2),
           f(b.bytesPerToken?.last, 0),
           f(b.firstTokenColdMs, 0),
           f(b.firstTokenWarmMs, 0),
@@ -302,7 +314,22 @@ function printRungs(rep: ScaleReport): void {
           `${mb(ml)}/${mb(mn)} = ${f((ml ?? NaN) / (mn ?? NaN), 2)}×`,
         ].join(' | '),
       );
+      if (hasTjs) {
+        const p = b.prefillMs ?? {};
+        const threads = b.threads === b.tjsThreads ? `both ${b.threads}` : `ours ${b.threads ?? 'n/a'}, transformers.js ${b.tjsThreads ?? 'n/a'}`;
+        // Paired by round (a round runs every variant back to back), as the Node capture cost.
+        const ra = b.roundsTps?.all ?? b.roundsTps?.last;
+        const rt = b.roundsTps?.['tjs-attn'];
+        const perRound = ra && rt && ra.length === rt.length ? `; ours ÷ tjs with attentions per round: ${ra.map((x, i) => f(x / rt[i], 2)).join(', ')}` : '';
+        console.log(`  ${r.label}: WASM threads ${threads}${b.tjsThreadsNote ? ` (${b.tjsThreadsNote})` : ''}; prefill ms ours last ${f(p.last, 0)}, tjs ${f(p.tjs, 0)}, tjs+attn ${f(p['tjs-attn'], 0)}${perRound}`);
+      }
+      if (b.tjsError) console.log(`  ${r.label} Chromium: ${b.tjsError}`);
       for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory })) if (x.error) console.log(`  ${r.label} Chromium ${k}: ${x.error}`);
+    }
+    if (rep.rungs.some((r) => r.browser?.decodeTps && 'tjs' in r.browser.decodeTps)) {
+      console.log('  tjs = transformers.js generate() in a worker of its own (same folder, dtype, WASM threads); ours ÷ tjs with attentions =');
+      console.log('  our loop capturing all layers ÷ generate() with output_attentions. The tree peak is the decode job\'s, both workers');
+      console.log('  loaded; peak last/none are jobs with our worker alone.');
     }
   }
 }
@@ -373,7 +400,7 @@ function printSweeps(rep: ScaleReport): void {
 }
 
 /** Prints the tables of a saved report (`--print FILE`). */
-function printReport(rep: ScaleReport): void {
+export function printReport(rep: ScaleReport): void {
   console.log(`SAYO Lens scale benchmark of ${rep.date} — ${rep.machine.cpus}, ${rep.machine.cores} cores, ${rep.machine.memGiB.toFixed(0)} GiB, Node ${rep.machine.node}`);
   console.log(`load average before: ${rep.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a (run not finished)'}`);
   console.log(`copy bandwidth (one thread): ${rep.copyGBs.toFixed(1)} GB/s`);
@@ -532,7 +559,8 @@ export async function scaleMain(args: string[]): Promise<number> {
   console.log(`\nload average after: ${load()}`);
   console.log('Columns: tok/s = decode tokens/s after the first token; all/last/none = layers captured by our loop; noattn = the same');
   console.log('weights with a decoder that has no attention outputs; tjs gen = transformers.js generate() on the same folder (tjs+attn:');
-  console.log('output_attentions); limit = copy bandwidth ÷ decoder bytes (tokens/s if decode only streamed the weights once);');
+  console.log('output_attentions; Chromium: in a worker of its own with the engine\'s WASM threads); limit = copy bandwidth ÷ decoder');
+  console.log('bytes (tokens/s if decode only streamed the weights once);');
   console.log('B/tok = bytes of one StepRecord posted by the worker; peak MB = the job process\'s peak RSS (Chromium: its whole process tree).');
   save();
   if (jsonOut) console.log(`wrote ${jsonOut}`);

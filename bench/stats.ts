@@ -6,6 +6,11 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+/** Decode tokens/s of a run of `tokens` tokens whose tokens after the first took `ms` (NaN below two tokens). */
+export function decodeTps(tokens: number, ms: number): number {
+  return tokens > 1 && ms > 0 ? ((tokens - 1) / ms) * 1000 : NaN;
+}
+
 /** Decode figures of one backend. */
 export interface DecodeFigures {
   firstTokenColdMs: number;

@@ -4,6 +4,8 @@
  */
 import { createWorkerEngine, type WorkerEngine } from '../../src/engine/client.ts';
 import type { Backend, FileProgress, LoadOptions, ModelInfo, ModelSource, PromptInfo, RunSummary, StepRecord } from '../../src/engine/types.ts';
+import type { TjsFigures } from '../../bench/tjs-generate.ts';
+import type { TjsLoaded, TjsMessage, TjsRequest, TjsResponse } from '../../bench/tjs-worker.ts';
 
 /** A step record as plain JSON. */
 export interface PlainStep extends Omit<StepRecord, 'attention' | 'imageShare' | 'rowSum'> {
@@ -167,7 +169,72 @@ async function answer(question: string, maxNewTokens: number): Promise<RunSummar
   return pageEngine.engine.generate(pageEngine.last.handle, { image: { kind: 'encoded', bytes }, question, maxNewTokens }, {});
 }
 
-const api = { run, adapter, load, answer };
+/** Options of one run of transformers.js's own generate() (the scale benchmark's anchor, bench/tjs-worker.ts). */
+export interface TjsOptions {
+  /** The model folder's URL and dtype, and the WASM threads (the engine worker's): the worker loads them once. */
+  url: string;
+  dtype?: string | Record<string, string>;
+  threads: number;
+  imageBase64: string;
+  question: string;
+  /** Forced length: min_new_tokens = max_new_tokens. */
+  tokens: number;
+  attentions: boolean;
+}
+
+/** One tjs run: the loaded model's threads, and the run's figures or its error. */
+export interface TjsRun extends TjsLoaded {
+  figures?: TjsFigures;
+  error?: string;
+}
+
+/** The page's one transformers.js worker, with the model it loaded. */
+let tjsWorker: { worker: Worker; key: string; loaded: Promise<TjsLoaded>; calls: number } | undefined;
+
+function tjsCall<T>(w: NonNullable<typeof tjsWorker>, req: TjsRequest): Promise<T> {
+  const id = ++w.calls;
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      w.worker.removeEventListener('message', onMessage);
+      w.worker.removeEventListener('error', onError);
+    };
+    const onMessage = (ev: MessageEvent<TjsResponse>) => {
+      if (ev.data.id !== id) return;
+      done();
+      if ('error' in ev.data) reject(new Error(ev.data.error));
+      else resolve(ev.data.value as T);
+    };
+    const onError = (ev: ErrorEvent) => {
+      done();
+      reject(new Error(`transformers.js worker: ${ev.message || 'failed to start'}`));
+    };
+    w.worker.addEventListener('message', onMessage);
+    w.worker.addEventListener('error', onError);
+    w.worker.postMessage({ ...req, id } satisfies TjsMessage);
+  });
+}
+
+/** Runs transformers.js generate() in its own worker (started, and the model loaded, by the first call). */
+async function tjs(o: TjsOptions): Promise<TjsRun> {
+  const key = JSON.stringify([o.url, o.dtype, o.threads]);
+  if (tjsWorker?.key !== key) {
+    tjsWorker?.worker.terminate();
+    const worker = new Worker(new URL('../../bench/tjs-worker.ts', import.meta.url), { type: 'module', name: 'tjs-generate' });
+    tjsWorker = { worker, key, loaded: Promise.resolve({}), calls: 0 };
+    tjsWorker.loaded = tjsCall<TjsLoaded>(tjsWorker, { type: 'load', url: o.url, dtype: o.dtype ?? 'fp32', threads: o.threads });
+  }
+  const w = tjsWorker;
+  try {
+    const loaded = await w.loaded;
+    const image = Uint8Array.from(atob(o.imageBase64), (c) => c.charCodeAt(0));
+    const figures = await tjsCall<TjsFigures>(w, { type: 'run', image, question: o.question, tokens: o.tokens, attentions: o.attentions });
+    return { ...loaded, figures };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+const api = { run, adapter, load, answer, tjs };
 declare global {
   interface Window {
     sayoHarness: typeof api;
