@@ -112,6 +112,7 @@ describe('scale report printers', () => {
     const rep = report({
       browserImageTokens: [
         { rung: '100m', tokens: '100', result: { peakRssMb: 1000, imageTokens: 100, promptTokens: 128, prefillMs: { last: 400, none: 390 }, decodeTps: { last: 30, none: 33 }, load }, memory: { last: { peakRssMb: 1100 }, none: { peakRssMb: 1000 } } },
+        { rung: '100m', tokens: '400', result: { peakRssMb: 1000, imageTokens: 100, promptTokens: 128, prefillMs: { last: 400 }, decodeTps: { last: 30, none: 33 } }, memory: {} },
         { rung: '100m', tokens: '1300', result: { peakRssMb: 3000, error: 'oom: out of memory', load }, memory: { last: { peakRssMb: 2000, error: 'oom: out of memory' } } },
       ],
       browserLengths: [{ rung: '100m', tokens: 512, result: { peakRssMb: 1300, largestProcessMb: 800, prefillMs: { last: 410 }, decodeTps: { last: 28.44 }, rssAt: [[1, 1200.4, 700], [129, 1210, 705], [512, 1215.6, 710]], load } }],
@@ -119,10 +120,11 @@ describe('scale report printers', () => {
     const out = printed(() => printBrowserSweeps(rep)).split('\n');
     expect(out[1]).toContain('Image tokens at 100m (Chromium WASM');
     expect(out[3]).toBe('100 | 128 | 400 | 30.0 | 33.0 | 1100 / 1000 | 1.10× | 1.50 1.00 1.00 → 2.00 1.00 1.00');
-    expect(out[4]).toBe('~1300 | error: oom: out of memory | 1.50 1.00 1.00 → 2.00 1.00 1.00');
-    expect(out[5]).toBe('  ~1300 image tokens, Chromium memory last: oom: out of memory');
-    expect(out[7]).toContain('Generated length at 100m (Chromium WASM, capture last layer');
-    expect(out[9]).toBe('512 | 410 | 28.4 | 1300 | 800 | 1:1200 129:1210 512:1216 | 1.50 1.00 1.00 → 2.00 1.00 1.00');
+    expect(out[4]).toBe('100 (image for ~400, capped by the processor) | 128 | 400 | 30.0 | 33.0 | n/a / n/a | n/a× | n/a');
+    expect(out[5]).toBe('~1300 | error: oom: out of memory | 1.50 1.00 1.00 → 2.00 1.00 1.00');
+    expect(out[6]).toBe('  ~1300 image tokens, Chromium memory last: oom: out of memory');
+    expect(out[8]).toContain('Generated length at 100m (Chromium WASM, capture last layer');
+    expect(out[10]).toBe('512 | 410 | 28.4 | 1300 | 800 | 1:1200/700 129:1210/705 512:1216/710 | 1.50 1.00 1.00 → 2.00 1.00 1.00');
     expect(printed(() => printBrowserSweeps(report({})))).toBe('');
   });
 

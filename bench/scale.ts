@@ -484,18 +484,19 @@ export function printBrowserSweeps(rep: ScaleReport): void {
       const ml = s.memory.last?.peakRssMb;
       const mn = s.memory.none?.peakRssMb;
       if (r.error) console.log([`~${s.tokens}`, `error: ${r.error}`, loadSpan(r)].join(' | '));
-      else console.log([r.imageTokens ?? `~${s.tokens}`, r.promptTokens ?? 'n/a', f(r.prefillMs?.last, 0), f(r.decodeTps?.last), f(r.decodeTps?.none), `${mb(ml)} / ${mb(mn)}`, `${f((ml ?? NaN) / (mn ?? NaN), 2)}×`, loadSpan(r)].join(' | '));
+      const capped = Number(s.tokens) > 100 && r.imageTokens !== undefined && r.imageTokens < Number(s.tokens) / 2 ? ` (image for ~${s.tokens}, capped by the processor)` : '';
+      if (!r.error) console.log([`${r.imageTokens ?? `~${s.tokens}`}${capped}`, r.promptTokens ?? 'n/a', f(r.prefillMs?.last, 0), f(r.decodeTps?.last), f(r.decodeTps?.none), `${mb(ml)} / ${mb(mn)}`, `${f((ml ?? NaN) / (mn ?? NaN), 2)}×`, loadSpan(r)].join(' | '));
       for (const [k, x] of Object.entries(s.memory)) if (x.error) console.log(`  ~${s.tokens} image tokens, Chromium memory ${k}: ${x.error}`);
     }
   }
   const lengths = rep.browserLengths ?? [];
   if (lengths.length) {
     console.log(`\nGenerated length at ${lengths[0].rung} (Chromium WASM, capture last layer, ~100 image tokens; tree RSS polled with the page's step counter)`);
-    console.log(['new tokens', 'prefill ms', 'tok/s', 'tree peak MB', 'largest process MB', 'tree RSS MB at step 1 / 128 / 256 / … (the step seen)', 'load start → end'].join(' | '));
+    console.log(['new tokens', 'prefill ms', 'tok/s', 'tree peak MB', 'largest process MB', 'RSS MB tree/largest process at step 1 / 128 / 256 / … (the step seen)', 'load start → end'].join(' | '));
     for (const s of lengths) {
       const r = s.result;
       if (r.error) console.log([s.tokens, `error: ${r.error}`, loadSpan(r)].join(' | '));
-      else console.log([s.tokens, f(r.prefillMs?.last, 0), f(r.decodeTps?.last), mb(r.peakRssMb), mb(r.largestProcessMb), (r.rssAt ?? []).map(([t, m]) => `${t}:${Math.round(m)}`).join(' '), loadSpan(r)].join(' | '));
+      else console.log([s.tokens, f(r.prefillMs?.last, 0), f(r.decodeTps?.last), mb(r.peakRssMb), mb(r.largestProcessMb), (r.rssAt ?? []).map(([t, tree, largest]) => `${t}:${Math.round(tree)}/${Math.round(largest)}`).join(' '), loadSpan(r)].join(' | '));
     }
   }
 }
