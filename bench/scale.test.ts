@@ -128,11 +128,9 @@ describe('scale report printers', () => {
     expect(printed(() => printBrowserSweeps(report({})))).toBe('');
   });
 
-  it('WebGPU rungs: mini and 25m where the run has them, by name with --webgpu, none with --webgpu none', () => {
-    const ladder = [entry('mini', 1e6), entry('25m', 24e6), entry('100m', 113e6)];
-    expect(webgpuRungs([], ladder)).toEqual(['mini', '25m']);
-    expect(webgpuRungs([], ladder.slice(2))).toEqual([]);
-    expect(webgpuRungs(['--webgpu', '100m'], ladder)).toEqual(['100m']);
-    expect(webgpuRungs(['--webgpu', 'none'], ladder)).toEqual([]);
+  it('WebGPU rungs: none unless --webgpu names them', () => {
+    expect(webgpuRungs(['--rungs', 'mini,25m'])).toEqual([]);
+    expect(webgpuRungs(['--webgpu', 'mini,25m'])).toEqual(['mini', '25m']);
+    expect(webgpuRungs(['--webgpu', 'none'])).toEqual([]);
   });
 });
