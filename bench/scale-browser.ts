@@ -251,9 +251,9 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
   }
 }
 
-/** The harness page's WebGPU adapter, in a browser of its own launched as every job's (the same flags). */
-export async function pageAdapter(appUrl: string): Promise<PageAdapter> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+/** The harness page's WebGPU adapter, in a browser of its own launched as every job's (the same flags unless given). */
+export async function pageAdapter(appUrl: string, args = CHROMIUM_ARGS): Promise<PageAdapter> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args });
   try {
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${appUrl}/e2e-harness.html`);
