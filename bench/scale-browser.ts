@@ -9,7 +9,8 @@
  * `threads`: onnxruntime-web's WASM thread pool at each thread count, one engine worker per count in the same page (a
  * worker's pool is sized by its first model), interleaved round by round with the order reversed every other round,
  * capture last layer, medians. It needs the app cross-origin isolated (COOP/COEP from the preview server); the result
- * says whether it was and how many threads each worker really ran.
+ * says whether it was and how many threads each worker really ran. `images` and `length` are the mid rung's sweeps
+ * (sweepJob); benchBrowserWebGpu runs `decode` on WebGPU (our variants only) and records the page's adapter.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -102,8 +103,11 @@ export interface BrowserScaleJob {
   question: string;
   tokens: number;
   rounds: number;
-  /** 'decode': timings, A/B capture; 'memory': one answer with one variant, peak RSS; 'threads': 1 vs 2 threads A/B. */
-  kind: 'decode' | 'memory' | 'threads';
+  /** 'decode': timings, A/B capture; 'memory': one answer with one variant, peak RSS; 'threads': 1 vs 2 threads A/B;
+   * 'images' and 'length': the mid rung's sweeps (sweepJob). */
+  kind: 'decode' | 'memory' | 'threads' | 'images' | 'length';
+  /** The backend the worker engine loads on (default 'wasm'; 'webgpu' through benchBrowserWebGpu). */
+  backend?: 'wasm' | 'webgpu';
   variant?: 'all' | 'last' | 'none';
   /** 'decode': the variants interleaved in each round (default: all of BROWSER_VARIANTS). */
   variants?: BrowserVariant[];
@@ -150,6 +154,21 @@ export interface BrowserScaleResult {
   byThreads?: Record<string, BrowserThreads>;
   /** Load average (1, 5, 15 min) when the job started and ended. */
   load?: { before: number[]; after: number[] };
+  /** A WebGPU job: the adapter the harness page got (or why it got none). */
+  adapter?: PageAdapter;
+  /** 'images' / 'length': the prompt's tokens (image tokens in `imageTokens`). */
+  promptTokens?: number;
+  /** 'length': [steps the page had received, tree RSS MB, largest process MB] at the first step and every 128 steps. */
+  rssAt?: Array<[number, number, number]>;
+}
+
+/** The WebGPU adapter as the harness page sees it; `why` when there is none. */
+export interface PageAdapter {
+  available: boolean;
+  vendor?: string;
+  architecture?: string;
+  isFallbackAdapter?: boolean;
+  why?: string;
 }
 
 const run = (page: Page, o: HarnessOptions): Promise<HarnessRun> => page.evaluate((opts) => window.sayoHarness.run(opts), o);
@@ -217,8 +236,9 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${job.appUrl}/e2e-harness.html`);
     await page.waitForFunction(() => 'sayoHarness' in window);
-    const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: 'wasm', dtype: job.dtype, imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
+    const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: job.backend ?? 'wasm', dtype: job.dtype, imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
     if (job.kind === 'threads') return { ...(await threadsAB(page, job, base)), ...sample() };
+    if (job.kind === 'images' || job.kind === 'length') return { ...(await sweepJob(page, job, base)), ...sample() };
     const cold = await run(page, base);
     if (cold.error) return { error: `${cold.error.code}: ${cold.error.message}`, ...sample() };
     const layers = cold.info.attentionLayers;
@@ -294,4 +314,92 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
     clearInterval(timer);
     await browser.close();
   }
+}
+
+/** The harness page's WebGPU adapter, in a browser of its own launched as every job's (the same flags unless given). */
+export async function pageAdapter(appUrl: string, args = CHROMIUM_ARGS): Promise<PageAdapter> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args });
+  try {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${appUrl}/e2e-harness.html`);
+    await page.waitForFunction(() => 'sayoHarness' in window);
+    const a = await page.evaluate(async () => ({ ...(await window.sayoHarness.adapter()), hasGpu: 'gpu' in navigator && !!navigator.gpu }));
+    const why = a.available ? undefined : a.hasGpu ? 'navigator.gpu.requestAdapter() returned no adapter' : 'navigator.gpu is missing (is --enable-unsafe-webgpu in CHROMIUM_ARGS?)';
+    return { available: a.available, vendor: a.vendor, architecture: a.architecture, isFallbackAdapter: a.isFallbackAdapter, why };
+  } catch (e) {
+    return { available: false, why: `the harness page did not answer: ${(e as Error).message.split('\n')[0]}` };
+  } finally {
+    await browser.close();
+  }
+}
+
+/**
+ * The `decode` job on WebGPU: the page's adapter first, then the job with backend 'webgpu' (the engine refuses a
+ * requested WebGPU it cannot get, so a row is WebGPU or says why not). The load average at its start and end.
+ */
+export async function benchBrowserWebGpu(job: Omit<BrowserScaleJob, 'kind' | 'backend'>): Promise<BrowserScaleResult> {
+  const before = os.loadavg();
+  const adapter = await pageAdapter(job.appUrl);
+  if (!adapter.available) return { error: `no WebGPU adapter: ${adapter.why}`, adapter, peakRssMb: NaN, load: { before, after: os.loadavg() } };
+  // Our variants only: the transformers.js worker runs WASM, so it is no anchor for a WebGPU row.
+  const r = await benchBrowserScale({ ...job, kind: 'decode', backend: 'webgpu', variants: ['all', 'last', 'none'] });
+  return { ...r, adapter, load: { before, after: os.loadavg() } };
+}
+
+/** Steps the harness page has received so far (its live counter, over all runs). */
+const liveSteps = (page: Page) => page.evaluate(() => window.sayoHarnessLive.steps);
+
+/**
+ * The mid rung's sweeps on an open harness page, after one cold answer that loads the model:
+ * - `images`: capture last layer / none, interleaved over the rounds (rotated order), after one warm answer; medians.
+ * - `length`: one forced-length answer capturing the last layer while Node polls the page's step counter and samples
+ *   the Chromium tree's RSS at the first step and every 128 steps (the step seen may run a few past the mark).
+ */
+async function sweepJob(page: Page, job: BrowserScaleJob, base: HarnessOptions): Promise<Omit<BrowserScaleResult, 'peakRssMb'>> {
+  const before = os.loadavg();
+  const fail = (r: HarnessRun) => ({ error: `${r.error?.code}: ${r.error?.message}`, load: { before, after: os.loadavg() } });
+  const cold = await run(page, base);
+  if (cold.error) return fail(cold);
+  const last = cold.info.attentionLayers.at(-1);
+  const capture = { last: last === undefined ? [] : [last], none: [] };
+  const long = { ...base, reuse: true, maxNewTokens: job.tokens, minNewTokens: job.tokens };
+  const tps = (r: HarnessRun) => (r.summary && r.summary.tokens > 1 ? ((r.summary.tokens - 1) / r.summary.decodeMs) * 1000 : NaN);
+  const prompt = (r: HarnessRun) => ({ imageTokens: r.prompt?.imageSpan.length, promptTokens: r.prompt?.promptTokens });
+  if (job.kind === 'length') {
+    const start = await liveSteps(page);
+    const rssAt: Array<[number, number, number]> = [];
+    let mark = 1;
+    const sampleAt = (n: number) => {
+      if (n < mark) return;
+      const m = chromiumRss();
+      rssAt.push([n, m.treeMb, m.largestMb]);
+      mark = (Math.floor(n / 128) + 1) * 128;
+    };
+    let done = false;
+    const answer = run(page, { ...long, captureLayers: capture.last }).finally(() => (done = true));
+    while (!done) {
+      sampleAt((await liveSteps(page)) - start);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await answer;
+    if (r.error || !r.summary) return fail(r);
+    sampleAt(r.steps.length); // a last mark the poll missed (sampled just after the answer)
+    return { ...prompt(r), prefillMs: { last: r.summary.prefillMs }, decodeTps: { last: tps(r) }, rssAt, load: { before, after: os.loadavg() } };
+  }
+  await run(page, { ...base, reuse: true });
+  const names = ['last', 'none'] as const;
+  const prefill: Record<string, number[]> = {};
+  const decode: Record<string, number[]> = {};
+  let r = cold;
+  for (let i = 0; i < job.rounds; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const v = names[(k + i) % names.length];
+      r = await run(page, { ...long, captureLayers: capture[v] });
+      if (r.error || !r.summary) return fail(r);
+      (prefill[v] ??= []).push(r.summary.prefillMs);
+      (decode[v] ??= []).push(tps(r));
+    }
+  }
+  const med = (o: Record<string, number[]>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, median(v)]));
+  return { ...prompt(r), prefillMs: med(prefill), decodeTps: med(decode), load: { before, after: os.loadavg() } };
 }

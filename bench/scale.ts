@@ -7,13 +7,15 @@
  * and the memory-bandwidth limit (decoder weight bytes per token ÷ measured copy bandwidth). At the mid rung also
  * ~100 / ~400 / ~1,300 image tokens and 32 / 128 / 512 generated tokens (RSS per 128 tokens), and ONNX Runtime intra-op
  * threads 1 vs 2, interleaved, in Node and in Chromium (`--threads-ab` rungs at `--threads-images`; `--threads-only`
- * runs just that). Printed, never asserted; the machine's load average is printed beside every table. `--json FILE`
+ * runs just that). In Chromium also WebGPU rows (`--webgpu` rungs, none by default; `--webgpu-tokens`, default 8),
+ * and the mid rung's sweeps as in Node (`--skip-sweeps` skips both; `--skip-node` skips every Node job). Printed, never asserted; the machine's load average is printed beside every table. `--json FILE`
  * also writes every figure. The app is built into node_modules/.cache/sayo-bench-dist and previewed on port 4181;
  * `--app-port N` uses port N and its own build folder (sayo-bench-dist-N), so two runs never share one.
  *
  * Usage: npm run bench -- --scale [--rungs mini,25m,100m,500m] [--quantized 500m] [--mid 100m] [--tokens 32] [--rounds 3]
  *        [--threads 1] [--threads-ab 100m,500m] [--threads-images 100,1300] [--quantized-only] [--skip-rungs | --skip-node]
  *        [--skip-browser] [--skip-sweeps] [--images 400,1300] [--browser-memory-only] [--threads-only] [--app-port 4181]
+ *        [--webgpu mini,25m] [--webgpu-tokens 8]
  *        npm run bench -- --scale --rungs mini,25m,100m --threads-ab mini,25m,100m --threads-images 100,1300 --threads-only
  *        (the threads A/B alone, Node and Chromium)
  *        npm run bench -- --scale --rungs 2b --quantized 2b --quantized-only --images 1300 ...   (the opt-in 2b rung,
@@ -28,7 +30,7 @@ import path from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { DTYPE_SUFFIX } from '../src/cli/lib/inspect-checks.ts';
 import { median } from './stats.ts';
-import { benchBrowserScale, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
+import { benchBrowserScale, benchBrowserWebGpu, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
 import { DTYPE, decoderDtype, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult, type Variant, type VariantFigures } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -202,6 +204,12 @@ export interface ScaleReport {
   threadsAB: Array<{ rung: string; result: ThreadsResult | { error: string } }>;
   /** The same A/B in Chromium (onnxruntime-web's WASM thread pool; one worker per thread count). */
   browserThreadsAB?: Array<{ rung: string; images: string; result: BrowserScaleResult }>;
+  /** WebGPU rows in Chromium (`--webgpu`): the decode job on backend 'webgpu', `tokens` forced new tokens. */
+  browserWebGpu?: Array<{ rung: string; label: string; tokens: number; result: BrowserScaleResult }>;
+  /** Chromium sweeps at the mid rung: image tokens (decode last / none; tree peak capturing the last layer and
+   * without: the noattn view, or the same graph with nothing fetched for a light rung) and generated lengths. */
+  browserImageTokens?: Array<{ rung: string; tokens: string; result: BrowserScaleResult; memory: Record<string, BrowserScaleResult> }>;
+  browserLengths?: Array<{ rung: string; tokens: number; result: BrowserScaleResult }>;
 }
 
 /** The load average at the end of the run (the tables are printed then). */
@@ -399,13 +407,134 @@ function printSweeps(rep: ScaleReport): void {
   }
 }
 
+/** Forced new tokens of a WebGPU row unless `--webgpu-tokens` says otherwise (at most `--tokens`): this machine's
+ * adapter is SwiftShader, WebGPU emulated on the CPU. */
+const WEBGPU_TOKENS = 8;
+
+/**
+ * Rungs of the WebGPU rows: `--webgpu a,b`; none by default. The only adapter here and in CI is SwiftShader, WebGPU
+ * emulated on the CPU: its rows measure the emulation, not the engine on a GPU (the engine's WebGPU path is checked by
+ * e2e/engine.spec.ts), and they are long — the 25m decode job alone, with `--rounds 1`, spends minutes in prefills.
+ */
+export function webgpuRungs(args: string[]): string[] {
+  const asked = arg(args, 'webgpu', 'none');
+  return asked === 'none' ? [] : asked.split(',');
+}
+
+/** What the Chromium jobs added here need from the run: the app, model URLs, images, the report and its saver. */
+interface BrowserRun {
+  rep: ScaleReport;
+  appUrl: string;
+  url: (folder: string) => string;
+  img: Record<string, string>;
+  tokens: number;
+  rounds: number;
+  save: () => void;
+}
+
+/** The WebGPU rows: the decode job on backend 'webgpu' for every unit of the named rungs (one browser per job). */
+async function browserWebGpuRows(b: BrowserRun, rungs: string[], tokens: number): Promise<void> {
+  const imageBase64 = fs.readFileSync(b.img['100']).toString('base64');
+  for (const rung of rungs) {
+    const units = b.rep.rungs.filter((r) => r.entry.rung === rung);
+    if (!units.length) (b.rep.browserWebGpu ??= []).push({ rung, label: rung, tokens, result: { error: 'not a rung of this run (--rungs)', peakRssMb: NaN } });
+    for (const r of units) {
+      console.error(`… ${r.label}: Chromium WebGPU, ${tokens} tokens`);
+      const result = await benchBrowserWebGpu({ appUrl: b.appUrl, imageBase64, question: QUESTION, tokens, rounds: b.rounds, dtype: DTYPE(r.dtype), modelUrl: b.url(r.entry.path) });
+      (b.rep.browserWebGpu ??= []).push({ rung, label: r.label, tokens, result });
+      b.save();
+    }
+  }
+}
+
+/** The Chromium sweeps at the mid rung, as Node's: ~100 / ~400 / ~1,300 image tokens and 32 / 128 / 512 new tokens. */
+async function browserSweeps(b: BrowserRun, m: LadderEntry | undefined): Promise<void> {
+  if (!m) return;
+  const job = { appUrl: b.appUrl, question: QUESTION, modelUrl: b.url(m.path) };
+  for (const k of ['100', '400', '1300']) {
+    console.error(`… ${m.rung}: Chromium, ${k} image tokens`);
+    const imageBase64 = fs.readFileSync(b.img[k]).toString('base64');
+    const result = await benchBrowserScale({ ...job, imageBase64, tokens: b.tokens, rounds: Math.max(1, b.rounds - 1), kind: 'images' });
+    // At ~100 image tokens the rung's own memory jobs are these (when the rung ran in Chromium in fp32).
+    const own = k === '100' ? b.rep.rungs.find((r) => r.entry.rung === m.rung && r.dtype === 'fp32')?.browserMemory : undefined;
+    const memory: Record<string, BrowserScaleResult> = own?.last && own.none ? own : {};
+    if (!own?.last || !own.none) {
+      memory.last = await benchBrowserScale({ ...job, imageBase64, tokens: b.tokens, rounds: 1, kind: 'memory', variant: 'last' });
+      memory.none = await benchBrowserScale({ ...job, imageBase64, tokens: b.tokens, rounds: 1, kind: 'memory', variant: 'none', modelUrl: b.url(m.noattn ?? m.path) });
+    }
+    (b.rep.browserImageTokens ??= []).push({ rung: m.rung, tokens: k, result, memory });
+    b.save();
+  }
+  const imageBase64 = fs.readFileSync(b.img['100']).toString('base64');
+  for (const n of [32, 128, 512]) {
+    console.error(`… ${m.rung}: Chromium, ${n} new tokens`);
+    (b.rep.browserLengths ??= []).push({ rung: m.rung, tokens: n, result: await benchBrowserScale({ ...job, imageBase64, tokens: n, rounds: 1, kind: 'length' }) });
+    b.save();
+  }
+}
+
+const loadSpan = (r: BrowserScaleResult) => (r.load ? `${r.load.before.map((x) => x.toFixed(2)).join(' ')} → ${r.load.after.map((x) => x.toFixed(2)).join(' ')}` : 'n/a');
+
+/** The WebGPU table: the page's adapter, the decode figures, and WebGPU ÷ WASM (the rung's Chromium WASM row). */
+export function printWebGpu(rep: ScaleReport): void {
+  const rows = rep.browserWebGpu ?? [];
+  if (!rows.length) return;
+  const wasmTokens = rep.rungs.some((r) => r.browser) ? `, WASM rows ${rep.tokens}` : '';
+  console.log(`\nChromium WebGPU (the worker engine, backend 'webgpu', model by URL), ${rows[0].tokens} forced new tokens${wasmTokens}, median of ${rep.rounds} interleaved rounds`);
+  console.log(['rung', 'adapter (vendor/architecture)', 'prefill ms', 'tok/s all', 'last', 'none', 'WebGPU ÷ WASM last / none', 'cold ms', 'warm ms', 'tree peak MB', 'load start → end'].join(' | '));
+  for (const w of rows) {
+    const g = w.result;
+    const a = g.adapter;
+    const adapter = !a ? 'n/a' : !a.available ? 'none' : `${[a.vendor, a.architecture].filter(Boolean).join('/') || 'unnamed'}${a.isFallbackAdapter ? ', fallback adapter' : a.isFallbackAdapter === false ? '' : ', fallback n/a'}`;
+    if (g.error) {
+      console.log([w.label, adapter, `error: ${g.error}`, loadSpan(g)].join(' | '));
+      continue;
+    }
+    const wasm = rep.rungs.find((r) => r.label === w.label)?.browser?.decodeTps;
+    const ratio = (k: string) => f((g.decodeTps?.[k] ?? NaN) / (wasm?.[k] ?? NaN), 2);
+    console.log(
+      [w.label, adapter, f(g.prefillMs?.last, 0), f(g.decodeTps?.all), f(g.decodeTps?.last), f(g.decodeTps?.none), `${ratio('last')} / ${ratio('none')}`, f(g.firstTokenColdMs, 0), f(g.firstTokenWarmMs, 0), mb(g.peakRssMb), loadSpan(g)].join(' | '),
+    );
+  }
+}
+
+/** The Chromium sweeps' tables (image tokens, generated length), like Node's. */
+export function printBrowserSweeps(rep: ScaleReport): void {
+  const images = rep.browserImageTokens ?? [];
+  if (images.length) {
+    console.log(`\nImage tokens at ${images[0].rung} (Chromium WASM, the worker engine; decode medians of ${Math.max(1, rep.rounds - 1)} interleaved rounds, ${rep.tokens} forced new tokens)`);
+    console.log(['image tokens', 'prompt', 'prefill ms last', 'tok/s last', 'none', 'tree peak MB last / without', 'last ÷ without', 'load start → end'].join(' | '));
+    for (const s of images) {
+      const r = s.result;
+      const ml = s.memory.last?.peakRssMb;
+      const mn = s.memory.none?.peakRssMb;
+      if (r.error) console.log([`~${s.tokens}`, `error: ${r.error}`, loadSpan(r)].join(' | '));
+      const capped = Number(s.tokens) > 100 && r.imageTokens !== undefined && r.imageTokens < Number(s.tokens) / 2 ? ` (image for ~${s.tokens}, capped by the processor)` : '';
+      if (!r.error) console.log([`${r.imageTokens ?? `~${s.tokens}`}${capped}`, r.promptTokens ?? 'n/a', f(r.prefillMs?.last, 0), f(r.decodeTps?.last), f(r.decodeTps?.none), `${mb(ml)} / ${mb(mn)}`, `${f((ml ?? NaN) / (mn ?? NaN), 2)}×`, loadSpan(r)].join(' | '));
+      for (const [k, x] of Object.entries(s.memory)) if (x.error) console.log(`  ~${s.tokens} image tokens, Chromium memory ${k}: ${x.error}`);
+    }
+  }
+  const lengths = rep.browserLengths ?? [];
+  if (lengths.length) {
+    console.log(`\nGenerated length at ${lengths[0].rung} (Chromium WASM, capture last layer, ~100 image tokens; tree RSS polled with the page's step counter)`);
+    console.log(['new tokens', 'prefill ms', 'tok/s', 'tree peak MB', 'largest process MB', 'RSS MB tree/largest process at step 1 / 128 / 256 / … (the step seen)', 'load start → end'].join(' | '));
+    for (const s of lengths) {
+      const r = s.result;
+      if (r.error) console.log([s.tokens, `error: ${r.error}`, loadSpan(r)].join(' | '));
+      else console.log([s.tokens, f(r.prefillMs?.last, 0), f(r.decodeTps?.last), mb(r.peakRssMb), mb(r.largestProcessMb), (r.rssAt ?? []).map(([t, tree, largest]) => `${t}:${Math.round(tree)}/${Math.round(largest)}`).join(' '), loadSpan(r)].join(' | '));
+    }
+  }
+}
+
 /** Prints the tables of a saved report (`--print FILE`). */
 export function printReport(rep: ScaleReport): void {
   console.log(`SAYO Lens scale benchmark of ${rep.date} — ${rep.machine.cpus}, ${rep.machine.cores} cores, ${rep.machine.memGiB.toFixed(0)} GiB, Node ${rep.machine.node}`);
   console.log(`load average before: ${rep.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a (run not finished)'}`);
   console.log(`copy bandwidth (one thread): ${rep.copyGBs.toFixed(1)} GB/s`);
   printRungs(rep);
+  printWebGpu(rep);
   printSweeps(rep);
+  printBrowserSweeps(rep);
 }
 
 /** Runs the scale benchmark and prints it; returns the exit code. */
@@ -484,7 +613,7 @@ export async function scaleMain(args: string[]): Promise<number> {
       save();
     }
   }
-  if (sweeps) {
+  if (sweeps && !args.includes('--skip-node')) {
     const m = ladder.find((e) => e.rung === mid);
     if (m) {
       for (const k of ['100', '400', '1300']) {
@@ -501,7 +630,7 @@ export async function scaleMain(args: string[]): Promise<number> {
     }
   }
   const threadLadder = ladder.filter((x) => threadRungs.includes(x.rung));
-  if (sweeps || (threadsOnly && !args.includes('--skip-node'))) {
+  if ((sweeps || threadsOnly) && !args.includes('--skip-node')) {
     for (const e of threadLadder) {
       for (const k of threadImages) {
         console.error(`… ${e.rung}: threads 1 vs 2, ${k} image tokens`);
@@ -538,6 +667,9 @@ export async function scaleMain(args: string[]): Promise<number> {
           save();
         }
       }
+      const extra = { rep, appUrl: app.url, url, img, tokens, rounds, save };
+      if (!threadsOnly) await browserWebGpuRows(extra, webgpuRungs(args), Number(arg(args, 'webgpu-tokens', String(Math.min(tokens, WEBGPU_TOKENS)))));
+      if (sweeps) await browserSweeps(extra, ladder.find((e) => e.rung === mid));
       for (const e of sweeps || threadsOnly ? threadLadder : []) {
         for (const k of threadImages) {
           console.error(`… ${e.rung}: Chromium threads 1 vs 2, ${k} image tokens`);
@@ -555,7 +687,9 @@ export async function scaleMain(args: string[]): Promise<number> {
   }
   rep.loadAfter = os.loadavg();
   printRungs(rep);
+  printWebGpu(rep);
   printSweeps(rep);
+  printBrowserSweeps(rep);
   console.log(`\nload average after: ${load()}`);
   console.log('Columns: tok/s = decode tokens/s after the first token; all/last/none = layers captured by our loop; noattn = the same');
   console.log('weights with a decoder that has no attention outputs; tjs gen = transformers.js generate() on the same folder (tjs+attn:');

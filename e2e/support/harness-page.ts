@@ -76,6 +76,10 @@ const plain = (s: StepRecord, at: number): PlainStep => ({
 
 const shared = new Map<string, { engine: WorkerEngine; loaded: Map<string, ModelInfo> }>();
 
+/** Step records the page has received over all runs, counted as they arrive: the benchmark polls it while a run is
+ * under way (RSS per 128 generated tokens), as the difference from its value when the run started. */
+const live = { steps: 0 };
+
 async function run(o: HarnessOptions): Promise<HarnessRun> {
   const slot = o.slot ?? '';
   if (!o.reuse || !shared.has(slot)) {
@@ -109,6 +113,7 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
         out.firstStepMs ??= at;
         out.firstStepSincePageStart ??= performance.now();
         raw.push([s, at]);
+        live.steps++;
         if (o.destroyDeviceAfter === raw.length) void engine.destroyWebGpuDevice();
         if (o.cancelAfter === raw.length) ctrl.abort();
       },
@@ -238,7 +243,9 @@ const api = { run, adapter, load, answer, tjs };
 declare global {
   interface Window {
     sayoHarness: typeof api;
+    sayoHarnessLive: typeof live;
   }
 }
 window.sayoHarness = api;
+window.sayoHarnessLive = live;
 document.getElementById('status')!.textContent = 'ready';
