@@ -24,12 +24,17 @@ function tokenText(d: PanelData): string | null {
   return typeof d.token === 'number' ? `#${d.token} “${d.panel.steps[d.token]?.text ?? ''}”` : null;
 }
 
+/** Whether the difference map's inputs are an update of the same drawing: same grid, maps present on both sides. */
+function sameDrawing(kept: { base: unknown; trained: unknown; grid: unknown }, next: { base: unknown; trained: unknown; grid: unknown }): boolean {
+  return kept.grid === next.grid && !!kept.base === !!next.base && !!kept.trained === !!next.trained;
+}
+
 /** The difference row. */
 export function DiffPanel({ base, trained, image }: { base: PanelData; trained: PanelData; image: HTMLImageElement | null }) {
   const boxes = useLens((s) => s.boxes);
-  // What the map and its regions are drawn from, kept while the section is away from the viewport (drawn when it
-  // comes near; the table follows every change).
-  const [watch, drawn] = useWhileVisible({ base: base.values, trained: trained.values, grid: trained.grid, coverage: trained.coverage, boxes });
+  // What the map and its regions are drawn from, kept while the section is away from the viewport and only the
+  // values or the regions change (drawn when it comes near; the table follows every change).
+  const [watch, drawn] = useWhileVisible({ base: base.values, trained: trained.values, grid: trained.grid, coverage: trained.coverage, boxes }, sameDrawing);
   const opacity = useLens((s) => s.view.opacity);
   const canvas = useRef<HTMLCanvasElement>(null);
   const overlay = useRef<HTMLCanvasElement>(null);

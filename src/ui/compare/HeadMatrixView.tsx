@@ -34,12 +34,21 @@ function useStable(d: PanelData | undefined): PanelData | undefined {
   return ref.current;
 }
 
+/** Whether `next` only updates `kept` (same panels and alignment, same sides with a box and a map): e.g. a box edit. */
+function sameMatrices(kept: CompareData, next: CompareData): boolean {
+  return (['base', 'trained'] as const).every((side) => {
+    const a = kept.panels[side];
+    const b = next.panels[side];
+    return a === b || (!!a && !!b && a.panel === b.panel && a.alignment === b.alignment && !!a.targets === !!b.targets && !!a.map === !!b.map);
+  });
+}
+
 /** The matrices of both sides and their difference. */
 export function HeadMatrixView({ data }: { data: CompareData }) {
   const aggregate = useLens((s) => (s.view.token === 'selected' ? 'selected' : 'all'));
   const head = useLens((s) => s.view.head);
-  // The data as it was when the section was last near the viewport: a box edit far below it computes and draws nothing.
-  const [watch, near] = useWhileVisible(data);
+  // The data as it was when the section was last near the viewport: a box edit far above it computes and draws nothing.
+  const [watch, near] = useWhileVisible(data, sameMatrices);
   // Only what the matrices depend on (not the picked token's map), so scrubbing tokens does not redraw them.
   const base0 = useStable(near.panels.base);
   const trained0 = useStable(near.panels.trained);
