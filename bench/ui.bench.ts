@@ -10,7 +10,7 @@
  * end of React's commit and its canvas draws), as median and p90, plus one heatmap draw, the floor (a key nothing
  * handles, which still waits for the next vsync) and the session file's size.
  * Run with `npm run bench:ui` (builds dist/ first; SAYO_UI_PROFILE=1 adds a CPU profile of the box edits,
- * SAYO_UI_PROFILE=trace a Chromium trace of them, summarised by `npx tsx bench/ui-trace.ts`). Figures are printed and written to test-results/ui-bench/, never
+ * SAYO_UI_PROFILE=trace Chromium traces of them and of the scrub, summarised by `npx tsx bench/ui-trace.ts`). Figures are printed and written to test-results/ui-bench/, never
  * asserted: the machine is shared.
  */
 import fs from 'node:fs';
@@ -99,7 +99,8 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   await page.evaluate((sel) => (document.querySelector(sel) as HTMLElement).dispatchEvent(new KeyboardEvent('keydown', { key: ']', bubbles: true })), layer);
   const rvBefore = await page.getByTestId('reward-base').getAttribute('data-rv');
   // SAYO_UI_PROFILE=1 also writes the box edits' CPU profile (open it in DevTools' Performance panel).
-  // SAYO_UI_PROFILE=trace writes a Chromium trace instead (style, layout, paint; summarised by `npx tsx bench/ui-trace.ts`).
+  // SAYO_UI_PROFILE=trace writes Chromium traces instead, of the box edits and of the scrub (style, layout, paint;
+  // summarised by `npx tsx bench/ui-trace.ts [trace.json] [key presses]`).
   const profile = process.env.SAYO_UI_PROFILE;
   const cdp = profile && profile !== 'trace' ? await page.context().newCDPSession(page) : null;
   if (cdp) await cdp.send('Profiler.enable').then(() => cdp.send('Profiler.start'));
@@ -133,7 +134,9 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   // Heatmap redraw: pick token 0 and scrub the token strip.
   await page.getByTestId('token-base-0').click();
   await page.mouse.move(1, 1);
+  if (profile === 'trace' && browser) await browser.startTracing(page, { path: path.join(OUT, 'scrub.trace.json'), categories: ['devtools.timeline', 'blink', 'cc'] });
   const scrub = await timeKeys(page, '[role=listbox]', SHAPE.tokens - 1, ['ArrowRight']);
+  if (profile === 'trace' && browser) await browser.stopTracing();
   await expect(page.getByTestId('picked-token')).toHaveText(new RegExp(`token ${SHAPE.tokens - 1}`));
 
   const result = {

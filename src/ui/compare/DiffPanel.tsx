@@ -11,6 +11,7 @@ import { renderLegend } from '../charts/legend';
 import { divergingScale } from '../charts/scale';
 import { DECIMALS, fixed, signed } from '../format';
 import { fitWidth, useWidth } from '../useWidth';
+import { useWhileVisible } from '../useWhileVisible';
 import { Chart } from '../Chart';
 import { HEATMAP_WIDTH } from '../panel/HeatmapView';
 import type { PanelData } from './useCompare';
@@ -23,9 +24,17 @@ function tokenText(d: PanelData): string | null {
   return typeof d.token === 'number' ? `#${d.token} “${d.panel.steps[d.token]?.text ?? ''}”` : null;
 }
 
+/** Whether the difference map's inputs are an update of the same drawing: same grid, maps present on both sides. */
+function sameDrawing(kept: { base: unknown; trained: unknown; grid: unknown }, next: { base: unknown; trained: unknown; grid: unknown }): boolean {
+  return kept.grid === next.grid && !!kept.base === !!next.base && !!kept.trained === !!next.trained;
+}
+
 /** The difference row. */
 export function DiffPanel({ base, trained, image }: { base: PanelData; trained: PanelData; image: HTMLImageElement | null }) {
   const boxes = useLens((s) => s.boxes);
+  // What the map and its regions are drawn from, kept while the section is away from the viewport and only the
+  // values or the regions change (drawn when it comes near; the table follows every change).
+  const [watch, drawn] = useWhileVisible({ base: base.values, trained: trained.values, grid: trained.grid, coverage: trained.coverage, boxes }, sameDrawing);
   const opacity = useLens((s) => s.view.opacity);
   const canvas = useRef<HTMLCanvasElement>(null);
   const overlay = useRef<HTMLCanvasElement>(null);
@@ -36,32 +45,32 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
   const differ = bt !== null && tt !== null && (base.token !== trained.token || base.panel.steps[base.token as number]?.tokenId !== trained.panel.steps[trained.token as number]?.tokenId);
   const sameGrid = base.grid.rows === trained.grid.rows && base.grid.cols === trained.grid.cols;
   const diffMap = useMemo(
-    () => (sameGrid && base.values && trained.values ? differenceMap(trained.values, base.values) : null),
-    [sameGrid, base.values, trained.values],
+    () => (sameGrid && drawn.base && drawn.trained ? differenceMap(drawn.trained, drawn.base) : null),
+    [sameGrid, drawn.base, drawn.trained],
   );
   const scale = useMemo(() => (diffMap ? divergingScale([diffMap]) : null), [diffMap]);
   // Redrawn into one canvas (no new element while scrubbing tokens); the regions on a canvas over it (all a box edit
   // redraws); the legend only when its range changes.
   useEffect(() => {
-    if (!canvas.current || !scale || !base.values || !trained.values) return;
+    if (!canvas.current || !scale || !drawn.base || !drawn.trained) return;
     try {
       renderDiffHeatmap(
-        { image, grid: trained.grid, base: base.values, trained: trained.values },
+        { image, grid: drawn.grid, base: drawn.base, trained: drawn.trained },
         { scale, width, opacity, pixelRatio: window.devicePixelRatio || 1, canvas: canvas.current },
       );
     } catch {
       // No 2-D canvas (non-browser environment): the table above still shows the differences.
     }
-  }, [scale, base.values, trained.values, trained.grid, image, opacity, width]);
+  }, [scale, drawn.base, drawn.trained, drawn.grid, image, opacity, width]);
   const shown = !!scale;
   useEffect(() => {
     if (!overlay.current || !shown) return;
     try {
-      renderHeatmapRegions({ grid: trained.grid, boxes, coverage: trained.coverage ?? undefined }, { width, pixelRatio: window.devicePixelRatio || 1, canvas: overlay.current });
+      renderHeatmapRegions({ grid: drawn.grid, boxes: drawn.boxes, coverage: drawn.coverage ?? undefined }, { width, pixelRatio: window.devicePixelRatio || 1, canvas: overlay.current });
     } catch {
       // As above: no 2-D canvas.
     }
-  }, [shown, trained.grid, trained.coverage, boxes, width]);
+  }, [shown, drawn.grid, drawn.coverage, drawn.boxes, width]);
   const legendKey = scale ? scale.domain[1].toPrecision(2) : '';
   const legendScale = useRef(scale);
   legendScale.current = scale;
@@ -73,7 +82,7 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
     ['image share', panelImageShare(base.panel, base.layer), panelImageShare(trained.panel, trained.layer)],
   ];
   return (
-    <section className="diff" aria-label="Trained minus base">
+    <section className="diff" aria-label="Trained minus base" ref={watch}>
       <h2>Trained − base</h2>
       <table data-testid="reward-diff">
         <thead>

@@ -9,6 +9,7 @@ import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } f
 import { divergingScale } from '../charts/scale';
 import { raScale } from '../raScale';
 import { Chart } from '../Chart';
+import { useWhileVisible } from '../useWhileVisible';
 import { renderLegend } from '../charts/legend';
 import type { CompareData, PanelData } from './useCompare';
 
@@ -33,14 +34,25 @@ function useStable(d: PanelData | undefined): PanelData | undefined {
   return ref.current;
 }
 
+/** Whether `next` only updates `kept` (same panels and alignment, same sides with a box and a map): e.g. a box edit. */
+function sameMatrices(kept: CompareData, next: CompareData): boolean {
+  return (['base', 'trained'] as const).every((side) => {
+    const a = kept.panels[side];
+    const b = next.panels[side];
+    return a === b || (!!a && !!b && a.panel === b.panel && a.alignment === b.alignment && !!a.targets === !!b.targets && !!a.map === !!b.map);
+  });
+}
+
 /** The matrices of both sides and their difference. */
 export function HeadMatrixView({ data }: { data: CompareData }) {
   const aggregate = useLens((s) => (s.view.token === 'selected' ? 'selected' : 'all'));
   const head = useLens((s) => s.view.head);
+  // The data as it was when the section was last near the viewport: a box edit far above it computes and draws nothing.
+  const [watch, near] = useWhileVisible(data, sameMatrices);
   // Only what the matrices depend on (not the picked token's map), so scrubbing tokens does not redraw them.
-  const base0 = useStable(data.panels.base);
-  const trained0 = useStable(data.panels.trained);
-  const layer = data.panels.base?.layer ?? data.panels.trained?.layer ?? 0;
+  const base0 = useStable(near.panels.base);
+  const trained0 = useStable(near.panels.trained);
+  const layer = near.panels.base?.layer ?? near.panels.trained?.layer ?? 0;
   const setView = useLens((s) => s.setView);
   const mats = useMemo(
     () => ({ base: matrixOf(base0, aggregate), trained: matrixOf(trained0, aggregate) }),
@@ -75,7 +87,7 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   );
   if (!mats.base && !mats.trained) return null;
   return (
-    <section className="head-matrix" aria-label="R_a per layer and head">
+    <section className="head-matrix" aria-label="R_a per layer and head" ref={watch}>
       <h2>Which heads look at the region (mean R_a per layer × head, {aggregate === 'selected' ? 'top-30 % entropy tokens' : 'all tokens'})</h2>
       <div className="matrices">
         <figure>

@@ -3,7 +3,7 @@
  * marked; click / hover / arrow keys pick a token (the arrows walk this answer to its own end); "all" and "top-30 % entropy" pick the aggregates. Token text is
  * rendered as React text (never HTML).
  */
-import { useMemo, type KeyboardEvent } from 'react';
+import { memo, useMemo, type KeyboardEvent } from 'react';
 import type { RewardResult } from '../../core/reward';
 import { stepToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
@@ -25,6 +25,27 @@ export function inkFor(rgb: [number, number, number]): string {
   const l = luminance(rgb);
   return (l + 0.05) / 0.05 >= 1.05 / (l + 0.05) ? '#000' : '#fff';
 }
+
+/** One token of the strip, re-rendered only when its colour (a new tuple per new reward), text, tooltip or marks
+ * change: scrubbing moves the pick, which re-renders two tokens, not the whole strip. */
+const Token = memo(function Token({ side, index, text, rgb, title, picked, counts }: { side: Side; index: number; text: string; rgb: [number, number, number]; title: string; picked: boolean; counts: boolean }) {
+  const { setView, setHover } = useLens.getState();
+  return (
+    <span
+      id={`tok-${side}-${index}`}
+      role="option"
+      aria-selected={picked}
+      data-testid={`token-${side}-${index}`}
+      className={`tok${picked ? ' picked' : ''}${counts ? ' counts' : ''}`}
+      style={{ background: `rgb(${rgb.join(',')})`, color: inkFor(rgb) }}
+      title={title}
+      onClick={() => setView({ token: index })}
+      onMouseEnter={() => setHover(index)}
+    >
+      {text}
+    </span>
+  );
+});
 
 /** The strip of one side. */
 export function TokenStrip({
@@ -85,20 +106,16 @@ export function TokenStrip({
         onMouseLeave={() => setHover(null)}
       >
         {steps.map((s, i) => (
-          <span
+          <Token
             key={i}
-            id={`tok-${side}-${i}`}
-            role="option"
-            aria-selected={token === i}
-            data-testid={`token-${side}-${i}`}
-            className={`tok${token === i ? ' picked' : ''}${counted.has(i) ? ' counts' : ''}`}
-            style={{ background: `rgb(${colours.rgb[i].join(',')})`, color: inkFor(colours.rgb[i]) }}
+            side={side}
+            index={i}
+            text={s.text}
+            rgb={colours.rgb[i]}
             title={`#${i} entropy ${s.entropy.toFixed(3)}${reward ? (reward.perToken[i] ? `, R_a ${reward.perToken[i].R_a.toFixed(3)}` : ', not scored under the input alignment') : ''}`}
-            onClick={() => setView({ token: i })}
-            onMouseEnter={() => setHover(i)}
-          >
-            {s.text}
-          </span>
+            picked={token === i}
+            counts={counted.has(i)}
+          />
         ))}
       </div>
     </div>
