@@ -221,6 +221,10 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
   await expect(page.getByTestId('error').filter({ hasText: 'removed from this browser' })).toHaveCount(0);
 });
 
+// The stuck load's own 30 s connect timeout races the other side's answer: on a loaded 2-core machine the base failed
+// by itself before Stop was clicked in 1 of 4 fresh-clone runs. One retry; a retried pass is reported as flaky.
+test.describe('stuck load', () => {
+test.describe.configure({ retries: 1 });
 test('Stop ends a run whose model is stuck loading; the other side answers; the next load works', async ({ page }) => {
   // The URL checkpoint's server never answers (routed here: no internet is used).
   await page.context().route(/huggingface\.co\//, () => undefined);
@@ -243,4 +247,5 @@ test('Stop ends a run whose model is stuck loading; the other side answers; the 
   await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   await page.getByTestId('run-button').click();
   for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+});
 });
