@@ -6,13 +6,24 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ensureLadder, nodeJob, printBrowserSweeps, printReport, printWebGpu, quantizedUnits, variantsOf, webgpuRungs, weightBytesPerToken, type LadderEntry, type ScaleReport } from './scale.ts';
 import type { DecodeResult, MemoryResult } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const IMAGE = path.join(ROOT, 'public/samples/sample-01.png');
 const QUESTION = 'What shape is the blue object?';
+
+/** What a printer writes to the console, as one string. */
+function printed(print: () => void): string {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    print();
+    return log.mock.calls.map((c) => c.join(' ')).join('\n');
+  } finally {
+    log.mockRestore();
+  }
+}
 
 describe('scale benchmark smoke (mini, 25m)', () => {
   let ladder: LadderEntry[] = [];
@@ -64,19 +75,15 @@ describe('scale benchmark smoke (mini, 25m)', () => {
 describe('scale report printer: Chromium table with and without transformers.js generate()', () => {
   // A report saved before the Chromium tjs variants existed (decode records of all / last / none only).
   const saved = (): ScaleReport => JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/bench/scale-latest-browser.json'), 'utf8'));
-  const printed = (rep: ScaleReport) => {
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...xs: unknown[]) => void lines.push(xs.join(' ')));
-    printReport(rep);
-    log.mockRestore();
+  const chromiumTable = (rep: ScaleReport) => {
+    const lines = printed(() => printReport(rep)).split('\n');
     const at = lines.findIndex((l) => l.trimStart().startsWith('Chromium (WASM'));
     expect(at).toBeGreaterThanOrEqual(0);
     return { header: lines[at + 1], rows: lines.slice(at + 2), all: lines };
   };
-  afterEach(() => vi.restoreAllMocks());
 
   it('prints a saved report without tjs figures, the tjs columns as not run', () => {
-    const { header, rows } = printed(saved());
+    const { header, rows } = chromiumTable(saved());
     const cols = header.split(' | ');
     expect(cols).toContain('tjs generate() / +attn');
     expect(cols).toContain('ours ÷ tjs with attentions');
@@ -96,7 +103,7 @@ describe('scale report printer: Chromium table with and without transformers.js 
     b.prefillMs = { all: 90, last: 80, none: 85, tjs: 70, 'tjs-attn': 75 };
     Object.assign(b, { threads: 2, tjsThreads: 2, roundsTps: { all: [300, 280], 'tjs-attn': [200, 280] } });
     Object.assign(rep.rungs[1].browser!, { tjsError: 'transformers.js generate(): out of memory' });
-    const { header, rows, all } = printed(rep);
+    const { header, rows, all } = chromiumTable(rep);
     const cols = header.split(' | ');
     const mini = rows.find((l) => l.startsWith('mini |'))!.split(' | ');
     expect(mini[cols.indexOf('tjs generate() / +attn')]).toBe('250.0 / 200.0');
@@ -107,17 +114,6 @@ describe('scale report printer: Chromium table with and without transformers.js 
     expect(all.some((l) => l.includes('tjs = transformers.js generate() in a worker of its own'))).toBe(true);
   });
 });
-
-/** What a printer writes to the console, as one string. */
-function printed(print: () => void): string {
-  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  try {
-    print();
-    return log.mock.calls.map((c) => c.join(' ')).join('\n');
-  } finally {
-    log.mockRestore();
-  }
-}
 
 describe('scale report printers', () => {
   const entry = (rung: string, params: number): LadderEntry => ({ rung, path: `/x/${rung}`, noattn: `/x/${rung}/noattn`, layers: 8, heads: 6, params, decoder_params: params / 2, built: true });
