@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createNodeEngine } from '../src/engine/node.ts';
 import type { GenerateRequest, RunSummary } from '../src/engine/types.ts';
-import { type DecodeFigures, median } from './stats.ts';
+import { type DecodeFigures, decodeTps as tps, median } from './stats.ts';
 
 /** Figures measured in Node. */
 export interface NodeBench extends DecodeFigures {
@@ -18,7 +18,7 @@ export interface NodeBench extends DecodeFigures {
 
 /** Decode tokens per second of one run (the prefill step excluded). */
 export function decodeTps(s: RunSummary): number {
-  return s.tokens > 1 && s.decodeMs > 0 ? ((s.tokens - 1) / s.decodeMs) * 1000 : NaN;
+  return tps(s.tokens, s.decodeMs);
 }
 
 /** Share of a run's time spent in the capture code. */

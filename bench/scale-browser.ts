@@ -210,7 +210,7 @@ async function threadsAB(page: Page, job: BrowserScaleJob, base: HarnessOptions)
       if (r.error || !r.summary) return { error: `${t} thread(s): ${r.error?.code}: ${r.error?.message}`, isolated };
       imageTokens = r.prompt?.imageSpan.length;
       const s = r.summary;
-      byThreads[t].rounds.push({ prefillMs: s.prefillMs, decodeTps: s.tokens > 1 ? ((s.tokens - 1) / s.decodeMs) * 1000 : NaN });
+      byThreads[t].rounds.push({ prefillMs: s.prefillMs, decodeTps: decodeTps(s.tokens, s.decodeMs) });
     }
   }
   for (const v of Object.values(byThreads)) {
@@ -363,7 +363,7 @@ async function sweepJob(page: Page, job: BrowserScaleJob, base: HarnessOptions):
   const last = cold.info.attentionLayers.at(-1);
   const capture = { last: last === undefined ? [] : [last], none: [] };
   const long = { ...base, reuse: true, maxNewTokens: job.tokens, minNewTokens: job.tokens };
-  const tps = (r: HarnessRun) => (r.summary && r.summary.tokens > 1 ? ((r.summary.tokens - 1) / r.summary.decodeMs) * 1000 : NaN);
+  const tps = (r: HarnessRun) => (r.summary ? decodeTps(r.summary.tokens, r.summary.decodeMs) : NaN);
   const prompt = (r: HarnessRun) => ({ imageTokens: r.prompt?.imageSpan.length, promptTokens: r.prompt?.promptTokens });
   if (job.kind === 'length') {
     const start = await liveSteps(page);
