@@ -29,23 +29,23 @@ def variant_name(graph: str, precision: str) -> str:
     return f"{graph}{SUFFIX[precision]}.onnx"
 
 
-def _fp16(src: Path) -> onnx.ModelProto:
+def _fp16(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     from onnxruntime.transformers.float16 import convert_float_to_float16
-    m = onnx.load(str(src), load_external_data=True)
     return convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=True)
 
 
-def _q8(src: Path) -> onnx.ModelProto:
+def _q8(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     with tempfile.TemporaryDirectory() as td:
-        out = Path(td) / "q8.onnx"
+        src, out = Path(td) / "fp32.onnx", Path(td) / "q8.onnx"
+        onnx.save_model(m, str(src), save_as_external_data=True, location="fp32.onnx_data")
         # uint8 weights and activations (MatMulInteger u8·u8): the combination every onnxruntime build runs.
         quantize_dynamic(str(src), str(out), weight_type=QuantType.QUInt8, op_types_to_quantize=["MatMul", "Gather"],
                          use_external_data_format=True, extra_options={"MatMulConstBOnly": True})
         return onnx.load(str(out), load_external_data=True)
 
 
-def _q4(src: Path) -> onnx.ModelProto:
+def _q4(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     """MatMul weights -> MatMulNBits (int4, blocks of Q4_BLOCK along K). In embed_tokens, the embedding table too:
     Gather -> com.microsoft GatherBlockQuantized (int4, blocks of Q4_BLOCK along the hidden axis), which needs
     opset 21 (the first with an int4 tensor type); that graph is the Gather alone, whose definition is the same at
@@ -53,9 +53,8 @@ def _q4(src: Path) -> onnx.ModelProto:
     Qwen3-VL's position table)."""
     import numpy as np
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-    m = onnx.load(str(src), load_external_data=True)
     ops = ("MatMul",)
-    if Path(src).stem == "embed_tokens":
+    if graph == "embed_tokens":
         ops = ("MatMul", "Gather")
         for o in m.opset_import:
             if o.domain in ("", "ai.onnx"):
@@ -71,12 +70,22 @@ def _q4(src: Path) -> onnx.ModelProto:
 MAKERS = {"fp16": _fp16, "q8": _q8, "q4": _q4}
 
 
+def variant_model(m: onnx.ModelProto, graph: str, precision: str) -> onnx.ModelProto:
+    """The `precision` variant of the fp32 graph `m` (a whole contract graph, or a piece of `graph`), its inputs and
+    outputs declared as in `m`. Consumes `m` (the tools rewrite it in place): pass a copy to keep it."""
+    io = onnx.ModelProto()
+    io.graph.input.extend(m.graph.input)
+    io.graph.output.extend(m.graph.output)
+    out = MAKERS[precision](m, graph)
+    _restore_io(out, io)
+    return out
+
+
 def make_variant(onnx_dir: Path, graph: str, precision: str, external: bool | None = None) -> tuple[Path, bool]:
     """Write onnx/<graph><suffix>.onnx from onnx/<graph>.onnx; returns (path, saved with external data)."""
     src = Path(onnx_dir) / f"{graph}.onnx"
     dst = Path(onnx_dir) / variant_name(graph, precision)
-    m = MAKERS[precision](src)
-    _restore_io(m, onnx.load(str(src), load_external_data=False))
+    m = variant_model(onnx.load(str(src), load_external_data=True), graph, precision)
     return dst, save_model(m, dst, external)
 
 
