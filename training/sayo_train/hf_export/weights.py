@@ -109,7 +109,7 @@ def empty_model(config):
     from accelerate import init_empty_weights
     from transformers import AutoModelForImageTextToText
     with init_empty_weights():
-        model = AutoModelForImageTextToText.from_config(config, attn_implementation="eager")
+        model = AutoModelForImageTextToText.from_config(config, attn_implementation="eager", dtype=torch.float32)
     return model.eval()
 
 
@@ -128,7 +128,7 @@ def materialize(module: torch.nn.Module, prefix: str, ckpt: Checkpoint) -> torch
     """Gives `module` (parameters on meta) its float32 tensors `prefix + name` from the checkpoint."""
     from accelerate.utils import set_module_tensor_to_device
     for name, p in list(module.named_parameters()):
-        set_module_tensor_to_device(module, name, "cpu", value=ckpt.get(prefix + name))
+        set_module_tensor_to_device(module, name, "cpu", value=ckpt.get(prefix + name), dtype=torch.float32)
     Live.now += _size(module)
     Live.peak = max(Live.peak, Live.now)
     return module
