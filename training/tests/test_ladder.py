@@ -145,5 +145,8 @@ def test_the_8b_rung_is_written_and_exported_a_piece_at_a_time(tmp_path):
     assert sum(p.numel() for p in model.parameters()) == n
     meta = ladder.build_rung_hf(r, tmp_path / "8b", quantized=True)
     assert meta["builder"] == "hf-streamed" and meta["quantized"] == ["q4"] and meta["peak_rss_gib"]["export"] > 0
-    for f in ("decoder_model_merged.onnx", "decoder_model_merged_q4.onnx", "vision_encoder_q4.onnx"):
+    # the 4-bit set only: a streamed export writes just the precisions asked for
+    assert sorted(f.name for f in (tmp_path / "8b" / "onnx").glob("*.onnx")) == [
+        "decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"]
+    for f in ("decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"):
         ort.InferenceSession(str(tmp_path / "8b" / "onnx" / f), providers=["CPUExecutionProvider"])

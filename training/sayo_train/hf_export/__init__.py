@@ -23,7 +23,7 @@ Layers = Union[str, Sequence[int]]
 @dataclass
 class ExportConfig:
     layers: Layers = "last"                  # "last" | "all" | "none" | [layer indices] (negative counts from the end)
-    precisions: Sequence[str] = ("fp32",)    # any of fp32, fp16, q8, q4 (fp32 is always written: the others derive)
+    precisions: Sequence[str] = ("fp32",)    # any of fp32, fp16, q8, q4 (fp32 is always written, but for streamed)
     opset: int = 17
     adapter: str | Path | None = None        # a peft LoRA folder, merged into the base with merge_and_unload()
     check: bool = False                      # run the onnxruntime-vs-HF check; raise on check.failures()
@@ -107,7 +107,9 @@ def export_checkpoint(src, out_dir, config: ExportConfig | None = None) -> Expor
     from .quantize import GRAPHS, make_variant, variant_name
 
     config = config or ExportConfig()
-    precisions = list(dict.fromkeys(["fp32", *config.precisions]))
+    # fp32 is always written, the others derive from it; a streamed export makes each precision from the fp32 piece
+    # in memory, so it writes only those asked for (an 8 B fp32 set is ~35 GB of disk nobody loads)
+    precisions = list(dict.fromkeys(config.precisions if config.streamed else ["fp32", *config.precisions]))
     for p in precisions:
         variant_name("x", p)
     if config.attention_rows not in ("last", "all"):

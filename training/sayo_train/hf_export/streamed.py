@@ -260,7 +260,8 @@ def export_embed(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, opset:
     name = "model.language_model.embed_tokens.weight"
     V, H = ckpt.shape(name)
     rows = max(1, TABLE_CHUNK_BYTES // (4 * H))
-    chunked = [p for p in precisions if p != "q8"]
+    # q8 is made from the fp32 graph (one scale for the whole table), so fp32 is written when q8 is asked
+    chunked = list(dict.fromkeys([p for p in precisions if p != "q8"] + (["fp32"] if "q8" in precisions else [])))
     out = {p: _EmbedWriter(onnx_dir / variant_name("embed_tokens", p), H, family.deepstack_columns, opset)
            for p in chunked}
     for start in range(0, V, rows):
@@ -283,7 +284,18 @@ def export_embed(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, opset:
         path, ext = make_variant(onnx_dir, "embed_tokens", "q8")
         if ext:
             chunks[path.name] = 1
+    _drop_unasked(onnx_dir, "embed_tokens", precisions, chunks)
     return {"chunks": chunks, "seconds": time.time() - t0}
+
+
+def _drop_unasked(onnx_dir: Path, graph: str, precisions: list[str], chunks: dict) -> None:
+    """Removes the fp32 graph written only to derive a variant from, when fp32 was not asked for."""
+    if "fp32" in precisions:
+        return
+    name = variant_name(graph, "fp32")
+    for f in onnx_dir.glob(name + "*"):
+        f.unlink()
+    chunks.pop(name, None)
 
 
 class _EmbedWriter:
@@ -369,10 +381,12 @@ def export_streamed(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, att
     if export_vision(model, family, onnx_dir, opset):
         chunks["vision_encoder.onnx"] = 1
     release(vis)
-    for p in precisions[1:]:
-        path, ext = make_variant(onnx_dir, "vision_encoder", p)
-        if ext:
-            chunks[path.name] = 1
+    for p in precisions:
+        if p != "fp32":
+            path, ext = make_variant(onnx_dir, "vision_encoder", p)
+            if ext:
+                chunks[path.name] = 1
+    _drop_unasked(onnx_dir, "vision_encoder", precisions, chunks)
     seconds["vision_encoder"] = time.time() - t0
     emb = export_embed(model, ckpt, family, onnx_dir, opset, precisions)
     seconds["embed_tokens"] = emb["seconds"]
