@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     e.add_argument("--out", required=True, help="output folder (models/CONTRACT.md layout)")
     e.add_argument("--adapter", help="peft LoRA folder merged into src with merge_and_unload()")
     e.add_argument("--layers", default="last", help="decoder_attentions outputs: last | all | none | 0,3 (default last)")
-    e.add_argument("--precisions", default="fp32", help="comma-separated of fp32,fp16,q8,q4 (default fp32)")
+    e.add_argument("--precisions", default="fp32", help="comma-separated of fp32,fp16,q8,q4,q4f16 (default fp32)")
     e.add_argument("--opset", type=int, default=17)
     e.add_argument("--processor", help="folder with the tokenizer / preprocessor files, if not src")
     e.add_argument("--external-data", choices=("auto", "always", "never"), default="auto",

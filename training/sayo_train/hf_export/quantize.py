@@ -1,5 +1,5 @@
-"""fp16 / q8 / q4 variants of the fp32 graphs with onnxruntime's own tools, named as transformers.js loads them
-(its DEFAULT_DTYPE_SUFFIX_MAPPING: fp16 -> _fp16, q8 -> _quantized, q4 -> _q4). Graph inputs and outputs stay
+"""fp16 / q8 / q4 / q4f16 variants of the fp32 graphs with onnxruntime's own tools, named as transformers.js loads them
+(its DEFAULT_DTYPE_SUFFIX_MAPPING: fp16 -> _fp16, q8 -> _quantized, q4 -> _q4, q4f16 -> _q4f16). Graph inputs and outputs stay
 float32 (keep_io_types for fp16; the quantizers only touch weights), so the engine feeds every variant alike and
 decoder_attentions.<l> stay fp32. q4 covers the embedding table as well, so a q4 folder is small end to end."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import onnx
 from .family import ExportError
 from .graphs import save_model
 
-SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4"}
+SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4", "q4f16": "_q4f16"}
 GRAPHS = ("vision_encoder", "embed_tokens", "decoder_model_merged")
 # Weight-block size of MatMulNBits (q4); the common choice of onnx-community's q4 exports.
 Q4_BLOCK = 32
@@ -51,8 +51,12 @@ def _q4(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     opset 21 (the first with an int4 tensor type); that graph is the Gather alone, whose definition is the same at
     17 and 21, so it is declared 21 before quantizing. Other graphs keep their Gathers (index and shape lookups,
     Qwen3-VL's position table)."""
+    import logging
+
     import numpy as np
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+    # its module logs every MatMul at INFO (thousands of lines for a real model): warnings and errors only
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     ops = ("MatMul",)
     if graph == "embed_tokens":
         ops = ("MatMul", "Gather")
@@ -67,7 +71,14 @@ def _q4(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     return q.model.model
 
 
-MAKERS = {"fp16": _fp16, "q8": _q8, "q4": _q4}
+def _q4f16(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
+    """4-bit weights with float16 activations (transformers.js's q4f16, WebGPU's precision of choice): the fp16
+    graph (inputs and outputs kept float32, so every engine feeds it as the others), then its MatMul weights to
+    MatMulNBits with fp16 scales."""
+    return _q4(_fp16(m, graph), graph)
+
+
+MAKERS = {"fp16": _fp16, "q8": _q8, "q4": _q4, "q4f16": _q4f16}
 
 
 def variant_model(m: onnx.ModelProto, graph: str, precision: str) -> onnx.ModelProto:
