@@ -32,12 +32,15 @@ def main(argv=None) -> int:
     e.add_argument("--out", required=True, help="output folder (models/CONTRACT.md layout)")
     e.add_argument("--adapter", help="peft LoRA folder merged into src with merge_and_unload()")
     e.add_argument("--layers", default="last", help="decoder_attentions outputs: last | all | none | 0,3 (default last)")
-    e.add_argument("--precisions", default="fp32", help="comma-separated of fp32,fp16,q8,q4 (default fp32)")
+    e.add_argument("--precisions", default="fp32", help="comma-separated of fp32,fp16,q8,q4,q4f16 (default fp32)")
     e.add_argument("--opset", type=int, default=17)
     e.add_argument("--processor", help="folder with the tokenizer / preprocessor files, if not src")
     e.add_argument("--external-data", choices=("auto", "always", "never"), default="auto",
                    help="weights in <graph>.onnx_data: auto = above 1.8 GB (the 2 GB protobuf limit)")
     e.add_argument("--check", action="store_true", help="compare the graphs in onnxruntime with HF; fail above limits")
+    e.add_argument("--streamed", action="store_true",
+                   help="memory bounded by one decoder layer: weights read from the safetensors files piece by piece "
+                        "(for checkpoints larger than memory; --check still loads the whole model)")
     a = ap.parse_args(argv)
 
     if a.cmd == "export":
@@ -113,7 +116,8 @@ def _export(a) -> int:
     from .hf_export import ExportConfig, ExportError, export_checkpoint
     cfg = ExportConfig(layers=a.layers, precisions=tuple(p.strip() for p in a.precisions.split(",") if p.strip()),
                        opset=a.opset, adapter=a.adapter, check=a.check, processor_dir=a.processor,
-                       external_data={"auto": None, "always": True, "never": False}[a.external_data])
+                       external_data={"auto": None, "always": True, "never": False}[a.external_data],
+                       streamed=a.streamed)
     try:
         rep = export_checkpoint(a.src, a.out, cfg)
     except ExportError as err:

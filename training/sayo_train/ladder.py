@@ -95,9 +95,20 @@ RUNGS: dict[str, Rung] = {
 RUNGS["ds150m"] = Rung("ds150m", hidden=1024, layers=9, heads=8, kv_heads=2, head_dim=128, intermediate=3072,
                        vocab=16384, vision_dim=288, vision_depth=7, vision_heads=4, vision_mlp_ratio=1076 / 288,
                        mrope=(24, 20, 20), family="qwen3_vl", deepstack=(2, 4, 6))
+# SAYO-Qwen-8B's own dimensions (Qwen3-VL-8B-Instruct's config.json). Its random bfloat16 checkpoint is written a
+# tensor at a time (8.8 B parameters would not fit this machine as one model) and exported with --streamed.
+RUNGS["8b"] = Rung("8b", hidden=4096, layers=36, heads=32, kv_heads=8, head_dim=128, intermediate=12288,
+                   vocab=151936, vision_dim=1152, vision_depth=27, vision_heads=16, vision_mlp_ratio=4304 / 1152,
+                   mrope=(24, 20, 20), family="qwen3_vl", deepstack=(8, 16, 24), light=(
+                       "8.8 B parameters: the random checkpoint is written tensor by tensor in bfloat16 (~17.6 GB) "
+                       "and exported with the streamed exporter (one decoder layer in memory at a time), the last "
+                       "layer's attention, the 4-bit set only (its fp32 graphs would be ~35 GB of disk), no noattn/ "
+                       "view and no check against PyTorch (the float32 model is ~35 GB); tens of minutes"))
 # Rungs built only when named in --rungs.
-OPT_IN = ("2b", "ds150m")
-ORDER = ["mini", "25m", "100m", "500m", "2b", "ds150m"]
+OPT_IN = ("2b", "ds150m", "8b")
+ORDER = ["mini", "25m", "100m", "500m", "2b", "ds150m", "8b"]
+# Rungs whose checkpoint is written tensor by tensor and exported with the streamed exporter.
+STREAMED = ("8b",)
 # The twin of a DeepStack rung: the same checkpoint without its DeepStack mergers (a folder inside the rung's).
 NO_DEEPSTACK = "no-deepstack"
 
@@ -222,6 +233,76 @@ def hf_checkpoint(r: Rung, folder: Path, seed: int = 0, state=None, deepstack: t
     return model
 
 
+def random_checkpoint(r: Rung, folder: Path, seed: int = 0, shard_bytes: int = 2 * 10 ** 9) -> int:
+    """A random-weight checkpoint at the rung's dimensions written tensor by tensor in bfloat16, as save_pretrained
+    shards it (model-0000i-of-0000n.safetensors + model.safetensors.index.json), with the same tokenizer, processor
+    and generation files as hf_checkpoint: normal(0, initializer_range) matrices, ones for norm weights, zeros for
+    biases (transformers' own initialisation). The model is never in memory; returns the parameter count."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import GenerationConfig, Qwen2TokenizerFast, Qwen2VLImageProcessor
+
+    from .hf_export.weights import empty_model
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = padded_tokenizer(r.vocab, added_last=True)
+    tok.save(folder)
+    cfg = _config(r, tok, r.deepstack)
+    model = empty_model(cfg)
+    std = getattr(cfg.text_config, "initializer_range", 0.02)
+    g = torch.Generator().manual_seed(seed)
+    shards, shard, size, total = [], {}, 0, 0
+    for name, p in model.named_parameters():
+        shape = tuple(p.shape)
+        if name.endswith("bias"):
+            t = torch.zeros(shape, dtype=torch.bfloat16)
+        elif len(shape) == 1:
+            t = torch.ones(shape, dtype=torch.bfloat16)
+        else:
+            t = (torch.randn(shape, generator=g) * std).to(torch.bfloat16)
+        shard[name] = t
+        size += t.numel() * 2
+        total += t.numel()
+        if size >= shard_bytes:
+            shards.append(shard)
+            _save_shard(folder, shards, save_file)
+            shard, size = {}, 0
+    if shard:
+        shards.append(shard)
+        _save_shard(folder, shards, save_file)
+    n = len(shards)
+    weight_map = {}
+    for i, keys in enumerate(names_per_shard(folder, n)):
+        final = folder / f"model-{i + 1:05d}-of-{n:05d}.safetensors"
+        (folder / f"shard-{i}.safetensors").rename(final)
+        weight_map.update({k: final.name for k in keys})
+    (folder / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {"total_size": total * 2}, "weight_map": dict(sorted(weight_map.items()))}, indent=2) + "\n")
+    cfg.torch_dtype = "bfloat16"
+    cfg.save_pretrained(folder)
+    t = tok.token_id
+    GenerationConfig(eos_token_id=[t("<|im_end|>"), t("<|endoftext|>")], pad_token_id=t("<|endoftext|>"),
+                     bos_token_id=t("<|endoftext|>"), do_sample=False).save_pretrained(folder)
+    half = [0.5, 0.5, 0.5]
+    ip = Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2, min_pixels=32 * 32 * 4,
+                               max_pixels=LADDER_MAX_PIXELS, image_mean=half, image_std=half)
+    ip.processor_class = "Qwen3VLProcessor"
+    ip.save_pretrained(folder)
+    Qwen2TokenizerFast.from_pretrained(str(folder)).save_pretrained(folder)
+    return total
+
+
+def _save_shard(folder: Path, shards: list, save_file) -> None:
+    """Writes the newest shard as shard-<i>.safetensors and frees its tensors (the list keeps only its key names)."""
+    i = len(shards) - 1
+    save_file(shards[i], str(folder / f"shard-{i}.safetensors"), metadata={"format": "pt"})
+    shards[i] = sorted(shards[i])
+
+
+def names_per_shard(folder: Path, n: int) -> list[list[str]]:
+    from safetensors import safe_open
+    return [list(safe_open(str(folder / f"shard-{i}.safetensors"), "pt").keys()) for i in range(n)]
+
+
 def quantized_of(r: Rung, quantized: bool) -> tuple[str, ...]:
     """The quantized decoders a rung has: q4 alone for a light rung, QUANTIZED with --quantized, else none."""
     return ("q4",) if r.light else QUANTIZED if quantized else ()
@@ -236,8 +317,10 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
     tmp = folder.with_name(folder.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     hf = tmp / "hf"
-    model = hf_checkpoint(r, hf)
     precisions = ("fp32",) + quantized_of(r, quantized)
+    if r.name in STREAMED:
+        return _build_streamed(r, folder, tmp, hf, precisions, t0)
+    model = hf_checkpoint(r, hf)
     rep = export_checkpoint(model, tmp, ExportConfig(layers="last" if r.light else "all", precisions=precisions,
                                                      check=check and not r.light, processor_dir=hf))
     if r.deepstack:
@@ -262,6 +345,37 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
             "exporter_version": exporter_version(), "key": rung_key(r), "quantized": list(quantized_of(r, quantized)),
             "light": r.light,
             "export_s": rep.seconds, "build_s": round(time.time() - t0, 1), "check": rep.check or {}}
+    (tmp / "LADDER.json").write_text(json.dumps(meta, indent=2) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return meta
+
+
+def _build_streamed(r: Rung, folder: Path, tmp: Path, hf: Path, precisions: tuple, t0: float) -> dict:
+    """A rung too large to hold: random_checkpoint, then `sayo_train export --streamed` (last layer's attention) in a
+    child process, so its peak RSS is the export's own."""
+    import resource
+    import subprocess
+    precisions = tuple(p for p in precisions if p != "fp32")
+    n = random_checkpoint(r, hf)
+    built = time.time() - t0
+    peak_here = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    t1 = time.time()
+    run = subprocess.run([sys.executable, "-m", "sayo_train", "export", str(hf), "--out", str(tmp), "--streamed",
+                          "--layers", "last", "--precisions", ",".join(precisions)], cwd=REPO / "training",
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        raise LadderError(f"{r.name}: the streamed export failed: {run.stderr.strip().splitlines()[-1:]}")
+    rep = json.loads(run.stdout)
+    shutil.rmtree(hf)
+    meta = {"rung": r.name, "dims": asdict(r), "params": n, "decoder_params": None,
+            "exporter": "sayo_train export --streamed", "builder": "hf-streamed",
+            "exporter_version": exporter_version(), "key": rung_key(r), "quantized": list(precisions),
+            "light": r.light, "export_s": rep["seconds"], "export_wall_s": round(time.time() - t1, 1),
+            "build_s": round(time.time() - t0, 1), "check": {}, "checkpoint_s": round(built, 1),
+            "peak_rss_gib": {"checkpoint": round(peak_here, 2),
+                             "export": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20, 2)},
+            "files_gb": {k: round(v / 1e9, 3) for k, v in rep["files"].items() if k.startswith("onnx/")}}
     (tmp / "LADDER.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)

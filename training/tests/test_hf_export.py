@@ -34,15 +34,15 @@ CASES = {
 }
 FAMILIES = list(CASES)
 DEEPSTACK = [c for c, (_mt, kw) in CASES.items() if kw.get("deepstack")]
-PRECISIONS = ("fp32", "fp16", "q8", "q4")
-SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4"}
+PRECISIONS = ("fp32", "fp16", "q8", "q4", "q4f16")
+SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4", "q4f16": "_q4f16"}
 GRAPHS = ("vision_encoder", "embed_tokens", "decoder_model_merged")
 # Bounds on the quantized variants of THESE tiny models (seeded): a few times the figures measured here
 # (training/README.md); (logits, attention) max |Δ| against HF fp32.
-TINY_BOUNDS = {"fp16": (0.25, 0.02), "q8": (0.5, 0.06), "q4": (2.5, 0.25)}
+TINY_BOUNDS = {"fp16": (0.25, 0.02), "q8": (0.5, 0.06), "q4": (2.5, 0.25), "q4f16": (2.5, 0.25)}
 # Attention row sums: fp16 probabilities are rounded to 11-bit mantissas, so a row of them sums to 1 within fp16's
 # unit roundoff 2^-11 (each p_i moves by at most p_i·2^-11); the fp32-softmax variants within 1e-4.
-ROW_SUM_BOUND = {"fp16": 2.0 ** -11, "q8": 1e-4, "q4": 1e-4}
+ROW_SUM_BOUND = {"fp16": 2.0 ** -11, "q8": 1e-4, "q4": 1e-4, "q4f16": 2.0 ** -11}
 HAS_NODE = shutil.which("node") is not None and (REPO / "node_modules" / "@huggingface" / "transformers").exists()
 
 
@@ -135,7 +135,7 @@ def test_fp32_equals_hf(exported, fam):
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
-@pytest.mark.parametrize("precision", ["fp16", "q8", "q4"])
+@pytest.mark.parametrize("precision", ["fp16", "q8", "q4", "q4f16"])
 def test_quantized_variants(exported, fam, precision):
     _src, out, _m, rep = exported[fam]
     r = rep.check[precision]
@@ -148,6 +148,10 @@ def test_quantized_variants(exported, fam, precision):
         assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in dec.graph.initializer)
     elif precision == "q8":
         assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
+    elif precision == "q4f16":
+        # 4-bit weights with fp16 scales, fp16 activations inside, float32 at the graph's inputs and outputs
+        nbits = [n for n in dec.graph.node if n.op_type == "MatMulNBits"]
+        assert nbits and any(t.data_type == onnx.TensorProto.FLOAT16 for t in dec.graph.initializer)
     else:
         assert "MatMulNBits" in ops
         # int8 compute on CPU (accuracy_level 4), the level the q4 speed figures were measured at
@@ -388,7 +392,7 @@ def test_bad_deepstack_indexes_named(tmp_path, indexes, says):
 @pytest.mark.parametrize("args, says", [
     (["--layers", "7"], "layer 7 out of range: the decoder has 2 layers"),
     (["--layers", "first"], "accepted are last, all, none"),
-    (["--precisions", "fp32,int3"], "precision 'int3' unknown: accepted are fp32, fp16, q8, q4"),
+    (["--precisions", "fp32,int3"], "precision 'int3' unknown: accepted are fp32, fp16, q8, q4, q4f16"),
 ])
 def test_bad_arguments_named(exported, tmp_path, args, says):
     src = exported["qwen2_vl"][0]

@@ -125,3 +125,28 @@ def test_a_deepstack_rung_has_a_twin_without_it(tmp_path):
 
     a = weights(folder)
     assert len(a) >= 3 * 7 and a == weights(folder / ladder.NO_DEEPSTACK)
+
+
+def test_the_8b_rung_is_written_and_exported_a_piece_at_a_time(tmp_path):
+    """The 8b rung's path at tiny widths: a random bfloat16 checkpoint written tensor by tensor, in shards with an
+    index, that Hugging Face loads whole (every parameter present); then the streamed export in a child process,
+    whose peak RSS and the files' sizes the rung records."""
+    import dataclasses
+
+    import onnxruntime as ort
+    from transformers import AutoModelForImageTextToText
+    r = dataclasses.replace(ladder.RUNGS["8b"], hidden=64, layers=3, heads=2, kv_heads=1, head_dim=32,
+                            intermediate=96, vocab=1024, vision_dim=32, vision_depth=4, vision_heads=2,
+                            vision_mlp_ratio=1.5, mrope=(6, 5, 5), deepstack=(0, 2))
+    n = ladder.random_checkpoint(r, tmp_path / "hf", shard_bytes=100_000)
+    index = json.loads((tmp_path / "hf" / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) >= 2
+    model = AutoModelForImageTextToText.from_pretrained(tmp_path / "hf")
+    assert sum(p.numel() for p in model.parameters()) == n
+    meta = ladder.build_rung_hf(r, tmp_path / "8b", quantized=True)
+    assert meta["builder"] == "hf-streamed" and meta["quantized"] == ["q4"] and meta["peak_rss_gib"]["export"] > 0
+    # the 4-bit set only: a streamed export writes just the precisions asked for
+    assert sorted(f.name for f in (tmp_path / "8b" / "onnx").glob("*.onnx")) == [
+        "decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"]
+    for f in ("decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"):
+        ort.InferenceSession(str(tmp_path / "8b" / "onnx" / f), providers=["CPUExecutionProvider"])

@@ -47,6 +47,37 @@ def causal_bias(attention_mask: torch.Tensor, q_len: int | torch.Tensor, dtype=t
     return torch.where(ok, 0.0, torch.finfo(dtype).min).to(dtype)
 
 
+def layer_forward(family: Family, mrope_section, layer, x, cos, sin, bias, pk, pv, last_row: bool = False):
+    """One decoder layer on Hugging Face's modules: (hidden states, rotary cos/sin, additive mask, past keys and
+    values) -> (hidden states, present keys, present values, attention probabilities: the last query row with
+    `last_row`, else every row)."""
+    a = layer.self_attn
+    B, S, _ = x.shape
+    D = a.head_dim
+    h = layer.input_layernorm(x)
+    q = a.q_proj(h).view(B, S, -1, D)
+    k = a.k_proj(h).view(B, S, -1, D)
+    v = a.v_proj(h).view(B, S, -1, D).transpose(1, 2)
+    if family.qk_norm:
+        q, k = a.q_norm(q), a.k_norm(k)
+    q, k = q.transpose(1, 2), k.transpose(1, 2)
+    q, k = family.apply_text_rotary(q, k, cos, sin, mrope_section)
+    k = torch.cat([pk, k], dim=2)
+    v = torch.cat([pv, v], dim=2)
+    ks = family.repeat_kv(k, a.num_key_value_groups)
+    vs = family.repeat_kv(v, a.num_key_value_groups)
+    w = torch.matmul(q, ks.transpose(2, 3)) * a.scaling + bias
+    w = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
+    o = torch.matmul(w, vs)
+    if last_row:
+        w = w[:, :, -1:, :]
+        o = torch.cat([o[:, :, :-1, :], torch.matmul(w, vs)], dim=2)
+    o = o.transpose(1, 2).reshape(B, S, -1)
+    x = x + a.o_proj(o)
+    x = x + layer.mlp(layer.post_attention_layernorm(x))
+    return x, k, v, w
+
+
 class DecoderExport(nn.Module):
     """inputs_embeds [B, S, hidden · (1 + K)] (K DeepStack column blocks after the embedding, K = 0 but for Qwen3-VL
     with DeepStack), attention_mask, position_ids [3, B, S], past_key_values.{i}.key|value ->
@@ -68,31 +99,7 @@ class DecoderExport(nn.Module):
         self.deepstack = min(len(family.deepstack), tc.num_hidden_layers)
 
     def _layer(self, layer, x, cos, sin, bias, pk, pv, last_row: bool = False):
-        a = layer.self_attn
-        B, S, _ = x.shape
-        D = a.head_dim
-        h = layer.input_layernorm(x)
-        q = a.q_proj(h).view(B, S, -1, D)
-        k = a.k_proj(h).view(B, S, -1, D)
-        v = a.v_proj(h).view(B, S, -1, D).transpose(1, 2)
-        if self.family.qk_norm:
-            q, k = a.q_norm(q), a.k_norm(k)
-        q, k = q.transpose(1, 2), k.transpose(1, 2)
-        q, k = self.family.apply_text_rotary(q, k, cos, sin, self.mrope_section)
-        k = torch.cat([pk, k], dim=2)
-        v = torch.cat([pv, v], dim=2)
-        ks = self.family.repeat_kv(k, a.num_key_value_groups)
-        vs = self.family.repeat_kv(v, a.num_key_value_groups)
-        w = torch.matmul(q, ks.transpose(2, 3)) * a.scaling + bias
-        w = torch.softmax(w, dim=-1, dtype=torch.float32).to(q.dtype)
-        o = torch.matmul(w, vs)
-        if last_row:
-            w = w[:, :, -1:, :]
-            o = torch.cat([o[:, :, :-1, :], torch.matmul(w, vs)], dim=2)
-        o = o.transpose(1, 2).reshape(B, S, -1)
-        x = x + a.o_proj(o)
-        x = x + layer.mlp(layer.post_attention_layernorm(x))
-        return x, k, v, w
+        return layer_forward(self.family, self.mrope_section, layer, x, cos, sin, bias, pk, pv, last_row)
 
     def forward(self, inputs_embeds, attention_mask, position_ids, *past):
         H = self.hidden

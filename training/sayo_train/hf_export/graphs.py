@@ -65,6 +65,27 @@ def _export(module, args, path: Path, opset: int, external: bool | None, shapes:
     return save_model(m, path, external)
 
 
+def export_vision(model, family: Family, onnx_dir: Path, opset: int, external: bool | None = None) -> bool:
+    """onnx/vision_encoder.onnx from the model's vision tower (VisionExport); returns whether external data was
+    used."""
+    cfg = model.config
+    vis = parts(model)[0]
+    vc = cfg.vision_config
+    C = vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2
+    t, h, w = TRACE_GRID
+    pv = torch.randn(t * h * w, C)
+    grid = torch.tensor([TRACE_GRID], dtype=torch.int64)
+    out_hidden = getattr(vc, "out_hidden_size", None) or vc.hidden_size
+    shapes = {"pixel_values": ["num_patches", C], family.grid_input: ["num_images", 3],
+              "image_features": ["num_image_tokens", out_hidden * family.deepstack_columns]}
+    with torch.no_grad():
+        return _export(VisionExport(vis, family, cfg).eval(), (pv, grid), Path(onnx_dir) / "vision_encoder.onnx",
+                       opset, external, shapes, input_names=["pixel_values", family.grid_input],
+                       output_names=["image_features"],
+                       dynamic_axes={"pixel_values": {0: "num_patches"}, family.grid_input: {0: "num_images"},
+                                     "image_features": {0: "num_image_tokens"}})
+
+
 def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int], opset: int,
                   external: bool | None = None, attention_rows: str = "last") -> dict:
     """Write onnx/{vision_encoder,embed_tokens,decoder_model_merged}.onnx; returns {file: seconds, ...,
@@ -77,22 +98,12 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
     onnx_dir.mkdir(parents=True, exist_ok=True)
     cfg = model.config
     vis, txt, head = parts(model)
-    vc, tc = cfg.vision_config, text_config(cfg)
+    tc = text_config(cfg)
+    cols = family.deepstack_columns
     times, ext = {}, []
     with torch.no_grad():
         t0 = time.time()
-        C = vc.in_channels * vc.temporal_patch_size * vc.patch_size ** 2
-        t, h, w = TRACE_GRID
-        pv = torch.randn(t * h * w, C)
-        grid = torch.tensor([TRACE_GRID], dtype=torch.int64)
-        out_hidden = getattr(vc, "out_hidden_size", None) or vc.hidden_size
-        cols = family.deepstack_columns
-        shapes = {"pixel_values": ["num_patches", C], family.grid_input: ["num_images", 3],
-                  "image_features": ["num_image_tokens", out_hidden * cols]}
-        if _export(VisionExport(vis, family, cfg).eval(), (pv, grid), onnx_dir / "vision_encoder.onnx", opset,
-                   external, shapes, input_names=["pixel_values", family.grid_input], output_names=["image_features"],
-                   dynamic_axes={"pixel_values": {0: "num_patches"}, family.grid_input: {0: "num_images"},
-                                 "image_features": {0: "num_image_tokens"}}):
+        if export_vision(model, family, onnx_dir, opset, external):
             ext.append("vision_encoder.onnx")
         times["vision_encoder.onnx"] = time.time() - t0
 

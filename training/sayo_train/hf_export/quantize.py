@@ -1,5 +1,5 @@
-"""fp16 / q8 / q4 variants of the fp32 graphs with onnxruntime's own tools, named as transformers.js loads them
-(its DEFAULT_DTYPE_SUFFIX_MAPPING: fp16 -> _fp16, q8 -> _quantized, q4 -> _q4). Graph inputs and outputs stay
+"""fp16 / q8 / q4 / q4f16 variants of the fp32 graphs with onnxruntime's own tools, named as transformers.js loads them
+(its DEFAULT_DTYPE_SUFFIX_MAPPING: fp16 -> _fp16, q8 -> _quantized, q4 -> _q4, q4f16 -> _q4f16). Graph inputs and outputs stay
 float32 (keep_io_types for fp16; the quantizers only touch weights), so the engine feeds every variant alike and
 decoder_attentions.<l> stay fp32. q4 covers the embedding table as well, so a q4 folder is small end to end."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import onnx
 from .family import ExportError
 from .graphs import save_model
 
-SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4"}
+SUFFIX = {"fp32": "", "fp16": "_fp16", "q8": "_quantized", "q4": "_q4", "q4f16": "_q4f16"}
 GRAPHS = ("vision_encoder", "embed_tokens", "decoder_model_merged")
 # Weight-block size of MatMulNBits (q4); the common choice of onnx-community's q4 exports.
 Q4_BLOCK = 32
@@ -29,33 +29,36 @@ def variant_name(graph: str, precision: str) -> str:
     return f"{graph}{SUFFIX[precision]}.onnx"
 
 
-def _fp16(src: Path) -> onnx.ModelProto:
+def _fp16(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     from onnxruntime.transformers.float16 import convert_float_to_float16
-    m = onnx.load(str(src), load_external_data=True)
     return convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=True)
 
 
-def _q8(src: Path) -> onnx.ModelProto:
+def _q8(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     with tempfile.TemporaryDirectory() as td:
-        out = Path(td) / "q8.onnx"
+        src, out = Path(td) / "fp32.onnx", Path(td) / "q8.onnx"
+        onnx.save_model(m, str(src), save_as_external_data=True, location="fp32.onnx_data")
         # uint8 weights and activations (MatMulInteger u8·u8): the combination every onnxruntime build runs.
         quantize_dynamic(str(src), str(out), weight_type=QuantType.QUInt8, op_types_to_quantize=["MatMul", "Gather"],
                          use_external_data_format=True, extra_options={"MatMulConstBOnly": True})
         return onnx.load(str(out), load_external_data=True)
 
 
-def _q4(src: Path) -> onnx.ModelProto:
+def _q4(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     """MatMul weights -> MatMulNBits (int4, blocks of Q4_BLOCK along K). In embed_tokens, the embedding table too:
     Gather -> com.microsoft GatherBlockQuantized (int4, blocks of Q4_BLOCK along the hidden axis), which needs
     opset 21 (the first with an int4 tensor type); that graph is the Gather alone, whose definition is the same at
     17 and 21, so it is declared 21 before quantizing. Other graphs keep their Gathers (index and shape lookups,
     Qwen3-VL's position table)."""
+    import logging
+
     import numpy as np
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-    m = onnx.load(str(src), load_external_data=True)
+    # its module logs every MatMul at INFO (thousands of lines for a real model): warnings and errors only
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     ops = ("MatMul",)
-    if Path(src).stem == "embed_tokens":
+    if graph == "embed_tokens":
         ops = ("MatMul", "Gather")
         for o in m.opset_import:
             if o.domain in ("", "ai.onnx"):
@@ -68,15 +71,32 @@ def _q4(src: Path) -> onnx.ModelProto:
     return q.model.model
 
 
-MAKERS = {"fp16": _fp16, "q8": _q8, "q4": _q4}
+def _q4f16(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
+    """4-bit weights with float16 activations (transformers.js's q4f16, WebGPU's precision of choice): the fp16
+    graph (inputs and outputs kept float32, so every engine feeds it as the others), then its MatMul weights to
+    MatMulNBits with fp16 scales."""
+    return _q4(_fp16(m, graph), graph)
+
+
+MAKERS = {"fp16": _fp16, "q8": _q8, "q4": _q4, "q4f16": _q4f16}
+
+
+def variant_model(m: onnx.ModelProto, graph: str, precision: str) -> onnx.ModelProto:
+    """The `precision` variant of the fp32 graph `m` (a whole contract graph, or a piece of `graph`), its inputs and
+    outputs declared as in `m`. Consumes `m` (the tools rewrite it in place): pass a copy to keep it."""
+    io = onnx.ModelProto()
+    io.graph.input.extend(m.graph.input)
+    io.graph.output.extend(m.graph.output)
+    out = MAKERS[precision](m, graph)
+    _restore_io(out, io)
+    return out
 
 
 def make_variant(onnx_dir: Path, graph: str, precision: str, external: bool | None = None) -> tuple[Path, bool]:
     """Write onnx/<graph><suffix>.onnx from onnx/<graph>.onnx; returns (path, saved with external data)."""
     src = Path(onnx_dir) / f"{graph}.onnx"
     dst = Path(onnx_dir) / variant_name(graph, precision)
-    m = MAKERS[precision](src)
-    _restore_io(m, onnx.load(str(src), load_external_data=False))
+    m = variant_model(onnx.load(str(src), load_external_data=True), graph, precision)
     return dst, save_model(m, dst, external)
 
 
