@@ -24,17 +24,30 @@ import { maxAbsDiff } from './support/reference.ts';
 
 const SERVE_PREFIX = '/e2e-exports/';
 
+/**
+ * Served as the qwen3_vl folder with config.json listing DeepStack [0, 1]: what an exporter that drops DeepStack
+ * writes for a Qwen3-VL checkpoint with it (the graphs' rows are `hidden` wide).
+ */
+const WITHOUT_DEEPSTACK = 'qwen3_vl_without_deepstack';
+
 /** Serves <dir>/<family>/… under the preview origin's /e2e-exports/ (a missing file is a 404, as on a real host). */
 async function serveExports(context: BrowserContext, dir: string): Promise<void> {
   await context.route(`${PREVIEW_URL}${SERVE_PREFIX}**`, async (route) => {
     const rel = decodeURIComponent(new URL(route.request().url()).pathname.slice(SERVE_PREFIX.length));
-    const family = rel.split('/')[0];
-    const file = path.join(dir, rel);
+    const [served, ...rest] = rel.split('/');
+    const family = served === WITHOUT_DEEPSTACK ? 'qwen3_vl' : served;
+    const file = path.join(dir, family, ...rest);
     if (!FAMILIES.includes(family as (typeof FAMILIES)[number]) || rel.split('/').includes('..') || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
       await route.fulfill({ status: 404, contentType: 'text/plain', body: `404: ${rel}` });
       return;
     }
-    await route.fulfill({ status: 200, contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream', body: fs.readFileSync(file) });
+    let body = fs.readFileSync(file);
+    if (served === WITHOUT_DEEPSTACK && rest.join('/') === 'config.json') {
+      const config = JSON.parse(body.toString('utf8'));
+      config.vision_config.deepstack_visual_indexes = [0, 1];
+      body = Buffer.from(JSON.stringify(config));
+    }
+    await route.fulfill({ status: 200, contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream', body });
   });
 }
 
@@ -67,6 +80,7 @@ async function answer(page: Page, context: BrowserContext, family: ExportFamily,
   expect(r.error).toBeUndefined();
   expect(r.info).toMatchObject({ backend, modelType: exports.modelType(family), attentionLayers: ref.layers, numHeads: ref.heads });
   if (dtype !== 'q4') expect(r.info!.speedNote).toBeUndefined();
+  expect(r.info!.architectureNote).toBeUndefined(); // every folder here carries what its config lists
   expect(r.prompt!.notice).toBeUndefined(); // the image is already the processor's size: no resize on either side
   expect(r.prompt!.grid).toEqual(ref.grid);
   expect(r.prompt!.imageSpan).toEqual(ref.imageSpan);
@@ -113,6 +127,22 @@ for (const family of ['qwen2_vl', 'qwen3_vl_deepstack'] as const) {
     console.log(`${family} fp32 on WebGPU: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)})`);
   });
 }
+
+test('WASM: a Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and its info says it runs without DeepStack', async ({ page, context }) => {
+  const ref = reference.qwen3_vl;
+  await serveExports(context, dir);
+  await openHarness(page);
+  const r = await runHarness(page, {
+    source: { kind: 'url', url: `${SERVE_PREFIX}${WITHOUT_DEEPSTACK}/` },
+    backend: 'wasm',
+    imageBase64: exports.image('qwen3_vl').toString('base64'),
+    question: ref.question,
+    maxNewTokens: 2,
+  });
+  expect(r.error).toBeUndefined();
+  expect(r.info!.architectureNote).toMatch(/^This model runs without DeepStack: .*\[0,1\].*not the model's.*python -m sayo_train export/);
+  expect(r.steps.map((s) => s.tokenId)).toEqual(ref.tokens.slice(0, 2)); // the qwen3_vl graphs' own answer
+});
 
 test('WASM: the q4 export (int4 MatMulNBits and int4 embedding table) answers as its graphs do in onnxruntime', async ({ page, context }) => {
   const ref = reference.qwen2_vl;
