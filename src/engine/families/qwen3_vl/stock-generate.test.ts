@@ -9,8 +9,9 @@
  * sees DeepStack.
  */
 import path from 'node:path';
-import { AutoProcessor, env, Qwen3VLForConditionalGeneration, RawImage } from '@huggingface/transformers';
+import { RawImage } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { transformersJs, type TjsAnswer } from '../../../../bench/tjs-generate.ts';
 import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../e2e/support/exports.ts';
 
 let exports: Exports;
@@ -18,28 +19,19 @@ beforeAll(() => {
   exports = buildExports();
 }, EXPORT_BUILD_TIMEOUT_MS);
 
-interface StockAnswer {
-  inputIds: number[];
-  tokens: number[];
-  /** Per generated token, the StepRecord layout: [(layer · heads + head) · n + k] over the image span. */
-  attention: number[][];
-}
-
 /**
- * transformers.js's own generate() on the folder, greedy, `max_new_tokens` = the reference's, returning the last
- * query row of each call's `decoder_attentions.<l>` over the image span. `zeroDeepstack` zeroes image_features'
- * blocks 1…K as the vision session returns them.
+ * transformers.js's own generate() on the folder (the benchmark's runner, bench/tjs-generate.ts: AutoProcessor, the
+ * chat template, greedy), with `output_attentions`. `zeroDeepstack` zeroes image_features' blocks 1…K as the vision
+ * session returns them.
  */
-async function stockGenerate(folder: string, image: string, ref: ExportReference, zeroDeepstack = false): Promise<StockAnswer> {
-  env.allowLocalModels = true;
-  env.allowRemoteModels = false;
-  const processor = await AutoProcessor.from_pretrained(folder);
-  const model = (await Qwen3VLForConditionalGeneration.from_pretrained(folder, { dtype: 'fp32', device: 'cpu' })) as any;
+async function stockGenerate(folder: string, image: string, ref: ExportReference, zeroDeepstack = false): Promise<TjsAnswer> {
+  const runner = await transformersJs(folder, { dtype: 'fp32', device: 'cpu' });
   try {
+    expect(runner.model.constructor.name).toBe('Qwen3VLForConditionalGeneration');
     if (zeroDeepstack) {
-      const vision = model.sessions.vision_encoder;
+      const vision = runner.model.sessions.vision_encoder;
       const run = vision.run.bind(vision);
-      const hidden = model.config.text_config.hidden_size;
+      const hidden = runner.model.config.text_config.hidden_size;
       vision.run = async (...a: unknown[]) => {
         const out = await run(...a);
         const f = out.image_features;
@@ -48,33 +40,10 @@ async function stockGenerate(folder: string, image: string, ref: ExportReference
         return out;
       };
     }
-    const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: ref.question }] }];
-    const text = processor.apply_chat_template(messages as any, { add_generation_prompt: true }) as string;
-    const inputs = await processor(text, await RawImage.read(image));
-    const inputIds = Array.from(inputs.input_ids.data as BigInt64Array, Number);
-    const out = await model.generate({
-      ...inputs,
-      max_new_tokens: ref.tokens.length,
-      do_sample: false,
-      output_attentions: true,
-      return_dict_in_generate: true,
-    });
-    const sequence = Array.from(out.sequences.data as BigInt64Array, Number);
-    const { start, length } = ref.imageSpan;
-    const attention = (out.decoder_attentions as any[][]).map((layers) => {
-      const row: number[] = [];
-      for (const t of layers) {
-        const [, heads, q, kv] = t.dims;
-        for (let h = 0; h < heads; h++) {
-          const base = (h * q + q - 1) * kv;
-          row.push(...(t.data as Float32Array).subarray(base + start, base + start + length));
-        }
-      }
-      return row;
-    });
-    return { inputIds, tokens: sequence.slice(inputIds.length), attention };
+    const figures = await runner.run(await RawImage.read(image), ref.question, ref.tokens.length, true, true);
+    return figures.answer!;
   } finally {
-    await model.dispose();
+    await runner.dispose();
   }
 }
 
@@ -90,6 +59,7 @@ describe("stock transformers.js generate() on a DeepStack export", () => {
     const image = path.join(exports.dir, 'qwen3_vl_deepstack.png');
     const stock = await stockGenerate(folder, image, ref);
     expect(stock.inputIds).toEqual(ref.inputIds);
+    expect(stock.imageSpan).toEqual(ref.imageSpan);
     expect(stock.tokens).toEqual(ref.tokens);
     expect(stock.attention).toHaveLength(ref.tokens.length);
     const worst = worstDiff(stock.attention, ref.attention);
