@@ -8,7 +8,8 @@
  * embedding table) must give the answer its own graphs give in onnxruntime (CPU), within the same 1e-4. The exporter
  * writes only the last query row of each call's attention ([1, heads, 1, total]); teacher-forced scoring of HF's
  * tokens must reproduce the same rows, on WASM and (Qwen2-VL, Qwen3-VL with DeepStack) on WebGPU. The DeepStack
- * folder's scoring call carries the image, so its rows match only if scoring applies DeepStack as generation does.
+ * folder's scoring call carries the image, so its rows match only if scoring applies DeepStack as generation does;
+ * transformers.js's own generate() (no engine code, its own worker) must give HF's answer on that folder too.
  *
  * The folders are built once per version of the exporter (e2e/support/exports.ts, shared with the Node tests) under
  * test-results/exports/<hash>, and served to the page under /e2e-exports/ by a
@@ -127,6 +128,30 @@ for (const family of ['qwen2_vl', 'qwen3_vl_deepstack'] as const) {
     console.log(`${family} fp32 on WebGPU: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)})`);
   });
 }
+
+test("WASM: stock transformers.js generate() (its own worker, no engine code) answers the DeepStack folder as Hugging Face does", async ({ page, context }) => {
+  const ref = reference.qwen3_vl_deepstack;
+  await serveExports(context, dir);
+  await openHarness(page);
+  const r = await page.evaluate((o) => window.sayoHarness.tjs(o), {
+    url: `${SERVE_PREFIX}qwen3_vl_deepstack/`,
+    threads: 1,
+    imageBase64: exports.image('qwen3_vl_deepstack').toString('base64'),
+    question: ref.question,
+    tokens: MAX_NEW_TOKENS,
+    attentions: true,
+    answer: true,
+  });
+  expect(r.error).toBeUndefined();
+  const a = r.figures!.answer!;
+  expect(a.inputIds).toEqual(ref.inputIds);
+  expect(a.imageSpan).toEqual(ref.imageSpan);
+  expect(a.tokens).toEqual(ref.tokens);
+  expect(a.attention).toHaveLength(ref.tokens.length);
+  const worst = Math.max(...a.attention.map((row, i) => maxAbsDiff(row, ref.attention[i])));
+  expect(worst).toBeLessThanOrEqual(1e-4);
+  console.log(`qwen3_vl_deepstack, stock transformers.js generate() on WASM: ${a.tokens.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)}`);
+});
 
 test('WASM: a Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and its info says it runs without DeepStack', async ({ page, context }) => {
   const ref = reference.qwen3_vl;

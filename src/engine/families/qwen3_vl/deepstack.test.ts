@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../e2e/support/exports.ts';
+import { maxAbsDiff } from '../../../../e2e/support/reference.ts';
 import { hasStackTrace, runSayo } from '../../../cli/lib/run-cli.ts';
 import { createNodeEngine } from '../../node.ts';
 import type { StepRecord } from '../../types.ts';
@@ -23,13 +24,6 @@ beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-deepstack-'));
 }, EXPORT_BUILD_TIMEOUT_MS);
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 /** Tokens equal to `ref`'s and every step's attention row within 1e-4 of HF's; returns the largest |Δ|. */
 function expectHf(steps: StepRecord[], ref: ExportReference): number {
