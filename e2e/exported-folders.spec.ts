@@ -169,6 +169,18 @@ test('WASM: a Qwen3-VL folder whose config lists DeepStack but whose graphs carr
   expect(r.steps.map((s) => s.tokenId)).toEqual(ref.tokens.slice(0, 2)); // the qwen3_vl graphs' own answer
 });
 
+test('the app shows, beside a Qwen3-VL checkpoint loaded by URL whose graphs carry no DeepStack, that it runs without DeepStack', async ({ page, context }) => {
+  await serveExports(context, dir);
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await page.locator('details.add-checkpoint').filter({ has: page.getByTestId('url-trained') }).locator('summary').click();
+  await page.getByTestId('url-trained').fill(`${PREVIEW_URL}${SERVE_PREFIX}${WITHOUT_DEEPSTACK}/`);
+  await page.getByTestId('url-trained').press('Enter');
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.getByTestId('architecture-note-trained')).toContainText(/runs without DeepStack.*not the model's.*python -m sayo_train export/);
+  await expect(page.getByTestId('architecture-note-base')).toHaveCount(0);
+});
+
 test('WASM: the q4 export (int4 MatMulNBits and int4 embedding table) answers as its graphs do in onnxruntime', async ({ page, context }) => {
   const ref = reference.qwen2_vl;
   const r = await answer(page, context, 'qwen2_vl', 'q4');
