@@ -58,30 +58,77 @@ function keyFiles(): string[] {
   ];
 }
 
+/** Blocks the thread for `ms` (the builders are synchronous: Playwright's beforeAll and vitest's run them so). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Runs browser_fixture.py into a temporary directory and renames it to `dir`. */
+function build(dir: string): void {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const run = spawnSync(PYTHON, ['-m', 'sayo_train.hf_export.browser_fixture', tmp, String(EXPORT_MAX_NEW_TOKENS)], {
+    encoding: 'utf8',
+    timeout: EXPORT_BUILD_TIMEOUT_MS,
+    env: { ...process.env, PYTHONPATH: path.join(REPO_ROOT, 'training') },
+  });
+  if (run.error) throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
+  if (run.status !== 0) throw new Error(`browser_fixture.py failed (${run.status}): ${run.stderr.slice(-3000)}`);
+  fs.writeFileSync(path.join(tmp, 'done'), run.stdout);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(tmp, dir);
+}
+
 /**
- * The exported folders + reference.json, built by Python when this exporter version has none yet. Concurrent
- * builders (two test processes) each write a temporary directory and rename it into place; the last one wins.
+ * The exported folders + reference.json, built by Python when this exporter version has none yet. One test process
+ * builds (it holds `<dir>.lock`); others started meanwhile (vitest runs files in parallel) wait for its `done`, and
+ * build themselves only if the holder is gone without one.
  */
 export function buildExports(): Exports {
   const h = crypto.createHash('sha256');
   for (const f of keyFiles()) h.update(path.relative(REPO_ROOT, f)).update(fs.readFileSync(f));
   h.update(String(EXPORT_MAX_NEW_TOKENS));
   const dir = path.join(REPO_ROOT, 'test-results/exports', h.digest('hex').slice(0, 16));
-  if (!fs.existsSync(path.join(dir, 'done'))) {
-    const tmp = `${dir}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    const run = spawnSync(PYTHON, ['-m', 'sayo_train.hf_export.browser_fixture', tmp, String(EXPORT_MAX_NEW_TOKENS)], {
-      encoding: 'utf8',
-      timeout: EXPORT_BUILD_TIMEOUT_MS,
-      env: { ...process.env, PYTHONPATH: path.join(REPO_ROOT, 'training') },
-    });
-    if (run.error) throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
-    if (run.status !== 0) throw new Error(`browser_fixture.py failed (${run.status}): ${run.stderr.slice(-3000)}`);
-    fs.writeFileSync(path.join(tmp, 'done'), run.stdout);
-    if (!fs.existsSync(path.join(dir, 'done'))) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.renameSync(tmp, dir);
-    } else fs.rmSync(tmp, { recursive: true, force: true });
+  const done = path.join(dir, 'done');
+  const lock = `${dir}.lock`;
+  const failed = `${dir}.failed`;
+  const start = Date.now();
+  while (!fs.existsSync(done)) {
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    let mine = false;
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      mine = true;
+    } catch {
+      // Another process builds: wait for it, take over when it is gone, fail with it when it failed.
+      const failure = fs.statSync(failed, { throwIfNoEntry: false });
+      if (failure && failure.mtimeMs >= start) throw new Error(fs.readFileSync(failed, 'utf8'));
+      let holder: number;
+      try {
+        holder = Number(fs.readFileSync(lock, 'utf8') || NaN);
+      } catch {
+        continue; // released meanwhile
+      }
+      let alive = true;
+      try {
+        process.kill(holder, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive || Date.now() - start > EXPORT_BUILD_TIMEOUT_MS) fs.rmSync(lock, { force: true });
+      else sleepSync(500);
+    }
+    if (mine) {
+      try {
+        fs.rmSync(failed, { force: true });
+        if (!fs.existsSync(done)) build(dir);
+      } catch (e) {
+        fs.writeFileSync(failed, (e as Error).message);
+        throw e;
+      } finally {
+        fs.rmSync(lock, { force: true });
+      }
+    }
   }
   const reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8'));
   return {
