@@ -1,19 +1,20 @@
 /**
  * @file Folders written by `sayo_train export` load in transformers.js in real Chromium (WASM): tiny random-weight
  * Qwen2-VL, Qwen2.5-VL and Qwen3-VL checkpoints (Qwen3-VL without and with DeepStack) from Hugging Face's own
- * classes, exported by
- * training/sayo_train/hf_export/browser_fixture.py together with HF's answer (reference.json). The page's worker engine
- * loads each folder by URL and must reproduce HF's prompt ids, its greedy tokens and, per token, its attention over the
- * image tokens (every decoder layer, every head) within 1e-4. The Qwen2-VL q4 export (int4 MatMul weights and int4
- * embedding table) must give the answer its own graphs give in onnxruntime (CPU), within the same 1e-4. The exporter
- * writes only the last query row of each call's attention ([1, heads, 1, total]); teacher-forced scoring of HF's
- * tokens must reproduce the same rows, on WASM and (Qwen2-VL, Qwen3-VL with DeepStack) on WebGPU. The DeepStack
- * folder's scoring call carries the image, so its rows match only if scoring applies DeepStack as generation does;
- * transformers.js's own generate() (no engine code, its own worker) must give HF's answer on that folder too.
+ * classes, exported by training/sayo_train/hf_export/browser_fixture.py together with HF's answer (reference.json).
+ * The page's worker engine loads each folder by URL and must reproduce HF's prompt ids, its greedy tokens and, per
+ * token, its attention over the image tokens (every decoder layer, every head) within 1e-4. The Qwen2-VL q4 export
+ * (int4 MatMul weights and int4 embedding table) must give the answer its own graphs give in onnxruntime (CPU), within
+ * the same 1e-4. The exporter writes only the last query row of each call's attention ([1, heads, 1, total]);
+ * teacher-forced scoring of HF's tokens must reproduce the same rows, on WASM and (Qwen2-VL, Qwen3-VL with DeepStack)
+ * on WebGPU. The DeepStack folder's scoring call carries the image, so its rows match only if scoring applies
+ * DeepStack as generation does; transformers.js's own generate() (no engine code, its own worker) must give HF's
+ * answer on that folder too. A Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and
+ * the engine's info and the app say it runs without DeepStack.
  *
  * The folders are built once per version of the exporter (e2e/support/exports.ts, shared with the Node tests) under
- * test-results/exports/<hash>, and served to the page under /e2e-exports/ by a
- * Playwright route (the app itself only serves models/).
+ * test-results/exports/<hash>, and served to the page under /e2e-exports/ by a Playwright route (the app itself only
+ * serves models/).
  */
 import fs from 'node:fs';
 import path from 'node:path';
