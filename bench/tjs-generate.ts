@@ -6,6 +6,8 @@
  * folder by URL, mounted by the engine's browser platform, onnxruntime-web WASM in a worker of its own).
  *
  * Timed by a streamer: prefill = generate() start → first generated token; decode tok/s over the tokens after it.
+ * With `answer`, a run also hands back what it computed (the tests compare it with Hugging Face's): the prompt ids, the
+ * generated ids and, with `attentions`, each step's last query row over the image tokens — read after the timing.
  */
 import { AutoModelForImageTextToText, AutoProcessor, env, type RawImage } from '@huggingface/transformers';
 import { decodeTps } from './stats.ts';
@@ -15,6 +17,21 @@ export interface TjsFigures {
   prefillMs: number;
   decodeTps: number;
   tokens: number;
+  /** With `answer`: what generate() computed. */
+  answer?: TjsAnswer;
+}
+
+/** One generate() answer, in the engine's StepRecord layout for the attention. */
+export interface TjsAnswer {
+  inputIds: number[];
+  tokens: number[];
+  /** First image token and how many there are in inputIds. */
+  imageSpan: { start: number; length: number };
+  /**
+   * Per generated token (with `attentions`): the last query row of each `decoder_attentions.<l>` output of its call,
+   * over the image tokens, `[(l · heads + h) · n + k]` in the graph's output order.
+   */
+  attention: number[][];
 }
 
 /** How the caller's platform loads the model (transformers.js's from_pretrained options). */
@@ -28,8 +45,32 @@ export interface TjsLoadOptions {
 
 /** A loaded model and its run. */
 export interface TransformersJsRunner {
-  run(image: RawImage, question: string, tokens: number, attentions: boolean): Promise<TjsFigures>;
+  run(image: RawImage, question: string, tokens: number, attentions: boolean, answer?: boolean): Promise<TjsFigures>;
   dispose(): Promise<unknown>;
+  /** transformers.js's model (its `sessions`), for tests that intervene in a graph's output. */
+  model: any;
+}
+
+/** The image token span of a prompt (the contiguous run of `imageTokenId`). */
+function imageSpan(ids: number[], imageTokenId: number): { start: number; length: number } {
+  const start = ids.indexOf(imageTokenId);
+  return { start, length: start < 0 ? 0 : ids.lastIndexOf(imageTokenId) - start + 1 };
+}
+
+/** Each step's last attention rows over the image span, per layer output, then head. */
+function attentionRows(perStep: any[][], span: { start: number; length: number }): number[][] {
+  return perStep.map((layers) => {
+    const row: number[] = [];
+    for (const t of layers) {
+      const [, heads, q, kv] = t.dims;
+      const data = (t.type === 'float32' ? t.data : t.to('float32').data) as Float32Array;
+      for (let h = 0; h < heads; h++) {
+        const base = (h * q + q - 1) * kv;
+        row.push(...data.subarray(base + span.start, base + span.start + span.length));
+      }
+    }
+    return row;
+  });
 }
 
 /**
@@ -46,8 +87,9 @@ export async function transformersJs(location: string, o: TjsLoadOptions): Promi
     session_options: o.session_options as any,
   });
   return {
+    model,
     dispose: () => model.dispose(),
-    async run(image, question, tokens, attentions) {
+    async run(image, question, tokens, attentions, answer = false) {
       const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: question }] }];
       const text = processor.apply_chat_template(messages, { add_generation_prompt: true }) as string;
       const inputs = await processor(text, image);
@@ -65,8 +107,17 @@ export async function transformersJs(location: string, o: TjsLoadOptions): Promi
       } as any)) as any;
       // times[0] is the prompt (put before the first forward), then one per generated token.
       const n = times.length - 1;
+      const figures: TjsFigures = { prefillMs: times[1] - t0, decodeTps: decodeTps(n, times[n] - times[1]), tokens: n };
+      if (answer) {
+        const inputIds = Array.from(inputs.input_ids.data as BigInt64Array, Number);
+        const sequence = Array.from(((attentions ? out.sequences : out) as any).data as BigInt64Array, Number);
+        const config = (model as any).config;
+        const span = imageSpan(inputIds, Number(config.image_token_id ?? config.text_config?.image_token_id));
+        const rows = attentions ? attentionRows((out.decoder_attentions ?? []) as any[][], span) : [];
+        figures.answer = { inputIds, tokens: sequence.slice(inputIds.length), imageSpan: span, attention: rows };
+      }
       if (attentions) for (const perLayer of Object.values(out.decoder_attentions ?? {})) for (const t of perLayer as any[]) t?.dispose?.();
-      return { prefillMs: times[1] - t0, decodeTps: decodeTps(n, times[n] - times[1]), tokens: n };
+      return figures;
     },
   };
 }

@@ -11,7 +11,7 @@ import { transformersJs, type TjsFigures, type TransformersJsRunner } from './tj
 /** What the page asks: load one model folder (once per worker), then any number of runs. */
 export type TjsRequest =
   | { type: 'load'; url: string; dtype: string | Record<string, string>; threads: number }
-  | { type: 'run'; image: Uint8Array; question: string; tokens: number; attentions: boolean };
+  | { type: 'run'; image: Uint8Array; question: string; tokens: number; attentions: boolean; answer?: boolean };
 /** A request as posted: with the id its answer carries. */
 export type TjsMessage = TjsRequest & { id: number };
 
@@ -40,7 +40,7 @@ async function handle(req: TjsRequest): Promise<TjsLoaded | TjsFigures> {
     case 'run': {
       if (!runner) throw new Error('no model loaded');
       const image = await platform.decodeImage({ kind: 'encoded', bytes: req.image });
-      return runner.run(image, req.question, req.tokens, req.attentions);
+      return runner.run(image, req.question, req.tokens, req.attentions, req.answer);
     }
   }
 }

@@ -1,102 +1,71 @@
 /**
  * @file Folders written by `sayo_train export` load in transformers.js in real Chromium (WASM): tiny random-weight
- * Qwen2-VL, Qwen2.5-VL and Qwen3-VL checkpoints from Hugging Face's own classes, exported by
- * training/sayo_train/hf_export/browser_fixture.py together with HF's answer (reference.json). The page's worker engine
- * loads each folder by URL and must reproduce HF's prompt ids, its greedy tokens and, per token, its attention over the
- * image tokens (every decoder layer, every head) within 1e-4. The Qwen2-VL q4 export (int4 MatMul weights and int4
- * embedding table) must give the answer its own graphs give in onnxruntime (CPU), within the same 1e-4. The exporter
- * writes only the last query row of each call's attention ([1, heads, 1, total]); teacher-forced scoring of HF's
- * tokens must reproduce the same rows, on WASM and (Qwen2-VL) on WebGPU.
+ * Qwen2-VL, Qwen2.5-VL and Qwen3-VL checkpoints (Qwen3-VL without and with DeepStack) from Hugging Face's own
+ * classes, exported by training/sayo_train/hf_export/browser_fixture.py together with HF's answer (reference.json).
+ * The page's worker engine loads each folder by URL and must reproduce HF's prompt ids, its greedy tokens and, per
+ * token, its attention over the image tokens (every decoder layer, every head) within 1e-4. The Qwen2-VL q4 export
+ * (int4 MatMul weights and int4 embedding table) must give the answer its own graphs give in onnxruntime (CPU), within
+ * the same 1e-4. The exporter writes only the last query row of each call's attention ([1, heads, 1, total]);
+ * teacher-forced scoring of HF's tokens must reproduce the same rows, on WASM and (Qwen2-VL, Qwen3-VL with DeepStack)
+ * on WebGPU. The DeepStack folder's scoring call carries the image, so its rows match only if scoring applies
+ * DeepStack as generation does; transformers.js's own generate() (no engine code, its own worker) must give HF's
+ * answer on that folder too. A Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and
+ * the engine's info and the app say it runs without DeepStack.
  *
- * The folders are built once per version of the exporter (cache key: its sources, the tokenizer and
- * training/requirements.lock) under test-results/exports/<hash>, and served to the page under /e2e-exports/ by a
- * Playwright route (the app itself only serves models/).
+ * The folders are built once per version of the exporter (e2e/support/exports.ts, shared with the Node tests) under
+ * test-results/exports/<hash>, and served to the page under /e2e-exports/ by a Playwright route (the app itself only
+ * serves models/).
  */
-import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { PREVIEW_URL } from './support/chromium.ts';
+import { buildExports, EXPORT_BUILD_TIMEOUT_MS, EXPORT_FAMILIES as FAMILIES, EXPORT_MAX_NEW_TOKENS as MAX_NEW_TOKENS, type ExportAnswer as Answer, type ExportReference as FamilyReference, type ExportFamily, type Exports } from './support/exports.ts';
 import { openHarness, runHarness, watchRequests, type PlainStep } from './support/harness.ts';
 import { maxAbsDiff } from './support/reference.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
-const PYTHON = path.join(ROOT, '.venv/bin/python');
-const EXPORTER = path.join(ROOT, 'training/sayo_train/hf_export');
-const KEY_FILES = [
-  ...fs.readdirSync(EXPORTER).filter((f) => f.endsWith('.py')).sort().map((f) => path.join(EXPORTER, f)),
-  path.join(ROOT, 'training/sayo_train/tokenizer.py'),
-  path.join(ROOT, 'training/requirements.lock'),
-];
-const FAMILIES = ['qwen2_vl', 'qwen2_5_vl', 'qwen3_vl'] as const;
-const MAX_NEW_TOKENS = 4;
 const SERVE_PREFIX = '/e2e-exports/';
 
-/** One greedy answer: its tokens and, per token, the attention row over the image tokens (StepRecord layout). */
-interface Answer {
-  tokens: number[];
-  attention: number[][];
-}
-
-interface FamilyReference extends Answer {
-  question: string;
-  inputIds: number[];
-  grid: { rows: number; cols: number };
-  imageSpan: { start: number; length: number };
-  layers: number[];
-  heads: number;
-  /** The q4 graphs' own greedy answer in onnxruntime (CPU), for the families exported in q4 too. */
-  q4?: Answer;
-}
-
-/** The exported folders + reference.json, built by Python once per exporter version. */
-function buildExports(): string {
-  const h = crypto.createHash('sha256');
-  for (const f of KEY_FILES) h.update(path.relative(ROOT, f)).update(fs.readFileSync(f));
-  h.update(String(MAX_NEW_TOKENS));
-  const dir = path.join(ROOT, 'test-results/exports', h.digest('hex').slice(0, 16));
-  if (fs.existsSync(path.join(dir, 'done'))) return dir;
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  const run = spawnSync(PYTHON, ['-m', 'sayo_train.hf_export.browser_fixture', tmp, String(MAX_NEW_TOKENS)], {
-    encoding: 'utf8',
-    timeout: 300_000,
-    env: { ...process.env, PYTHONPATH: path.join(ROOT, 'training') },
-  });
-  if (run.error) throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
-  if (run.status !== 0) throw new Error(`browser_fixture.py failed (${run.status}): ${run.stderr.slice(-3000)}`);
-  fs.writeFileSync(path.join(tmp, 'done'), run.stdout);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(tmp, dir);
-  return dir;
-}
+/**
+ * Served as the qwen3_vl folder with config.json listing DeepStack [0, 1]: what an exporter that drops DeepStack
+ * writes for a Qwen3-VL checkpoint with it (the graphs' rows are `hidden` wide).
+ */
+const WITHOUT_DEEPSTACK = 'qwen3_vl_without_deepstack';
 
 /** Serves <dir>/<family>/… under the preview origin's /e2e-exports/ (a missing file is a 404, as on a real host). */
 async function serveExports(context: BrowserContext, dir: string): Promise<void> {
   await context.route(`${PREVIEW_URL}${SERVE_PREFIX}**`, async (route) => {
     const rel = decodeURIComponent(new URL(route.request().url()).pathname.slice(SERVE_PREFIX.length));
-    const family = rel.split('/')[0];
-    const file = path.join(dir, rel);
+    const [served, ...rest] = rel.split('/');
+    const family = served === WITHOUT_DEEPSTACK ? 'qwen3_vl' : served;
+    const file = path.join(dir, family, ...rest);
     if (!FAMILIES.includes(family as (typeof FAMILIES)[number]) || rel.split('/').includes('..') || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
       await route.fulfill({ status: 404, contentType: 'text/plain', body: `404: ${rel}` });
       return;
     }
-    await route.fulfill({ status: 200, contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream', body: fs.readFileSync(file) });
+    let body = fs.readFileSync(file);
+    if (served === WITHOUT_DEEPSTACK && rest.join('/') === 'config.json') {
+      const config = JSON.parse(body.toString('utf8'));
+      config.vision_config.deepstack_visual_indexes = [0, 1];
+      body = Buffer.from(JSON.stringify(config));
+    }
+    await route.fulfill({ status: 200, contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream', body });
   });
 }
 
+let exports: Exports;
 let dir: string;
 let reference: Record<string, FamilyReference>;
 
 test.beforeAll(() => {
-  test.setTimeout(300_000);
-  dir = buildExports();
-  reference = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8'));
+  test.setTimeout(EXPORT_BUILD_TIMEOUT_MS);
+  exports = buildExports();
+  dir = exports.dir;
+  reference = exports.reference;
 });
 
 /** Loads the exported folder by URL in the page's worker engine (WASM) and answers the reference question. */
-async function answer(page: Page, context: BrowserContext, family: string, dtype?: string, score = false, backend: 'wasm' | 'webgpu' = 'wasm') {
+async function answer(page: Page, context: BrowserContext, family: ExportFamily, dtype?: string, score = false, backend: 'wasm' | 'webgpu' = 'wasm') {
   const ref = reference[family];
   await serveExports(context, dir);
   const net = watchRequests(page, PREVIEW_URL);
@@ -111,8 +80,9 @@ async function answer(page: Page, context: BrowserContext, family: string, dtype
     score,
   });
   expect(r.error).toBeUndefined();
-  expect(r.info).toMatchObject({ backend, modelType: family, attentionLayers: ref.layers, numHeads: ref.heads });
+  expect(r.info).toMatchObject({ backend, modelType: exports.modelType(family), attentionLayers: ref.layers, numHeads: ref.heads });
   if (dtype !== 'q4') expect(r.info!.speedNote).toBeUndefined();
+  expect(r.info!.architectureNote).toBeUndefined(); // every folder here carries what its config lists
   expect(r.prompt!.notice).toBeUndefined(); // the image is already the processor's size: no resize on either side
   expect(r.prompt!.grid).toEqual(ref.grid);
   expect(r.prompt!.imageSpan).toEqual(ref.imageSpan);
@@ -150,11 +120,66 @@ for (const family of FAMILIES) {
   });
 }
 
-test('WebGPU (SwiftShader): the exported qwen2_vl folder (last-row attention outputs) answers and scores as Hugging Face does', async ({ page, context }) => {
-  const ref = reference.qwen2_vl;
-  const r = await answer(page, context, 'qwen2_vl', undefined, true, 'webgpu');
-  const worst = Math.max(expectAnswer(r.steps, ref, ref), expectAnswer(r.scoreSteps!, ref, ref));
-  console.log(`qwen2_vl fp32 on WebGPU: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)}`);
+for (const family of ['qwen2_vl', 'qwen3_vl_deepstack'] as const) {
+  test(`WebGPU (SwiftShader): the exported ${family} folder (last-row attention outputs) answers and scores as Hugging Face does`, async ({ page, context }) => {
+    const ref = reference[family];
+    const r = await answer(page, context, family, undefined, true, 'webgpu');
+    const worst = expectAnswer(r.steps, ref, ref);
+    const scored = expectAnswer(r.scoreSteps!, ref, ref);
+    console.log(`${family} fp32 on WebGPU: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)})`);
+  });
+}
+
+test("WASM: stock transformers.js generate() (its own worker, no engine code) answers the DeepStack folder as Hugging Face does", async ({ page, context }) => {
+  const ref = reference.qwen3_vl_deepstack;
+  await serveExports(context, dir);
+  await openHarness(page);
+  const r = await page.evaluate((o) => window.sayoHarness.tjs(o), {
+    url: `${SERVE_PREFIX}qwen3_vl_deepstack/`,
+    threads: 1,
+    imageBase64: exports.image('qwen3_vl_deepstack').toString('base64'),
+    question: ref.question,
+    tokens: MAX_NEW_TOKENS,
+    attentions: true,
+    answer: true,
+  });
+  expect(r.error).toBeUndefined();
+  const a = r.figures!.answer!;
+  expect(a.inputIds).toEqual(ref.inputIds);
+  expect(a.imageSpan).toEqual(ref.imageSpan);
+  expect(a.tokens).toEqual(ref.tokens);
+  expect(a.attention).toHaveLength(ref.tokens.length);
+  const worst = Math.max(...a.attention.map((row, i) => maxAbsDiff(row, ref.attention[i])));
+  expect(worst).toBeLessThanOrEqual(1e-4);
+  console.log(`qwen3_vl_deepstack, stock transformers.js generate() on WASM: ${a.tokens.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)}`);
+});
+
+test('WASM: a Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and its info says it runs without DeepStack', async ({ page, context }) => {
+  const ref = reference.qwen3_vl;
+  await serveExports(context, dir);
+  await openHarness(page);
+  const r = await runHarness(page, {
+    source: { kind: 'url', url: `${SERVE_PREFIX}${WITHOUT_DEEPSTACK}/` },
+    backend: 'wasm',
+    imageBase64: exports.image('qwen3_vl').toString('base64'),
+    question: ref.question,
+    maxNewTokens: 2,
+  });
+  expect(r.error).toBeUndefined();
+  expect(r.info!.architectureNote).toMatch(/^This model runs without DeepStack: .*\[0,1\].*not the model's.*python -m sayo_train export/);
+  expect(r.steps.map((s) => s.tokenId)).toEqual(ref.tokens.slice(0, 2)); // the qwen3_vl graphs' own answer
+});
+
+test('the app shows, beside a Qwen3-VL checkpoint loaded by URL whose graphs carry no DeepStack, that it runs without DeepStack', async ({ page, context }) => {
+  await serveExports(context, dir);
+  await page.goto('/?backend=wasm');
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await page.locator('details.add-checkpoint').filter({ has: page.getByTestId('url-trained') }).locator('summary').click();
+  await page.getByTestId('url-trained').fill(`${PREVIEW_URL}${SERVE_PREFIX}${WITHOUT_DEEPSTACK}/`);
+  await page.getByTestId('url-trained').press('Enter');
+  await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  await expect(page.getByTestId('architecture-note-trained')).toContainText(/runs without DeepStack.*not the model's.*python -m sayo_train export/);
+  await expect(page.getByTestId('architecture-note-base')).toHaveCount(0);
 });
 
 test('WASM: the q4 export (int4 MatMulNBits and int4 embedding table) answers as its graphs do in onnxruntime', async ({ page, context }) => {

@@ -185,6 +185,8 @@ export interface TjsOptions {
   /** Forced length: min_new_tokens = max_new_tokens. */
   tokens: number;
   attentions: boolean;
+  /** Also hand back the answer (prompt ids, generated ids, attention rows over the image). */
+  answer?: boolean;
 }
 
 /** One tjs run: the loaded model's threads, and the run's figures or its error. */
@@ -232,7 +234,7 @@ async function tjs(o: TjsOptions): Promise<TjsRun> {
   try {
     const loaded = await w.loaded;
     const image = Uint8Array.from(atob(o.imageBase64), (c) => c.charCodeAt(0));
-    const figures = await tjsCall<TjsFigures>(w, { type: 'run', image, question: o.question, tokens: o.tokens, attentions: o.attentions });
+    const figures = await tjsCall<TjsFigures>(w, { type: 'run', image, question: o.question, tokens: o.tokens, attentions: o.attentions, answer: o.answer });
     return { ...loaded, figures };
   } catch (e) {
     return { error: (e as Error).message };

@@ -9,6 +9,7 @@
  */
 import { AutoProcessor, PretrainedConfig } from '@huggingface/transformers';
 import { familyFor, supportedModelTypes } from './families/index.ts';
+import { featureRowWidths, layoutNote } from './families/layout.ts';
 import { toEngineError } from './errors.ts';
 import { DEFAULT_MAX_NEW_TOKENS, runGeneration, runScore } from './generate.ts';
 import type { AttentionOutput, LoadedModel } from './loaded.ts';
@@ -165,6 +166,8 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
         if (note) info.threadsNote = note;
       }
       if (attentionOutputs.length === 0) info.attentionNote = ATTENTION_HOWTO;
+      const architectureNote = layoutNote(family, config, featureRowWidths(model.sessions));
+      if (architectureNote) info.architectureNote = architectureNote;
       if (choice.backend === 'wasm' && /^(q4|q4f16|bnb4)$/.test(decoderDtype(dtype) ?? '')) info.speedNote = WASM_4BIT_NOTE;
       const storageNote = await resolved.storageNote?.();
       if (storageNote) info.storageNote = storageNote;

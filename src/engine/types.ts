@@ -61,6 +61,12 @@ export interface ModelInfo {
   processor: { patch_size: number; merge_size: number; min_pixels: number; max_pixels: number };
   /** Human-readable note when attention capture is unavailable, with how to add it. */
   attentionNote?: string;
+  /**
+   * Set when the graphs do not compute the model config.json describes — a Qwen3-VL export without its DeepStack
+   * features (made by another exporter) — with the fix: the model answers, but its answers and attention are not the
+   * model's.
+   */
+  architectureNote?: string;
   /** Browser: why some of the model's files will not be there on the next visit (or may be evicted), when so. */
   storageNote?: string;
   /** Why this model will answer slowly on its backend, and what is faster, when so (a 4-bit decoder on WASM). */

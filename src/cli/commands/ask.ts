@@ -78,7 +78,9 @@ async function ask(options: Options): Promise<void> {
         peakToken: scores?.peakToken ?? null,
         timing: { prefillMs: run.summary.prefillMs, decodeMs: run.summary.decodeMs, totalMs: run.ms, tokensPerSecond },
         attentionNote: info.attentionNote ?? null,
+        architectureNote: info.architectureNote ?? null,
       };
+      if (info.architectureNote) process.stderr.write(`sayo: ${options.model}: ${info.architectureNote}\n`);
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
       return;
     }
@@ -87,6 +89,7 @@ async function ask(options: Options): Promise<void> {
       rows.push([String(t.index), JSON.stringify(t.text), fmt(t.entropy), fmt(t.imageShare), fmt(t.a, 4), fmt(t.v, 4), fmt(t.R_a), t.selected ? '*' : '']);
     }
     const lines = [`${info.name}: ${run.summary.text}`, '', renderTable(rows)];
+    if (info.architectureNote) lines.unshift(`note: ${info.architectureNote}`, '');
     if (reward) lines.push(`r_v = ${fmt(reward.r_v, 4)}  (a_q ${fmt(reward.a_q, 5)}, v_q ${fmt(reward.v_q, 5)}, ${reward.selected.length} of ${tokens.length} tokens)   mean R_a = ${fmt(meanRa, 4)}`);
     else if (!scores) lines.push(info.attentionNote ?? `layer ${layer} was not captured`);
     else lines.push('no --boxes: a, v, R_a and r_v need a key region');

@@ -195,6 +195,7 @@ export async function runEval(job: EvalJob): Promise<ModelResult[]> {
         const loaded = await job.engine.load(model.source).catch((e) => Promise.reject(engineFailure(`cannot load ${model.spec}`, e)));
         name = loaded.name;
         if (loaded.attentionLayers.length === 0) job.progress.log(`sayo: ${model.spec}: ${loaded.attentionNote ?? 'no attention outputs'}`);
+        if (loaded.architectureNote) job.progress.log(`sayo: ${model.spec}: ${loaded.architectureNote}`);
         info = loaded;
       }
       const row = await evaluateRecord(job, model, info, record, key);

@@ -4,6 +4,7 @@
  * including the optional `decoder_attentions.<l>` outputs. Each check yields pass, fail or warn with a reason.
  */
 import { familyFor } from '../../engine/families/index.ts';
+import { REEXPORT_FIX } from '../../engine/families/layout.ts';
 import { CliError, messageOf } from './errors.ts';
 import { readJson, type ModelFolder } from './folder.ts';
 import { checkChatTemplate, checkLoads, checkProcessorClass, checkSpecialIds, checkVocabFits, embeddingRows, tokenIds } from './inspect-runnable.ts';
@@ -153,7 +154,7 @@ function widthProblem(d: Dim | undefined, w: RowWidth): string | null {
   const want = w.hidden * w.columns;
   if (d === want) return null;
   if (w.columns === 1) return `hidden ${d} ≠ config ${w.hidden}`;
-  const fix = 're-export the checkpoint with `python -m sayo_train export <checkpoint> --out <folder>`, which carries them';
+  const fix = `${REEXPORT_FIX}, which carries them`;
   if (d === w.hidden) {
     return (
       `width ${d} carries no DeepStack features, but config.json lists vision_config.deepstack_visual_indexes ` +

@@ -58,6 +58,7 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
         </span>{' '}
         <span data-testid={`backend-reason-${side}`}>{i.backendReason}</span>
         {i.attentionNote ? <p className="notice">{i.attentionNote}</p> : null}
+        {i.architectureNote ? <p className="notice" data-testid={`architecture-note-${side}`}>{i.architectureNote}</p> : null}
         {i.storageNote ? <p className="notice" data-testid={`storage-note-${side}`}>{i.storageNote}</p> : null}
         {i.speedNote ? <p className="notice" data-testid={`speed-note-${side}`}>{i.speedNote}</p> : null}
         {i.threadsNote ? <p className="notice" data-testid={`threads-note-${side}`}>{i.threadsNote}</p> : null}
