@@ -139,11 +139,36 @@ function checkGeneration(s: Section, gen: Json, ids: Map<string, number>) {
   s.check(imEnd !== undefined && eos.includes(imEnd), `eos_token_id ${JSON.stringify(gen.eos_token_id)} includes <|im_end|> (${imEnd ?? 'unknown'})`);
 }
 
-function checkDecoder(s: Section, att: Section, model: ModelProto, sizes: ReturnType<typeof textSizes>) {
+/** The row width image_features / inputs_embeds must have: hidden_size × the family's feature column blocks. */
+interface RowWidth {
+  hidden: number | undefined;
+  /** 1 + the number of DeepStack features. */
+  columns: number;
+  deepstack: number[];
+}
+
+/** Why a graph's row width `d` does not fit `w` (null when it does, or when either is not a number). */
+function widthProblem(d: Dim | undefined, w: RowWidth): string | null {
+  if (!w.hidden || typeof d !== 'number') return null;
+  const want = w.hidden * w.columns;
+  if (d === want) return null;
+  if (w.columns === 1) return `hidden ${d} ≠ config ${w.hidden}`;
+  const fix = 're-export the checkpoint with `python -m sayo_train export <checkpoint> --out <folder>`, which carries them';
+  if (d === w.hidden) {
+    return (
+      `width ${d} carries no DeepStack features, but config.json lists vision_config.deepstack_visual_indexes ` +
+      `${JSON.stringify(w.deepstack)}: the decoder would run without them, so its answers and attention are not the ` +
+      `model's; ${fix} (width ${w.hidden} × ${w.columns} = ${want})`
+    );
+  }
+  return `width ${d} ≠ ${w.hidden} × (1 + ${w.deepstack.length} DeepStack features) = ${want}; ${fix}`;
+}
+
+function checkDecoder(s: Section, att: Section, model: ModelProto, sizes: ReturnType<typeof textSizes>, width: RowWidth) {
   const input = model.graph?.input ?? [];
   const output = model.graph?.output ?? [];
   const layers = sizes.num_hidden_layers ?? 0;
-  expectIO(s, 'input', input, 'inputs_embeds', FLOAT_TYPES, 3, (d) => (sizes.hidden_size && typeof d[2] === 'number' && d[2] !== sizes.hidden_size ? `hidden ${d[2]} ≠ config ${sizes.hidden_size}` : null));
+  expectIO(s, 'input', input, 'inputs_embeds', FLOAT_TYPES, 3, (d) => widthProblem(d[2], width));
   expectIO(s, 'input', input, 'attention_mask', [INT64], 2);
   expectIO(s, 'input', input, 'position_ids', [INT64], 3, (d) => (d[0] === 3 ? null : 'dim 0 must be 3 (M-RoPE t/h/w)'));
   const kvCheck = (past: boolean) => (d: Dim[]) => {
@@ -224,14 +249,28 @@ export async function inspectFolder(folder: ModelFolder, dtype?: string, ortLoad
   if (json['generation_config.json']) checkGeneration(new Section(checks, 'generation'), json['generation_config.json'], ids);
   if (json['preprocessor_config.json']) checkPreprocessor(new Section(checks, 'preprocessor'), json['preprocessor_config.json'], config.model_type);
   const sizes = textSizes(config);
+  const family = familyFor(String(config.model_type));
+  const width: RowWidth = {
+    hidden: sizes.hidden_size,
+    columns: family?.featureColumns(config) ?? 1,
+    deepstack: family?.deepstackIndexes(config) ?? [],
+  };
+  if (width.deepstack.length) {
+    new Section(checks, 'deepstack').check(
+      width.deepstack.every((i) => Number.isInteger(i) && i >= 0) && new Set(width.deepstack).size === width.deepstack.length,
+      `vision_config.deepstack_visual_indexes ${JSON.stringify(width.deepstack)}: ${width.deepstack.length} features added ` +
+        `after decoder layers 0…${width.deepstack.length - 1}, carried as column blocks of image_features and inputs_embeds ` +
+        `(rows ${sizes.hidden_size ?? '?'} × ${width.columns} wide)`,
+    );
+  }
   const vs = new Section(checks, 'vision_encoder');
   if (present.vision_encoder) {
     const m = await loadGraph(folder, vs, onnxFiles.vision_encoder, ortLoad);
     if (m) {
       expectIO(vs, 'input', m.graph?.input ?? [], 'pixel_values', FLOAT_TYPES, 2);
-      const gridInput = familyFor(String(config.model_type))?.gridInput ?? 'grid_thw';
+      const gridInput = family?.gridInput ?? 'grid_thw';
       expectIO(vs, 'input', m.graph?.input ?? [], gridInput, [INT64], 2, (d) => (d[1] === 3 ? null : 'dim 1 must be 3'));
-      expectIO(vs, 'output', m.graph?.output ?? [], 'image_features', FLOAT_TYPES, 2);
+      expectIO(vs, 'output', m.graph?.output ?? [], 'image_features', FLOAT_TYPES, 2, (d) => widthProblem(d[1], width));
     }
   }
   const es = new Section(checks, 'embed_tokens');
@@ -239,14 +278,14 @@ export async function inspectFolder(folder: ModelFolder, dtype?: string, ortLoad
     const m = await loadGraph(folder, es, onnxFiles.embed_tokens, ortLoad);
     if (m) {
       expectIO(es, 'input', m.graph?.input ?? [], 'input_ids', [INT64], 2);
-      expectIO(es, 'output', m.graph?.output ?? [], 'inputs_embeds', FLOAT_TYPES, 3);
+      expectIO(es, 'output', m.graph?.output ?? [], 'inputs_embeds', FLOAT_TYPES, 3, (d) => widthProblem(d[2], width));
       if (json['tokenizer.json']) checkVocabFits(es, allIds, embeddingRows(m), num(config.vocab_size) ?? num(((config.text_config ?? {}) as Json).vocab_size));
     }
   }
   const ds = new Section(checks, 'decoder');
   if (present.decoder_model_merged) {
     const m = await loadGraph(folder, ds, onnxFiles.decoder_model_merged, ortLoad);
-    if (m) checkDecoder(ds, new Section(checks, 'attention'), m, sizes);
+    if (m) checkDecoder(ds, new Section(checks, 'attention'), m, sizes, width);
   }
   return checks;
 }

@@ -48,4 +48,13 @@ describe('model families', () => {
     expect(f.numLayers(config)).toBe(36);
     expect(f.numHeads(config)).toBe(32);
   });
+
+  it("counts Qwen3-VL's DeepStack column blocks from its config; other families have one", () => {
+    const ds = { model_type: 'qwen3_vl', vision_config: { deepstack_visual_indexes: [8, 16, 24] } };
+    expect(familyFor('qwen3_vl')!.featureColumns(ds)).toBe(4);
+    expect(familyFor('qwen3_vl')!.deepstackIndexes(ds)).toEqual([8, 16, 24]);
+    expect(familyFor('qwen3_vl')!.featureColumns({ vision_config: { deepstack_visual_indexes: [] } })).toBe(1);
+    expect(familyFor('qwen3_vl')!.featureColumns({})).toBe(1);
+    expect(familyFor('qwen2_5_vl')!.featureColumns(ds)).toBe(1);
+  });
 });

@@ -22,4 +22,12 @@ export interface ModelFamily {
   imageTokenId(config: Record<string, any>): number;
   numLayers(config: Record<string, any>): number;
   numHeads(config: Record<string, any>): number;
+  /**
+   * How many hidden-size column blocks the vision graph's `image_features` and the embedding graph's `inputs_embeds`
+   * carry: 1, or 1 + K for a model whose vision tower feeds K DeepStack features into the decoder (Qwen3-VL; layout in
+   * models/CONTRACT.md, "DeepStack").
+   */
+  featureColumns(config: Record<string, any>): number;
+  /** The DeepStack vision block indexes of config.json ([] when the family or checkpoint has none). */
+  deepstackIndexes(config: Record<string, any>): number[];
 }

@@ -1,4 +1,4 @@
-"""Hugging Face Qwen-VL checkpoints (Qwen2-VL, Qwen2.5-VL, Qwen3-VL without deepstack; optionally base + LoRA
+"""Hugging Face Qwen-VL checkpoints (Qwen2-VL, Qwen2.5-VL, Qwen3-VL with or without DeepStack; optionally base + LoRA
 adapter) to the model contract of models/CONTRACT.md:
 
     from sayo_train.hf_export import ExportConfig, export_checkpoint

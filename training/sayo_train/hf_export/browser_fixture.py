@@ -2,7 +2,7 @@
 
     PYTHONPATH=training .venv/bin/python -m sayo_train.hf_export.browser_fixture <out_dir> [max_new_tokens]
 
-For each family (tiny random-weight Qwen2-VL, Qwen2.5-VL, Qwen3-VL without deepstack) it writes
+For each family (tiny random-weight Qwen2-VL, Qwen2.5-VL, Qwen3-VL without and with DeepStack) it writes
 <out_dir>/<family>/ (the fp32 export, every decoder layer's attention exposed, checked against HF in onnxruntime),
 <out_dir>/<family>.png (an image already at the processor's size, so no resize runs in either implementation) and
 <out_dir>/reference.json: per family the prompt's input_ids, HF generate()'s greedy tokens and, per generated token,
@@ -22,7 +22,9 @@ from . import ExportConfig, export_checkpoint
 from .check import check_image, hf_reference, prompt_inputs
 from .tiny import PATCH, build_tiny
 
-FAMILIES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
+# Folder name -> (model_type, build_tiny keywords); qwen3_vl_deepstack feeds DeepStack features into all 3 text layers.
+FAMILIES = {"qwen2_vl": ("qwen2_vl", {}), "qwen2_5_vl": ("qwen2_5_vl", {}), "qwen3_vl": ("qwen3_vl", {}),
+            "qwen3_vl_deepstack": ("qwen3_vl", {"deepstack": [0, 1, 2], "text_layers": 3, "vision_depth": 3})}
 QUESTION = "Where is the red circle?"
 GRID = (4, 5)   # merged-token rows, cols of the test image
 Q4_FAMILIES = ("qwen2_vl",)   # also exported in q4: its int4 graphs (MatMulNBits, GatherBlockQuantized) in the browser
@@ -62,12 +64,13 @@ def build(out_dir: Path, max_new_tokens: int = 4) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     refs = {}
     for seed, fam in enumerate(FAMILIES):
-        model = build_tiny(fam, out_dir / "hf" / fam, seed=seed)
+        model_type, kw = FAMILIES[fam]
+        model = build_tiny(model_type, out_dir / "hf" / fam, seed=seed, **kw)
         q4 = fam in Q4_FAMILIES
         rep = export_checkpoint(out_dir / "hf" / fam, out_dir / fam,
                                 ExportConfig(layers="all", precisions=("fp32", "q4") if q4 else ("fp32",),
                                              check=True, check_tokens=max_new_tokens))
-        cell = PATCH[fam] * 2
+        cell = PATCH[model_type] * 2
         png = out_dir / f"{fam}.png"
         check_image((GRID[1] * cell, GRID[0] * cell), seed=seed).save(png)
         refs[fam] = family_reference(model, out_dir / fam, png, max_new_tokens, q4)

@@ -26,17 +26,22 @@ def check_image(size=CHECK_IMAGE, seed: int = 0):
 
 def prompt_inputs(folder: Path, image, question: str = QUESTION) -> dict:
     """input_ids / pixel_values / image_grid_thw the way the engine builds them: the chat template of
-    tokenizer_config.json for one [image, text] user turn, <|image_pad|> repeated once per merged token."""
+    tokenizer_config.json for one user turn of the image(s) then the text, <|image_pad|> repeated once per merged
+    token of its image. `image`: one PIL image or a list of them."""
     from transformers import AutoTokenizer, Qwen2VLImageProcessor
+    images = list(image) if isinstance(image, (list, tuple)) else [image]
     tok = AutoTokenizer.from_pretrained(str(folder))
     ip = Qwen2VLImageProcessor.from_pretrained(str(folder))
-    px = ip(images=[image], return_tensors="pt")
+    px = ip(images=images, return_tensors="pt")
     grid = px["image_grid_thw"]
-    n = int(grid.prod()) // (ip.merge_size ** 2)
-    text = tok.apply_chat_template([{"role": "user", "content": [{"type": "image"}, {"type": "text",
-                                                                                     "text": question}]}],
-                                   add_generation_prompt=True, tokenize=False)
-    text = text.replace("<|image_pad|>", "<|image_pad|>" * n, 1)
+    content = [{"type": "image"} for _ in images] + [{"type": "text", "text": question}]
+    text = tok.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True,
+                                   tokenize=False)
+    parts = text.split("<|image_pad|>")
+    if len(parts) != len(images) + 1:
+        raise AssertionError(f"the chat template rendered {len(parts) - 1} image placeholders for {len(images)} images")
+    counts = [int(g.prod()) // (ip.merge_size ** 2) for g in grid]
+    text = parts[0] + "".join("<|image_pad|>" * n + rest for n, rest in zip(counts, parts[1:]))
     ids = tok(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
     return {"input_ids": ids, "pixel_values": px["pixel_values"], "image_grid_thw": grid, "text": text}
 

@@ -24,12 +24,17 @@ from .family import Family, text_config
 
 
 class EmbedExport(nn.Module):
-    def __init__(self, embed_tokens: nn.Module):
+    """input_ids -> inputs_embeds [B, S, hidden · columns]: the token embedding, then zeros in the DeepStack column
+    blocks (columns = 1 + K), so a text row adds nothing where the decoder adds DeepStack features."""
+
+    def __init__(self, embed_tokens: nn.Module, columns: int = 1):
         super().__init__()
         self.embed_tokens = embed_tokens
+        self.pad = int(embed_tokens.embedding_dim) * (columns - 1)   # a constant in the graph, not a Shape chain
 
     def forward(self, input_ids):
-        return self.embed_tokens(input_ids)
+        e = self.embed_tokens(input_ids)
+        return torch.nn.functional.pad(e, (0, self.pad)) if self.pad else e
 
 
 def causal_bias(attention_mask: torch.Tensor, q_len: int | torch.Tensor, dtype=torch.float32) -> torch.Tensor:
@@ -43,7 +48,8 @@ def causal_bias(attention_mask: torch.Tensor, q_len: int | torch.Tensor, dtype=t
 
 
 class DecoderExport(nn.Module):
-    """inputs_embeds, attention_mask, position_ids [3, B, S], past_key_values.{i}.key|value ->
+    """inputs_embeds [B, S, hidden · (1 + K)] (K DeepStack column blocks after the embedding, K = 0 but for Qwen3-VL
+    with DeepStack), attention_mask, position_ids [3, B, S], past_key_values.{i}.key|value ->
     logits, present.{i}.key|value, decoder_attentions.{l} for l in attn_layers ([B, H, 1, total] with last_row,
     else [B, H, q, total])."""
 
@@ -57,6 +63,9 @@ class DecoderExport(nn.Module):
         self.mrope_section = (tc.rope_scaling or {}).get("mrope_section")
         self.attn_layers = list(attn_layers)
         self.last_row = last_row
+        self.hidden = tc.hidden_size
+        # Hugging Face adds DeepStack feature i after decoder layer i, for i < min(K, layers).
+        self.deepstack = min(len(family.deepstack), tc.num_hidden_layers)
 
     def _layer(self, layer, x, cos, sin, bias, pk, pv, last_row: bool = False):
         a = layer.self_attn
@@ -86,7 +95,8 @@ class DecoderExport(nn.Module):
         return x, k, v, w
 
     def forward(self, inputs_embeds, attention_mask, position_ids, *past):
-        x = inputs_embeds
+        H = self.hidden
+        x = inputs_embeds[..., :H] if self.family.deepstack else inputs_embeds
         cos, sin = self.text.rotary_emb(x, position_ids)
         bias = causal_bias(attention_mask, x.shape[1], x.dtype)
         presents, attns = [], []
@@ -94,6 +104,9 @@ class DecoderExport(nn.Module):
             captured = i in self.attn_layers
             x, k, v, w = self._layer(layer, x, cos, sin, bias, past[2 * i], past[2 * i + 1],
                                      last_row=captured and self.last_row)
+            if i < self.deepstack:
+                # Zero on text rows and in every decode call (embed_tokens pads with zeros): x + 0 is x exactly.
+                x = x + inputs_embeds[..., H * (i + 1):H * (i + 2)]
             presents += [k, v]
             if captured:
                 attns.append(w)

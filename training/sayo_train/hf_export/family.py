@@ -24,6 +24,13 @@ class Family:
     learned_pos_embed: bool    # Qwen3-VL: bilinearly interpolated learned position embedding in the vision tower
     qk_norm: bool              # Qwen3-VL: RMSNorm on query and key heads
     interleaved_mrope: bool    # Qwen3-VL: the rotary module already folds t/h/w into one [B, S, D] cos/sin
+    deepstack: tuple[int, ...] = ()   # Qwen3-VL: vision_config.deepstack_visual_indexes, in the config's order
+
+    @property
+    def deepstack_columns(self) -> int:
+        """How many hidden-size column blocks image_features and inputs_embeds carry: the main embedding plus one
+        per DeepStack feature (models/CONTRACT.md, "DeepStack")."""
+        return 1 + len(self.deepstack)
 
     @property
     def grid_input(self) -> str:
@@ -57,22 +64,20 @@ def family_of(config) -> Family:
         raise ExportError(f"model_type {mt!r} is not exportable: accepted are {', '.join(SUPPORTED)} "
                           "(a Qwen-VL ...ForConditionalGeneration checkpoint)")
     mod = importlib.import_module(f"transformers.models.{mt}.modeling_{mt}")
-    if mt == "qwen3_vl":
-        ds = list(getattr(config.vision_config, "deepstack_visual_indexes", []) or [])
-        if ds:
-            raise ExportError(
-                f"qwen3_vl with vision_config.deepstack_visual_indexes={ds} cannot be exported: transformers.js "
-                "feeds the decoder only inputs_embeds, attention_mask, position_ids and past_key_values (its "
-                "Qwen3VLForConditionalGeneration is Qwen2.5-VL's class with no deepstack input), so the deepstack "
-                "features would be dropped and the answers would be wrong; export a checkpoint trained with "
-                "deepstack_visual_indexes=[] or use Qwen2-VL / Qwen2.5-VL")
+    ds = tuple(int(i) for i in (getattr(config.vision_config, "deepstack_visual_indexes", None) or ())) \
+        if mt == "qwen3_vl" else ()
+    depth = int(getattr(config.vision_config, "depth", 0) or 0)
+    bad = [i for i in ds if not 0 <= i < depth]
+    if bad or len(set(ds)) != len(ds):
+        raise ExportError(f"vision_config.deepstack_visual_indexes={list(ds)}: each must be a distinct vision block "
+                          f"index in 0..{depth - 1} (the tower has {depth} blocks)")
     tc = text_config(config)
     if getattr(tc, "use_sliding_window", False):
         raise ExportError(f"{mt}: text_config.use_sliding_window=true is not supported (the exported decoder "
                           "attends to every past position); set it to false")
     return Family(model_type=mt, module=mod, window_attention=(mt == "qwen2_5_vl"),
                   learned_pos_embed=(mt == "qwen3_vl"), qk_norm=(mt == "qwen3_vl"),
-                  interleaved_mrope=(mt == "qwen3_vl"))
+                  interleaved_mrope=(mt == "qwen3_vl"), deepstack=ds)
 
 
 def text_config(config):

@@ -86,8 +86,9 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
         pv = torch.randn(t * h * w, C)
         grid = torch.tensor([TRACE_GRID], dtype=torch.int64)
         out_hidden = getattr(vc, "out_hidden_size", None) or vc.hidden_size
+        cols = family.deepstack_columns
         shapes = {"pixel_values": ["num_patches", C], family.grid_input: ["num_images", 3],
-                  "image_features": ["num_image_tokens", out_hidden]}
+                  "image_features": ["num_image_tokens", out_hidden * cols]}
         if _export(VisionExport(vis, family, cfg).eval(), (pv, grid), onnx_dir / "vision_encoder.onnx", opset,
                    external, shapes, input_names=["pixel_values", family.grid_input], output_names=["image_features"],
                    dynamic_axes={"pixel_values": {0: "num_patches"}, family.grid_input: {0: "num_images"},
@@ -98,8 +99,8 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
         t0 = time.time()
         ids = torch.tensor([[1, 2, 3]], dtype=torch.int64)
         shapes = {"input_ids": ["batch_size", "sequence_length"],
-                  "inputs_embeds": ["batch_size", "sequence_length", tc.hidden_size]}
-        if _export(EmbedExport(txt.embed_tokens).eval(), (ids,), onnx_dir / "embed_tokens.onnx", opset, external,
+                  "inputs_embeds": ["batch_size", "sequence_length", tc.hidden_size * cols]}
+        if _export(EmbedExport(txt.embed_tokens, cols).eval(), (ids,), onnx_dir / "embed_tokens.onnx", opset, external,
                    shapes, input_names=["input_ids"], output_names=["inputs_embeds"],
                    dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
                                  "inputs_embeds": {0: "batch_size", 1: "sequence_length"}}):
@@ -110,7 +111,7 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
         n_layers = tc.num_hidden_layers
         kv, D = tc.num_key_value_heads, txt.layers[0].self_attn.head_dim
         B, S, P = 1, 4, 3
-        emb = torch.randn(B, S, tc.hidden_size)
+        emb = torch.randn(B, S, tc.hidden_size * cols)
         am = torch.ones(B, P + S, dtype=torch.int64)
         pos = torch.arange(P, P + S, dtype=torch.int64)[None, None].expand(3, B, S).contiguous()
         past = [torch.randn(B, kv, P, D) for _ in range(2 * n_layers)]
@@ -133,7 +134,7 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
             dyn[outs[-1]] = {0: "batch_size", 3: "total_sequence_length"} if last_row else \
                 {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
         H = tc.num_attention_heads
-        shapes = {"inputs_embeds": ["batch_size", "sequence_length", tc.hidden_size],
+        shapes = {"inputs_embeds": ["batch_size", "sequence_length", tc.hidden_size * cols],
                   "attention_mask": ["batch_size", "total_sequence_length"],
                   "position_ids": [3, "batch_size", "sequence_length"],
                   "logits": ["batch_size", "sequence_length", head.out_features]}

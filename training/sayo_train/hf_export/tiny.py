@@ -23,32 +23,36 @@ def _tokenizer(folder: Path):
     return tok, Qwen2TokenizerFast.from_pretrained(str(folder))
 
 
-def tiny_config(family: str, tok: Tokenizer, *, deepstack: list[int] | None = None):
+def tiny_config(family: str, tok: Tokenizer, *, deepstack: list[int] | None = None, text_layers: int = 2,
+                vision_depth: int = 2):
+    """A tiny config of `family`; Qwen3-VL takes DeepStack vision block indexes (`deepstack`)."""
     ids = dict(image_token_id=tok.token_id("<|image_pad|>"), video_token_id=tok.token_id("<|video_pad|>"),
                vision_start_token_id=tok.token_id("<|vision_start|>"),
                vision_end_token_id=tok.token_id("<|vision_end|>"))
     special = dict(bos_token_id=tok.token_id("<|endoftext|>"), eos_token_id=tok.token_id("<|im_end|>"),
                    pad_token_id=tok.token_id("<|endoftext|>"))
-    text = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+    text = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=96, num_hidden_layers=text_layers,
                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048, rope_theta=10000.0,
                 **special)
     if family == "qwen2_vl":
         from transformers import Qwen2VLConfig
-        vision = dict(depth=2, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2, patch_size=14,
+        vision = dict(depth=vision_depth, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2, patch_size=14,
                       spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
         text["rope_scaling"] = {"type": "mrope", "mrope_section": [2, 3, 3]}
         return Qwen2VLConfig(vision_config=vision, text_config=text, **ids, **special)
     if family == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig
         # window 56 px = 2×2 merged tokens per window, block 1 full attention: both code paths run.
-        vision = dict(depth=2, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64, patch_size=14,
-                      spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[1],
+        vision = dict(depth=vision_depth, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
+                      patch_size=14,
+                      spatial_merge_size=2, temporal_patch_size=2, window_size=56, fullatt_block_indexes=[vision_depth - 1],
                       in_channels=3)
         text["rope_scaling"] = {"type": "mrope", "mrope_section": [2, 3, 3]}
         return Qwen2_5_VLConfig(vision_config=vision, text_config=text, **ids, **special)
     if family == "qwen3_vl":
         from transformers import Qwen3VLConfig
-        vision = dict(depth=2, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64, patch_size=16,
+        vision = dict(depth=vision_depth, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
+                      patch_size=16,
                       spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=64, in_channels=3,
                       deepstack_visual_indexes=list(deepstack or []))
         text.update(head_dim=16, rope_scaling={"rope_type": "default", "mrope_section": [2, 3, 3],
@@ -85,14 +89,16 @@ def _image_processor(family: str):
     return ip
 
 
-def build_tiny(family: str, folder, seed: int = 0, *, deepstack: list[int] | None = None, config_fn=None):
+def build_tiny(family: str, folder, seed: int = 0, *, deepstack: list[int] | None = None, text_layers: int = 2,
+               vision_depth: int = 2, config_fn=None):
     """Write a random-weight checkpoint of `family` to `folder`; returns the model (eval, eager attention).
     `config_fn(tokenizer)` replaces the tiny config (e.g. qwen2_vl_2b_config)."""
     from transformers import AutoModelForImageTextToText, GenerationConfig
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tok, hf_tok = _tokenizer(folder)
-    cfg = config_fn(tok) if config_fn else tiny_config(family, tok, deepstack=deepstack)
+    cfg = config_fn(tok) if config_fn else tiny_config(family, tok, deepstack=deepstack, text_layers=text_layers,
+                                                      vision_depth=vision_depth)
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(cfg, attn_implementation="eager").eval()
     # Random init leaves logits nearly flat; widen them so greedy decoding has clear winners (a fair parity test).

@@ -50,7 +50,8 @@ def _linspace_at(i: torch.Tensor, n: torch.Tensor, end: float) -> torch.Tensor:
 
 
 class VisionExport(nn.Module):
-    """pixel_values [N, C·T·P·P], grid_thw [n, 3] -> image_features [N / merge², out_hidden]."""
+    """pixel_values [N, C·T·P·P], grid_thw [n, 3] -> image_features [N / merge², out_hidden · (1 + K)], K the number
+    of DeepStack features (0 but for Qwen3-VL with deepstack_visual_indexes)."""
 
     def __init__(self, visual: nn.Module, family: Family, config):
         super().__init__()
@@ -119,8 +120,13 @@ class VisionExport(nn.Module):
                 + torch.div(bc, self.window, rounding_mode="floor")
             win = torch.where(wkey[:, None] == wkey[None, :], 0.0, neg).to(x.dtype)
         x = x[None]
+        deepstack = []
         for i, blk in enumerate(v.blocks):
             bias = full if (win is None or i in self.full_blocks) else win
             x = x + self._attention(blk, blk.norm1(x), cos, sin, bias)
             x = x + blk.mlp(blk.norm2(x))
-        return v.merger(x[0])
+            if i in self.family.deepstack:
+                deepstack.append(v.deepstack_merger_list[self.family.deepstack.index(i)](x[0]))
+        # DeepStack features ride along as extra column blocks, in vision-block order as Hugging Face's tower lists
+        # them: feature j is what the decoder adds after its layer j (models/CONTRACT.md).
+        return torch.cat([v.merger(x[0]), *deepstack], dim=-1) if deepstack else v.merger(x[0])

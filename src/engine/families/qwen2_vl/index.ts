@@ -1,13 +1,9 @@
 /**
- * @file The Qwen2-VL family (qwen2_vl, qwen2_5_vl, qwen3_vl): which transformers.js class loads it and where its
- * geometry and special tokens live. Qwen2/2.5-VL: 14 px patches × 2×2 merge = 28 px cells; Qwen3-VL: 16 px × 2 = 32 px.
- * The numbers come from the checkpoint's own config.json / preprocessor_config.json, never from constants here.
+ * @file The Qwen2-VL family (qwen2_vl, qwen2_5_vl): which transformers.js class loads it and where its geometry and
+ * special tokens live; 14 px patches × 2×2 merge = 28 px cells. The numbers come from the checkpoint's own
+ * config.json / preprocessor_config.json, never from constants here. Qwen3-VL (../qwen3_vl) builds on it.
  */
-import {
-  Qwen2VLForConditionalGeneration,
-  Qwen2_5_VLForConditionalGeneration,
-  Qwen3VLForConditionalGeneration,
-} from '@huggingface/transformers';
+import { Qwen2VLForConditionalGeneration, Qwen2_5_VLForConditionalGeneration } from '@huggingface/transformers';
 import type { ModelFamily, ProcessorGeometryConfig } from '../types.ts';
 
 type AnyConfig = Record<string, any>;
@@ -26,7 +22,7 @@ function processorGeometry(pp: AnyConfig, config: AnyConfig, defaultPatch: numbe
   return { patch_size, merge_size, min_pixels, max_pixels };
 }
 
-function makeFamily(
+export function makeFamily(
   modelType: string,
   cls: { from_pretrained: (...a: any[]) => Promise<any> },
   defaultPatch: number,
@@ -44,12 +40,13 @@ function makeFamily(
     },
     numLayers: (config) => Number(textField(config, 'num_hidden_layers') ?? 0),
     numHeads: (config) => Number(textField(config, 'num_attention_heads') ?? 0),
+    featureColumns: () => 1,
+    deepstackIndexes: () => [],
   };
 }
 
-/** The three model types this family serves. */
+/** The two model types this family serves. */
 export const qwen2VlFamilies: ModelFamily[] = [
   makeFamily('qwen2_vl', Qwen2VLForConditionalGeneration, 14, 'grid_thw'),
   makeFamily('qwen2_5_vl', Qwen2_5_VLForConditionalGeneration, 14, 'image_grid_thw'),
-  makeFamily('qwen3_vl', Qwen3VLForConditionalGeneration, 16, 'image_grid_thw'),
 ];
