@@ -278,7 +278,8 @@ def test_prompt_text_is_what_trl_renders_for_the_grpo_prompt(smoke, system):
 def test_qwen3_vl_prompts_render_identically_in_transformers_js(tok_dir, tmp_path):
     """SAYO-mini's Qwen3-VL processor and chat template, saved by the trainer, give the same prompt ids and
     image_grid_thw in transformers.js (training/tools/prompt_check.mjs: AutoProcessor + the folder's template, as the
-    app renders prompts) as in transformers, over the gallery and held-out images and unusual questions."""
+    app renders prompts), in transformers and in the project's own prompt builder, over the gallery and held-out
+    images and unusual questions."""
     import json
     import shutil
     import subprocess
@@ -302,6 +303,16 @@ def test_qwen3_vl_prompts_render_identically_in_transformers_js(tok_dir, tmp_pat
         enc = proc(images=[[Image.open(path).convert("RGB")]], text=[prompt_text(proc, q)], return_tensors="pt")
         cases.append({"question": q, "image": str(path), "input_ids": enc["input_ids"][0].tolist(),
                       "image_grid_thw": enc["image_grid_thw"][0].tolist()})
+    # the project's own prompt builder (fixtures.prompt_cases, which writes fixtures/prompt-cases.json for the app's
+    # engine test) gives the same ids for a Qwen3-VL folder: no default system turn, 32 px cells
+    from sayo_train.fixtures import prompt_cases
+    own = prompt_cases(tmp_path / "mini")
+    assert len(own) >= 5
+    for c in own:
+        enc = proc(images=[[Image.open(repo / c["image"]).convert("RGB")]], text=[prompt_text(proc, c["question"])],
+                   return_tensors="pt")
+        assert c["input_ids"] == enc["input_ids"][0].tolist() and c["image_grid_thw"] == enc["image_grid_thw"][0].tolist()
+    cases += own
     assert len({tuple(c["image_grid_thw"]) for c in cases}) >= 3
     assert all(c["image_grid_thw"][1] * c["image_grid_thw"][2] // 4 <= 100 for c in cases)
     (tmp_path / "cases.json").write_text(json.dumps(cases))
