@@ -2,7 +2,8 @@
  * @file `npm run bench`: builds the app into a scratch folder, serves it with `vite preview`, measures the engine in
  * Node and in headless Chromium on the same model, image and question, and prints the figures with the issue's
  * targets beside them (printed, not asserted). Then runs bench/core.ts when present.
- * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 8 --skip-browser]; `-- --scale` runs bench/scale.ts.
+ * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 8 --skip-browser]; `-- --scale` runs bench/scale.ts,
+ * `-- --deepstack` bench/deepstack.ts.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -54,6 +55,7 @@ const pct = (capture: number, none: number) => f((none / capture - 1) * 100, 1);
 /** Runs the benchmark and prints it; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   if (args.includes('--scale')) return (await import('./scale.ts')).scaleMain(args);
+  if (args.includes('--deepstack')) return (await import('./deepstack.ts')).deepstackMain(args);
   const model = arg(args, 'model', 'sayo-mini');
   const tokens = Number(arg(args, 'tokens', '64'));
   const repeats = Number(arg(args, 'repeats', '8'));

@@ -11,6 +11,8 @@
  * - `memory`: one forced-length answer with one variant, RSS sampled at every step (per 128 tokens in the table),
  *   and the process's peak RSS.
  * - `threads`: the engine with 1 and 2 ORT intra-op threads, interleaved (capture last layer).
+ * A decode job with a `twin` (a DeepStack rung's copy without DeepStack) also runs variant `twin`: the engine on the
+ * twin capturing its last layer, interleaved with the others.
  */
 import fs from 'node:fs';
 import { decodeImage } from '../src/engine/image.ts';
@@ -29,7 +31,7 @@ export const DTYPE = (p: Precision | undefined) =>
 /** The transformers.js dtype of the decoder graph a precision loads. */
 export const decoderDtype = (p: Precision = 'fp32') => (p === 'q4-all' ? 'q4' : p);
 
-export type Variant = 'all' | 'last' | 'none' | 'noattn' | 'tjs' | 'tjs-attn';
+export type Variant = 'all' | 'last' | 'none' | 'noattn' | 'tjs' | 'tjs-attn' | 'twin';
 
 export interface DecodeJob {
   dtype?: Precision;
@@ -37,6 +39,8 @@ export interface DecodeJob {
   model: string;
   /** The view without attention outputs (absent for a light rung: the 'noattn' variant is then not run). */
   noattn?: string;
+  /** The same checkpoint without DeepStack (variant 'twin'). */
+  twin?: string;
   image: string;
   question: string;
   tokens: number;
@@ -165,6 +169,8 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const needs = (v: Variant) => job.variants.includes(v);
   const noattn = needs('noattn') ? { engine: createNodeEngine({ threads: job.threads }) } : undefined;
   const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn! }, { dtype: DTYPE(job.dtype) }) : undefined;
+  const twin = needs('twin') ? createNodeEngine({ threads: job.threads }) : undefined;
+  const twinInfo = twin ? await twin.load({ kind: 'path', path: job.twin! }, { dtype: DTYPE(job.dtype) }) : undefined;
   const tjs = needs('tjs') || needs('tjs-attn')
     ? await transformersJs(job.model, { dtype: DTYPE(job.dtype), device: 'cpu', session_options: { intraOpNumThreads: job.threads, interOpNumThreads: 1 } })
     : undefined;
@@ -174,6 +180,7 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
     last: () => ours(engine, info, base, last === undefined ? [] : [last], setPrompt),
     none: () => ours(engine, info, base, []),
     noattn: () => ours(noattn!.engine, noattnInfo!, base, []),
+    twin: () => ours(twin!, twinInfo!, base, twinInfo!.attentionLayers.slice(-1)),
     tjs: () => tjs!.run(image, job.question, job.tokens, false),
     'tjs-attn': () => tjs!.run(image, job.question, job.tokens, true),
   };
@@ -186,6 +193,7 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   }
   await engine.unload(info.handle);
   if (noattn) await noattn.engine.unload(noattnInfo!.handle);
+  if (twin) await twin.unload(twinInfo!.handle);
   await tjs?.dispose();
   const variants: DecodeResult['variants'] = {};
   for (const [v, xs] of Object.entries(results)) variants[v as Variant] = summarise(xs!);

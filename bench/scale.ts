@@ -48,6 +48,8 @@ export interface LadderEntry {
   /** The same weights without attention outputs; null for a light rung (2b), whose capture cost is measured against
    * the same graph with nothing fetched. */
   noattn: string | null;
+  /** A DeepStack rung's twin: the same checkpoint without DeepStack (null for other rungs). */
+  twin?: string | null;
   /** Why the rung was built light (last layer's attention, q4 only), or empty. */
   light?: string;
   /** Quantized decoders the rung has (transformers.js dtypes). */
@@ -110,12 +112,12 @@ export function quantizedUnits(e: LadderEntry): Precision[] {
   return e.light ? ['q4-all'] : ['q4', 'q8'];
 }
 
-/** The benchmark images (from the first sample), written once. */
-async function images(): Promise<Record<string, string>> {
+/** The benchmark images (from the first sample, square, `sides` by label), written once. */
+export async function images(sides: Record<string, number> = IMAGE_SIDES): Promise<Record<string, string>> {
   fs.mkdirSync(WORK, { recursive: true });
   const src = await RawImage.read(path.join(ROOT, 'public/samples/sample-01.png'));
   const out: Record<string, string> = {};
-  for (const [k, side] of Object.entries(IMAGE_SIDES)) {
+  for (const [k, side] of Object.entries(sides)) {
     out[k] = path.join(WORK, `image-${side}.png`);
     if (!fs.existsSync(out[k])) await (await src.resize(side, side)).save(out[k]);
   }

@@ -3,6 +3,8 @@ benchmark (`npm run bench -- --scale`). One command builds what is missing and p
 
     python -m sayo_train ladder [--rungs mini,25m,100m,500m] [--quantized] [--cache DIR] [--list] [--json]
     python -m sayo_train ladder --rungs 2b     (opt-in, built light: see the 2b rung's `light`)
+    python -m sayo_train ladder --rungs ds150m (opt-in: Qwen3-VL with DeepStack at SAYO-Qwen-8B's proportions, and
+                                                its twin without DeepStack, for `npm run bench -- --deepstack`)
 
 Rung "mini" is the shipped SAYO-mini (models/sayo-mini), not rebuilt; its view without attention outputs uses the
 fixture decoder fixtures/onnx/sayo-mini-decoder-noattn.onnx. The others have random weights at the dimensions below:
@@ -60,6 +62,10 @@ class Rung:
     vision_heads: int
     vision_mlp_ratio: float = 4.0
     mrope: tuple = (16, 24, 24)
+    # qwen2_vl (Qwen2VLForConditionalGeneration, 14 px patches) or qwen3_vl (Qwen3VLForConditionalGeneration, 16 px
+    # patches, learned vision position table, DeepStack from the vision blocks `deepstack`).
+    family: str = "qwen2_vl"
+    deepstack: tuple = ()
     # Non-empty: built light (the reason, printed before the build): decoder_attentions of the last layer only,
     # fp32 and q4 graphs, no noattn/ view, no onnxruntime-vs-PyTorch check.
     light: str = ""
@@ -83,9 +89,17 @@ RUNGS: dict[str, Rung] = {
                    "measured against the same graph with nothing fetched) and no check against PyTorch (a second "
                    "8.9 GB copy of the weights beside onnxruntime's)")),
 }
+# SAYO-Qwen-8B (Qwen3-VL-8B: text 4096 × 36 layers, 32 / 8 heads of 128, MLP 12288; vision 1152 × 27 blocks, 16
+# heads, MLP 4304, DeepStack from blocks 8, 16, 24) with every width and depth divided by 4, the DeepStack blocks at
+# the same relative depths. Built twice: as is, and (no-deepstack/) the same weights without the DeepStack mergers.
+RUNGS["ds150m"] = Rung("ds150m", hidden=1024, layers=9, heads=8, kv_heads=2, head_dim=128, intermediate=3072,
+                       vocab=16384, vision_dim=288, vision_depth=7, vision_heads=4, vision_mlp_ratio=1076 / 288,
+                       mrope=(24, 20, 20), family="qwen3_vl", deepstack=(2, 4, 6))
 # Rungs built only when named in --rungs.
-OPT_IN = ("2b",)
-ORDER = ["mini", "25m", "100m", "500m", "2b"]
+OPT_IN = ("2b", "ds150m")
+ORDER = ["mini", "25m", "100m", "500m", "2b", "ds150m"]
+# The twin of a DeepStack rung: the same checkpoint without its DeepStack mergers (a folder inside the rung's).
+NO_DEEPSTACK = "no-deepstack"
 
 
 class LadderError(RuntimeError):
@@ -147,38 +161,62 @@ def noattn_view(model: Path, decoder: Path, dest: Path) -> Path:
     return dest
 
 
-def hf_checkpoint(r: Rung, folder: Path, seed: int = 0):
-    """A random-weight Qwen2VLForConditionalGeneration at the rung's dimensions, saved with save_pretrained next to
-    its tokenizer (SAYO-mini's BPE, padded) and image processor, as a downloaded Hugging Face checkpoint is."""
-    import torch
-    from transformers import (AutoModelForImageTextToText, GenerationConfig, Qwen2TokenizerFast, Qwen2VLConfig,
-                              Qwen2VLImageProcessor)
+def _config(r: Rung, tok, deepstack: tuple):
+    """The transformers config of a rung: Qwen2VLConfig, or Qwen3VLConfig with DeepStack blocks `deepstack`."""
+    from transformers import Qwen2VLConfig, Qwen3VLConfig
+    t = tok.token_id
+    ids = dict(image_token_id=t("<|image_pad|>"), video_token_id=t("<|video_pad|>"),
+               vision_start_token_id=t("<|vision_start|>"), vision_end_token_id=t("<|vision_end|>"))
+    special = dict(bos_token_id=t("<|endoftext|>"), eos_token_id=t("<|im_end|>"), pad_token_id=t("<|endoftext|>"))
+    text = dict(vocab_size=r.vocab, hidden_size=r.hidden, intermediate_size=r.intermediate,
+                num_hidden_layers=r.layers, num_attention_heads=r.heads, num_key_value_heads=r.kv_heads,
+                max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=False,
+                **special)
+    if r.family == "qwen3_vl":
+        vision = dict(depth=r.vision_depth, hidden_size=r.vision_dim, num_heads=r.vision_heads,
+                      intermediate_size=round(r.vision_dim * r.vision_mlp_ratio), out_hidden_size=r.hidden,
+                      patch_size=16, spatial_merge_size=2, temporal_patch_size=2, in_channels=3,
+                      num_position_embeddings=2304, deepstack_visual_indexes=list(deepstack))
+        text.update(head_dim=r.head_dim, rope_scaling={"rope_type": "default", "mrope_section": list(r.mrope),
+                                                       "mrope_interleaved": True})
+        return Qwen3VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=False, **ids)
     if r.hidden // r.heads != r.head_dim or sum(r.mrope) * 2 != r.head_dim:
         raise LadderError(f"{r.name}: Qwen2-VL needs head_dim = hidden/heads and mrope sections summing to head_dim/2")
+    vision = dict(depth=r.vision_depth, embed_dim=r.vision_dim, hidden_size=r.hidden, mlp_ratio=r.vision_mlp_ratio,
+                  num_heads=r.vision_heads, patch_size=14, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
+    text["rope_scaling"] = {"type": "mrope", "mrope_section": list(r.mrope)}
+    return Qwen2VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=False, **ids, **special)
+
+
+def hf_checkpoint(r: Rung, folder: Path, seed: int = 0, state=None, deepstack: tuple | None = None):
+    """A random-weight checkpoint at the rung's dimensions (Hugging Face's class for its family), saved with
+    save_pretrained next to its tokenizer (SAYO-mini's BPE, padded) and image processor, as a downloaded Hugging Face
+    checkpoint is. With `state` (a state dict) the weights are those, less any the config has no place for (the
+    DeepStack mergers of a twin built with `deepstack=()`)."""
+    import torch
+    from transformers import AutoModelForImageTextToText, GenerationConfig, Qwen2TokenizerFast, Qwen2VLImageProcessor
     folder.mkdir(parents=True, exist_ok=True)
     tok = padded_tokenizer(r.vocab, added_last=True)
     tok.save(folder)
     hf_tok = Qwen2TokenizerFast.from_pretrained(str(folder))
     t = tok.token_id
-    ids = dict(image_token_id=t("<|image_pad|>"), video_token_id=t("<|video_pad|>"),
-               vision_start_token_id=t("<|vision_start|>"), vision_end_token_id=t("<|vision_end|>"))
-    special = dict(bos_token_id=t("<|endoftext|>"), eos_token_id=t("<|im_end|>"), pad_token_id=t("<|endoftext|>"))
-    vision = dict(depth=r.vision_depth, embed_dim=r.vision_dim, hidden_size=r.hidden, mlp_ratio=r.vision_mlp_ratio,
-                  num_heads=r.vision_heads, patch_size=14, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
-    text = dict(vocab_size=r.vocab, hidden_size=r.hidden, intermediate_size=r.intermediate,
-                num_hidden_layers=r.layers, num_attention_heads=r.heads, num_key_value_heads=r.kv_heads,
-                max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
-                rope_scaling={"type": "mrope", "mrope_section": list(r.mrope)}, tie_word_embeddings=False, **special)
-    cfg = Qwen2VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=False, **ids, **special)
+    cfg = _config(r, tok, r.deepstack if deepstack is None else deepstack)
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(cfg, attn_implementation="eager").eval()
+    if state is not None:
+        missing, _unused = model.load_state_dict(state, strict=False)
+        if missing:
+            raise LadderError(f"{r.name}: the twin lacks weights {missing[:3]}")
     model.generation_config = GenerationConfig(eos_token_id=[t("<|im_end|>"), t("<|endoftext|>")],
                                                pad_token_id=t("<|endoftext|>"), bos_token_id=t("<|endoftext|>"),
                                                do_sample=False)
     model.save_pretrained(folder)
-    ip = Qwen2VLImageProcessor(patch_size=14, merge_size=2, temporal_patch_size=2, min_pixels=3136,
-                               max_pixels=LADDER_MAX_PIXELS)
-    ip.processor_class = "Qwen2VLProcessor"
+    patch = 16 if r.family == "qwen3_vl" else 14
+    half = [0.5, 0.5, 0.5]   # Qwen3-VL's normalisation; Qwen2-VL keeps the processor's CLIP default
+    ip = Qwen2VLImageProcessor(patch_size=patch, merge_size=2, temporal_patch_size=2, min_pixels=(2 * patch) ** 2 * 4,
+                               max_pixels=LADDER_MAX_PIXELS,
+                               **({"image_mean": half, "image_std": half} if r.family == "qwen3_vl" else {}))
+    ip.processor_class = "Qwen3VLProcessor" if r.family == "qwen3_vl" else "Qwen2VLProcessor"
     ip.save_pretrained(folder)
     hf_tok.save_pretrained(folder)
     return model
@@ -202,6 +240,14 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
     precisions = ("fp32",) + quantized_of(r, quantized)
     rep = export_checkpoint(model, tmp, ExportConfig(layers="last" if r.light else "all", precisions=precisions,
                                                      check=check and not r.light, processor_dir=hf))
+    if r.deepstack:
+        # the twin: the same weights without the DeepStack mergers, exported alike (what DeepStack costs)
+        twin_hf = tmp / "hf-twin"
+        twin = hf_checkpoint(r, twin_hf, state=model.state_dict(), deepstack=())
+        export_checkpoint(twin, tmp / NO_DEEPSTACK, ExportConfig(layers="last" if r.light else "all",
+                                                                 precisions=precisions, check=check,
+                                                                 processor_dir=twin_hf))
+        shutil.rmtree(twin_hf)
     if not r.light:
         export_checkpoint(model, tmp / "noattn", ExportConfig(layers="none", precisions=precisions, processor_dir=hf))
         for f in (tmp / "noattn" / "onnx").glob("*"):  # the view shares vision and embeddings with the main folder
@@ -212,7 +258,7 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
     n = sum(p.numel() for p in model.parameters())
     nv = sum(p.numel() for p in model.model.visual.parameters())
     meta = {"rung": r.name, "dims": asdict(r), "params": n, "decoder_params": n - nv,
-            "exporter": "sayo_train.hf_export (Qwen2VLForConditionalGeneration)", "builder": "hf",
+            "exporter": f"sayo_train.hf_export ({type(model).__name__})", "builder": "hf",
             "exporter_version": exporter_version(), "key": rung_key(r), "quantized": list(quantized_of(r, quantized)),
             "light": r.light,
             "export_s": rep.seconds, "build_s": round(time.time() - t0, 1), "check": rep.check or {}}
@@ -273,6 +319,8 @@ def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, lo
         meta = json.loads((folder / "LADDER.json").read_text())
         have = [p for p in QUANTIZED if (folder / "onnx" / variant_name("decoder_model_merged", p)).exists()]
         out.append({"rung": name, "path": str(folder), "noattn": None if r.light else str(folder / "noattn"),
+                    "twin": str(folder / NO_DEEPSTACK) if r.deepstack else None, "family": r.family,
+                    "deepstack": list(r.deepstack),
                     "shipped": False, "builder": "hf", "layers": r.layers, "heads": r.heads,
                     "attention_layers": [r.layers - 1] if r.light else list(range(r.layers)), "quantized": have,
                     "light": r.light, "params": meta["params"], "decoder_params": meta["decoder_params"],
@@ -296,9 +344,11 @@ def main(argv=None) -> int:
         for n in ORDER:
             r = RUNGS.get(n)
             dims = "shipped models/sayo-mini" if r is None else \
-                f"hidden {r.hidden}, {r.layers} layers × {r.heads} heads ({r.kv_heads} kv), vocab {r.vocab}, " \
-                f"vision {r.vision_dim}×{r.vision_depth}"
-            why = f"  [opt-in, built light: {r.light}]" if r is not None and r.light else ""
+                f"{r.family}, hidden {r.hidden}, {r.layers} layers × {r.heads} heads ({r.kv_heads} kv), " \
+                f"vocab {r.vocab}, vision {r.vision_dim}×{r.vision_depth}" + \
+                (f", DeepStack {list(r.deepstack)} (+ a twin without)" if r.deepstack else "")
+            why = f"  [opt-in, built light: {r.light}]" if r is not None and r.light else \
+                "  [opt-in]" if n in OPT_IN else ""
             print(f"{n:>5}: {dims}{why}")
         return 0
     from .hf_export.family import ExportError

@@ -92,3 +92,36 @@ def test_mini_view_is_rebuilt_when_its_links_point_into_another_checkout(tmp_pat
     assert decoder.resolve() == ladder.SHIPPED_MINI_NOATTN.resolve() and decoder.exists()
     for f in ladder.VIEW_FILES:
         assert (view / f).resolve() == (ladder.SHIPPED_MINI / f).resolve()
+
+
+def test_a_deepstack_rung_has_a_twin_without_it(tmp_path):
+    """The ds150m rung's build at tiny widths: a Qwen3-VL with DeepStack checked against Hugging Face, and its twin
+    with the same weights less the DeepStack mergers, also checked; the two differ only by the DeepStack columns."""
+    import dataclasses
+
+    import onnx
+    r = dataclasses.replace(ladder.RUNGS["ds150m"], hidden=64, layers=3, heads=2, kv_heads=1, head_dim=32,
+                            intermediate=96, vocab=1024, vision_dim=32, vision_depth=3, vision_heads=2,
+                            vision_mlp_ratio=1.5, mrope=(6, 5, 5), deepstack=(0, 2))
+    folder = tmp_path / "ds"
+    meta = ladder.build_rung_hf(r, folder)
+    assert meta["check"]["fp32"]["tokens_equal"] and meta["check"]["fp32"]["logits"] <= 1e-4
+    twin = json.loads((folder / ladder.NO_DEEPSTACK / "export_report.json").read_text())["check"]["fp32"]
+    assert twin["tokens_equal"] and twin["logits"] <= 1e-4
+
+    def width(f):
+        out = onnx.load(str(f / "onnx" / "vision_encoder.onnx"), load_external_data=False).graph.output[0]
+        return out.type.tensor_type.shape.dim[1].dim_value
+
+    assert width(folder) == 64 * 3 and width(folder / ladder.NO_DEEPSTACK) == 64
+    cfg = json.loads((folder / ladder.NO_DEEPSTACK / "config.json").read_text())
+    assert cfg["vision_config"]["deepstack_visual_indexes"] == []
+    # the same decoder weights
+    from onnx import numpy_helper
+
+    def weights(f):   # the weight matrices (the tracer names them anew in each export), as sorted bytes
+        g = onnx.load(str(f / "onnx" / "decoder_model_merged.onnx")).graph
+        return sorted(numpy_helper.to_array(t).tobytes() for t in g.initializer if len(t.dims) == 2)
+
+    a = weights(folder)
+    assert len(a) >= 3 * 7 and a == weights(folder / ladder.NO_DEEPSTACK)
