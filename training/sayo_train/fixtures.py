@@ -11,7 +11,7 @@ from PIL import Image
 from .geometry import GeometryError, make_grid
 from .processor import Processor, prompt_ids
 from .reward import reward_case
-from .tokenizer import Tokenizer
+from .tokenizer import Tokenizer, default_system
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,6 +125,7 @@ def reward_cases() -> list[dict]:
 
 def prompt_cases(model_dir: Path) -> list[dict]:
     tok = Tokenizer.load(model_dir)
+    system = default_system(json.loads((model_dir / "config.json").read_text()).get("model_type", ""))
     pc = json.loads((model_dir / "preprocessor_config.json").read_text())
     proc = Processor(pc["patch_size"], pc["merge_size"], pc["temporal_patch_size"], pc["min_pixels"], pc["max_pixels"])
     cases = []
@@ -146,7 +147,7 @@ def prompt_cases(model_dir: Path) -> list[dict]:
     for rel, q in items:
         img = Image.open(REPO / rel)
         _pv, thw, g = proc(img)
-        cases.append({"question": q, "image": rel, "image_grid_thw": thw, "input_ids": prompt_ids(tok, q, g)})
+        cases.append({"question": q, "image": rel, "image_grid_thw": thw, "input_ids": prompt_ids(tok, q, g, system)})
     return cases
 
 

@@ -136,7 +136,7 @@ def stage_grpo(run: Run):
     seed_everything(s.run.seed + 20)
     base = run.base()
     if isinstance(base, Path):
-        proc = hf_model.SayoProcessor.from_pretrained(base)
+        proc = hf_model.processor_class(base).from_pretrained(base)
     else:
         from transformers import AutoProcessor
         im = s.model.image

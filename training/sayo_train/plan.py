@@ -62,7 +62,7 @@ def _g(n: float) -> str:
 
 
 def count_params(spec: JobSpec) -> dict[str, int]:
-    """Parameter counts from the spec's shapes (biases and norms included; Qwen3-VL position table left out)."""
+    """Parameter counts from the spec's shapes (biases, norms and Qwen3-VL's learned position table included)."""
     v, t = spec.model.vision, spec.model.text
     e, m2 = v.embed_dim, v.merge_size ** 2
     mlp = round(v.mlp_ratio * e)
@@ -75,8 +75,9 @@ def count_params(spec: JobSpec) -> dict[str, int]:
     else:       # LayerNorms (weight and bias), two-layer MLP
         block = (e * 3 * e + 3 * e) + (e * e + e) + (e * mlp + mlp) + (mlp * e + e) + 4 * e
         merger = 2 * e + (e * m2) ** 2 + e * m2 + e * m2 * t.hidden_size + t.hidden_size
-    mergers = 1 + len(v.deepstack_layers or [])
-    vision = patch + v.depth * block + mergers * merger
+    n_ds = len(v.deepstack_visual_indexes or [])
+    ds_merger = merger + 2 * e * m2 - 2 * e   # DeepStack mergers normalise after the 2x2 concatenation (post-shuffle)
+    vision = patch + v.depth * block + merger + n_ds * ds_merger + (v.num_position_embeddings or 0) * e
     h, d = t.hidden_size, t.head_dim
     attn = h * t.num_heads * d + 2 * h * t.num_kv_heads * d + t.num_heads * d * h
     qkv_bias_or_qk_norm = 2 * d if qwen3 else (t.num_heads + 2 * t.num_kv_heads) * d
@@ -100,7 +101,7 @@ def count_lora(spec: JobSpec) -> int:
     vision = ({"qkv": (e, 3 * e), "proj": (e, e), "gate_proj": (e, mlp), "up_proj": (e, mlp), "down_proj": (mlp, e)}
               if spec.model.family == "qwen2_5_vl" else
               {"qkv": (e, 3 * e), "proj": (e, e), "fc1": (e, mlp), "fc2": (mlp, e)})
-    mergers = 1 + len(v.deepstack_layers or [])
+    mergers = 1 + len(v.deepstack_visual_indexes or [])
     wanted = None if lo.target_modules == "all-linear" else set(lo.target_modules)
     total = sum(lo.r * (a + b) for k, (a, b) in text.items() if wanted is None or k in wanted) * t.num_layers
     if not lo.exclude_vision:

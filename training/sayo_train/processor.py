@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from .geometry import Grid, make_grid
-from .tokenizer import Tokenizer, render_prompt
+from .tokenizer import SYSTEM_PROMPT, Tokenizer, render_prompt
 
 IMAGE_MEAN = [0.48145466, 0.4578275, 0.40821073]
 IMAGE_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -62,7 +62,7 @@ class Processor:
         return torch.from_numpy(np.ascontiguousarray(x)), [1, gh, gw], g
 
 
-def prompt_ids(tok: Tokenizer, question: str, grid: Grid) -> list[int]:
-    """Chat-template prompt with <|image_pad|> expanded to rows·cols copies, tokenised."""
-    text = render_prompt(question).replace("<|image_pad|>", "<|image_pad|>" * grid.n_tokens)
+def prompt_ids(tok: Tokenizer, question: str, grid: Grid, system: str | None = SYSTEM_PROMPT) -> list[int]:
+    """Chat-template prompt with <|image_pad|> expanded to rows·cols copies, tokenised (`system` as render_prompt)."""
+    text = render_prompt(question, system=system).replace("<|image_pad|>", "<|image_pad|>" * grid.n_tokens)
     return tok.encode(text)

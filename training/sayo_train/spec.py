@@ -51,7 +51,8 @@ class Vision:
     depth: int
     num_heads: int
     mlp_ratio: float
-    deepstack_layers: Optional[list[int]] = None  # Qwen3-VL only
+    deepstack_visual_indexes: Optional[list[int]] = None  # Qwen3-VL only (required there)
+    num_position_embeddings: Optional[int] = None  # Qwen3-VL only (required there): a square number
 
 
 @dataclass
@@ -66,7 +67,8 @@ class Text:
     rope_theta: float
     rms_norm_eps: float
     vocab_size: Optional[int] = None  # SAYO-mini: set by its tokenizer at the data stage
-    tie_word_embeddings: Optional[bool] = None
+    tie_word_embeddings: Optional[bool] = None  # required for qwen3_vl
+    mrope_interleaved: Optional[bool] = None  # Qwen3-VL: true (required there)
 
 
 @dataclass

@@ -122,22 +122,52 @@ def _model(spec) -> list[tuple[str, str]]:
                     f"must be a multiple of num_kv_heads ({t.num_kv_heads}) for grouped-query attention, got {t.num_heads}"))
     if v.embed_dim % v.num_heads:
         out.append(("model.vision.embed_dim", f"must be divisible by vision num_heads ({v.num_heads}), got {v.embed_dim}"))
-    if v.deepstack_layers is not None:
-        if m.family != "qwen3_vl":
-            out.append(("model.vision.deepstack_layers", f"only Qwen3-VL has DeepStack, family is {m.family!r}"))
-        elif any(i >= v.depth for i in v.deepstack_layers):
-            out.append(("model.vision.deepstack_layers", f"indices must be < vision depth {v.depth}"))
+    out.extend(_family_keys(m))
     if m.image.min_pixels > m.image.max_pixels:
         out.append(("model.image.min_pixels", f"must be <= max_pixels ({m.image.max_pixels}), got {m.image.min_pixels}"))
     if m.image.max_pixels < m.cell_px ** 2:
         out.append(("model.image.max_pixels", f"must hold at least one {m.cell_px}x{m.cell_px} image token"))
     if m.init_path is not None and not m.init_path.is_dir():
         out.append(("model.init", f"checkpoint folder not found: {m.init_path}"))
-    if m.init == "random" and m.family != "qwen2_5_vl":
-        out.append(("model.family", "a model built from its shapes (init: random) is Qwen2.5-VL: transformers.js 4.3.1 "
-                    f"runs qwen2_5_vl exports (its qwen3_vl has no DeepStack input); got {m.family!r}"))
+    if m.init == "random" and m.family not in ("qwen2_5_vl", "qwen3_vl"):
+        out.append(("model.family", "a model built from its shapes (init: random) is qwen2_5_vl or qwen3_vl; "
+                    f"got {m.family!r}"))
     if m.lora.enabled and m.init == "random":
         out.append(("model.lora.enabled", "LoRA adapters on random weights train nothing useful; use init: <checkpoint>"))
+    return out
+
+
+def _family_keys(m) -> list[tuple[str, str]]:
+    """Keys one family has and the others do not: Qwen3-VL's DeepStack, learned position table and interleaved
+    M-RoPE (as its config.json states them)."""
+    t, v, out = m.text, m.vision, []
+    qwen3 = m.family == "qwen3_vl"
+    for key, value in (("vision.deepstack_visual_indexes", v.deepstack_visual_indexes),
+                       ("vision.num_position_embeddings", v.num_position_embeddings),
+                       ("text.mrope_interleaved", t.mrope_interleaved)):
+        if qwen3 and value is None:
+            out.append((f"model.{key}", "missing required key (family qwen3_vl)"))
+        elif not qwen3 and value not in (None, False):
+            out.append((f"model.{key}", f"only Qwen3-VL has it, family is {m.family!r}"))
+    if not qwen3:
+        return out
+    if t.tie_word_embeddings is None:
+        out.append(("model.text.tie_word_embeddings", "missing required key (family qwen3_vl; Qwen3-VL-8B: false)"))
+    if t.mrope_interleaved is False:
+        out.append(("model.text.mrope_interleaved", "must be true for qwen3_vl (transformers' Qwen3-VL always "
+                    "interleaves its M-RoPE)"))
+    if 3 * max(t.mrope_section[1:]) > t.head_dim // 2:
+        out.append(("model.text.mrope_section", f"interleaved: 3 x max(h, w) must be <= head_dim/2 = "
+                    f"{t.head_dim // 2}, got {t.mrope_section}"))
+    ds = v.deepstack_visual_indexes or []
+    if any(i >= v.depth for i in ds):
+        out.append(("model.vision.deepstack_visual_indexes", f"indices must be < vision depth {v.depth}, got {ds}"))
+    if len(ds) > t.num_layers:
+        out.append(("model.vision.deepstack_visual_indexes",
+                    f"{len(ds)} DeepStack features need as many decoder layers, the model has {t.num_layers}"))
+    n = v.num_position_embeddings
+    if n is not None and round(n ** 0.5) ** 2 != n:
+        out.append(("model.vision.num_position_embeddings", f"must be a square number (an n x n table), got {n}"))
     return out
 
 

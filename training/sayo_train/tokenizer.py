@@ -40,11 +40,17 @@ CHAT_TEMPLATE = (
 )
 
 
-def render_prompt(question: str, image: bool = True) -> str:
-    """The chat template rendered for one user turn [image, text] with add_generation_prompt=True."""
+def render_prompt(question: str, image: bool = True, system: str | None = SYSTEM_PROMPT) -> str:
+    """The chat template rendered for one user turn [image, text] with add_generation_prompt=True. `system`: the
+    default system turn of Qwen2/2.5-VL's template; None for Qwen3-VL's, which adds none."""
     content = ("<|vision_start|><|image_pad|><|vision_end|>" if image else "") + question
-    return (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n{content}<|im_end|>\n"
-            "<|im_start|>assistant\n")
+    head = f"<|im_start|>system\n{system}<|im_end|>\n" if system is not None else ""
+    return f"{head}<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def default_system(model_type: str) -> str | None:
+    """The system turn a family's chat template adds to a user-only conversation (Qwen3-VL's adds none)."""
+    return None if model_type == "qwen3_vl" else SYSTEM_PROMPT
 
 
 def bytes_to_unicode() -> dict[int, str]:

@@ -49,6 +49,11 @@ def grpo_config(spec, output_dir, processor, *, world_size: int = 1) -> GRPOConf
     if h is not None:
         kw.update(bf16=h.precision == "bf16", fp16=h.precision == "fp16",
                   gradient_checkpointing=bool(h.gradient_checkpointing))
+    else:
+        # CPU runs (no hardware section): TRL 0.25's GRPOConfig defaults, stated so that a TRL upgrade cannot change
+        # them silently: bf16 autocast (its default when fp16 is off, on CPU too) and gradient checkpointing. The
+        # SAYO-mini GRPO settings (training/results/NOTES.md) were chosen under them.
+        kw.update(bf16=True, fp16=False, gradient_checkpointing=True)
     weights = [r.weight for r in spec.rewards]
     attn = (h.attn_implementation if h is not None and h.attn_implementation else "eager")
     kw["model_init_kwargs"] = {"attn_implementation": attn, "dtype": spec.model.dtype or "float32"}

@@ -22,7 +22,8 @@ def sft_args(sft, seed: int, output_dir, *, world_size: int = 1) -> TrainingArgu
         weight_decay=sft.weight_decay, max_grad_norm=sft.max_grad_norm, warmup_steps=sft.warmup_steps or 0,
         lr_scheduler_type="cosine", adam_beta2=0.98, seed=seed, data_seed=seed, logging_steps=25,
         save_strategy="no", report_to=[], remove_unused_columns=False, dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(), disable_tqdm=True)
+        use_cpu=not torch.cuda.is_available(), disable_tqdm=True,
+        bf16=False, fp16=False, gradient_checkpointing=False)   # transformers' defaults, stated: fp32, no checkpointing
 
 
 def train_sft(model, processor, records: list[dict], sft, *, seed: int, output_dir, max_response_tokens=None,

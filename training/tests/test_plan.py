@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import torch.nn as nn
-from transformers import Qwen2_5_VLForConditionalGeneration
 
 from sayo_train.common import build_tokenizer
-from sayo_train.hf_model import build_processor, qwen_config
+from sayo_train.hf_model import MODEL_CLASSES, build_processor, qwen_config
 from sayo_train.launch import deepspeed_config, plan as launch_plan
 from sayo_train.plan import GB, build_plan, count_lora, count_params, format_plan
 from sayo_train.spec import load_spec
@@ -18,11 +17,11 @@ from sayo_train.spec import load_spec
 JOBS = Path(__file__).resolve().parent.parent / "jobs"
 
 
-def mini_model(spec, tmp_path) -> Qwen2_5_VLForConditionalGeneration:
+def mini_model(spec, tmp_path):
     build_tokenizer().save(tmp_path)
     proc = build_processor(spec.model, tmp_path)
     spec.model.text.vocab_size = len(proc.tokenizer)
-    return Qwen2_5_VLForConditionalGeneration(qwen_config(spec.model, proc))
+    return MODEL_CLASSES[spec.model.family](qwen_config(spec.model, proc))
 
 
 def test_8b_dry_run_prints_stages_commands_data_and_memory():
@@ -45,7 +44,7 @@ def test_8b_dry_run_prints_stages_commands_data_and_memory():
 
 def test_8b_parameter_counts():
     counts = count_params(load_spec(JOBS / "sayo-qwen3-vl-8b.yaml"))
-    assert 8.70e9 < counts["total"] < 8.85e9  # model card: 8.77 B (we leave out the ViT position table)
+    assert 8.70e9 < counts["total"] < 8.85e9  # model card: 8.77 B
     # LoRA r=16 over every linear but lm_head: 36 decoder layers dominate, r·(in+out) each.
     text_lora = 36 * 16 * ((4096 + 4096) * 2 + (4096 + 1024) * 2 + (4096 + 12288) * 3)
     assert text_lora < counts["lora"] < text_lora * 1.25

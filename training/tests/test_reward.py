@@ -106,3 +106,77 @@ def test_format_and_accuracy_rewards():
     assert normalize_answer("  The Red!  ") == "red"
     assert extract_answer("x <answer>1</answer> y <answer>2</answer>") == "2"
     assert accuracy_reward(["<answer>The red.</answer>", "blue"], answers=["red", "red"]) == [1.0, 0.0]
+
+
+def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
+    """AttentionRegionReward (what TRL's GRPOTrainer calls) on a Qwen3-VL with DeepStack (jobs/smoke.yaml's model)
+    gives r_v equal to summarize() over transformers' own output_attentions (DeepStack applied), and different r_v when
+    the DeepStack features are zeroed, where it again equals transformers' without them."""
+    import contextlib
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+    from PIL import Image, ImageDraw
+
+    from sayo_train import hf_model
+    from sayo_train.attention_reward import AttentionRegionReward, grid_from_thw
+    from sayo_train.common import build_tokenizer
+    from sayo_train.geometry import box_tokens
+    from sayo_train.hf_data import prompt_messages
+    from sayo_train.spec import load_spec
+    from trl.data_utils import prepare_multimodal_messages
+
+    spec = load_spec(REPO / "training" / "jobs" / "smoke.yaml")
+    assert spec.model.family == "qwen3_vl" and spec.model.vision.deepstack_visual_indexes
+    build_tokenizer().save(tmp_path)
+    proc = hf_model.build_processor(spec.model, tmp_path)
+    model = hf_model.new_model(spec.model, proc, 3).eval()
+    trainer = SimpleNamespace(accelerator=Accelerator(cpu=True), model=model)   # what the plug-in reads of TRL's
+    reward = AttentionRegionReward(proc, layer=-1, top_ratio=0.5).bind(trainer)
+    ims, boxes, comps = [], [], []
+    for w, h, box in ((150, 100, [20, 20, 70, 70]), (96, 160, [30, 90, 90, 150])):
+        im = Image.new("RGB", (w, h), (235, 235, 235))
+        ImageDraw.Draw(im).rectangle(box, fill=(30, 60, 200))
+        ims.append(im)
+        boxes.append([box])
+    eos = proc.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    comps = [[11, 12, 13, 14, eos], [15, 16, 17, 18, 19, 20]]
+    qs = ["What color is the square?", "Where is the blue object?"]
+    prompts = [prepare_multimodal_messages(prompt_messages(q), [im]) for q, im in zip(qs, ims)]
+
+    @contextlib.contextmanager
+    def without_deepstack():
+        hooks = [m.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out))
+                 for m in model.model.visual.deepstack_merger_list]
+        try:
+            yield
+        finally:
+            for hk in hooks:
+                hk.remove()
+
+    def reference():
+        out = []
+        for p, im, c, bx in zip(prompts, ims, comps, boxes):
+            text = proc.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
+            enc = proc(images=[[im]], text=[text], return_tensors="pt")
+            P = enc["input_ids"].shape[1]
+            with torch.no_grad():
+                o = model(input_ids=torch.cat([enc["input_ids"], torch.tensor([c])], 1),
+                          pixel_values=enc["pixel_values"], image_grid_thw=enc["image_grid_thw"],
+                          output_attentions=True)
+            rows = torch.arange(P - 1, P - 1 + len(c))
+            cols = (enc["input_ids"][0] == model.config.image_token_id).nonzero()[:, 0]
+            att = o.attentions[-1][0][:, rows][:, :, cols].transpose(0, 1)
+            lp = torch.log_softmax(o.logits[0, rows], -1)
+            g = grid_from_thw(enc["image_grid_thw"][0].tolist(), im.width, im.height, 16, 2)
+            out.append(summarize(att, -(lp.exp() * lp).sum(-1), box_tokens(g, bx), top_ratio=0.5)["r_v"])
+        return out
+
+    got = reward(prompts, None, comps, ims, boxes)
+    with without_deepstack():
+        bare = reward(prompts, None, comps, ims, boxes)
+        ref_bare = reference()
+    ref = reference()
+    assert all(abs(a - b) < 1e-6 for a, b in zip(got, ref)), (got, ref)
+    assert all(abs(a - b) < 1e-6 for a, b in zip(bare, ref_bare)), (bare, ref_bare)
+    assert max(abs(a - b) for a, b in zip(got, bare)) > 1e-3, (got, bare)

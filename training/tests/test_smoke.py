@@ -1,4 +1,4 @@
-"""Pipeline smoke: jobs/smoke.yaml (a tiny Qwen2.5-VL, a few steps of data, SFT on transformers' Trainer, GRPO on
+"""Pipeline smoke: jobs/smoke.yaml (a tiny Qwen3-VL with DeepStack, a few steps of data, SFT on transformers' Trainer, GRPO on
 TRL's GRPOTrainer with the attention reward plug-in, ONNX export with its check, report) run by `python -m sayo_train launch --num-processes 2`
 (accelerate, two CPU processes, gloo) in a temporary directory. It never touches the shipped models, METRICS.md, data
 or fixtures."""
@@ -41,13 +41,15 @@ def test_pipeline_smoke_on_two_accelerate_processes(tmp_path):
     for name in ("base", "policy"):
         d = tmp_path / "run" / name
         cfg = json.loads((d / "config.json").read_text())
-        assert cfg["model_type"] == "qwen2_5_vl" and (d / "model.safetensors").exists()
-        assert cfg["text_config"]["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]
+        assert cfg["model_type"] == "qwen3_vl" and (d / "model.safetensors").exists()
+        assert cfg["architectures"] == ["Qwen3VLForConditionalGeneration"]
+        assert cfg["vision_config"]["deepstack_visual_indexes"] == [0, 1]
         assert (d / "tokenizer.json").exists() and (d / "preprocessor_config.json").exists()
+        assert json.loads((d / "preprocessor_config.json").read_text())["processor_class"] == "Qwen3VLProcessor"
     for name in ("sayo-mini-base", "sayo-mini"):   # exported by sayo_train.hf_export, checked against transformers
         d = tmp_path / "models" / name
         assert (d / "onnx" / "decoder_model_merged.onnx").exists() and (d / "onnx" / "vision_encoder.onnx").exists()
-        assert json.loads((d / "config.json").read_text())["model_type"] == "qwen2_5_vl"
+        assert json.loads((d / "config.json").read_text())["model_type"] == "qwen3_vl"
         check = json.loads((tmp_path / "run" / f"export-{name}.json").read_text())["check"]["fp32"]
         assert check["tokens_equal"] and check["logits"] < 1e-4 and check["attention"] < 1e-4
     assert r.stdout.count("check ok") == 2

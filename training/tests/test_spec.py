@@ -161,12 +161,57 @@ def test_local_data_source_must_exist(tmp_path):
     (lambda d: d["export"].update(attention_layers=[0, 5]), "export.attention_layers", "no such decoder layer: [5]"),
     (lambda d: [r.update(weight=0.0) for r in d["rewards"]], "rewards", "every weight is 0"),
     (lambda d: d["model"].update(family="qwen2_vl"), "model.family",
-     "a model built from its shapes (init: random) is Qwen2.5-VL"),
+     "a model built from its shapes (init: random) is qwen2_5_vl or qwen3_vl"),
+    (lambda d: d["model"]["vision"].update(deepstack_visual_indexes=[0]), "model.vision.deepstack_visual_indexes",
+     "only Qwen3-VL has it, family is 'qwen2_5_vl'"),
     (lambda d: d["grpo"].update(advantage_eps=1e-6), "grpo.advantage_eps",
      "TRL's GRPOTrainer divides by (std + 0.0001); accepted: 0.0001, got 1e-06"),
 ])
 def test_semantic_errors_name_the_key(tmp_path, edit, key, reason):
     errs = errors_of(tmp_path, variant(edit))
+    assert len(errs) == 1 and errs[0].startswith(f"{tmp_path / 'job.yaml'}: {key}: {reason}"), errs
+
+
+def qwen3(d):
+    """BASE as a Qwen3-VL with DeepStack (32 px cells)."""
+    d["model"].update(family="qwen3_vl")
+    d["model"]["vision"].update(patch_size=16, depth=2, deepstack_visual_indexes=[0, 1], num_position_embeddings=64)
+    d["model"]["text"].update(mrope_section=[2, 1, 1], mrope_interleaved=True, tie_word_embeddings=False)
+    d["model"]["image"].update(min_pixels=4096, max_pixels=65536)
+
+
+def test_qwen3_vl_spec_loads():
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = load_spec(write(Path(tmp), variant(qwen3)))
+    assert spec.model.vision.deepstack_visual_indexes == [0, 1] and spec.model.text.mrope_interleaved is True
+    assert spec.model.cell_px == 32
+
+
+@pytest.mark.parametrize("edit, key, reason", [
+    (lambda d: d["model"]["vision"].pop("deepstack_visual_indexes"), "model.vision.deepstack_visual_indexes",
+     "missing required key (family qwen3_vl)"),
+    (lambda d: d["model"]["vision"].pop("num_position_embeddings"), "model.vision.num_position_embeddings",
+     "missing required key (family qwen3_vl)"),
+    (lambda d: d["model"]["text"].pop("mrope_interleaved"), "model.text.mrope_interleaved",
+     "missing required key (family qwen3_vl)"),
+    (lambda d: d["model"]["text"].pop("tie_word_embeddings"), "model.text.tie_word_embeddings",
+     "missing required key (family qwen3_vl"),
+    (lambda d: d["model"]["text"].update(mrope_interleaved=False), "model.text.mrope_interleaved", "must be true"),
+    (lambda d: d["model"]["vision"].update(num_position_embeddings=60), "model.vision.num_position_embeddings",
+     "must be a square number"),
+    (lambda d: d["model"]["vision"].update(deepstack_visual_indexes=[0, 2]), "model.vision.deepstack_visual_indexes",
+     "indices must be < vision depth 2"),
+    (lambda d: d["model"]["vision"].update(depth=4, deepstack_visual_indexes=[0, 1, 2]),
+     "model.vision.deepstack_visual_indexes", "3 DeepStack features need as many decoder layers, the model has 2"),
+    (lambda d: d["model"]["text"].update(head_dim=16, mrope_section=[2, 3, 3]), "model.text.mrope_section",
+     "interleaved: 3 x max(h, w) must be <= head_dim/2 = 8"),
+])
+def test_qwen3_vl_semantic_errors_name_the_key(tmp_path, edit, key, reason):
+    def both(d):
+        qwen3(d)
+        edit(d)
+    errs = errors_of(tmp_path, variant(both))
     assert len(errs) == 1 and errs[0].startswith(f"{tmp_path / 'job.yaml'}: {key}: {reason}"), errs
 
 

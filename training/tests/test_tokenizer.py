@@ -60,6 +60,8 @@ def test_prompt_fixtures_match_this_tokenizer(tok):
     from PIL import Image
 
     from sayo_train.processor import Processor, prompt_ids
+    from sayo_train.tokenizer import default_system
+    system = default_system(json.loads((REPO / "models" / "sayo-mini" / "config.json").read_text())["model_type"])
     pc = json.loads((REPO / "models" / "sayo-mini" / "preprocessor_config.json").read_text())
     proc = Processor(pc["patch_size"], pc["merge_size"], pc["temporal_patch_size"], pc["min_pixels"], pc["max_pixels"])
     cases = json.loads((REPO / "fixtures" / "prompt-cases.json").read_text())
@@ -67,5 +69,6 @@ def test_prompt_fixtures_match_this_tokenizer(tok):
     for c in cases:
         _pv, thw, g = proc(Image.open(REPO / c["image"]))
         assert thw == c["image_grid_thw"]
-        assert prompt_ids(tok, c["question"], g) == c["input_ids"]
+        assert prompt_ids(tok, c["question"], g, system) == c["input_ids"]
     assert render_prompt("Q").startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n")
+    assert render_prompt("Q", system=None).startswith("<|im_start|>user\n<|vision_start|>")

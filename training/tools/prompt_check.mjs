@@ -1,12 +1,13 @@
-// Checks fixtures/prompt-cases.json against transformers.js (AutoProcessor + chat template) for a model folder.
-// Usage (from the repo root): node training/tools/prompt_check.mjs [models/sayo-mini]
+// Checks prompt cases (question, image, input_ids, image_grid_thw; default fixtures/prompt-cases.json) against
+// transformers.js (AutoProcessor + the folder's chat template) for a model folder.
+// Usage (from the repo root): node training/tools/prompt_check.mjs [models/sayo-mini] [cases.json]
 import fs from 'node:fs';
 import path from 'node:path';
 import { AutoProcessor, RawImage, env } from '@huggingface/transformers';
 env.allowRemoteModels = false;
 const root = process.cwd();
 const processor = await AutoProcessor.from_pretrained(path.resolve(root, process.argv[2] ?? 'models/sayo-mini'));
-const cases = JSON.parse(fs.readFileSync(path.resolve(root, 'fixtures/prompt-cases.json'), 'utf8'));
+const cases = JSON.parse(fs.readFileSync(path.resolve(root, process.argv[3] ?? 'fixtures/prompt-cases.json'), 'utf8'));
 let bad = 0;
 for (const c of cases) {
   const image = await RawImage.read(path.resolve(root, c.image));
