@@ -32,7 +32,7 @@ from .assemble import Assembler
 from .decoder import EmbedExport, causal_bias, layer_forward
 from .family import Family, text_config
 from .quantize import variant_model, variant_name
-from .weights import Checkpoint, materialize, release
+from .weights import Checkpoint, materialize, release, trim
 
 # Column chunks of the LM head and row chunks of the token table: at most this many float32 bytes each.
 TABLE_CHUNK_BYTES = 256 * 2 ** 20
@@ -195,6 +195,7 @@ def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn
         hidden = out.add(piece, f"/layers.{i}/", feeds, named)["x_out"]
         x = x_next
         del piece
+        trim()
         if log:
             log(f"decoder layer {i + 1}/{L} ({time.time() - t0:.0f} s)")
 

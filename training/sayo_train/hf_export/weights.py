@@ -30,10 +30,9 @@ class Checkpoint:
             raise ExportError(f"{self.folder}: no model.safetensors or model.safetensors.index.json; a streamed export "
                               "reads safetensors weights (save the checkpoint with safe_serialization=True)")
         mapping = getattr(model_class, "_checkpoint_conversion_mapping", None) or {}
-        self._handles = {f: safe_open(str(self.folder / f), "pt") for f in files}
         self._where: dict[str, tuple[str, str]] = {}
-        for f, h in self._handles.items():
-            for key in h.keys():
+        for f in files:
+            for key in safe_open(str(self.folder / f), "pt").keys():
                 name = key
                 for pattern, repl in mapping.items():
                     name, n = re.subn(pattern, repl, name)
@@ -50,13 +49,19 @@ class Checkpoint:
         if name not in self._where:
             raise ExportError(f"{self.folder}: the checkpoint has no tensor for {name}")
         f, key = self._where[name]
-        t = self._handles[f].get_tensor(key).to(torch.float32)
+        t = self._open(f).get_tensor(key).to(torch.float32)
         return self.lora.merged(name, t) if self.lora else t
+
+    def _open(self, f: str):
+        """A fresh handle per read: safetensors maps the file, and the pages a read touches stay in the process
+        (its RSS) for as long as the handle lives; a handle per read lets them go with the tensor."""
+        from safetensors import safe_open
+        return safe_open(str(self.folder / f), "pt")
 
     def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
         """Rows [start, stop) of a 2-D tensor, read without the rest (a vocabulary table or LM head)."""
         f, key = self._where[name]
-        t = self._handles[f].get_slice(key)[start:stop].to(torch.float32)
+        t = self._open(f).get_slice(key)[start:stop].to(torch.float32)
         if self.lora and self.lora.touches(name):
             raise ExportError(f"{name}: a LoRA adapter on the embedding or LM head is not supported by the streamed "
                               "export; merge it with peft first")
@@ -64,7 +69,7 @@ class Checkpoint:
 
     def shape(self, name: str) -> list[int]:
         f, key = self._where[name]
-        return list(self._handles[f].get_slice(key).get_shape())
+        return list(self._open(f).get_slice(key).get_shape())
 
 
 class _Lora:
@@ -140,3 +145,16 @@ def release(module: torch.nn.Module) -> None:
     Live.now -= _size(module)
     for name, _p in list(module.named_parameters()):
         set_module_tensor_to_device(module, name, "meta")
+    trim()
+
+
+def trim() -> None:
+    """Hands freed heap memory back to the system (glibc's malloc_trim). Blocks of a piece's size freed after each
+    piece otherwise stay in glibc's heap (its mmap threshold rises to the size of the blocks freed), and the process
+    grows by about one piece per piece: measured +45 MB per 60 MB layer without, +0 with. No-op off glibc."""
+    import ctypes
+    import ctypes.util
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
