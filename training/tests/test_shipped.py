@@ -12,7 +12,11 @@ REPO = Path(__file__).resolve().parents[2]
 def test_model_folder(name):
     d = REPO / "models" / name
     cfg = json.loads((d / "config.json").read_text())
-    assert cfg["model_type"] == "qwen2_5_vl" and cfg["transformers.js_config"] == {"dtype": "fp32"}
+    # SAYO-Qwen-8B's class: Qwen3-VL with DeepStack, 32 px cells, its DeepStack carried as column blocks
+    assert cfg["model_type"] == "qwen3_vl" and cfg["transformers.js_config"] == {"dtype": "fp32"}
+    assert cfg["architectures"] == ["Qwen3VLForConditionalGeneration"]
+    ds = cfg["vision_config"]["deepstack_visual_indexes"]
+    assert ds and cfg["vision_config"]["patch_size"] * cfg["vision_config"]["spatial_merge_size"] == 32
     gen = json.loads((d / "generation_config.json").read_text())
     tokc = json.loads((d / "tokenizer_config.json").read_text())
     tj = json.loads((d / "tokenizer.json").read_text())
@@ -25,8 +29,10 @@ def test_model_folder(name):
     assert size <= 15 * 1024 * 1024
     dec = onnx.load(str(d / "onnx" / "decoder_model_merged.onnx"), load_external_data=False)
     outs = [o.name for o in dec.graph.output]
-    L = cfg["num_hidden_layers"]
+    L = cfg["text_config"]["num_hidden_layers"]
     assert outs[-L:] == [f"decoder_attentions.{i}" for i in range(L)]
+    width = dec.graph.input[0].type.tensor_type.shape.dim[2].dim_value
+    assert width == cfg["text_config"]["hidden_size"] * (1 + len(ds))
     assert (d / "TRAINING.md").exists()
 
 

@@ -29,13 +29,16 @@ describe('model families', () => {
     }
   });
 
-  it('reads SAYO-mini (qwen2_5_vl): 28 px cells, layers and heads also at the top level', () => {
-    const f = familyFor('qwen2_5_vl')!;
+  it('reads SAYO-mini (qwen3_vl with DeepStack): 32 px cells, layers and heads from text_config', () => {
     const config = read('config.json');
+    expect(config.model_type).toBe('qwen3_vl');
+    const f = familyFor(config.model_type)!;
     const g = f.geometry(config, read('preprocessor_config.json'));
-    expect(g.patch_size * g.merge_size).toBe(28);
-    expect(f.numLayers(config)).toBe(config.num_hidden_layers);
+    expect(g.patch_size * g.merge_size).toBe(32);
+    expect(f.numLayers(config)).toBe(config.text_config.num_hidden_layers);
     expect(f.imageTokenId(config)).toBe(config.image_token_id);
+    expect(f.deepstackIndexes(config).length).toBeGreaterThan(0);
+    expect(f.featureColumns(config)).toBe(1 + f.deepstackIndexes(config).length);
   });
 
   it('gives Qwen3-VL its 32 px geometry, from the processor or the vision config', () => {
