@@ -1,6 +1,7 @@
 /**
  * @file The comparison: both panels side by side on one shared colour scale (one legend), the trained − base
- * differences, and the image with the region editor before anything has run.
+ * differences, and the image with the region editor while no panel holds a token (before a run, while waiting for
+ * the first token, after a Stop before it or a reload that cut the run short).
  */
 import { useCallback, useRef } from 'react';
 import { useLens } from '../../state/store';
@@ -37,8 +38,12 @@ export function Compare() {
       </p>
     );
   }
+  // Panels without a token yet (waiting, stopped before the first token, reloaded mid-run) keep the image and the
+  // region layer on screen, so there is something to look at and draw on until the next run.
+  const noTokens = !panels.base?.panel.steps.length && !panels.trained?.panel.steps.length;
   return (
     <div className="compare">
+      {image && noTokens ? <Preview image={image} /> : null}
       <div className="panels">
         <Panel side="base" data={panels.base} scale={scale} image={img} />
         <Panel side="trained" data={panels.trained} scale={scale} image={img} />

@@ -11,6 +11,7 @@ import type { PanelData } from '../compare/useCompare';
 import { AnswerText } from './AnswerText';
 import { HeatmapView } from './HeatmapView';
 import { RewardPanel, RewardSpark } from './RewardPanel';
+import { panelToken } from './pickedToken';
 import { TokenStrip } from './TokenStrip';
 
 const TITLE: Record<Side, string> = { base: 'Base', trained: 'Trained' };
@@ -40,7 +41,9 @@ export function Panel({ side, data, scale, image }: { side: Side; data: PanelDat
   const panel = data?.panel;
   const answer = panel ? panel.steps.map((s) => s.text).join('') : '';
   const waiting = status === 'running' && (!panel || panel.steps.length === 0);
-  const clamped = data && typeof asked === 'number' && typeof data.token === 'number' && data.token !== asked;
+  // Only a pick beyond this answer's end is clamped (a hovered token is a preview, not a pick).
+  const own = panel && typeof asked === 'number' ? panelToken(asked, panel.steps.length) : null;
+  const clamped = typeof own === 'number' && own !== asked;
   return (
     <article className="panel" aria-label={`${TITLE[side]} model`} data-testid={`panel-${side}`}>
       <header>
@@ -69,7 +72,7 @@ export function Panel({ side, data, scale, image }: { side: Side; data: PanelDat
           <TokenStrip side={side} panel={panel} reward={data.reward} selected={data.selected} picked={data.token} />
           <p className="picked-line" data-testid={`picked-${side}`} data-index={typeof data.token === 'number' ? data.token : ''}>
             Showing {pickedLabel(data)}
-            {clamped ? ` — this answer ends at #${data.token} (picked #${asked as number})` : ''}
+            {clamped ? ` — this answer ends at #${own} (picked #${asked as number})` : ''}
           </p>
           <RewardPanel data={data} />
           {data.values && scale ? (

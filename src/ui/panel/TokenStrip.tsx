@@ -1,6 +1,6 @@
 /**
  * @file The token strip under an answer: each token coloured by its R_a (or its entropy), the tokens r_v counts
- * marked; click / hover / arrow keys pick a token (the arrows walk this answer to its own end); "all" and "top-30 % entropy" pick the aggregates. Token text is
+ * marked; click / hover / arrow keys pick a token (the arrows walk this answer to its own end, from the picked token); "all" and "top-30 % entropy" pick the aggregates. Token text is
  * rendered as React text (never HTML).
  */
 import { memo, useMemo, type KeyboardEvent } from 'react';
@@ -10,6 +10,7 @@ import { useLens } from '../../state/store';
 import type { SessionPanel, Side } from '../../session/types';
 import { colorFor, sharedScale } from '../charts/scale';
 import { raScale } from '../raScale';
+import { panelToken } from './pickedToken';
 
 /** WCAG relative luminance of an sRGB colour (0…255 channels). */
 function luminance(rgb: [number, number, number]): number {
@@ -73,9 +74,14 @@ export function TokenStrip({
     return { scale, rgb: Array.from(vals, (v) => colorFor(v, scale)) };
   }, [steps, reward, colorBy]);
   const counted = useMemo(() => new Set(selected), [selected]);
+  // The keys step from the picked token (clamped to this answer), never from the one under the pointer: the
+  // hover preview ends, so the strip, the heatmap and the header all show the token the keys reached.
+  const asked = useLens((s) => s.view.token);
+  const from = panelToken(asked, steps.length) ?? 'all';
   const onKey = (e: KeyboardEvent) => {
     const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-    if (d) setView({ token: stepToken(token, d, steps.length) });
+    if (d || e.key === 'Home' || e.key === 'End') setHover(null);
+    if (d) setView({ token: stepToken(from, d, steps.length) });
     else if (e.key === 'Home') setView({ token: 0 });
     else if (e.key === 'End') setView({ token: steps.length - 1 });
     else return;
