@@ -54,8 +54,8 @@ export function ViewControls() {
         Compare
         <select value={compare} onChange={(e) => setCompare(e.currentTarget.value as CompareMode)} data-testid="compare-mode">
           <option value="own">each model's own answer</option>
-          <option value="base-answer" disabled={!hasCross}>base's answer under both</option>
-          <option value="trained-answer" disabled={!hasCross}>trained's answer under both</option>
+          <option value="base-answer" disabled={!hasCross}>base's answer under both{hasCross ? '' : ' (Cross-score first)'}</option>
+          <option value="trained-answer" disabled={!hasCross}>trained's answer under both{hasCross ? '' : ' (Cross-score first)'}</option>
         </select>
       </label>
       <label>

@@ -1,7 +1,7 @@
 /**
- * @file The comparison: both panels side by side on one shared colour scale (one legend), the trained − base
- * differences, and the image with the region editor while no panel holds a token (before a run, while waiting for
- * the first token, after a Stop before it or a reload that cut the run short).
+ * @file The comparison: the per-head maps when asked for, both panels side by side on one shared colour scale (one
+ * legend), the trained − base differences, and the image with the region editor while no panel holds a token
+ * (before a run, while waiting for the first token, after a Stop before it or a reload that cut the run short).
  */
 import { useCallback, useRef } from 'react';
 import { useLens } from '../../state/store';
@@ -43,6 +43,8 @@ export function Compare() {
   const noTokens = !panels.base?.panel.steps.length && !panels.trained?.panel.steps.length;
   return (
     <div className="compare">
+      {/* Right under the controls whose checkbox asks for them (below the panels they were a screen away). */}
+      {multiples ? <SmallMultiples data={data} image={img} /> : null}
       {image && noTokens ? <Preview image={image} /> : null}
       <div className="panels">
         <Panel side="base" data={panels.base} scale={scale} image={img} />
@@ -50,7 +52,6 @@ export function Compare() {
       </div>
       <Chart render={legend} className="legend" testId="legend" />
       {panels.base && panels.trained ? <DiffPanel base={panels.base} trained={panels.trained} image={img} /> : null}
-      {multiples ? <SmallMultiples data={data} image={img} /> : null}
       <HeadMatrixView data={data} />
     </div>
   );
