@@ -90,7 +90,7 @@ async function ask(options: Options): Promise<void> {
     if (reward) lines.push(`r_v = ${fmt(reward.r_v, 4)}  (a_q ${fmt(reward.a_q, 5)}, v_q ${fmt(reward.v_q, 5)}, ${reward.selected.length} of ${tokens.length} tokens)   mean R_a = ${fmt(meanRa, 4)}`);
     else if (!scores) lines.push(info.attentionNote ?? `layer ${layer} was not captured`);
     else lines.push('no --boxes: a, v, R_a and r_v need a key region');
-    lines.push(`${run.summary.tokens} tokens in ${(run.ms / 1000).toFixed(2)} s (${tokensPerSecond.toFixed(1)} tokens/s), grid ${run.grid.rows}×${run.grid.cols}, layer ${layer}`);
+    lines.push(`${run.summary.tokens} tokens in ${(run.ms / 1000).toFixed(2)} s (${tokensPerSecond.toFixed(1)} tokens/s), grid ${run.grid.cols}×${run.grid.rows} cells (w×h), layer ${layer}`);
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await engine.unload(info.handle);

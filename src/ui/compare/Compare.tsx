@@ -3,7 +3,7 @@
  * legend), the trained − base differences, and the image with the region editor while no panel holds a token
  * (before a run, while waiting for the first token, after a Stop before it or a reload that cut the run short).
  */
-import { useCallback, useRef } from 'react';
+import { useCallback, useMemo, useRef } from 'react';
 import { useLens } from '../../state/store';
 import { renderLegend } from '../charts/legend';
 import { Chart } from '../Chart';
@@ -13,7 +13,8 @@ import { Preview } from './Preview';
 import { DiffPanel } from './DiffPanel';
 import { HeadMatrixView } from './HeadMatrixView';
 import { SmallMultiples } from './SmallMultiples';
-import { useCompare } from './useCompare';
+import { useCompare, type PanelData } from './useCompare';
+import { stripScales } from '../panel/TokenStrip';
 
 /** Both panels, the shared legend and the difference view. */
 export function Compare() {
@@ -23,6 +24,11 @@ export function Compare() {
   const multiples = useLens((s) => s.multiples);
   const data = useCompare();
   const { panels, scale } = data;
+  // One colour range for both token strips: the same colour is the same R_a (or entropy) in either answer.
+  const strips = useMemo(
+    () => stripScales([panels.base, panels.trained].filter((p): p is PanelData => !!p)),
+    [panels.base?.panel, panels.base?.reward, panels.trained?.panel, panels.trained?.reward],
+  );
   // Redraw the legend only when what it shows changes (a new but equal scale arrives with every token).
   const legendKey = scale ? `${scale.domain.join(',')}|${scale.label}|${scale.scheme}` : '';
   const legendScale = useRef(scale);
@@ -47,8 +53,8 @@ export function Compare() {
       {multiples ? <SmallMultiples data={data} image={img} /> : null}
       {image && noTokens ? <Preview image={image} /> : null}
       <div className="panels">
-        <Panel side="base" data={panels.base} scale={scale} image={img} />
-        <Panel side="trained" data={panels.trained} scale={scale} image={img} />
+        <Panel side="base" data={panels.base} scale={scale} image={img} strips={strips} />
+        <Panel side="trained" data={panels.trained} scale={scale} image={img} strips={strips} />
       </div>
       <Chart render={legend} className="legend" testId="legend" />
       {panels.base && panels.trained ? <DiffPanel base={panels.base} trained={panels.trained} image={img} /> : null}

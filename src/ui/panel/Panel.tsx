@@ -12,7 +12,7 @@ import { AnswerText } from './AnswerText';
 import { HeatmapView } from './HeatmapView';
 import { RewardPanel, RewardSpark } from './RewardPanel';
 import { panelToken } from './pickedToken';
-import { TokenStrip } from './TokenStrip';
+import { TokenStrip, type StripScales } from './TokenStrip';
 
 const TITLE: Record<Side, string> = { base: 'Base', trained: 'Trained' };
 
@@ -35,7 +35,7 @@ function pickedLabel(data: PanelData): string {
 }
 
 /** The panel of one side (data is null until the run's prompt facts arrive). */
-export function Panel({ side, data, scale, image }: { side: Side; data: PanelData | undefined; scale: ColorScale | null; image: HTMLImageElement | null }) {
+export function Panel({ side, data, scale, image, strips }: { side: Side; data: PanelData | undefined; scale: ColorScale | null; image: HTMLImageElement | null; strips?: StripScales | null }) {
   const status = useLens((s) => (s.compare === 'own' || (s.compare === 'base-answer') === (side === 'base') ? s.runs[side] : s.cross[side]).status);
   const asked = useLens((s) => s.view.token);
   const panel = data?.panel;
@@ -69,7 +69,7 @@ export function Panel({ side, data, scale, image }: { side: Side; data: PanelDat
       ) : null}
       {data && panel && panel.steps.length > 0 ? (
         <>
-          <TokenStrip side={side} panel={panel} reward={data.reward} selected={data.selected} picked={data.token} />
+          <TokenStrip side={side} panel={panel} reward={data.reward} selected={data.selected} picked={data.token} scales={strips} />
           <p className="picked-line" data-testid={`picked-${side}`} data-index={typeof data.token === 'number' ? data.token : ''}>
             Showing {pickedLabel(data)}
             {clamped ? ` — this answer ends at #${own} (picked #${asked as number})` : ''}
