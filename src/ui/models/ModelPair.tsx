@@ -101,10 +101,12 @@ export function ModelPair() {
       <div className="model-pick backend-pick">
         <label htmlFor="backend">Backend</label>
         <select id="backend" data-testid="backend" value={backend} onChange={(e) => setBackend(e.currentTarget.value as BackendChoice)}>
-          <option value="auto">auto (WebGPU on a hardware GPU, else WASM)</option>
+          <option value="auto">auto</option>
           <option value="webgpu">WebGPU</option>
           <option value="wasm">WASM</option>
         </select>
+        {/* Said beside the menu, not inside it: a long option is cut with "…" in a narrow select. */}
+        <p className="hint backend-hint">auto: WebGPU on a hardware GPU, else WASM</p>
       </div>
       {(['base', 'trained'] as Side[]).map((side) => (
         <div key={side} className="model-pick">

@@ -62,6 +62,11 @@ export function Panel({ side, data, scale, image, strips }: { side: Side; data: 
       ) : (
         <AnswerText side={side} answer={answer} />
       )}
+      {panel && panel.steps.length === 0 && !waiting && status !== 'running' ? (
+        <p className="hint" data-testid={`no-token-${side}`}>
+          No token of this answer was kept ({status === 'interrupted' ? 'the page was reloaded' : 'the run ended'} before the first one). Run again to answer.
+        </p>
+      ) : null}
       {panel?.prompt.unknownWords.length ? (
         <p className="notice" data-testid={`unknown-${side}`}>
           Words this model's vocabulary lacks (split into pieces, still answered): {panel.prompt.unknownWords.join(', ')}
