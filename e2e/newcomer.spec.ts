@@ -91,8 +91,7 @@ test.describe('1440×900', () => {
     await page.screenshot({ path: `${DIR}/desktop-reloaded-mid-run.png` });
   });
 
-  test('answered: per-head maps next to their checkbox, r_v marks large enough to see, no label cut with "…"', async ({ page }) => {
-    test.setTimeout(300_000);
+  test('no label cut with "…": the backend menu and the reason lines', async ({ page }) => {
     await page.goto('/');
     await ready(page);
     // Labels at 1440 px: the backend menu shows its whole choice, the reason lines are not cut.
@@ -113,7 +112,12 @@ test.describe('1440×900', () => {
     });
     expect(cut).toEqual([]);
     await page.screenshot({ path: `${DIR}/desktop-header.png`, clip: { x: 0, y: 0, width: 1440, height: 260 } });
+  });
 
+  test('answered: per-head maps next to their checkbox, r_v marks large enough to see', async ({ page }) => {
+    test.setTimeout(300_000);
+    await page.goto('/');
+    await ready(page);
     await pick(page);
     await runDone(page);
     const dot = await page.evaluate(() => {
