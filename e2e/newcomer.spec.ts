@@ -1,9 +1,10 @@
 /**
  * @file What a newcomer met on a first visit, in real Chromium against the built app (and one dev-server visit): a
  * token picked before a run never blocks saving and a reload mid-run keeps the partial answers; panels without a
- * token (Stop before it) keep the image and the region layer; the per-head maps appear next to the checkbox that asks for them; a
- * sample's question leaves with its image; the r_v marks are large enough to see; no label is cut with "…" at
- * 1440 px; the dev server does not reload the page on a first visit. Screenshots of each go to test-results/newcomer.
+ * token (Stop before it) keep the image and the region layer; a link's out-of-range layer and token are clamped and
+ * said; the per-head maps appear next to the checkbox that asks for them; a sample's question leaves with its image;
+ * the r_v marks are large enough to see; no label is cut with "…" at 1440 px; the dev server does not reload the page
+ * on a first visit. Screenshots of each go to test-results/newcomer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -137,6 +138,16 @@ test.describe('1440×900', () => {
     await box.uncheck();
     await page.getByTestId('panel-base').scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${DIR}/desktop-answered-strips.png` });
+
+    // A link asking for a layer and a token the kept answers do not have: clamped, and said.
+    await page.waitForTimeout(1_000);
+    await page.goto('/?layer=42&token=999');
+    await expect(page.getByTestId('status-base')).toHaveText(/^done/);
+    const note = page.getByTestId('error').filter({ hasText: /link's view was adjusted/ });
+    await expect(note).toContainText('layer=42');
+    await expect(note).toContainText('token=999');
+    await expect(page.getByTestId('picked-token')).not.toContainText('999');
+    await page.screenshot({ path: `${DIR}/desktop-url-clamped.png`, clip: { x: 0, y: 180, width: 1440, height: 420 } });
   });
 });
 
