@@ -1,7 +1,7 @@
 /**
  * @file The token strip under an answer: each token coloured by its R_a (or its entropy) on a range shared with the
- * other answer's strip, the tokens r_v counts
- * marked; click / hover / arrow keys pick a token (the arrows walk this answer to its own end, from the picked token); "all" and "top-30 % entropy" pick the aggregates. Token text is
+ * other answer's strip, the tokens r_v counts marked; click / hover / arrow keys pick a token (the arrows walk this
+ * answer to its own end, from the picked token); "all" and "top-30 % entropy" pick the aggregates. Token text is
  * rendered as React text (never HTML).
  */
 import { memo, useMemo, type KeyboardEvent } from 'react';
