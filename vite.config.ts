@@ -137,8 +137,10 @@ function engineAssets(): Plugin {
 
 export default defineConfig({
   plugins: [react(), securityPolicy(), transformersChains(), engineAssets()],
-  // The dev server pre-bundles transformers.js with Rolldown: the same rewrite applies there.
-  optimizeDeps: { rolldownOptions: { plugins: [transformersChains()] } },
+  // The dev server pre-bundles transformers.js with Rolldown: the same rewrite applies there. It is named up front:
+  // only the engine worker imports it, and the dependency scan starts from the HTML pages, so on a first visit it was
+  // found late and the page reloaded once ("optimized dependencies changed").
+  optimizeDeps: { include: ['@huggingface/transformers'], rolldownOptions: { plugins: [transformersChains()] } },
   define: {
     __SAYO_MODELS_REV__: JSON.stringify(modelsRevision()),
   },

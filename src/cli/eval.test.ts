@@ -1,10 +1,12 @@
 /**
  * @file `sayo eval` and `sayo ask` spawned for real on the shipped SAYO-mini pair and held-out images: outputs,
- * bad input (malformed line, missing image, corrupt ONNX), resuming, and agreement between ask and eval.
+ * bad input (malformed line, missing image, corrupt ONNX), resuming, agreement between ask and eval, and the embedded
+ * pair's notice on a picture unlike the ones it was trained on.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hasStackTrace, REPO_ROOT, runSayo } from './lib/run-cli.ts';
 import { stripAttentionOutputs } from './onnx/attention.ts';
@@ -124,6 +126,22 @@ describe('sayo ask', () => {
     expect(out.text).toBe(evalRow.text);
     expect(out.reward.meanRa).toBeCloseTo(evalRow.R_a, 12);
     expect(out.reward.r_v).toBeCloseTo(evalRow.r_v, 12);
+  });
+
+  it('on a photo, the embedded model comes with the synthetic-pictures notice (stderr, and in --json); not on its own kind of picture', async () => {
+    const photo = path.join(dir, 'photo.png');
+    const [W, H] = [360, 240];
+    const px = Buffer.alloc(W * H * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 2654435761) >>> 24;
+    await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(photo);
+    const text = runSayo(['ask', '--model', 'sayo-mini', '--image', photo, '--question', 'What is on the board?', '--boxes', '10,10,120,90']);
+    expect(text.status).toBe(0);
+    expect(text.stderr).toMatch(/trained only on synthetic pictures/);
+    const json = runSayo(['ask', '--model', 'sayo-mini', '--image', photo, '--question', 'What is on the board?', '--json']);
+    expect(JSON.parse(json.stdout).notice).toMatch(/trained only on synthetic pictures/);
+    const own = runSayo(['ask', '--model', 'sayo-mini', '--image', path.join(REPO_ROOT, 'data/heldout/images/00000.png'), '--question', 'q', '--json']);
+    expect(own.stderr).not.toMatch(/synthetic pictures/);
+    expect(JSON.parse(own.stdout).notice).toBeNull();
   });
 
   it('prints a token table, and refuses bad boxes and missing images with exit 2', () => {

@@ -2,10 +2,12 @@
  * @file Keeping the session: restores the last session from IndexedDB at start (then the view from the URL), saves
  * the session whenever input, panels or view change — debounced when idle, and at most every SAVE_DELAY_MS while
  * answers stream, so a reload mid-run keeps the image, question, regions and the partial answers (restored as
- * "interrupted") — and mirrors the view in the URL (other URL parameters, e.g. `backend`, are kept).
+ * "interrupted") — and mirrors the view in the URL (other URL parameters, e.g. `backend`, are kept). A URL's view is
+ * checked against the restored panels, and what could not be used as written is said.
  */
-import { loadSession, readViewSearch, saveSession, viewFromSearch, viewToSearch } from '../session/persist';
-import { applySession, buildSession, concreteLayer } from './session';
+import { loadSession, readViewSearch, saveSession, viewToSearch } from '../session/persist';
+import type { ViewState } from '../session/types';
+import { applySession, buildSession, concreteLayer, viewForPanels } from './session';
 import type { LensState, LensStore } from './store';
 
 /** Milliseconds of quiet before the session is saved. */
@@ -15,7 +17,10 @@ export const URL_DELAY_MS = 250;
 
 const running = (s: LensState) => [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].some((r) => r.status === 'running');
 
-/** Restores the kept session and the URL's view (URL wins for the view). Reports a broken record as an error. */
+/**
+ * Restores the kept session and the URL's view (URL wins for the view, checked against the panels). Reports a broken
+ * record, and URL view values that could not be used as written, as errors.
+ */
 export async function restoreSession(store: LensStore, search = location.search): Promise<boolean> {
   let restored = false;
   try {
@@ -27,8 +32,36 @@ export async function restoreSession(store: LensStore, search = location.search)
   } catch (e) {
     store.getState().setError('session', `The saved session could not be restored: ${(e as Error).message}`);
   }
-  if (search) store.getState().setView(viewFromSearch(search, store.getState().view));
+  if (search) applyViewSearch(store, search);
   return restored;
+}
+
+/** A view value as its URL parameter writes it. */
+const asParam = (v: ViewState, key: 'token' | 'layer' | 'head'): string =>
+  key === 'head' ? (v.head.kind === 'head' ? `h${v.head.head}` : v.head.kind) : String(v[key]);
+
+/**
+ * Applies a URL's view to the store, checked against the panels on screen: an unreadable value keeps its default, a
+ * token, layer or head the panels do not hold is clamped to the nearest they do (see viewForPanels), and one message
+ * (scope 'view') says which parameters were not used as written. Without panels only the syntax can be checked.
+ */
+export function applyViewSearch(store: LensStore, search: string): void {
+  const s = store.getState();
+  const { values, rejected } = readViewSearch(search);
+  const asked: ViewState = { ...s.view, ...values };
+  const panels = [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].flatMap((r) => (r.panel ? [r.panel] : []));
+  const checked = viewForPanels(asked, panels);
+  // "The last layer" (no layer in the URL) stays symbolic; only a layer the URL names is checked.
+  const view = panels.some((p) => p.steps.length) ? { ...checked, layer: asked.layer < 0 ? asked.layer : checked.layer } : asked;
+  const notes = rejected.map(({ param, value }) => `${param}=${value} is not a valid value (the default is used)`);
+  for (const key of ['layer', 'token', 'head'] as const) {
+    if (values[key] === undefined || asParam(view, key) === asParam(asked, key)) continue;
+    const what = key === 'layer' ? 'not a captured layer' : key === 'token' ? 'beyond the answers' : 'not a captured head';
+    notes.push(`${key}=${asParam(asked, key)} is ${what} (showing ${key} ${asParam(view, key)})`);
+  }
+  s.setView(view);
+  if (notes.length) s.setError('view', `The link's view was adjusted: ${notes.join('; ')}.`);
+  else s.clearError('view');
 }
 
 /** Saves on change and syncs the URL; returns the dispose function. */

@@ -58,6 +58,12 @@ export function ViewControls() {
           <option value="trained-answer" disabled={!hasCross}>trained's answer under both</option>
         </select>
       </label>
+      {/* Why two options are greyed out, beside the menu (inside it, the longer options would widen it past a phone). */}
+      {hasCross ? null : (
+        <span className="hint" data-testid="compare-hint">
+          (answers under both models: Cross-score first)
+        </span>
+      )}
       <label>
         Layer
         <select value={view.layer} onChange={(e) => setView({ layer: Number(e.currentTarget.value) })} data-testid="layer-select">

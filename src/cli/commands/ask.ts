@@ -1,6 +1,7 @@
 /**
  * @file `sayo ask`: one greedy answer from one model with per-token entropy, a, v, R_a (with boxes) and the SAYO
- * reward r_v over the top-30 % entropy tokens; `--json` prints every figure.
+ * reward r_v over the top-30 % entropy tokens; `--json` prints every figure. The embedded pair on a picture unlike
+ * the ones it was trained on comes with the notice the app shows.
  */
 import type { Command } from 'commander';
 import { attentionScores } from '../../core/metrics.ts';
@@ -8,6 +9,7 @@ import type { Box } from '../../core/geometry.ts';
 import { createNodeEngine } from '../../engine/node.ts';
 import { CliError } from '../lib/errors.ts';
 import { engineFailure, modelSource, readImage } from '../lib/model-arg.ts';
+import { embeddedNotice } from '../lib/pair-notice.ts';
 import { METRIC_MAX_NEW_TOKENS, runSample } from '../lib/run-sample.ts';
 import { fmt, renderTable } from '../lib/table.ts';
 
@@ -43,6 +45,9 @@ async function ask(options: Options): Promise<void> {
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new CliError(`--max-new-tokens must be a positive integer, not "${options.maxNewTokens}"`);
   const source = modelSource(options.model);
   const image = readImage(options.image);
+  const notice = embeddedNotice(source, options.image);
+  // Said first, on stderr, so that it is seen before the answer and never mixes into --json or a piped table.
+  if (notice) process.stderr.write(notice + '\n');
   const engine = createNodeEngine();
   const info = await engine.load(source).catch((e) => Promise.reject(engineFailure(`cannot load ${options.model}`, e)));
   try {
@@ -79,6 +84,7 @@ async function ask(options: Options): Promise<void> {
         timing: { prefillMs: run.summary.prefillMs, decodeMs: run.summary.decodeMs, totalMs: run.ms, tokensPerSecond },
         attentionNote: info.attentionNote ?? null,
         architectureNote: info.architectureNote ?? null,
+        notice,
       };
       if (info.architectureNote) process.stderr.write(`sayo: ${options.model}: ${info.architectureNote}\n`);
       process.stdout.write(JSON.stringify(out, null, 2) + '\n');
@@ -93,7 +99,7 @@ async function ask(options: Options): Promise<void> {
     if (reward) lines.push(`r_v = ${fmt(reward.r_v, 4)}  (a_q ${fmt(reward.a_q, 5)}, v_q ${fmt(reward.v_q, 5)}, ${reward.selected.length} of ${tokens.length} tokens)   mean R_a = ${fmt(meanRa, 4)}`);
     else if (!scores) lines.push(info.attentionNote ?? `layer ${layer} was not captured`);
     else lines.push('no --boxes: a, v, R_a and r_v need a key region');
-    lines.push(`${run.summary.tokens} tokens in ${(run.ms / 1000).toFixed(2)} s (${tokensPerSecond.toFixed(1)} tokens/s), grid ${run.grid.rows}×${run.grid.cols}, layer ${layer}`);
+    lines.push(`${run.summary.tokens} tokens in ${(run.ms / 1000).toFixed(2)} s (${tokensPerSecond.toFixed(1)} tokens/s), grid ${run.grid.cols}×${run.grid.rows} cells (w×h), layer ${layer}`);
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await engine.unload(info.handle);

@@ -15,6 +15,7 @@ export type ErrorScope =
   | 'run-base'
   | 'run-trained'
   | 'session'
+  | 'view'
   | 'export';
 
 /** One message shown inline with `data-testid="error"`. */

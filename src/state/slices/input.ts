@@ -21,6 +21,8 @@ export interface InputSlice {
   /** Shown under the image, e.g. when a huge image was downscaled. */
   imageNotice: string | null;
   question: string;
+  /** The question is a sample's, untouched: it leaves with the sample's image (it does not fit the user's own). */
+  questionFromSample: boolean;
   boxes: Box[];
   /** Index of the box the editor has selected (keyboard moves / deletes it). */
   selectedBox: number | null;
@@ -33,9 +35,10 @@ export interface InputSlice {
   /** A box drawn with the mouse: replaces the regions or is added, as `drawMode` says; it is selected. */
   drawBox(box: Box): void;
   clearBoxes(): void;
-  /** A new image: its regions and any answers made for the previous image are cleared. */
+  /** A new image: its regions, any answers made for the previous image and a sample's question are cleared. */
   setImage(image: LoadedImage, notice?: string | null): void;
-  setQuestion(question: string): void;
+  /** Sets the question; `fromSample` marks a sample's own question (cleared with the sample's image). */
+  setQuestion(question: string, fromSample?: boolean): void;
   setBoxes(boxes: Box[]): void;
   addBox(box: Box): void;
   updateBox(index: number, box: Box): void;
@@ -75,6 +78,7 @@ export const createInputSlice: StateCreator<LensState, [], [], InputSlice> = (se
   image: null,
   imageNotice: null,
   question: '',
+  questionFromSample: false,
   boxes: [],
   selectedBox: null,
   drawMode: 'replace',
@@ -85,17 +89,19 @@ export const createInputSlice: StateCreator<LensState, [], [], InputSlice> = (se
     set((s) => (s.drawMode === 'replace' ? { boxes: [box], selectedBox: 0 } : { boxes: [...s.boxes, box], selectedBox: s.boxes.length })),
   clearBoxes: () => set({ boxes: [], selectedBox: null }),
   // Answers belong to the image they were made for: a new image clears them (a session import sets its own after).
+  // So does a sample's question ("…below the orange triangle?" means nothing on a photo); a typed one stays.
   setImage: (image, notice = null) =>
-    set({
+    set((s) => ({
+      ...(s.questionFromSample ? { question: '', questionFromSample: false } : {}),
       image,
       imageNotice: notice,
       boxes: [],
       selectedBox: null,
       runs: { base: { status: 'idle', panel: null }, trained: { status: 'idle', panel: null } },
       cross: { base: { status: 'idle', panel: null }, trained: { status: 'idle', panel: null } },
-      compare: 'own',
-    }),
-  setQuestion: (question) => set({ question }),
+      compare: 'own' as const,
+    })),
+  setQuestion: (question, fromSample = false) => set({ question, questionFromSample: fromSample }),
   setBoxes: (boxes) => set({ boxes, selectedBox: null }),
   addBox: (box) => set((s) => ({ boxes: [...s.boxes, box], selectedBox: s.boxes.length })),
   updateBox: (index, box) => set((s) => ({ boxes: s.boxes.map((b, i) => (i === index ? box : b)) })),

@@ -1,8 +1,9 @@
 /**
- * @file The comparison: both panels side by side on one shared colour scale (one legend), the trained − base
- * differences, and the image with the region editor before anything has run.
+ * @file The comparison: the per-head maps when asked for, both panels side by side on one shared colour scale (one
+ * legend), the trained − base differences, and the image with the region editor while no panel holds a token
+ * (before a run, while waiting for the first token, after a Stop before it or a reload that cut the run short).
  */
-import { useCallback, useRef } from 'react';
+import { useCallback, useMemo, useRef } from 'react';
 import { useLens } from '../../state/store';
 import { renderLegend } from '../charts/legend';
 import { Chart } from '../Chart';
@@ -12,7 +13,8 @@ import { Preview } from './Preview';
 import { DiffPanel } from './DiffPanel';
 import { HeadMatrixView } from './HeadMatrixView';
 import { SmallMultiples } from './SmallMultiples';
-import { useCompare } from './useCompare';
+import { useCompare, type PanelData } from './useCompare';
+import { stripScales } from '../panel/TokenStrip';
 
 /** Both panels, the shared legend and the difference view. */
 export function Compare() {
@@ -22,6 +24,11 @@ export function Compare() {
   const multiples = useLens((s) => s.multiples);
   const data = useCompare();
   const { panels, scale } = data;
+  // One colour range for both token strips: the same colour is the same R_a (or entropy) in either answer.
+  const strips = useMemo(
+    () => stripScales([panels.base, panels.trained].filter((p): p is PanelData => !!p)),
+    [panels.base?.panel, panels.base?.reward, panels.trained?.panel, panels.trained?.reward],
+  );
   // Redraw the legend only when what it shows changes (a new but equal scale arrives with every token).
   const legendKey = scale ? `${scale.domain.join(',')}|${scale.label}|${scale.scheme}` : '';
   const legendScale = useRef(scale);
@@ -37,15 +44,20 @@ export function Compare() {
       </p>
     );
   }
+  // Panels without a token yet (waiting, stopped before the first token, reloaded mid-run) keep the image and the
+  // region layer on screen, so there is something to look at and draw on until the next run.
+  const noTokens = !panels.base?.panel.steps.length && !panels.trained?.panel.steps.length;
   return (
     <div className="compare">
+      {/* Right under the controls whose checkbox asks for them (below the panels they were a screen away). */}
+      {multiples ? <SmallMultiples data={data} image={img} /> : null}
+      {image && noTokens ? <Preview image={image} /> : null}
       <div className="panels">
-        <Panel side="base" data={panels.base} scale={scale} image={img} />
-        <Panel side="trained" data={panels.trained} scale={scale} image={img} />
+        <Panel side="base" data={panels.base} scale={scale} image={img} strips={strips} />
+        <Panel side="trained" data={panels.trained} scale={scale} image={img} strips={strips} />
       </div>
       <Chart render={legend} className="legend" testId="legend" />
       {panels.base && panels.trained ? <DiffPanel base={panels.base} trained={panels.trained} image={img} /> : null}
-      {multiples ? <SmallMultiples data={data} image={img} /> : null}
       <HeadMatrixView data={data} />
     </div>
   );

@@ -48,7 +48,7 @@ export function Preview({ image }: { image: LoadedImage }) {
         <RegionEditor image={image} testId="region-layer" />
       </div>
       <p className="hint">
-        {grid ? `${grid.rows} × ${grid.cols} visual tokens; the regions cover ${covered}. ` : ''}
+        {grid ? `${grid.cols}×${grid.rows} visual tokens (w×h); the regions cover ${covered}. ` : ''}
         {cover?.error ? <span className="notice">{cover.error}</span> : 'Draw key regions here (or press N on the image), then Run.'}
       </p>
     </div>

@@ -30,7 +30,7 @@ export async function pickSample(sample: Sample, listUrl: string): Promise<void>
   const ok = await acceptImageFile(await res.blob(), sample.image.split('/').pop() ?? sample.id);
   if (!ok) return;
   const s = useLens.getState();
-  s.setQuestion(sample.question);
+  s.setQuestion(sample.question, true);
   s.setBoxes(sample.boxes.map((b) => [...b] as Box));
   s.clearError('question');
 }

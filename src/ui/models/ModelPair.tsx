@@ -11,6 +11,9 @@ import type { Side } from '../../session/types';
 import { useCommands } from '../commands';
 import { AddCheckpoint } from './AddCheckpoint';
 
+/** What a load still does once every file has arrived (until the checkpoint is ready). */
+export const AFTER_FILES = 'creating the ONNX Runtime sessions (starting the runtime, preparing the graphs for this backend)…';
+
 const LABEL: Record<Side, string> = { base: 'Base checkpoint', trained: 'Trained checkpoint' };
 
 /** Bytes in MB, or kB below 0.1 MB (so a small file never reads "0.0 MB"). */
@@ -38,8 +41,15 @@ function StatusLine({ status, side }: { status: ModelStatus; side: Side }) {
       <div className="model-status" data-testid={`model-status-${side}`} data-state="loading">
         <div className="load-head">
           <progress max={1} value={frac ?? undefined} aria-label={`${LABEL[side]} download`} />
-          <span aria-hidden="true">{files.length ? `${done} / ${files.length} files${current ? ` · ${fileLine(current)}` : ''}` : 'starting…'}</span>
+          <span aria-hidden="true">
+            {!files.length
+              ? 'starting…'
+              : done === files.length
+                ? `${done} / ${files.length} files ✓ · ${AFTER_FILES}`
+                : `${done} / ${files.length} files${current ? ` · ${fileLine(current)}` : ''}`}
+          </span>
         </div>
+        {files.length && done === files.length ? <p className="sr-only">{AFTER_FILES}</p> : null}
         <ul className="files sr-only">
           {files.map((f) => (
             <li key={f.file}>{fileLine(f)}</li>
@@ -92,10 +102,12 @@ export function ModelPair() {
       <div className="model-pick backend-pick">
         <label htmlFor="backend">Backend</label>
         <select id="backend" data-testid="backend" value={backend} onChange={(e) => setBackend(e.currentTarget.value as BackendChoice)}>
-          <option value="auto">auto (WebGPU on a hardware GPU, else WASM)</option>
+          <option value="auto">auto</option>
           <option value="webgpu">WebGPU</option>
           <option value="wasm">WASM</option>
         </select>
+        {/* Said beside the menu, not inside it: a long option is cut with "…" in a narrow select. */}
+        <p className="hint backend-hint">auto: WebGPU on a hardware GPU, else WASM</p>
       </div>
       {(['base', 'trained'] as Side[]).map((side) => (
         <div key={side} className="model-pick">

@@ -11,7 +11,8 @@ import type { PanelData } from '../compare/useCompare';
 import { AnswerText } from './AnswerText';
 import { HeatmapView } from './HeatmapView';
 import { RewardPanel, RewardSpark } from './RewardPanel';
-import { TokenStrip } from './TokenStrip';
+import { panelToken } from './pickedToken';
+import { TokenStrip, type StripScales } from './TokenStrip';
 
 const TITLE: Record<Side, string> = { base: 'Base', trained: 'Trained' };
 
@@ -34,13 +35,15 @@ function pickedLabel(data: PanelData): string {
 }
 
 /** The panel of one side (data is null until the run's prompt facts arrive). */
-export function Panel({ side, data, scale, image }: { side: Side; data: PanelData | undefined; scale: ColorScale | null; image: HTMLImageElement | null }) {
+export function Panel({ side, data, scale, image, strips }: { side: Side; data: PanelData | undefined; scale: ColorScale | null; image: HTMLImageElement | null; strips?: StripScales | null }) {
   const status = useLens((s) => (s.compare === 'own' || (s.compare === 'base-answer') === (side === 'base') ? s.runs[side] : s.cross[side]).status);
   const asked = useLens((s) => s.view.token);
   const panel = data?.panel;
   const answer = panel ? panel.steps.map((s) => s.text).join('') : '';
   const waiting = status === 'running' && (!panel || panel.steps.length === 0);
-  const clamped = data && typeof asked === 'number' && typeof data.token === 'number' && data.token !== asked;
+  // Only a pick beyond this answer's end is clamped (a hovered token is a preview, not a pick).
+  const own = panel && typeof asked === 'number' ? panelToken(asked, panel.steps.length) : null;
+  const clamped = typeof own === 'number' && own !== asked;
   return (
     <article className="panel" aria-label={`${TITLE[side]} model`} data-testid={`panel-${side}`}>
       <header>
@@ -59,6 +62,11 @@ export function Panel({ side, data, scale, image }: { side: Side; data: PanelDat
       ) : (
         <AnswerText side={side} answer={answer} />
       )}
+      {panel && panel.steps.length === 0 && !waiting && status !== 'running' ? (
+        <p className="hint" data-testid={`no-token-${side}`}>
+          No token of this answer was kept ({status === 'interrupted' ? 'the page was reloaded' : 'the run ended'} before the first one). Run again to answer.
+        </p>
+      ) : null}
       {panel?.prompt.unknownWords.length ? (
         <p className="notice" data-testid={`unknown-${side}`}>
           Words this model's vocabulary lacks (split into pieces, still answered): {panel.prompt.unknownWords.join(', ')}
@@ -66,10 +74,10 @@ export function Panel({ side, data, scale, image }: { side: Side; data: PanelDat
       ) : null}
       {data && panel && panel.steps.length > 0 ? (
         <>
-          <TokenStrip side={side} panel={panel} reward={data.reward} selected={data.selected} picked={data.token} />
+          <TokenStrip side={side} panel={panel} reward={data.reward} selected={data.selected} picked={data.token} scales={strips} />
           <p className="picked-line" data-testid={`picked-${side}`} data-index={typeof data.token === 'number' ? data.token : ''}>
             Showing {pickedLabel(data)}
-            {clamped ? ` — this answer ends at #${data.token} (picked #${asked as number})` : ''}
+            {clamped ? ` — this answer ends at #${own} (picked #${asked as number})` : ''}
           </p>
           <RewardPanel data={data} />
           {data.values && scale ? (

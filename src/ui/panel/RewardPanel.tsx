@@ -120,9 +120,9 @@ export function RewardSpark({ data }: { data: PanelData }) {
         <Chart render={spark} className="sparkline" testId={`spark-${data.side}`} />
         {markX !== null ? <span className="spark-mark" style={{ left: markX }} aria-hidden="true" /> : null}
       </div>
-      <figcaption className="hint">
+      <figcaption className="hint" data-testid={`spark-caption-${data.side}`}>
         R_a per token (y) over the answer's tokens (x) · dashed: 0.5 = region as attended as the image mean ·{' '}
-        <span className="rv-dot">●</span> counts for r_v · layer {data.layer}, head mean · grid {data.grid.rows}×{data.grid.cols} cells
+        <span className="rv-dot">●</span> counts for r_v · layer {data.layer}, head mean · grid {data.grid.cols}×{data.grid.rows} cells (w×h)
       </figcaption>
     </figure>
   );

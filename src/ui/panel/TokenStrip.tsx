@@ -1,6 +1,7 @@
 /**
- * @file The token strip under an answer: each token coloured by its R_a (or its entropy), the tokens r_v counts
- * marked; click / hover / arrow keys pick a token (the arrows walk this answer to its own end); "all" and "top-30 % entropy" pick the aggregates. Token text is
+ * @file The token strip under an answer: each token coloured by its R_a (or its entropy) on a range shared with the
+ * other answer's strip, the tokens r_v counts marked; click / hover / arrow keys pick a token (the arrows walk this
+ * answer to its own end, from the picked token); "all" and "top-30 % entropy" pick the aggregates. Token text is
  * rendered as React text (never HTML).
  */
 import { memo, useMemo, type KeyboardEvent } from 'react';
@@ -8,8 +9,22 @@ import type { RewardResult } from '../../core/reward';
 import { stepToken } from '../../state/slices/view';
 import { useLens } from '../../state/store';
 import type { SessionPanel, Side } from '../../session/types';
-import { colorFor, sharedScale } from '../charts/scale';
+import { colorFor, sharedScale, type ColorScale } from '../charts/scale';
 import { raScale } from '../raScale';
+import { panelToken } from './pickedToken';
+
+/** The token strips' colour scales, computed over both shown answers. */
+export interface StripScales {
+  ra: ColorScale | null;
+  entropy: ColorScale | null;
+}
+
+/** One R_a scale and one entropy scale over every given answer (null for a kind no answer has). */
+export function stripScales(answers: readonly { panel: SessionPanel; reward: RewardResult | null }[]): StripScales {
+  const ra = answers.filter((a) => a.reward).map((a) => Float32Array.from(a.reward!.perToken, (t) => t.R_a));
+  const entropy = answers.filter((a) => a.panel.steps.length).map((a) => Float32Array.from(a.panel.steps, (s) => s.entropy));
+  return { ra: ra.length ? raScale(ra) : null, entropy: entropy.length ? sharedScale(entropy, 'raw', 'viridis') : null };
+}
 
 /** WCAG relative luminance of an sRGB colour (0…255 channels). */
 function luminance(rgb: [number, number, number]): number {
@@ -54,6 +69,7 @@ export function TokenStrip({
   reward,
   selected,
   picked,
+  scales,
 }: {
   side: Side;
   panel: SessionPanel;
@@ -61,6 +77,8 @@ export function TokenStrip({
   selected: number[];
   /** This panel's own picked token (the shared pick clamped to this answer's length). */
   picked: number | 'all' | 'selected' | null;
+  /** The colour scales both strips share (so one colour is one R_a, one entropy, in either panel). */
+  scales?: StripScales | null;
 }) {
   const token = picked ?? 'all';
   const colorBy = useLens((s) => s.view.colorBy);
@@ -69,13 +87,18 @@ export function TokenStrip({
   const colours = useMemo(() => {
     const byRa = colorBy === 'ra' && reward;
     const vals = Float32Array.from(steps, (s, i) => (byRa ? reward.perToken[i]?.R_a ?? 0 : s.entropy));
-    const scale = byRa ? raScale([vals]) : sharedScale([vals], 'raw', 'viridis');
+    const scale = (byRa ? scales?.ra : scales?.entropy) ?? (byRa ? raScale([vals]) : sharedScale([vals], 'raw', 'viridis'));
     return { scale, rgb: Array.from(vals, (v) => colorFor(v, scale)) };
-  }, [steps, reward, colorBy]);
+  }, [steps, reward, colorBy, scales]);
   const counted = useMemo(() => new Set(selected), [selected]);
+  // The keys step from the picked token (clamped to this answer), never from the one under the pointer: the
+  // hover preview ends, so the strip, the heatmap and the header all show the token the keys reached.
+  const asked = useLens((s) => s.view.token);
+  const from = panelToken(asked, steps.length) ?? 'all';
   const onKey = (e: KeyboardEvent) => {
     const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-    if (d) setView({ token: stepToken(token, d, steps.length) });
+    if (d || e.key === 'Home' || e.key === 'End') setHover(null);
+    if (d) setView({ token: stepToken(from, d, steps.length) });
     else if (e.key === 'Home') setView({ token: 0 });
     else if (e.key === 'End') setView({ token: steps.length - 1 });
     else return;
@@ -93,7 +116,8 @@ export function TokenStrip({
           Top-30 % entropy
         </button>
         <span className="hint">
-          coloured by {what}; <span className="rv-dot">●</span> = counts for r_v
+          coloured by <span data-testid={`strip-scale-${side}`}>{what}</span>
+          {scales ? ' (one range for both answers)' : ''}; <span className="rv-dot">●</span> = counts for r_v
         </span>
       </div>
       <div
