@@ -9,19 +9,23 @@ import { gridFor, type ProcessorGeometry } from '../../core/geometry';
 import { DEFAULT_PROCESSOR, DOWNSCALE_PIXELS, downscaleTarget, sizeProblem } from './loadImage';
 
 const MINI = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../../models/sayo-mini/preprocessor_config.json'), 'utf8')) as ProcessorGeometry;
+/** One visual-token cell of the shipped checkpoint, read from its processor (never a constant of one family). */
+const CELL = MINI.patch_size * MINI.merge_size;
+const DEFAULT_CELL = DEFAULT_PROCESSOR.patch_size * DEFAULT_PROCESSOR.merge_size;
 
 describe('sizeProblem', () => {
   it('accepts ordinary images, including exactly one cell per side', () => {
     expect(sizeProblem(316, 329, MINI)).toBeNull();
-    expect(sizeProblem(28, 28, MINI)).toBeNull();
-    expect(sizeProblem(28, 5600, MINI)).toBeNull();
+    expect(sizeProblem(CELL, CELL, MINI)).toBeNull();
+    expect(sizeProblem(CELL, CELL * 200, MINI)).toBeNull();
   });
-  it('rejects a side under 28 px with the size in the message', () => {
-    expect(sizeProblem(27, 400, MINI)).toMatch(/27×400 px.*at least 28 px/);
-    expect(sizeProblem(400, 10, DEFAULT_PROCESSOR)).toMatch(/at least 28 px/);
+  it('rejects a side under one cell (patch_size × merge_size) with the size in the message', () => {
+    expect(sizeProblem(CELL - 1, 400, MINI)).toMatch(new RegExp(`${CELL - 1}×400 px.*at least ${CELL} px`));
+    expect(sizeProblem(400, CELL - 1, MINI)).toMatch(new RegExp(`400×${CELL - 1} px.*at least ${CELL} px`));
+    expect(sizeProblem(400, 10, DEFAULT_PROCESSOR)).toMatch(new RegExp(`at least ${DEFAULT_CELL} px`));
   });
   it('rejects an aspect ratio above 200', () => {
-    expect(sizeProblem(28 * 201, 28, MINI)).toMatch(/aspect ratio is 201:1.*at most 200:1/);
+    expect(sizeProblem(CELL * 201, CELL, MINI)).toMatch(/aspect ratio is 201:1.*at most 200:1/);
   });
 });
 
