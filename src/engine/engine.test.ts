@@ -32,12 +32,19 @@ async function generate(maxNewTokens: number, extra: Record<string, unknown> = {
 }
 
 describe('node engine on SAYO-mini', () => {
-  it('reports the model: CPU backend, every layer exposed, 28 px cells', () => {
+  it("reports the model as its checkpoint declares it: CPU backend, every layer exposed, the processor's cell size", () => {
+    const dir = path.join(ROOT, 'models/sayo-mini');
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    const pre = JSON.parse(fs.readFileSync(path.join(dir, 'preprocessor_config.json'), 'utf8'));
+    const text = config.text_config ?? config;
     expect(info.backend).toBe('cpu');
-    expect(info.modelType).toBe('qwen2_5_vl');
-    expect(info.attentionLayers).toEqual(Array.from({ length: info.numLayers }, (_, i) => i));
-    expect(info.cellSize).toBe(28);
+    expect(info.modelType).toBe(config.model_type);
+    expect(info.numLayers).toBe(text.num_hidden_layers);
+    expect(info.attentionLayers).toEqual(Array.from({ length: text.num_hidden_layers }, (_, i) => i));
+    expect(info.cellSize).toBe(pre.patch_size * pre.merge_size);
     expect(info.attentionNote).toBeUndefined();
+    // The shipped export carries every DeepStack block its config names, so the engine has nothing to warn about.
+    expect(info.architectureNote).toBeUndefined();
   });
 
   it('streams one step per token with attention that sums to 1', async () => {
