@@ -1,6 +1,6 @@
 /**
  * @file The shipped checkpoints through transformers.js's own, unmodified path: in Node, `AutoModelForImageTextToText`
- * (Qwen2_5_VLForConditionalGeneration for SAYO-mini) + `AutoProcessor` load each folder of models/ and answer held-out
+ * (the class of the folder's model_type) + `AutoProcessor` load each folder of models/ and answer held-out
  * questions with `generate({output_attentions, return_dict_in_generate})`, which returns `decoder_attentions` for every generated
  * step. The answers must equal our engine's greedy answers on the same records (one code path, same tokens).
  */
@@ -21,6 +21,9 @@ describe.each(['sayo-mini-base', 'sayo-mini'])('%s via transformers.js generate(
     env.allowRemoteModels = false;
     const dir = path.join(ROOT, 'models', id);
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    // Qwen2/2.5-VL keep the decoder's fields at the top level, Qwen3-VL under text_config.
+    const textConfig = config.text_config ?? config;
+    expect(Number.isInteger(textConfig.num_hidden_layers) && Number.isInteger(textConfig.num_attention_heads)).toBe(true);
     const processor = await AutoProcessor.from_pretrained(dir);
     const model = await AutoModelForImageTextToText.from_pretrained(dir, { dtype: 'fp32' });
     const engine = createNodeEngine();
@@ -45,10 +48,10 @@ describe.each(['sayo-mini-base', 'sayo-mini'])('%s via transformers.js generate(
         // one entry per generated token, one tensor per layer, each the last row's softmax over every key so far
         expect(out.decoder_attentions).toHaveLength(ids.length);
         out.decoder_attentions.forEach((perLayer, step) => {
-          expect(perLayer).toHaveLength(config.num_hidden_layers);
+          expect(perLayer).toHaveLength(textConfig.num_hidden_layers);
           for (const t of perLayer) {
             const [b, h, q, k] = t.dims;
-            expect([b, h]).toEqual([1, config.num_attention_heads]);
+            expect([b, h]).toEqual([1, textConfig.num_attention_heads]);
             expect(q).toBe(1); // the call's last query row only (models/CONTRACT.md), at prefill too
             expect(k).toBe(promptLen + step);
             const data = t.data as Float32Array;
