@@ -42,12 +42,30 @@ function inspectJson(folder: string): { status: number | null; checks: Check[]; 
 
 const failures = (checks: Check[]) => checks.filter((c) => c.status === 'fail').map((c) => c.message);
 
+/** What the shipped folder itself declares, so the cases hold for any checkpoint of the contract. */
+const readShipped = (file: string) => JSON.parse(fs.readFileSync(path.join(shipped, file), 'utf8'));
+const SHIPPED_CONFIG = readShipped('config.json');
+/** The decoder's fields: top level for Qwen2-VL, text_config for Qwen2.5-VL / Qwen3-VL exports. */
+const SHIPPED_TEXT = SHIPPED_CONFIG.text_config ?? SHIPPED_CONFIG;
+const LAYERS: number = SHIPPED_TEXT.num_hidden_layers;
+const VOCAB: number = SHIPPED_TEXT.vocab_size ?? SHIPPED_CONFIG.vocab_size;
+const PROCESSOR_CLASS: string = readShipped('preprocessor_config.json').processor_class;
+const tokenId = (content: string): number =>
+  (readShipped('tokenizer.json').added_tokens as Array<{ id: number; content: string }>).find((a) => a.content === content)!.id;
+const VISION_END = tokenId('<|vision_end|>');
+const IM_END = tokenId('<|im_end|>');
+/** Edits a text-model field where this config keeps it (text_config when it has one). */
+const editText = (c: Record<string, unknown>, key: string, value: unknown) =>
+  ((c.text_config && typeof c.text_config === 'object' ? (c.text_config as Record<string, unknown>) : c)[key] = value);
+
 describe('sayo inspect', () => {
-  it('passes both shipped checkpoints, all four attention layers present', () => {
+  it('passes both shipped checkpoints, every attention layer present', () => {
+    expect(Number.isInteger(LAYERS) && LAYERS > 0).toBe(true);
     for (const model of ['models/sayo-mini', 'models/sayo-mini-base']) {
       const run = runSayo(['inspect', model]);
       expect(run.status).toBe(0);
-      expect(run.stdout).toMatch(/✓ decoder_attentions\.3 FLOAT/);
+      for (let l = 0; l < LAYERS; l++) expect(run.stdout).toMatch(new RegExp(`✓ decoder_attentions\\.${l} FLOAT`));
+      expect(run.stdout).not.toMatch(new RegExp(`decoder_attentions\\.${LAYERS} `));
       expect(run.stdout).toMatch(/\d+ checks: \d+ passed, 0 failed, 0 warnings/);
     }
   });
@@ -59,7 +77,7 @@ describe('sayo inspect', () => {
       ['wrong-image-id', (f) => editJson(path.join(f, 'config.json'), (c) => (c.image_token_id = 3)), /image_token_id 3 is the id of <\|image_pad\|>/],
       ['no-normalize', (f) => editJson(path.join(f, 'preprocessor_config.json'), (c) => delete c.do_normalize), /do_normalize/],
       ['no-eos', (f) => editJson(path.join(f, 'generation_config.json'), (c) => (c.eos_token_id = [1])), /eos_token_id \[1\] includes <\|im_end\|>/],
-      ['fewer-layers', (f) => editJson(path.join(f, 'config.json'), (c) => (c.num_hidden_layers = 6)), /past_key_values\.4\.key is missing/],
+      ['fewer-layers', (f) => editJson(path.join(f, 'config.json'), (c) => editText(c, 'num_hidden_layers', LAYERS + 2)), new RegExp(`past_key_values\\.${LAYERS}\\.key is missing`)],
       ['corrupt-decoder', (f) => fs.truncateSync(path.join(f, 'onnx/decoder_model_merged.onnx'), 1000), /decoder_model_merged\.onnx is not a valid ONNX model/],
       ['no-special', (f) => editJson(path.join(f, 'tokenizer.json'), (t) => (t.added_tokens = (t.added_tokens as Array<{ content: string }>).filter((a) => a.content !== '<|im_end|>'))), /special token <\|im_end\|> missing/],
     ];
@@ -83,14 +101,14 @@ describe('sayo inspect', () => {
       ['template-no-image', (f) => template(f, (t) => t.replaceAll('<|vision_start|><|image_pad|><|vision_end|>', '')),
         /chat template renders an image turn without <\|vision_start\|><\|image_pad\|><\|vision_end\|> .*expected the placeholder where the image goes; fix: use the Qwen-VL chat template/],
       ['template-broken', (f) => template(f, (t) => `${t}{% if %}`), /chat template does not render an image turn in transformers\.js \(.+\); fix: /],
-      ['vocab-too-big', (f) => editJson(path.join(f, 'tokenizer.json'), (t) => (t.added_tokens as object[]).push({ id: 600, content: '<extra>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false })),
-        /tokenizer size 601 > embedding rows 554: .*expected ≤ 554; fix: resize the model's embeddings/],
+      ['vocab-too-big', (f) => editJson(path.join(f, 'tokenizer.json'), (t) => (t.added_tokens as object[]).push({ id: VOCAB + 46, content: '<extra>', special: true, single_word: false, lstrip: false, rstrip: false, normalized: false })),
+        new RegExp(`tokenizer size ${VOCAB + 47} > embedding rows ${VOCAB}: .*expected ≤ ${VOCAB}; fix: resize the model's embeddings`)],
       ['vision-end-id', (f) => editJson(path.join(f, 'config.json'), (c) => (c.vision_end_token_id = 3)),
-        /vision_end_token_id 3 is the id of <\|vision_end\|> \(548\); fix: set "vision_end_token_id": 548 in config\.json/],
+        new RegExp(`vision_end_token_id 3 is the id of <\\|vision_end\\|> \\(${VISION_END}\\); fix: set "vision_end_token_id": ${VISION_END} in config\\.json`)],
       ['eos-unknown', (f) => editJson(path.join(f, 'config.json'), (c) => (c.eos_token_id = 9999)),
-        /config\.json eos_token_id 9999 has id\(s\) 9999 that are not tokens of tokenizer\.json; expected .*<\|im_end\|> is 540/],
+        new RegExp(`config\\.json eos_token_id 9999 has id\\(s\\) 9999 that are not tokens of tokenizer\\.json; expected .*<\\|im_end\\|> is ${IM_END}`)],
       ['no-processor-class', (f) => editJson(path.join(f, 'preprocessor_config.json'), (c) => delete c.processor_class),
-        /processor_class is not set: expected "Qwen2_5_VLProcessor" .*fix: add "processor_class": "Qwen2_5_VLProcessor" to preprocessor_config\.json/],
+        new RegExp(`processor_class is not set: expected "${PROCESSOR_CLASS}" .*fix: add "processor_class": "${PROCESSOR_CLASS}" to preprocessor_config\\.json`)],
       ['qwen25-wrong-class', (f) => {
         editJson(path.join(f, 'config.json'), (c) => (c.model_type = 'qwen2_5_vl'));
         editJson(path.join(f, 'preprocessor_config.json'), (c) => (c.processor_class = 'AutoProcessor'));
