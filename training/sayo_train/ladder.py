@@ -387,9 +387,10 @@ def mini_entry(cache: Path) -> dict:
     key = hashlib.sha256(SHIPPED_MINI_NOATTN.read_bytes()).hexdigest()[:12]
     view = noattn_view(SHIPPED_MINI, SHIPPED_MINI_NOATTN, cache / f"mini-noattn-{key}")
     params = _onnx_params(SHIPPED_MINI / "onnx")
+    tc = cfg.get("text_config") or cfg   # Qwen2-VL keeps the text fields at the top level
     return {"rung": "mini", "path": str(SHIPPED_MINI), "noattn": str(view), "shipped": True,
-            "layers": cfg["num_hidden_layers"], "heads": cfg["num_attention_heads"],
-            "attention_layers": list(range(cfg["num_hidden_layers"])), "quantized": [], "light": "", "params": params["all"],
+            "layers": tc["num_hidden_layers"], "heads": tc["num_attention_heads"],
+            "attention_layers": list(range(tc["num_hidden_layers"])), "quantized": [], "light": "", "params": params["all"],
             "decoder_params": params["decoder"], "built": False}
 
 
