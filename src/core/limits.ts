@@ -109,6 +109,15 @@ export function checkConfigPlausible(config: unknown): void {
       throw new LimitError(`config.json ${prefix}num_key_value_heads`, `${kv} does not divide num_attention_heads ${heads}`);
     }
   }
+  // The families read each text field from the top level, else from text_config, so the pair they use may come
+  // from two places (a stray top-level num_key_value_heads beside Qwen3-VL's text_config): check that pair too.
+  const [top, text] = [parts[0][1], parts.find(([p]) => p === 'text_config.')?.[1] ?? {}];
+  const pick = (key: 'num_attention_heads' | 'num_key_value_heads'): [string, number | undefined] =>
+    top[key] !== undefined && top[key] !== null ? [key, top[key] as number] : [`text_config.${key}`, text[key] as number | undefined];
+  const [[, heads], [kvField, kv]] = [pick('num_attention_heads'), pick('num_key_value_heads')];
+  if (heads !== undefined && kv !== undefined && (kv > heads || heads % kv !== 0)) {
+    throw new LimitError(`config.json ${kvField}`, `${kv} does not divide num_attention_heads ${heads}`);
+  }
 }
 
 /**
