@@ -137,7 +137,11 @@ export function configCases(root: string, runs: number, seed: number): FaultCase
     }
     return null;
   };
-  const refused = [{ ...config, num_hidden_layers: 1e7 }, { ...config, vocab_size: -1 }, { ...config, num_key_value_heads: 3 }].map((c, i): FaultCase => ({
+  // Each implausible field at the top level and where the config keeps the decoder's fields (text_config for
+  // Qwen2.5-VL / Qwen3-VL, the top level for Qwen2-VL).
+  const bad: Array<Record<string, number>> = [{ num_hidden_layers: 1e7 }, { vocab_size: -1 }, { num_key_value_heads: 3 }];
+  const inText = (edit: Record<string, number>) => (config.text_config ? { ...config, text_config: { ...config.text_config, ...edit } } : { ...config, ...edit });
+  const refused = [...bad.map((edit) => ({ ...config, ...edit })), ...bad.map(inText)].map((c, i): FaultCase => ({
     name: `crafted config #${i}`,
     run: () => checkConfigPlausible(c),
     clear: [LimitError],
