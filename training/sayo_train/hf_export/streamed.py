@@ -273,6 +273,7 @@ def export_embed(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, opset:
                        {"input_ids": {0: "batch_size", 1: "sequence_length"},
                         "rows": {0: "batch_size", 1: "sequence_length"}}, opset)
         del mod, table
+        trim()
         for p, w in out.items():
             m = piece
             if p != "fp32":
@@ -388,6 +389,7 @@ def export_streamed(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, att
             if ext:
                 chunks[path.name] = 1
     _drop_unasked(onnx_dir, "vision_encoder", precisions, chunks)
+    trim()
     seconds["vision_encoder"] = time.time() - t0
     emb = export_embed(model, ckpt, family, onnx_dir, opset, precisions)
     seconds["embed_tokens"] = emb["seconds"]
