@@ -1,8 +1,8 @@
 """A model folder is untrusted input (it comes from strangers): nothing in it is executed, every file is read only when
 it is a regular file under a size cap, and every size it declares is bounded before anything is allocated from it.
 
-CONFIG_LIMITS mirrors src/core/limits.ts (the engine, `sayo inspect` and the app read the same numbers there);
-VISION_LIMITS bounds what only the exporter reads. A breach is an ExportError of one line naming the field."""
+CONFIG_LIMITS and VISION_LIMITS (sayo_train/limits.py) mirror src/core/limits.ts, where the engine, `sayo inspect`
+and the app read the same numbers. A breach is an ExportError of one line naming the field."""
 from __future__ import annotations
 
 import json
@@ -11,16 +11,9 @@ import os
 import stat
 from pathlib import Path
 
+from ..limits import CONFIG_LIMITS, VISION_LIMITS
 from .family import ExportError
 
-# Same numbers as CONFIG_LIMITS in src/core/limits.ts (a test reads both).
-CONFIG_LIMITS = {"num_hidden_layers": 512, "num_attention_heads": 1024, "num_key_value_heads": 1024,
-                 "hidden_size": 65_536, "intermediate_size": 1_048_576, "vocab_size": 4_194_304,
-                 "max_position_embeddings": 16_777_216}
-# The vision tower: the largest Qwen-VL towers have 32 blocks (Qwen2/2.5-VL) and 27 (Qwen3-VL), patch 14 / 16.
-VISION_LIMITS = {"depth": 256, "num_heads": 1024, "hidden_size": 65_536, "embed_dim": 65_536, "out_hidden_size": 65_536,
-                 "intermediate_size": 1_048_576, "patch_size": 1024, "spatial_merge_size": 64,
-                 "temporal_patch_size": 64, "in_channels": 16, "num_position_embeddings": 1_048_576}
 # Same as DOWNLOAD_LIMITS.maxJsonBytes in src/core/limits.ts: a Qwen tokenizer.json is about 11 MB.
 MAX_JSON_BYTES = 64 * 1024 * 1024
 # Keys that make transformers import Python from the folder (AutoConfig / AutoTokenizer / AutoModel... / processors).
