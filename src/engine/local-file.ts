@@ -10,6 +10,8 @@ export class LocalFileError extends Error {
   constructor(
     public readonly file: string,
     reason: string,
+    /** The system error code when the file could not be opened (ENOENT, EACCES, …). */
+    public readonly code?: string,
   ) {
     super(`${file}: ${reason}`);
     this.name = 'LocalFileError';
@@ -27,7 +29,8 @@ export function checkRegularFile(file: string, maxBytes: number): number {
   try {
     st = fs.statSync(file);
   } catch (e) {
-    throw new LocalFileError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new LocalFileError(file, `cannot be read (${code})`, code);
   }
   if (!st.isFile()) throw new LocalFileError(file, `not a regular file (${kind(st)}; only regular files are read)`);
   if (st.size > maxBytes) throw new LocalFileError(file, `${MB(st.size)}, more than ${MB(maxBytes)} (size limit)`);
@@ -53,7 +56,8 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
-    throw new LocalFileError(file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new LocalFileError(file, `cannot be read (${code})`, code);
   }
   try {
     const st = fs.fstatSync(fd);

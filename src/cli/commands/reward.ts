@@ -23,7 +23,7 @@ async function readInput(source: string): Promise<string> {
   try {
     return readRegularFile(source, cap).toString('utf8');
   } catch (err) {
-    if (err instanceof LocalFileError) throw new CaseError('--input', err.message);
+    if (err instanceof LocalFileError && err.code === undefined) throw new CaseError('--input', err.message);
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new CaseError('--input', `cannot read ${JSON.stringify(source)} (${code})`);
   }

@@ -50,8 +50,9 @@ export async function checkChatTemplate(s: SectionWriter, tokenizer: Json, tokCo
   const fix = 'fix: use the Qwen-VL chat template of the base checkpoint (chat_template in tokenizer_config.json or chat_template.jinja)';
   const r = await boxPrompt({ tokenizer, tokConfig, jinja, question: 'What is in the picture?', imagePadId });
   if (!r.ok) {
-    const what = r.stage === 'template' ? `; ${fix}` : r.stage === 'tokenizer' ? '; fix: use the tokenizer.json of the base checkpoint' : '; fix: use the tokenizer.json of the base checkpoint (its pre-tokenizer and normalizer)';
-    s.check(false, `the prompt of an image turn cannot be prepared in transformers.js: ${boxFailure(r)}${what}`);
+    if (r.stage === 'template') s.check(false, `chat template does not render an image turn in transformers.js (${boxFailure(r).slice(0, 200)}); ${fix}`);
+    else if (r.stage === 'tokenizer') s.check(false, `the tokenizer cannot be built in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint`);
+    else s.check(false, `the rendered prompt cannot be tokenized in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint (its pre-tokenizer and normalizer)`);
     return;
   }
   const rendered = r.rendered;

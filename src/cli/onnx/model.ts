@@ -168,7 +168,6 @@ function planWrite(loaded: LoadedModel, outFile: string): WritePlan {
   const inFile = path.resolve(loaded.file);
   const out = path.resolve(outFile);
   if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new CliError(`the output ${outFile} is a folder; give an .onnx file path`);
-  if (fs.lstatSync(out, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output ${outFile} is a symlink; an output is never written through links: give a plain file path`);
   const graph = loaded.model.graph as GraphProto;
   const tensors = externalTensors(graph).map((t) => ({ t, loc: externalLocation(t, loaded.file) }));
   const moves = new Map(tensors.map(({ loc }) => [loc, renamedLocation(loc, inFile, out)]));
@@ -180,14 +179,15 @@ function planWrite(loaded: LoadedModel, outFile: string): WritePlan {
     const src = path.join(path.dirname(inFile), from);
     const dst = path.join(path.dirname(out), to);
     data.push([src, to]);
-    if (realPath(src) !== realPath(dst)) {
-      if (fs.lstatSync(dst, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output's external data file ${dst} is a symlink; an output is never written through links`);
-      links.push([src, dst]);
-    }
+    if (realPath(src) !== realPath(dst)) links.push([src, dst]);
   }
   for (const [target, what] of [[out, 'the output'], ...links.map(([, dst]) => [dst, 'its external data file'] as const)]) {
     const hit = protectedFiles.get(realPath(target));
     if (hit) throw new CliError(`${what} ${target} is ${hit}: writing it would destroy the input; choose an output path outside the input's files`);
+  }
+  if (fs.lstatSync(out, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output ${outFile} is a symlink; an output is never written through links: give a plain file path`);
+  for (const [, dst] of links) {
+    if (fs.lstatSync(dst, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output's external data file ${dst} is a symlink; an output is never written through links`);
   }
   for (const { t } of tensors) {
     for (const e of t.externalData ?? []) if (e.key === 'location') e.value = moves.get(e.value ?? '') ?? e.value;
