@@ -204,7 +204,6 @@ export function checkConfigPlausible(config: unknown): void {
     if (prefix === 'transformers.js_config.') continue;
     if (prefix === 'vision_config.') {
       for (const key of Object.keys(VISION_LIMITS) as Array<keyof typeof VISION_LIMITS>) boundedInt(c, `config.json ${prefix}${key}`, c[key], VISION_LIMITS[key]);
-      continue;
     }
     for (const key of Object.keys(CONFIG_LIMITS) as Array<keyof typeof CONFIG_LIMITS>) configInt(c, prefix, key);
     const heads = configInt(c, prefix, 'num_attention_heads');

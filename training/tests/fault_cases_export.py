@@ -184,7 +184,10 @@ def _cases(root: Path, build_tiny, load_checkpoint) -> int:
     case("output folder", "re-export fails midway: previous export kept",
          [other, "--out", good, "--processor", _copy(src, root / "noproc", lambda f: (
              f / "preprocessor_config.json").unlink())], r"preprocessor_config\.json missing", [good])
+    (good / "TRAINING.md").write_text("how this model was trained")
     case("output folder", "re-export replaces the previous export", [src, "--out", good], None)
+    kept = (good / "TRAINING.md").is_file() and (good / "TRAINING.md").read_text() == "how this model was trained"
+    emit(f"{G}: output folder", "TRAINING.md beside the export is kept", "accepted" if kept else "lost", "")
     stale = [p.name for p in root.iterdir() if ".sayo-export-" in p.name]
     emit(f"{G}: output folder", "no temporary folder left beside", "wrong" if stale else "accepted", ", ".join(stale))
     elsewhere = root / "elsewhere"

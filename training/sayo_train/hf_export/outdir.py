@@ -15,6 +15,8 @@ from .family import ExportError
 # What an export writes (models/CONTRACT.md layout); a folder holding only these may be replaced.
 EXPORT_ENTRIES = frozenset({"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
                             "tokenizer_config.json", "registry_entry.json", "export_report.json", "onnx"})
+# Written beside an export by the pipeline's report stage: allowed in the output, and carried into the new export.
+KEPT_ENTRIES = frozenset({"TRAINING.md"})
 _TMP = ".sayo-export-tmp"
 _OLD = ".sayo-export-old"
 
@@ -42,7 +44,7 @@ def check_output(out: Path, inputs: Iterable[Path | None]) -> None:
             raise ExportError(f"--out {out}: is {'' if r == real else 'a parent of '}the input folder {inp}; "
                               "give a separate output folder (an export replaces its output whole)")
     if out.is_dir():
-        unrelated = sorted(e.name for e in out.iterdir() if e.name not in EXPORT_ENTRIES)
+        unrelated = sorted(e.name for e in out.iterdir() if e.name not in EXPORT_ENTRIES | KEPT_ENTRIES)
         if unrelated:
             raise ExportError(f"--out {out}: holds {', '.join(unrelated[:3])}{' …' if len(unrelated) > 3 else ''}, "
                               "which an export did not write; give an empty folder or a previous export")
@@ -79,6 +81,9 @@ def staged_output(out: Path, inputs: Iterable[Path | None]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for name in KEPT_ENTRIES:
+        if (real / name).is_file() and not (tmp / name).exists():
+            shutil.copy2(real / name, tmp / name)
     old = None
     if real.exists():
         old = real.parent / f".{real.name}{_OLD}-{os.getpid()}"

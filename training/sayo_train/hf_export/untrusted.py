@@ -116,11 +116,11 @@ def check_config(config: dict, where: Path) -> None:
         for k in d:
             if k in ("__proto__", "constructor", "prototype"):
                 raise ExportError(f"config.json {prefix}{k}: not a config field")
-        limits = VISION_LIMITS if prefix == "vision_config." else CONFIG_LIMITS
+        limits = {**CONFIG_LIMITS, **VISION_LIMITS} if prefix == "vision_config." else CONFIG_LIMITS
         for key, limit in limits.items():
             _bounded_int(d, prefix, key, limit)
         heads, kv = d.get("num_attention_heads"), d.get("num_key_value_heads")
-        if prefix != "vision_config." and isinstance(heads, int) and isinstance(kv, int) and heads % kv:
+        if isinstance(heads, int) and isinstance(kv, int) and (kv > heads or heads % kv):
             raise ExportError(f"config.json {prefix}num_key_value_heads: {kv} does not divide "
                               f"num_attention_heads {heads}")
 
