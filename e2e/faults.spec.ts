@@ -249,3 +249,25 @@ test('Stop ends a run whose model is stuck loading; the other side answers; the 
   for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
 });
 });
+
+test('a folder declaring 1e6 external-data chunks is refused at once, with a handful of requests', async ({ page }) => {
+  let requests = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/fault/external/')) requests++;
+  });
+  await serveModel(page, 'external', (file, b) => {
+    if (file !== 'config.json') return b;
+    const c = JSON.parse(b.toString('utf8'));
+    c['transformers.js_config'] = { dtype: 'fp32', use_external_data_format: 1_000_000 };
+    return Buffer.from(JSON.stringify(c));
+  });
+  await openHarness(page);
+  const t0 = Date.now();
+  const bad = await load(page, { kind: 'url', url: '/fault/external/' });
+  expect(bad).toMatchObject({ ok: false, code: 'bad_input' });
+  expect(bad.ok === false && bad.message).toMatch(/use_external_data_format: 1000000 is not plausible/);
+  expect(Date.now() - t0).toBeLessThan(30_000);
+  expect(requests).toBeLessThan(20);
+  // The engine stays usable.
+  expect(await load(page, { kind: 'registry', id: 'sayo-mini-base' })).toEqual({ ok: true, backend: 'wasm' });
+});
