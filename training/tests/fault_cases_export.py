@@ -286,6 +286,16 @@ def _cases(root: Path, build_tiny, load_checkpoint) -> int:
     (root / "adapter-nan" / "adapter_config.json").write_text(json.dumps(cfg))
     case("adapter", "NaN adapter without --check", [src, "--out", root / "o14", "--adapter", root / "adapter-nan"],
          r"non-finite")
+    # an adapter whose LoRA matrices are for a wider model (hidden 96, not 64): peft's shape check, in one line
+    from safetensors.torch import load_file, save_file
+    wide = _copy(root / "adapter-nan", root / "adapter-wide")
+    cfg = json.loads((wide / "adapter_config.json").read_text())
+    weights = load_file(str(wide / "adapter_model.safetensors"))
+    save_file({k: (torch.zeros(v.shape[0], 96) if "lora_A" in k else torch.zeros(96, v.shape[1])) for k, v in
+               weights.items()}, str(wide / "adapter_model.safetensors"))
+    (wide / "adapter_config.json").write_text(json.dumps(cfg))
+    case("adapter", "LoRA shapes of another width", [src, "--out", root / "o15", "--adapter", wide],
+         r"does not fit this base")
     return 0
 
 
