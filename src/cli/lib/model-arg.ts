@@ -32,7 +32,7 @@ export function readImage(file: string): ImageInput {
   try {
     bytes = readRegularFile(file, INPUT_LIMITS.maxImageBytes);
   } catch (err) {
-    throw new CliError(err instanceof LocalFileError ? `image ${err.message}` : `cannot read image ${file}: ${messageOf(err)}`);
+    throw new CliError(err instanceof LocalFileError && err.code === undefined ? `image ${err.message}` : `cannot read image ${file}: ${err instanceof LocalFileError ? err.code : messageOf(err)}`);
   }
   if (bytes.length === 0) throw new CliError(`image ${file} is empty`);
   const header = readImageHeader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
