@@ -1,9 +1,18 @@
 /**
  * @file Playwright: real Debian Chromium (WASM and WebGPU/SwiftShader) against `vite preview` of the built dist/
- * (`.ci/run` runs `npx vite build` first, then `npx playwright test --reporter=list,json`). One worker: 2 shared cores.
+ * (`.ci/run` runs `npx vite build --mode e2e` first — the production build plus the engine harness page the specs
+ * drive, which a plain `vite build` leaves out — then `npx playwright test --reporter=list,json`). One worker: 2 shared
+ * cores.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, PREVIEW_HOST, PREVIEW_PORT, PREVIEW_URL } from './e2e/support/chromium.ts';
+
+const DIST = path.join(import.meta.dirname, 'dist');
+if (fs.existsSync(path.join(DIST, 'index.html')) && !fs.existsSync(path.join(DIST, 'e2e-harness.html'))) {
+  throw new Error('dist/ is a production build without the e2e harness page: build it with `npx vite build --mode e2e`');
+}
 
 export default defineConfig({
   testDir: 'e2e',

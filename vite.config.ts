@@ -1,5 +1,6 @@
 /**
- * @file Vite config: the app (index.html) plus the engine e2e harness (e2e-harness.html), ES-module workers,
+ * @file Vite config: the app (index.html) — plus, in the test build only (`vite build --mode e2e`: Playwright and the
+ * benchmarks), the engine e2e harness page (e2e-harness.html, window.sayoHarness) — ES-module workers,
  * and two static trees the engine needs, served the same way in dev, preview and the build output:
  *   /models/…  the repo's models/ folder (registry.json and the embedded checkpoints, HF layout)
  *   /ort/…     onnxruntime-web's wasm + glue, from the copy transformers.js itself resolves (one ORT version, no CDN)
@@ -135,7 +136,10 @@ function engineAssets(): Plugin {
   };
 }
 
-export default defineConfig({
+/** The mode whose build also carries the e2e harness page; a production build (`vite build`) ships the app alone. */
+export const HARNESS_MODE = 'e2e';
+
+export default defineConfig(({ mode }) => ({
   plugins: [react(), securityPolicy(), transformersChains(), engineAssets()],
   // The dev server pre-bundles transformers.js with Rolldown: the same rewrite applies there. It is named up front:
   // only the engine worker imports it, and the dependency scan starts from the HTML pages, so on a first visit it was
@@ -152,8 +156,8 @@ export default defineConfig({
     rolldownOptions: {
       input: {
         main: path.join(ROOT, 'index.html'),
-        harness: path.join(ROOT, 'e2e-harness.html'),
+        ...(mode === HARNESS_MODE ? { harness: path.join(ROOT, 'e2e-harness.html') } : {}),
       },
     },
   },
-});
+}));

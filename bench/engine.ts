@@ -33,7 +33,7 @@ async function waitFor(url: string, ms: number): Promise<void> {
 }
 
 async function runBrowser(model: string, tokens: number, repeats: number): Promise<BrowserBench> {
-  const build = spawnSync('npx', ['vite', 'build', '--outDir', OUT_DIR, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
+  const build = spawnSync('npx', ['vite', 'build', '--mode', 'e2e', '--outDir', OUT_DIR, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
   const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--outDir', OUT_DIR], {
     cwd: ROOT,

@@ -145,7 +145,7 @@ export function nodeJob<T extends ScaleResult>(job: ScaleJob): Promise<T | { err
 
 async function startApp(port = APP_PORT): Promise<{ url: string; stop: () => void }> {
   const outDir = path.join(ROOT, `node_modules/.cache/sayo-bench-dist${port === APP_PORT ? '' : `-${port}`}`);
-  const build = spawnSync('npx', ['vite', 'build', '--outDir', outDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
+  const build = spawnSync('npx', ['vite', 'build', '--mode', 'e2e', '--outDir', outDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
   if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
   const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort', '--outDir', outDir], {
     cwd: ROOT,

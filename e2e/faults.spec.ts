@@ -249,3 +249,53 @@ test('Stop ends a run whose model is stuck loading; the other side answers; the 
   for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
 });
 });
+
+test('a folder declaring 1e6 external-data chunks is refused at once, with a handful of requests', async ({ page }) => {
+  let requests = 0;
+  page.on('request', (r) => {
+    if (r.url().includes('/fault/external/')) requests++;
+  });
+  await serveModel(page, 'external', (file, b) => {
+    if (file !== 'config.json') return b;
+    const c = JSON.parse(b.toString('utf8'));
+    c['transformers.js_config'] = { dtype: 'fp32', use_external_data_format: 1_000_000 };
+    return Buffer.from(JSON.stringify(c));
+  });
+  await openHarness(page);
+  const t0 = Date.now();
+  const bad = await load(page, { kind: 'url', url: '/fault/external/' });
+  expect(bad).toMatchObject({ ok: false, code: 'bad_input' });
+  expect(bad.ok === false && bad.message).toMatch(/use_external_data_format: 1000000 is not plausible/);
+  expect(Date.now() - t0).toBeLessThan(30_000);
+  expect(requests).toBeLessThan(20);
+  // The engine stays usable.
+  expect(await load(page, { kind: 'registry', id: 'sayo-mini-base' })).toEqual({ ok: true, backend: 'wasm' });
+});
+
+test('Stop on a worker hung in a backtracking tokenizer regex restarts it: the stopped run ends, the other model answers', async ({ page }) => {
+  // The folder's pre-tokenizer regex backtracks for ever on any prompt: the worker's thread never reads a cancel.
+  await serveModel(page, 'regex', (file, b) => {
+    if (file !== 'tokenizer.json') return b;
+    const t = JSON.parse(b.toString('utf8'));
+    t.pre_tokenizer.pretokenizers[0].pattern.Regex = '(((\\w|\\W)*)*)*\\x00';
+    return Buffer.from(JSON.stringify(t));
+  });
+  await openHarness(page);
+  const other = await page.evaluate(async () => (await (window as any).sayoHarness.load({ kind: 'registry', id: 'sayo-mini-base' }, 'wasm')).handle as string);
+  expect(await load(page, { kind: 'url', url: '/fault/regex/' })).toEqual({ ok: true, backend: 'wasm' });
+  const t0 = Date.now();
+  const stopped = await page.evaluate(async () => {
+    try {
+      await (window as any).sayoHarness.answer('What shape is it?', 2, { stopAfterMs: 2000 });
+      return { ok: true as const };
+    } catch (e) {
+      return { ok: false as const, code: (e as any).code as string, message: (e as Error).message };
+    }
+  });
+  expect(stopped).toMatchObject({ ok: false, code: 'cancelled' });
+  expect(stopped.ok === false && stopped.message).toMatch(/did not respond within 10 s, so it was restarted/);
+  expect(Date.now() - t0).toBeLessThan(30_000);
+  // The other model was reloaded under its handle in the fresh worker and answers.
+  const tokens = await page.evaluate(async (h) => (await (window as any).sayoHarness.answer('What shape is it?', 2, { handle: h })).tokens as number, other);
+  expect(tokens).toBeGreaterThan(0);
+});

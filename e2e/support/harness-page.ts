@@ -167,11 +167,18 @@ async function load(source: ModelSource, backend: Backend | 'auto' = 'auto', o: 
   }
 }
 
-/** Answers with the last model `load` gave, on sample-01. */
-async function answer(question: string, maxNewTokens: number): Promise<RunSummary> {
+/** Answers with the last model `load` gave (or `o.handle`), on sample-01; `o.stopAfterMs` presses Stop then. */
+async function answer(question: string, maxNewTokens: number, o: { handle?: string; stopAfterMs?: number } = {}): Promise<RunSummary> {
   if (!pageEngine?.last) throw new Error('load a model first');
   const bytes = new Uint8Array(await (await fetch('/samples/sample-01.png')).arrayBuffer());
-  return pageEngine.engine.generate(pageEngine.last.handle, { image: { kind: 'encoded', bytes }, question, maxNewTokens }, {});
+  const ctrl = new AbortController();
+  if (o.stopAfterMs !== undefined) setTimeout(() => ctrl.abort(), o.stopAfterMs);
+  try {
+    return await pageEngine.engine.generate(o.handle ?? pageEngine.last.handle, { image: { kind: 'encoded', bytes }, question, maxNewTokens }, {}, ctrl.signal);
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    throw Object.assign(new Error(err.message ?? String(e)), { code: err.code ?? 'unknown' });
+  }
 }
 
 /** Options of one run of transformers.js's own generate() (the scale benchmark's anchor, bench/tjs-worker.ts). */

@@ -38,7 +38,7 @@ describe('sayo eval', () => {
     expect(first.stderr).toMatch(/line 2: .*JSON.* \(skipped\)/);
     expect(first.stderr).toMatch(/line 6: "question" must be a non-empty string \(skipped\)/);
     expect(first.stderr).toMatch(/line 4: image images\/does-not-exist\.png not found \(skipped\)/);
-    expect(first.stderr).toMatch(/line 8: .*image could not be decoded.* \(skipped\)/);
+    expect(first.stderr).toMatch(/line 8: .*garbage\.png: not a PNG, JPEG, WebP, GIF or BMP image .*\(skipped\)/);
     expect(first.stdout).toMatch(/SAYO-mini base\s+3\s/);
     expect(first.stdout).toMatch(/SAYO-mini\s+3\s/);
     expect(first.stdout).toContain('6 rows (0 resumed)');

@@ -9,7 +9,7 @@
  */
 import { type Box, type Grid, type ProcessorGeometry, type Size, GeometryError, cellCoverage64, clipBox, boxToTokens, gridFor } from './geometry.ts';
 import { ALIGNMENTS, type Alignment, DEFAULT_ALIGNMENT, DEFAULT_TOP_RATIO, EPS, computeReward } from './reward.ts';
-import { SESSION_LIMITS } from './limits.ts';
+import { INPUT_LIMITS, SESSION_LIMITS } from './limits.ts';
 
 /** Invalid case input: `field` is a JSON path such as `attention[3][1]`, `problem` says what is wrong. */
 export class CaseError extends Error {
@@ -163,6 +163,7 @@ function parseProcessor(root: Record<string, unknown>): ProcessorGeometry {
 function parseBoxes(root: Record<string, unknown>, image: Size): Box[] {
   const raw = array(field(root, 'boxes', 'boxes'), 'boxes');
   if (raw.length === 0) throw new CaseError('boxes', 'no box: at least one key region is needed');
+  if (raw.length > INPUT_LIMITS.maxBoxes) throw new CaseError('boxes', `${raw.length} boxes, more than ${INPUT_LIMITS.maxBoxes} (accepted: 1 to ${INPUT_LIMITS.maxBoxes})`);
   return raw.map((b, i) => {
     const path = `boxes[${i}]`;
     const items = array(b, path);
@@ -181,11 +182,13 @@ function parseBoxes(root: Record<string, unknown>, image: Size): Box[] {
 function parseAttention(root: Record<string, unknown>, n: number): { attention: Float64Array[]; heads: number } {
   const tokens = array(field(root, 'attention', 'attention'), 'attention');
   if (tokens.length === 0) throw new CaseError('attention', 'no generated token (expected T ≥ 1 entries)');
+  if (tokens.length > INPUT_LIMITS.maxSteps) throw new CaseError('attention', `${tokens.length} tokens, more than ${INPUT_LIMITS.maxSteps} (accepted: 1 to ${INPUT_LIMITS.maxSteps})`);
   let heads = 0;
   const attention = tokens.map((tok, t) => {
     const rows = array(tok, `attention[${t}]`);
     if (t === 0) {
       if (rows.length === 0) throw new CaseError('attention[0]', 'no head (expected H ≥ 1 rows)');
+      if (rows.length > INPUT_LIMITS.maxHeads) throw new CaseError('attention[0]', `${rows.length} heads, more than ${INPUT_LIMITS.maxHeads}`);
       heads = rows.length;
     } else if (rows.length !== heads) {
       throw new CaseError(`attention[${t}]`, `expected ${heads} heads (as attention[0]), got ${rows.length}`);

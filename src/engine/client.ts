@@ -8,6 +8,12 @@
  * fails only the call in flight with `device_lost` ("… reloaded on WASM; run again"). Nothing else is lost.
  * The same restart serves a WebGPU load in a worker that started on the WASM-only ORT build, and a WASM load whose
  * model needs more threads than the worker's ORT thread pool has (sized by its first model; see browser.ts).
+ *
+ * Stop on a worker that does not answer: a hostile folder can keep the worker's thread busy in synchronous code (a
+ * pre-tokenizer regex that backtracks for ever, a chat template that loops), where no cancel message is read. When a
+ * stopped call has not ended {@link STOP_GRACE_MS} after its cancel, the client restarts the worker the same way:
+ * the stopped call (and any other in flight) fails with `cancelled`, every loaded model is reloaded under its handle
+ * and reported through onModelInfo, so the other panel answers again.
  */
 import { deserializeError } from './errors.ts';
 import { NEEDS_MORE_THREADS, NEEDS_WEBGPU_RUNTIME, type WorkerRequest, type WorkerResponse } from './protocol.ts';
@@ -36,6 +42,9 @@ function askPersistence(source: ModelSource): Promise<boolean> | undefined {
   persistence ??= navigator.storage.persist().catch(() => false);
   return persistence;
 }
+
+/** How long a stopped call may take to end before its worker is taken as hung and restarted. */
+export const STOP_GRACE_MS = 10_000;
 
 /** A request before its id is assigned (Omit distributed over the union). */
 type Unsent = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
@@ -127,7 +136,15 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
       pending.set(id, { resolve: resolve as (v: unknown) => void, reject, ...extra });
       w.postMessage({ ...req, id } as WorkerRequest);
       if (signal) {
-        const cancel = () => w.postMessage({ id: ++nextId, type: 'cancel', target: id } satisfies WorkerRequest);
+        const cancel = () => {
+          const worker = w;
+          worker.postMessage({ id: ++nextId, type: 'cancel', target: id } satisfies WorkerRequest);
+          setTimeout(() => {
+            if (!pending.has(id) || w !== worker) return;
+            const hung = new EngineError('cancelled', `Stopped: the engine did not respond within ${STOP_GRACE_MS / 1000} s, so it was restarted and the other models reloaded.`);
+            void restart(hung, (t) => t.options);
+          }, STOP_GRACE_MS);
+        };
         if (signal.aborted) cancel();
         else signal.addEventListener('abort', cancel, { once: true });
       }

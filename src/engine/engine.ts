@@ -15,7 +15,7 @@ import { DEFAULT_MAX_NEW_TOKENS, runGeneration, runScore } from './generate.ts';
 import type { AttentionOutput, LoadedModel } from './loaded.ts';
 import type { EnginePlatform } from './platform.ts';
 import { checkQuestion, preparePrompt } from './prompt.ts';
-import { checkConfigPlausible } from '../core/limits.ts';
+import { checkConfigPlausible, checkProcessorPlausible } from '../core/limits.ts';
 import {
   EngineError,
   type AttentionEngine,
@@ -136,6 +136,11 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
       const processor: any = pr.value;
       if (!processor.image_processor || !processor.tokenizer) {
         throw new EngineError('missing_file', `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`);
+      }
+      try {
+        checkProcessorPlausible(processor.image_processor.config ?? {});
+      } catch (e) {
+        throw new EngineError('bad_input', `${resolved.name}: ${(e as Error).message}.`);
       }
       const geometry = family.geometry(config, processor.image_processor.config ?? {});
       if (choice.backend === 'webgpu') platform.watchWebGpuDevice?.(onDeviceLost);

@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { env } from '@huggingface/transformers';
+import { DOWNLOAD_LIMITS } from '../core/limits.ts';
 import { decodeImage } from './image.ts';
+import { checkRegularFile, LocalFileError, readRegularFile } from './local-file.ts';
 import { createEngine, type InThreadEngine } from './engine.ts';
 import type { EnginePlatform, ResolvedSource } from './platform.ts';
 import { registryEntry } from './registry.ts';
@@ -107,17 +109,47 @@ export function defaultThreads(folder: string): number {
   return threadsForDecoder(largestDecoderBytes(files), os.availableParallelism());
 }
 
+/**
+ * Every file transformers.js or onnxruntime may open in a model folder (top-level files and onnx/), checked before
+ * anything is read: regular files only (a FIFO would block, /dev/zero never ends), JSON and text under
+ * DOWNLOAD_LIMITS.maxJsonBytes, graphs and external data under maxFileBytes.
+ * @throws EngineError('bad_input') naming the file
+ */
+export function checkFolderFiles(abs: string): void {
+  const entries = (sub: string) => {
+    try {
+      return fs.readdirSync(path.join(abs, sub)).map((f) => path.join(sub, f));
+    } catch {
+      return [];
+    }
+  };
+  for (const rel of [...entries(''), ...entries('onnx')]) {
+    const full = path.join(abs, rel);
+    if (rel === 'onnx' || (!GRAPH_FILE.test(rel) && !/\.(json|jinja|txt|model)$/.test(rel))) continue;
+    try {
+      checkRegularFile(full, GRAPH_FILE.test(rel) ? DOWNLOAD_LIMITS.maxFileBytes : DOWNLOAD_LIMITS.maxJsonBytes);
+    } catch (e) {
+      if (e instanceof LocalFileError) throw new EngineError('bad_input', `Model file ${rel}: ${e.message.slice(full.length + 2)}.`);
+      throw e;
+    }
+  }
+}
+
 function resolvePath(dir: string, name: string, threads?: number): ResolvedSource {
   const abs = path.resolve(dir);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new EngineError('missing_file', `Model folder not found: ${abs}`);
   }
+  checkFolderFiles(abs);
   const readText = async (file: string) => {
+    let bytes: Buffer;
     try {
-      return await fs.promises.readFile(path.join(abs, file), 'utf8');
-    } catch {
+      bytes = readRegularFile(path.join(abs, file), DOWNLOAD_LIMITS.maxJsonBytes);
+    } catch (e) {
+      if (e instanceof LocalFileError && fs.existsSync(path.join(abs, file))) throw new EngineError('bad_input', `${name}: ${e.message}.`);
       throw new EngineError('missing_file', `${name}: ${file} is missing in ${abs}`);
     }
+    return bytes.toString('utf8');
   };
   const intraOpNumThreads = threads ?? defaultThreads(abs);
   return { modelId: abs, name, readText, release: () => undefined, sessionOptions: { intraOpNumThreads, interOpNumThreads: 1 } };

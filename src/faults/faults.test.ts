@@ -6,11 +6,13 @@
  * Seeded and bounded: the same cases on every run. The browser cases (poisoned engine, frozen tab, stalled URLs)
  * are e2e/faults.spec.ts and src/ui/export/browser.test.ts.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summaryTable } from '../cli/commands/eval.ts';
 import { readEvalSet } from '../cli/lib/jsonl.ts';
@@ -19,6 +21,8 @@ import { CliError } from '../cli/lib/errors.ts';
 import { readJson, urlFolder } from '../cli/lib/folder.ts';
 import { REPO_ROOT, hasStackTrace, runSayo } from '../cli/lib/run-cli.ts';
 import { prepareOutputDir, writeFileAtomic } from '../cli/lib/write-file.ts';
+import { ortLoadError } from '../cli/onnx/ort-check.ts';
+import { writeToyDecoder } from '../cli/toy-decoder.testutil.ts';
 import { createNodeEngine } from '../engine/node.ts';
 import { EngineError } from '../engine/types.ts';
 import { boxCases, configCases, csvCases, rewardCases, runCases, sessionCases, type FaultCase } from './fuzz-groups.ts';
@@ -65,7 +69,7 @@ describe('fuzzed input (fast-check, seeded)', () => {
     ['CSV cells', () => csvCases(100, SEED)],
   ];
   it.each(groups)('%s: every case is accepted or a clear error, in time', async (group, cases) => {
-    expect(await runCases(t, group, cases())).toEqual([]);
+    expect(await runCases(t, group, cases(), 'mutation')).toEqual([]);
   });
 
   it('no prototype was polluted by any of it', () => {
@@ -188,6 +192,36 @@ describe('files: replace, refuse, kill', () => {
     console.log(`kill-during-write: ${delays.length} kills, target complete every time; ${left} temp files left by the kills, ${after} after the next run's output check`);
     expect(judge('files', 'stale temp files removed by the next run', after === 0 ? 'accepted' : 'wrong', `${left} → ${after}`)).toBe(true);
   });
+});
+
+describe('expose-attention: the previous output survives a refused rewrite (spawned)', () => {
+  it('a second input that fails the load check leaves the previous output and its .onnx_data intact and loading', async () => {
+    const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+    const spec = { layers: 2, heads: 2, headDim: 4 };
+    fs.mkdirSync(path.join(dir, 'xa', 'a'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'xa', 'b'), { recursive: true });
+    const a = path.join(dir, 'xa', 'a', 'decoder.onnx');
+    const b = path.join(dir, 'xa', 'b', 'decoder.onnx');
+    writeToyDecoder(a, { ...spec, externalData: true });
+    writeToyDecoder(b, { ...spec, externalData: true, seed: 11 });
+    const bytes = fs.readFileSync(b);
+    bytes.write('axiz', bytes.indexOf('axis'));
+    fs.writeFileSync(b, bytes);
+    const out = path.join(dir, 'xa', 'out', 'decoder_attn.onnx');
+    const first = runSayo(['expose-attention', a, out, '--layers', 'all'], 120_000);
+    expect(first.status, first.stderr).toBe(0);
+    const before = [sha(out), sha(`${out}_data`)];
+    const second = runSayo(['expose-attention', b, out, '--layers', 'all'], 120_000);
+    expect(judgeCli('files', 'expose-attention refused on a second input', second, 2, 60_000, /onnxruntime cannot load .*decoder\.onnx/)).toBe(true);
+    const intact = JSON.stringify([sha(out), sha(`${out}_data`)]) === JSON.stringify(before) && (await ortLoadError(out)) === null;
+    const left = fs.readdirSync(path.dirname(out)).filter((f) => f.startsWith('.'));
+    expect(judge('files', 'the previous output and its .onnx_data still load, nothing staged left', intact && left.length === 0 ? 'accepted' : 'lost', left.join(', '))).toBe(true);
+    const link = path.join(dir, 'xa', 'out', 'link.onnx');
+    fs.symlinkSync(path.join(dir, 'xa', 'elsewhere.onnx'), link);
+    const linked = runSayo(['expose-attention', a, link, '--layers', 'all'], 120_000);
+    expect(judgeCli('files', 'expose-attention output is a symlink', linked, 2, 60_000, /is a symlink/)).toBe(true);
+    expect(judge('files', 'nothing written through the output symlink', fs.existsSync(path.join(dir, 'xa', 'elsewhere.onnx')) ? 'lost' : 'accepted')).toBe(true);
+  }, 300_000);
 });
 
 describe('eval: resume, skips, outputs (real SAYO-mini, spawned)', () => {
@@ -339,6 +373,163 @@ describe('prompts and the command line (real SAYO-mini in Node)', () => {
     const inspect = runSayo(['inspect', hostile], 120_000);
     expect(judgeCli('cli', 'inspect num_hidden_layers 1e7', inspect, 2, 60_000, /num_hidden_layers: 10000000 is not plausible \(accepted: an integer from 1 to 512\)/)).toBe(true);
   });
+});
+
+describe('Python exporter (python -m sayo_train export, real tiny checkpoints)', () => {
+  it('custom code, output folders, hostile files, declared sizes, arguments and adapters end in one line, nothing lost', () => {
+    // training/tests/fault_cases_export.py runs each case through the CLI's main() under a time limit and prints
+    // one JSON line per case (its judgement uses the outcomes of tally.ts).
+    const py = path.join(REPO_ROOT, '.venv/bin/python');
+    const res = spawnSync(py, [path.join(REPO_ROOT, 'training/tests/fault_cases_export.py')], {
+      cwd: path.join(REPO_ROOT, 'training'),
+      encoding: 'utf8',
+      timeout: 1_500_000,
+      maxBuffer: 256 * 1024 * 1024,
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    });
+    const rows = (res.stdout ?? '')
+      .split('\n')
+      .filter((l) => l.startsWith('{"group"'))
+      .map((l) => JSON.parse(l) as { group: string; name: string; outcome: Outcome; detail: string });
+    for (const r of rows) judge(r.group, r.name, r.outcome, r.detail);
+    const finished = res.status === 0 && rows.length >= 31;
+    expect(judge('export', 'the case driver finished', finished ? 'accepted' : 'crash', `${res.status} ${res.signal ?? ''} ${rows.length} cases: ${(res.stderr ?? '').slice(-400)}`)).toBe(true);
+    expect(rows.filter((r) => r.outcome !== 'accepted' && r.outcome !== 'clear').map((r) => `${r.name}: ${r.outcome} ${r.detail}`)).toEqual([]);
+  }, 1_600_000);
+});
+
+describe('hostile local files, images and counts (sayo CLI, spawned)', () => {
+  const image = () => path.join(REPO_ROOT, 'data/heldout/images/00000.png');
+  const ask = (args: string[], ms = 120_000) => runSayo(['ask', '--model', 'sayo-mini', '--question', 'What is it?', '--max-new-tokens', '2', ...args], ms);
+  /** A copy of SAYO-mini with `edit` applied to it. */
+  const folder = (name: string, edit: (dir: string) => void) => {
+    const d = path.join(dir, name);
+    fs.cpSync(path.join(REPO_ROOT, 'models/sayo-mini'), d, { recursive: true });
+    edit(d);
+    return d;
+  };
+  const editJson = (file: string, fn: (j: any) => void) => {
+    const j = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fn(j);
+    fs.writeFileSync(file, JSON.stringify(j));
+  };
+  const fifo = (file: string) => {
+    fs.rmSync(file, { force: true });
+    spawnSync('mkfifo', [file]);
+  };
+  /** `sayo inspect` judged: exit `status` in time, with `message` in its report (stdout) or its one error line. */
+  const judgeInspect = (name: string, run: ReturnType<typeof runSayo>, status: number, limitMs: number, message: RegExp) => {
+    let outcome: Outcome = 'clear';
+    if (run.status === null || run.ms > limitMs) outcome = 'hang';
+    else if (hasStackTrace(run.stderr) || /Maximum call stack|FATAL ERROR/.test(run.stdout + run.stderr) || run.status !== status) outcome = 'crash';
+    else if (!message.test(status === 2 ? run.stderr.trim().split('\n').at(-1) ?? '' : run.stdout)) outcome = 'wrong';
+    return judge('hostile folder', name, outcome, `${run.status} in ${run.ms.toFixed(0)} ms: ${(run.stderr.trim() || run.stdout.split('\n').find((l) => l.includes('✗')) || '').slice(0, 240)}`);
+  };
+
+  it('images: /dev/zero, a FIFO, SVG, a 16000×16000 PNG bomb, a truncated PNG, and 10,000 boxes end in one line', () => {
+    const fifoImage = path.join(dir, 'image.png');
+    fifo(fifoImage);
+    const svg = path.join(dir, 'blur.svg');
+    fs.writeFileSync(svg, '<svg xmlns="http://www.w3.org/2000/svg" width="60000" height="60000"><filter id="f"><feGaussianBlur stdDeviation="9999"/></filter><rect width="60000" height="60000" filter="url(#f)"/><image href="file:///etc/passwd"/></svg>');
+    // A 16000 × 16000 grey PNG whose rows are all zero: 256 M pixels in a few hundred KB.
+    const bomb = path.join(dir, 'bomb.png');
+    const side = 16_000;
+    const crc = (b: Buffer) => {
+      let c = ~0;
+      for (const x of b) {
+        c ^= x;
+        for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+      }
+      return ~c >>> 0;
+    };
+    const chunk = (type: string, data: Buffer) => {
+      const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(data.length);
+      const c = Buffer.alloc(4);
+      c.writeUInt32BE(crc(td));
+      return Buffer.concat([len, td, c]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(side, 0);
+    ihdr.writeUInt32BE(side, 4);
+    ihdr[8] = 8; // 8-bit grey
+    const z = zlib.deflateSync(Buffer.alloc((side + 1) * side), { level: 9 });
+    fs.writeFileSync(bomb, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', z), chunk('IEND', Buffer.alloc(0))]));
+    const truncated = path.join(dir, 'truncated.png');
+    const real = fs.readFileSync(image());
+    fs.writeFileSync(truncated, real.subarray(0, Math.floor(real.length / 2)));
+    const runs: Array<[string, string, RegExp, number]> = [
+      ['--image /dev/zero', '/dev/zero', /image \/dev\/zero: not a regular file \(a device/, 60_000],
+      ['--image is a FIFO', fifoImage, /image\.png: not a regular file \(a FIFO/, 60_000],
+      ['--image is an SVG with a blur and a file: reference', svg, /not a PNG, JPEG, WebP, GIF or BMP image .*SVG is not/, 60_000],
+      [`--image is a ${(fs.statSync(bomb).size / 1024).toFixed(0)} KB 16000×16000 PNG`, bomb, /16000×16000 is 256\.0 M pixels, more than 67\.1 M \(size limit/, 60_000],
+      ['--image is a truncated PNG', truncated, /could not be decoded/, 60_000],
+    ];
+    for (const [name, file, message, limit] of runs) {
+      expect(judgeCli('images', name, ask(['--image', file], limit + 30_000), 2, limit, message)).toBe(true);
+    }
+    const boxes = Array.from({ length: 10_000 }, (_, i) => [i % 50, 0, (i % 50) + 5, 5]);
+    const input = path.join(dir, 'boxes.json');
+    fs.writeFileSync(input, JSON.stringify({ image: { width: 56, height: 56 }, processor: { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 12544 }, boxes, attention: [[[0.4, 0.1, 0.1, 0.1]]], entropy: [1] }));
+    const reward = runSayo(['reward', '--input', input], 90_000);
+    expect(judgeCli('counts', 'sayo reward with 10,000 boxes', reward, 2, 30_000, /^sayo reward: boxes: 10000 boxes, more than 256/)).toBe(true);
+    const many = runSayo(['ask', '--model', 'sayo-mini', '--image', image(), '--question', 'q', '--boxes', ...Array.from({ length: 300 }, () => '0,0,5,5')], 60_000);
+    expect(judgeCli('counts', 'sayo ask with 300 --boxes', many, 2, 30_000, /--boxes: 300 boxes, more than 256/)).toBe(true);
+  }, 900_000);
+
+  it('model folders: FIFOs, /dev/zero, declared counts, prototype keys and geometry end in one line (ask) or a failed check (inspect)', () => {
+    const zero = folder('zero-tokenizer', (d) => {
+      fs.rmSync(path.join(d, 'tokenizer.json'));
+      fs.symlinkSync('/dev/zero', path.join(d, 'tokenizer.json'));
+    });
+    expect(judgeCli('hostile folder', 'ask: tokenizer.json -> /dev/zero', ask(['--model', zero, '--image', image()], 90_000), 2, 60_000, /tokenizer\.json: not a regular file/)).toBe(true);
+    const fifoConfig = folder('fifo-config', (d) => fifo(path.join(d, 'config.json')));
+    expect(judgeInspect('inspect: config.json is a FIFO', runSayo(['inspect', fifoConfig], 90_000), 1, 60_000, /config\.json: not a regular file \(a FIFO/)).toBe(true);
+    expect(judgeCli('hostile folder', 'ask: config.json is a FIFO', ask(['--model', fifoConfig, '--image', image()], 90_000), 2, 60_000, /config\.json: not a regular file/)).toBe(true);
+    const fifoGraph = folder('fifo-graph', (d) => fifo(path.join(d, 'onnx/decoder_model_merged.onnx')));
+    expect(judgeInspect('inspect: the decoder graph is a FIFO', runSayo(['inspect', fifoGraph], 90_000), 1, 60_000, /decoder_model_merged\.onnx: not a regular file \(a FIFO/)).toBe(true);
+    const external = folder('external-1e6', (d) => editJson(path.join(d, 'config.json'), (c) => (c['transformers.js_config'] = { dtype: 'fp32', use_external_data_format: 1_000_000 })));
+    expect(judgeInspect('inspect: use_external_data_format 1e6', runSayo(['inspect', external], 90_000), 2, 60_000, /use_external_data_format: 1000000 is not plausible/)).toBe(true);
+    expect(judgeCli('hostile folder', 'ask: use_external_data_format 1e6', ask(['--model', external, '--image', image()], 90_000), 2, 60_000, /use_external_data_format: 1000000 is not plausible/)).toBe(true);
+    const proto = folder('proto', (d) => fs.writeFileSync(path.join(d, 'config.json'), fs.readFileSync(path.join(d, 'config.json'), 'utf8').replace('{', '{"__proto__": {"model_type": "x"}, ')));
+    expect(judgeInspect('inspect: __proto__ in config.json', runSayo(['inspect', proto], 90_000), 2, 60_000, /config\.json __proto__: is not a config field/)).toBe(true);
+    const patch0 = folder('patch0', (d) => editJson(path.join(d, 'preprocessor_config.json'), (p) => (p.patch_size = 0)));
+    expect(judgeInspect('inspect: preprocessor patch_size 0', runSayo(['inspect', patch0], 90_000), 2, 60_000, /preprocessor_config\.json patch_size: 0 is not plausible/)).toBe(true);
+    expect(judgeCli('hostile folder', 'ask: preprocessor patch_size 0', ask(['--model', patch0, '--image', image()], 90_000), 2, 60_000, /patch_size: 0 is not plausible/)).toBe(true);
+    const pixels = folder('max-pixels', (d) => editJson(path.join(d, 'preprocessor_config.json'), (p) => (p.max_pixels = 1e15)));
+    expect(judgeInspect('inspect: max_pixels 1e15', runSayo(['inspect', pixels], 90_000), 2, 60_000, /max_pixels: 1000000000000000 is not plausible/)).toBe(true);
+    const vocab = folder('vocab-2m', (d) => editJson(path.join(d, 'tokenizer.json'), (t) => {
+      for (let i = 0; i < 2_000_000; i++) t.model.vocab[`w${i}`] = 1000 + i;
+    }));
+    expect(judgeInspect('inspect: a 2 M-entry vocabulary', runSayo(['inspect', vocab, '--no-load'], 180_000), 1, 150_000, /tokenizer size 2001000 > embedding rows/)).toBe(true);
+  }, 1_200_000);
+
+  it('templates and tokenizers: a range(1e8) template and a backtracking pre-tokenizer regex are stopped (ask, inspect)', () => {
+    const template = folder('template-bomb', (d) => editJson(path.join(d, 'tokenizer_config.json'), (c) => (c.chat_template = `{% for i in range(100000000) %}x{% endfor %}${c.chat_template}`)));
+    const regex = folder('regex-bomb', (d) => editJson(path.join(d, 'tokenizer.json'), (t) => (t.pre_tokenizer.pretokenizers[0].pattern.Regex = '(((\\w|\\W)*)*)*\\x00')));
+    expect(judgeInspect('inspect: range(1e8) chat template', runSayo(['inspect', template, '--no-load'], 150_000), 1, 90_000, /rendering the chat template needed more than 1024 MB \(stopped; memory limit\)/)).toBe(true);
+    expect(judgeCli('hostile folder', 'ask: range(1e8) chat template', ask(['--model', template, '--image', image()], 150_000), 2, 90_000, /rendering the chat template needed more than 1024 MB/)).toBe(true);
+    expect(judgeInspect('inspect: backtracking pre-tokenizer regex', runSayo(['inspect', regex, '--no-load'], 150_000), 1, 90_000, /tokenizing the prompt took longer than 30 s \(stopped; time limit\)/)).toBe(true);
+    expect(judgeCli('hostile folder', 'ask: backtracking pre-tokenizer regex', ask(['--model', regex, '--image', image()], 150_000), 2, 90_000, /tokenizing the prompt took longer than 30 s/)).toBe(true);
+  }, 900_000);
+
+  it('eval: an image replaced under the same path is answered again, not resumed', () => {
+    const mini = folder('eval-image-mini', () => undefined);
+    const img = path.join(dir, 'eval-image.png');
+    fs.copyFileSync(path.join(REPO_ROOT, 'data/heldout/images/00000.png'), img);
+    const line = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'data/heldout/set.jsonl'), 'utf8').split('\n')[0]);
+    const set = path.join(dir, 'eval-image.jsonl');
+    fs.writeFileSync(set, `${JSON.stringify({ ...line, image: 'eval-image.png' })}\n`);
+    const out = path.join(dir, 'eval-image-out');
+    const args = ['eval', '--model', mini, '--data', set, '--out', out];
+    const first = runSayo(args, 300_000);
+    expect(first.status, first.stderr).toBe(0);
+    fs.copyFileSync(path.join(REPO_ROOT, 'data/heldout/images/00001.png'), img);
+    const second = runSayo(args, 300_000);
+    const fresh = second.status === 0 && /1 rows \(0 resumed\)|1 row \(0 resumed\)/.test(second.stdout);
+    expect(judge('eval', 'image bytes changed under the same path: recomputed', fresh ? 'accepted' : 'wrong', second.stdout.trim().split('\n').at(-1))).toBe(true);
+  }, 900_000);
 });
 
 describe('summary', () => {

@@ -14,7 +14,7 @@ import { makeSession } from '../session/fixture.ts';
 import { solidBmpDataUrl } from '../session/image-header.ts';
 import { SessionError, parseSession, serializeSession } from '../session/serialize.ts';
 import { mutants } from './mutate.ts';
-import { classify, type Tally } from './tally.ts';
+import { classify, type CaseKind, type Tally } from './tally.ts';
 
 /** One case: name, the call, the error types that count as clear, the time limit, the check of an accepted value. */
 export interface FaultCase {
@@ -26,11 +26,11 @@ export interface FaultCase {
 }
 
 /** Runs cases into the tally; returns the ones that failed. */
-export async function runCases(t: Tally, group: string, cases: FaultCase[]): Promise<string[]> {
+export async function runCases(t: Tally, group: string, cases: FaultCase[], kind: CaseKind = 'e2e'): Promise<string[]> {
   const bad: string[] = [];
   for (const c of cases) {
     const r = await classify(c.run, c.clear, c.limitMs, c.check);
-    t.record(group, c.name, r.outcome, r.detail);
+    t.record(group, c.name, r.outcome, r.detail, kind);
     if (r.outcome !== 'accepted' && r.outcome !== 'clear') bad.push(`${c.name}: ${r.outcome} (${r.detail})`);
   }
   return bad;

@@ -1,6 +1,8 @@
 /**
  * @file The fault suite's bookkeeping: every hostile case ends in exactly one outcome, and the suite prints one line
- * `fault suite: N cases tried / N clear error / N crash / N hang / N wrong / N lost (N accepted)`.
+ * `fault suite: N cases tried (N end-to-end, N validator mutations) / N clear error / N crash / N hang / N wrong / N lost
+ * (N accepted)`. End-to-end cases go through a real door (a spawned CLI, the Python exporter, a real file, server or
+ * engine); validator mutations are seeded single-field mutations fed to a pure validator.
  *   accepted  valid input, handled (counted as tried, not as an error)
  *   clear     refused with the project's own error type and a one-line message (what was wrong, what is accepted)
  *   crash     any other exception, a stack trace, an unexpected exit status, a signal
@@ -13,25 +15,34 @@ import path from 'node:path';
 
 export type Outcome = 'accepted' | 'clear' | 'crash' | 'hang' | 'wrong' | 'lost';
 
+/** Which kind of case: through a real door, or a mutation fed to a pure validator. */
+export type CaseKind = 'e2e' | 'mutation';
+
 /** One recorded case. */
 export interface CaseRecord {
   group: string;
   name: string;
   outcome: Outcome;
   detail: string;
+  kind: CaseKind;
 }
 
 /** Collects outcomes across the suite's groups. */
 export class Tally {
   readonly cases: CaseRecord[] = [];
 
-  record(group: string, name: string, outcome: Outcome, detail = ''): Outcome {
-    this.cases.push({ group, name, outcome, detail });
+  record(group: string, name: string, outcome: Outcome, detail = '', kind: CaseKind = 'e2e'): Outcome {
+    this.cases.push({ group, name, outcome, detail, kind });
     return outcome;
   }
 
   count(o: Outcome): number {
     return this.cases.filter((c) => c.outcome === o).length;
+  }
+
+  /** Cases of one kind. */
+  kind(k: CaseKind): number {
+    return this.cases.filter((c) => c.kind === k).length;
   }
 
   /** Cases that are neither accepted nor a clear error. */
@@ -42,7 +53,7 @@ export class Tally {
   line(): string {
     const n = (o: Outcome) => this.count(o);
     return (
-      `fault suite: ${this.cases.length} cases tried / ${n('clear')} clear error / ${n('crash')} crash / ${n('hang')} hang / ` +
+      `fault suite: ${this.cases.length} cases tried (${this.kind('e2e')} end-to-end, ${this.kind('mutation')} validator mutations) / ${n('clear')} clear error / ${n('crash')} crash / ${n('hang')} hang / ` +
       `${n('wrong')} wrong / ${n('lost')} lost (${n('accepted')} accepted)`
     );
   }

@@ -106,3 +106,25 @@ describe('job spec reader', () => {
     });
   });
 });
+
+describe('job spec cases shared with the trainer (fixtures/jobspec-cases.json)', () => {
+  const shared = JSON.parse(readFileSync(join(ROOT, 'fixtures/jobspec-cases.json'), 'utf8')) as {
+    base: string;
+    cases: Array<{ name: string; text?: string; replace?: [string, string]; errors: string[] }>;
+  };
+  const base = readFileSync(join(ROOT, shared.base), 'utf8');
+  it.each(shared.cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const text = c.text ?? (c.replace ? base.replace(c.replace[0], c.replace[1]) : base);
+    if (c.replace) expect(text, `${c.replace[0]} is in ${shared.base}`).not.toBe(base);
+    const t0 = performance.now();
+    let errors: string[] = [];
+    try {
+      parseJobSpec(text, 'job.yaml');
+    } catch (err) {
+      expect(err).toBeInstanceOf(JobSpecError);
+      errors = (err as JobSpecError).errors;
+    }
+    expect(errors).toEqual(c.errors);
+    expect(performance.now() - t0).toBeLessThan(5000);
+  });
+});

@@ -2,11 +2,14 @@
  * @file Job spec reader for TypeScript: parses a training/jobs/*.yaml with `yaml` (YAML 1.2, duplicate keys refused) and
  * validates it with ajv against training/schema/job.schema.json — the one schema the Python trainer
  * (training/sayo_train/spec.py) validates against too. Problems read like the trainer's: `<file>: <key.path>: <reason>`.
- * Only structure is checked here; the trainer adds semantic checks (shapes, files) on top.
+ * Only structure is checked here; the trainer adds semantic checks (shapes, files) on top. Both readers refuse the same
+ * things before the schema (aliases, non-finite numbers, nesting deeper than MAX_SPEC_DEPTH) and after it (numbers
+ * above SPEC_LIMITS), with the same messages: fixtures/jobspec-cases.json holds cases both test suites run.
  */
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument } from 'yaml';
+import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { MAX_SPEC_DEPTH, SPEC_LIMITS } from '../core/limits.ts';
 import schema from '../../training/schema/job.schema.json';
 
 /** The pipeline stages a spec can list, in their required order. */
@@ -124,18 +127,79 @@ export function validateJobSpec(doc: unknown): JobSpecIssue[] {
   return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, it]) => it);
 }
 
+/** The same words as the trainer's reader (spec_validate.ALIAS_PROBLEM). */
+const ALIAS_PROBLEM = 'aliases (*name) are not accepted in job specs; write the value out';
+
+/** The first alias of a parsed document (its start offset), if any. */
+function firstAlias(doc: Document): number | null {
+  let at: number | null = null;
+  visit(doc, {
+    Alias(_key, node) {
+      if (isAlias(node)) at = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  return at;
+}
+
+/** Non-finite numbers and nesting beyond MAX_SPEC_DEPTH, as the trainer's `structure_errors` reports them. */
+export function structureIssues(value: unknown): JobSpecIssue[] {
+  const out: JobSpecIssue[] = [];
+  const stack: Array<[unknown, Array<string | number>]> = [[value, []]];
+  while (stack.length > 0) {
+    const [v, parts] = stack.pop()!;
+    if (parts.length > MAX_SPEC_DEPTH) return [{ path: '(root)', reason: `nested deeper than ${MAX_SPEC_DEPTH} levels` }];
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      out.push({ path: keyPath(parts), reason: `${Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf'} is not a finite number` });
+    } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, [...parts, i]]));
+    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) stack.push([x, [...parts, k]]);
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Numbers above SPEC_LIMITS (core/limits.ts; the trainer applies the same table). */
+export function limitIssues(value: unknown): JobSpecIssue[] {
+  const out: JobSpecIssue[] = [];
+  for (const [key, limit] of Object.entries(SPEC_LIMITS)) {
+    let v: unknown = value;
+    for (const part of key.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v === 'number' && v > limit) out.push({ path: key, reason: `${JSON.stringify(v)} is above the limit ${limit} (what can run here)` });
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
 /** Parse and validate spec text; `file` labels the messages. Throws JobSpecError listing every problem. */
 export function parseJobSpec(text: string, file: string): JobSpecDoc {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  } catch (e) {
+    if (e instanceof RangeError) throw new JobSpecError([`${file}: (root): nested deeper than ${MAX_SPEC_DEPTH} levels`]);
+    throw e;
+  }
+  if (doc.errors.some((e) => /Maximum call stack/.test(e.message))) {
+    throw new JobSpecError([`${file}: (root): nested deeper than ${MAX_SPEC_DEPTH} levels`]);
+  }
   if (doc.errors.length > 0) {
     throw new JobSpecError(
       doc.errors.map((e) => `${file}: line ${lines.linePos(e.pos[0]).line}: invalid YAML: ${e.message.split('\n')[0]}`),
     );
   }
-  const value: unknown = doc.toJS();
+  const alias = firstAlias(doc);
+  if (alias !== null) throw new JobSpecError([`${file}: line ${lines.linePos(alias).line}: invalid YAML: ${ALIAS_PROBLEM}`]);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (e) {
+    if (e instanceof RangeError) throw new JobSpecError([`${file}: (root): nested deeper than ${MAX_SPEC_DEPTH} levels`]);
+    throw e;
+  }
+  const structure = structureIssues(value);
+  if (structure.length > 0) throw new JobSpecError(structure.map((i) => `${file}: ${i.path}: ${i.reason}`));
   const issues = validateJobSpec(value);
-  if (issues.length > 0) throw new JobSpecError(issues.map((i) => `${file}: ${i.path}: ${i.reason}`));
+  const found = issues.length > 0 ? issues : limitIssues(value);
+  if (found.length > 0) throw new JobSpecError(found.map((i) => `${file}: ${i.path}: ${i.reason}`));
   return value as JobSpecDoc;
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -122,6 +123,14 @@ def _export(a) -> int:
         rep = export_checkpoint(a.src, a.out, cfg)
     except ExportError as err:
         print(f"sayo_train export: {err}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError, RuntimeError, MemoryError, RecursionError) as err:
+        # Whatever the checks above did not foresee still ends in one line (the output folder is untouched: the
+        # export is staged); SAYO_DEBUG=1 re-raises for the traceback.
+        if os.environ.get("SAYO_DEBUG") == "1":
+            raise
+        first = (str(err).strip().splitlines() or [""])[0][:300]
+        print(f"sayo_train export: failed: {type(err).__name__}: {first}", file=sys.stderr)
         return 1
     print(json.dumps(rep.to_json(), indent=2))
     return 0

@@ -280,7 +280,7 @@ def load(folder, attn_implementation: str = "eager"):
     """(model, processor) from a folder written by `save` (or any Qwen2.5-VL / Qwen3-VL checkpoint folder)."""
     folder = Path(folder)
     model = AutoModelForImageTextToText.from_pretrained(folder, attn_implementation=attn_implementation,
-                                                        dtype=torch.float32)
+                                                        dtype=torch.float32, trust_remote_code=False)
     return model, processor_class(folder).from_pretrained(folder)
 
 

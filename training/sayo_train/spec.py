@@ -18,7 +18,8 @@ from typing import Optional, Union
 import jsonschema
 import yaml
 
-from .spec_validate import Yaml12Loader, schema_errors, semantic_errors, show
+from .limits import MAX_SPEC_DEPTH
+from .spec_validate import Yaml12Loader, limit_errors, schema_errors, semantic_errors, show, structure_errors
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema" / "job.schema.json"
 STAGES = ("data", "sft", "grpo", "export", "report")
@@ -319,9 +320,13 @@ def load_spec(path) -> JobSpec:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f"line {mark.line + 1}" if mark else "(yaml)"
         raise SpecError([f"{label}: {where}: invalid YAML: {getattr(e, 'problem', None) or e}"]) from None
+    except RecursionError:
+        raise SpecError([f"{label}: (root): nested deeper than {MAX_SPEC_DEPTH} levels"]) from None
+    if structure_errors(doc):
+        raise SpecError([f"{label}: {k}: {r}" for k, r in structure_errors(doc)])
     if not isinstance(doc, dict):
         raise SpecError([f"{label}: (root): expected a mapping of keys, got {show(doc)}"])
-    found = sorted({pair for e in _validator().iter_errors(doc) for pair in schema_errors(e)})
+    found = sorted({pair for e in _validator().iter_errors(doc) for pair in schema_errors(e)}) or limit_errors(doc)
     if found:
         raise SpecError([f"{label}: {k}: {r}" for k, r in found])
     base = path.resolve().parent

@@ -31,6 +31,17 @@ class Yaml12Loader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def compose_node(self, parent, index):
+        # An alias repeats a node without writing it out: a 1 KB "billion laughs" spec expands to gigabytes in any
+        # consumer that walks it. Job specs have no use for them; both readers refuse the first one.
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, ALIAS_PROBLEM, event.start_mark)
+        return super().compose_node(parent, index)
+
+
+ALIAS_PROBLEM = "aliases (*name) are not accepted in job specs; write the value out"
+
 
 Yaml12Loader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
@@ -41,6 +52,41 @@ Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
     list("-+0123456789."))
+
+
+def structure_errors(doc) -> list[tuple[str, str]]:
+    """What the YAML layer refuses in both readers (src/jobspec/jobspec.ts says the same): numbers that are not finite
+    (.nan, .inf) and nesting deeper than MAX_SPEC_DEPTH."""
+    import math
+
+    from .limits import MAX_SPEC_DEPTH
+    out = []
+    stack = [(doc, [])]
+    while stack:
+        value, parts = stack.pop()
+        if len(parts) > MAX_SPEC_DEPTH:
+            return [("(root)", f"nested deeper than {MAX_SPEC_DEPTH} levels")]
+        if isinstance(value, float) and not math.isfinite(value):
+            out.append((key_path(parts), f"{'.nan' if math.isnan(value) else ('.inf' if value > 0 else '-.inf')} "
+                                         "is not a finite number"))
+        elif isinstance(value, dict):
+            stack.extend((v, parts + [k]) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, parts + [i]) for i, v in enumerate(value))
+    return sorted(out)
+
+
+def limit_errors(doc) -> list[tuple[str, str]]:
+    """Numbers above SPEC_LIMITS (limits.py; the TypeScript reader applies the same table)."""
+    from .limits import SPEC_LIMITS
+    out = []
+    for key, limit in SPEC_LIMITS.items():
+        v = doc
+        for part in key.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > limit:
+            out.append((key, f"{json.dumps(v)} is above the limit {limit} (what can run here)"))
+    return sorted(out)
 
 
 def key_path(parts) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,41 @@ def test_duplicate_keys_and_broken_yaml_name_the_line(tmp_path):
 def test_unreadable_file(tmp_path):
     with pytest.raises(SpecError, match=r"nope.yaml: \(file\): cannot read"):
         load_spec(tmp_path / "nope.yaml")
+
+
+SHARED = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "jobspec-cases.json").read_text())
+
+
+@pytest.mark.parametrize("case", SHARED["cases"], ids=[c["name"] for c in SHARED["cases"]])
+def test_job_spec_cases_shared_with_the_typescript_reader(tmp_path, case):
+    """fixtures/jobspec-cases.json: aliases (billion laughs), non-finite numbers, nesting and SPEC_LIMITS give the
+    same lines here as in src/jobspec/jobspec.ts, in well under a second."""
+    import time
+    base = (Path(__file__).resolve().parents[2] / SHARED["base"]).read_text()
+    text = case.get("text") or (base.replace(*case["replace"], 1) if case.get("replace") else base)
+    if case.get("replace"):
+        assert text != base, case["replace"][0]
+    path = tmp_path / "job.yaml"
+    path.write_text(text)
+    t0 = time.time()
+    try:
+        load_spec(path)
+        errors = []
+    except SpecError as e:
+        errors = [line.replace(str(path), "job.yaml") for line in e.errors]
+    assert errors == case["errors"]
+    assert time.time() - t0 < 5
+
+
+def test_limits_mirror_the_typescript_limits():
+    """CONFIG_LIMITS, VISION_LIMITS and SPEC_LIMITS of sayo_train/limits.py equal those of src/core/limits.ts."""
+    import re
+
+    from sayo_train import limits
+    ts = (Path(__file__).resolve().parents[2] / "src" / "core" / "limits.ts").read_text()
+    for name in ("CONFIG_LIMITS", "VISION_LIMITS", "SPEC_LIMITS"):
+        body = re.search(rf"export const {name} = \{{(.*?)\}} as const;", ts, re.S).group(1)
+        body = re.sub(r"/\*\*.*?\*/", "", body, flags=re.S)
+        pairs = dict((k.strip("'"), int(v.replace("_", ""))) for k, v in re.findall(r"('[\w.]+'|\w+):\s*([\d_]+)", body))
+        assert pairs == getattr(limits, name), name
+    assert int(re.search(r"MAX_SPEC_DEPTH = (\d+)", ts).group(1)) == limits.MAX_SPEC_DEPTH

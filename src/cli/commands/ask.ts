@@ -6,10 +6,13 @@
 import type { Command } from 'commander';
 import { attentionScores } from '../../core/metrics.ts';
 import type { Box } from '../../core/geometry.ts';
+import { INPUT_LIMITS } from '../../core/limits.ts';
 import { createNodeEngine } from '../../engine/node.ts';
 import { CliError } from '../lib/errors.ts';
+import { folderOf } from '../lib/eval-run.ts';
 import { engineFailure, modelSource, readImage } from '../lib/model-arg.ts';
 import { embeddedNotice } from '../lib/pair-notice.ts';
+import { preflightPrompt } from '../lib/prompt-box.ts';
 import { METRIC_MAX_NEW_TOKENS, runSample } from '../lib/run-sample.ts';
 import { fmt, renderTable } from '../lib/table.ts';
 
@@ -27,6 +30,7 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Parse `x1,y1,x2,y2` boxes (four plain decimal numbers each); throws CliError naming the bad one. */
 export function parseBoxes(specs: string[] = []): Box[] {
+  if (specs.length > INPUT_LIMITS.maxBoxes) throw new CliError(`--boxes: ${specs.length} boxes, more than ${INPUT_LIMITS.maxBoxes} (size limit)`);
   return specs.map((spec) => {
     const parts = spec.split(',').map((s) => s.trim());
     if (parts.length !== 4 || !parts.every((p) => DECIMAL.test(p))) {
@@ -45,6 +49,7 @@ async function ask(options: Options): Promise<void> {
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new CliError(`--max-new-tokens must be a positive integer, not "${options.maxNewTokens}"`);
   const source = modelSource(options.model);
   const image = readImage(options.image);
+  await preflightPrompt(folderOf(source), options.question, options.model);
   const notice = embeddedNotice(source, options.image);
   // Said first, on stderr, so that it is seen before the answer and never mixes into --json or a piped table.
   if (notice) process.stderr.write(notice + '\n');

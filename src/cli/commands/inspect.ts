@@ -3,7 +3,7 @@
  * exit status 1 when any check fails (warnings do not fail), 2 when the folder cannot be read at all.
  */
 import type { Command } from 'commander';
-import { checkConfigPlausible, DOWNLOAD_LIMITS, LimitError } from '../../core/limits.ts';
+import { checkConfigPlausible, checkProcessorPlausible, DOWNLOAD_LIMITS, LimitError } from '../../core/limits.ts';
 import { CliError, withContext } from '../lib/errors.ts';
 import { openFolder, readJson, type ModelFolder } from '../lib/folder.ts';
 import { inspectFolder, type Check } from '../lib/inspect-checks.ts';
@@ -32,17 +32,19 @@ function readOnce(folder: ModelFolder): ModelFolder {
   return { ...folder, read: (file) => cache.get(file) ?? cache.set(file, folder.read(file)).get(file)! };
 }
 
-/** Refuses a config.json whose sizes are implausible before any check allocates from them. */
+/** Refuses a config.json or preprocessor_config.json whose sizes are implausible before any check allocates from them. */
 async function checkPlausible(folder: ModelFolder): Promise<void> {
-  if (!(await folder.exists('config.json'))) return;
-  // An unreadable config.json is one of the checks' findings; only a readable, implausible one stops here.
-  const config = await readJson(folder, 'config.json').catch(() => null);
-  if (config === null) return;
-  try {
-    checkConfigPlausible(config);
-  } catch (e) {
-    if (e instanceof LimitError) throw new CliError(e.message);
-    throw e;
+  for (const [file, check] of [['config.json', checkConfigPlausible], ['preprocessor_config.json', checkProcessorPlausible]] as const) {
+    if (!(await folder.exists(file))) continue;
+    // An unreadable file is one of the checks' findings; only a readable, implausible one stops here.
+    const json = await readJson(folder, file).catch(() => null);
+    if (json === null) continue;
+    try {
+      check(json);
+    } catch (e) {
+      if (e instanceof LimitError) throw new CliError(e.message);
+      throw e;
+    }
   }
 }
 

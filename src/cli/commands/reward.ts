@@ -3,19 +3,27 @@
  * All parsing and maths live in src/core/case.ts; this module reads the input and prints. Invalid input exits with
  * status 2 and one line `sayo reward: <field>: <problem>` on stderr.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CaseError, runCaseText } from '../../core/case.ts';
+import { INPUT_LIMITS } from '../../core/limits.ts';
+import { LocalFileError, readRegularFile } from '../../engine/local-file.ts';
 
 async function readInput(source: string): Promise<string> {
+  const cap = INPUT_LIMITS.maxInputBytes;
   if (source === '-') {
     const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    let n = 0;
+    for await (const chunk of process.stdin) {
+      n += (chunk as Buffer).length;
+      if (n > cap) throw new CaseError('--input', `stdin: more than ${cap / 1024 / 1024} MiB (size limit)`);
+      chunks.push(chunk as Buffer);
+    }
     return Buffer.concat(chunks).toString('utf8');
   }
   try {
-    return await readFile(source, 'utf8');
+    return readRegularFile(source, cap).toString('utf8');
   } catch (err) {
+    if (err instanceof LocalFileError && err.code === undefined) throw new CaseError('--input', err.message);
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new CaseError('--input', `cannot read ${JSON.stringify(source)} (${code})`);
   }

@@ -9,6 +9,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sampleMetrics } from '../../core/metrics.ts';
+import { INPUT_LIMITS } from '../../core/limits.ts';
+import { readRegularFile } from '../../engine/local-file.ts';
 import { DEFAULT_MODELS_DIR } from '../../engine/node.ts';
 import { registryEntry } from '../../engine/registry.ts';
 import { EngineError, type AttentionEngine, type ModelInfo, type ModelSource } from '../../engine/types.ts';
@@ -16,6 +18,7 @@ import { CliError, messageOf } from './errors.ts';
 import type { EvalRecord } from './jsonl.ts';
 import { engineFailure, readImage } from './model-arg.ts';
 import type { Progress } from './progress.ts';
+import { preflightPrompt } from './prompt-box.ts';
 import { runSample } from './run-sample.ts';
 
 /** One evaluated sample (a line of results.json / results.csv). */
@@ -53,7 +56,7 @@ export interface EvalModel {
 }
 
 /** Folder of a model source on disk. */
-function folderOf(source: ModelSource): string {
+export function folderOf(source: ModelSource): string {
   if (source.kind === 'path') return source.path;
   if (source.kind === 'registry') return path.join(DEFAULT_MODELS_DIR, registryEntry(source.id)?.path ?? source.id);
   throw new CliError('only folders and embedded registry models can be evaluated in Node');
@@ -84,9 +87,21 @@ export function fingerprint(source: ModelSource): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-/** The resume key of a (model, record) pair. */
+/**
+ * A hash of the image file's bytes ("unreadable" when it cannot be read: the row then is recomputed and skipped with
+ * the reader's own reason). Part of the resume key, so an image replaced under the same path is answered again.
+ */
+export function imageDigest(file: string): string {
+  try {
+    return crypto.createHash('sha256').update(readRegularFile(file, INPUT_LIMITS.maxImageBytes)).digest('hex').slice(0, 16);
+  } catch {
+    return 'unreadable';
+  }
+}
+
+/** The resume key of a (model, record) pair: the model's files, the record and its image's bytes. */
 export function rowKey(model: EvalModel, record: EvalRecord, maxNewTokens: number): string {
-  const content = JSON.stringify([record.image, record.question, record.answer, record.boxes]);
+  const content = JSON.stringify([record.image, record.question, record.answer, record.boxes, imageDigest(record.imagePath)]);
   const digest = crypto.createHash('sha256').update(content).digest('hex').slice(0, 12);
   return `${model.fingerprint}:${record.line}:${digest}:${maxNewTokens}`;
 }
@@ -192,6 +207,8 @@ export async function runEval(job: EvalJob): Promise<ModelResult[]> {
         continue;
       }
       if (!info) {
+        // The folder's template and tokenizer, boxed, on this model's first question before the engine takes them.
+        await preflightPrompt(folderOf(model.source), record.question, model.spec);
         const loaded = await job.engine.load(model.source).catch((e) => Promise.reject(engineFailure(`cannot load ${model.spec}`, e)));
         name = loaded.name;
         if (loaded.attentionLayers.length === 0) job.progress.log(`sayo: ${model.spec}: ${loaded.attentionNote ?? 'no attention outputs'}`);

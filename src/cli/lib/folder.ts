@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DOWNLOAD_LIMITS } from '../../core/limits.ts';
 import { fetchLimited, FetchLimitError } from '../../engine/fetch-limited.ts';
+import { LocalFileError, readRegularFile } from '../../engine/local-file.ts';
 import { CliError, messageOf } from './errors.ts';
 
 /** A model folder: files are addressed by their path inside it, e.g. "onnx/decoder_model_merged.onnx". */
@@ -29,9 +30,9 @@ export function localFolder(dir: string): ModelFolder {
     exists: async (file) => fs.existsSync(path.join(dir, file)),
     read: async (file) => {
       try {
-        return fs.readFileSync(path.join(dir, file));
+        return readRegularFile(path.join(dir, file), /\.(json|jinja)$/.test(file) ? DOWNLOAD_LIMITS.maxJsonBytes : DOWNLOAD_LIMITS.maxGraphBytes);
       } catch (err) {
-        throw new CliError(`cannot read ${path.join(dir, file)}: ${messageOf(err)}`);
+        throw new CliError(err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${path.join(dir, file)}: ${messageOf(err)}`);
       }
     },
   };
@@ -50,7 +51,7 @@ export function urlFolder(url: string, options: UrlFolderOptions = {}): ModelFol
   const base = url.endsWith('/') ? url : `${url}/`;
   const l = { ...DOWNLOAD_LIMITS, ...options.limits };
   const get = async (file: string, method: 'GET' | 'HEAD') => {
-    const maxBytes = file.endsWith('.json') ? l.maxJsonBytes : l.maxGraphBytes;
+    const maxBytes = /\.(json|jinja)$/.test(file) ? l.maxJsonBytes : l.maxGraphBytes;
     try {
       const { response, redirects } = await fetchLimited(base + file, { method }, { ...l, maxBytes });
       for (const [from, to] of redirects) options.onRedirect?.(from, to);

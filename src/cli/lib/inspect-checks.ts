@@ -243,7 +243,7 @@ export async function inspectFolder(folder: ModelFolder, dtype?: string, ortLoad
     const ts = new Section(checks, 'tokenizer');
     const jinja = (await folder.exists('chat_template.jinja')) ? new TextDecoder().decode(await folder.read('chat_template.jinja')) : null;
     checkTokenizer(ts, json['tokenizer.json'], json['tokenizer_config.json'], ids, jinja !== null);
-    checkChatTemplate(ts, json['tokenizer.json'], json['tokenizer_config.json'], jinja, num(config.image_token_id) ?? ids.get('<|image_pad|>'));
+    await checkChatTemplate(ts, json['tokenizer.json'], json['tokenizer_config.json'], jinja, num(config.image_token_id) ?? ids.get('<|image_pad|>'));
   }
   if (json['config.json']) checkConfig(new Section(checks, 'config'), config);
   if (json['config.json'] && json['tokenizer.json']) checkSpecialIds(new Section(checks, 'special tokens'), config, json['generation_config.json'], allIds);

@@ -5,8 +5,7 @@
  * transformers.js loads for the family, and onnxruntime loads every graph. Each failing check names the expected
  * value and the fix.
  */
-import { PreTrainedTokenizer } from '@huggingface/transformers';
-import { messageOf } from './errors.ts';
+import { boxFailure, boxPrompt } from './prompt-box.ts';
 import { toNum, type ModelProto } from '../onnx/model.ts';
 import { ortLoadError } from '../onnx/ort-check.ts';
 
@@ -43,24 +42,24 @@ export function tokenIds(tokenizer: Json): Map<string, number> {
   return ids;
 }
 
-/** Render one user turn with an image and a question exactly as the engine does (processor → tokenizer template). */
-export function checkChatTemplate(s: SectionWriter, tokenizer: Json, tokConfig: Json, jinja: string | null, imagePadId: number | undefined): void {
+/**
+ * Render one user turn with an image and a question exactly as the engine does (processor → tokenizer template), and
+ * tokenize it, in the time- and memory-boxed worker `sayo ask` uses (prompt-box.ts).
+ */
+export async function checkChatTemplate(s: SectionWriter, tokenizer: Json, tokConfig: Json, jinja: string | null, imagePadId: number | undefined): Promise<void> {
   const fix = 'fix: use the Qwen-VL chat template of the base checkpoint (chat_template in tokenizer_config.json or chat_template.jinja)';
-  let rendered: string;
-  let tok: PreTrainedTokenizer;
-  try {
-    tok = new PreTrainedTokenizer(tokenizer, tokConfig);
-    const messages = [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What is in the picture?' }] }];
-    rendered = tok.apply_chat_template(messages as never, { tokenize: false, add_generation_prompt: true, ...(jinja ? { chat_template: jinja } : {}) }) as string;
-  } catch (err) {
-    s.check(false, `chat template does not render an image turn in transformers.js (${messageOf(err).slice(0, 200)}); ${fix}`);
+  const r = await boxPrompt({ tokenizer, tokConfig, jinja, question: 'What is in the picture?', imagePadId });
+  if (!r.ok) {
+    if (r.stage === 'template') s.check(false, `chat template does not render an image turn in transformers.js (${boxFailure(r).slice(0, 200)}); ${fix}`);
+    else if (r.stage === 'tokenizer') s.check(false, `the tokenizer cannot be built in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint`);
+    else s.check(false, `the rendered prompt cannot be tokenized in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint (its pre-tokenizer and normalizer)`);
     return;
   }
+  const rendered = r.rendered;
   const placed = rendered.includes(IMAGE_PLACEHOLDER);
   const excerpt = JSON.stringify(rendered.length > 120 ? `${rendered.slice(0, 120)}…` : rendered);
   if (!s.check(placed, placed ? `chat template renders an image turn with ${IMAGE_PLACEHOLDER}` : `chat template renders an image turn without ${IMAGE_PLACEHOLDER} (got ${excerpt}): expected the placeholder where the image goes; ${fix}`)) return;
-  const ids = tok.encode(rendered, { add_special_tokens: false });
-  const pads = ids.filter((id) => id === imagePadId).length;
+  const pads = r.pads;
   s.check(pads === 1, `the rendered prompt tokenizes to ${pads} <|image_pad|> token(s) (id ${imagePadId ?? 'unknown'}; expected exactly 1, which the processor expands to the image's tokens)${pads === 1 ? '' : '; fix: <|image_pad|> must be one added special token of tokenizer.json'}`);
 }
 
@@ -85,7 +84,8 @@ export function embeddingRows(model: ModelProto): number | undefined {
 
 /** Every token id the tokenizer can produce must index a row of the embedding matrix. */
 export function checkVocabFits(s: SectionWriter, ids: Map<string, number>, rows: number | undefined, configVocab: number | undefined): void {
-  const size = ids.size === 0 ? 0 : Math.max(...ids.values()) + 1;
+  let size = 0;
+  for (const id of ids.values()) if (id + 1 > size) size = id + 1;
   if (rows === undefined) {
     s.warn(`tokenizer size ${size}: the embedding rows of embed_tokens could not be read (no Gather over a 2-D initializer), so ids ≤ rows is unchecked`);
     return;

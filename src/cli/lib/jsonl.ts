@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Box } from '../../core/geometry.ts';
 import { CliError, messageOf } from './errors.ts';
+import { INPUT_LIMITS } from '../../core/limits.ts';
+import { LocalFileError, readRegularFile } from '../../engine/local-file.ts';
 
 /** One valid record. */
 export interface EvalRecord {
@@ -35,6 +37,7 @@ function parseRecord(value: unknown, line: number, dir: string): EvalRecord {
   }
   const boxes = r.boxes ?? [];
   if (!Array.isArray(boxes) || !boxes.every(isBox)) throw new Error('"boxes" must be a list of [x1, y1, x2, y2] number lists');
+  if (boxes.length > INPUT_LIMITS.maxBoxes) throw new Error(`"boxes": ${boxes.length} boxes, more than ${INPUT_LIMITS.maxBoxes}`);
   const image = r.image as string;
   return { line, image, imagePath: path.resolve(dir, image), question: r.question as string, answer: r.answer as string, boxes: boxes as Box[] };
 }
@@ -43,9 +46,9 @@ function parseRecord(value: unknown, line: number, dir: string): EvalRecord {
 export function readEvalSet(file: string): { records: EvalRecord[]; problems: LineProblem[] } {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFile(file, INPUT_LIMITS.maxInputBytes).toString('utf8');
   } catch (err) {
-    throw new CliError(`cannot read ${file}: ${messageOf(err)}`);
+    throw new CliError(err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${file}: ${messageOf(err)}`);
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const dir = path.dirname(path.resolve(file));

@@ -11,6 +11,8 @@ import path from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as O } from 'onnx-proto';
 import { CliError, messageOf } from '../lib/errors.ts';
+import { DOWNLOAD_LIMITS } from '../../core/limits.ts';
+import { checkRegularFile, LocalFileError, readRegularFile } from '../../engine/local-file.ts';
 
 export const { onnx } = onnxProto;
 export type ModelProto = O.ModelProto;
@@ -68,9 +70,9 @@ export interface LoadedModel {
 export function readModel(file: string): LoadedModel {
   let bytes: Buffer;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readRegularFile(file, DOWNLOAD_LIMITS.maxGraphBytes);
   } catch (err) {
-    throw new CliError(`cannot read ${file}: ${messageOf(err)}`);
+    throw new CliError(err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${file}: ${messageOf(err)}`);
   }
   const model = decodeModel(bytes, file);
   const dir = path.dirname(file);
@@ -78,6 +80,11 @@ export function readModel(file: string): LoadedModel {
   for (const loc of externalFiles) {
     if (!fs.existsSync(path.join(dir, loc))) {
       throw new CliError(`${file} references external data "${loc}", which is missing next to it`);
+    }
+    try {
+      checkRegularFile(path.join(dir, loc), DOWNLOAD_LIMITS.maxFileBytes);
+    } catch (err) {
+      throw new CliError(`${file} references external data: ${messageOf(err)}`);
     }
   }
   return { file, model, externalFiles };
@@ -147,6 +154,8 @@ interface WritePlan {
   bytes: Uint8Array;
   /** External data files to link next to the output: [source, destination], absolute. */
   links: Array<[string, string]>;
+  /** Every external data file the written model references: [source, location relative to the output's folder]. */
+  data: Array<[string, string]>;
   locations: string[];
 }
 
@@ -165,36 +174,48 @@ function planWrite(loaded: LoadedModel, outFile: string): WritePlan {
   const protectedFiles = new Map<string, string>([[realPath(inFile), `the input model ${loaded.file}`]]);
   for (const loc of moves.keys()) protectedFiles.set(realPath(path.join(path.dirname(inFile), loc)), `the input's external data file ${loc}`);
   const links: Array<[string, string]> = [];
+  const data: Array<[string, string]> = [];
   for (const [from, to] of moves) {
     const src = path.join(path.dirname(inFile), from);
     const dst = path.join(path.dirname(out), to);
+    data.push([src, to]);
     if (realPath(src) !== realPath(dst)) links.push([src, dst]);
   }
   for (const [target, what] of [[out, 'the output'], ...links.map(([, dst]) => [dst, 'its external data file'] as const)]) {
     const hit = protectedFiles.get(realPath(target));
     if (hit) throw new CliError(`${what} ${target} is ${hit}: writing it would destroy the input; choose an output path outside the input's files`);
   }
+  if (fs.lstatSync(out, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output ${outFile} is a symlink; an output is never written through links: give a plain file path`);
+  for (const [, dst] of links) {
+    if (fs.lstatSync(dst, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output's external data file ${dst} is a symlink; an output is never written through links`);
+  }
   for (const { t } of tensors) {
     for (const e of t.externalData ?? []) if (e.key === 'location') e.value = moves.get(e.value ?? '') ?? e.value;
   }
-  return { out, bytes: onnx.ModelProto.encode(loaded.model).finish(), links, locations: [...moves.values()] };
+  return { out, bytes: onnx.ModelProto.encode(loaded.model).finish(), links, data, locations: [...moves.values()] };
 }
 
-/** A written temporary model and the data files that were linked for it where none existed. */
+/** A model and its data files written into a temporary sibling folder of the output, nothing at the output yet. */
 interface Staged {
+  dir: string;
   tmp: string;
-  created: string[];
 }
 
-/** Link the data files and write the model to a temporary file next to the output. */
+/**
+ * Write the model and link every external data file it references into a fresh folder beside the output, under the
+ * names the model refers to (so onnxruntime can load the staged model there): the output's own files are untouched
+ * until commit renames the staged ones into place.
+ */
 function stage(plan: WritePlan, outFile: string): Staged {
-  const staged: Staged = { tmp: path.join(path.dirname(plan.out), `.${path.basename(plan.out)}.tmp-${process.pid}`), created: [] };
+  const dir = path.join(path.dirname(plan.out), `.${path.basename(plan.out)}.stage-${process.pid}`);
+  const staged: Staged = { dir, tmp: path.join(dir, path.basename(plan.out)) };
   try {
     fs.mkdirSync(path.dirname(plan.out), { recursive: true });
-    for (const [src, dst] of plan.links) {
-      fs.mkdirSync(path.dirname(dst), { recursive: true });
-      if (!fs.existsSync(dst)) staged.created.push(dst);
-      linkOrCopy(src, dst);
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    for (const [src, rel] of plan.data) {
+      fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+      linkOrCopy(src, path.join(dir, rel));
     }
     fs.writeFileSync(staged.tmp, plan.bytes);
     return staged;
@@ -206,15 +227,21 @@ function stage(plan: WritePlan, outFile: string): Staged {
 
 /** Remove what `stage` wrote. */
 function unstage(staged: Staged): void {
-  for (const f of [staged.tmp, ...staged.created]) fs.rmSync(f, { force: true });
+  fs.rmSync(staged.dir, { recursive: true, force: true });
 }
 
+/** Rename the staged data files that move (plan.links), then the model, into place. */
 function commit(staged: Staged, plan: WritePlan, outFile: string): { bytes: number; externalFiles: string[] } {
   try {
+    for (const [, dst] of plan.links) {
+      fs.mkdirSync(path.dirname(dst), { recursive: true });
+      fs.renameSync(path.join(staged.dir, path.relative(path.dirname(plan.out), dst)), dst);
+    }
     fs.renameSync(staged.tmp, plan.out);
   } catch (err) {
-    unstage(staged);
     throw new CliError(`cannot write ${outFile}: ${messageOf(err)}`);
+  } finally {
+    unstage(staged);
   }
   return { bytes: plan.bytes.length, externalFiles: plan.locations };
 }

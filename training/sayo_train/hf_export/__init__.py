@@ -7,7 +7,6 @@ adapter) to the model contract of models/CONTRACT.md:
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,14 @@ from .family import ExportError, family_of, text_config
 __all__ = ["ExportConfig", "ExportReport", "ExportError", "export_checkpoint", "load_checkpoint", "resolve_layers"]
 
 Layers = Union[str, Sequence[int]]
+
+
+MIN_OPSET = 17
+
+
+def max_opset() -> int:
+    from torch.onnx._constants import ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+    return ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
 
 
 @dataclass
@@ -63,11 +70,13 @@ def resolve_layers(spec: Layers, n_layers: int) -> list[int]:
         if s == "none":
             return []
         try:
-            spec = [int(x) for x in s.split(",") if x.strip()]
+            spec = [int(x) for x in s.split(",")]
         except ValueError:
             raise ExportError(f"layers {spec!r}: accepted are last, all, none or comma-separated indices "
                               f"(0..{n_layers - 1}, negatives from the end)") from None
     out = set()
+    if len(spec) > n_layers:
+        raise ExportError(f"layers: {len(spec)} indices for a decoder of {n_layers} layers")
     for i in spec:
         if not -n_layers <= int(i) < n_layers:
             raise ExportError(f"layer {i} out of range: the decoder has {n_layers} layers (0..{n_layers - 1})")
@@ -75,36 +84,82 @@ def resolve_layers(spec: Layers, n_layers: int) -> list[int]:
     return sorted(out)
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:300] if text else ''}"
+
+
 def load_checkpoint(src, adapter=None):
     """A ...ForConditionalGeneration in float32 with eager attention, from a folder or a model object (converted in
-    place: .float(), eager attention, eval mode; no copy is made); with `adapter`, the peft LoRA merged into it."""
+    place: .float(), eager attention, eval mode; no copy is made); with `adapter`, the peft LoRA merged into it.
+    A folder is untrusted: custom code (auto_map) is refused, never run, and its declared sizes are bounded first."""
     import torch
     from transformers import AutoConfig, AutoModelForImageTextToText, PreTrainedModel
+
+    from .untrusted import checked_folder
     if isinstance(src, PreTrainedModel):
         model = src
     else:
         p = Path(src)
-        if not (p / "config.json").exists():
-            raise ExportError(f"{p}: no config.json; pass a Hugging Face checkpoint folder (save_pretrained output)")
-        family_of(AutoConfig.from_pretrained(str(p)))
-        model = AutoModelForImageTextToText.from_pretrained(str(p), dtype=torch.float32, attn_implementation="eager")
+        checked_folder(p)
+        try:
+            family_of(AutoConfig.from_pretrained(str(p), trust_remote_code=False))
+        except ExportError:
+            raise
+        except Exception as e:  # transformers' own refusal of a config (unknown keys, bad types) is one line here
+            raise ExportError(f"{p}/config.json: transformers cannot read it ({_first_line(e)})") from None
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(str(p), dtype=torch.float32,
+                                                                attn_implementation="eager", trust_remote_code=False)
+        except Exception as e:  # corrupt / truncated / mismatched weight files
+            raise ExportError(f"{p}: the weights cannot be loaded ({_first_line(e)})") from None
     if adapter is not None:
-        from peft import PeftModel
-        a = Path(adapter)
-        if not (a / "adapter_config.json").exists():
-            raise ExportError(f"{a}: no adapter_config.json; --adapter takes a peft LoRA folder "
-                              "(PeftModel.save_pretrained output)")
-        model = PeftModel.from_pretrained(model, str(a)).merge_and_unload()
+        model = _merge_adapter(model, Path(adapter), src)
     model = model.float().eval()
     model.config._attn_implementation = "eager"
     return model
 
 
+def _check_adapter(a: Path, src) -> None:
+    """A peft LoRA folder that runs no code, reads as plain files, and names no other local base than `src`."""
+    from .untrusted import read_json, refuse_remote_code, regular_file
+    if not (a / "adapter_config.json").exists():
+        raise ExportError(f"{a}: no adapter_config.json; --adapter takes a peft LoRA folder "
+                          "(PeftModel.save_pretrained output)")
+    refuse_remote_code(a)
+    cfg = read_json(a / "adapter_config.json")
+    for w in list(a.glob("*.safetensors")) + list(a.glob("*.bin")):
+        regular_file(w, None)
+    base = cfg.get("base_model_name_or_path") if isinstance(cfg, dict) else None
+    if isinstance(base, str) and base and isinstance(src, (str, Path)):
+        b = Path(base)
+        if b.is_dir() and (b / "config.json").exists() and b.resolve() != Path(src).resolve():
+            raise ExportError(f"{a}/adapter_config.json: base_model_name_or_path {base} is another base than {src}; "
+                              "merge an adapter into the base it was trained on")
+
+
+def _merge_adapter(model, a: Path, src):
+    """The peft LoRA at `a` merged into `model`: refused when it was made for another base (a different local base
+    folder in adapter_config.json, or weights whose shapes do not fit) and when a merged weight is not finite."""
+    import torch
+    from peft import PeftModel
+
+    _check_adapter(a, src)
+    try:
+        merged = PeftModel.from_pretrained(model, str(a)).merge_and_unload()
+    except Exception as e:  # size mismatch: an adapter for another architecture or width
+        raise ExportError(f"{a}: the adapter does not fit this base ({_first_line(e)})") from None
+    with torch.no_grad():
+        for name, t in merged.named_parameters():
+            if not torch.isfinite(t).all():
+                raise ExportError(f"{a}: merging the adapter gives non-finite weights in {name} (NaN or inf); "
+                                  "the adapter is broken")
+    return merged
+
+
 def export_checkpoint(src, out_dir, config: ExportConfig | None = None) -> ExportReport:
-    from . import check as chk
-    from .files import registry_entry, write_files
-    from .graphs import export_graphs
-    from .quantize import GRAPHS, make_variant, variant_name
+    from .outdir import check_output, staged_output
+    from .quantize import variant_name
 
     config = config or ExportConfig()
     # fp32 is always written, the others derive from it; a streamed export makes each precision from the fp32 piece
@@ -115,10 +170,18 @@ def export_checkpoint(src, out_dir, config: ExportConfig | None = None) -> Expor
     if config.attention_rows not in ("last", "all"):
         raise ExportError(f"attention_rows {config.attention_rows!r}: accepted are last (the call's last query row) "
                           "or all (every query row)")
+    if not MIN_OPSET <= int(config.opset) <= max_opset():
+        raise ExportError(f"opset {config.opset}: accepted are {MIN_OPSET} to {max_opset()} (the exporter's graphs "
+                          "need opset 17's operators; torch.onnx writes up to its own maximum)")
+    check_output(Path(out_dir), [Path(src) if isinstance(src, (str, Path)) else None, config.processor_dir,
+                                 config.adapter])
+    ckpt = None
     if config.streamed:
         if not isinstance(src, (str, Path)):
             raise ExportError("a streamed export reads a checkpoint folder's safetensors files; pass the folder")
         from .streamed import open_checkpoint
+        if config.adapter is not None:
+            _check_adapter(Path(config.adapter), src)
         model, ckpt = open_checkpoint(Path(src), config.adapter)
     else:
         model = load_checkpoint(src, config.adapter)
@@ -131,18 +194,31 @@ def export_checkpoint(src, out_dir, config: ExportConfig | None = None) -> Expor
     n_layers = text_config(model.config).num_hidden_layers
     layers = resolve_layers(config.layers, n_layers)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(out / "onnx", ignore_errors=True)
+    inputs = [Path(src) if isinstance(src, (str, Path)) else None, proc_dir,
+              Path(config.adapter) if config.adapter else None]
+    with staged_output(out, inputs) as stage:
+        rep = _export_into(model, ckpt, src, family, stage, out, proc_dir, layers, precisions, config)
+    return rep
+
+
+def _export_into(model, ckpt, src, family, stage: Path, out: Path, proc_dir: Path, layers, precisions,
+                 config) -> ExportReport:
+    """The export written into `stage` (renamed to `out` by the caller once this returns)."""
+    from . import check as chk
+    from .files import registry_entry, write_files
+    from .graphs import export_graphs
+    from .quantize import GRAPHS, make_variant
+
     rep = ExportReport(out_dir=out, family=family.model_type, layers=layers)
     chunks: dict[str, int] = {}
     if config.streamed:
         from .streamed import export_streamed
-        chunks = export_streamed(model, ckpt, family, out / "onnx", layers, config.opset, precisions,
+        chunks = export_streamed(model, ckpt, family, stage / "onnx", layers, config.opset, precisions,
                                  config.attention_rows, rep.seconds)
         rep.external = sorted(chunks)
     else:
         t0 = time.time()
-        times = export_graphs(model, family, out / "onnx", layers, config.opset, config.external_data,
+        times = export_graphs(model, family, stage / "onnx", layers, config.opset, config.external_data,
                               config.attention_rows)
         rep.external = list(times.pop("external"))
         rep.seconds.update(times)
@@ -150,23 +226,23 @@ def export_checkpoint(src, out_dir, config: ExportConfig | None = None) -> Expor
         for p in precisions[1:]:
             t0 = time.time()
             for g in GRAPHS:
-                path, ext = make_variant(out / "onnx", g, p, config.external_data)
+                path, ext = make_variant(stage / "onnx", g, p, config.external_data)
                 if ext:
                     rep.external.append(path.name)
             rep.seconds[p] = time.time() - t0
         chunks = {n: 1 for n in rep.external}
-    write_files(model, family, proc_dir, out, chunks)
-    (out / "registry_entry.json").write_text(json.dumps(registry_entry(out, family, precisions, layers), indent=2)
-                                             + "\n")
-    for f in sorted(out.rglob("*")):
+    write_files(model, family, proc_dir, stage, chunks)
+    (stage / "registry_entry.json").write_text(json.dumps(registry_entry(out, family, precisions, layers), indent=2)
+                                               + "\n")
+    for f in sorted(stage.rglob("*")):
         if f.is_file():
-            rep.files[str(f.relative_to(out))] = f.stat().st_size
+            rep.files[str(f.relative_to(stage))] = f.stat().st_size
     if config.check:
         if config.streamed:
             model = load_checkpoint(src, config.adapter)
-        rep.check = chk.check_folder(model, out, layers, precisions, config.check_tokens)
+        rep.check = chk.check_folder(model, stage, layers, precisions, config.check_tokens)
         bad = chk.failures(rep.check)
-        (out / "export_report.json").write_text(json.dumps(rep.to_json(), indent=2) + "\n")
+        (stage / "export_report.json").write_text(json.dumps(rep.to_json(), indent=2) + "\n")
         if bad:
             raise ExportError("export check failed: " + "; ".join(bad))
     return rep

@@ -30,8 +30,8 @@ def prompt_inputs(folder: Path, image, question: str = QUESTION) -> dict:
     token of its image. `image`: one PIL image or a list of them."""
     from transformers import AutoTokenizer, Qwen2VLImageProcessor
     images = list(image) if isinstance(image, (list, tuple)) else [image]
-    tok = AutoTokenizer.from_pretrained(str(folder))
-    ip = Qwen2VLImageProcessor.from_pretrained(str(folder))
+    tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
+    ip = Qwen2VLImageProcessor.from_pretrained(str(folder), trust_remote_code=False)
     px = ip(images=images, return_tensors="pt")
     grid = px["image_grid_thw"]
     content = [{"type": "image"} for _ in images] + [{"type": "text", "text": question}]

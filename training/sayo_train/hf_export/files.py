@@ -7,6 +7,10 @@ import shutil
 from pathlib import Path
 
 from .family import ExportError, Family, text_config
+from .untrusted import read_json, refuse_remote_code, regular_file
+
+# A chat template is text; the largest real ones are a few KB.
+MAX_TEMPLATE_BYTES = 1024 * 1024
 
 ARCH = {"qwen2_vl": "Qwen2VLForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
         "qwen3_vl": "Qwen3VLForConditionalGeneration"}
@@ -30,6 +34,7 @@ def config_json(model, family: Family, external: dict[str, int]) -> dict:
             if k in tc:
                 d[k] = tc[k]
     d.pop("_name_or_path", None)
+    d.pop("auto_map", None)   # never carried into an export: it names code the engine must not run
     js = {"dtype": "fp32"}
     if external:
         js["use_external_data_format"] = dict(sorted(external.items()))
@@ -56,16 +61,24 @@ def _chat_template(src: Path, tok_cfg: dict) -> str | None:
     if tok_cfg.get("chat_template"):
         return tok_cfg["chat_template"]
     if (src / "chat_template.jinja").exists():
+        regular_file(src / "chat_template.jinja", MAX_TEMPLATE_BYTES)
         return (src / "chat_template.jinja").read_text()
     if (src / "chat_template.json").exists():
-        return json.loads((src / "chat_template.json").read_text()).get("chat_template")
+        j = read_json(src / "chat_template.json", MAX_TEMPLATE_BYTES)
+        return j.get("chat_template") if isinstance(j, dict) else None
     return None
 
 
 def token_vocab(src: Path) -> dict[str, int]:
-    j = json.loads((src / "tokenizer.json").read_text())
-    v = dict(j["model"]["vocab"])
-    v.update({t["content"]: t["id"] for t in j.get("added_tokens", [])})
+    j = read_json(src / "tokenizer.json")
+    try:
+        v = dict(j["model"]["vocab"])
+        v.update({t["content"]: t["id"] for t in j.get("added_tokens", [])})
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise ExportError(f"{src}/tokenizer.json: no model.vocab object with added_tokens entries (not a BPE "
+                          "tokenizer.json)") from None
+    if not v or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in v.values()):
+        raise ExportError(f"{src}/tokenizer.json: token ids must be non-negative integers")
     return v
 
 
@@ -78,7 +91,11 @@ def write_files(model, family: Family, src: Path, out: Path, external: dict[str,
         raise ExportError(f"{src}: {', '.join(missing)} missing; the exporter copies the tokenizer and image "
                           "processor from the checkpoint folder (save them there with processor.save_pretrained, "
                           "or pass processor_dir / --processor <folder that has them>)")
-    tok_cfg = json.loads((src / "tokenizer_config.json").read_text())
+    refuse_remote_code(src)
+    tok_cfg = read_json(src / "tokenizer_config.json")
+    if not isinstance(tok_cfg, dict):
+        raise ExportError(f"{src}/tokenizer_config.json: expected a JSON object")
+    tok_cfg.pop("auto_map", None)
     tmpl = _chat_template(src, tok_cfg)
     if not tmpl or "image" not in tmpl:
         raise ExportError(f"{src}: no chat template with an image turn (tokenizer_config.json chat_template, "
@@ -93,7 +110,10 @@ def write_files(model, family: Family, src: Path, out: Path, external: dict[str,
                           "tokenizer the checkpoint was trained with")
     shutil.copyfile(src / "tokenizer.json", out / "tokenizer.json")
     _dump(out / "tokenizer_config.json", tok_cfg)
-    pre = json.loads((src / "preprocessor_config.json").read_text())
+    pre = read_json(src / "preprocessor_config.json")
+    if not isinstance(pre, dict):
+        raise ExportError(f"{src}/preprocessor_config.json: expected a JSON object")
+    pre.pop("auto_map", None)
     if pre.get("processor_class") not in PROCESSOR.values():   # absent, or a training-side subclass
         pre["processor_class"] = PROCESSOR[family.model_type]
     pre.setdefault("image_processor_type", "Qwen2VLImageProcessor")

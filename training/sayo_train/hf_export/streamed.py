@@ -358,9 +358,14 @@ def open_checkpoint(folder: Path, adapter=None):
     from transformers import AutoConfig
 
     from .family import ExportError, family_of
+    from .untrusted import checked_folder
     if not (folder / "config.json").exists():
         raise ExportError(f"{folder}: no config.json; pass a Hugging Face checkpoint folder (save_pretrained output)")
-    cfg = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
+    checked_folder(folder)   # no custom code, plausible sizes, before transformers reads anything
+    try:
+        cfg = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
+    except Exception as e:
+        raise ExportError(f"{folder}/config.json: transformers cannot read it ({str(e).splitlines()[0]})") from None
     family_of(cfg)
     from .weights import empty_model
     model = empty_model(cfg)

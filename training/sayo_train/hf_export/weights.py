@@ -105,7 +105,14 @@ class _Lora:
         if name not in self.pairs:
             return w
         a, b = self.pairs[name]
-        return w + (b @ a) * self.scale
+        if a.shape[1] != w.shape[1] or b.shape[0] != w.shape[0]:
+            raise ExportError(f"{name}: the adapter's LoRA shapes {list(b.shape)}·{list(a.shape)} do not fit the "
+                              f"weight {list(w.shape)}; it was made for another base")
+        merged = w + (b @ a) * self.scale
+        if not torch.isfinite(merged).all():
+            raise ExportError(f"{name}: merging the adapter gives non-finite weights (NaN or inf); the adapter is "
+                              "broken")
+        return merged
 
 
 def empty_model(config):
