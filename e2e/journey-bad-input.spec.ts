@@ -1,6 +1,6 @@
 /**
  * @file Bad input in real Chromium (WASM), each with a clear inline message and nothing on screen lost: a non-image
- * file, a corrupt image, a 50-megapixel image (downscaled with a notice), an image under 28 px, an aspect ratio
+ * file, a corrupt image, a 50-megapixel image (downscaled with a notice), an image under one cell, an aspect ratio
  * above 200, an empty question, words the mini vocabulary lacks (named, still answered), a model that fails to
  * load. Also: every control has an accessible name, regions can be made with the keyboard alone, and drag-and-drop
  * and paste load images, and Stop cancels both answers.
@@ -14,6 +14,9 @@ const DIR = 'test-results/journey-bad-input';
 /** The bundled samples (read, not assumed: the pipeline may regenerate the set). */
 const SAMPLES = JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { id: string; image: string }[];
 const [S0, S1] = [SAMPLES[0], SAMPLES[1] ?? SAMPLES[0]];
+/** One visual-token cell of the embedded pair (patch_size × merge_size), read from its processor. */
+const PRE = JSON.parse(fs.readFileSync('models/sayo-mini/preprocessor_config.json', 'utf8')) as { patch_size: number; merge_size: number };
+const CELL = PRE.patch_size * PRE.merge_size;
 
 /** Writes a solid-colour PNG of the given size and returns its path. */
 async function png(name: string, width: number, height: number): Promise<string> {
@@ -69,11 +72,11 @@ test('bad input: clear messages, nothing lost', async ({ page }) => {
 
   // Under one cell.
   await input.setInputFiles(await png('tiny.png', 20, 40));
-  await expectError(page, '20×40 px; each side must be at least 28 px');
+  await expectError(page, `20×40 px; each side must be at least ${CELL} px`);
   await kept();
 
   // Aspect ratio above 200.
-  await input.setInputFiles(await png('strip.png', 6000, 28));
+  await input.setInputFiles(await png('strip.png', CELL * 214, CELL));
   await expectError(page, 'aspect ratio is 214:1');
   await kept();
 

@@ -1,6 +1,7 @@
 /**
  * @file The onnxruntime-node reference for browser parity tests: the same engine code on native CPU, in the test
- * process, and an image whose sides are already multiples of 28 px (no resize, so canvas and sharp see equal pixels).
+ * process, and an image whose sides are already whole cells of the embedded model (no resize, so canvas and sharp see
+ * equal pixels).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,14 +12,15 @@ import type { StepRecord } from '../../src/engine/types.ts';
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /**
- * sample-01 resized to the largest square of whole 28 px cells the processor accepts unchanged (max_pixels of the
- * embedded model): no processor resize, so Chromium's canvas and Node's sharp feed identical pixels.
+ * sample-01 resized to the largest square of whole cells (patch_size × merge_size, read from the embedded model's
+ * processor) at most 308 px a side that the processor accepts unchanged (max_pixels): no processor resize, so
+ * Chromium's canvas and Node's sharp feed identical pixels.
  */
 export async function parityImage(): Promise<Buffer> {
   const sharp = createRequire(path.join(ROOT, 'package.json'))('sharp');
   const pp = JSON.parse(fs.readFileSync(path.join(ROOT, 'models/sayo-mini/preprocessor_config.json'), 'utf8'));
   const cell = pp.patch_size * pp.merge_size;
-  const side = Math.min(308, Math.floor(Math.sqrt(pp.max_pixels ?? pp.size.longest_edge) / cell) * cell);
+  const side = Math.floor(Math.min(308, Math.sqrt(pp.max_pixels ?? pp.size.longest_edge)) / cell) * cell;
   return sharp(fs.readFileSync(path.join(ROOT, 'public/samples/sample-01.png')))
     .resize(side, side, { fit: 'fill' })
     .removeAlpha()
