@@ -315,8 +315,9 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
     from .hf_export import ExportConfig, export_checkpoint
     t0 = time.time()
     tmp = folder.with_name(folder.name + ".partial")
+    hf = folder.with_name(folder.name + ".hf")   # beside the output: an export never writes around its input
     shutil.rmtree(tmp, ignore_errors=True)
-    hf = tmp / "hf"
+    shutil.rmtree(hf, ignore_errors=True)
     precisions = ("fp32",) + quantized_of(r, quantized)
     if r.name in STREAMED:
         return _build_streamed(r, folder, tmp, hf, precisions, t0)
@@ -325,7 +326,7 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
                                                      check=check and not r.light, processor_dir=hf))
     if r.deepstack:
         # the twin: the same weights without the DeepStack mergers, exported alike (what DeepStack costs)
-        twin_hf = tmp / "hf-twin"
+        twin_hf = folder.with_name(folder.name + ".hf-twin")
         twin = hf_checkpoint(r, twin_hf, state=model.state_dict(), deepstack=())
         export_checkpoint(twin, tmp / NO_DEEPSTACK, ExportConfig(layers="last" if r.light else "all",
                                                                  precisions=precisions, check=check,
