@@ -511,7 +511,10 @@ describe('hostile local files, images and counts (sayo CLI, spawned)', () => {
     expect(judgeInspect('inspect: range(1e8) chat template', runSayo(['inspect', template, '--no-load'], 150_000), 1, 90_000, /rendering the chat template needed more than 1024 MB \(stopped; memory limit\)/)).toBe(true);
     expect(judgeCli('hostile folder', 'ask: range(1e8) chat template', ask(['--model', template, '--image', image()], 150_000), 2, 90_000, /rendering the chat template needed more than 1024 MB/)).toBe(true);
     expect(judgeInspect('inspect: backtracking pre-tokenizer regex', runSayo(['inspect', regex, '--no-load'], 150_000), 1, 90_000, /tokenizing the prompt took longer than 30 s \(stopped; time limit\)/)).toBe(true);
-    expect(judgeCli('hostile folder', 'ask: backtracking pre-tokenizer regex', ask(['--model', regex, '--image', image()], 150_000), 2, 90_000, /tokenizing the prompt took longer than 30 s/)).toBe(true);
+    // The regex backtracks exponentially in the length of each text piece between special tokens: a question of a few
+    // words is enough only when the template adds a long system turn (Qwen2/2.5-VL's), so this one is long itself.
+    const longQuestion = ['--question', 'What colour is the shape in the top left corner of this picture?'];
+    expect(judgeCli('hostile folder', 'ask: backtracking pre-tokenizer regex', ask(['--model', regex, '--image', image(), ...longQuestion], 150_000), 2, 90_000, /tokenizing the prompt took longer than 30 s/)).toBe(true);
   }, 900_000);
 
   it('eval: an image replaced under the same path is answered again, not resumed', () => {
