@@ -150,3 +150,5 @@ def test_the_8b_rung_is_written_and_exported_a_piece_at_a_time(tmp_path):
         "decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"]
     for f in ("decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"):
         ort.InferenceSession(str(tmp_path / "8b" / "onnx" / f), providers=["CPUExecutionProvider"])
+    # transformers.js loads the precision that was written by default
+    assert json.loads((tmp_path / "8b" / "config.json").read_text())["transformers.js_config"]["dtype"] == "q4"

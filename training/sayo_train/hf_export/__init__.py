@@ -231,7 +231,7 @@ def _export_into(model, ckpt, src, family, stage: Path, out: Path, proc_dir: Pat
                     rep.external.append(path.name)
             rep.seconds[p] = time.time() - t0
         chunks = {n: 1 for n in rep.external}
-    write_files(model, family, proc_dir, stage, chunks)
+    write_files(model, family, proc_dir, stage, chunks, "fp32" if "fp32" in precisions else precisions[0])
     (stage / "registry_entry.json").write_text(json.dumps(registry_entry(out, family, precisions, layers), indent=2)
                                                + "\n")
     for f in sorted(stage.rglob("*")):

@@ -24,7 +24,7 @@ def _dump(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
-def config_json(model, family: Family, external: dict[str, int]) -> dict:
+def config_json(model, family: Family, external: dict[str, int], dtype: str = "fp32") -> dict:
     d = model.config.to_dict()
     d["model_type"] = family.model_type
     d["architectures"] = [ARCH[family.model_type]]
@@ -35,7 +35,7 @@ def config_json(model, family: Family, external: dict[str, int]) -> dict:
                 d[k] = tc[k]
     d.pop("_name_or_path", None)
     d.pop("auto_map", None)   # never carried into an export: it names code the engine must not run
-    js = {"dtype": "fp32"}
+    js = {"dtype": dtype}   # the precision transformers.js loads by default: fp32, or the first one written
     if external:
         js["use_external_data_format"] = dict(sorted(external.items()))
     d["transformers.js_config"] = js
@@ -82,7 +82,7 @@ def token_vocab(src: Path) -> dict[str, int]:
     return v
 
 
-def write_files(model, family: Family, src: Path, out: Path, external: dict[str, int]) -> None:
+def write_files(model, family: Family, src: Path, out: Path, external: dict[str, int], dtype: str = "fp32") -> None:
     """`src` is the folder with the tokenizer and processor files (the checkpoint itself, usually)."""
     src, out = Path(src), Path(out)
     missing = [f for f in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json")
@@ -124,7 +124,7 @@ def write_files(model, family: Family, src: Path, out: Path, external: dict[str,
             raise ExportError(f"{src}/preprocessor_config.json: {k} {pre[k]} but the vision tower has {want}")
         pre[k] = want
     _dump(out / "preprocessor_config.json", pre)
-    _dump(out / "config.json", config_json(model, family, external))
+    _dump(out / "config.json", config_json(model, family, external, dtype))
     _dump(out / "generation_config.json", generation_config_json(model, tok_cfg, vocab))
 
 
