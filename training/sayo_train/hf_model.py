@@ -35,31 +35,24 @@ QWEN3_VL_IMAGE_STD = [0.5, 0.5, 0.5]
 QWEN3_VL_CHAT_TEMPLATE = (Path(__file__).resolve().parent / "templates" / "qwen3_vl.jinja").read_text(encoding="utf-8")
 
 
-def _images_only_init(self, image_processor, tokenizer, chat_template):
+class _ImagesOnly:
     """The token attributes the Qwen-VL processors set, without their video processor: transformers 4.57's Qwen-VL
-    video processors need torchvision, which the pinned CPU stack does not install; images never touch it."""
-    self.image_token = "<|image_pad|>"
-    self.video_token = "<|video_pad|>"
-    self.vision_start_token = "<|vision_start|>"
-    self.vision_end_token = "<|vision_end|>"
-    tid = tokenizer.convert_tokens_to_ids
-    self.image_token_id = tid(self.image_token)
-    self.video_token_id = tid(self.video_token)
-    self.vision_start_token_id = tid(self.vision_start_token)
-    self.vision_end_token_id = tid(self.vision_end_token)
-    ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-
-
-class SayoProcessor(Qwen2_5_VLProcessor):
-    """Qwen2_5_VLProcessor for images only (no video processor, see _images_only_init). The saved files are that
-    class's (preprocessor_config.json, tokenizer files, chat template), so `Qwen2_5_VLProcessor.from_pretrained` reads
-    them on a host that has torchvision."""
+    video processors need torchvision, which the pinned CPU stack does not install; images never touch it. Read back
+    from a folder as the tokenizer and image processor it saved."""
 
     attributes = ["image_processor", "tokenizer"]
-    saved_class = "Qwen2_5_VLProcessor"
 
     def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        _images_only_init(self, image_processor, tokenizer, chat_template)
+        self.image_token = "<|image_pad|>"
+        self.video_token = "<|video_pad|>"
+        self.vision_start_token = "<|vision_start|>"
+        self.vision_end_token = "<|vision_end|>"
+        tid = tokenizer.convert_tokens_to_ids
+        self.image_token_id = tid(self.image_token)
+        self.video_token_id = tid(self.video_token)
+        self.vision_start_token_id = tid(self.vision_start_token)
+        self.vision_end_token_id = tid(self.vision_end_token)
+        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
     @classmethod
     def from_pretrained(cls, folder, **kwargs):
@@ -68,21 +61,18 @@ class SayoProcessor(Qwen2_5_VLProcessor):
         return cls(image_processor=ip, tokenizer=tok, chat_template=tok.chat_template)
 
 
-class SayoQwen3VLProcessor(Qwen3VLProcessor):
+class SayoProcessor(_ImagesOnly, Qwen2_5_VLProcessor):
+    """Qwen2_5_VLProcessor for images only. The saved files are that class's (preprocessor_config.json, tokenizer
+    files, chat template), so `Qwen2_5_VLProcessor.from_pretrained` reads them on a host that has torchvision."""
+
+    saved_class = "Qwen2_5_VLProcessor"
+
+
+class SayoQwen3VLProcessor(_ImagesOnly, Qwen3VLProcessor):
     """Qwen3VLProcessor for images only, as SayoProcessor; saved as Qwen3VLProcessor (what AutoProcessor and
     transformers.js read)."""
 
-    attributes = ["image_processor", "tokenizer"]
     saved_class = "Qwen3VLProcessor"
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-        _images_only_init(self, image_processor, tokenizer, chat_template)
-
-    @classmethod
-    def from_pretrained(cls, folder, **kwargs):
-        tok = Qwen2TokenizerFast.from_pretrained(folder)
-        ip = Qwen2VLImageProcessor.from_pretrained(folder)
-        return cls(image_processor=ip, tokenizer=tok, chat_template=tok.chat_template)
 
 
 PROCESSORS = {"qwen2_5_vl": SayoProcessor, "qwen3_vl": SayoQwen3VLProcessor}
