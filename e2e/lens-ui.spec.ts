@@ -11,29 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import sharp from 'sharp';
+import { pick, ready, runDone, SAMPLES, SIDES } from './support/app.ts';
 
 const DIR = 'test-results/lens-ui';
-const SAMPLES = JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { id: string; image: string; question: string; boxes: number[][] }[];
 const S0 = SAMPLES[0];
-const SIDES = ['base', 'trained'] as const;
-
-async function ready(page: Page, backend?: 'wasm' | 'webgpu') {
-  for (const side of SIDES) {
-    await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-    if (backend) await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-backend', backend);
-  }
-}
-
-async function pick(page: Page, sample = S0) {
-  await page.getByTestId(`sample-${sample.id}`).click();
-  await expect(page.getByTestId('image-info')).toContainText(sample.image);
-  await expect(page.getByTestId('question-input')).toHaveValue(sample.question);
-}
-
-async function runDone(page: Page) {
-  await page.getByTestId('run-button').click();
-  for (const side of SIDES) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 180_000 });
-}
 
 const boxesOf = async (page: Page) => JSON.parse((await page.getByTestId('region-layer').getAttribute('data-boxes'))!) as number[][];
 

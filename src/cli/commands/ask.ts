@@ -51,12 +51,13 @@ async function ask(options: Options): Promise<void> {
   const image = readImage(options.image);
   await preflightPrompt(folderOf(source), options.question, options.model);
   const notice = embeddedNotice(source, options.image);
-  // Said first, on stderr, so that it is seen before the answer and never mixes into --json or a piped table.
-  if (notice) process.stderr.write(notice + '\n');
   const engine = createNodeEngine();
   const info = await engine.load(source).catch((e) => Promise.reject(engineFailure(`cannot load ${options.model}`, e)));
   try {
     const run = await runSample(engine, info, image, options.question, boxes, maxNewTokens).catch((e) => Promise.reject(engineFailure('generation failed', e)));
+    // Said once there is an answer (an unreadable picture gets its one error line alone), on stderr before the
+    // answer, so it is seen first and never mixes into --json or a piped table.
+    if (notice) process.stderr.write(notice + '\n');
     const layer = info.numLayers - 1;
     const scores = attentionScores(run.steps, layer, run.targets);
     const reward = scores?.reward ?? null;
