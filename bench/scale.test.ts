@@ -123,9 +123,9 @@ describe('scale report printers', () => {
   });
   const load = { before: [1.5, 1, 1], after: [2, 1, 1] };
 
-  it('prints every saved report in docs/bench (also those from before the WebGPU rows and Chromium sweeps)', () => {
+  it('prints every saved scale report in docs/bench (also those from before the WebGPU rows and Chromium sweeps)', () => {
     const dir = path.join(ROOT, 'docs/bench');
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith('scale') && f.endsWith('.json'));
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) {
       const rep: ScaleReport = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
