@@ -273,7 +273,8 @@ test('a folder declaring 1e6 external-data chunks is refused at once, with a han
 });
 
 test('Stop on a worker hung in a backtracking tokenizer regex restarts it: the stopped run ends, the other model answers', async ({ page }) => {
-  // The folder's pre-tokenizer regex backtracks for ever on any prompt: the worker's thread never reads a cancel.
+  // The folder's pre-tokenizer regex backtracks exponentially in the length of each text piece between special tokens,
+  // so a question of some length keeps the worker's thread busy for ever: it never reads a cancel.
   await serveModel(page, 'regex', (file, b) => {
     if (file !== 'tokenizer.json') return b;
     const t = JSON.parse(b.toString('utf8'));
@@ -286,7 +287,7 @@ test('Stop on a worker hung in a backtracking tokenizer regex restarts it: the s
   const t0 = Date.now();
   const stopped = await page.evaluate(async () => {
     try {
-      await (window as any).sayoHarness.answer('What shape is it?', 2, { stopAfterMs: 2000 });
+      await (window as any).sayoHarness.answer('What colour is the shape in the top left corner of this picture?', 2, { stopAfterMs: 2000 });
       return { ok: true as const };
     } catch (e) {
       return { ok: false as const, code: (e as any).code as string, message: (e as Error).message };

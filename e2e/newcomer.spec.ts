@@ -201,7 +201,12 @@ test.describe('dev server', () => {
     fs.rmSync(cache, { recursive: true, force: true });
     fs.mkdirSync(DIR, { recursive: true });
     const config = path.resolve(DIR, 'vite.dev.config.ts');
-    fs.writeFileSync(config, `import app from '${path.resolve('vite.config.ts')}';\nexport default { ...app, cacheDir: ${JSON.stringify(cache)} };\n`);
+    // vite.config.ts exports a function of the mode (the e2e build adds the harness page): call it as Vite would.
+    fs.writeFileSync(
+      config,
+      `import app from '${path.resolve('vite.config.ts')}';\n` +
+        `export default (env) => ({ ...(typeof app === 'function' ? app(env) : app), cacheDir: ${JSON.stringify(cache)} });\n`,
+    );
     server = spawn('npx', ['vite', '--config', config, '--host', PREVIEW_HOST, '--port', String(PORT), '--strictPort'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     server.stdout!.on('data', (d) => (log += d));
     server.stderr!.on('data', (d) => (log += d));
