@@ -12,6 +12,7 @@ from sayo_train.attention_reward import summarize
 from sayo_train.rewards import (AccuracyReward, FormatReward, accuracy_reward, extract_answer, format_reward,
                                 length_factor, normalize_answer)
 from sayo_train.spec import LengthShaping
+from test_hf_model import without_deepstack   # the control's one definition (DeepStack mergers zeroed)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -144,16 +145,6 @@ def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
     qs = ["What color is the square?", "Where is the blue object?"]
     prompts = [prepare_multimodal_messages(prompt_messages(q), [im]) for q, im in zip(qs, ims)]
 
-    @contextlib.contextmanager
-    def without_deepstack():
-        hooks = [m.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out))
-                 for m in model.model.visual.deepstack_merger_list]
-        try:
-            yield
-        finally:
-            for hk in hooks:
-                hk.remove()
-
     def reference():
         out = []
         for p, im, c, bx in zip(prompts, ims, comps, boxes):
@@ -173,7 +164,7 @@ def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
         return out
 
     got = reward(prompts, None, comps, ims, boxes)
-    with without_deepstack():
+    with without_deepstack(model):
         bare = reward(prompts, None, comps, ims, boxes)
         ref_bare = reference()
     ref = reference()
