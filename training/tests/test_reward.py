@@ -113,7 +113,6 @@ def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
     """AttentionRegionReward (what TRL's GRPOTrainer calls) on a Qwen3-VL with DeepStack (jobs/smoke.yaml's model)
     gives r_v equal to summarize() over transformers' own output_attentions (DeepStack applied), and different r_v when
     the DeepStack features are zeroed, where it again equals transformers' without them."""
-    import contextlib
     from types import SimpleNamespace
 
     from accelerate import Accelerator
