@@ -10,7 +10,7 @@ from PIL import Image
 
 from .geometry import GeometryError, make_grid
 from .processor import Processor, prompt_ids
-from .reward import reward_case
+from .reward_math import reward_case
 from .tokenizer import Tokenizer, default_system
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,7 +113,7 @@ def reward_cases() -> list[dict]:
            "attention": _attention(rng, 100, 1, g.n_tokens), "entropy": [round(rng.uniform(0, 3), 6) for _ in range(100)],
            "top_ratio": 0.29}
     out.append({"name": "float-guard-T100-r0.29", "input": inp, "expected": reward_case(inp)})
-    # the same attention under both alignments (reward.py): "produced" spelled out, and "input" (SAYO's code)
+    # the same attention under both alignments (reward_math.py): "produced" spelled out, and "input" (SAYO's code)
     for c in list(out):
         if c["name"] in ("basic-640x480", "mini-single-box", "multi-box-overlapping", "entropy-ties", "T10-k3",
                          "T20-k6", "T3-k1", "mass-in-box", "qwen3-32px-cells", "float-guard-T100-r0.29"):

@@ -1,16 +1,16 @@
 """Held-out metrics of models/CONTRACT.md on a Hugging Face checkpoint: greedy decoding with transformers' generate,
-then one teacher-forced pass (attention_reward.measure: last layer, eager attention) for the per-token numbers."""
+then one teacher-forced pass (policy_attention.measure: last layer, eager attention) for the per-token numbers."""
 from __future__ import annotations
 
 import torch
 from PIL import Image
 
-from .attention_reward import grid_from_thw, measure
+from .policy_attention import grid_from_thw, measure
 from .geometry import box_tokens
 from .hf_data import prompt_text
 from .hf_model import banned_token_ids
-from .reward import DEFAULT_ALIGNMENT, align, attention_score, select_top_entropy, tanh_log_ratio
-from .rewards import accuracy_reward, extract_answer
+from .reward_math import DEFAULT_ALIGNMENT, align, attention_score, select_top_entropy, tanh_log_ratio
+from .text_rewards import accuracy_reward, extract_answer
 
 
 @torch.no_grad()

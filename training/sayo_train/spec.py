@@ -159,7 +159,7 @@ class AttentionRegionParams:
     top_ratio: float
     eps: float
     cell_px: Optional[int] = None  # when given, must equal patch_size × merge_size
-    alignment: str = "produced"  # which attention row a generated token owns (reward.py)
+    alignment: str = "produced"  # which attention row a generated token owns (reward_math.py)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """GRPO on TRL's GRPOTrainer (trl 0.25.1, SAYO's own pin: the trainer SAYO subclassed), with the SAYO attention
-reward as a plug-in (attention_reward.AttentionRegionReward), the format reward with the spec's length shaping and the
+reward as a plug-in (policy_attention.AttentionRegionReward), the format reward with the spec's length shaping and the
 optional accuracy reward. The mini spec and the 8B spec go through this same code; only the spec differs.
 
 Spec → GRPOConfig: group_size → num_generations; prompts_per_step × group_size completions per optimizer step
@@ -15,9 +15,9 @@ import time
 import torch
 from trl import GRPOConfig, GRPOTrainer
 
-from .attention_reward import AttentionRegionReward
+from .policy_attention import AttentionRegionReward
 from .hf_model import banned_token_ids
-from .rewards import AccuracyReward, FormatReward
+from .text_rewards import AccuracyReward, FormatReward
 
 
 def grpo_config(spec, output_dir, processor, *, world_size: int = 1) -> GRPOConfig:

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from sayo_train import hf_model
-from sayo_train.attention_reward import grid_from_thw, measure
+from sayo_train.policy_attention import grid_from_thw, measure
 from sayo_train.common import build_tokenizer
 from sayo_train.geometry import box_tokens
 from sayo_train.hf_data import SftCollator, prompt_text

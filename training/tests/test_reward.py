@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from sayo_train.fixtures import grid_cases, reward_cases
-from sayo_train.reward import attention_score, reward_case, select_top_entropy, tanh_log_ratio, top_k_count
-from sayo_train.attention_reward import summarize
-from sayo_train.rewards import (AccuracyReward, FormatReward, accuracy_reward, extract_answer, format_reward,
+from sayo_train.reward_math import attention_score, reward_case, select_top_entropy, tanh_log_ratio, top_k_count
+from sayo_train.policy_attention import summarize
+from sayo_train.text_rewards import (AccuracyReward, FormatReward, accuracy_reward, extract_answer, format_reward,
                                 length_factor, normalize_answer)
 from sayo_train.spec import LengthShaping
 from test_hf_model import without_deepstack   # the control's one definition (DeepStack mergers zeroed)
@@ -58,7 +58,7 @@ def test_fixtures_are_current():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_plugin_reward_equals_the_fixtures_src_core_reproduces(dtype):
-    """The GRPO plug-in's summary (attention_reward.summarize, the code TRL calls) equals fixtures/reward-cases.json,
+    """The GRPO plug-in's summary (policy_attention.summarize, the code TRL calls) equals fixtures/reward-cases.json,
     which src/core reproduces within 1e-6 (src/core/parity.test.ts), for both alignments, from fp32 and fp64."""
     cases = reward_cases()
     assert {c["input"].get("alignment") for c in cases} == {None, "produced", "input"}
@@ -119,7 +119,7 @@ def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
     from PIL import Image, ImageDraw
 
     from sayo_train import hf_model
-    from sayo_train.attention_reward import AttentionRegionReward, grid_from_thw
+    from sayo_train.policy_attention import AttentionRegionReward, grid_from_thw
     from sayo_train.common import build_tokenizer
     from sayo_train.geometry import box_tokens
     from sayo_train.hf_data import prompt_messages

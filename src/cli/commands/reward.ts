@@ -1,5 +1,5 @@
 /**
- * @file `sayo reward --input <file|->`: the SAYO region reward of one case (issue #3), JSON in, one JSON object out.
+ * @file `sayo reward --input <file|->`: the SAYO region reward of one case (models/CONTRACT.md), JSON in, one JSON object out.
  * All parsing and maths live in src/core/case.ts; this module reads the input and prints. Invalid input exits with
  * status 2 and one line `sayo reward: <field>: <problem>` on stderr.
  */
@@ -55,7 +55,7 @@ export async function rewardCommand(source: string): Promise<number> {
 export function register(program: Command): void {
   program
     .command('reward')
-    .description('compute the SAYO region reward for one case (JSON in, JSON out; see issue #3)')
+    .description('compute the SAYO region reward for one case (JSON in, JSON out; the definition is in models/CONTRACT.md)')
     .requiredOption('--input <file>', 'case JSON file, or - for stdin')
     .addHelpText(
       'after',

@@ -1,4 +1,5 @@
-"""The SAYO region reward, exactly as issue #3 defines it (and the paper, research/sayo-paper.md §2).
+"""The SAYO region reward, as models/CONTRACT.md defines it (the SAYO paper's §2 formulas), in plain Python: the
+maths the parity fixtures are written with and src/core/reward.ts is tested against.
 
 Per generated token t with attention A[t][h][k] over the N image tokens (heads h of one layer):
     a_t = mean_h mean_{k in target} A,   v_t = mean_h mean_{k < N} A,   R_a(t) = ½(1 + tanh(log((a_t+ε)/(v_t+ε))))
@@ -108,7 +109,7 @@ def reward_from_attention(attention, target, entropy, top_ratio: float = DEFAULT
 
 
 def reward_case(inp: dict) -> dict:
-    """The `sayo reward` CLI: input object → output object (issue #3), plus `cover` (fractional cell coverage)."""
+    """The `sayo reward` CLI: input object → output object (models/CONTRACT.md), plus `cover` (fractional cell coverage)."""
     img = inp["image"]
     proc = inp["processor"]
     grid: Grid = make_grid(int(img["width"]), int(img["height"]), int(proc["patch_size"]), int(proc["merge_size"]),

@@ -10,15 +10,15 @@ completion with eager attention on that pass, and read:
 Pad-aware by construction: every sequence is right-padded, so row and column indices are the sequence's own; the
 image tokens are the positions holding the config's image_token_id; the top-entropy selection runs over each
 completion's own tokens. Boxes become token indices from the processor's own `image_grid_thw` and cell size
-(patch_size × merge_size) through geometry.py. The numbers then go through reward.py (the same code that writes the
-parity fixtures src/core is tested against), including the alignment choice (reward.py's docstring).
+(patch_size × merge_size) through geometry.py. The numbers then go through reward_math.py (the same code that writes the
+parity fixtures src/core is tested against), including the alignment choice (reward_math.py's docstring).
 """
 from __future__ import annotations
 
 import torch
 
 from .geometry import Grid, box_tokens
-from .reward import (DEFAULT_ALIGNMENT, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError, align, attention_score,
+from .reward_math import (DEFAULT_ALIGNMENT, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError, align, attention_score,
                      reward_from_av)
 
 

@@ -1,6 +1,6 @@
 """Text rewards of GRPO (format, accuracy) and their TRL adapters. Plain contract:
 `f(completions, *, <explicit keyword inputs>) -> list[float]`, one float per completion. The attention reward, which
-needs the policy itself, is attention_reward.py."""
+needs the policy itself, is policy_attention.py."""
 from __future__ import annotations
 
 import re
