@@ -66,7 +66,9 @@ describe('sayo eval', () => {
     // Resumed, not recomputed: every row comes from progress.jsonl (a wall-time comparison was flaky on a loaded machine).
     expect(second.stdout).toContain('6 rows (6 resumed)');
     expect(JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).rows).toEqual(results.rows);
-    expect(fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n')).toHaveLength(6);
+    // Six generated rows and six teacher-forced scores (each model on the other's answer).
+    expect(fs.readFileSync(path.join(out, 'progress.jsonl'), 'utf8').trim().split('\n')).toHaveLength(12);
+    for (const row of results.rows) expect(row.tf_on).toBe(row.model === 'sayo-mini' ? 'sayo-mini-base' : 'sayo-mini');
   });
 
   it('a model without attention outputs still gets accuracy, with n/a attention metrics and the reason', () => {

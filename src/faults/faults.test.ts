@@ -255,7 +255,7 @@ describe('eval: resume, skips, outputs (real SAYO-mini, spawned)', () => {
 
   it('a torn last progress line is cut, so the next row is kept', () => {
     const file = path.join(dir, 'torn.jsonl');
-    const row = (key: string) => JSON.stringify({ key, model: 'm', modelName: 'M', line: 1, image: 'i.png', question: 'q', answer: 'a', prediction: 'a', text: 'a', correct: true, tokens: 2, stoppedBy: 'eos', R_a: 0.5, r_v: 0.1, imageShare: 0.3, pointingHit: true, ms: 9, prefillMs: 4, decodeMs: 5 });
+    const row = (key: string) => JSON.stringify({ key, model: 'm', modelName: 'M', line: 1, image: 'i.png', question: 'q', answer: 'a', prediction: 'a', text: 'a', correct: true, tokens: 2, stoppedBy: 'eos', R_a: 0.5, r_v: 0.1, imageShare: 0.3, pointingHit: true, ms: 9, prefillMs: 4, decodeMs: 5, tokenIds: [7, 2] });
     fs.writeFileSync(file, `${row('a')}\n${row('b').slice(0, 40)}`);
     loadProgress(file);
     fs.appendFileSync(file, `${row('c')}\n`);

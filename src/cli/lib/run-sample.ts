@@ -1,9 +1,9 @@
 /**
- * @file One greedy answer through the engine with its capture: the step records, the prompt facts, the token grid
+ * @file One greedy answer (or a teacher-forced one) through the engine with its capture: the step records, the prompt facts, the token grid
  * (core geometry, checked against the processor's) and the box tokens. Shared by `sayo ask` and `sayo eval`.
  */
 import { boxToTokens, GeometryError, gridFor, type Box, type Grid } from '../../core/geometry.ts';
-import type { AttentionEngine, ImageInput, ModelInfo, PromptInfo, RunSummary, StepRecord } from '../../engine/types.ts';
+import type { AttentionEngine, GenerationCallbacks, ImageInput, ModelInfo, PromptInfo, RunSummary, StepRecord } from '../../engine/types.ts';
 import { CliError } from './errors.ts';
 
 /** The contract's decoding budget for metrics (models/CONTRACT.md). */
@@ -33,12 +33,35 @@ export async function runSample(
   boxes: Box[],
   maxNewTokens = METRIC_MAX_NEW_TOKENS,
 ): Promise<SampleRun> {
+  return capture(info, boxes, (captureLayers, callbacks) => engine.generate(info.handle, { image, question, maxNewTokens, captureLayers }, callbacks));
+}
+
+/**
+ * Teacher-force an answer (another model's greedy text, or its token ids: see engine/cross.ts) through `info`'s model
+ * with the same capture as {@link runSample}: the engine's `score`, the call the lens's cross-scoring makes.
+ */
+export async function scoreSample(
+  engine: AttentionEngine,
+  info: ModelInfo,
+  image: ImageInput,
+  question: string,
+  boxes: Box[],
+  answer: { answer: string; answerTokenIds?: number[] },
+): Promise<SampleRun> {
+  return capture(info, boxes, (captureLayers, callbacks) => engine.score(info.handle, { image, question, ...answer, captureLayers }, callbacks));
+}
+
+async function capture(
+  info: ModelInfo,
+  boxes: Box[],
+  call: (captureLayers: number[], callbacks: GenerationCallbacks) => Promise<RunSummary>,
+): Promise<SampleRun> {
   const steps: StepRecord[] = [];
   let prompt: PromptInfo | undefined;
   const start = performance.now();
   const last = info.numLayers - 1;
   const captureLayers = info.attentionLayers.includes(last) ? [last] : [];
-  const summary = await engine.generate(info.handle, { image, question, maxNewTokens, captureLayers }, {
+  const summary = await call(captureLayers, {
     onPrompt: (p) => {
       prompt = p;
     },

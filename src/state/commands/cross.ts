@@ -2,6 +2,7 @@
  * @file Cross-scoring: each model's answer teacher-forced through the other model, so attention is compared on
  * identical tokens; afterwards the view shows the base answer under both models.
  */
+import { crossAnswer } from '../../engine/cross';
 import { SIDES, type CommandContext } from './shared';
 import type { createRunner } from './run';
 
@@ -21,11 +22,10 @@ export function createCrossScore(ctx: CommandContext, runner: ReturnType<typeof 
       SIDES.map((side) => {
         const other = answers[side === 'base' ? 'trained' : 'base']!;
         const text = other.steps.map((t) => t.text).join('');
-        // Token ids are only meaningful to the same tokenizer: pass them when both checkpoints share the architecture.
+        // Token ids are only meaningful to the same tokenizer: crossAnswer passes them when both share the architecture.
         const mine = handles[side]?.info;
         const theirs = handles[side === 'base' ? 'trained' : 'base']?.info;
-        const same = !!mine && !!theirs && mine.modelType === theirs.modelType && mine.numLayers === theirs.numLayers && mine.numHeads === theirs.numHeads;
-        const answer = same ? { answer: text, answerTokenIds: other.steps.map((t) => t.tokenId) } : { answer: text };
+        const answer = mine && theirs ? crossAnswer(text, other.steps.map((t) => t.tokenId), mine, theirs) : { answer: text };
         return runner.stream(side, 'cross', (info, callbacks, signal) => engine.score(info.handle, { ...input, ...answer }, callbacks, signal));
       }),
     );
