@@ -99,13 +99,14 @@ def main(argv=None) -> int:
         from .plan import build_plan, format_plan
         print(format_plan(build_plan(spec)))
         return 0
+    from .converters import ConversionError
     from .data import DatasetError
     from .geometry import GeometryError
     from .hf_export import ExportError
     from .pipeline import run
     try:
         run(spec, stages)
-    except (DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
+    except (ConversionError, DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
         print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0
