@@ -1,5 +1,6 @@
 """python -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  launch <spec.yaml> [--num-processes N]
-[--dry-run]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>  |  ladder [--rungs ...]"""
+[--dry-run]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>  |  ladder [--rungs ...]  |
+eval --model <hf_folder> [--model …] --data <set.jsonl> --out <dir> (hf_eval.py; under accelerate launch too)"""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,9 @@ import sys
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:
+        from .hf_eval import main as eval_main
+        return eval_main(argv[1:])
     if argv[:1] == ["ladder"]:
         from .ladder import main as ladder_main
         return ladder_main(argv[1:])
