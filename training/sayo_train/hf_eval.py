@@ -38,6 +38,8 @@ import hashlib
 import json
 import math
 import os
+import re
+import string
 import sys
 import time
 from dataclasses import dataclass
@@ -330,13 +332,22 @@ def sample_metrics(st: dict, grid, boxes, *, alignment="produced", eps=DEFAULT_E
 
 # ---------------------------------------------------------------------------------------------- answers
 
+# JavaScript's white space (String.prototype.trim, /\s/): Python's str.strip / str.split also take \x1c-\x1f and
+# \x85, which JavaScript keeps, and the answers must compare as `sayo eval` compares them.
+JS_WS = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+        "\u2028\u2029\u202f\u205f\u3000\ufeff"
+_JS_WS_RUN = re.compile(f"[{JS_WS}]+")
+
+
+def js_trim(text: str) -> str:
+    return text.strip(JS_WS)
+
+
 def normalize_answer(text: str) -> str:
-    """normalizeAnswer of src/core/metrics.ts: lower-case, strip, drop a/an/the and ASCII punctuation, collapse."""
-    import re
-    import string
-    t = re.sub(r"\b(a|an|the)\b", " ", text.lower().strip())
+    """normalizeAnswer of src/core/metrics.ts: lower-case, trim, drop a/an/the and ASCII punctuation, collapse."""
+    t = re.sub(r"\b(a|an|the)\b", " ", js_trim(text.lower()), flags=re.ASCII)
     t = "".join(ch for ch in t if ch not in string.punctuation)
-    return " ".join(t.split())
+    return " ".join(w for w in _JS_WS_RUN.split(t) if w)
 
 
 def is_correct(generation: str, reference: str) -> bool:
@@ -525,7 +536,7 @@ def evaluate_batch(models, refs, recs: list[Record], keys: list[list[str]], args
             n = len(recs)
             rows.append({
                 "key": keys[b][i], "model": ref.spec, "modelName": ref.name, "line": rec.line, "image": rec.image,
-                "question": rec.question, "answer": rec.answer, "prediction": extract_answer(text).strip(),
+                "question": rec.question, "answer": rec.answer, "prediction": js_trim(extract_answer(text)),
                 "text": text, "correct": is_correct(text, rec.answer), "tokens": len(c),
                 "stoppedBy": "eos" if finished else "max_tokens", **m,
                 "ms": 1000 * wall / n, "prefillMs": 1000 * pre / n, "decodeMs": 1000 * dec / n, "tokenIds": c,
