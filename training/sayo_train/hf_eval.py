@@ -703,12 +703,14 @@ def main(argv=None) -> int:
         return 2
 
 
-def _rss_mb() -> float:
+def _memory() -> dict:
+    """This process's resident set and its peak so far (MB), from /proc/self/status."""
+    out = {}
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out["rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"] = int(line.split()[1]) / 1024
+    return out
 
 
 def run(a) -> int:
@@ -770,12 +772,11 @@ def run(a) -> int:
             mine_rows += rows
             mine_skips += skips
             if a.rss_log and (s // a.batch_size) % max(1, 100 // a.batch_size) == 0:
-                rss.append({"rows": s + len(batch), "rss_mb": _rss_mb(), "t": time.perf_counter() - t_start})
+                rss.append({"rows": s + len(batch), **_memory(), "t": time.perf_counter() - t_start})
             if state.is_main_process:
                 print(f"  eval {s + len(batch)}/{len(mine)} (process 0 of {state.num_processes})", flush=True)
     if a.rss_log:
-        rss.append({"rows": len(mine_rows) // max(1, len(refs)), "rss_mb": _rss_mb(),
-                    "t": time.perf_counter() - t_start})
+        rss.append({"rows": len(mine_rows) // max(1, len(refs)), **_memory(), "t": time.perf_counter() - t_start})
         Path(f"{a.rss_log}.{state.process_index}").write_text(json.dumps(rss))
     new_rows = gather_object(mine_rows) if state.num_processes > 1 else mine_rows
     skips = gather_object(mine_skips) if state.num_processes > 1 else mine_skips
