@@ -305,12 +305,12 @@ def _refocus_image(v, where, images_dir, img_out: Path, stem: str):
     raise ConversionError(f"{where}: expected an image struct {{bytes, path}} or a path, got {type(v).__name__}")
 
 
-def write_split(records: list[dict], train_path, heldout_path, heldout_size: int, seed: int = 0) -> dict:
-    """A seeded split of the records into train / held-out JSONL files (image paths are relative to the files'
-    folder, so both must sit in the folder the records were converted for)."""
+def write_split(records: list[dict], train_path, heldout_path, heldout_size: int, seed: int = 0,
+                base_dir=None) -> dict:
+    """A seeded split of the records into train / held-out JSONL files. The records' image paths are relative to
+    `base_dir` (default: the train file's folder); each file gets them relative to its own folder."""
     train_path, heldout_path = Path(train_path), Path(heldout_path)
-    if train_path.resolve().parent != heldout_path.resolve().parent:
-        raise ConversionError("data.train and data.heldout must be in one folder (image paths are relative to it)")
+    base_dir = Path(base_dir) if base_dir is not None else train_path.parent
     if heldout_size >= len(records):
         raise ConversionError(f"heldout_size {heldout_size} leaves no training record ({len(records)} converted)")
     order = list(range(len(records)))
@@ -318,9 +318,9 @@ def write_split(records: list[dict], train_path, heldout_path, heldout_size: int
     held = sorted(order[:heldout_size])
     hs = set(held)
     train = [records[i] for i in range(len(records)) if i not in hs]
-    train_path.parent.mkdir(parents=True, exist_ok=True)
     for p, recs in ((train_path, train), (heldout_path, [records[i] for i in held])):
-        p.write_text("".join(json.dumps(r) + "\n" for r in recs))
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("".join(json.dumps({**r, "image": _rel(base_dir / r["image"], p.parent)}) + "\n" for r in recs))
     return {"train": len(train), "heldout": heldout_size}
 
 

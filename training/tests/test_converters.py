@@ -182,7 +182,43 @@ def test_prepare_and_split_write_the_training_jsonl(tmp_path):
     n = write_split(recs, data / "train.jsonl", data / "heldout.jsonl", 2, seed=1)
     assert n == {"train": 4, "heldout": 2}
     assert len(read_jsonl(data / "train.jsonl")) == 4 and len(read_jsonl(data / "heldout.jsonl")) == 2
+    n = write_split(recs, data / "t.jsonl", data / "held" / "h.jsonl", 1, seed=1)      # another folder
+    assert len(read_jsonl(data / "held" / "h.jsonl")) == 1
     with pytest.raises(ConversionError, match="leaves no training record"):
         write_split(recs, data / "t.jsonl", data / "h.jsonl", 6)
     with pytest.raises(ConversionError, match="not found"):
         prepare([DataSource("gqa", "gqa_scene_graph", "hub:nothing", 1)], data)
+
+
+def test_the_data_stage_of_a_spec_with_prepare_writes_train_and_heldout(tmp_path):
+    """jobs/smoke.yaml with `data.prepare` (GQA + ReFocus folders written here) instead of the generator."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    training = Path(__file__).resolve().parent.parent
+    qf, sf, img = gqa_files(tmp_path)
+    (tmp_path / "gqa" / "questions").mkdir()
+    qf.rename(tmp_path / "gqa" / "questions" / "train_all_questions_0.json")
+    f = tmp_path / "refocus" / "data" / "train-00000-of-00001.parquet"
+    f.parent.mkdir(parents=True)
+    refocus_parquet(f, [{"question": f"q{i}", "answer": "a", "image": {"bytes": png_bytes(40, 30), "path": None},
+                         "focus_areas_bbox": [{"x1": 1.0, "y1": 1.0, "x2": 9.0, "y2": 9.0}]} for i in range(8)],
+                    LIST_OF_BOXES)
+    text = (training / "jobs" / "smoke.yaml").read_text()
+    text = text.replace("  generator: {train_size: 16, heldout_size: 4, min_side: 84, max_side: 140}\n",
+                        "  prepare:\n    sources:\n"
+                        f"      - {{name: gqa, kind: gqa_scene_graph, uri: {tmp_path / 'gqa'}, n: 10}}\n"
+                        f"      - {{name: refocus, kind: refocus_focus_bbox, uri: {tmp_path / 'refocus'}, split: train,"
+                        " fraction: 0.25, n: 10}\n    heldout_size: 1\n")
+    assert "prepare:" in text
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(text)
+    r = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(spec), "--stages", "data"], cwd=training,
+                       env=dict(os.environ, PYTHONPATH=str(training), OMP_NUM_THREADS="1"), capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "data: refocus: 2 records" in r.stdout and "skipped 1: no object id in semanticStr" in r.stdout
+    train, held = read_jsonl(tmp_path / "run/data/train.jsonl"), read_jsonl(tmp_path / "run/heldout/set.jsonl")
+    assert len(train) + len(held) == 4 and len(held) == 1
+    assert {r["source"] for r in train + held} == {"gqa", "refocus"}
