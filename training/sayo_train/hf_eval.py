@@ -284,6 +284,22 @@ def score_batch(model, proc, images, questions, completions, system_prompt=None,
     if previous != "eager":
         model.set_attn_implementation("eager")
     cap = _Capture(decoder_layers(model)[layer].self_attn)
+    # A completion may hold an <|image_pad|> (or <|vision_start|>) token: at generation it was a plain embedding, but
+    # one forward over prompt + completion would count it as an image position. The vision placeholders and the
+    # M-RoPE index are therefore read from the ids with every completion position replaced by the pad token, which
+    # gives exactly the generation's embeddings and positions.
+    prompt_only = ids.clone()
+    for b, p in enumerate(plens):
+        prompt_only[b, p:] = pad
+    prompt_only = prompt_only.to(device)
+    inner = model.model
+    patched = {}
+    for name in ("get_placeholder_mask", "get_rope_index"):
+        orig = getattr(inner, name)
+        patched[name] = (lambda orig: lambda input_ids, *args, **kw: orig(
+            prompt_only if input_ids is not None and input_ids.shape == prompt_only.shape else input_ids,
+            *args, **kw))(orig)
+        setattr(inner, name, patched[name])
     try:
         out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
                     pixel_values=enc["pixel_values"].to(device, dtype=model.dtype),
@@ -291,6 +307,8 @@ def score_batch(model, proc, images, questions, completions, system_prompt=None,
         probs = cap.probs
     finally:
         cap.close()
+        for name in patched:
+            delattr(inner, name)
         if previous != "eager":
             model.set_attn_implementation(previous)
     image_id = model.config.image_token_id
@@ -299,7 +317,7 @@ def score_batch(model, proc, images, questions, completions, system_prompt=None,
         T = len(c)
         rows = torch.arange(p - 1, p - 1 + T, device=probs.device)
         full = probs[b][:, rows].to(torch.float64)                                   # H, T, L
-        cols = (ids[b, :p] == image_id).nonzero(as_tuple=True)[0].to(probs.device)
+        cols = (ids[b, :p] == image_id).nonzero(as_tuple=True)[0].to(probs.device)        # the prompt's only
         att = full[:, :, cols]                                                       # H, T, N
         lp = torch.log_softmax(out.logits[b, rows].to(torch.float64), -1)
         res.append({

@@ -254,3 +254,38 @@ def test_the_set_reader_reports_lines_as_sayo_eval(tmp_path):
     assert [(p["line"], p["message"].split(" (")[0]) for p in problems] == [
         (4, "not a JSON object"), (5, "invalid JSON"), (6, '"boxes" must be a list of [x1, y1, x2, y2] number lists')]
     assert hf_eval.to_csv(["a", "b"], [{"a": "=1+1", "b": 'x,"y"'}]) == "a,b\n'=1+1,\"x,\"\"y\"\"\"\n"
+
+
+def test_a_completion_holding_vision_tokens_scores_as_it_was_generated(fx):
+    """A random model can emit <|image_pad|> / <|vision_start|>: the teacher-forced pass must not take them for image
+    positions. Reference: the generation path itself, a prefill and then one cached decode step per token."""
+    import torch
+    from PIL import Image
+
+    from sayo_train.hf_data import prompt_text
+    from sayo_train.hf_model import load
+    model, proc = load(fx / "base")
+    img = Image.open(fx / "data" / "images" / "00000.png").convert("RGB")
+    q = "What color is the square?"
+    tok = proc.tokenizer
+    comp = [tok.convert_tokens_to_ids(t) for t in ("<answer>", "<|vision_start|>", "<|image_pad|>", "<|image_pad|>",
+                                                     "</answer>", "<|im_end|>")]
+    st = hf_eval.score_batch(model, proc, [img], [q], [comp])[0]
+    enc = proc(images=[[img]], text=[prompt_text(proc, q)], return_tensors="pt")
+    cols = (enc["input_ids"][0] == model.config.image_token_id).nonzero(as_tuple=True)[0]
+    L = enc["input_ids"].shape[1]
+    with torch.no_grad():
+        out = model(**enc, use_cache=True, output_attentions=True)
+        rows, ents = [out.attentions[-1][0, :, -1]], [out.logits[0, -1]]
+        past = out.past_key_values
+        for i, t in enumerate(comp[:-1]):
+            out = model(input_ids=torch.tensor([[t]]), past_key_values=past, use_cache=True, output_attentions=True,
+                        attention_mask=torch.ones(1, L + i + 1, dtype=torch.long), cache_position=torch.tensor([L + i]))
+            past = out.past_key_values
+            rows.append(out.attentions[-1][0, :, -1])
+            ents.append(out.logits[0, -1])
+    ref = torch.stack([r[:, cols] for r in rows]).double()                       # T, H, N
+    assert st["att"].shape == ref.shape
+    assert (st["att"] - ref).abs().max() < 1e-5
+    lp = torch.log_softmax(torch.stack(ents).double(), -1)
+    assert (st["entropy"] - (-(lp.exp() * lp).sum(-1))).abs().max() < 1e-4
