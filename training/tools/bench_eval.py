@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -58,6 +59,7 @@ def speed(a, work: Path) -> dict:
     try:
         for procs in (1, 2):
             out = work / f"speed-{procs}"
+            shutil.rmtree(out, ignore_errors=True)       # a previous run's rows would be resumed, not measured
             wall = sh(eval_cmd(procs, [work / "base", work / "trained"], data, out, ("--batch-size", str(a.batch))))
             r = json.loads((out / "results.json").read_text())
             rows = len(r["rows"])
@@ -85,6 +87,7 @@ def memory(a, work: Path) -> dict:
     if not data.exists():
         generate(data.parent, a.n, 11, 64, 160, name="set.jsonl", with_completion=False, snap=32)
     out = work / "mem-out"
+    shutil.rmtree(out, ignore_errors=True)
     log = work / "mem-rss"
     wall = sh(eval_cmd(1, [work / "tiny"], data, out, ("--batch-size", "10", "--rss-log", str(log))))
     samples = json.loads(Path(f"{log}.0").read_text())
@@ -110,7 +113,9 @@ def main() -> int:
     a.n = a.n or (48 if a.what == "speed" else 2000)
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
     res = speed(a, work) if a.what == "speed" else memory(a, work)
+    res["load_average_1min"] = {"before": round(load_before[0], 1), "after": round(os.getloadavg()[0], 1)}
     out = Path(a.out)
     doc = json.loads(out.read_text()) if out.exists() else {}
     doc[a.what] = {**res, "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs), "
