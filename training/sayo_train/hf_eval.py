@@ -458,7 +458,7 @@ def session_file(rec: Record, panels: list[dict], layer_id: int) -> dict:
             "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "question": rec.question, "image": {"name": Path(rec.image).name, "width": w, "height": h, "dataUrl": url},
             "boxes": [[float(v) for v in b] for b in rec.boxes], "panels": panels,
-            "view": {"token": "all", "layer": layer_id, "head": {"kind": "mean"}, "norm": "image", "opacity": 0.6,
+            "view": {"token": "all", "layer": layer_id, "head": {"kind": "mean"}, "norm": "shared", "opacity": 0.6,
                      "colorBy": "ra"}}
 
 
@@ -471,25 +471,36 @@ def parse_keep(keep: str) -> tuple[str, int | None]:
     raise EvalError(f"--keep: expected all, worst:N or diff:N, got {keep!r}")
 
 
+def identical_text_gap(base: dict | None, trained: dict | None) -> float | None:
+    """`sayo eval`'s identicalTextGap: the largest |trained − base| R_a on identical text — on the base's answer
+    (trained teacher-forced vs the base's own) and on the trained's answer (its own vs the base teacher-forced)."""
+    if not base or not trained:
+        return None
+    gaps = []
+    if trained["tf_on"] == base["model"] and trained["tf_R_a"] is not None and base["R_a"] is not None:
+        gaps.append(abs(trained["tf_R_a"] - base["R_a"]))
+    if base["tf_on"] == trained["model"] and base["tf_R_a"] is not None and trained["R_a"] is not None:
+        gaps.append(abs(trained["R_a"] - base["tf_R_a"]))
+    return max(gaps) if gaps else None
+
+
 def select_sessions(keep: str, refs: list[ModelRef], rows: list[dict]) -> list[int]:
-    """Lines to write a session for. worst:N: the last model's N lowest R_a; diff:N: the N largest |R_a(last) −
-    R_a(first)| (the questions where the two models look most differently); ties by line."""
+    """Lines to write a session for, as `sayo eval --keep` (src/cli/lib/sessions.ts selectLines): all; worst:N, the
+    last model's N lowest R_a on its own answers; diff:N, the N largest identical_text_gap between the first and the
+    last model (the questions where the two look most differently at the same words). Ties to the lower line."""
     kind, n = parse_keep(keep)
     by = {(r["model"], r["line"]): r for r in rows}
     lines = sorted({r["line"] for r in rows})
     if kind == "all":
         return lines
-    last, first = refs[-1].spec, refs[0].spec
+    first, last = refs[0].spec, refs[-1].spec
     if kind == "worst":
         scored = [(by[(last, ln)]["R_a"], ln) for ln in lines if by.get((last, ln)) and by[(last, ln)]["R_a"] is not None]
-        return sorted(ln for _v, ln in sorted(scored)[:n])
-    if len(refs) < 2:
-        raise EvalError("--keep diff:N compares two models: give two --model")
-    scored = []
-    for ln in lines:
-        a, b = by.get((last, ln)), by.get((first, ln))
-        if a and b and a["R_a"] is not None and b["R_a"] is not None:
-            scored.append((-abs(a["R_a"] - b["R_a"]), ln))
+    else:
+        if len(refs) < 2:
+            raise EvalError("--keep diff:N compares two models: give two --model")
+        scored = [(-g, ln) for ln in lines if (g := identical_text_gap(by.get((first, ln)), by.get((last, ln))))
+                  is not None]
     return sorted(ln for _v, ln in sorted(scored)[:n])
 
 
@@ -580,35 +591,43 @@ def evaluate_batch(models, refs, recs: list[Record], keys: list[list[str]], args
 
 
 def write_sessions(models, refs, recs: list[Record], rows_by: dict, session_dir: Path, args) -> dict:
-    """Session files for `recs` from the rows' token ids (teacher-forced: the attention the answer was produced
-    with). Returns {line: file path}."""
+    """Session files for `recs` as `sayo eval --sessions` writes them: the pair is the first and the last model
+    ("base" and "trained" in the lens); per model its own answer (source "generate") and, when the eval
+    teacher-forced it on the other's answer, that score (source "score"), rebuilt from the rows' token ids by a
+    teacher-forced pass (the attention the answer was produced with). Returns {line: file path}."""
     written = {}
+    pair = [0, len(models) - 1] if len(models) > 1 else [0]
     sides = ["base", "trained"]
+    layer_id = len(decoder_layers(models[0][0])) - 1
     for rec in recs:
         img = Image.open(rec.image_path).convert("RGB")
         panels = []
-        for i, ((model, proc), ref) in enumerate(zip(models, refs)):
+        for k, i in enumerate(pair):
+            (model, proc), ref = models[i], refs[i]
             row = rows_by.get((ref.spec, rec.line))
             if row is None or not row["tokenIds"]:
                 continue
-            layer_id = len(decoder_layers(model)) - 1
-            side = sides[min(i, 1)] if len(models) > 1 else "base"
             st = score_batch(model, proc, [img], [rec.question], [row["tokenIds"]], args.system_prompt)[0]
             summary = {"tokens": row["tokens"], "stoppedBy": row["stoppedBy"], "text": row["text"],
                        "prefillMs": row["prefillMs"], "decodeMs": row["decodeMs"]}
-            panels.append(session_panel(side, ref, proc, st, row["tokenIds"], layer_id, "generate", summary))
-            p = partner_of(i, len(models))
-            prow = rows_by.get((refs[p].spec, rec.line)) if p >= 0 else None
-            if prow is not None:
-                forced = answer_ids_for(model, proc, models[p][0], prow)
+            panels.append(session_panel(sides[k], ref, proc, st, row["tokenIds"], layer_id, "generate", summary))
+            j = pair[1 - k] if len(pair) > 1 else None
+            other = rows_by.get((refs[j].spec, rec.line)) if j is not None else None
+            if other is not None and row["tf_on"] == other["model"]:
+                forced = answer_ids_for(model, proc, models[j][0], other)
                 if forced:
+                    t0 = time.perf_counter()
                     st = score_batch(model, proc, [img], [rec.question], [forced], args.system_prompt)[0]
-                    panels.append(session_panel(side, ref, proc, st, forced, layer_id, "score"))
+                    ms = 1000 * (time.perf_counter() - t0)
+                    scored = {"tokens": len(forced), "stoppedBy": "eos" if forced[-1] in eos_ids(model) else "max_tokens",
+                              "text": proc.tokenizer.decode(forced, skip_special_tokens=True), "prefillMs": ms,
+                              "decodeMs": 0.0}
+                    panels.append(session_panel(sides[k], ref, proc, st, forced, layer_id, "score", scored))
         if not panels:
             continue
         f = session_dir / f"line-{rec.line:06d}.json"
-        tmp = f.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(session_file(rec, panels, len(decoder_layers(models[0][0])) - 1)))
+        tmp = f.with_name(f".{f.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(session_file(rec, panels, layer_id)))
         os.replace(tmp, f)
         written[rec.line] = str(f)
     return written
