@@ -141,6 +141,10 @@ def test_rows_equal_sayo_eval_on_the_exported_folders(fx, one):
             assert p[k] == n[k], (k, p["line"], p[k], n[k])
         for k in ("R_a", "r_v", "imageShare"):
             worst = max(worst, abs(p[k] - n[k]))
+        if "tf_R_a" in n:          # a sayo eval that teacher-forces each model on its partner's answer
+            assert (p["tf_tokens"], p["tf_pointingHit"]) == (n["tf_tokens"], n["tf_pointingHit"])
+            for k in ("tf_R_a", "tf_r_v", "tf_imageShare"):
+                worst = max(worst, abs(p[k] - n[k]))
     assert worst <= 1e-5, worst
     for ps, ns in zip(one["models"], node["models"]):
         for k in ("accuracy", "R_a", "r_v", "imageShare", "pointingHit"):
