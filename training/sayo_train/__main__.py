@@ -110,7 +110,8 @@ def main(argv=None) -> int:
     from .pipeline import run
     try:
         run(spec, stages)
-    except (ConversionError, DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
+    except (ConversionError, DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError,
+            RuntimeError) as e:
         print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0
