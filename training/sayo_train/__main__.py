@@ -1,5 +1,6 @@
 """python -m sayo_train run <spec.yaml> [--dry-run] [--stages data,sft,...]  |  launch <spec.yaml> [--num-processes N]
-[--dry-run]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>  |  ladder [--rungs ...]"""
+[--dry-run]  |  fixtures  |  metrics  |  export <hf_folder> --out <dir>  |  ladder [--rungs ...]  |
+eval --model <hf_folder> [--model …] --data <set.jsonl> --out <dir> (hf_eval.py; under accelerate launch too)"""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,9 @@ import sys
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:
+        from .hf_eval import main as eval_main
+        return eval_main(argv[1:])
     if argv[:1] == ["ladder"]:
         from .ladder import main as ladder_main
         return ladder_main(argv[1:])
@@ -99,13 +103,15 @@ def main(argv=None) -> int:
         from .plan import build_plan, format_plan
         print(format_plan(build_plan(spec)))
         return 0
+    from .converters import ConversionError
     from .data import DatasetError
     from .geometry import GeometryError
     from .hf_export import ExportError
     from .pipeline import run
     try:
         run(spec, stages)
-    except (DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
+    except (ConversionError, DatasetError, ExportError, GeometryError, FileNotFoundError, NotImplementedError,
+            RuntimeError) as e:
         print(f"sayo_train: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -83,7 +83,15 @@ def stage_data(run: Run):
     s = run.spec
     g = s.data.generator
     if g is None:
-        raise NotImplementedError("data.prepare (GQA / ReFocus converters) runs on the GPU host: training/README.md")
+        from .converters import prepare, write_split
+        train = Path(s.data.train)
+        recs, reports = prepare(s.data.prepare.sources, train.parent, seed=s.run.seed)
+        for rep in reports:
+            run.log(f"data: {rep.source}: {rep.written} records"
+                    + "".join(f"; skipped {n}: {why}" for why, n in sorted(rep.skipped.items())))
+        n = write_split(recs, train, s.data.heldout, s.data.prepare.heldout_size, seed=s.run.seed)
+        run.log(f"data: {n['train']} training + {n['heldout']} held-out records -> {run.rel(train.parent)}")
+        return
     build_tokenizer().save(run.out / "tokenizer")
     train = Path(s.data.train)
     generate(train.parent, g.train_size, s.run.seed, g.min_side, g.max_side, name=train.name,
