@@ -15,8 +15,8 @@ its text re-tokenised with the scorer's tokenizer + the end token), as `sayo eva
 How: each batch of records is generated with transformers' `generate` on a LEFT-padded batch (the processor pads
 on the left; generate builds positions and the M-RoPE index from the attention mask), then every answer goes through
 one teacher-forced, RIGHT-padded forward with eager attention on the last layer (the reward's pass,
-attention_reward.measure's layout: every index is the sequence's own), which gives the attention rows, the image
-share, the row sums and the entropies. The numbers then go through reward.py via attention_reward.summarize.
+policy_attention.measure's layout: every index is the sequence's own), which gives the attention rows, the image
+share, the row sums and the entropies. The numbers then go through reward_math.py via policy_attention.summarize.
 
 Scale-out: under `accelerate launch` each process takes `split_between_processes` of the pending records, appends its
 rows to `<out>/progress[.<rank>].jsonl` as soon as a batch is done, and `gather_object` brings every row to the main
@@ -49,11 +49,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .attention_reward import _Capture, decoder_layers, grid_from_thw, summarize
+from .policy_attention import _Capture, decoder_layers, grid_from_thw, summarize
 from .geometry import GeometryError, box_tokens
 from .hf_data import prompt_text
-from .reward import ALIGNMENTS, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError
-from .rewards import extract_answer
+from .reward_math import ALIGNMENTS, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError
+from .text_rewards import extract_answer
 
 MAX_NEW_TOKENS = 24
 MAX_BOXES = 256
