@@ -203,7 +203,8 @@ def reward_pass_lines(*, m: int, seq: int, resp: int, n_img: int, patches: int, 
         MemoryLine("reward: completion-row scores", heads * resp * seq * 4 * 3 + m * resp * heads * n_img * 4,
                    f"{heads} heads x {resp} rows x {seq} keys x 4 B x 3 (one sequence) + {m} x {resp} x {heads} x "
                    f"{n_img} image tok x 4 B (kept)"),
-        MemoryLine("reward: entropy chunk", rows * vocab * 4 * 3, f"{rows} rows x V {vocab} x 4 B x 3 (logits, log p, p)"),
+        MemoryLine("reward: entropy chunk", rows * vocab * 4 * 4,
+                   f"{rows} rows x V {vocab} x 4 B x 4 (logits, log p, p, p log p)"),
     ]
     if scores:
         out.append(MemoryLine("reward: one layer's scores", scores * m * heads * seq ** 2 * b,
