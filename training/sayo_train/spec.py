@@ -173,6 +173,7 @@ class LengthShaping:
 class FormatParams:
     pattern: str
     length_shaping: Optional[LengthShaping] = None
+    gating: str = "strict"  # text_rewards.format_reward: "strict" or "official" (SAYO's code)
 
 
 @dataclass

@@ -81,7 +81,7 @@ def reward_functions(spec, processor):
                                              alignment=p.alignment, temperature=spec.grpo.temperature,
                                              cell_px=p.cell_px, micro_batch=spec.grpo.reward_micro_batch))
         elif r.name == "format":
-            out.append(FormatReward(p.pattern, eos, p.length_shaping))
+            out.append(FormatReward(p.pattern, eos, p.length_shaping, p.gating))
         elif r.name == "accuracy":
             out.append(AccuracyReward())
         else:
