@@ -90,13 +90,14 @@ def reward_functions(spec, processor):
 
 
 def train_grpo(model_path, processor, dataset, spec, *, output_dir, world_size: int = 1, peft_config=None,
-               log=print) -> dict:
-    """GRPO from the checkpoint folder `model_path` (TRL loads the policy and its KL reference from it)."""
+               log=print, callbacks=None) -> dict:
+    """GRPO from the checkpoint folder `model_path` (TRL loads the policy and its KL reference from it); `callbacks`:
+    transformers TrainerCallbacks added to the trainer's."""
     t0 = time.time()
     args = grpo_config(spec, output_dir, processor, world_size=world_size)
     funcs = reward_functions(spec, processor)
     trainer = GRPOTrainer(model=str(model_path), reward_funcs=funcs, args=args, train_dataset=dataset,
-                          processing_class=processor, peft_config=peft_config)
+                          processing_class=processor, peft_config=peft_config, callbacks=callbacks)
     for f in funcs:
         if isinstance(f, AttentionRegionReward):
             f.bind(trainer)
