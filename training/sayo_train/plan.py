@@ -195,8 +195,8 @@ def reward_pass_lines(*, m: int, seq: int, resp: int, n_img: int, patches: int, 
         MemoryLine("reward: ViT block + features", m * patches * embed * b * 6 + (1 + n_deepstack) * m * n_img * h * b
                    + scores * vision_heads * patches ** 2 * b,
                    f"{m} img x {patches} patches x {embed} x {b} B x 6 + (1 + {n_deepstack} DeepStack) x {m} x "
-                   f"{n_img} tok x h {h} x {b} B" + (f" + {scores} x {vision_heads} heads x {patches}² x {b} B (one image's"
-                                                     " scores)" if scores else "")),
+                   f"{n_img} tok x h {h} x {b} B"
+                   + (f" + {scores} x {vision_heads} heads x {patches}² x {b} B (one image's scores)" if scores else "")),
         MemoryLine("reward: one decoder layer", m * seq * (8 * h + 4 * i) * b,
                    f"{m} seq x {seq} tok x (8h + 4i = {8 * h + 4 * i}) x {b} B"),
         MemoryLine("reward: last hidden states", m * seq * h * b, f"{m} x {seq} tok x h {h} x {b} B"),

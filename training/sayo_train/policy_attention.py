@@ -12,8 +12,8 @@ completion (`micro_batch` sequences at a time), and read:
 Pad-aware by construction: every sequence is right-padded, so row and column indices are the sequence's own; the
 image tokens are the positions holding the config's image_token_id; the top-entropy selection runs over each
 completion's own tokens. Boxes become token indices from the processor's own `image_grid_thw` and cell size
-(patch_size × merge_size) through geometry.py. The numbers then go through reward_math.py (the same code that writes the
-parity fixtures src/core is tested against), including the alignment choice (reward_math.py's docstring).
+(patch_size × merge_size) through geometry.py. The numbers then go through reward_math.py (the same code that writes
+the parity fixtures src/core is tested against), including the alignment choice (reward_math.py's docstring).
 """
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ class _RowCapture:
     after the sequence's last row, so the causal mask alone is the full mask for these rows. The layer's own output
     comes from the model's implementation (sdpa, flash-attention-2 or eager), so every hidden state is unchanged."""
 
-    def __init__(self, inner: str, rows: list, cols: list):
-        self.inner, self.rows, self.cols = inner, rows, cols
+    def __init__(self, shared, rows: list, cols: list):
+        self.shared, self.inner, self.rows, self.cols = shared, shared._attn_implementation or "eager", rows, cols
         self.att: list = []
 
     def record(self, query, key, scaling: float, groups: int):
@@ -88,7 +88,11 @@ def _rows_attention(module, query, key, value, attention_mask, scaling=None, dro
     cap: _RowCapture = module._sayo_rows
     inner = (sys.modules[type(module).__module__].eager_attention_forward if cap.inner == "eager"
              else ALL_ATTENTION_FUNCTIONS[cap.inner])
-    out, _ = inner(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    own, module.config = module.config, cap.shared   # the inner function reads the model's own config
+    try:
+        out, _ = inner(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    finally:
+        module.config = own
     cap.record(query, key, scaling, module.num_key_value_groups)
     return out, None
 
@@ -161,7 +165,7 @@ def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, la
     attn = decoder_layers(model)[layer].self_attn
     backbone, head = _backbone_and_head(model)
     shared = attn.config
-    cap = _RowCapture(shared._attn_implementation or "eager", rows, cols)
+    cap = _RowCapture(shared, rows, cols)
     own = copy.copy(shared)                      # this layer alone switches implementation
     own._attn_implementation_internal = REWARD_ROWS
     attn.config, attn._sayo_rows = own, cap

@@ -35,7 +35,8 @@ def test_8b_dry_run_prints_stages_commands_data_and_memory():
     assert "hub:ReFocus/ReFocus_Data" in text and "~16000 records" in text
     assert "GRPO steps: 2475 = 3 epochs x ceil(19800 / 24); 24 prompts x 16 rollouts per step" in text
     assert "64-1024 image tokens of 32x32 px" in text
-    for line in ("weights", "LoRA adapters", "AdamW state", "KV cache", "reward: one decoder layer", "checkpointed layer inputs",
+    for line in ("weights", "LoRA adapters", "AdamW state", "KV cache", "reward: one decoder layer",
+                 "checkpointed layer inputs",
                  "ViT activations", "completion logits"):
         assert line in text
     assert "memory per GPU (H200, 6 in all)" in text and "of 141 GB: fits" in text
