@@ -22,6 +22,9 @@ def main(argv=None) -> int:
     r.add_argument("spec")
     r.add_argument("--dry-run", action="store_true", help="validate the spec and print the plan; do no work")
     r.add_argument("--stages", help="comma-separated subset of the spec's stages (data,sft,grpo,export,report)")
+    r.add_argument("--hardware", help="with --dry-run: plan for other GPUs, NAME[xN] (H200, H100, A100-80GB, "
+                   "A100-40GB, L40S, A6000, RTX4090) and/or key=value of the hardware section or reward_micro_batch, "
+                   "comma-separated, e.g. H100x8,per_device_batch_size=16")
     la = sub.add_parser("launch", help="run a spec on several processes with accelerate (DeepSpeed on GPU hosts)")
     la.add_argument("spec")
     la.add_argument("--num-processes", type=int, default=1, help="CPU processes when the spec has no hardware section")
@@ -99,9 +102,22 @@ def main(argv=None) -> int:
     if a.cmd == "launch":
         from .launch import launch
         return launch(spec, num_processes=a.num_processes, stages=a.stages, dry_run=a.dry_run)
+    if getattr(a, "hardware", None) and not a.dry_run:
+        print(f"{a.spec}: --hardware plans only: add --dry-run (a run uses the spec's hardware section)",
+              file=sys.stderr)
+        return 2
     if a.dry_run:
-        from .plan import build_plan, format_plan
-        print(format_plan(build_plan(spec)))
+        from .plan import apply_hardware, build_plan, format_plan
+        notes = []
+        if a.hardware:
+            try:
+                notes = apply_hardware(spec, a.hardware)
+            except ValueError as e:
+                print(f"{a.spec}: {e}", file=sys.stderr)
+                return 2
+        plan = build_plan(spec)
+        plan.warnings = notes + plan.warnings
+        print(format_plan(plan))
         return 0
     from .converters import ConversionError
     from .data import DatasetError

@@ -1,5 +1,5 @@
 """Held-out metrics of models/CONTRACT.md on a Hugging Face checkpoint: greedy decoding with transformers' generate,
-then one teacher-forced pass (policy_attention.measure: last layer, eager attention) for the per-token numbers."""
+then one teacher-forced pass (policy_attention.measure: the last layer's completion rows) for the per-token numbers."""
 from __future__ import annotations
 
 import torch

@@ -148,8 +148,10 @@ def stage_grpo(run: Run):
     else:
         from transformers import AutoProcessor
         im = s.model.image
+        # use_fast=False: with torchvision installed, AutoProcessor would pick Qwen-VL's torchvision image processor,
+        # whose resize gives other pixels than the image processor the fixtures and the app follow.
         proc = AutoProcessor.from_pretrained(base, min_pixels=im.min_pixels, max_pixels=im.max_pixels,
-                                             trust_remote_code=False)
+                                             use_fast=False, trust_remote_code=False)
     ds = grpo_dataset(s.data.train, s.data.system_prompt)
     run.log(f"grpo: {len(ds)} prompts, from {run.rel(base) if isinstance(base, Path) else base}, rewards "
             + ", ".join(f"{r.name} x{r.weight:g}" for r in s.rewards))

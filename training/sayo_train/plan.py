@@ -180,6 +180,38 @@ def _train_size(spec: JobSpec) -> int:
     return 0
 
 
+ENTROPY_CHUNK = 256  # completion rows per lm_head call in the reward pass (policy_attention._entropies)
+
+
+def reward_pass_lines(*, m: int, seq: int, resp: int, n_img: int, patches: int, h: int, i: int, heads: int,
+                      vocab: int, b: int, embed: int, vision_heads: int, n_deepstack: int,
+                      attn: str) -> list[MemoryLine]:
+    """Transient memory of the attention reward's teacher-forced pass (policy_attention.measure) for `m` sequences
+    per forward (the micro-batch), no gradients. attn: the model's attention implementation for every layer
+    (flash_attention_2 keeps no score matrix; sdpa's math kernel and eager do, one layer at a time)."""
+    scores = 0 if attn == "flash_attention_2" else 2
+    rows = min(resp, ENTROPY_CHUNK)
+    out = [
+        MemoryLine("reward: ViT block + features", m * patches * embed * b * 6 + (1 + n_deepstack) * m * n_img * h * b
+                   + scores * vision_heads * patches ** 2 * b,
+                   f"{m} img x {patches} patches x {embed} x {b} B x 6 + (1 + {n_deepstack} DeepStack) x {m} x "
+                   f"{n_img} tok x h {h} x {b} B"
+                   + (f" + {scores} x {vision_heads} heads x {patches}² x {b} B (one image's scores)" if scores else "")),
+        MemoryLine("reward: one decoder layer", m * seq * (8 * h + 4 * i) * b,
+                   f"{m} seq x {seq} tok x (8h + 4i = {8 * h + 4 * i}) x {b} B"),
+        MemoryLine("reward: last hidden states", m * seq * h * b, f"{m} x {seq} tok x h {h} x {b} B"),
+        MemoryLine("reward: completion-row scores", heads * resp * seq * 4 * 3 + m * resp * heads * n_img * 4,
+                   f"{heads} heads x {resp} rows x {seq} keys x 4 B x 3 (one sequence) + {m} x {resp} x {heads} x "
+                   f"{n_img} image tok x 4 B (kept)"),
+        MemoryLine("reward: entropy chunk", rows * vocab * 4 * 4,
+                   f"{rows} rows x V {vocab} x 4 B x 4 (logits, log p, p, p log p)"),
+    ]
+    if scores:
+        out.append(MemoryLine("reward: one layer's scores", scores * m * heads * seq ** 2 * b,
+                              f"{scores} x {m} x {heads} heads x {seq}² x {b} B ({attn})"))
+    return out
+
+
 def memory_lines(spec: JobSpec, params: dict[str, int]):
     """(static lines, {phase: lines}, device label, capacity GB or None, warnings) for one device."""
     t, hw, g, warnings = spec.model.text, spec.hardware, spec.grpo, []
@@ -187,14 +219,21 @@ def memory_lines(spec: JobSpec, params: dict[str, int]):
     b = {"bf16": 2, "fp16": 2, "fp32": 4}[hw.precision] if gpu else 4
     shards = hw.gpus if gpu and (hw.zero_stage or 0) >= 1 else 1
     total, lora = params["total"], params["lora"]
-    trainable = lora or total
     static = [MemoryLine("weights", total * b, f"{total / 1e6:,.1f} M params x {b} B"
                          + (" (replicated: ZeRO-1 shards optimizer state only)" if gpu else ""))]
-    static.append(MemoryLine("gradients", trainable * b, f"{trainable / 1e6:,.1f} M trainable x {b} B"))
-    opt_b = 12 if b == 2 else 8
-    static.append(MemoryLine("AdamW state", trainable * opt_b / shards,
-                             f"{trainable / 1e6:,.1f} M x {opt_b} B ({'fp32 master + ' if b == 2 else ''}m, v)"
-                             + (f" / {shards} GPUs" if shards > 1 else "")))
+    if lora:
+        # peft keeps adapter weights in float32 even on a bf16 model (autocast_adapter_dtype), so their gradients
+        # are float32 too and AdamW needs no master copy: m and v, 4 B each.
+        static.append(MemoryLine("LoRA adapters", lora * 4, f"{lora / 1e6:,.2f} M params x 4 B (fp32)"))
+        static.append(MemoryLine("gradients", lora * 4, f"{lora / 1e6:,.2f} M LoRA params x 4 B"))
+        static.append(MemoryLine("AdamW state", lora * 8 / shards, f"{lora / 1e6:,.2f} M x 8 B (m, v)"
+                                 + (f" / {shards} GPUs" if shards > 1 else "")))
+    else:
+        static.append(MemoryLine("gradients", total * b, f"{total / 1e6:,.1f} M trainable x {b} B"))
+        opt_b = 12 if b == 2 else 8
+        static.append(MemoryLine("AdamW state", total * opt_b / shards,
+                                 f"{total / 1e6:,.1f} M x {opt_b} B ({'fp32 master + ' if b == 2 else ''}m, v)"
+                                 + (f" / {shards} GPUs" if shards > 1 else "")))
     if g and g.kl_beta > 0 and "grpo" in spec.run.stages:
         ref = 0 if lora else total * b
         static.append(MemoryLine("KL reference", ref, "LoRA disabled = reference, no copy" if lora
@@ -243,13 +282,72 @@ def memory_lines(spec: JobSpec, params: dict[str, int]):
     if g and "grpo" in spec.run.stages:
         n = hw.per_device_batch_size * hw.gradient_accumulation_steps if gpu else g.prompts_per_step * g.group_size
         kv = n * seq * layers * 2 * t.num_kv_heads * t.head_dim * b
-        att = n * t.num_heads * resp * n_img * 4
         phases["rollout"] = [
-            MemoryLine("KV cache", kv, f"{n} seq x {seq} tok x {layers} layers x 2 x {t.num_kv_heads} kv x {t.head_dim} x {b} B"),
-            MemoryLine("reward attention rows", att, f"{n} x {t.num_heads} heads x {resp} tok x {n_img} image tok x 4 B")]
+            MemoryLine("KV cache", kv, f"{n} seq x {seq} tok x {layers} layers x 2 x {t.num_kv_heads} kv x {t.head_dim} x {b} B")]
         phases["grpo update"] = train_phase(hw.per_device_batch_size if gpu else n)
+        if spec.reward("attention_region"):
+            m = min(n, g.reward_micro_batch or n)
+            impl = (hw.attn_implementation or "eager") if gpu else "eager"
+            phases["reward pass"] = reward_pass_lines(
+                m=m, seq=seq, resp=resp, n_img=n_img, patches=patches, h=h, i=i, heads=t.num_heads, vocab=vocab, b=b,
+                embed=v.embed_dim, vision_heads=v.num_heads, n_deepstack=len(v.deepstack_visual_indexes or []),
+                attn=impl)
     device = f"GPU ({hw.gpu}, {hw.gpus} in all)" if gpu else "process (CPU RAM, fp32, no micro-batching assumed)"
     return static, phases, device, (hw.gpu_memory_gb if gpu else None), warnings
+
+
+# GPU memory per device, GB (10^9 B) as the vendors state it, for `--dry-run --hardware NAME[xN]`.
+GPU_PRESETS = {"H200": 141, "H100": 80, "A100-80GB": 80, "A100-40GB": 40, "L40S": 48, "A6000": 48, "RTX4090": 24}
+HARDWARE_KEYS = {"gpus": int, "gpu": str, "gpu_memory_gb": float, "per_device_batch_size": int,
+                 "gradient_accumulation_steps": int, "zero_stage": int, "attn_implementation": str,
+                 "gradient_checkpointing": lambda v: v.lower() in ("1", "true", "yes"), "reward_micro_batch": int}
+
+
+def apply_hardware(spec: JobSpec, text: str) -> list[str]:
+    """Replace the spec's hardware for a plan: `NAME[xN]` (a GPU_PRESETS name, N GPUs) and/or comma-separated
+    `key=value` of HARDWARE_KEYS (e.g. `H100x8,per_device_batch_size=16`). The completions per step
+    (prompts_per_step × group_size) stay the spec's: when they are not given, gradient accumulation is derived.
+    Returns notes on what changed; raises ValueError on an unknown name or key."""
+    from .spec import Hardware
+    hw = spec.hardware or Hardware(gpus=1, gpu="GPU", gpu_memory_gb=80, per_device_batch_size=1,
+                                   gradient_accumulation_steps=1, precision="bf16", gradient_checkpointing=True,
+                                   attn_implementation="flash_attention_2")
+    given, notes = set(), []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        if "=" in part:
+            k, v = (x.strip() for x in part.split("=", 1))
+            if k not in HARDWARE_KEYS:
+                raise ValueError(f"--hardware: unknown key {k!r} (known: {', '.join(HARDWARE_KEYS)})")
+            val = HARDWARE_KEYS[k](v)
+            if k == "reward_micro_batch":
+                spec.grpo.reward_micro_batch = val
+            else:
+                setattr(hw, k, val)
+            given.add(k)
+            continue
+        name, _, n = part.partition("x") if part.rsplit("x", 1)[-1].isdigit() else (part, "", "")
+        if name not in GPU_PRESETS:
+            raise ValueError(f"--hardware: unknown GPU {name!r} (known: {', '.join(GPU_PRESETS)}; or key=value)")
+        hw.gpu, hw.gpu_memory_gb = name, GPU_PRESETS[name]
+        given |= {"gpu", "gpu_memory_gb"}
+        if n:
+            hw.gpus = int(n)
+            given.add("gpus")
+    spec.hardware = hw
+    g = spec.grpo
+    if g:
+        want = g.prompts_per_step * g.group_size
+        if "gradient_accumulation_steps" not in given:
+            per = hw.gpus * hw.per_device_batch_size
+            if want % per == 0:
+                hw.gradient_accumulation_steps = want // per
+                notes.append(f"gradient_accumulation_steps = {want} completions / ({hw.gpus} GPUs x "
+                             f"{hw.per_device_batch_size} per device) = {hw.gradient_accumulation_steps}")
+        got = hw.gpus * hw.per_device_batch_size * hw.gradient_accumulation_steps
+        if got != want:
+            notes.append(f"{hw.gpus} GPUs x {hw.per_device_batch_size} x {hw.gradient_accumulation_steps} = {got} "
+                         f"completions per step, but the spec's prompts_per_step x group_size = {want}")
+    return notes
 
 
 def build_plan(spec: JobSpec) -> Plan:

@@ -3,19 +3,26 @@
 TRL's GRPOTrainer calls every reward function with `prompts`, `completions`, `completion_ids` and each dataset column
 of the completion's example (here `image` and `boxes`). `AttentionRegionReward` is such a function that also holds
 the trainer (`bind`), so it can run one teacher-forced, no-grad forward of the current policy over prompt +
-completion with eager attention on that pass, and read:
-- the attention of the spec's layer (head mean comes later), from a forward hook on that layer's attention module;
-- each completion token's entropy from the logits that produced it (logits / temperature, as TRL's own entropies).
+completion (`micro_batch` sequences at a time), and read:
+- the attention of the spec's layer at the completion rows (head mean comes later): that layer alone runs an
+  attention function that also computes those rows' probabilities, every layer keeps the model's implementation;
+- each completion token's entropy from the logits that produced it (logits / temperature, as TRL's own entropies),
+  computed from the last hidden states at the completion rows only.
 
 Pad-aware by construction: every sequence is right-padded, so row and column indices are the sequence's own; the
 image tokens are the positions holding the config's image_token_id; the top-entropy selection runs over each
 completion's own tokens. Boxes become token indices from the processor's own `image_grid_thw` and cell size
-(patch_size × merge_size) through geometry.py. The numbers then go through reward_math.py (the same code that writes the
-parity fixtures src/core is tested against), including the alignment choice (reward_math.py's docstring).
+(patch_size × merge_size) through geometry.py. The numbers then go through reward_math.py (the same code that writes
+the parity fixtures src/core is tested against), including the alignment choice (reward_math.py's docstring).
 """
 from __future__ import annotations
 
+import copy
+import sys
+
 import torch
+from transformers import AttentionInterface
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .geometry import Grid, box_tokens
 from .reward_math import (DEFAULT_ALIGNMENT, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError, align, attention_score,
@@ -46,18 +53,51 @@ def summarize(image_att: torch.Tensor, entropy: torch.Tensor, target: list[int],
     return r
 
 
-class _Capture:
-    """Forward hook keeping the attention probabilities [B, H, L, L] a decoder layer's attention module returns."""
+REWARD_ROWS = "sayo_reward_rows"   # the attention implementation name the reward's layer runs under
 
-    def __init__(self, module):
-        self.probs = None
-        self.handle = module.register_forward_hook(self._hook)
 
-    def _hook(self, _module, _inputs, output):
-        self.probs = output[1]
+class _RowCapture:
+    """What the reward's layer records during the pass: for sequence b, the softmax attention of its completion rows
+    (the queries that produced its tokens) over its image-token columns, [T, H, N].
 
-    def close(self):
-        self.handle.remove()
+    Only those rows are computed (H × T × L scores per sequence instead of H × L × L), from the query and key states
+    the layer hands its attention function (after q/k norm and RoPE), exactly as transformers' eager attention does
+    it: q·kᵀ × scaling, causal mask, softmax in float32, cast to the query dtype. Right padding puts every pad key
+    after the sequence's last row, so the causal mask alone is the full mask for these rows. The layer's own output
+    comes from the model's implementation (sdpa, flash-attention-2 or eager), so every hidden state is unchanged."""
+
+    def __init__(self, shared, rows: list, cols: list):
+        self.shared, self.inner, self.rows, self.cols = shared, shared._attn_implementation or "eager", rows, cols
+        self.att: list = []
+
+    def record(self, query, key, scaling: float, groups: int):
+        self.att = []
+        for b, (rows, cols) in enumerate(zip(self.rows, self.cols)):
+            kv, L, d = key.shape[1], key.shape[2], key.shape[3]
+            q = query[b][:, rows].reshape(kv, groups, len(rows), d)            # kv, g, T, d
+            s = torch.matmul(q, key[b].unsqueeze(1).transpose(-1, -2)) * scaling  # kv, g, T, L
+            s = s.reshape(kv * groups, len(rows), L)
+            ahead = torch.arange(L, device=s.device)[None, :] > rows[:, None]  # T, L: keys after the row
+            s = s.masked_fill(ahead, torch.finfo(s.dtype).min)
+            p = torch.softmax(s, dim=-1, dtype=torch.float32).to(query.dtype)
+            self.att.append(p[:, :, cols].transpose(0, 1).float().cpu())      # T, H, N
+
+
+def _rows_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """The reward layer's attention function: the model's own implementation for the output, plus the rows."""
+    cap: _RowCapture = module._sayo_rows
+    inner = (sys.modules[type(module).__module__].eager_attention_forward if cap.inner == "eager"
+             else ALL_ATTENTION_FUNCTIONS[cap.inner])
+    own, module.config = module.config, cap.shared   # the inner function reads the model's own config
+    try:
+        out, _ = inner(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    finally:
+        module.config = own
+    cap.record(query, key, scaling, module.num_key_value_groups)
+    return out, None
+
+
+AttentionInterface.register(REWARD_ROWS, _rows_attention)
 
 
 def decoder_layers(model):
@@ -68,12 +108,45 @@ def decoder_layers(model):
     raise ValueError(f"{type(model).__name__}: no language_model.layers (not a Qwen-VL model)")
 
 
+def _backbone_and_head(model):
+    """(the Qwen-VL backbone that returns hidden states, lm_head), through a peft wrapper (whose LoRA layers are in
+    place inside the base model, so they run)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.model, base.lm_head
+
+
+def _entropies(hidden, head, temperature: float, chunk: int = 256):
+    """Entropy of softmax(head(hidden) / temperature) per row, `chunk` rows at a time (float32), so at most
+    chunk × V logits exist at once."""
+    out = []
+    for i in range(0, hidden.shape[0], chunk):
+        lg = head(hidden[i:i + chunk]).float() / temperature
+        lp = torch.log_softmax(lg, -1)
+        out.append(-(lp.exp() * lp).sum(-1))
+        del lg, lp
+    return torch.cat(out).cpu()
+
+
 @torch.no_grad()
 def measure(model, processor, prompt_texts: list[str], images: list, completion_ids: list[list[int]], *,
-            layer: int = -1, temperature: float = 1.0) -> list[dict]:
-    """One teacher-forced forward over each prompt + completion (right-padded batch, eager attention).
-    Returns per completion: image_att [T, H, N] (row t = the query that produced token t), entropy [T],
-    image_grid_thw (the processor's)."""
+            layer: int = -1, temperature: float = 1.0, micro_batch: int | None = None) -> list[dict]:
+    """One teacher-forced forward over each prompt + completion (right-padded), `micro_batch` sequences at a time
+    (all at once when None). Returns per completion: image_att [T, H, N] (row t = the query that produced token t),
+    entropy [T], image_grid_thw (the processor's).
+
+    It computes only what the reward uses: the spec's layer computes attention probabilities for the completion rows
+    only (_RowCapture) while every layer keeps the model's attention implementation; the backbone's last hidden
+    states go through lm_head at the completion rows only, a chunk at a time (no [B, L, V] logits)."""
+    n = len(prompt_texts)
+    step = n if not micro_batch else max(1, int(micro_batch))
+    res = []
+    for i in range(0, n, step):
+        res += _measure_batch(model, processor, prompt_texts[i:i + step], images[i:i + step],
+                              completion_ids[i:i + step], layer=layer, temperature=temperature)
+    return res
+
+
+def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, layer, temperature):
     enc = processor(images=[[im] for im in images], text=prompt_texts, return_tensors="pt", padding=True,
                     padding_side="right")
     prompt_lens = enc["attention_mask"].sum(-1).tolist()
@@ -86,37 +159,32 @@ def measure(model, processor, prompt_texts: list[str], images: list, completion_
         ids[b, :len(s)] = torch.tensor(s)
         mask[b, :len(s)] = 1
     device = next(model.parameters()).device
-    layers = decoder_layers(model)
-    target_layer = layers[layer]
-    previous = model.config._attn_implementation
-    if previous != "eager":
-        model.set_attn_implementation("eager")
-    cap = _Capture(target_layer.self_attn)
+    image_id = model.config.image_token_id
+    rows = [torch.arange(p - 1, p - 1 + len(c), device=device) for p, c in zip(prompt_lens, completion_ids)]
+    cols = [(ids[b, :p] == image_id).nonzero(as_tuple=True)[0].to(device) for b, p in enumerate(prompt_lens)]
+    attn = decoder_layers(model)[layer].self_attn
+    backbone, head = _backbone_and_head(model)
+    shared = attn.config
+    cap = _RowCapture(shared, rows, cols)
+    own = copy.copy(shared)                      # this layer alone switches implementation
+    own._attn_implementation_internal = REWARD_ROWS
+    attn.config, attn._sayo_rows = own, cap
     was_training = model.training
     model.eval()
     try:
-        out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                    pixel_values=enc["pixel_values"].to(device, dtype=model.dtype),
-                    image_grid_thw=enc["image_grid_thw"].to(device), use_cache=False)
-        probs = cap.probs
+        hidden = backbone(input_ids=ids.to(device), attention_mask=mask.to(device),
+                          pixel_values=enc["pixel_values"].to(device, dtype=model.dtype),
+                          image_grid_thw=enc["image_grid_thw"].to(device), use_cache=False).last_hidden_state
     finally:
-        cap.close()
-        if previous != "eager":
-            model.set_attn_implementation(previous)
+        attn.config = shared
+        del attn._sayo_rows
         model.train(was_training)
-    if probs is None:
-        raise RuntimeError("attention reward: the decoder layer returned no attention probabilities (eager path)")
-    image_id = model.config.image_token_id
+    if len(cap.att) != B:
+        raise RuntimeError("attention reward: the reward's decoder layer did not run its attention function")
     res = []
-    for b, (p, c) in enumerate(zip(prompt_lens, completion_ids)):
-        T = len(c)
-        rows = torch.arange(p - 1, p - 1 + T, device=device)
-        cols = (ids[b, :p] == image_id).nonzero(as_tuple=True)[0].to(device)
-        att = probs[b][:, rows][:, :, cols].transpose(0, 1).float().cpu()                  # T, H, N
-        lg = out.logits[b, rows].float() / temperature
-        lp = torch.log_softmax(lg, -1)
-        ent = -(lp.exp() * lp).sum(-1).cpu()
-        res.append({"image_att": att, "entropy": ent, "image_grid_thw": enc["image_grid_thw"][b].tolist()})
+    for b in range(B):
+        ent = _entropies(hidden[b, rows[b]], head, temperature)
+        res.append({"image_att": cap.att[b], "entropy": ent, "image_grid_thw": enc["image_grid_thw"][b].tolist()})
     return res
 
 
@@ -127,7 +195,7 @@ class AttentionRegionReward:
     __name__ = "attention_region"
 
     def __init__(self, processor, *, layer=-1, top_ratio=DEFAULT_TOP_RATIO, eps=DEFAULT_EPS,
-                 alignment=DEFAULT_ALIGNMENT, temperature=1.0, cell_px=None):
+                 alignment=DEFAULT_ALIGNMENT, temperature=1.0, cell_px=None, micro_batch=None):
         ip = processor.image_processor
         self.patch, self.merge = ip.patch_size, ip.merge_size
         if cell_px is not None and cell_px != self.patch * self.merge:
@@ -137,7 +205,7 @@ class AttentionRegionReward:
             raise ValueError(f"alignment: expected produced or input, got {alignment!r}")
         self.processor = processor
         self.layer, self.top_ratio, self.eps = layer, top_ratio, eps
-        self.alignment, self.temperature = alignment, temperature
+        self.alignment, self.temperature, self.micro_batch = alignment, temperature, micro_batch
         self.trainer = None
         self.last = []   # the summaries of the latest call (logged by the trainer)
 
@@ -151,7 +219,7 @@ class AttentionRegionReward:
         model = self.trainer.accelerator.unwrap_model(self.trainer.model)
         texts = [self.processor.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
         stats = measure(model, self.processor, texts, image, completion_ids, layer=self.layer,
-                        temperature=self.temperature)
+                        temperature=self.temperature, micro_batch=self.micro_batch)
         out, self.last = [], []
         for st, im, bx in zip(stats, image, boxes):
             grid = grid_from_thw(st["image_grid_thw"], im.width, im.height, self.patch, self.merge)

@@ -173,6 +173,7 @@ class LengthShaping:
 class FormatParams:
     pattern: str
     length_shaping: Optional[LengthShaping] = None
+    gating: str = "strict"  # text_rewards.format_reward: "strict" or "official" (SAYO's code)
 
 
 @dataclass
@@ -210,6 +211,7 @@ class Grpo:
     warmup_steps: Optional[int] = None
     scale_rewards: Optional[str] = None  # TRL: "group" (SAYO), "batch" or "none"
     loss_type: Optional[str] = None  # TRL: "grpo", "bnpo", "dr_grpo" or "dapo" (TRL 0.25's default)
+    reward_micro_batch: Optional[int] = None  # sequences per attention-reward forward; None: the whole batch
 
 
 @dataclass

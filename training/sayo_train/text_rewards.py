@@ -10,14 +10,23 @@ import string
 ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.S)
 
 
-def format_reward(completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?)</answer>") -> list[float]:
-    """1 when the completion holds exactly one well-formed <answer>…</answer> (pattern as in SAYO's code), nothing but
-    white space after it, and it ended with <|im_end|> (finished[i]); else 0."""
+GATINGS = ("strict", "official")
+
+
+def format_reward(completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?)</answer>",
+                  gating: str = "strict") -> list[float]:
+    """1 or 0 per completion. gating "official" (SAYO's released code): the pattern is found somewhere in the
+    text, so a completion cut off by the length limit, text after </answer>, or an earlier <answer>…</answer> (the
+    pattern's look-ahead matches the last one) still score 1. "strict": also exactly one <answer>, nothing but white
+    space after </answer>, and the completion ended with <|im_end|> (finished[i]) — a format the app can parse."""
+    if gating not in GATINGS:
+        raise ValueError(f"format gating: expected one of {', '.join(GATINGS)}, got {gating!r}")
     rx = re.compile(pattern, re.S)
     out = []
     for text, done in zip(completions, finished):
         m = rx.search(text)
-        ok = bool(m) and done and text[m.end():].strip() == "" and text.count("<answer>") == 1
+        ok = bool(m) and (gating == "official"
+                          or (done and text[m.end():].strip() == "" and text.count("<answer>") == 1))
         out.append(1.0 if ok else 0.0)
     return out
 
@@ -38,13 +47,13 @@ class FormatReward:
 
     __name__ = "format"
 
-    def __init__(self, pattern: str, eos_token_id: int, length_shaping=None):
-        self.pattern, self.eos, self.shaping = pattern, eos_token_id, length_shaping
+    def __init__(self, pattern: str, eos_token_id: int, length_shaping=None, gating: str = "strict"):
+        self.pattern, self.eos, self.shaping, self.gating = pattern, eos_token_id, length_shaping, gating
 
     def __call__(self, completions, completion_ids, **_kw) -> list[float]:
         texts = [_text(c) for c in completions]
         finished = [len(ids) > 0 and ids[-1] == self.eos for ids in completion_ids]
-        out = format_reward(texts, finished=finished, pattern=self.pattern)
+        out = format_reward(texts, finished=finished, pattern=self.pattern, gating=self.gating)
         if self.shaping is not None:
             s = self.shaping
             out = [r * length_factor(len(ids), s.min_tokens, s.max_tokens, s.floor)

@@ -4,7 +4,8 @@ optional accuracy reward. The mini spec and the 8B spec go through this same cod
 
 Spec → GRPOConfig: group_size → num_generations; prompts_per_step × group_size completions per optimizer step
 (per_device_train_batch_size × processes × gradient_accumulation_steps); lr, weight_decay, max_grad_norm, kl_beta →
-beta, clip_eps → epsilon, temperature, top_p, data.max_response_tokens → max_completion_length; lr_scheduler,
+beta, clip_eps → epsilon, temperature, top_p, data.max_response_tokens → max_completion_length,
+data.max_prompt_tokens → max_prompt_length (None when absent: TRL truncates nothing); lr_scheduler,
 warmup_steps, scale_rewards and loss_type when the spec gives them (else TRL's defaults). advantage_eps is TRL's fixed
 1e-4 (checked by the spec). Special tokens other than <|im_end|> are never sampled (bad_words_ids).
 """
@@ -62,7 +63,7 @@ def grpo_config(spec, output_dir, processor, *, world_size: int = 1) -> GRPOConf
         per_device_train_batch_size=per_device, gradient_accumulation_steps=accum, num_generations=g.group_size,
         learning_rate=g.lr, weight_decay=g.weight_decay, max_grad_norm=g.max_grad_norm, beta=g.kl_beta,
         epsilon=g.clip_eps, temperature=g.temperature, top_p=g.top_p,
-        max_completion_length=spec.data.max_response_tokens, max_prompt_length=None,
+        max_completion_length=spec.data.max_response_tokens, max_prompt_length=spec.data.max_prompt_tokens,
         reward_weights=weights, logging_steps=1, report_to=[], remove_unused_columns=False,
         use_cpu=not torch.cuda.is_available(), disable_tqdm=True, dataloader_num_workers=0,
         generation_kwargs={"bad_words_ids": [[i] for i in banned_token_ids(processor.tokenizer)]},
@@ -78,9 +79,9 @@ def reward_functions(spec, processor):
         if r.name == "attention_region":
             out.append(AttentionRegionReward(processor, layer=p.layer, top_ratio=p.top_ratio, eps=p.eps,
                                              alignment=p.alignment, temperature=spec.grpo.temperature,
-                                             cell_px=p.cell_px))
+                                             cell_px=p.cell_px, micro_batch=spec.grpo.reward_micro_batch))
         elif r.name == "format":
-            out.append(FormatReward(p.pattern, eos, p.length_shaping))
+            out.append(FormatReward(p.pattern, eos, p.length_shaping, p.gating))
         elif r.name == "accuracy":
             out.append(AccuracyReward())
         else:
@@ -89,13 +90,14 @@ def reward_functions(spec, processor):
 
 
 def train_grpo(model_path, processor, dataset, spec, *, output_dir, world_size: int = 1, peft_config=None,
-               log=print) -> dict:
-    """GRPO from the checkpoint folder `model_path` (TRL loads the policy and its KL reference from it)."""
+               log=print, callbacks=None) -> dict:
+    """GRPO from the checkpoint folder `model_path` (TRL loads the policy and its KL reference from it); `callbacks`:
+    transformers TrainerCallbacks added to the trainer's."""
     t0 = time.time()
     args = grpo_config(spec, output_dir, processor, world_size=world_size)
     funcs = reward_functions(spec, processor)
     trainer = GRPOTrainer(model=str(model_path), reward_funcs=funcs, args=args, train_dataset=dataset,
-                          processing_class=processor, peft_config=peft_config)
+                          processing_class=processor, peft_config=peft_config, callbacks=callbacks)
     for f in funcs:
         if isinstance(f, AttentionRegionReward):
             f.bind(trainer)

@@ -1,7 +1,8 @@
 """SAYO-mini as a real Hugging Face model of either family: Qwen3-VL with DeepStack (jobs/smoke.yaml, jobs/sayo-mini.yaml)
 and Qwen2.5-VL. Built from the spec, saved and loaded with save_pretrained / from_pretrained, and the attention the
-GRPO reward plug-in measures (one teacher-forced pass, eager attention) is the model's own, pad-aware, with boxes
-mapped through the processor's image_grid_thw; on Qwen3-VL that pass applies DeepStack (a control removes it)."""
+GRPO reward plug-in measures (one teacher-forced pass, the last layer's completion rows) is the model's own,
+pad-aware, with boxes mapped through the processor's image_grid_thw; on Qwen3-VL that pass applies DeepStack (a
+control removes it)."""
 import contextlib
 from pathlib import Path
 
@@ -244,7 +245,7 @@ def test_measure_applies_deepstack_and_the_control_without_it_differs(qwen3):
     assert (got["entropy"] - bare["entropy"]).abs().max().item() > 1e-4
 
 
-def test_measure_switches_a_sdpa_model_to_eager_for_the_reward_pass_only(smoke, tmp_path):
+def test_measure_on_a_sdpa_model_equals_the_eager_one_and_leaves_it_sdpa(smoke, tmp_path):
     _, proc, model = smoke
     hf_model.save(model, proc, tmp_path / "ck")
     sdpa, _ = hf_model.load(tmp_path / "ck", attn_implementation="sdpa")

@@ -31,9 +31,18 @@ def test_gpu_requirements_add_deepspeed_at_sayos_pin():
     assert "-r requirements.txt" in REQUIREMENTS.with_name("requirements-gpu.txt").read_text()
 
 
+def test_gpu_requirements_pin_the_torchvision_built_for_the_pinned_torch():
+    """torchvision 0.(N + 15).P is built against torch 2.N.P (PyTorch's release pairing: 2.9.1 ↔ 0.24.1)."""
+    torch_v = pins()["torch"].split(".")
+    tv = pins(REQUIREMENTS.with_name("requirements-gpu.txt"))["torchvision"].split(".")
+    assert torch_v[0] == "2" and tv[0] == "0"
+    assert (int(tv[1]), tv[2]) == (int(torch_v[1]) + 15, torch_v[2])
+
+
 def test_launching_the_8b_spec_without_deepspeed_stops_with_the_pin(tmp_path):
     """This machine has no deepspeed: a real (not dry-run) launch of the ZeRO spec stops before any work."""
     r = subprocess.run([sys.executable, "-m", "sayo_train", "launch", "jobs/sayo-qwen3-vl-8b.yaml"], cwd=TRAINING,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.splitlines() == ["sayo_train: deepspeed==0.18.3 is pinned in requirements-gpu.txt but not installed"]
+    assert r.stderr.splitlines() == ["sayo_train: deepspeed==0.18.3 is pinned in requirements-gpu.txt but not installed",
+                                     "sayo_train: torchvision==0.24.1 is pinned in requirements-gpu.txt but not installed"]

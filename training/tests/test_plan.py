@@ -35,7 +35,8 @@ def test_8b_dry_run_prints_stages_commands_data_and_memory():
     assert "hub:ReFocus/ReFocus_Data" in text and "~16000 records" in text
     assert "GRPO steps: 2475 = 3 epochs x ceil(19800 / 24); 24 prompts x 16 rollouts per step" in text
     assert "64-1024 image tokens of 32x32 px" in text
-    for line in ("weights", "AdamW state", "KV cache", "reward attention rows", "checkpointed layer inputs",
+    for line in ("weights", "LoRA adapters", "AdamW state", "KV cache", "reward: one decoder layer",
+                 "checkpointed layer inputs",
                  "ViT activations", "completion logits"):
         assert line in text
     assert "memory per GPU (H200, 6 in all)" in text and "of 141 GB: fits" in text
@@ -128,3 +129,52 @@ def test_cpu_launch_uses_the_multi_process_launcher_only_above_one_process():
     one, _, _ = launch_plan(spec, num_processes=1)
     assert ds is None and "--multi_gpu" in two and "--num_processes" in two and two[two.index("--num_processes") + 1] == "2"
     assert "--cpu" in one and "--multi_gpu" not in one
+
+
+def test_8b_dry_run_hardware_report_checks_by_independent_arithmetic():
+    """`run <8b spec> --dry-run --hardware H100x8,per_device_batch_size=16`: every figure a reader needs (weights,
+    LoRA, optimizer, rollouts, reward pass) is printed with its arithmetic, and the numbers are recomputed here from
+    the published shapes of Qwen3-VL-8B, not from the plan's code."""
+    out = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(JOBS / "sayo-qwen3-vl-8b.yaml"), "--dry-run",
+                          "--hardware", "H100x8,per_device_batch_size=16"], capture_output=True, text=True,
+                         cwd=JOBS.parent)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "memory per GPU (H100, 8 in all)" in text
+    assert "gradient_accumulation_steps = 384 completions / (8 GPUs x 16 per device) = 3" in text
+
+    def shown(label):
+        line = next(x for x in text.splitlines() if x.strip().startswith(label))
+        num, unit = line[len(line) - len(line.lstrip()) + len(label):].split()[:2]
+        return float(num) * (1e9 if unit == "GB" else 1e6), (0.005e9 if unit == "GB" else 0.05e6)
+
+    def close(label, expected):
+        got, half_digit = shown(label)   # printed as x.xx GB or x.x MB: equal within half the last digit
+        assert abs(got - expected) <= half_digit * 1.001, (label, got, expected)
+
+    n_img = 1048576 // 32 ** 2                     # max_pixels / (32 px cells)² = 1024 image tokens
+    seq = n_img + 128 + 110                        # + assumed text prompt + max completion = 1262
+    r = 16
+    lora = 36 * r * ((4096 + 32 * 128) + 2 * (4096 + 8 * 128) + (32 * 128 + 4096) + 2 * (4096 + 12288)
+                     + (12288 + 4096))             # text decoder linears
+    lora += 27 * r * ((1152 + 3 * 1152) + (1152 + 1152) + (1152 + 4304) + (4304 + 1152))   # ViT blocks
+    lora += 4 * r * ((4608 + 4608) + (4608 + 4096))                                         # merger + 3 DeepStack
+    close("weights", 8.767e9 * 2)
+    close("LoRA adapters", lora * 4)
+    close("gradients", lora * 4)
+    close("AdamW state", lora * 8 / 8)
+    close("KV cache", 48 * seq * 36 * 2 * 8 * 128 * 2)                # 16 x 3 completions generated per device
+    close("reward: one decoder layer", 8 * seq * (8 * 4096 + 4 * 12288) * 2)   # reward_micro_batch 8
+    close("reward: entropy chunk", 110 * 151936 * 4 * 4)
+    close("reward: last hidden states", 8 * seq * 4096 * 2)
+    assert "8 seq x 1262 tok x (8h + 4i = 81920) x 2 B" in text
+    phase = {}
+    for line in text.splitlines():
+        if line.startswith("  phase ") or line.startswith("  held for"):
+            name, val = line.strip().rsplit(": ", 1)
+            num, unit = val.split()
+            phase[name] = float(num) * (1e9 if unit == "GB" else 1e6)
+    peak = phase["held for the whole run"] + max(v for k, v in phase.items() if k.startswith("phase"))
+    assert abs(shown("peak ≈ static + largest phase =")[0] - peak) < 0.02e9
+    # the reward pass's full-batch, full-logit version would need 64 x 1262 x 151936 x 2 B of logits alone
+    assert phase["phase reward pass"] < 0.15 * (64 * seq * 151936 * 2)

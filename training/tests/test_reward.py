@@ -104,6 +104,15 @@ def test_format_and_accuracy_rewards():
     assert format_reward(["Looking at it: <answer>red</answer>", "<answer>a</answer> <answer>b</answer>",
                           "<answer>red</answer> tail", "<answer>red</answer>"],
                          finished=[True, True, True, False]) == [1.0, 0.0, 0.0, 0.0]
+    # SAYO's code only searches the pattern: a second answer, trailing text and a cut-off completion still score 1
+    assert format_reward(["Looking at it: <answer>red</answer>", "<answer>a</answer> <answer>b</answer>",
+                          "<answer>red</answer> tail", "<answer>red</answer>", "<answer>red"],
+                         finished=[True, True, True, False, True], gating="official") == [1.0, 1.0, 1.0, 1.0, 0.0]
+    eos = 9
+    cut = FormatReward("<answer>(?!.*<answer>)(.*?)</answer>", eos, gating="official")
+    assert cut(["<answer>red</answer> and", "<answer>red</answer>"], completion_ids=[[1, 2, 3], [1, 2, eos]]) == [1.0, 1.0]
+    with pytest.raises(ValueError):
+        format_reward(["x"], finished=[True], gating="loose")
     assert normalize_answer("  The Red!  ") == "red"
     assert extract_answer("x <answer>1</answer> y <answer>2</answer>") == "2"
     assert accuracy_reward(["<answer>The red.</answer>", "blue"], answers=["red", "red"]) == [1.0, 0.0]
