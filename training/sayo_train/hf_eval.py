@@ -49,11 +49,27 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .policy_attention import _Capture, decoder_layers, grid_from_thw, summarize
+from .policy_attention import decoder_layers, grid_from_thw, summarize
 from .geometry import GeometryError, box_tokens
 from .hf_data import prompt_text
 from .reward_math import ALIGNMENTS, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError
 from .text_rewards import extract_answer
+
+
+class _Capture:
+    """Forward hook keeping the attention probabilities [B, H, L, L] a decoder layer's attention module returns
+    (eager attention returns them as its second output)."""
+
+    def __init__(self, module):
+        self.probs = None
+        self.handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, _module, _inputs, output):
+        self.probs = output[1]
+
+    def close(self):
+        self.handle.remove()
+
 
 MAX_NEW_TOKENS = 24
 MAX_BOXES = 256
