@@ -16,7 +16,7 @@ const GRACE_MS = 400;
 const engines: WorkerEngine[] = [];
 let workers: ThreadWorker[] = [];
 
-function start() {
+function start({ listen = true } = {}) {
   const infos: ModelInfo[] = [];
   const engine = createWorkerEngine({
     factory: () => {
@@ -24,7 +24,7 @@ function start() {
       workers.push(w);
       return w;
     },
-    onModelInfo: (i) => infos.push(i),
+    onModelInfo: listen ? (i) => infos.push(i) : undefined,
     stopGraceMs: GRACE_MS,
   });
   engines.push(engine);
@@ -84,6 +84,15 @@ describe('worker engine client, headless', () => {
     const again = await ask(engine, a.handle, 'steps:3');
     expect(again.summary).toMatchObject({ tokens: 3, text: `registry a ${thread(workers[1])} answered` });
     expect((await ask(engine, b.handle, 'steps:1')).summary?.tokens).toBe(1);
+  });
+
+  it('without an onModelInfo listener the reload is kept all the same: the call reports the model on WASM, and it answers from the new worker', async () => {
+    const { engine } = start({ listen: false });
+    const a = await engine.load({ kind: 'registry', id: 'a' });
+    const lost = await ask(engine, a.handle, 'lose-device-after:1');
+    expect(lost.error?.code).toBe('device_lost');
+    expect(lost.changed.map((i) => [i.handle, i.backend, i.name])).toEqual([[a.handle, 'wasm', `registry a ${thread(workers[1])}`]]);
+    expect((await ask(engine, a.handle, 'steps:1')).summary?.text).toBe(`registry a ${thread(workers[1])} answered`);
   });
 
   it('Stop on a hung worker: after the grace period the call fails with cancelled, the thread is terminated, both models come back and answer', async () => {

@@ -68,7 +68,8 @@ export class Recovery {
     try {
       const loaded = await this.link.call<ModelInfo>({ type: 'load', source: t.source, options });
       const reason = options.backend === 'wasm' && t.info.backend === 'webgpu' ? 'WASM: reloaded after the WebGPU device was lost' : loaded.backendReason;
-      this.onModelInfo?.(this.book.reloaded(handle, t, options, loaded, reason));
+      const info = this.book.reloaded(handle, t, options, loaded, reason);
+      this.onModelInfo?.(info);
     } catch (e) {
       this.book.reloadFailed(handle, (e as Error).message);
     }
