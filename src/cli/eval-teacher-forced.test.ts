@@ -148,7 +148,7 @@ describe('sayo eval --sessions', () => {
     expect(csv.split('\n')[0]).toContain(',session,');
     expect(csv).toContain(`,../sessions/${name},`);
     const svg = fs.readFileSync(path.join(tmp, 'out/plot.svg'), 'utf8');
-    expect(svg.match(new RegExp(`data-session="../sessions/${name}"`, 'g'))).toHaveLength(2);
+    expect(svg.match(new RegExp(`<a href="../sessions/${name}"><circle [^>]*data-session="../sessions/${name}"`, 'g'))).toHaveLength(2);
 
     // The lens's own reader accepts it: image, question, boxes, both answers and each teacher-forced on the other's.
     const session = parseSession(fs.readFileSync(path.join(dir, name), 'utf8'));

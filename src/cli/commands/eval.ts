@@ -206,7 +206,6 @@ async function evaluate(options: Options): Promise<void> {
     skipped,
     maxNewTokens,
     layer: 'last',
-    sessions: options.sessions ? { dir: path.resolve(options.sessions), keep: options.keep, files: sessionFiles.size } : null,
     seconds,
   };
   writeFileAtomic(path.join(options.out, 'results.json'), JSON.stringify({ ...meta, models: summaries, paired: differences, rows }, null, 2) + '\n');

@@ -70,13 +70,15 @@ function samplePanel(models: PlotModel[], x0: number, x1: number): string {
     const left = x(g.key) ?? x0;
     const width = x.bandwidth();
     const values = g.model.samples.filter((s) => s.correct === g.correct && s.R_a !== null);
-    // Every dot names its record line (tooltip); a dot whose question has a session file is ringed and names the file.
+    // Every dot names its record line (tooltip); a dot whose question has a session file is ringed, names the file
+    // and links to it (the path is relative to --out, where the plot is).
     const dots = values.map((s) => {
       const cx = (left + width / 2 + jitter(s.line) * width * 0.35).toFixed(1);
       const cy = y(s.R_a!).toFixed(1);
-      const tip = `line ${s.line}: R_a ${d3.format('.3f')(s.R_a!)}${s.session ? `, session ${s.session}` : ''}`;
+      const tip = `line ${s.line}: R_a ${d3.format('.3f')(s.R_a!)}${s.session ? ` — ${s.session}` : ''}`;
       const ring = s.session ? ` stroke="#222" stroke-width="0.8" data-session="${esc(s.session)}"` : '';
-      return `<circle cx="${cx}" cy="${cy}" r="${s.session ? 3 : 2.2}" fill="${COLORS[g.i % 10]}" fill-opacity="${g.correct ? 0.75 : 0.35}"${ring}><title>${esc(tip)}</title></circle>`;
+      const dot = `<circle cx="${cx}" cy="${cy}" r="${s.session ? 3 : 2.2}" fill="${COLORS[g.i % 10]}" fill-opacity="${g.correct ? 0.75 : 0.35}"${ring}><title>${esc(tip)}</title></circle>`;
+      return s.session ? `<a href="${esc(s.session)}">${dot}</a>` : dot;
     });
     const mean = d3.mean(values, (s) => s.R_a!);
     const line = mean === undefined ? '' : `<path d="${meanLine([[left, y(mean)], [left + width, y(mean)]])}" stroke="#222" stroke-width="2"/>`;
