@@ -4,7 +4,8 @@
  * over the wall time of the whole answer, image decoding and vision encoder included); with two or more models also
  * each model's figures teacher-forced on its partner's answer (tf_* columns) and the paired differences on identical
  * text; and writes results.json,
- * results.csv and plot.svg to --out. A rerun with the same --out resumes (see lib/eval-run.ts).
+ * results.csv and plot.svg to --out, and with --sessions a lens session file per kept question (lib/sessions.ts).
+ * A rerun with the same --out resumes (see lib/eval-run.ts).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
