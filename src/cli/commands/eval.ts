@@ -3,9 +3,8 @@
  * (accuracy, mean R_a, mean r_v, mean image share, pointing-game hit rate, tokens/s end to end: generated tokens
  * over the wall time of the whole answer, image decoding and vision encoder included); with two or more models also
  * each model's figures teacher-forced on its partner's answer (tf_* columns) and the paired differences on identical
- * text; and writes results.json,
- * results.csv and plot.svg to --out, and with --sessions a lens session file per kept question (lib/sessions.ts).
- * A rerun with the same --out resumes (see lib/eval-run.ts).
+ * text. Writes results.json, results.csv and plot.svg to --out, and with --sessions a lens session file per kept
+ * question (lib/sessions.ts). A rerun with the same --out resumes (see lib/eval-run.ts).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
