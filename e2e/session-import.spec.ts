@@ -3,8 +3,9 @@
  * app: `sayo eval --sessions` (spawned for real) writes session files, every model file request of the page is
  * refused (so no checkpoint can load), and the imported file shows the image, both answers, their heatmaps and the
  * row's r_v, with the note that nothing can run. First on a tiny exported Qwen3-VL pair (e2e/support/exports.ts),
- * then on the embedded SAYO-mini pair over held-out questions (`--keep diff:1`), whose views are the screenshots
- * docs/screenshots/session-import-{desktop,phone}.png.
+ * then on the embedded SAYO-mini pair over held-out questions (`--keep diff:1`), whose views are screenshotted to
+ * test-results/session-import, and to docs/screenshots/session-import-{desktop,phone}.png (the walkthrough's) when
+ * SAYO_UPDATE_SCREENSHOTS=1, so that a CI run leaves the tracked pictures alone.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +15,7 @@ import { runSayo } from '../src/cli/lib/run-cli.ts';
 import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports } from './support/exports.ts';
 import { SIDES } from './support/app.ts';
 
-const SHOTS = 'docs/screenshots';
+const SHOTS = process.env.SAYO_UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/session-import';
 let exports: Exports;
 let tmp = '';
 
