@@ -12,6 +12,8 @@ import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports } from '../../e2e/s
 import { boxToTokens, gridFor } from '../core/geometry.ts';
 import { sampleMetrics } from '../core/metrics.ts';
 import { sharesTokenIds } from '../engine/cross.ts';
+import { parseSession } from '../session/serialize.ts';
+import { identicalTextGap } from './lib/sessions.ts';
 import { createNodeEngine } from '../engine/node.ts';
 import type { ModelInfo, PromptInfo, ScoreRequest, StepRecord } from '../engine/types.ts';
 import { hasStackTrace, runSayo } from './lib/run-cli.ts';
@@ -120,5 +122,69 @@ describe('sayo eval, teacher-forced on the other model', () => {
       await engine.unload(a.handle);
       await engine.unload(b.handle);
     }
+  });
+});
+
+describe('sayo eval --sessions', () => {
+  it('diff:1 writes the question with the largest |Δ R_a| on identical text as a session the lens reads, named in the CSV and plot', () => {
+    const dir = path.join(tmp, 'sessions');
+    const run = runSayo([...args, '--sessions', dir, '--keep', 'diff:1']);
+    expect(hasStackTrace(run.stderr)).toBe(false);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('4 rows (4 resumed)');
+    expect(run.stdout).toMatch(/1 session files \(--keep diff:1\)/);
+    const out = JSON.parse(fs.readFileSync(path.join(tmp, 'out/results.json'), 'utf8'));
+    const rowsA = out.rows.filter((r: { model: string }) => r.model === exports.folder(A));
+    const rowsB = out.rows.filter((r: { model: string }) => r.model === exports.folder(B));
+    const gaps = rowsA.map((a: never, i: number) => identicalTextGap(a, rowsB[i])!);
+    // The gap by hand: on A's text (B forced vs A's own) and on B's text (B's own vs A forced).
+    expect(gaps[0]).toBeCloseTo(Math.max(Math.abs(rowsB[0].tf_R_a - rowsA[0].R_a), Math.abs(rowsB[0].R_a - rowsA[0].tf_R_a)), 12);
+    const chosen = gaps[0] >= gaps[1] ? 0 : 1;
+    const line = rowsA[chosen].line;
+    const name = `line-${String(line).padStart(6, '0')}.json`;
+    expect(fs.readdirSync(dir)).toEqual([name]);
+    for (const r of out.rows) expect(r.session).toBe(r.line === line ? path.relative(path.join(tmp, 'out'), path.join(dir, name)) : null);
+    const csv = fs.readFileSync(path.join(tmp, 'out/results.csv'), 'utf8');
+    expect(csv.split('\n')[0]).toContain(',session,');
+    expect(csv).toContain(`,../sessions/${name},`);
+    const svg = fs.readFileSync(path.join(tmp, 'out/plot.svg'), 'utf8');
+    expect(svg.match(new RegExp(`<a href="../sessions/${name}"><circle [^>]*data-session="../sessions/${name}"`, 'g'))).toHaveLength(2);
+
+    // The lens's own reader accepts it: image, question, boxes, both answers and each teacher-forced on the other's.
+    const session = parseSession(fs.readFileSync(path.join(dir, name), 'utf8'));
+    const record = fs.readFileSync(path.join(tmp, 'set.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))[line - 1];
+    expect(session.question).toBe(record.question);
+    expect(session.boxes).toEqual(record.boxes);
+    expect([session.image.width, session.image.height]).toEqual([160, 128]);
+    expect(session.panels.map((p) => `${p.side}/${p.source}/${p.modelId}`)).toEqual([
+      `base/generate/${exports.folder(A)}`, `base/score/${exports.folder(A)}`, `trained/generate/${exports.folder(B)}`, `trained/score/${exports.folder(B)}`,
+    ]);
+    const [ownA, forcedA, ownB] = session.panels;
+    expect(ownA.steps.map((t) => t.tokenId)).toEqual(rowsA[chosen].tokenIds);
+    expect(ownB.steps.map((t) => t.tokenId)).toEqual(rowsB[chosen].tokenIds);
+    expect(forcedA.summary!.text).toBe(rowsB[chosen].text);
+    expect(forcedA.steps).toHaveLength(rowsA[chosen].tf_tokens);
+    expect(forcedA.steps.at(-1)!.text).toBe('<|im_end|>');
+    // The attention it carries gives the row's figures: the session shows what results.csv reports.
+    const last = ownA.steps[0].layers.at(-1)!;
+    const processor = JSON.parse(fs.readFileSync(path.join(exports.folder(A), 'preprocessor_config.json'), 'utf8'));
+    const grid = gridFor(ownA.prompt.image, processor);
+    expect([grid.rows, grid.cols]).toEqual([ownA.prompt.grid.rows, ownA.prompt.grid.cols]);
+    const targets = boxToTokens(record.boxes, grid);
+    expect(sampleMetrics('', '', ownA.steps, last, targets).R_a).toBeCloseTo(rowsA[chosen].R_a, 4);
+    expect(sampleMetrics('', '', forcedA.steps, last, targets).R_a).toBeCloseTo(rowsA[chosen].tf_R_a, 4);
+    expect(session.view.layer).toBe(last);
+  });
+
+  it('worst:1 keeps the lowest R_a of the last model; a bad --keep is refused before any work', () => {
+    const dir = path.join(tmp, 'worst');
+    const run = runSayo([...args, '--sessions', dir, '--keep', 'worst:1']);
+    expect(run.status).toBe(0);
+    const rowsB = JSON.parse(fs.readFileSync(path.join(tmp, 'out/results.json'), 'utf8')).rows.filter((r: { model: string }) => r.model === exports.folder(B));
+    const worst = rowsB.reduce((a: { R_a: number }, b: { R_a: number }) => (b.R_a < a.R_a ? b : a));
+    expect(fs.readdirSync(dir)).toEqual([`line-${String(worst.line).padStart(6, '0')}.json`]);
+    const bad = runSayo([...args, '--sessions', dir, '--keep', 'best:3']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--keep must be all, worst:N or diff:N/);
   });
 });

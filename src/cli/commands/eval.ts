@@ -3,8 +3,8 @@
  * (accuracy, mean R_a, mean r_v, mean image share, pointing-game hit rate, tokens/s end to end: generated tokens
  * over the wall time of the whole answer, image decoding and vision encoder included); with two or more models also
  * each model's figures teacher-forced on its partner's answer (tf_* columns) and the paired differences on identical
- * text; and writes results.json,
- * results.csv and plot.svg to --out. A rerun with the same --out resumes (see lib/eval-run.ts).
+ * text. Writes results.json, results.csv and plot.svg to --out, and with --sessions a lens session file per kept
+ * question (lib/sessions.ts). A rerun with the same --out resumes (see lib/eval-run.ts).
  */
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -16,6 +16,7 @@ import { fingerprint, partnerOf, runEval, type ModelResult } from '../lib/eval-r
 import { readEvalSet } from '../lib/jsonl.ts';
 import { modelSource } from '../lib/model-arg.ts';
 import { renderPlot } from '../lib/plot.ts';
+import { parseKeep, selectLines, writeSessions } from '../lib/sessions.ts';
 import { createProgress } from '../lib/progress.ts';
 import { prepareOutputDir, writeFileAtomic } from '../lib/write-file.ts';
 import { METRIC_MAX_NEW_TOKENS } from '../lib/run-sample.ts';
@@ -27,6 +28,8 @@ interface Options {
   out: string;
   limit?: string;
   maxNewTokens: string;
+  sessions?: string;
+  keep: string;
 }
 
 /** A model's dataset figures plus speed, and its figures teacher-forced on its partner's answers. */
@@ -65,7 +68,7 @@ const OUTPUTS = ['results.json', 'results.csv', 'plot.svg', 'progress.jsonl'];
 
 const CSV_COLUMNS = [
   'model', 'modelName', 'line', 'image', 'question', 'answer', 'prediction', 'correct', 'tokens', 'stoppedBy', 'R_a', 'r_v', 'imageShare', 'pointingHit',
-  'tf_on', 'tf_tokens', 'tf_R_a', 'tf_r_v', 'tf_imageShare', 'tf_pointingHit', 'ms', 'prefillMs', 'decodeMs', 'text',
+  'tf_on', 'tf_tokens', 'tf_R_a', 'tf_r_v', 'tf_imageShare', 'tf_pointingHit', 'ms', 'prefillMs', 'decodeMs', 'session', 'text',
 ];
 
 function positiveInt(value: string, flag: string): number {
@@ -158,6 +161,8 @@ async function evaluate(options: Options): Promise<void> {
     const source = modelSource(spec);
     return { spec, source, fingerprint: fingerprint(source) };
   });
+  const keep = parseKeep(options.keep);
+  if (keep.kind === 'diff' && models.length < 2) throw new CliError('--keep diff:N compares two models: give two --model');
   const { records, problems } = readEvalSet(options.data);
   for (const p of problems) process.stderr.write(`sayo: ${options.data} line ${p.line}: ${p.message} (skipped)\n`);
   const chosen = records.slice(0, limit);
@@ -171,6 +176,19 @@ async function evaluate(options: Options): Promise<void> {
   } finally {
     progress.stop();
   }
+  const sessionFiles = new Map<number, string>();
+  if (options.sessions) {
+    const lines = selectLines(keep, results);
+    const sessionProgress = createProgress(lines.length);
+    try {
+      const written = await writeSessions({ engine: createNodeEngine(), results, records: chosen, lines, dir: options.sessions, progress: sessionProgress });
+      for (const [line, file] of written) sessionFiles.set(line, file);
+    } finally {
+      sessionProgress.stop();
+    }
+  }
+  // Every row names its question's session file, relative to --out (null without one).
+  for (const r of results) for (const row of r.rows) row.session = sessionFiles.has(row.line) ? path.relative(options.out, sessionFiles.get(row.line)!) : null;
   const seconds = (performance.now() - started) / 1000;
   const summaries = results.map(summarize);
   const differences = pairedDifferences(results);
@@ -197,7 +215,8 @@ async function evaluate(options: Options): Promise<void> {
   const resumed = summaries.reduce((acc, s) => acc + s.resumed, 0);
   process.stdout.write(summaryTable(summaries));
   process.stdout.write(pairedTable(differences));
-  process.stdout.write(`${rows.length} rows (${resumed} resumed) in ${seconds.toFixed(1)} s; wrote ${['results.json', 'results.csv', 'plot.svg'].map((f) => path.join(options.out, f)).join(', ')}\n`);
+  const sessionNote = options.sessions ? `; ${sessionFiles.size} session files (--keep ${options.keep}) in ${options.sessions}` : '';
+  process.stdout.write(`${rows.length} rows (${resumed} resumed) in ${seconds.toFixed(1)} s; wrote ${['results.json', 'results.csv', 'plot.svg'].map((f) => path.join(options.out, f)).join(', ')}${sessionNote}\n`);
 }
 
 /** Register the command on `program`. */
@@ -210,5 +229,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output folder (a rerun with the same folder resumes)', 'sayo-eval')
     .option('--limit <n>', 'evaluate only the first n records')
     .option('--max-new-tokens <n>', 'generation budget (the contract metrics use 24)', String(METRIC_MAX_NEW_TOKENS))
+    .option('--sessions <dir>', 'write a session file per kept question (the lens imports it, no model needed)')
+    .option('--keep <which>', 'sessions to write: all, worst:N (lowest R_a of the last --model), diff:N (largest |Δ R_a| on identical text)', 'all')
     .action(evaluate);
 }

@@ -66,8 +66,11 @@ export interface TeacherForced {
   tf_pointingHit: boolean | null;
 }
 
-/** A row of results.json / results.csv: the model's own answer and its teacher-forced figures. */
-export type EvalRow = ResultRow & TeacherForced;
+/**
+ * A row of results.json / results.csv: the model's own answer, its teacher-forced figures and the session file of
+ * its question (`--sessions`; relative to --out, null without one).
+ */
+export type EvalRow = ResultRow & TeacherForced & { session?: string | null };
 
 /** A teacher-forced score as progress.jsonl keeps it (key: the scorer's files and the partner row's key). */
 interface TeacherForcedEntry extends Omit<TeacherForced, 'tf_on'> {

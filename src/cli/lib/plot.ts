@@ -10,7 +10,7 @@ export interface PlotModel {
   name: string;
   accuracy: number;
   meanRa: number | null;
-  samples: Array<{ line: number; R_a: number | null; correct: boolean }>;
+  samples: Array<{ line: number; R_a: number | null; correct: boolean; session?: string | null }>;
 }
 
 const W = 900;
@@ -70,7 +70,16 @@ function samplePanel(models: PlotModel[], x0: number, x1: number): string {
     const left = x(g.key) ?? x0;
     const width = x.bandwidth();
     const values = g.model.samples.filter((s) => s.correct === g.correct && s.R_a !== null);
-    const dots = values.map((s) => `<circle cx="${(left + width / 2 + jitter(s.line) * width * 0.35).toFixed(1)}" cy="${y(s.R_a!).toFixed(1)}" r="2.2" fill="${COLORS[g.i % 10]}" fill-opacity="${g.correct ? 0.75 : 0.35}"/>`);
+    // Every dot names its record line (tooltip); a dot whose question has a session file is ringed, names the file
+    // and links to it (the path is relative to --out, where the plot is).
+    const dots = values.map((s) => {
+      const cx = (left + width / 2 + jitter(s.line) * width * 0.35).toFixed(1);
+      const cy = y(s.R_a!).toFixed(1);
+      const tip = `line ${s.line}: R_a ${d3.format('.3f')(s.R_a!)}${s.session ? ` — ${s.session}` : ''}`;
+      const ring = s.session ? ` stroke="#222" stroke-width="0.8" data-session="${esc(s.session)}"` : '';
+      const dot = `<circle cx="${cx}" cy="${cy}" r="${s.session ? 3 : 2.2}" fill="${COLORS[g.i % 10]}" fill-opacity="${g.correct ? 0.75 : 0.35}"${ring}><title>${esc(tip)}</title></circle>`;
+      return s.session ? `<a href="${esc(s.session)}">${dot}</a>` : dot;
+    });
     const mean = d3.mean(values, (s) => s.R_a!);
     const line = mean === undefined ? '' : `<path d="${meanLine([[left, y(mean)], [left + width, y(mean)]])}" stroke="#222" stroke-width="2"/>`;
     const label = `<text x="${left + width / 2}" y="${H - M.bottom + 16}" text-anchor="middle">${g.correct ? 'correct' : 'wrong'} (${values.length})</text>`;
@@ -92,12 +101,14 @@ function samplePanel(models: PlotModel[], x0: number, x1: number): string {
 /** The whole figure as SVG markup. */
 export function renderPlot(models: PlotModel[], title: string): string {
   const split = M.left + (W - M.left - M.right) * 0.36;
+  const withSessions = models.some((m) => m.samples.some((s) => s.session));
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${esc(title)}</text>`,
     modelPanel(models, M.left, split - 30),
     samplePanel(models, split + 60, W - M.right),
+    withSessions ? `<text x="${W - M.right}" y="${H - 8}" text-anchor="end" fill="#555">ringed: a session file was written for the question (hover a dot for its line and file)</text>` : '',
     '</svg>',
   ].join('\n') + '\n';
 }

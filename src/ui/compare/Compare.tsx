@@ -22,6 +22,7 @@ export function Compare() {
   const anyRun = useLens((s) => s.runs.base.status !== 'idle' || s.runs.trained.status !== 'idle');
   const img = useImageElement(image?.dataUrl);
   const multiples = useLens((s) => s.multiples);
+  const modelReady = useLens((s) => s.status.base.state === 'ready' || s.status.trained.state === 'ready');
   const data = useCompare();
   const { panels, scale } = data;
   // One colour range for both token strips: the same colour is the same R_a (or entropy) in either answer.
@@ -47,8 +48,17 @@ export function Compare() {
   // Panels without a token yet (waiting, stopped before the first token, reloaded mid-run) keep the image and the
   // region layer on screen, so there is something to look at and draw on until the next run.
   const noTokens = !panels.base?.panel.steps.length && !panels.trained?.panel.steps.length;
+  // Panels shown while no checkpoint is ready come from a session file (or from before a failed reload): say that
+  // they are a recording, viewable as is, and what running again needs.
+  const viewOnly = !modelReady && !!(panels.base?.panel.steps.length || panels.trained?.panel.steps.length);
   return (
     <div className="compare">
+      {viewOnly ? (
+        <p className="notice" data-testid="view-only-note">
+          No model is loaded: this session is shown as it was saved (image, regions, answers and their attention) and
+          can be explored, but not run again. Running or cross-scoring needs a checkpoint: load one above.
+        </p>
+      ) : null}
       {/* Right under the controls whose checkbox asks for them (below the panels they were a screen away). */}
       {multiples ? <SmallMultiples data={data} image={img} /> : null}
       {image && noTokens ? <Preview image={image} /> : null}

@@ -39,7 +39,7 @@ export function QuestionRun() {
       <button
         type="button"
         data-testid="cross-button"
-        disabled={running || !canCross || !commands}
+        disabled={running || !canCross || !ready || !commands}
         title="Teacher-force each answer through the other model, so attention is compared on identical tokens"
         onClick={() => void commands?.crossScore()}
       >
