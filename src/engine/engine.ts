@@ -7,13 +7,14 @@
  * A lost WebGPU device fails the run in flight with `device_lost`. ORT's wasm module is unusable after that (even
  * for WASM sessions), so recovery is a fresh worker: client.ts restarts it and reloads the models on WASM.
  */
-import { AutoProcessor, PretrainedConfig } from '@huggingface/transformers';
+import { AutoProcessor, ModelRegistry, PretrainedConfig } from '@huggingface/transformers';
 import { familyFor, supportedModelTypes } from './families/index.ts';
 import { featureRowWidths, layoutNote } from './families/layout.ts';
 import { toEngineError } from './errors.ts';
+import { dtypeText, fitProblem, type SizedFile } from './fit.ts';
 import { DEFAULT_MAX_NEW_TOKENS, runGeneration, runScore } from './generate.ts';
 import type { AttentionOutput, LoadedModel } from './loaded.ts';
-import type { EnginePlatform } from './platform.ts';
+import type { EnginePlatform, ResolvedSource } from './platform.ts';
 import { checkQuestion, preparePrompt } from './prompt.ts';
 import { checkConfigPlausible, checkProcessorPlausible } from '../core/limits.ts';
 import {
@@ -52,6 +53,22 @@ export const WASM_4BIT_NOTE =
 /** The decoder's dtype within a transformers.js dtype (one for every session, or per session). */
 function decoderDtype(dtype: string | Record<string, string>): string | undefined {
   return typeof dtype === 'string' ? dtype : (dtype.decoder_model_merged ?? dtype.model);
+}
+
+/**
+ * The graphs and external data the sessions of `source` will load on `backend` at `dtype` (transformers.js's own file
+ * list), each with its size read without downloading it; empty when the platform cannot tell sizes.
+ */
+async function weightFiles(source: ResolvedSource, config: Record<string, unknown>, dtype: string | Record<string, string>, backend: string): Promise<SizedFile[]> {
+  if (!source.fileSize) return [];
+  let files: string[];
+  try {
+    files = await ModelRegistry.get_model_files(source.modelId, { config: config as any, dtype: dtype as any, device: backend as any });
+  } catch {
+    return [];
+  }
+  const weights = files.filter((f) => /\.onnx(_data(_\d+)?)?$/.test(f));
+  return Promise.all(weights.map(async (f): Promise<SizedFile> => [f, await source.fileSize!(f).catch(() => undefined)]));
 }
 
 /** An engine plus diagnostics the worker exposes. */
@@ -123,6 +140,9 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
       }
       const choice = await platform.chooseBackend(options.backend);
       const dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
+      // Before any weight is fetched: a folder the backend cannot hold fails now, naming its size and the limit.
+      const tooBig = fitProblem(await weightFiles(resolved, config, dtype, choice.backend), choice.backend, platform.kind, dtypeText(dtype));
+      if (tooBig) throw new EngineError('out_of_memory', `${resolved.name}: ${tooBig}`);
       const threads = await platform.threads(resolved, choice.backend, config, dtype, options.threads);
       const session_options = threads?.sessionOptions ?? resolved.sessionOptions;
       // Processor and sessions load in parallel (the ORT wasm download overlaps the tokenizer's).
