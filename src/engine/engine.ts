@@ -142,7 +142,7 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
       const dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
       // Before any weight is fetched: a folder the backend cannot hold fails now, naming its size and the limit.
       const tooBig = fitProblem(await weightFiles(resolved, config, dtype, choice.backend), choice.backend, platform.kind, dtypeText(dtype));
-      if (tooBig) throw new EngineError('out_of_memory', `${resolved.name}: ${tooBig}`);
+      if (tooBig) throw new EngineError('out_of_memory', `${resolved.name}: ${tooBig}${platform.kind === 'browser' ? ' Nothing was downloaded.' : ''}`);
       const threads = await platform.threads(resolved, choice.backend, config, dtype, options.threads);
       const session_options = threads?.sessionOptions ?? resolved.sessionOptions;
       // Processor and sessions load in parallel (the ORT wasm download overlaps the tokenizer's).

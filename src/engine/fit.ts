@@ -72,14 +72,13 @@ export function fitProblem(files: readonly SizedFile[], backend: Backend, platfo
     return (
       `This model's weights at ${dtype} are ${gib(total)} (${weights.length} files${partly}), more than WASM can hold: ` +
       `WebAssembly memory (wasm32) ends at ${gib(WASM32_BYTES)}, and every weight must be copied into it. ` +
-      `${WASM_FIX}. Nothing was downloaded.`
+      `${WASM_FIX}.`
     );
   }
   if (backend === 'webgpu' && graphs > WASM32_BYTES) {
     return (
       `This model's graph files at ${dtype} are ${gib(graphs)}${partly}, more than the ${gib(WASM32_BYTES)} of ` +
-      `WebAssembly memory they are parsed in (only external data goes straight to the GPU). To fix it, ${SPLIT_FIX}. ` +
-      `Nothing was downloaded.`
+      `WebAssembly memory they are parsed in (only external data goes straight to the GPU). To fix it, ${SPLIT_FIX}.`
     );
   }
   return undefined;
