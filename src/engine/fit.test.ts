@@ -24,13 +24,17 @@ const total = BIG.reduce((a, [, b]) => a + (b ?? 0), 0);
 
 describe('fitProblem', () => {
   it('refuses a folder over 4 GiB on WASM, naming its size, the limit and what to do', () => {
-    const msg = fitProblem(BIG, 'wasm', 'browser', 'q4')!;
+    const msg = fitProblem(BIG, 'wasm', 'browser', 'fp16')!;
     expect(total).toBeGreaterThan(WASM32_BYTES);
     expect(msg).toContain(gib(total));
     expect(msg).toContain('4.00 GiB');
     expect(msg).toMatch(/Choose WebGPU/);
     expect(msg).toMatch(/q4f16/);
     expect(msg).toContain('7 files');
+    // Already 4-bit: the fix is WebGPU or the CLI, not a smaller precision.
+    const q4 = fitProblem(BIG, 'wasm', 'browser', 'q4')!;
+    expect(q4).toMatch(/at q4 are .*Choose WebGPU/);
+    expect(q4).not.toMatch(/smaller precision/);
   });
 
   it('accepts the same folder on WebGPU (external data goes to the GPU) and in Node (onnxruntime-node is 64-bit)', () => {

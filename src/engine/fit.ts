@@ -36,9 +36,13 @@ const isGraph = (f: string) => /\.onnx$/.test(f);
 const isExternalData = (f: string) => /\.onnx_data(_\d+)?$/.test(f);
 
 /** What the user can do instead, per backend. */
-const WASM_FIX =
-  'Choose WebGPU (it uploads external data straight to the GPU, outside the 4 GiB WebAssembly memory), or a smaller ' +
-  'precision such as q4f16 (WebGPU) or q4, or run it with the `sayo` CLI (onnxruntime-node has no 4 GiB limit)';
+function wasmFix(dtype: string): string {
+  const smaller = /q4|bnb4/.test(dtype) ? '' : 'a smaller precision such as q4f16 (WebGPU) or q4, or ';
+  return (
+    'Choose WebGPU (it uploads external data straight to the GPU, outside the 4 GiB WebAssembly memory), or ' +
+    `${smaller}run it with the \`sayo\` CLI (onnxruntime-node has no 4 GiB limit)`
+  );
+}
 const SPLIT_FIX = 're-export the checkpoint with `python -m sayo_train export` (it writes weights as external data in chunks of at most 2 GB)';
 
 /**
@@ -72,7 +76,7 @@ export function fitProblem(files: readonly SizedFile[], backend: Backend, platfo
     return (
       `This model's weights at ${dtype} are ${gib(total)} (${weights.length} files${partly}), more than WASM can hold: ` +
       `WebAssembly memory (wasm32) ends at ${gib(WASM32_BYTES)}, and every weight must be copied into it. ` +
-      `${WASM_FIX}.`
+      `${wasmFix(dtype)}.`
     );
   }
   if (backend === 'webgpu' && graphs > WASM32_BYTES) {
