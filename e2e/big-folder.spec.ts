@@ -138,6 +138,24 @@ function sampleChromiumMemory(everyMs = 500) {
   };
 }
 
+/** SAYO-mini's files, its decoder declared as three external-data chunks of sparse files (4.6 GB together). */
+function declaredFolder(): { dir: string; total: number } {
+  const dir = path.join(WORK, 'declared');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.cpSync(SAYO_MINI, dir, { recursive: true });
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  config['transformers.js_config'] = { ...config['transformers.js_config'], use_external_data_format: { 'decoder_model_merged.onnx': 3 } };
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
+  const chunks = [2e9, 2e9, 0.6e9];
+  chunks.forEach((bytes, i) => {
+    const fd = fs.openSync(path.join(dir, 'onnx', `decoder_model_merged.onnx_data${i ? `_${i}` : ''}`), 'w');
+    fs.ftruncateSync(fd, bytes);
+    fs.closeSync(fd);
+  });
+  const graphs = ['decoder_model_merged.onnx', 'embed_tokens.onnx', 'vision_encoder.onnx'].reduce((a, f) => a + fs.statSync(path.join(dir, 'onnx', f)).size, 0);
+  return { dir, total: chunks.reduce((a, b) => a + b, 0) + graphs };
+}
+
 const tokens = (r: HarnessResult) => r.steps.map((s) => s.tokenId);
 const weightRequests = (s: ModelServer, method: string) => s.log.filter((r) => r.method === method && /\.onnx(_data(_\d+)?)?$/.test(r.path));
 
@@ -149,24 +167,11 @@ test.describe('large folders', () => {
   });
 
   test('a folder over 4 GiB is refused on WASM before any weight is downloaded, naming its size, the limit and the fix', async ({ page }) => {
-    // SAYO-mini's files, its decoder declared as three external-data chunks of sparse files (4.6 GB together).
-    const dir = path.join(WORK, 'declared');
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.cpSync(SAYO_MINI, dir, { recursive: true });
-    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-    config['transformers.js_config'] = { ...config['transformers.js_config'], use_external_data_format: { 'decoder_model_merged.onnx': 3 } };
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-    const chunks = [2e9, 2e9, 0.6e9];
-    chunks.forEach((bytes, i) => {
-      const fd = fs.openSync(path.join(dir, 'onnx', `decoder_model_merged.onnx_data${i ? `_${i}` : ''}`), 'w');
-      fs.ftruncateSync(fd, bytes);
-      fs.closeSync(fd);
-    });
+    const { dir, total } = declaredFolder();
     const server = await serveFolder(dir);
     try {
       await openHarness(page);
       const err = await page.evaluate((url) => window.sayoHarness.load({ kind: 'url', url }, 'wasm').then(() => null, (e: { code: string; message: string }) => ({ code: e.code, message: e.message })), server.url);
-      const total = chunks.reduce((a, b) => a + b, 0) + ['decoder_model_merged.onnx', 'embed_tokens.onnx', 'vision_encoder.onnx'].reduce((a, f) => a + fs.statSync(path.join(dir, 'onnx', f)).size, 0);
       expect(err?.code).toBe('out_of_memory');
       expect(err?.message).toContain(`${(total / GIB).toFixed(2)} GiB`);
       expect(err?.message).toContain('4.00 GiB');
@@ -180,6 +185,25 @@ test.describe('large folders', () => {
       );
       console.log(`refused: ${err?.message}`);
       console.log(`requests: ${server.log.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('the app says so beside the checkpoint, loaded by URL on WASM, before downloading it', async ({ page }) => {
+    const { dir, total } = declaredFolder();
+    const server = await serveFolder(dir);
+    try {
+      await page.goto('/?backend=wasm');
+      await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+      await page.locator('details.add-checkpoint').filter({ has: page.getByTestId('url-trained') }).locator('summary').click();
+      await page.getByTestId('url-trained').fill(server.url);
+      await page.getByTestId('url-trained').press('Enter');
+      await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'error', { timeout: 120_000 });
+      const shown = page.getByTestId('error').first();
+      await expect(shown).toContainText(`${(total / GIB).toFixed(2)} GiB`);
+      await expect(shown).toContainText(/more than WASM can hold.*4\.00 GiB.*Choose WebGPU/);
+      expect(weightRequests(server, 'GET')).toEqual([]);
     } finally {
       await server.close();
     }
