@@ -56,6 +56,18 @@ const pct = (capture: number, none: number) => f((none / capture - 1) * 100, 1);
 export async function main(args: string[]): Promise<number> {
   if (args.includes('--scale')) return (await import('./scale.ts')).scaleMain(args);
   if (args.includes('--deepstack')) return (await import('./deepstack.ts')).deepstackMain(args);
+  if (args.includes('--big-webgpu')) {
+    // A folder over 4 GiB on WebGPU in Chromium (e2e/big-folder.spec.ts, opt-in part): builds dist/ with the harness
+    // page, then the padded folder (minutes, 4.6 GB on disk), and writes docs/bench/big-webgpu.json.
+    const build = spawnSync('npx', ['vite', 'build', '--mode', 'e2e'], { cwd: ROOT, stdio: 'inherit' });
+    if (build.status !== 0) return build.status ?? 1;
+    const run = spawnSync('npx', ['playwright', 'test', 'e2e/big-folder.spec.ts', '-g', 'opt-in', '--reporter=list'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, SAYO_BIG_WEBGPU: '1' },
+    });
+    return run.status ?? 1;
+  }
   const model = arg(args, 'model', 'sayo-mini');
   const tokens = Number(arg(args, 'tokens', '64'));
   const repeats = Number(arg(args, 'repeats', '8'));

@@ -143,6 +143,25 @@ describe('sayo inspect', () => {
     expect(checks.filter((c) => c.status === 'warn').map((c) => c.message).join()).toMatch(/sayo expose-attention/);
   });
 
+  it('says from file sizes alone whether the CLI, browser WASM and browser WebGPU can hold the weights', async () => {
+    // The decoder declared as three external-data chunks of sparse files: 4.6 GB that cost no disk.
+    const folder = brokenCopy('over-4-gib', (f) => {
+      editJson(path.join(f, 'config.json'), (c) => ((c['transformers.js_config'] as Record<string, unknown>).use_external_data_format = { 'decoder_model_merged.onnx': 3 }));
+      [2e9, 2e9, 0.6e9].forEach((bytes, i) => {
+        const fd = fs.openSync(path.join(f, 'onnx', `decoder_model_merged.onnx_data${i ? `_${i}` : ''}`), 'w');
+        fs.ftruncateSync(fd, bytes);
+        fs.closeSync(fd);
+      });
+    });
+    const size = (await inspectFolder(localFolder(folder), undefined, false)).filter((c) => c.section === 'size');
+    expect(size.map((c) => c.status)).toEqual(['pass', 'warn', 'pass']);
+    expect(size[0].message).toMatch(/weights at fp32: 4\.29 GiB in 6 files; onnxruntime-node \(this CLI\) has no 4 GiB limit/);
+    expect(size[1].message).toMatch(/^browser WASM: .*4\.29 GiB.*4\.00 GiB.*Choose WebGPU/);
+    expect(size[2].message).toMatch(/^browser WebGPU: .*external data goes to the GPU/);
+    const shippedSize = (await inspectFolder(localFolder(shipped), undefined, false)).filter((c) => c.section === 'size');
+    expect(shippedSize.map((c) => c.status)).toEqual(['pass', 'pass', 'pass']);
+  });
+
   it('checks a folder served over HTTP the same way (real local server)', async () => {
     const server = http.createServer((req, res) => {
       const file = path.join(shipped, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));

@@ -4,9 +4,10 @@
  * the ONNX sessions (in parallel), then describe the model for the user (ModelInfo with its notes). A failed load
  * frees what it created and says why with an EngineError code.
  */
-import { AutoProcessor, PretrainedConfig } from '@huggingface/transformers';
+import { AutoProcessor, ModelRegistry, PretrainedConfig } from '@huggingface/transformers';
 import type { WebGpuHealth } from './device-loss.ts';
 import { toEngineError } from './errors.ts';
+import { dtypeText, fitProblem, type SizedFile } from './fit.ts';
 import { familyFor, supportedModelTypes, type ModelFamily, type ProcessorGeometryConfig } from './families/index.ts';
 import { featureRowWidths, layoutNote } from './families/layout.ts';
 import type { AttentionOutput, LoadedModel } from './loaded.ts';
@@ -166,6 +167,22 @@ function describe(p: {
   return info;
 }
 
+/**
+ * The graphs and external data the sessions of `source` will load on `backend` at `dtype` (transformers.js's own file
+ * list), each with its size read without downloading it; empty when the platform cannot tell sizes.
+ */
+async function weightFiles(source: ResolvedSource, config: Record<string, unknown>, dtype: Dtype, backend: string): Promise<SizedFile[]> {
+  if (!source.fileSize) return [];
+  let files: string[];
+  try {
+    files = await ModelRegistry.get_model_files(source.modelId, { config: config as any, dtype: dtype as any, device: backend as any });
+  } catch {
+    return [];
+  }
+  const weights = files.filter((f) => /\.onnx(_data(_\d+)?)?$/.test(f));
+  return Promise.all(weights.map(async (f): Promise<SizedFile> => [f, await source.fileSize!(f).catch(() => undefined)]));
+}
+
 /** Loads `source` as the model `handle`: everything the engine keeps for it, or an EngineError. */
 export async function loadModel(
   platform: EnginePlatform,
@@ -183,6 +200,9 @@ export async function loadModel(
     webgpu.assertCanLoad();
     const choice = await platform.chooseBackend(options.backend);
     const dtype: Dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
+    // Before any weight is fetched: a folder the backend cannot hold fails now, naming its size and the limit.
+    const tooBig = fitProblem(await weightFiles(resolved, config, dtype, choice.backend), choice.backend, platform.kind, dtypeText(dtype));
+    if (tooBig) throw new EngineError('out_of_memory', `${resolved.name}: ${tooBig}${platform.kind === 'browser' ? ' Nothing was downloaded.' : ''}`);
     const threads = await platform.threads(resolved, choice.backend, config, dtype, options.threads);
     const session_options = threads?.sessionOptions ?? resolved.sessionOptions;
     const loaded = await loadSessions(resolved, family, config, { device: choice.backend, dtype, session_options, progress_callback: progressCallback(onProgress) });

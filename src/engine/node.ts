@@ -152,7 +152,8 @@ function resolvePath(dir: string, name: string, threads?: number): ResolvedSourc
     return bytes.toString('utf8');
   };
   const intraOpNumThreads = threads ?? defaultThreads(abs);
-  return { modelId: abs, name, readText, release: () => undefined, sessionOptions: { intraOpNumThreads, interOpNumThreads: 1 } };
+  const fileSize = async (file: string) => (await fs.promises.stat(path.join(abs, file)).catch(() => undefined))?.size;
+  return { modelId: abs, name, readText, fileSize, release: () => undefined, sessionOptions: { intraOpNumThreads, interOpNumThreads: 1 } };
 }
 
 /** The Node platform: CPU backend, files from disk. */

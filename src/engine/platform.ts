@@ -19,7 +19,7 @@ export interface ResolvedSource {
   release(): void;
   /** ONNX Runtime session options of this source's sessions (Node: intra-op threads by decoder size). */
   sessionOptions?: Record<string, unknown>;
-  /** Browser: a file's size in bytes without downloading it (picked file, model cache, or a HEAD request). */
+  /** A file's size in bytes without reading it (browser: picked file, model cache, or a HEAD request; Node: the disk). */
   fileSize?(file: string): Promise<number | undefined>;
   /** After loading: why files of this source could not be kept for the next visit, if any (browser). */
   storageNote?(): Promise<string | undefined>;

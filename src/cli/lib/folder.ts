@@ -18,6 +18,8 @@ export interface ModelFolder {
   read(file: string): Promise<Uint8Array>;
   /** The file's path on disk, for local folders (onnxruntime then finds external data next to it). */
   localPath?(file: string): string;
+  /** The file's size without reading it (disk, or a HEAD request's Content-Length); undefined when unknown. */
+  size(file: string): Promise<number | undefined>;
 }
 
 /** A local directory. */
@@ -28,6 +30,7 @@ export function localFolder(dir: string): ModelFolder {
     label: dir,
     localPath: (file) => path.join(dir, file),
     exists: async (file) => fs.existsSync(path.join(dir, file)),
+    size: async (file) => fs.statSync(path.join(dir, file), { throwIfNoEntry: false })?.size,
     read: async (file) => {
       try {
         return readRegularFile(path.join(dir, file), /\.(json|jinja)$/.test(file) ? DOWNLOAD_LIMITS.maxJsonBytes : DOWNLOAD_LIMITS.maxGraphBytes);
@@ -63,6 +66,13 @@ export function urlFolder(url: string, options: UrlFolderOptions = {}): ModelFol
   return {
     label: base,
     exists: async (file) => (await get(file, 'HEAD')).ok,
+    size: async (file) => {
+      // Any declared size is read (the per-file cap applies to downloads, and a HEAD downloads nothing).
+      const head = await fetchLimited(base + file, { method: 'HEAD' }, { ...l, maxBytes: Infinity }).catch(() => null);
+      for (const [from, to] of head?.redirects ?? []) options.onRedirect?.(from, to);
+      const n = Number(head?.response.ok ? (head.response.headers.get('content-length') ?? NaN) : NaN);
+      return n >= 0 ? n : undefined;
+    },
     read: async (file) => {
       const res = await get(file, 'GET');
       if (!res.ok) {

@@ -3,7 +3,9 @@
  * settings, tokenizer special tokens and chat template, and each ONNX graph's input / output names, types and shapes,
  * including the optional `decoder_attentions.<l>` outputs. Each check yields pass, fail or warn with a reason.
  */
+import { ModelRegistry, PretrainedConfig } from '@huggingface/transformers';
 import { familyFor } from '../../engine/families/index.ts';
+import { dtypeText, fitProblem, gib, type SizedFile } from '../../engine/fit.ts';
 import { REEXPORT_FIX } from '../../engine/families/layout.ts';
 import { CliError, messageOf } from './errors.ts';
 import { readJson, type ModelFolder } from './folder.ts';
@@ -200,6 +202,33 @@ function checkDecoder(s: Section, att: Section, model: ModelProto, sizes: Return
   att.check(ids.includes(layers - 1), `the last layer (${layers - 1}) is exposed (the SAYO reward uses it)`, 'warn');
 }
 
+/**
+ * The weights the sessions load at `dtype` (transformers.js's own file list: graphs and external-data chunks), their
+ * total size read without downloading them, and which runtimes can hold them (fit.ts): onnxruntime-node (the CLI),
+ * and in the browser WASM (4 GiB WebAssembly memory) and WebGPU (external data straight to the GPU).
+ */
+async function checkSize(s: Section, folder: ModelFolder, config: Json, dtype: unknown): Promise<void> {
+  const d = (typeof dtype === 'string' || (dtype && typeof dtype === 'object') ? dtype : 'fp32') as string | Record<string, string>;
+  let files: string[];
+  try {
+    files = await ModelRegistry.get_model_files(folder.label, { config: new PretrainedConfig(config) as never, dtype: d as never, device: 'wasm' });
+  } catch {
+    return;
+  }
+  const sized: SizedFile[] = await Promise.all(files.filter((f) => /\.onnx(_data(_\d+)?)?$/.test(f)).map(async (f): Promise<SizedFile> => [f, await folder.size(f).catch(() => undefined)]));
+  const known = sized.filter((f): f is [string, number] => f[1] !== undefined);
+  if (!known.length) return;
+  const total = known.reduce((a, [, b]) => a + b, 0);
+  const what = `weights at ${dtypeText(d)}: ${gib(total)} in ${known.length} file${known.length > 1 ? 's' : ''}`;
+  const node = fitProblem(sized, 'cpu', 'node', dtypeText(d));
+  if (!s.check(!node, node ?? `${what}; onnxruntime-node (this CLI) has no 4 GiB limit`)) return;
+  for (const backend of ['wasm', 'webgpu'] as const) {
+    const problem = fitProblem(sized, backend, 'browser', dtypeText(d));
+    if (problem) s.warn(`browser ${backend === 'wasm' ? 'WASM' : 'WebGPU'}: ${problem}`);
+    else s.check(true, `browser ${backend === 'wasm' ? 'WASM: fits the 4 GiB WebAssembly memory' : 'WebGPU: the graphs fit WebAssembly memory, external data goes to the GPU'}`);
+  }
+}
+
 async function loadGraph(folder: ModelFolder, s: Section, file: string, ortLoad: boolean): Promise<ModelProto | null> {
   try {
     const model = decodeModel(await folder.read(file), file);
@@ -237,6 +266,7 @@ export async function inspectFolder(folder: ModelFolder, dtype?: string, ortLoad
   const onnxFiles = Object.fromEntries(SESSIONS.map((sn) => [sn, sessionFile(sn, dtype ?? tjs.dtype)]));
   const present: Record<string, boolean> = {};
   for (const [sn, f] of Object.entries(onnxFiles)) present[sn] = files.check(await folder.exists(f), f);
+  if (json['config.json']) await checkSize(new Section(checks, 'size'), folder, config, dtype ?? tjs.dtype);
   const ids = specialIds(json['tokenizer.json'] ?? {});
   const allIds = tokenIds(json['tokenizer.json'] ?? {});
   if (json['tokenizer.json'] && json['tokenizer_config.json']) {
