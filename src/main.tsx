@@ -13,6 +13,7 @@ import { ErrorBoundary } from './ui/ErrorBoundary';
 import './ui/styles.css';
 
 // A model the engine reloads in a fresh worker (device lost, WebGPU enabled, more WASM threads) shows its new info.
+// eslint-disable-next-line prefer-const -- assigned below: the engine's callback needs it before the commands exist
 let modelInfoChanged: ((info: ModelInfo) => void) | undefined;
 const engine = createWorkerEngine({ onModelInfo: (info) => modelInfoChanged?.(info) });
 const { commands } = startEffects(engine, useLens);

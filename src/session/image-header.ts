@@ -83,7 +83,7 @@ export function dataUrlImageHeader(dataUrl: string): ImageHeader {
   try {
     bytes = base64ToBytes(dataUrl.slice(m[0].length));
   } catch (e) {
-    throw new Error(`its base64 cannot be decoded (${(e as Error).message})`);
+    throw new Error(`its base64 cannot be decoded (${(e as Error).message})`, { cause: e });
   }
   const header = readImageHeader(bytes);
   if (!header || header.width < 1 || header.height < 1) {

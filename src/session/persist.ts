@@ -33,7 +33,9 @@ export async function saveSession(s: LensSession): Promise<void> {
     await set(CURRENT_KEY, text, store());
   } catch (e) {
     const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    throw new Error(`could not keep the session in this browser (${(text.length / 1e6).toFixed(1)} MB): ${why}`);
+    throw new Error(`could not keep the session in this browser (${(text.length / 1e6).toFixed(1)} MB): ${why}`, {
+      cause: e,
+    });
   }
 }
 
