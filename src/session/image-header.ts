@@ -3,7 +3,7 @@
  * URL without decoding pixels, so a session can be checked against itself (declared size = the image's size) in
  * Node and in the browser, synchronously. An image whose header cannot be read is reported as undecodable.
  */
-import { base64ToBytes } from './base64';
+import { base64ToBytes } from './base64.ts';
 
 /** What the header says. */
 export interface ImageHeader {

@@ -2,8 +2,8 @@
  * @file Cross-scoring: each model's answer teacher-forced through the other model, so attention is compared on
  * identical tokens; afterwards the view shows the base answer under both models.
  */
-import { SIDES, type CommandContext } from './shared';
-import type { createRunner } from './run';
+import { SIDES, type CommandContext } from './shared.ts';
+import type { createRunner } from './run.ts';
 
 export function createCrossScore(ctx: CommandContext, runner: ReturnType<typeof createRunner>) {
   const { engine, store, handles } = ctx;
