@@ -5,7 +5,7 @@
  *   /models/…  the repo's models/ folder (registry.json and the embedded checkpoints, HF layout)
  *   /ort/…     onnxruntime-web's wasm + glue, from the copy transformers.js itself resolves (one ORT version, no CDN)
  * A missing file under these prefixes is a real 404: Vite's SPA fallback would otherwise answer with index.html,
- * which transformers.js parses as JSON (or caches) — see research/browser-inference.md §3.1.
+ * which transformers.js parses as JSON (or caches) as if it were the file asked for.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * @file Benchmark of the reward core (issue #3): prints figures, asserts nothing timed.
+ * @file Benchmark of the reward core (src/core): prints figures, asserts nothing timed.
  * Run: `npx tsx bench/core.ts`.
  *
  * 1. reward + selection for T = 500 generated tokens, H = 32 heads, N = 1,300 image tokens, from the raw attention

@@ -1,7 +1,7 @@
 /**
  * @file `npm run bench`: builds the app into a scratch folder, serves it with `vite preview`, measures the engine in
- * Node and in headless Chromium on the same model, image and question, and prints the figures with the issue's
- * targets beside them (printed, not asserted). Then runs bench/core.ts when present.
+ * Node and in headless Chromium on the same model, image and question, and prints the figures with their
+ * aims beside them (docs/benchmarks.md) (printed, not asserted). Then runs bench/core.ts when present.
  * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 8 --skip-browser]; `-- --scale` runs bench/scale.ts,
  * `-- --deepstack` bench/deepstack.ts.
  */

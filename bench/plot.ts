@@ -298,7 +298,7 @@ export function plotReports(data: PlotData): string {
     d.g.append('text').attr('x', px).attr('y', 12).attr('text-anchor', 'middle').attr('font-size', 11).attr('fill', '#555').attr('paint-order', 'stroke').attr('stroke', 'white').attr('stroke-width', 3)
       .text(`${r.entry.rung} ${fmtParams(r.entry.params)}`);
   }
-  // A 4-bit decoder in Chromium: onnxruntime-web has no 4-bit WASM kernel (README, "500m in q4 and q8").
+  // A 4-bit decoder in Chromium: onnxruntime-web has no 4-bit WASM kernel (docs/bench/LOG.md, "500m in q4 and q8").
   for (const r of rs.filter((x) => shapeOf(x.dtype) === 'q4')) {
     const tps = r.browser?.value.browser?.decodeTps?.last;
     if (!ok(tps)) continue;

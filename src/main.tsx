@@ -3,16 +3,17 @@
  */
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { createWorkerEngine } from './engine/client';
-import type { ModelInfo } from './engine/types';
-import { startEffects } from './state/effects';
-import { useLens } from './state/store';
-import { App } from './ui/App';
-import { CommandsContext } from './ui/commands';
-import { ErrorBoundary } from './ui/ErrorBoundary';
+import { createWorkerEngine } from './engine/client.ts';
+import type { ModelInfo } from './engine/types.ts';
+import { startEffects } from './state/effects.ts';
+import { useLens } from './state/store.ts';
+import { App } from './ui/App.tsx';
+import { CommandsContext } from './ui/commands.tsx';
+import { ErrorBoundary } from './ui/ErrorBoundary.tsx';
 import './ui/styles.css';
 
 // A model the engine reloads in a fresh worker (device lost, WebGPU enabled, more WASM threads) shows its new info.
+// eslint-disable-next-line prefer-const -- assigned below: the engine's callback needs it before the commands exist
 let modelInfoChanged: ((info: ModelInfo) => void) | undefined;
 const engine = createWorkerEngine({ onModelInfo: (info) => modelInfoChanged?.(info) });
 const { commands } = startEffects(engine, useLens);

@@ -1,6 +1,6 @@
 /**
  * @file `sayo reward` end to end: the real CLI (`npx sayo reward`) is spawned for a valid case (file and stdin), for
- * every trainer fixture (parity ≤ 1e-6), and for every kind of invalid input of issue #3 (exit 2, one line naming the
+ * every trainer fixture (parity ≤ 1e-6), and for every kind of invalid input the command refuses (exit 2, one line naming the
  * field, no stack trace, nothing on stdout).
  */
 import { spawn } from 'node:child_process';

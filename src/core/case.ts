@@ -1,5 +1,5 @@
 /**
- * @file A "reward case" (the `sayo reward` JSON input of issue #3): parsing that names the offending field, and the
+ * @file A "reward case" (the `sayo reward` JSON input): parsing that names the offending field, and the
  * evaluation that turns a valid case into the reward output. Pure; the CLI only reads the file and prints.
  *
  * Input:  { image: {width, height}, processor: {patch_size, merge_size, min_pixels, max_pixels},

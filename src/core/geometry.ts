@@ -2,7 +2,7 @@
  * @file Visual-token geometry of Qwen2/2.5/3-VL: the processor's smart_resize, the grid of visual tokens it yields,
  * and the mapping of key-region boxes (original-image pixels) to the tokens they cover.
  *
- * Conventions (models/CONTRACT.md, issue #3):
+ * Conventions (models/CONTRACT.md, "Visual-token geometry"):
  * - smart_resize mirrors transformers.js `smart_resize` (image_processors_utils.js) exactly, including its
  *   `Math.round` (half up) and the up-scaling of images smaller than one cell.
  * - The grid has rows = H'/f × cols = W'/f tokens, f = patch_size × merge_size, in raster order:

@@ -1,5 +1,5 @@
 /**
- * @file The SAYO region reward (../shared/research/sayo-paper.md §2; issue #3), for one layer's attention.
+ * @file The SAYO region reward (the SAYO paper, arXiv 2602.08241, §2; models/CONTRACT.md), for one layer's attention.
  *
  * Per generated token t with attention A[h][k] over the N image tokens:
  *   a_t = mean_h mean_{k∈target} A,  v_t = mean_h mean_{k<N} A,  R_a(t) = ½(1 + tanh(log((a_t+ε)/(v_t+ε)))).

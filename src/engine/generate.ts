@@ -164,7 +164,7 @@ async function decodeLoop(
   let inputs: Record<string, any> = { ...prompt.inputs };
   const tokens: number[] = [];
   let outputs: Record<string, any> | undefined;
-  let stoppedBy: RunSummary['stoppedBy'] = 'max_tokens';
+  let stoppedBy: RunSummary['stoppedBy'];
   let prefillMs = 0;
   let decodeMs = 0;
   const timing = { captureMs: 0 };

@@ -25,14 +25,12 @@ export const ATTENTION_HOWTO =
 
 /**
  * Said when a 4-bit decoder runs on WASM: onnxruntime-web's WASM build has no 4-bit (MatMulNBits) kernel, so every
- * step unpacks the decoder's weights to fp32 (a 2048 × 2048 MatMul: 26 ms there, 0.12 ms in onnxruntime-node, 0.86 ms
- * in fp32 and 2 ms in 8-bit on the same WASM). Whole decoders (README → Benchmarks): the 699 M-parameter rung decodes
- * 0.5 tokens/s in Chromium in q4 against 7.4 in q8 and ~20 in onnxruntime-node in q4.
+ * step unpacks the decoder's weights to fp32, slower than the fp32 or 8-bit graphs on the same WASM. The figures (q4
+ * against q8 in Chromium, and against onnxruntime-node) are in docs/benchmarks.md.
  */
 export const WASM_4BIT_NOTE =
   'This 4-bit decoder runs on WASM, which has no 4-bit kernel: each generated token unpacks all its weights, so ' +
-  'answers come about 14× slower than from the same model in 8 bits (q8; measured at 700 M parameters: 0.5 against ' +
-  '7.4 tokens/s). Use WebGPU, or the q8 decoder where the folder has one.';
+  'answers come many times slower than from the same model in 8 bits (q8). Use WebGPU, or the q8 decoder where the folder has one.';
 
 type Dtype = string | Record<string, string>;
 

@@ -27,10 +27,9 @@ export interface NodeEngineOptions {
   modelsDir?: string;
   /**
    * ONNX Runtime intra-op threads. Default: 1 for a decoder under {@link MULTI_THREAD_BYTES}, else 2 (at most the
-   * cores there are). Measured on the idle 2-core machine (`npm run bench -- --scale --threads-ab 25m,100m
-   * --threads-images 100,1300`, load average ≤ 1.8): at 24 M and 113 M parameters 2 threads gave 1.02–1.92× the prefill
-   * speed and 1.02–1.30× the decode speed of 1. On SAYO-mini (3.5 MB decoder) 1 thread decodes at ~1,400–1,700 tok/s,
-   * steady, where ORT's default (one spinning thread per core) gave 600–1,400 tok/s and slowed everything else running.
+   * cores there are): from that size a second thread speeds up prefill and decode, while on a small decoder one thread
+   * is steadier and faster than ORT's default (one spinning thread per core), which also slows everything else
+   * running. The thread A/B behind the rule (`npm run bench -- --scale --threads-ab …`) is in docs/bench/LOG.md.
    */
   threads?: number;
 }
@@ -63,9 +62,8 @@ function lazyBody(file: string): ReadableStream<Uint8Array> {
  * transformers.js's lookups of local files, answered before its own reader. That reader (`FileResponse`, 4.3.x) starts
  * a read stream of the whole file into a ReadableStream queue nothing reads, for every file it opens, even for the
  * graphs whose path it hands to onnxruntime-node and those it opens only for their size: each model file is copied
- * into the JS heap again while the session loads and the first answers run (measured at 100 M parameters:
- * ArrayBuffers 18 → 308 MB over 256 generated tokens, RSS 800 → 1,100 MB, in 64 KB chunks held by six ReadableStream
- * queues). transformers.js looks a file up under its path (for its size, or its bytes), then a graph once more under
+ * into the JS heap again while the session loads and the first answers run (held in 64 KB chunks by ReadableStream
+ * queues, so memory grows with the answer instead of staying flat). transformers.js looks a file up under its path (for its size, or its bytes), then a graph once more under
  * its remote key, made its file: URL by `configureEnv`: the path gets a Response whose body opens the file only when
  * read, the file: URL of a graph gets the path itself (onnxruntime-node reads the file from disk). A missing file
  * falls through to transformers.js, which reports it.

@@ -2,8 +2,8 @@
  * @file How many ONNX Runtime intra-op threads a model runs with: one rule for Node (onnxruntime-node, per session)
  * and the browser (onnxruntime-web's WASM thread pool, one per engine worker, only when the page is cross-origin
  * isolated). Each platform measures the decoder's bytes its own way (files on disk; picked files, the model cache or
- * a HEAD request in the browser) and asks {@link threadsForDecoder}. The figures behind the rule are in README.md →
- * Benchmarks → "ORT intra-op threads".
+ * a HEAD request in the browser) and asks {@link threadsForDecoder}. The figures behind the rule are in
+ * docs/bench/LOG.md, "ORT intra-op threads".
  */
 
 /** Decoder bytes (graph + external data, any precision) from which 2 intra-op threads decode faster than 1. */

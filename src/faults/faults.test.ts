@@ -107,7 +107,7 @@ describe('hostile model server (loopback)', () => {
         try {
           return await read(String(kind), (limits as object) ?? quick)();
         } catch (e) {
-          if (e instanceof CliError && !(message as RegExp).test(e.message)) throw new Error(`unclear message: ${e.message}`);
+          if (e instanceof CliError && !(message as RegExp).test(e.message)) throw new Error(`unclear message: ${e.message}`, { cause: e });
           throw e;
         }
       },
@@ -174,7 +174,7 @@ describe('files: replace, refuse, kill', () => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
       let outcome: Outcome = 'accepted';
-      let detail = '';
+      let detail: string;
       try {
         const doc = JSON.parse(fs.readFileSync(target, 'utf8'));
         detail = `copy ${doc.i} complete`;
@@ -325,7 +325,7 @@ describe('prompts and the command line (real SAYO-mini in Node)', () => {
         try {
           return await ask(question, maxNewTokens)();
         } catch (e) {
-          if (e instanceof EngineError && !(e.code === 'bad_input' && message.test(e.message))) throw new Error(`unclear: ${e.code} ${e.message}`);
+          if (e instanceof EngineError && !(e.code === 'bad_input' && message.test(e.message))) throw new Error(`unclear: ${e.code} ${e.message}`, { cause: e });
           throw e;
         }
       },

@@ -61,7 +61,7 @@ export function rewardCases(runs: number, seed: number): FaultCase[] {
   const text = JSON.stringify(SMALL_CASE);
   const cut = fc.sample(fc.nat({ max: text.length - 1 }), { seed, numRuns: 20 }).map((n) => text.slice(0, n));
   return [
-    ...mutants(SMALL_CASE, runs, seed).map((m, i) => JSON.stringify(m) ?? 'undefined').concat(cut, ['', 'null', '\uFEFF' + text, text.replace('56', '1e400')]),
+    ...mutants(SMALL_CASE, runs, seed).map((m) => JSON.stringify(m) ?? 'undefined').concat(cut, ['', 'null', '\uFEFF' + text, text.replace('56', '1e400')]),
   ].map((input, i): FaultCase => ({
     name: `reward #${i}`,
     run: () => runCaseText(input.replace(/^\uFEFF/, '')),

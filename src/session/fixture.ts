@@ -2,9 +2,9 @@
  * @file Deterministic sessions for tests (seeded LCG, no Math.random): used by the session, chart and export tests.
  */
 import { randomLcg } from 'd3';
-import type { StepRecord } from '../engine/types';
-import type { LensSession, SessionPanel, Side } from './types';
-import { solidBmpDataUrl } from './image-header';
+import type { StepRecord } from '../engine/types.ts';
+import type { LensSession, SessionPanel, Side } from './types.ts';
+import { solidBmpDataUrl } from './image-header.ts';
 
 /** A 1×1 transparent PNG as a data URL (valid image bytes, tiny). */
 export const TINY_PNG =

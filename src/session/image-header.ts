@@ -3,7 +3,7 @@
  * URL without decoding pixels, so a session can be checked against itself (declared size = the image's size) in
  * Node and in the browser, synchronously. An image whose header cannot be read is reported as undecodable.
  */
-import { base64ToBytes } from './base64';
+import { base64ToBytes } from './base64.ts';
 
 /** What the header says. */
 export interface ImageHeader {
@@ -83,7 +83,7 @@ export function dataUrlImageHeader(dataUrl: string): ImageHeader {
   try {
     bytes = base64ToBytes(dataUrl.slice(m[0].length));
   } catch (e) {
-    throw new Error(`its base64 cannot be decoded (${(e as Error).message})`);
+    throw new Error(`its base64 cannot be decoded (${(e as Error).message})`, { cause: e });
   }
   const header = readImageHeader(bytes);
   if (!header || header.width < 1 || header.height < 1) {

@@ -5,10 +5,10 @@
  * nowhere are refused; a UTF-8 BOM is accepted.
  */
 import { describe, expect, it } from 'vitest';
-import { SESSION_LIMITS } from '../core/limits';
-import { makeSession } from './fixture';
-import { dataUrlImageHeader, readImageHeader, solidBmpDataUrl } from './image-header';
-import { SessionError, parseSession, serializeSession } from './serialize';
+import { SESSION_LIMITS } from '../core/limits.ts';
+import { makeSession } from './fixture.ts';
+import { dataUrlImageHeader, readImageHeader, solidBmpDataUrl } from './image-header.ts';
+import { SessionError, parseSession, serializeSession } from './serialize.ts';
 
 /** Session JSON after `edit` of the raw file object. */
 function edited(edit: (raw: any) => void): string {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { DEFAULT_VIEW, loadSession, readViewSearch, viewFromSearch, viewToSearch } from './persist';
-import type { ViewState } from './types';
+import { DEFAULT_VIEW, loadSession, readViewSearch, viewFromSearch, viewToSearch } from './persist.ts';
+import type { ViewState } from './types.ts';
 
 const viewArb: fc.Arbitrary<ViewState> = fc.record({
   token: fc.oneof(fc.constantFrom<'all' | 'selected'>('all', 'selected'), fc.nat({ max: 5000 })),

@@ -4,9 +4,9 @@
  * colour-by). URL values are validated one by one: a bad value is dropped (and reported) and its default is used.
  */
 import { createStore, del, get, set, type UseStore } from 'idb-keyval';
-import type { HeadMode, NormMode } from '../core/aggregate';
-import type { LensSession, ViewState } from './types';
-import { SessionError, parseSession, serializeSession } from './serialize';
+import type { HeadMode, NormMode } from '../core/aggregate.ts';
+import type { LensSession, ViewState } from './types.ts';
+import { SessionError, parseSession, serializeSession } from './serialize.ts';
 
 /** IndexedDB database name. */
 export const DB_NAME = 'sayo-lens';
@@ -33,7 +33,9 @@ export async function saveSession(s: LensSession): Promise<void> {
     await set(CURRENT_KEY, text, store());
   } catch (e) {
     const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    throw new Error(`could not keep the session in this browser (${(text.length / 1e6).toFixed(1)} MB): ${why}`);
+    throw new Error(`could not keep the session in this browser (${(text.length / 1e6).toFixed(1)} MB): ${why}`, {
+      cause: e,
+    });
   }
 }
 

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { bytesToBase64, bytesToBase64Js, base64ToBytes, base64ToFloats, floatsToBase64 } from './base64';
-import { SessionError, parseSession, serializeSession } from './serialize';
-import { makeSession } from './fixture';
+import { bytesToBase64, bytesToBase64Js, base64ToBytes, base64ToFloats, floatsToBase64 } from './base64.ts';
+import { SessionError, parseSession, serializeSession } from './serialize.ts';
+import { makeSession } from './fixture.ts';
 
 /** Parses, edits the raw JSON object, and re-parses; returns the error thrown. */
 function errorAfter(edit: (raw: any) => void): SessionError {

@@ -5,17 +5,17 @@
  * bit-exactly. `parseSession` validates every field and every length invariant and throws a `SessionError`
  * naming the field, so a hand-edited or truncated file gives a message instead of a broken view.
  */
-import type { PromptInfo, RunSummary, StepRecord } from '../engine/types';
-import type { Box } from '../core/geometry';
-import type { HeadMode, NormMode } from '../core/aggregate';
-import type { LensSession, SessionPanel, ViewState } from './types';
-import { base64ToFloats, floatsToBase64 } from './base64';
-import { SessionError, arr, int, num, obj, oneOf, opt, str } from './check';
-import { dataUrlImageHeader } from './image-header';
-import { SESSION_LIMITS as L } from '../core/limits';
+import type { PromptInfo, RunSummary, StepRecord } from '../engine/types.ts';
+import type { Box } from '../core/geometry.ts';
+import type { HeadMode, NormMode } from '../core/aggregate.ts';
+import type { LensSession, SessionPanel, ViewState } from './types.ts';
+import { base64ToFloats, floatsToBase64 } from './base64.ts';
+import { SessionError, arr, int, num, obj, oneOf, opt, str } from './check.ts';
+import { dataUrlImageHeader } from './image-header.ts';
+import { SESSION_LIMITS as L } from '../core/limits.ts';
 
 /** Thrown by `parseSession` / `readSession`; `field` is the dotted path of the offending value. */
-export { SessionError } from './check';
+export { SessionError } from './check.ts';
 
 /** Value of the `format` field that marks a SAYO Lens session file. */
 export const SESSION_FORMAT = 'sayo-lens-session';

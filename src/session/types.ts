@@ -3,9 +3,9 @@
  * A `LensSession` is everything needed to view a comparison again with no model loaded:
  * the image, the question, the regions, every panel's per-token attention and the view state.
  */
-import type { PromptInfo, StepRecord, RunSummary } from '../engine/types';
-import type { Box } from '../core/geometry';
-import type { HeadMode, NormMode } from '../core/aggregate';
+import type { PromptInfo, StepRecord, RunSummary } from '../engine/types.ts';
+import type { Box } from '../core/geometry.ts';
+import type { HeadMode, NormMode } from '../core/aggregate.ts';
 
 /** Which checkpoint of the pair a panel belongs to. */
 export type Side = 'base' | 'trained';

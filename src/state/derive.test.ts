@@ -5,16 +5,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createNodeEngine } from '../engine/node';
-import { headMap, meanMaps } from '../core/aggregate';
-import { gridFor } from '../core/geometry';
-import type { SessionPanel } from '../session/types';
-import { hasAttention, panelCache, panelGrid, panelLayer, panelMap, panelReward, panelSelection, shownMap, targetsFor, viewTokens } from './derive';
-import { computeReward, selectTopEntropy } from '../core/reward';
-import { createCommands } from './effects';
-import { createLensStore } from './store';
-import { LAST_LAYER } from './slices/view';
-import { readPngSize } from '../ui/recordSession.testutil';
+import { createNodeEngine } from '../engine/node.ts';
+import { headMap, meanMaps } from '../core/aggregate.ts';
+import { gridFor } from '../core/geometry.ts';
+import type { SessionPanel } from '../session/types.ts';
+import { hasAttention, panelCache, panelGrid, panelLayer, panelMap, panelReward, panelSelection, shownMap, targetsFor, viewTokens } from './derive.ts';
+import { computeReward, selectTopEntropy } from '../core/reward.ts';
+import { createCommands } from './effects.ts';
+import { createLensStore } from './store.ts';
+import { LAST_LAYER } from './slices/view.ts';
+import { readPngSize } from '../ui/recordSession.testutil.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLE = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string }[])[1];

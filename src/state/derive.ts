@@ -2,13 +2,13 @@
  * @file Pure derivations from a panel and the view: its visual-token grid, the target tokens of the boxes, the SAYO
  * reward at a layer, and the map a heatmap shows. All math is the core's (src/core); this module only picks the data.
  */
-import type { StepRecord } from '../engine/types';
-import { boxToTokens, cellCoverage, GeometryError, type Box, type Grid } from '../core/geometry';
-import { headMap, layerIndex, meanMaps, type HeadMode } from '../core/aggregate';
-import { alignTokens, selectTopEntropy, type Alignment, type RewardResult } from '../core/reward';
-import { RewardCache } from '../core/cache';
-import type { SessionPanel, ViewState } from '../session/types';
-import { resolveLayer } from './slices/view';
+import type { StepRecord } from '../engine/types.ts';
+import { boxToTokens, cellCoverage, GeometryError, type Box, type Grid } from '../core/geometry.ts';
+import { headMap, layerIndex, meanMaps, type HeadMode } from '../core/aggregate.ts';
+import { alignTokens, selectTopEntropy, type Alignment, type RewardResult } from '../core/reward.ts';
+import { RewardCache } from '../core/cache.ts';
+import type { SessionPanel, ViewState } from '../session/types.ts';
+import { resolveLayer } from './slices/view.ts';
 
 const grids = new WeakMap<SessionPanel['prompt'], Grid>();
 

@@ -6,12 +6,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createNodeEngine } from '../engine/node';
-import { createCommands, dataUrlToImage } from './effects';
-import { createLensStore } from './store';
-import { panelGrid, panelReward, targetsFor } from './derive';
-import { readPngSize } from '../ui/recordSession.testutil';
-import type { Box } from '../core/geometry';
+import { createNodeEngine } from '../engine/node.ts';
+import { createCommands, dataUrlToImage } from './effects.ts';
+import { createLensStore } from './store.ts';
+import { panelGrid, panelReward, targetsFor } from './derive.ts';
+import { readPngSize } from '../ui/recordSession.testutil.ts';
+import type { Box } from '../core/geometry.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLES = JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as {

@@ -3,13 +3,13 @@
  * reloads it when a pick or the backend changes. The engine commands themselves live in ./commands/ (one module per
  * command: load, run/stop, cross-score); this module wires them to the store.
  */
-import type { RegistryEntry } from '../engine/registry';
-import type { AttentionEngine } from '../engine/types';
-import { createCommands, type LensCommands } from './commands';
-import { keepSession, restoreSession } from './keep';
-import type { LensStore } from './store';
+import type { RegistryEntry } from '../engine/registry.ts';
+import type { AttentionEngine } from '../engine/types.ts';
+import { createCommands, type LensCommands } from './commands/index.ts';
+import { keepSession, restoreSession } from './keep.ts';
+import type { LensStore } from './store.ts';
 
-export { createCommands, dataUrlToImage, describeError, MAX_NEW_TOKENS, stepBatcher, type LensCommands } from './commands';
+export { createCommands, dataUrlToImage, describeError, MAX_NEW_TOKENS, stepBatcher, type LensCommands } from './commands/index.ts';
 
 /** Where the registry is served (vite serves the repo's models/ folder at /models). */
 export const REGISTRY_URL = 'models/registry.json';

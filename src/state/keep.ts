@@ -5,10 +5,10 @@
  * "interrupted") — and mirrors the view in the URL (other URL parameters, e.g. `backend`, are kept). A URL's view is
  * checked against the restored panels, and what could not be used as written is said.
  */
-import { loadSession, readViewSearch, saveSession, viewToSearch } from '../session/persist';
-import type { ViewState } from '../session/types';
-import { applySession, buildSession, concreteLayer, viewForPanels } from './session';
-import type { LensState, LensStore } from './store';
+import { loadSession, readViewSearch, saveSession, viewToSearch } from '../session/persist.ts';
+import type { ViewState } from '../session/types.ts';
+import { applySession, buildSession, concreteLayer, viewForPanels } from './session.ts';
+import type { LensState, LensStore } from './store.ts';
 
 /** Milliseconds of quiet before the session is saved. */
 export const SAVE_DELAY_MS = 400;

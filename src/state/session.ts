@@ -2,9 +2,9 @@
  * @file The bridge between the store and a LensSession (the session file / IndexedDB record): build one from the
  * current state, and load one back (image, question, regions, every panel, the view) with no model needed.
  */
-import type { LensSession, SessionPanel, ViewState } from '../session/types';
-import type { LensState, LensStore } from './store';
-import { resolveLayer } from './slices/view';
+import type { LensSession, SessionPanel, ViewState } from '../session/types.ts';
+import type { LensState, LensStore } from './store.ts';
+import { resolveLayer } from './slices/view.ts';
 
 /** A view layer as a session stores it: LAST_LAYER resolved to the last captured layer (0 without panels). */
 export function concreteLayer(layer: number, panels: readonly SessionPanel[]): number {

@@ -3,11 +3,11 @@
  * narrow fields and call actions; only src/state/effects.ts talks to the engine.
  */
 import { create } from 'zustand';
-import { createErrorsSlice, type ErrorsSlice } from './slices/errors';
-import { createInputSlice, type InputSlice } from './slices/input';
-import { createModelsSlice, type ModelsSlice } from './slices/models';
-import { createRunSlice, type RunSlice } from './slices/run';
-import { createViewSlice, type ViewSlice } from './slices/view';
+import { createErrorsSlice, type ErrorsSlice } from './slices/errors.ts';
+import { createInputSlice, type InputSlice } from './slices/input.ts';
+import { createModelsSlice, type ModelsSlice } from './slices/models.ts';
+import { createRunSlice, type RunSlice } from './slices/run.ts';
+import { createViewSlice, type ViewSlice } from './slices/view.ts';
 
 /** The whole app state: the union of the slices. */
 export type LensState = InputSlice & ModelsSlice & RunSlice & ViewSlice & ErrorsSlice;

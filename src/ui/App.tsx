@@ -3,18 +3,18 @@
  * the key-region list and notices), errors, view controls, the "What is r_v?" explainer, the side-by-side
  * comparison, and export / import. One column on a phone, wider panels on a wide screen, never a horizontal scroll.
  */
-import { useLens } from '../state/store';
-import { Compare } from './compare/Compare';
-import { ErrorList } from './ErrorList';
-import { ExportBar } from './ExportBar';
-import { ImageInput } from './input/ImageInput';
-import { PairNotice } from './input/PairNotice';
-import { QuestionRun } from './input/QuestionRun';
-import { SampleGallery } from './input/SampleGallery';
-import { ModelPair } from './models/ModelPair';
-import { RewardExplainer } from './panel/RewardExplainer';
-import { RegionList } from './regions/RegionList';
-import { ViewControls } from './ViewControls';
+import { useLens } from '../state/store.ts';
+import { Compare } from './compare/Compare.tsx';
+import { ErrorList } from './ErrorList.tsx';
+import { ExportBar } from './ExportBar.tsx';
+import { ImageInput } from './input/ImageInput.tsx';
+import { PairNotice } from './input/PairNotice.tsx';
+import { QuestionRun } from './input/QuestionRun.tsx';
+import { SampleGallery } from './input/SampleGallery.tsx';
+import { ModelPair } from './models/ModelPair.tsx';
+import { RewardExplainer } from './panel/RewardExplainer.tsx';
+import { RegionList } from './regions/RegionList.tsx';
+import { ViewControls } from './ViewControls.tsx';
 
 /** The whole app. */
 export function App() {

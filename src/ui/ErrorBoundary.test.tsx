@@ -5,8 +5,8 @@
  */
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { useLens } from '../state/store';
-import { ErrorBoundary } from './ErrorBoundary';
+import { useLens } from '../state/store.ts';
+import { ErrorBoundary } from './ErrorBoundary.tsx';
 
 let broken = true;
 function Fragile() {

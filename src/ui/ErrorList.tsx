@@ -1,8 +1,8 @@
 /**
  * @file Every current error message, inline, each as text with `data-testid="error"` and a dismiss button.
  */
-import { useLens } from '../state/store';
-import type { ErrorScope } from '../state/slices/errors';
+import { useLens } from '../state/store.ts';
+import type { ErrorScope } from '../state/slices/errors.ts';
 
 /** Errors of the given scopes (all when omitted), shown where the component is placed. */
 export function ErrorList({ scopes }: { scopes?: ErrorScope[] }) {

@@ -3,11 +3,11 @@
  * a session JSON to view it again with no model loaded. Failures show a message and change nothing on screen.
  */
 import { useState } from 'react';
-import { buildSession, applySession } from '../state/session';
-import { useLens } from '../state/store';
-import { parseSession, serializeSession } from '../session/serialize';
-import type { Side } from '../session/types';
-import { exportCurrentPng } from './export/png';
+import { buildSession, applySession } from '../state/session.ts';
+import { useLens } from '../state/store.ts';
+import { parseSession, serializeSession } from '../session/serialize.ts';
+import type { Side } from '../session/types.ts';
+import { exportCurrentPng } from './export/png.ts';
 
 /** Saves a blob as a download. */
 export function download(blob: Blob, name: string): void {

@@ -4,11 +4,11 @@
  * attention row a token owns in the reward figures (the alignment).
  */
 import { useShallow } from 'zustand/react/shallow';
-import type { HeadMode, NormMode } from '../core/aggregate';
-import { ALIGNMENTS, type Alignment } from '../core/reward';
-import type { CompareMode } from '../state/slices/run';
-import { LAST_LAYER } from '../state/slices/view';
-import { useLens } from '../state/store';
+import type { HeadMode, NormMode } from '../core/aggregate.ts';
+import { ALIGNMENTS, type Alignment } from '../core/reward.ts';
+import type { CompareMode } from '../state/slices/run.ts';
+import { LAST_LAYER } from '../state/slices/view.ts';
+import { useLens } from '../state/store.ts';
 
 /** What each alignment means, in a few words (the explainer gives the reason for the default). */
 export const ALIGNMENT_LABEL: Record<Alignment, string> = {

@@ -11,15 +11,15 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { panelGrid } from '../state/derive';
-import { restoreSession } from '../state/keep';
-import { applySession, buildSession } from '../state/session';
-import { idleStatus } from '../state/slices/models';
-import { useLens } from '../state/store';
-import { parseSession, serializeSession } from '../session/serialize';
-import type { LensSession } from '../session/types';
-import { App } from './App';
-import { CommandsContext } from './commands';
+import { panelGrid } from '../state/derive.ts';
+import { restoreSession } from '../state/keep.ts';
+import { applySession, buildSession } from '../state/session.ts';
+import { idleStatus } from '../state/slices/models.ts';
+import { useLens } from '../state/store.ts';
+import { parseSession, serializeSession } from '../session/serialize.ts';
+import type { LensSession } from '../session/types.ts';
+import { App } from './App.tsx';
+import { CommandsContext } from './commands.tsx';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 

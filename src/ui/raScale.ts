@@ -3,7 +3,7 @@
  * whose attention on the region equals its attention on the image overall — so above / below the region's share
  * reads as red / blue. Built from the charts' diverging scale with its domain shifted.
  */
-import { divergingScale, type ColorScale } from './charts/scale';
+import { divergingScale, type ColorScale } from './charts/scale.ts';
 
 /** A diverging scale centred on 0.5 spanning ±max |R_a − 0.5| of the values (at least ±0.001). */
 export function raScale(values: readonly ArrayLike<number>[]): ColorScale {

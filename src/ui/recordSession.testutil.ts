@@ -5,12 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Box } from '../core/geometry';
-import { createNodeEngine } from '../engine/node';
-import { createCommands } from '../state/effects';
-import { buildSession } from '../state/session';
-import { createLensStore } from '../state/store';
-import { serializeSession } from '../session/serialize';
+import type { Box } from '../core/geometry.ts';
+import { createNodeEngine } from '../engine/node.ts';
+import { createCommands } from '../state/effects.ts';
+import { buildSession } from '../state/session.ts';
+import { createLensStore } from '../state/store.ts';
+import { serializeSession } from '../session/serialize.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 

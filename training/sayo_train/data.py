@@ -242,7 +242,6 @@ def corpus_texts(seed: int = 0, n: int = 20000) -> list[str]:
     texts.append(" ".join(w.capitalize() for w in words))
     texts.append(DESCRIBE_QUESTION + " big red circle, small blue square")
     for _ in range(n):
-        w, h = 300, 300
         objs = []
         for _k in range(rng.randint(3, 6)):
             x, y = rng.randint(0, 250), rng.randint(0, 250)

@@ -53,7 +53,10 @@ def render_metrics(results: list[dict], notes: bool = True) -> str:
                   "| run | n | accuracy | R_a | r_v | image share | pointing |", "|---|---|---|---|---|---|---|"]
         for r in paired:
             p = r["paired"]
-            cell = lambda k, scale=1.0: f"{scale * p[k]['mean']:+.4f} ± {scale * p[k]['se']:.4f}"
+
+            def cell(k: str, p: dict = p) -> str:
+                return f"{p[k]['mean']:+.4f} ± {p[k]['se']:.4f}"
+
             lines.append(f"| {r['run']} | {p['r_v']['n']} | {cell('accuracy')} | {cell('R_a')} | {cell('r_v')} | "
                          f"{cell('image_share')} | {cell('pointing_hit')} |")
     lines += ["", "Runs:", ""] + notes + [""]

@@ -84,7 +84,7 @@ def run_main(args, limit_s: float):
 
 def judge(rc, err: str, message: str | None, protected: dict[Path, str]) -> tuple[str, str]:
     lost = [str(p) for p, h in protected.items() if tree_hash(p) != h]
-    lines = [l for l in err.strip().splitlines() if l.strip()]
+    lines = [line for line in err.strip().splitlines() if line.strip()]
     detail = f"rc {rc}: {err.strip()[-300:]}"
     if lost:
         return "lost", f"changed: {', '.join(lost)}; {detail}"
@@ -179,7 +179,6 @@ def _cases(root: Path, build_tiny, load_checkpoint) -> int:
     # -- the output folder
     good = root / "good"
     case("output folder", "fresh export", [src, "--out", good], None)
-    prev = tree_hash(good)
     # another checkpoint's graphs would be written before the processor files are found missing
     case("output folder", "re-export fails midway: previous export kept",
          [other, "--out", good, "--processor", _copy(src, root / "noproc", lambda f: (

@@ -3,7 +3,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from sayo_train.data import DatasetError, generate, read_jsonl
 
 

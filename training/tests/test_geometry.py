@@ -1,7 +1,6 @@
 import math
 
 import pytest
-
 from sayo_train.geometry import GeometryError, box_tokens, cell_coverage, js_round, make_grid, smart_resize
 
 

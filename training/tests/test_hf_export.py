@@ -14,7 +14,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-
 from sayo_train.hf_export import ExportConfig, ExportError, export_checkpoint, load_checkpoint
 from sayo_train.hf_export.check import check_image, hf_reference, prompt_inputs
 from sayo_train.hf_export.family import parts
@@ -90,7 +89,7 @@ def test_layout_names_and_files(exported, fam):
         assert list(ins)[:3] == ["inputs_embeds", "attention_mask", "position_ids"]
         assert list(ins)[3:] == [f"past_key_values.{i}.{k}" for i in range(n) for k in ("key", "value")]
         assert list(outs) == (["logits"] + [f"present.{i}.{k}" for i in range(n) for k in ("key", "value")]
-                              + [f"decoder_attentions.{l}" for l in range(n)])
+                              + [f"decoder_attentions.{i}" for i in range(n)])
         assert _dims(ins["inputs_embeds"]) == ["batch_size", "sequence_length", tc.hidden_size * _columns(model)]
         assert _dims(ins["attention_mask"]) == ["batch_size", "total_sequence_length"]
         assert _dims(ins["position_ids"]) == [3, "batch_size", "sequence_length"]
@@ -189,10 +188,10 @@ def test_attention_outputs_carry_the_last_row(exported, fam):
     S = ref.inputs["input_ids"].shape[1]
     H = model.config.text_config.num_attention_heads
     for step, (r, g) in enumerate(zip(ref.attentions, got["attentions"])):
-        for l in rep.layers:
-            assert r[l].shape == (H, S if step == 0 else 1, S + step)
-            assert g[l].shape == (H, 1, S + step), (step, l, g[l].shape)
-            assert float(np.abs(g[l][:, 0, :] - r[l][:, -1, :]).max()) <= 1e-5
+        for layer in rep.layers:
+            assert r[layer].shape == (H, S if step == 0 else 1, S + step)
+            assert g[layer].shape == (H, 1, S + step), (step, layer, g[layer].shape)
+            assert float(np.abs(g[layer][:, 0, :] - r[layer][:, -1, :]).max()) <= 1e-5
 
 
 def test_attention_rows_all_keeps_every_row(exported, tmp_path):
@@ -208,9 +207,9 @@ def test_attention_rows_all_keeps_every_row(exported, tmp_path):
     assert _dims(outs["decoder_attentions.1"])[2] == "sequence_length"
     ref, got = _prefill_attentions(tmp_path / "all", model, rep.layers)
     S = ref.inputs["input_ids"].shape[1]
-    for l in rep.layers:
-        assert got["attentions"][0][l].shape[1] == S
-        assert float(np.abs(got["attentions"][0][l] - ref.attentions[0][l]).max()) <= 1e-5
+    for layer in rep.layers:
+        assert got["attentions"][0][layer].shape[1] == S
+        assert float(np.abs(got["attentions"][0][layer] - ref.attentions[0][layer]).max()) <= 1e-5
 
 
 @pytest.mark.parametrize("fam", FAMILIES)
@@ -361,9 +360,9 @@ def test_without_deepstack_the_export_does_not_match(exported, tmp_path, monkeyp
         # `sayo inspect` names the mismatch between config.json's DeepStack indexes and the graphs, with its fix
         r = subprocess.run(["npx", "sayo", "inspect", str(tmp_path / "no-ds")], cwd=REPO, capture_output=True,
                            text=True, timeout=300)
-        bad = [l for l in r.stdout.splitlines() if "✗" in l]
+        bad = [line for line in r.stdout.splitlines() if "✗" in line]
         assert r.returncode != 0 and len(bad) == 3, r.stdout[-3000:]
-        assert all("carries no DeepStack features" in l and "sayo_train export" in l for l in bad), bad
+        assert all("carries no DeepStack features" in line and "sayo_train export" in line for line in bad), bad
 
 
 def test_deepstack_in_any_order_and_more_features_than_layers(tmp_path):
@@ -384,7 +383,7 @@ def test_bad_deepstack_indexes_named(tmp_path, indexes, says):
     cfg["vision_config"]["deepstack_visual_indexes"] = indexes
     (tmp_path / "ds" / "config.json").write_text(json.dumps(cfg))
     rc, err = _main(tmp_path / "ds", "--out", tmp_path / "out")
-    lines = [l for l in err.splitlines() if l.startswith("sayo_train export:")]
+    lines = [line for line in err.splitlines() if line.startswith("sayo_train export:")]
     assert rc == 1 and len(lines) == 1 and "deepstack_visual_indexes" in lines[0] and says in lines[0], err[-2000:]
     assert not (tmp_path / "out" / "onnx").exists()
 

@@ -12,9 +12,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-
-from sayo_train.hf_export import ExportConfig, export_checkpoint
-from sayo_train.hf_export import assemble
+from sayo_train.hf_export import ExportConfig, assemble, export_checkpoint
 from sayo_train.hf_export.check import check_image, hf_reference, prompt_inputs, run_onnx
 from sayo_train.hf_export.tiny import PATCH, build_tiny
 from sayo_train.hf_export.weights import Live
@@ -57,7 +55,7 @@ def test_streamed_equals_whole_model_export(pairs, case):
         a = run_onnx(whole, ref, p, model.config.image_token_id)
         b = run_onnx(streamed, ref, p, model.config.image_token_id)
         dl = max(float(np.abs(x - y).max()) for x, y in zip(a["logits"], b["logits"]))
-        da = max(float(np.abs(x[l] - y[l]).max()) for x, y in zip(a["attentions"], b["attentions"]) for l in x)
+        da = max(float(np.abs(x[layer] - y[layer]).max()) for x, y in zip(a["attentions"], b["attentions"]) for layer in x)
         if p in ("fp32", "q4", "q8"):
             # the same operators on the same weights (q4 / q8 quantize each weight on its own)
             assert dl <= 1e-5 and da <= 1e-6, (p, dl, da)
@@ -70,7 +68,7 @@ def test_streamed_equals_whole_model_export(pairs, case):
 def test_one_piece_at_a_time(pairs, case):
     """The weights materialized at any moment never exceed the largest piece: the vision tower, or one layer."""
     _src, _whole, _streamed, model, _rep, peak = pairs[case]
-    layer = max(sum(p.numel() * 4 for p in l.parameters()) for l in model.model.language_model.layers)
+    layer = max(sum(p.numel() * 4 for p in block.parameters()) for block in model.model.language_model.layers)
     vision = sum(p.numel() * 4 for p in model.model.visual.parameters())
     total = sum(p.numel() * 4 for p in model.parameters())
     assert 0 < peak <= max(layer, vision) < total, (peak, layer, vision, total)
@@ -123,7 +121,6 @@ def test_chunked_external_data_loads_in_transformers_js(tmp_path, monkeypatch):
 def test_lora_adapter_merged_as_peft_does(tmp_path):
     """A peft LoRA adapter merged tensor by tensor equals peft's merge_and_unload in the whole-model export."""
     from peft import LoraConfig, get_peft_model
-
     from sayo_train.hf_export import load_checkpoint
     build_tiny("qwen3_vl", tmp_path / "hf", seed=4, deepstack=[0])
     torch.manual_seed(5)

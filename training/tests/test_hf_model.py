@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image, ImageDraw
-
 from sayo_train import hf_model
 from sayo_train.policy_attention import grid_from_thw, measure
 from sayo_train.common import build_tokenizer
@@ -260,9 +259,8 @@ def test_measure_on_a_sdpa_model_equals_the_eager_one_and_leaves_it_sdpa(smoke, 
 def test_prompt_text_is_what_trl_renders_for_the_grpo_prompt(smoke, system):
     """SFT, evaluation and the reward pass render prompts with prompt_text; GRPO's rollouts come from TRL's own
     rendering of prompt_messages + image. They must be the same text (with or without data.system_prompt)."""
-    from trl.data_utils import prepare_multimodal_messages
-
     from sayo_train.hf_data import prompt_messages
+    from trl.data_utils import prepare_multimodal_messages
     spec, proc, _ = smoke
     q = "What color is the circle?"
     trl_msgs = prepare_multimodal_messages(prompt_messages(q, system), [image(84, 84, (10, 10, 40, 40))])

@@ -4,8 +4,6 @@ the cache on the second call."""
 import json
 from pathlib import Path
 
-import pytest
-
 from sayo_train import ladder
 
 
@@ -65,6 +63,7 @@ def test_a_light_rung_has_the_last_layer_q4_and_no_view(tmp_path):
     """The light build the 2b rung gets, run at 25m's dimensions: the last layer's attention, fp32 and q4 only, no
     noattn/ view, and the entry says so (the bench measures capture against the same graph with nothing fetched)."""
     import dataclasses
+
     import onnx
     r = dataclasses.replace(ladder.RUNGS["25m"], light="test: built light")
     folder = tmp_path / "25m-light"

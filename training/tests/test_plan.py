@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import torch.nn as nn
-
 from sayo_train.common import build_tokenizer
 from sayo_train.hf_model import MODEL_CLASSES, build_processor, qwen_config
-from sayo_train.launch import deepspeed_config, plan as launch_plan
+from sayo_train.launch import deepspeed_config
+from sayo_train.launch import plan as launch_plan
 from sayo_train.plan import GB, build_plan, count_lora, count_params, format_plan
 from sayo_train.spec import load_spec
 

@@ -5,14 +5,20 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from sayo_train.fixtures import grid_cases, reward_cases
-from sayo_train.reward_math import attention_score, reward_case, select_top_entropy, tanh_log_ratio, top_k_count
 from sayo_train.policy_attention import summarize
-from sayo_train.text_rewards import (AccuracyReward, FormatReward, accuracy_reward, extract_answer, format_reward,
-                                length_factor, normalize_answer)
+from sayo_train.reward_math import attention_score, reward_case, select_top_entropy, tanh_log_ratio, top_k_count
 from sayo_train.spec import LengthShaping
-from test_hf_model import without_deepstack   # the control's one definition (DeepStack mergers zeroed)
+from sayo_train.text_rewards import (
+    AccuracyReward,
+    FormatReward,
+    accuracy_reward,
+    extract_answer,
+    format_reward,
+    length_factor,
+    normalize_answer,
+)
+from test_hf_model import without_deepstack  # the control's one definition (DeepStack mergers zeroed)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,12 +132,11 @@ def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
 
     from accelerate import Accelerator
     from PIL import Image, ImageDraw
-
     from sayo_train import hf_model
-    from sayo_train.policy_attention import AttentionRegionReward, grid_from_thw
     from sayo_train.common import build_tokenizer
     from sayo_train.geometry import box_tokens
     from sayo_train.hf_data import prompt_messages
+    from sayo_train.policy_attention import AttentionRegionReward, grid_from_thw
     from sayo_train.spec import load_spec
     from trl.data_utils import prepare_multimodal_messages
 

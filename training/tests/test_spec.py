@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from sayo_train.spec import SpecError, load_spec
 
 JOBS = Path(__file__).resolve().parent.parent / "jobs"

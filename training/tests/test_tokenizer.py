@@ -2,11 +2,17 @@ import json
 from pathlib import Path
 
 import pytest
-
 from sayo_train.common import build_tokenizer
 from sayo_train.data import corpus_texts
-from sayo_train.tokenizer import (ADDED_SET, SPECIAL_TOKENS, Tokenizer, byte_level, pre_tokenize, render_prompt,
-                                  split_added)
+from sayo_train.tokenizer import (
+    ADDED_SET,
+    SPECIAL_TOKENS,
+    Tokenizer,
+    byte_level,
+    pre_tokenize,
+    render_prompt,
+    split_added,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,7 +64,6 @@ def test_pre_tokenizer_follows_qwen_regex():
 def test_prompt_fixtures_match_this_tokenizer(tok):
     """fixtures/prompt-cases.json (proved equal to transformers.js by training/tools/prompt_check.mjs)."""
     from PIL import Image
-
     from sayo_train.processor import Processor, prompt_ids
     from sayo_train.tokenizer import default_system
     system = default_system(json.loads((REPO / "models" / "sayo-mini" / "config.json").read_text())["model_type"])

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const roots = [process.env.SAYO_NODE_MODULES, path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../node_modules'),
-  '/work/main/node_modules'].filter(Boolean);
+// The repository's node_modules, or another one named by SAYO_NODE_MODULES (a checkout without its own install).
+const roots = [process.env.SAYO_NODE_MODULES, path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../node_modules')].filter(Boolean);
 let ort = null;
 for (const r of roots) {
   try { ort = require(path.join(r, 'onnxruntime-node')); break; } catch { /* next */ }

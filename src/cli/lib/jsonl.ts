@@ -2,7 +2,6 @@
  * @file Evaluation sets in JSONL: one record `{"image", "question", "answer", "boxes"}` per line, image paths
  * relative to the JSONL file. Malformed lines are reported with their line number and skipped; the rest are kept.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Box } from '../../core/geometry.ts';
 import { CliError, messageOf } from './errors.ts';

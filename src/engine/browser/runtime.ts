@@ -11,8 +11,8 @@ import { appBase } from './mounts.ts';
 
 /**
  * Which ORT wasm build this worker runs, fixed by its first model load. 'asyncify' carries the WebGPU EP; 'plain' is
- * WASM-only, half the download (14 vs 27 MB) and faster (no asyncify instrumentation): measured here, first token
- * from a cold page load 3.0–3.4 s vs 7.1–7.3 s and a 2–4× faster prefill. A worker that started plain cannot add
+ * WASM-only, about half the download and faster (no asyncify instrumentation: a shorter cold start and prefill; the
+ * figures are in docs/benchmarks.md). A worker that started plain cannot add
  * WebGPU later; client.ts starts a fresh worker when WebGPU is requested then.
  */
 export class OrtBuild {

@@ -113,7 +113,7 @@ export const modelCache = {
     const m = hit?.mount.kind === 'url' ? hit.mount : undefined;
     const record = (where: Kept['where'], why?: string) => m?.kept.push({ file: hit!.file, where, why });
     const body = await response.blob();
-    let refused = 'not tried';
+    let refused: string;
     if (m?.opfsAboveBytes !== undefined && body.size > m.opfsAboveBytes) {
       refused = `skipped (larger than ${m.opfsAboveBytes} bytes)`;
     } else if (typeof caches === 'undefined') {

@@ -2,9 +2,9 @@
  * @file Cross-scoring: each model's answer teacher-forced through the other model, so attention is compared on
  * identical tokens; afterwards the view shows the base answer under both models.
  */
-import { crossAnswer } from '../../engine/cross';
-import { SIDES, type CommandContext } from './shared';
-import type { createRunner } from './run';
+import { crossAnswer } from '../../engine/cross.ts';
+import { SIDES, type CommandContext } from './shared.ts';
+import type { createRunner } from './run.ts';
 
 export function createCrossScore(ctx: CommandContext, runner: ReturnType<typeof createRunner>) {
   const { engine, store, handles } = ctx;

@@ -2,15 +2,15 @@
  * @file The engine commands the UI calls (built once over an engine and a store): load / retry / switch backend,
  * run, stop, cross-score. Components never touch the engine.
  */
-import type { AttentionEngine, ModelInfo } from '../../engine/types';
-import type { Side } from '../../session/types';
-import type { LensStore } from '../store';
-import { createCrossScore } from './cross';
-import { createLoader } from './load';
-import { createRunner } from './run';
-import type { CommandContext } from './shared';
+import type { AttentionEngine, ModelInfo } from '../../engine/types.ts';
+import type { Side } from '../../session/types.ts';
+import type { LensStore } from '../store.ts';
+import { createCrossScore } from './cross.ts';
+import { createLoader } from './load.ts';
+import { createRunner } from './run.ts';
+import type { CommandContext } from './shared.ts';
 
-export { dataUrlToImage, describeError, MAX_NEW_TOKENS, stepBatcher } from './shared';
+export { dataUrlToImage, describeError, MAX_NEW_TOKENS, stepBatcher } from './shared.ts';
 
 /** What the UI can ask for. */
 export interface LensCommands {

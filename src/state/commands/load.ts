@@ -3,9 +3,9 @@
  * retried; a backend change starts a fresh engine worker and reloads both sides there (answers on screen are kept).
  * Every load belongs to an epoch: a load that finishes after a backend change is dropped instead of shown.
  */
-import type { ModelInfo } from '../../engine/types';
-import type { Side } from '../../session/types';
-import { describeError, isCancel, SIDES, type CommandContext } from './shared';
+import type { ModelInfo } from '../../engine/types.ts';
+import type { Side } from '../../session/types.ts';
+import { describeError, isCancel, SIDES, type CommandContext } from './shared.ts';
 
 /** An engine that can start over in a fresh worker (the browser's worker engine). */
 interface Resettable {

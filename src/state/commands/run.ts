@@ -2,10 +2,10 @@
  * @file Running the models: both answers stream side by side into the store; Stop ends the panels at once (the
  * engine is told to cancel, and whatever it still sends is dropped, so no token appears after Stop).
  */
-import type { ImageInput, ModelInfo, PromptInfo, RunSummary, StepRecord } from '../../engine/types';
-import type { Side } from '../../session/types';
-import type { PanelRun } from '../slices/run';
-import { dataUrlToImage, describeError, isCancel, MAX_NEW_TOKENS, SIDES, stepBatcher, type CommandContext } from './shared';
+import type { ImageInput, ModelInfo, PromptInfo, RunSummary, StepRecord } from '../../engine/types.ts';
+import type { Side } from '../../session/types.ts';
+import type { PanelRun } from '../slices/run.ts';
+import { dataUrlToImage, describeError, isCancel, MAX_NEW_TOKENS, SIDES, stepBatcher, type CommandContext } from './shared.ts';
 
 type Which = 'runs' | 'cross';
 type Call = (

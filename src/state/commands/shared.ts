@@ -2,9 +2,9 @@
  * @file What every engine command shares: the two sides, the answer length, how an image reaches the engine, how an
  * engine failure reads to the user, the per-frame batching of streamed steps, and the context the commands run in.
  */
-import type { AttentionEngine, ImageInput, ModelInfo, StepRecord } from '../../engine/types';
-import type { Side } from '../../session/types';
-import type { LensStore } from '../store';
+import type { AttentionEngine, ImageInput, ModelInfo, StepRecord } from '../../engine/types.ts';
+import type { Side } from '../../session/types.ts';
+import type { LensStore } from '../store.ts';
 
 export const SIDES: Side[] = ['base', 'trained'];
 /** Tokens generated per answer. */

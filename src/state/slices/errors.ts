@@ -3,7 +3,7 @@
  * replaces the old one of that kind and clearing one never hides another.
  */
 import type { StateCreator } from 'zustand';
-import type { LensState } from '../store';
+import type { LensState } from '../store.ts';
 
 /** Where an error came from (one message per scope at a time). */
 export type ErrorScope =

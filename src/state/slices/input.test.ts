@@ -3,8 +3,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Box } from '../../core/geometry';
-import { moveBox, normalizeBox, resizeBox } from './input';
+import type { Box } from '../../core/geometry.ts';
+import { moveBox, normalizeBox, resizeBox } from './input.ts';
 
 const IMG = { width: 300, height: 200 };
 const inside = (b: Box) => b[0] >= 0 && b[1] >= 0 && b[2] <= IMG.width && b[3] <= IMG.height && b[0] <= b[2] && b[1] <= b[3];

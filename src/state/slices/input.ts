@@ -4,8 +4,8 @@
  * box replaces the regions or adds one, as `drawMode` says (shown next to the region list).
  */
 import type { StateCreator } from 'zustand';
-import type { LensState } from '../store';
-import type { Box } from '../../core/geometry';
+import type { LensState } from '../store.ts';
+import type { Box } from '../../core/geometry.ts';
 
 /** A decoded image as the app keeps it (the same shape a session file stores). */
 export interface LoadedImage {

@@ -3,10 +3,10 @@
  * per-file download progress and the backend the engine chose (and why).
  */
 import type { StateCreator } from 'zustand';
-import type { LensState } from '../store';
-import type { Backend, FileProgress, ModelInfo, ModelSource } from '../../engine/types';
-import type { Side } from '../../session/types';
-import type { RegistryEntry } from '../../engine/registry';
+import type { LensState } from '../store.ts';
+import type { Backend, FileProgress, ModelInfo, ModelSource } from '../../engine/types.ts';
+import type { Side } from '../../session/types.ts';
+import type { RegistryEntry } from '../../engine/registry.ts';
 
 export type { RegistryEntry };
 

@@ -4,9 +4,9 @@
  * session and a live run look the same to the views.
  */
 import type { StateCreator } from 'zustand';
-import type { LensState } from '../store';
-import type { PromptInfo, RunSummary, StepRecord } from '../../engine/types';
-import type { SessionPanel, Side } from '../../session/types';
+import type { LensState } from '../store.ts';
+import type { PromptInfo, RunSummary, StepRecord } from '../../engine/types.ts';
+import type { SessionPanel, Side } from '../../session/types.ts';
 
 /** Which pair of panels the views compare. */
 export type CompareMode = 'own' | 'base-answer' | 'trained-answer';

@@ -4,9 +4,9 @@
  * synchronised.
  */
 import type { StateCreator } from 'zustand';
-import type { LensState } from '../store';
-import type { ViewState } from '../../session/types';
-import { DEFAULT_ALIGNMENT, type Alignment } from '../../core/reward';
+import type { LensState } from '../store.ts';
+import type { ViewState } from '../../session/types.ts';
+import { DEFAULT_ALIGNMENT, type Alignment } from '../../core/reward.ts';
 
 /** `layer` value meaning "the last captured layer" (the layer the SAYO reward uses). */
 export const LAST_LAYER = -1;

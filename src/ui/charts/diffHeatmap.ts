@@ -3,9 +3,9 @@
  * (identically normalised) maps, drawn by the heatmap painter with a diverging scale centred on 0
  * (red: the trained model attends more, blue: less).
  */
-import type { Box, Grid } from '../../core/geometry';
-import { renderHeatmap, type HeatmapOptions } from './heatmap';
-import { divergingScale, type ColorScale } from './scale';
+import type { Box, Grid } from '../../core/geometry.ts';
+import { renderHeatmap, type HeatmapOptions } from './heatmap.ts';
+import { divergingScale, type ColorScale } from './scale.ts';
 
 /** What a difference heatmap shows. */
 export interface DiffHeatmapData {

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { useChromiumPage } from '../../../e2e/support/bundle.ts';
 
 const ENTRY = `
-import { headMatrixPlan, renderHeadMatrix, HEAD_MATRIX_DEFAULTS } from './headMatrix';
-import { sharedScale } from './scale';
+import { headMatrixPlan, renderHeadMatrix, HEAD_MATRIX_DEFAULTS } from './headMatrix.ts';
+import { sharedScale } from './scale.ts';
 
 const layers = Array.from({ length: 28 }, (_, l) => l);
 const heads = 12;

@@ -13,12 +13,12 @@ import {
   headMatrixPlan,
   headMatrixRa,
   headMatrixSummary,
-} from './headMatrix';
-import { colorFor, divergingScale, sharedScale } from './scale';
-import { makeSession } from '../../session/fixture';
-import { scoreRa } from '../../core/reward';
-import { panelCache } from '../../state/derive';
-import type { StepRecord } from '../../engine/types';
+} from './headMatrix.ts';
+import { colorFor, divergingScale, sharedScale } from './scale.ts';
+import { makeSession } from '../../session/fixture.ts';
+import { scoreRa } from '../../core/reward.ts';
+import { panelCache } from '../../state/derive.ts';
+import type { StepRecord } from '../../engine/types.ts';
 
 /** The head matrix of a panel's steps through the panel's cache, as HeadMatrixView reads it. */
 const matrix = (steps: StepRecord[], targets: Int32Array, tokens: number[], alignment?: 'produced' | 'input') =>

@@ -7,10 +7,10 @@
  * `headMatrixRa` reads the matrix from a panel's core RewardCache (cached per-(layer, head) sums: a box edit costs
  * O(L·H·|targets|), not a pass over the raw attention).
  */
-import type { RewardCache } from '../../core/cache';
-import type { Alignment } from '../../core/reward';
-import { cellBitmap } from './cellBitmap';
-import { colorFor, formatValue, type ColorScale } from './scale';
+import type { RewardCache } from '../../core/cache.ts';
+import type { Alignment } from '../../core/reward.ts';
+import { cellBitmap } from './cellBitmap.ts';
+import { colorFor, formatValue, type ColorScale } from './scale.ts';
 
 /** A layers × heads matrix, layer-major: values[li · heads + h]. */
 export interface HeadMatrixData {

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { cellCoverage, gridFor, type ProcessorGeometry } from '../../core/geometry';
-import { heatmapLayout, heatmapPlan, heatmapRegionsPlan } from './heatmap';
-import { colorFor, sharedScale } from './scale';
+import { cellCoverage, gridFor, type ProcessorGeometry } from '../../core/geometry.ts';
+import { heatmapLayout, heatmapPlan, heatmapRegionsPlan } from './heatmap.ts';
+import { colorFor, sharedScale } from './scale.ts';
 
 const QWEN2: ProcessorGeometry = { patch_size: 14, merge_size: 2, min_pixels: 56 * 56, max_pixels: 28 * 28 * 1300 };
 

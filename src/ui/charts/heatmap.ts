@@ -9,10 +9,10 @@
  * one drawImage instead of n fillRects. The regions (covered-cell outlines and boxes) can also be drawn on their own
  * onto a transparent canvas laid over the heatmap (`renderHeatmapRegions`), so a box edit redraws only that overlay.
  */
-import { cellRect, type Box, type Grid } from '../../core/geometry';
-import { cellBitmap } from './cellBitmap';
-import { setAttr } from './dom';
-import { colorFor, type ColorScale } from './scale';
+import { cellRect, type Box, type Grid } from '../../core/geometry.ts';
+import { cellBitmap } from './cellBitmap.ts';
+import { setAttr } from './dom.ts';
+import { colorFor, type ColorScale } from './scale.ts';
 
 /** What a heatmap shows. */
 export interface HeatmapData {

@@ -4,8 +4,8 @@
  * in place when only the scale's domain or caption change.
  */
 import { axisBottom, scaleLinear, select } from 'd3';
-import { svgRoot } from './dom';
-import { formatValue, scaleTicks, type ColorScale } from './scale';
+import { svgRoot } from './dom.ts';
+import { formatValue, scaleTicks, type ColorScale } from './scale.ts';
 
 /** Options of {@link renderLegend}. */
 export interface LegendOptions {

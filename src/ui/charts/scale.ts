@@ -6,7 +6,7 @@
  * Normalisation itself is the core's (`normalizeMap`); this module only decides the shared domain.
  */
 import { interpolateCividis, interpolateInferno, interpolateMagma, interpolateRdBu, interpolateViridis, rgb, ticks as d3ticks } from 'd3';
-import { normalizeMap, sharedMax, type NormMode } from '../../core/aggregate';
+import { normalizeMap, sharedMax, type NormMode } from '../../core/aggregate.ts';
 
 /** Sequential colour schemes for attention (perceptually uniform). */
 export type SequentialScheme = 'inferno' | 'viridis' | 'magma' | 'cividis';

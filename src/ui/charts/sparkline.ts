@@ -4,8 +4,8 @@
  * on the picked token, and optional click targets per token; updated in place when only the values change.
  */
 import { line, scaleLinear, select } from 'd3';
-import { setAttr, svgRoot } from './dom';
-import { formatValue } from './scale';
+import { setAttr, svgRoot } from './dom.ts';
+import { formatValue } from './scale.ts';
 
 /** What a sparkline shows. */
 export interface SparklineData {

@@ -5,10 +5,10 @@
  * headMatrix.test.ts (plan, maths) and headMatrix.browser.test.ts (pixels and input in Chromium).
  */
 import { describe, expect, it } from 'vitest';
-import { renderLegend } from './legend';
-import { renderSparkline } from './sparkline';
-import { differenceMap } from './diffHeatmap';
-import { divergingScale, sharedScale } from './scale';
+import { renderLegend } from './legend.ts';
+import { renderSparkline } from './sparkline.ts';
+import { differenceMap } from './diffHeatmap.ts';
+import { divergingScale, sharedScale } from './scale.ts';
 
 const pretty = (el: Element) => el.outerHTML.replace(/></g, '>\n<');
 

@@ -4,17 +4,17 @@
  * (before a run, while waiting for the first token, after a Stop before it or a reload that cut the run short).
  */
 import { useCallback, useMemo, useRef } from 'react';
-import { useLens } from '../../state/store';
-import { renderLegend } from '../charts/legend';
-import { Chart } from '../Chart';
-import { Panel } from '../panel/Panel';
-import { useImageElement } from '../panel/useImage';
-import { Preview } from './Preview';
-import { DiffPanel } from './DiffPanel';
-import { HeadMatrixView } from './HeadMatrixView';
-import { SmallMultiples } from './SmallMultiples';
-import { useCompare, type PanelData } from './useCompare';
-import { stripScales } from '../panel/TokenStrip';
+import { useLens } from '../../state/store.ts';
+import { renderLegend } from '../charts/legend.ts';
+import { Chart } from '../Chart.tsx';
+import { Panel } from '../panel/Panel.tsx';
+import { useImageElement } from '../panel/useImage.ts';
+import { Preview } from './Preview.tsx';
+import { DiffPanel } from './DiffPanel.tsx';
+import { HeadMatrixView } from './HeadMatrixView.tsx';
+import { SmallMultiples } from './SmallMultiples.tsx';
+import { useCompare, type PanelData } from './useCompare.ts';
+import { stripScales } from '../panel/TokenStrip.tsx';
 
 /** Both panels, the shared legend and the difference view. */
 export function Compare() {

@@ -3,18 +3,18 @@
  * current view on a diverging scale (when both panels share a grid).
  */
 import { useCallback, useEffect, useMemo, useRef } from 'react';
-import { panelImageShare } from '../../state/derive';
-import { useLens } from '../../state/store';
-import { differenceMap, renderDiffHeatmap } from '../charts/diffHeatmap';
-import { renderHeatmapRegions } from '../charts/heatmap';
-import { renderLegend } from '../charts/legend';
-import { divergingScale } from '../charts/scale';
-import { DECIMALS, fixed, signed } from '../format';
-import { fitWidth, useWidth } from '../useWidth';
-import { useWhileVisible } from '../useWhileVisible';
-import { Chart } from '../Chart';
-import { HEATMAP_WIDTH } from '../panel/HeatmapView';
-import type { PanelData } from './useCompare';
+import { panelImageShare } from '../../state/derive.ts';
+import { useLens } from '../../state/store.ts';
+import { differenceMap, renderDiffHeatmap } from '../charts/diffHeatmap.ts';
+import { renderHeatmapRegions } from '../charts/heatmap.ts';
+import { renderLegend } from '../charts/legend.ts';
+import { divergingScale } from '../charts/scale.ts';
+import { DECIMALS, fixed, signed } from '../format.ts';
+import { fitWidth, useWidth } from '../useWidth.ts';
+import { useWhileVisible } from '../useWhileVisible.ts';
+import { Chart } from '../Chart.tsx';
+import { HEATMAP_WIDTH } from '../panel/HeatmapView.tsx';
+import type { PanelData } from './useCompare.ts';
 
 /** Decimals of each row's figures. */
 const ROW_DECIMALS: Record<string, number> = { r_v: DECIMALS.reward, a_q: DECIMALS.attention, v_q: DECIMALS.attention, 'image share': DECIMALS.share };

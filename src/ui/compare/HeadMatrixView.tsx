@@ -3,15 +3,15 @@
  * trained − base difference (the heads RL changed). Clicking a cell shows that layer's head in both heatmaps.
  */
 import { useCallback, useMemo, useRef } from 'react';
-import { panelCache, viewTokens } from '../../state/derive';
-import { useLens } from '../../state/store';
-import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } from '../charts/headMatrix';
-import { divergingScale } from '../charts/scale';
-import { raScale } from '../raScale';
-import { Chart } from '../Chart';
-import { useWhileVisible } from '../useWhileVisible';
-import { renderLegend } from '../charts/legend';
-import type { CompareData, PanelData } from './useCompare';
+import { panelCache, viewTokens } from '../../state/derive.ts';
+import { useLens } from '../../state/store.ts';
+import { headMatrixDiff, headMatrixRa, renderHeadMatrix, type HeadMatrixData } from '../charts/headMatrix.ts';
+import { divergingScale } from '../charts/scale.ts';
+import { raScale } from '../raScale.ts';
+import { Chart } from '../Chart.tsx';
+import { useWhileVisible } from '../useWhileVisible.ts';
+import { renderLegend } from '../charts/legend.ts';
+import type { CompareData, PanelData } from './useCompare.ts';
 
 /** The matrix over an aggregate: the r_v tokens when the view shows them, else all tokens. */
 function matrixOf(d: PanelData | undefined, aggregate: 'all' | 'selected'): HeadMatrixData | null {

@@ -3,16 +3,16 @@
  * grid the loaded model's processor will use (so the regions can be set up before running).
  */
 import { useEffect, useMemo, useRef } from 'react';
-import { gridFor, type Grid } from '../../core/geometry';
-import { targetsFor } from '../../state/derive';
-import { useLens } from '../../state/store';
-import type { LoadedImage } from '../../state/slices/input';
-import { renderHeatmap } from '../charts/heatmap';
-import { sharedScale } from '../charts/scale';
-import { DEFAULT_PROCESSOR } from '../input/loadImage';
-import { HEATMAP_WIDTH } from '../panel/HeatmapView';
-import { useImageElement } from '../panel/useImage';
-import { RegionEditor } from '../regions/RegionEditor';
+import { gridFor, type Grid } from '../../core/geometry.ts';
+import { targetsFor } from '../../state/derive.ts';
+import { useLens } from '../../state/store.ts';
+import type { LoadedImage } from '../../state/slices/input.ts';
+import { renderHeatmap } from '../charts/heatmap.ts';
+import { sharedScale } from '../charts/scale.ts';
+import { DEFAULT_PROCESSOR } from '../input/loadImage.ts';
+import { HEATMAP_WIDTH } from '../panel/HeatmapView.tsx';
+import { useImageElement } from '../panel/useImage.ts';
+import { RegionEditor } from '../regions/RegionEditor.tsx';
 
 /** The preview of the current image. */
 export function Preview({ image }: { image: LoadedImage }) {

@@ -3,14 +3,14 @@
  * models, on one colour scale shared by all of them. Clicking one shows that head in the main heatmaps.
  */
 import { useCallback, useMemo } from 'react';
-import { panelMap } from '../../state/derive';
-import { effectiveToken } from '../../state/slices/view';
-import { useLens } from '../../state/store';
-import type { Side } from '../../session/types';
-import { renderHeatmap } from '../charts/heatmap';
-import { normalizeFor, sharedScale } from '../charts/scale';
-import { Chart } from '../Chart';
-import type { CompareData } from './useCompare';
+import { panelMap } from '../../state/derive.ts';
+import { effectiveToken } from '../../state/slices/view.ts';
+import { useLens } from '../../state/store.ts';
+import type { Side } from '../../session/types.ts';
+import { renderHeatmap } from '../charts/heatmap.ts';
+import { normalizeFor, sharedScale } from '../charts/scale.ts';
+import { Chart } from '../Chart.tsx';
+import type { CompareData } from './useCompare.ts';
 
 /** Width of one small map in CSS pixels. */
 const SMALL = 96;

@@ -4,9 +4,9 @@
  * normalisation gives new ones.
  */
 import { describe, expect, it } from 'vitest';
-import { makeSession } from '../../session/fixture';
-import type { Box } from '../../core/geometry';
-import { compareFrom, panelStatic } from './useCompare';
+import { makeSession } from '../../session/fixture.ts';
+import type { Box } from '../../core/geometry.ts';
+import { compareFrom, panelStatic } from './useCompare.ts';
 
 const session = makeSession({ rows: 6, cols: 8, width: 224, height: 168, layers: [0, 1, 2], heads: 3, tokens: 6, seed: 5 });
 const [base, trained] = session.panels;

@@ -5,16 +5,16 @@
  */
 import { useMemo, useRef } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import type { Box, Grid } from '../../core/geometry';
-import type { HeadMode, NormMode } from '../../core/aggregate';
-import type { Alignment, RewardResult } from '../../core/reward';
-import { hasAttention, panelGrid, panelLayer, panelReward, panelSelection, shownMap, targetsFor } from '../../state/derive';
-import { shownPanels } from '../../state/slices/run';
-import { effectiveToken } from '../../state/slices/view';
-import { useLens, type LensState } from '../../state/store';
-import type { SessionPanel, Side, ViewState } from '../../session/types';
-import { normalizeFor, sharedScale, type ColorScale } from '../charts/scale';
-import { panelToken } from '../panel/pickedToken';
+import type { Box, Grid } from '../../core/geometry.ts';
+import type { HeadMode, NormMode } from '../../core/aggregate.ts';
+import type { Alignment, RewardResult } from '../../core/reward.ts';
+import { hasAttention, panelGrid, panelLayer, panelReward, panelSelection, shownMap, targetsFor } from '../../state/derive.ts';
+import { shownPanels } from '../../state/slices/run.ts';
+import { effectiveToken } from '../../state/slices/view.ts';
+import { useLens, type LensState } from '../../state/store.ts';
+import type { SessionPanel, Side, ViewState } from '../../session/types.ts';
+import { normalizeFor, sharedScale, type ColorScale } from '../charts/scale.ts';
+import { panelToken } from '../panel/pickedToken.ts';
 
 /** Everything one panel's views need. */
 export interface PanelData {

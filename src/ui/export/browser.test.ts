@@ -9,19 +9,19 @@ import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useChromiumPage } from '../../../e2e/support/bundle.ts';
-import { makeSession } from '../../session/fixture';
-import { serializeSession } from '../../session/serialize';
+import { makeSession } from '../../session/fixture.ts';
+import { serializeSession } from '../../session/serialize.ts';
 
 const ENTRY = `
 import { createStore, get, set } from 'idb-keyval';
-import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KEY } from '../../session/persist';
-import { serializeSession } from '../../session/serialize';
-import { makeSession } from '../../session/fixture';
-import { renderHeatmap, renderHeatmapRegions, heatmapPlan, HEATMAP_DEFAULTS } from '../charts/heatmap';
-import { renderDiffHeatmap } from '../charts/diffHeatmap';
-import { colorFor, sharedScale } from '../charts/scale';
-import { cellCoverage, cellRect, gridFor } from '../../core/geometry';
-import { exportPanelPng, pngLayout } from './png';
+import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KEY } from '../../session/persist.ts';
+import { serializeSession } from '../../session/serialize.ts';
+import { makeSession } from '../../session/fixture.ts';
+import { renderHeatmap, renderHeatmapRegions, heatmapPlan, HEATMAP_DEFAULTS } from '../charts/heatmap.ts';
+import { renderDiffHeatmap } from '../charts/diffHeatmap.ts';
+import { colorFor, sharedScale } from '../charts/scale.ts';
+import { cellCoverage, cellRect, gridFor } from '../../core/geometry.ts';
+import { exportPanelPng, pngLayout } from './png.ts';
 
 const QWEN2 = { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 28 * 28 * 1300 };
 const px = (ctx, x, y) => Array.from(ctx.getImageData(x, y, 1, 1).data);

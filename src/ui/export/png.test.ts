@@ -3,10 +3,10 @@
  * the painter draws, legend ticks on the bar at their values. (Painting and encoding: browser.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
-import { gridFor, type ProcessorGeometry } from '../../core/geometry';
-import { heatmapLayout } from '../charts/heatmap';
-import { divergingScale, sharedScale } from '../charts/scale';
-import { pngLayout } from './png';
+import { gridFor, type ProcessorGeometry } from '../../core/geometry.ts';
+import { heatmapLayout } from '../charts/heatmap.ts';
+import { divergingScale, sharedScale } from '../charts/scale.ts';
+import { pngLayout } from './png.ts';
 
 const QWEN2: ProcessorGeometry = { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 1003520 };
 const scale = sharedScale([new Float32Array([0, 0.42])], 'raw');

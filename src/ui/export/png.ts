@@ -5,13 +5,13 @@
  * (browser); `exportCurrentPng` exports a panel as it is on screen, at the image's own resolution (at least
  * {@link EXPORT_MIN_WIDTH} px wide) with text scaled to match.
  */
-import type { Box, Grid } from '../../core/geometry';
-import type { Side } from '../../session/types';
-import { useLens } from '../../state/store';
-import { compareOf } from '../compare/useCompare';
-import { DECIMALS, fixed } from '../format';
-import { heatmapLayout, renderHeatmap } from '../charts/heatmap';
-import { colorFor, formatValue, scaleTicks, type ColorScale } from '../charts/scale';
+import type { Box, Grid } from '../../core/geometry.ts';
+import type { Side } from '../../session/types.ts';
+import { useLens } from '../../state/store.ts';
+import { compareOf } from '../compare/useCompare.ts';
+import { DECIMALS, fixed } from '../format.ts';
+import { heatmapLayout, renderHeatmap } from '../charts/heatmap.ts';
+import { colorFor, formatValue, scaleTicks, type ColorScale } from '../charts/scale.ts';
 
 /** What goes into a panel PNG. */
 export interface PanelPngInput {

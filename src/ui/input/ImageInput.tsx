@@ -3,8 +3,8 @@
  * A failed load shows a message and keeps the image already on screen.
  */
 import { useCallback, useEffect, useState, type DragEvent } from 'react';
-import { useLens } from '../../state/store';
-import { ImageInputError, loadImageFile, DEFAULT_PROCESSOR } from './loadImage';
+import { useLens } from '../../state/store.ts';
+import { ImageInputError, loadImageFile, DEFAULT_PROCESSOR } from './loadImage.ts';
 
 /** Loads a file into the store, or shows why it cannot be used (the current image stays). */
 export async function acceptImageFile(file: Blob, name: string): Promise<boolean> {

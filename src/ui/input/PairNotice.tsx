@@ -4,7 +4,7 @@
  * not taken for a real model's) and how to load a real checkpoint. Shown once per image; it can be dismissed.
  */
 import { useState } from 'react';
-import { useLens } from '../../state/store';
+import { useLens } from '../../state/store.ts';
 
 export function PairNotice() {
   const image = useLens((s) => s.image);

@@ -2,8 +2,8 @@
  * @file The question box and the Run / Stop / Cross-score buttons. Run is disabled (and says why) while no
  * checkpoint is ready: a load, a reload on another backend, or a failed load.
  */
-import { useLens } from '../../state/store';
-import { useCommands } from '../commands';
+import { useLens } from '../../state/store.ts';
+import { useCommands } from '../commands.tsx';
 
 /** Question input plus run controls. */
 export function QuestionRun() {

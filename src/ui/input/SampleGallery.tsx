@@ -3,9 +3,9 @@
  * Picking one loads all three (the answer is shown as the reference).
  */
 import { useEffect, useState } from 'react';
-import type { Box } from '../../core/geometry';
-import { useLens } from '../../state/store';
-import { acceptImageFile } from './ImageInput';
+import type { Box } from '../../core/geometry.ts';
+import { useLens } from '../../state/store.ts';
+import { acceptImageFile } from './ImageInput.tsx';
 
 /** One entry of samples.json. */
 export interface Sample {

@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gridFor, type ProcessorGeometry } from '../../core/geometry';
-import { DEFAULT_PROCESSOR, DOWNSCALE_PIXELS, downscaleTarget, sizeProblem } from './loadImage';
+import { gridFor, type ProcessorGeometry } from '../../core/geometry.ts';
+import { DEFAULT_PROCESSOR, DOWNSCALE_PIXELS, downscaleTarget, sizeProblem } from './loadImage.ts';
 
 const MINI = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../../models/sayo-mini/preprocessor_config.json'), 'utf8')) as ProcessorGeometry;
 /** One visual-token cell of the shipped checkpoint, read from its processor (never a constant of one family). */

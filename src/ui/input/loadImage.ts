@@ -4,8 +4,8 @@
  * 200. Very large images (above {@link DOWNSCALE_PIXELS}) are downscaled to the processor's resized size, with a
  * notice; nothing is silently changed.
  */
-import { MAX_ASPECT_RATIO, smartResize, type ProcessorGeometry } from '../../core/geometry';
-import type { LoadedImage } from '../../state/slices/input';
+import { MAX_ASPECT_RATIO, smartResize, type ProcessorGeometry } from '../../core/geometry.ts';
+import type { LoadedImage } from '../../state/slices/input.ts';
 
 /** Qwen2-VL's processor geometry, used until a model reports its own. */
 export const DEFAULT_PROCESSOR: ProcessorGeometry = { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 12845056 };

@@ -2,7 +2,7 @@
  * A picked folder's files are keyed relative to the folder (what the engine's 'files' source expects).
  */
 import { expect, it } from 'vitest';
-import { folderFiles } from './AddCheckpoint';
+import { folderFiles } from './AddCheckpoint.tsx';
 
 const file = (rel: string) => Object.assign(new File(['x'], rel.split('/').pop()!), { webkitRelativePath: rel });
 

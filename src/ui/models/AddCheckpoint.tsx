@@ -3,8 +3,8 @@
  * onnx/…) or the URL of such a folder. Picked files stay in the page; nothing is uploaded.
  */
 import { useState } from 'react';
-import type { Side } from '../../session/types';
-import { useLens } from '../../state/store';
+import type { Side } from '../../session/types.ts';
+import { useLens } from '../../state/store.ts';
 
 /** Keys of a picked folder's files relative to the folder itself (the top directory name is dropped). */
 export function folderFiles(files: ArrayLike<File>): { name: string; files: Record<string, Blob> } {

@@ -5,10 +5,10 @@
  */
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, expect, it } from 'vitest';
-import { createNodeEngine } from '../../engine/node';
-import { useLens } from '../../state/store';
-import { ErrorList } from '../ErrorList';
-import { ModelPair } from './ModelPair';
+import { createNodeEngine } from '../../engine/node.ts';
+import { useLens } from '../../state/store.ts';
+import { ErrorList } from '../ErrorList.tsx';
+import { ModelPair } from './ModelPair.tsx';
 
 afterEach(cleanup);
 

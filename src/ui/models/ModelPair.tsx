@@ -4,12 +4,12 @@
  * loading, the backend in use (with ONNX Runtime's thread count on CPU / WASM) and why once ready, the error with a
  * one-click Retry when the load failed.
  */
-import { useLens } from '../../state/store';
-import { loadFraction, type BackendChoice, type ModelStatus } from '../../state/slices/models';
-import type { FileProgress } from '../../engine/types';
-import type { Side } from '../../session/types';
-import { useCommands } from '../commands';
-import { AddCheckpoint } from './AddCheckpoint';
+import { useLens } from '../../state/store.ts';
+import { loadFraction, type BackendChoice, type ModelStatus } from '../../state/slices/models.ts';
+import type { FileProgress } from '../../engine/types.ts';
+import type { Side } from '../../session/types.ts';
+import { useCommands } from '../commands.tsx';
+import { AddCheckpoint } from './AddCheckpoint.tsx';
 
 /** What a load still does once every file has arrived (until the checkpoint is ready). */
 export const AFTER_FILES = 'creating the ONNX Runtime sessions (starting the runtime, preparing the graphs for this backend)…';

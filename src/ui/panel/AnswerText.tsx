@@ -3,8 +3,8 @@
  * exactly as the model wrote it. Rendered as React text, never HTML.
  */
 import { memo, useState } from 'react';
-import type { Side } from '../../session/types';
-import { answerPieces } from './answerText';
+import type { Side } from '../../session/types.ts';
+import { answerPieces } from './answerText.ts';
 
 /** The answer text (memoised: a box edit or a token pick re-renders its panel, not the unchanged answer). */
 export const AnswerText = memo(function AnswerText({ side, answer }: { side: Side; answer: string }) {

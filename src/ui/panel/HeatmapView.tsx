@@ -4,13 +4,13 @@
  * canvas laid over it (redrawn alone on a box edit), and the shared region editor on top, as wide as its panel allows.
  */
 import { useEffect, useRef, useState } from 'react';
-import { renderHeatmap, renderHeatmapRegions } from '../charts/heatmap';
-import type { ColorScale } from '../charts/scale';
-import { useLens } from '../../state/store';
-import type { Side } from '../../session/types';
-import type { PanelData } from '../compare/useCompare';
-import { RegionEditor } from '../regions/RegionEditor';
-import { fitWidth, useWidth } from '../useWidth';
+import { renderHeatmap, renderHeatmapRegions } from '../charts/heatmap.ts';
+import type { ColorScale } from '../charts/scale.ts';
+import { useLens } from '../../state/store.ts';
+import type { Side } from '../../session/types.ts';
+import type { PanelData } from '../compare/useCompare.ts';
+import { RegionEditor } from '../regions/RegionEditor.tsx';
+import { fitWidth, useWidth } from '../useWidth.ts';
 
 /** Name of the performance measure recorded for every heatmap redraw (the heat layer, or on a box edit the regions). */
 export const HEATMAP_MEASURE = 'sayo:heatmap-draw';

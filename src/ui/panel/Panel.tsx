@@ -4,15 +4,15 @@
  * editor (so the reward stays in sight while a box is dragged), and the R_a sparkline. A panel still waiting for its
  * first token says so instead of showing empty figures.
  */
-import { useLens } from '../../state/store';
-import type { Side } from '../../session/types';
-import type { ColorScale } from '../charts/scale';
-import type { PanelData } from '../compare/useCompare';
-import { AnswerText } from './AnswerText';
-import { HeatmapView } from './HeatmapView';
-import { RewardPanel, RewardSpark } from './RewardPanel';
-import { panelToken } from './pickedToken';
-import { TokenStrip, type StripScales } from './TokenStrip';
+import { useLens } from '../../state/store.ts';
+import type { Side } from '../../session/types.ts';
+import type { ColorScale } from '../charts/scale.ts';
+import type { PanelData } from '../compare/useCompare.ts';
+import { AnswerText } from './AnswerText.tsx';
+import { HeatmapView } from './HeatmapView.tsx';
+import { RewardPanel, RewardSpark } from './RewardPanel.tsx';
+import { panelToken } from './pickedToken.ts';
+import { TokenStrip, type StripScales } from './TokenStrip.tsx';
 
 const TITLE: Record<Side, string> = { base: 'Base', trained: 'Trained' };
 

@@ -5,15 +5,15 @@
  * as a sparkline with a y-axis. Their definitions are in the "What is r_v?" explainer.
  */
 import { useCallback } from 'react';
-import { panelImageShare } from '../../state/derive';
-import { effectiveToken } from '../../state/slices/view';
-import { useLens } from '../../state/store';
-import { renderSparkline, SPARKLINE_DEFAULTS } from '../charts/sparkline';
-import { Chart } from '../Chart';
-import { raScale } from '../raScale';
-import { DECIMALS, fixed } from '../format';
-import type { PanelData } from '../compare/useCompare';
-import { panelToken } from './pickedToken';
+import { panelImageShare } from '../../state/derive.ts';
+import { effectiveToken } from '../../state/slices/view.ts';
+import { useLens } from '../../state/store.ts';
+import { renderSparkline, SPARKLINE_DEFAULTS } from '../charts/sparkline.ts';
+import { Chart } from '../Chart.tsx';
+import { raScale } from '../raScale.ts';
+import { DECIMALS, fixed } from '../format.ts';
+import type { PanelData } from '../compare/useCompare.ts';
+import { panelToken } from './pickedToken.ts';
 
 /** Sparkline width in CSS pixels (the SVG scales down with its panel). */
 const SPARK_WIDTH = 320;

@@ -5,13 +5,13 @@
  * rendered as React text (never HTML).
  */
 import { memo, useMemo, type KeyboardEvent } from 'react';
-import type { RewardResult } from '../../core/reward';
-import { stepToken } from '../../state/slices/view';
-import { useLens } from '../../state/store';
-import type { SessionPanel, Side } from '../../session/types';
-import { colorFor, sharedScale, type ColorScale } from '../charts/scale';
-import { raScale } from '../raScale';
-import { panelToken } from './pickedToken';
+import type { RewardResult } from '../../core/reward.ts';
+import { stepToken } from '../../state/slices/view.ts';
+import { useLens } from '../../state/store.ts';
+import type { SessionPanel, Side } from '../../session/types.ts';
+import { colorFor, sharedScale, type ColorScale } from '../charts/scale.ts';
+import { raScale } from '../raScale.ts';
+import { panelToken } from './pickedToken.ts';
 
 /** The token strips' colour scales, computed over both shown answers. */
 export interface StripScales {

@@ -3,7 +3,7 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { inkFor } from './TokenStrip';
+import { inkFor } from './TokenStrip.tsx';
 
 const lum = (rgb: number[]) => {
   const [r, g, b] = rgb.map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));

@@ -5,9 +5,9 @@
  * Escape deselects. Boxes live in the store, so every panel shows the same regions and the reward recomputes live.
  */
 import { useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
-import type { Box } from '../../core/geometry';
-import { moveBox, normalizeBox, resizeBox } from '../../state/slices/input';
-import { useLens } from '../../state/store';
+import type { Box } from '../../core/geometry.ts';
+import { moveBox, normalizeBox, resizeBox } from '../../state/slices/input.ts';
+import { useLens } from '../../state/store.ts';
 
 type Drag =
   | { kind: 'draw'; x: number; y: number }

@@ -2,7 +2,7 @@
  * @file The visible list of key regions: each box in whole image pixels, click to select it (the editor then moves
  * and resizes it), ✕ to delete it, "Clear all", and what drawing a new box does (replace the regions or add one).
  */
-import { useLens } from '../../state/store';
+import { useLens } from '../../state/store.ts';
 
 export function RegionList() {
   const boxes = useLens((s) => s.boxes);

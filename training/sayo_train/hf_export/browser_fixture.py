@@ -32,7 +32,7 @@ Q4_FAMILIES = ("qwen2_vl",)   # also exported in q4: its int4 graphs (MatMulNBit
 
 def _rows(attentions: list[dict], layers: list[int], image_cols: np.ndarray) -> list[list[float]]:
     """Per step, the last query row of each layer and head over the image columns, flattened as StepRecord does."""
-    return [np.stack([step[l][:, -1, :] for l in layers])[:, :, image_cols].reshape(-1).astype(float).tolist()
+    return [np.stack([step[layer][:, -1, :] for layer in layers])[:, :, image_cols].reshape(-1).astype(float).tolist()
             for step in attentions]
 
 

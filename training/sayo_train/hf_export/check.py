@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .family import parts, text_config
 from .quantize import variant_name
 
 CHECK_IMAGE = (150, 100)   # width, height: a grid unlike graphs.TRACE_GRID
@@ -69,8 +68,8 @@ def hf_reference(model, inputs: dict, layers: list[int], max_new_tokens: int = 8
                                                 attention_mask=torch.ones_like(inputs["input_ids"]))
     S = inputs["input_ids"].shape[1]
     toks = out.sequences[0, S:].tolist()
-    logits = [l[0].float().numpy() for l in out.logits]
-    attns = [{l: step[l][0].float().numpy() for l in layers} for step in out.attentions]
+    logits = [lg[0].float().numpy() for lg in out.logits]
+    attns = [{layer: step[layer][0].float().numpy() for layer in layers} for step in out.attentions]
     return Reference(inputs, toks, logits, attns, pos.numpy(), int(delta.reshape(-1)[0]))
 
 
@@ -119,7 +118,7 @@ def run_onnx(folder: Path, ref: Reference, precision: str, image_token_id: int, 
         past = {n: o[n.replace("past_key_values", "present")] for n in past_names}
         res["logits"].append(o["logits"][0, -1])
         res["argmax"].append(int(o["logits"][0, -1].argmax()))
-        res["attentions"].append({l: o[f"decoder_attentions.{l}"][0] for l in layers})
+        res["attentions"].append({layer: o[f"decoder_attentions.{layer}"][0] for layer in layers})
     return res
 
 
@@ -128,14 +127,14 @@ def compare(ref: Reference, got: dict) -> dict:
     dl = max(float(np.abs(a - b).max()) for a, b in zip(ref.logits, got["logits"]))
     da, rs = 0.0, 0.0
     for r, g in zip(ref.attentions, got["attentions"]):
-        for l, a in r.items():
-            if l not in g:
-                raise AssertionError(f"decoder_attentions.{l} missing from the export")
-            b = g[l]
+        for layer, a in r.items():
+            if layer not in g:
+                raise AssertionError(f"decoder_attentions.{layer} missing from the export")
+            b = g[layer]
             if b.ndim == 3 and b.shape[1] == 1 and a.shape[1] > 1:
                 a = a[:, -1:, :]  # an export that carries only the last query row: compare that row
             if a.shape != b.shape:
-                raise AssertionError(f"decoder_attentions.{l}: shape {list(b.shape)} in ONNX, {list(a.shape)} in HF")
+                raise AssertionError(f"decoder_attentions.{layer}: shape {list(b.shape)} in ONNX, {list(a.shape)} in HF")
             da = max(da, float(np.abs(a - b).max()))
             rs = max(rs, float(np.abs(b.sum(-1) - 1).max()))
     agree = sum(int(a == b) for a, b in zip(ref.tokens, got["argmax"]))

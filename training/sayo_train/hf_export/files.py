@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .family import ExportError, Family, text_config
+from .family import ExportError, Family
 from .untrusted import read_json, refuse_remote_code, regular_file
 
 # A chat template is text; the largest real ones are a few KB.

@@ -140,8 +140,8 @@ def export_graphs(model, family: Family, onnx_dir: Path, attn_layers: list[int],
             for kind in ("key", "value"):
                 outs.append(f"present.{i}.{kind}")
                 dyn[outs[-1]] = {0: "batch_size", 2: "total_sequence_length"}
-        for l in attn_layers:
-            outs.append(f"decoder_attentions.{l}")
+        for layer in attn_layers:
+            outs.append(f"decoder_attentions.{layer}")
             dyn[outs[-1]] = {0: "batch_size", 3: "total_sequence_length"} if last_row else \
                 {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
         H = tc.num_attention_heads

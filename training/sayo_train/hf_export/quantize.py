@@ -17,9 +17,8 @@ GRAPHS = ("vision_encoder", "embed_tokens", "decoder_model_merged")
 # Weight-block size of MatMulNBits (q4); the common choice of onnx-community's q4 exports.
 Q4_BLOCK = 32
 # MatMulNBits' accuracy_level 4: the CPU kernel quantizes each block of activations to int8 and multiplies in int8
-# (MLAS's CompInt8 path) instead of unpacking the weights to fp32 at every call. Measured on this machine (one ORT
-# thread): a 2048 x 2048 MatMul 0.43 -> 0.12 ms, the 500m rung's q4 decoder 9.6 -> 23.8 tokens/s. onnxruntime-web's
-# WASM build has no 4-bit kernel at any level (the same MatMul: 26 ms at level 0, 20 ms at level 4).
+# (MLAS's CompInt8 path) instead of unpacking the weights to fp32 at every call, several times faster in
+# onnxruntime-node (docs/bench/LOG.md). onnxruntime-web's WASM build has no 4-bit kernel at any level.
 Q4_ACCURACY_LEVEL = 4
 
 

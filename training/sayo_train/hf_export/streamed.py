@@ -211,8 +211,8 @@ def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn
         for k in ("key", "value"):
             out.each(lambda a, i=i, k=k: a.output(f"present.{i}.{k}", F32,
                                                   ["batch_size", kv, "total_sequence_length", D]))
-    for l in attn_layers:
-        out.each(lambda a, l=l: a.output(f"decoder_attentions.{l}", F32,
+    for layer in attn_layers:
+        out.each(lambda a, layer=layer: a.output(f"decoder_attentions.{layer}", F32,
                                          ["batch_size", tc.num_attention_heads, 1 if last_row else "sequence_length",
                                           "total_sequence_length"]))
     chunks = {}
