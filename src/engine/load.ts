@@ -173,7 +173,9 @@ async function weightFiles(source: ResolvedSource, config: Record<string, unknow
   if (!source.fileSize) return [];
   let files: string[];
   try {
-    files = await ModelRegistry.get_model_files(source.modelId, { config: config as any, dtype: dtype as any, device: backend as any });
+    type FileOptions = NonNullable<Parameters<typeof ModelRegistry.get_model_files>[1]>;
+    const options = { config, dtype, device: backend } as unknown as FileOptions;
+    files = await ModelRegistry.get_model_files(source.modelId, options);
   } catch {
     return [];
   }
