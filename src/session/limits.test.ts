@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SESSION_LIMITS } from '../core/limits';
-import { makeSession } from './fixture';
+import { makeSession } from '../../lab/testutils/session';
 import { dataUrlImageHeader, readImageHeader, solidBmpDataUrl } from './image-header';
 import { SessionError, parseSession, serializeSession } from './serialize';
 

@@ -14,7 +14,7 @@ import { computeReward, selectTopEntropy } from '../core/reward';
 import { createCommands } from './effects';
 import { createLensStore } from './store';
 import { LAST_LAYER } from './slices/view';
-import { readPngSize } from '../ui/recordSession.testutil';
+import { readPngSize } from '../../lab/testutils/record-session';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLE = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string }[])[1];

@@ -10,7 +10,7 @@ import { createNodeEngine } from '../engine/node';
 import { createCommands, dataUrlToImage } from './effects';
 import { createLensStore } from './store';
 import { panelGrid, panelReward, targetsFor } from './derive';
-import { readPngSize } from '../ui/recordSession.testutil';
+import { readPngSize } from '../../lab/testutils/record-session';
 import type { Box } from '../core/geometry';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

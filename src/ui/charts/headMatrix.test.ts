@@ -15,7 +15,7 @@ import {
   headMatrixSummary,
 } from './headMatrix';
 import { colorFor, divergingScale, sharedScale } from './scale';
-import { makeSession } from '../../session/fixture';
+import { makeSession } from '../../../lab/testutils/session';
 import { scoreRa } from '../../core/reward';
 import { panelCache } from '../../state/derive';
 import type { StepRecord } from '../../engine/types';

@@ -4,7 +4,7 @@
  * normalisation gives new ones.
  */
 import { describe, expect, it } from 'vitest';
-import { makeSession } from '../../session/fixture';
+import { makeSession } from '../../../lab/testutils/session';
 import type { Box } from '../../core/geometry';
 import { compareFrom, panelStatic } from './useCompare';
 

@@ -8,15 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useChromiumPage } from '../../../e2e/support/bundle.ts';
-import { makeSession } from '../../session/fixture';
+import { useChromiumPage } from '../../../lab/support/bundle.ts';
+import { makeSession } from '../../../lab/testutils/session';
 import { serializeSession } from '../../session/serialize';
 
 const ENTRY = `
 import { createStore, get, set } from 'idb-keyval';
 import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KEY } from '../../session/persist';
 import { serializeSession } from '../../session/serialize';
-import { makeSession } from '../../session/fixture';
+import { makeSession } from '../../../lab/testutils/session';
 import { renderHeatmap, renderHeatmapRegions, heatmapPlan, HEATMAP_DEFAULTS } from '../charts/heatmap';
 import { renderDiffHeatmap } from '../charts/diffHeatmap';
 import { colorFor, sharedScale } from '../charts/scale';
