@@ -6,23 +6,17 @@
  *   `last` and `twin`), at each image size;
  * - peak RSS of one forced-length answer, each in a process of its own.
  * Printed with the ratios and the aims (decode ≤ 3 % slower, memory ≤ 1.05×), never asserted; `--json FILE` saves it.
- * Usage: npm run bench -- --deepstack [--tokens 32] [--rounds 5] [--threads 1] [--images 100,400] [--json FILE]
+ * Options: `npm run bench -- --deepstack --help`.
  */
 import fs from 'node:fs';
-import os from 'node:os';
-import { ensureLadder, images, nodeJob } from './scale.ts';
+import { ensureLadder, images, QUESTION } from './ladder.ts';
+import { f, load } from './report.ts';
+import { nodeJob } from './run.ts';
 import type { DecodeResult, MemoryResult } from './scale-node.ts';
 
-const QUESTION = 'What shape is the blue object?';
 /** Square images for 32 px cells: 10² = 100, 20² = 400, 32² = 1,024 image tokens. */
 const SIDES: Record<string, number> = { '100': 320, '400': 640, '1024': 1024 };
 
-const arg = (args: string[], name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-};
-const f = (x: number | undefined, d = 1) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 export interface DeepstackRow {
   images: string;
@@ -32,17 +26,24 @@ export interface DeepstackRow {
   loadAfter: string;
 }
 
-export async function deepstackMain(args: string[]): Promise<number> {
-  if (args.includes('--help')) {
-    console.log('npm run bench -- --deepstack [--tokens 32] [--rounds 5] [--threads 1] [--images 100,400] [--json FILE]');
-    return 0;
-  }
-  const tokens = Number(arg(args, 'tokens', '32'));
-  const rounds = Number(arg(args, 'rounds', '5'));
-  const threads = Number(arg(args, 'threads', '1'));
-  const labels = arg(args, 'images', '100,400').split(',');
+/** The options of a DeepStack run, as the command line gives them (lab/bench/cli.ts has their help). */
+export interface DeepstackOptions {
+  tokens: number;
+  rounds: number;
+  threads: number;
+  images: string;
+  json?: string;
+  verbose?: boolean;
+}
+
+/** Image-token counts a DeepStack run accepts. */
+export const DEEPSTACK_IMAGES = Object.keys(SIDES);
+
+/** Runs the DeepStack benchmark and prints it; returns the exit code. */
+export async function runDeepstack({ tokens, rounds, threads, images: asked, json, verbose }: DeepstackOptions): Promise<number> {
+  const labels = asked.split(',');
   for (const k of labels) if (!(k in SIDES)) throw new Error(`--images ${k}: image-token counts are ${Object.keys(SIDES).join(', ')}`);
-  const [e] = ensureLadder(['ds150m']);
+  const [e] = ensureLadder(['ds150m'], { verbose });
   if (!e.twin) throw new Error('the ds150m rung has no twin without DeepStack: rebuild it with python -m sayo_train ladder --rungs ds150m');
   const img = await images(Object.fromEntries(labels.map((k) => [k, SIDES[k]])));
   const rows: DeepstackRow[] = [];
@@ -77,7 +78,6 @@ export async function deepstackMain(args: string[]): Promise<number> {
       ].join(' | '),
     );
   }
-  const out = arg(args, 'json', '');
-  if (out) fs.writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), rung: e, tokens, rounds, threads, rows }, null, 1) + '\n');
+  if (json) fs.writeFileSync(json, JSON.stringify({ when: new Date().toISOString(), rung: e, tokens, rounds, threads, rows }, null, 1) + '\n');
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * @file Engine benchmark in Node (onnxruntime-node, native CPU): decode tokens/s with and without attention capture
  * in the same process (interleaved ABBA runs, median), first-token latency cold (first answer after loading) and warm,
- * and peak RSS. Prints nothing; bin/bench.mjs prints.
+ * and peak RSS. Prints nothing; lab/bench/engine.ts prints.
  */
 import fs from 'node:fs';
 import path from 'node:path';

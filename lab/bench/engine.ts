@@ -1,68 +1,48 @@
 /**
  * @file `npm run bench`: builds the app into a scratch folder, serves it with `vite preview`, measures the engine in
- * Node and in headless Chromium on the same model, image and question, and prints the figures with the issue's
+ * Node and in headless Chromium on the same model, image and question, and prints the figures with the
  * targets beside them (printed, not asserted). Then runs lab/bench/core.ts when present.
- * Usage: npm run bench [-- --model sayo-mini --tokens 64 --repeats 8 --skip-browser]; `-- --scale` runs lab/bench/scale.ts,
- * `-- --deepstack` lab/bench/deepstack.ts.
+ * Options: `npm run bench -- --help` (`-- --scale` and `-- --deepstack` are the other benchmarks, lab/bench/cli.ts).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startApp } from './app.ts';
 import { benchBrowser, type BrowserBench } from './engine-browser.ts';
 import { benchNode } from './engine-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const OUT_DIR = path.join(ROOT, 'node_modules/.cache/sayo-bench-dist');
-const PORT = 4179;
 const IMAGE = 'public/samples/sample-01.png';
 const QUESTION = 'What shape is the blue object?';
 
-function arg(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
-}
-
-async function waitFor(url: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await fetch(url).then((r) => r.ok, () => false)) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${url} did not come up within ${ms} ms`);
-}
-
-async function runBrowser(model: string, tokens: number, repeats: number): Promise<BrowserBench> {
-  const build = spawnSync('npx', ['vite', 'build', '--mode', 'e2e', '--outDir', OUT_DIR, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
-  const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(PORT), '--strictPort', '--outDir', OUT_DIR], {
-    cwd: ROOT,
-    stdio: 'ignore',
-    detached: true,
-  });
-  const baseUrl = `http://127.0.0.1:${PORT}`;
+async function runBrowser(model: string, tokens: number, repeats: number, port: number): Promise<BrowserBench> {
+  const app = await startApp(port);
   try {
-    await waitFor(`${baseUrl}/e2e-harness.html`, 60_000);
-    return await benchBrowser({ baseUrl, model, imageUrl: `/${path.relative('public', IMAGE)}`, question: QUESTION, tokens, repeats });
+    return await benchBrowser({ baseUrl: app.url, model, imageUrl: `/${path.relative('public', IMAGE)}`, question: QUESTION, tokens, repeats });
   } finally {
-    if (server.pid) process.kill(-server.pid);
+    app.stop();
   }
 }
 
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 const pct = (capture: number, none: number) => f((none / capture - 1) * 100, 1);
 
-/** Runs the benchmark and prints it; returns the exit code. */
-export async function main(args: string[]): Promise<number> {
-  if (args.includes('--scale')) return (await import('./scale.ts')).scaleMain(args);
-  if (args.includes('--deepstack')) return (await import('./deepstack.ts')).deepstackMain(args);
-  const model = arg(args, 'model', 'sayo-mini');
-  const tokens = Number(arg(args, 'tokens', '64'));
-  const repeats = Number(arg(args, 'repeats', '8'));
+/** The options of an engine run, as the command line gives them (lab/bench/cli.ts has their help). */
+export interface EngineOptions {
+  model: string;
+  tokens: number;
+  repeats: number;
+  skipBrowser?: boolean;
+  appPort: number;
+}
+
+/** Runs the engine benchmark and prints it; returns the exit code. */
+export async function runEngine({ model, tokens, repeats, skipBrowser, appPort }: EngineOptions): Promise<number> {
   console.log(`SAYO Lens engine benchmark: ${model}, ${IMAGE}, "${QUESTION}", ${tokens} new tokens, median of ${repeats}`);
   console.log(`load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores (other work on the machine skews every timing)`);
   const node = await benchNode({ model, image: path.join(ROOT, IMAGE), question: QUESTION, tokens, repeats });
-  const browser = args.includes('--skip-browser') ? undefined : await runBrowser(model, tokens, repeats);
+  const browser = skipBrowser ? undefined : await runBrowser(model, tokens, repeats, appPort);
   const row = (label: string, a: string, b: string) => console.log(`  ${label.padEnd(34)}${a.padStart(14)}${b.padStart(16)}`);
   console.log('');
   row('', 'Node (ORT CPU)', `Chromium (${browser?.backend ?? '-'})`);

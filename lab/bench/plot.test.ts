@@ -5,7 +5,8 @@
 import * as d3 from 'd3';
 import { describe, expect, it } from 'vitest';
 import { newestBy, pickNewest, plotReports, type NamedReport } from './plot.ts';
-import type { LadderEntry, ScaleReport } from './scale.ts';
+import type { LadderEntry } from './ladder.ts';
+import type { ScaleReport } from './report.ts';
 import type { DecodeResult, Precision } from './scale-node.ts';
 
 type Rung = ScaleReport['rungs'][number];

@@ -8,14 +8,15 @@
  * A/B), the most recent report that measured it wins (report timestamps); the caption names the runs drawn and those
  * superseded.
  *
- * Usage: npx tsx lab/bench/plot.ts <report.json>… <out.svg> [--png out.png]   (--png also renders the SVG in headless
+ * Usage: npm run bench -- --plot <report.json>… <out.svg> [--png out.png]   (--png also renders the SVG in headless
  * Chromium, to look at it)
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import * as d3 from 'd3';
 import { Window } from 'happy-dom';
-import type { LadderEntry, ScaleReport } from './scale.ts';
+import type { LadderEntry } from './ladder.ts';
+import type { ScaleReport } from './report.ts';
 import type { DecodeResult, MemoryResult, Precision, Variant } from './scale-node.ts';
 
 /** A saved report and the file it was read from (named in the caption). */
@@ -446,24 +447,5 @@ export async function renderPng(svgText: string, png: string): Promise<void> {
     await img.screenshot({ path: png });
   } finally {
     await browser.close();
-  }
-}
-
-if (process.argv[1]?.endsWith('plot.ts')) {
-  const args = process.argv.slice(2);
-  const pngAt = args.indexOf('--png');
-  const png = pngAt >= 0 ? args.splice(pngAt, 2)[1] : undefined;
-  const output = args.pop();
-  if (!args.length || !output?.endsWith('.svg') || (pngAt >= 0 && !png?.endsWith('.png'))) {
-    console.error('usage: npx tsx lab/bench/plot.ts <scale report .json>… <out .svg> [--png <out .png>]');
-    process.exit(2);
-  }
-  const reps = args.map((file) => ({ file, rep: JSON.parse(fs.readFileSync(file, 'utf8')) as ScaleReport }));
-  const text = plotReports(pickNewest(reps)) + '\n';
-  fs.writeFileSync(output, text);
-  console.log(`wrote ${output}`);
-  if (png) {
-    await renderPng(text, png);
-    console.log(`wrote ${png}`);
   }
 }

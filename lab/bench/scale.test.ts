@@ -7,7 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { ensureLadder, nodeJob, printBrowserSweeps, printReport, printWebGpu, quantizedUnits, variantsOf, webgpuRungs, weightBytesPerToken, type LadderEntry, type ScaleReport } from './scale.ts';
+import { scaleCommand } from './cli.ts';
+import { ensureLadder, quantizedUnits, variantsOf, weightBytesPerToken, type LadderEntry } from './ladder.ts';
+import { printBrowserSweeps, printReport, printWebGpu } from './print.ts';
+import type { ScaleReport } from './report.ts';
+import { nodeJob, webgpuRungs } from './run.ts';
 import type { DecodeResult, MemoryResult } from './scale-node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -175,8 +179,9 @@ describe('scale report printers', () => {
   });
 
   it('WebGPU rungs: none unless --webgpu names them', () => {
-    expect(webgpuRungs(['--rungs', 'mini,25m'])).toEqual([]);
-    expect(webgpuRungs(['--webgpu', 'mini,25m'])).toEqual(['mini', '25m']);
-    expect(webgpuRungs(['--webgpu', 'none'])).toEqual([]);
+    const asked = (args: string[]) => webgpuRungs(scaleCommand().parse(args, { from: 'user' }).opts().webgpu);
+    expect(asked(['--rungs', 'mini,25m'])).toEqual([]);
+    expect(asked(['--webgpu', 'mini,25m'])).toEqual(['mini', '25m']);
+    expect(asked(['--webgpu', 'none'])).toEqual([]);
   });
 });
