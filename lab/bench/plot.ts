@@ -231,41 +231,47 @@ const keep = (label: string) => label.replaceAll(' ', '\u00a0');
 const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 const load1 = (rep: ScaleReport) => `load ${rep.loadBefore[0].toFixed(1)} → ${(rep.loadAfter ?? rep.loadBefore)[0].toFixed(1)}`;
 
-/** The SVG text of the figures picked from the reports. */
-export function plotReports(data: PlotData): string {
-  const window = new Window();
-  const body = window.document.body as unknown as HTMLElement;
-  const svg = d3.select(body).append('svg').attr('xmlns', 'http://www.w3.org/2000/svg').attr('width', W).attr('font-family', 'sans-serif') as unknown as d3.Selection<SVGSVGElement, unknown, null, undefined>;
-  const bg = svg.append('rect').attr('width', W).attr('fill', 'white');
-  const root = svg.append('g') as unknown as Sel;
+/** Decode tokens/s of one variant of a rung's Node decode job. */
+const nodeTps = (r: PlotRung, k: Variant) => (r.node && !isErr(r.node.value.node) ? r.node.value.node?.variants[k]?.decodeTps : undefined);
+const decoderOf = (p: Precision) => (p === 'q4-all' ? 'q4' : p);
+/** Precisions of one rung 32 px apart, so a q4 point never sits on a q8 or fp32 one. */
+const apart = (data: PlotData, r: PlotRung) => {
+  const same = data.rungs.filter((x) => x.entry.rung === r.entry.rung);
+  return (same.indexOf(r) - (same.length - 1) / 2) * 32;
+};
+/** A rung's point at `y` (none when y was not measured). */
+const rungPoint = (data: PlotData, r: PlotRung, y: number | undefined): Point[] => (ok(y) ? [{ x: r.entry.params, y, shape: shapeOf(r.dtype), join: decoderOf(r.dtype), dx: apart(data, r) }] : []);
+/** The bandwidth limit of a rung: copy bandwidth ÷ decoder bytes. */
+const limitOf = (r: PlotRung) => {
+  const from = (r.node ?? r.browser ?? r.atImages)!;
+  return (from.from.rep.copyGBs * 1e9) / from.value.weightBytes;
+};
+/** One thread count of the Chromium thread A/B at a rung and image size; a count ONNX Runtime did not run is not drawn. */
+const threadsAt = (data: PlotData, rung: string, images: string, t: string) => {
+  const x = data.browserThreads.find((b) => b.value.rung === rung && b.value.images === images)?.value.result.byThreads?.[t];
+  return x && x.inUse === Number(t) ? x : undefined;
+};
 
-  // Decode against parameters, every rung and precision.
-  const v = (r: PlotRung, k: Variant) => (r.node && !isErr(r.node.value.node) ? r.node.value.node?.variants[k]?.decodeTps : undefined);
-  // Precisions of one rung 32 px apart, so a q4 point never sits on a q8 or fp32 one.
-  const apart = (r: PlotRung) => {
-    const same = data.rungs.filter((x) => x.entry.rung === r.entry.rung);
-    return (same.indexOf(r) - (same.length - 1) / 2) * 32;
-  };
-  const pt = (r: PlotRung, y: number | undefined): Point[] => (ok(y) ? [{ x: r.entry.params, y, shape: shapeOf(r.dtype), join: decoderOf(r.dtype), dx: apart(r) }] : []);
-  const decoderOf = (p: Precision) => (p === 'q4-all' ? 'q4' : p);
-  const limitOf = (r: PlotRung) => {
-    const from = (r.node ?? r.browser ?? r.atImages)!;
-    return (from.from.rep.copyGBs * 1e9) / from.value.weightBytes;
-  };
-  const ab2 = (rung: string, images: string, t: string) => {
-    const x = data.browserThreads.find((b) => b.value.rung === rung && b.value.images === images)?.value.result.byThreads?.[t];
-    return x && x.inUse === Number(t) ? x : undefined; // a count ONNX Runtime did not run is not drawn as that count
-  };
+/** Where the first row of panels starts. */
+const TOP = 48;
+/** The decode panel's box; the second row starts below it. */
+const DECODE_AT = { x: 80, y: TOP, w: 620, h: 340 };
+const ROW2 = TOP + DECODE_AT.h + 110;
+/** The prefill panel's box (the caption starts below it and its legend). */
+const PREFILL_AT = { x: 80, y: ROW2, w: 430, h: 250 };
+
+/** Decode against parameters, every rung and precision, with its legend and notes to the right. */
+function decodePanel(root: Sel, data: PlotData): void {
   const rs = data.rungs;
   const decode: Series[] = [
-    { name: 'bandwidth limit: copy GB/s ÷ decoder bytes', color: COLOR.limit, dash: '5 4', hollow: true, points: rs.flatMap((r) => pt(r, limitOf(r))) },
-    { name: 'ours, last layer captured (Node)', color: COLOR.last, dx: -10, points: rs.flatMap((r) => pt(r, v(r, 'last'))) },
-    { name: 'same weights, no attention outputs (Node)', color: COLOR.noattn, dx: -5, points: rs.flatMap((r) => pt(r, v(r, 'noattn'))) },
-    { name: 'transformers.js generate() (Node)', color: COLOR.tjs, dx: 0, points: rs.flatMap((r) => pt(r, v(r, 'tjs'))) },
-    { name: 'ours in Chromium WASM, last layer', color: COLOR.wasm, dx: 5, points: rs.flatMap((r) => pt(r, r.browser?.value.browser?.decodeTps?.last)) },
+    { name: 'bandwidth limit: copy GB/s ÷ decoder bytes', color: COLOR.limit, dash: '5 4', hollow: true, points: rs.flatMap((r) => rungPoint(data, r, limitOf(r))) },
+    { name: 'ours, last layer captured (Node)', color: COLOR.last, dx: -10, points: rs.flatMap((r) => rungPoint(data, r, nodeTps(r, 'last'))) },
+    { name: 'same weights, no attention outputs (Node)', color: COLOR.noattn, dx: -5, points: rs.flatMap((r) => rungPoint(data, r, nodeTps(r, 'noattn'))) },
+    { name: 'transformers.js generate() (Node)', color: COLOR.tjs, dx: 0, points: rs.flatMap((r) => rungPoint(data, r, nodeTps(r, 'tjs'))) },
+    { name: 'ours in Chromium WASM, last layer', color: COLOR.wasm, dx: 5, points: rs.flatMap((r) => rungPoint(data, r, r.browser?.value.browser?.decodeTps?.last)) },
     // Reports saved before the Chromium transformers.js variants have no such series.
     ...(rs.some((r) => r.browser?.value.browser?.decodeTps?.tjs !== undefined)
-      ? [{ name: 'transformers.js generate() in Chromium WASM', color: COLOR.tjs, dash: '2 3', hollow: true, dx: 15, points: rs.flatMap((r) => pt(r, r.browser?.value.browser?.decodeTps?.tjs)) }]
+      ? [{ name: 'transformers.js generate() in Chromium WASM', color: COLOR.tjs, dash: '2 3', hollow: true, dx: 15, points: rs.flatMap((r) => rungPoint(data, r, r.browser?.value.browser?.decodeTps?.tjs)) }]
       : []),
     {
       name: 'ours in Chromium WASM, 2 threads (thread A/B)',
@@ -273,12 +279,11 @@ export function plotReports(data: PlotData): string {
       dash: '2 3',
       hollow: true,
       dx: 10,
-      points: rs.filter((r) => r.dtype === 'fp32').flatMap((r) => pt(r, ab2(r.entry.rung, '100', '2')?.decodeTps)),
+      points: rs.filter((r) => r.dtype === 'fp32').flatMap((r) => rungPoint(data, r, threadsAt(data, r.entry.rung, '100', '2')?.decodeTps)),
     },
   ];
   const dAll = decode.flatMap((s) => s.points);
-  const top = 48;
-  const dAt = { x: 80, y: top, w: 620, h: 340 };
+  const dAt = DECODE_AT;
   const xParams: Axis = {
     label: 'parameters (log scale)',
     log: true,
@@ -303,10 +308,10 @@ export function plotReports(data: PlotData): string {
   for (const r of rs.filter((x) => shapeOf(x.dtype) === 'q4')) {
     const tps = r.browser?.value.browser?.decodeTps?.last;
     if (!ok(tps)) continue;
-    d.g.append('text').attr('x', d.x(r.entry.params) + apart(r) - 4).attr('y', d.y(tps) + 4).attr('text-anchor', 'end').attr('font-size', 11).attr('fill', COLOR.wasm).text('q4 in WASM: no 4-bit kernel');
+    d.g.append('text').attr('x', d.x(r.entry.params) + apart(data, r) - 4).attr('y', d.y(tps) + 4).attr('text-anchor', 'end').attr('font-size', 11).attr('fill', COLOR.wasm).text('q4 in WASM: no 4-bit kernel');
   }
   // Legend to the right of the plot, series then precisions.
-  let ly = top + 8;
+  let ly = TOP + 8;
   const lx = dAt.x + dAt.w + 40;
   ly += legend(root, lx, ly, decode.map((s) => ({ series: s, text: s.name }))) + 12;
   const precisionText: Record<Precision, string> = { fp32: 'fp32', q8: 'q8 decoder, 8-bit', q4: 'q4 decoder, 4-bit', 'q4-all': 'q4-all: every graph 4-bit' };
@@ -327,6 +332,10 @@ export function plotReports(data: PlotData): string {
   ];
   wrap(root, lx, ly + 6, notes.join(' '), 62, 11, '#555');
 
+}
+
+/** Prefill against image tokens; returns the height of its legend. */
+function prefillPanel(root: Sel, data: PlotData): number {
   // Prefill against image tokens: the mid rung's sweep (Node), its Chromium thread A/B, and every rung measured at more
   // image tokens (e.g. 2b at 1,296).
   const it = data.imageTokens?.value.filter((s) => !isErr(s.node)) ?? [];
@@ -341,10 +350,10 @@ export function plotReports(data: PlotData): string {
     });
   const abPts = (rung: string, t: string): Point[] =>
     data.browserThreads.filter((b) => b.value.rung === rung).flatMap((b) => {
-      const x = ab2(rung, b.value.images, t);
+      const x = threadsAt(data, rung, b.value.images, t);
       return x && ok(b.value.result.imageTokens) ? [{ x: b.value.result.imageTokens, y: x.prefillMs / 1000, shape: 'fp32' as Shape, join: 'ab' }] : [];
     }).sort((a, b) => a.x - b.x);
-  const atMore = rs.filter((r) => r.atImages);
+  const atMore = data.rungs.filter((r) => r.atImages);
   const prefill: Series[] = [
     { name: `${mid ?? '-'} fp32, ours, last layer captured (Node)`, color: COLOR.last, dx: -3, points: sweepPts('last') },
     { name: `${mid ?? '-'} fp32, no attention outputs (Node)`, color: COLOR.noattn, dx: 3, points: sweepPts('noattn') },
@@ -361,14 +370,17 @@ export function plotReports(data: PlotData): string {
     }),
   ].filter((s) => s.points.length);
   const pAll = prefill.flatMap((s) => s.points);
-  const row2 = top + dAt.h + 110;
-  const pAt = { x: 80, y: row2, w: 430, h: 250 };
+  const pAt = PREFILL_AT;
   const pX = logDomain(pAll.map((p) => p.x), 1.25);
   const pY = logDomain(pAll.map((p) => p.y), 1.6);
   const imageTicks = [...new Set(pAll.map((p) => p.x))].sort((a, b) => a - b);
   panel(root, pAt, 'Prefill against image tokens (1 ORT thread unless named)', { label: 'image tokens (log scale)', log: true, domain: pX, ticks: imageTicks, format: num }, { label: 'prefill s (log scale)', log: true, domain: pY, ticks: steps125(pY[0], pY[1]), format: fmt }, prefill);
   const pLegend = legend(root, pAt.x - 40, pAt.y + pAt.h + 56, prefill.map((s) => ({ series: s, text: s.name })));
+  return pLegend;
+}
 
+/** RSS over generated tokens. */
+function rssPanel(root: Sel, data: PlotData): void {
   // RSS over generated tokens: the longest run of the length sweep.
   const longest = data.lengths?.value.filter((s) => !isErr(s.node)).at(-1);
   const rss: Series[] = longest
@@ -381,7 +393,7 @@ export function plotReports(data: PlotData): string {
       ]
     : [];
   const rAll = rss.flatMap((s) => s.points);
-  const rAt = { x: 660, y: row2, w: 480, h: 250 };
+  const rAt = { x: 660, y: ROW2, w: 480, h: 250 };
   const rX = d3.max(rAll, (p) => p.x) ?? 1;
   const rY = (d3.max(rAll, (p) => p.y) ?? 1) * 1.15;
   const r = panel(root, rAt, 'Memory over the answer (RSS every 128 tokens)', { label: 'generated tokens', log: false, domain: [0, rX * 1.04], ticks: d3.ticks(0, rX, 5), format: num }, { label: 'process RSS MB', log: false, domain: [0, rY], ticks: d3.ticks(0, rY, 5), format: num }, rss);
@@ -392,8 +404,13 @@ export function plotReports(data: PlotData): string {
       .text(`${num(Math.round(first.y))} MB at token ${first.x} → ${num(Math.round(last.y))} MB at ${num(last.x)}`);
   }
 
+}
+
+/** The caption below the panels: the machine, every report drawn with what it gave, what was superseded; returns
+ * the y below it. */
+function caption(root: Sel, data: PlotData, prefillLegend: number): number {
   // Caption: the machine, then every report drawn (newest first) with what it gave, then what was superseded.
-  let cy = pAt.y + pAt.h + 56 + pLegend + 40;
+  let cy = PREFILL_AT.y + PREFILL_AT.h + 56 + prefillLegend + 40;
   const m = data.used[0]?.from.rep.machine;
   const cap = root.append('g').attr('font-size', 11).attr('fill', '#333');
   const line = (text: string, bold = false) => {
@@ -412,7 +429,20 @@ export function plotReports(data: PlotData): string {
     line(`Not drawn, superseded by a newer run of the same rung and precision: ${[...old].map(([from, cs]) => `${path.basename(from.file)} (${utc(from.rep.date)}: ${cs.map((c) => `${c.what}: ${c.labels.map(keep).join(', ')}`).join(' · ')})`).join('; ')}`);
   }
   line('Load = 1-minute load average at the run\'s start → end on this shared 2-core machine; above ~2 other work inflated the timings.');
-  const H = cy + 4;
+  return cy;
+}
+
+/** The SVG text of the figures picked from the reports. */
+export function plotReports(data: PlotData): string {
+  const window = new Window();
+  const body = window.document.body as unknown as HTMLElement;
+  const svg = d3.select(body).append('svg').attr('xmlns', 'http://www.w3.org/2000/svg').attr('width', W).attr('font-family', 'sans-serif') as unknown as d3.Selection<SVGSVGElement, unknown, null, undefined>;
+  const bg = svg.append('rect').attr('width', W).attr('fill', 'white');
+  const root = svg.append('g') as unknown as Sel;
+  decodePanel(root, data);
+  const prefillLegend = prefillPanel(root, data);
+  rssPanel(root, data);
+  const H = caption(root, data, prefillLegend) + 4;
   svg.attr('height', H);
   bg.attr('height', H);
   return body.innerHTML;
