@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { houseViolations, importsOf, shippingGraph, type HouseOptions } from './testutils/import-graph.ts';
+import { edgesUnder, houseViolations, importsOf, shippingGraph, type HouseOptions } from './testutils/import-graph.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -31,6 +31,23 @@ describe('the shipping import graph of this repo', () => {
 
   it('has no import from shipping code into the lab, no test code in src/, and dependencies = what ships imports', () => {
     expect(houseViolations(ROOT, HOUSE)).toEqual([]);
+  });
+});
+
+/** Inside the lab: what each part may not import (benchmarks and e2e stand apart and share lab/support; the
+ * benchmarks use the CLI through its command line, never its modules). */
+const LAB_WALLS: Array<[from: string, forbidden: string[]]> = [
+  ['lab/bench', ['e2e/', 'src/cli/']],
+  ['e2e', ['lab/bench/']],
+  ['lab/support', ['lab/bench/', 'e2e/']],
+];
+
+describe('walls inside the lab', () => {
+  it.each(LAB_WALLS)('%s imports nothing from %j', (from, forbidden) => {
+    const edges = edgesUnder(ROOT, from);
+    expect(edges.length).toBeGreaterThan(0);
+    expect(edges.filter((e) => e.to?.startsWith('<unresolved>'))).toEqual([]);
+    expect(edges.filter((e) => e.to && forbidden.some((f) => e.to!.startsWith(f))).map((e) => `${e.from} → ${e.to}`)).toEqual([]);
   });
 });
 
@@ -66,6 +83,14 @@ describe('the check itself', () => {
     expect(v).toHaveLength(6);
     // tsx (bin), ajv (imported) are used; a type-only package import needs no runtime dependency.
     expect(v.map((x) => x.detail).join('\n')).not.toMatch(/typeonlypkg|lists (tsx|ajv)/);
+    // Inside the lab, test files included.
+    write('lab/bench/run.ts', "import { page } from '../../e2e/page.ts';\nconsole.log(page);\n");
+    write('lab/bench/run.test.ts', "import { helper } from '../helper.ts';\nconsole.log(helper);\n");
+    write('e2e/page.ts', 'export const page = 1;\n');
+    expect(edgesUnder(tmp, 'lab/bench').map((e) => [e.from, e.to])).toEqual([
+      ['lab/bench/run.test.ts', 'lab/helper.ts'],
+      ['lab/bench/run.ts', 'e2e/page.ts'],
+    ]);
   });
 
   it('reads every import form TypeScript knows, not just `import … from`', () => {

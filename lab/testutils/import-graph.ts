@@ -114,21 +114,15 @@ export function shippingEntries(root: string): string[] {
   return [...htmlEntries(root, 'index.html'), ...bins.map((b) => posix(path.normalize(b)))];
 }
 
-/** Follows every import from the shipping entry points of the repo at `root`. */
-export function shippingGraph(root: string): ShippingGraph {
+/** Resolves the imports of a file of the repo at `root` as `tsc -p .` does (a relative path TypeScript does not
+ * resolve, e.g. a CSS file or a child script, is taken as the file it names). */
+function edgeResolver(root: string) {
   const options = compilerOptions(root);
   const host = ts.createCompilerHost(options);
-  const entries = shippingEntries(root);
-  const seen = new Set<string>();
-  const edges: ImportEdge[] = [];
-  const queue = [...entries];
-  while (queue.length) {
-    const rel = queue.pop()!;
-    if (seen.has(rel)) continue;
-    seen.add(rel);
+  return (rel: string): ImportEdge[] => {
     const abs = path.join(root, rel);
-    if (!CODE_EXT.test(rel) || !fs.existsSync(abs)) continue;
-    for (const { specifier, typeOnly } of importsOf(abs, fs.readFileSync(abs, 'utf8'))) {
+    if (!CODE_EXT.test(rel) || !fs.existsSync(abs)) return [];
+    return importsOf(abs, fs.readFileSync(abs, 'utf8')).map(({ specifier, typeOnly }) => {
       const pkg = packageOf(specifier);
       let to: string | null = null;
       if (pkg === null && !BUILTINS.has(specifier) && !specifier.startsWith('node:')) {
@@ -137,22 +131,45 @@ export function shippingGraph(root: string): ShippingGraph {
         const direct = path.resolve(path.dirname(abs), bare);
         const file = resolved ?? (fs.existsSync(direct) && fs.statSync(direct).isFile() ? direct : null);
         to = file ? posix(path.relative(root, file)) : `<unresolved> ${posix(path.relative(root, direct))}`;
-        if (file) queue.push(to);
       }
-      edges.push({ from: rel, specifier, to, pkg, typeOnly });
+      return { from: rel, specifier, to, pkg, typeOnly };
+    });
+  };
+}
+
+/** Follows every import from the shipping entry points of the repo at `root`. */
+export function shippingGraph(root: string): ShippingGraph {
+  const edgesOf = edgeResolver(root);
+  const entries = shippingEntries(root);
+  const seen = new Set<string>();
+  const edges: ImportEdge[] = [];
+  const queue = [...entries];
+  while (queue.length) {
+    const rel = queue.pop()!;
+    if (seen.has(rel)) continue;
+    seen.add(rel);
+    for (const e of edgesOf(rel)) {
+      edges.push(e);
+      if (e.to && !e.to.startsWith('<unresolved>')) queue.push(e.to);
     }
   }
   return { entries, files: [...seen].sort(), edges };
 }
 
-/** Every non-test code file under `dir` (repo-relative). */
-function codeFilesUnder(root: string, dir: string): string[] {
+/** Every import of every code file under `dir`, tests included (repo-relative). */
+export function edgesUnder(root: string, dir: string): ImportEdge[] {
+  const edgesOf = edgeResolver(root);
+  return codeFilesUnder(root, dir, true).flatMap(edgesOf);
+}
+
+/** Every code file under `dir` (repo-relative), test files only when `tests`. */
+function codeFilesUnder(root: string, dir: string, tests = false): string[] {
   const out: string[] = [];
   const walk = (rel: string) => {
     for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
       const r = posix(path.join(rel, e.name));
       if (e.isDirectory()) walk(r);
-      else if (CODE_EXT.test(e.name) && !TEST_FILE.test(r) && !r.endsWith('.d.ts')) out.push(r);
+      else if (CODE_EXT.test(e.name) && (tests || !TEST_FILE.test(r)) && !r.endsWith('.d.ts')) out.push(r);
     }
   };
   if (fs.existsSync(path.join(root, dir))) walk(dir);
