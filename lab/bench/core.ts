@@ -1,5 +1,5 @@
 /**
- * @file Benchmark of the reward core (issue #3): prints figures, asserts nothing timed.
+ * @file Benchmark of the reward core: prints figures, asserts nothing timed.
  * Run: `npx tsx lab/bench/core.ts`.
  *
  * 1. reward + selection for T = 500 generated tokens, H = 32 heads, N = 1,300 image tokens, from the raw attention
@@ -10,11 +10,14 @@
  * 5. r_v alone from the raw attention (selection first, then a and v of the selected tokens only, as the trainer does).
  * The raw-attention figures are memory-bound: T·H·N = 20.8 M float32 (83 MB) are read once per call.
  */
+import { Command } from 'commander';
 import { RewardCache } from '../../src/core/cache.ts';
 import { type Box, boxToTokens, gridFor } from '../../src/core/geometry.ts';
 import { computeReward, rewardRv, selectTopEntropy, tokenAV } from '../../src/core/reward.ts';
 import { mulberry32 as rng } from '../../src/engine/sampling.ts';
 import { median } from '../support/stats.ts';
+
+new Command('npx tsx lab/bench/core.ts').description("The reward core in Node: reward and selection for 500 tokens × 32 heads × 1,300 image tokens from the raw attention and from a RewardCache, a box edit with and without the cache, r_v alone. Printed, never asserted.").parse();
 
 const T = 500;
 const H = 32;

@@ -4,11 +4,14 @@
  * tokenAV per token and head, as the head matrix did before) against RewardCache.headRa, and the reward at one layer
  * from the raw attention (computeReward) against RewardCache.reward. Printed, never asserted.
  */
+import { Command } from 'commander';
 import { RewardCache } from '../../src/core/cache.ts';
 import { boxToTokens, type Grid } from '../../src/core/geometry.ts';
 import { computeReward, scoreRa, tokenAV } from '../../src/core/reward.ts';
 import { makeSession } from '../testutils/session.ts';
 import { median } from '../support/stats.ts';
+
+new Command('npx tsx lab/bench/ui-core.ts').description("The box-edit path's maths at Qwen2-VL-2B's shape in Node (28 layers × 12 heads, 1,300 image tokens, 32 tokens): raw attention against RewardCache. Printed, never asserted.").parse();
 
 const L = 28;
 const H = 12;

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium, type Page } from '@playwright/test';
+import { Command } from 'commander';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/chromium.ts';
 
 const SESSION = 'test-results/ui-bench/session-28x12x32.json';
@@ -86,10 +87,7 @@ async function diff(a: string, b: string) {
   }
 }
 
-const [mode, p, q] = process.argv.slice(2);
-if (mode === 'shoot' && p && q) await shoot(p, q);
-else if (mode === 'diff' && p && q) await diff(p, q);
-else {
-  console.error('usage: npx tsx lab/bench/ui-screens.ts shoot <url> <dir> | diff <dirA> <dirB>');
-  process.exit(2);
-}
+const cli = new Command('npx tsx lab/bench/ui-screens.ts').description('Screenshots of the compare view before and after a keyboard box edit, and their comparison.');
+cli.command('shoot').description('screenshot every viewport of the page at 1400×900 and 390×844').argument('<url>', 'the app (a vite preview)').argument('<dir>', 'folder for the PNGs').action(shoot);
+cli.command('diff').description('largest channel difference and differing pixels per screenshot of two sets').argument('<dirA>').argument('<dirB>').action(diff);
+await cli.parseAsync();

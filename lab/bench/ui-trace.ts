@@ -5,9 +5,22 @@
  * and thread (CPU) time are both printed: on a loaded machine the thread time is the steadier of the two. An event
  * nested in one of the same name (Paint of the HTML element inside the document's Paint) is counted once, and the
  * work each layout and style recalculation covered (dirty layout objects, restyled elements) is averaged.
- * Usage: npx tsx lab/bench/ui-trace.ts [trace.json] [key presses] (test-results/ui-bench/scrub.trace.json holds 31 presses)
+ * Usage: npx tsx lab/bench/ui-trace.ts [trace.json] [key presses] (`--help`; test-results/ui-bench/scrub.trace.json
+ * holds 31 presses)
  */
 import fs from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+
+const cli = new Command('npx tsx lab/bench/ui-trace.ts')
+  .description('Per renderer main-thread event, wall and thread time per key press of a Chromium trace written by SAYO_UI_PROFILE=trace npm run bench:ui.')
+  .argument('[trace]', 'the trace (.json)', 'test-results/ui-bench/box-edit.trace.json')
+  .argument('[presses]', 'key presses the trace holds (scrub.trace.json: 31)', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a whole number of key presses');
+    return n;
+  }, 40)
+  .parse();
+const [file, KEYS] = cli.processedArgs as [string, number];
 
 interface TraceEvent {
   name: string;
@@ -20,7 +33,6 @@ interface TraceEvent {
   args?: { data?: { frame?: string }; beginData?: { dirtyObjects?: number; totalObjects?: number }; elementCount?: number };
 }
 
-const file = process.argv[2] ?? 'test-results/ui-bench/box-edit.trace.json';
 const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as { traceEvents: TraceEvent[] } | TraceEvent[];
 const events = Array.isArray(raw) ? raw : raw.traceEvents;
 // The renderer's main thread: the thread that ran the page's key events.
@@ -43,7 +55,6 @@ for (const e of mainEvents) {
   t.work += e.name === 'Layout' ? (e.args?.beginData?.dirtyObjects ?? 0) : e.name === 'UpdateLayoutTree' ? (e.args?.elementCount ?? 0) : 0;
   totals.set(e.name, t);
 }
-const KEYS = Number(process.argv[3] ?? 40);
 console.log(`renderer main thread over ${KEYS} key presses (${file}); FunctionCall nests inside EventDispatch`);
 console.log(`  ${'event'.padEnd(18)} ${'wall ms/key'.padStart(12)} ${'cpu ms/key'.padStart(12)} ${'events'.padStart(7)}`);
 for (const [name, t] of [...totals].sort((a, b) => b[1].ms - a[1].ms)) {
