@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { defineConfig } from '@playwright/test';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, PREVIEW_HOST, PREVIEW_PORT, PREVIEW_URL } from './e2e/support/chromium.ts';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, PREVIEW_HOST, PREVIEW_PORT, PREVIEW_URL } from './lab/support/chromium.ts';
 
 const DIST = path.join(import.meta.dirname, 'dist');
 if (fs.existsSync(path.join(DIST, 'index.html')) && !fs.existsSync(path.join(DIST, 'e2e-harness.html'))) {

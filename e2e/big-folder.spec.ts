@@ -22,8 +22,8 @@ import path from 'node:path';
 import { expect, test, type Page, type Worker } from '@playwright/test';
 import { openHarness, pageAdapter, runHarness, type HarnessResult } from './support/harness.ts';
 import { serveFolder, type ModelServer } from './support/model-server.ts';
-import { parityImage } from './support/reference.ts';
-import { REPO_ROOT } from './support/exports.ts';
+import { parityImage } from '../lab/support/reference.ts';
+import { REPO_ROOT } from '../lab/support/exports.ts';
 
 const QUESTION = 'What shape is the blue object?';
 const PYTHON = path.join(REPO_ROOT, '.venv/bin/python');

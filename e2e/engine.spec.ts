@@ -6,9 +6,9 @@
  * and a WebGPU device destroyed mid-answer.
  */
 import { expect, test } from '@playwright/test';
-import { PREVIEW_URL } from './support/chromium.ts';
+import { PREVIEW_URL } from '../lab/support/chromium.ts';
 import { openHarness, pageAdapter, runHarness, watchRequests, type HarnessResult } from './support/harness.ts';
-import { maxAbsDiff, nodeSteps, parityImage } from './support/reference.ts';
+import { maxAbsDiff, nodeSteps, parityImage } from '../lab/support/reference.ts';
 import type { StepRecord } from '../src/engine/types.ts';
 
 const QUESTION = 'What shape is the blue object?';

@@ -12,17 +12,17 @@
  * answer on that folder too. A Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and
  * the engine's info and the app say it runs without DeepStack.
  *
- * The folders are built once per version of the exporter (e2e/support/exports.ts, shared with the Node tests) under
+ * The folders are built once per version of the exporter (lab/support/exports.ts, shared with the Node tests) under
  * test-results/exports/<hash>, and served to the page under /e2e-exports/ by a Playwright route (the app itself only
  * serves models/).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
-import { PREVIEW_URL } from './support/chromium.ts';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, EXPORT_FAMILIES as FAMILIES, EXPORT_MAX_NEW_TOKENS as MAX_NEW_TOKENS, type ExportAnswer as Answer, type ExportReference as FamilyReference, type ExportFamily, type Exports } from './support/exports.ts';
+import { PREVIEW_URL } from '../lab/support/chromium.ts';
+import { buildExports, EXPORT_BUILD_TIMEOUT_MS, EXPORT_FAMILIES as FAMILIES, EXPORT_MAX_NEW_TOKENS as MAX_NEW_TOKENS, type ExportAnswer as Answer, type ExportReference as FamilyReference, type ExportFamily, type Exports } from '../lab/support/exports.ts';
 import { openHarness, runHarness, watchRequests, type PlainStep } from './support/harness.ts';
-import { maxAbsDiff } from './support/reference.ts';
+import { maxAbsDiff } from '../lab/support/reference.ts';
 
 const SERVE_PREFIX = '/e2e-exports/';
 

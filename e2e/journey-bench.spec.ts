@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { makeSession } from '../src/session/fixture.ts';
+import { makeSession } from '../lab/testutils/session.ts';
 import { serializeSession } from '../src/session/serialize.ts';
 
 const OUT = 'test-results/journey-bench';

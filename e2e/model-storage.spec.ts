@@ -8,9 +8,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { PREVIEW_URL } from './support/chromium.ts';
+import { PREVIEW_URL } from '../lab/support/chromium.ts';
 import { openHarness, runHarness, watchRequests } from './support/harness.ts';
-import { parityImage } from './support/reference.ts';
+import { parityImage } from '../lab/support/reference.ts';
 
 const QUESTION = 'What shape is the blue object?';
 // The embedded model by URL (revision "url"), as a model on another host is loaded.

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import sharp from 'sharp';
 import { pick, ready, runDone, SAMPLES, SIDES } from './support/app.ts';
-import { PREVIEW_HOST } from './support/chromium.ts';
+import { PREVIEW_HOST } from '../lab/support/chromium.ts';
 
 const DIR = 'test-results/newcomer';
 const S0 = SAMPLES[0];

@@ -2,7 +2,7 @@
  * @file A question of a batch evaluation opened in the lens with no model loaded, in real Chromium against the built
  * app: `sayo eval --sessions` (spawned for real) writes session files, every model file request of the page is
  * refused (so no checkpoint can load), and the imported file shows the image, both answers, their heatmaps and the
- * row's r_v, with the note that nothing can run. First on a tiny exported Qwen3-VL pair (e2e/support/exports.ts),
+ * row's r_v, with the note that nothing can run. First on a tiny exported Qwen3-VL pair (lab/support/exports.ts),
  * then on the embedded SAYO-mini pair over held-out questions (`--keep diff:1`), whose views are screenshotted to
  * test-results/session-import, and to docs/screenshots/session-import-{desktop,phone}.png (the walkthrough's) when
  * SAYO_UPDATE_SCREENSHOTS=1, so that a CI run leaves the tracked pictures alone.
@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { runSayo } from '../src/cli/lib/run-cli.ts';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports } from './support/exports.ts';
+import { runSayo } from '../lab/testutils/run-cli.ts';
+import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports } from '../lab/support/exports.ts';
 import { SIDES } from './support/app.ts';
 
 const SHOTS = process.env.SAYO_UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/session-import';

@@ -3,7 +3,7 @@
  * worker engine, and watch the page's network so a CDN request or a SPA-fallback page fails the test.
  */
 import { expect, type Page } from '@playwright/test';
-import type { HarnessOptions, HarnessRun, PlainStep } from './harness-page.ts';
+import type { HarnessOptions, HarnessRun, PlainStep } from '../../lab/support/harness-page.ts';
 
 export type { HarnessOptions, HarnessRun, PlainStep };
 

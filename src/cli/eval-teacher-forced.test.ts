@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports } from '../../e2e/support/exports.ts';
+import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports } from '../../lab/support/exports.ts';
 import { boxToTokens, gridFor } from '../core/geometry.ts';
 import { sampleMetrics } from '../core/metrics.ts';
 import { sharesTokenIds } from '../engine/cross.ts';
@@ -16,7 +16,7 @@ import { parseSession } from '../session/serialize.ts';
 import { identicalTextGap } from './lib/sessions.ts';
 import { createNodeEngine } from '../engine/node.ts';
 import type { ModelInfo, PromptInfo, ScoreRequest, StepRecord } from '../engine/types.ts';
-import { hasStackTrace, runSayo } from './lib/run-cli.ts';
+import { hasStackTrace, runSayo } from '../../lab/testutils/run-cli.ts';
 
 const A = 'qwen3_vl' as const;
 const B = 'qwen3_vl_deepstack' as const;

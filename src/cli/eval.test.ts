@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasStackTrace, REPO_ROOT, runSayo } from './lib/run-cli.ts';
+import { hasStackTrace, REPO_ROOT, runSayo } from '../../lab/testutils/run-cli.ts';
 import { stripAttentionOutputs } from './onnx/attention.ts';
 import { readModel, writeModel } from './onnx/model.ts';
 

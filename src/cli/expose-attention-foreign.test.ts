@@ -13,8 +13,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExposeAttention } from './commands/expose-attention.ts';
-import { REPO_ROOT, runSayo } from './lib/run-cli.ts';
-import { maxAbsDiff } from './onnx/feeds.ts';
+import { REPO_ROOT, runSayo } from '../../lab/testutils/run-cli.ts';
+import { maxAbsDiff } from '../../lab/testutils/onnx-feeds.ts';
 import { readModel, toNum } from './onnx/model.ts';
 
 const SCRIPT = path.join(REPO_ROOT, 'training/tools/foreign_graphs.py');

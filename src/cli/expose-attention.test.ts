@@ -12,11 +12,11 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runExposeAttention } from './commands/expose-attention.ts';
 import { CliError } from './lib/errors.ts';
-import { hasStackTrace, REPO_ROOT, runSayo } from './lib/run-cli.ts';
-import { decoderFeeds, maxAbsDiff } from './onnx/feeds.ts';
+import { hasStackTrace, REPO_ROOT, runSayo } from '../../lab/testutils/run-cli.ts';
+import { decoderFeeds, maxAbsDiff } from '../../lab/testutils/onnx-feeds.ts';
 import { stripAttentionOutputs } from './onnx/attention.ts';
 import { readModel, writeModel } from './onnx/model.ts';
-import { writeToyDecoder } from './toy-decoder.testutil.ts';
+import { writeToyDecoder } from '../../lab/testutils/toy-decoder.ts';
 
 let dir = '';
 const spec = { layers: 3, heads: 2, headDim: 4 };

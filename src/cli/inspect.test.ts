@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stripAttentionOutputs } from './onnx/attention.ts';
 import { readModel, writeModel } from './onnx/model.ts';
-import { REPO_ROOT, runSayo } from './lib/run-cli.ts';
+import { REPO_ROOT, runSayo } from '../../lab/testutils/run-cli.ts';
 import { inspectFolder, type Check } from './lib/inspect-checks.ts';
 import { localFolder } from './lib/folder.ts';
 

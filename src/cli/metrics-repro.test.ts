@@ -12,8 +12,8 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { gridFor } from '../core/geometry.ts';
-import { compareRow, parseMetricsMarkdown, parsePrinted } from './lib/metrics-md.ts';
-import { REPO_ROOT, runSayo } from './lib/run-cli.ts';
+import { compareRow, parseMetricsMarkdown, parsePrinted } from '../../lab/testutils/metrics-md.ts';
+import { REPO_ROOT, runSayo } from '../../lab/testutils/run-cli.ts';
 
 describe('metrics Markdown reader', () => {
   it('reads numbers, percentages and their printed precision from metric tables only', () => {

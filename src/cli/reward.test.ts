@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCaseText } from '../core/case.ts';
-import { REPO_ROOT, type RewardFixture, diffWithin, loadFixture } from '../core/parity.testutil.ts';
+import { REPO_ROOT, type RewardFixture, diffWithin, loadFixture } from '../../lab/testutils/parity.ts';
 
 interface Run {
   status: number | null;

@@ -5,7 +5,7 @@
  * A cache holds, for a capture of `layers × heads × n` values per generated token (layer-major, then head-major):
  * - the sum of every (layer, head) row (v of every head, and of the head mean, in O(1));
  * - per layer, on first use, every token's head-mean map (float64): a box edit recomputes the reward at that layer
- *   in O(T·|targets|) instead of O(T·H·n) (bench/core.ts: under a millisecond for T = 500, H = 32, n = 1,300);
+ *   in O(T·|targets|) instead of O(T·H·n) (lab/bench/core.ts: under a millisecond for T = 500, H = 32, n = 1,300);
  * - on first use, the sum over tokens of the whole capture (and of the last few other token sets asked for), and of
  *   that sum its running totals along the image tokens, cell-major (every (layer, head) at one image token side by
  *   side): the R_a matrix of all layers and heads over those tokens costs O(L·H·runs of targets) per box edit, read

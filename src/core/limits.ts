@@ -120,7 +120,7 @@ export const INPUT_LIMITS = {
 } as const;
 
 /**
- * Upper bounds of a job spec's numbers by key path, applied by both job spec readers (src/jobspec/jobspec.ts and
+ * Upper bounds of a job spec's numbers by key path, applied by both job spec readers (lab/jobspec/jobspec.ts and
  * training/sayo_train/spec.py, whose limits.py holds the same table): model sizes within CONFIG_LIMITS / VISION_LIMITS
  * (nothing larger loads here), seeds within what numpy and torch accept, counts far above any planned run.
  */

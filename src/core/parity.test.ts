@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCaseText } from './case.ts';
 import { GeometryError, gridFor } from './geometry.ts';
-import { type GridFixture, type RewardFixture, PARITY_TOLERANCE, diffWithin, loadFixture } from './parity.testutil.ts';
+import { type GridFixture, type RewardFixture, PARITY_TOLERANCE, diffWithin, loadFixture } from '../../lab/testutils/parity.ts';
 
 describe('fixtures/grid-cases.json', () => {
   it('every case: gridFor gives the same resized size and grid, or rejects the same sizes', () => {

@@ -6,11 +6,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorkerEngine, type WorkerEngine } from './client.ts';
-import { threadWorker, type ThreadWorker } from './node-worker.testutil.ts';
+import { threadWorker, type ThreadWorker } from '../../lab/testutils/node-worker.ts';
 import type { GenerateRequest, ModelInfo, StepRecord } from './types.ts';
 
 const IMAGE: GenerateRequest['image'] = { kind: 'encoded', bytes: new Uint8Array([1, 2, 3]) };
-const STUB_WORKER = new URL('./stub-worker.testutil.ts', import.meta.url);
+const STUB_WORKER = new URL('../../lab/testutils/stub-worker.ts', import.meta.url);
 const GRACE_MS = 400;
 
 const engines: WorkerEngine[] = [];

@@ -3,7 +3,7 @@
  * identical text. The lens (cross-scoring two panels) and `sayo eval` (teacher-forced columns) build it here, so both
  * force the same tokens through `engine.score`.
  */
-import type { ModelInfo } from './types';
+import type { ModelInfo } from './types.ts';
 
 /**
  * Whether the author's token ids mean the same to the scorer: both checkpoints share the architecture (model type,

@@ -44,8 +44,3 @@ export function registryEntries(): RegistryEntry[] {
 export function registryEntry(id: string): RegistryEntry | undefined {
   return registry.models.find((m) => m.id === id);
 }
-
-/** Ids of the default pair: [base, trained]. */
-export function defaultPair(): [string, string] {
-  return registry.default;
-}

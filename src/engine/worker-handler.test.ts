@@ -6,7 +6,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerRequest, WorkerResponse } from './protocol.ts';
-import { createStubEngine } from './stub-engine.testutil.ts';
+import { createStubEngine } from '../../lab/testutils/stub-engine.ts';
 import { serveEngine, type ReplyPort } from './worker-handler.ts';
 import type { GenerateRequest } from './types.ts';
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SESSION_LIMITS } from '../core/limits.ts';
-import { makeSession } from './fixture.ts';
+import { makeSession } from '../../lab/testutils/session.ts';
 import { dataUrlImageHeader, readImageHeader, solidBmpDataUrl } from './image-header.ts';
 import { SessionError, parseSession, serializeSession } from './serialize.ts';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { bytesToBase64, bytesToBase64Js, base64ToBytes, base64ToFloats, floatsToBase64 } from './base64.ts';
 import { SessionError, parseSession, serializeSession } from './serialize.ts';
-import { makeSession } from './fixture.ts';
+import { makeSession } from '../../lab/testutils/session.ts';
 
 /** Parses, edits the raw JSON object, and re-parses; returns the error thrown. */
 function errorAfter(edit: (raw: any) => void): SessionError {

@@ -14,7 +14,7 @@ import { computeReward, selectTopEntropy } from '../core/reward.ts';
 import { createCommands } from './effects.ts';
 import { createLensStore } from './store.ts';
 import { LAST_LAYER } from './slices/view.ts';
-import { readPngSize } from '../ui/recordSession.testutil.ts';
+import { readPngSize } from '../../lab/testutils/record-session.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLE = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string }[])[1];

@@ -10,7 +10,7 @@ import { createNodeEngine } from '../engine/node.ts';
 import { createCommands, dataUrlToImage } from './effects.ts';
 import { createLensStore } from './store.ts';
 import { panelGrid, panelReward, targetsFor } from './derive.ts';
-import { readPngSize } from '../ui/recordSession.testutil.ts';
+import { readPngSize } from '../../lab/testutils/record-session.ts';
 import type { Box } from '../core/geometry.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

@@ -36,9 +36,9 @@ function renderApp() {
 const rv = (side: string) => Number(screen.getByTestId(`reward-${side}`).getAttribute('data-rv'));
 const ra = (side: string) => Number(screen.getByTestId(`reward-${side}`).getAttribute('data-ra'));
 
-/** Real output: the SAYO-mini pair run in plain Node by the app's own commands (see recordSession.testutil.ts). */
+/** Real output: the SAYO-mini pair run in plain Node by the app's own commands (see lab/testutils/record-session.ts). */
 function recordedSession(): string {
-  return execFileSync('npx', ['tsx', path.join(ROOT, 'src/ui/recordSession.testutil.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  return execFileSync('npx', ['tsx', path.join(ROOT, 'lab/testutils/record-session.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
 }
 
 beforeAll(() => {

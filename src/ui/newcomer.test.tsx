@@ -34,7 +34,7 @@ function renderApp() {
 let recorded: LensSession;
 
 beforeAll(() => {
-  const text = execFileSync('npx', ['tsx', path.join(ROOT, 'src/ui/recordSession.testutil.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const text = execFileSync('npx', ['tsx', path.join(ROOT, 'lab/testutils/record-session.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
   recorded = parseSession(text);
 });
 

@@ -155,8 +155,3 @@ def cell_coverage(grid: Grid, boxes) -> list[float]:
                     rects.append((a, b, cc, d))
             cover.append(_union_area(rects) / (f * f))
     return cover
-
-
-def token_cell(grid: Grid, k: int) -> tuple[int, int]:
-    """(row, col) of raster token k."""
-    return k // grid.cols, k % grid.cols

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sys
@@ -444,6 +445,16 @@ def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, lo
     return out
 
 
+def configure_logging(verbose: bool) -> None:
+    """Warnings and errors only unless `verbose`. onnxruntime's quantizer modules call logging.basicConfig(INFO) when
+    imported and then log every MatMul they quantize (thousands of lines for a real rung); with a handler already on
+    the root logger their basicConfig does nothing, and the root's level decides."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(name)s [%(levelname)s] %(message)s", stream=sys.stderr)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="sayo_train ladder", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rungs", default=",".join(n for n in ORDER if n not in OPT_IN),
@@ -454,7 +465,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch check of new rungs")
     ap.add_argument("--list", action="store_true", help="print the rungs and their dimensions; build nothing")
     ap.add_argument("--json", action="store_true", help="print the rungs as JSON on the last line")
+    ap.add_argument("--verbose", action="store_true", help="log at INFO (onnxruntime's quantizer: every MatMul)")
     a = ap.parse_args(argv)
+    configure_logging(a.verbose)
     names = [n.strip() for n in a.rungs.split(",") if n.strip()]
     if a.list:
         for n in ORDER:

@@ -2,7 +2,7 @@
 
 Three layers, in order, each reporting every problem it finds:
 1. YAML (1.2 core scalars as the TypeScript reader parses them: `1e-6` is a float, `yes` is a string; duplicate keys fail);
-2. the one JSON Schema, training/schema/job.schema.json (also read by src/jobspec with ajv): unknown keys, types, ranges;
+2. the one JSON Schema, training/schema/job.schema.json (also read by lab/jobspec with ajv): unknown keys, types, ranges;
 3. semantic checks the schema cannot express (shapes, cross-key consistency, files that must already exist).
 The layers live in spec_validate.py; this module holds the types and the loading. Relative paths resolve against the spec file's directory. The dataclasses mirror the YAML keys one to one; the schema's
 `description`s document each key.

@@ -2,7 +2,7 @@
 `<spec file>: <key.path>: <reason>` lines:
 
 1. `Yaml12Loader`: YAML with 1.2 core scalars as the TypeScript reader (`yaml` npm) parses them, duplicate keys refused;
-2. `schema_errors`: jsonschema errors in the same wording as src/jobspec/jobspec.ts (a vitest compares them);
+2. `schema_errors`: jsonschema errors in the same wording as lab/jobspec/jobspec.ts (a vitest compares them);
 3. `semantic_errors`: what JSON Schema cannot say (shapes, cross-key consistency, files). A file must already exist
    when no stage of the spec writes it: the data stage writes data.train and data.heldout; nothing writes model.init
    or a local data source.
@@ -55,7 +55,7 @@ Yaml12Loader.add_implicit_resolver(
 
 
 def structure_errors(doc) -> list[tuple[str, str]]:
-    """What the YAML layer refuses in both readers (src/jobspec/jobspec.ts says the same): numbers that are not finite
+    """What the YAML layer refuses in both readers (lab/jobspec/jobspec.ts says the same): numbers that are not finite
     (.nan, .inf) and nesting deeper than MAX_SPEC_DEPTH."""
     import math
 

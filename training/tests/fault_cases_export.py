@@ -1,12 +1,12 @@
 """The fault suite's Python door: hostile inputs to `python -m sayo_train export` (the CLI's main(), in this process,
 each case under a time limit; the custom-code case as a real subprocess answering "y" on stdin). Prints one JSON line
-per case {group, name, outcome, detail} with the outcomes of src/faults/tally.ts:
+per case {group, name, outcome, detail} with the outcomes of lab/faults/tally.ts:
   clear  exit 1 with exactly one `sayo_train export:` line, matching the case's message, no traceback
   crash  a traceback, an exception out of main(), another exit status
   hang   over the case's time limit
   wrong  accepted what must be refused (or a refusal that does not say what the case needs)
   lost   a file that existed before the case (an input, a previous export, a file beside) changed
-Run by src/faults/faults.test.ts; standalone: OMP_NUM_THREADS=1 .venv/bin/python training/tests/fault_cases_export.py
+Run by lab/faults/faults.test.ts; standalone: OMP_NUM_THREADS=1 .venv/bin/python training/tests/fault_cases_export.py
 """
 from __future__ import annotations
 

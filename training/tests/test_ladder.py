@@ -2,6 +2,8 @@
 random weights, exported by sayo_train.hf_export and checked against Hugging Face in onnxruntime), then served from
 the cache on the second call."""
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from sayo_train import ladder
@@ -151,3 +153,19 @@ def test_the_8b_rung_is_written_and_exported_a_piece_at_a_time(tmp_path):
         ort.InferenceSession(str(tmp_path / "8b" / "onnx" / f), providers=["CPUExecutionProvider"])
     # transformers.js loads the precision that was written by default
     assert json.loads((tmp_path / "8b" / "config.json").read_text())["transformers.js_config"]["dtype"] == "q4"
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_quantizer_info_logging_is_quiet_unless_verbose(verbose):
+    """onnxruntime's matmul_nbits_quantizer sets the root logger to INFO when imported; after the ladder's logging
+    setup its INFO lines show only with --verbose (a fresh interpreter: pytest configures logging of its own)."""
+    code = ("import logging; from sayo_train.ladder import configure_logging; configure_logging(%r); "
+            "import onnxruntime.quantization.matmul_nbits_quantizer; "
+            "logging.getLogger('onnxruntime.quantization.onnx_quantizer').info('INFO-LINE'); "
+            "logging.getLogger('onnxruntime.quantization').warning('WARNING-LINE')") % verbose
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "WARNING-LINE" in r.stderr
+    assert ("INFO-LINE" in r.stderr) == verbose
+

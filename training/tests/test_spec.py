@@ -269,7 +269,7 @@ SHARED = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "jobspec
 @pytest.mark.parametrize("case", SHARED["cases"], ids=[c["name"] for c in SHARED["cases"]])
 def test_job_spec_cases_shared_with_the_typescript_reader(tmp_path, case):
     """fixtures/jobspec-cases.json: aliases (billion laughs), non-finite numbers, nesting and SPEC_LIMITS give the
-    same lines here as in src/jobspec/jobspec.ts, in well under a second."""
+    same lines here as in lab/jobspec/jobspec.ts, in well under a second."""
     import time
     base = (Path(__file__).resolve().parents[2] / SHARED["base"]).read_text()
     text = case.get("text") or (base.replace(*case["replace"], 1) if case.get("replace") else base)

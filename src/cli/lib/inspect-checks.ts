@@ -6,7 +6,7 @@
 import { ModelRegistry, PretrainedConfig } from '@huggingface/transformers';
 import { familyFor } from '../../engine/families/index.ts';
 import { dtypeText, fitProblem, gib, type SizedFile } from '../../engine/fit.ts';
-import { REEXPORT_FIX } from '../../engine/families/layout.ts';
+import { dtypeFileSuffix, REEXPORT_FIX } from '../../engine/families/layout.ts';
 import { CliError, messageOf } from './errors.ts';
 import { readJson, type ModelFolder } from './folder.ts';
 import { checkChatTemplate, checkLoads, checkProcessorClass, checkSpecialIds, checkVocabFits, embeddingRows, tokenIds } from './inspect-runnable.ts';
@@ -21,10 +21,6 @@ export interface Check {
   message: string;
 }
 
-/** transformers.js file suffix per dtype. */
-export const DTYPE_SUFFIX: Record<string, string> = {
-  fp32: '', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q8: '_quantized', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
-};
 const SESSIONS = ['vision_encoder', 'embed_tokens', 'decoder_model_merged'] as const;
 const JSON_FILES = ['config.json', 'generation_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'];
 const SPECIAL_TOKENS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>', '<|vision_end|>', '<|image_pad|>'];
@@ -55,7 +51,7 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 /** The ONNX file name of a session for the folder's dtype (config "transformers.js_config".dtype, or `dtype`). */
 export function sessionFile(session: string, dtype: unknown): string {
   const d = typeof dtype === 'string' ? dtype : dtype && typeof dtype === 'object' ? (dtype as Json)[session] : undefined;
-  const suffix = typeof d === 'string' ? (DTYPE_SUFFIX[d] ?? `_${d}`) : '';
+  const suffix = typeof d === 'string' ? dtypeFileSuffix(d) : '';
   return `onnx/${session}${suffix}.onnx`;
 }
 

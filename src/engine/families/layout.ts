@@ -7,6 +7,16 @@
  */
 import type { ModelFamily } from './types.ts';
 
+/** transformers.js's ONNX file suffix per dtype: `onnx/<session><suffix>.onnx`. */
+const DTYPE_SUFFIX: Record<string, string> = {
+  fp32: '', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q8: '_quantized', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
+};
+
+/** The file suffix of a dtype's ONNX graphs (`_<dtype>` for one transformers.js has no special name for). */
+export function dtypeFileSuffix(dtype: string): string {
+  return DTYPE_SUFFIX[dtype] ?? `_${dtype}`;
+}
+
 /** The ONNX Runtime session fields read here (onnxruntime-node and onnxruntime-web both have them). */
 interface SessionMetadata {
   inputMetadata?: ReadonlyArray<{ name: string; isTensor?: boolean; shape?: ReadonlyArray<number | string> }>;

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useChromiumPage } from '../../../e2e/support/bundle.ts';
+import { useChromiumPage } from '../../../lab/support/bundle.ts';
 
 const ENTRY = `
 import { headMatrixPlan, renderHeadMatrix, HEAD_MATRIX_DEFAULTS } from './headMatrix.ts';

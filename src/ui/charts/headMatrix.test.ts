@@ -15,7 +15,7 @@ import {
   headMatrixSummary,
 } from './headMatrix.ts';
 import { colorFor, divergingScale, sharedScale } from './scale.ts';
-import { makeSession } from '../../session/fixture.ts';
+import { makeSession } from '../../../lab/testutils/session.ts';
 import { scoreRa } from '../../core/reward.ts';
 import { panelCache } from '../../state/derive.ts';
 import type { StepRecord } from '../../engine/types.ts';

@@ -4,7 +4,7 @@
  * normalisation gives new ones.
  */
 import { describe, expect, it } from 'vitest';
-import { makeSession } from '../../session/fixture.ts';
+import { makeSession } from '../../../lab/testutils/session.ts';
 import type { Box } from '../../core/geometry.ts';
 import { compareFrom, panelStatic } from './useCompare.ts';
 

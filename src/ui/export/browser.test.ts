@@ -8,15 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useChromiumPage } from '../../../e2e/support/bundle.ts';
-import { makeSession } from '../../session/fixture.ts';
+import { useChromiumPage } from '../../../lab/support/bundle.ts';
+import { makeSession } from '../../../lab/testutils/session.ts';
 import { serializeSession } from '../../session/serialize.ts';
 
 const ENTRY = `
 import { createStore, get, set } from 'idb-keyval';
 import { clearSession, loadSession, saveSession, DB_NAME, STORE_NAME, CURRENT_KEY } from '../../session/persist.ts';
 import { serializeSession } from '../../session/serialize.ts';
-import { makeSession } from '../../session/fixture.ts';
+import { makeSession } from '../../../lab/testutils/session.ts';
 import { renderHeatmap, renderHeatmapRegions, heatmapPlan, HEATMAP_DEFAULTS } from '../charts/heatmap.ts';
 import { renderDiffHeatmap } from '../charts/diffHeatmap.ts';
 import { colorFor, sharedScale } from '../charts/scale.ts';

@@ -1,7 +1,7 @@
 /**
  * @file Qwen3-VL with DeepStack in the Node engine (onnxruntime-node), on the folder `sayo_train export` writes for a
  * tiny random-weight Qwen3VLForConditionalGeneration with DeepStack after all 3 text layers
- * (e2e/support/exports.ts builds it with HF's answer): the greedy answer reproduces HF's prompt ids, tokens and
+ * (lab/support/exports.ts builds it with HF's answer): the greedy answer reproduces HF's prompt ids, tokens and
  * per-token attention over the image (every layer and head) within 1e-4, and teacher-forced scoring of those tokens
  * — whose one prefill call carries the image and so must apply DeepStack too — reproduces the same rows. A Qwen3-VL
  * folder whose config lists DeepStack but whose graphs carry none (another exporter's) still answers, and its info
@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../e2e/support/exports.ts';
-import { maxAbsDiff } from '../../../../e2e/support/reference.ts';
-import { hasStackTrace, runSayo } from '../../../cli/lib/run-cli.ts';
+import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../lab/support/exports.ts';
+import { maxAbsDiff } from '../../../../lab/support/reference.ts';
+import { hasStackTrace, runSayo } from '../../../../lab/testutils/run-cli.ts';
 import { createNodeEngine } from '../../node.ts';
 import type { StepRecord } from '../../types.ts';
 

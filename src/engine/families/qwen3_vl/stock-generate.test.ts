@@ -2,7 +2,7 @@
  * @file A DeepStack export runs in anyone's transformers.js app: stock `Qwen3VLForConditionalGeneration.generate()`
  * (@huggingface/transformers, unmodified, onnxruntime-node), with `AutoProcessor`, greedy, `output_attentions`, on
  * the folder `sayo_train export` writes for a tiny random-weight Qwen3-VL with DeepStack after all 3 text layers
- * (e2e/support/exports.ts), reproduces Hugging Face's prompt ids, greedy tokens and per-token attention over the
+ * (lab/support/exports.ts), reproduces Hugging Face's prompt ids, greedy tokens and per-token attention over the
  * image. No engine code of ours runs here: transformers.js merges the image rows, DeepStack column blocks and all, into
  * the embedding rows of the image tokens. Control: the same run with the vision graph's DeepStack blocks zeroed (what
  * the decoder sees from a tower without DeepStack) moves the attention far outside the tolerance, so the comparison
@@ -11,8 +11,8 @@
 import path from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { transformersJs, type TjsAnswer } from '../../../../bench/tjs-generate.ts';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../e2e/support/exports.ts';
+import { transformersJs, type TjsAnswer } from '../../../../lab/support/tjs-generate.ts';
+import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../lab/support/exports.ts';
 
 let exports: Exports;
 beforeAll(() => {
@@ -20,7 +20,7 @@ beforeAll(() => {
 }, EXPORT_BUILD_TIMEOUT_MS);
 
 /**
- * transformers.js's own generate() on the folder (the benchmark's runner, bench/tjs-generate.ts: AutoProcessor, the
+ * transformers.js's own generate() on the folder (the benchmark's runner, lab/support/tjs-generate.ts: AutoProcessor, the
  * chat template, greedy), with `output_attentions`. `zeroDeepstack` zeroes image_features' blocks 1…K as the vision
  * session returns them.
  */
