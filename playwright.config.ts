@@ -11,7 +11,9 @@ import { CHROMIUM_ARGS, CHROMIUM_PATH, PREVIEW_HOST, PREVIEW_PORT, PREVIEW_URL }
 
 const DIST = path.join(import.meta.dirname, 'dist');
 if (fs.existsSync(path.join(DIST, 'index.html')) && !fs.existsSync(path.join(DIST, 'e2e-harness.html'))) {
-  throw new Error('dist/ is a production build without the e2e harness page: build it with `npx vite build --mode e2e`');
+  throw new Error(
+    'dist/ is a production build without the e2e harness page: build it with `npx vite build --mode e2e`',
+  );
 }
 
 export default defineConfig({

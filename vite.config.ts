@@ -71,7 +71,8 @@ function modelsRevision(): string {
 function staticTree(resolve: (rel: string) => string | null) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void) => {
     // Module requests (`/models/registry.json?import`) belong to Vite's transform pipeline, not to this file server.
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || /[?&](import|url|raw|inline)\b/.test(req.url ?? '')) return next();
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || /[?&](import|url|raw|inline)\b/.test(req.url ?? ''))
+      return next();
     let rel: string;
     try {
       rel = decodeURIComponent((req.url ?? '/').split('?')[0]).replace(/^\/+/, '');
@@ -112,13 +113,22 @@ function engineAssets(): Plugin {
       outDir = path.resolve(cfg.root, cfg.build.outDir);
     },
     configureServer(server) {
-      server.middlewares.use('/models', staticTree((rel) => path.join(MODELS_DIR, rel)));
+      server.middlewares.use(
+        '/models',
+        staticTree((rel) => path.join(MODELS_DIR, rel)),
+      );
       server.middlewares.use('/ort', staticTree(ortPath));
     },
     configurePreviewServer(server) {
       // Preview serves what the build wrote, so the e2e tests exercise the real build output.
-      server.middlewares.use('/models', staticTree((rel) => path.join(outDir, 'models', rel)));
-      server.middlewares.use('/ort', staticTree((rel) => (ORT_FILES.includes(rel) ? path.join(outDir, 'ort', rel) : null)));
+      server.middlewares.use(
+        '/models',
+        staticTree((rel) => path.join(outDir, 'models', rel)),
+      );
+      server.middlewares.use(
+        '/ort',
+        staticTree((rel) => (ORT_FILES.includes(rel) ? path.join(outDir, 'ort', rel) : null)),
+      );
     },
     generateBundle(_options, bundle) {
       // ORT's bundle references its wasm via import.meta.url, so Vite emits a 27 MB copy; the engine always sets

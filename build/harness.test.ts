@@ -8,7 +8,10 @@ import config, { HARNESS_MODE } from '../vite.config.ts';
 type Input = Record<string, string>;
 
 async function inputOf(mode: string): Promise<Input> {
-  const resolved = typeof config === 'function' ? await config({ mode, command: 'build', isSsrBuild: false, isPreview: false }) : config;
+  const resolved =
+    typeof config === 'function'
+      ? await config({ mode, command: 'build', isSsrBuild: false, isPreview: false })
+      : config;
   return (resolved.build?.rolldownOptions?.input ?? {}) as Input;
 }
 

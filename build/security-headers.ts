@@ -25,7 +25,15 @@ export function contentSecurityPolicy(options: { dev?: boolean; header?: boolean
     'default-src': ["'self'"],
     'script-src': ["'self'", "'wasm-unsafe-eval'", 'blob:', ...(options.dev ? ["'unsafe-inline'"] : [])],
     'worker-src': ["'self'", 'blob:'],
-    'connect-src': ["'self'", 'https:', 'http://127.0.0.1:*', 'http://localhost:*', 'blob:', 'data:', ...(options.dev ? ['ws:'] : [])],
+    'connect-src': [
+      "'self'",
+      'https:',
+      'http://127.0.0.1:*',
+      'http://localhost:*',
+      'blob:',
+      'data:',
+      ...(options.dev ? ['ws:'] : []),
+    ],
     'img-src': ["'self'", 'data:', 'blob:'],
     'style-src': ["'self'", "'unsafe-inline'"],
     'font-src': ["'self'"],
@@ -61,12 +69,18 @@ export function securityHeaders(dev: boolean): Record<string, string> {
 
 /** Vite plugin: the headers in dev and preview, the <meta> policy in every built HTML page. */
 export function securityPolicy(): Plugin {
-  const use = (dev: boolean) => (server: { middlewares: { use(fn: (req: unknown, res: { setHeader(k: string, v: string): void }, next: () => void) => void): void } }) => {
-    server.middlewares.use((_req, res, next) => {
-      for (const [k, v] of Object.entries(securityHeaders(dev))) res.setHeader(k, v);
-      next();
-    });
-  };
+  const use =
+    (dev: boolean) =>
+    (server: {
+      middlewares: {
+        use(fn: (req: unknown, res: { setHeader(k: string, v: string): void }, next: () => void) => void): void;
+      };
+    }) => {
+      server.middlewares.use((_req, res, next) => {
+        for (const [k, v] of Object.entries(securityHeaders(dev))) res.setHeader(k, v);
+        next();
+      });
+    };
   let building = false;
   return {
     name: 'sayo-security-policy',
@@ -77,7 +91,13 @@ export function securityPolicy(): Plugin {
     configurePreviewServer: use(false),
     transformIndexHtml() {
       if (!building) return [];
-      return [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy() }, injectTo: 'head-prepend' }];
+      return [
+        {
+          tag: 'meta',
+          attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy() },
+          injectTo: 'head-prepend',
+        },
+      ];
     },
   };
 }

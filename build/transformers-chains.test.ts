@@ -21,7 +21,9 @@ describe('transformers.js session chains', () => {
   });
 
   it('fails loudly when a declared chain has changed shape', () => {
-    expect(() => fixChains('let webInitChain = Promise.resolve(); webInitChain = webInitChain.finally(load);')).toThrow(/re-check the fix/);
+    expect(() => fixChains('let webInitChain = Promise.resolve(); webInitChain = webInitChain.finally(load);')).toThrow(
+      /re-check the fix/,
+    );
   });
 
   it('the rewritten chain runs the next load after a failed one; the original does not', async () => {
@@ -34,6 +36,9 @@ describe('transformers.js session chains', () => {
     };
     const original = 'webInitChain = webInitChain.then(load)';
     expect(await run(original)).toEqual(['protobuf parsing failed', 'protobuf parsing failed']);
-    expect(await run(fixChains(`let webInitChain; ${original}`).replace('let webInitChain; ', ''))).toEqual(['protobuf parsing failed', 'session']);
+    expect(await run(fixChains(`let webInitChain; ${original}`).replace('let webInitChain; ', ''))).toEqual([
+      'protobuf parsing failed',
+      'session',
+    ]);
   });
 });

@@ -28,7 +28,10 @@ export function fixChains(code: string, id = 'transformers.js'): string {
     if (!out.includes(`var ${name}`) && !out.includes(`let ${name}`)) continue;
     const before = out;
     out = out.replace(pattern, replacement);
-    if (out === before) throw new Error(`${id}: ${name} is declared but its chained call was not found; re-check the fix in build/transformers-chains.ts`);
+    if (out === before)
+      throw new Error(
+        `${id}: ${name} is declared but its chained call was not found; re-check the fix in build/transformers-chains.ts`,
+      );
   }
   return out;
 }

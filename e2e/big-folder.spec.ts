@@ -34,19 +34,40 @@ const BIG = process.env.SAYO_BIG_WEBGPU === '1';
 
 /** Runs training/tools/pad_folder.py; returns what it wrote (kept in <out>/pad.json: a folder built with the same
  * arguments is used again, since the large one takes minutes to write). */
-function padFolder(out: string, padBytes: number, tensorBytes: number, chunkBytes: number): { padding_bytes: number; chunks: Record<string, number>; weight_bytes: number } {
+function padFolder(
+  out: string,
+  padBytes: number,
+  tensorBytes: number,
+  chunkBytes: number,
+): { padding_bytes: number; chunks: Record<string, number>; weight_bytes: number } {
   const args = { padBytes, tensorBytes, chunkBytes };
   const kept = path.join(out, 'pad.json');
   if (fs.existsSync(kept)) {
     const k = JSON.parse(fs.readFileSync(kept, 'utf8'));
-    const intact = Object.entries(k.written.chunks as Record<string, number>).every(([c, b]) => fs.statSync(path.join(out, 'onnx', c), { throwIfNoEntry: false })?.size === b);
+    const intact = Object.entries(k.written.chunks as Record<string, number>).every(
+      ([c, b]) => fs.statSync(path.join(out, 'onnx', c), { throwIfNoEntry: false })?.size === b,
+    );
     if (JSON.stringify(k.args) === JSON.stringify(args) && intact) return k.written;
   }
-  const run = spawnSync(PYTHON, ['training/tools/pad_folder.py', SAYO_MINI, out, '--pad-bytes', String(padBytes), '--tensor-bytes', String(tensorBytes), '--chunk-bytes', String(chunkBytes)], {
-    cwd: REPO_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
-  });
+  const run = spawnSync(
+    PYTHON,
+    [
+      'training/tools/pad_folder.py',
+      SAYO_MINI,
+      out,
+      '--pad-bytes',
+      String(padBytes),
+      '--tensor-bytes',
+      String(tensorBytes),
+      '--chunk-bytes',
+      String(chunkBytes),
+    ],
+    {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
+    },
+  );
   if (run.status !== 0) throw new Error(`pad_folder.py failed: ${run.error?.message ?? run.stderr}`);
   const written = JSON.parse(run.stdout);
   fs.writeFileSync(kept, JSON.stringify({ args, written }));
@@ -79,10 +100,20 @@ function probeWasmMemory(page: Page): void {
 async function wasmMemoryBytes(page: Page): Promise<number> {
   const sizes: number[] = [];
   for (const w of page.workers() as Worker[]) {
-    const s = await w.evaluate(() => (self as unknown as { __sayoMemories?: WebAssembly.Memory[] }).__sayoMemories?.map((m) => m.buffer.byteLength) ?? []).catch(() => []);
+    const s = await w
+      .evaluate(
+        () =>
+          (self as unknown as { __sayoMemories?: WebAssembly.Memory[] }).__sayoMemories?.map(
+            (m) => m.buffer.byteLength,
+          ) ?? [],
+      )
+      .catch(() => []);
     sizes.push(...s);
   }
-  expect(sizes, 'no WebAssembly.Memory seen in the engine worker: the probe was installed after ONNX Runtime started').toHaveLength(1);
+  expect(
+    sizes,
+    'no WebAssembly.Memory seen in the engine worker: the probe was installed after ONNX Runtime started',
+  ).toHaveLength(1);
   return sizes[0];
 }
 
@@ -93,14 +124,18 @@ function sampleChromiumMemory(everyMs = 500) {
     for (const d of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(d)) continue;
       try {
-        const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+        const stat = fs
+          .readFileSync(`/proc/${d}/stat`, 'utf8')
+          .replace(/^.*\) /, '')
+          .split(' ');
         parent.set(Number(d), Number(stat[1]));
       } catch {
         // the process ended between the listing and the read
       }
     }
     const mine = (pid: number): boolean => {
-      for (let p = pid, i = 0; p > 1 && i < 64; p = parent.get(p) ?? 0, i++) if (p === process.pid) return pid !== process.pid;
+      for (let p = pid, i = 0; p > 1 && i < 64; p = parent.get(p) ?? 0, i++)
+        if (p === process.pid) return pid !== process.pid;
       return false;
     };
     return [...parent.keys()].filter(mine);
@@ -144,7 +179,10 @@ function declaredFolder(): { dir: string; total: number } {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.cpSync(SAYO_MINI, dir, { recursive: true });
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  config['transformers.js_config'] = { ...config['transformers.js_config'], use_external_data_format: { 'decoder_model_merged.onnx': 3 } };
+  config['transformers.js_config'] = {
+    ...config['transformers.js_config'],
+    use_external_data_format: { 'decoder_model_merged.onnx': 3 },
+  };
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   const chunks = [2e9, 2e9, 0.6e9];
   chunks.forEach((bytes, i) => {
@@ -152,12 +190,16 @@ function declaredFolder(): { dir: string; total: number } {
     fs.ftruncateSync(fd, bytes);
     fs.closeSync(fd);
   });
-  const graphs = ['decoder_model_merged.onnx', 'embed_tokens.onnx', 'vision_encoder.onnx'].reduce((a, f) => a + fs.statSync(path.join(dir, 'onnx', f)).size, 0);
+  const graphs = ['decoder_model_merged.onnx', 'embed_tokens.onnx', 'vision_encoder.onnx'].reduce(
+    (a, f) => a + fs.statSync(path.join(dir, 'onnx', f)).size,
+    0,
+  );
   return { dir, total: chunks.reduce((a, b) => a + b, 0) + graphs };
 }
 
 const tokens = (r: HarnessResult) => r.steps.map((s) => s.tokenId);
-const weightRequests = (s: ModelServer, method: string) => s.log.filter((r) => r.method === method && /\.onnx(_data(_\d+)?)?$/.test(r.path));
+const weightRequests = (s: ModelServer, method: string) =>
+  s.log.filter((r) => r.method === method && /\.onnx(_data(_\d+)?)?$/.test(r.path));
 
 test.describe('large folders', () => {
   let image: string;
@@ -166,12 +208,21 @@ test.describe('large folders', () => {
     fs.mkdirSync(WORK, { recursive: true });
   });
 
-  test('a folder over 4 GiB is refused on WASM before any weight is downloaded, naming its size, the limit and the fix', async ({ page }) => {
+  test('a folder over 4 GiB is refused on WASM before any weight is downloaded, naming its size, the limit and the fix', async ({
+    page,
+  }) => {
     const { dir, total } = declaredFolder();
     const server = await serveFolder(dir);
     try {
       await openHarness(page);
-      const err = await page.evaluate((url) => window.sayoHarness.load({ kind: 'url', url }, 'wasm').then(() => null, (e: { code: string; message: string }) => ({ code: e.code, message: e.message })), server.url);
+      const err = await page.evaluate(
+        (url) =>
+          window.sayoHarness.load({ kind: 'url', url }, 'wasm').then(
+            () => null,
+            (e: { code: string; message: string }) => ({ code: e.code, message: e.message }),
+          ),
+        server.url,
+      );
       expect(err?.code).toBe('out_of_memory');
       expect(err?.message).toContain(`${(total / GIB).toFixed(2)} GiB`);
       expect(err?.message).toContain('4.00 GiB');
@@ -180,8 +231,21 @@ test.describe('large folders', () => {
       expect(err?.message).toMatch(/Nothing was downloaded\.$/);
       // Only HEAD requests reached the graphs and the weights; no body byte of them was sent.
       expect(weightRequests(server, 'GET')).toEqual([]);
-      expect(weightRequests(server, 'HEAD').map((r) => r.path).sort()).toEqual(
-        ['decoder_model_merged.onnx', 'decoder_model_merged.onnx_data', 'decoder_model_merged.onnx_data_1', 'decoder_model_merged.onnx_data_2', 'embed_tokens.onnx', 'vision_encoder.onnx'].map((f) => `onnx/${f}`).sort(),
+      expect(
+        weightRequests(server, 'HEAD')
+          .map((r) => r.path)
+          .sort(),
+      ).toEqual(
+        [
+          'decoder_model_merged.onnx',
+          'decoder_model_merged.onnx_data',
+          'decoder_model_merged.onnx_data_1',
+          'decoder_model_merged.onnx_data_2',
+          'embed_tokens.onnx',
+          'vision_encoder.onnx',
+        ]
+          .map((f) => `onnx/${f}`)
+          .sort(),
       );
       console.log(`refused: ${err?.message}`);
       console.log(`requests: ${server.log.map((r) => `${r.method} ${r.path}`).join(', ')}`);
@@ -195,11 +259,19 @@ test.describe('large folders', () => {
     const server = await serveFolder(dir);
     try {
       await page.goto('/?backend=wasm');
-      await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-      await page.locator('details.add-checkpoint').filter({ has: page.getByTestId('url-trained') }).locator('summary').click();
+      await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', {
+        timeout: 120_000,
+      });
+      await page
+        .locator('details.add-checkpoint')
+        .filter({ has: page.getByTestId('url-trained') })
+        .locator('summary')
+        .click();
       await page.getByTestId('url-trained').fill(server.url);
       await page.getByTestId('url-trained').press('Enter');
-      await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'error', { timeout: 120_000 });
+      await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'error', {
+        timeout: 120_000,
+      });
       const shown = page.getByTestId('error').first();
       await expect(shown).toContainText(`${(total / GIB).toFixed(2)} GiB`);
       await expect(shown).toContainText(/more than WASM can hold.*4\.00 GiB.*Choose WebGPU/);
@@ -209,7 +281,9 @@ test.describe('large folders', () => {
     }
   });
 
-  test('external data in several chunks loads on WebGPU without passing through WebAssembly memory, and on WASM through it', async ({ page }) => {
+  test('external data in several chunks loads on WebGPU without passing through WebAssembly memory, and on WASM through it', async ({
+    page,
+  }) => {
     test.setTimeout(600_000);
     const dir = path.join(WORK, 'padded-small');
     const pad = padFolder(dir, 96e6, 8e6, 40e6);
@@ -219,12 +293,25 @@ test.describe('large folders', () => {
     probeWasmMemory(page);
     try {
       await openHarness(page);
-      expect(await pageAdapter(page), 'no WebGPU adapter: is --enable-unsafe-webgpu missing?').toMatchObject({ available: true, architecture: 'swiftshader' });
+      expect(await pageAdapter(page), 'no WebGPU adapter: is --enable-unsafe-webgpu missing?').toMatchObject({
+        available: true,
+        architecture: 'swiftshader',
+      });
       const heap: Record<string, number> = {};
       const answers: Record<string, number[]> = {};
       for (const backend of ['webgpu', 'wasm'] as const) {
-        for (const [name, server] of [['base', base], ['padded', padded]] as const) {
-          const r = await runHarness(page, { source: { kind: 'url', url: server.url }, backend, threads: 1, imageBase64: image, question: QUESTION, maxNewTokens: 2 });
+        for (const [name, server] of [
+          ['base', base],
+          ['padded', padded],
+        ] as const) {
+          const r = await runHarness(page, {
+            source: { kind: 'url', url: server.url },
+            backend,
+            threads: 1,
+            imageBase64: image,
+            question: QUESTION,
+            maxNewTokens: 2,
+          });
           expect(r.error).toBeUndefined();
           expect(r.info.backend).toBe(backend);
           heap[`${backend}/${name}`] = await wasmMemoryBytes(page);
@@ -232,11 +319,16 @@ test.describe('large folders', () => {
         }
       }
       // Every chunk was downloaded (by the WebGPU load; the WASM load may read them from the model cache).
-      for (const chunk of Object.keys(pad.chunks)) expect(padded.log.some((r) => r.method === 'GET' && r.path === `onnx/${chunk}` && r.bytes === pad.chunks[chunk])).toBe(true);
+      for (const chunk of Object.keys(pad.chunks))
+        expect(
+          padded.log.some((r) => r.method === 'GET' && r.path === `onnx/${chunk}` && r.bytes === pad.chunks[chunk]),
+        ).toBe(true);
       expect(answers['webgpu/padded']).toEqual(answers['webgpu/base']);
       expect(answers['wasm/padded']).toEqual(answers['wasm/base']);
       const grew = (b: string) => heap[`${b}/padded`] - heap[`${b}/base`];
-      console.log(`padding ${pad.padding_bytes} B in ${Object.keys(pad.chunks).length} chunks; WebAssembly memory (bytes): ${JSON.stringify(heap)}`);
+      console.log(
+        `padding ${pad.padding_bytes} B in ${Object.keys(pad.chunks).length} chunks; WebAssembly memory (bytes): ${JSON.stringify(heap)}`,
+      );
       expect(grew('wasm')).toBeGreaterThanOrEqual(pad.padding_bytes);
       expect(grew('webgpu')).toBeLessThan(pad.padding_bytes / 4);
     } finally {
@@ -245,7 +337,9 @@ test.describe('large folders', () => {
     }
   });
 
-  test('opt-in: a folder over 4 GiB loads on WebGPU and answers, its weights outside WebAssembly memory', async ({ page }) => {
+  test('opt-in: a folder over 4 GiB loads on WebGPU and answers, its weights outside WebAssembly memory', async ({
+    page,
+  }) => {
     test.skip(!BIG, 'opt-in: SAYO_BIG_WEBGPU=1 (builds a 4.6 GB folder; needs ~10 GB of free memory)');
     test.setTimeout(3_600_000);
     const padBytes = Number(process.env.SAYO_BIG_PAD_BYTES ?? 4.6e9);
@@ -267,11 +361,28 @@ test.describe('large folders', () => {
       const adapter = await pageAdapter(page);
       const limits = await page.evaluate(async () => {
         const a = await navigator.gpu.requestAdapter();
-        return a ? { maxBufferSize: a.limits.maxBufferSize, maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize } : null;
+        return a
+          ? { maxBufferSize: a.limits.maxBufferSize, maxStorageBufferBindingSize: a.limits.maxStorageBufferBindingSize }
+          : null;
       });
-      const refused = await page.evaluate((url) => window.sayoHarness.load({ kind: 'url', url }, 'wasm').then(() => null, (e: { code: string; message: string }) => e.message), server.url);
+      const refused = await page.evaluate(
+        (url) =>
+          window.sayoHarness.load({ kind: 'url', url }, 'wasm').then(
+            () => null,
+            (e: { code: string; message: string }) => e.message,
+          ),
+        server.url,
+      );
       expect(refused).toMatch(/more than WASM can hold/);
-      const r = await runHarness(page, { source: { kind: 'url', url: server.url }, backend: 'webgpu', threads: 1, imageBase64: image, question: QUESTION, maxNewTokens: 1, minNewTokens: 1 });
+      const r = await runHarness(page, {
+        source: { kind: 'url', url: server.url },
+        backend: 'webgpu',
+        threads: 1,
+        imageBase64: image,
+        question: QUESTION,
+        maxNewTokens: 1,
+        minNewTokens: 1,
+      });
       const heap = await wasmMemoryBytes(page);
       const memory = mem.stop();
       const downloaded = weightRequests(server, 'GET').reduce((a, x) => a + x.bytes, 0);
@@ -297,8 +408,19 @@ test.describe('large folders', () => {
       expect(r.error).toBeUndefined();
       expect(r.steps).toHaveLength(1);
       // Every graph and chunk was downloaded whole (by the WebGPU load: the WASM one stopped at HEAD requests).
-      for (const f of [...Object.keys(pad.chunks), 'decoder_model_merged.onnx', 'embed_tokens.onnx', 'vision_encoder.onnx']) {
-        expect(server.log.some((x) => x.method === 'GET' && x.path === `onnx/${f}` && x.bytes === fs.statSync(path.join(dir, 'onnx', f)).size), f).toBe(true);
+      for (const f of [
+        ...Object.keys(pad.chunks),
+        'decoder_model_merged.onnx',
+        'embed_tokens.onnx',
+        'vision_encoder.onnx',
+      ]) {
+        expect(
+          server.log.some(
+            (x) =>
+              x.method === 'GET' && x.path === `onnx/${f}` && x.bytes === fs.statSync(path.join(dir, 'onnx', f)).size,
+          ),
+          f,
+        ).toBe(true);
       }
       expect(heap).toBeLessThan(pad.padding_bytes / 4);
     } finally {

@@ -50,7 +50,14 @@ test.describe('engine in Chromium', () => {
   test('WASM: loads the embedded pair, streams attention, matches onnxruntime-node', async ({ page }) => {
     const net = watchRequests(page, PREVIEW_URL);
     await openHarness(page);
-    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 8, score: true });
+    const r = await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini' },
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 8,
+      score: true,
+    });
     expect(r.info.backend).toBe('wasm');
     expect(r.info.attentionLayers.length).toBeGreaterThan(0);
     expect(r.prompt!.notice).toBeUndefined(); // no resize: the parity image is whole cells within max_pixels
@@ -58,10 +65,20 @@ test.describe('engine in Chromium', () => {
     expectParity(r.steps, reference);
     r.scoreSteps!.forEach((s, i) => expect(maxAbsDiff(s.attention, r.steps[i].attention)).toBeLessThan(1e-4));
     const onnxFiles = r.progress.filter((p) => p.done && p.file.endsWith('.onnx'));
-    expect(onnxFiles.map((p) => p.file).sort()).toEqual(['onnx/decoder_model_merged.onnx', 'onnx/embed_tokens.onnx', 'onnx/vision_encoder.onnx']);
+    expect(onnxFiles.map((p) => p.file).sort()).toEqual([
+      'onnx/decoder_model_merged.onnx',
+      'onnx/embed_tokens.onnx',
+      'onnx/vision_encoder.onnx',
+    ]);
     for (const p of onnxFiles) expect(p.loaded).toBeGreaterThan(100_000);
 
-    const base = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 4 });
+    const base = await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini-base' },
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 4,
+    });
     expectStreamedSteps(base, base.steps.length);
     expect(base.steps.length).toBeGreaterThan(0);
     expect(net.foreign()).toEqual([]);
@@ -69,23 +86,49 @@ test.describe('engine in Chromium', () => {
     expect(net.urls.some((u) => u.endsWith('/ort/ort-wasm-simd-threaded.wasm'))).toBe(true);
   });
 
-  test('WebGPU (SwiftShader): loads the embedded pair, streams attention, matches onnxruntime-node', async ({ page }) => {
+  test('WebGPU (SwiftShader): loads the embedded pair, streams attention, matches onnxruntime-node', async ({
+    page,
+  }) => {
     await openHarness(page);
     const adapter = await pageAdapter(page);
-    expect(adapter, 'no WebGPU adapter: is --enable-unsafe-webgpu missing?').toMatchObject({ available: true, architecture: 'swiftshader' });
-    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'webgpu', imageBase64: image, question: QUESTION, maxNewTokens: 3 });
+    expect(adapter, 'no WebGPU adapter: is --enable-unsafe-webgpu missing?').toMatchObject({
+      available: true,
+      architecture: 'swiftshader',
+    });
+    const r = await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini' },
+      backend: 'webgpu',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 3,
+    });
     expect(r.info.backend).toBe('webgpu');
     expect(r.info.backendReason).toMatch(/swiftshader/);
     expectStreamedSteps(r, Math.min(3, reference.length));
     expectParity(r.steps, reference, 2e-4);
-    const base = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'webgpu', imageBase64: image, question: QUESTION, maxNewTokens: 2, reuse: true });
+    const base = await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini-base' },
+      backend: 'webgpu',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 2,
+      reuse: true,
+    });
     expect(base.info.backend).toBe('webgpu');
     expectStreamedSteps(base, base.steps.length);
   });
 
   test('WebGPU device lost mid-answer: explains, reloads on WASM, answers again', async ({ page }) => {
     await openHarness(page);
-    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'webgpu', imageBase64: image, question: QUESTION, maxNewTokens: 6, minNewTokens: 6, destroyDeviceAfter: 1 });
+    const r = await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini' },
+      backend: 'webgpu',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 6,
+      minNewTokens: 6,
+      destroyDeviceAfter: 1,
+    });
     expect(r.info.backend).toBe('webgpu');
     expect(r.error?.code).toBe('device_lost');
     expect(r.error?.message).toMatch(/reloaded on WASM/);
@@ -93,21 +136,45 @@ test.describe('engine in Chromium', () => {
     expect(r.retry?.tokens).toBeGreaterThan(0);
   });
 
-  test('WebGPU after a WASM start: the client restarts the worker and the WASM model keeps answering', async ({ page }) => {
+  test('WebGPU after a WASM start: the client restarts the worker and the WASM model keeps answering', async ({
+    page,
+  }) => {
     await openHarness(page);
     const common = { imageBase64: image, question: QUESTION, maxNewTokens: 2 };
-    const a = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'wasm' });
-    const b = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini' }, backend: 'webgpu', reuse: true });
+    const a = await runHarness(page, {
+      ...common,
+      source: { kind: 'registry', id: 'sayo-mini-base' },
+      backend: 'wasm',
+    });
+    const b = await runHarness(page, {
+      ...common,
+      source: { kind: 'registry', id: 'sayo-mini' },
+      backend: 'webgpu',
+      reuse: true,
+    });
     expect(b.info.backend).toBe('webgpu');
     expect(b.steps).toHaveLength(2);
-    const c = await runHarness(page, { ...common, source: { kind: 'registry', id: 'sayo-mini-base' }, backend: 'wasm', reuse: true });
+    const c = await runHarness(page, {
+      ...common,
+      source: { kind: 'registry', id: 'sayo-mini-base' },
+      backend: 'wasm',
+      reuse: true,
+    });
     expect(c.info.handle).toBe(a.info.handle);
     expect(c.steps.map((s) => s.tokenId)).toEqual(a.steps.map((s) => s.tokenId));
   });
 
   test('cancel mid-answer through the worker', async ({ page }) => {
     await openHarness(page);
-    const r = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 400, minNewTokens: 400, cancelAfter: 2 });
+    const r = await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini' },
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 400,
+      minNewTokens: 400,
+      cancelAfter: 2,
+    });
     expect(r.summary?.stoppedBy).toBe('cancel');
     expect(r.summary?.tokens).toBe(r.steps.length);
     expect(r.steps.length).toBeGreaterThanOrEqual(2);
@@ -118,13 +185,29 @@ test.describe('engine in Chromium', () => {
   test('a picked folder loads; a folder without config.json is refused clearly', async ({ page }) => {
     await openHarness(page);
     const r = await page.evaluate(async (img) => {
-      const names = ['config.json', 'generation_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json',
-        'onnx/vision_encoder.onnx', 'onnx/embed_tokens.onnx', 'onnx/decoder_model_merged.onnx'];
+      const names = [
+        'config.json',
+        'generation_config.json',
+        'preprocessor_config.json',
+        'tokenizer.json',
+        'tokenizer_config.json',
+        'onnx/vision_encoder.onnx',
+        'onnx/embed_tokens.onnx',
+        'onnx/decoder_model_merged.onnx',
+      ];
       const files: Record<string, Blob> = {};
       for (const n of names) files[`sayo-mini/${n}`] = await (await fetch(`/models/sayo-mini/${n}`)).blob();
-      const ok = await window.sayoHarness.run({ source: { kind: 'files', files }, backend: 'wasm', imageBase64: img, question: 'What?', maxNewTokens: 2 });
+      const ok = await window.sayoHarness.run({
+        source: { kind: 'files', files },
+        backend: 'wasm',
+        imageBase64: img,
+        question: 'What?',
+        maxNewTokens: 2,
+      });
       delete files['sayo-mini/config.json'];
-      const bad = await window.sayoHarness.run({ source: { kind: 'files', files }, backend: 'wasm', imageBase64: img, question: 'What?' }).catch((e) => ({ code: e.code, message: e.message }));
+      const bad = await window.sayoHarness
+        .run({ source: { kind: 'files', files }, backend: 'wasm', imageBase64: img, question: 'What?' })
+        .catch((e) => ({ code: e.code, message: e.message }));
       return { steps: ok.steps.length, bad };
     }, image);
     expect(r.steps).toBe(2);
@@ -140,11 +223,23 @@ test.describe('engine in Chromium', () => {
     expect(wasm.headers()['content-type']).toBe('application/wasm');
 
     await openHarness(page);
-    await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 1 });
+    await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini' },
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 1,
+    });
     const net = watchRequests(page, PREVIEW_URL);
     await page.reload();
     await openHarness(page);
-    const again = await runHarness(page, { source: { kind: 'registry', id: 'sayo-mini' }, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 1 });
+    const again = await runHarness(page, {
+      source: { kind: 'registry', id: 'sayo-mini' },
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 1,
+    });
     expect(again.steps).toHaveLength(1);
     expect(net.urls.filter((u) => u.includes('/models/sayo-mini/'))).toEqual([]);
     expect(again.progress.filter((p) => p.done).length).toBeGreaterThanOrEqual(3);

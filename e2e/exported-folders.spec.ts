@@ -20,7 +20,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect, test, type BrowserContext, type Page } from '@playwright/test';
 import { PREVIEW_URL } from '../lab/support/chromium.ts';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, EXPORT_FAMILIES as FAMILIES, EXPORT_MAX_NEW_TOKENS as MAX_NEW_TOKENS, type ExportAnswer as Answer, type ExportReference as FamilyReference, type ExportFamily, type Exports } from '../lab/support/exports.ts';
+import {
+  buildExports,
+  EXPORT_BUILD_TIMEOUT_MS,
+  EXPORT_FAMILIES as FAMILIES,
+  EXPORT_MAX_NEW_TOKENS as MAX_NEW_TOKENS,
+  type ExportAnswer as Answer,
+  type ExportReference as FamilyReference,
+  type ExportFamily,
+  type Exports,
+} from '../lab/support/exports.ts';
 import { openHarness, runHarness, watchRequests, type PlainStep } from './support/harness.ts';
 import { maxAbsDiff } from '../lab/support/reference.ts';
 
@@ -39,7 +48,11 @@ async function serveExports(context: BrowserContext, dir: string): Promise<void>
     const [served, ...rest] = rel.split('/');
     const family = served === WITHOUT_DEEPSTACK ? 'qwen3_vl' : served;
     const file = path.join(dir, family, ...rest);
-    if (!FAMILIES.includes(family as (typeof FAMILIES)[number]) || rel.split('/').includes('..') || !fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+    if (
+      !FAMILIES.includes(family as (typeof FAMILIES)[number]) ||
+      rel.split('/').includes('..') ||
+      !fs.statSync(file, { throwIfNoEntry: false })?.isFile()
+    ) {
       await route.fulfill({ status: 404, contentType: 'text/plain', body: `404: ${rel}` });
       return;
     }
@@ -49,7 +62,11 @@ async function serveExports(context: BrowserContext, dir: string): Promise<void>
       config.vision_config.deepstack_visual_indexes = [0, 1];
       body = Buffer.from(JSON.stringify(config));
     }
-    await route.fulfill({ status: 200, contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream', body });
+    await route.fulfill({
+      status: 200,
+      contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      body,
+    });
   });
 }
 
@@ -65,7 +82,14 @@ test.beforeAll(() => {
 });
 
 /** Loads the exported folder by URL in the page's worker engine (WASM) and answers the reference question. */
-async function answer(page: Page, context: BrowserContext, family: ExportFamily, dtype?: string, score = false, backend: 'wasm' | 'webgpu' = 'wasm') {
+async function answer(
+  page: Page,
+  context: BrowserContext,
+  family: ExportFamily,
+  dtype?: string,
+  score = false,
+  backend: 'wasm' | 'webgpu' = 'wasm',
+) {
   const ref = reference[family];
   await serveExports(context, dir);
   const net = watchRequests(page, PREVIEW_URL);
@@ -80,7 +104,12 @@ async function answer(page: Page, context: BrowserContext, family: ExportFamily,
     score,
   });
   expect(r.error).toBeUndefined();
-  expect(r.info).toMatchObject({ backend, modelType: exports.modelType(family), attentionLayers: ref.layers, numHeads: ref.heads });
+  expect(r.info).toMatchObject({
+    backend,
+    modelType: exports.modelType(family),
+    attentionLayers: ref.layers,
+    numHeads: ref.heads,
+  });
   if (dtype !== 'q4') expect(r.info!.speedNote).toBeUndefined();
   expect(r.info!.architectureNote).toBeUndefined(); // every folder here carries what its config lists
   expect(r.prompt!.notice).toBeUndefined(); // the image is already the processor's size: no resize on either side
@@ -88,9 +117,13 @@ async function answer(page: Page, context: BrowserContext, family: ExportFamily,
   expect(r.prompt!.imageSpan).toEqual(ref.imageSpan);
   expect(r.prompt!.inputIds).toEqual(ref.inputIds);
   // The three graphs came from the exported folder, in the asked precision, and nothing left the machine.
-  const graphs = net.urls.filter((u) => u.startsWith(`${PREVIEW_URL}${SERVE_PREFIX}${family}/onnx/`)).map((u) => new URL(u).pathname.split('/').pop());
+  const graphs = net.urls
+    .filter((u) => u.startsWith(`${PREVIEW_URL}${SERVE_PREFIX}${family}/onnx/`))
+    .map((u) => new URL(u).pathname.split('/').pop());
   const suffix = dtype === 'q4' ? '_q4' : '';
-  expect([...new Set(graphs)].sort()).toEqual(['decoder_model_merged', 'embed_tokens', 'vision_encoder'].map((g) => `${g}${suffix}.onnx`));
+  expect([...new Set(graphs)].sort()).toEqual(
+    ['decoder_model_merged', 'embed_tokens', 'vision_encoder'].map((g) => `${g}${suffix}.onnx`),
+  );
   expect(net.foreign()).toEqual([]);
   return r;
 }
@@ -111,26 +144,39 @@ function expectAnswer(steps: PlainStep[], want: Answer, ref: FamilyReference): n
 }
 
 for (const family of FAMILIES) {
-  test(`WASM: the exported ${family} folder answers and scores as Hugging Face does (prompt ids, greedy tokens, attention ≤ 1e-4)`, async ({ page, context }) => {
+  test(`WASM: the exported ${family} folder answers and scores as Hugging Face does (prompt ids, greedy tokens, attention ≤ 1e-4)`, async ({
+    page,
+    context,
+  }) => {
     const ref = reference[family];
     const r = await answer(page, context, family, undefined, true);
     const worst = expectAnswer(r.steps, ref, ref);
     const scored = expectAnswer(r.scoreSteps!, ref, ref);
-    console.log(`${family} fp32: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)}) over ${ref.layers.length} layers × ${ref.heads} heads × ${ref.imageSpan.length} image tokens`);
+    console.log(
+      `${family} fp32: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)}) over ${ref.layers.length} layers × ${ref.heads} heads × ${ref.imageSpan.length} image tokens`,
+    );
   });
 }
 
 for (const family of ['qwen2_vl', 'qwen3_vl_deepstack'] as const) {
-  test(`WebGPU (SwiftShader): the exported ${family} folder (last-row attention outputs) answers and scores as Hugging Face does`, async ({ page, context }) => {
+  test(`WebGPU (SwiftShader): the exported ${family} folder (last-row attention outputs) answers and scores as Hugging Face does`, async ({
+    page,
+    context,
+  }) => {
     const ref = reference[family];
     const r = await answer(page, context, family, undefined, true, 'webgpu');
     const worst = expectAnswer(r.steps, ref, ref);
     const scored = expectAnswer(r.scoreSteps!, ref, ref);
-    console.log(`${family} fp32 on WebGPU: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)})`);
+    console.log(
+      `${family} fp32 on WebGPU: ${r.steps.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)} (scored ${scored.toExponential(1)})`,
+    );
   });
 }
 
-test("WASM: stock transformers.js generate() (its own worker, no engine code) answers the DeepStack folder as Hugging Face does", async ({ page, context }) => {
+test('WASM: stock transformers.js generate() (its own worker, no engine code) answers the DeepStack folder as Hugging Face does', async ({
+  page,
+  context,
+}) => {
   const ref = reference.qwen3_vl_deepstack;
   await serveExports(context, dir);
   await openHarness(page);
@@ -151,10 +197,15 @@ test("WASM: stock transformers.js generate() (its own worker, no engine code) an
   expect(a.attention).toHaveLength(ref.tokens.length);
   const worst = Math.max(...a.attention.map((row, i) => maxAbsDiff(row, ref.attention[i])));
   expect(worst).toBeLessThanOrEqual(1e-4);
-  console.log(`qwen3_vl_deepstack, stock transformers.js generate() on WASM: ${a.tokens.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)}`);
+  console.log(
+    `qwen3_vl_deepstack, stock transformers.js generate() on WASM: ${a.tokens.length} tokens equal to HF's, attention max |Δ| ${worst.toExponential(1)}`,
+  );
 });
 
-test('WASM: a Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and its info says it runs without DeepStack', async ({ page, context }) => {
+test('WASM: a Qwen3-VL folder whose config lists DeepStack but whose graphs carry none answers, and its info says it runs without DeepStack', async ({
+  page,
+  context,
+}) => {
   const ref = reference.qwen3_vl;
   await serveExports(context, dir);
   await openHarness(page);
@@ -166,26 +217,42 @@ test('WASM: a Qwen3-VL folder whose config lists DeepStack but whose graphs carr
     maxNewTokens: 2,
   });
   expect(r.error).toBeUndefined();
-  expect(r.info!.architectureNote).toMatch(/^This model runs without DeepStack: .*\[0,1\].*not the model's.*python -m sayo_train export/);
+  expect(r.info!.architectureNote).toMatch(
+    /^This model runs without DeepStack: .*\[0,1\].*not the model's.*python -m sayo_train export/,
+  );
   expect(r.steps.map((s) => s.tokenId)).toEqual(ref.tokens.slice(0, 2)); // the qwen3_vl graphs' own answer
 });
 
-test('the app shows, beside a Qwen3-VL checkpoint loaded by URL whose graphs carry no DeepStack, that it runs without DeepStack', async ({ page, context }) => {
+test('the app shows, beside a Qwen3-VL checkpoint loaded by URL whose graphs carry no DeepStack, that it runs without DeepStack', async ({
+  page,
+  context,
+}) => {
   await serveExports(context, dir);
   await page.goto('/?backend=wasm');
   await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-  await page.locator('details.add-checkpoint').filter({ has: page.getByTestId('url-trained') }).locator('summary').click();
+  await page
+    .locator('details.add-checkpoint')
+    .filter({ has: page.getByTestId('url-trained') })
+    .locator('summary')
+    .click();
   await page.getByTestId('url-trained').fill(`${PREVIEW_URL}${SERVE_PREFIX}${WITHOUT_DEEPSTACK}/`);
   await page.getByTestId('url-trained').press('Enter');
   await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-  await expect(page.getByTestId('architecture-note-trained')).toContainText(/runs without DeepStack.*not the model's.*python -m sayo_train export/);
+  await expect(page.getByTestId('architecture-note-trained')).toContainText(
+    /runs without DeepStack.*not the model's.*python -m sayo_train export/,
+  );
   await expect(page.getByTestId('architecture-note-base')).toHaveCount(0);
 });
 
-test('WASM: the q4 export (int4 MatMulNBits and int4 embedding table) answers as its graphs do in onnxruntime', async ({ page, context }) => {
+test('WASM: the q4 export (int4 MatMulNBits and int4 embedding table) answers as its graphs do in onnxruntime', async ({
+  page,
+  context,
+}) => {
   const ref = reference.qwen2_vl;
   const r = await answer(page, context, 'qwen2_vl', 'q4');
   expect(r.info!.speedNote).toMatch(/4-bit decoder runs on WASM/); // no 4-bit kernel there: the model says so
   const worst = expectAnswer(r.steps, ref.q4!, ref);
-  console.log(`qwen2_vl q4: ${r.steps.length} tokens equal to onnxruntime's, attention max |Δ| ${worst.toExponential(1)}`);
+  console.log(
+    `qwen2_vl q4: ${r.steps.length} tokens equal to onnxruntime's, attention max |Δ| ${worst.toExponential(1)}`,
+  );
 });

@@ -11,21 +11,43 @@ import { expect, test, type Page, type Route } from '@playwright/test';
 import { openHarness } from './support/harness.ts';
 
 const MINI = path.resolve('models/sayo-mini');
-const FILES = ['config.json', 'generation_config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/vision_encoder.onnx', 'onnx/embed_tokens.onnx', 'onnx/decoder_model_merged.onnx'];
+const FILES = [
+  'config.json',
+  'generation_config.json',
+  'preprocessor_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'onnx/vision_encoder.onnx',
+  'onnx/embed_tokens.onnx',
+  'onnx/decoder_model_merged.onnx',
+];
 
 /** Serves SAYO-mini under /fault/<name>/ with `damage` applied to its files (same origin as the app). */
-async function serveModel(page: Page, name: string, damage: (file: string, bytes: Buffer) => Buffer | 'stall' = (_f, b) => b) {
+async function serveModel(
+  page: Page,
+  name: string,
+  damage: (file: string, bytes: Buffer) => Buffer | 'stall' = (_f, b) => b,
+) {
   await page.context().route(new RegExp(`/fault/${name}/`), async (route: Route) => {
     const file = new URL(route.request().url()).pathname.split(`/fault/${name}/`)[1];
     if (!FILES.includes(file)) return route.fulfill({ status: 404, body: 'not found' });
     const out = damage(file, fs.readFileSync(path.join(MINI, file)));
     if (out === 'stall') return; // never answered
-    return route.fulfill({ status: 200, body: out, contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+    return route.fulfill({
+      status: 200,
+      body: out,
+      contentType: file.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+    });
   });
 }
 
 /** Loads a source in the page's (shared) worker engine: its info, or its error. */
-function load(page: Page, source: object, backend = 'wasm', options: { downloadTimeoutMs?: number; stopAfterMs?: number } = {}) {
+function load(
+  page: Page,
+  source: object,
+  backend = 'wasm',
+  options: { downloadTimeoutMs?: number; stopAfterMs?: number } = {},
+) {
   return page.evaluate(
     async ([src, b, o]) => {
       const h = (window as any).sayoHarness;
@@ -42,7 +64,9 @@ function load(page: Page, source: object, backend = 'wasm', options: { downloadT
 
 test('a corrupt model URL does not poison later loads in the same tab', async ({ page }) => {
   // Every ONNX graph byte-flipped in its first kilobyte: onnxruntime cannot parse it.
-  await serveModel(page, 'corrupt', (file, b) => (file.endsWith('.onnx') ? Buffer.concat([Buffer.alloc(1024, 0xff), b.subarray(1024)]) : b));
+  await serveModel(page, 'corrupt', (file, b) =>
+    file.endsWith('.onnx') ? Buffer.concat([Buffer.alloc(1024, 0xff), b.subarray(1024)]) : b,
+  );
   await serveModel(page, 'good');
   await openHarness(page);
   const bad = await load(page, { kind: 'url', url: '/fault/corrupt/' });
@@ -52,7 +76,9 @@ test('a corrupt model URL does not poison later loads in the same tab', async ({
   const good = await load(page, { kind: 'url', url: '/fault/good/' });
   expect(good).toEqual({ ok: true, backend: 'wasm' });
   // The loaded model still answers after the failure.
-  const answered = await page.evaluate(async () => (await (window as any).sayoHarness.answer('What shape is it?', 2)).tokens);
+  const answered = await page.evaluate(
+    async () => (await (window as any).sayoHarness.answer('What shape is it?', 2)).tokens,
+  );
   expect(answered).toBeGreaterThan(0);
 });
 
@@ -99,7 +125,9 @@ async function faultServer(): Promise<{ url: string; close: () => Promise<void> 
   };
 }
 
-test('model URLs: every wait ends (timeouts, size cap, Stop); other schemes are refused; the engine stays usable', async ({ page }) => {
+test('model URLs: every wait ends (timeouts, size cap, Stop); other schemes are refused; the engine stays usable', async ({
+  page,
+}) => {
   const server = await faultServer();
   try {
     await openHarness(page);
@@ -115,7 +143,10 @@ test('model URLs: every wait ends (timeouts, size cap, Stop); other schemes are 
     expect(huge.ok === false && huge.message).toMatch(/209\.7 MB declared, more than 67\.1 MB \(size limit\)/);
     expect(Date.now() - t0).toBeLessThan(30_000);
     // Bytes keep coming, so no timeout fires: Stop ends it.
-    const endless = await load(page, { kind: 'url', url: `${server.url}/drip-forever/` }, 'wasm', { ...quick, stopAfterMs: 1500 });
+    const endless = await load(page, { kind: 'url', url: `${server.url}/drip-forever/` }, 'wasm', {
+      ...quick,
+      stopAfterMs: 1500,
+    });
     expect(endless).toMatchObject({ ok: false, code: 'cancelled' });
     for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'ftp://127.0.0.1/model/']) {
       const r = await load(page, { kind: 'url', url }, 'wasm');
@@ -128,7 +159,9 @@ test('model URLs: every wait ends (timeouts, size cap, Stop); other schemes are 
   }
 });
 
-test('the built app ships its Content-Security-Policy (meta and header), nosniff and frame-ancestors, and runs under it', async ({ page }) => {
+test('the built app ships its Content-Security-Policy (meta and header), nosniff and frame-ancestors, and runs under it', async ({
+  page,
+}) => {
   const res = await page.request.get('/');
   const csp = res.headers()['content-security-policy'];
   expect(csp).toContain("frame-ancestors 'none'");
@@ -158,17 +191,21 @@ test('the built app ships its Content-Security-Policy (meta and header), nosniff
 /** A session file that used to freeze the tab: 100 000 heads with empty attention (7 KB). */
 function hostileSession(): string {
   const session = JSON.parse(fs.readFileSync(path.resolve('test-results/faults-e2e-session.json'), 'utf8'));
-  for (const p of session.panels) for (const s of p.steps) Object.assign(s, { heads: 100_000, attention: '', imageShare: '', rowSum: '' });
+  for (const p of session.panels)
+    for (const s of p.steps) Object.assign(s, { heads: 100_000, attention: '', imageShare: '', rowSum: '' });
   return JSON.stringify(session);
 }
 
-test('a hostile session: import is refused at once, and a stored copy is dropped with a notice instead of freezing every visit', async ({ page }) => {
+test('a hostile session: import is refused at once, and a stored copy is dropped with a notice instead of freezing every visit', async ({
+  page,
+}) => {
   await page.goto('/?backend=wasm');
   await expect(page.getByTestId('model-status-trained')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
   // A real session of this app: a sample, both answers, exported.
   await page.getByTestId('sample-' + JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].id).click();
   await page.getByTestId('run-button').click();
-  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+  for (const side of ['base', 'trained'])
+    await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
   const download = page.waitForEvent('download');
   await page.getByTestId('export-json').click();
   fs.mkdirSync('test-results', { recursive: true });
@@ -177,7 +214,9 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
 
   // Import: refused within a second, nothing on screen changes.
   const t0 = Date.now();
-  await page.getByTestId('import-json').setInputFiles({ name: 'hostile.json', mimeType: 'application/json', buffer: Buffer.from(hostileSession()) });
+  await page
+    .getByTestId('import-json')
+    .setInputFiles({ name: 'hostile.json', mimeType: 'application/json', buffer: Buffer.from(hostileSession()) });
   await expect(page.getByTestId('error').filter({ hasText: '100000 is above the maximum 256' })).toHaveCount(1);
   expect(Date.now() - t0).toBeLessThan(5000);
   await expect(page.getByTestId('answer-trained')).toHaveText(answer!);
@@ -195,7 +234,7 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
             open.onerror = () => reject(open.error);
             open.onsuccess = () => resolve(open.result);
           });
-          const request = <T,>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest<T>) =>
+          const request = <T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest<T>) =>
             new Promise<T>((resolve, reject) => {
               const r = op(db.transaction('sessions', mode).objectStore('sessions'));
               r.onsuccess = () => resolve(r.result);
@@ -212,7 +251,9 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
     .toBe(true);
   const t1 = Date.now();
   await page.reload();
-  await expect(page.getByTestId('error').filter({ hasText: 'removed from this browser' })).toHaveCount(1, { timeout: 15_000 });
+  await expect(page.getByTestId('error').filter({ hasText: 'removed from this browser' })).toHaveCount(1, {
+    timeout: 15_000,
+  });
   expect(Date.now() - t1).toBeLessThan(15_000);
   expect(await page.evaluate(() => 1 + 1)).toBe(2); // the page still runs script
   // The next visit starts clean.
@@ -224,30 +265,37 @@ test('a hostile session: import is refused at once, and a stored copy is dropped
 // The stuck load's own 30 s connect timeout races the other side's answer: on a loaded 2-core machine the base failed
 // by itself before Stop was clicked in 1 of 4 fresh-clone runs. One retry; a retried pass is reported as flaky.
 test.describe('stuck load', () => {
-test.describe.configure({ retries: 1 });
-test('Stop ends a run whose model is stuck loading; the other side answers; the next load works', async ({ page }) => {
-  // The URL checkpoint's server never answers (routed here: no internet is used).
-  await page.context().route(/huggingface\.co\//, () => undefined);
-  await page.goto('/?backend=wasm');
-  for (const side of ['base', 'trained']) {
-    await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-  }
-  await page.getByTestId('sample-' + JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].id).click();
-  await page.getByTestId('model-base').selectOption('qwen2-vl-2b-instruct');
-  await page.getByTestId('run-button').click();
-  await expect(page.getByTestId('status-trained')).toHaveText(/^done/, { timeout: 120_000 });
-  await expect(page.getByTestId('status-base')).toHaveText(/running|loading/);
-  const t0 = Date.now();
-  await page.getByTestId('stop-button').click();
-  await expect(page.getByTestId('status-base')).toHaveText('stopped', { timeout: 5000 });
-  expect(Date.now() - t0).toBeLessThan(5000);
-  await expect(page.getByTestId('run-button')).toBeEnabled();
-  // Back to the embedded base: it loads and both sides answer.
-  await page.getByTestId('model-base').selectOption('sayo-mini-base');
-  await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-  await page.getByTestId('run-button').click();
-  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
-});
+  test.describe.configure({ retries: 1 });
+  test('Stop ends a run whose model is stuck loading; the other side answers; the next load works', async ({
+    page,
+  }) => {
+    // The URL checkpoint's server never answers (routed here: no internet is used).
+    await page.context().route(/huggingface\.co\//, () => undefined);
+    await page.goto('/?backend=wasm');
+    for (const side of ['base', 'trained']) {
+      await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', {
+        timeout: 120_000,
+      });
+    }
+    await page
+      .getByTestId('sample-' + JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8'))[0].id)
+      .click();
+    await page.getByTestId('model-base').selectOption('qwen2-vl-2b-instruct');
+    await page.getByTestId('run-button').click();
+    await expect(page.getByTestId('status-trained')).toHaveText(/^done/, { timeout: 120_000 });
+    await expect(page.getByTestId('status-base')).toHaveText(/running|loading/);
+    const t0 = Date.now();
+    await page.getByTestId('stop-button').click();
+    await expect(page.getByTestId('status-base')).toHaveText('stopped', { timeout: 5000 });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    await expect(page.getByTestId('run-button')).toBeEnabled();
+    // Back to the embedded base: it loads and both sides answer.
+    await page.getByTestId('model-base').selectOption('sayo-mini-base');
+    await expect(page.getByTestId('model-status-base')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+    await page.getByTestId('run-button').click();
+    for (const side of ['base', 'trained'])
+      await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+  });
 });
 
 test('a folder declaring 1e6 external-data chunks is refused at once, with a handful of requests', async ({ page }) => {
@@ -272,7 +320,9 @@ test('a folder declaring 1e6 external-data chunks is refused at once, with a han
   expect(await load(page, { kind: 'registry', id: 'sayo-mini-base' })).toEqual({ ok: true, backend: 'wasm' });
 });
 
-test('Stop on a worker hung in a backtracking tokenizer regex restarts it: the stopped run ends, the other model answers', async ({ page }) => {
+test('Stop on a worker hung in a backtracking tokenizer regex restarts it: the stopped run ends, the other model answers', async ({
+  page,
+}) => {
   // The folder's pre-tokenizer regex backtracks exponentially in the length of each text piece between special tokens,
   // so a question of some length keeps the worker's thread busy for ever: it never reads a cancel.
   await serveModel(page, 'regex', (file, b) => {
@@ -282,12 +332,17 @@ test('Stop on a worker hung in a backtracking tokenizer regex restarts it: the s
     return Buffer.from(JSON.stringify(t));
   });
   await openHarness(page);
-  const other = await page.evaluate(async () => (await (window as any).sayoHarness.load({ kind: 'registry', id: 'sayo-mini-base' }, 'wasm')).handle as string);
+  const other = await page.evaluate(
+    async () =>
+      (await (window as any).sayoHarness.load({ kind: 'registry', id: 'sayo-mini-base' }, 'wasm')).handle as string,
+  );
   expect(await load(page, { kind: 'url', url: '/fault/regex/' })).toEqual({ ok: true, backend: 'wasm' });
   const t0 = Date.now();
   const stopped = await page.evaluate(async () => {
     try {
-      await (window as any).sayoHarness.answer('What colour is the shape in the top left corner of this picture?', 2, { stopAfterMs: 2000 });
+      await (window as any).sayoHarness.answer('What colour is the shape in the top left corner of this picture?', 2, {
+        stopAfterMs: 2000,
+      });
       return { ok: true as const };
     } catch (e) {
       return { ok: false as const, code: (e as any).code as string, message: (e as Error).message };
@@ -297,6 +352,9 @@ test('Stop on a worker hung in a backtracking tokenizer regex restarts it: the s
   expect(stopped.ok === false && stopped.message).toMatch(/did not respond within 10 s, so it was restarted/);
   expect(Date.now() - t0).toBeLessThan(30_000);
   // The other model was reloaded under its handle in the fresh worker and answers.
-  const tokens = await page.evaluate(async (h) => (await (window as any).sayoHarness.answer('What shape is it?', 2, { handle: h })).tokens as number, other);
+  const tokens = await page.evaluate(
+    async (h) => (await (window as any).sayoHarness.answer('What shape is it?', 2, { handle: h })).tokens as number,
+    other,
+  );
   expect(tokens).toBeGreaterThan(0);
 });

@@ -10,7 +10,13 @@ import { expect, test, type Page } from '@playwright/test';
 import { openHarness, runHarness } from './support/harness.ts';
 
 const QUESTION = 'What shape is the blue object?';
-const common = { source: { kind: 'registry' as const, id: 'sayo-mini' }, backend: 'wasm' as const, imageUrl: '/samples/sample-01.png', question: QUESTION, maxNewTokens: 4 };
+const common = {
+  source: { kind: 'registry' as const, id: 'sayo-mini' },
+  backend: 'wasm' as const,
+  imageUrl: '/samples/sample-01.png',
+  question: QUESTION,
+  maxNewTokens: 4,
+};
 
 /** Workers the page (and its workers) start, by URL. */
 function watchWorkers(page: Page): string[] {
@@ -19,9 +25,14 @@ function watchWorkers(page: Page): string[] {
   return urls;
 }
 
-test('the app is cross-origin isolated; the WASM engine runs one thread for SAYO-mini, two when asked (a fresh worker), and says so', async ({ page }) => {
+test('the app is cross-origin isolated; the WASM engine runs one thread for SAYO-mini, two when asked (a fresh worker), and says so', async ({
+  page,
+}) => {
   const res = await page.goto('/');
-  expect(res?.headers()).toMatchObject({ 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'credentialless' });
+  expect(res?.headers()).toMatchObject({
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-embedder-policy': 'credentialless',
+  });
   expect(await page.evaluate(() => self.crossOriginIsolated)).toBe(true);
 
   const workers = watchWorkers(page);
@@ -49,7 +60,9 @@ test('the app is cross-origin isolated; the WASM engine runs one thread for SAYO
   expect(again.steps.map((s) => s.tokenId)).toEqual(one.steps.map((s) => s.tokenId));
 });
 
-test('served without COOP/COEP (a static host): not isolated, one thread, and the model says why when more was asked', async ({ page }) => {
+test('served without COOP/COEP (a static host): not isolated, one thread, and the model says why when more was asked', async ({
+  page,
+}) => {
   await page.route('**/e2e-harness.html', async (route) => {
     const response = await route.fetch();
     const headers = { ...response.headers() };

@@ -15,14 +15,19 @@ const DIR = 'test-results/journey-bad-input';
 const SAMPLES = JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { id: string; image: string }[];
 const [S0, S1] = [SAMPLES[0], SAMPLES[1] ?? SAMPLES[0]];
 /** One visual-token cell of the embedded pair (patch_size × merge_size), read from its processor. */
-const PRE = JSON.parse(fs.readFileSync('models/sayo-mini/preprocessor_config.json', 'utf8')) as { patch_size: number; merge_size: number };
+const PRE = JSON.parse(fs.readFileSync('models/sayo-mini/preprocessor_config.json', 'utf8')) as {
+  patch_size: number;
+  merge_size: number;
+};
 const CELL = PRE.patch_size * PRE.merge_size;
 
 /** Writes a solid-colour PNG of the given size and returns its path. */
 async function png(name: string, width: number, height: number): Promise<string> {
   fs.mkdirSync(DIR, { recursive: true });
   const file = path.join(DIR, name);
-  await sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toFile(file);
+  await sharp({ create: { width, height, channels: 3, background: { r: 40, g: 120, b: 200 } } })
+    .png()
+    .toFile(file);
   return file;
 }
 
@@ -35,7 +40,8 @@ async function readyPage(page: Page) {
 
 async function runDone(page: Page) {
   await page.getByTestId('run-button').click();
-  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+  for (const side of ['base', 'trained'])
+    await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
 }
 
 /** Exactly one inline error message contains `text`. */
@@ -66,7 +72,11 @@ test('bad input: clear messages, nothing lost', async ({ page }) => {
 
   // Corrupt image.
   const good = fs.readFileSync(`public/samples/${S0.image}`);
-  await input.setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.concat([good.subarray(0, 64), Buffer.alloc(500, 7)]) });
+  await input.setInputFiles({
+    name: 'broken.png',
+    mimeType: 'image/png',
+    buffer: Buffer.concat([good.subarray(0, 64), Buffer.alloc(500, 7)]),
+  });
   await expectError(page, '“broken.png” could not be decoded');
   await kept();
 
@@ -88,7 +98,9 @@ test('bad input: clear messages, nothing lost', async ({ page }) => {
 
   // 50 megapixels: downscaled within max_pixels, with a notice (this replaces the image: it is usable).
   await input.setInputFiles(await png('huge.png', 8660, 5774));
-  await expect(page.getByTestId('image-notice')).toContainText('8660×5774 px (50.0 MP): downscaled to', { timeout: 60_000 });
+  await expect(page.getByTestId('image-notice')).toContainText('8660×5774 px (50.0 MP): downscaled to', {
+    timeout: 60_000,
+  });
   const info = (await page.getByTestId('image-info').textContent())!;
   const [, w, h] = /(\d+)×(\d+) px/.exec(info)!.map(Number);
   expect(w * h).toBeLessThanOrEqual(112_896);
@@ -124,7 +136,8 @@ test('labelled controls; regions and tokens by keyboard alone', async ({ page })
     [...document.querySelectorAll('input, select, button, [role=listbox], [role=application]')]
       .filter((el) => {
         const e = el as HTMLInputElement;
-        const named = e.getAttribute('aria-label') || e.labels?.length || (el.tagName === 'BUTTON' && el.textContent?.trim());
+        const named =
+          e.getAttribute('aria-label') || e.labels?.length || (el.tagName === 'BUTTON' && el.textContent?.trim());
         return !named;
       })
       .map((el) => el.outerHTML.slice(0, 120)),
@@ -133,7 +146,11 @@ test('labelled controls; regions and tokens by keyboard alone', async ({ page })
   // Readable contrast: every coloured token's text against its background (WCAG ratio ≥ 4.5).
   const worst = await page.evaluate(() => {
     const lum = (css: string) => {
-      const [r, g, b] = css.match(/\d+/g)!.slice(0, 3).map((v) => Number(v) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+      const [r, g, b] = css
+        .match(/\d+/g)!
+        .slice(0, 3)
+        .map((v) => Number(v) / 255)
+        .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
       return 0.2126 * r + 0.7152 * g + 0.0722 * b;
     };
     let min = Infinity;

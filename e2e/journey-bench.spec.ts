@@ -17,7 +17,16 @@ import { serializeSession } from '../src/session/serialize.ts';
 const OUT = 'test-results/journey-bench';
 
 test('heatmap redraw while scrubbing tokens on a 1,300-token grid', async ({ page }) => {
-  const session = makeSession({ rows: 26, cols: 50, layers: [0, 1, 2, 3], heads: 4, tokens: 60, width: 1400, height: 728, seed: 7 });
+  const session = makeSession({
+    rows: 26,
+    cols: 50,
+    layers: [0, 1, 2, 3],
+    heads: 4,
+    tokens: 60,
+    width: 1400,
+    height: 728,
+    seed: 7,
+  });
   session.view = { ...session.view, token: 0, layer: 3, norm: 'shared' };
   fs.mkdirSync(OUT, { recursive: true });
   const file = path.join(OUT, 'grid-1300.json');
@@ -29,7 +38,11 @@ test('heatmap redraw while scrubbing tokens on a 1,300-token grid', async ({ pag
   await page.getByTestId('token-base-0').click();
   await page.mouse.move(1, 1);
 
-  const { out: frames, sync, draws } = await page.evaluate(async () => {
+  const {
+    out: frames,
+    sync,
+    draws,
+  } = await page.evaluate(async () => {
     const strip = document.querySelector('[role=listbox]') as HTMLElement;
     const nextFrame = () => new Promise<void>((r) => requestAnimationFrame(() => setTimeout(r, 0)));
     await nextFrame();
@@ -42,7 +55,8 @@ test('heatmap redraw while scrubbing tokens on a 1,300-token grid', async ({ pag
       strip.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight', bubbles: true }));
       // React renders a discrete update in a microtask and runs its effects (the canvas draws) right after commit.
       await new Promise<void>((r) => queueMicrotask(r));
-      if (performance.getEntriesByName('sayo:heatmap-draw').length >= drawsBefore + 2) sync.push(performance.now() - t0);
+      if (performance.getEntriesByName('sayo:heatmap-draw').length >= drawsBefore + 2)
+        sync.push(performance.now() - t0);
       await nextFrame();
       out.push(performance.now() - t0);
     }
@@ -65,7 +79,10 @@ test('heatmap redraw while scrubbing tokens on a 1,300-token grid', async ({ pag
     draws: draws.length,
     loadAverage: os.loadavg()[0],
   };
-  fs.writeFileSync(path.join(OUT, 'result.json'), JSON.stringify({ ...result, frameMs: frames.map((f) => Number(f.toFixed(2))) }, null, 1));
+  fs.writeFileSync(
+    path.join(OUT, 'result.json'),
+    JSON.stringify({ ...result, frameMs: frames.map((f) => Number(f.toFixed(2))) }, null, 1),
+  );
   console.log(
     `heatmap redraw while scrubbing, ${result.grid}: whole frame (key → next frame, both panels + difference map + rewards) ` +
       `median ${result.frameMedianMs.toFixed(1)} ms, p90 ${result.frameP90Ms.toFixed(1)} ms; main-thread script per token ` +
@@ -74,5 +91,7 @@ test('heatmap redraw while scrubbing tokens on a 1,300-token grid', async ({ pag
   );
   expect(frames).toHaveLength(59);
   expect(draws.length).toBeGreaterThanOrEqual(2 * 59);
-  console.log(`script part measured on ${sync.length} of ${frames.length} steps (both heatmaps drawn before the microtask ended)`);
+  console.log(
+    `script part measured on ${sync.length} of ${frames.length} steps (both heatmaps drawn before the microtask ended)`,
+  );
 });

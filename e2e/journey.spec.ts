@@ -11,7 +11,14 @@ import sharp from 'sharp';
 
 const SHOTS = 'test-results/journey';
 /** The first bundled sample (read, not assumed: the pipeline may regenerate the set). */
-const SAMPLE = (JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { id: string; image: string; question: string; boxes: number[][] }[])[0];
+const SAMPLE = (
+  JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as {
+    id: string;
+    image: string;
+    question: string;
+    boxes: number[][];
+  }[]
+)[0];
 const INFERNO_TOP: [number, number, number] = [252, 255, 164];
 
 /** Decoded RGBA pixels of an element screenshot (saved under test-results/journey/). */
@@ -24,13 +31,20 @@ async function shot(el: Locator, name: string) {
 }
 
 /** Mean absolute RGB difference of two same-size shots inside a rectangle (CSS px of the element). */
-function meanDiff(a: Awaited<ReturnType<typeof shot>>, b: Awaited<ReturnType<typeof shot>>, r: { x: number; y: number; w: number; h: number }) {
+function meanDiff(
+  a: Awaited<ReturnType<typeof shot>>,
+  b: Awaited<ReturnType<typeof shot>>,
+  r: { x: number; y: number; w: number; h: number },
+) {
   let sum = 0;
   let count = 0;
   for (let y = Math.max(0, Math.floor(r.y)); y < Math.min(a.height, r.y + r.h); y++) {
     for (let x = Math.max(0, Math.floor(r.x)); x < Math.min(a.width, r.x + r.w); x++) {
       const i = (y * a.width + x) * 4;
-      sum += Math.abs(a.data[i] - b.data[i]) + Math.abs(a.data[i + 1] - b.data[i + 1]) + Math.abs(a.data[i + 2] - b.data[i + 2]);
+      sum +=
+        Math.abs(a.data[i] - b.data[i]) +
+        Math.abs(a.data[i + 1] - b.data[i + 1]) +
+        Math.abs(a.data[i + 2] - b.data[i + 2]);
       count++;
     }
   }
@@ -41,7 +55,12 @@ function meanDiff(a: Awaited<ReturnType<typeof shot>>, b: Awaited<ReturnType<typ
 function countNear(s: Awaited<ReturnType<typeof shot>>, c: [number, number, number], tol = 8): number {
   let n = 0;
   for (let i = 0; i < s.data.length; i += 4) {
-    if (Math.abs(s.data[i] - c[0]) <= tol && Math.abs(s.data[i + 1] - c[1]) <= tol && Math.abs(s.data[i + 2] - c[2]) <= tol) n++;
+    if (
+      Math.abs(s.data[i] - c[0]) <= tol &&
+      Math.abs(s.data[i + 1] - c[1]) <= tol &&
+      Math.abs(s.data[i + 2] - c[2]) <= tol
+    )
+      n++;
   }
   return n;
 }
@@ -49,17 +68,24 @@ function countNear(s: Awaited<ReturnType<typeof shot>>, c: [number, number, numb
 const attr = async (page: Page, id: string, name: string) => (await page.getByTestId(id).getAttribute(name)) ?? '';
 
 async function waitDone(page: Page) {
-  for (const side of ['base', 'trained']) await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
+  for (const side of ['base', 'trained'])
+    await expect(page.getByTestId(`status-${side}`)).toHaveText(/^done/, { timeout: 120_000 });
 }
 
-test('journey: sample → ask → stream → tokens → region → reward → compare → export → reload → import', async ({ page, browser }) => {
+test('journey: sample → ask → stream → tokens → region → reward → compare → export → reload → import', async ({
+  page,
+  browser,
+}) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   // Watch the loading feedback (per-file progress lines) and main-thread long tasks from the first script on.
   await page.addInitScript(() => {
     const w = window as unknown as { __watch: { fileLines: string[]; longTasks: number[] } };
     w.__watch = { fileLines: [], longTasks: [] };
-    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__watch.longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__watch.longTasks.push(e.duration))).observe({
+      type: 'longtask',
+      buffered: true,
+    });
     document.addEventListener('DOMContentLoaded', () =>
       new MutationObserver(() => {
         for (const li of document.querySelectorAll('[data-testid^=model-status-] .files li')) {
@@ -75,7 +101,9 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   }
 
   // Loading feedback: each checkpoint file was listed with its download progress.
-  const fileLines = await page.evaluate(() => (window as unknown as { __watch: { fileLines: string[] } }).__watch.fileLines);
+  const fileLines = await page.evaluate(
+    () => (window as unknown as { __watch: { fileLines: string[] } }).__watch.fileLines,
+  );
   expect(fileLines.some((l) => /decoder_model_merged.*MB/.test(l))).toBe(true);
   await expect(page.getByTestId('model-status-base')).toContainText('WASM (requested)');
 
@@ -97,14 +125,26 @@ test('journey: sample → ask → stream → tokens → region → reward → co
       }
     }).observe(document.body, { subtree: true, childList: true, characterData: true });
   });
-  const longBefore = await page.evaluate(() => (window as unknown as { __watch: { longTasks: number[] } }).__watch.longTasks.length);
+  const longBefore = await page.evaluate(
+    () => (window as unknown as { __watch: { longTasks: number[] } }).__watch.longTasks.length,
+  );
   await page.getByTestId('run-button').click();
   await waitDone(page);
   // Inference runs in the worker: report the page's long tasks during generation (printed, not asserted: shared CPU).
-  const long = (await page.evaluate(() => (window as unknown as { __watch: { longTasks: number[] } }).__watch.longTasks)).slice(longBefore);
-  console.log(`main-thread long tasks while both models generated: ${long.length}, longest ${Math.max(0, ...long).toFixed(0)} ms`);
-  expect(await page.evaluate(() => (window as unknown as { __streamed: Record<string, boolean> }).__streamed)).toEqual({ base: true, trained: true });
-  const answers = { base: await page.getByTestId('answer-base').textContent(), trained: await page.getByTestId('answer-trained').textContent() };
+  const long = (
+    await page.evaluate(() => (window as unknown as { __watch: { longTasks: number[] } }).__watch.longTasks)
+  ).slice(longBefore);
+  console.log(
+    `main-thread long tasks while both models generated: ${long.length}, longest ${Math.max(0, ...long).toFixed(0)} ms`,
+  );
+  expect(await page.evaluate(() => (window as unknown as { __streamed: Record<string, boolean> }).__streamed)).toEqual({
+    base: true,
+    trained: true,
+  });
+  const answers = {
+    base: await page.getByTestId('answer-base').textContent(),
+    trained: await page.getByTestId('answer-trained').textContent(),
+  };
   expect(answers.base!.length).toBeGreaterThan(0);
   expect(answers.trained!.length).toBeGreaterThan(0);
   await expect(page.getByTestId('error')).toHaveCount(0);
@@ -140,7 +180,12 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   const bb = (await layer.boundingBox())!;
   const sx = bb.width / W!;
   const sy = bb.height / H!;
-  const draw = { x1: Math.round(W! * 0.63), y1: Math.round(H! * 0.6), x2: Math.round(W! * 0.92), y2: Math.round(H! * 0.9) };
+  const draw = {
+    x1: Math.round(W! * 0.63),
+    y1: Math.round(H! * 0.6),
+    x2: Math.round(W! * 0.92),
+    y2: Math.round(H! * 0.9),
+  };
   await page.mouse.move(bb.x + draw.x1 * sx, bb.y + draw.y1 * sy);
   await page.mouse.down();
   await page.mouse.move(bb.x + ((draw.x1 + draw.x2) / 2) * sx, bb.y + ((draw.y1 + draw.y2) / 2) * sy, { steps: 4 });
@@ -154,7 +199,12 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   const rvDrawn = Number(await attr(page, 'reward-base', 'data-rv'));
   expect(rvDrawn).not.toBe(rvBefore);
   const after = await shot(page.getByTestId('heatmap-base'), 'after-draw');
-  const inBox = { x: draw.x1 * sx - 2, y: draw.y1 * sy - 2, w: (draw.x2 - draw.x1) * sx + 4, h: (draw.y2 - draw.y1) * sy + 4 };
+  const inBox = {
+    x: draw.x1 * sx - 2,
+    y: draw.y1 * sy - 2,
+    w: (draw.x2 - draw.x1) * sx + 4,
+    h: (draw.y2 - draw.y1) * sy + 4,
+  };
   const outside = { x: 8, y: bb.height * 0.45, w: bb.width * 0.1, h: bb.height * 0.1 }; // clear of the focus ring
   expect(meanDiff(before, after, inBox)).toBeGreaterThan(5);
   expect(meanDiff(before, after, outside)).toBeLessThan(1);
@@ -162,7 +212,11 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   // Move the new box by dragging it: r_v recomputes live (no model run: status stays done).
   await page.mouse.move(bb.x + ((draw.x1 + draw.x2) / 2) * sx, bb.y + ((draw.y1 + draw.y2) / 2) * sy);
   await page.mouse.down();
-  await page.mouse.move(bb.x + ((draw.x1 + draw.x2) / 2 - W! * 0.15) * sx, bb.y + ((draw.y1 + draw.y2) / 2 - H! * 0.2) * sy, { steps: 5 });
+  await page.mouse.move(
+    bb.x + ((draw.x1 + draw.x2) / 2 - W! * 0.15) * sx,
+    bb.y + ((draw.y1 + draw.y2) / 2 - H! * 0.2) * sy,
+    { steps: 5 },
+  );
   await page.mouse.up();
   const moved = JSON.parse(await attr(page, 'region-layer', 'data-boxes')) as number[][];
   expect(moved[1][0]).toBeLessThan(boxes[1][0]);
@@ -177,7 +231,9 @@ test('journey: sample → ask → stream → tokens → region → reward → co
   expect(await page.getByTestId('answer-trained').textContent()).toBe(answers.base);
   const n = await page.locator('[data-testid^=token-base-]').count();
   for (let i = 0; i < n; i++) {
-    expect(await page.getByTestId(`token-trained-${i}`).textContent()).toBe(await page.getByTestId(`token-base-${i}`).textContent());
+    expect(await page.getByTestId(`token-trained-${i}`).textContent()).toBe(
+      await page.getByTestId(`token-base-${i}`).textContent(),
+    );
   }
   await page.getByTestId('compare-mode').selectOption('own');
 
@@ -231,6 +287,8 @@ test('a checkpoint from a picked folder answers like the same registry checkpoin
   await page.getByTestId('run-button').click();
   await waitDone(page);
   await expect(page.getByRole('heading', { name: 'Base: sayo-mini (folder)' })).toBeVisible();
-  expect(await page.getByTestId('answer-base').textContent()).toBe(await page.getByTestId('answer-trained').textContent());
+  expect(await page.getByTestId('answer-base').textContent()).toBe(
+    await page.getByTestId('answer-trained').textContent(),
+  );
   expect(await attr(page, 'reward-base', 'data-rv')).toBe(await attr(page, 'reward-trained', 'data-rv'));
 });

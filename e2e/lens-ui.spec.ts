@@ -16,13 +16,22 @@ import { pick, ready, runDone, SAMPLES, SIDES } from './support/app.ts';
 const DIR = 'test-results/lens-ui';
 const S0 = SAMPLES[0];
 
-const boxesOf = async (page: Page) => JSON.parse((await page.getByTestId('region-layer').getAttribute('data-boxes'))!) as number[][];
+const boxesOf = async (page: Page) =>
+  JSON.parse((await page.getByTestId('region-layer').getAttribute('data-boxes'))!) as number[][];
 
 /** Drags on the base region layer from (x1, y1) to (x2, y2), in image pixels. */
-async function drag(page: Page, image: { width: number; height: number }, x1: number, y1: number, x2: number, y2: number) {
+async function drag(
+  page: Page,
+  image: { width: number; height: number },
+  x1: number,
+  y1: number,
+  x2: number,
+  y2: number,
+) {
   await page.getByTestId('region-layer').scrollIntoViewIfNeeded();
   const bb = (await page.getByTestId('region-layer').boundingBox())!;
-  const at = (x: number, y: number) => [bb.x + (x / image.width) * bb.width, bb.y + (y / image.height) * bb.height] as const;
+  const at = (x: number, y: number) =>
+    [bb.x + (x / image.width) * bb.width, bb.y + (y / image.height) * bb.height] as const;
   await page.mouse.move(...at(x1, y1));
   await page.mouse.down();
   await page.mouse.move(...at((x1 + x2) / 2, (y1 + y2) / 2), { steps: 3 });
@@ -33,34 +42,53 @@ async function drag(page: Page, image: { width: number; height: number }, x1: nu
 /** Watches, from the first script on: loading rows, the bar when every file is ✓, the status box heights, Run while nothing is ready. */
 async function watchLoading(page: Page) {
   await page.addInitScript(() => {
-    const w = window as unknown as { __load: { lines: string[]; fullBars: number[]; heights: Record<string, number[]>; runEnabledUnready: number } };
+    const w = window as unknown as {
+      __load: { lines: string[]; fullBars: number[]; heights: Record<string, number[]>; runEnabledUnready: number };
+    };
     w.__load = { lines: [], fullBars: [], heights: { loading: [], ready: [] }, runEnabledUnready: 0 };
     const check = () => {
       const statuses = [...document.querySelectorAll('[data-testid^=model-status-]')] as HTMLElement[];
       for (const st of statuses) {
         const state = st.dataset.state!;
-        if (state === 'loading' || state === 'ready') w.__load.heights[state].push(Math.round(st.getBoundingClientRect().height));
+        if (state === 'loading' || state === 'ready')
+          w.__load.heights[state].push(Math.round(st.getBoundingClientRect().height));
         const lis = [...st.querySelectorAll('.files li')].map((li) => li.textContent!);
         for (const l of lis) if (!w.__load.lines.includes(l)) w.__load.lines.push(l);
         const bar = st.querySelector('progress');
         if (bar && lis.length > 0 && lis.every((l) => l.endsWith('✓'))) w.__load.fullBars.push(bar.position);
       }
       const run = document.querySelector('[data-testid=run-button]') as HTMLButtonElement | null;
-      if (run && statuses.length && statuses.every((s) => s.dataset.state !== 'ready') && !run.disabled) w.__load.runEnabledUnready++;
+      if (run && statuses.length && statuses.every((s) => s.dataset.state !== 'ready') && !run.disabled)
+        w.__load.runEnabledUnready++;
     };
     document.addEventListener('DOMContentLoaded', () =>
-      new MutationObserver(check).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true }),
+      new MutationObserver(check).observe(document.body, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+      }),
     );
   });
 }
 
 const loadWatch = (page: Page) =>
-  page.evaluate(() => (window as unknown as { __load: { lines: string[]; fullBars: number[]; heights: Record<string, number[]>; runEnabledUnready: number } }).__load);
+  page.evaluate(
+    () =>
+      (
+        window as unknown as {
+          __load: { lines: string[]; fullBars: number[]; heights: Record<string, number[]>; runEnabledUnready: number };
+        }
+      ).__load,
+  );
 
 test.describe('1440×900', () => {
   test.use({ viewport: { width: 1440, height: 900 } });
 
-  test('backend: auto picks WASM over a software adapter, switching both ways reloads both and keeps the answers, the runtime comes from cache', async ({ page, context }) => {
+  test('backend: auto picks WASM over a software adapter, switching both ways reloads both and keeps the answers, the runtime comes from cache', async ({
+    page,
+    context,
+  }) => {
     test.setTimeout(420_000);
     const wasmFetches: string[] = [];
     context.on('request', (r) => {
@@ -71,10 +99,14 @@ test.describe('1440×900', () => {
     await ready(page, 'wasm');
     // "auto" saw only SwiftShader: WASM, with the reason on screen.
     await expect(page.getByTestId('backend')).toHaveValue('auto');
-    for (const side of SIDES) await expect(page.getByTestId(`backend-reason-${side}`)).toContainText('software fallback');
+    for (const side of SIDES)
+      await expect(page.getByTestId(`backend-reason-${side}`)).toContainText('software fallback');
     await pick(page);
     await runDone(page);
-    const answers = { base: await page.getByTestId('answer-base').textContent(), trained: await page.getByTestId('answer-trained').textContent() };
+    const answers = {
+      base: await page.getByTestId('answer-base').textContent(),
+      trained: await page.getByTestId('answer-trained').textContent(),
+    };
 
     // WASM → WebGPU: both sides reload on WebGPU, answers stay, then a run works.
     await page.getByTestId('backend').selectOption('webgpu');
@@ -126,13 +158,18 @@ test.describe('1440×900', () => {
     await ready(page, 'wasm');
   });
 
-  test('WebGPU run: waiting state, Stop with no token after it, reload mid-run restores image, question, regions', async ({ page }) => {
+  test('WebGPU run: waiting state, Stop with no token after it, reload mid-run restores image, question, regions', async ({
+    page,
+  }) => {
     test.setTimeout(360_000);
     await page.goto('/?backend=webgpu');
     await ready(page, 'webgpu');
     const sample = SAMPLES[1] ?? S0;
     await pick(page, sample);
-    const { width, height } = (await sharp(path.join('public/samples', sample.image)).metadata()) as { width: number; height: number };
+    const { width, height } = (await sharp(path.join('public/samples', sample.image)).metadata()) as {
+      width: number;
+      height: number;
+    };
     await drag(page, { width, height }, width * 0.1, height * 0.1, width * 0.45, height * 0.4);
     const boxes = await boxesOf(page);
     expect(boxes).toHaveLength(1);
@@ -149,7 +186,8 @@ test.describe('1440×900', () => {
     await expect(page.getByTestId('token-base-0')).toBeVisible({ timeout: 120_000 });
     const t0 = Date.now();
     await page.getByTestId('stop-button').click();
-    for (const side of SIDES) await expect(page.getByTestId(`status-${side}`)).toHaveText('stopped', { timeout: 10_000 });
+    for (const side of SIDES)
+      await expect(page.getByTestId(`status-${side}`)).toHaveText('stopped', { timeout: 10_000 });
     const stopMs = Date.now() - t0;
     console.log(`Stop → both panels stopped: ${stopMs} ms`);
     const counts = async () => Promise.all(SIDES.map((s) => page.locator(`[data-testid^=token-${s}-]`).count()));
@@ -171,7 +209,9 @@ test.describe('1440×900', () => {
     expect(statuses.some((s) => s!.startsWith('interrupted'))).toBe(true);
   });
 
-  test('answered view: per-panel tokens, answer text, labelled figures, explainer, legends, regions, notices, export', async ({ page }) => {
+  test('answered view: per-panel tokens, answer text, labelled figures, explainer, legends, regions, notices, export', async ({
+    page,
+  }) => {
     test.setTimeout(360_000);
     await page.goto('/?backend=wasm');
     await ready(page, 'wasm');
@@ -213,13 +253,20 @@ test.describe('1440×900', () => {
     await expect(page.getByTestId(`picked-${shorter}`)).toHaveAttribute('data-index', String(nShort - 1));
     await page.getByRole('listbox', { name: new RegExp(`${longer} answer tokens`) }).focus();
     for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
-    await expect(page.getByTestId(`picked-${longer}`)).toHaveAttribute('data-index', String(Math.min(nLong - 1, nShort + 2)));
+    await expect(page.getByTestId(`picked-${longer}`)).toHaveAttribute(
+      'data-index',
+      String(Math.min(nLong - 1, nShort + 2)),
+    );
     await page.keyboard.press('End');
     await expect(page.getByTestId(`picked-${longer}`)).toHaveAttribute('data-index', String(nLong - 1));
 
     // Answers as text: special tokens hidden, raw on demand.
     const raw = Object.fromEntries(
-      await Promise.all(SIDES.map(async (s) => [s, (await page.locator(`[data-testid^=token-${s}-]`).allTextContents()).join('')] as const)),
+      await Promise.all(
+        SIDES.map(
+          async (s) => [s, (await page.locator(`[data-testid^=token-${s}-]`).allTextContents()).join('')] as const,
+        ),
+      ),
     );
     const special = SIDES.find((s) => /<\|[^|]*\|>/.test(raw[s]));
     expect(special, 'an answer with a special token (e.g. <|im_end|>)').toBeDefined();
@@ -229,12 +276,14 @@ test.describe('1440×900', () => {
 
     // Each checkpoint's status is at most two lines under its picker (the backend's reason read whole, not cut with
     // "…"), the same height loading or ready: no band in the header beyond that.
-    for (const side of SIDES) expect((await page.getByTestId(`model-status-${side}`).boundingBox())!.height).toBeLessThanOrEqual(44);
+    for (const side of SIDES)
+      expect((await page.getByTestId(`model-status-${side}`).boundingBox())!.height).toBeLessThanOrEqual(44);
 
     // Figures in words, fixed decimals, the explainer one click away, axes and legends, one r_v mark.
     for (const side of SIDES) {
       const reward = page.getByTestId(`reward-${side}`);
-      for (const word of ['region reward', 'token in region', 'region attention', 'image attention', 'image share']) await expect(reward).toContainText(word);
+      for (const word of ['region reward', 'token in region', 'region attention', 'image attention', 'image share'])
+        await expect(reward).toContainText(word);
       await expect(page.getByTestId(`rv-${side}`)).toHaveText(/^-?\d\.\d{3}$/);
       expect(await reward.textContent()).not.toMatch(/\de-\d/);
       await expect(page.getByTestId(`spark-${side}`).locator('.y-axis text')).not.toHaveCount(0);
@@ -242,7 +291,10 @@ test.describe('1440×900', () => {
     await expect(page.getByTestId('head-matrix-legend').locator('svg')).toHaveCount(1);
     // The head matrix is a canvas named by its summary; hovering a cell names it, clicking it shows that head.
     const matrix = page.getByTestId('head-matrix-trained').locator('canvas');
-    await expect(matrix).toHaveAttribute('aria-label', /^R_a per layer and head, trained: \d+ layers × \d+ heads; highest layer/);
+    await expect(matrix).toHaveAttribute(
+      'aria-label',
+      /^R_a per layer and head, trained: \d+ layers × \d+ heads; highest layer/,
+    );
     const cell = { x: 34 + 1 * 18 + 9, y: 16 + 0 * 18 + 9 }; // head 1 of the first captured layer
     await matrix.hover({ position: cell });
     const firstLayer = (await matrix.getAttribute('title'))!.match(/^layer (\d+), head 1: /)![1];
@@ -257,7 +309,8 @@ test.describe('1440×900', () => {
     const produced = await rvs();
     for (const side of SIDES) await expect(page.getByTestId(`alignment-${side}`)).toContainText('alignment produced');
     await page.getByTestId('alignment-select').selectOption('input');
-    for (const side of SIDES) await expect(page.getByTestId(`reward-${side}`)).toHaveAttribute('data-alignment', 'input');
+    for (const side of SIDES)
+      await expect(page.getByTestId(`reward-${side}`)).toHaveAttribute('data-alignment', 'input');
     await expect(page.getByTestId(`alignment-${longer}`)).toContainText(`tokens 0…${nLong - 2} scored`);
     expect(await rvs()).not.toEqual(produced);
     await page.getByTestId('alignment-select').selectOption('produced');
@@ -278,7 +331,10 @@ test.describe('1440×900', () => {
     expect(heatBox.width).toBeGreaterThan(420);
 
     // Region list: visible, drawing replaces (or adds, when chosen), integer pixels, delete and clear.
-    const { width, height } = (await sharp(path.join('public/samples', sample.image)).metadata()) as { width: number; height: number };
+    const { width, height } = (await sharp(path.join('public/samples', sample.image)).metadata()) as {
+      width: number;
+      height: number;
+    };
     await expect(page.getByTestId('region-0')).toBeVisible();
     await drag(page, { width, height }, width * 0.55, height * 0.55, width * 0.9, height * 0.85);
     let boxes = await boxesOf(page);
@@ -289,7 +345,14 @@ test.describe('1440×900', () => {
     const inView = (await page.getByTestId('reward-base').boundingBox())!;
     expect(inView.y).toBeGreaterThanOrEqual(0);
     expect(inView.y + inView.height).toBeLessThanOrEqual(900);
-    await drag(page, { width, height }, (boxes[0][0] + boxes[0][2]) / 2 + 0.37, (boxes[0][1] + boxes[0][3]) / 2 + 0.21, width * 0.33 + 0.29, height * 0.41 + 0.13);
+    await drag(
+      page,
+      { width, height },
+      (boxes[0][0] + boxes[0][2]) / 2 + 0.37,
+      (boxes[0][1] + boxes[0][3]) / 2 + 0.21,
+      width * 0.33 + 0.29,
+      height * 0.41 + 0.13,
+    );
     boxes = await boxesOf(page);
     expect(boxes.flat().every(Number.isInteger)).toBe(true);
     await expect(page.getByTestId('region-0')).toContainText(`x ${boxes[0][0]}–${boxes[0][2]}`);
@@ -312,7 +375,9 @@ test.describe('1440×900', () => {
 
     // A photo-like image of the user's own: the pair notice, once.
     const own = path.join(DIR, 'own-photo.png');
-    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 140, b: 60 } } }).png().toFile(own);
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 140, b: 60 } } })
+      .png()
+      .toFile(own);
     await page.getByTestId('image-input').setInputFiles(own);
     await expect(page.getByTestId('image-info')).toContainText('own-photo.png');
     await expect(page.getByTestId('pair-notice')).toHaveCount(1);
@@ -325,7 +390,9 @@ for (const viewport of [
   { width: 390, height: 844 },
   { width: 360, height: 740 },
 ]) {
-  test(`phone ${viewport.width}×${viewport.height}: no horizontal scroll, every control on screen`, async ({ page }) => {
+  test(`phone ${viewport.width}×${viewport.height}: no horizontal scroll, every control on screen`, async ({
+    page,
+  }) => {
     test.setTimeout(240_000);
     await page.setViewportSize(viewport);
     await page.goto('/?backend=wasm');
@@ -335,7 +402,15 @@ for (const viewport of [
     await pick(page);
     await runDone(page);
     expect(await overflow()).toBeLessThanOrEqual(0);
-    for (const id of ['image-input', 'run-button', 'stop-button', 'cross-button', 'heatmap-base', 'heatmap-trained', 'export-png']) {
+    for (const id of [
+      'image-input',
+      'run-button',
+      'stop-button',
+      'cross-button',
+      'heatmap-base',
+      'heatmap-trained',
+      'export-png',
+    ]) {
       const b = (await page.getByTestId(id).boundingBox())!;
       expect(b.x, id).toBeGreaterThanOrEqual(0);
       expect(b.x + b.width, id).toBeLessThanOrEqual(viewport.width);

@@ -31,7 +31,8 @@ function opfsFiles(page: Page): Promise<Record<string, number>> {
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle('sayo-lens-models').catch(() => null);
     if (!dir) return out;
-    for await (const [name, h] of (dir as any).entries()) out[name] = (await (h as FileSystemFileHandle).getFile()).size;
+    for await (const [name, h] of (dir as any).entries())
+      out[name] = (await (h as FileSystemFileHandle).getFile()).size;
     return out;
   });
 }
@@ -47,9 +48,18 @@ test.describe('model storage', () => {
     image = (await parityImage()).toString('base64');
   });
 
-  test('files above opfsAboveBytes are kept in the origin-private file system and load from it after a reload', async ({ page }) => {
+  test('files above opfsAboveBytes are kept in the origin-private file system and load from it after a reload', async ({
+    page,
+  }) => {
     await openHarness(page);
-    const first = await runHarness(page, { source: SOURCE, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 2, opfsAboveBytes: ABOVE });
+    const first = await runHarness(page, {
+      source: SOURCE,
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 2,
+      opfsAboveBytes: ABOVE,
+    });
     expect(first.error).toBeUndefined();
     const kept = await opfsFiles(page);
     expect(Object.values(kept).sort((a, b) => a - b)).toEqual([...LARGE].sort((a, b) => a - b));
@@ -64,21 +74,40 @@ test.describe('model storage', () => {
     await page.reload();
     const net = watchRequests(page, PREVIEW_URL);
     await openHarness(page);
-    const again = await runHarness(page, { source: SOURCE, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 2, opfsAboveBytes: ABOVE });
+    const again = await runHarness(page, {
+      source: SOURCE,
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 2,
+      opfsAboveBytes: ABOVE,
+    });
     expect(again.error).toBeUndefined();
     expect(again.steps.map((s) => s.tokenId)).toEqual(first.steps.map((s) => s.tokenId));
     expect(net.urls.filter((u) => u.includes('/models/sayo-mini/'))).toEqual([]);
-    console.log(`kept in OPFS: ${Object.keys(kept).length} files (${Object.values(kept).join(', ')} bytes); persisted: ${persisted}; second visit: 0 model requests`);
+    console.log(
+      `kept in OPFS: ${Object.keys(kept).length} files (${Object.values(kept).join(', ')} bytes); persisted: ${persisted}; second visit: 0 model requests`,
+    );
   });
 
-  test('a quota too small for the model: it still answers, and its info says which file is not kept and why', async ({ page }) => {
+  test('a quota too small for the model: it still answers, and its info says which file is not kept and why', async ({
+    page,
+  }) => {
     await openHarness(page);
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: PREVIEW_URL, quotaSize: 1_000_000 });
-    const r = await runHarness(page, { source: SOURCE, backend: 'wasm', imageBase64: image, question: QUESTION, maxNewTokens: 2 });
+    const r = await runHarness(page, {
+      source: SOURCE,
+      backend: 'wasm',
+      imageBase64: image,
+      question: QUESTION,
+      maxNewTokens: 2,
+    });
     expect(r.error).toBeUndefined();
     expect(r.steps).toHaveLength(2);
-    expect(r.info.storageNote).toMatch(/decoder_model_merged\.onnx.*could not be kept.*downloaded again on the next visit/);
+    expect(r.info.storageNote).toMatch(
+      /decoder_model_merged\.onnx.*could not be kept.*downloaded again on the next visit/,
+    );
     expect(r.info.storageNote).toMatch(/Cache Storage: \w+.*origin-private file system: \w+/);
     // The refused large files left nothing behind (a failed write removes its file). A small file Cache Storage
     // refused under the same quota may be kept in the private file system, whole: which ones depends on the order
@@ -94,8 +123,12 @@ test.describe('model storage', () => {
     await cdp.send('Storage.overrideQuotaForOrigin', { origin: PREVIEW_URL, quotaSize: 1_000_000 });
     await page.goto('/?backend=wasm');
     for (const side of ['base', 'trained']) {
-      await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
-      await expect(page.getByTestId(`storage-note-${side}`)).toContainText(/decoder_model_merged\.onnx.*could not be kept.*QuotaExceededError/);
+      await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'ready', {
+        timeout: 120_000,
+      });
+      await expect(page.getByTestId(`storage-note-${side}`)).toContainText(
+        /decoder_model_merged\.onnx.*could not be kept.*QuotaExceededError/,
+      );
     }
   });
 });

@@ -36,14 +36,18 @@ async function photo(): Promise<string> {
       buf[i + 2] = Math.min(255, 120 + 60 * Math.sin(x / 37) * Math.cos(y / 23) + rnd() * 40);
     }
   }
-  await sharp(buf, { raw: { width: W, height: H, channels: 3 } }).png().toFile(file);
+  await sharp(buf, { raw: { width: W, height: H, channels: 3 } })
+    .png()
+    .toFile(file);
   return file;
 }
 
 test.describe('1440×900', () => {
   test.use({ viewport: { width: 1440, height: 900 } });
 
-  test('a token picked before a shorter run never blocks saving; a reload mid-run keeps the partial answers and the image', async ({ page }) => {
+  test('a token picked before a shorter run never blocks saving; a reload mid-run keeps the partial answers and the image', async ({
+    page,
+  }) => {
     test.setTimeout(420_000);
     // WebGPU on SwiftShader streams slowly enough to reload mid-answer.
     await page.goto('/?backend=webgpu');
@@ -88,7 +92,8 @@ test.describe('1440×900', () => {
         ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
         const need = ctx.measureText(sel.selectedOptions[0]?.textContent ?? '').width;
         // Chromium's menu arrow and padding take ~24 px.
-        if (need + 24 > sel.clientWidth) out.push(`select ${sel.id}: needs ${Math.ceil(need + 24)} px, has ${sel.clientWidth}`);
+        if (need + 24 > sel.clientWidth)
+          out.push(`select ${sel.id}: needs ${Math.ceil(need + 24)} px, has ${sel.clientWidth}`);
       }
       for (const el of document.querySelectorAll<HTMLElement>('[data-testid^=backend-reason-], .model-status span')) {
         if (el.scrollWidth > el.clientWidth + 1) out.push(`${el.dataset.testid ?? el.className}: ${el.textContent}`);
@@ -156,7 +161,10 @@ test.describe('390×844', () => {
   });
 });
 
-for (const [name, viewport] of [['desktop', { width: 1440, height: 900 }], ['phone', { width: 390, height: 844 }]] as const) {
+for (const [name, viewport] of [
+  ['desktop', { width: 1440, height: 900 }],
+  ['phone', { width: 390, height: 844 }],
+] as const) {
   test.describe(`${viewport.width}×${viewport.height}`, () => {
     test.use({ viewport });
     test(`${name}: Stop before the first token keeps the image and the region layer on screen`, async ({ page }) => {
@@ -166,8 +174,10 @@ for (const [name, viewport] of [['desktop', { width: 1440, height: 900 }], ['pho
       await pick(page);
       await page.getByTestId('run-button').click();
       await page.getByTestId('stop-button').click();
-      for (const side of SIDES) await expect(page.getByTestId(`status-${side}`)).toHaveText(/stopped|done/, { timeout: 30_000 });
-      if ((await tokenCount(page, 'base')) + (await tokenCount(page, 'trained')) > 0) test.skip(true, 'a token arrived before Stop took effect');
+      for (const side of SIDES)
+        await expect(page.getByTestId(`status-${side}`)).toHaveText(/stopped|done/, { timeout: 30_000 });
+      if ((await tokenCount(page, 'base')) + (await tokenCount(page, 'trained')) > 0)
+        test.skip(true, 'a token arrived before Stop took effect');
       await expect(page.getByTestId('preview')).toBeVisible();
       await expect(page.getByTestId('region-layer')).toBeVisible();
       const bb = (await page.getByTestId('preview').boundingBox())!;
@@ -207,7 +217,11 @@ test.describe('dev server', () => {
       `import app from '${path.resolve('vite.config.ts')}';\n` +
         `export default (env) => ({ ...(typeof app === 'function' ? app(env) : app), cacheDir: ${JSON.stringify(cache)} });\n`,
     );
-    server = spawn('npx', ['vite', '--config', config, '--host', PREVIEW_HOST, '--port', String(PORT), '--strictPort'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    server = spawn(
+      'npx',
+      ['vite', '--config', config, '--host', PREVIEW_HOST, '--port', String(PORT), '--strictPort'],
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    );
     server.stdout!.on('data', (d) => (log += d));
     server.stderr!.on('data', (d) => (log += d));
     await expect.poll(() => log, { timeout: 60_000 }).toContain(String(PORT));

@@ -49,7 +49,8 @@ async function openWithoutModels(page: Page): Promise<void> {
     (route) => route.abort(),
   );
   await page.goto('/?backend=wasm');
-  for (const side of SIDES) await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'error', { timeout: 60_000 });
+  for (const side of SIDES)
+    await expect(page.getByTestId(`model-status-${side}`)).toHaveAttribute('data-state', 'error', { timeout: 60_000 });
 }
 
 /** Imports a session file and checks that both answers, their heatmaps and the rows' figures are on screen. */
@@ -69,7 +70,8 @@ async function importAndCheck(page: Page, file: string, rows: Record<(typeof SID
   // The teacher-forced panels came along: the base's answer under both models, read from the file alone. (A tiny
   // random-vocabulary pair splits bytes differently per tokenizer, so token pieces that are not whole characters
   // show as U+FFFD in different numbers: compared without them.)
-  const shown = async (side: string) => ((await page.getByTestId(`answer-${side}`).textContent()) ?? '').replace(/\uFFFD/g, '');
+  const shown = async (side: string) =>
+    ((await page.getByTestId(`answer-${side}`).textContent()) ?? '').replace(/\uFFFD/g, '');
   const own = { base: await shown('base'), trained: await shown('trained') };
   await page.getByTestId('compare-mode').selectOption('base-answer');
   await expect.poll(() => shown('trained')).toBe(own.base);
@@ -82,14 +84,25 @@ async function importAndCheck(page: Page, file: string, rows: Record<(typeof SID
 
 /** The pair's rows of one record line (first --model: base, last: trained). */
 function pairRows(rows: Row[], line: number, base: string, trained: string): Record<(typeof SIDES)[number], Row> {
-  return { base: rows.find((r) => r.model === base && r.line === line)!, trained: rows.find((r) => r.model === trained && r.line === line)! };
+  return {
+    base: rows.find((r) => r.model === base && r.line === line)!,
+    trained: rows.find((r) => r.model === trained && r.line === line)!,
+  };
 }
 
 test('a session written by sayo eval on a tiny exported pair opens with no model loaded', async ({ page }) => {
   const [a, b] = [exports.folder('qwen3_vl'), exports.folder('qwen3_vl_deepstack')];
   fs.copyFileSync(path.join(exports.dir, 'qwen3_vl.png'), path.join(tmp, 'tiny.png'));
   const set = path.join(tmp, 'tiny.jsonl');
-  fs.writeFileSync(set, JSON.stringify({ image: 'tiny.png', question: exports.reference.qwen3_vl.question, answer: 'red', boxes: [[0, 0, 80, 64]] }) + '\n');
+  fs.writeFileSync(
+    set,
+    JSON.stringify({
+      image: 'tiny.png',
+      question: exports.reference.qwen3_vl.question,
+      answer: 'red',
+      boxes: [[0, 0, 80, 64]],
+    }) + '\n',
+  );
   const out = path.join(tmp, 'tiny-out');
   const rows = evaluate(['--model', a, '--model', b, '--data', set, '--max-new-tokens', '4', '--keep', 'all'], out);
   const file = path.join(out, rows[0].session!);
@@ -98,17 +111,39 @@ test('a session written by sayo eval on a tiny exported pair opens with no model
   await expect(page.getByTestId('image-info')).toContainText('tiny.png: 160×128 px');
 });
 
-test('the held-out question where SAYO-mini looks most differently, opened from sayo eval --keep diff:1 (screenshots)', async ({ page }) => {
+test('the held-out question where SAYO-mini looks most differently, opened from sayo eval --keep diff:1 (screenshots)', async ({
+  page,
+}) => {
   const out = path.join(tmp, 'mini-out');
-  const rows = evaluate(['--model', 'sayo-mini-base', '--model', 'sayo-mini', '--data', 'data/heldout/set.jsonl', '--limit', '12', '--keep', 'diff:1'], out);
+  const rows = evaluate(
+    [
+      '--model',
+      'sayo-mini-base',
+      '--model',
+      'sayo-mini',
+      '--data',
+      'data/heldout/set.jsonl',
+      '--limit',
+      '12',
+      '--keep',
+      'diff:1',
+    ],
+    out,
+  );
   const kept = rows.filter((r) => r.session);
   expect(kept).toHaveLength(2);
   const file = path.join(out, kept[0].session!);
-  for (const [name, viewport] of [['desktop', { width: 1440, height: 900 }], ['phone', { width: 390, height: 844 }]] as const) {
+  for (const [name, viewport] of [
+    ['desktop', { width: 1440, height: 900 }],
+    ['phone', { width: 390, height: 844 }],
+  ] as const) {
     await page.setViewportSize(viewport);
     await openWithoutModels(page);
     await importAndCheck(page, file, pairRows(rows, kept[0].line, 'sayo-mini-base', 'sayo-mini'));
-    const answer = kept.find((r) => r.model === 'sayo-mini')!.text.replace(/<\/?answer>/g, '').trim();
+    const answer = kept
+      .find((r) => r.model === 'sayo-mini')!
+      .text.replace(/<\/?answer>/g, '')
+      .trim();
     await expect(page.getByTestId('answer-trained')).toContainText(answer.split(' ')[0]);
     // No horizontal scroll at either width.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);

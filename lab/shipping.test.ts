@@ -26,7 +26,9 @@ describe('the shipping import graph of this repo', () => {
     const g = shippingGraph(ROOT);
     expect(g.entries).toEqual(expect.arrayContaining(['src/main.tsx', 'bin/sayo.mjs']));
     // Workers and child scripts are found through `new URL(…, import.meta.url)`.
-    expect(g.files).toEqual(expect.arrayContaining(['src/cli/sayo.ts', 'src/engine/worker.ts', 'src/cli/lib/prompt-box.child.mjs']));
+    expect(g.files).toEqual(
+      expect.arrayContaining(['src/cli/sayo.ts', 'src/engine/worker.ts', 'src/cli/lib/prompt-box.child.mjs']),
+    );
   });
 
   it('has no import from shipping code into the lab, no test code in src/, and dependencies = what ships imports', () => {
@@ -47,7 +49,9 @@ describe('walls inside the lab', () => {
     const edges = edgesUnder(ROOT, from);
     expect(edges.length).toBeGreaterThan(0);
     expect(edges.filter((e) => e.to?.startsWith('<unresolved>'))).toEqual([]);
-    expect(edges.filter((e) => e.to && forbidden.some((f) => e.to!.startsWith(f))).map((e) => `${e.from} → ${e.to}`)).toEqual([]);
+    expect(
+      edges.filter((e) => e.to && forbidden.some((f) => e.to!.startsWith(f))).map((e) => `${e.from} → ${e.to}`),
+    ).toEqual([]);
   });
 });
 
@@ -61,11 +65,20 @@ describe('the check itself', () => {
 
   it('finds every kind of breach in a repo that has one of each', () => {
     write('tsconfig.json', fs.readFileSync(path.join(ROOT, 'tsconfig.json'), 'utf8'));
-    write('package.json', JSON.stringify({ bin: { x: 'bin/x.mjs' }, dependencies: { tsx: '1', ajv: '1', unusedpkg: '1' } }));
+    write(
+      'package.json',
+      JSON.stringify({ bin: { x: 'bin/x.mjs' }, dependencies: { tsx: '1', ajv: '1', unusedpkg: '1' } }),
+    );
     write('index.html', '<script type="module" src="/src/main.ts"></script>');
     write('bin/x.mjs', "import { register } from 'tsx/esm/api';\nregister();\nawait import('../src/cli.ts');\n");
-    write('src/main.ts', "import { helper } from '../lab/helper.ts';\nimport { t } from './thing.test.ts';\nimport Ajv from 'ajv';\nimport { parse } from 'yaml';\nimport type { Z } from 'typeonlypkg';\nconsole.log(helper, t, Ajv, parse);\n");
-    write('src/cli.ts', "import fs from 'node:fs';\nconst w = new URL('./gone.ts', import.meta.url);\nconsole.log(fs, w);\n");
+    write(
+      'src/main.ts',
+      "import { helper } from '../lab/helper.ts';\nimport { t } from './thing.test.ts';\nimport Ajv from 'ajv';\nimport { parse } from 'yaml';\nimport type { Z } from 'typeonlypkg';\nconsole.log(helper, t, Ajv, parse);\n",
+    );
+    write(
+      'src/cli.ts',
+      "import fs from 'node:fs';\nconst w = new URL('./gone.ts', import.meta.url);\nconsole.log(fs, w);\n",
+    );
     write('src/thing.test.ts', 'export const t = 1;\n');
     write('src/orphan.ts', 'export const o = 1;\n');
     write('lab/helper.ts', 'export const helper = 1;\n');
@@ -104,7 +117,7 @@ describe('the check itself', () => {
       "type G = import('./g.ts').G;",
       "const h = require('h');",
       "new Worker(new URL('./i.ts', import.meta.url));",
-      "const notAnImport = 'import x from \"j\"';",
+      'const notAnImport = \'import x from "j"\';',
     ].join('\n');
     expect(importsOf('x.ts', text)).toEqual([
       { specifier: 'a', typeOnly: false },

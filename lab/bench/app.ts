@@ -10,13 +10,20 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Builds the app into node_modules/.cache/sayo-bench-dist-<port> and previews it; `stop` ends the server. */
 export async function startApp(port: number): Promise<{ url: string; stop: () => void }> {
   const outDir = path.join(ROOT, `node_modules/.cache/sayo-bench-dist-${port}`);
-  const build = spawnSync('npx', ['vite', 'build', '--mode', 'e2e', '--outDir', outDir, '--emptyOutDir'], { cwd: ROOT, encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
-  const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort', '--outDir', outDir], {
+  const build = spawnSync('npx', ['vite', 'build', '--mode', 'e2e', '--outDir', outDir, '--emptyOutDir'], {
     cwd: ROOT,
-    stdio: 'ignore',
-    detached: true,
+    encoding: 'utf8',
   });
+  if (build.status !== 0) throw new Error(`vite build failed:\n${build.stderr}`);
+  const server: ChildProcess = spawn(
+    'npx',
+    ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort', '--outDir', outDir],
+    {
+      cwd: ROOT,
+      stdio: 'ignore',
+      detached: true,
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   const stop = () => {
     try {
@@ -35,7 +42,11 @@ export async function startApp(port: number): Promise<{ url: string; stop: () =>
     if (up === true) break;
     if (up === 'bad port' || Date.now() > end) {
       stop();
-      throw new Error(up === 'bad port' ? `--app-port ${port}: browsers refuse this port (a "bad port" of the Fetch standard); pick another` : `${url} did not come up within 60 s`);
+      throw new Error(
+        up === 'bad port'
+          ? `--app-port ${port}: browsers refuse this port (a "bad port" of the Fetch standard); pick another`
+          : `${url} did not come up within 60 s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

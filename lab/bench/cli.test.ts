@@ -16,16 +16,27 @@ function bench(args: string[]) {
 
 describe('npm run bench', () => {
   it.each([
-    [['--scale', '--help'], ['--rungs', '--quantized', '--threads-ab', '--webgpu', '--print', '--verbose']],
-    [['--deepstack', '--help'], ['--images', '--rounds', '--verbose']],
-    [['--plot', '--help'], ['<files...>', '--png']],
+    [
+      ['--scale', '--help'],
+      ['--rungs', '--quantized', '--threads-ab', '--webgpu', '--print', '--verbose'],
+    ],
+    [
+      ['--deepstack', '--help'],
+      ['--images', '--rounds', '--verbose'],
+    ],
+    [
+      ['--plot', '--help'],
+      ['<files...>', '--png'],
+    ],
     [['--help'], ['--model', '--skip-browser', '--scale']],
   ])('%j prints the options and exits 0 before starting anything', (args, named) => {
     const r = bench(args);
     expect(r.status, r.stderr).toBe(0);
     for (const n of named) expect(r.stdout).toContain(n);
     // What a run prints first (scale, engine, DeepStack) and the ladder builder's rung lines: none of them.
-    expect(r.stdout + r.stderr).not.toMatch(/SAYO Lens (scale|engine) benchmark|load average before|copy bandwidth \(|DeepStack cost on|M params/);
+    expect(r.stdout + r.stderr).not.toMatch(
+      /SAYO Lens (scale|engine) benchmark|load average before|copy bandwidth \(|DeepStack cost on|M params/,
+    );
   });
 
   it('refuses a bad value and two modes at once, exit 2 style errors without a stack trace', () => {
@@ -42,7 +53,18 @@ describe('npm run bench', () => {
     const { program, rest } = commandFor(['--scale', '--rungs', 'mini,25m', '--tokens', '8', '--skip-browser']);
     expect(rest).toEqual(['--rungs', 'mini,25m', '--tokens', '8', '--skip-browser']);
     const o = program.parse(rest, { from: 'user' }).opts();
-    expect(o).toMatchObject({ rungs: 'mini,25m', tokens: 8, rounds: 3, threads: 1, quantized: '500m', mid: '100m', threadsImages: '100', webgpu: 'none', appPort: 4181, skipBrowser: true });
+    expect(o).toMatchObject({
+      rungs: 'mini,25m',
+      tokens: 8,
+      rounds: 3,
+      threads: 1,
+      quantized: '500m',
+      mid: '100m',
+      threadsImages: '100',
+      webgpu: 'none',
+      appPort: 4181,
+      skipBrowser: true,
+    });
     expect(o.verbose).toBeUndefined();
   });
 });

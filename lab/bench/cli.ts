@@ -25,13 +25,18 @@ const port = (v: string) => {
 /** `npm run bench`: the engine in Node and in headless Chromium on one model, image and question. */
 export function engineCommand(): Command {
   return new Command('npm run bench --')
-    .description('Engine figures in Node (onnxruntime-node) and headless Chromium (WASM): decode tokens/s with and without attention capture, first token cold and warm, peak memory; then the core reward timings (lab/bench/core.ts).')
+    .description(
+      'Engine figures in Node (onnxruntime-node) and headless Chromium (WASM): decode tokens/s with and without attention capture, first token cold and warm, peak memory; then the core reward timings (lab/bench/core.ts).',
+    )
     .option('--model <id>', 'registry id of the model', 'sayo-mini')
     .option('--tokens <n>', 'new tokens per answer', int('--tokens'), 64)
     .option('--repeats <n>', 'answers per figure (the median is printed)', int('--repeats'), 8)
     .option('--skip-browser', 'Node only')
     .option('--app-port <port>', 'port of the app preview the Chromium runs load', port, 4179)
-    .addHelpText('after', '\nOther benchmarks: --scale (the ladder of checkpoints), --deepstack (what DeepStack costs), --plot (draw saved scale reports), --big-webgpu (a folder over 4 GiB on WebGPU); each takes --help.')
+    .addHelpText(
+      'after',
+      '\nOther benchmarks: --scale (the ladder of checkpoints), --deepstack (what DeepStack costs), --plot (draw saved scale reports), --big-webgpu (a folder over 4 GiB on WebGPU); each takes --help.',
+    )
     .action(async (o) => {
       const { runEngine } = await import('./engine.ts');
       process.exitCode = await runEngine(o);
@@ -45,7 +50,11 @@ export function scaleCommand(): Command {
       'The engine at real scale on the ladder of random-weight checkpoints (python -m sayo_train ladder, built on demand and cached), in Node (one process per job) and headless Chromium (one browser per job). Printed, never asserted; the load average is printed beside every table.',
     )
     .option('--rungs <list>', 'rungs to run', 'mini,25m,100m,500m')
-    .option('--quantized <list>', 'rungs also measured with their q4 and q8 decoders (a light rung: its whole 4-bit set)', '500m')
+    .option(
+      '--quantized <list>',
+      'rungs also measured with their q4 and q8 decoders (a light rung: its whole 4-bit set)',
+      '500m',
+    )
     .option('--quantized-only', 'the --quantized rungs in their quantized precisions only')
     .option('--mid <rung>', 'rung of the image-token and generated-length sweeps', '100m')
     .option('--tokens <n>', 'forced new tokens per decode job', int('--tokens'), 32)
@@ -60,9 +69,22 @@ export function scaleCommand(): Command {
     .option('--skip-browser', 'no Chromium job')
     .option('--skip-sweeps', 'no image-token, generated-length or threads sweeps')
     .option('--browser-memory-only', 'Chromium: only the memory jobs at --images')
-    .option('--webgpu <list>', 'rungs of the Chromium WebGPU rows (SwiftShader here: emulated on the CPU, slow)', 'none')
-    .option('--webgpu-tokens <n>', 'forced new tokens of a WebGPU row (default: min(--tokens, 8))', int('--webgpu-tokens'))
-    .option('--app-port <port>', 'port of the app preview (its own build folder per port, so two runs never share one)', port, 4181)
+    .option(
+      '--webgpu <list>',
+      'rungs of the Chromium WebGPU rows (SwiftShader here: emulated on the CPU, slow)',
+      'none',
+    )
+    .option(
+      '--webgpu-tokens <n>',
+      'forced new tokens of a WebGPU row (default: min(--tokens, 8))',
+      int('--webgpu-tokens'),
+    )
+    .option(
+      '--app-port <port>',
+      'port of the app preview (its own build folder per port, so two runs never share one)',
+      port,
+      4181,
+    )
     .option('--json <file>', 'also write every figure to this file (saved after every job)')
     .option('--print <file>', 'print the tables of a saved report and exit (runs nothing)')
     .option('--verbose', "let the ladder builder and onnxruntime's quantizer log at INFO")
@@ -85,7 +107,10 @@ export function scaleCommand(): Command {
       }
       const { IMAGE_SIDES } = await import('./ladder.ts');
       for (const k of [o.images, o.threadsImages].flatMap((x) => (x ? String(x).split(',') : []))) {
-        if (!(k in IMAGE_SIDES)) throw new InvalidArgumentError(`image-token count ${k}: the counts are ${Object.keys(IMAGE_SIDES).join(', ')}`);
+        if (!(k in IMAGE_SIDES))
+          throw new InvalidArgumentError(
+            `image-token count ${k}: the counts are ${Object.keys(IMAGE_SIDES).join(', ')}`,
+          );
       }
       const { runScale } = await import('./run.ts');
       process.exitCode = await runScale(o);
@@ -106,7 +131,9 @@ export function deepstackCommand(): Command {
     .option('--verbose', 'let the ladder builder log at INFO')
     .action(async (o) => {
       const { DEEPSTACK_IMAGES, runDeepstack } = await import('./deepstack.ts');
-      for (const k of String(o.images).split(',')) if (!DEEPSTACK_IMAGES.includes(k)) throw new InvalidArgumentError(`--images ${k}: the counts are ${DEEPSTACK_IMAGES.join(', ')}`);
+      for (const k of String(o.images).split(','))
+        if (!DEEPSTACK_IMAGES.includes(k))
+          throw new InvalidArgumentError(`--images ${k}: the counts are ${DEEPSTACK_IMAGES.join(', ')}`);
       process.exitCode = await runDeepstack(o);
     });
 }
@@ -121,11 +148,15 @@ export function bigWebgpuCommand(): Command {
       const root = path.resolve(import.meta.dirname, '../..');
       const build = spawnSync('npx', ['vite', 'build', '--mode', 'e2e'], { cwd: root, stdio: 'inherit' });
       if (build.status !== 0) return void (process.exitCode = build.status ?? 1);
-      const run = spawnSync('npx', ['playwright', 'test', 'e2e/big-folder.spec.ts', '-g', 'opt-in', '--reporter=list'], {
-        cwd: root,
-        stdio: 'inherit',
-        env: { ...process.env, SAYO_BIG_WEBGPU: '1' },
-      });
+      const run = spawnSync(
+        'npx',
+        ['playwright', 'test', 'e2e/big-folder.spec.ts', '-g', 'opt-in', '--reporter=list'],
+        {
+          cwd: root,
+          stdio: 'inherit',
+          env: { ...process.env, SAYO_BIG_WEBGPU: '1' },
+        },
+      );
       process.exitCode = run.status ?? 1;
     });
 }
@@ -133,12 +164,15 @@ export function bigWebgpuCommand(): Command {
 /** `npm run bench -- --plot`: saved scale reports drawn as one SVG (and a PNG of it). */
 export function plotCommand(): Command {
   return new Command('npm run bench -- --plot')
-    .description('Draws saved scale reports (--scale --json FILE) as one SVG; per rung, precision and kind of figure the newest report wins.')
+    .description(
+      'Draws saved scale reports (--scale --json FILE) as one SVG; per rung, precision and kind of figure the newest report wins.',
+    )
     .argument('<files...>', 'scale reports (.json), then the SVG to write')
     .option('--png <file>', 'also render the SVG to this PNG in headless Chromium')
     .action(async (files: string[], o: { png?: string }) => {
       const output = files.pop()!;
-      if (!files.length || !output.endsWith('.svg')) throw new InvalidArgumentError('give one or more reports (.json), then the SVG to write');
+      if (!files.length || !output.endsWith('.svg'))
+        throw new InvalidArgumentError('give one or more reports (.json), then the SVG to write');
       if (o.png && !o.png.endsWith('.png')) throw new InvalidArgumentError('--png takes a .png file');
       const { pickNewest, plotReports, renderPng } = await import('./plot.ts');
       const reps = files.map((file) => ({ file, rep: JSON.parse(fs.readFileSync(file, 'utf8')) }));
@@ -157,7 +191,16 @@ export function commandFor(args: string[]): { program: Command; rest: string[] }
   const modes = MODES.filter((m) => args.includes(m));
   if (modes.length > 1) throw new InvalidArgumentError(`pick one of ${modes.join(', ')}`);
   const rest = args.filter((a) => a !== modes[0]);
-  const program = modes[0] === '--scale' ? scaleCommand() : modes[0] === '--deepstack' ? deepstackCommand() : modes[0] === '--plot' ? plotCommand() : modes[0] === '--big-webgpu' ? bigWebgpuCommand() : engineCommand();
+  const program =
+    modes[0] === '--scale'
+      ? scaleCommand()
+      : modes[0] === '--deepstack'
+        ? deepstackCommand()
+        : modes[0] === '--plot'
+          ? plotCommand()
+          : modes[0] === '--big-webgpu'
+            ? bigWebgpuCommand()
+            : engineCommand();
   return { program: program.showHelpAfterError('(--help lists the options)'), rest };
 }
 

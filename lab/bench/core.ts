@@ -17,7 +17,11 @@ import { computeReward, rewardRv, selectTopEntropy, tokenAV } from '../../src/co
 import { mulberry32 as rng } from '../../src/engine/sampling.ts';
 import { median } from '../support/stats.ts';
 
-new Command('npx tsx lab/bench/core.ts').description("The reward core in Node: reward and selection for 500 tokens × 32 heads × 1,300 image tokens from the raw attention and from a RewardCache, a box edit with and without the cache, r_v alone. Printed, never asserted.").parse();
+new Command('npx tsx lab/bench/core.ts')
+  .description(
+    'The reward core in Node: reward and selection for 500 tokens × 32 heads × 1,300 image tokens from the raw attention and from a RewardCache, a box edit with and without the cache, r_v alone. Printed, never asserted.',
+  )
+  .parse();
 
 const T = 500;
 const H = 32;
@@ -38,12 +42,17 @@ function time(label: string, runs: number, fn: () => unknown): number {
   }
   sink.length = 0;
   const m = median(ms);
-  console.log(`${label.padEnd(64)} median ${m.toFixed(3)} ms  (min ${Math.min(...ms).toFixed(3)}, max ${Math.max(...ms).toFixed(3)}, ${runs} runs)`);
+  console.log(
+    `${label.padEnd(64)} median ${m.toFixed(3)} ms  (min ${Math.min(...ms).toFixed(3)}, max ${Math.max(...ms).toFixed(3)}, ${runs} runs)`,
+  );
   return m;
 }
 
 // An image whose grid has exactly 1,300 tokens: 1,400 × 728 px → 26 × 50 cells of 28 px.
-const grid = gridFor({ width: 1400, height: 728 }, { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 1400 * 728 });
+const grid = gridFor(
+  { width: 1400, height: 728 },
+  { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 1400 * 728 },
+);
 const N = grid.rows * grid.cols;
 const random = rng(42);
 const tokens = Array.from({ length: T }, () => {
@@ -57,21 +66,29 @@ const tokens = Array.from({ length: T }, () => {
 });
 const entropy = Array.from({ length: T }, () => random() * 4);
 const BOX_A: Box[] = [[300, 100, 700, 500]];
-const BOX_B: Box[] = [[100, 50, 1200, 650], [0, 0, 200, 200]];
+const BOX_B: Box[] = [
+  [100, 50, 1200, 650],
+  [0, 0, 200, 200],
+];
 const targetsA = boxToTokens(BOX_A, grid);
 const targetsB = boxToTokens(BOX_B, grid);
 
-console.log(`SAYO reward core benchmark — node ${process.version}, T = ${T}, H = ${H}, N = ${N} (${grid.rows}×${grid.cols}), `
-  + `targets ${targetsA.length} / ${targetsB.length}`);
+console.log(
+  `SAYO reward core benchmark — node ${process.version}, T = ${T}, H = ${H}, N = ${N} (${grid.rows}×${grid.cols}), ` +
+    `targets ${targetsA.length} / ${targetsB.length}`,
+);
 
 time('1. computeReward from raw attention (a, v, R_a ∀t + selection + r_v)', RUNS, () =>
-  computeReward({ tokens, heads: H, n: N, targets: targetsA, entropy }));
+  computeReward({ tokens, heads: H, n: N, targets: targetsA, entropy }),
+);
 
 const fillStart = performance.now();
 const cache = new RewardCache(N);
 for (const a of tokens) cache.add(a, H);
 const fillMs = performance.now() - fillStart;
-console.log(`${'   (one-off: RewardCache.add of every token, as tokens stream in)'.padEnd(64)} ${fillMs.toFixed(3)} ms total, ${(fillMs / T).toFixed(4)} ms per token`);
+console.log(
+  `${'   (one-off: RewardCache.add of every token, as tokens stream in)'.padEnd(64)} ${fillMs.toFixed(3)} ms total, ${(fillMs / T).toFixed(4)} ms per token`,
+);
 
 time('2. reward + selection from the cache (RewardCache.reward)', RUNS * 5, () => cache.reward(targetsA, entropy));
 
@@ -82,7 +99,8 @@ time('3. box edit: boxToTokens + RewardCache.reward (R_a ∀t, r_v)', RUNS * 5, 
 });
 
 time('4. box edit from raw attention (no cache): computeReward', RUNS, () =>
-  computeReward({ tokens, heads: H, n: N, targets: targetsB, entropy }));
+  computeReward({ tokens, heads: H, n: N, targets: targetsB, entropy }),
+);
 
 time('5. r_v alone from raw attention (selected tokens only)', RUNS, () => {
   const selected = selectTopEntropy(entropy);

@@ -17,7 +17,6 @@ import type { DecodeResult, MemoryResult } from './scale-node.ts';
 /** Square images for 32 px cells: 10² = 100, 20² = 400, 32² = 1,024 image tokens. */
 const SIDES: Record<string, number> = { '100': 320, '400': 640, '1024': 1024 };
 
-
 export interface DeepstackRow {
   images: string;
   decode: DecodeResult | { error: string };
@@ -40,21 +39,71 @@ export interface DeepstackOptions {
 export const DEEPSTACK_IMAGES = Object.keys(SIDES);
 
 /** Runs the DeepStack benchmark and prints it; returns the exit code. */
-export async function runDeepstack({ tokens, rounds, threads, images: asked, json, verbose }: DeepstackOptions): Promise<number> {
+export async function runDeepstack({
+  tokens,
+  rounds,
+  threads,
+  images: asked,
+  json,
+  verbose,
+}: DeepstackOptions): Promise<number> {
   const labels = asked.split(',');
-  for (const k of labels) if (!(k in SIDES)) throw new Error(`--images ${k}: image-token counts are ${Object.keys(SIDES).join(', ')}`);
+  for (const k of labels)
+    if (!(k in SIDES)) throw new Error(`--images ${k}: image-token counts are ${Object.keys(SIDES).join(', ')}`);
   const [e] = ensureLadder(['ds150m'], { verbose });
-  if (!e.twin) throw new Error('the ds150m rung has no twin without DeepStack: rebuild it with python -m sayo_train ladder --rungs ds150m');
+  if (!e.twin)
+    throw new Error(
+      'the ds150m rung has no twin without DeepStack: rebuild it with python -m sayo_train ladder --rungs ds150m',
+    );
   const img = await images(Object.fromEntries(labels.map((k) => [k, SIDES[k]])));
   const rows: DeepstackRow[] = [];
   for (const k of labels) {
     const loadBefore = load();
-    const decode = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, twin: e.twin, image: img[k], question: QUESTION, tokens, rounds, threads, variants: ['last', 'twin'], firstToken: false });
-    const mem = (model: string) => nodeJob<MemoryResult>({ kind: 'memory', model, image: img[k], question: QUESTION, tokens, threads, capture: 'last' });
-    rows.push({ images: k, decode, memory: { deepstack: await mem(e.path), twin: await mem(e.twin) }, loadBefore, loadAfter: load() });
+    const decode = await nodeJob<DecodeResult>({
+      kind: 'decode',
+      model: e.path,
+      twin: e.twin,
+      image: img[k],
+      question: QUESTION,
+      tokens,
+      rounds,
+      threads,
+      variants: ['last', 'twin'],
+      firstToken: false,
+    });
+    const mem = (model: string) =>
+      nodeJob<MemoryResult>({
+        kind: 'memory',
+        model,
+        image: img[k],
+        question: QUESTION,
+        tokens,
+        threads,
+        capture: 'last',
+      });
+    rows.push({
+      images: k,
+      decode,
+      memory: { deepstack: await mem(e.path), twin: await mem(e.twin) },
+      loadBefore,
+      loadAfter: load(),
+    });
   }
-  console.log(`DeepStack cost on ${e.rung} (${f(e.params / 1e6)} M params, DeepStack ${JSON.stringify((e as { deepstack?: number[] }).deepstack)}) vs its twin without, Node, ${threads} thread(s), ${tokens} forced tokens, median of ${rounds} interleaved rounds`);
-  console.log(['image tokens', 'prefill ms with / without', 'decode tok/s with / without', 'decode slowdown (aim ≤ 3 %)', 'rounds with ÷ without', 'peak MB with / without', 'ratio (aim ≤ 1.05×)', 'load'].join(' | '));
+  console.log(
+    `DeepStack cost on ${e.rung} (${f(e.params / 1e6)} M params, DeepStack ${JSON.stringify((e as { deepstack?: number[] }).deepstack)}) vs its twin without, Node, ${threads} thread(s), ${tokens} forced tokens, median of ${rounds} interleaved rounds`,
+  );
+  console.log(
+    [
+      'image tokens',
+      'prefill ms with / without',
+      'decode tok/s with / without',
+      'decode slowdown (aim ≤ 3 %)',
+      'rounds with ÷ without',
+      'peak MB with / without',
+      'ratio (aim ≤ 1.05×)',
+      'load',
+    ].join(' | '),
+  );
   for (const r of rows) {
     if ('error' in r.decode) {
       console.log(`${r.images} | decode error: ${r.decode.error}`);
@@ -78,6 +127,10 @@ export async function runDeepstack({ tokens, rounds, threads, images: asked, jso
       ].join(' | '),
     );
   }
-  if (json) fs.writeFileSync(json, JSON.stringify({ when: new Date().toISOString(), rung: e, tokens, rounds, threads, rows }, null, 1) + '\n');
+  if (json)
+    fs.writeFileSync(
+      json,
+      JSON.stringify({ when: new Date().toISOString(), rung: e, tokens, rounds, threads, rows }, null, 1) + '\n',
+    );
   return 0;
 }

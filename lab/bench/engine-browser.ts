@@ -21,13 +21,26 @@ function run(page: Page, o: HarnessOptions): Promise<HarnessRun> {
 }
 
 /** Runs the browser benchmark against a preview server at `baseUrl`. */
-export async function benchBrowser(opts: { baseUrl: string; model: string; imageUrl: string; question: string; tokens: number; repeats: number }): Promise<BrowserBench> {
+export async function benchBrowser(opts: {
+  baseUrl: string;
+  model: string;
+  imageUrl: string;
+  question: string;
+  tokens: number;
+  repeats: number;
+}): Promise<BrowserBench> {
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   let peak = 0;
   const timer = setInterval(() => (peak = Math.max(peak, chromiumTreeRssMb())), 200);
   try {
     const page = await (await browser.newContext()).newPage();
-    const base: HarnessOptions = { source: { kind: 'registry', id: opts.model }, backend: 'wasm', imageUrl: opts.imageUrl, question: opts.question, maxNewTokens: 1 };
+    const base: HarnessOptions = {
+      source: { kind: 'registry', id: opts.model },
+      backend: 'wasm',
+      imageUrl: opts.imageUrl,
+      question: opts.question,
+      maxNewTokens: 1,
+    };
     await page.goto(`${opts.baseUrl}/e2e-harness.html`);
     await page.waitForFunction(() => 'sayoHarness' in window);
     const cold = await run(page, base);

@@ -27,17 +27,32 @@ export function captureShare(s: RunSummary): number {
 }
 
 /** Runs the Node benchmark on a registry model. */
-export async function benchNode(opts: { model: string; image: string; question: string; tokens: number; repeats: number }): Promise<NodeBench> {
+export async function benchNode(opts: {
+  model: string;
+  image: string;
+  question: string;
+  tokens: number;
+  repeats: number;
+}): Promise<NodeBench> {
   const engine = createNodeEngine();
   const t0 = performance.now();
   const info = await engine.load({ kind: 'registry', id: opts.model });
   const loadMs = performance.now() - t0;
   const image = { kind: 'encoded' as const, bytes: new Uint8Array(fs.readFileSync(path.resolve(opts.image))) };
-  const base: GenerateRequest = { image, question: opts.question, maxNewTokens: opts.tokens, minNewTokens: opts.tokens };
+  const base: GenerateRequest = {
+    image,
+    question: opts.question,
+    maxNewTokens: opts.tokens,
+    minNewTokens: opts.tokens,
+  };
   const firstToken = async () => {
     const start = performance.now();
     let first = NaN;
-    await engine.generate(info.handle, { ...base, maxNewTokens: 1 }, { onStep: () => (first = performance.now() - start) });
+    await engine.generate(
+      info.handle,
+      { ...base, maxNewTokens: 1 },
+      { onStep: () => (first = performance.now() - start) },
+    );
     return first;
   };
   const firstTokenColdMs = await firstToken();
@@ -48,7 +63,9 @@ export async function benchNode(opts: { model: string; image: string; question: 
   // ABBA order: neither variant always runs first (warm-up and machine load drift cancel out).
   for (let i = 0; i < opts.repeats; i++) {
     for (const capture of i % 2 ? [false, true] : [true, false]) {
-      const s = await engine.generate(info.handle, capture ? base : { ...base, captureLayers: [] }, { onStep: () => undefined });
+      const s = await engine.generate(info.handle, capture ? base : { ...base, captureLayers: [] }, {
+        onStep: () => undefined,
+      });
       (capture ? withCapture : without).push(decodeTps(s));
       if (capture) shares.push(captureShare(s));
     }

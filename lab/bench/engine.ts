@@ -19,7 +19,14 @@ const QUESTION = 'What shape is the blue object?';
 async function runBrowser(model: string, tokens: number, repeats: number, port: number): Promise<BrowserBench> {
   const app = await startApp(port);
   try {
-    return await benchBrowser({ baseUrl: app.url, model, imageUrl: `/${path.relative('public', IMAGE)}`, question: QUESTION, tokens, repeats });
+    return await benchBrowser({
+      baseUrl: app.url,
+      model,
+      imageUrl: `/${path.relative('public', IMAGE)}`,
+      question: QUESTION,
+      tokens,
+      repeats,
+    });
   } finally {
     app.stop();
   }
@@ -39,29 +46,52 @@ export interface EngineOptions {
 
 /** Runs the engine benchmark and prints it; returns the exit code. */
 export async function runEngine({ model, tokens, repeats, skipBrowser, appPort }: EngineOptions): Promise<number> {
-  console.log(`SAYO Lens engine benchmark: ${model}, ${IMAGE}, "${QUESTION}", ${tokens} new tokens, median of ${repeats}`);
-  console.log(`load average before: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} on ${os.cpus().length} cores (other work on the machine skews every timing)`);
+  console.log(
+    `SAYO Lens engine benchmark: ${model}, ${IMAGE}, "${QUESTION}", ${tokens} new tokens, median of ${repeats}`,
+  );
+  console.log(
+    `load average before: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} on ${os.cpus().length} cores (other work on the machine skews every timing)`,
+  );
   const node = await benchNode({ model, image: path.join(ROOT, IMAGE), question: QUESTION, tokens, repeats });
   const browser = skipBrowser ? undefined : await runBrowser(model, tokens, repeats, appPort);
-  const row = (label: string, a: string, b: string) => console.log(`  ${label.padEnd(34)}${a.padStart(14)}${b.padStart(16)}`);
+  const row = (label: string, a: string, b: string) =>
+    console.log(`  ${label.padEnd(34)}${a.padStart(14)}${b.padStart(16)}`);
   console.log('');
   row('', 'Node (ORT CPU)', `Chromium (${browser?.backend ?? '-'})`);
   row('model load (ms)', f(node.loadMs, 0), '-');
   row('decode tok/s, with capture', f(node.decodeTpsCapture), f(browser?.decodeTpsCapture ?? NaN));
   row('decode tok/s, without capture', f(node.decodeTpsNoCapture), f(browser?.decodeTpsNoCapture ?? NaN));
-  row('A/B slowdown with capture (%, noisy)', pct(node.decodeTpsCapture, node.decodeTpsNoCapture), browser ? pct(browser.decodeTpsCapture, browser.decodeTpsNoCapture) : 'n/a');
+  row(
+    'A/B slowdown with capture (%, noisy)',
+    pct(node.decodeTpsCapture, node.decodeTpsNoCapture),
+    browser ? pct(browser.decodeTpsCapture, browser.decodeTpsNoCapture) : 'n/a',
+  );
   row('capture code share of run time (%)', f(node.captureShare * 100, 2), f((browser?.captureShare ?? NaN) * 100, 2));
   row('first token, cold (ms)', f(node.firstTokenColdMs, 0), f(browser?.firstTokenColdMs ?? NaN, 0));
   row('first token, warm (ms)', f(node.firstTokenWarmMs, 0), f(browser?.firstTokenWarmMs ?? NaN, 0));
   row('peak RSS (MB)', f(node.peakRssMb, 0), f(browser?.peakRssMb ?? NaN, 0));
   console.log('');
-  console.log('  Node cold = first answer right after loading; Chromium cold = from the start of a fresh page load (empty caches).');
-  console.log('  Node peak RSS is this whole process; Chromium peak RSS sums the browser\'s processes (sampled every 200 ms).');
+  console.log(
+    '  Node cold = first answer right after loading; Chromium cold = from the start of a fresh page load (empty caches).',
+  );
+  console.log(
+    "  Node peak RSS is this whole process; Chromium peak RSS sums the browser's processes (sampled every 200 ms).",
+  );
   if (browser) {
-    console.log(`  browser ${browser.backend} / node native decode speed: ${f(browser.decodeTpsCapture / node.decodeTpsCapture, 2)}× (target ≥ 0.5×)`);
+    console.log(
+      `  browser ${browser.backend} / node native decode speed: ${f(browser.decodeTpsCapture / node.decodeTpsCapture, 2)}× (target ≥ 0.5×)`,
+    );
   }
   console.log('  targets: capture cost ≤ 5 %; first token from a cold page load < 3000 ms (WASM)');
-  console.log(`  load average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `  load average after: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const core = path.join(ROOT, 'lab/bench/core.ts');
   if (fs.existsSync(core)) {
     console.log('\n$ npx tsx lab/bench/core.ts');

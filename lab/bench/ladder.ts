@@ -46,7 +46,10 @@ export interface LadderOptions {
 }
 
 /** The ladder's rungs, built if missing (one command: `python -m sayo_train ladder`). */
-export function ensureLadder(rungs: string[], { quantized = false, verbose = false }: LadderOptions = {}): LadderEntry[] {
+export function ensureLadder(
+  rungs: string[],
+  { quantized = false, verbose = false }: LadderOptions = {},
+): LadderEntry[] {
   const venv = path.join(ROOT, '.venv/bin/python');
   const py = fs.existsSync(venv) ? venv : 'python3';
   const flags = [...(quantized ? ['--quantized'] : []), ...(verbose ? ['--verbose'] : [])];
@@ -76,7 +79,8 @@ export function copyBandwidthGBs(): number {
 /** Bytes of decoder weights read per generated token: the decoder graph (layers + LM head; one embedding row is
  * negligible), of the precision benchmarked. */
 export function weightBytesPerToken(e: LadderEntry, dtype: Precision = 'fp32'): number {
-  return fs.statSync(path.join(e.path, 'onnx', `decoder_model_merged${dtypeFileSuffix(decoderDtype(dtype))}.onnx`)).size;
+  return fs.statSync(path.join(e.path, 'onnx', `decoder_model_merged${dtypeFileSuffix(decoderDtype(dtype))}.onnx`))
+    .size;
 }
 
 /** Decode variants a rung runs: a light rung (one captured layer, no noattn view) has no 'all' and no 'noattn'. */

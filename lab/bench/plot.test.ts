@@ -11,14 +11,27 @@ import type { DecodeResult, Precision } from './scale-node.ts';
 
 type Rung = ScaleReport['rungs'][number];
 
-const entry = (rung: string, params: number): LadderEntry => ({ rung, path: `/ladder/${rung}`, noattn: `/ladder/${rung}/noattn`, layers: 2, heads: 2, params, decoder_params: params / 2, built: true });
+const entry = (rung: string, params: number): LadderEntry => ({
+  rung,
+  path: `/ladder/${rung}`,
+  noattn: `/ladder/${rung}/noattn`,
+  layers: 2,
+  heads: 2,
+  params,
+  decoder_params: params / 2,
+  built: true,
+});
 const decode = (tps: number, prefillMs = 100): DecodeResult => ({
   kind: 'decode',
   imageTokens: 100,
   promptTokens: 128,
   firstTokenColdMs: 1,
   firstTokenWarmMs: 1,
-  variants: { last: { prefillMs, decodeTps: tps, tokens: 8 }, noattn: { prefillMs, decodeTps: tps * 1.01, tokens: 8 }, tjs: { prefillMs, decodeTps: tps * 0.99, tokens: 8 } },
+  variants: {
+    last: { prefillMs, decodeTps: tps, tokens: 8 },
+    noattn: { prefillMs, decodeTps: tps * 1.01, tokens: 8 },
+    tjs: { prefillMs, decodeTps: tps * 0.99, tokens: 8 },
+  },
   peakRssMb: 100,
 });
 const rung = (name: string, params: number, dtype: Precision, parts: Partial<Rung>): Rung => ({
@@ -55,8 +68,15 @@ describe('newestBy', () => {
   const b = report('b.json', '2026-12-01T12:00:00Z', [rung('25m', 24e6, 'fp32', { node: decode(2) })]);
 
   it('keeps the item of the newest report, whatever order the reports come in', () => {
-    for (const order of [[a, b], [b, a]]) {
-      const { newest, older } = newestBy(order, (rep) => rep.rungs, (r) => r.label);
+    for (const order of [
+      [a, b],
+      [b, a],
+    ]) {
+      const { newest, older } = newestBy(
+        order,
+        (rep) => rep.rungs,
+        (r) => r.label,
+      );
       expect(newest.get('25m')?.from.file).toBe('b.json');
       expect(tpsOf(newest.get('25m')?.value)).toBe(2);
       expect(older.map((o) => o.from.file)).toEqual(['a.json']);
@@ -65,8 +85,20 @@ describe('newestBy', () => {
 
   it('of two reports with one date, takes the later-listed', () => {
     const c = report('c.json', b.rep.date, [rung('25m', 24e6, 'fp32', { node: decode(3) })]);
-    expect(newestBy([b, c], (rep) => rep.rungs, (r) => r.label).newest.get('25m')?.from.file).toBe('c.json');
-    expect(newestBy([c, b], (rep) => rep.rungs, (r) => r.label).newest.get('25m')?.from.file).toBe('b.json');
+    expect(
+      newestBy(
+        [b, c],
+        (rep) => rep.rungs,
+        (r) => r.label,
+      ).newest.get('25m')?.from.file,
+    ).toBe('c.json');
+    expect(
+      newestBy(
+        [c, b],
+        (rep) => rep.rungs,
+        (r) => r.label,
+      ).newest.get('25m')?.from.file,
+    ).toBe('b.json');
   });
 });
 
@@ -75,7 +107,9 @@ describe('pickNewest', () => {
     rung('mini', 1.4e6, 'fp32', { node: decode(1000) }),
     rung('25m', 24e6, 'fp32', { node: decode(100) }),
   ]);
-  const browser = report('browser.json', '2026-12-01T11:00:00Z', [rung('25m', 24e6, 'fp32', { browser: { peakRssMb: 1, decodeTps: { last: 90 } } })]);
+  const browser = report('browser.json', '2026-12-01T11:00:00Z', [
+    rung('25m', 24e6, 'fp32', { browser: { peakRssMb: 1, decodeTps: { last: 90 } } }),
+  ]);
   const nodeNew = report('node-new.json', '2026-12-01T12:00:00Z', [rung('25m', 24e6, 'fp32', { node: decode(120) })]);
   const quant = report('quant.json', '2026-12-01T13:00:00Z', [
     rung('500m', 7e8, 'q4', { node: decode(20), browser: { peakRssMb: 1, decodeTps: { last: 0.5 } } }),
@@ -105,14 +139,50 @@ describe('pickNewest', () => {
     const sweep = (file: string, date: string, tps: number) =>
       report(file, date, [], {
         imageTokens: [{ rung: '100m', tokens: '100', node: decode(tps, 400), memory: {} }],
-        lengths: [{ rung: '100m', tokens: 512, node: { kind: 'memory', imageTokens: 100, promptTokens: 128, prefillMs: 400, decodeTps: tps, rssAt: [[1, 790], [512, 797]], peakRssMb: 800 } }],
+        lengths: [
+          {
+            rung: '100m',
+            tokens: 512,
+            node: {
+              kind: 'memory',
+              imageTokens: 100,
+              promptTokens: 128,
+              prefillMs: 400,
+              decodeTps: tps,
+              rssAt: [
+                [1, 790],
+                [512, 797],
+              ],
+              peakRssMb: 800,
+            },
+          },
+        ],
       });
     const ab = (file: string, date: string, prefillMs: number) =>
-      report(file, date, [], { browserThreadsAB: [{ rung: '100m', images: '100', result: { peakRssMb: 1, imageTokens: 100, byThreads: { 2: { inUse: 2, prefillMs, decodeTps: 50, rounds: [] } } } }] });
-    const d = pickNewest([sweep('s2.json', '2026-12-02T00:00:00Z', 2), sweep('s1.json', '2026-12-01T00:00:00Z', 1), ab('ab1.json', '2026-12-01T00:00:00Z', 900), ab('ab2.json', '2026-12-03T00:00:00Z', 800)]);
+      report(file, date, [], {
+        browserThreadsAB: [
+          {
+            rung: '100m',
+            images: '100',
+            result: {
+              peakRssMb: 1,
+              imageTokens: 100,
+              byThreads: { 2: { inUse: 2, prefillMs, decodeTps: 50, rounds: [] } },
+            },
+          },
+        ],
+      });
+    const d = pickNewest([
+      sweep('s2.json', '2026-12-02T00:00:00Z', 2),
+      sweep('s1.json', '2026-12-01T00:00:00Z', 1),
+      ab('ab1.json', '2026-12-01T00:00:00Z', 900),
+      ab('ab2.json', '2026-12-03T00:00:00Z', 800),
+    ]);
     expect(d.imageTokens?.from.file).toBe('s2.json');
     expect(d.lengths?.from.file).toBe('s2.json');
-    expect(d.browserThreads.map((b) => [b.from.file, b.value.result.byThreads?.['2'].prefillMs])).toEqual([['ab2.json', 800]]);
+    expect(d.browserThreads.map((b) => [b.from.file, b.value.result.byThreads?.['2'].prefillMs])).toEqual([
+      ['ab2.json', 800],
+    ]);
     expect(d.superseded.map((c) => c.from.file).sort()).toEqual(['ab1.json', 's1.json']);
   });
 
@@ -128,7 +198,9 @@ describe('pickNewest', () => {
     expect(svg).toContain('q4 decoder, 4-bit (500m)');
     expect(svg).toContain('q4 in WASM: no 4-bit kernel');
     expect(svg).toContain('node-new.json (2026-12-01 12:00 UTC, load 0.5 → 1.0, copy 10.0 GB/s): Node: 25m');
-    expect(svg).toContain('superseded by a newer run of the same rung and precision: node-old.json (2026-12-01 10:00 UTC: Node: 25m)');
+    expect(svg).toContain(
+      'superseded by a newer run of the same rung and precision: node-old.json (2026-12-01 10:00 UTC: Node: 25m)',
+    );
     // no sweeps in these reports: the two lower panels say so instead of drawing empty axes
     expect(svg.split('not measured in these reports').length - 1).toBe(2);
   });

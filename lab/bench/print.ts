@@ -2,15 +2,32 @@
  * @file The scale benchmark's tables, printed from a report (after a run, or `--print FILE` for a saved one).
  */
 import { median } from '../support/stats.ts';
-import type { BrowserScaleResult } from './scale-browser.ts';
 import type { MemoryResult, VariantFigures } from './scale-node.ts';
-import { f, isErr, load, loadAt, loadSpan, mb, type ScaleReport } from './report.ts';
+import { f, isErr, loadAt, loadSpan, mb, type ScaleReport } from './report.ts';
 
 /** Node: one row per rung and precision (decode variants, limit, bytes per token, first token, peak memory). */
 function printNodeRungs(rep: ScaleReport): void {
   if (!rep.rungs.length) return; // a --threads-only run
-  const cols = ['rung', 'params', 'img', 'prefill ms', 'tok/s all', 'last', 'none', 'noattn', 'tjs gen', 'tjs+attn', 'limit', 'B/tok last', 'cold ms', 'warm ms', 'peak MB all/last/noattn'];
-  console.log(`\nNode (onnxruntime-node, ${rep.threads} thread${rep.threads > 1 ? 's' : ''}), ${rep.tokens} forced new tokens, median of ${rep.rounds} interleaved rounds — load ${loadAt(rep)}`);
+  const cols = [
+    'rung',
+    'params',
+    'img',
+    'prefill ms',
+    'tok/s all',
+    'last',
+    'none',
+    'noattn',
+    'tjs gen',
+    'tjs+attn',
+    'limit',
+    'B/tok last',
+    'cold ms',
+    'warm ms',
+    'peak MB all/last/noattn',
+  ];
+  console.log(
+    `\nNode (onnxruntime-node, ${rep.threads} thread${rep.threads > 1 ? 's' : ''}), ${rep.tokens} forced new tokens, median of ${rep.rounds} interleaved rounds — load ${loadAt(rep)}`,
+  );
   console.log(cols.join(' | '));
   for (const r of rep.rungs) {
     const n = r.node;
@@ -79,17 +96,38 @@ function printNodeRatios(rep: ScaleReport): void {
 function printAtImages(rep: ScaleReport): void {
   const at = rep.rungs.filter((r) => r.atImages && Object.keys(r.atImages).length);
   if (at.length) {
-    console.log(`\nPeak memory at more image tokens (capture last layer; Node with and without capture) — load ${loadAt(rep)}`);
-    console.log(['rung', 'image tokens', 'Node peak MB last / without', 'prefill ms (Node, last)', 'Chromium tree peak MB', 'largest Chromium process MB (holds the WASM heap)', 'Chromium'].join(' | '));
+    console.log(
+      `\nPeak memory at more image tokens (capture last layer; Node with and without capture) — load ${loadAt(rep)}`,
+    );
+    console.log(
+      [
+        'rung',
+        'image tokens',
+        'Node peak MB last / without',
+        'prefill ms (Node, last)',
+        'Chromium tree peak MB',
+        'largest Chromium process MB (holds the WASM heap)',
+        'Chromium',
+      ].join(' | '),
+    );
     for (const r of at) {
       for (const [k, x] of Object.entries(r.atImages!)) {
         const nm = (v: string) => (isErr(x.node[v]) ? 'err' : mb((x.node[v] as MemoryResult | undefined)?.peakRssMb));
         const last = x.node.last && !isErr(x.node.last) ? x.node.last : undefined;
         const b = x.browser;
         console.log(
-          [r.label, last ? String(last.imageTokens) : k, `${nm('last')} / ${nm(r.entry.noattn ? 'noattn' : 'none')}`, f(last?.prefillMs, 0), b ? mb(b.peakRssMb) : '-', b ? mb(b.largestProcessMb) : '-', !b ? 'not run' : b.error ? `error: ${b.error}` : 'answered'].join(' | '),
+          [
+            r.label,
+            last ? String(last.imageTokens) : k,
+            `${nm('last')} / ${nm(r.entry.noattn ? 'noattn' : 'none')}`,
+            f(last?.prefillMs, 0),
+            b ? mb(b.peakRssMb) : '-',
+            b ? mb(b.largestProcessMb) : '-',
+            !b ? 'not run' : b.error ? `error: ${b.error}` : 'answered',
+          ].join(' | '),
         );
-        for (const [v, y] of Object.entries(x.node)) if (isErr(y)) console.log(`  ${r.label} Node ${v} at ${k}: ${y.error}`);
+        for (const [v, y] of Object.entries(x.node))
+          if (isErr(y)) console.log(`  ${r.label} Node ${v} at ${k}: ${y.error}`);
       }
     }
   }
@@ -98,8 +136,26 @@ function printAtImages(rep: ScaleReport): void {
 /** Chromium (WASM): one row per rung, with transformers.js's generate() beside ours. */
 function printBrowserRungs(rep: ScaleReport): void {
   if (rep.rungs.some((r) => r.browser)) {
-    console.log(`\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${loadAt(rep)}`);
-    console.log(['rung', 'prefill ms', 'tok/s all', 'last', 'none', 'tjs generate() / +attn', 'ours ÷ tjs with attentions', 'wasm/node last', 'B/tok last', 'cold ms', 'warm ms', 'tree peak MB', 'peak last/none'].join(' | '));
+    console.log(
+      `\nChromium (WASM, the worker engine, model by URL), ${rep.tokens} forced new tokens — load ${loadAt(rep)}`,
+    );
+    console.log(
+      [
+        'rung',
+        'prefill ms',
+        'tok/s all',
+        'last',
+        'none',
+        'tjs generate() / +attn',
+        'ours ÷ tjs with attentions',
+        'wasm/node last',
+        'B/tok last',
+        'cold ms',
+        'warm ms',
+        'tree peak MB',
+        'peak last/none',
+      ].join(' | '),
+    );
     for (const r of rep.rungs) {
       const b = r.browser;
       if (!b) continue;
@@ -128,19 +184,32 @@ function printBrowserRungs(rep: ScaleReport): void {
       );
       if (hasTjs) {
         const p = b.prefillMs ?? {};
-        const threads = b.threads === b.tjsThreads ? `both ${b.threads}` : `ours ${b.threads ?? 'n/a'}, transformers.js ${b.tjsThreads ?? 'n/a'}`;
+        const threads =
+          b.threads === b.tjsThreads
+            ? `both ${b.threads}`
+            : `ours ${b.threads ?? 'n/a'}, transformers.js ${b.tjsThreads ?? 'n/a'}`;
         // Paired by round (a round runs every variant back to back), as the Node capture cost.
         const ra = b.roundsTps?.all ?? b.roundsTps?.last;
         const rt = b.roundsTps?.['tjs-attn'];
-        const perRound = ra && rt && ra.length === rt.length ? `; ours ÷ tjs with attentions per round: ${ra.map((x, i) => f(x / rt[i], 2)).join(', ')}` : '';
-        console.log(`  ${r.label}: WASM threads ${threads}${b.tjsThreadsNote ? ` (${b.tjsThreadsNote})` : ''}; prefill ms ours last ${f(p.last, 0)}, tjs ${f(p.tjs, 0)}, tjs+attn ${f(p['tjs-attn'], 0)}${perRound}`);
+        const perRound =
+          ra && rt && ra.length === rt.length
+            ? `; ours ÷ tjs with attentions per round: ${ra.map((x, i) => f(x / rt[i], 2)).join(', ')}`
+            : '';
+        console.log(
+          `  ${r.label}: WASM threads ${threads}${b.tjsThreadsNote ? ` (${b.tjsThreadsNote})` : ''}; prefill ms ours last ${f(p.last, 0)}, tjs ${f(p.tjs, 0)}, tjs+attn ${f(p['tjs-attn'], 0)}${perRound}`,
+        );
       }
       if (b.tjsError) console.log(`  ${r.label} Chromium: ${b.tjsError}`);
-      for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory })) if (x.error) console.log(`  ${r.label} Chromium ${k}: ${x.error}`);
+      for (const [k, x] of Object.entries({ decode: b, ...r.browserMemory }))
+        if (x.error) console.log(`  ${r.label} Chromium ${k}: ${x.error}`);
     }
     if (rep.rungs.some((r) => r.browser?.decodeTps && 'tjs' in r.browser.decodeTps)) {
-      console.log('  tjs = transformers.js generate() in a worker of its own (same folder, dtype, WASM threads); ours ÷ tjs with attentions =');
-      console.log('  our loop capturing all layers ÷ generate() with output_attentions. The tree peak is the decode job\'s, both workers');
+      console.log(
+        '  tjs = transformers.js generate() in a worker of its own (same folder, dtype, WASM threads); ours ÷ tjs with attentions =',
+      );
+      console.log(
+        "  our loop capturing all layers ÷ generate() with output_attentions. The tree peak is the decode job's, both workers",
+      );
       console.log('  loaded; peak last/none are jobs with our worker alone.');
     }
   }
@@ -158,32 +227,78 @@ function printRungs(rep: ScaleReport): void {
 /** Node sweeps at the mid rung (image tokens, generated length) and the threads A/B, Node and Chromium. */
 function printSweeps(rep: ScaleReport): void {
   if (rep.imageTokens.length) {
-    console.log(`\nImage tokens at ${rep.imageTokens[0].rung} (Node, capture last layer unless named) — load ${loadAt(rep)}`);
-    console.log(['image tokens', 'prompt', 'prefill ms', 'tok/s last', 'noattn', 'tjs gen', 'peak MB all/last/noattn'].join(' | '));
+    console.log(
+      `\nImage tokens at ${rep.imageTokens[0].rung} (Node, capture last layer unless named) — load ${loadAt(rep)}`,
+    );
+    console.log(
+      ['image tokens', 'prompt', 'prefill ms', 'tok/s last', 'noattn', 'tjs gen', 'peak MB all/last/noattn'].join(
+        ' | ',
+      ),
+    );
     for (const s of rep.imageTokens) {
       const n = s.node;
-      const mem = ['all', 'last', 'noattn'].map((k) => (isErr(s.memory[k]) ? 'err' : mb((s.memory[k] as MemoryResult | undefined)?.peakRssMb))).join('/');
+      const mem = ['all', 'last', 'noattn']
+        .map((k) => (isErr(s.memory[k]) ? 'err' : mb((s.memory[k] as MemoryResult | undefined)?.peakRssMb)))
+        .join('/');
       if (isErr(n)) console.log(`${s.tokens} | error: ${n.error}`);
-      else console.log([n.imageTokens, n.promptTokens, f(n.variants.last?.prefillMs, 0), f(n.variants.last?.decodeTps), f(n.variants.noattn?.decodeTps), f(n.variants.tjs?.decodeTps), mem].join(' | '));
+      else
+        console.log(
+          [
+            n.imageTokens,
+            n.promptTokens,
+            f(n.variants.last?.prefillMs, 0),
+            f(n.variants.last?.decodeTps),
+            f(n.variants.noattn?.decodeTps),
+            f(n.variants.tjs?.decodeTps),
+            mem,
+          ].join(' | '),
+        );
     }
   }
   if (rep.lengths.length) {
-    console.log(`\nGenerated length at ${rep.lengths[0].rung} (Node, capture last layer, ~100 image tokens) — load ${loadAt(rep)}`);
+    console.log(
+      `\nGenerated length at ${rep.lengths[0].rung} (Node, capture last layer, ~100 image tokens) — load ${loadAt(rep)}`,
+    );
     console.log(['new tokens', 'prefill ms', 'tok/s', 'peak MB', 'RSS MB at token 1 / 128 / 256 / …'].join(' | '));
     for (const s of rep.lengths) {
       const n = s.node;
       if (isErr(n)) console.log(`${s.tokens} | error: ${n.error}`);
-      else console.log([s.tokens, f(n.prefillMs, 0), f(n.decodeTps), mb(n.peakRssMb), n.rssAt.map(([t, m]) => `${t}:${Math.round(m)}`).join(' ')].join(' | '));
+      else
+        console.log(
+          [
+            s.tokens,
+            f(n.prefillMs, 0),
+            f(n.decodeTps),
+            mb(n.peakRssMb),
+            n.rssAt.map(([t, m]) => `${t}:${Math.round(m)}`).join(' '),
+          ].join(' | '),
+        );
     }
   }
-  const abLine = (by: Record<string, { prefillMs: number; decodeTps: number; rounds?: Array<{ prefillMs: number; decodeTps: number }> }>) => {
-    const list = (v: (typeof by)[string], k: 'prefillMs' | 'decodeTps', d: number) => (v.rounds ? ` [${v.rounds.map((r) => f(r[k], d)).join(', ')}]` : '');
-    const line = Object.entries(by).map(([k, v]) => `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms${list(v, 'prefillMs', 0)}, decode ${f(v.decodeTps)} tok/s${list(v, 'decodeTps', 1)}`).join(' · ');
-    const ratio = by['1'] && by['2'] ? `\n    2 threads ÷ 1: prefill speed ${f(by['1'].prefillMs / by['2'].prefillMs, 2)}×, decode ${f(by['2'].decodeTps / by['1'].decodeTps, 2)}×` : '';
+  const abLine = (
+    by: Record<
+      string,
+      { prefillMs: number; decodeTps: number; rounds?: Array<{ prefillMs: number; decodeTps: number }> }
+    >,
+  ) => {
+    const list = (v: (typeof by)[string], k: 'prefillMs' | 'decodeTps', d: number) =>
+      v.rounds ? ` [${v.rounds.map((r) => f(r[k], d)).join(', ')}]` : '';
+    const line = Object.entries(by)
+      .map(
+        ([k, v]) =>
+          `${k} thread(s) prefill ${f(v.prefillMs, 0)} ms${list(v, 'prefillMs', 0)}, decode ${f(v.decodeTps)} tok/s${list(v, 'decodeTps', 1)}`,
+      )
+      .join(' · ');
+    const ratio =
+      by['1'] && by['2']
+        ? `\n    2 threads ÷ 1: prefill speed ${f(by['1'].prefillMs / by['2'].prefillMs, 2)}×, decode ${f(by['2'].decodeTps / by['1'].decodeTps, 2)}×`
+        : '';
     return line + ratio;
   };
   if (rep.threadsAB.length) {
-    console.log(`\nORT intra-op threads, interleaved (Node, capture last layer; medians, [every round]) — load ${loadAt(rep)}`);
+    console.log(
+      `\nORT intra-op threads, interleaved (Node, capture last layer; medians, [every round]) — load ${loadAt(rep)}`,
+    );
     for (const t of rep.threadsAB) {
       if (isErr(t.result)) {
         console.log(`  ${t.rung}: error ${t.result.error}`);
@@ -194,28 +309,42 @@ function printSweeps(rep: ScaleReport): void {
     }
   }
   if (rep.browserThreadsAB?.length) {
-    console.log('\nORT intra-op threads, interleaved (Chromium WASM: onnxruntime-web\'s thread pool, one engine worker per count; capture last');
-    console.log('layer; medians, [every round]; load average at the job\'s start → end)');
+    console.log(
+      "\nORT intra-op threads, interleaved (Chromium WASM: onnxruntime-web's thread pool, one engine worker per count; capture last",
+    );
+    console.log("layer; medians, [every round]; load average at the job's start → end)");
     for (const t of rep.browserThreadsAB) {
       const r = t.result;
-      const load = r.load ? ` — load ${r.load.before.map((x) => x.toFixed(2)).join(' ')} → ${r.load.after.map((x) => x.toFixed(2)).join(' ')}` : '';
+      const load = r.load
+        ? ` — load ${r.load.before.map((x) => x.toFixed(2)).join(' ')} → ${r.load.after.map((x) => x.toFixed(2)).join(' ')}`
+        : '';
       if (r.error || !r.byThreads) {
         console.log(`  ${t.rung} @ ~${t.images} image tokens: error ${r.error ?? 'no figures'}${load}`);
         continue;
       }
-      const asked = Number(t.images) > 100 && r.imageTokens !== undefined && r.imageTokens < Number(t.images) / 2 ? ` (image for ~${t.images}, capped by the processor)` : '';
+      const asked =
+        Number(t.images) > 100 && r.imageTokens !== undefined && r.imageTokens < Number(t.images) / 2
+          ? ` (image for ~${t.images}, capped by the processor)`
+          : '';
       const img = r.imageTokens ? ` @ ${r.imageTokens} image tokens${asked}` : ` @ ~${t.images} image tokens`;
       console.log(`  ${t.rung}${img}${load}: ${abLine(r.byThreads)}`);
       for (const [k, v] of Object.entries(r.byThreads)) {
-        if (v.inUse !== Number(k)) console.log(`    asked ${k} thread(s), ONNX Runtime ran ${v.inUse}${v.note ? `: ${v.note}` : ''}`);
+        if (v.inUse !== Number(k))
+          console.log(`    asked ${k} thread(s), ONNX Runtime ran ${v.inUse}${v.note ? `: ${v.note}` : ''}`);
       }
     }
     const isolated = rep.browserThreadsAB.map((t) => t.result.isolated).filter((x) => x !== undefined);
     if (isolated.length && isolated.every((x) => x)) {
-      console.log('  The app was cross-origin isolated (COOP same-origin + COEP credentialless from the preview server, build/security-headers.ts):');
-      console.log('  SharedArrayBuffer, so onnxruntime-web runs a thread pool. Served without those headers it runs one thread.');
+      console.log(
+        '  The app was cross-origin isolated (COOP same-origin + COEP credentialless from the preview server, build/security-headers.ts):',
+      );
+      console.log(
+        '  SharedArrayBuffer, so onnxruntime-web runs a thread pool. Served without those headers it runs one thread.',
+      );
     } else if (isolated.some((x) => !x)) {
-      console.log('  The app was NOT cross-origin isolated (no COOP/COEP headers reached the page): SharedArrayBuffer is unavailable and');
+      console.log(
+        '  The app was NOT cross-origin isolated (no COOP/COEP headers reached the page): SharedArrayBuffer is unavailable and',
+      );
       console.log('  onnxruntime-web runs one thread, whatever was asked.');
     }
   }
@@ -226,12 +355,32 @@ export function printWebGpu(rep: ScaleReport): void {
   const rows = rep.browserWebGpu ?? [];
   if (!rows.length) return;
   const wasmTokens = rep.rungs.some((r) => r.browser) ? `, WASM rows ${rep.tokens}` : '';
-  console.log(`\nChromium WebGPU (the worker engine, backend 'webgpu', model by URL), ${rows[0].tokens} forced new tokens${wasmTokens}, median of ${rep.rounds} interleaved rounds`);
-  console.log(['rung', 'adapter (vendor/architecture)', 'prefill ms', 'tok/s all', 'last', 'none', 'WebGPU ÷ WASM last / none', 'cold ms', 'warm ms', 'tree peak MB', 'load start → end'].join(' | '));
+  console.log(
+    `\nChromium WebGPU (the worker engine, backend 'webgpu', model by URL), ${rows[0].tokens} forced new tokens${wasmTokens}, median of ${rep.rounds} interleaved rounds`,
+  );
+  console.log(
+    [
+      'rung',
+      'adapter (vendor/architecture)',
+      'prefill ms',
+      'tok/s all',
+      'last',
+      'none',
+      'WebGPU ÷ WASM last / none',
+      'cold ms',
+      'warm ms',
+      'tree peak MB',
+      'load start → end',
+    ].join(' | '),
+  );
   for (const w of rows) {
     const g = w.result;
     const a = g.adapter;
-    const adapter = !a ? 'n/a' : !a.available ? 'none' : `${[a.vendor, a.architecture].filter(Boolean).join('/') || 'unnamed'}${a.isFallbackAdapter ? ', fallback adapter' : a.isFallbackAdapter === false ? '' : ', fallback n/a'}`;
+    const adapter = !a
+      ? 'n/a'
+      : !a.available
+        ? 'none'
+        : `${[a.vendor, a.architecture].filter(Boolean).join('/') || 'unnamed'}${a.isFallbackAdapter ? ', fallback adapter' : a.isFallbackAdapter === false ? '' : ', fallback n/a'}`;
     if (g.error) {
       console.log([w.label, adapter, `error: ${g.error}`, loadSpan(g)].join(' | '));
       continue;
@@ -239,7 +388,19 @@ export function printWebGpu(rep: ScaleReport): void {
     const wasm = rep.rungs.find((r) => r.label === w.label)?.browser?.decodeTps;
     const ratio = (k: string) => f((g.decodeTps?.[k] ?? NaN) / (wasm?.[k] ?? NaN), 2);
     console.log(
-      [w.label, adapter, f(g.prefillMs?.last, 0), f(g.decodeTps?.all), f(g.decodeTps?.last), f(g.decodeTps?.none), `${ratio('last')} / ${ratio('none')}`, f(g.firstTokenColdMs, 0), f(g.firstTokenWarmMs, 0), mb(g.peakRssMb), loadSpan(g)].join(' | '),
+      [
+        w.label,
+        adapter,
+        f(g.prefillMs?.last, 0),
+        f(g.decodeTps?.all),
+        f(g.decodeTps?.last),
+        f(g.decodeTps?.none),
+        `${ratio('last')} / ${ratio('none')}`,
+        f(g.firstTokenColdMs, 0),
+        f(g.firstTokenWarmMs, 0),
+        mb(g.peakRssMb),
+        loadSpan(g),
+      ].join(' | '),
     );
   }
 }
@@ -248,37 +409,97 @@ export function printWebGpu(rep: ScaleReport): void {
 export function printBrowserSweeps(rep: ScaleReport): void {
   const images = rep.browserImageTokens ?? [];
   if (images.length) {
-    console.log(`\nImage tokens at ${images[0].rung} (Chromium WASM, the worker engine; decode medians of ${Math.max(1, rep.rounds - 1)} interleaved rounds, ${rep.tokens} forced new tokens)`);
-    console.log(['image tokens', 'prompt', 'prefill ms last', 'tok/s last', 'none', 'tree peak MB last / without', 'last ÷ without', 'load start → end'].join(' | '));
+    console.log(
+      `\nImage tokens at ${images[0].rung} (Chromium WASM, the worker engine; decode medians of ${Math.max(1, rep.rounds - 1)} interleaved rounds, ${rep.tokens} forced new tokens)`,
+    );
+    console.log(
+      [
+        'image tokens',
+        'prompt',
+        'prefill ms last',
+        'tok/s last',
+        'none',
+        'tree peak MB last / without',
+        'last ÷ without',
+        'load start → end',
+      ].join(' | '),
+    );
     for (const s of images) {
       const r = s.result;
       const ml = s.memory.last?.peakRssMb;
       const mn = s.memory.none?.peakRssMb;
       if (r.error) console.log([`~${s.tokens}`, `error: ${r.error}`, loadSpan(r)].join(' | '));
-      const capped = Number(s.tokens) > 100 && r.imageTokens !== undefined && r.imageTokens < Number(s.tokens) / 2 ? ` (image for ~${s.tokens}, capped by the processor)` : '';
-      if (!r.error) console.log([`${r.imageTokens ?? `~${s.tokens}`}${capped}`, r.promptTokens ?? 'n/a', f(r.prefillMs?.last, 0), f(r.decodeTps?.last), f(r.decodeTps?.none), `${mb(ml)} / ${mb(mn)}`, `${f((ml ?? NaN) / (mn ?? NaN), 2)}×`, loadSpan(r)].join(' | '));
-      for (const [k, x] of Object.entries(s.memory)) if (x.error) console.log(`  ~${s.tokens} image tokens, Chromium memory ${k}: ${x.error}`);
+      const capped =
+        Number(s.tokens) > 100 && r.imageTokens !== undefined && r.imageTokens < Number(s.tokens) / 2
+          ? ` (image for ~${s.tokens}, capped by the processor)`
+          : '';
+      if (!r.error)
+        console.log(
+          [
+            `${r.imageTokens ?? `~${s.tokens}`}${capped}`,
+            r.promptTokens ?? 'n/a',
+            f(r.prefillMs?.last, 0),
+            f(r.decodeTps?.last),
+            f(r.decodeTps?.none),
+            `${mb(ml)} / ${mb(mn)}`,
+            `${f((ml ?? NaN) / (mn ?? NaN), 2)}×`,
+            loadSpan(r),
+          ].join(' | '),
+        );
+      for (const [k, x] of Object.entries(s.memory))
+        if (x.error) console.log(`  ~${s.tokens} image tokens, Chromium memory ${k}: ${x.error}`);
     }
   }
   const lengths = rep.browserLengths ?? [];
   if (lengths.length) {
-    console.log(`\nGenerated length at ${lengths[0].rung} (Chromium WASM, capture last layer, ~100 image tokens; tree RSS polled with the page's step counter)`);
-    console.log(['new tokens', 'prefill ms', 'tok/s', 'tree peak MB', 'largest process MB', 'RSS MB tree/largest process at step 1 / 128 / 256 / … (the step seen)', 'load start → end'].join(' | '));
+    console.log(
+      `\nGenerated length at ${lengths[0].rung} (Chromium WASM, capture last layer, ~100 image tokens; tree RSS polled with the page's step counter)`,
+    );
+    console.log(
+      [
+        'new tokens',
+        'prefill ms',
+        'tok/s',
+        'tree peak MB',
+        'largest process MB',
+        'RSS MB tree/largest process at step 1 / 128 / 256 / … (the step seen)',
+        'load start → end',
+      ].join(' | '),
+    );
     for (const s of lengths) {
       const r = s.result;
       if (r.error) console.log([s.tokens, `error: ${r.error}`, loadSpan(r)].join(' | '));
-      else console.log([s.tokens, f(r.prefillMs?.last, 0), f(r.decodeTps?.last), mb(r.peakRssMb), mb(r.largestProcessMb), (r.rssAt ?? []).map(([t, tree, largest]) => `${t}:${Math.round(tree)}/${Math.round(largest)}`).join(' '), loadSpan(r)].join(' | '));
+      else
+        console.log(
+          [
+            s.tokens,
+            f(r.prefillMs?.last, 0),
+            f(r.decodeTps?.last),
+            mb(r.peakRssMb),
+            mb(r.largestProcessMb),
+            (r.rssAt ?? []).map(([t, tree, largest]) => `${t}:${Math.round(tree)}/${Math.round(largest)}`).join(' '),
+            loadSpan(r),
+          ].join(' | '),
+        );
     }
   }
 }
 
 /** What the columns mean (printed after a run). */
 export function printColumns(): void {
-  console.log('Columns: tok/s = decode tokens/s after the first token; all/last/none = layers captured by our loop; noattn = the same');
-  console.log('weights with a decoder that has no attention outputs; tjs gen = transformers.js generate() on the same folder (tjs+attn:');
-  console.log('output_attentions; Chromium: in a worker of its own with the engine\'s WASM threads); limit = copy bandwidth ÷ decoder');
+  console.log(
+    'Columns: tok/s = decode tokens/s after the first token; all/last/none = layers captured by our loop; noattn = the same',
+  );
+  console.log(
+    'weights with a decoder that has no attention outputs; tjs gen = transformers.js generate() on the same folder (tjs+attn:',
+  );
+  console.log(
+    "output_attentions; Chromium: in a worker of its own with the engine's WASM threads); limit = copy bandwidth ÷ decoder",
+  );
   console.log('bytes (tokens/s if decode only streamed the weights once);');
-  console.log('B/tok = bytes of one StepRecord posted by the worker; peak MB = the job process\'s peak RSS (Chromium: its whole process tree).');
+  console.log(
+    "B/tok = bytes of one StepRecord posted by the worker; peak MB = the job process's peak RSS (Chromium: its whole process tree).",
+  );
 }
 
 /** The tables of a report, without its header (after a run). */
@@ -291,8 +512,12 @@ export function printTables(rep: ScaleReport): void {
 
 /** Prints the tables of a saved report (`--print FILE`). */
 export function printReport(rep: ScaleReport): void {
-  console.log(`SAYO Lens scale benchmark of ${rep.date} — ${rep.machine.cpus}, ${rep.machine.cores} cores, ${rep.machine.memGiB.toFixed(0)} GiB, Node ${rep.machine.node}`);
-  console.log(`load average before: ${rep.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a (run not finished)'}`);
+  console.log(
+    `SAYO Lens scale benchmark of ${rep.date} — ${rep.machine.cpus}, ${rep.machine.cores} cores, ${rep.machine.memGiB.toFixed(0)} GiB, Node ${rep.machine.node}`,
+  );
+  console.log(
+    `load average before: ${rep.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${rep.loadAfter?.map((x) => x.toFixed(2)).join(' ') ?? 'n/a (run not finished)'}`,
+  );
   console.log(`copy bandwidth (one thread): ${rep.copyGBs.toFixed(1)} GB/s`);
   printTables(rep);
 }

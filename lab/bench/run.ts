@@ -15,11 +15,30 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startApp } from './app.ts';
-import { copyBandwidthGBs, ensureLadder, IMAGE_SIDES, images, QUESTION, quantizedUnits, ROOT, variantsOf, weightBytesPerToken, type LadderEntry } from './ladder.ts';
+import {
+  copyBandwidthGBs,
+  ensureLadder,
+  IMAGE_SIDES,
+  images,
+  QUESTION,
+  quantizedUnits,
+  ROOT,
+  variantsOf,
+  weightBytesPerToken,
+  type LadderEntry,
+} from './ladder.ts';
 import { printColumns, printTables } from './print.ts';
 import { load, type ScaleReport } from './report.ts';
 import { benchBrowserScale, benchBrowserWebGpu, serveFolder, type BrowserScaleResult } from './scale-browser.ts';
-import { DTYPE, type DecodeResult, type MemoryResult, type Precision, type ScaleJob, type ScaleResult, type ThreadsResult } from './scale-node.ts';
+import {
+  DTYPE,
+  type DecodeResult,
+  type MemoryResult,
+  type Precision,
+  type ScaleJob,
+  type ScaleResult,
+  type ThreadsResult,
+} from './scale-node.ts';
 
 /** The options of a scale run, as the command line gives them (lab/bench/cli.ts has their help). */
 export interface ScaleOptions {
@@ -49,10 +68,14 @@ export interface ScaleOptions {
 /** Runs one Node job in a fresh process. */
 export function nodeJob<T extends ScaleResult>(job: ScaleJob): Promise<T | { error: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'lab/bench/scale-node.ts'), JSON.stringify(job)], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'lab/bench/scale-node.ts'), JSON.stringify(job)],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -60,7 +83,10 @@ export function nodeJob<T extends ScaleResult>(job: ScaleJob): Promise<T | { err
     child.on('close', (code) => {
       const line = out.split('\n').find((l) => l.startsWith('SCALE_RESULT '));
       if (line) resolve(JSON.parse(line.slice('SCALE_RESULT '.length)));
-      else resolve({ error: `exit ${code}: ${err.trim().split('\n').filter(Boolean).slice(-3).join(' | ').slice(0, 400)}` });
+      else
+        resolve({
+          error: `exit ${code}: ${err.trim().split('\n').filter(Boolean).slice(-3).join(' | ').slice(0, 400)}`,
+        });
     });
   });
 }
@@ -94,10 +120,24 @@ async function browserWebGpuRows(b: BrowserRun, rungs: string[], tokens: number)
   const imageBase64 = fs.readFileSync(b.img['100']).toString('base64');
   for (const rung of rungs) {
     const units = b.rep.rungs.filter((r) => r.entry.rung === rung);
-    if (!units.length) (b.rep.browserWebGpu ??= []).push({ rung, label: rung, tokens, result: { error: 'not a rung of this run (--rungs)', peakRssMb: NaN } });
+    if (!units.length)
+      (b.rep.browserWebGpu ??= []).push({
+        rung,
+        label: rung,
+        tokens,
+        result: { error: 'not a rung of this run (--rungs)', peakRssMb: NaN },
+      });
     for (const r of units) {
       console.error(`… ${r.label}: Chromium WebGPU, ${tokens} tokens`);
-      const result = await benchBrowserWebGpu({ appUrl: b.appUrl, imageBase64, question: QUESTION, tokens, rounds: b.rounds, dtype: DTYPE(r.dtype), modelUrl: b.url(r.entry.path) });
+      const result = await benchBrowserWebGpu({
+        appUrl: b.appUrl,
+        imageBase64,
+        question: QUESTION,
+        tokens,
+        rounds: b.rounds,
+        dtype: DTYPE(r.dtype),
+        modelUrl: b.url(r.entry.path),
+      });
       (b.rep.browserWebGpu ??= []).push({ rung, label: r.label, tokens, result });
       b.save();
     }
@@ -111,13 +151,35 @@ async function browserSweeps(b: BrowserRun, m: LadderEntry | undefined): Promise
   for (const k of ['100', '400', '1300']) {
     console.error(`… ${m.rung}: Chromium, ${k} image tokens`);
     const imageBase64 = fs.readFileSync(b.img[k]).toString('base64');
-    const result = await benchBrowserScale({ ...job, imageBase64, tokens: b.tokens, rounds: Math.max(1, b.rounds - 1), kind: 'images' });
+    const result = await benchBrowserScale({
+      ...job,
+      imageBase64,
+      tokens: b.tokens,
+      rounds: Math.max(1, b.rounds - 1),
+      kind: 'images',
+    });
     // At ~100 image tokens the rung's own memory jobs are these (when the rung ran in Chromium in fp32).
-    const own = k === '100' ? b.rep.rungs.find((r) => r.entry.rung === m.rung && r.dtype === 'fp32')?.browserMemory : undefined;
+    const own =
+      k === '100' ? b.rep.rungs.find((r) => r.entry.rung === m.rung && r.dtype === 'fp32')?.browserMemory : undefined;
     const memory: Record<string, BrowserScaleResult> = own?.last && own.none ? own : {};
     if (!own?.last || !own.none) {
-      memory.last = await benchBrowserScale({ ...job, imageBase64, tokens: b.tokens, rounds: 1, kind: 'memory', variant: 'last' });
-      memory.none = await benchBrowserScale({ ...job, imageBase64, tokens: b.tokens, rounds: 1, kind: 'memory', variant: 'none', modelUrl: b.url(m.noattn ?? m.path) });
+      memory.last = await benchBrowserScale({
+        ...job,
+        imageBase64,
+        tokens: b.tokens,
+        rounds: 1,
+        kind: 'memory',
+        variant: 'last',
+      });
+      memory.none = await benchBrowserScale({
+        ...job,
+        imageBase64,
+        tokens: b.tokens,
+        rounds: 1,
+        kind: 'memory',
+        variant: 'none',
+        modelUrl: b.url(m.noattn ?? m.path),
+      });
     }
     (b.rep.browserImageTokens ??= []).push({ rung: m.rung, tokens: k, result, memory });
     b.save();
@@ -125,7 +187,11 @@ async function browserSweeps(b: BrowserRun, m: LadderEntry | undefined): Promise
   const imageBase64 = fs.readFileSync(b.img['100']).toString('base64');
   for (const n of [32, 128, 512]) {
     console.error(`… ${m.rung}: Chromium, ${n} new tokens`);
-    (b.rep.browserLengths ??= []).push({ rung: m.rung, tokens: n, result: await benchBrowserScale({ ...job, imageBase64, tokens: n, rounds: 1, kind: 'length' }) });
+    (b.rep.browserLengths ??= []).push({
+      rung: m.rung,
+      tokens: n,
+      result: await benchBrowserScale({ ...job, imageBase64, tokens: n, rounds: 1, kind: 'length' }),
+    });
     b.save();
   }
 }
@@ -156,10 +222,26 @@ interface ScaleRun {
 async function memJobs(run: ScaleRun, e: LadderEntry, image: string, dtype: Precision = 'fp32') {
   const out: Record<string, MemoryResult | { error: string }> = {};
   const jobs = e.noattn
-    ? ([['all', e.path, 'all'], ['last', e.path, 'last'], ['noattn', e.noattn, 'none']] as const)
-    : ([['last', e.path, 'last'], ['none', e.path, 'none']] as const);
+    ? ([
+        ['all', e.path, 'all'],
+        ['last', e.path, 'last'],
+        ['noattn', e.noattn, 'none'],
+      ] as const)
+    : ([
+        ['last', e.path, 'last'],
+        ['none', e.path, 'none'],
+      ] as const);
   for (const [k, model, capture] of jobs) {
-    out[k] = await nodeJob<MemoryResult>({ kind: 'memory', model, image, question: QUESTION, tokens: run.tokens, threads: run.threads, capture, dtype });
+    out[k] = await nodeJob<MemoryResult>({
+      kind: 'memory',
+      model,
+      image,
+      question: QUESTION,
+      tokens: run.tokens,
+      threads: run.threads,
+      capture,
+      dtype,
+    });
   }
   return out;
 }
@@ -170,15 +252,44 @@ async function nodeRungs(run: ScaleRun): Promise<void> {
   const { o, ladder, img, rep, save, tokens, rounds, threads, quantized, atImages, threadsOnly } = run;
   const units = ladder.flatMap((e) => [
     ...(o.quantizedOnly && quantized.includes(e.rung) ? [] : [{ e, dtype: 'fp32' as Precision, label: e.rung }]),
-    ...(quantized.includes(e.rung) ? quantizedUnits(e).map((dtype) => ({ e, dtype, label: `${e.rung} ${dtype}` })) : []),
+    ...(quantized.includes(e.rung)
+      ? quantizedUnits(e).map((dtype) => ({ e, dtype, label: `${e.rung} ${dtype}` }))
+      : []),
   ]);
   if (o.skipNode && !threadsOnly) {
-    for (const { e, dtype, label } of units) rep.rungs.push({ entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), memory: {}, browserMemory: {} });
+    for (const { e, dtype, label } of units)
+      rep.rungs.push({
+        entry: e,
+        dtype,
+        label,
+        weightBytes: weightBytesPerToken(e, dtype),
+        memory: {},
+        browserMemory: {},
+      });
   }
   for (const { e, dtype, label } of o.skipRungs || o.skipNode || threadsOnly ? [] : units) {
     console.error(`… ${label}: Node`);
-    const node = await nodeJob<DecodeResult>({ kind: 'decode', model: e.path, noattn: e.noattn ?? undefined, image: img['100'], question: QUESTION, tokens, rounds, threads, variants: variantsOf(e), dtype });
-    const r: ScaleReport['rungs'][number] = { entry: e, dtype, label, weightBytes: weightBytesPerToken(e, dtype), node, memory: await memJobs(run, e, img['100'], dtype), browserMemory: {} };
+    const node = await nodeJob<DecodeResult>({
+      kind: 'decode',
+      model: e.path,
+      noattn: e.noattn ?? undefined,
+      image: img['100'],
+      question: QUESTION,
+      tokens,
+      rounds,
+      threads,
+      variants: variantsOf(e),
+      dtype,
+    });
+    const r: ScaleReport['rungs'][number] = {
+      entry: e,
+      dtype,
+      label,
+      weightBytes: weightBytesPerToken(e, dtype),
+      node,
+      memory: await memJobs(run, e, img['100'], dtype),
+      browserMemory: {},
+    };
     rep.rungs.push(r);
     save();
     for (const k of atImages) {
@@ -191,26 +302,66 @@ async function nodeRungs(run: ScaleRun): Promise<void> {
 
 /** Node sweeps at the mid rung (~100 / ~400 / ~1,300 image tokens; 32 / 128 / 512 new tokens), then the threads A/B. */
 async function nodeSweeps(run: ScaleRun): Promise<void> {
-  const { o, ladder, img, rep, save, tokens, rounds, threads, mid, threadImages, threadLadder, threadsOnly, sweeps } = run;
+  const { o, ladder, img, rep, save, tokens, rounds, threads, mid, threadImages, threadLadder, threadsOnly, sweeps } =
+    run;
   if (o.skipNode) return;
   const m = sweeps ? ladder.find((e) => e.rung === mid) : undefined;
   if (m) {
     for (const k of ['100', '400', '1300']) {
       console.error(`… ${mid}: ${k} image tokens`);
-      const node = await nodeJob<DecodeResult>({ kind: 'decode', model: m.path, noattn: m.noattn ?? undefined, image: img[k], question: QUESTION, tokens, rounds: Math.max(1, rounds - 1), threads, variants: ['last', 'noattn', 'tjs'], firstToken: false });
-      rep.imageTokens.push({ rung: mid, tokens: k, node, memory: rep.rungs.find((r) => r.entry.rung === mid && k === '100')?.memory ?? (await memJobs(run, m, img[k])) });
+      const node = await nodeJob<DecodeResult>({
+        kind: 'decode',
+        model: m.path,
+        noattn: m.noattn ?? undefined,
+        image: img[k],
+        question: QUESTION,
+        tokens,
+        rounds: Math.max(1, rounds - 1),
+        threads,
+        variants: ['last', 'noattn', 'tjs'],
+        firstToken: false,
+      });
+      rep.imageTokens.push({
+        rung: mid,
+        tokens: k,
+        node,
+        memory: rep.rungs.find((r) => r.entry.rung === mid && k === '100')?.memory ?? (await memJobs(run, m, img[k])),
+      });
       save();
     }
     for (const n of [32, 128, 512]) {
       console.error(`… ${mid}: ${n} new tokens`);
-      rep.lengths.push({ rung: mid, tokens: n, node: await nodeJob<MemoryResult>({ kind: 'memory', model: m.path, image: img['100'], question: QUESTION, tokens: n, threads, capture: 'last' }) });
+      rep.lengths.push({
+        rung: mid,
+        tokens: n,
+        node: await nodeJob<MemoryResult>({
+          kind: 'memory',
+          model: m.path,
+          image: img['100'],
+          question: QUESTION,
+          tokens: n,
+          threads,
+          capture: 'last',
+        }),
+      });
       save();
     }
   }
   for (const e of sweeps || threadsOnly ? threadLadder : []) {
     for (const k of threadImages) {
       console.error(`… ${e.rung}: threads 1 vs 2, ${k} image tokens`);
-      rep.threadsAB.push({ rung: e.rung, result: await nodeJob<ThreadsResult>({ kind: 'threads', model: e.path, image: img[k], question: QUESTION, tokens, rounds, threads: [1, 2] }) });
+      rep.threadsAB.push({
+        rung: e.rung,
+        result: await nodeJob<ThreadsResult>({
+          kind: 'threads',
+          model: e.path,
+          image: img[k],
+          question: QUESTION,
+          tokens,
+          rounds,
+          threads: [1, 2],
+        }),
+      });
       save();
     }
   }
@@ -219,14 +370,18 @@ async function nodeSweeps(run: ScaleRun): Promise<void> {
 /** Chromium: the app built and previewed, the model folders served by URL; per rung decode and memory, then the WebGPU
  * rows, the sweeps and the threads A/B. */
 async function browserJobs(run: ScaleRun): Promise<void> {
-  const { o, ladder, img, rep, save, tokens, rounds, mid, atImages, threadImages, threadLadder, threadsOnly, sweeps } = run;
+  const { o, ladder, img, rep, save, tokens, rounds, mid, atImages, threadImages, threadLadder, threadsOnly, sweeps } =
+    run;
   const app = await startApp(o.appPort);
   const modelsDir = path.join(ROOT, 'models');
   const built = ladder.find((e) => !e.path.startsWith(modelsDir));
   const cacheDir = built ? path.dirname(built.path) : path.dirname(ladder[0].noattn!);
   const files = await serveFolder(cacheDir);
   const shipped = await serveFolder(modelsDir);
-  const url = (p: string) => (p.startsWith(modelsDir) ? `${shipped.url}/${path.relative(modelsDir, p)}/` : `${files.url}/${path.relative(cacheDir, p)}/`);
+  const url = (p: string) =>
+    p.startsWith(modelsDir)
+      ? `${shipped.url}/${path.relative(modelsDir, p)}/`
+      : `${files.url}/${path.relative(cacheDir, p)}/`;
   try {
     const b64 = fs.readFileSync(img['100']).toString('base64');
     for (const r of threadsOnly ? [] : rep.rungs) {
@@ -236,25 +391,58 @@ async function browserJobs(run: ScaleRun): Promise<void> {
       if (!o.browserMemoryOnly) {
         r.browser = await benchBrowserScale({ ...job, dtype, kind: 'decode', modelUrl: url(r.entry.path) });
         if (r.browser.error) continue; // the memory jobs would fail the same way
-        r.browserMemory.last = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
-        r.browserMemory.none = await benchBrowserScale({ ...job, dtype, kind: 'memory', variant: 'none', modelUrl: url(r.entry.noattn ?? r.entry.path) });
+        r.browserMemory.last = await benchBrowserScale({
+          ...job,
+          dtype,
+          kind: 'memory',
+          variant: 'last',
+          modelUrl: url(r.entry.path),
+        });
+        r.browserMemory.none = await benchBrowserScale({
+          ...job,
+          dtype,
+          kind: 'memory',
+          variant: 'none',
+          modelUrl: url(r.entry.noattn ?? r.entry.path),
+        });
         save();
       }
       for (const k of atImages) {
         console.error(`… ${r.label}: Chromium memory at ${k} image tokens`);
         const image = fs.readFileSync(img[k]).toString('base64');
-        ((r.atImages ??= {})[k] ??= { node: {} }).browser = await benchBrowserScale({ ...job, imageBase64: image, dtype, kind: 'memory', variant: 'last', modelUrl: url(r.entry.path) });
+        ((r.atImages ??= {})[k] ??= { node: {} }).browser = await benchBrowserScale({
+          ...job,
+          imageBase64: image,
+          dtype,
+          kind: 'memory',
+          variant: 'last',
+          modelUrl: url(r.entry.path),
+        });
         save();
       }
     }
     const extra = { rep, appUrl: app.url, url, img, tokens, rounds, save };
-    if (!threadsOnly) await browserWebGpuRows(extra, webgpuRungs(o.webgpu), o.webgpuTokens ?? Math.min(tokens, WEBGPU_TOKENS));
-    if (sweeps) await browserSweeps(extra, ladder.find((e) => e.rung === mid));
+    if (!threadsOnly)
+      await browserWebGpuRows(extra, webgpuRungs(o.webgpu), o.webgpuTokens ?? Math.min(tokens, WEBGPU_TOKENS));
+    if (sweeps)
+      await browserSweeps(
+        extra,
+        ladder.find((e) => e.rung === mid),
+      );
     for (const e of sweeps || threadsOnly ? threadLadder : []) {
       for (const k of threadImages) {
         console.error(`… ${e.rung}: Chromium threads 1 vs 2, ${k} image tokens`);
         const imageBase64 = fs.readFileSync(img[k]).toString('base64');
-        const result = await benchBrowserScale({ appUrl: app.url, imageBase64, question: QUESTION, tokens, rounds, kind: 'threads', threads: [1, 2], modelUrl: url(e.path) });
+        const result = await benchBrowserScale({
+          appUrl: app.url,
+          imageBase64,
+          question: QUESTION,
+          tokens,
+          rounds,
+          kind: 'threads',
+          threads: [1, 2],
+          modelUrl: url(e.path),
+        });
         (rep.browserThreadsAB ??= []).push({ rung: e.rung, images: k, result });
         save();
       }
@@ -271,13 +459,21 @@ export async function runScale(o: ScaleOptions): Promise<number> {
   const rungs = o.rungs.split(',');
   const quantized = o.quantized.split(',');
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`SAYO Lens scale benchmark — ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
-  console.log(`load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`);
+  console.log(
+    `SAYO Lens scale benchmark — ${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+  );
+  console.log(
+    `load average before: ${load()} (other work on the machine inflates every timing; ratios are taken within one process)`,
+  );
   const ladder = ensureLadder(rungs, { quantized: quantized.some((r) => rungs.includes(r)), verbose: o.verbose });
   const atImages = (o.images ?? '').split(',').filter((k) => k && k !== '100');
-  for (const k of atImages) if (!(k in IMAGE_SIDES)) throw new Error(`--images ${k}: image-token counts are ${Object.keys(IMAGE_SIDES).join(', ')}`);
+  for (const k of atImages)
+    if (!(k in IMAGE_SIDES))
+      throw new Error(`--images ${k}: image-token counts are ${Object.keys(IMAGE_SIDES).join(', ')}`);
   const copyGBs = copyBandwidthGBs();
-  console.log(`copy bandwidth (one thread, 256 MB Float32Array.set, best of 5): ${copyGBs.toFixed(1)} GB/s — the limit column is this ÷ decoder bytes`);
+  console.log(
+    `copy bandwidth (one thread, 256 MB Float32Array.set, best of 5): ${copyGBs.toFixed(1)} GB/s — the limit column is this ÷ decoder bytes`,
+  );
   const rep: ScaleReport = {
     date: new Date().toISOString(),
     machine: { cpus: cpu, cores: os.cpus().length, memGiB: os.totalmem() / 2 ** 30, node: process.version },

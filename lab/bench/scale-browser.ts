@@ -171,16 +171,28 @@ export interface PageAdapter {
   why?: string;
 }
 
-const run = (page: Page, o: HarnessOptions): Promise<HarnessRun> => page.evaluate((opts) => window.sayoHarness.run(opts), o);
+const run = (page: Page, o: HarnessOptions): Promise<HarnessRun> =>
+  page.evaluate((opts) => window.sayoHarness.run(opts), o);
 
 function stepBytes(r: HarnessRun): number {
   const s = r.steps;
-  const b = s.reduce((t, x) => t + 4 * (x.attention.length + x.imageShare.length + x.rowSum.length) + new TextEncoder().encode(x.text).length + 40, 0);
+  const b = s.reduce(
+    (t, x) =>
+      t +
+      4 * (x.attention.length + x.imageShare.length + x.rowSum.length) +
+      new TextEncoder().encode(x.text).length +
+      40,
+    0,
+  );
   return s.length ? b / s.length : NaN;
 }
 
 /** The `threads` job on an open harness page: one engine worker per thread count, interleaved rounds. */
-async function threadsAB(page: Page, job: BrowserScaleJob, base: HarnessOptions): Promise<Omit<BrowserScaleResult, 'peakRssMb'>> {
+async function threadsAB(
+  page: Page,
+  job: BrowserScaleJob,
+  base: HarnessOptions,
+): Promise<Omit<BrowserScaleResult, 'peakRssMb'>> {
   const before = os.loadavg();
   const isolated = await page.evaluate(() => self.crossOriginIsolated);
   const counts = job.threads ?? [1, 2];
@@ -201,7 +213,13 @@ async function threadsAB(page: Page, job: BrowserScaleJob, base: HarnessOptions)
     const r = await run(page, { ...base, slot: `threads-${t}`, threads: t, reuse: false });
     if (r.error) return { error: `${t} thread(s): ${r.error.code}: ${r.error.message}`, isolated };
     last.set(t, r.info.attentionLayers.at(-1));
-    byThreads[t] = { inUse: r.info.threads ?? NaN, note: r.info.threadsNote, prefillMs: NaN, decodeTps: NaN, rounds: [] };
+    byThreads[t] = {
+      inUse: r.info.threads ?? NaN,
+      note: r.info.threadsNote,
+      prefillMs: NaN,
+      decodeTps: NaN,
+      rounds: [],
+    };
     await run(page, opts(t, last.get(t)));
   }
   for (let i = 0; i < job.rounds; i++) {
@@ -236,7 +254,14 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${job.appUrl}/e2e-harness.html`);
     await page.waitForFunction(() => 'sayoHarness' in window);
-    const base: HarnessOptions = { source: { kind: 'url', url: job.modelUrl }, backend: job.backend ?? 'wasm', dtype: job.dtype, imageBase64: job.imageBase64, question: job.question, maxNewTokens: 1 };
+    const base: HarnessOptions = {
+      source: { kind: 'url', url: job.modelUrl },
+      backend: job.backend ?? 'wasm',
+      dtype: job.dtype,
+      imageBase64: job.imageBase64,
+      question: job.question,
+      maxNewTokens: 1,
+    };
     if (job.kind === 'threads') return { ...(await threadsAB(page, job, base)), ...sample() };
     if (job.kind === 'images' || job.kind === 'length') return { ...(await sweepJob(page, job, base)), ...sample() };
     const cold = await run(page, base);
@@ -254,15 +279,27 @@ export async function benchBrowserScale(job: BrowserScaleJob): Promise<BrowserSc
     const ours = async (v: 'all' | 'last' | 'none'): Promise<RoundFigures> => {
       const r = await run(page, { ...long, captureLayers: capture[v] as number[] | undefined });
       if (r.error || !r.summary) throw new Error(`${r.error?.code}: ${r.error?.message}`);
-      return { prefillMs: r.summary.prefillMs, decodeTps: decodeTps(r.summary.tokens, r.summary.decodeMs), bytesPerToken: stepBytes(r) };
+      return {
+        prefillMs: r.summary.prefillMs,
+        decodeTps: decodeTps(r.summary.tokens, r.summary.decodeMs),
+        bytesPerToken: stepBytes(r),
+      };
     };
-    const tjsOptions = { url: job.modelUrl, dtype: job.dtype, threads: cold.info.threads ?? 1, imageBase64: job.imageBase64, question: job.question, tokens: job.tokens };
+    const tjsOptions = {
+      url: job.modelUrl,
+      dtype: job.dtype,
+      threads: cold.info.threads ?? 1,
+      imageBase64: job.imageBase64,
+      question: job.question,
+      tokens: job.tokens,
+    };
     let tjsThreads: Pick<BrowserScaleResult, 'tjsThreads' | 'tjsThreadsNote'> = {};
     const tjs = async (attentions: boolean): Promise<RoundFigures> => {
       const r = await page.evaluate((o) => window.sayoHarness.tjs(o), { ...tjsOptions, attentions });
       const what = `transformers.js generate()${attentions ? ' with attentions' : ''}`;
       if (r.error || !r.figures) throw new Error(`${what}: ${r.error ?? 'no figures'}`);
-      if (r.figures.tokens !== job.tokens) throw new Error(`${what}: ${r.figures.tokens} tokens where ${job.tokens} were forced`);
+      if (r.figures.tokens !== job.tokens)
+        throw new Error(`${what}: ${r.figures.tokens} tokens where ${job.tokens} were forced`);
       tjsThreads = { tjsThreads: r.threads, tjsThreadsNote: r.note };
       return r.figures;
     };
@@ -323,9 +360,22 @@ export async function pageAdapter(appUrl: string, args = CHROMIUM_ARGS): Promise
     const page = await (await browser.newContext()).newPage();
     await page.goto(`${appUrl}/e2e-harness.html`);
     await page.waitForFunction(() => 'sayoHarness' in window);
-    const a = await page.evaluate(async () => ({ ...(await window.sayoHarness.adapter()), hasGpu: 'gpu' in navigator && !!navigator.gpu }));
-    const why = a.available ? undefined : a.hasGpu ? 'navigator.gpu.requestAdapter() returned no adapter' : 'navigator.gpu is missing (is --enable-unsafe-webgpu in CHROMIUM_ARGS?)';
-    return { available: a.available, vendor: a.vendor, architecture: a.architecture, isFallbackAdapter: a.isFallbackAdapter, why };
+    const a = await page.evaluate(async () => ({
+      ...(await window.sayoHarness.adapter()),
+      hasGpu: 'gpu' in navigator && !!navigator.gpu,
+    }));
+    const why = a.available
+      ? undefined
+      : a.hasGpu
+        ? 'navigator.gpu.requestAdapter() returned no adapter'
+        : 'navigator.gpu is missing (is --enable-unsafe-webgpu in CHROMIUM_ARGS?)';
+    return {
+      available: a.available,
+      vendor: a.vendor,
+      architecture: a.architecture,
+      isFallbackAdapter: a.isFallbackAdapter,
+      why,
+    };
   } catch (e) {
     return { available: false, why: `the harness page did not answer: ${(e as Error).message.split('\n')[0]}` };
   } finally {
@@ -340,7 +390,13 @@ export async function pageAdapter(appUrl: string, args = CHROMIUM_ARGS): Promise
 export async function benchBrowserWebGpu(job: Omit<BrowserScaleJob, 'kind' | 'backend'>): Promise<BrowserScaleResult> {
   const before = os.loadavg();
   const adapter = await pageAdapter(job.appUrl);
-  if (!adapter.available) return { error: `no WebGPU adapter: ${adapter.why}`, adapter, peakRssMb: NaN, load: { before, after: os.loadavg() } };
+  if (!adapter.available)
+    return {
+      error: `no WebGPU adapter: ${adapter.why}`,
+      adapter,
+      peakRssMb: NaN,
+      load: { before, after: os.loadavg() },
+    };
   // Our variants only: the transformers.js worker runs WASM, so it is no anchor for a WebGPU row.
   const r = await benchBrowserScale({ ...job, kind: 'decode', backend: 'webgpu', variants: ['all', 'last', 'none'] });
   return { ...r, adapter, load: { before, after: os.loadavg() } };
@@ -355,9 +411,16 @@ const liveSteps = (page: Page) => page.evaluate(() => window.sayoHarnessLive.ste
  * - `length`: one forced-length answer capturing the last layer while Node polls the page's step counter and samples
  *   the Chromium tree's RSS at the first step and every 128 steps (the step seen may run a few past the mark).
  */
-async function sweepJob(page: Page, job: BrowserScaleJob, base: HarnessOptions): Promise<Omit<BrowserScaleResult, 'peakRssMb'>> {
+async function sweepJob(
+  page: Page,
+  job: BrowserScaleJob,
+  base: HarnessOptions,
+): Promise<Omit<BrowserScaleResult, 'peakRssMb'>> {
   const before = os.loadavg();
-  const fail = (r: HarnessRun) => ({ error: `${r.error?.code}: ${r.error?.message}`, load: { before, after: os.loadavg() } });
+  const fail = (r: HarnessRun) => ({
+    error: `${r.error?.code}: ${r.error?.message}`,
+    load: { before, after: os.loadavg() },
+  });
   const cold = await run(page, base);
   if (cold.error) return fail(cold);
   const last = cold.info.attentionLayers.at(-1);
@@ -384,7 +447,13 @@ async function sweepJob(page: Page, job: BrowserScaleJob, base: HarnessOptions):
     const r = await answer;
     if (r.error || !r.summary) return fail(r);
     sampleAt(r.steps.length); // a last mark the poll missed (sampled just after the answer)
-    return { ...prompt(r), prefillMs: { last: r.summary.prefillMs }, decodeTps: { last: tps(r) }, rssAt, load: { before, after: os.loadavg() } };
+    return {
+      ...prompt(r),
+      prefillMs: { last: r.summary.prefillMs },
+      decodeTps: { last: tps(r) },
+      rssAt,
+      load: { before, after: os.loadavg() },
+    };
   }
   await run(page, { ...base, reuse: true });
   const names = ['last', 'none'] as const;

@@ -27,7 +27,11 @@ import { transformersJs } from '../support/tjs-generate.ts';
  * what a 2 B model needs to fit wasm32: its fp32 vision tower alone is 2.7 GB). */
 export type Precision = 'fp32' | 'q4' | 'q8' | 'q4-all';
 export const DTYPE = (p: Precision | undefined) =>
-  p === 'q4' || p === 'q8' ? { decoder_model_merged: p, embed_tokens: 'fp32', vision_encoder: 'fp32' } : p === 'q4-all' ? 'q4' : 'fp32';
+  p === 'q4' || p === 'q8'
+    ? { decoder_model_merged: p, embed_tokens: 'fp32', vision_encoder: 'fp32' }
+    : p === 'q4-all'
+      ? 'q4'
+      : 'fp32';
 /** The transformers.js dtype of the decoder graph a precision loads. */
 export const decoderDtype = (p: Precision = 'fp32') => (p === 'q4-all' ? 'q4' : p);
 
@@ -107,7 +111,10 @@ export interface ThreadsResult {
   kind: 'threads';
   imageTokens?: number;
   /** Medians over the rounds, and every round's figures (the spread the medians hide). */
-  byThreads: Record<string, { prefillMs: number; decodeTps: number; rounds?: Array<{ prefillMs: number; decodeTps: number }> }>;
+  byThreads: Record<
+    string,
+    { prefillMs: number; decodeTps: number; rounds?: Array<{ prefillMs: number; decodeTps: number }> }
+  >;
 }
 export type ScaleResult = DecodeResult | MemoryResult | ThreadsResult;
 
@@ -115,13 +122,29 @@ const rssMb = () => process.memoryUsage.rss() / 2 ** 20;
 const peakMb = () => process.resourceUsage().maxRSS / 1024;
 
 function stepBytes(s: StepRecord): number {
-  return s.attention.byteLength + s.imageShare.byteLength + s.rowSum.byteLength + new TextEncoder().encode(s.text).length + 8 * 5;
+  return (
+    s.attention.byteLength +
+    s.imageShare.byteLength +
+    s.rowSum.byteLength +
+    new TextEncoder().encode(s.text).length +
+    8 * 5
+  );
 }
 
 /** The engine's runs: one generate() of a forced length, timed by the engine itself. */
-async function ours(engine: InThreadEngine, info: ModelInfo, base: GenerateRequest, layers: number[] | undefined, onPrompt?: (p: PromptInfo) => void): Promise<VariantFigures> {
+async function ours(
+  engine: InThreadEngine,
+  info: ModelInfo,
+  base: GenerateRequest,
+  layers: number[] | undefined,
+  onPrompt?: (p: PromptInfo) => void,
+): Promise<VariantFigures> {
   let bytes = 0;
-  const s = await engine.generate(info.handle, { ...base, captureLayers: layers }, { onPrompt, onStep: (r) => (bytes += stepBytes(r)) });
+  const s = await engine.generate(
+    info.handle,
+    { ...base, captureLayers: layers },
+    { onPrompt, onStep: (r) => (bytes += stepBytes(r)) },
+  );
   return {
     prefillMs: s.prefillMs,
     decodeTps: tps(s.tokens, s.decodeMs),
@@ -148,7 +171,12 @@ function summarise(xs: VariantFigures[]): VariantFigures {
 
 async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const bytes = new Uint8Array(fs.readFileSync(job.image));
-  const base: GenerateRequest = { image: { kind: 'encoded', bytes }, question: job.question, maxNewTokens: job.tokens, minNewTokens: job.tokens };
+  const base: GenerateRequest = {
+    image: { kind: 'encoded', bytes },
+    question: job.question,
+    maxNewTokens: job.tokens,
+    minNewTokens: job.tokens,
+  };
   const engine = createNodeEngine({ threads: job.threads });
   const info = await engine.load({ kind: 'path', path: job.model }, { dtype: DTYPE(job.dtype) });
   let prompt: { imageTokens: number; promptTokens: number } = { imageTokens: 0, promptTokens: 0 };
@@ -156,10 +184,14 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const first = async () => {
     const t0 = performance.now();
     let at = NaN;
-    await engine.generate(info.handle, { ...base, maxNewTokens: 1, minNewTokens: 0 }, {
-      onPrompt: setPrompt,
-      onStep: () => (at = performance.now() - t0),
-    });
+    await engine.generate(
+      info.handle,
+      { ...base, maxNewTokens: 1, minNewTokens: 0 },
+      {
+        onPrompt: setPrompt,
+        onStep: () => (at = performance.now() - t0),
+      },
+    );
     return at;
   };
   const timeFirst = job.firstToken !== false;
@@ -168,12 +200,19 @@ async function decodeJob(job: DecodeJob): Promise<DecodeResult> {
   const last = info.attentionLayers[info.attentionLayers.length - 1];
   const needs = (v: Variant) => job.variants.includes(v);
   const noattn = needs('noattn') ? { engine: createNodeEngine({ threads: job.threads }) } : undefined;
-  const noattnInfo = noattn ? await noattn.engine.load({ kind: 'path', path: job.noattn! }, { dtype: DTYPE(job.dtype) }) : undefined;
+  const noattnInfo = noattn
+    ? await noattn.engine.load({ kind: 'path', path: job.noattn! }, { dtype: DTYPE(job.dtype) })
+    : undefined;
   const twin = needs('twin') ? createNodeEngine({ threads: job.threads }) : undefined;
   const twinInfo = twin ? await twin.load({ kind: 'path', path: job.twin! }, { dtype: DTYPE(job.dtype) }) : undefined;
-  const tjs = needs('tjs') || needs('tjs-attn')
-    ? await transformersJs(job.model, { dtype: DTYPE(job.dtype), device: 'cpu', session_options: { intraOpNumThreads: job.threads, interOpNumThreads: 1 } })
-    : undefined;
+  const tjs =
+    needs('tjs') || needs('tjs-attn')
+      ? await transformersJs(job.model, {
+          dtype: DTYPE(job.dtype),
+          device: 'cpu',
+          session_options: { intraOpNumThreads: job.threads, interOpNumThreads: 1 },
+        })
+      : undefined;
   const image = await decodeImage({ kind: 'encoded', bytes });
   const runners: Record<Variant, () => Promise<VariantFigures>> = {
     all: () => ours(engine, info, base, undefined, setPrompt),
@@ -209,13 +248,23 @@ async function memoryJob(job: MemoryJob): Promise<MemoryResult> {
   const rssAt: Array<[number, number]> = [];
   let prompt = { imageTokens: 0, promptTokens: 0 };
   let n = 0;
-  const s = await engine.generate(info.handle, { image: { kind: 'encoded', bytes }, question: job.question, maxNewTokens: job.tokens, minNewTokens: job.tokens, captureLayers: layers }, {
-    onPrompt: (p) => (prompt = { imageTokens: p.imageSpan.length, promptTokens: p.promptTokens }),
-    onStep: () => {
-      n++;
-      if (n === 1 || n % 128 === 0) rssAt.push([n, rssMb()]);
+  const s = await engine.generate(
+    info.handle,
+    {
+      image: { kind: 'encoded', bytes },
+      question: job.question,
+      maxNewTokens: job.tokens,
+      minNewTokens: job.tokens,
+      captureLayers: layers,
     },
-  });
+    {
+      onPrompt: (p) => (prompt = { imageTokens: p.imageSpan.length, promptTokens: p.promptTokens }),
+      onStep: () => {
+        n++;
+        if (n === 1 || n % 128 === 0) rssAt.push([n, rssMb()]);
+      },
+    },
+  );
   const peakRssMb = peakMb();
   await engine.unload(info.handle);
   return { kind: 'memory', ...prompt, prefillMs: s.prefillMs, decodeTps: tps(s.tokens, s.decodeMs), rssAt, peakRssMb };
@@ -223,7 +272,12 @@ async function memoryJob(job: MemoryJob): Promise<MemoryResult> {
 
 async function threadsJob(job: ThreadsJob): Promise<ThreadsResult> {
   const bytes = new Uint8Array(fs.readFileSync(job.image));
-  const base: GenerateRequest = { image: { kind: 'encoded', bytes }, question: job.question, maxNewTokens: job.tokens, minNewTokens: job.tokens };
+  const base: GenerateRequest = {
+    image: { kind: 'encoded', bytes },
+    question: job.question,
+    maxNewTokens: job.tokens,
+    minNewTokens: job.tokens,
+  };
   const engines = await Promise.all(
     job.threads.map(async (t) => {
       const engine = createNodeEngine({ threads: t });
@@ -233,10 +287,12 @@ async function threadsJob(job: ThreadsJob): Promise<ThreadsResult> {
   );
   const runs: Record<string, VariantFigures[]> = {};
   let imageTokens: number | undefined;
-  for (const e of engines) await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!], (p) => (imageTokens = p.imageSpan.length));
+  for (const e of engines)
+    await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!], (p) => (imageTokens = p.imageSpan.length));
   for (let r = 0; r < job.rounds; r++) {
     const order = r % 2 ? [...engines].reverse() : engines;
-    for (const e of order) (runs[e.t] ??= []).push(await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!]));
+    for (const e of order)
+      (runs[e.t] ??= []).push(await ours(e.engine, e.info, base, [e.info.attentionLayers.at(-1)!]));
   }
   for (const e of engines) await e.engine.unload(e.info.handle);
   const byThreads: ThreadsResult['byThreads'] = {};

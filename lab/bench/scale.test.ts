@@ -45,31 +45,50 @@ describe('scale benchmark smoke (mini, 25m)', () => {
     expect(weightBytesPerToken(ladder[1])).toBeGreaterThan(4 * ladder[1].decoder_params * 0.5);
   }, 600_000);
 
-  it.each([0, 1])('rung %i: a short decode job gives every variant, bytes per token by captured layers', async (i) => {
-    const e = ladder[i];
-    const r = await nodeJob<DecodeResult>({
-      kind: 'decode', model: e.path, noattn: e.noattn!, image: IMAGE, question: QUESTION, tokens: 4, rounds: 1, threads: 1,
-      variants: ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'],
-    });
-    if ('error' in r) throw new Error(r.error);
-    expect(r.imageTokens).toBeGreaterThan(0);
-    for (const v of ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'] as const) {
-      expect(r.variants[v]?.tokens).toBe(4);
-      expect(r.variants[v]?.decodeTps).toBeGreaterThan(0);
-      expect(r.variants[v]?.prefillMs).toBeGreaterThan(0);
-    }
-    // one layer: heads × image tokens floats of attention, plus per-head share and row sum
-    const last = r.variants.last!.bytesPerToken!;
-    expect(last).toBeGreaterThanOrEqual(4 * e.heads * (r.imageTokens + 2));
-    expect(last).toBeLessThan(4 * e.heads * (r.imageTokens + 2) + 200);
-    expect(r.variants.all!.bytesPerToken!).toBeGreaterThan((e.layers - 0.5) * (last - 200));
-    expect(r.variants.none!.bytesPerToken!).toBeLessThan(200);
-    expect(r.peakRssMb).toBeGreaterThan(50);
-  }, 600_000);
+  it.each([0, 1])(
+    'rung %i: a short decode job gives every variant, bytes per token by captured layers',
+    async (i) => {
+      const e = ladder[i];
+      const r = await nodeJob<DecodeResult>({
+        kind: 'decode',
+        model: e.path,
+        noattn: e.noattn!,
+        image: IMAGE,
+        question: QUESTION,
+        tokens: 4,
+        rounds: 1,
+        threads: 1,
+        variants: ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'],
+      });
+      if ('error' in r) throw new Error(r.error);
+      expect(r.imageTokens).toBeGreaterThan(0);
+      for (const v of ['all', 'last', 'none', 'noattn', 'tjs', 'tjs-attn'] as const) {
+        expect(r.variants[v]?.tokens).toBe(4);
+        expect(r.variants[v]?.decodeTps).toBeGreaterThan(0);
+        expect(r.variants[v]?.prefillMs).toBeGreaterThan(0);
+      }
+      // one layer: heads × image tokens floats of attention, plus per-head share and row sum
+      const last = r.variants.last!.bytesPerToken!;
+      expect(last).toBeGreaterThanOrEqual(4 * e.heads * (r.imageTokens + 2));
+      expect(last).toBeLessThan(4 * e.heads * (r.imageTokens + 2) + 200);
+      expect(r.variants.all!.bytesPerToken!).toBeGreaterThan((e.layers - 0.5) * (last - 200));
+      expect(r.variants.none!.bytesPerToken!).toBeLessThan(200);
+      expect(r.peakRssMb).toBeGreaterThan(50);
+    },
+    600_000,
+  );
 
   it('a memory job samples RSS from the first token', async () => {
     const e = ladder[1];
-    const r = await nodeJob<MemoryResult>({ kind: 'memory', model: e.path, image: IMAGE, question: QUESTION, tokens: 3, threads: 1, capture: 'last' });
+    const r = await nodeJob<MemoryResult>({
+      kind: 'memory',
+      model: e.path,
+      image: IMAGE,
+      question: QUESTION,
+      tokens: 3,
+      threads: 1,
+      capture: 'last',
+    });
     if ('error' in r) throw new Error(r.error);
     expect(r.rssAt[0][0]).toBe(1);
     expect(r.peakRssMb).toBeGreaterThanOrEqual(r.rssAt[0][1] - 1);
@@ -78,7 +97,8 @@ describe('scale benchmark smoke (mini, 25m)', () => {
 
 describe('scale report printer: Chromium table with and without transformers.js generate()', () => {
   // A report saved before the Chromium tjs variants existed (decode records of all / last / none only).
-  const saved = (): ScaleReport => JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/bench/scale-latest-browser.json'), 'utf8'));
+  const saved = (): ScaleReport =>
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'docs/bench/scale-latest-browser.json'), 'utf8'));
   const chromiumTable = (rep: ScaleReport) => {
     const lines = printed(() => printReport(rep)).split('\n');
     const at = lines.findIndex((l) => l.trimStart().startsWith('Chromium (WASM'));
@@ -112,7 +132,9 @@ describe('scale report printer: Chromium table with and without transformers.js 
     const mini = rows.find((l) => l.startsWith('mini |'))!.split(' | ');
     expect(mini[cols.indexOf('tjs generate() / +attn')]).toBe('250.0 / 200.0');
     expect(mini[cols.indexOf('ours ÷ tjs with attentions')]).toBe('1.50×');
-    expect(rows).toContain('  mini: WASM threads both 2; prefill ms ours last 80, tjs 70, tjs+attn 75; ours ÷ tjs with attentions per round: 1.50, 1.00');
+    expect(rows).toContain(
+      '  mini: WASM threads both 2; prefill ms ours last 80, tjs 70, tjs+attn 75; ours ÷ tjs with attentions per round: 1.50, 1.00',
+    );
     expect(rows).toContain('  25m Chromium: transformers.js generate(): out of memory');
     expect(rows.find((l) => l.startsWith('25m |'))!.split(' | ')[cols.indexOf('tjs generate() / +attn')]).toBe('-');
     expect(all.some((l) => l.includes('tjs = transformers.js generate() in a worker of its own'))).toBe(true);
@@ -120,10 +142,30 @@ describe('scale report printer: Chromium table with and without transformers.js 
 });
 
 describe('scale report printers', () => {
-  const entry = (rung: string, params: number): LadderEntry => ({ rung, path: `/x/${rung}`, noattn: `/x/${rung}/noattn`, layers: 8, heads: 6, params, decoder_params: params / 2, built: true });
+  const entry = (rung: string, params: number): LadderEntry => ({
+    rung,
+    path: `/x/${rung}`,
+    noattn: `/x/${rung}/noattn`,
+    layers: 8,
+    heads: 6,
+    params,
+    decoder_params: params / 2,
+    built: true,
+  });
   const report = (extra: Partial<ScaleReport>): ScaleReport => ({
-    date: '2026-12-02T00:00:00.000Z', machine: { cpus: 'cpu', cores: 2, memGiB: 24, node: 'v20' }, loadBefore: [1, 1, 1], loadAfter: [1, 1, 1],
-    copyGBs: 10, tokens: 32, rounds: 2, threads: 1, rungs: [], imageTokens: [], lengths: [], threadsAB: [], ...extra,
+    date: '2026-12-02T00:00:00.000Z',
+    machine: { cpus: 'cpu', cores: 2, memGiB: 24, node: 'v20' },
+    loadBefore: [1, 1, 1],
+    loadAfter: [1, 1, 1],
+    copyGBs: 10,
+    tokens: 32,
+    rounds: 2,
+    threads: 1,
+    rungs: [],
+    imageTokens: [],
+    lengths: [],
+    threadsAB: [],
+    ...extra,
   });
   const load = { before: [1.5, 1, 1], after: [2, 1, 1] };
 
@@ -140,20 +182,56 @@ describe('scale report printers', () => {
     }
   });
 
-  it('WebGPU rows: the adapter, WebGPU ÷ WASM against the rung\'s Chromium WASM row, and why a row has no figures', () => {
+  it("WebGPU rows: the adapter, WebGPU ÷ WASM against the rung's Chromium WASM row, and why a row has no figures", () => {
     const rep = report({
-      rungs: [{ entry: entry('25m', 24e6), dtype: 'fp32', label: '25m', weightBytes: 1, memory: {}, browserMemory: {}, browser: { peakRssMb: 900, decodeTps: { all: 40, last: 50, none: 60 } } }],
+      rungs: [
+        {
+          entry: entry('25m', 24e6),
+          dtype: 'fp32',
+          label: '25m',
+          weightBytes: 1,
+          memory: {},
+          browserMemory: {},
+          browser: { peakRssMb: 900, decodeTps: { all: 40, last: 50, none: 60 } },
+        },
+      ],
       browserWebGpu: [
-        { rung: '25m', label: '25m', tokens: 8, result: { peakRssMb: 1200, prefillMs: { last: 900 }, decodeTps: { all: 4, last: 5, none: 12 }, firstTokenColdMs: 3000, firstTokenWarmMs: 1000, load,
-          adapter: { available: true, vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true } } },
-        { rung: 'mini', label: 'mini', tokens: 8, result: { peakRssMb: NaN, error: 'no WebGPU adapter: navigator.gpu.requestAdapter() returned no adapter', adapter: { available: false }, load } },
+        {
+          rung: '25m',
+          label: '25m',
+          tokens: 8,
+          result: {
+            peakRssMb: 1200,
+            prefillMs: { last: 900 },
+            decodeTps: { all: 4, last: 5, none: 12 },
+            firstTokenColdMs: 3000,
+            firstTokenWarmMs: 1000,
+            load,
+            adapter: { available: true, vendor: 'google', architecture: 'swiftshader', isFallbackAdapter: true },
+          },
+        },
+        {
+          rung: 'mini',
+          label: 'mini',
+          tokens: 8,
+          result: {
+            peakRssMb: NaN,
+            error: 'no WebGPU adapter: navigator.gpu.requestAdapter() returned no adapter',
+            adapter: { available: false },
+            load,
+          },
+        },
         { rung: '2b', label: '2b', tokens: 8, result: { peakRssMb: NaN, error: 'not a rung of this run (--rungs)' } },
       ],
     });
     const out = printed(() => printWebGpu(rep)).split('\n');
     expect(out[1]).toContain('8 forced new tokens, WASM rows 32');
-    expect(out[3]).toBe('25m | google/swiftshader, fallback adapter | 900 | 4.0 | 5.0 | 12.0 | 0.10 / 0.20 | 3000 | 1000 | 1200 | 1.50 1.00 1.00 → 2.00 1.00 1.00');
-    expect(out[4]).toBe('mini | none | error: no WebGPU adapter: navigator.gpu.requestAdapter() returned no adapter | 1.50 1.00 1.00 → 2.00 1.00 1.00');
+    expect(out[3]).toBe(
+      '25m | google/swiftshader, fallback adapter | 900 | 4.0 | 5.0 | 12.0 | 0.10 / 0.20 | 3000 | 1000 | 1200 | 1.50 1.00 1.00 → 2.00 1.00 1.00',
+    );
+    expect(out[4]).toBe(
+      'mini | none | error: no WebGPU adapter: navigator.gpu.requestAdapter() returned no adapter | 1.50 1.00 1.00 → 2.00 1.00 1.00',
+    );
     expect(out[5]).toBe('2b | n/a | error: not a rung of this run (--rungs) | n/a');
     expect(printed(() => printWebGpu(report({})))).toBe('');
   });
@@ -161,20 +239,69 @@ describe('scale report printers', () => {
   it('Chromium sweeps: image tokens with tree peak last ÷ without, generated length with RSS at the steps seen', () => {
     const rep = report({
       browserImageTokens: [
-        { rung: '100m', tokens: '100', result: { peakRssMb: 1000, imageTokens: 100, promptTokens: 128, prefillMs: { last: 400, none: 390 }, decodeTps: { last: 30, none: 33 }, load }, memory: { last: { peakRssMb: 1100 }, none: { peakRssMb: 1000 } } },
-        { rung: '100m', tokens: '400', result: { peakRssMb: 1000, imageTokens: 100, promptTokens: 128, prefillMs: { last: 400 }, decodeTps: { last: 30, none: 33 } }, memory: {} },
-        { rung: '100m', tokens: '1300', result: { peakRssMb: 3000, error: 'oom: out of memory', load }, memory: { last: { peakRssMb: 2000, error: 'oom: out of memory' } } },
+        {
+          rung: '100m',
+          tokens: '100',
+          result: {
+            peakRssMb: 1000,
+            imageTokens: 100,
+            promptTokens: 128,
+            prefillMs: { last: 400, none: 390 },
+            decodeTps: { last: 30, none: 33 },
+            load,
+          },
+          memory: { last: { peakRssMb: 1100 }, none: { peakRssMb: 1000 } },
+        },
+        {
+          rung: '100m',
+          tokens: '400',
+          result: {
+            peakRssMb: 1000,
+            imageTokens: 100,
+            promptTokens: 128,
+            prefillMs: { last: 400 },
+            decodeTps: { last: 30, none: 33 },
+          },
+          memory: {},
+        },
+        {
+          rung: '100m',
+          tokens: '1300',
+          result: { peakRssMb: 3000, error: 'oom: out of memory', load },
+          memory: { last: { peakRssMb: 2000, error: 'oom: out of memory' } },
+        },
       ],
-      browserLengths: [{ rung: '100m', tokens: 512, result: { peakRssMb: 1300, largestProcessMb: 800, prefillMs: { last: 410 }, decodeTps: { last: 28.44 }, rssAt: [[1, 1200.4, 700], [129, 1210, 705], [512, 1215.6, 710]], load } }],
+      browserLengths: [
+        {
+          rung: '100m',
+          tokens: 512,
+          result: {
+            peakRssMb: 1300,
+            largestProcessMb: 800,
+            prefillMs: { last: 410 },
+            decodeTps: { last: 28.44 },
+            rssAt: [
+              [1, 1200.4, 700],
+              [129, 1210, 705],
+              [512, 1215.6, 710],
+            ],
+            load,
+          },
+        },
+      ],
     });
     const out = printed(() => printBrowserSweeps(rep)).split('\n');
     expect(out[1]).toContain('Image tokens at 100m (Chromium WASM');
     expect(out[3]).toBe('100 | 128 | 400 | 30.0 | 33.0 | 1100 / 1000 | 1.10× | 1.50 1.00 1.00 → 2.00 1.00 1.00');
-    expect(out[4]).toBe('100 (image for ~400, capped by the processor) | 128 | 400 | 30.0 | 33.0 | n/a / n/a | n/a× | n/a');
+    expect(out[4]).toBe(
+      '100 (image for ~400, capped by the processor) | 128 | 400 | 30.0 | 33.0 | n/a / n/a | n/a× | n/a',
+    );
     expect(out[5]).toBe('~1300 | error: oom: out of memory | 1.50 1.00 1.00 → 2.00 1.00 1.00');
     expect(out[6]).toBe('  ~1300 image tokens, Chromium memory last: oom: out of memory');
     expect(out[8]).toContain('Generated length at 100m (Chromium WASM, capture last layer');
-    expect(out[10]).toBe('512 | 410 | 28.4 | 1300 | 800 | 1:1200/700 129:1210/705 512:1216/710 | 1.50 1.00 1.00 → 2.00 1.00 1.00');
+    expect(out[10]).toBe(
+      '512 | 410 | 28.4 | 1300 | 800 | 1:1200/700 129:1210/705 512:1216/710 | 1.50 1.00 1.00 → 2.00 1.00 1.00',
+    );
     expect(printed(() => printBrowserSweeps(report({})))).toBe('');
   });
 

@@ -11,7 +11,11 @@ import { computeReward, scoreRa, tokenAV } from '../../src/core/reward.ts';
 import { makeSession } from '../testutils/session.ts';
 import { median } from '../support/stats.ts';
 
-new Command('npx tsx lab/bench/ui-core.ts').description("The box-edit path's maths at Qwen2-VL-2B's shape in Node (28 layers × 12 heads, 1,300 image tokens, 32 tokens): raw attention against RewardCache. Printed, never asserted.").parse();
+new Command('npx tsx lab/bench/ui-core.ts')
+  .description(
+    "The box-edit path's maths at Qwen2-VL-2B's shape in Node (28 layers × 12 heads, 1,300 image tokens, 32 tokens): raw attention against RewardCache. Printed, never asserted.",
+  )
+  .parse();
 
 const L = 28;
 const H = 12;
@@ -19,9 +23,27 @@ const T = 32;
 const rows = 26;
 const cols = 50;
 const n = rows * cols;
-const steps = makeSession({ rows, cols, layers: Array.from({ length: L }, (_, l) => l), heads: H, tokens: T, width: 1400, height: 728, seed: 3 }).panels[0].steps;
-const grid: Grid = { rows, cols, cell: 28, resized: { width: cols * 28, height: rows * 28 }, image: { width: 1400, height: 728 } };
-const boxes: [number, number, number, number][] = [[300, 150, 700, 450], [310, 150, 710, 450]];
+const steps = makeSession({
+  rows,
+  cols,
+  layers: Array.from({ length: L }, (_, l) => l),
+  heads: H,
+  tokens: T,
+  width: 1400,
+  height: 728,
+  seed: 3,
+}).panels[0].steps;
+const grid: Grid = {
+  rows,
+  cols,
+  cell: 28,
+  resized: { width: cols * 28, height: rows * 28 },
+  image: { width: 1400, height: 728 },
+};
+const boxes: [number, number, number, number][] = [
+  [300, 150, 700, 450],
+  [310, 150, 710, 450],
+];
 const targets = boxes.map((b) => boxToTokens([b], grid));
 const entropy = steps.map((s) => s.entropy);
 const all = steps.map((_, t) => t);
@@ -51,20 +73,37 @@ function rawMatrix(tg: Int32Array): Float32Array {
   return Float32Array.from({ length: lh }, (_, i) => scoreRa(a[i] / T, v[i] / T));
 }
 
-console.log(`box-edit maths, node ${process.version}: ${L} layers × ${H} heads, n = ${n}, T = ${T}, box of ${targets[0].length} cells`);
+console.log(
+  `box-edit maths, node ${process.version}: ${L} layers × ${H} heads, n = ${n}, T = ${T}, box of ${targets[0].length} cells`,
+);
 const fill0 = performance.now();
 const cache = new RewardCache(n, L);
 for (const st of steps) cache.add(st.attention, H);
-console.log(`${'(one-off: RewardCache.add of every token)'.padEnd(72)} ${(performance.now() - fill0).toFixed(1)} ms total`);
+console.log(
+  `${'(one-off: RewardCache.add of every token)'.padEnd(72)} ${(performance.now() - fill0).toFixed(1)} ms total`,
+);
 const first0 = performance.now();
 cache.headRa(targets[0], all);
-console.log(`${'(one-off: the first headRa over all tokens builds the summed capture)'.padEnd(72)} ${(performance.now() - first0).toFixed(1)} ms`);
-time('head matrix, all tokens, from the raw attention (tokenAV per token and head)', 5, (i) => rawMatrix(targets[i % 2]));
+console.log(
+  `${'(one-off: the first headRa over all tokens builds the summed capture)'.padEnd(72)} ${(performance.now() - first0).toFixed(1)} ms`,
+);
+time('head matrix, all tokens, from the raw attention (tokenAV per token and head)', 5, (i) =>
+  rawMatrix(targets[i % 2]),
+);
 time('head matrix, all tokens, RewardCache.headRa', 50, (i) => cache.headRa(targets[i % 2], all));
 time('reward at the last layer from the raw attention (computeReward)', 20, (i) =>
-  computeReward({ tokens: steps.map((s) => s.attention.subarray((L - 1) * H * n, L * H * n)), heads: H, n, targets: targets[i % 2], entropy }));
+  computeReward({
+    tokens: steps.map((s) => s.attention.subarray((L - 1) * H * n, L * H * n)),
+    heads: H,
+    n,
+    targets: targets[i % 2],
+    entropy,
+  }),
+);
 cache.reward(targets[0], entropy, { layer: L - 1 });
-time('reward at the last layer, RewardCache.reward', 50, (i) => cache.reward(targets[i % 2], entropy, { layer: L - 1 }));
+time('reward at the last layer, RewardCache.reward', 50, (i) =>
+  cache.reward(targets[i % 2], entropy, { layer: L - 1 }),
+);
 let maxDiff = 0;
 const fast = cache.headRa(targets[0], all);
 const slow = rawMatrix(targets[0]);

@@ -22,7 +22,10 @@ const VIEWPORTS = [
 ] as const;
 
 /** Two frames and a moment: what the last scroll or key brought in view is drawn. */
-const settle = (page: Page) => page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 250)))));
+const settle = (page: Page) =>
+  page.evaluate(
+    () => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 250)))),
+  );
 
 /** Screenshots from the top of the page to its end, one viewport (less 100 px of overlap) apart. */
 async function sweep(page: Page, out: string, tag: string) {
@@ -52,7 +55,13 @@ async function shoot(url: string, out: string) {
     await settle(page);
     await sweep(page, out, `${width}-before`);
     const press = (key: string, shiftKey = false) =>
-      page.evaluate(({ key, shiftKey }) => document.querySelector('[data-testid=region-layer]')!.dispatchEvent(new KeyboardEvent('keydown', { key, shiftKey, bubbles: true })), { key, shiftKey });
+      page.evaluate(
+        ({ key, shiftKey }) =>
+          document
+            .querySelector('[data-testid=region-layer]')!
+            .dispatchEvent(new KeyboardEvent('keydown', { key, shiftKey, bubbles: true })),
+        { key, shiftKey },
+      );
     await press(']');
     for (const key of ['ArrowRight', 'ArrowRight', 'ArrowDown']) await press(key, true);
     await settle(page);
@@ -64,8 +73,12 @@ async function shoot(url: string, out: string) {
 
 async function diff(a: string, b: string) {
   const sharp = createRequire(import.meta.url)('sharp');
-  const read = (f: string): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }> => sharp(f).raw().toBuffer({ resolveWithObject: true });
-  for (const f of fs.readdirSync(a).filter((f) => f.endsWith('.png')).sort()) {
+  const read = (f: string): Promise<{ data: Buffer; info: { width: number; height: number; channels: number } }> =>
+    sharp(f).raw().toBuffer({ resolveWithObject: true });
+  for (const f of fs
+    .readdirSync(a)
+    .filter((f) => f.endsWith('.png'))
+    .sort()) {
     if (!fs.existsSync(`${b}/${f}`)) {
       console.log(`${f.padEnd(22)} missing in ${b}`);
       continue;
@@ -87,7 +100,19 @@ async function diff(a: string, b: string) {
   }
 }
 
-const cli = new Command('npx tsx lab/bench/ui-screens.ts').description('Screenshots of the compare view before and after a keyboard box edit, and their comparison.');
-cli.command('shoot').description('screenshot every viewport of the page at 1400×900 and 390×844').argument('<url>', 'the app (a vite preview)').argument('<dir>', 'folder for the PNGs').action(shoot);
-cli.command('diff').description('largest channel difference and differing pixels per screenshot of two sets').argument('<dirA>').argument('<dirB>').action(diff);
+const cli = new Command('npx tsx lab/bench/ui-screens.ts').description(
+  'Screenshots of the compare view before and after a keyboard box edit, and their comparison.',
+);
+cli
+  .command('shoot')
+  .description('screenshot every viewport of the page at 1400×900 and 390×844')
+  .argument('<url>', 'the app (a vite preview)')
+  .argument('<dir>', 'folder for the PNGs')
+  .action(shoot);
+cli
+  .command('diff')
+  .description('largest channel difference and differing pixels per screenshot of two sets')
+  .argument('<dirA>')
+  .argument('<dirB>')
+  .action(diff);
 await cli.parseAsync();

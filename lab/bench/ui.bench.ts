@@ -71,7 +71,10 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   const samples = JSON.parse(fs.readFileSync('public/samples/samples.json', 'utf8')) as { image: string }[];
   // The sample stretched to the declared 1400×728 (session import checks the image against its declared size).
   const sharp = createRequire(import.meta.url)('sharp');
-  const png: Buffer = await sharp(fs.readFileSync(`public/samples/${samples[0].image}`)).resize(1400, 728, { fit: 'fill' }).png().toBuffer();
+  const png: Buffer = await sharp(fs.readFileSync(`public/samples/${samples[0].image}`))
+    .resize(1400, 728, { fit: 'fill' })
+    .png()
+    .toBuffer();
   session.image.dataUrl = `data:image/png;base64,${png.toString('base64')}`;
   session.boxes = [[300, 150, 700, 450]];
   session.view = { ...session.view, token: 'all', layer: 27, head: { kind: 'mean' }, norm: 'shared' };
@@ -79,7 +82,10 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   const file = path.join(OUT, 'session-28x12x32.json');
   fs.writeFileSync(file, serializeSession(session));
   const bytes = fs.statSync(file).size;
-  const floats = session.panels.reduce((s, p) => s + p.steps.reduce((t, st) => t + st.attention.length + st.imageShare.length + st.rowSum.length, 0), 0);
+  const floats = session.panels.reduce(
+    (s, p) => s + p.steps.reduce((t, st) => t + st.attention.length + st.imageShare.length + st.rowSum.length, 0),
+    0,
+  );
   const builtMs = Date.now() - started;
 
   await page.setViewportSize({ width: 1440, height: 900 });
@@ -96,7 +102,13 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
 
   // Box edits: select the box, then nudge it right and back (Shift: 10 steps) so it stays inside the image.
   const layer = '[data-testid=region-layer]';
-  await page.evaluate((sel) => (document.querySelector(sel) as HTMLElement).dispatchEvent(new KeyboardEvent('keydown', { key: ']', bubbles: true })), layer);
+  await page.evaluate(
+    (sel) =>
+      (document.querySelector(sel) as HTMLElement).dispatchEvent(
+        new KeyboardEvent('keydown', { key: ']', bubbles: true }),
+      ),
+    layer,
+  );
   const rvBefore = await page.getByTestId('reward-base').getAttribute('data-rv');
   // SAYO_UI_PROFILE=1 also writes the box edits' CPU profile (open it in DevTools' Performance panel).
   // SAYO_UI_PROFILE=trace writes Chromium traces instead, of the box edits and of the scrub (style, layout, paint;
@@ -105,7 +117,11 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   const cdp = profile && profile !== 'trace' ? await page.context().newCDPSession(page) : null;
   if (cdp) await cdp.send('Profiler.enable').then(() => cdp.send('Profiler.start'));
   const browser = page.context().browser();
-  if (profile === 'trace' && browser) await browser.startTracing(page, { path: path.join(OUT, 'box-edit.trace.json'), categories: ['devtools.timeline', 'blink', 'cc'] });
+  if (profile === 'trace' && browser)
+    await browser.startTracing(page, {
+      path: path.join(OUT, 'box-edit.trace.json'),
+      categories: ['devtools.timeline', 'blink', 'cc'],
+    });
   // What the box edits change in the DOM: mutation records per element (test id or class of the nearest named host).
   await page.evaluate(() => {
     const counts: Record<string, number> = {};
@@ -121,11 +137,17 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
       }
     });
     mo.observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
-    (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations = () => (mo.disconnect(), counts);
+    (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations = () => (
+      mo.disconnect(),
+      counts
+    );
   });
   const box = await timeKeys(page, layer, 40, ['ArrowRight', 'ArrowRight', 'ArrowLeft', 'ArrowLeft']);
-  const mutations = await page.evaluate(() => (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations());
-  if (cdp) fs.writeFileSync(path.join(OUT, 'box-edit.cpuprofile'), JSON.stringify((await cdp.send('Profiler.stop')).profile));
+  const mutations = await page.evaluate(() =>
+    (window as unknown as { sayoMutations: () => Record<string, number> }).sayoMutations(),
+  );
+  if (cdp)
+    fs.writeFileSync(path.join(OUT, 'box-edit.cpuprofile'), JSON.stringify((await cdp.send('Profiler.stop')).profile));
   if (profile === 'trace' && browser) await browser.stopTracing();
   const rvAfter = await page.getByTestId('reward-base').getAttribute('data-rv');
   // The last two presses moved the box back: the same reward as before, and a different one in between was shown.
@@ -134,7 +156,11 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
   // Heatmap redraw: pick token 0 and scrub the token strip.
   await page.getByTestId('token-base-0').click();
   await page.mouse.move(1, 1);
-  if (profile === 'trace' && browser) await browser.startTracing(page, { path: path.join(OUT, 'scrub.trace.json'), categories: ['devtools.timeline', 'blink', 'cc'] });
+  if (profile === 'trace' && browser)
+    await browser.startTracing(page, {
+      path: path.join(OUT, 'scrub.trace.json'),
+      categories: ['devtools.timeline', 'blink', 'cc'],
+    });
   const scrub = await timeKeys(page, '[role=listbox]', SHAPE.tokens - 1, ['ArrowRight']);
   if (profile === 'trace' && browser) await browser.stopTracing();
   await expect(page.getByTestId('picked-token')).toHaveText(new RegExp(`token ${SHAPE.tokens - 1}`));
@@ -150,14 +176,27 @@ test('UI cost at 28 layers × 12 heads × 1,300 image tokens × 32 tokens', asyn
     cores: os.cpus().length,
   };
   fs.writeFileSync(path.join(OUT, 'result.json'), JSON.stringify(result, null, 1));
-  console.log(`UI bench, ${result.shape}; aim ≤ ${AIM_MS} ms a frame; load average ${result.loadAverage.toFixed(1)} on ${result.cores} cores`);
-  console.log(`  session JSON ${result.session.megabytes.toFixed(1)} MB (${(result.session.floatMegabytes).toFixed(1)} MB of float32 as base64); import to first view ${importMs} ms`);
+  console.log(
+    `UI bench, ${result.shape}; aim ≤ ${AIM_MS} ms a frame; load average ${result.loadAverage.toFixed(1)} on ${result.cores} cores`,
+  );
+  console.log(
+    `  session JSON ${result.session.megabytes.toFixed(1)} MB (${result.session.floatMegabytes.toFixed(1)} MB of float32 as base64); import to first view ${importMs} ms`,
+  );
   console.log(`  idle frame (key nothing handles → next frame) ${fmt(result.idleFrame)}`);
-  console.log(`  box edit      whole frame ${fmt(result.boxEdit.frame)}; script ${fmt(result.boxEdit.script)} (${box.sync.length}/${box.frames.length}); one region-overlay draw ${fmt(result.boxEdit.heatmapDraw)}`);
-  console.log(`  heatmap redraw whole frame ${fmt(result.heatmapRedraw.frame)}; script ${fmt(result.heatmapRedraw.script)} (${scrub.sync.length}/${scrub.frames.length}); one heatmap draw ${fmt(result.heatmapRedraw.heatmapDraw)}`);
+  console.log(
+    `  box edit      whole frame ${fmt(result.boxEdit.frame)}; script ${fmt(result.boxEdit.script)} (${box.sync.length}/${box.frames.length}); one region-overlay draw ${fmt(result.boxEdit.heatmapDraw)}`,
+  );
+  console.log(
+    `  heatmap redraw whole frame ${fmt(result.heatmapRedraw.frame)}; script ${fmt(result.heatmapRedraw.script)} (${scrub.sync.length}/${scrub.frames.length}); one heatmap draw ${fmt(result.heatmapRedraw.heatmapDraw)}`,
+  );
   const top = Object.entries(mutations).sort((a, b) => b[1] - a[1]);
   fs.writeFileSync(path.join(OUT, 'box-edit-mutations.json'), JSON.stringify(Object.fromEntries(top), null, 1));
-  console.log(`  box edit DOM mutations per edit (nodes added + removed, attributes, text) ${(top.reduce((t, [, n]) => t + n, 0) / 40).toFixed(0)}, largest: ${top.slice(0, 8).map(([k, n]) => `${k} ${(n / 40).toFixed(1)}`).join('; ')}`);
+  console.log(
+    `  box edit DOM mutations per edit (nodes added + removed, attributes, text) ${(top.reduce((t, [, n]) => t + n, 0) / 40).toFixed(0)}, largest: ${top
+      .slice(0, 8)
+      .map(([k, n]) => `${k} ${(n / 40).toFixed(1)}`)
+      .join('; ')}`,
+  );
   expect(box.frames).toHaveLength(40);
   expect(scrub.frames).toHaveLength(SHAPE.tokens - 1);
 });

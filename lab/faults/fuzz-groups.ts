@@ -50,8 +50,14 @@ export const SMALL_CASE = {
   processor: { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 12544 },
   boxes: [[0, 0, 28, 28]],
   attention: [
-    [[0.4, 0.1, 0.1, 0.1], [0.25, 0.25, 0.25, 0.25]],
-    [[0.1, 0.5, 0.1, 0.1], [0.3, 0.2, 0.2, 0.1]],
+    [
+      [0.4, 0.1, 0.1, 0.1],
+      [0.25, 0.25, 0.25, 0.25],
+    ],
+    [
+      [0.1, 0.5, 0.1, 0.1],
+      [0.3, 0.2, 0.2, 0.1],
+    ],
   ],
   entropy: [1.2, 0.4],
 };
@@ -61,20 +67,31 @@ export function rewardCases(runs: number, seed: number): FaultCase[] {
   const text = JSON.stringify(SMALL_CASE);
   const cut = fc.sample(fc.nat({ max: text.length - 1 }), { seed, numRuns: 20 }).map((n) => text.slice(0, n));
   return [
-    ...mutants(SMALL_CASE, runs, seed).map((m) => JSON.stringify(m) ?? 'undefined').concat(cut, ['', 'null', '\uFEFF' + text, text.replace('56', '1e400')]),
-  ].map((input, i): FaultCase => ({
-    name: `reward #${i}`,
-    run: () => runCaseText(input.replace(/^\uFEFF/, '')),
-    clear: [CaseError],
-    limitMs: 2000,
-    check: (out) => (allFinite(out) ? null : 'non-finite number in the output'),
-  })).concat({
-    name: 'reward: a 3571428×3571428 grid',
-    run: () => runCaseText(JSON.stringify({ ...SMALL_CASE, image: { width: 1e8, height: 1e8 }, processor: { ...SMALL_CASE.processor, max_pixels: 1e16 } })),
-    clear: [CaseError],
-    limitMs: 2000,
-    check: () => 'accepted a grid beyond the limit',
-  });
+    ...mutants(SMALL_CASE, runs, seed)
+      .map((m) => JSON.stringify(m) ?? 'undefined')
+      .concat(cut, ['', 'null', '\uFEFF' + text, text.replace('56', '1e400')]),
+  ]
+    .map((input, i): FaultCase => ({
+      name: `reward #${i}`,
+      run: () => runCaseText(input.replace(/^\uFEFF/, '')),
+      clear: [CaseError],
+      limitMs: 2000,
+      check: (out) => (allFinite(out) ? null : 'non-finite number in the output'),
+    }))
+    .concat({
+      name: 'reward: a 3571428×3571428 grid',
+      run: () =>
+        runCaseText(
+          JSON.stringify({
+            ...SMALL_CASE,
+            image: { width: 1e8, height: 1e8 },
+            processor: { ...SMALL_CASE.processor, max_pixels: 1e16 },
+          }),
+        ),
+      clear: [CaseError],
+      limitMs: 2000,
+      check: () => 'accepted a grid beyond the limit',
+    });
 }
 
 /** Session files: structured mutations, cut texts and the crafted files that froze a tab. */
@@ -87,7 +104,8 @@ export function sessionCases(runs: number, seed: number): FaultCase[] {
     return JSON.stringify(r);
   };
   const empty = (heads: number) => (r: any) => {
-    for (const p of r.panels) for (const s of p.steps) Object.assign(s, { heads, attention: '', imageShare: '', rowSum: '' });
+    for (const p of r.panels)
+      for (const s of p.steps) Object.assign(s, { heads, attention: '', imageShare: '', rowSum: '' });
   };
   // The crafted files must be refused: accepting one is `wrong`.
   const refuse = [
@@ -111,17 +129,21 @@ export function sessionCases(runs: number, seed: number): FaultCase[] {
     ...fc.sample(fc.nat({ max: text.length - 1 }), { seed, numRuns: 15 }).map((n) => text.slice(0, n)),
     '\uFEFF' + text,
   ];
-  return refused.concat(inputs.map((input, i): FaultCase => ({
-    name: `session #${i}`,
-    run: () => parseSession(input),
-    clear: [SessionError],
-    limitMs: 1000,
-    // What is accepted must survive a round trip unchanged (it is what IndexedDB keeps).
-    check: (s) => {
-      const again = serializeSession(parseSession(serializeSession(s as ReturnType<typeof parseSession>)));
-      return again === serializeSession(s as ReturnType<typeof parseSession>) ? null : 'accepted session does not round-trip';
-    },
-  })));
+  return refused.concat(
+    inputs.map((input, i): FaultCase => ({
+      name: `session #${i}`,
+      run: () => parseSession(input),
+      clear: [SessionError],
+      limitMs: 1000,
+      // What is accepted must survive a round trip unchanged (it is what IndexedDB keeps).
+      check: (s) => {
+        const again = serializeSession(parseSession(serializeSession(s as ReturnType<typeof parseSession>)));
+        return again === serializeSession(s as ReturnType<typeof parseSession>)
+          ? null
+          : 'accepted session does not round-trip';
+      },
+    })),
+  );
 }
 
 /** Model configs (lightly): mutations of SAYO-mini's config.json. */
@@ -132,15 +154,21 @@ export function configCases(root: string, runs: number, seed: number): FaultCase
       if (!part || typeof part !== 'object') continue;
       for (const [k, max] of Object.entries(CONFIG_LIMITS)) {
         const v = part[k];
-        if (v !== undefined && v !== null && !(Number.isInteger(v) && v >= 1 && v <= max)) return `accepted ${k} = ${JSON.stringify(v)}`;
+        if (v !== undefined && v !== null && !(Number.isInteger(v) && v >= 1 && v <= max))
+          return `accepted ${k} = ${JSON.stringify(v)}`;
       }
     }
     return null;
   };
   // Each implausible field at the top level and where the config keeps the decoder's fields (text_config for
   // Qwen2.5-VL / Qwen3-VL, the top level for Qwen2-VL).
-  const bad: Array<Record<string, number>> = [{ num_hidden_layers: 1e7 }, { vocab_size: -1 }, { num_key_value_heads: 3 }];
-  const inText = (edit: Record<string, number>) => (config.text_config ? { ...config, text_config: { ...config.text_config, ...edit } } : { ...config, ...edit });
+  const bad: Array<Record<string, number>> = [
+    { num_hidden_layers: 1e7 },
+    { vocab_size: -1 },
+    { num_key_value_heads: 3 },
+  ];
+  const inText = (edit: Record<string, number>) =>
+    config.text_config ? { ...config, text_config: { ...config.text_config, ...edit } } : { ...config, ...edit };
   const refused = [...bad.map((edit) => ({ ...config, ...edit })), ...bad.map(inText)].map((c, i): FaultCase => ({
     name: `crafted config #${i}`,
     run: () => checkConfigPlausible(c),
@@ -148,21 +176,38 @@ export function configCases(root: string, runs: number, seed: number): FaultCase
     limitMs: 200,
     check: () => 'accepted an implausible config',
   }));
-  return refused.concat(mutants(config, runs, seed).map((c, i): FaultCase => ({
-    name: `config #${i}`,
-    run: () => (checkConfigPlausible(c), c),
-    clear: [LimitError],
-    limitMs: 200,
-    check: within,
-  })));
+  return refused.concat(
+    mutants(config, runs, seed).map((c, i): FaultCase => ({
+      name: `config #${i}`,
+      run: () => (checkConfigPlausible(c), c),
+      clear: [LimitError],
+      limitMs: 200,
+      check: within,
+    })),
+  );
 }
 
 const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** `--boxes` specs: random text, near-misses, and the coercions that used to pass. */
 export function boxCases(runs: number, seed: number): FaultCase[] {
-  const near = fc.array(fc.oneof(fc.constantFrom('', ' ', '0x10', '1e400', 'Infinity', '-0', '+5', '.5', '5.', '1_0', '١٢'), fc.integer({ min: -50, max: 500 }).map(String)), { minLength: 3, maxLength: 5 }).map((a) => a.join(','));
-  const specs = ['1,,3,40', '0x10,0,20,20', '1,2,3,4,5', ' 1, 2, 30, 40', '10,20,110,90', ...fc.sample(fc.oneof(fc.string({ maxLength: 20 }), near), { seed, numRuns: runs })];
+  const near = fc
+    .array(
+      fc.oneof(
+        fc.constantFrom('', ' ', '0x10', '1e400', 'Infinity', '-0', '+5', '.5', '5.', '1_0', '١٢'),
+        fc.integer({ min: -50, max: 500 }).map(String),
+      ),
+      { minLength: 3, maxLength: 5 },
+    )
+    .map((a) => a.join(','));
+  const specs = [
+    '1,,3,40',
+    '0x10,0,20,20',
+    '1,2,3,4,5',
+    ' 1, 2, 30, 40',
+    '10,20,110,90',
+    ...fc.sample(fc.oneof(fc.string({ maxLength: 20 }), near), { seed, numRuns: runs }),
+  ];
   return specs.map((spec, i) => ({
     name: `boxes #${i} ${JSON.stringify(spec).slice(0, 30)}`,
     run: () => parseBoxes([spec]),
@@ -174,10 +219,23 @@ export function boxCases(runs: number, seed: number): FaultCase[] {
 
 /** CSV cells: no text cell may start a spreadsheet formula. */
 export function csvCases(runs: number, seed: number): FaultCase[] {
-  const texts = ['=HYPERLINK("http://x","y")', '+1+1', '-2+3', '@SUM(A1)', '\t=1', '\r=1', 'plain', ...fc.sample(fc.string({ maxLength: 12 }), { seed, numRuns: runs })];
+  const texts = [
+    '=HYPERLINK("http://x","y")',
+    '+1+1',
+    '-2+3',
+    '@SUM(A1)',
+    '\t=1',
+    '\r=1',
+    'plain',
+    ...fc.sample(fc.string({ maxLength: 12 }), { seed, numRuns: runs }),
+  ];
   return texts.map((s, i) => ({
     name: `csv #${i}`,
-    run: () => toCsv(['question'], [{ question: s }]).split('\n').slice(1).join('\n'),
+    run: () =>
+      toCsv(['question'], [{ question: s }])
+        .split('\n')
+        .slice(1)
+        .join('\n'),
     clear: [],
     limitMs: 100,
     check: (csv) => {

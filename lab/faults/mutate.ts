@@ -28,7 +28,32 @@ export interface Mutation {
 
 /** Hostile values. */
 export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
-  fc.constantFrom(null, true, false, '', ' ', 'NaN', '1e999', '<|im_end|>', '__proto__', -1, 0, 0.5, -0.0, 1e7, 1e308, -1e308, 2 ** 53, 2 ** 31, 100_000, 1e6, [], {}, [[]], { __proto__: { polluted: 1 } }),
+  fc.constantFrom(
+    null,
+    true,
+    false,
+    '',
+    ' ',
+    'NaN',
+    '1e999',
+    '<|im_end|>',
+    '__proto__',
+    -1,
+    0,
+    0.5,
+    -0.0,
+    1e7,
+    1e308,
+    -1e308,
+    2 ** 53,
+    2 ** 31,
+    100_000,
+    1e6,
+    [],
+    {},
+    [[]],
+    { __proto__: { polluted: 1 } },
+  ),
   fc.integer({ min: -1e9, max: 1e9 }),
   fc.double(),
   fc.string({ maxLength: 40 }),
@@ -39,7 +64,11 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
 
 /** A mutation over a document with `count` paths. */
 export const mutation = (count: number): fc.Arbitrary<Mutation> =>
-  fc.record({ at: fc.nat({ max: count - 1 }), op: fc.constantFrom<'set' | 'delete' | 'wrap'>('set', 'set', 'set', 'delete', 'wrap'), value: hostileValue });
+  fc.record({
+    at: fc.nat({ max: count - 1 }),
+    op: fc.constantFrom<'set' | 'delete' | 'wrap'>('set', 'set', 'set', 'delete', 'wrap'),
+    value: hostileValue,
+  });
 
 /** A deep copy of `doc` with the mutation applied (the root can be replaced too). */
 export function applyMutation(doc: unknown, all: JsonPath[], m: Mutation): unknown {

@@ -95,7 +95,10 @@ export async function classify(
     const ms = performance.now() - t0;
     if (ms > limitMs) return { outcome: 'hang', detail: `${ms.toFixed(0)} ms, then ${(e as Error).message}` };
     const clear = clearTypes.some((T) => e instanceof T) && isOneLine((e as Error).message);
-    return { outcome: clear ? 'clear' : 'crash', detail: `${(e as Error)?.name}: ${(e as Error)?.message}`.slice(0, 300) };
+    return {
+      outcome: clear ? 'clear' : 'crash',
+      detail: `${(e as Error)?.name}: ${(e as Error)?.message}`.slice(0, 300),
+    };
   } finally {
     clearTimeout(timer);
   }

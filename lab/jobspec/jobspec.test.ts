@@ -12,7 +12,9 @@ import { JobSpecError, parseJobSpec, readJobSpecFile, validateJobSpec } from './
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const JOBS = join(ROOT, 'training/jobs');
-const SHIPPED = readdirSync(JOBS).filter((f) => f.endsWith('.yaml')).sort();
+const SHIPPED = readdirSync(JOBS)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const BASE_FILE = join(JOBS, 'sayo-qwen3-vl-8b.yaml');
 
 function errorsOf(text: string, file = 'job.yaml'): string[] {
@@ -52,9 +54,12 @@ describe('job spec reader', () => {
   });
 
   it('names the key path of an unknown key and of a wrong type', () => {
-    expect(errorsOf(variant((d) => (d.grpo.stepz = 3)), 'sayo-mini.yaml')).toEqual([
-      'sayo-mini.yaml: grpo.stepz: unknown key',
-    ]);
+    expect(
+      errorsOf(
+        variant((d) => (d.grpo.stepz = 3)),
+        'sayo-mini.yaml',
+      ),
+    ).toEqual(['sayo-mini.yaml: grpo.stepz: unknown key']);
     expect(errorsOf(variant((d) => (d.model.text.num_heads = 'four')))).toEqual([
       "job.yaml: model.text.num_heads: expected integer, got 'four'",
     ]);
@@ -67,7 +72,9 @@ describe('job spec reader', () => {
     expect(errorsOf(variant((d) => delete d.export))).toEqual([
       'job.yaml: export: missing required key (needed by a stage in run.stages)',
     ]);
-    expect(errorsOf(variant((d) => delete d.grpo.epochs))).toEqual(['job.yaml: grpo: needs one of the keys steps, epochs']);
+    expect(errorsOf(variant((d) => delete d.grpo.epochs))).toEqual([
+      'job.yaml: grpo: needs one of the keys steps, epochs',
+    ]);
   });
 
   it('refuses broken YAML, duplicate keys and a non-mapping with a location', () => {
@@ -97,7 +104,10 @@ describe('job spec reader', () => {
       'print(json.dumps(out))',
     ].join('\n');
     const python = JSON.parse(
-      execFileSync(join(ROOT, '.venv/bin/python'), ['-c', script, ...files], { cwd: join(ROOT, 'training'), encoding: 'utf8' }),
+      execFileSync(join(ROOT, '.venv/bin/python'), ['-c', script, ...files], {
+        cwd: join(ROOT, 'training'),
+        encoding: 'utf8',
+      }),
     ) as string[][];
     files.forEach((file, i) => {
       const ts = errorsOf(readFileSync(file, 'utf8'), file);

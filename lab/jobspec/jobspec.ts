@@ -86,11 +86,17 @@ function issue(e: ErrorObject): JobSpecIssue {
       return { path: at, reason: `expected ${String(p.type)}, got ${show(e.data)}` };
     case 'enum':
     case 'const':
-      return { path: at, reason: `expected ${describe(e.parentSchema as Record<string, unknown>)}, got ${show(e.data)}` };
+      return {
+        path: at,
+        reason: `expected ${describe(e.parentSchema as Record<string, unknown>)}, got ${show(e.data)}`,
+      };
     case 'anyOf': {
       const branches = e.schema as Array<Record<string, unknown>>;
       if (branches.every((b) => Object.keys(b).length === 1 && Array.isArray(b.required))) {
-        return { path: at, reason: `needs one of the keys ${branches.map((b) => (b.required as string[])[0]).join(', ')}` };
+        return {
+          path: at,
+          reason: `needs one of the keys ${branches.map((b) => (b.required as string[])[0]).join(', ')}`,
+        };
       }
       return { path: at, reason: `expected ${branches.map(describe).join(' or ')}, got ${show(e.data)}` };
     }
@@ -107,7 +113,8 @@ function issue(e: ErrorObject): JobSpecIssue {
     case 'pattern':
       return { path: at, reason: `must match ${String(p.pattern)}, got ${show(e.data)}` };
     default:
-      if (e.keyword in BOUNDS) return { path: at, reason: `must be ${BOUNDS[e.keyword]} ${String(p.limit)}, got ${show(e.data)}` };
+      if (e.keyword in BOUNDS)
+        return { path: at, reason: `must be ${BOUNDS[e.keyword]} ${String(p.limit)}, got ${show(e.data)}` };
       return { path: at, reason: e.message ?? e.keyword };
   }
 }
@@ -148,11 +155,16 @@ export function structureIssues(value: unknown): JobSpecIssue[] {
   const stack: Array<[unknown, Array<string | number>]> = [[value, []]];
   while (stack.length > 0) {
     const [v, parts] = stack.pop()!;
-    if (parts.length > MAX_SPEC_DEPTH) return [{ path: '(root)', reason: `nested deeper than ${MAX_SPEC_DEPTH} levels` }];
+    if (parts.length > MAX_SPEC_DEPTH)
+      return [{ path: '(root)', reason: `nested deeper than ${MAX_SPEC_DEPTH} levels` }];
     if (typeof v === 'number' && !Number.isFinite(v)) {
-      out.push({ path: keyPath(parts), reason: `${Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf'} is not a finite number` });
+      out.push({
+        path: keyPath(parts),
+        reason: `${Number.isNaN(v) ? '.nan' : v > 0 ? '.inf' : '-.inf'} is not a finite number`,
+      });
     } else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, [...parts, i]]));
-    else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) stack.push([x, [...parts, k]]);
+    else if (v !== null && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) stack.push([x, [...parts, k]]);
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -162,8 +174,10 @@ export function limitIssues(value: unknown): JobSpecIssue[] {
   const out: JobSpecIssue[] = [];
   for (const [key, limit] of Object.entries(SPEC_LIMITS)) {
     let v: unknown = value;
-    for (const part of key.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
-    if (typeof v === 'number' && v > limit) out.push({ path: key, reason: `${JSON.stringify(v)} is above the limit ${limit} (what can run here)` });
+    for (const part of key.split('.'))
+      v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[part] : undefined;
+    if (typeof v === 'number' && v > limit)
+      out.push({ path: key, reason: `${JSON.stringify(v)} is above the limit ${limit} (what can run here)` });
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
@@ -175,7 +189,8 @@ export function parseJobSpec(text: string, file: string): JobSpecDoc {
   try {
     doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   } catch (e) {
-    if (e instanceof RangeError) throw new JobSpecError([`${file}: (root): nested deeper than ${MAX_SPEC_DEPTH} levels`]);
+    if (e instanceof RangeError)
+      throw new JobSpecError([`${file}: (root): nested deeper than ${MAX_SPEC_DEPTH} levels`]);
     throw e;
   }
   if (doc.errors.some((e) => /Maximum call stack/.test(e.message))) {
@@ -187,12 +202,14 @@ export function parseJobSpec(text: string, file: string): JobSpecDoc {
     );
   }
   const alias = firstAlias(doc);
-  if (alias !== null) throw new JobSpecError([`${file}: line ${lines.linePos(alias).line}: invalid YAML: ${ALIAS_PROBLEM}`]);
+  if (alias !== null)
+    throw new JobSpecError([`${file}: line ${lines.linePos(alias).line}: invalid YAML: ${ALIAS_PROBLEM}`]);
   let value: unknown;
   try {
     value = doc.toJS();
   } catch (e) {
-    if (e instanceof RangeError) throw new JobSpecError([`${file}: (root): nested deeper than ${MAX_SPEC_DEPTH} levels`]);
+    if (e instanceof RangeError)
+      throw new JobSpecError([`${file}: (root): nested deeper than ${MAX_SPEC_DEPTH} levels`]);
     throw e;
   }
   const structure = structureIssues(value);

@@ -20,12 +20,14 @@ export interface ChromiumHarness {
   close(): Promise<void>;
 }
 
-
 /**
  * Bundles `source` (TypeScript, imports resolved from `resolveDir`), serves it and opens it in Chromium.
  * Page errors and console errors are rethrown into the test through `errors`.
  */
-export async function openInChromium(source: string, resolveDir: string): Promise<ChromiumHarness & { errors: string[] }> {
+export async function openInChromium(
+  source: string,
+  resolveDir: string,
+): Promise<ChromiumHarness & { errors: string[] }> {
   const bundle = await build({
     stdin: { contents: source, resolveDir, loader: 'ts', sourcefile: 'entry.ts' },
     bundle: true,
@@ -35,7 +37,8 @@ export async function openInChromium(source: string, resolveDir: string): Promis
     logLevel: 'silent',
   });
   const js = bundle.outputFiles[0].text;
-  const html = '<!doctype html><meta charset="utf-8"><title>lens test</title><body><script src="/bundle.js"></script></body>';
+  const html =
+    '<!doctype html><meta charset="utf-8"><title>lens test</title><body><script src="/bundle.js"></script></body>';
   const server: Server = createServer((req, res) => {
     if (req.url === '/bundle.js') {
       res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
@@ -78,7 +81,8 @@ export async function openInChromium(source: string, resolveDir: string): Promis
 export function useChromiumPage(source: string, resolveDir: string) {
   let h: (ChromiumHarness & { errors: string[] }) | undefined;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM_PATH)) throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the chromium package (bash .ci/run does)`);
+    if (!existsSync(CHROMIUM_PATH))
+      throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the chromium package (bash .ci/run does)`);
     h = await openInChromium(source, resolveDir);
   });
   afterAll(async () => {
@@ -94,6 +98,9 @@ export function useChromiumPage(source: string, resolveDir: string) {
       return page();
     },
     call: <T>(fn: string, ...args: unknown[]) =>
-      page().evaluate(([f, a]) => (window as any).lens[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>,
+      page().evaluate(([f, a]) => (window as any).lens[f as string](...(a as unknown[])), [
+        fn,
+        args,
+      ] as const) as Promise<T>,
   };
 }

@@ -52,7 +52,11 @@ export interface Exports {
 
 function keyFiles(): string[] {
   return [
-    ...fs.readdirSync(EXPORTER).filter((f) => f.endsWith('.py')).sort().map((f) => path.join(EXPORTER, f)),
+    ...fs
+      .readdirSync(EXPORTER)
+      .filter((f) => f.endsWith('.py'))
+      .sort()
+      .map((f) => path.join(EXPORTER, f)),
     path.join(REPO_ROOT, 'training/sayo_train/tokenizer.py'),
     path.join(REPO_ROOT, 'training/requirements.lock'),
   ];
@@ -72,7 +76,8 @@ function build(dir: string): void {
     timeout: EXPORT_BUILD_TIMEOUT_MS,
     env: { ...process.env, PYTHONPATH: path.join(REPO_ROOT, 'training') },
   });
-  if (run.error) throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
+  if (run.error)
+    throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
   if (run.status !== 0) throw new Error(`browser_fixture.py failed (${run.status}): ${run.stderr.slice(-3000)}`);
   fs.writeFileSync(path.join(tmp, 'done'), run.stdout);
   fs.rmSync(dir, { recursive: true, force: true });

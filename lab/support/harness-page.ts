@@ -3,7 +3,16 @@
  * `window.sayoHarness`. Results come back as plain JSON (typed arrays as number arrays).
  */
 import { createWorkerEngine, type WorkerEngine } from '../../src/engine/client.ts';
-import type { Backend, FileProgress, LoadOptions, ModelInfo, ModelSource, PromptInfo, RunSummary, StepRecord } from '../../src/engine/types.ts';
+import type {
+  Backend,
+  FileProgress,
+  LoadOptions,
+  ModelInfo,
+  ModelSource,
+  PromptInfo,
+  RunSummary,
+  StepRecord,
+} from '../../src/engine/types.ts';
 import type { TjsFigures } from './tjs-generate.ts';
 import type { TjsLoaded, TjsMessage, TjsRequest, TjsResponse } from './tjs-worker.ts';
 
@@ -90,7 +99,12 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
   const key = JSON.stringify([o.source, o.backend, o.dtype, o.threads]);
   const progress: FileProgress[] = [];
   const t0 = performance.now();
-  const opts: LoadOptions = { backend: o.backend ?? 'auto', dtype: o.dtype, opfsAboveBytes: o.opfsAboveBytes, threads: o.threads };
+  const opts: LoadOptions = {
+    backend: o.backend ?? 'auto',
+    dtype: o.dtype,
+    opfsAboveBytes: o.opfsAboveBytes,
+    threads: o.threads,
+  };
   const info = loaded.get(key) ?? (await engine.load(o.source, opts, (p) => progress.push(p)));
   loaded.set(key, info);
   const loadMs = performance.now() - t0;
@@ -98,27 +112,43 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
     ? Uint8Array.from(atob(o.imageBase64), (c) => c.charCodeAt(0))
     : new Uint8Array(await (await fetch(o.imageUrl!)).arrayBuffer());
   const out: HarnessRun = {
-    info, loadMs, progress, steps: [], modelInfoChanges: [], runMs: 0,
+    info,
+    loadMs,
+    progress,
+    steps: [],
+    modelInfoChanges: [],
+    runMs: 0,
   };
   const ctrl = new AbortController();
   // Steps are kept as received and converted to JSON after the run, so the page does no work while the worker decodes.
   const raw: Array<[StepRecord, number]> = [];
   const r0 = performance.now();
-  const request = { image: { kind: 'encoded' as const, bytes }, question: o.question, maxNewTokens: o.maxNewTokens, minNewTokens: o.minNewTokens, captureLayers: o.captureLayers };
+  const request = {
+    image: { kind: 'encoded' as const, bytes },
+    question: o.question,
+    maxNewTokens: o.maxNewTokens,
+    minNewTokens: o.minNewTokens,
+    captureLayers: o.captureLayers,
+  };
   try {
-    out.summary = await engine.generate(info.handle, request, {
-      onPrompt: (p) => (out.prompt = p),
-      onStep: (s) => {
-        const at = performance.now() - r0;
-        out.firstStepMs ??= at;
-        out.firstStepSincePageStart ??= performance.now();
-        raw.push([s, at]);
-        live.steps++;
-        if (o.destroyDeviceAfter === raw.length) void engine.destroyWebGpuDevice();
-        if (o.cancelAfter === raw.length) ctrl.abort();
+    out.summary = await engine.generate(
+      info.handle,
+      request,
+      {
+        onPrompt: (p) => (out.prompt = p),
+        onStep: (s) => {
+          const at = performance.now() - r0;
+          out.firstStepMs ??= at;
+          out.firstStepSincePageStart ??= performance.now();
+          raw.push([s, at]);
+          live.steps++;
+          if (o.destroyDeviceAfter === raw.length) void engine.destroyWebGpuDevice();
+          if (o.cancelAfter === raw.length) ctrl.abort();
+        },
+        onModelInfo: (i) => out.modelInfoChanges.push(i),
       },
-      onModelInfo: (i) => out.modelInfoChanges.push(i),
-    }, ctrl.signal);
+      ctrl.signal,
+    );
   } catch (e) {
     const err = e as { code?: string; message?: string };
     out.error = { code: err.code ?? 'unknown', message: err.message ?? String(e) };
@@ -133,16 +163,25 @@ async function run(o: HarnessOptions): Promise<HarnessRun> {
   }
   if (o.score && out.summary) {
     const scoreSteps: PlainStep[] = [];
-    await engine.score(info.handle, { ...request, answer: '', answerTokenIds: out.steps.map((s) => s.tokenId) }, {
-      onStep: (s) => scoreSteps.push(plain(s, 0)),
-    });
+    await engine.score(
+      info.handle,
+      { ...request, answer: '', answerTokenIds: out.steps.map((s) => s.tokenId) },
+      {
+        onStep: (s) => scoreSteps.push(plain(s, 0)),
+      },
+    );
     out.scoreSteps = scoreSteps;
   }
   return out;
 }
 
 /** WebGPU adapter facts as the page sees them (e2e asserts SwiftShader so a missing flag fails loudly). */
-async function adapter(): Promise<{ available: boolean; vendor?: string; architecture?: string; isFallbackAdapter?: boolean }> {
+async function adapter(): Promise<{
+  available: boolean;
+  vendor?: string;
+  architecture?: string;
+  isFallbackAdapter?: boolean;
+}> {
   const a = await navigator.gpu?.requestAdapter();
   if (!a) return { available: false };
   const i = a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
@@ -153,12 +192,21 @@ async function adapter(): Promise<{ available: boolean; vendor?: string; archite
 let pageEngine: { engine: WorkerEngine; last?: ModelInfo } | undefined;
 
 /** Loads a source in the page's engine; rejects with the engine's error ({code, message}). */
-async function load(source: ModelSource, backend: Backend | 'auto' = 'auto', o: { downloadTimeoutMs?: number; stopAfterMs?: number } = {}): Promise<ModelInfo> {
+async function load(
+  source: ModelSource,
+  backend: Backend | 'auto' = 'auto',
+  o: { downloadTimeoutMs?: number; stopAfterMs?: number } = {},
+): Promise<ModelInfo> {
   pageEngine ??= { engine: createWorkerEngine() };
   const ctrl = new AbortController();
   if (o.stopAfterMs !== undefined) setTimeout(() => ctrl.abort(), o.stopAfterMs);
   try {
-    const info = await pageEngine.engine.load(source, { backend, downloadTimeoutMs: o.downloadTimeoutMs }, undefined, ctrl.signal);
+    const info = await pageEngine.engine.load(
+      source,
+      { backend, downloadTimeoutMs: o.downloadTimeoutMs },
+      undefined,
+      ctrl.signal,
+    );
     pageEngine.last = info;
     return info;
   } catch (e) {
@@ -168,13 +216,22 @@ async function load(source: ModelSource, backend: Backend | 'auto' = 'auto', o: 
 }
 
 /** Answers with the last model `load` gave (or `o.handle`), on sample-01; `o.stopAfterMs` presses Stop then. */
-async function answer(question: string, maxNewTokens: number, o: { handle?: string; stopAfterMs?: number } = {}): Promise<RunSummary> {
+async function answer(
+  question: string,
+  maxNewTokens: number,
+  o: { handle?: string; stopAfterMs?: number } = {},
+): Promise<RunSummary> {
   if (!pageEngine?.last) throw new Error('load a model first');
   const bytes = new Uint8Array(await (await fetch('/samples/sample-01.png')).arrayBuffer());
   const ctrl = new AbortController();
   if (o.stopAfterMs !== undefined) setTimeout(() => ctrl.abort(), o.stopAfterMs);
   try {
-    return await pageEngine.engine.generate(o.handle ?? pageEngine.last.handle, { image: { kind: 'encoded', bytes }, question, maxNewTokens }, {}, ctrl.signal);
+    return await pageEngine.engine.generate(
+      o.handle ?? pageEngine.last.handle,
+      { image: { kind: 'encoded', bytes }, question, maxNewTokens },
+      {},
+      ctrl.signal,
+    );
   } catch (e) {
     const err = e as { code?: string; message?: string };
     throw Object.assign(new Error(err.message ?? String(e)), { code: err.code ?? 'unknown' });
@@ -235,13 +292,25 @@ async function tjs(o: TjsOptions): Promise<TjsRun> {
     tjsWorker?.worker.terminate();
     const worker = new Worker(new URL('./tjs-worker.ts', import.meta.url), { type: 'module', name: 'tjs-generate' });
     tjsWorker = { worker, key, loaded: Promise.resolve({}), calls: 0 };
-    tjsWorker.loaded = tjsCall<TjsLoaded>(tjsWorker, { type: 'load', url: o.url, dtype: o.dtype ?? 'fp32', threads: o.threads });
+    tjsWorker.loaded = tjsCall<TjsLoaded>(tjsWorker, {
+      type: 'load',
+      url: o.url,
+      dtype: o.dtype ?? 'fp32',
+      threads: o.threads,
+    });
   }
   const w = tjsWorker;
   try {
     const loaded = await w.loaded;
     const image = Uint8Array.from(atob(o.imageBase64), (c) => c.charCodeAt(0));
-    const figures = await tjsCall<TjsFigures>(w, { type: 'run', image, question: o.question, tokens: o.tokens, attentions: o.attentions, answer: o.answer });
+    const figures = await tjsCall<TjsFigures>(w, {
+      type: 'run',
+      image,
+      question: o.question,
+      tokens: o.tokens,
+      attentions: o.attentions,
+      answer: o.answer,
+    });
     return { ...loaded, figures };
   } catch (e) {
     return { error: (e as Error).message };

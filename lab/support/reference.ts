@@ -29,13 +29,22 @@ export async function parityImage(): Promise<Buffer> {
 }
 
 /** Greedy steps from onnxruntime-node for a registry model, image and question. */
-export async function nodeSteps(id: string, image: Buffer, question: string, maxNewTokens: number): Promise<StepRecord[]> {
+export async function nodeSteps(
+  id: string,
+  image: Buffer,
+  question: string,
+  maxNewTokens: number,
+): Promise<StepRecord[]> {
   const engine = createNodeEngine();
   const info = await engine.load({ kind: 'registry', id });
   const steps: StepRecord[] = [];
-  await engine.generate(info.handle, { image: { kind: 'encoded', bytes: new Uint8Array(image) }, question, maxNewTokens }, {
-    onStep: (s) => steps.push(s),
-  });
+  await engine.generate(
+    info.handle,
+    { image: { kind: 'encoded', bytes: new Uint8Array(image) }, question, maxNewTokens },
+    {
+      onStep: (s) => steps.push(s),
+    },
+  );
   await engine.unload(info.handle);
   return steps;
 }

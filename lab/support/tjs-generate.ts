@@ -116,7 +116,9 @@ export async function transformersJs(location: string, o: TjsLoadOptions): Promi
         const rows = attentions ? attentionRows((out.decoder_attentions ?? []) as any[][], span) : [];
         figures.answer = { inputIds, tokens: sequence.slice(inputIds.length), imageSpan: span, attention: rows };
       }
-      if (attentions) for (const perLayer of Object.values(out.decoder_attentions ?? {})) for (const t of perLayer as any[]) t?.dispose?.();
+      if (attentions)
+        for (const perLayer of Object.values(out.decoder_attentions ?? {}))
+          for (const t of perLayer as any[]) t?.dispose?.();
       return figures;
     },
   };

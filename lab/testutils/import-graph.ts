@@ -51,7 +51,13 @@ const posix = (p: string) => p.split(path.sep).join('/');
 
 /** The package a bare specifier names (`@scope/name/sub` → `@scope/name`), or null for a relative / absolute path. */
 export function packageOf(specifier: string): string | null {
-  if (specifier.startsWith('.') || specifier.startsWith('/') || BUILTINS.has(specifier) || specifier.startsWith('node:')) return null;
+  if (
+    specifier.startsWith('.') ||
+    specifier.startsWith('/') ||
+    BUILTINS.has(specifier) ||
+    specifier.startsWith('node:')
+  )
+    return null;
   const parts = specifier.split('/');
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
@@ -73,11 +79,16 @@ export function importsOf(file: string, text: string): Array<{ specifier: string
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const c = node.importClause;
       const named = c?.namedBindings && ts.isNamedImports(c.namedBindings) ? c.namedBindings.elements : undefined;
-      const typeOnly = !!c && (c.isTypeOnly || (!c.name && !!named && named.length > 0 && named.every((e) => e.isTypeOnly)));
+      const typeOnly =
+        !!c && (c.isTypeOnly || (!c.name && !!named && named.length > 0 && named.every((e) => e.isTypeOnly)));
       out.push({ specifier: node.moduleSpecifier.text, typeOnly });
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       out.push({ specifier: node.moduleSpecifier.text, typeOnly: node.isTypeOnly });
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
       out.push({ specifier: node.argument.literal.text, typeOnly: true });
     } else if (ts.isCallExpression(node) && node.arguments.length >= 1 && ts.isStringLiteralLike(node.arguments[0])) {
       const callee = node.expression;
@@ -109,7 +120,9 @@ function htmlEntries(root: string, html: string): string[] {
 
 /** The shipping entry points: index.html's module scripts and package.json's "bin" files. */
 export function shippingEntries(root: string): string[] {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { bin?: string | Record<string, string> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    bin?: string | Record<string, string>;
+  };
   const bins = typeof pkg.bin === 'string' ? [pkg.bin] : Object.values(pkg.bin ?? {});
   return [...htmlEntries(root, 'index.html'), ...bins.map((b) => posix(path.normalize(b)))];
 }
@@ -197,21 +210,30 @@ export function houseViolations(root: string, { data, assetPackages }: HouseOpti
   const v: Violation[] = [];
   const binFiles = new Set(shippingEntries(root).filter((e) => !e.startsWith('src/')));
   for (const e of g.edges) {
-    if (e.to?.startsWith('<unresolved>')) v.push({ rule: 'unresolved', detail: `${e.from} imports ${e.specifier} (${e.to})` });
+    if (e.to?.startsWith('<unresolved>'))
+      v.push({ rule: 'unresolved', detail: `${e.from} imports ${e.specifier} (${e.to})` });
     else if (e.to && TEST_FILE.test(e.to)) v.push({ rule: 'test-code', detail: `${e.from} imports test code ${e.to}` });
     else if (e.to && !e.to.startsWith('src/') && !binFiles.has(e.to) && !data.some((d) => e.to!.startsWith(d))) {
       v.push({ rule: 'outside-src', detail: `${e.from} imports ${e.to}, outside src/` });
     }
   }
   const reached = new Set(g.files);
-  for (const f of codeFilesUnder(root, 'src')) if (!reached.has(f)) v.push({ rule: 'unreached', detail: `${f} is under src/ but no shipping entry point imports it` });
+  for (const f of codeFilesUnder(root, 'src'))
+    if (!reached.has(f))
+      v.push({ rule: 'unreached', detail: `${f} is under src/ but no shipping entry point imports it` });
 
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
   const declared = new Set(Object.keys(pkg.dependencies ?? {}));
   const used = new Map<string, string>();
   for (const e of g.edges) if (e.pkg && !e.typeOnly && !used.has(e.pkg)) used.set(e.pkg, e.from);
-  for (const [p, from] of used) if (!declared.has(p)) v.push({ rule: 'undeclared-dependency', detail: `${from} imports ${p}, not in package.json "dependencies"` });
+  for (const [p, from] of used)
+    if (!declared.has(p))
+      v.push({ rule: 'undeclared-dependency', detail: `${from} imports ${p}, not in package.json "dependencies"` });
   for (const p of Object.keys(assetPackages)) used.set(p, 'served files');
-  for (const p of declared) if (!used.has(p)) v.push({ rule: 'unused-dependency', detail: `"dependencies" lists ${p}, which no shipping file imports` });
+  for (const p of declared)
+    if (!used.has(p))
+      v.push({ rule: 'unused-dependency', detail: `"dependencies" lists ${p}, which no shipping file imports` });
   return v;
 }

@@ -29,7 +29,12 @@ const HEADERS: Array<[MetricKey, RegExp]> = [
 ];
 
 function cells(line: string): string[] {
-  return line.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim());
+  return line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((c) => c.trim());
 }
 
 /** A printed number such as `0.512`, `41.5%` or `**0.61**`; null when the cell holds none. */

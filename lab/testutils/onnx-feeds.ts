@@ -33,12 +33,15 @@ export function decoderFeeds(graph: GraphProto, sizes: FeedSizes): Record<string
     const name = input.name ?? '';
     const t = input.type?.tensorType;
     if (!t) continue;
-    const dims = (t.shape?.dim ?? []).map((d) => (d.dimValue != null && toNum(d.dimValue) > 0 ? toNum(d.dimValue) : dimValue(d.dimParam ?? '', sizes)));
+    const dims = (t.shape?.dim ?? []).map((d) =>
+      d.dimValue != null && toNum(d.dimValue) > 0 ? toNum(d.dimValue) : dimValue(d.dimParam ?? '', sizes),
+    );
     const size = dims.reduce((a, b) => a * b, 1);
     if (t.elemType === onnx.TensorProto.DataType.INT64) {
       const data = new BigInt64Array(size);
       if (name.includes('mask')) data.fill(1n);
-      else if (name.includes('position')) for (let i = 0; i < size; i++) data[i] = BigInt(sizes.past + (i % sizes.sequence));
+      else if (name.includes('position'))
+        for (let i = 0; i < size; i++) data[i] = BigInt(sizes.past + (i % sizes.sequence));
       feeds[name] = new ort.Tensor('int64', data, dims);
     } else {
       const data = Float32Array.from({ length: size }, rand);

@@ -41,7 +41,9 @@ export function fixturePath(name: string): string {
 export function loadFixture<T>(name: string): T[] {
   const path = fixturePath(name);
   if (!existsSync(path)) {
-    throw new Error(`${path} is missing: the trainer writes it (cd training && ../.venv/bin/python -m sayo_train fixtures)`);
+    throw new Error(
+      `${path} is missing: the trainer writes it (cd training && ../.venv/bin/python -m sayo_train fixtures)`,
+    );
   }
   const data = JSON.parse(readFileSync(path, 'utf8')) as unknown;
   if (!Array.isArray(data) || data.length === 0) throw new Error(`${path}: expected a non-empty JSON array`);
@@ -55,8 +57,11 @@ export function loadFixture<T>(name: string): T[] {
  */
 export function diffWithin(expected: unknown, actual: unknown, tol = PARITY_TOLERANCE, path = '$'): string[] {
   if (typeof expected === 'number') {
-    if (typeof actual !== 'number' || !Number.isFinite(actual)) return [`${path}: expected ${expected}, got ${String(actual)}`];
-    return Math.abs(expected - actual) <= tol ? [] : [`${path}: expected ${expected}, got ${actual} (|Δ| = ${Math.abs(expected - actual)})`];
+    if (typeof actual !== 'number' || !Number.isFinite(actual))
+      return [`${path}: expected ${expected}, got ${String(actual)}`];
+    return Math.abs(expected - actual) <= tol
+      ? []
+      : [`${path}: expected ${expected}, got ${actual} (|Δ| = ${Math.abs(expected - actual)})`];
   }
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return [`${path}: expected an array, got ${typeof actual}`];
@@ -70,5 +75,7 @@ export function diffWithin(expected: unknown, actual: unknown, tol = PARITY_TOLE
       k in a ? diffWithin(e, a[k], tol, `${path}.${k}`) : [`${path}.${k}: missing`],
     );
   }
-  return Object.is(expected, actual) ? [] : [`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
+  return Object.is(expected, actual)
+    ? []
+    : [`${path}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`];
 }

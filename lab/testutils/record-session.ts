@@ -17,13 +17,20 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Runs both models on sample `index` and returns the session JSON. */
 export async function recordSession(index = 0): Promise<string> {
   const samples = JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as {
-    image: string; question: string; boxes: Box[];
+    image: string;
+    question: string;
+    boxes: Box[];
   }[];
   const s = samples[index];
   const file = path.join(ROOT, 'public/samples', s.image);
   const { width, height } = readPngSize(fs.readFileSync(file));
   const store = createLensStore();
-  store.getState().setImage({ name: s.image, width, height, dataUrl: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}` });
+  store.getState().setImage({
+    name: s.image,
+    width,
+    height,
+    dataUrl: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}`,
+  });
   store.getState().setQuestion(s.question);
   store.getState().setBoxes(s.boxes);
   await createCommands(createNodeEngine(), store).run();

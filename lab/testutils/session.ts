@@ -59,7 +59,13 @@ export function makePanel(side: Side, o: Required<FixtureOptions>): SessionPanel
       unknownWords: [],
     },
     steps,
-    summary: { tokens: o.tokens, stoppedBy: 'eos', text: steps.map((s) => s.text).join(''), prefillMs: 12.5, decodeMs: 40 },
+    summary: {
+      tokens: o.tokens,
+      stoppedBy: 'eos',
+      text: steps.map((s) => s.text).join(''),
+      prefillMs: 12.5,
+      decodeMs: 40,
+    },
   };
 }
 

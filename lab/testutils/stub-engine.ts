@@ -14,7 +14,13 @@
  */
 import { NEEDS_WEBGPU_RUNTIME } from '../../src/engine/protocol.ts';
 import type { ServedEngine } from '../../src/engine/worker-handler.ts';
-import { EngineError, type ModelInfo, type ModelSource, type RunSummary, type StepRecord } from '../../src/engine/types.ts';
+import {
+  EngineError,
+  type ModelInfo,
+  type ModelSource,
+  type RunSummary,
+  type StepRecord,
+} from '../../src/engine/types.ts';
 
 export function stubStep(index: number): StepRecord {
   return {
@@ -55,9 +61,17 @@ export function createStubEngine(engineId: string): ServedEngine & { posted: Ste
   let runtime: 'unset' | 'plain' | 'asyncify' = 'unset';
   const posted: StepRecord[] = [];
 
-  function run(handle: string, question: string, onStep: ((s: StepRecord) => void) | undefined, signal?: AbortSignal): Promise<RunSummary> {
+  function run(
+    handle: string,
+    question: string,
+    onStep: ((s: StepRecord) => void) | undefined,
+    signal?: AbortSignal,
+  ): Promise<RunSummary> {
     const m = models.get(handle);
-    if (!m) return Promise.reject(new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`));
+    if (!m)
+      return Promise.reject(
+        new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`),
+      );
     const [what, arg] = question.split(':');
     const n = Number(arg ?? 0);
     const step = (i: number) => {
@@ -65,7 +79,13 @@ export function createStubEngine(engineId: string): ServedEngine & { posted: Ste
       posted.push(s);
       onStep?.(s);
     };
-    const summary = (tokens: number, stoppedBy: RunSummary['stoppedBy']): RunSummary => ({ tokens, stoppedBy, text: `${m.name} answered`, prefillMs: 1, decodeMs: 1 });
+    const summary = (tokens: number, stoppedBy: RunSummary['stoppedBy']): RunSummary => ({
+      tokens,
+      stoppedBy,
+      text: `${m.name} answered`,
+      prefillMs: 1,
+      decodeMs: 1,
+    });
     return (async () => {
       switch (what) {
         case 'steps':
@@ -73,7 +93,8 @@ export function createStubEngine(engineId: string): ServedEngine & { posted: Ste
           return summary(n, 'max_tokens');
         case 'lose-device-after':
           for (let i = 0; i < n; i++) step(i);
-          if (m.backend === 'webgpu') throw new EngineError('device_lost', 'The WebGPU device was lost during the answer (destroyed).');
+          if (m.backend === 'webgpu')
+            throw new EngineError('device_lost', 'The WebGPU device was lost during the answer (destroyed).');
           return summary(n, 'max_tokens');
         case 'hang-after':
           for (let i = 0; i < n; i++) step(i);
@@ -103,11 +124,13 @@ export function createStubEngine(engineId: string): ServedEngine & { posted: Ste
   return {
     posted,
     async load(source, options = {}, onProgress, signal) {
-      if (source.kind === 'url' && source.url.includes('bad')) throw new EngineError('missing_file', `${source.url}: config.json could not be loaded (HTTP 404).`);
+      if (source.kind === 'url' && source.url.includes('bad'))
+        throw new EngineError('missing_file', `${source.url}: config.json could not be loaded (HTTP 404).`);
       const backend = options.backend === 'wasm' || options.backend === 'cpu' ? 'wasm' : 'webgpu';
       if (backend === 'webgpu' && runtime === 'plain') throw new EngineError('bad_input', `${NEEDS_WEBGPU_RUNTIME}.`);
       // Sessions are created after the backend is chosen: a broken graph fails only where the runtime fits.
-      if (source.kind === 'url' && source.url.includes('corrupt')) throw new EngineError('corrupt_model', `${source.url}: protobuf parsing failed.`);
+      if (source.kind === 'url' && source.url.includes('corrupt'))
+        throw new EngineError('corrupt_model', `${source.url}: protobuf parsing failed.`);
       if (runtime === 'unset') runtime = backend === 'wasm' ? 'plain' : 'asyncify';
       onProgress?.({ file: 'config.json', loaded: 10, total: 10, done: true });
       if (signal?.aborted) throw new EngineError('cancelled', 'Loading was stopped.');

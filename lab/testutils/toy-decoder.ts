@@ -47,7 +47,13 @@ function valueInfo(name: string, elemType: number, dims: Array<number | string>)
   return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim } } } });
 }
 
-function node(opType: string, input: string[], output: string[], attrs: Record<string, number | number[]> = {}, domain = ''): NodeProto {
+function node(
+  opType: string,
+  input: string[],
+  output: string[],
+  attrs: Record<string, number | number[]> = {},
+  domain = '',
+): NodeProto {
   const attribute = Object.entries(attrs).map(([name, v]) =>
     Array.isArray(v)
       ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
@@ -72,11 +78,20 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
     initializers.push(tensor);
     return name;
   };
-  initializers.push(onnx.TensorProto.create({ name: 'split_shape', dims: [4], dataType: INT64, int64Data: [0, -1, heads, headDim] }));
-  initializers.push(onnx.TensorProto.create({ name: 'merge_shape', dims: [3], dataType: INT64, int64Data: [0, -1, hidden] }));
+  initializers.push(
+    onnx.TensorProto.create({ name: 'split_shape', dims: [4], dataType: INT64, int64Data: [0, -1, heads, headDim] }),
+  );
+  initializers.push(
+    onnx.TensorProto.create({ name: 'merge_shape', dims: [3], dataType: INT64, int64Data: [0, -1, hidden] }),
+  );
   if (spec.rowSoftmax) {
     // Slice bounds on axis 2 (queries): [-1, end) is the last row, [0, -1) the others.
-    for (const [name, v] of [['row_first', 0], ['row_last', -1], ['row_end', 2 ** 31 - 1], ['row_axis', 2]] as const) {
+    for (const [name, v] of [
+      ['row_first', 0],
+      ['row_last', -1],
+      ['row_end', 2 ** 31 - 1],
+      ['row_axis', 2],
+    ] as const) {
       initializers.push(onnx.TensorProto.create({ name, dims: [1], dataType: INT64, int64Data: [v] }));
     }
   }
@@ -101,11 +116,21 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
     outputs.push(valueInfo(`present.${l}.key`, FLOAT, ['batch_size', heads, 'total_sequence_length', headDim]));
     outputs.push(valueInfo(`present.${l}.value`, FLOAT, ['batch_size', heads, 'total_sequence_length', headDim]));
     if (spec.fused && l === 0) {
-      nodes.push(node('MultiHeadAttention', [t('q'), `present.${l}.key`, `present.${l}.value`], [t('ctx')], { num_heads: heads }, 'com.microsoft'));
+      nodes.push(
+        node(
+          'MultiHeadAttention',
+          [t('q'), `present.${l}.key`, `present.${l}.value`],
+          [t('ctx')],
+          { num_heads: heads },
+          'com.microsoft',
+        ),
+      );
     } else {
       nodes.push(node('Transpose', [`present.${l}.key`], [t('kt')], { perm: [0, 1, 3, 2] }));
       nodes.push(node('MatMul', [t('q'), t('kt')], [t('scores')]));
-      initializers.push(onnx.TensorProto.create({ name: t('scale'), dims: [], dataType: FLOAT, floatData: [1 / Math.sqrt(headDim)] }));
+      initializers.push(
+        onnx.TensorProto.create({ name: t('scale'), dims: [], dataType: FLOAT, floatData: [1 / Math.sqrt(headDim)] }),
+      );
       nodes.push(node('Mul', [t('scores'), t('scale')], [t('scaled')]));
       nodes.push(node('Add', [t('scaled'), 'attention_bias'], [t('masked')]));
       if (spec.doubleSoftmax) {
@@ -115,7 +140,13 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
       } else {
         nodes.push(node('Softmax', [t('masked')], [t('probs')], { axis: -1 }));
       }
-      nodes.push(node('MatMul', [spec.doubleSoftmax ? t('probs32') : t('probs'), `present.${l}.value`], [spec.rowSoftmax ? t('ctx_all') : t('ctx')]));
+      nodes.push(
+        node(
+          'MatMul',
+          [spec.doubleSoftmax ? t('probs32') : t('probs'), `present.${l}.value`],
+          [spec.rowSoftmax ? t('ctx_all') : t('ctx')],
+        ),
+      );
       if (spec.rowSoftmax) {
         nodes.push(node('Slice', [t('q'), 'row_last', 'row_end', 'row_axis'], [t('q_last')]));
         nodes.push(node('MatMul', [t('q_last'), t('kt')], [t('row_scores')]));
@@ -129,7 +160,14 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
       }
       if (spec.attentionOutputs) {
         nodes.push(node('Identity', [t('probs')], [`decoder_attentions.${l}`]));
-        outputs.push(valueInfo(`decoder_attentions.${l}`, FLOAT, ['batch_size', heads, 'sequence_length', 'total_sequence_length']));
+        outputs.push(
+          valueInfo(`decoder_attentions.${l}`, FLOAT, [
+            'batch_size',
+            heads,
+            'sequence_length',
+            'total_sequence_length',
+          ]),
+        );
       }
     }
     nodes.push(node('Transpose', [t('ctx')], [t('ctx_t')], { perm: [0, 2, 1, 3] }));
@@ -160,7 +198,13 @@ export function writeToyDecoder(file: string, spec: ToyDecoderSpec): void {
   }
   const opsetImport = [{ domain: '', version: spec.opset ?? 17 }];
   if (spec.fused) opsetImport.push({ domain: 'com.microsoft', version: 1 });
-  const graph = onnx.GraphProto.create({ name: 'toy_decoder', node: nodes, initializer: initializers, input: inputs, output: outputs });
+  const graph = onnx.GraphProto.create({
+    name: 'toy_decoder',
+    node: nodes,
+    initializer: initializers,
+    input: inputs,
+    output: outputs,
+  });
   const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'sayo-toy', opsetImport, graph });
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
 }

@@ -23,7 +23,11 @@ const B = 'qwen3_vl_deepstack' as const;
 const BOX: [number, number, number, number] = [0, 0, 80, 64];
 let exports: Exports;
 let tmp = '';
-let results: { models: Array<Record<string, unknown>>; paired: Array<Record<string, { n: number; mean: number }>>; rows: Array<Record<string, unknown>> };
+let results: {
+  models: Array<Record<string, unknown>>;
+  paired: Array<Record<string, { n: number; mean: number }>>;
+  rows: Array<Record<string, unknown>>;
+};
 let firstRun: ReturnType<typeof runSayo>;
 let args: string[];
 
@@ -37,7 +41,19 @@ beforeAll(() => {
     { image: 'a.png', question: 'What color is the square?', answer: 'blue', boxes: [[80, 64, 160, 128]] },
   ];
   fs.writeFileSync(path.join(tmp, 'set.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  args = ['eval', '--model', exports.folder(A), '--model', exports.folder(B), '--data', path.join(tmp, 'set.jsonl'), '--out', path.join(tmp, 'out'), '--max-new-tokens', '4'];
+  args = [
+    'eval',
+    '--model',
+    exports.folder(A),
+    '--model',
+    exports.folder(B),
+    '--data',
+    path.join(tmp, 'set.jsonl'),
+    '--out',
+    path.join(tmp, 'out'),
+    '--max-new-tokens',
+    '4',
+  ];
   firstRun = runSayo(args);
   results = JSON.parse(fs.readFileSync(path.join(tmp, 'out/results.json'), 'utf8'));
 }, EXPORT_BUILD_TIMEOUT_MS);
@@ -46,12 +62,21 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const engine = createNodeEngine();
 
 /** The contract metrics of one engine.score call on the last layer, as the lens's cross-scoring makes it. */
-async function scored(info: ModelInfo, question: string, answer: Pick<ScoreRequest, 'answer' | 'answerTokenIds'>, box: number[]) {
+async function scored(
+  info: ModelInfo,
+  question: string,
+  answer: Pick<ScoreRequest, 'answer' | 'answerTokenIds'>,
+  box: number[],
+) {
   const steps: StepRecord[] = [];
   let prompt: PromptInfo | undefined;
   const image = { kind: 'encoded' as const, bytes: new Uint8Array(fs.readFileSync(path.join(tmp, 'a.png'))) };
   const last = info.numLayers - 1;
-  await engine.score(info.handle, { image, question, ...answer, captureLayers: [last] }, { onPrompt: (p) => (prompt = p), onStep: (s) => steps.push(s) });
+  await engine.score(
+    info.handle,
+    { image, question, ...answer, captureLayers: [last] },
+    { onPrompt: (p) => (prompt = p), onStep: (s) => steps.push(s) },
+  );
   const targets = boxToTokens([box as [number, number, number, number]], gridFor(prompt!.image, info.processor));
   return { steps, metrics: sampleMetrics('', '', steps, last, targets) };
 }
@@ -112,7 +137,12 @@ describe('sayo eval, teacher-forced on the other model', () => {
         expect(rowB.tf_R_a).toBeCloseTo(crossB.metrics.R_a!, 6);
         expect(rowB.tf_r_v).toBeCloseTo(crossB.metrics.r_v!, 6);
 
-        const own = await scored(a, rowA.question as string, { answer: '', answerTokenIds: rowA.tokenIds as number[] }, box);
+        const own = await scored(
+          a,
+          rowA.question as string,
+          { answer: '', answerTokenIds: rowA.tokenIds as number[] },
+          box,
+        );
         expect(own.steps.length).toBe(rowA.tokens);
         expect(own.metrics.R_a).toBeCloseTo(rowA.R_a as number, 4);
         expect(own.metrics.r_v).toBeCloseTo(rowA.r_v as number, 4);
@@ -138,26 +168,39 @@ describe('sayo eval --sessions', () => {
     const rowsB = out.rows.filter((r: { model: string }) => r.model === exports.folder(B));
     const gaps = rowsA.map((a: never, i: number) => identicalTextGap(a, rowsB[i])!);
     // The gap by hand: on A's text (B forced vs A's own) and on B's text (B's own vs A forced).
-    expect(gaps[0]).toBeCloseTo(Math.max(Math.abs(rowsB[0].tf_R_a - rowsA[0].R_a), Math.abs(rowsB[0].R_a - rowsA[0].tf_R_a)), 12);
+    expect(gaps[0]).toBeCloseTo(
+      Math.max(Math.abs(rowsB[0].tf_R_a - rowsA[0].R_a), Math.abs(rowsB[0].R_a - rowsA[0].tf_R_a)),
+      12,
+    );
     const chosen = gaps[0] >= gaps[1] ? 0 : 1;
     const line = rowsA[chosen].line;
     const name = `line-${String(line).padStart(6, '0')}.json`;
     expect(fs.readdirSync(dir)).toEqual([name]);
-    for (const r of out.rows) expect(r.session).toBe(r.line === line ? path.relative(path.join(tmp, 'out'), path.join(dir, name)) : null);
+    for (const r of out.rows)
+      expect(r.session).toBe(r.line === line ? path.relative(path.join(tmp, 'out'), path.join(dir, name)) : null);
     const csv = fs.readFileSync(path.join(tmp, 'out/results.csv'), 'utf8');
     expect(csv.split('\n')[0]).toContain(',session,');
     expect(csv).toContain(`,../sessions/${name},`);
     const svg = fs.readFileSync(path.join(tmp, 'out/plot.svg'), 'utf8');
-    expect(svg.match(new RegExp(`<a href="../sessions/${name}"><circle [^>]*data-session="../sessions/${name}"`, 'g'))).toHaveLength(2);
+    expect(
+      svg.match(new RegExp(`<a href="../sessions/${name}"><circle [^>]*data-session="../sessions/${name}"`, 'g')),
+    ).toHaveLength(2);
 
     // The lens's own reader accepts it: image, question, boxes, both answers and each teacher-forced on the other's.
     const session = parseSession(fs.readFileSync(path.join(dir, name), 'utf8'));
-    const record = fs.readFileSync(path.join(tmp, 'set.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))[line - 1];
+    const record = fs
+      .readFileSync(path.join(tmp, 'set.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))[line - 1];
     expect(session.question).toBe(record.question);
     expect(session.boxes).toEqual(record.boxes);
     expect([session.image.width, session.image.height]).toEqual([160, 128]);
     expect(session.panels.map((p) => `${p.side}/${p.source}/${p.modelId}`)).toEqual([
-      `base/generate/${exports.folder(A)}`, `base/score/${exports.folder(A)}`, `trained/generate/${exports.folder(B)}`, `trained/score/${exports.folder(B)}`,
+      `base/generate/${exports.folder(A)}`,
+      `base/score/${exports.folder(A)}`,
+      `trained/generate/${exports.folder(B)}`,
+      `trained/score/${exports.folder(B)}`,
     ]);
     const [ownA, forcedA, ownB] = session.panels;
     expect(ownA.steps.map((t) => t.tokenId)).toEqual(rowsA[chosen].tokenIds);
@@ -180,7 +223,9 @@ describe('sayo eval --sessions', () => {
     const dir = path.join(tmp, 'worst');
     const run = runSayo([...args, '--sessions', dir, '--keep', 'worst:1']);
     expect(run.status).toBe(0);
-    const rowsB = JSON.parse(fs.readFileSync(path.join(tmp, 'out/results.json'), 'utf8')).rows.filter((r: { model: string }) => r.model === exports.folder(B));
+    const rowsB = JSON.parse(fs.readFileSync(path.join(tmp, 'out/results.json'), 'utf8')).rows.filter(
+      (r: { model: string }) => r.model === exports.folder(B),
+    );
     const worst = rowsB.reduce((a: { R_a: number }, b: { R_a: number }) => (b.R_a < a.R_a ? b : a));
     expect(fs.readdirSync(dir)).toEqual([`line-${String(worst.line).padStart(6, '0')}.json`]);
     const bad = runSayo([...args, '--sessions', dir, '--keep', 'best:3']);

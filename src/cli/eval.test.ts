@@ -23,7 +23,16 @@ beforeAll(() => {
   const missing = { ...JSON.parse(lines[2]), image: 'images/does-not-exist.png' };
   fs.writeFileSync(path.join(dir, 'garbage.png'), 'not an image at all');
   const garbage = { ...JSON.parse(lines[4]), image: 'garbage.png' };
-  const mixed = [lines[0], '{"image": "images/00001.png", "question": ', lines[1], JSON.stringify(missing), '', '{"image": "x.png"}', lines[3], JSON.stringify(garbage)];
+  const mixed = [
+    lines[0],
+    '{"image": "images/00001.png", "question": ',
+    lines[1],
+    JSON.stringify(missing),
+    '',
+    '{"image": "x.png"}',
+    lines[3],
+    JSON.stringify(garbage),
+  ];
   fs.writeFileSync(path.join(dir, 'mixed.jsonl'), mixed.join('\n') + '\n');
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -31,7 +40,17 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 describe('sayo eval', () => {
   it('reports bad lines and missing images, keeps going, writes results, and resumes', () => {
     const out = path.join(dir, 'out');
-    const args = ['eval', '--model', 'sayo-mini-base', '--model', 'sayo-mini', '--data', path.join(dir, 'mixed.jsonl'), '--out', out];
+    const args = [
+      'eval',
+      '--model',
+      'sayo-mini-base',
+      '--model',
+      'sayo-mini',
+      '--data',
+      path.join(dir, 'mixed.jsonl'),
+      '--out',
+      out,
+    ];
     const first = runSayo(args);
     expect(hasStackTrace(first.stderr)).toBe(false);
     expect(first.status).toBe(0);
@@ -79,7 +98,17 @@ describe('sayo eval', () => {
     stripAttentionOutputs(loaded.model);
     writeModel(loaded, path.join(folder, 'onnx/stripped.onnx'));
     fs.renameSync(path.join(folder, 'onnx/stripped.onnx'), file);
-    const run = runSayo(['eval', '--model', folder, '--data', heldout, '--limit', '2', '--out', path.join(dir, 'out-noattn')]);
+    const run = runSayo([
+      'eval',
+      '--model',
+      folder,
+      '--data',
+      heldout,
+      '--limit',
+      '2',
+      '--out',
+      path.join(dir, 'out-noattn'),
+    ]);
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(/no decoder_attentions outputs/);
     expect(run.stdout).toMatch(/no-attention\s+2\s+\d+\.\d%\s+n\/a\s+n\/a\s+n\/a\s+n\/a/);
@@ -89,7 +118,17 @@ describe('sayo eval', () => {
     const folder = path.join(dir, 'corrupt-model');
     fs.cpSync(path.join(REPO_ROOT, 'models/sayo-mini'), folder, { recursive: true });
     fs.truncateSync(path.join(folder, 'onnx/decoder_model_merged.onnx'), 50_000);
-    const run = runSayo(['eval', '--model', folder, '--data', heldout, '--limit', '1', '--out', path.join(dir, 'out-corrupt')]);
+    const run = runSayo([
+      'eval',
+      '--model',
+      folder,
+      '--data',
+      heldout,
+      '--limit',
+      '1',
+      '--out',
+      path.join(dir, 'out-corrupt'),
+    ]);
     expect(run.status).toBe(2);
     expect(hasStackTrace(run.stderr)).toBe(false);
     expect(run.stderr).toMatch(/^sayo: cannot load .*corrupt-model/);
@@ -100,7 +139,15 @@ describe('sayo eval', () => {
     const a = runSayo(['eval', '--model', 'no-such-model', '--data', heldout]);
     expect(a.status).toBe(2);
     expect(a.stderr).toMatch(/no such folder, and not a registry id/);
-    const b = runSayo(['eval', '--model', 'sayo-mini', '--data', path.join(dir, 'nope.jsonl'), '--out', path.join(dir, 'o')]);
+    const b = runSayo([
+      'eval',
+      '--model',
+      'sayo-mini',
+      '--data',
+      path.join(dir, 'nope.jsonl'),
+      '--out',
+      path.join(dir, 'o'),
+    ]);
     expect(b.status).toBe(2);
     expect(b.stderr).toMatch(/cannot read .*nope\.jsonl/);
   });
@@ -111,7 +158,18 @@ describe('sayo ask', () => {
     const record = JSON.parse(lines[0]);
     const box = record.boxes[0].join(',');
     const image = path.join(REPO_ROOT, 'data/heldout', record.image);
-    const run = runSayo(['ask', '--model', 'sayo-mini', '--image', image, '--question', record.question, '--boxes', box, '--json']);
+    const run = runSayo([
+      'ask',
+      '--model',
+      'sayo-mini',
+      '--image',
+      image,
+      '--question',
+      record.question,
+      '--boxes',
+      box,
+      '--json',
+    ]);
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout);
     const T = out.tokens.length;
@@ -135,20 +193,60 @@ describe('sayo ask', () => {
     const [W, H] = [360, 240];
     const px = Buffer.alloc(W * H * 3);
     for (let i = 0; i < px.length; i++) px[i] = (i * 2654435761) >>> 24;
-    await sharp(px, { raw: { width: W, height: H, channels: 3 } }).png().toFile(photo);
-    const text = runSayo(['ask', '--model', 'sayo-mini', '--image', photo, '--question', 'What is on the board?', '--boxes', '10,10,120,90']);
+    await sharp(px, { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toFile(photo);
+    const text = runSayo([
+      'ask',
+      '--model',
+      'sayo-mini',
+      '--image',
+      photo,
+      '--question',
+      'What is on the board?',
+      '--boxes',
+      '10,10,120,90',
+    ]);
     expect(text.status).toBe(0);
     expect(text.stderr).toMatch(/trained only on synthetic pictures/);
-    const json = runSayo(['ask', '--model', 'sayo-mini', '--image', photo, '--question', 'What is on the board?', '--json']);
+    const json = runSayo([
+      'ask',
+      '--model',
+      'sayo-mini',
+      '--image',
+      photo,
+      '--question',
+      'What is on the board?',
+      '--json',
+    ]);
     expect(JSON.parse(json.stdout).notice).toMatch(/trained only on synthetic pictures/);
-    const own = runSayo(['ask', '--model', 'sayo-mini', '--image', path.join(REPO_ROOT, 'data/heldout/images/00000.png'), '--question', 'q', '--json']);
+    const own = runSayo([
+      'ask',
+      '--model',
+      'sayo-mini',
+      '--image',
+      path.join(REPO_ROOT, 'data/heldout/images/00000.png'),
+      '--question',
+      'q',
+      '--json',
+    ]);
     expect(own.stderr).not.toMatch(/synthetic pictures/);
     expect(JSON.parse(own.stdout).notice).toBeNull();
   });
 
   it('prints a token table, and refuses bad boxes and missing images with exit 2', () => {
     const image = path.join(REPO_ROOT, 'data/heldout/images/00000.png');
-    const ok = runSayo(['ask', '--model', 'sayo-mini', '--image', image, '--question', 'What color is the small triangle?', '--boxes', '128,113,162,147']);
+    const ok = runSayo([
+      'ask',
+      '--model',
+      'sayo-mini',
+      '--image',
+      image,
+      '--question',
+      'What color is the small triangle?',
+      '--boxes',
+      '128,113,162,147',
+    ]);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/r_v = -?\d\.\d{4}/);
     expect(ok.stdout).toMatch(/tokens\/s/);

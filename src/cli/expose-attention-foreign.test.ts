@@ -20,9 +20,27 @@ import { readModel, toNum } from './onnx/model.ts';
 const SCRIPT = path.join(REPO_ROOT, 'training/tools/foreign_graphs.py');
 const PYTHON = path.join(REPO_ROOT, '.venv/bin/python');
 const LOCK = path.join(REPO_ROOT, 'training/requirements.lock');
-const CASES = ['gpt2', 'gpt2_reorder', 'gpt2_cross', 'opt', 'gpt_neox', 'llama', 'qwen2', 'bart', 'mvp', 'mvp_causal', 't5', 'whisper'];
+const CASES = [
+  'gpt2',
+  'gpt2_reorder',
+  'gpt2_cross',
+  'opt',
+  'gpt_neox',
+  'llama',
+  'qwen2',
+  'bart',
+  'mvp',
+  'mvp_causal',
+  't5',
+  'whisper',
+];
 /** Sizes the script feeds (BATCH, SEQ, PAST, ENC in foreign_graphs.py), by the symbolic dim names we declare. */
-const DIMS: Record<string, number> = { batch_size: 2, sequence_length: 3, total_sequence_length: 7, encoder_sequence_length: 5 };
+const DIMS: Record<string, number> = {
+  batch_size: 2,
+  sequence_length: 3,
+  total_sequence_length: 7,
+  encoder_sequence_length: 5,
+};
 
 interface Tensor {
   dtype: 'int64' | 'float32';
@@ -42,13 +60,19 @@ let out = '';
 
 /** Build the graphs once per version of the script and of the pinned Python stack (the cache key hashes both). */
 function buildGraphs(): string {
-  const hash = crypto.createHash('sha256').update(fs.readFileSync(SCRIPT)).update(fs.readFileSync(LOCK)).digest('hex').slice(0, 16);
+  const hash = crypto
+    .createHash('sha256')
+    .update(fs.readFileSync(SCRIPT))
+    .update(fs.readFileSync(LOCK))
+    .digest('hex')
+    .slice(0, 16);
   const dir = path.join(REPO_ROOT, 'test-results/graphs', hash);
   if (fs.existsSync(path.join(dir, 'done'))) return dir;
   const tmp = `${dir}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   const run = spawnSync(PYTHON, [SCRIPT, tmp], { encoding: 'utf8', timeout: 300_000 });
-  if (run.error) throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
+  if (run.error)
+    throw new Error(`cannot run ${PYTHON} (${run.error.message}): create the venv with bash training/tools/venv.sh`);
   if (run.status !== 0) throw new Error(`foreign_graphs.py failed (${run.status}): ${run.stderr.slice(-2000)}`);
   fs.writeFileSync(path.join(tmp, 'done'), run.stdout);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -67,7 +91,10 @@ const readCase = (name: string): Case => JSON.parse(fs.readFileSync(path.join(gr
 function feeds(c: Case): Record<string, ort.Tensor> {
   const f: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(c.inputs)) {
-    f[name] = t.dtype === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.dims) : new ort.Tensor('float32', Float32Array.from(t.data), t.dims);
+    f[name] =
+      t.dtype === 'int64'
+        ? new ort.Tensor('int64', BigInt64Array.from(t.data.map(BigInt)), t.dims)
+        : new ort.Tensor('float32', Float32Array.from(t.data), t.dims);
   }
   return f;
 }
@@ -86,7 +113,9 @@ async function run(file: string, c: Case): Promise<ort.InferenceSession.OnnxValu
 /** The declared dims of an output: numbers, or the value its symbol stands for in this input. */
 function declaredDims(file: string, name: string): Array<number | string> {
   const o = readModel(file).model.graph!.output!.find((x) => x.name === name);
-  return (o?.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimParam ? (d.dimParam === 'num_heads' ? 'num_heads' : DIMS[d.dimParam] ?? d.dimParam) : toNum(d.dimValue)));
+  return (o?.type?.tensorType?.shape?.dim ?? []).map((d) =>
+    d.dimParam ? (d.dimParam === 'num_heads' ? 'num_heads' : (DIMS[d.dimParam] ?? d.dimParam)) : toNum(d.dimValue),
+  );
 }
 
 describe.each(CASES)('expose-attention on %s (Hugging Face export)', (name) => {
@@ -94,14 +123,24 @@ describe.each(CASES)('expose-attention on %s (Hugging Face export)', (name) => {
     const c = readCase(name);
     const input = path.join(graphs, name, 'model.onnx');
     const file = path.join(out, `${name}-all.onnx`);
-    const args = ['expose-attention', input, file, '--layers', 'all', ...(c.expected.cross.length > 0 ? ['--cross-layers', 'all'] : [])];
+    const args = [
+      'expose-attention',
+      input,
+      file,
+      '--layers',
+      'all',
+      ...(c.expected.cross.length > 0 ? ['--cross-layers', 'all'] : []),
+    ];
     const cli = runSayo(args);
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
     const [before, after] = [await run(input, c), await run(file, c)];
     expect(maxAbsDiff(before.logits, after.logits)).toBe(0);
     expect(maxAbsDiff(after.logits, tensor(c.expected.logits))).toBeLessThanOrEqual(1e-5);
-    const groups: Array<[string, Tensor[]]> = [['decoder_attentions', c.expected.self], ['cross_attentions', c.expected.cross]];
+    const groups: Array<[string, Tensor[]]> = [
+      ['decoder_attentions', c.expected.self],
+      ['cross_attentions', c.expected.cross],
+    ];
     for (const [prefix, expected] of groups) {
       expected.forEach((ref, l) => {
         const got = after[`${prefix}.${l}`];
@@ -120,13 +159,21 @@ describe.each(CASES)('expose-attention on %s (Hugging Face export)', (name) => {
   it('--layers last exposes the last self-attention layer only, and says when cross-attention was left out', async () => {
     const c = readCase(name);
     const file = path.join(out, `${name}-last.onnx`);
-    const lines = await runExposeAttention(path.join(graphs, name, 'model.onnx'), file, { layers: 'last', reduce: 'none' });
+    const lines = await runExposeAttention(path.join(graphs, name, 'model.onnx'), file, {
+      layers: 'last',
+      reduce: 'none',
+    });
     const last = c.layers - 1;
-    const outputs = readModel(file).model.graph!.output!.map((o) => o.name ?? '').filter((n) => /_attentions\./.test(n));
+    const outputs = readModel(file)
+      .model.graph!.output!.map((o) => o.name ?? '')
+      .filter((n) => /_attentions\./.test(n));
     expect(outputs).toEqual([`decoder_attentions.${last}`]);
     const got = (await run(file, c))[`decoder_attentions.${last}`];
     expect(maxAbsDiff(got, tensor(c.expected.self[last]))).toBeLessThanOrEqual(1e-5);
-    if (c.expected.cross.length > 0) expect(lines.join('\n')).toMatch(/note: 2 cross-attention layer\(s\) \(keys from encoder states\) not exposed; add --cross-layers/);
+    if (c.expected.cross.length > 0)
+      expect(lines.join('\n')).toMatch(
+        /note: 2 cross-attention layer\(s\) \(keys from encoder states\) not exposed; add --cross-layers/,
+      );
     else expect(lines.join('\n')).not.toMatch(/cross-attention/);
   });
 });

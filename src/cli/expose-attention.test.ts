@@ -61,8 +61,14 @@ describe('expose-attention on a toy decoder', () => {
     const out = path.join(dir, 'mean.onnx');
     const lines = await runExposeAttention(path.join(dir, 'noattn.onnx'), out, { layers: '0,2', reduce: 'head-mean' });
     expect(lines[0]).toContain('added 2 output(s)');
-    const { ra, rb, outputNames } = await runBoth(path.join(dir, 'native.onnx'), out, ['decoder_attentions.0', 'decoder_attentions.2']);
-    expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(['decoder_attentions.0', 'decoder_attentions.2']);
+    const { ra, rb, outputNames } = await runBoth(path.join(dir, 'native.onnx'), out, [
+      'decoder_attentions.0',
+      'decoder_attentions.2',
+    ]);
+    expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual([
+      'decoder_attentions.0',
+      'decoder_attentions.2',
+    ]);
     for (const n of ['decoder_attentions.0', 'decoder_attentions.2']) {
       const full = ra[n].data as Float32Array;
       const mean = rb[n].data as Float32Array;
@@ -79,13 +85,14 @@ describe('expose-attention on a toy decoder', () => {
     expect(fs.existsSync(path.join(dir, 'elsewhere', 'decoder_attn.onnx_data'))).toBe(true);
     const weights = readModel(out).model.graph!.initializer!.filter((t) => t.dims?.length === 2);
     expect(weights.length).toBe(12);
-    for (const t of weights) expect(t.externalData?.find((e) => e.key === 'location')?.value).toBe('decoder_attn.onnx_data');
+    for (const t of weights)
+      expect(t.externalData?.find((e) => e.key === 'location')?.value).toBe('decoder_attn.onnx_data');
     const { ra, rb } = await runBoth(path.join(dir, 'native.onnx'), out, ['decoder_attentions.2', 'logits']);
     expect(maxAbsDiff(ra['decoder_attentions.2'], rb['decoder_attentions.2'])).toBeLessThanOrEqual(1e-6);
     expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-6);
   });
 
-  it('declares the probabilities\' own element type (float64 Softmax between Casts), so onnxruntime loads the result', async () => {
+  it("declares the probabilities' own element type (float64 Softmax between Casts), so onnxruntime loads the result", async () => {
     writeToyDecoder(path.join(dir, 'double.onnx'), { ...spec, doubleSoftmax: true });
     const out = path.join(dir, 'double-exposed.onnx');
     const run = runSayo(['expose-attention', path.join(dir, 'double.onnx'), out, '--layers', 'all']);
@@ -102,7 +109,10 @@ describe('expose-attention on a toy decoder', () => {
       [[path.join(dir, 'fused.onnx'), path.join(dir, 'x.onnx')], /attention is fused \(1 MultiHeadAttention/],
       [[path.join(dir, 'native.onnx'), path.join(dir, 'x.onnx')], /already has attention outputs/],
       [[path.join(dir, 'noattn.onnx'), path.join(dir, 'x.onnx'), '--layers', '7'], /no layer 7/],
-      [[path.join(dir, 'noattn.onnx'), path.join(dir, 'noattn.onnx')], /the output .*noattn\.onnx is the input model .*would destroy the input/],
+      [
+        [path.join(dir, 'noattn.onnx'), path.join(dir, 'noattn.onnx')],
+        /the output .*noattn\.onnx is the input model .*would destroy the input/,
+      ],
       [[path.join(dir, 'missing.onnx'), path.join(dir, 'x.onnx')], /cannot read .*missing\.onnx/],
     ];
     for (const [args, message] of cases) {
@@ -114,7 +124,7 @@ describe('expose-attention on a toy decoder', () => {
     expect(fs.existsSync(path.join(dir, 'x.onnx'))).toBe(false);
   });
 
-  it('refuses, in one line, a decoder that computes each layer\'s last row a second time (the pair\'s first export: two softmaxes per layer)', async () => {
+  it("refuses, in one line, a decoder that computes each layer's last row a second time (the pair's first export: two softmaxes per layer)", async () => {
     const twice = path.join(dir, 'row-softmax.onnx');
     writeToyDecoder(twice, { ...spec, rowSoftmax: true });
     // a working decoder: the same logits as the one without the second row
@@ -122,7 +132,9 @@ describe('expose-attention on a toy decoder', () => {
     expect(maxAbsDiff(ra.logits, rb.logits)).toBeLessThanOrEqual(1e-5);
     const run = runSayo(['expose-attention', twice, path.join(dir, 'never.onnx'), '--layers', 'all']);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^sayo: found 6 self-attention Softmax node\(s\).*3 present\.<l>\.value outputs.*re-export with eager attention\n$/);
+    expect(run.stderr).toMatch(
+      /^sayo: found 6 self-attention Softmax node\(s\).*3 present\.<l>\.value outputs.*re-export with eager attention\n$/,
+    );
     expect(fs.existsSync(path.join(dir, 'never.onnx'))).toBe(false);
   });
 });
@@ -139,7 +151,10 @@ describe('expose-attention output safety', () => {
     fs.symlinkSync(path.join(folder, 'decoder.onnx_data'), path.join(folder, 'data-link.bin'));
     const before = [sha(input), sha(path.join(folder, 'decoder.onnx_data'))];
     const cases: Array<[string, RegExp]> = [
-      [path.join(folder, 'decoder.onnx_data'), /the output .*decoder\.onnx_data is the input's external data file decoder\.onnx_data: writing it would destroy the input/],
+      [
+        path.join(folder, 'decoder.onnx_data'),
+        /the output .*decoder\.onnx_data is the input's external data file decoder\.onnx_data: writing it would destroy the input/,
+      ],
       [path.join(folder, 'link.onnx'), /the output .*link\.onnx is the input model .*decoder\.onnx/],
       [path.join(folder, 'data-link.bin'), /is the input's external data file decoder\.onnx_data/],
       [path.join(folder, '..', 'alias', 'decoder.onnx'), /is the input model/],
@@ -168,14 +183,22 @@ describe('expose-attention output safety', () => {
     const out = path.join(dir, 'flipped-out', 'x.onnx');
     const run = runSayo(['expose-attention', flipped, out, '--layers', 'all']);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/^sayo: onnxruntime cannot load .*decoder\.onnx \(.*axiz.*\); the file is corrupt or not an ONNX model onnxruntime runs: re-export or re-download it\n$/);
+    expect(run.stderr).toMatch(
+      /^sayo: onnxruntime cannot load .*decoder\.onnx \(.*axiz.*\); the file is corrupt or not an ONNX model onnxruntime runs: re-export or re-download it\n$/,
+    );
     expect(fs.readdirSync(path.join(dir, 'flipped-out'))).toEqual([]);
   });
 
   it('refuses a graph that is not a decoder (the shipped vision encoder), naming its inputs', () => {
-    const run = runSayo(['expose-attention', path.join(REPO_ROOT, 'models/sayo-mini/onnx/vision_encoder.onnx'), path.join(dir, 'vision.onnx')]);
+    const run = runSayo([
+      'expose-attention',
+      path.join(REPO_ROOT, 'models/sayo-mini/onnx/vision_encoder.onnx'),
+      path.join(dir, 'vision.onnx'),
+    ]);
     expect(run.status).toBe(2);
-    expect(run.stderr).toMatch(/not a decoder graph: its inputs \(pixel_values, image_grid_thw\) include no input_ids, inputs_embeds or past_key_values\.<l>\.key\/value; expose-attention rewrites a decoder export such as onnx\/decoder_model_merged\.onnx/);
+    expect(run.stderr).toMatch(
+      /not a decoder graph: its inputs \(pixel_values, image_grid_thw\) include no input_ids, inputs_embeds or past_key_values\.<l>\.key\/value; expose-attention rewrites a decoder export such as onnx\/decoder_model_merged\.onnx/,
+    );
     expect(fs.existsSync(path.join(dir, 'vision.onnx'))).toBe(false);
   });
 });
@@ -192,7 +215,10 @@ describe('expose-attention fuzz: truncated and mutated files', () => {
           fc.record({ kind: fc.constant('truncate' as const), at: fc.integer({ min: 0, max: bytes.length - 1 }) }),
           fc.record({
             kind: fc.constant('mutate' as const),
-            edits: fc.array(fc.record({ at: fc.integer({ min: 0, max: bytes.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 }),
+            edits: fc.array(
+              fc.record({ at: fc.integer({ min: 0, max: bytes.length - 1 }), value: fc.integer({ min: 0, max: 255 }) }),
+              { minLength: 1, maxLength: 8 },
+            ),
           }),
         ),
         async (c) => {
@@ -287,7 +313,9 @@ describe('expose-attention on the real SAYO-mini decoder', () => {
     const run = runSayo(['expose-attention', noattn, out, '--layers', 'all']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    const nativeNames = readModel(native).model.graph!.output!.map((o) => o.name ?? '').filter((n) => n.startsWith('decoder_attentions.'));
+    const nativeNames = readModel(native)
+      .model.graph!.output!.map((o) => o.name ?? '')
+      .filter((n) => n.startsWith('decoder_attentions.'));
     expect(nativeNames.length).toBeGreaterThan(0);
     const { ra, rb, outputNames } = await runBoth(native, out, [...nativeNames, 'logits']);
     expect(outputNames.filter((n) => n.startsWith('decoder_attentions.'))).toEqual(nativeNames);

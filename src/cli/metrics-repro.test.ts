@@ -21,7 +21,12 @@ describe('metrics Markdown reader', () => {
     expect(parsePrinted('**0.512**')).toMatchObject({ value: 0.512, tolerance: 0.0005 });
     expect(parsePrinted('n/a')).toBeNull();
     const text = [
-      '# Metrics', '', '| step | loss |', '|---|---|', '| 1 | 0.5 |', '',
+      '# Metrics',
+      '',
+      '| step | loss |',
+      '|---|---|',
+      '| 1 | 0.5 |',
+      '',
       '| checkpoint | accuracy | mean R_a | r_v | image share | pointing hit |',
       '|:--|--:|--:|--:|--:|--:|',
       '| sayo-mini-base | 40.0% | 0.512 | 0.10 | 0.301 | 55.0% |',
@@ -30,7 +35,14 @@ describe('metrics Markdown reader', () => {
     const rows = parseMetricsMarkdown(text);
     expect(rows.map((r) => r.label)).toEqual(['sayo-mini-base', 'sayo-mini']);
     expect(rows[1].values.r_v).toMatchObject({ value: 0.41, tolerance: 0.005 });
-    const measured = { samples: 200, accuracy: 0.4549, R_a: 0.6404, r_v: 0.4149, imageShare: 0.3524, pointingHit: 0.715 };
+    const measured = {
+      samples: 200,
+      accuracy: 0.4549,
+      R_a: 0.6404,
+      r_v: 0.4149,
+      imageShare: 0.3524,
+      pointingHit: 0.715,
+    };
     expect(compareRow(rows[1], measured)).toEqual([]);
     expect(compareRow(rows[1], { ...measured, R_a: 0.6406 })).toEqual(['sayo-mini R_a: report 0.640, measured 0.6406']);
   });
@@ -40,22 +52,29 @@ const metricsFile = path.join(REPO_ROOT, 'models/METRICS.md');
 const heldout = path.join(REPO_ROOT, 'data/heldout/set.jsonl');
 
 describe('models/METRICS.md reproduction', () => {
-  it('held-out images need no resampling (their size is already the processor\'s), so Python and JS see the same pixels', async () => {
+  it("held-out images need no resampling (their size is already the processor's), so Python and JS see the same pixels", async () => {
     const proc = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'models/sayo-mini/preprocessor_config.json'), 'utf8'));
     const resized: string[] = [];
     for (const line of fs.readFileSync(heldout, 'utf8').trim().split('\n')) {
       const image = path.join(path.dirname(heldout), JSON.parse(line).image);
       const { width = 0, height = 0 } = await sharp(image).metadata();
       const grid = gridFor({ width, height }, proc);
-      if (grid.resized.width !== width || grid.resized.height !== height) resized.push(`${path.basename(image)} ${width}×${height}→${grid.resized.width}×${grid.resized.height}`);
+      if (grid.resized.width !== width || grid.resized.height !== height)
+        resized.push(`${path.basename(image)} ${width}×${height}→${grid.resized.width}×${grid.resized.height}`);
     }
-    expect(resized, `${resized.length} images are resampled by the processor, e.g. ${resized.slice(0, 3).join(', ')}`).toEqual([]);
+    expect(
+      resized,
+      `${resized.length} images are resampled by the processor, e.g. ${resized.slice(0, 3).join(', ')}`,
+    ).toEqual([]);
   });
 
   it('sayo eval on data/heldout/set.jsonl matches the report for sayo-mini-base and sayo-mini', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-repro-'));
     onTestFinished(() => fs.rmSync(out, { recursive: true, force: true }));
-    const run = runSayo(['eval', '--model', 'sayo-mini-base', '--model', 'sayo-mini', '--data', heldout, '--out', out], 1_500_000);
+    const run = runSayo(
+      ['eval', '--model', 'sayo-mini-base', '--model', 'sayo-mini', '--data', heldout, '--out', out],
+      1_500_000,
+    );
     console.log(`sayo eval, full held-out set, both models: ${(run.ms / 1000).toFixed(1)} s\n${run.stdout}`);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
@@ -64,7 +83,10 @@ describe('models/METRICS.md reproduction', () => {
     // The trainer labels the rows "SAYO-mini-base (SFT)" and "<run name> (GRPO rewards: …)".
     const rowFor = (base: boolean) => report.find((r) => /base/i.test(r.label) === base);
     const problems: string[] = [];
-    for (const [i, base] of [[0, true], [1, false]] as const) {
+    for (const [i, base] of [
+      [0, true],
+      [1, false],
+    ] as const) {
       const row = rowFor(base);
       expect(row, `METRICS.md has a row for ${base ? 'the base' : 'the trained'} model`).toBeDefined();
       expect(Object.keys(row!.values).length).toBeGreaterThanOrEqual(2);

@@ -45,7 +45,7 @@ function caseFile(text: string): string {
 /** 112×84 image, Qwen2-VL processor: 3 rows × 4 cols = 12 tokens; 2 heads; 3 generated tokens. */
 function validCase(): Record<string, unknown> {
   const n = 12;
-  const row = (t: number, h: number) => Array.from({ length: n }, (_, k) => ((k + 1) * (t + 2) * (h + 1)) % 7 / 42);
+  const row = (t: number, h: number) => Array.from({ length: n }, (_, k) => (((k + 1) * (t + 2) * (h + 1)) % 7) / 42);
   return {
     image: { width: 112, height: 84 },
     processor: { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 200704 },
@@ -111,23 +111,69 @@ describe('sayo reward: trainer fixtures through the CLI', () => {
 type Mutate = (c: Record<string, any>) => unknown;
 const invalid: [string, Mutate | string, RegExp][] = [
   ['missing field', (c) => ({ ...c, image: undefined }), /^image: missing$/],
-  ['missing nested field', (c) => ({ ...c, processor: { ...c.processor, patch_size: undefined } }), /^processor\.patch_size: missing$/],
+  [
+    'missing nested field',
+    (c) => ({ ...c, processor: { ...c.processor, patch_size: undefined } }),
+    /^processor\.patch_size: missing$/,
+  ],
   ['missing entropy', (c) => ({ ...c, entropy: undefined }), /^entropy: missing$/],
-  ['N ≠ rows·cols', (c) => ((c.attention[2][1] = c.attention[2][1].slice(1)), c), /^attention\[2\]\[1\]: expected 12 values \(rows·cols\), got 11$/],
-  ['ragged heads', (c) => ((c.attention[1] = [c.attention[1][0]]), c), /^attention\[1\]: expected 2 heads \(as attention\[0\]\), got 1$/],
+  [
+    'N ≠ rows·cols',
+    (c) => ((c.attention[2][1] = c.attention[2][1].slice(1)), c),
+    /^attention\[2\]\[1\]: expected 12 values \(rows·cols\), got 11$/,
+  ],
+  [
+    'ragged heads',
+    (c) => ((c.attention[1] = [c.attention[1][0]]), c),
+    /^attention\[1\]: expected 2 heads \(as attention\[0\]\), got 1$/,
+  ],
   ['entropy length', (c) => ({ ...c, entropy: [1, 2] }), /^entropy: expected 3 values \(one per token\), got 2$/],
-  ['NaN attention (Python json literal)', (c) => JSON.stringify(c).replace(/^(.*?"attention":\[\[\[)[^,]+/, '$1NaN'), /^attention\[0\]\[0\]\[0\]: expected a finite attention value, got NaN$/],
-  ['null attention', (c) => ((c.attention[0][1][5] = null), c), /^attention\[0\]\[1\]\[5\]: expected a finite attention value, got null$/],
-  ['negative attention', (c) => ((c.attention[2][0][3] = -0.01), c), /^attention\[2\]\[0\]\[3\]: negative attention -0\.01$/],
-  ['box wholly outside', (c) => ({ ...c, boxes: [[0, 0, 10, 10], [200, 0, 300, 50]] }), /^boxes\[1\]: \[200, 0, 300, 50\] lies wholly outside the 112×84 image$/],
+  [
+    'NaN attention (Python json literal)',
+    (c) => JSON.stringify(c).replace(/^(.*?"attention":\[\[\[)[^,]+/, '$1NaN'),
+    /^attention\[0\]\[0\]\[0\]: expected a finite attention value, got NaN$/,
+  ],
+  [
+    'null attention',
+    (c) => ((c.attention[0][1][5] = null), c),
+    /^attention\[0\]\[1\]\[5\]: expected a finite attention value, got null$/,
+  ],
+  [
+    'negative attention',
+    (c) => ((c.attention[2][0][3] = -0.01), c),
+    /^attention\[2\]\[0\]\[3\]: negative attention -0\.01$/,
+  ],
+  [
+    'box wholly outside',
+    (c) => ({
+      ...c,
+      boxes: [
+        [0, 0, 10, 10],
+        [200, 0, 300, 50],
+      ],
+    }),
+    /^boxes\[1\]: \[200, 0, 300, 50\] lies wholly outside the 112×84 image$/,
+  ],
   ['box of zero area', (c) => ({ ...c, boxes: [[10, 10, 10, 40]] }), /^boxes\[0\]: zero area \[10, 10, 10, 40\]$/],
   ['no target token', (c) => ({ ...c, boxes: [] }), /^boxes: no box: at least one key region is needed$/],
-  ['aspect ratio > 200', (c) => ({ ...c, image: { width: 28 * 201, height: 28 } }), /^image: aspect ratio must be at most 200, got 201/],
+  [
+    'aspect ratio > 200',
+    (c) => ({ ...c, image: { width: 28 * 201, height: 28 } }),
+    /^image: aspect ratio must be at most 200, got 201/,
+  ],
   ['not JSON', () => '{"image": ', /^input: not valid JSON/],
   ['top_ratio out of range', (c) => ({ ...c, top_ratio: 0 }), /^top_ratio: expected 0 < top_ratio ≤ 1, got 0$/],
   ['eps not positive', (c) => ({ ...c, eps: -1 }), /^eps: expected eps > 0, got -1$/],
-  ['alignment unknown', (c) => ({ ...c, alignment: 'output' }), /^alignment: expected one of "produced", "input", got "output"$/],
-  ['non-integer image size', (c) => ({ ...c, image: { width: 100.5, height: 84 } }), /^image\.width: expected a positive integer, got 100\.5$/],
+  [
+    'alignment unknown',
+    (c) => ({ ...c, alignment: 'output' }),
+    /^alignment: expected one of "produced", "input", got "output"$/,
+  ],
+  [
+    'non-integer image size',
+    (c) => ({ ...c, image: { width: 100.5, height: 84 } }),
+    /^image\.width: expected a positive integer, got 100\.5$/,
+  ],
 ];
 
 describe('sayo reward: invalid input exits 2 with one line naming the field', () => {

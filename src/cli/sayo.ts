@@ -18,7 +18,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const e = err as { code?: string; exitCode?: number; message?: string };
-  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
+  if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+    process.exit(0);
   process.stderr.write(`sayo: ${String(e.message ?? err).replace(/^error: /, '')}\n`);
   process.exit(e.code?.startsWith('commander.') ? 2 : (e.exitCode ?? 2));
 }

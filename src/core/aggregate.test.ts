@@ -20,14 +20,24 @@ const STEP = Float32Array.from([
 
 describe('headMap', () => {
   it('picks the layer by its number and combines heads', () => {
-    expect(Array.from(headMap(STEP, [3, 7], 2, 3, 7, { kind: 'mean' }))).toEqual(Array.from(Float32Array.from([0.4, 0.3, 0.1])));
-    expect(Array.from(headMap(STEP, [3, 7], 2, 3, 3, { kind: 'max' }))).toEqual(Array.from(Float32Array.from([0.3, 0.2, 0.5])));
-    expect(Array.from(headMap(STEP, [3, 7], 2, 3, 7, { kind: 'head', head: 1 }))).toEqual(Array.from(Float32Array.from([0.2, 0.4, 0.2])));
+    expect(Array.from(headMap(STEP, [3, 7], 2, 3, 7, { kind: 'mean' }))).toEqual(
+      Array.from(Float32Array.from([0.4, 0.3, 0.1])),
+    );
+    expect(Array.from(headMap(STEP, [3, 7], 2, 3, 3, { kind: 'max' }))).toEqual(
+      Array.from(Float32Array.from([0.3, 0.2, 0.5])),
+    );
+    expect(Array.from(headMap(STEP, [3, 7], 2, 3, 7, { kind: 'head', head: 1 }))).toEqual(
+      Array.from(Float32Array.from([0.2, 0.4, 0.2])),
+    );
   });
   it('says what is wrong', () => {
-    expect(() => headMap(STEP, [3, 7], 2, 3, 5, { kind: 'mean' })).toThrow(/layer 5 was not captured \(captured: 3, 7\)/);
+    expect(() => headMap(STEP, [3, 7], 2, 3, 5, { kind: 'mean' })).toThrow(
+      /layer 5 was not captured \(captured: 3, 7\)/,
+    );
     expect(() => headMap(STEP, [3, 7], 2, 3, 7, { kind: 'head', head: 2 })).toThrow(/head 2 does not exist/);
-    expect(() => headMap(STEP.subarray(0, 6), [3, 7], 2, 3, 3, { kind: 'mean' })).toThrow(/expected layers·heads·n = 12/);
+    expect(() => headMap(STEP.subarray(0, 6), [3, 7], 2, 3, 3, { kind: 'mean' })).toThrow(
+      /expected layers·heads·n = 12/,
+    );
   });
   it('property: mean ≤ max, and permuting heads leaves mean and max unchanged', () => {
     fc.assert(
@@ -35,7 +45,10 @@ describe('headMap', () => {
         fc.integer({ min: 1, max: 5 }).chain((heads) =>
           fc.record({
             heads: fc.constant(heads),
-            rows: fc.array(fc.array(fc.float({ min: 0, max: 1, noNaN: true }), { minLength: 7, maxLength: 7 }), { minLength: heads, maxLength: heads }),
+            rows: fc.array(fc.array(fc.float({ min: 0, max: 1, noNaN: true }), { minLength: 7, maxLength: 7 }), {
+              minLength: heads,
+              maxLength: heads,
+            }),
             perm: fc.shuffledSubarray([...Array(heads).keys()], { minLength: heads, maxLength: heads }),
           }),
         ),

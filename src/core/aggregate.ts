@@ -46,7 +46,9 @@ export function headMap(
 ): Float32Array {
   const li = layerIndex(layers, layer);
   if (attention.length < layers.length * heads * n) {
-    throw new RangeError(`attention holds ${attention.length} values, expected layers·heads·n = ${layers.length * heads * n}`);
+    throw new RangeError(
+      `attention holds ${attention.length} values, expected layers·heads·n = ${layers.length * heads * n}`,
+    );
   }
   const base = li * heads * n;
   if (mode.kind === 'head') {
@@ -126,7 +128,8 @@ export function normalizeMap(map: Float32Array, mode: NormMode, sharedMaxValue?:
  * @returns a value in [0, 1]; 0 for an all-zero row
  */
 export function rowImageShare(row: ArrayLike<number>, start: number, n: number): number {
-  if (start < 0 || start + n > row.length) throw new RangeError(`image span [${start}, ${start + n}) exceeds the row of ${row.length}`);
+  if (start < 0 || start + n > row.length)
+    throw new RangeError(`image span [${start}, ${start + n}) exceeds the row of ${row.length}`);
   let total = 0;
   let image = 0;
   for (let k = 0; k < row.length; k++) {

@@ -10,13 +10,21 @@ import { ALIGNMENTS, computeReward, scoreRa, tokenAV } from './reward.ts';
 
 /** Random captures of T tokens × L layers × H heads × n image tokens, entropies, targets and a token subset. */
 const captures = fc
-  .record({ L: fc.integer({ min: 1, max: 3 }), H: fc.integer({ min: 1, max: 3 }), n: fc.integer({ min: 1, max: 20 }), T: fc.integer({ min: 2, max: 8 }) })
+  .record({
+    L: fc.integer({ min: 1, max: 3 }),
+    H: fc.integer({ min: 1, max: 3 }),
+    n: fc.integer({ min: 1, max: 20 }),
+    T: fc.integer({ min: 2, max: 8 }),
+  })
   .chain(({ L, H, n, T }) =>
     fc.record({
       L: fc.constant(L),
       H: fc.constant(H),
       n: fc.constant(n),
-      tokens: fc.array(fc.float32Array({ minLength: L * H * n, maxLength: L * H * n, min: 0, max: 1, noNaN: true }), { minLength: T, maxLength: T }),
+      tokens: fc.array(fc.float32Array({ minLength: L * H * n, maxLength: L * H * n, min: 0, max: 1, noNaN: true }), {
+        minLength: T,
+        maxLength: T,
+      }),
       entropy: fc.array(fc.double({ min: 0, max: 5, noNaN: true }), { minLength: T, maxLength: T }),
       targets: fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: 1, maxLength: n }),
       subset: fc.uniqueArray(fc.integer({ min: 0, max: T - 1 }), { minLength: 1, maxLength: T }),
@@ -28,15 +36,24 @@ describe('RewardCache', () => {
   it('property: equals computeReward for any attention, targets and entropy', () => {
     fc.assert(
       fc.property(
-        fc.record({ heads: fc.integer({ min: 1, max: 4 }), n: fc.integer({ min: 1, max: 30 }), T: fc.integer({ min: 1, max: 12 }) }).chain(({ heads, n, T }) =>
-          fc.record({
-            heads: fc.constant(heads),
-            n: fc.constant(n),
-            tokens: fc.array(fc.float32Array({ minLength: heads * n, maxLength: heads * n, min: 0, max: 1, noNaN: true }), { minLength: T, maxLength: T }),
-            entropy: fc.array(fc.double({ min: 0, max: 5, noNaN: true }), { minLength: T, maxLength: T }),
-            targets: fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: 1, maxLength: n }),
-          }),
-        ),
+        fc
+          .record({
+            heads: fc.integer({ min: 1, max: 4 }),
+            n: fc.integer({ min: 1, max: 30 }),
+            T: fc.integer({ min: 1, max: 12 }),
+          })
+          .chain(({ heads, n, T }) =>
+            fc.record({
+              heads: fc.constant(heads),
+              n: fc.constant(n),
+              tokens: fc.array(
+                fc.float32Array({ minLength: heads * n, maxLength: heads * n, min: 0, max: 1, noNaN: true }),
+                { minLength: T, maxLength: T },
+              ),
+              entropy: fc.array(fc.double({ min: 0, max: 5, noNaN: true }), { minLength: T, maxLength: T }),
+              targets: fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { minLength: 1, maxLength: n }),
+            }),
+          ),
         ({ heads, n, tokens, entropy, targets }) => {
           const t = Int32Array.from([...targets].sort((a, b) => a - b));
           const cache = new RewardCache(n);
@@ -74,7 +91,14 @@ describe('RewardCache', () => {
         for (const tok of tokens) cache.add(tok, H);
         for (let li = 0; li < L; li++) {
           const fast = cache.reward(t, entropy, { layer: li, alignment });
-          const slow = computeReward({ tokens: tokens.map((x) => x.subarray(li * H * n, (li + 1) * H * n)), heads: H, n, targets: t, entropy, alignment });
+          const slow = computeReward({
+            tokens: tokens.map((x) => x.subarray(li * H * n, (li + 1) * H * n)),
+            heads: H,
+            n,
+            targets: t,
+            entropy,
+            alignment,
+          });
           expect(fast.perToken).toHaveLength(alignment === 'input' ? tokens.length - 1 : tokens.length);
           expect(fast.selected).toEqual(slow.selected);
           fast.perToken.forEach((p, i) => expect(p.R_a).toBeCloseTo(slow.perToken[i].R_a, 9));
@@ -86,7 +110,7 @@ describe('RewardCache', () => {
     );
   });
 
-  it('property: headRa equals scoreRa of each head\'s a and v averaged over the rows of the tokens, while tokens stream in', () => {
+  it("property: headRa equals scoreRa of each head's a and v averaged over the rows of the tokens, while tokens stream in", () => {
     fc.assert(
       fc.property(captures, ({ L, H, n, tokens, targets, subset, alignment }) => {
         const t = Int32Array.from([...targets].sort((a, b) => a - b));
@@ -110,7 +134,9 @@ describe('RewardCache', () => {
         cache.headRa(t, [0, 1]);
         for (const tok of tokens.slice(2)) cache.add(tok, H);
         const all = tokens.map((_, i) => i);
-        const sets = [all, subset, [subset[0]]].filter((s) => alignment === 'produced' || s.some((i) => i + 1 < tokens.length));
+        const sets = [all, subset, [subset[0]]].filter(
+          (s) => alignment === 'produced' || s.some((i) => i + 1 < tokens.length),
+        );
         for (const set of sets) {
           const got = cache.headRa(t, set, { alignment });
           reference(tokens.length, set).forEach((r, i) => expect(got[i]).toBeCloseTo(r, 9));
@@ -125,7 +151,9 @@ describe('RewardCache', () => {
     expect(Array.from(cache.headRa(Int32Array.from([1]), [0]))).toEqual([scoreRa(0.5, 0.5), scoreRa(0.75, 0.5)]);
     expect(() => cache.headRa(Int32Array.from([1]), [])).toThrow(/no token to build the head matrix from/);
     expect(() => cache.headRa(Int32Array.from([1]), [1])).toThrow(/token 1 does not exist \(1 tokens\)/);
-    expect(() => cache.headRa(Int32Array.from([1]), [0], { alignment: 'input' })).toThrow(/no attention row for these tokens under the input alignment/);
+    expect(() => cache.headRa(Int32Array.from([1]), [0], { alignment: 'input' })).toThrow(
+      /no attention row for these tokens under the input alignment/,
+    );
     expect(() => cache.headRa(Int32Array.from([2]), [0])).toThrow(/outside 0…1/);
     expect(() => cache.add(Float32Array.from([1, 2, 3, 4]), 2)).toThrow(/2 heads, the cache 1/);
     expect(() => cache.map(0, 2)).toThrow(/layer position 2 is outside 0…1/);

@@ -74,7 +74,8 @@ export class RewardCache {
     public readonly layers = 1,
   ) {
     if (!Number.isInteger(n) || n <= 0) throw new RangeError(`n must be a positive integer, got ${n}`);
-    if (!Number.isInteger(layers) || layers <= 0) throw new RangeError(`layers must be a positive integer, got ${layers}`);
+    if (!Number.isInteger(layers) || layers <= 0)
+      throw new RangeError(`layers must be a positive integer, got ${layers}`);
     this.meanMaps = new Array<Float64Array[] | undefined>(layers);
   }
 
@@ -95,11 +96,14 @@ export class RewardCache {
    */
   add(attention: AttentionArray, heads: number, offset = 0): void {
     if (!Number.isInteger(heads) || heads <= 0) throw new RangeError(`heads must be a positive integer, got ${heads}`);
-    if (this.headCount !== 0 && heads !== this.headCount) throw new RangeError(`token has ${heads} heads, the cache ${this.headCount}`);
+    if (this.headCount !== 0 && heads !== this.headCount)
+      throw new RangeError(`token has ${heads} heads, the cache ${this.headCount}`);
     const lh = this.layers * heads;
     const n = this.n;
     if (offset < 0 || offset + lh * n > attention.length) {
-      throw new RangeError(`attention holds ${attention.length} values, need ${offset + lh * n} (offset + layers·heads·n)`);
+      throw new RangeError(
+        `attention holds ${attention.length} values, need ${offset + lh * n} (offset + layers·heads·n)`,
+      );
     }
     this.headCount = heads;
     const sums = new Float64Array(lh);
@@ -122,7 +126,8 @@ export class RewardCache {
   /** a and v (head mean) of every cached token at a layer position, for these targets (sorted, unique, < n). */
   av(targets: Int32Array, layer = 0): TokenAV[] {
     for (let j = 0; j < targets.length; j++) {
-      if (targets[j] < 0 || targets[j] >= this.n) throw new RangeError(`target token ${targets[j]} is outside 0…${this.n - 1}`);
+      if (targets[j] < 0 || targets[j] >= this.n)
+        throw new RangeError(`target token ${targets[j]} is outside 0…${this.n - 1}`);
     }
     const maps = this.layerMaps(layer);
     const H = this.headCount;
@@ -140,7 +145,8 @@ export class RewardCache {
    */
   reward(targets: Int32Array, entropy: ArrayLike<number>, options: CacheRewardOptions = {}): RewardResult {
     const { layer = 0, topRatio = DEFAULT_TOP_RATIO, eps = EPS, alignment = DEFAULT_ALIGNMENT } = options;
-    if (entropy.length !== this.size) throw new RangeError(`entropy has ${entropy.length} values for ${this.size} tokens`);
+    if (entropy.length !== this.size)
+      throw new RangeError(`entropy has ${entropy.length} values for ${this.size} tokens`);
     const aligned = alignTokens(this.av(targets, layer), entropy, alignment);
     const perToken = aligned.rows.map(({ a, v }) => ({ a, v, R_a: scoreRa(a, v, eps) }));
     return { perToken, ...rewardFromAV(perToken, aligned.entropy, topRatio, eps) };
@@ -157,12 +163,17 @@ export class RewardCache {
     const shift = alignment === 'input' ? 1 : 0;
     const picked = new Set<number>();
     for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= this.size) throw new RangeError(`token ${t} does not exist (${this.size} tokens)`);
+      if (!Number.isInteger(t) || t < 0 || t >= this.size)
+        throw new RangeError(`token ${t} does not exist (${this.size} tokens)`);
       if (t + shift < this.size) picked.add(t + shift);
     }
     const rows = [...picked].sort((x, y) => x - y);
     if (rows.length === 0) {
-      throw new RangeError(tokens.length === 0 ? 'no token to build the head matrix from' : `no attention row for these tokens under the ${alignment} alignment`);
+      throw new RangeError(
+        tokens.length === 0
+          ? 'no token to build the head matrix from'
+          : `no attention row for these tokens under the ${alignment} alignment`,
+      );
     }
     const runs = targetRuns(targets, this.n);
     const lh = this.layers * this.headCount;

@@ -7,7 +7,17 @@
  *           alignment?: "produced" | "input" }   (attention[t] is the row that produced token t; see Alignment)
  * Output: { grid: {rows, cols, resized}, target_tokens, cover, per_token: [{a, v, R_a}], selected, a_q, v_q, r_v }
  */
-import { type Box, type Grid, type ProcessorGeometry, type Size, GeometryError, cellCoverage64, clipBox, boxToTokens, gridFor } from './geometry.ts';
+import {
+  type Box,
+  type Grid,
+  type ProcessorGeometry,
+  type Size,
+  GeometryError,
+  cellCoverage64,
+  clipBox,
+  boxToTokens,
+  gridFor,
+} from './geometry.ts';
 import { ALIGNMENTS, type Alignment, DEFAULT_ALIGNMENT, DEFAULT_TOP_RATIO, EPS, computeReward } from './reward.ts';
 import { INPUT_LIMITS, SESSION_LIMITS } from './limits.ts';
 
@@ -95,7 +105,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
   return String(value);
 }
 
@@ -163,7 +174,11 @@ function parseProcessor(root: Record<string, unknown>): ProcessorGeometry {
 function parseBoxes(root: Record<string, unknown>, image: Size): Box[] {
   const raw = array(field(root, 'boxes', 'boxes'), 'boxes');
   if (raw.length === 0) throw new CaseError('boxes', 'no box: at least one key region is needed');
-  if (raw.length > INPUT_LIMITS.maxBoxes) throw new CaseError('boxes', `${raw.length} boxes, more than ${INPUT_LIMITS.maxBoxes} (accepted: 1 to ${INPUT_LIMITS.maxBoxes})`);
+  if (raw.length > INPUT_LIMITS.maxBoxes)
+    throw new CaseError(
+      'boxes',
+      `${raw.length} boxes, more than ${INPUT_LIMITS.maxBoxes} (accepted: 1 to ${INPUT_LIMITS.maxBoxes})`,
+    );
   return raw.map((b, i) => {
     const path = `boxes[${i}]`;
     const items = array(b, path);
@@ -182,13 +197,18 @@ function parseBoxes(root: Record<string, unknown>, image: Size): Box[] {
 function parseAttention(root: Record<string, unknown>, n: number): { attention: Float64Array[]; heads: number } {
   const tokens = array(field(root, 'attention', 'attention'), 'attention');
   if (tokens.length === 0) throw new CaseError('attention', 'no generated token (expected T ≥ 1 entries)');
-  if (tokens.length > INPUT_LIMITS.maxSteps) throw new CaseError('attention', `${tokens.length} tokens, more than ${INPUT_LIMITS.maxSteps} (accepted: 1 to ${INPUT_LIMITS.maxSteps})`);
+  if (tokens.length > INPUT_LIMITS.maxSteps)
+    throw new CaseError(
+      'attention',
+      `${tokens.length} tokens, more than ${INPUT_LIMITS.maxSteps} (accepted: 1 to ${INPUT_LIMITS.maxSteps})`,
+    );
   let heads = 0;
   const attention = tokens.map((tok, t) => {
     const rows = array(tok, `attention[${t}]`);
     if (t === 0) {
       if (rows.length === 0) throw new CaseError('attention[0]', 'no head (expected H ≥ 1 rows)');
-      if (rows.length > INPUT_LIMITS.maxHeads) throw new CaseError('attention[0]', `${rows.length} heads, more than ${INPUT_LIMITS.maxHeads}`);
+      if (rows.length > INPUT_LIMITS.maxHeads)
+        throw new CaseError('attention[0]', `${rows.length} heads, more than ${INPUT_LIMITS.maxHeads}`);
       heads = rows.length;
     } else if (rows.length !== heads) {
       throw new CaseError(`attention[${t}]`, `expected ${heads} heads (as attention[0]), got ${rows.length}`);
@@ -214,7 +234,8 @@ function parseAttention(root: Record<string, unknown>, n: number): { attention: 
 
 function parseEntropy(root: Record<string, unknown>, total: number): number[] {
   const raw = array(field(root, 'entropy', 'entropy'), 'entropy');
-  if (raw.length !== total) throw new CaseError('entropy', `expected ${total} values (one per token), got ${raw.length}`);
+  if (raw.length !== total)
+    throw new CaseError('entropy', `expected ${total} values (one per token), got ${raw.length}`);
   return raw.map((e, t) => nonNegative(e, `entropy[${t}]`));
 }
 
@@ -224,7 +245,8 @@ function parseOptional(root: Record<string, unknown>): { top_ratio: number; eps:
   let alignment = DEFAULT_ALIGNMENT;
   if (root.top_ratio !== undefined) {
     top_ratio = finite(root.top_ratio, 'top_ratio');
-    if (!(top_ratio > 0 && top_ratio <= 1)) throw new CaseError('top_ratio', `expected 0 < top_ratio ≤ 1, got ${top_ratio}`);
+    if (!(top_ratio > 0 && top_ratio <= 1))
+      throw new CaseError('top_ratio', `expected 0 < top_ratio ≤ 1, got ${top_ratio}`);
   }
   if (root.eps !== undefined) {
     eps = finite(root.eps, 'eps');
@@ -232,7 +254,10 @@ function parseOptional(root: Record<string, unknown>): { top_ratio: number; eps:
   }
   if (root.alignment !== undefined) {
     if (!ALIGNMENTS.includes(root.alignment as Alignment)) {
-      throw new CaseError('alignment', `expected one of ${ALIGNMENTS.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(root.alignment)}`);
+      throw new CaseError(
+        'alignment',
+        `expected one of ${ALIGNMENTS.map((a) => `"${a}"`).join(', ')}, got ${JSON.stringify(root.alignment)}`,
+      );
     }
     alignment = root.alignment as Alignment;
   }

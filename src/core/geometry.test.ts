@@ -76,8 +76,12 @@ describe('smartResize', () => {
 
 describe('gridFromThw', () => {
   it('builds the grid from image_grid_thw and rejects sizes that are not multiples of merge_size', () => {
-    expect(gridFromThw({ width: 640, height: 480 }, [1, 26, 36], QWEN2)).toEqual(gridFor({ width: 640, height: 480 }, QWEN2));
-    expect(() => gridFromThw({ width: 640, height: 480 }, [1, 25, 36], QWEN2)).toThrow(/not a positive multiple of merge_size 2/);
+    expect(gridFromThw({ width: 640, height: 480 }, [1, 26, 36], QWEN2)).toEqual(
+      gridFor({ width: 640, height: 480 }, QWEN2),
+    );
+    expect(() => gridFromThw({ width: 640, height: 480 }, [1, 25, 36], QWEN2)).toThrow(
+      /not a positive multiple of merge_size 2/,
+    );
   });
 });
 
@@ -88,15 +92,36 @@ describe('boxToTokens', () => {
     expect(Array.from(boxToTokens([[9.5, 10, 20.5, 20]], g))).toEqual([5, 6, 7]);
   });
   it('unites several boxes, sorted, without duplicates', () => {
-    expect(Array.from(boxToTokens([[30, 30, 50, 40], [0, 0, 10, 10], [35, 30, 45, 40]], g))).toEqual([0, 18, 19]);
+    expect(
+      Array.from(
+        boxToTokens(
+          [
+            [30, 30, 50, 40],
+            [0, 0, 10, 10],
+            [35, 30, 45, 40],
+          ],
+          g,
+        ),
+      ),
+    ).toEqual([0, 18, 19]);
   });
   it('clips a box partly outside the image', () => {
     expect(Array.from(boxToTokens([[-100, -100, 5, 5]], g))).toEqual([0]);
     expect(Array.from(boxToTokens([[45, 35, 1000, 1000]], g))).toEqual([19]);
   });
   it('names the box that has zero area or lies wholly outside', () => {
-    expect(() => boxToTokens([[0, 0, 10, 10], [5, 5, 5, 20]], g)).toThrow(/box 1 \[5, 5, 5, 20\]: zero area/);
-    expect(() => boxToTokens([[60, 0, 70, 10]], g)).toThrow(/box \[60, 0, 70, 10\]: lies wholly outside the 50×40 image/);
+    expect(() =>
+      boxToTokens(
+        [
+          [0, 0, 10, 10],
+          [5, 5, 5, 20],
+        ],
+        g,
+      ),
+    ).toThrow(/box 1 \[5, 5, 5, 20\]: zero area/);
+    expect(() => boxToTokens([[60, 0, 70, 10]], g)).toThrow(
+      /box \[60, 0, 70, 10\]: lies wholly outside the 50×40 image/,
+    );
     expect(() => boxToTokens([[0, 0, Number.NaN, 10]], g)).toThrow(GeometryError);
     expect(() => boxToTokens([[10, 0, 0, 10]], g)).toThrow(/x1 ≤ x2/);
   });

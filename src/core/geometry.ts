@@ -148,7 +148,11 @@ export function gridFor(image: Size, proc: ProcessorGeometry): Grid {
  * (engine prompts); equal to {@link gridFor} whenever the processor follows smart_resize.
  * @throws GeometryError when h or w is not a positive multiple of merge_size
  */
-export function gridFromThw(image: Size, thw: readonly [number, number, number] | readonly number[], proc: ProcessorGeometry): Grid {
+export function gridFromThw(
+  image: Size,
+  thw: readonly [number, number, number] | readonly number[],
+  proc: ProcessorGeometry,
+): Grid {
   const [, h, w] = thw;
   const m = proc.merge_size;
   if (!(Number.isInteger(h) && Number.isInteger(w) && h > 0 && w > 0 && h % m === 0 && w % m === 0)) {

@@ -170,13 +170,20 @@ export class LimitError extends Error {
 }
 
 /** An integer config field within [1, max]; absent fields are fine (the family may default them). */
-function configInt(config: Record<string, unknown>, prefix: string, key: keyof typeof CONFIG_LIMITS): number | undefined {
+function configInt(
+  config: Record<string, unknown>,
+  prefix: string,
+  key: keyof typeof CONFIG_LIMITS,
+): number | undefined {
   const v = config[key];
   if (v === undefined || v === null) return undefined;
   const max = CONFIG_LIMITS[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-    const got = typeof v === 'number' ? String(v) : JSON.stringify(v)?.slice(0, 40) ?? typeof v;
-    throw new LimitError(`config.json ${prefix}${key}`, `${got} is not plausible (accepted: an integer from 1 to ${max.toLocaleString('en')})`);
+    const got = typeof v === 'number' ? String(v) : (JSON.stringify(v)?.slice(0, 40) ?? typeof v);
+    throw new LimitError(
+      `config.json ${prefix}${key}`,
+      `${got} is not plausible (accepted: an integer from 1 to ${max.toLocaleString('en')})`,
+    );
   }
   return v;
 }
@@ -197,26 +204,36 @@ export function checkConfigPlausible(config: unknown): void {
   }
   for (const [prefix, c] of parts) {
     const bad = Object.keys(c).find((k) => PROTOTYPE_KEYS.includes(k));
-    if (bad !== undefined) throw new LimitError(`config.json ${prefix}${bad}`, 'is not a config field (refused: JavaScript reads it as the object\'s prototype)');
+    if (bad !== undefined)
+      throw new LimitError(
+        `config.json ${prefix}${bad}`,
+        "is not a config field (refused: JavaScript reads it as the object's prototype)",
+      );
   }
   checkExternalData((config as Record<string, unknown>)['transformers.js_config']);
   for (const [prefix, c] of parts) {
     if (prefix === 'transformers.js_config.') continue;
     if (prefix === 'vision_config.') {
-      for (const key of Object.keys(VISION_LIMITS) as Array<keyof typeof VISION_LIMITS>) boundedInt(c, `config.json ${prefix}${key}`, c[key], VISION_LIMITS[key]);
+      for (const key of Object.keys(VISION_LIMITS) as Array<keyof typeof VISION_LIMITS>)
+        boundedInt(c, `config.json ${prefix}${key}`, c[key], VISION_LIMITS[key]);
     }
     for (const key of Object.keys(CONFIG_LIMITS) as Array<keyof typeof CONFIG_LIMITS>) configInt(c, prefix, key);
     const heads = configInt(c, prefix, 'num_attention_heads');
     const kv = configInt(c, prefix, 'num_key_value_heads');
     if (heads !== undefined && kv !== undefined && (kv > heads || heads % kv !== 0)) {
-      throw new LimitError(`config.json ${prefix}num_key_value_heads`, `${kv} does not divide num_attention_heads ${heads}`);
+      throw new LimitError(
+        `config.json ${prefix}num_key_value_heads`,
+        `${kv} does not divide num_attention_heads ${heads}`,
+      );
     }
   }
   // The families read each text field from the top level, else from text_config, so the pair they use may come
   // from two places (a stray top-level num_key_value_heads beside Qwen3-VL's text_config): check that pair too.
   const [top, text] = [parts[0][1], parts.find(([p]) => p === 'text_config.')?.[1] ?? {}];
   const pick = (key: 'num_attention_heads' | 'num_key_value_heads'): [string, number | undefined] =>
-    top[key] !== undefined && top[key] !== null ? [key, top[key] as number] : [`text_config.${key}`, text[key] as number | undefined];
+    top[key] !== undefined && top[key] !== null
+      ? [key, top[key] as number]
+      : [`text_config.${key}`, text[key] as number | undefined];
   const [[, heads], [kvField, kv]] = [pick('num_attention_heads'), pick('num_key_value_heads')];
   if (heads !== undefined && kv !== undefined && (kv > heads || heads % kv !== 0)) {
     throw new LimitError(`config.json ${kvField}`, `${kv} does not divide num_attention_heads ${heads}`);
@@ -227,7 +244,7 @@ export function checkConfigPlausible(config: unknown): void {
 function boundedInt(_c: Record<string, unknown>, field: string, v: unknown, max: number): void {
   if (v === undefined || v === null) return;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-    const got = typeof v === 'number' ? String(v) : JSON.stringify(v)?.slice(0, 40) ?? typeof v;
+    const got = typeof v === 'number' ? String(v) : (JSON.stringify(v)?.slice(0, 40) ?? typeof v);
     throw new LimitError(field, `${got} is not plausible (accepted: an integer from 1 to ${max.toLocaleString('en')})`);
   }
 }
@@ -240,12 +257,16 @@ function checkExternalData(tjs: unknown): void {
   const one = (x: unknown, f: string) => {
     if (x === undefined || x === null || typeof x === 'boolean') return;
     if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > EXTERNAL_DATA_LIMITS.maxChunks) {
-      throw new LimitError(f, `${typeof x === 'number' ? x : JSON.stringify(x)?.slice(0, 40)} is not plausible (accepted: true, false or a chunk count from 0 to ${EXTERNAL_DATA_LIMITS.maxChunks})`);
+      throw new LimitError(
+        f,
+        `${typeof x === 'number' ? x : JSON.stringify(x)?.slice(0, 40)} is not plausible (accepted: true, false or a chunk count from 0 to ${EXTERNAL_DATA_LIMITS.maxChunks})`,
+      );
     }
   };
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const entries = Object.entries(v as Record<string, unknown>);
-    if (entries.length > EXTERNAL_DATA_LIMITS.maxEntries) throw new LimitError(field, `${entries.length} graphs, more than ${EXTERNAL_DATA_LIMITS.maxEntries}`);
+    if (entries.length > EXTERNAL_DATA_LIMITS.maxEntries)
+      throw new LimitError(field, `${entries.length} graphs, more than ${EXTERNAL_DATA_LIMITS.maxEntries}`);
     for (const [k, x] of entries) {
       if (PROTOTYPE_KEYS.includes(k)) throw new LimitError(`${field}.${k}`, 'is not a graph file name');
       one(x, `${field}["${k.slice(0, 60)}"]`);
@@ -259,7 +280,8 @@ function checkExternalData(tjs: unknown): void {
  * @throws LimitError naming the field
  */
 export function checkProcessorPlausible(pre: unknown): void {
-  if (typeof pre !== 'object' || pre === null || Array.isArray(pre)) throw new LimitError('preprocessor_config.json', 'expected a JSON object');
+  if (typeof pre !== 'object' || pre === null || Array.isArray(pre))
+    throw new LimitError('preprocessor_config.json', 'expected a JSON object');
   const p = pre as Record<string, unknown>;
   const bad = Object.keys(p).find((k) => PROTOTYPE_KEYS.includes(k));
   if (bad !== undefined) throw new LimitError(`preprocessor_config.json ${bad}`, 'is not a processor field');

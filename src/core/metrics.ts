@@ -12,7 +12,14 @@ const ARTICLES = /\b(a|an|the)\b/g;
 
 /** Normalise an answer for exact match: lower-case, strip, drop articles a/an/the and punctuation, collapse spaces. */
 export function normalizeAnswer(text: string): string {
-  return text.toLowerCase().trim().replace(ARTICLES, ' ').replace(PUNCTUATION, '').split(/\s+/).filter(Boolean).join(' ');
+  return text
+    .toLowerCase()
+    .trim()
+    .replace(ARTICLES, ' ')
+    .replace(PUNCTUATION, '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .join(' ');
 }
 
 /** The text inside the last `<answer>…</answer>` of a generation, or the whole text when there is none. */
@@ -62,8 +69,14 @@ export interface AttentionScores {
  * Attention scores of a generation on `layer`; null when the steps did not capture that layer.
  * @param targets box tokens (sorted union, e.g. boxToTokens); empty when there is no box
  */
-export function attentionScores(steps: readonly MetricStep[], layer: number, targets: Int32Array): AttentionScores | null {
-  const captured = steps.length > 0 && steps.every((s) => s.layers.includes(layer) && s.attention.length >= s.layers.length * s.heads * s.n);
+export function attentionScores(
+  steps: readonly MetricStep[],
+  layer: number,
+  targets: Int32Array,
+): AttentionScores | null {
+  const captured =
+    steps.length > 0 &&
+    steps.every((s) => s.layers.includes(layer) && s.attention.length >= s.layers.length * s.heads * s.n);
   if (!captured) return null;
   const { heads, n } = steps[0];
   const imageShares = steps.map((s) => imageShare(s.imageShare, s.layers, s.heads, layer));
@@ -71,7 +84,10 @@ export function attentionScores(steps: readonly MetricStep[], layer: number, tar
     const offset = layerIndex(s.layers, layer) * heads * n;
     return s.attention.subarray(offset, offset + heads * n);
   });
-  const reward = targets.length > 0 ? computeReward({ tokens: blocks, heads, n, targets, entropy: steps.map((s) => s.entropy) }) : null;
+  const reward =
+    targets.length > 0
+      ? computeReward({ tokens: blocks, heads, n, targets, entropy: steps.map((s) => s.entropy) })
+      : null;
   const map = new Float64Array(n);
   for (const block of blocks) {
     const m = headMeanMap64(block, heads, n);
@@ -88,7 +104,13 @@ export function attentionScores(steps: readonly MetricStep[], layer: number, tar
  * @param layer the decoder layer to score (the last one)
  * @param targets box tokens (sorted union, e.g. boxToTokens); empty when the record has no box
  */
-export function sampleMetrics(text: string, reference: string, steps: readonly MetricStep[], layer: number, targets: Int32Array): SampleMetrics {
+export function sampleMetrics(
+  text: string,
+  reference: string,
+  steps: readonly MetricStep[],
+  layer: number,
+  targets: Int32Array,
+): SampleMetrics {
   const base = { correct: isCorrect(text, reference), prediction: extractAnswer(text).trim(), tokens: steps.length };
   const scores = attentionScores(steps, layer, targets);
   if (!scores) return { ...base, R_a: null, r_v: null, imageShare: null, pointingHit: null };
@@ -115,7 +137,9 @@ function meanOf(values: Array<number | boolean | null>): number | null {
 }
 
 /** Mean over samples of each metric (accuracy and pointing hit as rates in [0, 1]). */
-export function datasetMeans(rows: readonly Pick<SampleMetrics, 'correct' | 'R_a' | 'r_v' | 'imageShare' | 'pointingHit'>[]): DatasetMeans {
+export function datasetMeans(
+  rows: readonly Pick<SampleMetrics, 'correct' | 'R_a' | 'r_v' | 'imageShare' | 'pointingHit'>[],
+): DatasetMeans {
   return {
     samples: rows.length,
     accuracy: meanOf(rows.map((r) => r.correct)) ?? 0,

@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { runCaseText } from './case.ts';
 import { GeometryError, gridFor } from './geometry.ts';
-import { type GridFixture, type RewardFixture, PARITY_TOLERANCE, diffWithin, loadFixture } from '../../lab/testutils/parity.ts';
+import {
+  type GridFixture,
+  type RewardFixture,
+  PARITY_TOLERANCE,
+  diffWithin,
+  loadFixture,
+} from '../../lab/testutils/parity.ts';
 
 describe('fixtures/grid-cases.json', () => {
   it('every case: gridFor gives the same resized size and grid, or rejects the same sizes', () => {
@@ -19,7 +25,10 @@ describe('fixtures/grid-cases.json', () => {
         continue;
       }
       const g = gridFor(c, c.processor);
-      expect({ resized: g.resized, grid: { rows: g.rows, cols: g.cols } }, label).toEqual({ resized: c.resized, grid: c.grid });
+      expect({ resized: g.resized, grid: { rows: g.rows, cols: g.cols } }, label).toEqual({
+        resized: c.resized,
+        grid: c.grid,
+      });
     }
     expect(cases.length - errors, 'valid grid cases').toBeGreaterThan(0);
   });

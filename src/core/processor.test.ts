@@ -13,8 +13,22 @@ interface Variant extends ProcessorGeometry {
 }
 
 const VARIANTS: Variant[] = [
-  { name: 'SAYO-mini / Qwen2-VL small', patch_size: 14, merge_size: 2, temporal_patch_size: 2, min_pixels: 3136, max_pixels: 200704 },
-  { name: 'Qwen2.5-VL default', patch_size: 14, merge_size: 2, temporal_patch_size: 2, min_pixels: 3136, max_pixels: 1003520 },
+  {
+    name: 'SAYO-mini / Qwen2-VL small',
+    patch_size: 14,
+    merge_size: 2,
+    temporal_patch_size: 2,
+    min_pixels: 3136,
+    max_pixels: 200704,
+  },
+  {
+    name: 'Qwen2.5-VL default',
+    patch_size: 14,
+    merge_size: 2,
+    temporal_patch_size: 2,
+    min_pixels: 3136,
+    max_pixels: 1003520,
+  },
   { name: 'Qwen3-VL', patch_size: 16, merge_size: 2, temporal_patch_size: 2, min_pixels: 65536, max_pixels: 1048576 },
 ];
 
@@ -51,7 +65,12 @@ async function runProcessor(proc: Qwen2VLImageProcessor, width: number, height: 
 }
 
 /** Compares one size; returns whether the processor rejected it. */
-async function expectAgreement(v: Variant, proc: Qwen2VLImageProcessor, width: number, height: number): Promise<boolean> {
+async function expectAgreement(
+  v: Variant,
+  proc: Qwen2VLImageProcessor,
+  width: number,
+  height: number,
+): Promise<boolean> {
   const real = await runProcessor(proc, width, height);
   const label = `${v.name} ${width}×${height}`;
   if ('error' in real) {
@@ -66,9 +85,36 @@ async function expectAgreement(v: Variant, proc: Qwen2VLImageProcessor, width: n
 }
 
 const FIXED_SIZES: [number, number][] = [
-  [640, 480], [480, 640], [1, 1], [1, 28], [27, 27], [28, 28], [29, 29], [13, 900], [900, 13], [56, 56],
-  [70, 70], [42, 98], [99, 101], [333, 517], [1000, 1], [5, 1000], [28, 5600], [28, 5601], [5600, 28], [3, 599],
-  [1, 201], [201, 1], [1920, 1080], [1080, 1920], [2752, 1824], [4032, 3024], [6000, 4000], [7, 3], [14, 14], [100, 20000],
+  [640, 480],
+  [480, 640],
+  [1, 1],
+  [1, 28],
+  [27, 27],
+  [28, 28],
+  [29, 29],
+  [13, 900],
+  [900, 13],
+  [56, 56],
+  [70, 70],
+  [42, 98],
+  [99, 101],
+  [333, 517],
+  [1000, 1],
+  [5, 1000],
+  [28, 5600],
+  [28, 5601],
+  [5600, 28],
+  [3, 599],
+  [1, 201],
+  [201, 1],
+  [1920, 1080],
+  [1080, 1920],
+  [2752, 1824],
+  [4032, 3024],
+  [6000, 4000],
+  [7, 3],
+  [14, 14],
+  [100, 20000],
 ];
 
 describe('gridFor agrees with transformers.js Qwen2VLImageProcessor', () => {

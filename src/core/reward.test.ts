@@ -162,13 +162,24 @@ describe('computeReward', () => {
     expect(r.v_q).toBeCloseTo(0.25, 7);
     expect(r.r_v).toBeCloseTo(rewardRv(0.175, 0.25), 6);
     expect(r.perToken[0].R_a).toBeCloseTo(scoreRa(0.7, 0.25), 6);
-    expect(rewardFromAV(r.perToken, [1, 3, 2], 2 / 3)).toEqual({ selected: r.selected, a_q: r.a_q, v_q: r.v_q, r_v: r.r_v });
+    expect(rewardFromAV(r.perToken, [1, 3, 2], 2 / 3)).toEqual({
+      selected: r.selected,
+      a_q: r.a_q,
+      v_q: r.v_q,
+      r_v: r.r_v,
+    });
   });
   it('rejects mismatched lengths and empty inputs', () => {
     const tok = [Float32Array.from([0.5, 0.5])];
-    expect(() => computeReward({ tokens: tok, heads: 1, n: 2, targets: Int32Array.from([0]), entropy: [1, 2] })).toThrow(/entropy has 2 values for 1 tokens/);
-    expect(() => computeReward({ tokens: tok, heads: 2, n: 2, targets: Int32Array.from([0]), entropy: [1] })).toThrow(/expected heads·n = 4/);
-    expect(() => computeReward({ tokens: [], heads: 1, n: 2, targets: Int32Array.from([0]), entropy: [] })).toThrow(/no generated token/);
+    expect(() =>
+      computeReward({ tokens: tok, heads: 1, n: 2, targets: Int32Array.from([0]), entropy: [1, 2] }),
+    ).toThrow(/entropy has 2 values for 1 tokens/);
+    expect(() => computeReward({ tokens: tok, heads: 2, n: 2, targets: Int32Array.from([0]), entropy: [1] })).toThrow(
+      /expected heads·n = 4/,
+    );
+    expect(() => computeReward({ tokens: [], heads: 1, n: 2, targets: Int32Array.from([0]), entropy: [] })).toThrow(
+      /no generated token/,
+    );
   });
 });
 
@@ -179,9 +190,17 @@ describe('alignment', () => {
     expect(alignTokens(['r0', 'r1', 'r2'], [5, 6, 7], 'input')).toEqual({ rows: ['r1', 'r2'], entropy: [5, 6] });
     expect(alignTokens(['r0'], [5], 'input')).toEqual({ rows: [], entropy: [] });
   });
-  it('computeReward under input scores the rows after each token with that token\'s entropy', () => {
+  it("computeReward under input scores the rows after each token with that token's entropy", () => {
     const produced = computeReward({ tokens, heads: 1, n, targets, entropy: [3, 1, 2], topRatio: 0.5 });
-    const input = computeReward({ tokens, heads: 1, n, targets, entropy: [3, 1, 2], topRatio: 0.5, alignment: 'input' });
+    const input = computeReward({
+      tokens,
+      heads: 1,
+      n,
+      targets,
+      entropy: [3, 1, 2],
+      topRatio: 0.5,
+      alignment: 'input',
+    });
     expect(produced.selected).toEqual([0]);
     expect(produced.a_q).toBeCloseTo(0.7, 7);
     expect(input.perToken).toHaveLength(2);
@@ -190,8 +209,12 @@ describe('alignment', () => {
     expect(input.v_q).toBeCloseTo(0.25, 7);
   });
   it('rejects an unknown alignment and a single token under input', () => {
-    expect(() => alignTokens([1], [1], 'output' as never)).toThrow(/alignment must be one of produced, input, got output/);
-    expect(() => computeReward({ tokens: tokens.slice(0, 1), heads: 1, n, targets, entropy: [1], alignment: 'input' })).toThrow(/no generated token/);
+    expect(() => alignTokens([1], [1], 'output' as never)).toThrow(
+      /alignment must be one of produced, input, got output/,
+    );
+    expect(() =>
+      computeReward({ tokens: tokens.slice(0, 1), heads: 1, n, targets, entropy: [1], alignment: 'input' }),
+    ).toThrow(/no generated token/);
   });
 });
 
@@ -235,7 +258,12 @@ describe('reward properties', () => {
   it('permuting heads changes nothing', () => {
     fc.assert(
       fc.property(
-        scenario.chain((s) => fc.record({ s: fc.constant(s), perm: fc.shuffledSubarray([...s.rows.keys()], { minLength: s.heads, maxLength: s.heads }) })),
+        scenario.chain((s) =>
+          fc.record({
+            s: fc.constant(s),
+            perm: fc.shuffledSubarray([...s.rows.keys()], { minLength: s.heads, maxLength: s.heads }),
+          }),
+        ),
         ({ s, perm }) => {
           const t = sortedTargets(s.targets);
           const a = tokenAV(flat(s.rows), s.heads, s.n, t);
@@ -248,12 +276,16 @@ describe('reward properties', () => {
   });
   it('R_a is always in [0, 1] and r_v in [−1, 1], never NaN', () => {
     fc.assert(
-      fc.property(scenario, fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 1, maxLength: 1 }), ({ heads, n, rows, targets }, entropy) => {
-        const r = computeReward({ tokens: [flat(rows)], heads, n, targets: sortedTargets(targets), entropy });
-        expect(r.perToken[0].R_a).toBeGreaterThanOrEqual(0);
-        expect(r.perToken[0].R_a).toBeLessThanOrEqual(1);
-        expect(Math.abs(r.r_v)).toBeLessThanOrEqual(1);
-      }),
+      fc.property(
+        scenario,
+        fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 1, maxLength: 1 }),
+        ({ heads, n, rows, targets }, entropy) => {
+          const r = computeReward({ tokens: [flat(rows)], heads, n, targets: sortedTargets(targets), entropy });
+          expect(r.perToken[0].R_a).toBeGreaterThanOrEqual(0);
+          expect(r.perToken[0].R_a).toBeLessThanOrEqual(1);
+          expect(Math.abs(r.r_v)).toBeLessThanOrEqual(1);
+        },
+      ),
     );
   });
 });

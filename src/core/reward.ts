@@ -43,7 +43,8 @@ export function alignTokens<R>(
   if (!ALIGNMENTS.includes(alignment)) {
     throw new RangeError(`alignment must be one of ${ALIGNMENTS.join(', ')}, got ${String(alignment)}`);
   }
-  if (rows.length !== entropy.length) throw new RangeError(`entropy has ${entropy.length} values for ${rows.length} tokens`);
+  if (rows.length !== entropy.length)
+    throw new RangeError(`entropy has ${entropy.length} values for ${rows.length} tokens`);
   const ent = Array.from(entropy);
   if (alignment === 'produced') return { rows: rows.slice(), entropy: ent };
   return { rows: rows.slice(1), entropy: ent.slice(0, -1) };

@@ -52,7 +52,8 @@ export function browserPlatform(): EnginePlatform {
       return resolveBrowserSource(source, { signal, timeoutMs, opfsAboveBytes });
     },
     chooseBackend: (pref) => chooseBrowserBackend(build, pref),
-    threads: (source, backend, config, dtype, requested) => pool.threadsFor(source, backend, config, dtype, requested, build.wasmOnly),
+    threads: (source, backend, config, dtype, requested) =>
+      pool.threadsFor(source, backend, config, dtype, requested, build.wasmOnly),
     threadsInUse: () => pool.inUse(),
     decodeImage,
     yieldToEvents: () =>

@@ -27,7 +27,11 @@ export interface RowCapture {
  * Captures query row `row` (or each output's last row, `'last'`) of each layer's attention over the image span
  * [start, start + length). Throws when shapes disagree (a graph whose outputs do not follow models/CONTRACT.md).
  */
-export function captureRow(layers: AttentionData[], which: number | 'last', span: { start: number; length: number }): RowCapture {
+export function captureRow(
+  layers: AttentionData[],
+  which: number | 'last',
+  span: { start: number; length: number },
+): RowCapture {
   if (layers.length === 0) {
     return { heads: 0, attention: new Float32Array(0), imageShare: new Float32Array(0), rowSum: new Float32Array(0) };
   }

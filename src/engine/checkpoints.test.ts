@@ -12,7 +12,12 @@ import { createNodeEngine } from './node.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const HELDOUT = path.join(ROOT, 'data/heldout');
-const RECORDS = fs.readFileSync(path.join(HELDOUT, 'set.jsonl'), 'utf8').trim().split('\n').slice(0, 4).map((l) => JSON.parse(l));
+const RECORDS = fs
+  .readFileSync(path.join(HELDOUT, 'set.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(0, 4)
+  .map((l) => JSON.parse(l));
 const MAX_NEW = 12;
 
 describe.each(['sayo-mini-base', 'sayo-mini'])('%s via transformers.js generate()', (id) => {
@@ -23,7 +28,9 @@ describe.each(['sayo-mini-base', 'sayo-mini'])('%s via transformers.js generate(
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
     // Qwen2/2.5-VL keep the decoder's fields at the top level, Qwen3-VL under text_config.
     const textConfig = config.text_config ?? config;
-    expect(Number.isInteger(textConfig.num_hidden_layers) && Number.isInteger(textConfig.num_attention_heads)).toBe(true);
+    expect(Number.isInteger(textConfig.num_hidden_layers) && Number.isInteger(textConfig.num_attention_heads)).toBe(
+      true,
+    );
     const processor = await AutoProcessor.from_pretrained(dir);
     const model = await AutoModelForImageTextToText.from_pretrained(dir, { dtype: 'fp32' });
     const engine = createNodeEngine();
@@ -62,9 +69,13 @@ describe.each(['sayo-mini-base', 'sayo-mini'])('%s via transformers.js generate(
 
         const steps: number[] = [];
         const bytes = new Uint8Array(fs.readFileSync(file));
-        await engine.generate(handle, { image: { kind: 'encoded', bytes }, question: rec.question, maxNewTokens: MAX_NEW }, {
-          onStep: (s) => steps.push(s.tokenId),
-        });
+        await engine.generate(
+          handle,
+          { image: { kind: 'encoded', bytes }, question: rec.question, maxNewTokens: MAX_NEW },
+          {
+            onStep: (s) => steps.push(s.tokenId),
+          },
+        );
         expect(ids).toEqual(steps);
       }
     } finally {

@@ -38,11 +38,22 @@ afterEach(async () => {
 });
 
 /** Runs `question` on `handle`, collecting steps and the model-info changes the call reports. */
-async function ask(engine: WorkerEngine, handle: string, question: string, signal?: AbortSignal, onStep?: (s: StepRecord) => void) {
+async function ask(
+  engine: WorkerEngine,
+  handle: string,
+  question: string,
+  signal?: AbortSignal,
+  onStep?: (s: StepRecord) => void,
+) {
   const steps: StepRecord[] = [];
   const changed: ModelInfo[] = [];
   try {
-    const summary = await engine.generate(handle, { image: IMAGE, question }, { onStep: (s) => (steps.push(s), onStep?.(s)), onModelInfo: (i) => changed.push(i) }, signal);
+    const summary = await engine.generate(
+      handle,
+      { image: IMAGE, question },
+      { onStep: (s) => (steps.push(s), onStep?.(s)), onModelInfo: (i) => changed.push(i) },
+      signal,
+    );
     return { summary, steps, changed };
   } catch (e) {
     return { error: e as Error & { code?: string }, steps, changed };
@@ -72,7 +83,9 @@ describe('worker engine client, headless', () => {
     expect(lost.steps).toHaveLength(2);
     expect(lost.error?.code).toBe('device_lost');
     expect(workers).toHaveLength(2);
-    expect(lost.error?.message).toBe(`The WebGPU device was lost during the answer (destroyed). registry a ${thread(workers[1])} was reloaded on WASM; run again.`);
+    expect(lost.error?.message).toBe(
+      `The WebGPU device was lost during the answer (destroyed). registry a ${thread(workers[1])} was reloaded on WASM; run again.`,
+    );
     expect(await workers[0].exited).toBe(1);
     // Both models were reloaded into the new worker, the WebGPU one on WASM, under their own handles.
     expect(infos.map((i) => [i.handle, i.backend, i.name])).toEqual([
@@ -91,7 +104,9 @@ describe('worker engine client, headless', () => {
     const a = await engine.load({ kind: 'registry', id: 'a' });
     const lost = await ask(engine, a.handle, 'lose-device-after:1');
     expect(lost.error?.code).toBe('device_lost');
-    expect(lost.changed.map((i) => [i.handle, i.backend, i.name])).toEqual([[a.handle, 'wasm', `registry a ${thread(workers[1])}`]]);
+    expect(lost.changed.map((i) => [i.handle, i.backend, i.name])).toEqual([
+      [a.handle, 'wasm', `registry a ${thread(workers[1])}`],
+    ]);
     expect((await ask(engine, a.handle, 'steps:1')).summary?.text).toBe(`registry a ${thread(workers[1])} answered`);
   });
 
@@ -105,7 +120,9 @@ describe('worker engine client, headless', () => {
     const waited = performance.now() - t0;
     expect(hung.steps).toHaveLength(1);
     expect(hung.error?.code).toBe('cancelled');
-    expect(hung.error?.message).toBe(`Stopped: the engine did not respond within ${GRACE_MS / 1000} s, so it was restarted and the other models reloaded.`);
+    expect(hung.error?.message).toBe(
+      `Stopped: the engine did not respond within ${GRACE_MS / 1000} s, so it was restarted and the other models reloaded.`,
+    );
     expect(waited).toBeGreaterThanOrEqual(GRACE_MS - 5);
     // The stuck thread is really gone (terminate ends it mid-loop), and a second one serves both models.
     expect(await workers[0].exited).toBe(1);
@@ -130,7 +147,10 @@ describe('worker engine client, headless', () => {
 
   it('a reload after a restart loads the same picked folder (its files cross to the new worker again)', async () => {
     const { engine, infos } = start();
-    const files = { 'config.json': new Blob(['{"model_type":"stub"}']), 'onnx/decoder_model_merged.onnx': new Blob([new Uint8Array(64)]) };
+    const files = {
+      'config.json': new Blob(['{"model_type":"stub"}']),
+      'onnx/decoder_model_merged.onnx': new Blob([new Uint8Array(64)]),
+    };
     const picked = await engine.load({ kind: 'files', files });
     const folder = 'folder[config.json,onnx/decoder_model_merged.onnx] config={"model_type":"stub"}';
     expect(picked.name).toBe(`${folder} ${thread(workers[0])}`);
@@ -150,7 +170,9 @@ describe('worker engine client, headless', () => {
     const a = await engine.load({ kind: 'registry', id: 'a' }, { backend: 'webgpu' });
     expect(workers).toHaveLength(2);
     expect([a.handle, a.backend, a.name]).toEqual(['h2', 'webgpu', `registry a ${thread(workers[1])}`]);
-    expect(infos.map((i) => [i.handle, i.backend, i.name])).toEqual([['h1', 'wasm', `registry b ${thread(workers[1])}`]]);
+    expect(infos.map((i) => [i.handle, i.backend, i.name])).toEqual([
+      ['h1', 'wasm', `registry b ${thread(workers[1])}`],
+    ]);
     expect((await ask(engine, b.handle, 'steps:1')).summary?.tokens).toBe(1);
   });
 
@@ -158,7 +180,9 @@ describe('worker engine client, headless', () => {
     const { engine, infos } = start();
     const b = await engine.load({ kind: 'registry', id: 'b' }, { backend: 'wasm' });
     // Fails in the old worker for its runtime, then in the new one for its broken graph.
-    await expect(engine.load({ kind: 'url', url: 'https://example.org/corrupt/' }, { backend: 'webgpu' })).rejects.toMatchObject({ code: 'corrupt_model' });
+    await expect(
+      engine.load({ kind: 'url', url: 'https://example.org/corrupt/' }, { backend: 'webgpu' }),
+    ).rejects.toMatchObject({ code: 'corrupt_model' });
     expect(workers).toHaveLength(2);
     expect(infos.map((i) => i.handle)).toEqual([b.handle]);
     expect((await ask(engine, b.handle, 'steps:2')).summary?.text).toBe(`registry b ${thread(workers[1])} answered`);

@@ -75,7 +75,8 @@ export interface WorkerEngine extends AttentionEngine {
   terminate(): void;
 }
 
-const defaultFactory = () => new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'sayo-engine' });
+const defaultFactory = () =>
+  new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'sayo-engine' });
 
 /** Why a load failed in a way a fresh worker fixes (the worker's ORT build or thread pool), if it did. */
 function restartNeededFor(e: unknown): string | undefined {
@@ -96,14 +97,24 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
   });
   const recovery = new Recovery(link, book, options.onModelInfo);
 
-  async function loadTracked(source: ModelSource, opts: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal): Promise<ModelInfo> {
+  async function loadTracked(
+    source: ModelSource,
+    opts: LoadOptions,
+    onProgress?: (p: FileProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<ModelInfo> {
     await askPersistence(source);
     const loaded = await link.call<ModelInfo>({ type: 'load', source, options: opts }, { onProgress }, signal);
     return book.add(source, opts, loaded);
   }
 
   /** generate / score; a lost WebGPU device restarts the worker, and the call fails saying what became of its model. */
-  async function run(req: { type: 'generate'; request: GenerateRequest } | { type: 'score'; request: ScoreRequest }, handle: string, callbacks: GenerationCallbacks, signal?: AbortSignal) {
+  async function run(
+    req: { type: 'generate'; request: GenerateRequest } | { type: 'score'; request: ScoreRequest },
+    handle: string,
+    callbacks: GenerationCallbacks,
+    signal?: AbortSignal,
+  ) {
     if (recovery.busy) await recovery.busy;
     try {
       return await link.call<RunSummary>({ ...req, handle: book.workerHandle(handle) }, { callbacks }, signal);
@@ -112,7 +123,9 @@ export function createWorkerEngine(options: WorkerEngineOptions = {}): WorkerEng
       await recovery.afterDeviceLoss(e.message);
       const t = book.get(handle);
       if (t) callbacks.onModelInfo?.(t.info);
-      const after = t ? `${t.info.name} was reloaded on WASM; run again.` : `The model could not be reloaded: ${book.reloadFailure(handle) ?? 'unknown error'}`;
+      const after = t
+        ? `${t.info.name} was reloaded on WASM; run again.`
+        : `The model could not be reloaded: ${book.reloadFailure(handle) ?? 'unknown error'}`;
       throw new EngineError('device_lost', `${e.message} ${after}`);
     }
   }

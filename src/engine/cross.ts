@@ -10,10 +10,21 @@ import type { ModelInfo } from './types.ts';
  * layers, heads). Otherwise the answer goes as text and the scorer's own tokenizer splits it.
  */
 export function sharesTokenIds(scorer: ModelInfo, author: ModelInfo): boolean {
-  return scorer.modelType === author.modelType && scorer.numLayers === author.numLayers && scorer.numHeads === author.numHeads;
+  return (
+    scorer.modelType === author.modelType &&
+    scorer.numLayers === author.numLayers &&
+    scorer.numHeads === author.numHeads
+  );
 }
 
 /** The answer part of a ScoreRequest: the author's text, with its token ids when {@link sharesTokenIds}. */
-export function crossAnswer(text: string, tokenIds: readonly number[] | undefined, scorer: ModelInfo, author: ModelInfo): { answer: string; answerTokenIds?: number[] } {
-  return tokenIds && tokenIds.length > 0 && sharesTokenIds(scorer, author) ? { answer: text, answerTokenIds: [...tokenIds] } : { answer: text };
+export function crossAnswer(
+  text: string,
+  tokenIds: readonly number[] | undefined,
+  scorer: ModelInfo,
+  author: ModelInfo,
+): { answer: string; answerTokenIds?: number[] } {
+  return tokenIds && tokenIds.length > 0 && sharesTokenIds(scorer, author)
+    ? { answer: text, answerTokenIds: [...tokenIds] }
+    : { answer: text };
 }

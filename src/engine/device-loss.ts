@@ -20,14 +20,20 @@ export class WebGpuHealth {
   /** Before a load: ORT cannot create sessions after a device loss. */
   assertCanLoad(): void {
     if (this.lostReason !== undefined) {
-      throw new EngineError('device_lost', `The WebGPU device was lost (${this.lostReason}); ONNX Runtime must be restarted (a new worker).`);
+      throw new EngineError(
+        'device_lost',
+        `The WebGPU device was lost (${this.lostReason}); ONNX Runtime must be restarted (a new worker).`,
+      );
     }
   }
 
   /** Before a run: a WebGPU model cannot answer after a device loss. */
   assertCanRun(m: LoadedModel): void {
     if (m.info.backend === 'webgpu' && this.lostReason !== undefined) {
-      throw new EngineError('device_lost', `The WebGPU device was lost earlier (${this.lostReason}); ${m.info.name} must be reloaded.`);
+      throw new EngineError(
+        'device_lost',
+        `The WebGPU device was lost earlier (${this.lostReason}); ${m.info.name} must be reloaded.`,
+      );
     }
   }
 
@@ -37,7 +43,10 @@ export class WebGpuHealth {
    */
   async explainFailure(m: LoadedModel, err: EngineError): Promise<EngineError> {
     if (m.info.backend !== 'webgpu') return err;
-    const reason = this.lostReason ?? (await this.platform.webGpuDeviceLost?.()) ?? (err.code === 'device_lost' ? err.message : undefined);
+    const reason =
+      this.lostReason ??
+      (await this.platform.webGpuDeviceLost?.()) ??
+      (err.code === 'device_lost' ? err.message : undefined);
     if (reason === undefined) return err;
     this.lostReason = reason;
     return new EngineError('device_lost', `The WebGPU device was lost during the answer (${reason}).`);

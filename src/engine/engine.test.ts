@@ -9,7 +9,10 @@ import { createNodeEngine } from './node.ts';
 import type { ImageInput, ModelInfo, PromptInfo, StepRecord } from './types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const png = (rel: string): ImageInput => ({ kind: 'encoded', bytes: new Uint8Array(fs.readFileSync(path.join(ROOT, rel))) });
+const png = (rel: string): ImageInput => ({
+  kind: 'encoded',
+  bytes: new Uint8Array(fs.readFileSync(path.join(ROOT, rel))),
+});
 const SAMPLE = png('public/samples/sample-01.png');
 const QUESTION = 'What shape is the blue object?';
 
@@ -80,7 +83,11 @@ describe('node engine on SAYO-mini', () => {
     expect(cases.length).toBeGreaterThan(0);
     for (const c of cases) {
       let prompt: PromptInfo | undefined;
-      await engine.generate(info.handle, { image: png(c.image), question: c.question, maxNewTokens: 1 }, { onPrompt: (p) => (prompt = p) });
+      await engine.generate(
+        info.handle,
+        { image: png(c.image), question: c.question, maxNewTokens: 1 },
+        { onPrompt: (p) => (prompt = p) },
+      );
       expect(prompt!.gridThw).toEqual(c.image_grid_thw);
       expect(prompt!.inputIds).toEqual(c.input_ids);
     }
@@ -88,9 +95,13 @@ describe('node engine on SAYO-mini', () => {
 
   it('names question words the small vocabulary splits into pieces', async () => {
     let words: string[] = [];
-    await engine.generate(info.handle, { image: SAMPLE, question: 'What shape is the xylophone?', maxNewTokens: 1 }, {
-      onPrompt: (p) => (words = p.unknownWords),
-    });
+    await engine.generate(
+      info.handle,
+      { image: SAMPLE, question: 'What shape is the xylophone?', maxNewTokens: 1 },
+      {
+        onPrompt: (p) => (words = p.unknownWords),
+      },
+    );
     expect(words).toEqual(['xylophone']);
   });
 
@@ -108,14 +119,19 @@ describe('node engine on SAYO-mini', () => {
       expect(s.tokenId).toBe(g.tokenId);
       expect(Math.abs(s.entropy - g.entropy)).toBeLessThan(1e-4);
       let maxDiff = 0;
-      for (let i = 0; i < g.attention.length; i++) maxDiff = Math.max(maxDiff, Math.abs(s.attention[i] - g.attention[i]));
+      for (let i = 0; i < g.attention.length; i++)
+        maxDiff = Math.max(maxDiff, Math.abs(s.attention[i] - g.attention[i]));
       expect(maxDiff).toBeLessThan(1e-4);
     });
   });
 
   it('score() of answer text appends the end-of-turn token', async () => {
     const steps: StepRecord[] = [];
-    const summary = await engine.score(info.handle, { image: SAMPLE, question: QUESTION, answer: 'diamond' }, { onStep: (s) => steps.push(s) });
+    const summary = await engine.score(
+      info.handle,
+      { image: SAMPLE, question: QUESTION, answer: 'diamond' },
+      { onStep: (s) => steps.push(s) },
+    );
     expect(summary.stoppedBy).toBe('eos');
     expect(steps.at(-1)!.text).toBe('<|im_end|>');
     expect(summary.text).toBe('diamond');
@@ -159,7 +175,12 @@ describe('node engine on SAYO-mini', () => {
   it('a Stop before the first token cancels cleanly with an empty answer', async () => {
     const ctrl = new AbortController();
     ctrl.abort();
-    const summary = await engine.generate(info.handle, { image: SAMPLE, question: QUESTION, maxNewTokens: 5 }, {}, ctrl.signal);
+    const summary = await engine.generate(
+      info.handle,
+      { image: SAMPLE, question: QUESTION, maxNewTokens: 5 },
+      {},
+      ctrl.signal,
+    );
     expect(summary).toMatchObject({ stoppedBy: 'cancel', tokens: 0, text: '' });
     expect((await generate(1)).steps).toHaveLength(1);
   });

@@ -72,7 +72,10 @@ export function createEngine(platform: EnginePlatform): InThreadEngine {
     generate(handle, request, cb, signal) {
       return run(handle, async (m) => {
         const { prompt, preprocessMs } = await prepare(m, request, request.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS);
-        return { ...(await runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents())), preprocessMs };
+        return {
+          ...(await runGeneration(m, prompt, request, cb, signal, () => platform.yieldToEvents())),
+          preprocessMs,
+        };
       });
     },
 

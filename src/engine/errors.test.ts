@@ -14,7 +14,10 @@ import { createNodeEngine, DEFAULT_MODELS_DIR } from './node.ts';
 import { EngineError, type ImageInput, type StepRecord } from './types.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SAMPLE: ImageInput = { kind: 'encoded', bytes: new Uint8Array(fs.readFileSync(path.join(ROOT, 'public/samples/sample-02.png'))) };
+const SAMPLE: ImageInput = {
+  kind: 'encoded',
+  bytes: new Uint8Array(fs.readFileSync(path.join(ROOT, 'public/samples/sample-02.png'))),
+};
 const QUESTION = 'What color is the object left of the purple circle?';
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sayo-engine-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -49,7 +52,11 @@ async function stillWorks(): Promise<void> {
 
 describe('engine errors', () => {
   it('a missing model folder', async () => {
-    await expectCode(engine.load({ kind: 'path', path: path.join(tmp, 'nowhere') }), 'missing_file', /Model folder not found/);
+    await expectCode(
+      engine.load({ kind: 'path', path: path.join(tmp, 'nowhere') }),
+      'missing_file',
+      /Model folder not found/,
+    );
   });
 
   it('a missing file in the folder', async () => {
@@ -86,7 +93,11 @@ describe('engine errors', () => {
     const full = await engine.load({ kind: 'registry', id: 'sayo-mini' });
     const run = async (handle: string) => {
       const steps: StepRecord[] = [];
-      await engine.generate(handle, { image: SAMPLE, question: QUESTION, maxNewTokens: 5 }, { onStep: (s) => steps.push(s) });
+      await engine.generate(
+        handle,
+        { image: SAMPLE, question: QUESTION, maxNewTokens: 5 },
+        { onStep: (s) => steps.push(s) },
+      );
       return steps;
     };
     const [a, b] = [await run(bare.handle), await run(full.handle)];
@@ -108,12 +119,29 @@ describe('engine errors', () => {
 
   it('a broken image, raw pixels of the wrong size, an empty question, an unknown handle', async () => {
     const info = await engine.load({ kind: 'registry', id: 'sayo-mini' });
-    const gen = (image: ImageInput, question = QUESTION) => engine.generate(info.handle, { image, question, maxNewTokens: 2 }, {});
-    await expectCode(gen({ kind: 'encoded', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]) }), 'bad_image', /could not be decoded/);
-    await expectCode(gen({ kind: 'rgba', width: 10, height: 10, data: new Uint8ClampedArray(12) }), 'bad_image', /10×10×4/);
-    await expectCode(gen({ kind: 'rgba', width: 2000, height: 4, data: new Uint8ClampedArray(2000 * 4 * 4) }), 'bad_image', /aspect|ratio/i);
+    const gen = (image: ImageInput, question = QUESTION) =>
+      engine.generate(info.handle, { image, question, maxNewTokens: 2 }, {});
+    await expectCode(
+      gen({ kind: 'encoded', bytes: new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]) }),
+      'bad_image',
+      /could not be decoded/,
+    );
+    await expectCode(
+      gen({ kind: 'rgba', width: 10, height: 10, data: new Uint8ClampedArray(12) }),
+      'bad_image',
+      /10×10×4/,
+    );
+    await expectCode(
+      gen({ kind: 'rgba', width: 2000, height: 4, data: new Uint8ClampedArray(2000 * 4 * 4) }),
+      'bad_image',
+      /aspect|ratio/i,
+    );
     await expectCode(gen(SAMPLE, '   '), 'bad_input', /question is empty/);
-    await expectCode(engine.generate('m999', { image: SAMPLE, question: QUESTION }, {}), 'bad_input', /No model is loaded/);
+    await expectCode(
+      engine.generate('m999', { image: SAMPLE, question: QUESTION }, {}),
+      'bad_input',
+      /No model is loaded/,
+    );
     expect((await gen(SAMPLE)).tokens).toBeGreaterThan(0);
     await engine.unload(info.handle);
   });
@@ -127,15 +155,22 @@ describe('engine errors', () => {
       graph: {
         name: 'oom',
         node: [{ opType: 'ConstantOfShape', input: ['shape'], output: ['y'] }],
-        input: [{ name: 'shape', type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [{ dimValue: 2 }] } } } }],
+        input: [
+          {
+            name: 'shape',
+            type: { tensorType: { elemType: onnx.TensorProto.DataType.INT64, shape: { dim: [{ dimValue: 2 }] } } },
+          },
+        ],
         output: [{ name: 'y', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }],
       },
     });
     const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
-    const err = await session.run({ shape: new ort.Tensor('int64', BigInt64Array.from([1_000_000n, 1_000_000n]), [2]) }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const err = await session
+      .run({ shape: new ort.Tensor('int64', BigInt64Array.from([1_000_000n, 1_000_000n]), [2]) })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(err).toBeDefined();
     const mapped = toEngineError(err);
     expect(mapped.code).toBe('out_of_memory');

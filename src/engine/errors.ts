@@ -13,14 +13,23 @@ export interface SerializedError {
 
 /** Substring patterns (lower-cased) of real ORT / WebGPU / transformers.js / V8 messages, first match wins. */
 const PATTERNS: Array<[EngineErrorCode, RegExp]> = [
-  ['device_lost', /device (was |is )?lost|devicelost|gpudevicelostinfo|device has been destroyed|destroyed device|instance dropped/],
+  [
+    'device_lost',
+    /device (was |is )?lost|devicelost|gpudevicelostinfo|device has been destroyed|destroyed device|instance dropped/,
+  ],
   [
     'out_of_memory',
     /out of memory|outofmemory|\boom\b|bad_alloc|failed to allocate|allocation failed|could not allocate|cannot allocate|memory allocation|exceeds the max buffer size|buffer size .* exceeds|array buffer allocation|webassembly\.memory|maximum call stack|invalid array length|aborted\(oom\)|createbuffer.*(size|range)/,
   ],
   ['bad_input', /does not support fp16|shader-f16|unsupported device|invalid dtype/],
-  ['download_failed', /\((connect|idle) timeout\)|\(size limit\)|\(total time limit\)|redirects \(last to|scheme is not accepted/],
-  ['missing_file', /file was not found locally|not found locally|could not locate file|local file missing|enoent|no such file|status 404|\b404\b/],
+  [
+    'download_failed',
+    /\((connect|idle) timeout\)|\(size limit\)|\(total time limit\)|redirects \(last to|scheme is not accepted/,
+  ],
+  [
+    'missing_file',
+    /file was not found locally|not found locally|could not locate file|local file missing|enoent|no such file|status 404|\b404\b/,
+  ],
   [
     'corrupt_model',
     /protobuf parsing failed|failed to load model|load model from .* failed|invalid onnx|model_proto|onnx model.*invalid|can't create a session|failed to create session|invalid model|unexpected end of|invalid wire type/,
@@ -37,7 +46,12 @@ export function toEngineError(err: unknown, fallback: EngineErrorCode = 'interna
   if (name === 'ModelFileNotFoundError') code = 'missing_file';
   else if (name === 'FetchLimitError') code = /: stopped$/.test(raw) ? 'cancelled' : 'download_failed';
   else if (name === 'AbortError') code = 'cancelled';
-  else for (const [c, re] of PATTERNS) if (re.test(text)) { code = c; break; }
+  else
+    for (const [c, re] of PATTERNS)
+      if (re.test(text)) {
+        code = c;
+        break;
+      }
   const prefix = context ? `${context}: ` : '';
   return new EngineError(code, `${prefix}${HINTS[code]}${detail(code, raw)}`);
 }
@@ -60,7 +74,8 @@ const HINTS: Record<EngineErrorCode, string> = {
   bad_input: 'Invalid input',
   device_lost: 'The WebGPU device was lost',
   download_failed: 'A model file could not be downloaded',
-  out_of_memory: 'Out of memory: the model or the image is too large for this device (try a smaller precision or image)',
+  out_of_memory:
+    'Out of memory: the model or the image is too large for this device (try a smaller precision or image)',
   cancelled: 'Cancelled',
   internal: 'Engine error',
 };

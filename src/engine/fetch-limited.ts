@@ -9,7 +9,8 @@
 import { DOWNLOAD_LIMITS } from '../core/limits.ts';
 
 /** Why a download was stopped. */
-export type FetchLimitKind = 'scheme' | 'connect_timeout' | 'idle_timeout' | 'total_timeout' | 'too_large' | 'redirects' | 'network' | 'aborted';
+export type FetchLimitKind =
+  'scheme' | 'connect_timeout' | 'idle_timeout' | 'total_timeout' | 'too_large' | 'redirects' | 'network' | 'aborted';
 
 /** A download stopped by a limit (or by the network / the user); the message names the URL and the limit. */
 export class FetchLimitError extends Error {
@@ -55,14 +56,24 @@ export function checkHttpUrl(url: string): URL {
     throw new FetchLimitError('scheme', url, 'not a URL (accepted: http:// or https:// URLs)');
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new FetchLimitError('scheme', url, `the ${u.protocol} scheme is not accepted (accepted: http:// or https://)`);
+    throw new FetchLimitError(
+      'scheme',
+      url,
+      `the ${u.protocol} scheme is not accepted (accepted: http:// or https://)`,
+    );
   }
   if (u.username || u.password) throw new FetchLimitError('scheme', url, 'credentials in the URL are not accepted');
   return u;
 }
 
 /** A body stream that enforces the idle timeout, the total deadline and the size cap while it is read. */
-function limitedBody(body: ReadableStream<Uint8Array>, url: string, limits: FetchLimits, deadline: number, signal?: AbortSignal): ReadableStream<Uint8Array> {
+function limitedBody(
+  body: ReadableStream<Uint8Array>,
+  url: string,
+  limits: FetchLimits,
+  deadline: number,
+  signal?: AbortSignal,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let bytes = 0;
   const fail = (e: FetchLimitError) => {
@@ -74,21 +85,33 @@ function limitedBody(body: ReadableStream<Uint8Array>, url: string, limits: Fetc
       let timer: ReturnType<typeof setTimeout> | undefined;
       const wait = Math.min(limits.idleTimeoutMs, deadline - Date.now());
       const stop = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const total = deadline - Date.now() <= 0;
-          reject(
-            total
-              ? new FetchLimitError('total_timeout', url, `the download took longer than ${seconds(limits.totalTimeoutMs ?? 0)} (total time limit)`)
-              : new FetchLimitError('idle_timeout', url, `no data for ${seconds(limits.idleTimeoutMs)} after ${mb(bytes)} (idle timeout)`),
-          );
-        }, Math.max(0, wait));
+        timer = setTimeout(
+          () => {
+            const total = deadline - Date.now() <= 0;
+            reject(
+              total
+                ? new FetchLimitError(
+                    'total_timeout',
+                    url,
+                    `the download took longer than ${seconds(limits.totalTimeoutMs ?? 0)} (total time limit)`,
+                  )
+                : new FetchLimitError(
+                    'idle_timeout',
+                    url,
+                    `no data for ${seconds(limits.idleTimeoutMs)} after ${mb(bytes)} (idle timeout)`,
+                  ),
+            );
+          },
+          Math.max(0, wait),
+        );
         signal?.addEventListener('abort', () => reject(new FetchLimitError('aborted', url, 'stopped')), { once: true });
       });
       try {
         const { done, value } = await Promise.race([reader.read(), stop]);
         if (done) return controller.close();
         bytes += value.byteLength;
-        if (bytes > limits.maxBytes) fail(new FetchLimitError('too_large', url, `more than ${mb(limits.maxBytes)} (size limit)`));
+        if (bytes > limits.maxBytes)
+          fail(new FetchLimitError('too_large', url, `more than ${mb(limits.maxBytes)} (size limit)`));
         controller.enqueue(value);
       } catch (e) {
         if (e instanceof FetchLimitError) fail(e);
@@ -116,7 +139,9 @@ export async function fetchLimited(
   const start = Date.now();
   const deadline = limits.totalTimeoutMs === undefined ? Infinity : start + limits.totalTimeoutMs;
   const redirects: Array<[string, string]> = [];
-  const browser = typeof window !== 'undefined' || typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
+  const browser =
+    typeof window !== 'undefined' ||
+    typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope !== 'undefined';
   let current = checkHttpUrl(url).href;
   for (;;) {
     const ctrl = new AbortController();
@@ -125,14 +150,27 @@ export async function fetchLimited(
     const timer = setTimeout(() => ctrl.abort(), Math.min(limits.connectTimeoutMs, deadline - Date.now()));
     let res: Response;
     try {
-      res = await fetch(current, { method: init.method ?? 'GET', headers: init.headers, redirect: browser ? 'follow' : 'manual', signal: ctrl.signal });
+      res = await fetch(current, {
+        method: init.method ?? 'GET',
+        headers: init.headers,
+        redirect: browser ? 'follow' : 'manual',
+        signal: ctrl.signal,
+      });
     } catch (e) {
       if (init.signal?.aborted) throw new FetchLimitError('aborted', current, 'stopped');
       if (ctrl.signal.aborted) {
-        throw new FetchLimitError('connect_timeout', current, `no response within ${seconds(Math.min(limits.connectTimeoutMs, deadline - start))} (connect timeout)`);
+        throw new FetchLimitError(
+          'connect_timeout',
+          current,
+          `no response within ${seconds(Math.min(limits.connectTimeoutMs, deadline - start))} (connect timeout)`,
+        );
       }
       const cause = (e as { cause?: { message?: string; code?: string } }).cause;
-      throw new FetchLimitError('network', current, `cannot connect (${cause?.code ?? cause?.message ?? (e as Error).message})`);
+      throw new FetchLimitError(
+        'network',
+        current,
+        `cannot connect (${cause?.code ?? cause?.message ?? (e as Error).message})`,
+      );
     } finally {
       clearTimeout(timer);
       init.signal?.removeEventListener('abort', onAbort);
@@ -156,7 +194,11 @@ export async function fetchLimited(
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > limits.maxBytes) {
       void res.body?.cancel().catch(() => undefined);
-      throw new FetchLimitError('too_large', current, `${mb(declared)} declared, more than ${mb(limits.maxBytes)} (size limit)`);
+      throw new FetchLimitError(
+        'too_large',
+        current,
+        `${mb(declared)} declared, more than ${mb(limits.maxBytes)} (size limit)`,
+      );
     }
     const bodiless = [101, 103, 204, 205, 304].includes(res.status) || (init.method ?? 'GET') === 'HEAD';
     const body = res.body && !bodiless ? limitedBody(res.body, current, limits, deadline, init.signal) : null;

@@ -43,20 +43,32 @@ describe('fitProblem', () => {
   });
 
   it('accepts a folder just under 4 GiB on WASM and refuses one byte more', () => {
-    const at = (b: number): SizedFile[] => [['onnx/decoder_model_merged.onnx', 1e6], ['onnx/decoder_model_merged.onnx_data', b - 1e6]];
+    const at = (b: number): SizedFile[] => [
+      ['onnx/decoder_model_merged.onnx', 1e6],
+      ['onnx/decoder_model_merged.onnx_data', b - 1e6],
+    ];
     expect(fitProblem(at(WASM32_BYTES), 'wasm', 'browser', 'fp32')).toBeUndefined();
     expect(fitProblem(at(WASM32_BYTES + 1), 'wasm', 'browser', 'fp32')).toMatch(/more than WASM can hold/);
   });
 
   it('refuses a graph file over 2 GiB on every backend and platform (one protobuf message)', () => {
     const files: SizedFile[] = [['onnx/decoder_model_merged.onnx', PROTOBUF_BYTES + 1]];
-    for (const [backend, platform] of [['wasm', 'browser'], ['webgpu', 'browser'], ['cpu', 'node']] as const) {
-      expect(fitProblem(files, backend, platform, 'fp32')).toMatch(/over the 2 GiB an ONNX graph file can hold.*sayo_train export/);
+    for (const [backend, platform] of [
+      ['wasm', 'browser'],
+      ['webgpu', 'browser'],
+      ['cpu', 'node'],
+    ] as const) {
+      expect(fitProblem(files, backend, platform, 'fp32')).toMatch(
+        /over the 2 GiB an ONNX graph file can hold.*sayo_train export/,
+      );
     }
   });
 
   it('refuses in the browser one external-data file larger than the download limit, and says to split it', () => {
-    const files: SizedFile[] = [['onnx/decoder_model_merged.onnx', 1e6], ['onnx/decoder_model_merged.onnx_data', 4.5 * 1024 ** 3]];
+    const files: SizedFile[] = [
+      ['onnx/decoder_model_merged.onnx', 1e6],
+      ['onnx/decoder_model_merged.onnx_data', 4.5 * 1024 ** 3],
+    ];
     expect(fitProblem(files, 'webgpu', 'browser', 'fp16')).toMatch(/onnx_data is 4\.50 GiB.*chunks of at most 2 GB/);
     expect(fitProblem(files, 'cpu', 'node', 'fp16')).toBeUndefined();
   });
@@ -64,7 +76,14 @@ describe('fitProblem', () => {
   it('counts only known sizes and says how many were unknown; says nothing when nothing is known', () => {
     const files: SizedFile[] = [...BIG, ['onnx/decoder_model_merged_q4.onnx_data_2', undefined]];
     expect(fitProblem(files, 'wasm', 'browser', 'q4')).toContain('1 more file of unknown size not counted');
-    expect(fitProblem(BIG.map(([f]) => [f, undefined] as SizedFile), 'wasm', 'browser', 'q4')).toBeUndefined();
+    expect(
+      fitProblem(
+        BIG.map(([f]) => [f, undefined] as SizedFile),
+        'wasm',
+        'browser',
+        'q4',
+      ),
+    ).toBeUndefined();
   });
 
   it('ignores files that are not graphs or external data', () => {
@@ -96,7 +115,9 @@ describe('the Node engine', () => {
       (e) => e,
     );
     expect(err?.code).toBe('out_of_memory');
-    expect(err?.message).toMatch(/onnx\/decoder_model_merged\.onnx is 2\.00 GiB, over the 2 GiB an ONNX graph file can hold/);
+    expect(err?.message).toMatch(
+      /onnx\/decoder_model_merged\.onnx is 2\.00 GiB, over the 2 GiB an ONNX graph file can hold/,
+    );
     expect(open.mock.calls.filter(([f]) => String(f).endsWith('.onnx'))).toEqual([]);
     open.mockRestore();
   });

@@ -43,14 +43,20 @@ function wasmFix(dtype: string): string {
     `${smaller}run it with the \`sayo\` CLI (onnxruntime-node has no 4 GiB limit)`
   );
 }
-const SPLIT_FIX = 're-export the checkpoint with `python -m sayo_train export` (it writes weights as external data in chunks of at most 2 GB)';
+const SPLIT_FIX =
+  're-export the checkpoint with `python -m sayo_train export` (it writes weights as external data in chunks of at most 2 GB)';
 
 /**
  * Why `files` (the folder's graphs and external data at the chosen precision) cannot be loaded by `backend` on
  * `platform`, or undefined when they fit or their sizes are not known. The message names the size, the limit and
  * what to do instead.
  */
-export function fitProblem(files: readonly SizedFile[], backend: Backend, platform: 'browser' | 'node', dtype: string): string | undefined {
+export function fitProblem(
+  files: readonly SizedFile[],
+  backend: Backend,
+  platform: 'browser' | 'node',
+  dtype: string,
+): string | undefined {
   const known = files.filter((f): f is [string, number] => typeof f[1] === 'number' && f[1] >= 0);
   const weights = known.filter(([f]) => isGraph(f) || isExternalData(f));
   const bigGraph = weights.find(([f, b]) => isGraph(f) && b > PROTOBUF_BYTES);
@@ -90,5 +96,9 @@ export function fitProblem(files: readonly SizedFile[], backend: Backend, platfo
 
 /** A dtype as one short text for messages ("q4f16", or "decoder_model_merged q4, vision_encoder fp16"). */
 export function dtypeText(dtype: string | Record<string, string>): string {
-  return typeof dtype === 'string' ? dtype : Object.entries(dtype).map(([k, v]) => `${k} ${v}`).join(', ');
+  return typeof dtype === 'string'
+    ? dtype
+    : Object.entries(dtype)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
 }

@@ -68,7 +68,10 @@ function buildStep(
   timing: { captureMs: number },
 ): StepRecord {
   const t0 = now();
-  const tensors: AttentionData[] = captured.map((o) => ({ data: floatData(outputs[o.name]), dims: outputs[o.name].dims }));
+  const tensors: AttentionData[] = captured.map((o) => ({
+    data: floatData(outputs[o.name]),
+    dims: outputs[o.name].dims,
+  }));
   const cap = captureRow(tensors, 'last', span);
   timing.captureMs += now() - t0;
   return {
@@ -98,7 +101,8 @@ export async function fetchingOnly<T>(m: LoadedModel, captured: AttentionOutput[
   const fetches = names.filter((n) => !ATTENTION_OUTPUT.test(n) || keep.has(n));
   if (fetches.length === names.length) return fn();
   const run = session.run;
-  session.run = (feeds: unknown, ...rest: unknown[]) => (rest.length ? run.call(session, feeds, ...rest) : run.call(session, feeds, fetches));
+  session.run = (feeds: unknown, ...rest: unknown[]) =>
+    rest.length ? run.call(session, feeds, ...rest) : run.call(session, feeds, fetches);
   try {
     return await fn();
   } finally {
@@ -131,7 +135,9 @@ export async function runGeneration(
   signal: AbortSignal | undefined,
   yieldToEvents: () => Promise<void>,
 ): Promise<RunSummary> {
-  return fetchingOnly(m, selectOutputs(m, req.captureLayers), () => decodeLoop(m, prompt, req, cb, signal, yieldToEvents));
+  return fetchingOnly(m, selectOutputs(m, req.captureLayers), () =>
+    decodeLoop(m, prompt, req, cb, signal, yieldToEvents),
+  );
 }
 
 /**
@@ -152,7 +158,8 @@ async function decodeLoop(
     throw new EngineError('bad_input', `maxNewTokens must be an integer in 1…${MAX_NEW_TOKENS_LIMIT}, got ${maxNew}.`);
   }
   const temperature = req.sampling?.temperature ?? 0;
-  if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new EngineError('bad_input', `temperature must be ≥ 0, got ${temperature}.`);
+  if (!(temperature >= 0) || !Number.isFinite(temperature))
+    throw new EngineError('bad_input', `temperature must be ≥ 0, got ${temperature}.`);
   const greedy = temperature === 0;
   const rng = mulberry32(req.sampling?.seed ?? 0);
   const captured = selectOutputs(m, req.captureLayers);
@@ -197,8 +204,16 @@ async function decodeLoop(
       else decodeMs += now() - t0;
 
       const done = forced
-        ? tokens.length >= maxNew ? (m.eosIds.has(tokenId) ? 'eos' : 'max_tokens') : null
-        : m.eosIds.has(tokenId) ? 'eos' : tokens.length >= maxNew ? 'max_tokens' : null;
+        ? tokens.length >= maxNew
+          ? m.eosIds.has(tokenId)
+            ? 'eos'
+            : 'max_tokens'
+          : null
+        : m.eosIds.has(tokenId)
+          ? 'eos'
+          : tokens.length >= maxNew
+            ? 'max_tokens'
+            : null;
       if (done) {
         stoppedBy = done;
         break;
@@ -235,14 +250,18 @@ async function decodeLoop(
 }
 
 /** The answer text of some token ids; none (a run stopped before its first token) is the empty answer. */
-function decodeText(m: { tokenizer: { decode(ids: number[], o: { skip_special_tokens: boolean }): string } }, ids: number[]): string {
+function decodeText(
+  m: { tokenizer: { decode(ids: number[], o: { skip_special_tokens: boolean }): string } },
+  ids: number[],
+): string {
   return ids.length === 0 ? '' : m.tokenizer.decode(ids, { skip_special_tokens: true });
 }
 
 /** Answer token ids for scoring: the given ids, or the text's tokens followed by the end-of-turn token. */
 export function answerIds(m: LoadedModel, req: ScoreRequest): number[] {
   if (req.answerTokenIds?.length) return req.answerTokenIds;
-  if (typeof req.answer !== 'string' || req.answer.trim() === '') throw new EngineError('bad_input', 'The answer to score is empty.');
+  if (typeof req.answer !== 'string' || req.answer.trim() === '')
+    throw new EngineError('bad_input', 'The answer to score is empty.');
   const ids: number[] = Array.from(m.tokenizer.encode(req.answer, { add_special_tokens: false }) as number[]);
   const eos = [...m.eosIds][0];
   if (eos !== undefined && ids[ids.length - 1] !== eos) ids.push(eos);
@@ -267,5 +286,7 @@ export async function runScore(
   const bad = answer.find((t) => !Number.isInteger(t) || t < 0 || (vocab && t >= vocab));
   if (bad !== undefined) throw new EngineError('bad_input', `Answer token id ${bad} is outside the vocabulary.`);
   const gen: GenerateRequest = { image: req.image, question: req.question, captureLayers: req.captureLayers };
-  return fetchingOnly(m, selectOutputs(m, req.captureLayers), () => decodeLoop(m, prompt, gen, cb, signal, yieldToEvents, answer));
+  return fetchingOnly(m, selectOutputs(m, req.captureLayers), () =>
+    decodeLoop(m, prompt, gen, cb, signal, yieldToEvents, answer),
+  );
 }

@@ -58,13 +58,18 @@ function progressCallback(onProgress?: (p: FileProgress) => void) {
 }
 
 /** config.json, parsed and checked, and the family that runs its model_type. */
-async function readConfig(resolved: ResolvedSource): Promise<{ config: Record<string, any>; family: ModelFamily; modelType: string }> {
+async function readConfig(
+  resolved: ResolvedSource,
+): Promise<{ config: Record<string, any>; family: ModelFamily; modelType: string }> {
   let raw: Record<string, any>;
   try {
     raw = JSON.parse((await resolved.readText('config.json')).replace(/^\uFEFF/, ''));
   } catch (e) {
     if (e instanceof EngineError) throw e;
-    throw new EngineError('corrupt_model', `${resolved.name}: config.json is not valid JSON (${(e as Error).message}).`);
+    throw new EngineError(
+      'corrupt_model',
+      `${resolved.name}: config.json is not valid JSON (${(e as Error).message}).`,
+    );
   }
   try {
     checkConfigPlausible(raw);
@@ -90,7 +95,12 @@ async function loadSessions(
   resolved: ResolvedSource,
   family: ModelFamily,
   config: Record<string, any>,
-  loadOptions: { device: BackendChoice['backend']; dtype: Dtype; session_options?: Record<string, unknown>; progress_callback: (d: any) => void },
+  loadOptions: {
+    device: BackendChoice['backend'];
+    dtype: Dtype;
+    session_options?: Record<string, unknown>;
+    progress_callback: (d: any) => void;
+  },
 ): Promise<{ model: any; processor: any }> {
   const { progress_callback } = loadOptions;
   const [pr, mr] = await Promise.allSettled([
@@ -102,7 +112,10 @@ async function loadSessions(
     if (mr.status === 'rejected') throw mr.reason;
     const processor: any = pr.value;
     if (!processor.image_processor || !processor.tokenizer) {
-      throw new EngineError('missing_file', `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`);
+      throw new EngineError(
+        'missing_file',
+        `${resolved.name}: the processor needs preprocessor_config.json and tokenizer files.`,
+      );
     }
     try {
       checkProcessorPlausible(processor.image_processor.config ?? {});
@@ -155,13 +168,17 @@ function describe(p: {
   if (p.threads) {
     const used = p.threadsInUse ?? p.threads.threads;
     info.threads = used;
-    const note = used < p.threads.threads ? `ONNX Runtime runs ${used} thread${used > 1 ? 's' : ''} of the ${p.threads.threads} asked for: this browser offers no WebAssembly threads here.` : p.threads.note;
+    const note =
+      used < p.threads.threads
+        ? `ONNX Runtime runs ${used} thread${used > 1 ? 's' : ''} of the ${p.threads.threads} asked for: this browser offers no WebAssembly threads here.`
+        : p.threads.note;
     if (note) info.threadsNote = note;
   }
   if (p.attentionOutputs.length === 0) info.attentionNote = ATTENTION_HOWTO;
   const architectureNote = layoutNote(p.family, p.config, featureRowWidths(p.model.sessions));
   if (architectureNote) info.architectureNote = architectureNote;
-  if (p.choice.backend === 'wasm' && /^(q4|q4f16|bnb4)$/.test(decoderDtype(p.dtype) ?? '')) info.speedNote = WASM_4BIT_NOTE;
+  if (p.choice.backend === 'wasm' && /^(q4|q4f16|bnb4)$/.test(decoderDtype(p.dtype) ?? ''))
+    info.speedNote = WASM_4BIT_NOTE;
   return info;
 }
 
@@ -169,7 +186,12 @@ function describe(p: {
  * The graphs and external data the sessions of `source` will load on `backend` at `dtype` (transformers.js's own file
  * list), each with its size read without downloading it; empty when the platform cannot tell sizes.
  */
-async function weightFiles(source: ResolvedSource, config: Record<string, unknown>, dtype: Dtype, backend: string): Promise<SizedFile[]> {
+async function weightFiles(
+  source: ResolvedSource,
+  config: Record<string, unknown>,
+  dtype: Dtype,
+  backend: string,
+): Promise<SizedFile[]> {
   if (!source.fileSize) return [];
   let files: string[];
   try {
@@ -180,7 +202,9 @@ async function weightFiles(source: ResolvedSource, config: Record<string, unknow
     return [];
   }
   const weights = files.filter((f) => /\.onnx(_data(_\d+)?)?$/.test(f));
-  return Promise.all(weights.map(async (f): Promise<SizedFile> => [f, await source.fileSize!(f).catch(() => undefined)]));
+  return Promise.all(
+    weights.map(async (f): Promise<SizedFile> => [f, await source.fileSize!(f).catch(() => undefined)]),
+  );
 }
 
 /** Loads `source` as the model `handle`: everything the engine keeps for it, or an EngineError. */
@@ -201,18 +225,45 @@ export async function loadModel(
     const choice = await platform.chooseBackend(options.backend);
     const dtype: Dtype = options.dtype ?? resolved.dtype ?? config['transformers.js_config']?.dtype ?? 'fp32';
     // Before any weight is fetched: a folder the backend cannot hold fails now, naming its size and the limit.
-    const tooBig = fitProblem(await weightFiles(resolved, config, dtype, choice.backend), choice.backend, platform.kind, dtypeText(dtype));
-    if (tooBig) throw new EngineError('out_of_memory', `${resolved.name}: ${tooBig}${platform.kind === 'browser' ? ' Nothing was downloaded.' : ''}`);
+    const tooBig = fitProblem(
+      await weightFiles(resolved, config, dtype, choice.backend),
+      choice.backend,
+      platform.kind,
+      dtypeText(dtype),
+    );
+    if (tooBig)
+      throw new EngineError(
+        'out_of_memory',
+        `${resolved.name}: ${tooBig}${platform.kind === 'browser' ? ' Nothing was downloaded.' : ''}`,
+      );
     const threads = await platform.threads(resolved, choice.backend, config, dtype, options.threads);
     const session_options = threads?.sessionOptions ?? resolved.sessionOptions;
-    const loaded = await loadSessions(resolved, family, config, { device: choice.backend, dtype, session_options, progress_callback: progressCallback(onProgress) });
+    const loaded = await loadSessions(resolved, family, config, {
+      device: choice.backend,
+      dtype,
+      session_options,
+      progress_callback: progressCallback(onProgress),
+    });
     model = loaded.model;
     const { processor } = loaded;
     const geometry = family.geometry(config, processor.image_processor.config ?? {});
     if (choice.backend === 'webgpu') platform.watchWebGpuDevice?.(webgpu.markLost);
     const attentionOutputs = attentionOutputsOf(model);
     const threadsInUse = threads ? platform.threadsInUse?.() : undefined;
-    const info = describe({ handle, name: resolved.name, choice, modelType, family, config, model, geometry, attentionOutputs, dtype, threads, threadsInUse });
+    const info = describe({
+      handle,
+      name: resolved.name,
+      choice,
+      modelType,
+      family,
+      config,
+      model,
+      geometry,
+      attentionOutputs,
+      dtype,
+      threads,
+      threadsInUse,
+    });
     const storageNote = await resolved.storageNote?.();
     if (storageNote) info.storageNote = storageNote;
     const gen = model.generation_config ?? {};

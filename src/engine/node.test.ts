@@ -34,9 +34,20 @@ describe('defaultThreads', () => {
   it('gives a decoder from MULTI_THREAD_BYTES on two threads, its external data counted with it', () => {
     expect(defaultThreads(folder({ 'decoder_model_merged.onnx': MULTI_THREAD_BYTES - 1 }))).toBe(1);
     expect(defaultThreads(folder({ 'decoder_model_merged.onnx': MULTI_THREAD_BYTES }))).toBe(two);
-    expect(defaultThreads(folder({ 'decoder_model_merged.onnx': 1000, 'decoder_model_merged.onnx_data': MULTI_THREAD_BYTES }))).toBe(two);
+    expect(
+      defaultThreads(
+        folder({ 'decoder_model_merged.onnx': 1000, 'decoder_model_merged.onnx_data': MULTI_THREAD_BYTES }),
+      ),
+    ).toBe(two);
     // precisions are separate graphs: the largest one decides, not their sum
-    expect(defaultThreads(folder({ 'decoder_model_merged.onnx': 0.6 * MULTI_THREAD_BYTES, 'decoder_model_merged_q4.onnx': 0.6 * MULTI_THREAD_BYTES }))).toBe(1);
+    expect(
+      defaultThreads(
+        folder({
+          'decoder_model_merged.onnx': 0.6 * MULTI_THREAD_BYTES,
+          'decoder_model_merged_q4.onnx': 0.6 * MULTI_THREAD_BYTES,
+        }),
+      ),
+    ).toBe(1);
   });
 
   it('reports the threads a model runs with in its info, and takes LoadOptions.threads over the rule', async () => {
@@ -83,8 +94,15 @@ describe('folderFiles', () => {
     try {
       const engine = createNodeEngine();
       const info = await engine.load({ kind: 'registry', id: 'sayo-mini' });
-      const image = { kind: 'encoded' as const, bytes: new Uint8Array(fs.readFileSync(path.join(DEFAULT_MODELS_DIR, '../public/samples/sample-01.png'))) };
-      const s = await engine.generate(info.handle, { image, question: 'What shape is the blue object?', maxNewTokens: 2 }, {});
+      const image = {
+        kind: 'encoded' as const,
+        bytes: new Uint8Array(fs.readFileSync(path.join(DEFAULT_MODELS_DIR, '../public/samples/sample-01.png'))),
+      };
+      const s = await engine.generate(
+        info.handle,
+        { image, question: 'What shape is the blue object?', maxNewTokens: 2 },
+        {},
+      );
       expect(s.tokens).toBeGreaterThan(0);
       await engine.unload(info.handle);
       expect(streams.mock.calls.map((c) => String(c[0]))).toEqual([]);

@@ -127,7 +127,8 @@ export function checkFolderFiles(abs: string): void {
     try {
       checkRegularFile(full, GRAPH_FILE.test(rel) ? DOWNLOAD_LIMITS.maxFileBytes : DOWNLOAD_LIMITS.maxJsonBytes);
     } catch (e) {
-      if (e instanceof LocalFileError) throw new EngineError('bad_input', `Model file ${rel}: ${e.message.slice(full.length + 2)}.`);
+      if (e instanceof LocalFileError)
+        throw new EngineError('bad_input', `Model file ${rel}: ${e.message.slice(full.length + 2)}.`);
       throw e;
     }
   }
@@ -144,14 +145,22 @@ function resolvePath(dir: string, name: string, threads?: number): ResolvedSourc
     try {
       bytes = readRegularFile(path.join(abs, file), DOWNLOAD_LIMITS.maxJsonBytes);
     } catch (e) {
-      if (e instanceof LocalFileError && fs.existsSync(path.join(abs, file))) throw new EngineError('bad_input', `${name}: ${e.message}.`);
+      if (e instanceof LocalFileError && fs.existsSync(path.join(abs, file)))
+        throw new EngineError('bad_input', `${name}: ${e.message}.`);
       throw new EngineError('missing_file', `${name}: ${file} is missing in ${abs}`);
     }
     return bytes.toString('utf8');
   };
   const intraOpNumThreads = threads ?? defaultThreads(abs);
   const fileSize = async (file: string) => (await fs.promises.stat(path.join(abs, file)).catch(() => undefined))?.size;
-  return { modelId: abs, name, readText, fileSize, release: () => undefined, sessionOptions: { intraOpNumThreads, interOpNumThreads: 1 } };
+  return {
+    modelId: abs,
+    name,
+    readText,
+    fileSize,
+    release: () => undefined,
+    sessionOptions: { intraOpNumThreads, interOpNumThreads: 1 },
+  };
 }
 
 /** The Node platform: CPU backend, files from disk. */

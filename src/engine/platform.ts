@@ -43,14 +43,25 @@ export interface ThreadChoice {
 export interface EnginePlatform {
   readonly kind: 'browser' | 'node';
   /** `signal` aborts the downloads of this source (browser). */
-  resolveSource(source: ModelSource, signal?: AbortSignal, downloadTimeoutMs?: number, opfsAboveBytes?: number): Promise<ResolvedSource>;
+  resolveSource(
+    source: ModelSource,
+    signal?: AbortSignal,
+    downloadTimeoutMs?: number,
+    opfsAboveBytes?: number,
+  ): Promise<ResolvedSource>;
   chooseBackend(preference: Backend | 'auto' | undefined): Promise<BackendChoice>;
   /**
    * Before the sessions are created: the ONNX Runtime intra-op threads of this source on `backend` (`requested`, else
    * the rule of threads.ts). The browser sizes onnxruntime-web's WASM thread pool here, once per worker. Undefined
    * where it does not apply (WebGPU).
    */
-  threads(source: ResolvedSource, backend: Backend, config: Record<string, unknown>, dtype: string | Record<string, string>, requested?: number): Promise<ThreadChoice | undefined>;
+  threads(
+    source: ResolvedSource,
+    backend: Backend,
+    config: Record<string, unknown>,
+    dtype: string | Record<string, string>,
+    requested?: number,
+  ): Promise<ThreadChoice | undefined>;
   /** After loading: the threads ONNX Runtime actually runs with (browser: it falls back to 1 without SharedArrayBuffer). */
   threadsInUse?(): number | undefined;
   decodeImage(input: ImageInput): Promise<RawImage>;

@@ -25,19 +25,25 @@ export interface PreparedPrompt {
  * `<|image_pad|>`, …): typed into the text, it would be read as structure (end the user turn, add image slots).
  */
 export function checkQuestion(m: Pick<LoadedModel, 'tokenizer'>, question: string): void {
-  if (typeof question !== 'string' || question.trim() === '') throw new EngineError('bad_input', 'The question is empty.');
+  if (typeof question !== 'string' || question.trim() === '')
+    throw new EngineError('bad_input', 'The question is empty.');
   try {
     checkQuestionLength(question);
   } catch (e) {
-    throw new EngineError('bad_input', `The question is too long: ${(e as LimitError).message.replace(/^question: /, '')}.`);
+    throw new EngineError(
+      'bad_input',
+      `The question is too long: ${(e as LimitError).message.replace(/^question: /, '')}.`,
+    );
   }
-  const specials: string[] = (m.tokenizer?.all_special_tokens ?? []).filter((t: unknown) => typeof t === 'string' && t.length > 1);
+  const specials: string[] = (m.tokenizer?.all_special_tokens ?? []).filter(
+    (t: unknown) => typeof t === 'string' && t.length > 1,
+  );
   const found = specials.filter((t) => question.includes(t));
   if (found.length > 0) {
     throw new EngineError(
       'bad_input',
       `The question contains the special token${found.length > 1 ? 's' : ''} ${found.map((t) => JSON.stringify(t)).join(', ')}, which would ` +
-        'change the structure of the prompt; remove it (accepted: plain text without the tokenizer\'s special tokens).',
+        "change the structure of the prompt; remove it (accepted: plain text without the tokenizer's special tokens).",
     );
   }
 }
@@ -46,7 +52,12 @@ export function checkQuestion(m: Pick<LoadedModel, 'tokenizer'>, question: strin
  * Builds the prompt exactly as the trainer does (fixtures/prompt-cases.json checks it).
  * @param newTokens tokens the answer may add: the prompt plus these must fit max_position_embeddings
  */
-export async function preparePrompt(m: LoadedModel, image: RawImage, question: string, newTokens = 0): Promise<PreparedPrompt> {
+export async function preparePrompt(
+  m: LoadedModel,
+  image: RawImage,
+  question: string,
+  newTokens = 0,
+): Promise<PreparedPrompt> {
   checkQuestion(m, question);
   let grid;
   try {
@@ -70,7 +81,10 @@ export async function preparePrompt(m: LoadedModel, image: RawImage, question: s
   try {
     checkPromptTokens(ids.length, newTokens, maxPositions(m.config));
   } catch (e) {
-    throw new EngineError('bad_input', `The prompt does not fit the model: ${(e as LimitError).message.replace(/^question: /, '')}.`);
+    throw new EngineError(
+      'bad_input',
+      `The prompt does not fit the model: ${(e as LimitError).message.replace(/^question: /, '')}.`,
+    );
   }
   const start = ids.indexOf(m.imageTokenId);
   let length = 0;
@@ -78,7 +92,10 @@ export async function preparePrompt(m: LoadedModel, image: RawImage, question: s
   const n = grid.rows * grid.cols;
   const total = ids.filter((t) => t === m.imageTokenId).length;
   if (start < 0 || length !== n || total !== n) {
-    throw new EngineError('internal', `Expected one run of ${n} image tokens in the prompt, found ${total} (first run ${length}).`);
+    throw new EngineError(
+      'internal',
+      `Expected one run of ${n} image tokens in the prompt, found ${total} (first run ${length}).`,
+    );
   }
   const info: PromptInfo = {
     image: { width: image.width, height: image.height },
@@ -107,7 +124,9 @@ export function unknownWords(m: LoadedModel, question: string): string[] {
   const out: string[] = [];
   const words = question.match(/[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu) ?? [];
   for (const [i, w] of words.entries()) {
-    const pieces = m.tokenizer.encode(i === 0 && question.trimStart().startsWith(w) ? w : ` ${w}`, { add_special_tokens: false });
+    const pieces = m.tokenizer.encode(i === 0 && question.trimStart().startsWith(w) ? w : ` ${w}`, {
+      add_special_tokens: false,
+    });
     if (pieces.length > 1 && !out.includes(w)) out.push(w);
   }
   return out;
@@ -121,8 +140,10 @@ function resizeNotice(
 ): string | undefined {
   const area = image.width * image.height;
   const to = `${resized.width}×${resized.height} (${n} visual tokens)`;
-  if (area > g.max_pixels) return `Image downscaled from ${image.width}×${image.height} to ${to} to fit max_pixels ${g.max_pixels}.`;
-  if (area < g.min_pixels) return `Image upscaled from ${image.width}×${image.height} to ${to} to reach min_pixels ${g.min_pixels}.`;
+  if (area > g.max_pixels)
+    return `Image downscaled from ${image.width}×${image.height} to ${to} to fit max_pixels ${g.max_pixels}.`;
+  if (area < g.min_pixels)
+    return `Image upscaled from ${image.width}×${image.height} to ${to} to reach min_pixels ${g.min_pixels}.`;
   if (resized.width !== image.width || resized.height !== image.height) {
     return `Image resized from ${image.width}×${image.height} to ${to} (sides rounded to the visual-token cell).`;
   }

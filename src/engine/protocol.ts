@@ -22,7 +22,8 @@ export const NEEDS_WEBGPU_RUNTIME = 'WebGPU needs a new engine worker: this one 
  * Error message of a WASM load whose model the thread rule gives more threads than this worker's ORT thread pool has
  * (sized by an earlier, smaller model; browser.ts): client.ts restarts the worker with this model first.
  */
-export const NEEDS_MORE_THREADS = 'More WASM threads need a new engine worker: its ONNX Runtime thread pool was sized by an earlier model';
+export const NEEDS_MORE_THREADS =
+  'More WASM threads need a new engine worker: its ONNX Runtime thread pool was sized by an earlier model';
 
 /** Client → worker. */
 export type WorkerRequest =

@@ -59,7 +59,9 @@ describe('captureRow', () => {
   });
   it('refuses shapes outside the contract', () => {
     expect(() => captureRow([{ data, dims: [1, 2, 2, 4] }], 2, { start: 1, length: 2 })).toThrow(/outside/);
-    expect(() => captureRow([{ data, dims: [2, 1, 2, 4] }], 0, { start: 1, length: 2 })).toThrow(/shape \[2, 1, 2, 4\], expected \[1, /);
+    expect(() => captureRow([{ data, dims: [2, 1, 2, 4] }], 0, { start: 1, length: 2 })).toThrow(
+      /shape \[2, 1, 2, 4\], expected \[1, /,
+    );
   });
 });
 
@@ -69,7 +71,10 @@ describe('toEngineError', () => {
     ['RangeError: Array buffer allocation failed', 'out_of_memory'],
     ["Failed to execute 'mapAsync' on 'GPUBuffer': The Device was lost before mapping was resolved.", 'device_lost'],
     ['Load model from /m/onnx/decoder_model_merged.onnx failed:Protobuf parsing failed.', 'corrupt_model'],
-    ['`local_files_only=true` or `env.allowRemoteModels=false` and file was not found locally at "/m/config.json".', 'missing_file'],
+    [
+      '`local_files_only=true` or `env.allowRemoteModels=false` and file was not found locally at "/m/config.json".',
+      'missing_file',
+    ],
     ['The device (webgpu) does not support fp16.', 'bad_input'],
     ['something else entirely', 'internal'],
   ])('%s → %s', (message, code) => {

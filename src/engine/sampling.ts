@@ -16,7 +16,12 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** Samples from softmax(logits / temperature), restricted to the top-p nucleus when 0 < topP < 1. */
-export function sampleToken(logits: Float32Array, temperature: number, topP: number | undefined, rng: () => number): number {
+export function sampleToken(
+  logits: Float32Array,
+  temperature: number,
+  topP: number | undefined,
+  rng: () => number,
+): number {
   const n = logits.length;
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];

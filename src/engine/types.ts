@@ -169,9 +169,24 @@ export interface GenerationCallbacks {
 /** The single engine contract. */
 export interface AttentionEngine {
   /** `signal` (Stop) ends a load that is still downloading, with a `cancelled` error. */
-  load(source: ModelSource, options?: LoadOptions, onProgress?: (p: FileProgress) => void, signal?: AbortSignal): Promise<ModelInfo>;
-  generate(handle: string, request: GenerateRequest, callbacks: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary>;
-  score(handle: string, request: ScoreRequest, callbacks: GenerationCallbacks, signal?: AbortSignal): Promise<RunSummary>;
+  load(
+    source: ModelSource,
+    options?: LoadOptions,
+    onProgress?: (p: FileProgress) => void,
+    signal?: AbortSignal,
+  ): Promise<ModelInfo>;
+  generate(
+    handle: string,
+    request: GenerateRequest,
+    callbacks: GenerationCallbacks,
+    signal?: AbortSignal,
+  ): Promise<RunSummary>;
+  score(
+    handle: string,
+    request: ScoreRequest,
+    callbacks: GenerationCallbacks,
+    signal?: AbortSignal,
+  ): Promise<RunSummary>;
   unload(handle: string): Promise<void>;
 }
 

@@ -43,7 +43,10 @@ describe('worker protocol handler', () => {
     const msgs = await send({ id: 1, type: 'load', source: { kind: 'url', url: 'https://example.org/m/' } });
     expect(msgs.map((m) => m.type)).toEqual(['progress', 'result']);
     expect(msgs[0]).toMatchObject({ progress: { file: 'config.json', done: true } });
-    expect(msgs[1]).toMatchObject({ type: 'result', value: { handle: 'm1', name: 'url https://example.org/m/ @in-process' } });
+    expect(msgs[1]).toMatchObject({
+      type: 'result',
+      value: { handle: 'm1', name: 'url https://example.org/m/ @in-process' },
+    });
   });
 
   it('streams a run step by step before its result and moves the step buffers to the other side', async () => {
@@ -56,14 +59,20 @@ describe('worker protocol handler', () => {
     expect(Array.from(steps[2].attention)).toEqual(Array.from(new Float32Array([0.1, 0.2, 0.3, 0.4])));
     // Transferred: the engine's copies are detached once posted.
     expect(engine.posted).toHaveLength(3);
-    for (const s of engine.posted) expect([s.attention.byteLength, s.imageShare.byteLength, s.rowSum.byteLength]).toEqual([0, 0, 0]);
+    for (const s of engine.posted)
+      expect([s.attention.byteLength, s.imageShare.byteLength, s.rowSum.byteLength]).toEqual([0, 0, 0]);
     expect(msgs[3]).toMatchObject({ value: { tokens: 3, stoppedBy: 'max_tokens' } });
   });
 
   it('serves score like generate', async () => {
     const { send } = served();
     await send({ id: 1, type: 'load', source: { kind: 'registry', id: 'x' } });
-    const msgs = await send({ id: 2, type: 'score', handle: 'm1', request: { image: IMAGE, question: 'steps:2', answer: 'yes', answerTokenIds: [1, 2] } });
+    const msgs = await send({
+      id: 2,
+      type: 'score',
+      handle: 'm1',
+      request: { image: IMAGE, question: 'steps:2', answer: 'yes', answerTokenIds: [1, 2] },
+    });
     expect(msgs.map((m) => m.type)).toEqual(['step', 'step', 'result']);
   });
 
@@ -81,20 +90,39 @@ describe('worker protocol handler', () => {
   it('sends engine failures as plain {code, name, message}, and keeps serving after them', async () => {
     const { send } = served();
     const bad = await send({ id: 1, type: 'load', source: { kind: 'url', url: 'https://example.org/bad/' } });
-    expect(bad).toEqual([{ id: 1, type: 'error', error: { code: 'missing_file', name: 'EngineError', message: 'https://example.org/bad/: config.json could not be loaded (HTTP 404).' } }]);
-    const unknown = await send({ id: 2, type: 'generate', handle: 'm9', request: { image: IMAGE, question: 'steps:1' } });
+    expect(bad).toEqual([
+      {
+        id: 1,
+        type: 'error',
+        error: {
+          code: 'missing_file',
+          name: 'EngineError',
+          message: 'https://example.org/bad/: config.json could not be loaded (HTTP 404).',
+        },
+      },
+    ]);
+    const unknown = await send({
+      id: 2,
+      type: 'generate',
+      handle: 'm9',
+      request: { image: IMAGE, question: 'steps:1' },
+    });
     expect(unknown).toMatchObject([{ type: 'error', error: { code: 'bad_input' } }]);
     const plain = await send({ id: 3, type: 'load', source: { kind: 'registry', id: 'x' } });
     const failed = await send({ id: 4, type: 'generate', handle: 'm1', request: { image: IMAGE, question: 'fail' } });
     expect(plain.at(-1)?.type).toBe('result');
-    expect(failed).toMatchObject([{ type: 'error', error: { code: 'internal', message: expect.stringContaining('stub run failed') } }]);
+    expect(failed).toMatchObject([
+      { type: 'error', error: { code: 'internal', message: expect.stringContaining('stub run failed') } },
+    ]);
   });
 
-  it('unloads (result null) and answers destroy-webgpu-device with the engine\'s answer', async () => {
+  it("unloads (result null) and answers destroy-webgpu-device with the engine's answer", async () => {
     const { send } = served();
     await send({ id: 1, type: 'load', source: { kind: 'registry', id: 'x' } });
     expect(await send({ id: 2, type: 'destroy-webgpu-device' })).toEqual([{ id: 2, type: 'result', value: true }]);
     expect(await send({ id: 3, type: 'unload', handle: 'm1' })).toEqual([{ id: 3, type: 'result', value: null }]);
-    expect(await send({ id: 4, type: 'generate', handle: 'm1', request: { image: IMAGE, question: 'steps:1' } })).toMatchObject([{ type: 'error', error: { code: 'bad_input' } }]);
+    expect(
+      await send({ id: 4, type: 'generate', handle: 'm1', request: { image: IMAGE, question: 'steps:1' } }),
+    ).toMatchObject([{ type: 'error', error: { code: 'bad_input' } }]);
   });
 });

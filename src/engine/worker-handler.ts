@@ -53,13 +53,23 @@ export function serveEngine(engine: ServedEngine, port: ReplyPort): (req: Worker
     try {
       switch (req.type) {
         case 'load': {
-          const info = await cancellable(id, (signal) => engine.load(req.source, req.options, (progress) => post({ id, type: 'progress', progress }), signal));
+          const info = await cancellable(id, (signal) =>
+            engine.load(req.source, req.options, (progress) => post({ id, type: 'progress', progress }), signal),
+          );
           return post({ id, type: 'result', value: info });
         }
         case 'generate':
-          return post({ id, type: 'result', value: await cancellable(id, (signal) => engine.generate(req.handle, req.request, callbacks(id), signal)) });
+          return post({
+            id,
+            type: 'result',
+            value: await cancellable(id, (signal) => engine.generate(req.handle, req.request, callbacks(id), signal)),
+          });
         case 'score':
-          return post({ id, type: 'result', value: await cancellable(id, (signal) => engine.score(req.handle, req.request, callbacks(id), signal)) });
+          return post({
+            id,
+            type: 'result',
+            value: await cancellable(id, (signal) => engine.score(req.handle, req.request, callbacks(id), signal)),
+          });
         case 'unload':
           await engine.unload(req.handle);
           return post({ id, type: 'result', value: null });

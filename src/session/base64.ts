@@ -13,7 +13,11 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Node's Buffer when present (much faster than Node's legacy `btoa`); absent in browsers. */
 interface BufferLike {
-  from(data: ArrayBufferLike | string, offsetOrEncoding?: number | string, length?: number): Uint8Array & { toString(encoding: string): string };
+  from(
+    data: ArrayBufferLike | string,
+    offsetOrEncoding?: number | string,
+    length?: number,
+  ): Uint8Array & { toString(encoding: string): string };
 }
 const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
 

@@ -20,14 +20,16 @@ function describe(v: unknown): string {
   if (v === undefined) return 'missing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'string') return v.length > 40 ? `the string "${v.slice(0, 40)}…"` : `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'string')
+    return v.length > 40 ? `the string "${v.slice(0, 40)}…"` : `the string ${JSON.stringify(v)}`;
   if (typeof v === 'object') return 'an object';
   return `${typeof v} ${String(v)}`;
 }
 
 /** Reads a plain object. */
 export function obj(v: unknown, path: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new SessionError(path, `expected an object, got ${describe(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new SessionError(path, `expected an object, got ${describe(v)}`);
   return v as Record<string, unknown>;
 }
 
@@ -45,14 +47,16 @@ export function str(v: unknown, path: string): string {
 
 /** Reads a finite number within [min, max]. */
 export function num(v: unknown, path: string, min = -Infinity, max = Infinity): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new SessionError(path, `expected a finite number, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new SessionError(path, `expected a finite number, got ${describe(v)}`);
   if (v < min || v > max) throw new SessionError(path, `${v} is outside [${min}, ${max}]`);
   return v;
 }
 
 /** Reads an integer ≥ min. */
 export function int(v: unknown, path: string, min = 0): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new SessionError(path, `expected an integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new SessionError(path, `expected an integer, got ${describe(v)}`);
   if (v < min) throw new SessionError(path, `${v} is below the minimum ${min}`);
   return v;
 }
@@ -60,7 +64,10 @@ export function int(v: unknown, path: string, min = 0): number {
 /** Reads one of a fixed set of strings. */
 export function oneOf<T extends string>(v: unknown, path: string, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    throw new SessionError(path, `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`);
+    throw new SessionError(
+      path,
+      `expected one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, got ${describe(v)}`,
+    );
   }
   return v as T;
 }

@@ -68,7 +68,8 @@ export function readImageHeader(b: Uint8Array): ImageHeader | null {
     }
     return null;
   }
-  if (b.length >= 26 && ascii(b, 0, 2) === 'BM') return { format: 'bmp', width: Math.abs(i32le(b, 18)), height: Math.abs(i32le(b, 22)) };
+  if (b.length >= 26 && ascii(b, 0, 2) === 'BM')
+    return { format: 'bmp', width: Math.abs(i32le(b, 18)), height: Math.abs(i32le(b, 22)) };
   return null;
 }
 
@@ -87,7 +88,9 @@ export function dataUrlImageHeader(dataUrl: string): ImageHeader {
   }
   const header = readImageHeader(bytes);
   if (!header || header.width < 1 || header.height < 1) {
-    throw new Error(`the image cannot be decoded (accepted: ${IMAGE_FORMATS.join(', ').toUpperCase()} with a readable header)`);
+    throw new Error(
+      `the image cannot be decoded (accepted: ${IMAGE_FORMATS.join(', ').toUpperCase()} with a readable header)`,
+    );
   }
   return header;
 }

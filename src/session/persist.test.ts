@@ -30,7 +30,14 @@ describe('viewToSearch / viewFromSearch', () => {
   });
 
   it('writes a short readable query and keeps extra parameters', () => {
-    const v: ViewState = { token: 3, layer: 7, head: { kind: 'head', head: 2 }, norm: 'shared', opacity: 0.45, colorBy: 'entropy' };
+    const v: ViewState = {
+      token: 3,
+      layer: 7,
+      head: { kind: 'head', head: 2 },
+      norm: 'shared',
+      opacity: 0.45,
+      colorBy: 'entropy',
+    };
     const q = viewToSearch(v, { sample: 'cup-01', token: 'ignored' });
     expect(q).toBe('?token=3&layer=7&head=h2&mode=shared&opacity=0.45&color=entropy&sample=cup-01');
     expect(readViewSearch(q).extra).toEqual({ sample: 'cup-01' });
@@ -40,7 +47,14 @@ describe('viewToSearch / viewFromSearch', () => {
     const defaults: ViewState = { ...DEFAULT_VIEW, layer: 11 };
     const q = '?token=-1&layer=abc&head=h&mode=minmax&opacity=1.5&color=red&x=1';
     expect(viewFromSearch(q, defaults)).toEqual(defaults);
-    expect(readViewSearch(q).rejected.map((r) => r.param)).toEqual(['token', 'layer', 'head', 'mode', 'opacity', 'color']);
+    expect(readViewSearch(q).rejected.map((r) => r.param)).toEqual([
+      'token',
+      'layer',
+      'head',
+      'mode',
+      'opacity',
+      'color',
+    ]);
   });
 
   it('accepts partial queries, "h3" or "3" for a head, and no leading "?"', () => {

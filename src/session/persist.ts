@@ -17,7 +17,8 @@ export const CURRENT_KEY = 'current';
 
 let idbStore: UseStore | undefined;
 function store(): UseStore {
-  if (typeof indexedDB === 'undefined') throw new Error('this browser has no IndexedDB: the session cannot be kept across reloads');
+  if (typeof indexedDB === 'undefined')
+    throw new Error('this browser has no IndexedDB: the session cannot be kept across reloads');
   return (idbStore ??= createStore(DB_NAME, STORE_NAME));
 }
 
@@ -53,7 +54,10 @@ export async function loadSession(): Promise<LensSession | null> {
   } catch (e) {
     await del(CURRENT_KEY, store()).catch(() => undefined);
     if (!(e instanceof SessionError)) throw e;
-    throw new SessionError(e.field, `${e.message.replace(/^Session file(, field "[^"]*")?: /, '')} — it was removed from this browser`);
+    throw new SessionError(
+      e.field,
+      `${e.message.replace(/^Session file(, field "[^"]*")?: /, '')} — it was removed from this browser`,
+    );
   }
 }
 
@@ -63,7 +67,14 @@ export async function clearSession(): Promise<void> {
 }
 
 /** View used for anything the URL does not set (the app usually passes its own, e.g. the last captured layer). */
-export const DEFAULT_VIEW: ViewState = { token: 'all', layer: 0, head: { kind: 'mean' }, norm: 'image', opacity: 0.6, colorBy: 'ra' };
+export const DEFAULT_VIEW: ViewState = {
+  token: 'all',
+  layer: 0,
+  head: { kind: 'mean' },
+  norm: 'image',
+  opacity: 0.6,
+  colorBy: 'ra',
+};
 
 /** URL parameter names of the view fields. */
 export const VIEW_PARAMS = ['token', 'layer', 'head', 'mode', 'opacity', 'color'] as const;
@@ -107,7 +118,12 @@ function parseIndex(v: string): number | undefined {
 }
 
 const READERS: Record<(typeof VIEW_PARAMS)[number], (v: string) => Partial<ViewState> | undefined> = {
-  token: (v) => (v === 'all' || v === 'selected' ? { token: v } : parseIndex(v) === undefined ? undefined : { token: parseIndex(v)! }),
+  token: (v) =>
+    v === 'all' || v === 'selected'
+      ? { token: v }
+      : parseIndex(v) === undefined
+        ? undefined
+        : { token: parseIndex(v)! },
   layer: (v) => (parseIndex(v) === undefined ? undefined : { layer: parseIndex(v)! }),
   head: (v) => {
     if (v === 'mean' || v === 'max') return { head: { kind: v } };

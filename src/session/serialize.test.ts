@@ -45,7 +45,9 @@ describe('base64 codec', () => {
     fc.assert(
       fc.property(fc.float32Array({ maxLength: 64, noDefaultInfinity: true, noNaN: true }), (a) => {
         const b = base64ToFloats(floatsToBase64(a));
-        expect(new Uint32Array(b.buffer, b.byteOffset, b.length)).toEqual(new Uint32Array(a.buffer, a.byteOffset, a.length));
+        expect(new Uint32Array(b.buffer, b.byteOffset, b.length)).toEqual(
+          new Uint32Array(a.buffer, a.byteOffset, a.length),
+        );
       }),
     );
   });
@@ -129,18 +131,63 @@ describe('parseSession errors name the field', () => {
     ['box with 3 numbers', (r) => (r.boxes[0] = [1, 2, 3]), 'boxes[0]', /got 3 numbers/],
     ['box as string', (r) => (r.boxes[0][2] = '60'), 'boxes[0][2]', /finite number/],
     ['inverted box', (r) => (r.boxes[0] = [50, 0, 10, 10]), 'boxes[0]', /x1 ≤ x2/],
-    ['layers differ between steps', (r) => (r.panels[0].steps[2].layers = [0, 2]), 'panels[0].steps[2].layers', /\[0,2\] differs from step 0's \[0,1\]/],
-    ['heads differ between steps', (r) => (r.panels[1].steps[1].heads = 1), 'panels[1].steps[1].attention', /has 48 values, expected 24 or 0/],
+    [
+      'layers differ between steps',
+      (r) => (r.panels[0].steps[2].layers = [0, 2]),
+      'panels[0].steps[2].layers',
+      /\[0,2\] differs from step 0's \[0,1\]/,
+    ],
+    [
+      'heads differ between steps',
+      (r) => (r.panels[1].steps[1].heads = 1),
+      'panels[1].steps[1].attention',
+      /has 48 values, expected 24 or 0/,
+    ],
     ['unknown side', (r) => (r.panels[1].side = 'rl'), 'panels[1].side', /"base", "trained"/],
-    ['prompt image mismatch', (r) => (r.panels[0].prompt.image.width = 121), 'panels[0].prompt.image', /does not match the session image 120×90/],
+    [
+      'prompt image mismatch',
+      (r) => (r.panels[0].prompt.image.width = 121),
+      'panels[0].prompt.image',
+      /does not match the session image 120×90/,
+    ],
     ['gridThw short', (r) => (r.panels[0].prompt.gridThw = [1, 6]), 'panels[0].prompt.gridThw', /\[t, h, w\]/],
     ['step n mismatch', (r) => (r.panels[0].steps[1].n = 13), 'panels[0].steps[1].n', /12 cells/],
-    ['attention truncated', (r) => (r.panels[1].steps[2].attention = r.panels[1].steps[2].attention.slice(0, 40)), 'panels[1].steps[2].attention', /30 bytes is not a whole number/],
-    ['attention short', (r) => (r.panels[1].steps[2].attention = r.panels[1].steps[2].attention.slice(0, 32)), 'panels[1].steps[2].attention', /has 6 values, expected 48 or 0/],
-    ['attention not base64', (r) => (r.panels[1].steps[0].attention = 'not base64!'), 'panels[1].steps[0].attention', /not a base64 float32 array/],
-    ['attention as numbers', (r) => (r.panels[1].steps[0].attention = [0.1, 0.2]), 'panels[1].steps[0].attention', /expected a string, got an array of 2/],
-    ['NaN in attention', (r) => (r.panels[0].steps[0].attention = floatsToBase64(new Float32Array(48).fill(NaN))), 'panels[0].steps[0].attention', /value 0 is NaN/],
-    ['rowSum wrong length', (r) => (r.panels[0].steps[0].rowSum = floatsToBase64(new Float32Array(3))), 'panels[0].steps[0].rowSum', /expected 4 or 0/],
+    [
+      'attention truncated',
+      (r) => (r.panels[1].steps[2].attention = r.panels[1].steps[2].attention.slice(0, 40)),
+      'panels[1].steps[2].attention',
+      /30 bytes is not a whole number/,
+    ],
+    [
+      'attention short',
+      (r) => (r.panels[1].steps[2].attention = r.panels[1].steps[2].attention.slice(0, 32)),
+      'panels[1].steps[2].attention',
+      /has 6 values, expected 48 or 0/,
+    ],
+    [
+      'attention not base64',
+      (r) => (r.panels[1].steps[0].attention = 'not base64!'),
+      'panels[1].steps[0].attention',
+      /not a base64 float32 array/,
+    ],
+    [
+      'attention as numbers',
+      (r) => (r.panels[1].steps[0].attention = [0.1, 0.2]),
+      'panels[1].steps[0].attention',
+      /expected a string, got an array of 2/,
+    ],
+    [
+      'NaN in attention',
+      (r) => (r.panels[0].steps[0].attention = floatsToBase64(new Float32Array(48).fill(NaN))),
+      'panels[0].steps[0].attention',
+      /value 0 is NaN/,
+    ],
+    [
+      'rowSum wrong length',
+      (r) => (r.panels[0].steps[0].rowSum = floatsToBase64(new Float32Array(3))),
+      'panels[0].steps[0].rowSum',
+      /expected 4 or 0/,
+    ],
     ['steps out of order', (r) => (r.panels[0].steps[2].index = 1), 'panels[0].steps[2].index', /does not follow 1/],
     ['negative entropy', (r) => (r.panels[0].steps[0].entropy = -1), 'panels[0].steps[0].entropy', /outside/],
     ['bad stoppedBy', (r) => (r.panels[0].summary.stoppedBy = 'timeout'), 'panels[0].summary.stoppedBy', /"eos"/],

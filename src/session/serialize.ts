@@ -74,7 +74,10 @@ export function serializeSession(s: LensSession, space?: number): string {
 export function parseSession(text: string, maxChars: number = L.maxChars): LensSession {
   if (typeof text !== 'string' || text.trim() === '') throw new SessionError('', 'the file is empty');
   if (text.length > maxChars) {
-    throw new SessionError('', `${(text.length / 1e6).toFixed(1)} MB is too large (accepted: at most ${(maxChars / 1e6).toFixed(1)} MB of JSON)`);
+    throw new SessionError(
+      '',
+      `${(text.length / 1e6).toFixed(1)} MB is too large (accepted: at most ${(maxChars / 1e6).toFixed(1)} MB of JSON)`,
+    );
   }
   let raw: unknown;
   try {
@@ -96,14 +99,19 @@ export function readSession(raw: unknown): LensSession {
   }
   const version = int(o.version, 'version', 1);
   if (version !== SESSION_VERSION) {
-    throw new SessionError('version', `version ${version} was written by a newer SAYO Lens; this build reads version ${SESSION_VERSION}`);
+    throw new SessionError(
+      'version',
+      `version ${version} was written by a newer SAYO Lens; this build reads version ${SESSION_VERSION}`,
+    );
   }
   const createdAt = str(o.createdAt, 'createdAt');
   if (Number.isNaN(Date.parse(createdAt))) throw new SessionError('createdAt', `"${createdAt}" is not a date`);
   const image = readImage(o.image);
   const boxes = capped(o.boxes, 'boxes', L.maxBoxes, 'regions').map((b, i) => readBox(b, `boxes[${i}]`));
   const budget = { floats: 0 };
-  const panels = capped(o.panels, 'panels', L.maxPanels, 'panels').map((p, i) => readPanel(p, `panels[${i}]`, image, budget));
+  const panels = capped(o.panels, 'panels', L.maxPanels, 'panels').map((p, i) =>
+    readPanel(p, `panels[${i}]`, image, budget),
+  );
   const view = readView(o.view, 'view');
   checkViewAgainstPanels(view, panels);
   return { version: 1, createdAt, question: text(o.question, 'question'), image, boxes, panels, view };
@@ -119,7 +127,8 @@ function capped(v: unknown, path: string, max: number, what: string): unknown[] 
 /** A string of at most SESSION_LIMITS.maxTextChars characters. */
 function text(v: unknown, path: string): string {
   const s = str(v, path);
-  if (s.length > L.maxTextChars) throw new SessionError(path, `${s.length} characters is too long (accepted: at most ${L.maxTextChars})`);
+  if (s.length > L.maxTextChars)
+    throw new SessionError(path, `${s.length} characters is too long (accepted: at most ${L.maxTextChars})`);
   return s;
 }
 
@@ -144,7 +153,10 @@ function checkViewAgainstPanels(view: ViewState, panels: SessionPanel[]): void {
   }
   const tokens = Math.max(...panels.map((p) => p.steps.length));
   if (typeof view.token === 'number' && view.token >= tokens) {
-    throw new SessionError('view.token', `${view.token} is not a token index (accepted: 0 to ${tokens - 1}, "all" or "selected")`);
+    throw new SessionError(
+      'view.token',
+      `${view.token} is not a token index (accepted: 0 to ${tokens - 1}, "all" or "selected")`,
+    );
   }
 }
 
@@ -155,7 +167,10 @@ function readImage(v: unknown): LensSession['image'] {
   const width = bounded(o.width, 'image.width', 1, L.maxImageSide);
   const height = bounded(o.height, 'image.height', 1, L.maxImageSide);
   if (width * height > L.maxImagePixels) {
-    throw new SessionError('image', `${width}×${height} is too many pixels (accepted: at most ${(L.maxImagePixels / 1e6).toFixed(1)} MP)`);
+    throw new SessionError(
+      'image',
+      `${width}×${height} is too many pixels (accepted: at most ${(L.maxImagePixels / 1e6).toFixed(1)} MP)`,
+    );
   }
   let header;
   try {
@@ -179,14 +194,20 @@ function readBox(v: unknown, path: string): Box {
 
 function readSize(v: unknown, path: string): { width: number; height: number } {
   const o = obj(v, path);
-  return { width: bounded(o.width, `${path}.width`, 1, L.maxImageSide), height: bounded(o.height, `${path}.height`, 1, L.maxImageSide) };
+  return {
+    width: bounded(o.width, `${path}.width`, 1, L.maxImageSide),
+    height: bounded(o.height, `${path}.height`, 1, L.maxImageSide),
+  };
 }
 
 function readPrompt(v: unknown, path: string, image: { width: number; height: number }): PromptInfo {
   const o = obj(v, path);
   const img = readSize(o.image, `${path}.image`);
   if (img.width !== image.width || img.height !== image.height) {
-    throw new SessionError(`${path}.image`, `${img.width}×${img.height} does not match the session image ${image.width}×${image.height}`);
+    throw new SessionError(
+      `${path}.image`,
+      `${img.width}×${img.height} does not match the session image ${image.width}×${image.height}`,
+    );
   }
   const thw = arr(o.gridThw, `${path}.gridThw`);
   if (thw.length !== 3) throw new SessionError(`${path}.gridThw`, `expected [t, h, w], got ${thw.length} numbers`);
@@ -198,7 +219,10 @@ function readPrompt(v: unknown, path: string, image: { width: number; height: nu
     resized: readSize(o.resized, `${path}.resized`),
     gridThw: thw.map((x, i) => int(x, `${path}.gridThw[${i}]`, 1)) as [number, number, number],
     grid: readGrid(grid, `${path}.grid`),
-    imageSpan: { start: int(span.start, `${path}.imageSpan.start`), length: int(span.length, `${path}.imageSpan.length`) },
+    imageSpan: {
+      start: int(span.start, `${path}.imageSpan.start`),
+      length: int(span.length, `${path}.imageSpan.length`),
+    },
     promptTokens: int(o.promptTokens, `${path}.promptTokens`),
     unknownWords: arr(o.unknownWords, `${path}.unknownWords`).map((w, i) => str(w, `${path}.unknownWords[${i}]`)),
     ...(notice === undefined ? {} : { notice }),
@@ -208,7 +232,8 @@ function readPrompt(v: unknown, path: string, image: { width: number; height: nu
 function readGrid(grid: Record<string, unknown>, path: string): { rows: number; cols: number } {
   const rows = bounded(grid.rows, `${path}.rows`, 1, L.maxCells);
   const cols = bounded(grid.cols, `${path}.cols`, 1, L.maxCells);
-  if (rows * cols > L.maxCells) throw new SessionError(path, `${rows}×${cols} is too many visual tokens (accepted: at most ${L.maxCells})`);
+  if (rows * cols > L.maxCells)
+    throw new SessionError(path, `${rows}×${cols} is too many visual tokens (accepted: at most ${L.maxCells})`);
   return { rows, cols };
 }
 
@@ -243,14 +268,19 @@ function readFloats(v: unknown, path: string, lengths: number[]): Float32Array {
 
 function readStep(v: unknown, path: string, n: number, budget: { floats: number }): StepRecord {
   const o = obj(v, path);
-  const layers = capped(o.layers, `${path}.layers`, L.maxLayers, 'layers').map((l, i) => bounded(l, `${path}.layers[${i}]`, 0, L.maxLayerId));
+  const layers = capped(o.layers, `${path}.layers`, L.maxLayers, 'layers').map((l, i) =>
+    bounded(l, `${path}.layers[${i}]`, 0, L.maxLayerId),
+  );
   const heads = bounded(o.heads, `${path}.heads`, 0, L.maxHeads);
   const stepN = int(o.n, `${path}.n`);
   if (stepN !== n) throw new SessionError(`${path}.n`, `${stepN} does not match the prompt grid (${n} cells)`);
   const lh = layers.length * heads;
   budget.floats += lh * (n + 2);
   if (budget.floats > L.maxFloats) {
-    throw new SessionError(path, `the session's attention exceeds ${L.maxFloats.toLocaleString('en')} values (the most a tab can hold here)`);
+    throw new SessionError(
+      path,
+      `the session's attention exceeds ${L.maxFloats.toLocaleString('en')} values (the most a tab can hold here)`,
+    );
   }
   return {
     index: int(o.index, `${path}.index`),
@@ -266,11 +296,18 @@ function readStep(v: unknown, path: string, n: number, budget: { floats: number 
   };
 }
 
-function readPanel(v: unknown, path: string, image: { width: number; height: number }, budget: { floats: number }): SessionPanel {
+function readPanel(
+  v: unknown,
+  path: string,
+  image: { width: number; height: number },
+  budget: { floats: number },
+): SessionPanel {
   const o = obj(v, path);
   const prompt = readPrompt(o.prompt, `${path}.prompt`, image);
   const n = prompt.grid.rows * prompt.grid.cols;
-  const steps = capped(o.steps, `${path}.steps`, L.maxSteps, 'tokens').map((s, i) => readStep(s, `${path}.steps[${i}]`, n, budget));
+  const steps = capped(o.steps, `${path}.steps`, L.maxSteps, 'tokens').map((s, i) =>
+    readStep(s, `${path}.steps[${i}]`, n, budget),
+  );
   steps.forEach((s, i) => {
     if (i === 0) return;
     if (s.index <= steps[i - 1].index) {
@@ -279,7 +316,8 @@ function readPanel(v: unknown, path: string, image: { width: number; height: num
     if (s.layers.join() !== steps[0].layers.join()) {
       throw new SessionError(`${path}.steps[${i}].layers`, `[${s.layers}] differs from step 0's [${steps[0].layers}]`);
     }
-    if (s.heads !== steps[0].heads) throw new SessionError(`${path}.steps[${i}].heads`, `${s.heads} differs from step 0's ${steps[0].heads}`);
+    if (s.heads !== steps[0].heads)
+      throw new SessionError(`${path}.steps[${i}].heads`, `${s.heads} differs from step 0's ${steps[0].heads}`);
   });
   const summary = opt(o.summary, `${path}.summary`, readSummary);
   return {

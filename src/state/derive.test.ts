@@ -9,7 +9,18 @@ import { createNodeEngine } from '../engine/node.ts';
 import { headMap, meanMaps } from '../core/aggregate.ts';
 import { gridFor } from '../core/geometry.ts';
 import type { SessionPanel } from '../session/types.ts';
-import { hasAttention, panelCache, panelGrid, panelLayer, panelMap, panelReward, panelSelection, shownMap, targetsFor, viewTokens } from './derive.ts';
+import {
+  hasAttention,
+  panelCache,
+  panelGrid,
+  panelLayer,
+  panelMap,
+  panelReward,
+  panelSelection,
+  shownMap,
+  targetsFor,
+  viewTokens,
+} from './derive.ts';
 import { computeReward, selectTopEntropy } from '../core/reward.ts';
 import { createCommands } from './effects.ts';
 import { createLensStore } from './store.ts';
@@ -17,7 +28,12 @@ import { LAST_LAYER } from './slices/view.ts';
 import { readPngSize } from '../../lab/testutils/record-session.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SAMPLE = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string }[])[1];
+const SAMPLE = (
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as {
+    image: string;
+    question: string;
+  }[]
+)[1];
 let panel: SessionPanel;
 let size: { width: number; height: number };
 
@@ -25,7 +41,11 @@ beforeAll(async () => {
   const store = createLensStore();
   const file = path.join(ROOT, 'public/samples', SAMPLE.image);
   size = readPngSize(fs.readFileSync(file));
-  store.getState().setImage({ name: SAMPLE.image, ...size, dataUrl: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}` });
+  store.getState().setImage({
+    name: SAMPLE.image,
+    ...size,
+    dataUrl: `data:image/png;base64,${fs.readFileSync(file).toString('base64')}`,
+  });
   store.getState().setQuestion(SAMPLE.question);
   await createCommands(createNodeEngine(), store).run();
   panel = store.getState().runs.trained.panel!;
@@ -46,7 +66,9 @@ describe('derive on real output', () => {
     const last = panelLayer(panel, { layer: LAST_LAYER });
     expect(last).toBe(layers.at(-1));
     const s2 = panel.steps[2];
-    expect(panelMap(panel, 2, last, { kind: 'max' }, null)).toEqual(headMap(s2.attention, s2.layers, s2.heads, s2.n, last, { kind: 'max' }));
+    expect(panelMap(panel, 2, last, { kind: 'max' }, null)).toEqual(
+      headMap(s2.attention, s2.layers, s2.heads, s2.n, last, { kind: 'max' }),
+    );
     const all = panel.steps.map((s) => headMap(s.attention, s.layers, s.heads, s.n, last, { kind: 'mean' }));
     expect(panelMap(panel, 'all', last, { kind: 'mean' }, null)).toEqual(meanMaps(all));
     expect(panelMap(panel, 'selected', last, { kind: 'mean' }, [0, 3])).toEqual(meanMaps(all, [0, 3]));
@@ -54,7 +76,9 @@ describe('derive on real output', () => {
 
   it('a head the panel lacks falls back to the head mean instead of failing', () => {
     const last = panel.steps[0].layers.at(-1)!;
-    expect(panelMap(panel, 0, last, { kind: 'head', head: 99 }, null)).toEqual(panelMap(panel, 0, last, { kind: 'mean' }, null));
+    expect(panelMap(panel, 0, last, { kind: 'head', head: 99 }, null)).toEqual(
+      panelMap(panel, 0, last, { kind: 'mean' }, null),
+    );
   });
 
   it('view tokens: one (clamped), all, or the selection', () => {

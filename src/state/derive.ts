@@ -81,16 +81,29 @@ export function panelCache(steps: readonly StepRecord[]): RewardCache | null {
  * The SAYO reward of a panel at `layer` for the targets (head mean, top-30 % entropy, the given alignment), from the
  * panel's cache; null without data. perToken and selected index the tokens the alignment scores.
  */
-export function panelReward(panel: SessionPanel, layer: number, targets: Int32Array | null, alignment?: Alignment): RewardResult | null {
+export function panelReward(
+  panel: SessionPanel,
+  layer: number,
+  targets: Int32Array | null,
+  alignment?: Alignment,
+): RewardResult | null {
   if (!targets || targets.length === 0 || !hasAttention(panel)) return null;
   const cache = panelCache(panel.steps)!;
-  return cache.reward(targets, panel.steps.map((s) => s.entropy), { layer: layerIndex(panel.steps[0].layers, layer), alignment });
+  return cache.reward(
+    targets,
+    panel.steps.map((s) => s.entropy),
+    { layer: layerIndex(panel.steps[0].layers, layer), alignment },
+  );
 }
 
 /** The top-30 % entropy tokens r_v counts under an alignment (ascending token indices; none without steps). */
 export function panelSelection(panel: SessionPanel, alignment?: Alignment): number[] {
   if (panel.steps.length === 0) return [];
-  const { entropy } = alignTokens(panel.steps, panel.steps.map((s) => s.entropy), alignment);
+  const { entropy } = alignTokens(
+    panel.steps,
+    panel.steps.map((s) => s.entropy),
+    alignment,
+  );
   return entropy.length ? selectTopEntropy(entropy) : [];
 }
 
@@ -121,7 +134,8 @@ export function panelMap(
   if (!hasAttention(panel)) return null;
   const steps = panel.steps;
   // A head the panel does not have (e.g. from a URL or another checkpoint) shows the head mean instead.
-  const mode: HeadMode = head.kind === 'head' && !(head.head >= 0 && head.head < steps[0].heads) ? { kind: 'mean' } : head;
+  const mode: HeadMode =
+    head.kind === 'head' && !(head.head >= 0 && head.head < steps[0].heads) ? { kind: 'mean' } : head;
   const one = (s: StepRecord) => headMap(s.attention, s.layers, s.heads, s.n, layer, mode);
   if (typeof token === 'number') {
     const step = steps[Math.min(token, steps.length - 1)];

@@ -15,7 +15,10 @@ import type { Box } from '../core/geometry.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SAMPLES = JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as {
-  id: string; image: string; question: string; boxes: Box[];
+  id: string;
+  image: string;
+  question: string;
+  boxes: Box[];
 }[];
 const S = SAMPLES[0];
 const DATA_URL = `data:image/png;base64,${fs.readFileSync(path.join(ROOT, 'public/samples', S.image)).toString('base64')}`;
@@ -24,7 +27,11 @@ const engine = createNodeEngine();
 
 function freshStore() {
   const store = createLensStore();
-  store.getState().setImage({ name: S.image, ...readPngSize(fs.readFileSync(path.join(ROOT, 'public/samples', S.image))), dataUrl: DATA_URL });
+  store.getState().setImage({
+    name: S.image,
+    ...readPngSize(fs.readFileSync(path.join(ROOT, 'public/samples', S.image))),
+    dataUrl: DATA_URL,
+  });
   store.getState().setQuestion(S.question);
   store.getState().setBoxes(S.boxes);
   return store;
@@ -34,7 +41,8 @@ describe('commands on the real engine', () => {
   it('decodes a data URL to the exact file bytes', () => {
     const img = dataUrlToImage(DATA_URL);
     expect(img.kind).toBe('encoded');
-    if (img.kind === 'encoded') expect(Buffer.from(img.bytes).equals(fs.readFileSync(path.join(ROOT, 'public/samples', S.image)))).toBe(true);
+    if (img.kind === 'encoded')
+      expect(Buffer.from(img.bytes).equals(fs.readFileSync(path.join(ROOT, 'public/samples', S.image)))).toBe(true);
   });
 
   it('runs both models, streaming steps into both panels, and scores the stored steps', async () => {

@@ -9,7 +9,14 @@ import { createCommands, type LensCommands } from './commands/index.ts';
 import { keepSession, restoreSession } from './keep.ts';
 import type { LensStore } from './store.ts';
 
-export { createCommands, dataUrlToImage, describeError, MAX_NEW_TOKENS, stepBatcher, type LensCommands } from './commands/index.ts';
+export {
+  createCommands,
+  dataUrlToImage,
+  describeError,
+  MAX_NEW_TOKENS,
+  stepBatcher,
+  type LensCommands,
+} from './commands/index.ts';
 
 /** Where the registry is served (vite serves the repo's models/ folder at /models). */
 export const REGISTRY_URL = 'models/registry.json';
@@ -58,8 +65,7 @@ export function startEffects(engine: AttentionEngine, store: LensStore): { comma
     if (s.backend !== prev.backend) {
       keepBackendInUrl(s.backend);
       void commands.switchBackend();
-    }
-    else if (s.pair !== prev.pair) void commands.loadPair();
+    } else if (s.pair !== prev.pair) void commands.loadPair();
   });
   return {
     commands,

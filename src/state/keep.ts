@@ -15,7 +15,8 @@ export const SAVE_DELAY_MS = 400;
 /** Milliseconds of quiet before the URL follows the view (history.replaceState is slow while scrubbing tokens). */
 export const URL_DELAY_MS = 250;
 
-const running = (s: LensState) => [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].some((r) => r.status === 'running');
+const running = (s: LensState) =>
+  [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].some((r) => r.status === 'running');
 
 /**
  * Restores the kept session and the URL's view (URL wins for the view, checked against the panels). Reports a broken
@@ -49,14 +50,19 @@ export function applyViewSearch(store: LensStore, search: string): void {
   const s = store.getState();
   const { values, rejected } = readViewSearch(search);
   const asked: ViewState = { ...s.view, ...values };
-  const panels = [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].flatMap((r) => (r.panel ? [r.panel] : []));
+  const panels = [s.runs.base, s.runs.trained, s.cross.base, s.cross.trained].flatMap((r) =>
+    r.panel ? [r.panel] : [],
+  );
   const checked = viewForPanels(asked, panels);
   // "The last layer" (no layer in the URL) stays symbolic; only a layer the URL names is checked.
-  const view = panels.some((p) => p.steps.length) ? { ...checked, layer: asked.layer < 0 ? asked.layer : checked.layer } : asked;
+  const view = panels.some((p) => p.steps.length)
+    ? { ...checked, layer: asked.layer < 0 ? asked.layer : checked.layer }
+    : asked;
   const notes = rejected.map(({ param, value }) => `${param}=${value} is not a valid value (the default is used)`);
   for (const key of ['layer', 'token', 'head'] as const) {
     if (values[key] === undefined || asParam(view, key) === asParam(asked, key)) continue;
-    const what = key === 'layer' ? 'not a captured layer' : key === 'token' ? 'beyond the answers' : 'not a captured head';
+    const what =
+      key === 'layer' ? 'not a captured layer' : key === 'token' ? 'beyond the answers' : 'not a captured head';
     notes.push(`${key}=${asParam(asked, key)} is ${what} (showing ${key} ${asParam(view, key)})`);
   }
   s.setView(view);
@@ -91,8 +97,12 @@ export function keepSession(store: LensStore): () => void {
       urlTimer = setTimeout(syncUrl, URL_DELAY_MS);
     }
     const changed =
-      s.image !== prev.image || s.question !== prev.question || s.boxes !== prev.boxes || s.view !== prev.view ||
-      s.runs !== prev.runs || s.cross !== prev.cross;
+      s.image !== prev.image ||
+      s.question !== prev.question ||
+      s.boxes !== prev.boxes ||
+      s.view !== prev.view ||
+      s.runs !== prev.runs ||
+      s.cross !== prev.cross;
     if (!changed) return;
     // While streaming, a pending save is not pushed back by the next token (a debounce would never fire).
     if (running(s) && timer !== undefined) return;

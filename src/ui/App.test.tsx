@@ -23,7 +23,13 @@ import { CommandsContext } from './commands.tsx';
 import { importSessionFile } from './ExportBar.tsx';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const S = (JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as { image: string; question: string; boxes: Box[] }[])[0];
+const S = (
+  JSON.parse(fs.readFileSync(path.join(ROOT, 'public/samples/samples.json'), 'utf8')) as {
+    image: string;
+    question: string;
+    boxes: Box[];
+  }[]
+)[0];
 
 function renderApp() {
   return render(
@@ -38,7 +44,11 @@ const ra = (side: string) => Number(screen.getByTestId(`reward-${side}`).getAttr
 
 /** Real output: the SAYO-mini pair run in plain Node by the app's own commands (see lab/testutils/record-session.ts). */
 function recordedSession(): string {
-  return execFileSync('npx', ['tsx', path.join(ROOT, 'lab/testutils/record-session.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  return execFileSync('npx', ['tsx', path.join(ROOT, 'lab/testutils/record-session.ts'), '0'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
 }
 
 beforeAll(() => {
@@ -63,8 +73,14 @@ describe('App over real SAYO-mini output', () => {
     for (const side of ['base', 'trained'] as const) {
       const steps = useLens.getState().runs[side].panel!.steps;
       // Shown as text: special tokens (<|im_end|>) hidden; the token strip keeps every token.
-      expect(screen.getByTestId(`answer-${side}`).textContent).toBe(steps.map((t) => t.text).join('').replace(/<\|[^|]*\|>/g, ''));
-      for (let i = 0; i < steps.length; i++) expect(screen.getByTestId(`token-${side}-${i}`).textContent).toBe(steps[i].text);
+      expect(screen.getByTestId(`answer-${side}`).textContent).toBe(
+        steps
+          .map((t) => t.text)
+          .join('')
+          .replace(/<\|[^|]*\|>/g, ''),
+      );
+      for (let i = 0; i < steps.length; i++)
+        expect(screen.getByTestId(`token-${side}-${i}`).textContent).toBe(steps[i].text);
       expect(screen.queryByTestId(`token-${side}-${steps.length}`)).toBeNull();
     }
   });
@@ -105,7 +121,9 @@ describe('App over real SAYO-mini output', () => {
     expect(useLens.getState().boxes).toEqual(S.boxes);
     expect(rv('base')).toBeCloseTo(before, 12);
     // The same regions are in both panels.
-    expect(screen.getByTestId('region-layer-trained').getAttribute('data-boxes')).toBe(layer.getAttribute('data-boxes'));
+    expect(screen.getByTestId('region-layer-trained').getAttribute('data-boxes')).toBe(
+      layer.getAttribute('data-boxes'),
+    );
   });
 
   it('the alignment switch re-scores both panels from the cache: the figures equal computeReward on the raw rows', () => {
@@ -128,7 +146,9 @@ describe('App over real SAYO-mini output', () => {
     for (const side of ['base', 'trained'] as const) {
       const input = raw(side, 'input');
       expect(screen.getByTestId(`reward-${side}`).getAttribute('data-alignment')).toBe('input');
-      expect(screen.getByTestId(`alignment-${side}`).textContent).toMatch(/alignment input: tokens 0…\d+ scored, token t with row t \+ 1/);
+      expect(screen.getByTestId(`alignment-${side}`).textContent).toMatch(
+        /alignment input: tokens 0…\d+ scored, token t with row t \+ 1/,
+      );
       expect(rv(side)).toBeCloseTo(input.r_v, 10);
       expect(input.r_v).not.toBeCloseTo(raw(side, 'produced').r_v, 6);
       for (const i of input.selected) expect(screen.getByTestId(`token-${side}-${i}`).className).toContain('counts');
@@ -148,7 +168,17 @@ describe('App over real SAYO-mini output', () => {
     const s = useLens.getState();
     const panel = s.runs.base.panel!;
     const hostile = '<img src=x onerror="window.__pwned=1"><b>bold</b>';
-    act(() => useLens.setState({ runs: { ...s.runs, base: { ...s.runs.base, panel: { ...panel, steps: panel.steps.map((t, i) => (i === 0 ? { ...t, text: hostile } : t)) } } } }));
+    act(() =>
+      useLens.setState({
+        runs: {
+          ...s.runs,
+          base: {
+            ...s.runs.base,
+            panel: { ...panel, steps: panel.steps.map((t, i) => (i === 0 ? { ...t, text: hostile } : t)) },
+          },
+        },
+      }),
+    );
     renderApp();
     const answer = screen.getByTestId('answer-base');
     expect(answer.querySelector('img, b')).toBeNull();
@@ -183,9 +213,16 @@ describe('App over real SAYO-mini output', () => {
   it('a broken session file shows a message and keeps everything on screen', async () => {
     renderApp();
     const before = useLens.getState();
-    const ok = await act(() => importSessionFile(new Blob(['{"format":"sayo-lens-session","version":1,"question":3}'])));
+    const ok = await act(() =>
+      importSessionFile(new Blob(['{"format":"sayo-lens-session","version":1,"question":3}'])),
+    );
     expect(ok).toBe(false);
-    expect(screen.getAllByTestId('error').map((e) => e.textContent).join(' ')).toMatch(/session file cannot be opened/);
+    expect(
+      screen
+        .getAllByTestId('error')
+        .map((e) => e.textContent)
+        .join(' '),
+    ).toMatch(/session file cannot be opened/);
     const after = useLens.getState();
     expect(after.image).toBe(before.image);
     expect(after.runs).toBe(before.runs);

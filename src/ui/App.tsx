@@ -24,7 +24,9 @@ export function App() {
     <div className="app">
       <header className="top">
         <h1>SAYO Lens</h1>
-        <p className="tagline">Where each generated token looked, scored by the SAYO region reward — base vs trained.</p>
+        <p className="tagline">
+          Where each generated token looked, scored by the SAYO region reward — base vs trained.
+        </p>
         <ModelPair />
       </header>
       <main>

@@ -8,7 +8,15 @@ import { useEffect, useRef } from 'react';
  * Re-renders the chart whenever `render` changes (memoise it on the chart's inputs). `render` receives the element it
  * returned last time: a chart that can update it in place returns that same element, which is then left where it is.
  */
-export function Chart({ render, className, testId }: { render: (previous: Element | null) => Element | null; className?: string; testId?: string }) {
+export function Chart({
+  render,
+  className,
+  testId,
+}: {
+  render: (previous: Element | null) => Element | null;
+  className?: string;
+  testId?: string;
+}) {
   const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     const previous = host.current?.firstElementChild ?? null;

@@ -26,7 +26,9 @@ describe('ErrorBoundary', () => {
         <Fragile />
       </ErrorBoundary>,
     );
-    expect(screen.getByTestId('view-error').textContent).toMatch(/Part of the view failed to draw \(TypeError: .*\)\. Your session .* is kept\./);
+    expect(screen.getByTestId('view-error').textContent).toMatch(
+      /Part of the view failed to draw \(TypeError: .*\)\. Your session .* is kept\./,
+    );
     expect(caught).toHaveLength(1);
     expect(useLens.getState().question).toBe('What colour is the cup?');
     broken = false;

@@ -10,7 +10,10 @@ interface State {
 }
 
 /** Catches render errors of its children; `onError` is told about each one (default: console.error). */
-export class ErrorBoundary extends Component<{ children: ReactNode; onError?: (error: Error, info: ErrorInfo) => void }, State> {
+export class ErrorBoundary extends Component<
+  { children: ReactNode; onError?: (error: Error, info: ErrorInfo) => void },
+  State
+> {
   state: State = { error: null };
 
   static getDerivedStateFromError(error: unknown): State {

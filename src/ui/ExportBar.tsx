@@ -36,7 +36,9 @@ export async function importSessionFile(file: Blob): Promise<boolean> {
 
 /** The export / import bar. */
 export function ExportBar() {
-  const hasPanels = useLens((s) => !!(s.runs.base.panel || s.runs.trained.panel || s.cross.base.panel || s.cross.trained.panel));
+  const hasPanels = useLens(
+    (s) => !!(s.runs.base.panel || s.runs.trained.panel || s.cross.base.panel || s.cross.trained.panel),
+  );
   const hasImage = useLens((s) => !!s.image);
   const [side, setSide] = useState<Side>('base');
   const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
@@ -68,7 +70,11 @@ export function ExportBar() {
         disabled={!hasImage}
         onClick={() => {
           const session = buildSession(useLens.getState());
-          if (session) download(new Blob([serializeSession(session)], { type: 'application/json' }), `sayo-lens-session-${stamp()}.json`);
+          if (session)
+            download(
+              new Blob([serializeSession(session)], { type: 'application/json' }),
+              `sayo-lens-session-${stamp()}.json`,
+            );
         }}
       >
         Export session JSON

@@ -44,7 +44,12 @@ export function ViewControls() {
   const { setView, setCompare, setMultiples, setAlignment } = useLens.getState();
   const shape = useShape();
   const layers = shape.layers ? shape.layers.split(',').map(Number) : [];
-  const tokenLabel = typeof view.token === 'number' ? `token ${view.token} of each answer` : view.token === 'all' ? 'all tokens' : 'top-30 % entropy';
+  const tokenLabel =
+    typeof view.token === 'number'
+      ? `token ${view.token} of each answer`
+      : view.token === 'all'
+        ? 'all tokens'
+        : 'top-30 % entropy';
   return (
     <div className="controls" role="group" aria-label="View">
       <span className="picked" data-testid="picked-token">
@@ -52,10 +57,18 @@ export function ViewControls() {
       </span>
       <label>
         Compare
-        <select value={compare} onChange={(e) => setCompare(e.currentTarget.value as CompareMode)} data-testid="compare-mode">
+        <select
+          value={compare}
+          onChange={(e) => setCompare(e.currentTarget.value as CompareMode)}
+          data-testid="compare-mode"
+        >
           <option value="own">each model's own answer</option>
-          <option value="base-answer" disabled={!hasCross}>base's answer under both</option>
-          <option value="trained-answer" disabled={!hasCross}>trained's answer under both</option>
+          <option value="base-answer" disabled={!hasCross}>
+            base's answer under both
+          </option>
+          <option value="trained-answer" disabled={!hasCross}>
+            trained's answer under both
+          </option>
         </select>
       </label>
       {/* Why two options are greyed out, beside the menu (inside it, the longer options would widen it past a phone). */}
@@ -66,7 +79,11 @@ export function ViewControls() {
       )}
       <label>
         Layer
-        <select value={view.layer} onChange={(e) => setView({ layer: Number(e.currentTarget.value) })} data-testid="layer-select">
+        <select
+          value={view.layer}
+          onChange={(e) => setView({ layer: Number(e.currentTarget.value) })}
+          data-testid="layer-select"
+        >
           <option value={LAST_LAYER}>last{layers.length ? ` (${layers[layers.length - 1]})` : ''}</option>
           {layers.map((l) => (
             <option key={l} value={l}>
@@ -77,7 +94,11 @@ export function ViewControls() {
       </label>
       <label>
         Reward rows
-        <select value={alignment} onChange={(e) => setAlignment(e.currentTarget.value as Alignment)} data-testid="alignment-select">
+        <select
+          value={alignment}
+          onChange={(e) => setAlignment(e.currentTarget.value as Alignment)}
+          data-testid="alignment-select"
+        >
           {ALIGNMENTS.map((a) => (
             <option key={a} value={a}>
               {a}: {ALIGNMENT_LABEL[a]}
@@ -87,7 +108,11 @@ export function ViewControls() {
       </label>
       <label>
         Heads
-        <select value={headValue(view.head)} onChange={(e) => setView({ head: parseHead(e.currentTarget.value) })} data-testid="head-select">
+        <select
+          value={headValue(view.head)}
+          onChange={(e) => setView({ head: parseHead(e.currentTarget.value) })}
+          data-testid="head-select"
+        >
           <option value="mean">mean</option>
           <option value="max">max</option>
           {Array.from({ length: shape.heads }, (_, h) => (
@@ -99,7 +124,11 @@ export function ViewControls() {
       </label>
       <label>
         Scale
-        <select value={view.norm} onChange={(e) => setView({ norm: e.currentTarget.value as NormMode })} data-testid="norm-select">
+        <select
+          value={view.norm}
+          onChange={(e) => setView({ norm: e.currentTarget.value as NormMode })}
+          data-testid="norm-select"
+        >
           <option value="shared">÷ shared max</option>
           <option value="raw">raw probability</option>
           <option value="image">share of image</option>
@@ -125,7 +154,8 @@ export function ViewControls() {
         </select>
       </label>
       <label>
-        <input type="checkbox" checked={multiples} onChange={(e) => setMultiples(e.currentTarget.checked)} /> per-head maps
+        <input type="checkbox" checked={multiples} onChange={(e) => setMultiples(e.currentTarget.checked)} /> per-head
+        maps
       </label>
     </div>
   );

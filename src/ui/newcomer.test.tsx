@@ -34,7 +34,11 @@ function renderApp() {
 let recorded: LensSession;
 
 beforeAll(() => {
-  const text = execFileSync('npx', ['tsx', path.join(ROOT, 'lab/testutils/record-session.ts'), '0'], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const text = execFileSync('npx', ['tsx', path.join(ROOT, 'lab/testutils/record-session.ts'), '0'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   recorded = parseSession(text);
 });
 
@@ -82,7 +86,14 @@ describe('panels without tokens still show the image and the region layer', () =
   });
 
   it('a run stopped before its first token', () => {
-    load({ ...recorded, panels: recorded.panels.map((p) => ({ ...p, steps: [], summary: { ...p.summary!, stoppedBy: 'cancel', tokens: 0, text: '' } })) });
+    load({
+      ...recorded,
+      panels: recorded.panels.map((p) => ({
+        ...p,
+        steps: [],
+        summary: { ...p.summary!, stoppedBy: 'cancel', tokens: 0, text: '' },
+      })),
+    });
     renderApp();
     expect(screen.getByTestId('status-trained').textContent).toMatch(/stopped/);
     expect(screen.getByTestId('region-layer')).toBeTruthy();
@@ -98,7 +109,8 @@ describe('arrow keys and the panel header agree on the picked token', () => {
     renderApp();
     fireEvent.click(screen.getByTestId('token-trained-2'));
     fireEvent.mouseEnter(screen.getByTestId('token-trained-0'));
-    for (const side of ['base', 'trained']) expect(screen.getByTestId(`picked-${side}`).textContent).not.toContain('ends at');
+    for (const side of ['base', 'trained'])
+      expect(screen.getByTestId(`picked-${side}`).textContent).not.toContain('ends at');
     fireEvent.keyDown(screen.getByRole('listbox', { name: /trained answer tokens/ }), { key: 'ArrowRight' });
     expect(useLens.getState().view.token).toBe(3);
     for (const side of ['base', 'trained']) {
@@ -114,7 +126,9 @@ describe('arrow keys and the panel header agree on the picked token', () => {
     if (steps(short) === steps(long)) return; // equal lengths: nothing to clamp (the other tests still run)
     renderApp();
     fireEvent.click(screen.getByTestId(`token-${long}-${steps(long) - 1}`));
-    expect(screen.getByTestId(`picked-${short}`).textContent).toContain(`this answer ends at #${steps(short) - 1} (picked #${steps(long) - 1})`);
+    expect(screen.getByTestId(`picked-${short}`).textContent).toContain(
+      `this answer ends at #${steps(short) - 1} (picked #${steps(long) - 1})`,
+    );
   });
 });
 
@@ -153,7 +167,8 @@ describe('the controls say what they wait for', () => {
     act(() => {
       const s = useLens.getState();
       s.setModelLoading('base');
-      for (const file of ['config.json', 'decoder_model_merged.onnx']) s.setFileProgress('base', { file, loaded: 10, total: 10, done: true });
+      for (const file of ['config.json', 'decoder_model_merged.onnx'])
+        s.setFileProgress('base', { file, loaded: 10, total: 10, done: true });
     });
     renderApp();
     const line = screen.getByTestId('model-status-base').textContent!;

@@ -8,7 +8,8 @@ import { divergingScale, type ColorScale } from './charts/scale.ts';
 /** A diverging scale centred on 0.5 spanning ±max |R_a − 0.5| of the values (at least ±0.001). */
 export function raScale(values: readonly ArrayLike<number>[]): ColorScale {
   let m = 1e-3;
-  for (const vs of values) for (let i = 0; i < vs.length; i++) if (Number.isFinite(vs[i])) m = Math.max(m, Math.abs(vs[i] - 0.5));
+  for (const vs of values)
+    for (let i = 0; i < vs.length; i++) if (Number.isFinite(vs[i])) m = Math.max(m, Math.abs(vs[i] - 0.5));
   const base = divergingScale([Float32Array.of(m)], 'R_a (0.5 = no preference for the region)');
   return { ...base, domain: [0.5 - m, 0.5 + m] };
 }

@@ -15,12 +15,17 @@ export const NEAR_VIEWPORT = '50%';
  * the viewport (or before it is observed, or without IntersectionObserver); while it is farther away, the value it
  * had when last near, unless `isUpdate(kept, value)` says the new value is not just an update of that one.
  */
-export function useWhileVisible<T>(value: T, isUpdate: (kept: T, value: T) => boolean): [(el: Element | null) => void, T] {
+export function useWhileVisible<T>(
+  value: T,
+  isUpdate: (kept: T, value: T) => boolean,
+): [(el: Element | null) => void, T] {
   const [el, setEl] = useState<Element | null>(null);
   const [near, setNear] = useState(true);
   useEffect(() => {
     if (!el || typeof IntersectionObserver === 'undefined') return;
-    const io = new IntersectionObserver((entries) => setNear(entries[entries.length - 1].isIntersecting), { rootMargin: `${NEAR_VIEWPORT} 0px` });
+    const io = new IntersectionObserver((entries) => setNear(entries[entries.length - 1].isIntersecting), {
+      rootMargin: `${NEAR_VIEWPORT} 0px`,
+    });
     io.observe(el);
     return () => {
       io.disconnect();

@@ -27,7 +27,12 @@ export function useWidth(ref: RefObject<HTMLElement | null>, fallback: number): 
  * A heatmap's width: all of `available`, but not so wide that the image is taller than `maxHeight` (the reward
  * above it and the sparkline below stay near it), and at least `min`.
  */
-export function fitWidth(available: number, image: { width: number; height: number }, maxHeight: number, min = 160): number {
+export function fitWidth(
+  available: number,
+  image: { width: number; height: number },
+  maxHeight: number,
+  min = 160,
+): number {
   const byHeight = (maxHeight * image.width) / Math.max(1, image.height);
   return Math.max(min, Math.floor(Math.min(available, byHeight)));
 }

@@ -1,4 +1,5 @@
 """Shared pieces of the pipeline stages: seeding, the project tokenizer, logging, JSON output."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ TOKENIZER_CORPUS_SIZE = 20000
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
-    np.random.seed(seed % (2 ** 32))
+    np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
 
 

@@ -20,6 +20,7 @@ Structural problems (a file that is not the format) raise ConversionError naming
 records that are well-formed but unusable (no object id, an id missing from the scene graph, no box, a box outside
 its image, a missing image) are skipped and counted by reason in the returned report.
 """
+
 from __future__ import annotations
 
 import io
@@ -98,8 +99,9 @@ def _rel(image: Path, out_dir: Path) -> str:
     return os.path.relpath(image.resolve(), out_dir.resolve())
 
 
-def convert_gqa(questions_file, scene_graphs_file, images_dir, out_dir, *, limit: int | None = None,
-                seed: int = 0) -> tuple[list[dict], Report]:
+def convert_gqa(
+    questions_file, scene_graphs_file, images_dir, out_dir, *, limit: int | None = None, seed: int = 0
+) -> tuple[list[dict], Report]:
     """GQA questions + scene graphs → records (image paths relative to out_dir). `limit`: a seeded sample of that
     many questions (in the questions file's order otherwise)."""
     qf, sf, images_dir, out_dir = Path(questions_file), Path(scene_graphs_file), Path(images_dir), Path(out_dir)
@@ -153,8 +155,16 @@ def convert_gqa(questions_file, scene_graphs_file, images_dir, out_dir, *, limit
         if not img.exists():
             rep.skipped["image file not found"] += 1
             continue
-        out.append({"image": _rel(img, out_dir), "question": question, "answer": answer, "boxes": [box],
-                    "source": "gqa", "id": str(qid)})
+        out.append(
+            {
+                "image": _rel(img, out_dir),
+                "question": question,
+                "answer": answer,
+                "boxes": [box],
+                "source": "gqa",
+                "id": str(qid),
+            }
+        )
     if limit is not None and len(out) > limit:
         out = random.Random(seed).sample(out, limit)
     rep.written = len(out)
@@ -174,7 +184,7 @@ def _first_box(v, where: str):
         cols = [v[k].tolist() if hasattr(v[k], "tolist") else v[k] for k in ("x1", "y1", "x2", "y2")]
         if any(c is None for c in cols):
             return None
-        if not all(isinstance(c, list) for c in cols):   # a single box stored as scalars
+        if not all(isinstance(c, list) for c in cols):  # a single box stored as scalars
             return [_num(c, f"{where}.{k}") for c, k in zip(cols, ("x1", "y1", "x2", "y2"))]
         if len({len(c) for c in cols}) != 1:
             raise ConversionError(f"{where}: x1, y1, x2, y2 have different lengths")
@@ -207,17 +217,28 @@ def _pick(columns, wanted, candidates, path, what):
     for c in candidates:
         if c in columns:
             return c
-    raise ConversionError(f"{path}: no {what} column (looked for {', '.join(candidates)}); columns: {', '.join(columns)}")
+    raise ConversionError(
+        f"{path}: no {what} column (looked for {', '.join(candidates)}); columns: {', '.join(columns)}"
+    )
 
 
-def convert_refocus(parquet_files, out_dir, *, images_dir=None, fraction: float | None = None, seed: int = 42,
-                    limit: int | None = None, question_column=None, answer_column=None,
-                    image_column=None) -> tuple[list[dict], Report]:
+def convert_refocus(
+    parquet_files,
+    out_dir,
+    *,
+    images_dir=None,
+    fraction: float | None = None,
+    seed: int = 42,
+    limit: int | None = None,
+    question_column=None,
+    answer_column=None,
+    image_column=None,
+) -> tuple[list[dict], Report]:
     """ReFocus parquet split(s) → records. `fraction`: SAYO's subset, `datasets`' train_test_split(test_size=fraction,
     seed=42)["test"] of the rows. Embedded images are written to `<out_dir>/refocus-images/`."""
     try:
         import pyarrow.parquet as pq
-    except ImportError:   # pragma: no cover - pyarrow is pinned (datasets needs it)
+    except ImportError:  # pragma: no cover - pyarrow is pinned (datasets needs it)
         raise ConversionError("reading ReFocus needs pyarrow (pip install pyarrow)") from None
     out_dir = Path(out_dir)
     files = [Path(p) for p in ([parquet_files] if isinstance(parquet_files, (str, Path)) else parquet_files)]
@@ -240,8 +261,10 @@ def convert_refocus(parquet_files, out_dir, *, images_dir=None, fraction: float 
             rows.append((f, i, r, qc, ac, ic))
     if fraction is not None and 0 < fraction < 1:
         import datasets
-        idx = datasets.Dataset.from_dict({"i": list(range(len(rows)))}) \
-            .train_test_split(test_size=fraction, seed=seed)["test"]["i"]
+
+        idx = datasets.Dataset.from_dict({"i": list(range(len(rows)))}).train_test_split(test_size=fraction, seed=seed)[
+            "test"
+        ]["i"]
         rows = [rows[i] for i in idx]
     img_out = out_dir / "refocus-images"
     out = []
@@ -253,7 +276,7 @@ def convert_refocus(parquet_files, out_dir, *, images_dir=None, fraction: float 
             continue
         question = _str(r[qc], f"{where}: {qc}")
         ans = r[ac]
-        if isinstance(ans, list):       # ChartQA-style label lists
+        if isinstance(ans, list):  # ChartQA-style label lists
             ans = ans[0] if ans else None
         if isinstance(ans, (int, float)) and not isinstance(ans, bool):
             ans = f"{ans:g}"
@@ -266,8 +289,16 @@ def convert_refocus(parquet_files, out_dir, *, images_dir=None, fraction: float 
         if box is None:
             rep.skipped["box of zero area or outside the image"] += 1
             continue
-        out.append({"image": _rel(image, out_dir), "question": question, "answer": answer, "boxes": [box],
-                    "source": "refocus", "id": f"{f.stem}:{i}"})
+        out.append(
+            {
+                "image": _rel(image, out_dir),
+                "question": question,
+                "answer": answer,
+                "boxes": [box],
+                "source": "refocus",
+                "id": f"{f.stem}:{i}",
+            }
+        )
     if limit is not None and len(out) > limit:
         out = random.Random(seed).sample(out, limit)
     rep.written = len(out)
@@ -277,6 +308,7 @@ def convert_refocus(parquet_files, out_dir, *, images_dir=None, fraction: float 
 def _refocus_image(v, where, images_dir, img_out: Path, stem: str):
     """(path of the image file, (width, height)) or (None, None) when a referenced file is missing."""
     from PIL import Image
+
     if isinstance(v, dict) and ("bytes" in v or "path" in v):
         data, ref = v.get("bytes"), v.get("path")
         if data:
@@ -305,8 +337,7 @@ def _refocus_image(v, where, images_dir, img_out: Path, stem: str):
     raise ConversionError(f"{where}: expected an image struct {{bytes, path}} or a path, got {type(v).__name__}")
 
 
-def write_split(records: list[dict], train_path, heldout_path, heldout_size: int, seed: int = 0,
-                base_dir=None) -> dict:
+def write_split(records: list[dict], train_path, heldout_path, heldout_size: int, seed: int = 0, base_dir=None) -> dict:
     """A seeded split of the records into train / held-out JSONL files. The records' image paths are relative to
     `base_dir` (default: the train file's folder); each file gets them relative to its own folder."""
     train_path, heldout_path = Path(train_path), Path(heldout_path)
@@ -336,11 +367,26 @@ def prepare(sources, out_dir, *, seed: int = 0, fetch_root=None) -> tuple[list[d
             raise ConversionError(f"data.prepare: {s.name}: {root} not found (download {s.uri} there first)")
         if s.kind == "gqa_scene_graph":
             split = s.split or "train_all_questions_0"
-            qf = next((p for p in (root / "questions" / f"{split}.json", root / f"{split}.json",
-                                   root / "questions" / "train_all_questions" / f"{split}.json") if p.exists()),
-                      root / "questions" / f"{split}.json")
-            sg = next((p for p in (root / "train_sceneGraphs.json", root / "sceneGraphs" / "train_sceneGraphs.json")
-                       if p.exists()), root / "train_sceneGraphs.json")
+            qf = next(
+                (
+                    p
+                    for p in (
+                        root / "questions" / f"{split}.json",
+                        root / f"{split}.json",
+                        root / "questions" / "train_all_questions" / f"{split}.json",
+                    )
+                    if p.exists()
+                ),
+                root / "questions" / f"{split}.json",
+            )
+            sg = next(
+                (
+                    p
+                    for p in (root / "train_sceneGraphs.json", root / "sceneGraphs" / "train_sceneGraphs.json")
+                    if p.exists()
+                ),
+                root / "train_sceneGraphs.json",
+            )
             r, rep = convert_gqa(qf, sg, root / "images", out_dir, limit=s.n, seed=seed)
         elif s.kind == "refocus_focus_bbox":
             split = s.split or "train"
@@ -350,12 +396,13 @@ def prepare(sources, out_dir, *, seed: int = 0, fetch_root=None) -> tuple[list[d
             r, rep = convert_refocus(files, out_dir, images_dir=root, fraction=s.fraction, limit=s.n)
         elif s.kind == "jsonl":
             from .data import read_jsonl
+
             r = []
             for rec in read_jsonl(root):
                 rec = {k: v for k, v in rec.items() if k != "_image_path"}
                 rec["image"] = _rel(root.parent / rec["image"], out_dir)
                 r.append(rec)
-            r = r[:s.n]
+            r = r[: s.n]
             rep = Report(s.name, written=len(r))
         else:
             raise ConversionError(f"data.prepare: {s.name}: unknown kind {s.kind!r}")

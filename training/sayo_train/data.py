@@ -5,6 +5,7 @@ Record format (one JSON object per line, the same format `sayo eval` reads):
     {"image": "<path relative to the jsonl>", "question": "...", "answer": "...", "boxes": [[x1, y1, x2, y2], ...]}
 Training records also carry "completion" (the SFT target text, without the final <|im_end|>).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 COLORS = {
-    "red": (220, 30, 30), "green": (30, 170, 40), "blue": (30, 60, 220), "yellow": (235, 210, 20),
-    "purple": (140, 40, 170), "orange": (245, 130, 20),
+    "red": (220, 30, 30),
+    "green": (30, 170, 40),
+    "blue": (30, 60, 220),
+    "yellow": (235, 210, 20),
+    "purple": (140, 40, 170),
+    "orange": (245, 130, 20),
 }
 SHAPES = ["circle", "square", "triangle", "diamond"]
 SIZES = ["small", "big"]
@@ -55,8 +60,9 @@ def _draw(d: ImageDraw.ImageDraw, o: Obj):
     elif o.shape == "triangle":
         d.polygon([((x1 + x2) / 2, y1), (x2 - 1, y2 - 1), (x1, y2 - 1)], fill=col)
     else:
-        d.polygon([((x1 + x2) / 2, y1), (x2 - 1, (y1 + y2) / 2), ((x1 + x2) / 2, y2 - 1), (x1, (y1 + y2) / 2)],
-                  fill=col)
+        d.polygon(
+            [((x1 + x2) / 2, y1), (x2 - 1, (y1 + y2) / 2), ((x1 + x2) / 2, y2 - 1), (x1, (y1 + y2) / 2)], fill=col
+        )
 
 
 def snap_side(x: int, snap: int, min_side: int, max_side: int) -> int:
@@ -92,8 +98,10 @@ def make_scene(rng: random.Random, min_side: int, max_side: int, snap: int = 0):
         x1 = rng.randint(0, w - s)
         y1 = rng.randint(0, h - s)
         box = (x1, y1, x1 + s, y1 + s)
-        if any(not (box[2] + 2 <= o.box[0] or o.box[2] + 2 <= box[0] or box[3] + 2 <= o.box[1]
-                    or o.box[3] + 2 <= box[1]) for o in objs):
+        if any(
+            not (box[2] + 2 <= o.box[0] or o.box[2] + 2 <= box[0] or box[3] + 2 <= o.box[1] or o.box[3] + 2 <= box[1])
+            for o in objs
+        ):
             continue
         objs.append(Obj(rng.choice(SHAPES), rng.choice(list(COLORS)), size, box))
     bg = tuple(rng.randint(200, 250) for _ in range(3))
@@ -102,8 +110,9 @@ def make_scene(rng: random.Random, min_side: int, max_side: int, snap: int = 0):
     # faint distractor strokes
     for _ in range(rng.randint(0, 3)):
         g = rng.randint(150, 190)
-        d.line([(rng.randint(0, w), rng.randint(0, h)), (rng.randint(0, w), rng.randint(0, h))], fill=(g, g, g),
-               width=1)
+        d.line(
+            [(rng.randint(0, w), rng.randint(0, h)), (rng.randint(0, w), rng.randint(0, h))], fill=(g, g, g), width=1
+        )
     for o in objs:
         _draw(d, o)
     return img, objs
@@ -121,6 +130,7 @@ def _relation_target(rng, objs):
         if _unique(objs, color=a.color, shape=a.shape) is None:
             continue
         for rel, dirn in RELATIONS.items():
+
             def ok(o):
                 if o is a:
                     return False
@@ -131,6 +141,7 @@ def _relation_target(rng, objs):
                 if dirn == "above":
                     return o.box[3] <= a.box[1] and abs(o.cx - a.cx) < (a.box[2] - a.box[0])
                 return o.box[1] >= a.box[3] and abs(o.cx - a.cx) < (a.box[2] - a.box[0])
+
             hits = [o for o in objs if ok(o)]
             if len(hits) == 1:
                 cands.append((a, rel, hits[0]))
@@ -158,8 +169,7 @@ def make_question(rng: random.Random, objs: list[Obj]):
             hits = [o for o in objs if o.color == c]
             return f"How many {c} objects are there?", str(len(hits)), hits, f"the {c} objects"
         elif kind == "color_of_size_shape":
-            opts = [o for o in objs if _unique(objs, shape=o.shape, size=o.size)
-                    and not _unique(objs, shape=o.shape)]
+            opts = [o for o in objs if _unique(objs, shape=o.shape, size=o.size) and not _unique(objs, shape=o.shape)]
             if opts:
                 o = rng.choice(opts)
                 return f"What color is the {o.size} {o.shape}?", o.color, [o], f"the {o.size} {o.shape}"
@@ -197,9 +207,19 @@ def make_completion(rng: random.Random, question: str, answer: str, desc: str, s
     return f"<answer>{answer}</answer>"
 
 
-def generate(out_dir, n: int, seed: int, min_side: int = 84, max_side: int = 336, name: str = "set.jsonl",
-             image_dir: str = "images", prefix: str = "", with_completion: bool = True,
-             describe_ratio: float = 0.0, snap: int = 0) -> Path:
+def generate(
+    out_dir,
+    n: int,
+    seed: int,
+    min_side: int = 84,
+    max_side: int = 336,
+    name: str = "set.jsonl",
+    image_dir: str = "images",
+    prefix: str = "",
+    with_completion: bool = True,
+    describe_ratio: float = 0.0,
+    snap: int = 0,
+) -> Path:
     """Writes n records (images as PNG) to out_dir/name; deterministic for (n, seed, sizes, snap)."""
     out_dir = Path(out_dir)
     (out_dir / image_dir).mkdir(parents=True, exist_ok=True)
@@ -232,12 +252,60 @@ def generate(out_dir, n: int, seed: int, min_side: int = 84, max_side: int = 336
 def corpus_texts(seed: int = 0, n: int = 20000) -> list[str]:
     """Text the tokenizer must cover with one token per word: prompts, questions, completions (no images drawn)."""
     from .tokenizer import SYSTEM_PROMPT
+
     rng = random.Random(seed)
     texts = [f"system\n{SYSTEM_PROMPT}\nuser\nassistant\n"]
-    words = list(COLORS) + SHAPES + SIZES + list(RELATIONS) + NUMBERS + [str(i) for i in range(10)] + [
-        "yes", "no", "object", "objects", "the", "a", "an", "is", "are", "there", "What", "How", "many", "color",
-        "shape", "Is", "Which", "Looking", "at", "I", "see", "it", "where", "image", "picture", "answer", "left",
-        "right", "of", "in", "this", "and", "with", "to", "on", "Where", "what", "which", "colour", "size", "count"]
+    words = (
+        list(COLORS)
+        + SHAPES
+        + SIZES
+        + list(RELATIONS)
+        + NUMBERS
+        + [str(i) for i in range(10)]
+        + [
+            "yes",
+            "no",
+            "object",
+            "objects",
+            "the",
+            "a",
+            "an",
+            "is",
+            "are",
+            "there",
+            "What",
+            "How",
+            "many",
+            "color",
+            "shape",
+            "Is",
+            "Which",
+            "Looking",
+            "at",
+            "I",
+            "see",
+            "it",
+            "where",
+            "image",
+            "picture",
+            "answer",
+            "left",
+            "right",
+            "of",
+            "in",
+            "this",
+            "and",
+            "with",
+            "to",
+            "on",
+            "Where",
+            "what",
+            "which",
+            "colour",
+            "size",
+            "count",
+        ]
+    )
     texts.append(" ".join(words))
     texts.append(" ".join(w.capitalize() for w in words))
     texts.append(DESCRIBE_QUESTION + " big red circle, small blue square")
@@ -285,8 +353,11 @@ def read_jsonl(path, require_completion: bool = False) -> list[dict]:
         if not rec["boxes"]:
             raise DatasetError(f"{where}: field 'boxes' is empty")
         for bi, b in enumerate(rec["boxes"]):
-            if (not isinstance(b, list) or len(b) != 4
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)):
+            if (
+                not isinstance(b, list)
+                or len(b) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in b)
+            ):
                 raise DatasetError(f"{where}: boxes[{bi}] must be [x1, y1, x2, y2] numbers")
             if b[2] <= b[0] or b[3] <= b[1]:
                 raise DatasetError(f"{where}: boxes[{bi}] has zero or negative area")
@@ -313,7 +384,9 @@ def write_gallery(out_dir, n: int, seed: int, min_side: int = 180, max_side: int
         if qa is None:
             continue
         q, a, targets, _desc = qa
-        kind = q.split(" ")[0] + q.split(" ")[2] + str(len(targets) > 1) + str("of" in q or "above" in q or "below" in q)
+        kind = (
+            q.split(" ")[0] + q.split(" ")[2] + str(len(targets) > 1) + str("of" in q or "above" in q or "below" in q)
+        )
         if kind in kinds_seen and len(kinds_seen) < 5:
             continue  # prefer a varied gallery
         kinds_seen.add(kind)

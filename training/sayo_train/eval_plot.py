@@ -2,6 +2,7 @@
 layout, scales and marks, written without d3. Left: each model's mean R_a against its accuracy; right: every
 sample's R_a split by correctness, per model, with the group means. A sample that has a session file is a link to
 it (its tooltip names the line and the file), so the plot leads to the lens."""
+
 from __future__ import annotations
 
 import math
@@ -35,30 +36,45 @@ def _y_axis(y, x0, x1, label) -> str:
     out = []
     for t in TICKS:
         py = f"{y(t):.1f}"
-        out.append(f'<line x1="{x0}" x2="{x1}" y1="{py}" y2="{py}" stroke="#e5e5e5"/><text x="{x0 - 6}" y="{py}" '
-                   f'dy="0.32em" text-anchor="end">{t:.1f}</text>')
+        out.append(
+            f'<line x1="{x0}" x2="{x1}" y1="{py}" y2="{py}" stroke="#e5e5e5"/><text x="{x0 - 6}" y="{py}" '
+            f'dy="0.32em" text-anchor="end">{t:.1f}</text>'
+        )
     mid = (y(0) + y(1)) / 2
-    return "".join(out) + f'<text transform="translate({x0 - 40},{mid}) rotate(-90)" text-anchor="middle">{esc(label)}</text>'
+    return (
+        "".join(out)
+        + f'<text transform="translate({x0 - 40},{mid}) rotate(-90)" text-anchor="middle">{esc(label)}</text>'
+    )
 
 
 def _model_panel(models, x0, x1) -> str:
     x = _lin(0, 1, x0, x1)
     y = _lin(0, 1, H - M["bottom"], M["top"])
     sym = _circle()
-    parts = [f'<text x="{(x0 + x1) / 2}" y="{M["top"] - 16}" text-anchor="middle" font-weight="bold">mean R_a vs accuracy</text>',
-             _y_axis(y, x0, x1, "mean R_a")]
-    parts += [f'<text x="{x(t):.1f}" y="{H - M["bottom"] + 16}" text-anchor="middle">{round(t * 100)}%</text>' for t in TICKS]
-    parts.append(f'<text x="{(x0 + x1) / 2}" y="{H - M["bottom"] + 36}" text-anchor="middle">accuracy (normalised exact match)</text>')
+    parts = [
+        f'<text x="{(x0 + x1) / 2}" y="{M["top"] - 16}" text-anchor="middle" font-weight="bold">mean R_a vs accuracy</text>',
+        _y_axis(y, x0, x1, "mean R_a"),
+    ]
+    parts += [
+        f'<text x="{x(t):.1f}" y="{H - M["bottom"] + 16}" text-anchor="middle">{round(t * 100)}%</text>' for t in TICKS
+    ]
+    parts.append(
+        f'<text x="{(x0 + x1) / 2}" y="{H - M["bottom"] + 36}" text-anchor="middle">accuracy (normalised exact match)</text>'
+    )
     parts.append(f'<line x1="{x0}" x2="{x1}" y1="{y(0.5)}" y2="{y(0.5)}" stroke="#999" stroke-dasharray="4 3"/>')
     for i, m in enumerate(models):
         if m["meanRa"] is not None:
-            parts.append(f'<path transform="translate({x(m["accuracy"]):.1f},{y(m["meanRa"]):.1f})" d="{sym}" '
-                         f'fill="{COLORS[i % 10]}" fill-opacity="0.8"/>')
+            parts.append(
+                f'<path transform="translate({x(m["accuracy"]):.1f},{y(m["meanRa"]):.1f})" d="{sym}" '
+                f'fill="{COLORS[i % 10]}" fill-opacity="0.8"/>'
+            )
     for i, m in enumerate(models):
         ly = M["top"] + 10 + 15 * i
         ra = "n/a" if m["meanRa"] is None else f"{m['meanRa']:.3f}"
-        parts.append(f'<path transform="translate({x0 + 10},{ly})" d="{sym}" fill="{COLORS[i % 10]}"/><text x="{x0 + 20}" '
-                     f'y="{ly}" dy="0.32em">{esc(m["name"])} ({100 * m["accuracy"]:.1f}%, R_a {ra})</text>')
+        parts.append(
+            f'<path transform="translate({x0 + 10},{ly})" d="{sym}" fill="{COLORS[i % 10]}"/><text x="{x0 + 20}" '
+            f'y="{ly}" dy="0.32em">{esc(m["name"])} ({100 * m["accuracy"]:.1f}%, R_a {ra})</text>'
+        )
     return "\n".join(parts)
 
 
@@ -69,42 +85,57 @@ def _sample_panel(models, x0, x1) -> str:
     start = x0 + (x1 - x0 - step * (n - pi)) * 0.5
     bw = step * (1 - pi)
     y = _lin(0, 1, H - M["bottom"], M["top"])
-    parts = [f'<text x="{(x0 + x1) / 2}" y="{M["top"] - 16}" text-anchor="middle" font-weight="bold">per-sample R_a by '
-             f'correctness (bar: mean)</text>', _y_axis(y, x0, x1, "R_a (mean over the answer's tokens)")]
+    parts = [
+        f'<text x="{(x0 + x1) / 2}" y="{M["top"] - 16}" text-anchor="middle" font-weight="bold">per-sample R_a by '
+        f"correctness (bar: mean)</text>",
+        _y_axis(y, x0, x1, "R_a (mean over the answer's tokens)"),
+    ]
     for g, (m, i, correct) in enumerate(groups):
         left = start + g * step
         vals = [s for s in m["samples"] if s["correct"] == correct and s["R_a"] is not None]
         dots = []
         for s in vals:
-            dot = (f'<circle cx="{left + bw / 2 + jitter(s["line"]) * bw * 0.35:.1f}" cy="{y(s["R_a"]):.1f}" r="2.2" '
-                   f'fill="{COLORS[i % 10]}" fill-opacity="{0.75 if correct else 0.35}">'
-                   f'<title>line {s["line"]}: R_a {s["R_a"]:.3f}' + (f' — {esc(s["session"])}' if s.get("session") else "")
-                   + '</title></circle>')
+            dot = (
+                f'<circle cx="{left + bw / 2 + jitter(s["line"]) * bw * 0.35:.1f}" cy="{y(s["R_a"]):.1f}" r="2.2" '
+                f'fill="{COLORS[i % 10]}" fill-opacity="{0.75 if correct else 0.35}">'
+                f"<title>line {s['line']}: R_a {s['R_a']:.3f}"
+                + (f" — {esc(s['session'])}" if s.get("session") else "")
+                + "</title></circle>"
+            )
             dots.append(f'<a href="{esc(s["session"])}">{dot}</a>' if s.get("session") else dot)
         line = ""
         if vals:
             mean = sum(s["R_a"] for s in vals) / len(vals)
             line = f'<path d="M{left},{y(mean)}L{left + bw},{y(mean)}" stroke="#222" stroke-width="2"/>'
-        label = (f'<text x="{left + bw / 2}" y="{H - M["bottom"] + 16}" text-anchor="middle">'
-                 f'{"correct" if correct else "wrong"} ({len(vals)})</text>')
+        label = (
+            f'<text x="{left + bw / 2}" y="{H - M["bottom"] + 16}" text-anchor="middle">'
+            f"{'correct' if correct else 'wrong'} ({len(vals)})</text>"
+        )
         parts.append("".join(dots) + line + label)
     for i, m in enumerate(models):
         a = start + 2 * i * step
         b = start + (2 * i + 1) * step + bw
-        parts.append(f'<text x="{(a + b) / 2}" y="{H - M["bottom"] + 36}" text-anchor="middle" fill="{COLORS[i % 10]}" '
-                     f'font-weight="bold">{esc(m["name"])}</text>')
+        parts.append(
+            f'<text x="{(a + b) / 2}" y="{H - M["bottom"] + 36}" text-anchor="middle" fill="{COLORS[i % 10]}" '
+            f'font-weight="bold">{esc(m["name"])}</text>'
+        )
     return "\n".join(parts)
 
 
 def render_plot(models: list[dict], title: str) -> str:
     """models: [{name, accuracy, meanRa, samples: [{line, R_a, correct, session?}]}] → SVG markup."""
     split = M["left"] + (W - M["left"] - M["right"]) * 0.36
-    return "\n".join([
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" '
-        f'font-size="11">',
-        f'<rect width="{W}" height="{H}" fill="white"/>',
-        f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{esc(title)}</text>',
-        _model_panel(models, M["left"], split - 30),
-        _sample_panel(models, split + 60, W - M["right"]),
-        "</svg>",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" '
+                f'font-size="11">',
+                f'<rect width="{W}" height="{H}" fill="white"/>',
+                f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="13">{esc(title)}</text>',
+                _model_panel(models, M["left"], split - 30),
+                _sample_panel(models, split + 60, W - M["right"]),
+                "</svg>",
+            ]
+        )
+        + "\n"
+    )

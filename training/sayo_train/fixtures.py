@@ -1,5 +1,6 @@
 """`python3 -m sayo_train fixtures`: JSON test vectors for the TypeScript core and the `sayo reward` CLI, written by the
 trainer's own geometry, reward and tokenizer code (models/CONTRACT.md, "Fixtures")."""
+
 from __future__ import annotations
 
 import json
@@ -23,14 +24,49 @@ QWEN3_SMALL = {"patch_size": 16, "merge_size": 2, "min_pixels": 4096, "max_pixel
 
 
 def grid_cases() -> list[dict]:
-    sizes = [(640, 480), (480, 640), (224, 168), (230, 170), (84, 84), (336, 336), (337, 335), (1000, 20),
-             (20, 30), (10, 10), (1, 1), (27, 500), (70, 42), (98, 70), (126, 14), (2000, 9), (3000, 10),
-             (4032, 3024), (1920, 1080), (1080, 1920), (300, 100), (100, 300), (56, 56), (55, 57), (42, 70),
-             (5000, 5000), (12345, 678), (999, 1001), (150, 50), (77, 91), (401, 199), (641, 359), (28, 28),
-             (14, 14), (250, 1), (201, 1), (199, 1), (0, 10)]
+    sizes = [
+        (640, 480),
+        (480, 640),
+        (224, 168),
+        (230, 170),
+        (84, 84),
+        (336, 336),
+        (337, 335),
+        (1000, 20),
+        (20, 30),
+        (10, 10),
+        (1, 1),
+        (27, 500),
+        (70, 42),
+        (98, 70),
+        (126, 14),
+        (2000, 9),
+        (3000, 10),
+        (4032, 3024),
+        (1920, 1080),
+        (1080, 1920),
+        (300, 100),
+        (100, 300),
+        (56, 56),
+        (55, 57),
+        (42, 70),
+        (5000, 5000),
+        (12345, 678),
+        (999, 1001),
+        (150, 50),
+        (77, 91),
+        (401, 199),
+        (641, 359),
+        (28, 28),
+        (14, 14),
+        (250, 1),
+        (201, 1),
+        (199, 1),
+        (0, 10),
+    ]
     out = []
     for proc in (MINI, QWEN2, QWEN2_200K, QWEN3, QWEN3_SMALL):
-        for (w, h) in sizes:
+        for w, h in sizes:
             case = {"width": w, "height": h, "processor": dict(proc)}
             try:
                 g = make_grid(w, h, **proc)
@@ -91,6 +127,7 @@ def reward_cases() -> list[dict]:
     for name, (w, h), proc, boxes, T, H, mode, ent_mode in specs:
         g = make_grid(w, h, **proc)
         from .geometry import box_tokens
+
         target = box_tokens(g, boxes)
         att = _attention(rng, T, H, g.n_tokens, mode, target)
         if ent_mode == "ties":
@@ -99,8 +136,13 @@ def reward_cases() -> list[dict]:
             ent = [1.0] * T
         else:
             ent = [round(rng.uniform(0, 3), 6) for _ in range(T)]
-        inp = {"image": {"width": w, "height": h}, "processor": dict(proc), "boxes": boxes, "attention": att,
-               "entropy": ent}
+        inp = {
+            "image": {"width": w, "height": h},
+            "processor": dict(proc),
+            "boxes": boxes,
+            "attention": att,
+            "entropy": ent,
+        }
         if name == "T10-k3":
             inp["top_ratio"] = 0.3
         if name == "T20-k6":
@@ -109,14 +151,29 @@ def reward_cases() -> list[dict]:
         out.append({"name": name, "input": inp, "expected": reward_case(inp)})
     # ⌊T·ratio⌋ float guard: 100 × 0.29 = 28.999999999999996 must select 29
     g = make_grid(56, 56, **MINI)
-    inp = {"image": {"width": 56, "height": 56}, "processor": dict(MINI), "boxes": [[0, 0, 28, 28]],
-           "attention": _attention(rng, 100, 1, g.n_tokens), "entropy": [round(rng.uniform(0, 3), 6) for _ in range(100)],
-           "top_ratio": 0.29}
+    inp = {
+        "image": {"width": 56, "height": 56},
+        "processor": dict(MINI),
+        "boxes": [[0, 0, 28, 28]],
+        "attention": _attention(rng, 100, 1, g.n_tokens),
+        "entropy": [round(rng.uniform(0, 3), 6) for _ in range(100)],
+        "top_ratio": 0.29,
+    }
     out.append({"name": "float-guard-T100-r0.29", "input": inp, "expected": reward_case(inp)})
     # the same attention under both alignments (reward_math.py): "produced" spelled out, and "input" (SAYO's code)
     for c in list(out):
-        if c["name"] in ("basic-640x480", "mini-single-box", "multi-box-overlapping", "entropy-ties", "T10-k3",
-                         "T20-k6", "T3-k1", "mass-in-box", "qwen3-32px-cells", "float-guard-T100-r0.29"):
+        if c["name"] in (
+            "basic-640x480",
+            "mini-single-box",
+            "multi-box-overlapping",
+            "entropy-ties",
+            "T10-k3",
+            "T20-k6",
+            "T3-k1",
+            "mass-in-box",
+            "qwen3-32px-cells",
+            "float-guard-T100-r0.29",
+        ):
             for alignment in ("produced", "input"):
                 inp = dict(c["input"], alignment=alignment)
                 out.append({"name": f"{c['name']}-align-{alignment}", "input": inp, "expected": reward_case(inp)})
@@ -139,8 +196,11 @@ def prompt_cases(model_dir: Path) -> list[dict]:
         for line in held.read_text().splitlines()[:4]:
             r = json.loads(line)
             items.append((f"data/heldout/{r['image']}", r["question"]))
-    extra_q = ["Where is the big red circle, and what colour is it?", "How many objects? 3 or 4?",
-               "Is it a naïve café — or not?"]
+    extra_q = [
+        "Where is the big red circle, and what colour is it?",
+        "How many objects? 3 or 4?",
+        "Is it a naïve café — or not?",
+    ]
     for i, q in enumerate(extra_q):
         if items:
             items.append((items[i % len(items)][0], q))

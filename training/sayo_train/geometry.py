@@ -3,6 +3,7 @@
 Rounding follows transformers.js (`Math.round`: half up for the positive values used here), not Python's banker's
 `round`, so the grid the trainer uses is the grid the browser computes (models/CONTRACT.md, "Visual-token geometry").
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,9 @@ def js_round(x: float) -> int:
     return int(math.floor(x + 0.5))
 
 
-def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56,
-                 max_pixels: int = 14 * 14 * 4 * 1280) -> tuple[int, int]:
+def smart_resize(
+    height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 14 * 14 * 4 * 1280
+) -> tuple[int, int]:
     """Qwen2-VL smart_resize exactly as transformers.js 4.x implements it. Returns (h_bar, w_bar)."""
     if height <= 0 or width <= 0:
         raise GeometryError(f"image: width and height must be positive, got {width}x{height}")
@@ -29,7 +31,8 @@ def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56
         width = js_round(width * scale)
     if max(height, width) / min(height, width) > 200:
         raise GeometryError(
-            f"image: absolute aspect ratio must be smaller than 200, got {max(height, width) / min(height, width)}")
+            f"image: absolute aspect ratio must be smaller than 200, got {max(height, width) / min(height, width)}"
+        )
     h_bar = js_round(height / factor) * factor
     w_bar = js_round(width / factor) * factor
     if h_bar * w_bar > max_pixels:
@@ -45,11 +48,11 @@ def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56
 
 @dataclass(frozen=True)
 class Grid:
-    width: int            # original image size
+    width: int  # original image size
     height: int
     resized_width: int
     resized_height: int
-    cell: int             # f = patch_size * merge_size, resized pixels per LLM image token
+    cell: int  # f = patch_size * merge_size, resized pixels per LLM image token
     rows: int
     cols: int
     patch_size: int
@@ -65,8 +68,14 @@ class Grid:
         return [1, self.resized_height // self.patch_size, self.resized_width // self.patch_size]
 
 
-def make_grid(width: int, height: int, patch_size: int = 14, merge_size: int = 2, min_pixels: int = 3136,
-              max_pixels: int = 12845056) -> Grid:
+def make_grid(
+    width: int,
+    height: int,
+    patch_size: int = 14,
+    merge_size: int = 2,
+    min_pixels: int = 3136,
+    max_pixels: int = 12845056,
+) -> Grid:
     f = patch_size * merge_size
     h, w = smart_resize(height, width, f, min_pixels, max_pixels)
     return Grid(width, height, w, h, f, h // f, w // f, patch_size, merge_size)
@@ -107,7 +116,7 @@ def box_tokens(grid: Grid, boxes) -> list[int]:
     """Raster indices of the image tokens whose cell overlaps any (clipped, scaled) box with positive area."""
     f = grid.cell
     hit = set()
-    for (x1, y1, x2, y2) in scaled_boxes(grid, boxes):
+    for x1, y1, x2, y2 in scaled_boxes(grid, boxes):
         for r in range(grid.rows):
             if min(y2, (r + 1) * f) - max(y1, r * f) <= 0:
                 continue
@@ -149,7 +158,7 @@ def cell_coverage(grid: Grid, boxes) -> list[float]:
         for c in range(grid.cols):
             cx1, cy1, cx2, cy2 = c * f, r * f, (c + 1) * f, (r + 1) * f
             rects = []
-            for (x1, y1, x2, y2) in sb:
+            for x1, y1, x2, y2 in sb:
                 a, b, cc, d = max(x1, cx1), max(y1, cy1), min(x2, cx2), min(y2, cy2)
                 if cc > a and d > b:
                     rects.append((a, b, cc, d))

@@ -30,6 +30,7 @@ Sessions (`--sessions DIR --keep all|worst:N|diff:N`): per kept question, one fi
 of every head. They are written after the rows exist (worst / diff need them all), from each row's token ids by a
 teacher-forced pass; results.json / results.csv / plot.svg name each row's file (`session`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .policy_attention import decoder_layers, grid_from_thw, summarize
 from .geometry import GeometryError, box_tokens
 from .hf_data import prompt_text
+from .policy_attention import decoder_layers, grid_from_thw, summarize
 from .reward_math import ALIGNMENTS, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError
 from .text_rewards import extract_answer
 
@@ -73,9 +74,33 @@ class _Capture:
 
 MAX_NEW_TOKENS = 24
 MAX_BOXES = 256
-CSV_COLUMNS = ["model", "modelName", "line", "image", "question", "answer", "prediction", "correct", "tokens",
-               "stoppedBy", "R_a", "r_v", "imageShare", "pointingHit", "tf_on", "tf_tokens", "tf_R_a", "tf_r_v",
-               "tf_imageShare", "tf_pointingHit", "ms", "prefillMs", "decodeMs", "session", "text"]
+CSV_COLUMNS = [
+    "model",
+    "modelName",
+    "line",
+    "image",
+    "question",
+    "answer",
+    "prediction",
+    "correct",
+    "tokens",
+    "stoppedBy",
+    "R_a",
+    "r_v",
+    "imageShare",
+    "pointingHit",
+    "tf_on",
+    "tf_tokens",
+    "tf_R_a",
+    "tf_r_v",
+    "tf_imageShare",
+    "tf_pointingHit",
+    "ms",
+    "prefillMs",
+    "decodeMs",
+    "session",
+    "text",
+]
 
 
 class EvalError(ValueError):
@@ -83,6 +108,7 @@ class EvalError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------- the set
+
 
 @dataclass
 class Record:
@@ -119,14 +145,18 @@ def read_eval_set(path) -> tuple[list[Record], list[dict]]:
             if boxes is None:
                 boxes = []
             ok = isinstance(boxes, list) and all(
-                isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                            and math.isfinite(v) for v in b) for b in boxes)
+                isinstance(b, list)
+                and len(b) == 4
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in b)
+                for b in boxes
+            )
             if not ok:
                 raise ValueError('"boxes" must be a list of [x1, y1, x2, y2] number lists')
             if len(boxes) > MAX_BOXES:
                 raise ValueError(f'"boxes": {len(boxes)} boxes, more than {MAX_BOXES}')
-            recs.append(Record(i + 1, r["image"], str((path.parent / r["image"]).resolve()), r["question"],
-                               r["answer"], boxes))
+            recs.append(
+                Record(i + 1, r["image"], str((path.parent / r["image"]).resolve()), r["question"], r["answer"], boxes)
+            )
         except json.JSONDecodeError as e:
             problems.append({"line": i + 1, "message": f"invalid JSON ({e.msg})"})
         except ValueError as e:
@@ -146,8 +176,9 @@ def image_digest(path: str) -> str:
 
 
 def record_digest(r: Record) -> str:
-    content = json.dumps([r.image, r.question, r.answer, r.boxes, image_digest(r.image_path)],
-                         separators=(",", ":"), ensure_ascii=False)
+    content = json.dumps(
+        [r.image, r.question, r.answer, r.boxes, image_digest(r.image_path)], separators=(",", ":"), ensure_ascii=False
+    )
     return _digest(content.encode(), 12)
 
 
@@ -173,8 +204,8 @@ def folder_fingerprint(*folders) -> str:
 
 @dataclass
 class ModelRef:
-    spec: str          # the --model argument as given
-    folder: Path       # a checkpoint folder, or a LoRA adapter folder
+    spec: str  # the --model argument as given
+    folder: Path  # a checkpoint folder, or a LoRA adapter folder
     base: Path | None  # the base checkpoint of an adapter
     name: str
     fingerprint: str = ""
@@ -194,8 +225,10 @@ def model_ref(spec: str, base: str | None = None) -> ModelRef:
         if not base and not b.is_absolute():
             b = (folder / b) if (folder / b / "config.json").exists() else b
         if not (b / "config.json").exists():
-            raise EvalError(f"--model {spec}: a LoRA adapter whose base {str(b)!r} is not a checkpoint folder here "
-                            f"(give it with --base)")
+            raise EvalError(
+                f"--model {spec}: a LoRA adapter whose base {str(b)!r} is not a checkpoint folder here "
+                f"(give it with --base)"
+            )
         return ModelRef(spec, folder, b, folder.resolve().name)
     if not (folder / "config.json").exists():
         raise EvalError(f"--model {spec}: no config.json (nor adapter_config.json)")
@@ -207,11 +240,14 @@ def load_model(ref: ModelRef, dtype=torch.float32, device="cpu", attn_implementa
     from transformers import AutoModelForImageTextToText
 
     from . import hf_model
+
     src = ref.base if ref.is_adapter else ref.folder
-    model = AutoModelForImageTextToText.from_pretrained(src, attn_implementation=attn_implementation, dtype=dtype,
-                                                        trust_remote_code=False)
+    model = AutoModelForImageTextToText.from_pretrained(
+        src, attn_implementation=attn_implementation, dtype=dtype, trust_remote_code=False
+    )
     if ref.is_adapter:
         from peft import PeftModel
+
         model = PeftModel.from_pretrained(model, ref.folder).merge_and_unload()
     proc_dir = ref.folder if (ref.folder / "preprocessor_config.json").exists() else src
     proc = hf_model.processor_class(src).from_pretrained(proc_dir)
@@ -229,13 +265,16 @@ def eos_ids(model) -> list[int]:
 
 def shares_token_ids(a, b) -> bool:
     """As the Node engine's sharesTokenIds: same model type, layers and heads → the ids mean the same."""
+
     def key(m):
         t = getattr(m.config, "text_config", m.config)
         return (m.config.model_type, t.num_hidden_layers, t.num_attention_heads)
+
     return key(a) == key(b)
 
 
 # --------------------------------------------------------------------------------------- generate and score
+
 
 class _StepClock:
     """A logits processor that only notes when the first step's logits exist (prefill end) and when the last did."""
@@ -257,6 +296,7 @@ def generate_batch(model, proc, images, questions, max_new: int, system_prompt=N
     """Greedy answers of a left-padded batch. Returns per item (token ids ending with the eos id when finished,
     finished) and the batch's (wall, prefill, decode) seconds."""
     from transformers import LogitsProcessorList
+
     texts = [prompt_text(proc, q, system_prompt) for q in questions]
     enc = proc(images=[[im] for im in images], text=texts, return_tensors="pt", padding=True, padding_side="left")
     device = next(model.parameters()).device
@@ -264,16 +304,25 @@ def generate_batch(model, proc, images, questions, max_new: int, system_prompt=N
     eos = eos_ids(model)
     clock = _StepClock()
     t0 = time.perf_counter()
-    out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, num_beams=1, temperature=None, top_p=None,
-                         top_k=None, eos_token_id=eos, pad_token_id=proc.tokenizer.pad_token_id,
-                         logits_processor=LogitsProcessorList([clock]))
+    out = model.generate(
+        **enc,
+        max_new_tokens=max_new,
+        do_sample=False,
+        num_beams=1,
+        temperature=None,
+        top_p=None,
+        top_k=None,
+        eos_token_id=eos,
+        pad_token_id=proc.tokenizer.pad_token_id,
+        logits_processor=LogitsProcessorList([clock]),
+    )
     t1 = time.perf_counter()
     P = enc["input_ids"].shape[1]
     res = []
     for b in range(out.shape[0]):
         c = out[b, P:].tolist()
         cut = next((i for i, t in enumerate(c) if t in eos), None)
-        c = c[:cut + 1] if cut is not None else c[:max_new]
+        c = c[: cut + 1] if cut is not None else c[:max_new]
         res.append((c, cut is not None))
     first = clock.first if clock.first is not None else t1
     return res, (t1 - t0, first - t0, t1 - first)
@@ -293,8 +342,8 @@ def score_batch(model, proc, images, questions, completions, system_prompt=None,
     ids = torch.full((B, L), pad, dtype=torch.long)
     mask = torch.zeros((B, L), dtype=torch.long)
     for b, s in enumerate(seqs):
-        ids[b, :len(s)] = torch.tensor(s)
-        mask[b, :len(s)] = 1
+        ids[b, : len(s)] = torch.tensor(s)
+        mask[b, : len(s)] = 1
     device = next(model.parameters()).device
     previous = model.config._attn_implementation
     if previous != "eager":
@@ -312,14 +361,24 @@ def score_batch(model, proc, images, questions, completions, system_prompt=None,
     patched = {}
     for name in ("get_placeholder_mask", "get_rope_index"):
         orig = getattr(inner, name)
-        patched[name] = (lambda orig: lambda input_ids, *args, **kw: orig(
-            prompt_only if input_ids is not None and input_ids.shape == prompt_only.shape else input_ids,
-            *args, **kw))(orig)
+        patched[name] = (
+            lambda orig: (
+                lambda input_ids, *args, **kw: orig(
+                    prompt_only if input_ids is not None and input_ids.shape == prompt_only.shape else input_ids,
+                    *args,
+                    **kw,
+                )
+            )
+        )(orig)
         setattr(inner, name, patched[name])
     try:
-        out = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                    pixel_values=enc["pixel_values"].to(device, dtype=model.dtype),
-                    image_grid_thw=enc["image_grid_thw"].to(device), use_cache=False)
+        out = model(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            pixel_values=enc["pixel_values"].to(device, dtype=model.dtype),
+            image_grid_thw=enc["image_grid_thw"].to(device),
+            use_cache=False,
+        )
         probs = cap.probs
     finally:
         cap.close()
@@ -332,16 +391,21 @@ def score_batch(model, proc, images, questions, completions, system_prompt=None,
     for b, (p, c) in enumerate(zip(plens, completions)):
         T = len(c)
         rows = torch.arange(p - 1, p - 1 + T, device=probs.device)
-        full = probs[b][:, rows].to(torch.float64)                                   # H, T, L
-        cols = (ids[b, :p] == image_id).nonzero(as_tuple=True)[0].to(probs.device)        # the prompt's only
-        att = full[:, :, cols]                                                       # H, T, N
+        full = probs[b][:, rows].to(torch.float64)  # H, T, L
+        cols = (ids[b, :p] == image_id).nonzero(as_tuple=True)[0].to(probs.device)  # the prompt's only
+        att = full[:, :, cols]  # H, T, N
         lp = torch.log_softmax(out.logits[b, rows].to(torch.float64), -1)
-        res.append({
-            "att": att.transpose(0, 1).cpu(), "image_share": att.sum(-1).transpose(0, 1).cpu(),
-            "row_sum": full.sum(-1).transpose(0, 1).cpu(), "entropy": (-(lp.exp() * lp).sum(-1)).cpu(),
-            "grid_thw": enc["image_grid_thw"][b].tolist(), "prompt_len": p,
-            "image_start": int(cols[0]) if len(cols) else 0,
-        })
+        res.append(
+            {
+                "att": att.transpose(0, 1).cpu(),
+                "image_share": att.sum(-1).transpose(0, 1).cpu(),
+                "row_sum": full.sum(-1).transpose(0, 1).cpu(),
+                "entropy": (-(lp.exp() * lp).sum(-1)).cpu(),
+                "grid_thw": enc["image_grid_thw"][b].tolist(),
+                "prompt_len": p,
+                "image_start": int(cols[0]) if len(cols) else 0,
+            }
+        )
     del probs, out
     return res
 
@@ -356,11 +420,14 @@ def sample_metrics(st: dict, grid, boxes, *, alignment="produced", eps=DEFAULT_E
     tgt = box_tokens(grid, boxes)
     try:
         r = summarize(att, st["entropy"], tgt, top_ratio=top_ratio, eps=eps, alignment=alignment)
-    except RewardError:       # one token under the input alignment: nothing to score
+    except RewardError:  # one token under the input alignment: nothing to score
         return out
-    heat = att.mean(1).sum(0)                                                        # N
-    out.update(R_a=sum(t["R_a"] for t in r["per_token"]) / len(r["per_token"]), r_v=r["r_v"],
-               pointingHit=int(torch.argmax(heat)) in set(tgt))
+    heat = att.mean(1).sum(0)  # N
+    out.update(
+        R_a=sum(t["R_a"] for t in r["per_token"]) / len(r["per_token"]),
+        r_v=r["r_v"],
+        pointingHit=int(torch.argmax(heat)) in set(tgt),
+    )
     return out
 
 
@@ -368,8 +435,10 @@ def sample_metrics(st: dict, grid, boxes, *, alignment="produced", eps=DEFAULT_E
 
 # JavaScript's white space (String.prototype.trim, /\s/): Python's str.strip / str.split also take \x1c-\x1f and
 # \x85, which JavaScript keeps, and the answers must compare as `sayo eval` compares them.
-JS_WS = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-        "\u2028\u2029\u202f\u205f\u3000\ufeff"
+JS_WS = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 _JS_WS_RUN = re.compile(f"[{JS_WS}]+")
 
 
@@ -390,13 +459,29 @@ def is_correct(generation: str, reference: str) -> bool:
 
 # ------------------------------------------------------------------------------------------------ progress
 
+
 def progress_files(out: Path) -> list[Path]:
     return sorted(out.glob("progress*.jsonl"))
 
 
-ROW_TYPES = {"key": str, "model": str, "modelName": str, "line": int, "image": str, "question": str, "answer": str,
-             "prediction": str, "text": str, "correct": bool, "tokens": int, "stoppedBy": str, "ms": (int, float),
-             "prefillMs": (int, float), "decodeMs": (int, float), "tokenIds": list}
+ROW_TYPES = {
+    "key": str,
+    "model": str,
+    "modelName": str,
+    "line": int,
+    "image": str,
+    "question": str,
+    "answer": str,
+    "prediction": str,
+    "text": str,
+    "correct": bool,
+    "tokens": int,
+    "stoppedBy": str,
+    "ms": (int, float),
+    "prefillMs": (int, float),
+    "decodeMs": (int, float),
+    "tokenIds": list,
+}
 
 
 def _is_row(r) -> bool:
@@ -413,7 +498,7 @@ def load_progress(out: Path) -> dict:
     for f in progress_files(out):
         data = f.read_bytes()
         if data and not data.endswith(b"\n"):
-            data = data[:data.rfind(b"\n") + 1]
+            data = data[: data.rfind(b"\n") + 1]
             with open(f, "r+b") as fh:
                 fh.truncate(len(data))
         for line in data.decode("utf-8", "replace").split("\n"):
@@ -427,6 +512,7 @@ def load_progress(out: Path) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ sessions
+
 
 def _data_url(path: str) -> tuple[str, int, int]:
     data = Path(path).read_bytes()
@@ -451,16 +537,36 @@ def session_panel(side, ref: ModelRef, proc, st: dict, ids: list[int], layer_id:
     T, H, N = att.shape
     steps = []
     for t in range(T):
-        steps.append({"index": t, "tokenId": int(ids[t]), "text": proc.tokenizer.decode([ids[t]], skip_special_tokens=False),
-                      "entropy": max(0.0, float(st["entropy"][t])), "layers": [layer_id], "heads": H, "n": N,
-                      "attention": _f32(att[t]), "imageShare": _f32(st["image_share"][t]),
-                      "rowSum": _f32(st["row_sum"][t])})
-    panel = {"side": side, "modelId": ref.spec, "modelName": ref.name, "source": source,
-             "prompt": {"image": None, "resized": {"width": gw * ip.patch_size, "height": gh * ip.patch_size},
-                        "gridThw": [1, gh, gw], "grid": {"rows": rows, "cols": cols},
-                        "imageSpan": {"start": st["image_start"], "length": N}, "promptTokens": st["prompt_len"],
-                        "unknownWords": []},
-             "steps": steps}
+        steps.append(
+            {
+                "index": t,
+                "tokenId": int(ids[t]),
+                "text": proc.tokenizer.decode([ids[t]], skip_special_tokens=False),
+                "entropy": max(0.0, float(st["entropy"][t])),
+                "layers": [layer_id],
+                "heads": H,
+                "n": N,
+                "attention": _f32(att[t]),
+                "imageShare": _f32(st["image_share"][t]),
+                "rowSum": _f32(st["row_sum"][t]),
+            }
+        )
+    panel = {
+        "side": side,
+        "modelId": ref.spec,
+        "modelName": ref.name,
+        "source": source,
+        "prompt": {
+            "image": None,
+            "resized": {"width": gw * ip.patch_size, "height": gh * ip.patch_size},
+            "gridThw": [1, gh, gw],
+            "grid": {"rows": rows, "cols": cols},
+            "imageSpan": {"start": st["image_start"], "length": N},
+            "promptTokens": st["prompt_len"],
+            "unknownWords": [],
+        },
+        "steps": steps,
+    }
     if summary is not None:
         panel["summary"] = summary
     return panel
@@ -470,12 +576,23 @@ def session_file(rec: Record, panels: list[dict], layer_id: int) -> dict:
     url, w, h = _data_url(rec.image_path)
     for p in panels:
         p["prompt"]["image"] = {"width": w, "height": h}
-    return {"format": "sayo-lens-session", "version": 1,
-            "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "question": rec.question, "image": {"name": Path(rec.image).name, "width": w, "height": h, "dataUrl": url},
-            "boxes": [[float(v) for v in b] for b in rec.boxes], "panels": panels,
-            "view": {"token": "all", "layer": layer_id, "head": {"kind": "mean"}, "norm": "shared", "opacity": 0.6,
-                     "colorBy": "ra"}}
+    return {
+        "format": "sayo-lens-session",
+        "version": 1,
+        "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "question": rec.question,
+        "image": {"name": Path(rec.image).name, "width": w, "height": h, "dataUrl": url},
+        "boxes": [[float(v) for v in b] for b in rec.boxes],
+        "panels": panels,
+        "view": {
+            "token": "all",
+            "layer": layer_id,
+            "head": {"kind": "mean"},
+            "norm": "shared",
+            "opacity": 0.6,
+            "colorBy": "ra",
+        },
+    }
 
 
 def parse_keep(keep: str) -> tuple[str, int | None]:
@@ -511,16 +628,20 @@ def select_sessions(keep: str, refs: list[ModelRef], rows: list[dict]) -> list[i
         return lines
     first, last = refs[0].spec, refs[-1].spec
     if kind == "worst":
-        scored = [(by[(last, ln)]["R_a"], ln) for ln in lines if by.get((last, ln)) and by[(last, ln)]["R_a"] is not None]
+        scored = [
+            (by[(last, ln)]["R_a"], ln) for ln in lines if by.get((last, ln)) and by[(last, ln)]["R_a"] is not None
+        ]
     else:
         if len(refs) < 2:
             raise EvalError("--keep diff:N compares two models: give two --model")
-        scored = [(-g, ln) for ln in lines if (g := identical_text_gap(by.get((first, ln)), by.get((last, ln))))
-                  is not None]
+        scored = [
+            (-g, ln) for ln in lines if (g := identical_text_gap(by.get((first, ln)), by.get((last, ln)))) is not None
+        ]
     return sorted(ln for _v, ln in sorted(scored)[:n])
 
 
 # ------------------------------------------------------------------------------------------------ the run
+
 
 def partner_of(i: int, count: int) -> int:
     """As `sayo eval`: the first model's partner is the second, every other model's partner is the first."""
@@ -579,14 +700,33 @@ def evaluate_batch(models, refs, recs: list[Record], keys: list[list[str]], args
             text = proc.tokenizer.decode(c, skip_special_tokens=True) if c else ""
             m = sample_metrics(st, grid_for(st, images[b], proc), rec.boxes, alignment=args.alignment)
             n = len(recs)
-            rows.append({
-                "key": keys[b][i], "model": ref.spec, "modelName": ref.name, "line": rec.line, "image": rec.image,
-                "question": rec.question, "answer": rec.answer, "prediction": js_trim(extract_answer(text)),
-                "text": text, "correct": is_correct(text, rec.answer), "tokens": len(c),
-                "stoppedBy": "eos" if finished else "max_tokens", **m,
-                "ms": 1000 * wall / n, "prefillMs": 1000 * pre / n, "decodeMs": 1000 * dec / n, "tokenIds": c,
-                "tf_on": None, "tf_tokens": None, "tf_R_a": None, "tf_r_v": None, "tf_imageShare": None,
-                "tf_pointingHit": None})
+            rows.append(
+                {
+                    "key": keys[b][i],
+                    "model": ref.spec,
+                    "modelName": ref.name,
+                    "line": rec.line,
+                    "image": rec.image,
+                    "question": rec.question,
+                    "answer": rec.answer,
+                    "prediction": js_trim(extract_answer(text)),
+                    "text": text,
+                    "correct": is_correct(text, rec.answer),
+                    "tokens": len(c),
+                    "stoppedBy": "eos" if finished else "max_tokens",
+                    **m,
+                    "ms": 1000 * wall / n,
+                    "prefillMs": 1000 * pre / n,
+                    "decodeMs": 1000 * dec / n,
+                    "tokenIds": c,
+                    "tf_on": None,
+                    "tf_tokens": None,
+                    "tf_R_a": None,
+                    "tf_r_v": None,
+                    "tf_imageShare": None,
+                    "tf_pointingHit": None,
+                }
+            )
         rows_by_model.append(rows)
     for i, ((model, proc), ref) in enumerate(zip(models, refs)):
         p = partner_of(i, len(models))
@@ -596,13 +736,19 @@ def evaluate_batch(models, refs, recs: list[Record], keys: list[list[str]], args
         idx = [b for b, f in enumerate(forced) if f]
         if not idx:
             continue
-        stats = score_batch(model, proc, [images[b] for b in idx], [qs[b] for b in idx], [forced[b] for b in idx],
-                            args.system_prompt)
+        stats = score_batch(
+            model, proc, [images[b] for b in idx], [qs[b] for b in idx], [forced[b] for b in idx], args.system_prompt
+        )
         for b, st in zip(idx, stats):
             m = sample_metrics(st, grid_for(st, images[b], proc), recs[b].boxes, alignment=args.alignment)
-            rows_by_model[i][b].update(tf_on=refs[p].spec, tf_tokens=len(forced[b]), tf_R_a=m["R_a"],
-                                       tf_r_v=m["r_v"], tf_imageShare=m["imageShare"],
-                                       tf_pointingHit=m["pointingHit"])
+            rows_by_model[i][b].update(
+                tf_on=refs[p].spec,
+                tf_tokens=len(forced[b]),
+                tf_R_a=m["R_a"],
+                tf_r_v=m["r_v"],
+                tf_imageShare=m["imageShare"],
+                tf_pointingHit=m["pointingHit"],
+            )
     return [r for rows in rows_by_model for r in rows], skips
 
 
@@ -624,8 +770,13 @@ def write_sessions(models, refs, recs: list[Record], rows_by: dict, session_dir:
             if row is None or not row["tokenIds"]:
                 continue
             st = score_batch(model, proc, [img], [rec.question], [row["tokenIds"]], args.system_prompt)[0]
-            summary = {"tokens": row["tokens"], "stoppedBy": row["stoppedBy"], "text": row["text"],
-                       "prefillMs": row["prefillMs"], "decodeMs": row["decodeMs"]}
+            summary = {
+                "tokens": row["tokens"],
+                "stoppedBy": row["stoppedBy"],
+                "text": row["text"],
+                "prefillMs": row["prefillMs"],
+                "decodeMs": row["decodeMs"],
+            }
             panels.append(session_panel(sides[k], ref, proc, st, row["tokenIds"], layer_id, "generate", summary))
             j = pair[1 - k] if len(pair) > 1 else None
             other = rows_by.get((refs[j].spec, rec.line)) if j is not None else None
@@ -635,9 +786,13 @@ def write_sessions(models, refs, recs: list[Record], rows_by: dict, session_dir:
                     t0 = time.perf_counter()
                     st = score_batch(model, proc, [img], [rec.question], [forced], args.system_prompt)[0]
                     ms = 1000 * (time.perf_counter() - t0)
-                    scored = {"tokens": len(forced), "stoppedBy": "eos" if forced[-1] in eos_ids(model) else "max_tokens",
-                              "text": proc.tokenizer.decode(forced, skip_special_tokens=True), "prefillMs": ms,
-                              "decodeMs": 0.0}
+                    scored = {
+                        "tokens": len(forced),
+                        "stoppedBy": "eos" if forced[-1] in eos_ids(model) else "max_tokens",
+                        "text": proc.tokenizer.decode(forced, skip_special_tokens=True),
+                        "prefillMs": ms,
+                        "decodeMs": 0.0,
+                    }
                     panels.append(session_panel(sides[k], ref, proc, st, forced, layer_id, "score", scored))
         if not panels:
             continue
@@ -657,19 +812,32 @@ def _mean(vals):
 def summarize_rows(ref: ModelRef, rows: list[dict], resumed: int, partner: ModelRef | None) -> dict:
     tokens = sum(r["tokens"] for r in rows)
     secs = sum(r["ms"] for r in rows) / 1000
-    s = {"model": ref.spec, "name": ref.name, "samples": len(rows),
-         "accuracy": _mean([r["correct"] for r in rows]) or 0.0, "R_a": _mean([r["R_a"] for r in rows]),
-         "r_v": _mean([r["r_v"] for r in rows]), "imageShare": _mean([r["imageShare"] for r in rows]),
-         "pointingHit": _mean([r["pointingHit"] for r in rows]),
-         "tokensPerSecond": tokens / secs if secs > 0 else None, "resumed": resumed,
-         "format": _mean([r["stoppedBy"] == "eos" and "</answer>" in r["text"] for r in rows]),
-         "meanTokens": _mean([r["tokens"] for r in rows]), "teacherForced": None}
+    s = {
+        "model": ref.spec,
+        "name": ref.name,
+        "samples": len(rows),
+        "accuracy": _mean([r["correct"] for r in rows]) or 0.0,
+        "R_a": _mean([r["R_a"] for r in rows]),
+        "r_v": _mean([r["r_v"] for r in rows]),
+        "imageShare": _mean([r["imageShare"] for r in rows]),
+        "pointingHit": _mean([r["pointingHit"] for r in rows]),
+        "tokensPerSecond": tokens / secs if secs > 0 else None,
+        "resumed": resumed,
+        "format": _mean([r["stoppedBy"] == "eos" and "</answer>" in r["text"] for r in rows]),
+        "meanTokens": _mean([r["tokens"] for r in rows]),
+        "teacherForced": None,
+    }
     if partner is not None:
         f = [r for r in rows if r["tf_on"] is not None]
-        s["teacherForced"] = {"on": partner.spec, "onName": partner.name, "samples": len(f),
-                              "R_a": _mean([r["tf_R_a"] for r in f]), "r_v": _mean([r["tf_r_v"] for r in f]),
-                              "imageShare": _mean([r["tf_imageShare"] for r in f]),
-                              "pointingHit": _mean([r["tf_pointingHit"] for r in f])}
+        s["teacherForced"] = {
+            "on": partner.spec,
+            "onName": partner.name,
+            "samples": len(f),
+            "R_a": _mean([r["tf_R_a"] for r in f]),
+            "r_v": _mean([r["tf_r_v"] for r in f]),
+            "imageShare": _mean([r["tf_imageShare"] for r in f]),
+            "pointingHit": _mean([r["tf_pointingHit"] for r in f]),
+        }
     return s
 
 
@@ -691,12 +859,24 @@ def paired_differences(refs, rows_of: list[list[dict]]) -> list[dict]:
     keys = ("R_a", "r_v", "imageShare")
     for ref, rows in zip(refs[1:], rows_of[1:]):
         own = [r for r in rows if r["tf_on"] == refs[0].spec and r["line"] in first]
-        out.append({"textOf": refs[0].name, "model": ref.name, "minus": refs[0].name,
-                    **{k: _paired([(r[f"tf_{k}"], first[r["line"]][k]) for r in own]) for k in keys}})
+        out.append(
+            {
+                "textOf": refs[0].name,
+                "model": ref.name,
+                "minus": refs[0].name,
+                **{k: _paired([(r[f"tf_{k}"], first[r["line"]][k]) for r in own]) for k in keys},
+            }
+        )
     second = {r["line"]: r for r in rows_of[1]}
     forced = [r for r in rows_of[0] if r["tf_on"] == refs[1].spec and r["line"] in second]
-    out.append({"textOf": refs[1].name, "model": refs[1].name, "minus": refs[0].name,
-                **{k: _paired([(second[r["line"]][k], r[f"tf_{k}"]) for r in forced]) for k in keys}})
+    out.append(
+        {
+            "textOf": refs[1].name,
+            "model": refs[1].name,
+            "minus": refs[0].name,
+            **{k: _paired([(second[r["line"]][k], r[f"tf_{k}"]) for r in forced]) for k in keys},
+        }
+    )
     return out
 
 
@@ -726,28 +906,43 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="sayo_train eval", description=(
-        "sayo eval on Hugging Face checkpoints: greedy answers, accuracy, R_a, r_v, image share, pointing, "
-        "teacher-forced figures on the partner's answer; results.json / results.csv / plot.svg in --out. "
-        "Scale out with: accelerate launch [--num_processes N] -m sayo_train eval …"))
-    ap.add_argument("--model", action="append", required=True,
-                    help="checkpoint folder or LoRA adapter folder (repeat: base first, then trained)")
+    ap = argparse.ArgumentParser(
+        prog="sayo_train eval",
+        description=(
+            "sayo eval on Hugging Face checkpoints: greedy answers, accuracy, R_a, r_v, image share, pointing, "
+            "teacher-forced figures on the partner's answer; results.json / results.csv / plot.svg in --out. "
+            "Scale out with: accelerate launch [--num_processes N] -m sayo_train eval …"
+        ),
+    )
+    ap.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help="checkpoint folder or LoRA adapter folder (repeat: base first, then trained)",
+    )
     ap.add_argument("--base", help="base checkpoint of the LoRA adapter folders (default: their adapter_config.json)")
     ap.add_argument("--data", required=True, help='JSONL set: {"image", "question", "answer", "boxes"} per line')
     ap.add_argument("--out", default="sayo-eval", help="output folder (a rerun with the same folder resumes)")
     ap.add_argument("--limit", type=int, help="evaluate only the first n records")
     ap.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
     ap.add_argument("--batch-size", type=int, default=8, help="records per generate call (left-padded)")
-    ap.add_argument("--alignment", choices=ALIGNMENTS, default="produced",
-                    help="which attention row a token owns (reward.py; sayo eval uses produced)")
+    ap.add_argument(
+        "--alignment",
+        choices=ALIGNMENTS,
+        default="produced",
+        help="which attention row a token owns (reward.py; sayo eval uses produced)",
+    )
     ap.add_argument("--system-prompt", help="system turn (default: the chat template's own, as sayo eval)")
     ap.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
-    ap.add_argument("--attn-implementation", default="eager",
-                    help="attention for generate (sdpa / flash_attention_2 on GPUs); scoring is always eager")
+    ap.add_argument(
+        "--attn-implementation",
+        default="eager",
+        help="attention for generate (sdpa / flash_attention_2 on GPUs); scoring is always eager",
+    )
     ap.add_argument("--sessions", help="folder for the lens's session files (one per kept question)")
     ap.add_argument("--keep", default="all", help="sessions to write: all | worst:N | diff:N (default all)")
     ap.add_argument("--threads", type=int, help="torch threads per process")
-    ap.add_argument("--rss-log", help=argparse.SUPPRESS)   # benchmarks: sample this process's RSS every 100 rows
+    ap.add_argument("--rss-log", help=argparse.SUPPRESS)  # benchmarks: sample this process's RSS every 100 rows
     a = ap.parse_args(argv)
     try:
         return run(a)
@@ -769,6 +964,7 @@ def _memory() -> dict:
 def run(a) -> int:
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list, gather_object
+
     if a.threads:
         torch.set_num_threads(a.threads)
     if a.max_new_tokens < 1 or a.batch_size < 1 or (a.limit is not None and a.limit < 1):
@@ -782,7 +978,7 @@ def run(a) -> int:
     if len({r.spec for r in refs}) != len(refs):
         raise EvalError("--model: the same model given twice")
     recs, problems = read_eval_set(a.data)
-    recs = recs[:a.limit] if a.limit else recs
+    recs = recs[: a.limit] if a.limit else recs
     if not recs:
         raise EvalError(f"{a.data} has no usable record")
     if state.is_main_process:
@@ -803,8 +999,10 @@ def run(a) -> int:
         ks = []
         for i, r in enumerate(refs):
             p = partner_of(i, len(refs))
-            ks.append(f"{r.fingerprint}:{rec.line}:{d}:{a.max_new_tokens}:{a.alignment}"
-                      + (f":tf:{refs[p].fingerprint}" if p >= 0 else ""))
+            ks.append(
+                f"{r.fingerprint}:{rec.line}:{d}:{a.max_new_tokens}:{a.alignment}"
+                + (f":tf:{refs[p].fingerprint}" if p >= 0 else "")
+            )
         return ks
 
     all_keys = {rec.line: keys_of(rec) for rec in recs}
@@ -818,7 +1016,7 @@ def run(a) -> int:
         if mine:
             models = [load_model(r, dtype, state.device, a.attn_implementation) for r in refs]
         for s in range(0, len(mine), a.batch_size):
-            batch = mine[s:s + a.batch_size]
+            batch = mine[s : s + a.batch_size]
             rows, skips = evaluate_batch(models, refs, batch, [all_keys[r.line] for r in batch], a)
             with open(progress_file, "a") as f:
                 f.write("".join(json.dumps(r) + "\n" for r in rows))
@@ -870,35 +1068,61 @@ def run(a) -> int:
         for r in rows:
             f = session_of.get(r["line"])
             r["session"] = os.path.relpath(f, out) if f else None
-    summaries = [summarize_rows(ref, rows, n, refs[partner_of(i, len(refs))] if len(refs) > 1 else None)
-                 for i, (ref, rows, n) in enumerate(zip(refs, rows_of, resumed))]
+    summaries = [
+        summarize_rows(ref, rows, n, refs[partner_of(i, len(refs))] if len(refs) > 1 else None)
+        for i, (ref, rows, n) in enumerate(zip(refs, rows_of, resumed))
+    ]
     all_rows = [r for rows in rows_of for r in rows]
-    skipped = sorted([{"line": p["line"], "model": None, "reason": p["message"]} for p in problems]
-                     + [{"line": s["line"], "model": None, "reason": s["reason"]} for s in skips],
-                     key=lambda s: s["line"])
+    skipped = sorted(
+        [{"line": p["line"], "model": None, "reason": p["message"]} for p in problems]
+        + [{"line": s["line"], "model": None, "reason": s["reason"]} for s in skips],
+        key=lambda s: s["line"],
+    )
     seconds = time.perf_counter() - t_start
-    meta = {"data": str(Path(a.data).resolve()), "records": len(recs), "samples": len({r["line"] for r in all_rows}),
-            "skippedLines": sorted({s["line"] for s in skipped}), "skipped": skipped,
-            "maxNewTokens": a.max_new_tokens, "layer": "last", "seconds": seconds,
-            "engine": "transformers", "processes": state.num_processes, "alignment": a.alignment,
-            "batchSize": a.batch_size}
-    write_atomic(out / "results.json", json.dumps({**meta, "models": summaries,
-                                                   "paired": paired_differences(refs, rows_of),
-                                                   "rows": all_rows}, indent=2) + "\n")
+    meta = {
+        "data": str(Path(a.data).resolve()),
+        "records": len(recs),
+        "samples": len({r["line"] for r in all_rows}),
+        "skippedLines": sorted({s["line"] for s in skipped}),
+        "skipped": skipped,
+        "maxNewTokens": a.max_new_tokens,
+        "layer": "last",
+        "seconds": seconds,
+        "engine": "transformers",
+        "processes": state.num_processes,
+        "alignment": a.alignment,
+        "batchSize": a.batch_size,
+    }
+    write_atomic(
+        out / "results.json",
+        json.dumps(
+            {**meta, "models": summaries, "paired": paired_differences(refs, rows_of), "rows": all_rows}, indent=2
+        )
+        + "\n",
+    )
     write_atomic(out / "results.csv", to_csv(CSV_COLUMNS, all_rows))
     from .eval_plot import render_plot
-    plot_models = [{"name": s["name"], "accuracy": s["accuracy"], "meanRa": s["R_a"], "samples": rows}
-                   for s, rows in zip(summaries, rows_of)]
-    write_atomic(out / "plot.svg", render_plot(plot_models, f"{Path(a.data).name}: {meta['samples']} samples, "
-                                                            f"greedy, last layer"))
+
+    plot_models = [
+        {"name": s["name"], "accuracy": s["accuracy"], "meanRa": s["R_a"], "samples": rows}
+        for s, rows in zip(summaries, rows_of)
+    ]
+    write_atomic(
+        out / "plot.svg",
+        render_plot(plot_models, f"{Path(a.data).name}: {meta['samples']} samples, greedy, last layer"),
+    )
     for s in summaries:
         tf = s["teacherForced"]
-        print(f"{s['name']}: {s['samples']} samples, accuracy {100 * s['accuracy']:.1f}%, R_a {_fmt(s['R_a'])}, "
-              f"r_v {_fmt(s['r_v'])}, image share {_fmt(s['imageShare'])}, pointing {_fmt(s['pointingHit'])}"
-              + (f"; tf on {tf['onName']}: R_a {_fmt(tf['R_a'])}, r_v {_fmt(tf['r_v'])}" if tf else ""))
-    print(f"{len(all_rows)} rows ({sum(resumed)} resumed) in {seconds:.1f} s on {state.num_processes} process(es); "
-          f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'plot.svg'}"
-          + (f"; {len(session_of)} sessions in {a.sessions}" if a.sessions else ""))
+        print(
+            f"{s['name']}: {s['samples']} samples, accuracy {100 * s['accuracy']:.1f}%, R_a {_fmt(s['R_a'])}, "
+            f"r_v {_fmt(s['r_v'])}, image share {_fmt(s['imageShare'])}, pointing {_fmt(s['pointingHit'])}"
+            + (f"; tf on {tf['onName']}: R_a {_fmt(tf['R_a'])}, r_v {_fmt(tf['r_v'])}" if tf else "")
+        )
+    print(
+        f"{len(all_rows)} rows ({sum(resumed)} resumed) in {seconds:.1f} s on {state.num_processes} process(es); "
+        f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'plot.svg'}"
+        + (f"; {len(session_of)} sessions in {a.sessions}" if a.sessions else "")
+    )
     return 0
 
 

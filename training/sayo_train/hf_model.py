@@ -9,6 +9,7 @@ byte-level BPE tokenizer, saved and loaded with save_pretrained / from_pretraine
 - `qwen2_5_vl`: `Qwen2_5_VLForConditionalGeneration`, every vision block full-attention (`fullatt_block_indexes` = all
   blocks), so Qwen2.5-VL's window reordering is a no-op and the vision tower traces without data-dependent windows.
 """
+
 from __future__ import annotations
 
 import json
@@ -95,19 +96,29 @@ def _get(o, k, default=KeyError):
 def _family(model_spec) -> str:
     family = _get(model_spec, "family")
     if family not in FAMILIES:
-        raise ValueError(f"model.family: a model built from its shapes must be one of {', '.join(FAMILIES)}, "
-                         f"got {family!r}")
+        raise ValueError(
+            f"model.family: a model built from its shapes must be one of {', '.join(FAMILIES)}, got {family!r}"
+        )
     return family
 
 
 def image_processor(model_spec) -> Qwen2VLImageProcessor:
     v, im = _get(model_spec, "vision"), _get(model_spec, "image")
     mn, mx = _get(im, "min_pixels"), _get(im, "max_pixels")
-    norm = ({"image_mean": QWEN3_VL_IMAGE_MEAN, "image_std": QWEN3_VL_IMAGE_STD}
-            if _get(model_spec, "family") == "qwen3_vl" else {})
-    return Qwen2VLImageProcessor(patch_size=_get(v, "patch_size"), merge_size=_get(v, "merge_size"),
-                                 temporal_patch_size=_get(v, "temporal_patch_size"), min_pixels=mn, max_pixels=mx,
-                                 size={"shortest_edge": mn, "longest_edge": mx}, **norm)
+    norm = (
+        {"image_mean": QWEN3_VL_IMAGE_MEAN, "image_std": QWEN3_VL_IMAGE_STD}
+        if _get(model_spec, "family") == "qwen3_vl"
+        else {}
+    )
+    return Qwen2VLImageProcessor(
+        patch_size=_get(v, "patch_size"),
+        merge_size=_get(v, "merge_size"),
+        temporal_patch_size=_get(v, "temporal_patch_size"),
+        min_pixels=mn,
+        max_pixels=mx,
+        size={"shortest_edge": mn, "longest_edge": mx},
+        **norm,
+    )
 
 
 def build_processor(model_spec, tokenizer_dir):
@@ -118,14 +129,19 @@ def build_processor(model_spec, tokenizer_dir):
     tok = Qwen2TokenizerFast.from_pretrained(str(tokenizer_dir))
     if family == "qwen3_vl":
         tok.chat_template = QWEN3_VL_CHAT_TEMPLATE
-    return PROCESSORS[family](image_processor=image_processor(model_spec), tokenizer=tok,
-                              chat_template=tok.chat_template)
+    return PROCESSORS[family](
+        image_processor=image_processor(model_spec), tokenizer=tok, chat_template=tok.chat_template
+    )
 
 
 def _token_ids(tok) -> dict:
     tid = tok.convert_tokens_to_ids
-    return dict(image_token_id=tid("<|image_pad|>"), video_token_id=tid("<|video_pad|>"),
-                vision_start_token_id=tid("<|vision_start|>"), vision_end_token_id=tid("<|vision_end|>"))
+    return dict(
+        image_token_id=tid("<|image_pad|>"),
+        video_token_id=tid("<|video_pad|>"),
+        vision_start_token_id=tid("<|vision_start|>"),
+        vision_end_token_id=tid("<|vision_end|>"),
+    )
 
 
 def _special_ids(tok) -> dict:
@@ -197,8 +213,11 @@ def _qwen3_vl_config(model_spec, tok) -> Qwen3VLConfig:
             "max_position_embeddings": MAX_POSITIONS,
             "rms_norm_eps": float(_get(t, "rms_norm_eps")),
             "rope_theta": float(_get(t, "rope_theta")),
-            "rope_scaling": {"rope_type": "default", "mrope_section": list(_get(t, "mrope_section")),
-                             "mrope_interleaved": bool(_get(t, "mrope_interleaved"))},
+            "rope_scaling": {
+                "rope_type": "default",
+                "mrope_section": list(_get(t, "mrope_section")),
+                "mrope_interleaved": bool(_get(t, "mrope_interleaved")),
+            },
             "attention_bias": False,
             "attention_dropout": 0.0,
             "tie_word_embeddings": bool(tie),
@@ -263,8 +282,11 @@ def save(model, processor, folder) -> Path:
             changed = cfg.get("processor_class") == type(processor).__name__ and hasattr(processor, "saved_class")
             if changed:
                 cfg["processor_class"] = processor.saved_class
-            if name == "tokenizer_config.json" and processor.chat_template and \
-                    cfg.get("chat_template") != processor.chat_template:
+            if (
+                name == "tokenizer_config.json"
+                and processor.chat_template
+                and cfg.get("chat_template") != processor.chat_template
+            ):
                 # transformers.js's Qwen-VL processors render with the tokenizer's template (tokenizer_config.json);
                 # transformers 4.57 writes it only to chat_template.jinja.
                 cfg["chat_template"] = processor.chat_template
@@ -277,8 +299,9 @@ def save(model, processor, folder) -> Path:
 def load(folder, attn_implementation: str = "eager"):
     """(model, processor) from a folder written by `save` (or any Qwen2.5-VL / Qwen3-VL checkpoint folder)."""
     folder = Path(folder)
-    model = AutoModelForImageTextToText.from_pretrained(folder, attn_implementation=attn_implementation,
-                                                        dtype=torch.float32, trust_remote_code=False)
+    model = AutoModelForImageTextToText.from_pretrained(
+        folder, attn_implementation=attn_implementation, dtype=torch.float32, trust_remote_code=False
+    )
     return model, processor_class(folder).from_pretrained(folder)
 
 

@@ -22,6 +22,7 @@ rebuilds (removing the rung's older folders) and an unchanged one is reused.
 The 2b rung (Qwen2-VL-2B's dimensions) is built only when named, and light: the last layer's attention, the 4-bit
 set only, no view without attention outputs and no check against PyTorch (its `light` field says why, measured).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_MINI = REPO / "models" / "sayo-mini"
 SHIPPED_MINI_NOATTN = REPO / "fixtures" / "onnx" / "sayo-mini-decoder-noattn.onnx"
-VIEW_FILES = ["config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
-              "tokenizer_config.json", "onnx/vision_encoder.onnx", "onnx/embed_tokens.onnx"]
+VIEW_FILES = [
+    "config.json",
+    "generation_config.json",
+    "preprocessor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "onnx/vision_encoder.onnx",
+    "onnx/embed_tokens.onnx",
+]
 # The quantized decoders a rung gets with --quantized (transformers.js dtypes).
 QUANTIZED = ("q4", "q8")
 DEFAULT_CACHE = Path(os.environ.get("SAYO_LADDER_CACHE", Path.home() / ".cache" / "sayo-lens" / "ladder"))
@@ -50,6 +58,7 @@ LADDER_MAX_PIXELS = 1008 * 1008
 @dataclass(frozen=True)
 class Rung:
     """Dimensions of one rung (Qwen2-VL names: hidden, layers, heads, kv heads, head dim, MLP, vocabulary, vision)."""
+
     name: str
     hidden: int
     layers: int
@@ -73,38 +82,118 @@ class Rung:
 
 
 RUNGS: dict[str, Rung] = {
-    "25m": Rung("25m", hidden=384, layers=8, heads=6, kv_heads=2, head_dim=64, intermediate=1024, vocab=8192,
-                vision_dim=256, vision_depth=4, vision_heads=4, mrope=(8, 12, 12)),
-    "100m": Rung("100m", hidden=768, layers=12, heads=12, kv_heads=2, head_dim=64, intermediate=2048, vocab=16384,
-                 vision_dim=384, vision_depth=6, vision_heads=6, mrope=(8, 12, 12)),
+    "25m": Rung(
+        "25m",
+        hidden=384,
+        layers=8,
+        heads=6,
+        kv_heads=2,
+        head_dim=64,
+        intermediate=1024,
+        vocab=8192,
+        vision_dim=256,
+        vision_depth=4,
+        vision_heads=4,
+        mrope=(8, 12, 12),
+    ),
+    "100m": Rung(
+        "100m",
+        hidden=768,
+        layers=12,
+        heads=12,
+        kv_heads=2,
+        head_dim=64,
+        intermediate=2048,
+        vocab=16384,
+        vision_dim=384,
+        vision_depth=6,
+        vision_heads=6,
+        mrope=(8, 12, 12),
+    ),
     # Qwen2-0.5B's decoder (the language model of the smallest Qwen-VL family members), with a smaller vision tower.
-    "500m": Rung("500m", hidden=896, layers=24, heads=14, kv_heads=2, head_dim=64, intermediate=4864, vocab=151936,
-                 vision_dim=640, vision_depth=12, vision_heads=10, mrope=(8, 12, 12)),
+    "500m": Rung(
+        "500m",
+        hidden=896,
+        layers=24,
+        heads=14,
+        kv_heads=2,
+        head_dim=64,
+        intermediate=4864,
+        vocab=151936,
+        vision_dim=640,
+        vision_depth=12,
+        vision_heads=10,
+        mrope=(8, 12, 12),
+    ),
     # Qwen2-VL-2B-Instruct's config.json.
-    "2b": Rung("2b", hidden=1536, layers=28, heads=12, kv_heads=2, head_dim=128, intermediate=8960, vocab=151936,
-               vision_dim=1280, vision_depth=32, vision_heads=16, mrope=(16, 24, 24), light=(
-                   "measured on this 24 GiB, 2-core machine, the random 2.2 B-parameter checkpoint (8.9 GB of fp32 "
-                   "weights) and its tracing peak at 17.5 GB RSS and the 8-bit quantization of its decoder ran the "
-                   "machine out of memory, so the rung gets the last layer's attention and the 4-bit set only (~7 min, "
-                   "~25 GB of disk while it builds), no second trace without attention outputs (capture cost is "
-                   "measured against the same graph with nothing fetched) and no check against PyTorch (a second "
-                   "8.9 GB copy of the weights beside onnxruntime's)")),
+    "2b": Rung(
+        "2b",
+        hidden=1536,
+        layers=28,
+        heads=12,
+        kv_heads=2,
+        head_dim=128,
+        intermediate=8960,
+        vocab=151936,
+        vision_dim=1280,
+        vision_depth=32,
+        vision_heads=16,
+        mrope=(16, 24, 24),
+        light=(
+            "measured on this 24 GiB, 2-core machine, the random 2.2 B-parameter checkpoint (8.9 GB of fp32 "
+            "weights) and its tracing peak at 17.5 GB RSS and the 8-bit quantization of its decoder ran the "
+            "machine out of memory, so the rung gets the last layer's attention and the 4-bit set only (~7 min, "
+            "~25 GB of disk while it builds), no second trace without attention outputs (capture cost is "
+            "measured against the same graph with nothing fetched) and no check against PyTorch (a second "
+            "8.9 GB copy of the weights beside onnxruntime's)"
+        ),
+    ),
 }
 # SAYO-Qwen-8B (Qwen3-VL-8B: text 4096 × 36 layers, 32 / 8 heads of 128, MLP 12288; vision 1152 × 27 blocks, 16
 # heads, MLP 4304, DeepStack from blocks 8, 16, 24) with every width and depth divided by 4, the DeepStack blocks at
 # the same relative depths. Built twice: as is, and (no-deepstack/) the same weights without the DeepStack mergers.
-RUNGS["ds150m"] = Rung("ds150m", hidden=1024, layers=9, heads=8, kv_heads=2, head_dim=128, intermediate=3072,
-                       vocab=16384, vision_dim=288, vision_depth=7, vision_heads=4, vision_mlp_ratio=1076 / 288,
-                       mrope=(24, 20, 20), family="qwen3_vl", deepstack=(2, 4, 6))
+RUNGS["ds150m"] = Rung(
+    "ds150m",
+    hidden=1024,
+    layers=9,
+    heads=8,
+    kv_heads=2,
+    head_dim=128,
+    intermediate=3072,
+    vocab=16384,
+    vision_dim=288,
+    vision_depth=7,
+    vision_heads=4,
+    vision_mlp_ratio=1076 / 288,
+    mrope=(24, 20, 20),
+    family="qwen3_vl",
+    deepstack=(2, 4, 6),
+)
 # SAYO-Qwen-8B's own dimensions (Qwen3-VL-8B-Instruct's config.json). Its random bfloat16 checkpoint is written a
 # tensor at a time (8.8 B parameters would not fit this machine as one model) and exported with --streamed.
-RUNGS["8b"] = Rung("8b", hidden=4096, layers=36, heads=32, kv_heads=8, head_dim=128, intermediate=12288,
-                   vocab=151936, vision_dim=1152, vision_depth=27, vision_heads=16, vision_mlp_ratio=4304 / 1152,
-                   mrope=(24, 20, 20), family="qwen3_vl", deepstack=(8, 16, 24), light=(
-                       "8.8 B parameters: the random checkpoint is written tensor by tensor in bfloat16 (~17.6 GB) "
-                       "and exported with the streamed exporter (one decoder layer in memory at a time), the last "
-                       "layer's attention, the 4-bit set only (its fp32 graphs would be ~35 GB of disk), no noattn/ "
-                       "view and no check against PyTorch (the float32 model is ~35 GB); tens of minutes"))
+RUNGS["8b"] = Rung(
+    "8b",
+    hidden=4096,
+    layers=36,
+    heads=32,
+    kv_heads=8,
+    head_dim=128,
+    intermediate=12288,
+    vocab=151936,
+    vision_dim=1152,
+    vision_depth=27,
+    vision_heads=16,
+    vision_mlp_ratio=4304 / 1152,
+    mrope=(24, 20, 20),
+    family="qwen3_vl",
+    deepstack=(8, 16, 24),
+    light=(
+        "8.8 B parameters: the random checkpoint is written tensor by tensor in bfloat16 (~17.6 GB) "
+        "and exported with the streamed exporter (one decoder layer in memory at a time), the last "
+        "layer's attention, the 4-bit set only (its fp32 graphs would be ~35 GB of disk), no noattn/ "
+        "view and no check against PyTorch (the float32 model is ~35 GB); tens of minutes"
+    ),
+)
 # Rungs built only when named in --rungs.
 OPT_IN = ("2b", "ds150m", "8b")
 ORDER = ["mini", "25m", "100m", "500m", "2b", "ds150m", "8b"]
@@ -144,6 +233,7 @@ def padded_tokenizer(vocab_size: int, added_last: bool = False):
     tokens (random weights may pick any id, and every id must decode). With added_last the special tokens take the
     last ids, so the ids are contiguous as Hugging Face's tokenizer classes keep them when they save."""
     from .tokenizer import Tokenizer
+
     tok = Tokenizer.load(SHIPPED_MINI)
     if vocab_size < len(tok):
         raise LadderError(f"vocabulary {vocab_size} is smaller than the tokenizer's {len(tok)}")
@@ -176,26 +266,60 @@ def noattn_view(model: Path, decoder: Path, dest: Path) -> Path:
 def _config(r: Rung, tok, deepstack: tuple):
     """The transformers config of a rung: Qwen2VLConfig, or Qwen3VLConfig with DeepStack blocks `deepstack`."""
     from transformers import Qwen2VLConfig, Qwen3VLConfig
+
     t = tok.token_id
-    ids = dict(image_token_id=t("<|image_pad|>"), video_token_id=t("<|video_pad|>"),
-               vision_start_token_id=t("<|vision_start|>"), vision_end_token_id=t("<|vision_end|>"))
+    ids = dict(
+        image_token_id=t("<|image_pad|>"),
+        video_token_id=t("<|video_pad|>"),
+        vision_start_token_id=t("<|vision_start|>"),
+        vision_end_token_id=t("<|vision_end|>"),
+    )
     special = dict(bos_token_id=t("<|endoftext|>"), eos_token_id=t("<|im_end|>"), pad_token_id=t("<|endoftext|>"))
-    text = dict(vocab_size=r.vocab, hidden_size=r.hidden, intermediate_size=r.intermediate,
-                num_hidden_layers=r.layers, num_attention_heads=r.heads, num_key_value_heads=r.kv_heads,
-                max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6, tie_word_embeddings=False,
-                **special)
+    text = dict(
+        vocab_size=r.vocab,
+        hidden_size=r.hidden,
+        intermediate_size=r.intermediate,
+        num_hidden_layers=r.layers,
+        num_attention_heads=r.heads,
+        num_key_value_heads=r.kv_heads,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=False,
+        **special,
+    )
     if r.family == "qwen3_vl":
-        vision = dict(depth=r.vision_depth, hidden_size=r.vision_dim, num_heads=r.vision_heads,
-                      intermediate_size=round(r.vision_dim * r.vision_mlp_ratio), out_hidden_size=r.hidden,
-                      patch_size=16, spatial_merge_size=2, temporal_patch_size=2, in_channels=3,
-                      num_position_embeddings=2304, deepstack_visual_indexes=list(deepstack))
-        text.update(head_dim=r.head_dim, rope_scaling={"rope_type": "default", "mrope_section": list(r.mrope),
-                                                       "mrope_interleaved": True})
+        vision = dict(
+            depth=r.vision_depth,
+            hidden_size=r.vision_dim,
+            num_heads=r.vision_heads,
+            intermediate_size=round(r.vision_dim * r.vision_mlp_ratio),
+            out_hidden_size=r.hidden,
+            patch_size=16,
+            spatial_merge_size=2,
+            temporal_patch_size=2,
+            in_channels=3,
+            num_position_embeddings=2304,
+            deepstack_visual_indexes=list(deepstack),
+        )
+        text.update(
+            head_dim=r.head_dim,
+            rope_scaling={"rope_type": "default", "mrope_section": list(r.mrope), "mrope_interleaved": True},
+        )
         return Qwen3VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=False, **ids)
     if r.hidden // r.heads != r.head_dim or sum(r.mrope) * 2 != r.head_dim:
         raise LadderError(f"{r.name}: Qwen2-VL needs head_dim = hidden/heads and mrope sections summing to head_dim/2")
-    vision = dict(depth=r.vision_depth, embed_dim=r.vision_dim, hidden_size=r.hidden, mlp_ratio=r.vision_mlp_ratio,
-                  num_heads=r.vision_heads, patch_size=14, spatial_merge_size=2, temporal_patch_size=2, in_channels=3)
+    vision = dict(
+        depth=r.vision_depth,
+        embed_dim=r.vision_dim,
+        hidden_size=r.hidden,
+        mlp_ratio=r.vision_mlp_ratio,
+        num_heads=r.vision_heads,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        in_channels=3,
+    )
     text["rope_scaling"] = {"type": "mrope", "mrope_section": list(r.mrope)}
     return Qwen2VLConfig(vision_config=vision, text_config=text, tie_word_embeddings=False, **ids, **special)
 
@@ -207,6 +331,7 @@ def hf_checkpoint(r: Rung, folder: Path, seed: int = 0, state=None, deepstack: t
     DeepStack mergers of a twin built with `deepstack=()`)."""
     import torch
     from transformers import AutoModelForImageTextToText, GenerationConfig, Qwen2TokenizerFast, Qwen2VLImageProcessor
+
     folder.mkdir(parents=True, exist_ok=True)
     tok = padded_tokenizer(r.vocab, added_last=True)
     tok.save(folder)
@@ -219,22 +344,30 @@ def hf_checkpoint(r: Rung, folder: Path, seed: int = 0, state=None, deepstack: t
         missing, _unused = model.load_state_dict(state, strict=False)
         if missing:
             raise LadderError(f"{r.name}: the twin lacks weights {missing[:3]}")
-    model.generation_config = GenerationConfig(eos_token_id=[t("<|im_end|>"), t("<|endoftext|>")],
-                                               pad_token_id=t("<|endoftext|>"), bos_token_id=t("<|endoftext|>"),
-                                               do_sample=False)
+    model.generation_config = GenerationConfig(
+        eos_token_id=[t("<|im_end|>"), t("<|endoftext|>")],
+        pad_token_id=t("<|endoftext|>"),
+        bos_token_id=t("<|endoftext|>"),
+        do_sample=False,
+    )
     model.save_pretrained(folder)
     patch = 16 if r.family == "qwen3_vl" else 14
-    half = [0.5, 0.5, 0.5]   # Qwen3-VL's normalisation; Qwen2-VL keeps the processor's CLIP default
-    ip = Qwen2VLImageProcessor(patch_size=patch, merge_size=2, temporal_patch_size=2, min_pixels=(2 * patch) ** 2 * 4,
-                               max_pixels=LADDER_MAX_PIXELS,
-                               **({"image_mean": half, "image_std": half} if r.family == "qwen3_vl" else {}))
+    half = [0.5, 0.5, 0.5]  # Qwen3-VL's normalisation; Qwen2-VL keeps the processor's CLIP default
+    ip = Qwen2VLImageProcessor(
+        patch_size=patch,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=(2 * patch) ** 2 * 4,
+        max_pixels=LADDER_MAX_PIXELS,
+        **({"image_mean": half, "image_std": half} if r.family == "qwen3_vl" else {}),
+    )
     ip.processor_class = "Qwen3VLProcessor" if r.family == "qwen3_vl" else "Qwen2VLProcessor"
     ip.save_pretrained(folder)
     hf_tok.save_pretrained(folder)
     return model
 
 
-def random_checkpoint(r: Rung, folder: Path, seed: int = 0, shard_bytes: int = 2 * 10 ** 9) -> int:
+def random_checkpoint(r: Rung, folder: Path, seed: int = 0, shard_bytes: int = 2 * 10**9) -> int:
     """A random-weight checkpoint at the rung's dimensions written tensor by tensor in bfloat16, as save_pretrained
     shards it (model-0000i-of-0000n.safetensors + model.safetensors.index.json), with the same tokenizer, processor
     and generation files as hf_checkpoint: normal(0, initializer_range) matrices, ones for norm weights, zeros for
@@ -244,6 +377,7 @@ def random_checkpoint(r: Rung, folder: Path, seed: int = 0, shard_bytes: int = 2
     from transformers import GenerationConfig, Qwen2TokenizerFast, Qwen2VLImageProcessor
 
     from .hf_export.weights import empty_model
+
     folder.mkdir(parents=True, exist_ok=True)
     tok = padded_tokenizer(r.vocab, added_last=True)
     tok.save(folder)
@@ -276,16 +410,29 @@ def random_checkpoint(r: Rung, folder: Path, seed: int = 0, shard_bytes: int = 2
         final = folder / f"model-{i + 1:05d}-of-{n:05d}.safetensors"
         (folder / f"shard-{i}.safetensors").rename(final)
         weight_map.update({k: final.name for k in keys})
-    (folder / "model.safetensors.index.json").write_text(json.dumps(
-        {"metadata": {"total_size": total * 2}, "weight_map": dict(sorted(weight_map.items()))}, indent=2) + "\n")
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total * 2}, "weight_map": dict(sorted(weight_map.items()))}, indent=2)
+        + "\n"
+    )
     cfg.torch_dtype = "bfloat16"
     cfg.save_pretrained(folder)
     t = tok.token_id
-    GenerationConfig(eos_token_id=[t("<|im_end|>"), t("<|endoftext|>")], pad_token_id=t("<|endoftext|>"),
-                     bos_token_id=t("<|endoftext|>"), do_sample=False).save_pretrained(folder)
+    GenerationConfig(
+        eos_token_id=[t("<|im_end|>"), t("<|endoftext|>")],
+        pad_token_id=t("<|endoftext|>"),
+        bos_token_id=t("<|endoftext|>"),
+        do_sample=False,
+    ).save_pretrained(folder)
     half = [0.5, 0.5, 0.5]
-    ip = Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2, min_pixels=32 * 32 * 4,
-                               max_pixels=LADDER_MAX_PIXELS, image_mean=half, image_std=half)
+    ip = Qwen2VLImageProcessor(
+        patch_size=16,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=32 * 32 * 4,
+        max_pixels=LADDER_MAX_PIXELS,
+        image_mean=half,
+        image_std=half,
+    )
     ip.processor_class = "Qwen3VLProcessor"
     ip.save_pretrained(folder)
     Qwen2TokenizerFast.from_pretrained(str(folder)).save_pretrained(folder)
@@ -301,6 +448,7 @@ def _save_shard(folder: Path, shards: list, save_file) -> None:
 
 def names_per_shard(folder: Path, n: int) -> list[list[str]]:
     from safetensors import safe_open
+
     return [list(safe_open(str(folder / f"shard-{i}.safetensors"), "pt").keys()) for i in range(n)]
 
 
@@ -314,24 +462,34 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
     attention in onnx/, the same weights without attention outputs in noattn/ (a second export); a light rung gets
     the last layer's attention, q4 and no noattn/."""
     from .hf_export import ExportConfig, export_checkpoint
+
     t0 = time.time()
     tmp = folder.with_name(folder.name + ".partial")
-    hf = folder.with_name(folder.name + ".hf")   # beside the output: an export never writes around its input
+    hf = folder.with_name(folder.name + ".hf")  # beside the output: an export never writes around its input
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(hf, ignore_errors=True)
     precisions = ("fp32",) + quantized_of(r, quantized)
     if r.name in STREAMED:
         return _build_streamed(r, folder, tmp, hf, precisions, t0)
     model = hf_checkpoint(r, hf)
-    rep = export_checkpoint(model, tmp, ExportConfig(layers="last" if r.light else "all", precisions=precisions,
-                                                     check=check and not r.light, processor_dir=hf))
+    rep = export_checkpoint(
+        model,
+        tmp,
+        ExportConfig(
+            layers="last" if r.light else "all", precisions=precisions, check=check and not r.light, processor_dir=hf
+        ),
+    )
     if r.deepstack:
         # the twin: the same weights without the DeepStack mergers, exported alike (what DeepStack costs)
         twin_hf = folder.with_name(folder.name + ".hf-twin")
         twin = hf_checkpoint(r, twin_hf, state=model.state_dict(), deepstack=())
-        export_checkpoint(twin, tmp / NO_DEEPSTACK, ExportConfig(layers="last" if r.light else "all",
-                                                                 precisions=precisions, check=check,
-                                                                 processor_dir=twin_hf))
+        export_checkpoint(
+            twin,
+            tmp / NO_DEEPSTACK,
+            ExportConfig(
+                layers="last" if r.light else "all", precisions=precisions, check=check, processor_dir=twin_hf
+            ),
+        )
         shutil.rmtree(twin_hf)
     if not r.light:
         export_checkpoint(model, tmp / "noattn", ExportConfig(layers="none", precisions=precisions, processor_dir=hf))
@@ -342,11 +500,21 @@ def build_rung_hf(r: Rung, folder: Path, check: bool = True, quantized: bool = F
     shutil.rmtree(hf)
     n = sum(p.numel() for p in model.parameters())
     nv = sum(p.numel() for p in model.model.visual.parameters())
-    meta = {"rung": r.name, "dims": asdict(r), "params": n, "decoder_params": n - nv,
-            "exporter": f"sayo_train.hf_export ({type(model).__name__})", "builder": "hf",
-            "exporter_version": exporter_version(), "key": rung_key(r), "quantized": list(quantized_of(r, quantized)),
-            "light": r.light,
-            "export_s": rep.seconds, "build_s": round(time.time() - t0, 1), "check": rep.check or {}}
+    meta = {
+        "rung": r.name,
+        "dims": asdict(r),
+        "params": n,
+        "decoder_params": n - nv,
+        "exporter": f"sayo_train.hf_export ({type(model).__name__})",
+        "builder": "hf",
+        "exporter_version": exporter_version(),
+        "key": rung_key(r),
+        "quantized": list(quantized_of(r, quantized)),
+        "light": r.light,
+        "export_s": rep.seconds,
+        "build_s": round(time.time() - t0, 1),
+        "check": rep.check or {},
+    }
     (tmp / "LADDER.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
@@ -358,26 +526,57 @@ def _build_streamed(r: Rung, folder: Path, tmp: Path, hf: Path, precisions: tupl
     child process, so its peak RSS is the export's own."""
     import resource
     import subprocess
+
     precisions = tuple(p for p in precisions if p != "fp32")
     n = random_checkpoint(r, hf)
     built = time.time() - t0
-    peak_here = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    peak_here = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     t1 = time.time()
-    run = subprocess.run([sys.executable, "-m", "sayo_train", "export", str(hf), "--out", str(tmp), "--streamed",
-                          "--layers", "last", "--precisions", ",".join(precisions)], cwd=REPO / "training",
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sayo_train",
+            "export",
+            str(hf),
+            "--out",
+            str(tmp),
+            "--streamed",
+            "--layers",
+            "last",
+            "--precisions",
+            ",".join(precisions),
+        ],
+        cwd=REPO / "training",
+        capture_output=True,
+        text=True,
+    )
     if run.returncode != 0:
         raise LadderError(f"{r.name}: the streamed export failed: {run.stderr.strip().splitlines()[-1:]}")
     rep = json.loads(run.stdout)
     shutil.rmtree(hf)
-    meta = {"rung": r.name, "dims": asdict(r), "params": n, "decoder_params": None,
-            "exporter": "sayo_train export --streamed", "builder": "hf-streamed",
-            "exporter_version": exporter_version(), "key": rung_key(r), "quantized": list(precisions),
-            "light": r.light, "export_s": rep["seconds"], "export_wall_s": round(time.time() - t1, 1),
-            "build_s": round(time.time() - t0, 1), "check": {}, "checkpoint_s": round(built, 1),
-            "peak_rss_gib": {"checkpoint": round(peak_here, 2),
-                             "export": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20, 2)},
-            "files_gb": {k: round(v / 1e9, 3) for k, v in rep["files"].items() if k.startswith("onnx/")}}
+    meta = {
+        "rung": r.name,
+        "dims": asdict(r),
+        "params": n,
+        "decoder_params": None,
+        "exporter": "sayo_train export --streamed",
+        "builder": "hf-streamed",
+        "exporter_version": exporter_version(),
+        "key": rung_key(r),
+        "quantized": list(precisions),
+        "light": r.light,
+        "export_s": rep["seconds"],
+        "export_wall_s": round(time.time() - t1, 1),
+        "build_s": round(time.time() - t0, 1),
+        "check": {},
+        "checkpoint_s": round(built, 1),
+        "peak_rss_gib": {
+            "checkpoint": round(peak_here, 2),
+            "export": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, 2),
+        },
+        "files_gb": {k: round(v / 1e9, 3) for k, v in rep["files"].items() if k.startswith("onnx/")},
+    }
     (tmp / "LADDER.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
@@ -389,17 +588,28 @@ def mini_entry(cache: Path) -> dict:
     key = hashlib.sha256(SHIPPED_MINI_NOATTN.read_bytes()).hexdigest()[:12]
     view = noattn_view(SHIPPED_MINI, SHIPPED_MINI_NOATTN, cache / f"mini-noattn-{key}")
     params = _onnx_params(SHIPPED_MINI / "onnx")
-    tc = cfg.get("text_config") or cfg   # Qwen2-VL keeps the text fields at the top level
-    return {"rung": "mini", "path": str(SHIPPED_MINI), "noattn": str(view), "shipped": True,
-            "layers": tc["num_hidden_layers"], "heads": tc["num_attention_heads"],
-            "attention_layers": list(range(tc["num_hidden_layers"])), "quantized": [], "light": "", "params": params["all"],
-            "decoder_params": params["decoder"], "built": False}
+    tc = cfg.get("text_config") or cfg  # Qwen2-VL keeps the text fields at the top level
+    return {
+        "rung": "mini",
+        "path": str(SHIPPED_MINI),
+        "noattn": str(view),
+        "shipped": True,
+        "layers": tc["num_hidden_layers"],
+        "heads": tc["num_attention_heads"],
+        "attention_layers": list(range(tc["num_hidden_layers"])),
+        "quantized": [],
+        "light": "",
+        "params": params["all"],
+        "decoder_params": params["decoder"],
+        "built": False,
+    }
 
 
 def _onnx_params(onnx_dir: Path) -> dict:
     """Parameter counts from the graphs' float initializers (the shipped rung has no PyTorch module here)."""
     import numpy as np
     import onnx
+
     n = {}
     for f in ("vision_encoder", "embed_tokens", "decoder_model_merged"):
         g = onnx.load(str(onnx_dir / f"{f}.onnx"), load_external_data=False).graph
@@ -407,10 +617,13 @@ def _onnx_params(onnx_dir: Path) -> dict:
     return {"all": sum(n.values()), "decoder": n["embed_tokens"] + n["decoder_model_merged"]}
 
 
-def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, log=print, quantized: bool = False) -> list[dict]:
+def ensure(
+    names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, log=print, quantized: bool = False
+) -> list[dict]:
     """Builds missing rungs (and with quantized, their q4 and q8 decoders), returns one entry per rung: path, parameters,
     whether it was built now."""
     from .hf_export.quantize import variant_name
+
     out = []
     cache.mkdir(parents=True, exist_ok=True)
     for name in names:
@@ -435,13 +648,27 @@ def ensure(names: list[str], cache: Path = DEFAULT_CACHE, check: bool = True, lo
             built = True
         meta = json.loads((folder / "LADDER.json").read_text())
         have = [p for p in QUANTIZED if (folder / "onnx" / variant_name("decoder_model_merged", p)).exists()]
-        out.append({"rung": name, "path": str(folder), "noattn": None if r.light else str(folder / "noattn"),
-                    "twin": str(folder / NO_DEEPSTACK) if r.deepstack else None, "family": r.family,
-                    "deepstack": list(r.deepstack),
-                    "shipped": False, "builder": "hf", "layers": r.layers, "heads": r.heads,
-                    "attention_layers": [r.layers - 1] if r.light else list(range(r.layers)), "quantized": have,
-                    "light": r.light, "params": meta["params"], "decoder_params": meta["decoder_params"],
-                    "build_s": meta["build_s"], "built": built})
+        out.append(
+            {
+                "rung": name,
+                "path": str(folder),
+                "noattn": None if r.light else str(folder / "noattn"),
+                "twin": str(folder / NO_DEEPSTACK) if r.deepstack else None,
+                "family": r.family,
+                "deepstack": list(r.deepstack),
+                "shipped": False,
+                "builder": "hf",
+                "layers": r.layers,
+                "heads": r.heads,
+                "attention_layers": [r.layers - 1] if r.light else list(range(r.layers)),
+                "quantized": have,
+                "light": r.light,
+                "params": meta["params"],
+                "decoder_params": meta["decoder_params"],
+                "build_s": meta["build_s"],
+                "built": built,
+            }
+        )
     return out
 
 
@@ -457,11 +684,17 @@ def configure_logging(verbose: bool) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="sayo_train ladder", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rungs", default=",".join(n for n in ORDER if n not in OPT_IN),
-                    help=f"comma-separated, from {', '.join(ORDER)} ({', '.join(OPT_IN)} only when named)")
+    ap.add_argument(
+        "--rungs",
+        default=",".join(n for n in ORDER if n not in OPT_IN),
+        help=f"comma-separated, from {', '.join(ORDER)} ({', '.join(OPT_IN)} only when named)",
+    )
     ap.add_argument("--cache", default=str(DEFAULT_CACHE), help="cache folder (outside the repository)")
-    ap.add_argument("--quantized", action="store_true",
-                    help="also write q4 and q8 decoders (onnx/decoder_model_merged_q4.onnx, _quantized.onnx)")
+    ap.add_argument(
+        "--quantized",
+        action="store_true",
+        help="also write q4 and q8 decoders (onnx/decoder_model_merged_q4.onnx, _quantized.onnx)",
+    )
     ap.add_argument("--no-check", action="store_true", help="skip the onnxruntime-vs-PyTorch check of new rungs")
     ap.add_argument("--list", action="store_true", help="print the rungs and their dimensions; build nothing")
     ap.add_argument("--json", action="store_true", help="print the rungs as JSON on the last line")
@@ -472,17 +705,28 @@ def main(argv=None) -> int:
     if a.list:
         for n in ORDER:
             r = RUNGS.get(n)
-            dims = "shipped models/sayo-mini" if r is None else \
-                f"{r.family}, hidden {r.hidden}, {r.layers} layers × {r.heads} heads ({r.kv_heads} kv), " \
-                f"vocab {r.vocab}, vision {r.vision_dim}×{r.vision_depth}" + \
-                (f", DeepStack {list(r.deepstack)} (+ a twin without)" if r.deepstack else "")
-            why = f"  [opt-in, built light: {r.light}]" if r is not None and r.light else \
-                "  [opt-in]" if n in OPT_IN else ""
+            dims = (
+                "shipped models/sayo-mini"
+                if r is None
+                else f"{r.family}, hidden {r.hidden}, {r.layers} layers × {r.heads} heads ({r.kv_heads} kv), "
+                f"vocab {r.vocab}, vision {r.vision_dim}×{r.vision_depth}"
+                + (f", DeepStack {list(r.deepstack)} (+ a twin without)" if r.deepstack else "")
+            )
+            why = (
+                f"  [opt-in, built light: {r.light}]"
+                if r is not None and r.light
+                else "  [opt-in]"
+                if n in OPT_IN
+                else ""
+            )
             print(f"{n:>5}: {dims}{why}")
         return 0
     from .hf_export.family import ExportError
+
     try:
-        entries = ensure(names, Path(a.cache), check=not a.no_check, log=lambda s: print(s, file=sys.stderr), quantized=a.quantized)
+        entries = ensure(
+            names, Path(a.cache), check=not a.no_check, log=lambda s: print(s, file=sys.stderr), quantized=a.quantized
+        )
     except (LadderError, ExportError) as e:
         print(f"sayo_train ladder: {e}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@
   to "auto", which transformers fills from the GRPOConfig the spec produces).
 `--dry-run` prints the exact command and the DeepSpeed config, and writes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def deepspeed_config(spec) -> dict | None:
     }
 
 
-def launch_command(spec, *, num_processes: int = 1, stages: str | None = None,
-                   ds_path: Path | None = None) -> list[str]:
+def launch_command(
+    spec, *, num_processes: int = 1, stages: str | None = None, ds_path: Path | None = None
+) -> list[str]:
     h = spec.hardware
     accel = str(Path(sys.executable).with_name("accelerate"))
     cmd = [accel, "launch", "--num_machines", "1", "--dynamo_backend", "no"]
@@ -76,6 +78,7 @@ def launch(spec, *, num_processes: int = 1, stages: str | None = None, dry_run: 
         ds_path.parent.mkdir(parents=True, exist_ok=True)
         ds_path.write_text(json.dumps(ds, indent=2) + "\n")
     full_env = dict(os.environ)
-    full_env["PYTHONPATH"] = os.pathsep.join([str(TRAINING)] + ([full_env["PYTHONPATH"]] if full_env.get("PYTHONPATH")
-                                                                  else []))
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [str(TRAINING)] + ([full_env["PYTHONPATH"]] if full_env.get("PYTHONPATH") else [])
+    )
     return subprocess.call(cmd, cwd=TRAINING, env=full_env)

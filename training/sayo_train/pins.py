@@ -1,5 +1,6 @@
 """The pinned stack (training/requirements.txt) checked before a run: a missing or different version stops the run
 with one line naming the pin."""
+
 from __future__ import annotations
 
 import re

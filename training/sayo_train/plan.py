@@ -5,6 +5,7 @@ The estimate is deliberately rough (±30 %): it counts parameters from the spec'
 linears, AdamW state, the rollout KV cache and the training activations at the longest sequence the spec allows
 (max_pixels image tokens + an assumed text prompt + max_response_tokens). GB = 10^9 bytes.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,7 +55,9 @@ class Plan:
 
     def peak_bytes(self) -> float:
         """Static memory plus the largest phase."""
-        return sum(m.bytes for m in self.static) + max((sum(m.bytes for m in ls) for ls in self.phases.values()), default=0)
+        return sum(m.bytes for m in self.static) + max(
+            (sum(m.bytes for m in ls) for ls in self.phases.values()), default=0
+        )
 
 
 def _g(n: float) -> str:
@@ -64,19 +67,19 @@ def _g(n: float) -> str:
 def count_params(spec: JobSpec) -> dict[str, int]:
     """Parameter counts from the spec's shapes (biases, norms and Qwen3-VL's learned position table included)."""
     v, t = spec.model.vision, spec.model.text
-    e, m2 = v.embed_dim, v.merge_size ** 2
+    e, m2 = v.embed_dim, v.merge_size**2
     mlp = round(v.mlp_ratio * e)
     qwen3 = spec.model.family == "qwen3_vl"
     qwen25 = spec.model.family == "qwen2_5_vl"
-    patch = 3 * v.temporal_patch_size * v.patch_size ** 2 * e + (e if qwen3 else 0)  # Conv3d bias only in Qwen3-VL
+    patch = 3 * v.temporal_patch_size * v.patch_size**2 * e + (e if qwen3 else 0)  # Conv3d bias only in Qwen3-VL
     if qwen25:  # RMSNorms (weight only), SwiGLU MLP with biases
         block = (e * 3 * e + 3 * e) + (e * e + e) + 2 * (e * mlp + mlp) + (mlp * e + e) + 2 * e
         merger = e + (e * m2) ** 2 + e * m2 + e * m2 * t.hidden_size + t.hidden_size
-    else:       # LayerNorms (weight and bias), two-layer MLP
+    else:  # LayerNorms (weight and bias), two-layer MLP
         block = (e * 3 * e + 3 * e) + (e * e + e) + (e * mlp + mlp) + (mlp * e + e) + 4 * e
         merger = 2 * e + (e * m2) ** 2 + e * m2 + e * m2 * t.hidden_size + t.hidden_size
     n_ds = len(v.deepstack_visual_indexes or [])
-    ds_merger = merger + 2 * e * m2 - 2 * e   # DeepStack mergers normalise after the 2x2 concatenation (post-shuffle)
+    ds_merger = merger + 2 * e * m2 - 2 * e  # DeepStack mergers normalise after the 2x2 concatenation (post-shuffle)
     vision = patch + v.depth * block + merger + n_ds * ds_merger + (v.num_position_embeddings or 0) * e
     h, d = t.hidden_size, t.head_dim
     attn = h * t.num_heads * d + 2 * h * t.num_kv_heads * d + t.num_heads * d * h
@@ -95,12 +98,21 @@ def count_lora(spec: JobSpec) -> int:
         return 0
     v, t = spec.model.vision, spec.model.text
     h, i, hd = t.hidden_size, t.intermediate_size, t.head_dim
-    text = {"q_proj": (h, t.num_heads * hd), "k_proj": (h, t.num_kv_heads * hd), "v_proj": (h, t.num_kv_heads * hd),
-            "o_proj": (t.num_heads * hd, h), "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}
-    e, mlp, em = v.embed_dim, round(v.mlp_ratio * v.embed_dim), v.embed_dim * v.merge_size ** 2
-    vision = ({"qkv": (e, 3 * e), "proj": (e, e), "gate_proj": (e, mlp), "up_proj": (e, mlp), "down_proj": (mlp, e)}
-              if spec.model.family == "qwen2_5_vl" else
-              {"qkv": (e, 3 * e), "proj": (e, e), "fc1": (e, mlp), "fc2": (mlp, e)})
+    text = {
+        "q_proj": (h, t.num_heads * hd),
+        "k_proj": (h, t.num_kv_heads * hd),
+        "v_proj": (h, t.num_kv_heads * hd),
+        "o_proj": (t.num_heads * hd, h),
+        "gate_proj": (h, i),
+        "up_proj": (h, i),
+        "down_proj": (i, h),
+    }
+    e, mlp, em = v.embed_dim, round(v.mlp_ratio * v.embed_dim), v.embed_dim * v.merge_size**2
+    vision = (
+        {"qkv": (e, 3 * e), "proj": (e, e), "gate_proj": (e, mlp), "up_proj": (e, mlp), "down_proj": (mlp, e)}
+        if spec.model.family == "qwen2_5_vl"
+        else {"qkv": (e, 3 * e), "proj": (e, e), "fc1": (e, mlp), "fc2": (mlp, e)}
+    )
     mergers = 1 + len(v.deepstack_visual_indexes or [])
     wanted = None if lo.target_modules == "all-linear" else set(lo.target_modules)
     total = sum(lo.r * (a + b) for k, (a, b) in text.items() if wanted is None or k in wanted) * t.num_layers
@@ -119,22 +131,32 @@ def _stages(spec: JobSpec, gpu: bool) -> list[Stage]:
         if not gpu:
             out.append(Stage(name, "here", f"{here} --stages {name}", STAGE_TEXT[name]))
         elif name == "data":
-            fetch = "; ".join(f"fetch {s.name} from {s.uri}" for s in spec.data.prepare.sources) if spec.data.prepare \
+            fetch = (
+                "; ".join(f"fetch {s.name} from {s.uri}" for s in spec.data.prepare.sources)
+                if spec.data.prepare
                 else here
+            )
             out.append(Stage(name, "GPU host", fetch, STAGE_TEXT[name] + " (converters: training/README.md)"))
         elif name in ("sft", "grpo"):
-            cmd = (f"python -m sayo_train launch {rel} --stages {name}   # accelerate launch --num_processes "
-                   f"{hw.gpus} --mixed_precision {hw.precision}"
-                   + (f" --use_deepspeed (ZeRO-{hw.zero_stage})" if hw.zero_stage is not None else "")
-                   + "; --dry-run prints it")
+            cmd = (
+                f"python -m sayo_train launch {rel} --stages {name}   # accelerate launch --num_processes "
+                f"{hw.gpus} --mixed_precision {hw.precision}"
+                + (f" --use_deepspeed (ZeRO-{hw.zero_stage})" if hw.zero_stage is not None else "")
+                + "; --dry-run prints it"
+            )
             out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name] + " (TRL GRPOTrainer / transformers Trainer)"))
         elif name == "export":
-            cmd = (f"python -m sayo_train run {rel} --stages export   # LoRA merged at the end of grpo; "
-                   f"sayo_train.hf_export, decoder_attentions of layers: {_layers(spec)}")
+            cmd = (
+                f"python -m sayo_train run {rel} --stages export   # LoRA merged at the end of grpo; "
+                f"sayo_train.hf_export, decoder_attentions of layers: {_layers(spec)}"
+            )
             out.append(Stage(name, "GPU host", cmd, STAGE_TEXT[name]))
         else:
-            out.append(Stage(name, "GPU host", f"npx sayo eval --model <export dir> --data {spec.data.heldout}",
-                             STAGE_TEXT[name]))
+            out.append(
+                Stage(
+                    name, "GPU host", f"npx sayo eval --model <export dir> --data {spec.data.heldout}", STAGE_TEXT[name]
+                )
+            )
     return out
 
 
@@ -147,7 +169,9 @@ def _data_lines(spec: JobSpec, train_n: int) -> list[str]:
     d, lines = spec.data, []
     if d.generator:
         g = d.generator
-        lines.append(f"synthetic grounded VQA: {g.train_size} train + {g.heldout_size} held-out, sides {g.min_side}-{g.max_side} px")
+        lines.append(
+            f"synthetic grounded VQA: {g.train_size} train + {g.heldout_size} held-out, sides {g.min_side}-{g.max_side} px"
+        )
     if d.prepare:
         for s in d.prepare.sources:
             part = f", split {s.split}" if s.split else ""
@@ -156,9 +180,11 @@ def _data_lines(spec: JobSpec, train_n: int) -> list[str]:
         lines.append(f"held out: {d.prepare.heldout_size}; train ≈ {train_n}")
     lines.append(f"train file: {d.train}")
     lines.append(f"held-out file: {d.heldout}")
-    lines.append(f"images: {spec.model.image.min_pixels}-{spec.model.image.max_pixels} px → "
-                 f"{_tokens(spec, spec.model.image.min_pixels)}-{_tokens(spec, spec.model.image.max_pixels)} image tokens "
-                 f"of {spec.model.cell_px}x{spec.model.cell_px} px")
+    lines.append(
+        f"images: {spec.model.image.min_pixels}-{spec.model.image.max_pixels} px → "
+        f"{_tokens(spec, spec.model.image.min_pixels)}-{_tokens(spec, spec.model.image.max_pixels)} image tokens "
+        f"of {spec.model.cell_px}x{spec.model.cell_px} px"
+    )
     g = spec.grpo
     if g:
         steps = g.steps or g.epochs * math.ceil(train_n / g.prompts_per_step)
@@ -168,7 +194,7 @@ def _data_lines(spec: JobSpec, train_n: int) -> list[str]:
 
 
 def _tokens(spec: JobSpec, pixels: int) -> int:
-    return max(1, pixels // spec.model.cell_px ** 2)
+    return max(1, pixels // spec.model.cell_px**2)
 
 
 def _train_size(spec: JobSpec) -> int:
@@ -183,32 +209,64 @@ def _train_size(spec: JobSpec) -> int:
 ENTROPY_CHUNK = 256  # completion rows per lm_head call in the reward pass (policy_attention._entropies)
 
 
-def reward_pass_lines(*, m: int, seq: int, resp: int, n_img: int, patches: int, h: int, i: int, heads: int,
-                      vocab: int, b: int, embed: int, vision_heads: int, n_deepstack: int,
-                      attn: str) -> list[MemoryLine]:
+def reward_pass_lines(
+    *,
+    m: int,
+    seq: int,
+    resp: int,
+    n_img: int,
+    patches: int,
+    h: int,
+    i: int,
+    heads: int,
+    vocab: int,
+    b: int,
+    embed: int,
+    vision_heads: int,
+    n_deepstack: int,
+    attn: str,
+) -> list[MemoryLine]:
     """Transient memory of the attention reward's teacher-forced pass (policy_attention.measure) for `m` sequences
     per forward (the micro-batch), no gradients. attn: the model's attention implementation for every layer
     (flash_attention_2 keeps no score matrix; sdpa's math kernel and eager do, one layer at a time)."""
     scores = 0 if attn == "flash_attention_2" else 2
     rows = min(resp, ENTROPY_CHUNK)
     out = [
-        MemoryLine("reward: ViT block + features", m * patches * embed * b * 6 + (1 + n_deepstack) * m * n_img * h * b
-                   + scores * vision_heads * patches ** 2 * b,
-                   f"{m} img x {patches} patches x {embed} x {b} B x 6 + (1 + {n_deepstack} DeepStack) x {m} x "
-                   f"{n_img} tok x h {h} x {b} B"
-                   + (f" + {scores} x {vision_heads} heads x {patches}² x {b} B (one image's scores)" if scores else "")),
-        MemoryLine("reward: one decoder layer", m * seq * (8 * h + 4 * i) * b,
-                   f"{m} seq x {seq} tok x (8h + 4i = {8 * h + 4 * i}) x {b} B"),
+        MemoryLine(
+            "reward: ViT block + features",
+            m * patches * embed * b * 6
+            + (1 + n_deepstack) * m * n_img * h * b
+            + scores * vision_heads * patches**2 * b,
+            f"{m} img x {patches} patches x {embed} x {b} B x 6 + (1 + {n_deepstack} DeepStack) x {m} x "
+            f"{n_img} tok x h {h} x {b} B"
+            + (f" + {scores} x {vision_heads} heads x {patches}² x {b} B (one image's scores)" if scores else ""),
+        ),
+        MemoryLine(
+            "reward: one decoder layer",
+            m * seq * (8 * h + 4 * i) * b,
+            f"{m} seq x {seq} tok x (8h + 4i = {8 * h + 4 * i}) x {b} B",
+        ),
         MemoryLine("reward: last hidden states", m * seq * h * b, f"{m} x {seq} tok x h {h} x {b} B"),
-        MemoryLine("reward: completion-row scores", heads * resp * seq * 4 * 3 + m * resp * heads * n_img * 4,
-                   f"{heads} heads x {resp} rows x {seq} keys x 4 B x 3 (one sequence) + {m} x {resp} x {heads} x "
-                   f"{n_img} image tok x 4 B (kept)"),
-        MemoryLine("reward: entropy chunk", rows * vocab * 4 * 4,
-                   f"{rows} rows x V {vocab} x 4 B x 4 (logits, log p, p, p log p)"),
+        MemoryLine(
+            "reward: completion-row scores",
+            heads * resp * seq * 4 * 3 + m * resp * heads * n_img * 4,
+            f"{heads} heads x {resp} rows x {seq} keys x 4 B x 3 (one sequence) + {m} x {resp} x {heads} x "
+            f"{n_img} image tok x 4 B (kept)",
+        ),
+        MemoryLine(
+            "reward: entropy chunk",
+            rows * vocab * 4 * 4,
+            f"{rows} rows x V {vocab} x 4 B x 4 (logits, log p, p, p log p)",
+        ),
     ]
     if scores:
-        out.append(MemoryLine("reward: one layer's scores", scores * m * heads * seq ** 2 * b,
-                              f"{scores} x {m} x {heads} heads x {seq}² x {b} B ({attn})"))
+        out.append(
+            MemoryLine(
+                "reward: one layer's scores",
+                scores * m * heads * seq**2 * b,
+                f"{scores} x {m} x {heads} heads x {seq}² x {b} B ({attn})",
+            )
+        )
     return out
 
 
@@ -219,25 +277,46 @@ def memory_lines(spec: JobSpec, params: dict[str, int]):
     b = {"bf16": 2, "fp16": 2, "fp32": 4}[hw.precision] if gpu else 4
     shards = hw.gpus if gpu and (hw.zero_stage or 0) >= 1 else 1
     total, lora = params["total"], params["lora"]
-    static = [MemoryLine("weights", total * b, f"{total / 1e6:,.1f} M params x {b} B"
-                         + (" (replicated: ZeRO-1 shards optimizer state only)" if gpu else ""))]
+    static = [
+        MemoryLine(
+            "weights",
+            total * b,
+            f"{total / 1e6:,.1f} M params x {b} B"
+            + (" (replicated: ZeRO-1 shards optimizer state only)" if gpu else ""),
+        )
+    ]
     if lora:
         # peft keeps adapter weights in float32 even on a bf16 model (autocast_adapter_dtype), so their gradients
         # are float32 too and AdamW needs no master copy: m and v, 4 B each.
         static.append(MemoryLine("LoRA adapters", lora * 4, f"{lora / 1e6:,.2f} M params x 4 B (fp32)"))
         static.append(MemoryLine("gradients", lora * 4, f"{lora / 1e6:,.2f} M LoRA params x 4 B"))
-        static.append(MemoryLine("AdamW state", lora * 8 / shards, f"{lora / 1e6:,.2f} M x 8 B (m, v)"
-                                 + (f" / {shards} GPUs" if shards > 1 else "")))
+        static.append(
+            MemoryLine(
+                "AdamW state",
+                lora * 8 / shards,
+                f"{lora / 1e6:,.2f} M x 8 B (m, v)" + (f" / {shards} GPUs" if shards > 1 else ""),
+            )
+        )
     else:
         static.append(MemoryLine("gradients", total * b, f"{total / 1e6:,.1f} M trainable x {b} B"))
         opt_b = 12 if b == 2 else 8
-        static.append(MemoryLine("AdamW state", total * opt_b / shards,
-                                 f"{total / 1e6:,.1f} M x {opt_b} B ({'fp32 master + ' if b == 2 else ''}m, v)"
-                                 + (f" / {shards} GPUs" if shards > 1 else "")))
+        static.append(
+            MemoryLine(
+                "AdamW state",
+                total * opt_b / shards,
+                f"{total / 1e6:,.1f} M x {opt_b} B ({'fp32 master + ' if b == 2 else ''}m, v)"
+                + (f" / {shards} GPUs" if shards > 1 else ""),
+            )
+        )
     if g and g.kl_beta > 0 and "grpo" in spec.run.stages:
         ref = 0 if lora else total * b
-        static.append(MemoryLine("KL reference", ref, "LoRA disabled = reference, no copy" if lora
-                                 else f"frozen copy: {total / 1e6:,.1f} M x {b} B"))
+        static.append(
+            MemoryLine(
+                "KL reference",
+                ref,
+                "LoRA disabled = reference, no copy" if lora else f"frozen copy: {total / 1e6:,.1f} M x {b} B",
+            )
+        )
     n_img = _tokens(spec, spec.model.image.max_pixels)
     resp = spec.data.max_response_tokens
     seq = n_img + TEXT_PROMPT_TOKENS + resp
@@ -249,7 +328,7 @@ def memory_lines(spec: JobSpec, params: dict[str, int]):
     phases: dict[str, list[MemoryLine]] = {}
 
     v = spec.model.vision
-    patches = n_img * v.merge_size ** 2
+    patches = n_img * v.merge_size**2
     vision_trains = (spec.model.lora.enabled and not spec.model.lora.exclude_vision) or not spec.model.lora.enabled
 
     def vision_lines(n: int) -> list[MemoryLine]:
@@ -257,24 +336,40 @@ def memory_lines(spec: JobSpec, params: dict[str, int]):
             return [MemoryLine("image features (frozen ViT)", n * n_img * h * b, f"{n} x {n_img} tok x h {h} x {b} B")]
         per = v.embed_dim * b * (v.depth if ckpt else v.depth * 6)
         how = f"{v.depth} blocks" + ("" if ckpt else " x ~6 tensors")
-        return [MemoryLine("ViT activations", n * patches * per, f"{n} img x {patches} patches x {v.embed_dim} x {b} B x {how}")]
+        return [
+            MemoryLine(
+                "ViT activations", n * patches * per, f"{n} img x {patches} patches x {v.embed_dim} x {b} B x {how}"
+            )
+        ]
 
     def train_phase(n: int) -> list[MemoryLine]:
         per_tok = (8 * h + 4 * i) * b
         work = n * seq * per_tok
         lines = []
         if ckpt:
-            lines.append(MemoryLine("checkpointed layer inputs", n * seq * h * b * layers,
-                                    f"{n} seq x {seq} tok x h {h} x {b} B x {layers} layers"))
+            lines.append(
+                MemoryLine(
+                    "checkpointed layer inputs",
+                    n * seq * h * b * layers,
+                    f"{n} seq x {seq} tok x h {h} x {b} B x {layers} layers",
+                )
+            )
             lines.append(MemoryLine("one layer recomputed", work, f"{n} x {seq} x (8h + 4i = {8 * h + 4 * i}) x {b} B"))
         else:
             lines.append(MemoryLine("activations", work * layers, f"{n} x {seq} x (8h + 4i) x {b} B x {layers} layers"))
         if eager:
             probs = n * t.num_heads * seq * seq * b * (1 if ckpt else layers)
-            lines.append(MemoryLine("attention probabilities", probs,
-                                    f"{n} x {t.num_heads} heads x {seq}² x {b} B" + ("" if ckpt else f" x {layers}")))
+            lines.append(
+                MemoryLine(
+                    "attention probabilities",
+                    probs,
+                    f"{n} x {t.num_heads} heads x {seq}² x {b} B" + ("" if ckpt else f" x {layers}"),
+                )
+            )
         lines.extend(vision_lines(n))
-        lines.append(MemoryLine("completion logits", n * resp * vocab * (b + 4), f"{n} x {resp} tok x V {vocab} x ({b} + 4) B"))
+        lines.append(
+            MemoryLine("completion logits", n * resp * vocab * (b + 4), f"{n} x {resp} tok x V {vocab} x ({b} + 4) B")
+        )
         return lines
 
     if spec.sft and "sft" in spec.run.stages:
@@ -283,24 +378,49 @@ def memory_lines(spec: JobSpec, params: dict[str, int]):
         n = hw.per_device_batch_size * hw.gradient_accumulation_steps if gpu else g.prompts_per_step * g.group_size
         kv = n * seq * layers * 2 * t.num_kv_heads * t.head_dim * b
         phases["rollout"] = [
-            MemoryLine("KV cache", kv, f"{n} seq x {seq} tok x {layers} layers x 2 x {t.num_kv_heads} kv x {t.head_dim} x {b} B")]
+            MemoryLine(
+                "KV cache",
+                kv,
+                f"{n} seq x {seq} tok x {layers} layers x 2 x {t.num_kv_heads} kv x {t.head_dim} x {b} B",
+            )
+        ]
         phases["grpo update"] = train_phase(hw.per_device_batch_size if gpu else n)
         if spec.reward("attention_region"):
             m = min(n, g.reward_micro_batch or n)
             impl = (hw.attn_implementation or "eager") if gpu else "eager"
             phases["reward pass"] = reward_pass_lines(
-                m=m, seq=seq, resp=resp, n_img=n_img, patches=patches, h=h, i=i, heads=t.num_heads, vocab=vocab, b=b,
-                embed=v.embed_dim, vision_heads=v.num_heads, n_deepstack=len(v.deepstack_visual_indexes or []),
-                attn=impl)
+                m=m,
+                seq=seq,
+                resp=resp,
+                n_img=n_img,
+                patches=patches,
+                h=h,
+                i=i,
+                heads=t.num_heads,
+                vocab=vocab,
+                b=b,
+                embed=v.embed_dim,
+                vision_heads=v.num_heads,
+                n_deepstack=len(v.deepstack_visual_indexes or []),
+                attn=impl,
+            )
     device = f"GPU ({hw.gpu}, {hw.gpus} in all)" if gpu else "process (CPU RAM, fp32, no micro-batching assumed)"
     return static, phases, device, (hw.gpu_memory_gb if gpu else None), warnings
 
 
 # GPU memory per device, GB (10^9 B) as the vendors state it, for `--dry-run --hardware NAME[xN]`.
 GPU_PRESETS = {"H200": 141, "H100": 80, "A100-80GB": 80, "A100-40GB": 40, "L40S": 48, "A6000": 48, "RTX4090": 24}
-HARDWARE_KEYS = {"gpus": int, "gpu": str, "gpu_memory_gb": float, "per_device_batch_size": int,
-                 "gradient_accumulation_steps": int, "zero_stage": int, "attn_implementation": str,
-                 "gradient_checkpointing": lambda v: v.lower() in ("1", "true", "yes"), "reward_micro_batch": int}
+HARDWARE_KEYS = {
+    "gpus": int,
+    "gpu": str,
+    "gpu_memory_gb": float,
+    "per_device_batch_size": int,
+    "gradient_accumulation_steps": int,
+    "zero_stage": int,
+    "attn_implementation": str,
+    "gradient_checkpointing": lambda v: v.lower() in ("1", "true", "yes"),
+    "reward_micro_batch": int,
+}
 
 
 def apply_hardware(spec: JobSpec, text: str) -> list[str]:
@@ -309,9 +429,17 @@ def apply_hardware(spec: JobSpec, text: str) -> list[str]:
     (prompts_per_step × group_size) stay the spec's: when they are not given, gradient accumulation is derived.
     Returns notes on what changed; raises ValueError on an unknown name or key."""
     from .spec import Hardware
-    hw = spec.hardware or Hardware(gpus=1, gpu="GPU", gpu_memory_gb=80, per_device_batch_size=1,
-                                   gradient_accumulation_steps=1, precision="bf16", gradient_checkpointing=True,
-                                   attn_implementation="flash_attention_2")
+
+    hw = spec.hardware or Hardware(
+        gpus=1,
+        gpu="GPU",
+        gpu_memory_gb=80,
+        per_device_batch_size=1,
+        gradient_accumulation_steps=1,
+        precision="bf16",
+        gradient_checkpointing=True,
+        attn_implementation="flash_attention_2",
+    )
     given, notes = set(), []
     for part in [p.strip() for p in text.split(",") if p.strip()]:
         if "=" in part:
@@ -341,12 +469,16 @@ def apply_hardware(spec: JobSpec, text: str) -> list[str]:
             per = hw.gpus * hw.per_device_batch_size
             if want % per == 0:
                 hw.gradient_accumulation_steps = want // per
-                notes.append(f"gradient_accumulation_steps = {want} completions / ({hw.gpus} GPUs x "
-                             f"{hw.per_device_batch_size} per device) = {hw.gradient_accumulation_steps}")
+                notes.append(
+                    f"gradient_accumulation_steps = {want} completions / ({hw.gpus} GPUs x "
+                    f"{hw.per_device_batch_size} per device) = {hw.gradient_accumulation_steps}"
+                )
         got = hw.gpus * hw.per_device_batch_size * hw.gradient_accumulation_steps
         if got != want:
-            notes.append(f"{hw.gpus} GPUs x {hw.per_device_batch_size} x {hw.gradient_accumulation_steps} = {got} "
-                         f"completions per step, but the spec's prompts_per_step x group_size = {want}")
+            notes.append(
+                f"{hw.gpus} GPUs x {hw.per_device_batch_size} x {hw.gradient_accumulation_steps} = {got} "
+                f"completions per step, but the spec's prompts_per_step x group_size = {want}"
+            )
     return notes
 
 
@@ -362,15 +494,31 @@ def build_plan(spec: JobSpec) -> Plan:
         written += [("data.train", spec.data.train)]
     for key, path in written:
         if path.is_relative_to(spec.path.parent):
-            warnings.append(f"{key} resolves to {path}, next to the spec files (relative paths resolve against the "
-                            "spec file's directory): run outputs belong in a git-ignored folder such as ../runs/")
+            warnings.append(
+                f"{key} resolves to {path}, next to the spec files (relative paths resolve against the "
+                "spec file's directory): run outputs belong in a git-ignored folder such as ../runs/"
+            )
     if spec.model.text.vocab_size is None:
-        warnings.append("text.vocab_size not set: embeddings and logits are left out (the tokenizer decides the vocabulary)")
-    plan = Plan(spec.run.name, str(spec.path), _stages(spec, gpu), _data_lines(spec, _train_size(spec)), device, params,
-                static, phases, capacity, warnings)
+        warnings.append(
+            "text.vocab_size not set: embeddings and logits are left out (the tokenizer decides the vocabulary)"
+        )
+    plan = Plan(
+        spec.run.name,
+        str(spec.path),
+        _stages(spec, gpu),
+        _data_lines(spec, _train_size(spec)),
+        device,
+        params,
+        static,
+        phases,
+        capacity,
+        warnings,
+    )
     if capacity and plan.peak_bytes() > capacity * GB:
-        warnings.append(f"the estimate exceeds {capacity:g} GB per GPU: lower hardware.per_device_batch_size and raise "
-                        "gradient_accumulation_steps (same completions per step), or lower model.image.max_pixels")
+        warnings.append(
+            f"the estimate exceeds {capacity:g} GB per GPU: lower hardware.per_device_batch_size and raise "
+            "gradient_accumulation_steps (same completions per step), or lower model.image.max_pixels"
+        )
     return plan
 
 
@@ -383,8 +531,13 @@ def format_plan(plan: Plan) -> str:
         out.append(f"  all in order: $ {plan.stages[0].command.rsplit(' --stages ', 1)[0]}")
     out += ["", "data:"] + [f"  {line}" for line in plan.data]
     p = plan.params
-    out += ["", f"parameters: vision {p['vision'] / 1e6:,.1f} M + text {p['text'] / 1e6:,.1f} M = {p['total'] / 1e6:,.1f} M; "
-            f"LoRA trainable {p['lora'] / 1e6:,.2f} M", "", f"memory per {plan.device}:"]
+    out += [
+        "",
+        f"parameters: vision {p['vision'] / 1e6:,.1f} M + text {p['text'] / 1e6:,.1f} M = {p['total'] / 1e6:,.1f} M; "
+        f"LoRA trainable {p['lora'] / 1e6:,.2f} M",
+        "",
+        f"memory per {plan.device}:",
+    ]
     for title, lines in [("held for the whole run", plan.static)] + [(f"phase {k}", v) for k, v in plan.phases.items()]:
         out.append(f"  {title}: {_g(sum(m.bytes for m in lines))}")
         out += [f"    {m.label:<28} {_g(m.bytes):>10}   {m.arithmetic}" for m in lines]

@@ -15,6 +15,7 @@ completion's own tokens. Boxes become token indices from the processor's own `im
 (patch_size × merge_size) through geometry.py. The numbers then go through reward_math.py (the same code that writes
 the parity fixtures src/core is tested against), including the alignment choice (reward_math.py's docstring).
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,27 +26,49 @@ from transformers import AttentionInterface
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .geometry import Grid, box_tokens
-from .reward_math import (DEFAULT_ALIGNMENT, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError, align, attention_score,
-                     reward_from_av)
+from .reward_math import (
+    DEFAULT_ALIGNMENT,
+    DEFAULT_EPS,
+    DEFAULT_TOP_RATIO,
+    RewardError,
+    align,
+    attention_score,
+    reward_from_av,
+)
 
 
 def grid_from_thw(thw, width: int, height: int, patch_size: int, merge_size: int) -> Grid:
     """The token grid the processor produced for an image of `width`×`height` (its image_grid_thw row)."""
     _t, gh, gw = (int(x) for x in thw)
-    return Grid(width=width, height=height, resized_width=gw * patch_size, resized_height=gh * patch_size,
-                cell=patch_size * merge_size, rows=gh // merge_size, cols=gw // merge_size, patch_size=patch_size,
-                merge_size=merge_size)
+    return Grid(
+        width=width,
+        height=height,
+        resized_width=gw * patch_size,
+        resized_height=gh * patch_size,
+        cell=patch_size * merge_size,
+        rows=gh // merge_size,
+        cols=gw // merge_size,
+        patch_size=patch_size,
+        merge_size=merge_size,
+    )
 
 
-def summarize(image_att: torch.Tensor, entropy: torch.Tensor, target: list[int], *, top_ratio=DEFAULT_TOP_RATIO,
-              eps=DEFAULT_EPS, alignment=DEFAULT_ALIGNMENT) -> dict:
+def summarize(
+    image_att: torch.Tensor,
+    entropy: torch.Tensor,
+    target: list[int],
+    *,
+    top_ratio=DEFAULT_TOP_RATIO,
+    eps=DEFAULT_EPS,
+    alignment=DEFAULT_ALIGNMENT,
+) -> dict:
     """The reward of one completion. image_att: [T, H, N] image-token attention, row t produced token t;
     entropy: [T]; target: box token indices (0…N−1). All sums in float64."""
     if not target:
         raise RewardError("boxes: no target token")
     att = image_att.to(torch.float64)
-    a = att[:, :, target].mean(-1).mean(-1)          # T: head mean of the mean over the box tokens
-    v = att.mean(-1).mean(-1)                        # T: head mean of the mean over all image tokens
+    a = att[:, :, target].mean(-1).mean(-1)  # T: head mean of the mean over the box tokens
+    v = att.mean(-1).mean(-1)  # T: head mean of the mean over all image tokens
     av = [(float(x), float(y)) for x, y in zip(a, v)]
     av, ent = align(av, [float(e) for e in entropy], alignment)
     r = reward_from_av(av, ent, top_ratio, eps)
@@ -53,7 +76,7 @@ def summarize(image_att: torch.Tensor, entropy: torch.Tensor, target: list[int],
     return r
 
 
-REWARD_ROWS = "sayo_reward_rows"   # the attention implementation name the reward's layer runs under
+REWARD_ROWS = "sayo_reward_rows"  # the attention implementation name the reward's layer runs under
 
 
 class _RowCapture:
@@ -74,21 +97,24 @@ class _RowCapture:
         self.att = []
         for b, (rows, cols) in enumerate(zip(self.rows, self.cols)):
             kv, L, d = key.shape[1], key.shape[2], key.shape[3]
-            q = query[b][:, rows].reshape(kv, groups, len(rows), d)            # kv, g, T, d
+            q = query[b][:, rows].reshape(kv, groups, len(rows), d)  # kv, g, T, d
             s = torch.matmul(q, key[b].unsqueeze(1).transpose(-1, -2)) * scaling  # kv, g, T, L
             s = s.reshape(kv * groups, len(rows), L)
             ahead = torch.arange(L, device=s.device)[None, :] > rows[:, None]  # T, L: keys after the row
             s = s.masked_fill(ahead, torch.finfo(s.dtype).min)
             p = torch.softmax(s, dim=-1, dtype=torch.float32).to(query.dtype)
-            self.att.append(p[:, :, cols].transpose(0, 1).float().cpu())      # T, H, N
+            self.att.append(p[:, :, cols].transpose(0, 1).float().cpu())  # T, H, N
 
 
 def _rows_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     """The reward layer's attention function: the model's own implementation for the output, plus the rows."""
     cap: _RowCapture = module._sayo_rows
-    inner = (sys.modules[type(module).__module__].eager_attention_forward if cap.inner == "eager"
-             else ALL_ATTENTION_FUNCTIONS[cap.inner])
-    own, module.config = module.config, cap.shared   # the inner function reads the model's own config
+    inner = (
+        sys.modules[type(module).__module__].eager_attention_forward
+        if cap.inner == "eager"
+        else ALL_ATTENTION_FUNCTIONS[cap.inner]
+    )
+    own, module.config = module.config, cap.shared  # the inner function reads the model's own config
     try:
         out, _ = inner(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
     finally:
@@ -120,7 +146,7 @@ def _entropies(hidden, head, temperature: float, chunk: int = 256):
     chunk × V logits exist at once."""
     out = []
     for i in range(0, hidden.shape[0], chunk):
-        lg = head(hidden[i:i + chunk]).float() / temperature
+        lg = head(hidden[i : i + chunk]).float() / temperature
         lp = torch.log_softmax(lg, -1)
         out.append(-(lp.exp() * lp).sum(-1))
         del lg, lp
@@ -128,8 +154,17 @@ def _entropies(hidden, head, temperature: float, chunk: int = 256):
 
 
 @torch.no_grad()
-def measure(model, processor, prompt_texts: list[str], images: list, completion_ids: list[list[int]], *,
-            layer: int = -1, temperature: float = 1.0, micro_batch: int | None = None) -> list[dict]:
+def measure(
+    model,
+    processor,
+    prompt_texts: list[str],
+    images: list,
+    completion_ids: list[list[int]],
+    *,
+    layer: int = -1,
+    temperature: float = 1.0,
+    micro_batch: int | None = None,
+) -> list[dict]:
     """One teacher-forced forward over each prompt + completion (right-padded), `micro_batch` sequences at a time
     (all at once when None). Returns per completion: image_att [T, H, N] (row t = the query that produced token t),
     entropy [T], image_grid_thw (the processor's).
@@ -141,14 +176,22 @@ def measure(model, processor, prompt_texts: list[str], images: list, completion_
     step = n if not micro_batch else max(1, int(micro_batch))
     res = []
     for i in range(0, n, step):
-        res += _measure_batch(model, processor, prompt_texts[i:i + step], images[i:i + step],
-                              completion_ids[i:i + step], layer=layer, temperature=temperature)
+        res += _measure_batch(
+            model,
+            processor,
+            prompt_texts[i : i + step],
+            images[i : i + step],
+            completion_ids[i : i + step],
+            layer=layer,
+            temperature=temperature,
+        )
     return res
 
 
 def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, layer, temperature):
-    enc = processor(images=[[im] for im in images], text=prompt_texts, return_tensors="pt", padding=True,
-                    padding_side="right")
+    enc = processor(
+        images=[[im] for im in images], text=prompt_texts, return_tensors="pt", padding=True, padding_side="right"
+    )
     prompt_lens = enc["attention_mask"].sum(-1).tolist()
     seqs = [enc["input_ids"][b, :p].tolist() + list(c) for b, (p, c) in enumerate(zip(prompt_lens, completion_ids))]
     pad = processor.tokenizer.pad_token_id
@@ -156,8 +199,8 @@ def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, la
     ids = torch.full((B, L), pad, dtype=torch.long)
     mask = torch.zeros((B, L), dtype=torch.long)
     for b, s in enumerate(seqs):
-        ids[b, :len(s)] = torch.tensor(s)
-        mask[b, :len(s)] = 1
+        ids[b, : len(s)] = torch.tensor(s)
+        mask[b, : len(s)] = 1
     device = next(model.parameters()).device
     image_id = model.config.image_token_id
     rows = [torch.arange(p - 1, p - 1 + len(c), device=device) for p, c in zip(prompt_lens, completion_ids)]
@@ -166,15 +209,19 @@ def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, la
     backbone, head = _backbone_and_head(model)
     shared = attn.config
     cap = _RowCapture(shared, rows, cols)
-    own = copy.copy(shared)                      # this layer alone switches implementation
+    own = copy.copy(shared)  # this layer alone switches implementation
     own._attn_implementation_internal = REWARD_ROWS
     attn.config, attn._sayo_rows = own, cap
     was_training = model.training
     model.eval()
     try:
-        hidden = backbone(input_ids=ids.to(device), attention_mask=mask.to(device),
-                          pixel_values=enc["pixel_values"].to(device, dtype=model.dtype),
-                          image_grid_thw=enc["image_grid_thw"].to(device), use_cache=False).last_hidden_state
+        hidden = backbone(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            pixel_values=enc["pixel_values"].to(device, dtype=model.dtype),
+            image_grid_thw=enc["image_grid_thw"].to(device),
+            use_cache=False,
+        ).last_hidden_state
     finally:
         attn.config = shared
         del attn._sayo_rows
@@ -194,20 +241,32 @@ class AttentionRegionReward:
 
     __name__ = "attention_region"
 
-    def __init__(self, processor, *, layer=-1, top_ratio=DEFAULT_TOP_RATIO, eps=DEFAULT_EPS,
-                 alignment=DEFAULT_ALIGNMENT, temperature=1.0, cell_px=None, micro_batch=None):
+    def __init__(
+        self,
+        processor,
+        *,
+        layer=-1,
+        top_ratio=DEFAULT_TOP_RATIO,
+        eps=DEFAULT_EPS,
+        alignment=DEFAULT_ALIGNMENT,
+        temperature=1.0,
+        cell_px=None,
+        micro_batch=None,
+    ):
         ip = processor.image_processor
         self.patch, self.merge = ip.patch_size, ip.merge_size
         if cell_px is not None and cell_px != self.patch * self.merge:
-            raise ValueError(f"cell_px: {cell_px} px, but the processor's tokens cover "
-                             f"{self.patch}×{self.merge} = {self.patch * self.merge} px")
+            raise ValueError(
+                f"cell_px: {cell_px} px, but the processor's tokens cover "
+                f"{self.patch}×{self.merge} = {self.patch * self.merge} px"
+            )
         if alignment not in ("produced", "input"):
             raise ValueError(f"alignment: expected produced or input, got {alignment!r}")
         self.processor = processor
         self.layer, self.top_ratio, self.eps = layer, top_ratio, eps
         self.alignment, self.temperature, self.micro_batch = alignment, temperature, micro_batch
         self.trainer = None
-        self.last = []   # the summaries of the latest call (logged by the trainer)
+        self.last = []  # the summaries of the latest call (logged by the trainer)
 
     def bind(self, trainer) -> "AttentionRegionReward":
         self.trainer = trainer
@@ -218,16 +277,30 @@ class AttentionRegionReward:
             raise RuntimeError("AttentionRegionReward: bind(trainer) before training")
         model = self.trainer.accelerator.unwrap_model(self.trainer.model)
         texts = [self.processor.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-        stats = measure(model, self.processor, texts, image, completion_ids, layer=self.layer,
-                        temperature=self.temperature, micro_batch=self.micro_batch)
+        stats = measure(
+            model,
+            self.processor,
+            texts,
+            image,
+            completion_ids,
+            layer=self.layer,
+            temperature=self.temperature,
+            micro_batch=self.micro_batch,
+        )
         out, self.last = [], []
         for st, im, bx in zip(stats, image, boxes):
             grid = grid_from_thw(st["image_grid_thw"], im.width, im.height, self.patch, self.merge)
             try:
-                s = summarize(st["image_att"], st["entropy"], box_tokens(grid, bx), top_ratio=self.top_ratio,
-                              eps=self.eps, alignment=self.alignment)
+                s = summarize(
+                    st["image_att"],
+                    st["entropy"],
+                    box_tokens(grid, bx),
+                    top_ratio=self.top_ratio,
+                    eps=self.eps,
+                    alignment=self.alignment,
+                )
             except RewardError:
-                s = None   # nothing to score (a one-token completion under the input alignment): neutral reward
+                s = None  # nothing to score (a one-token completion under the input alignment): neutral reward
             self.last.append(s)
             out.append(s["r_v"] if s else 0.0)
         return out

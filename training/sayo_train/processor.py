@@ -1,5 +1,6 @@
 """Image preprocessing equal to transformers.js's Qwen2VLImageProcessor (smart_resize with JS rounding, rescale,
 normalise, temporal tiling, the (t, h/m, w/m, m, m, C, T, P, P) patch order) and the prompt ids of models/CONTRACT.md."""
+
 from __future__ import annotations
 
 import numpy as np

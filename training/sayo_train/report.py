@@ -1,5 +1,6 @@
 """Held-out evaluation → training/results/<run>.json, models/METRICS.md (every run's results) and the TRAINING.md of
 each exported model folder. Metric definitions: models/CONTRACT.md ("Metrics")."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,11 @@ RESULTS_DIR = REPO / "training" / "results"
 
 
 def _row(label, s):
-    return (f"| {label} | {s['n']} | {100 * s['accuracy']:.1f} % | {s['R_a']:.4f} | {s['r_v']:+.4f} | "
-            f"{s['image_share']:.3f} | {100 * s['pointing_hit']:.1f} % | {100 * s['format_ok']:.1f} % | "
-            f"{s['mean_tokens']:.1f} |")
+    return (
+        f"| {label} | {s['n']} | {100 * s['accuracy']:.1f} % | {s['R_a']:.4f} | {s['r_v']:+.4f} | "
+        f"{s['image_share']:.3f} | {100 * s['pointing_hit']:.1f} % | {100 * s['format_ok']:.1f} % | "
+        f"{s['mean_tokens']:.1f} |"
+    )
 
 
 def render_metrics(results: list[dict], notes: bool = True) -> str:
@@ -22,7 +25,7 @@ def render_metrics(results: list[dict], notes: bool = True) -> str:
         "# SAYO-mini metrics (held-out set)",
         "",
         "Written by `python3 -m sayo_train run <spec>` (report stage) from `training/results/*.json`; reproducible from "
-        "the job spec and its seed. Definitions: models/CONTRACT.md (\"Metrics\"): greedy decoding, 24 new tokens at "
+        'the job spec and its seed. Definitions: models/CONTRACT.md ("Metrics"): greedy decoding, 24 new tokens at '
         "most, last decoder layer, mean over heads, boxes united, ε = 1e-8. **R_a** = mean over generated tokens of "
         "½(1 + tanh(log((a+ε)/(v+ε)))) (0.5 = no preference for the box); **r_v** = SAYO reward over the top-30 % "
         "entropy tokens (0 = no preference); **image share** = head-mean attention mass on image tokens; **pointing** "
@@ -44,21 +47,30 @@ def render_metrics(results: list[dict], notes: bool = True) -> str:
                 seen_base = True
             lines.append(_row(label, s))
         if "chance" in r:
-            notes.append(f"- `{r['run']}`: chance accuracy (uniform guess within the answer type) "
-                         f"{100 * r['chance']:.1f} %; spec `{r['spec']}`, seed {r['seed']}, "
-                         f"{r.get('train_size', '?')} training records, wall time {r.get('wall_time', '?')}.")
+            notes.append(
+                f"- `{r['run']}`: chance accuracy (uniform guess within the answer type) "
+                f"{100 * r['chance']:.1f} %; spec `{r['spec']}`, seed {r['seed']}, "
+                f"{r.get('train_size', '?')} training records, wall time {r.get('wall_time', '?')}."
+            )
     paired = [r for r in results if r.get("paired")]
     if paired:
-        lines += ["", "Paired differences, trained − base, per held-out question (mean ± standard error):", "",
-                  "| run | n | accuracy | R_a | r_v | image share | pointing |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Paired differences, trained − base, per held-out question (mean ± standard error):",
+            "",
+            "| run | n | accuracy | R_a | r_v | image share | pointing |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in paired:
             p = r["paired"]
 
             def cell(k: str, p: dict = p) -> str:
                 return f"{p[k]['mean']:+.4f} ± {p[k]['se']:.4f}"
 
-            lines.append(f"| {r['run']} | {p['r_v']['n']} | {cell('accuracy')} | {cell('R_a')} | {cell('r_v')} | "
-                         f"{cell('image_share')} | {cell('pointing_hit')} |")
+            lines.append(
+                f"| {r['run']} | {p['r_v']['n']} | {cell('accuracy')} | {cell('R_a')} | {cell('r_v')} | "
+                f"{cell('image_share')} | {cell('pointing_hit')} |"
+            )
     lines += ["", "Runs:", ""] + notes + [""]
     notes_file = RESULTS_DIR / "NOTES.md"
     if notes and notes_file.exists():
@@ -81,16 +93,29 @@ def load_results(order=("sayo-mini", "sayo-mini-ablation-accuracy", "sayo-mini-a
     return sorted(res, key=lambda r: (rank.get(r["run"], 99), r["run"]))
 
 
-def training_md(name: str, spec_path: str, seed: int, data_size: int, wall: str, summary: dict | None,
-                extra: str = "") -> str:
-    out = [f"# {name}", "", f"- job spec: `{spec_path}`", f"- seed: {seed}", f"- training records: {data_size}",
-           f"- wall time of the run: {wall}", ""]
+def training_md(
+    name: str, spec_path: str, seed: int, data_size: int, wall: str, summary: dict | None, extra: str = ""
+) -> str:
+    out = [
+        f"# {name}",
+        "",
+        f"- job spec: `{spec_path}`",
+        f"- seed: {seed}",
+        f"- training records: {data_size}",
+        f"- wall time of the run: {wall}",
+        "",
+    ]
     if summary:
-        out += ["Held-out metrics (models/CONTRACT.md definitions; see models/METRICS.md):", "",
-                "| n | accuracy | mean R_a | mean r_v | image share | pointing | format |", "|---|---|---|---|---|---|---|",
-                f"| {summary['n']} | {100 * summary['accuracy']:.1f} % | {summary['R_a']:.4f} | {summary['r_v']:+.4f} | "
-                f"{summary['image_share']:.3f} | {100 * summary['pointing_hit']:.1f} % | "
-                f"{100 * summary['format_ok']:.1f} % |", ""]
+        out += [
+            "Held-out metrics (models/CONTRACT.md definitions; see models/METRICS.md):",
+            "",
+            "| n | accuracy | mean R_a | mean r_v | image share | pointing | format |",
+            "|---|---|---|---|---|---|---|",
+            f"| {summary['n']} | {100 * summary['accuracy']:.1f} % | {summary['R_a']:.4f} | {summary['r_v']:+.4f} | "
+            f"{summary['image_share']:.3f} | {100 * summary['pointing_hit']:.1f} % | "
+            f"{100 * summary['format_ok']:.1f} % |",
+            "",
+        ]
     if extra:
         out += [extra, ""]
     return "\n".join(out)

@@ -15,6 +15,7 @@ PRODUCED token t (the prompt's last position for t = 0). Two choices, named:
 - "input" (official SAYO code): token t owns row t + 1, the row where t is the input; tokens 0…T−2 are scored, with
   their own entropies; the row that produced the first token and the last token are never scored.
 """
+
 from __future__ import annotations
 
 import math
@@ -94,8 +95,14 @@ def reward_from_av(per_token_av, entropy, top_ratio: float = DEFAULT_TOP_RATIO, 
     return {"selected": selected, "a_q": a_q, "v_q": v_q, "r_v": tanh_log_ratio(a_q, v_q, eps)}
 
 
-def reward_from_attention(attention, target, entropy, top_ratio: float = DEFAULT_TOP_RATIO,
-                          eps: float = DEFAULT_EPS, alignment: str = DEFAULT_ALIGNMENT) -> dict:
+def reward_from_attention(
+    attention,
+    target,
+    entropy,
+    top_ratio: float = DEFAULT_TOP_RATIO,
+    eps: float = DEFAULT_EPS,
+    alignment: str = DEFAULT_ALIGNMENT,
+) -> dict:
     """attention: [T][H][N] image-token attention, row t produced token t; target: token indices; entropy: [T]."""
     if not target:
         raise RewardError("boxes: no target token")
@@ -112,8 +119,14 @@ def reward_case(inp: dict) -> dict:
     """The `sayo reward` CLI: input object → output object (models/CONTRACT.md), plus `cover` (fractional cell coverage)."""
     img = inp["image"]
     proc = inp["processor"]
-    grid: Grid = make_grid(int(img["width"]), int(img["height"]), int(proc["patch_size"]), int(proc["merge_size"]),
-                           int(proc["min_pixels"]), int(proc["max_pixels"]))
+    grid: Grid = make_grid(
+        int(img["width"]),
+        int(img["height"]),
+        int(proc["patch_size"]),
+        int(proc["merge_size"]),
+        int(proc["min_pixels"]),
+        int(proc["max_pixels"]),
+    )
     att = inp["attention"]
     ent = inp["entropy"]
     if len(att) != len(ent):
@@ -126,14 +139,20 @@ def reward_case(inp: dict) -> dict:
     if alignment == "input" and len(att) < 2:
         raise RewardError("attention: the input alignment scores tokens 0…T−2: need at least 2 tokens")
     target = box_tokens(grid, inp["boxes"])
-    r = reward_from_attention(att, target, ent, float(inp.get("top_ratio", DEFAULT_TOP_RATIO)),
-                              float(inp.get("eps", DEFAULT_EPS)), alignment)
+    r = reward_from_attention(
+        att, target, ent, float(inp.get("top_ratio", DEFAULT_TOP_RATIO)), float(inp.get("eps", DEFAULT_EPS)), alignment
+    )
     return {
-        "grid": {"rows": grid.rows, "cols": grid.cols,
-                 "resized": {"width": grid.resized_width, "height": grid.resized_height}},
+        "grid": {
+            "rows": grid.rows,
+            "cols": grid.cols,
+            "resized": {"width": grid.resized_width, "height": grid.resized_height},
+        },
         "target_tokens": target,
         "cover": cell_coverage(grid, inp["boxes"]),
         "per_token": r["per_token"],
         "selected": r["selected"],
-        "a_q": r["a_q"], "v_q": r["v_q"], "r_v": r["r_v"],
+        "a_q": r["a_q"],
+        "v_q": r["v_q"],
+        "r_v": r["r_v"],
     }

@@ -7,6 +7,7 @@ Three layers, in order, each reporting every problem it finds:
 The layers live in spec_validate.py; this module holds the types and the loading. Relative paths resolve against the spec file's directory. The dataclasses mirror the YAML keys one to one; the schema's
 `description`s document each key.
 """
+
 from __future__ import annotations
 
 import json

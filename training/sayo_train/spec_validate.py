@@ -7,6 +7,7 @@
    when no stage of the spec writes it: the data stage writes data.train and data.heldout; nothing writes model.init
    or a local data source.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,13 +46,18 @@ ALIAS_PROBLEM = "aliases (*name) are not accepted in job specs; write the value 
 
 Yaml12Loader.yaml_implicit_resolvers = {
     ch: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
-    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                    list("tTfF"))
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 Yaml12Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+0123456789."))
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
 
 
 def structure_errors(doc) -> list[tuple[str, str]]:
@@ -60,6 +66,7 @@ def structure_errors(doc) -> list[tuple[str, str]]:
     import math
 
     from .limits import MAX_SPEC_DEPTH
+
     out = []
     stack = [(doc, [])]
     while stack:
@@ -67,8 +74,12 @@ def structure_errors(doc) -> list[tuple[str, str]]:
         if len(parts) > MAX_SPEC_DEPTH:
             return [("(root)", f"nested deeper than {MAX_SPEC_DEPTH} levels")]
         if isinstance(value, float) and not math.isfinite(value):
-            out.append((key_path(parts), f"{'.nan' if math.isnan(value) else ('.inf' if value > 0 else '-.inf')} "
-                                         "is not a finite number"))
+            out.append(
+                (
+                    key_path(parts),
+                    f"{'.nan' if math.isnan(value) else ('.inf' if value > 0 else '-.inf')} is not a finite number",
+                )
+            )
         elif isinstance(value, dict):
             stack.extend((v, parts + [k]) for k, v in value.items())
         elif isinstance(value, list):
@@ -79,6 +90,7 @@ def structure_errors(doc) -> list[tuple[str, str]]:
 def limit_errors(doc) -> list[tuple[str, str]]:
     """Numbers above SPEC_LIMITS (limits.py; the TypeScript reader applies the same table)."""
     from .limits import SPEC_LIMITS
+
     out = []
     for key, limit in SPEC_LIMITS.items():
         v = doc
@@ -121,7 +133,9 @@ def schema_errors(err: jsonschema.ValidationError) -> list[tuple[str, str]]:
         return [(key_path(path + [k]), "unknown key") for k in extra]
     if err.validator == "required":
         why = " (needed by a stage in run.stages)" if "then" in err.schema_path else ""
-        return [(key_path(path + [k]), f"missing required key{why}") for k in err.validator_value if k not in err.instance]
+        return [
+            (key_path(path + [k]), f"missing required key{why}") for k in err.validator_value if k not in err.instance
+        ]
     return [_schema_error(err)]
 
 
@@ -139,7 +153,9 @@ def _schema_error(err: jsonschema.ValidationError) -> tuple[str, str]:
     if kind in bounds:
         return key_path(path), f"must be {bounds[kind]} {val}, got {show(inst)}"
     if kind in ("minItems", "maxItems"):
-        return key_path(path), f"expected {'at least' if kind == 'minItems' else 'at most'} {val} items, got {len(inst)}"
+        return key_path(
+            path
+        ), f"expected {'at least' if kind == 'minItems' else 'at most'} {val} items, got {len(inst)}"
     if kind == "uniqueItems":
         return key_path(path), "items must be unique"
     if kind == "minLength":
@@ -161,25 +177,43 @@ def _model(spec) -> list[tuple[str, str]]:
     m, out = spec.model, []
     t, v = m.text, m.vision
     if sum(t.mrope_section) * 2 != t.head_dim:
-        out.append(("model.text.mrope_section",
-                    f"must sum to head_dim/2 = {t.head_dim / 2:g}, got {sum(t.mrope_section)} ({t.mrope_section})"))
+        out.append(
+            (
+                "model.text.mrope_section",
+                f"must sum to head_dim/2 = {t.head_dim / 2:g}, got {sum(t.mrope_section)} ({t.mrope_section})",
+            )
+        )
     if t.num_heads % t.num_kv_heads:
-        out.append(("model.text.num_heads",
-                    f"must be a multiple of num_kv_heads ({t.num_kv_heads}) for grouped-query attention, got {t.num_heads}"))
+        out.append(
+            (
+                "model.text.num_heads",
+                f"must be a multiple of num_kv_heads ({t.num_kv_heads}) for grouped-query attention, got {t.num_heads}",
+            )
+        )
     if v.embed_dim % v.num_heads:
-        out.append(("model.vision.embed_dim", f"must be divisible by vision num_heads ({v.num_heads}), got {v.embed_dim}"))
+        out.append(
+            ("model.vision.embed_dim", f"must be divisible by vision num_heads ({v.num_heads}), got {v.embed_dim}")
+        )
     out.extend(_family_keys(m))
     if m.image.min_pixels > m.image.max_pixels:
-        out.append(("model.image.min_pixels", f"must be <= max_pixels ({m.image.max_pixels}), got {m.image.min_pixels}"))
-    if m.image.max_pixels < m.cell_px ** 2:
+        out.append(
+            ("model.image.min_pixels", f"must be <= max_pixels ({m.image.max_pixels}), got {m.image.min_pixels}")
+        )
+    if m.image.max_pixels < m.cell_px**2:
         out.append(("model.image.max_pixels", f"must hold at least one {m.cell_px}x{m.cell_px} image token"))
     if m.init_path is not None and not m.init_path.is_dir():
         out.append(("model.init", f"checkpoint folder not found: {m.init_path}"))
     if m.init == "random" and m.family not in ("qwen2_5_vl", "qwen3_vl"):
-        out.append(("model.family", "a model built from its shapes (init: random) is qwen2_5_vl or qwen3_vl; "
-                    f"got {m.family!r}"))
+        out.append(
+            (
+                "model.family",
+                f"a model built from its shapes (init: random) is qwen2_5_vl or qwen3_vl; got {m.family!r}",
+            )
+        )
     if m.lora.enabled and m.init == "random":
-        out.append(("model.lora.enabled", "LoRA adapters on random weights train nothing useful; use init: <checkpoint>"))
+        out.append(
+            ("model.lora.enabled", "LoRA adapters on random weights train nothing useful; use init: <checkpoint>")
+        )
     return out
 
 
@@ -188,9 +222,11 @@ def _family_keys(m) -> list[tuple[str, str]]:
     M-RoPE (as its config.json states them)."""
     t, v, out = m.text, m.vision, []
     qwen3 = m.family == "qwen3_vl"
-    for key, value in (("vision.deepstack_visual_indexes", v.deepstack_visual_indexes),
-                       ("vision.num_position_embeddings", v.num_position_embeddings),
-                       ("text.mrope_interleaved", t.mrope_interleaved)):
+    for key, value in (
+        ("vision.deepstack_visual_indexes", v.deepstack_visual_indexes),
+        ("vision.num_position_embeddings", v.num_position_embeddings),
+        ("text.mrope_interleaved", t.mrope_interleaved),
+    ):
         if qwen3 and value is None:
             out.append((f"model.{key}", "missing required key (family qwen3_vl)"))
         elif not qwen3 and value not in (None, False):
@@ -200,19 +236,31 @@ def _family_keys(m) -> list[tuple[str, str]]:
     if t.tie_word_embeddings is None:
         out.append(("model.text.tie_word_embeddings", "missing required key (family qwen3_vl; Qwen3-VL-8B: false)"))
     if t.mrope_interleaved is False:
-        out.append(("model.text.mrope_interleaved", "must be true for qwen3_vl (transformers' Qwen3-VL always "
-                    "interleaves its M-RoPE)"))
+        out.append(
+            (
+                "model.text.mrope_interleaved",
+                "must be true for qwen3_vl (transformers' Qwen3-VL always interleaves its M-RoPE)",
+            )
+        )
     if 3 * max(t.mrope_section[1:]) > t.head_dim // 2:
-        out.append(("model.text.mrope_section", f"interleaved: 3 x max(h, w) must be <= head_dim/2 = "
-                    f"{t.head_dim // 2}, got {t.mrope_section}"))
+        out.append(
+            (
+                "model.text.mrope_section",
+                f"interleaved: 3 x max(h, w) must be <= head_dim/2 = {t.head_dim // 2}, got {t.mrope_section}",
+            )
+        )
     ds = v.deepstack_visual_indexes or []
     if any(i >= v.depth for i in ds):
         out.append(("model.vision.deepstack_visual_indexes", f"indices must be < vision depth {v.depth}, got {ds}"))
     if len(ds) > t.num_layers:
-        out.append(("model.vision.deepstack_visual_indexes",
-                    f"{len(ds)} DeepStack features need as many decoder layers, the model has {t.num_layers}"))
+        out.append(
+            (
+                "model.vision.deepstack_visual_indexes",
+                f"{len(ds)} DeepStack features need as many decoder layers, the model has {t.num_layers}",
+            )
+        )
     n = v.num_position_embeddings
-    if n is not None and round(n ** 0.5) ** 2 != n:
+    if n is not None and round(n**0.5) ** 2 != n:
         out.append(("model.vision.num_position_embeddings", f"must be a square number (an n x n table), got {n}"))
     return out
 
@@ -231,7 +279,9 @@ def _data(spec) -> list[tuple[str, str]]:
     for key, users in needs.items():
         p: Path = getattr(d, key)
         if users and not writes_data and not p.is_file():
-            out.append((f"data.{key}", f"file not found (no data stage writes it; needed by {', '.join(sorted(users))}): {p}"))
+            out.append(
+                (f"data.{key}", f"file not found (no data stage writes it; needed by {', '.join(sorted(users))}): {p}")
+            )
     return out
 
 
@@ -247,7 +297,12 @@ def _rewards(spec) -> list[tuple[str, str]]:
             if not _layer_ok(p.layer, n_layers):
                 out.append((f"{key}.params.layer", f"no such decoder layer: {p.layer} (the model has {n_layers})"))
             if p.cell_px is not None and p.cell_px != spec.model.cell_px:
-                out.append((f"{key}.params.cell_px", f"must equal patch_size x merge_size = {spec.model.cell_px}, got {p.cell_px}"))
+                out.append(
+                    (
+                        f"{key}.params.cell_px",
+                        f"must equal patch_size x merge_size = {spec.model.cell_px}, got {p.cell_px}",
+                    )
+                )
         if r.name == "format":
             try:
                 re.compile(p.pattern)
@@ -257,14 +312,18 @@ def _rewards(spec) -> list[tuple[str, str]]:
             if ls and ls.min_tokens > ls.max_tokens:
                 out.append((f"{key}.params.length_shaping.min_tokens", f"must be <= max_tokens ({ls.max_tokens})"))
             if ls and ls.min_tokens > spec.data.max_response_tokens:
-                out.append((f"{key}.params.length_shaping.min_tokens",
-                            f"must be <= data.max_response_tokens ({spec.data.max_response_tokens})"))
+                out.append(
+                    (
+                        f"{key}.params.length_shaping.min_tokens",
+                        f"must be <= data.max_response_tokens ({spec.data.max_response_tokens})",
+                    )
+                )
     if "grpo" in spec.run.stages and spec.rewards and not any(r.weight > 0 for r in spec.rewards):
         out.append(("rewards", "every weight is 0: GRPO would have no signal"))
     return out
 
 
-TRL_ADVANTAGE_EPS = 1e-4   # fixed in trl 0.25.1's GRPOTrainer (advantages / (std + 1e-4))
+TRL_ADVANTAGE_EPS = 1e-4  # fixed in trl 0.25.1's GRPOTrainer (advantages / (std + 1e-4))
 
 
 def _grpo(spec) -> list[tuple[str, str]]:
@@ -272,15 +331,24 @@ def _grpo(spec) -> list[tuple[str, str]]:
     if g is None:
         return out
     if g.advantage_eps != TRL_ADVANTAGE_EPS:
-        out.append(("grpo.advantage_eps", f"TRL's GRPOTrainer divides by (std + {TRL_ADVANTAGE_EPS:g}); "
-                    f"accepted: {TRL_ADVANTAGE_EPS:g}, got {g.advantage_eps:g}"))
+        out.append(
+            (
+                "grpo.advantage_eps",
+                f"TRL's GRPOTrainer divides by (std + {TRL_ADVANTAGE_EPS:g}); "
+                f"accepted: {TRL_ADVANTAGE_EPS:g}, got {g.advantage_eps:g}",
+            )
+        )
     if h is None:
         return out
     per_step = h.gpus * h.per_device_batch_size * h.gradient_accumulation_steps
     if per_step != g.prompts_per_step * g.group_size:
-        out.append(("grpo.prompts_per_step",
-                    f"prompts_per_step x group_size = {g.prompts_per_step * g.group_size} completions, but hardware gives "
-                    f"gpus x per_device_batch_size x gradient_accumulation_steps = {per_step}"))
+        out.append(
+            (
+                "grpo.prompts_per_step",
+                f"prompts_per_step x group_size = {g.prompts_per_step * g.group_size} completions, but hardware gives "
+                f"gpus x per_device_batch_size x gradient_accumulation_steps = {per_step}",
+            )
+        )
     return out
 
 

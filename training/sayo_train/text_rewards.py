@@ -1,11 +1,11 @@
 """Text rewards of GRPO (format, accuracy) and their TRL adapters. Plain contract:
 `f(completions, *, <explicit keyword inputs>) -> list[float]`, one float per completion. The attention reward, which
 needs the policy itself, is policy_attention.py."""
+
 from __future__ import annotations
 
 import re
 import string
-
 
 ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.S)
 
@@ -13,8 +13,9 @@ ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.S)
 GATINGS = ("strict", "official")
 
 
-def format_reward(completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?)</answer>",
-                  gating: str = "strict") -> list[float]:
+def format_reward(
+    completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?)</answer>", gating: str = "strict"
+) -> list[float]:
     """1 or 0 per completion. gating "official" (SAYO's released code): the pattern is found somewhere in the
     text, so a completion cut off by the length limit, text after </answer>, or an earlier <answer>…</answer> (the
     pattern's look-ahead matches the last one) still score 1. "strict": also exactly one <answer>, nothing but white
@@ -25,8 +26,9 @@ def format_reward(completions, *, finished, pattern=r"<answer>(?!.*<answer>)(.*?
     out = []
     for text, done in zip(completions, finished):
         m = rx.search(text)
-        ok = bool(m) and (gating == "official"
-                          or (done and text[m.end():].strip() == "" and text.count("<answer>") == 1))
+        ok = bool(m) and (
+            gating == "official" or (done and text[m.end() :].strip() == "" and text.count("<answer>") == 1)
+        )
         out.append(1.0 if ok else 0.0)
     return out
 
@@ -56,8 +58,9 @@ class FormatReward:
         out = format_reward(texts, finished=finished, pattern=self.pattern, gating=self.gating)
         if self.shaping is not None:
             s = self.shaping
-            out = [r * length_factor(len(ids), s.min_tokens, s.max_tokens, s.floor)
-                   for r, ids in zip(out, completion_ids)]
+            out = [
+                r * length_factor(len(ids), s.min_tokens, s.max_tokens, s.floor) for r, ids in zip(out, completion_ids)
+            ]
         return out
 
 
@@ -90,5 +93,6 @@ def extract_answer(text: str) -> str:
 
 
 def accuracy_reward(completions, *, answers) -> list[float]:
-    return [1.0 if normalize_answer(extract_answer(c)) == normalize_answer(a) else 0.0
-            for c, a in zip(completions, answers)]
+    return [
+        1.0 if normalize_answer(extract_answer(c)) == normalize_answer(a) else 0.0 for c, a in zip(completions, answers)
+    ]

@@ -7,6 +7,7 @@
 - Qwen's special tokens are added_tokens (special: true); `<answer>` and `</answer>` are added NON-special tokens so
   they survive `skip_special_tokens` decoding.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,15 +16,28 @@ from collections import Counter
 from pathlib import Path
 
 SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
-    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
-    "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
 ]
 ANSWER_TOKENS = ["<answer>", "</answer>"]
 SYSTEM_PROMPT = "You are a helpful assistant."
 
-QWEN_SPLIT_REGEX = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-                    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+QWEN_SPLIT_REGEX = (
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+)
 
 # The Qwen2-VL chat template (as shipped in Qwen/Qwen2-VL-*-Instruct tokenizer_config.json).
 CHAT_TEMPLATE = (
@@ -89,14 +103,14 @@ def pre_tokenize(text: str) -> list[str]:
         c = text[i]
         # 1. contractions
         if c == "'" and i + 1 < n:
-            low = text[i + 1:i + 3].lower()
+            low = text[i + 1 : i + 3].lower()
             m = None
             for s in ("s", "t", "re", "ve", "m", "ll", "d"):
                 if low.startswith(s):
                     m = s
                     break
             if m:
-                out.append(text[i:i + 1 + len(m)])
+                out.append(text[i : i + 1 + len(m)])
                 i += 1 + len(m)
                 continue
         # 2. [^\r\n\p{L}\p{N}]?\p{L}+
@@ -119,6 +133,7 @@ def pre_tokenize(text: str) -> list[str]:
         # 4. ' ?[^\s\p{L}\p{N}]+[\r\n]*'
         def punct(ch):
             return not _is_s(ch) and not _is_l(ch) and not _is_n(ch)
+
         j = i + 1 if (c == " " and i + 1 < n and punct(text[i + 1])) else i
         if j < n and punct(text[j]):
             k = j
@@ -137,7 +152,7 @@ def pre_tokenize(text: str) -> list[str]:
             # 5. \s*[\r\n]+
             last_nl = max(run.rfind("\r"), run.rfind("\n"))
             if last_nl >= 0:
-                out.append(run[:last_nl + 1])
+                out.append(run[: last_nl + 1])
                 i += last_nl + 1
                 continue
             # 6. \s+(?!\S)
@@ -260,31 +275,70 @@ class Tokenizer:
             "truncation": None,
             "padding": None,
             "added_tokens": [
-                {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
-                 "special": t in SPECIAL_TOKENS}
-                for t, i in sorted(self.added.items(), key=lambda kv: kv[1])],
+                {
+                    "id": i,
+                    "content": t,
+                    "single_word": False,
+                    "lstrip": False,
+                    "rstrip": False,
+                    "normalized": False,
+                    "special": t in SPECIAL_TOKENS,
+                }
+                for t, i in sorted(self.added.items(), key=lambda kv: kv[1])
+            ],
             "normalizer": {"type": "NFC"},
-            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": QWEN_SPLIT_REGEX}, "behavior": "Isolated", "invert": False},
-                bl]},
+            "pre_tokenizer": {
+                "type": "Sequence",
+                "pretokenizers": [
+                    {"type": "Split", "pattern": {"Regex": QWEN_SPLIT_REGEX}, "behavior": "Isolated", "invert": False},
+                    bl,
+                ],
+            },
             "post_processor": dict(bl, trim_offsets=False),
             "decoder": dict(bl),
-            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": "",
-                      "end_of_word_suffix": "", "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
-                      "vocab": self.vocab, "merges": [f"{a} {b}" for a, b in self.merges]},
+            "model": {
+                "type": "BPE",
+                "dropout": None,
+                "unk_token": None,
+                "continuing_subword_prefix": "",
+                "end_of_word_suffix": "",
+                "fuse_unk": False,
+                "byte_fallback": False,
+                "ignore_merges": False,
+                "vocab": self.vocab,
+                "merges": [f"{a} {b}" for a, b in self.merges],
+            },
         }
 
     def tokenizer_config(self) -> dict:
         return {
             "add_prefix_space": False,
             "added_tokens_decoder": {
-                str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False,
-                         "special": t in SPECIAL_TOKENS}
-                for t, i in sorted(self.added.items(), key=lambda kv: kv[1])},
-            "additional_special_tokens": ["<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-                                          "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>",
-                                          "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>",
-                                          "<|video_pad|>"],
+                str(i): {
+                    "content": t,
+                    "lstrip": False,
+                    "normalized": False,
+                    "rstrip": False,
+                    "single_word": False,
+                    "special": t in SPECIAL_TOKENS,
+                }
+                for t, i in sorted(self.added.items(), key=lambda kv: kv[1])
+            },
+            "additional_special_tokens": [
+                "<|im_start|>",
+                "<|im_end|>",
+                "<|object_ref_start|>",
+                "<|object_ref_end|>",
+                "<|box_start|>",
+                "<|box_end|>",
+                "<|quad_start|>",
+                "<|quad_end|>",
+                "<|vision_start|>",
+                "<|vision_end|>",
+                "<|vision_pad|>",
+                "<|image_pad|>",
+                "<|video_pad|>",
+            ],
             "bos_token": None,
             "chat_template": CHAT_TEMPLATE,
             "clean_up_tokenization_spaces": False,
@@ -302,8 +356,9 @@ class Tokenizer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "tokenizer.json").write_text(json.dumps(self.tokenizer_json(), ensure_ascii=False, indent=1) + "\n")
-        (folder / "tokenizer_config.json").write_text(json.dumps(self.tokenizer_config(), ensure_ascii=False,
-                                                                 indent=2) + "\n")
+        (folder / "tokenizer_config.json").write_text(
+            json.dumps(self.tokenizer_config(), ensure_ascii=False, indent=2) + "\n"
+        )
 
     # ---- encode / decode -----------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -327,7 +382,7 @@ class Tokenizer:
                     best, pos = r, i
             if best is None:
                 break
-            syms[pos:pos + 2] = [syms[pos] + syms[pos + 1]]
+            syms[pos : pos + 2] = [syms[pos] + syms[pos + 1]]
         ids = [self.vocab[s] for s in syms]
         self._cache[word] = ids
         return ids

@@ -7,6 +7,7 @@ Each peak is the growth of the resident set above what the process holds just be
 resetting it through /proc/self/clear_refs, minus VmRSS then). Run with MALLOC_MMAP_THRESHOLD_ fixed (the test does)
 so every large tensor is its own mapping, returned to the system when freed: the figure is then what the pass
 allocates, not what malloc happens to keep."""
+
 import gc
 import json
 import re
@@ -26,9 +27,9 @@ from sayo_train.hf_data import prompt_text  # noqa: E402
 from sayo_train.spec import load_spec  # noqa: E402
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
-VOCAB = 50_000          # a vocabulary large enough that full logits show (SAYO-Qwen-8B: 151,936)
-SIDE = 320              # 10 × 10 cells of 32 px: 100 image tokens per prompt
-COMPLETION = 24         # tokens per completion
+VOCAB = 50_000  # a vocabulary large enough that full logits show (SAYO-Qwen-8B: 151,936)
+SIDE = 320  # 10 × 10 cells of 32 px: 100 image tokens per prompt
+COMPLETION = 24  # tokens per completion
 BATCH = 8
 
 
@@ -72,24 +73,34 @@ def peak_of(fn) -> int:
 
 def main(argv):
     from reward_pass_ref import measure_full
-
     from sayo_train.policy_attention import measure
+
     micro = int(argv[0]) if argv else 2
     torch.set_num_threads(1)
     spec, proc, model, texts, images, comps = tiny_case("sdpa")
     old = lambda: measure_full(model, proc, texts, images, comps)  # noqa: E731
     new = lambda: measure(model, proc, texts, images, comps)  # noqa: E731
     mic = lambda: measure(model, proc, texts, images, comps, micro_batch=micro)  # noqa: E731
-    measure_full(model, proc, texts[:1], images[:1], comps[:1])     # warm-up: lazy initialisation, both paths
+    measure_full(model, proc, texts[:1], images[:1], comps[:1])  # warm-up: lazy initialisation, both paths
     measure(model, proc, texts[:1], images[:1], comps[:1])
     peaks = {"new": peak_of(new), "micro": peak_of(mic), "old": peak_of(old)}
     enc = proc(images=[[im] for im in images], text=texts, return_tensors="pt", padding=True)
     t, v = spec.model.text, spec.model.vision
-    dims = {"B": len(texts), "L": int(enc["attention_mask"].sum(-1).max()) + max(len(c) for c in comps),
-            "T": max(len(c) for c in comps), "n_img": int((enc["input_ids"][0] == model.config.image_token_id).sum()),
-            "patches": int(enc["image_grid_thw"][0].prod()), "h": t.hidden_size, "i": t.intermediate_size,
-            "heads": t.num_heads, "vocab": VOCAB, "embed": v.embed_dim, "vision_heads": v.num_heads,
-            "n_deepstack": len(v.deepstack_visual_indexes), "layers": t.num_layers}
+    dims = {
+        "B": len(texts),
+        "L": int(enc["attention_mask"].sum(-1).max()) + max(len(c) for c in comps),
+        "T": max(len(c) for c in comps),
+        "n_img": int((enc["input_ids"][0] == model.config.image_token_id).sum()),
+        "patches": int(enc["image_grid_thw"][0].prod()),
+        "h": t.hidden_size,
+        "i": t.intermediate_size,
+        "heads": t.num_heads,
+        "vocab": VOCAB,
+        "embed": v.embed_dim,
+        "vision_heads": v.num_heads,
+        "n_deepstack": len(v.deepstack_visual_indexes),
+        "layers": t.num_layers,
+    }
     print(json.dumps({**peaks, "micro_batch": micro, "dims": dims}))
 
 

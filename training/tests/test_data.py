@@ -27,6 +27,7 @@ def test_records_are_grounded_and_varied(tmp_path):
     p = generate(tmp_path, 40, 3, 84, 336)
     recs = read_jsonl(p, require_completion=True)
     from PIL import Image
+
     sizes = set()
     for r in recs:
         img = Image.open(r["_image_path"])
@@ -50,16 +51,20 @@ def test_shipped_heldout_and_gallery():
         assert (repo / "public" / "samples" / s["image"]).exists()
 
 
-@pytest.mark.parametrize("line,msg", [
-    ("{not json", "invalid JSON"),
-    ('{"image": "x.png", "question": "q", "answer": "a"}', "missing field 'boxes'"),
-    ('{"image": "x.png", "question": "q", "answer": 3, "boxes": [[0,0,1,1]]}', "field 'answer' must be a str"),
-    ('{"image": "x.png", "question": "q", "answer": "a", "boxes": [[0,0,1]]}', "boxes[0] must be"),
-    ('{"image": "x.png", "question": "q", "answer": "a", "boxes": [[5,5,1,1]]}', "zero or negative area"),
-    ('{"image": "missing.png", "question": "q", "answer": "a", "boxes": [[0,0,1,1]]}', "image not found"),
-])
+@pytest.mark.parametrize(
+    "line,msg",
+    [
+        ("{not json", "invalid JSON"),
+        ('{"image": "x.png", "question": "q", "answer": "a"}', "missing field 'boxes'"),
+        ('{"image": "x.png", "question": "q", "answer": 3, "boxes": [[0,0,1,1]]}', "field 'answer' must be a str"),
+        ('{"image": "x.png", "question": "q", "answer": "a", "boxes": [[0,0,1]]}', "boxes[0] must be"),
+        ('{"image": "x.png", "question": "q", "answer": "a", "boxes": [[5,5,1,1]]}', "zero or negative area"),
+        ('{"image": "missing.png", "question": "q", "answer": "a", "boxes": [[0,0,1,1]]}', "image not found"),
+    ],
+)
 def test_corrupt_line_names_file_and_line(tmp_path, line, msg):
     from PIL import Image
+
     Image.new("RGB", (4, 4)).save(tmp_path / "x.png")
     good = '{"image": "x.png", "question": "q", "answer": "a", "boxes": [[0,0,1,1]]}'
     p = tmp_path / "set.jsonl"

@@ -1,5 +1,6 @@
 """tools/gpu_check.py, the check a GPU host runs (GRPO with LoRA, DeepStack and the attention reward on a tiny
 Qwen3-VL, with peak memory and s/step), runs here on the CPU through the same path, so it cannot rot."""
+
 import json
 import os
 import subprocess
@@ -10,9 +11,23 @@ TRAINING = Path(__file__).resolve().parents[1]
 
 
 def test_gpu_check_runs_the_grpo_smoke_and_reports_peak_memory_and_step_time():
-    r = subprocess.run([sys.executable, str(TRAINING / "tools" / "gpu_check.py"), "--steps", "2", "--group", "2",
-                        "--response-tokens", "8", "--json"], capture_output=True, text=True, timeout=900,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(TRAINING / "tools" / "gpu_check.py"),
+            "--steps",
+            "2",
+            "--group",
+            "2",
+            "--response-tokens",
+            "8",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["problems"] == []

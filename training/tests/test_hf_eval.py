@@ -6,6 +6,7 @@ session reader (src/session/serialize.ts parseSession, run with tsx); LoRA adapt
 Tolerances: Python 1 vs 2 processes: exact (the shards are the same batches); Python vs Node: identical text, token
 counts, stop reasons, predictions, correctness and pointing hits, R_a / r_v / image share within 1e-5 (measured
 ≤ 4e-7 on this fixture: float32 graphs in onnxruntime vs float32 PyTorch)."""
+
 from __future__ import annotations
 
 import csv
@@ -17,7 +18,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sayo_train import hf_eval
 
 TRAINING = Path(__file__).resolve().parent.parent
@@ -31,6 +31,7 @@ ENV = dict(os.environ, PYTHONPATH=str(TRAINING), OMP_NUM_THREADS="1")
 def fx(tmp_path_factory):
     from sayo_train.data import generate
     from sayo_train.hf_export.tiny import build_tiny
+
     d = tmp_path_factory.mktemp("hf_eval")
     for name, seed in (("base", 1), ("trained", 2)):
         build_tiny("qwen3_vl", d / name, seed, deepstack=[0, 1])
@@ -42,8 +43,23 @@ def fx(tmp_path_factory):
 
 
 def run_eval(fx, out, *extra):
-    args = ["--model", str(fx / "base"), "--model", str(fx / "trained"), "--data", str(fx / "data" / "set.jsonl"),
-            "--out", str(out), "--batch-size", "3", "--max-new-tokens", "12", "--threads", "1", *extra]
+    args = [
+        "--model",
+        str(fx / "base"),
+        "--model",
+        str(fx / "trained"),
+        "--data",
+        str(fx / "data" / "set.jsonl"),
+        "--out",
+        str(out),
+        "--batch-size",
+        "3",
+        "--max-new-tokens",
+        "12",
+        "--threads",
+        "1",
+        *extra,
+    ]
     assert hf_eval.main(args) == 0
     return json.loads((out / "results.json").read_text())
 
@@ -79,19 +95,61 @@ def test_one_process_rows_metrics_and_files(fx, one):
     assert base["R_a"] == pytest.approx(sum(r["R_a"] for r in rows[:6]) / 6)
     with open(fx / "one" / "results.csv") as f:
         table = list(csv.DictReader(f))
-    assert len(table) == 12 and list(table[0])[:14] == ["model", "modelName", "line", "image", "question", "answer",
-                                                        "prediction", "correct", "tokens", "stoppedBy", "R_a", "r_v",
-                                                        "imageShare", "pointingHit"]
+    assert len(table) == 12 and list(table[0])[:14] == [
+        "model",
+        "modelName",
+        "line",
+        "image",
+        "question",
+        "answer",
+        "prediction",
+        "correct",
+        "tokens",
+        "stoppedBy",
+        "R_a",
+        "r_v",
+        "imageShare",
+        "pointingHit",
+    ]
     assert (fx / "one" / "plot.svg").read_text().startswith("<svg")
 
 
 def test_two_accelerate_processes_give_the_rows_of_one(fx, one):
     out = fx / "two"
-    cmd = [str(Path(sys.executable).with_name("accelerate")), "launch", "--num_machines", "1", "--num_processes", "2",
-           "--multi_gpu", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "sayo_train", "eval",
-           "--model", str(fx / "base"), "--model", str(fx / "trained"), "--data", str(fx / "data" / "set.jsonl"),
-           "--out", str(out), "--batch-size", "3", "--max-new-tokens", "12", "--threads", "1",
-           "--sessions", str(out / "sessions"), "--keep", "diff:2"]
+    cmd = [
+        str(Path(sys.executable).with_name("accelerate")),
+        "launch",
+        "--num_machines",
+        "1",
+        "--num_processes",
+        "2",
+        "--multi_gpu",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "sayo_train",
+        "eval",
+        "--model",
+        str(fx / "base"),
+        "--model",
+        str(fx / "trained"),
+        "--data",
+        str(fx / "data" / "set.jsonl"),
+        "--out",
+        str(out),
+        "--batch-size",
+        "3",
+        "--max-new-tokens",
+        "12",
+        "--threads",
+        "1",
+        "--sessions",
+        str(out / "sessions"),
+        "--keep",
+        "diff:2",
+    ]
     r = subprocess.run(cmd, cwd=TRAINING, env=ENV, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     two = json.loads((out / "results.json").read_text())
@@ -99,8 +157,9 @@ def test_two_accelerate_processes_give_the_rows_of_one(fx, one):
     assert sorted(p.name for p in out.glob("progress*.jsonl")) == ["progress.1.jsonl", "progress.jsonl"]
     same_rows(one["rows"], [{**x, "session": x["session"]} for x in two["rows"]])
     for s1, s2 in zip(one["models"], two["models"]):
-        assert {k: v for k, v in s1.items() if k != "tokensPerSecond"} == \
-               {k: v for k, v in s2.items() if k != "tokensPerSecond"}
+        assert {k: v for k, v in s1.items() if k != "tokensPerSecond"} == {
+            k: v for k, v in s2.items() if k != "tokensPerSecond"
+        }
     # the same two sessions, written by whichever process had them, the same attention
     f1, f2 = sorted((fx / "one" / "sessions").glob("*.json")), sorted((out / "sessions").glob("*.json"))
     assert [p.name for p in f1] == [p.name for p in f2] and len(f1) == 2
@@ -116,20 +175,40 @@ def test_two_accelerate_processes_give_the_rows_of_one(fx, one):
 
 def test_rows_equal_sayo_eval_on_the_exported_folders(fx, one):
     from sayo_train.hf_export import ExportConfig, export_checkpoint
+
     for n in ("base", "trained"):
         export_checkpoint(fx / n, fx / "onnx" / n, ExportConfig(layers="last", precisions=("fp32",)))
     out = fx / "node"
-    r = subprocess.run(["node", str(REPO / "bin" / "sayo.mjs"), "eval", "--model", str(fx / "onnx" / "base"),
-                        "--model", str(fx / "onnx" / "trained"), "--data", str(fx / "data" / "set.jsonl"),
-                        "--out", str(out), "--max-new-tokens", "12"], cwd=REPO, capture_output=True, text=True,
-                       timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    r = subprocess.run(
+        [
+            "node",
+            str(REPO / "bin" / "sayo.mjs"),
+            "eval",
+            "--model",
+            str(fx / "onnx" / "base"),
+            "--model",
+            str(fx / "onnx" / "trained"),
+            "--data",
+            str(fx / "data" / "set.jsonl"),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "12",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     node = json.loads((out / "results.json").read_text())
     # the schema: every key sayo eval writes is written, with the same meaning
     assert set(node) <= set(one) and set(node["models"][0]) <= set(one["models"][0])
     assert set(node["rows"][0]) - {"key"} <= set(one["rows"][0])
-    assert {k: node[k] for k in ("records", "samples", "skippedLines", "maxNewTokens", "layer")} == \
-           {k: one[k] for k in ("records", "samples", "skippedLines", "maxNewTokens", "layer")}
+    assert {k: node[k] for k in ("records", "samples", "skippedLines", "maxNewTokens", "layer")} == {
+        k: one[k] for k in ("records", "samples", "skippedLines", "maxNewTokens", "layer")
+    }
     with open(out / "results.csv") as f:
         node_cols = next(csv.reader(f))
     assert set(node_cols) <= set(hf_eval.CSV_COLUMNS)
@@ -141,7 +220,7 @@ def test_rows_equal_sayo_eval_on_the_exported_folders(fx, one):
             assert p[k] == n[k], (k, p["line"], p[k], n[k])
         for k in ("R_a", "r_v", "imageShare"):
             worst = max(worst, abs(p[k] - n[k]))
-        if "tf_R_a" in n:          # a sayo eval that teacher-forces each model on its partner's answer
+        if "tf_R_a" in n:  # a sayo eval that teacher-forces each model on its partner's answer
             assert (p["tf_tokens"], p["tf_pointingHit"]) == (n["tf_tokens"], n["tf_pointingHit"])
             for k in ("tf_R_a", "tf_r_v", "tf_imageShare"):
                 worst = max(worst, abs(p[k] - n[k]))
@@ -161,14 +240,28 @@ def test_a_killed_run_resumes_from_its_rows(fx, one):
     again = run_eval(fx, out)
     assert [m["resumed"] for m in again["models"]] == [3, 3]
     same_rows([{**r, "session": None} for r in one["rows"]], again["rows"])
-    assert all(json.loads(x) for x in (out / "progress.jsonl").read_text().splitlines())   # the torn line is gone
+    assert all(json.loads(x) for x in (out / "progress.jsonl").read_text().splitlines())  # the torn line is gone
     # a changed record (its answer) is answered again, the others are reused
     data = fx / "data" / "set2.jsonl"
     recs = (fx / "data" / "set.jsonl").read_text().splitlines()
     recs[0] = recs[0].replace('"answer": "', '"answer": "x')
     data.write_text("\n".join(recs) + "\n")
-    args = ["--model", str(fx / "base"), "--model", str(fx / "trained"), "--data", str(data), "--out", str(out),
-            "--batch-size", "3", "--max-new-tokens", "12", "--threads", "1"]
+    args = [
+        "--model",
+        str(fx / "base"),
+        "--model",
+        str(fx / "trained"),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--batch-size",
+        "3",
+        "--max-new-tokens",
+        "12",
+        "--threads",
+        "1",
+    ]
     assert hf_eval.main(args) == 0
     assert [m["resumed"] for m in json.loads((out / "results.json").read_text())["models"]] == [5, 5]
 
@@ -188,21 +281,30 @@ def test_sessions_pass_the_apps_session_reader_and_are_named_per_row(fx, one):
     assert sorted(int(p.stem.split("-")[1]) for p in sess) == want
     svg = (fx / "one" / "plot.svg").read_text()
     assert all(f'href="sessions/{p.name}"' in svg for p in sess)
-    script = ("import fs from 'node:fs'; import { parseSession } from './src/session/serialize.ts';"
-              "const out = process.argv.slice(1).map((f) => { const s = parseSession(fs.readFileSync(f, 'utf8'));"
-              "return s.panels.map((p) => [p.side, p.source, p.steps.length, p.steps[0].heads, p.steps[0].n,"
-              " Array.from(p.steps[0].rowSum)]); });"
-              "console.log(JSON.stringify(out));")
-    r = subprocess.run(["npx", "tsx", "-e", script, *map(str, sess)], cwd=REPO, capture_output=True, text=True,
-                       timeout=120)
+    script = (
+        "import fs from 'node:fs'; import { parseSession } from './src/session/serialize.ts';"
+        "const out = process.argv.slice(1).map((f) => { const s = parseSession(fs.readFileSync(f, 'utf8'));"
+        "return s.panels.map((p) => [p.side, p.source, p.steps.length, p.steps[0].heads, p.steps[0].n,"
+        " Array.from(p.steps[0].rowSum)]); });"
+        "console.log(JSON.stringify(out));"
+    )
+    r = subprocess.run(
+        ["npx", "tsx", "-e", script, *map(str, sess)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     panels = json.loads(r.stdout)
     for p, file_panels in zip(sess, panels):
         line = int(p.stem.split("-")[1])
-        assert [x[:2] for x in file_panels] == [["base", "generate"], ["base", "score"], ["trained", "generate"],
-                                                 ["trained", "score"]]
-        assert file_panels[0][2] == by[("base", line)]["tokens"] and file_panels[1][2] == by[("trained", line)]["tokens"]
-        assert all(abs(s - 1) < 1e-5 for x in file_panels for s in x[5])      # every head's row sums to 1
+        assert [x[:2] for x in file_panels] == [
+            ["base", "generate"],
+            ["base", "score"],
+            ["trained", "generate"],
+            ["trained", "score"],
+        ]
+        assert (
+            file_panels[0][2] == by[("base", line)]["tokens"] and file_panels[1][2] == by[("trained", line)]["tokens"]
+        )
+        assert all(abs(s - 1) < 1e-5 for x in file_panels for s in x[5])  # every head's row sums to 1
     # a 'worst' selection needs rows; diff needs two models
     with pytest.raises(hf_eval.EvalError, match="diff:N compares two models"):
         hf_eval.select_sessions("diff:1", [hf_eval.ModelRef("a", Path("a"), None, "a")], one["rows"][:6])
@@ -214,11 +316,26 @@ def test_tf_on_a_copy_of_itself_is_its_own_figure_and_lora_adapters_load(fx, tmp
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForImageTextToText
+
     copy = tmp_path / "base-copy"
     shutil.copytree(fx / "base", copy)
     out = tmp_path / "self"
-    args = ["--model", str(fx / "base"), "--model", str(copy), "--data", str(fx / "data" / "set.jsonl"),
-            "--out", str(out), "--limit", "2", "--max-new-tokens", "8", "--threads", "1"]
+    args = [
+        "--model",
+        str(fx / "base"),
+        "--model",
+        str(copy),
+        "--data",
+        str(fx / "data" / "set.jsonl"),
+        "--out",
+        str(out),
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--threads",
+        "1",
+    ]
     assert hf_eval.main(args) == 0
     res = json.loads((out / "results.json").read_text())
     for r in res["rows"]:
@@ -227,8 +344,9 @@ def test_tf_on_a_copy_of_itself_is_its_own_figure_and_lora_adapters_load(fx, tmp
     # a LoRA adapter folder (random, non-zero B) evaluates as the merged checkpoint
     base = AutoModelForImageTextToText.from_pretrained(fx / "base", attn_implementation="eager", dtype=torch.float32)
     torch.manual_seed(0)
-    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
-                                                 init_lora_weights=False))
+    peft_model = get_peft_model(
+        base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     adapter = tmp_path / "adapter"
     peft_model.save_pretrained(adapter)
     merged = tmp_path / "merged"
@@ -241,8 +359,26 @@ def test_tf_on_a_copy_of_itself_is_its_own_figure_and_lora_adapters_load(fx, tmp
     for name, model in (("adapter", adapter), ("merged", merged)):
         o = tmp_path / f"out-{name}"
         extra = ["--base", str(fx / "base")] if name == "adapter" else []
-        assert hf_eval.main(["--model", str(model), *extra, "--data", str(fx / "data" / "set.jsonl"), "--out", str(o),
-                             "--limit", "2", "--max-new-tokens", "8", "--threads", "1"]) == 0
+        assert (
+            hf_eval.main(
+                [
+                    "--model",
+                    str(model),
+                    *extra,
+                    "--data",
+                    str(fx / "data" / "set.jsonl"),
+                    "--out",
+                    str(o),
+                    "--limit",
+                    "2",
+                    "--max-new-tokens",
+                    "8",
+                    "--threads",
+                    "1",
+                ]
+            )
+            == 0
+        )
         res[name] = json.loads((o / "results.json").read_text())["rows"]
     for a, b in zip(res["adapter"], res["merged"]):
         assert a["text"] == b["text"] and a["R_a"] == pytest.approx(b["R_a"], abs=1e-6)
@@ -252,14 +388,27 @@ def test_tf_on_a_copy_of_itself_is_its_own_figure_and_lora_adapters_load(fx, tmp
 
 def test_the_set_reader_reports_lines_as_sayo_eval(tmp_path):
     f = tmp_path / "s.jsonl"
-    f.write_text('\n'.join(['{"image": "a.png", "question": "q", "answer": "a", "boxes": [[0, 0, 1, 1]]}', '',
-                            '{"image": "a.png", "question": "q", "answer": "a"}', '[1]', '{"image": "a.png"',
-                            '{"image": "a.png", "question": "q", "answer": "a", "boxes": [[0, 0, 1]]}']) + '\n')
+    f.write_text(
+        "\n".join(
+            [
+                '{"image": "a.png", "question": "q", "answer": "a", "boxes": [[0, 0, 1, 1]]}',
+                "",
+                '{"image": "a.png", "question": "q", "answer": "a"}',
+                "[1]",
+                '{"image": "a.png"',
+                '{"image": "a.png", "question": "q", "answer": "a", "boxes": [[0, 0, 1]]}',
+            ]
+        )
+        + "\n"
+    )
     recs, problems = hf_eval.read_eval_set(f)
     assert [r.line for r in recs] == [1, 3] and recs[1].boxes == []
     assert [(p["line"], p["message"].split(" (")[0]) for p in problems] == [
-        (4, "not a JSON object"), (5, "invalid JSON"), (6, '"boxes" must be a list of [x1, y1, x2, y2] number lists')]
-    assert hf_eval.to_csv(["a", "b"], [{"a": "=1+1", "b": 'x,"y"'}]) == "a,b\n'=1+1,\"x,\"\"y\"\"\"\n"
+        (4, "not a JSON object"),
+        (5, "invalid JSON"),
+        (6, '"boxes" must be a list of [x1, y1, x2, y2] number lists'),
+    ]
+    assert hf_eval.to_csv(["a", "b"], [{"a": "=1+1", "b": 'x,"y"'}]) == 'a,b\n\'=1+1,"x,""y"""\n'
 
 
 def test_a_completion_holding_vision_tokens_scores_as_it_was_generated(fx):
@@ -267,15 +416,17 @@ def test_a_completion_holding_vision_tokens_scores_as_it_was_generated(fx):
     positions. Reference: the generation path itself, a prefill and then one cached decode step per token."""
     import torch
     from PIL import Image
-
     from sayo_train.hf_data import prompt_text
     from sayo_train.hf_model import load
+
     model, proc = load(fx / "base")
     img = Image.open(fx / "data" / "images" / "00000.png").convert("RGB")
     q = "What color is the square?"
     tok = proc.tokenizer
-    comp = [tok.convert_tokens_to_ids(t) for t in ("<answer>", "<|vision_start|>", "<|image_pad|>", "<|image_pad|>",
-                                                     "</answer>", "<|im_end|>")]
+    comp = [
+        tok.convert_tokens_to_ids(t)
+        for t in ("<answer>", "<|vision_start|>", "<|image_pad|>", "<|image_pad|>", "</answer>", "<|im_end|>")
+    ]
     st = hf_eval.score_batch(model, proc, [img], [q], [comp])[0]
     enc = proc(images=[[img]], text=[prompt_text(proc, q)], return_tensors="pt")
     cols = (enc["input_ids"][0] == model.config.image_token_id).nonzero(as_tuple=True)[0]
@@ -285,12 +436,18 @@ def test_a_completion_holding_vision_tokens_scores_as_it_was_generated(fx):
         rows, ents = [out.attentions[-1][0, :, -1]], [out.logits[0, -1]]
         past = out.past_key_values
         for i, t in enumerate(comp[:-1]):
-            out = model(input_ids=torch.tensor([[t]]), past_key_values=past, use_cache=True, output_attentions=True,
-                        attention_mask=torch.ones(1, L + i + 1, dtype=torch.long), cache_position=torch.tensor([L + i]))
+            out = model(
+                input_ids=torch.tensor([[t]]),
+                past_key_values=past,
+                use_cache=True,
+                output_attentions=True,
+                attention_mask=torch.ones(1, L + i + 1, dtype=torch.long),
+                cache_position=torch.tensor([L + i]),
+            )
             past = out.past_key_values
             rows.append(out.attentions[-1][0, :, -1])
             ents.append(out.logits[0, -1])
-    ref = torch.stack([r[:, cols] for r in rows]).double()                       # T, H, N
+    ref = torch.stack([r[:, cols] for r in rows]).double()  # T, H, N
     assert st["att"].shape == ref.shape
     assert (st["att"] - ref).abs().max() < 1e-5
     lp = torch.log_softmax(torch.stack(ents).double(), -1)

@@ -3,6 +3,7 @@ piece from weights read one tensor at a time. On tiny random checkpoints of Hugg
 the whole-model export (fp32 logits and attention within 1e-6 on the same inputs, and Hugging Face within the usual
 1e-4), hold at most one piece's weights at a time, split external data into chunks transformers.js loads, and merge a
 LoRA adapter as peft does."""
+
 import json
 import shutil
 import subprocess
@@ -37,8 +38,9 @@ def pairs(tmp_path_factory):
         model = build_tiny(mt, src, seed=10 + i, **kw)
         export_checkpoint(src, root / f"{case}-whole", ExportConfig(layers="all", precisions=PRECISIONS))
         Live.now = Live.peak = 0
-        rep = export_checkpoint(src, root / f"{case}-streamed", ExportConfig(layers="all", precisions=PRECISIONS,
-                                                                             streamed=True, check=True))
+        rep = export_checkpoint(
+            src, root / f"{case}-streamed", ExportConfig(layers="all", precisions=PRECISIONS, streamed=True, check=True)
+        )
         out[case] = (src, root / f"{case}-whole", root / f"{case}-streamed", model, rep, Live.peak)
     return out
 
@@ -49,13 +51,16 @@ def test_streamed_equals_whole_model_export(pairs, case):
     quantized variants as close to Hugging Face as the whole-model export's (within a factor of 2 + the fp16 Casts)."""
     _src, whole, streamed, model, rep, _peak = pairs[case]
     assert rep.check["fp32"]["tokens_equal"] and rep.check["fp32"]["logits"] <= 1e-4, rep.check["fp32"]
-    ref = hf_reference(model, prompt_inputs(streamed, check_image()), list(range(model.config.text_config
-                                                                                 .num_hidden_layers)), 6)
+    ref = hf_reference(
+        model, prompt_inputs(streamed, check_image()), list(range(model.config.text_config.num_hidden_layers)), 6
+    )
     for p in PRECISIONS:
         a = run_onnx(whole, ref, p, model.config.image_token_id)
         b = run_onnx(streamed, ref, p, model.config.image_token_id)
         dl = max(float(np.abs(x - y).max()) for x, y in zip(a["logits"], b["logits"]))
-        da = max(float(np.abs(x[layer] - y[layer]).max()) for x, y in zip(a["attentions"], b["attentions"]) for layer in x)
+        da = max(
+            float(np.abs(x[layer] - y[layer]).max()) for x, y in zip(a["attentions"], b["attentions"]) for layer in x
+        )
         if p in ("fp32", "q4", "q8"):
             # the same operators on the same weights (q4 / q8 quantize each weight on its own)
             assert dl <= 1e-5 and da <= 1e-6, (p, dl, da)
@@ -110,9 +115,26 @@ def test_chunked_external_data_loads_in_transformers_js(tmp_path, monkeypatch):
     img = check_image((5 * cell, 4 * cell))
     img.save(tmp_path / "img.png")
     ref = hf_reference(model, prompt_inputs(tmp_path / "out", img), [1], 6)
-    r = subprocess.run(["npx", "sayo", "ask", "--model", str(tmp_path / "out"), "--image", str(tmp_path / "img.png"),
-                        "--question", "Where is the red circle?", "--json", "--max-new-tokens", "6"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            "npx",
+            "sayo",
+            "ask",
+            "--model",
+            str(tmp_path / "out"),
+            "--image",
+            str(tmp_path / "img.png"),
+            "--question",
+            "Where is the red circle?",
+            "--json",
+            "--max-new-tokens",
+            "6",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert [t["tokenId"] for t in json.loads(r.stdout)["tokens"]] == ref.tokens
     assert rep.external
@@ -122,14 +144,20 @@ def test_lora_adapter_merged_as_peft_does(tmp_path):
     """A peft LoRA adapter merged tensor by tensor equals peft's merge_and_unload in the whole-model export."""
     from peft import LoraConfig, get_peft_model
     from sayo_train.hf_export import load_checkpoint
+
     build_tiny("qwen3_vl", tmp_path / "hf", seed=4, deepstack=[0])
     torch.manual_seed(5)
-    peft_model = get_peft_model(load_checkpoint(tmp_path / "hf"), LoraConfig(
-        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj", "linear_fc1"], init_lora_weights=False))
+    peft_model = get_peft_model(
+        load_checkpoint(tmp_path / "hf"),
+        LoraConfig(
+            r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj", "linear_fc1"], init_lora_weights=False
+        ),
+    )
     peft_model.save_pretrained(tmp_path / "adapter")
     whole = export_checkpoint(tmp_path / "hf", tmp_path / "whole", ExportConfig(adapter=tmp_path / "adapter"))
-    rep = export_checkpoint(tmp_path / "hf", tmp_path / "streamed", ExportConfig(adapter=tmp_path / "adapter",
-                                                                                   streamed=True, check=True))
+    rep = export_checkpoint(
+        tmp_path / "hf", tmp_path / "streamed", ExportConfig(adapter=tmp_path / "adapter", streamed=True, check=True)
+    )
     assert rep.check["fp32"]["tokens_equal"] and rep.check["fp32"]["logits"] <= 1e-4, rep.check
     base = export_checkpoint(tmp_path / "hf", tmp_path / "base", ExportConfig(streamed=True))
     model = load_checkpoint(tmp_path / "hf", tmp_path / "adapter")
@@ -138,4 +166,4 @@ def test_lora_adapter_merged_as_peft_does(tmp_path):
     b = run_onnx(rep.out_dir, ref, "fp32", model.config.image_token_id)["logits"]
     c = run_onnx(base.out_dir, ref, "fp32", model.config.image_token_id)["logits"]
     assert max(float(np.abs(x - y).max()) for x, y in zip(a, b)) <= 1e-5
-    assert max(float(np.abs(x - y).max()) for x, y in zip(a, c)) > 1e-3   # the adapter changes the answer
+    assert max(float(np.abs(x - y).max()) for x, y in zip(a, c)) > 1e-3  # the adapter changes the answer

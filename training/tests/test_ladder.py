@@ -1,11 +1,13 @@
 """The scale ladder's two smallest rungs: the shipped mini and a freshly built 25m (Qwen2VLForConditionalGeneration with
 random weights, exported by sayo_train.hf_export and checked against Hugging Face in onnxruntime), then served from
 the cache on the second call."""
+
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sayo_train import ladder
 
 
@@ -43,13 +45,16 @@ def test_two_smallest_rungs_build_once_and_are_cached(tmp_path):
     tok = json.loads((folder / "tokenizer.json").read_text())
     assert len(tok["model"]["vocab"]) + len(tok["added_tokens"]) == 8192  # every id the random model can pick decodes
     import onnx
+
     for entry, model in ((mini, mini["path"]), (r25, r25["path"])):
         outputs = lambda f: [o.name for o in onnx.load(str(f), load_external_data=False).graph.output]  # noqa: E731
         view = Path(entry["noattn"])
         assert (view / "config.json").exists()
         assert not [o for o in outputs(view / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]
-        assert len([o for o in outputs(Path(model) / "onnx" / "decoder_model_merged.onnx") if "attentions" in o]) \
+        assert (
+            len([o for o in outputs(Path(model) / "onnx" / "decoder_model_merged.onnx") if "attentions" in o])
             == entry["layers"]
+        )
     again = ladder.ensure(["25m"], cache=tmp_path, log=lambda s: None, quantized=True)
     assert not again[0]["built"] and again[0]["path"] == r25["path"]
 
@@ -67,6 +72,7 @@ def test_a_light_rung_has_the_last_layer_q4_and_no_view(tmp_path):
     import dataclasses
 
     import onnx
+
     r = dataclasses.replace(ladder.RUNGS["25m"], light="test: built light")
     folder = tmp_path / "25m-light"
     meta = ladder.build_rung_hf(r, folder)
@@ -74,8 +80,11 @@ def test_a_light_rung_has_the_last_layer_q4_and_no_view(tmp_path):
     onnx_dir = folder / "onnx"
     assert (onnx_dir / "decoder_model_merged_q4.onnx").exists()
     assert not (onnx_dir / "decoder_model_merged_quantized.onnx").exists() and not (folder / "noattn").exists()
-    outs = [o.name for o in onnx.load(str(onnx_dir / "decoder_model_merged.onnx"), load_external_data=False).graph.output
-            if "attentions" in o.name]
+    outs = [
+        o.name
+        for o in onnx.load(str(onnx_dir / "decoder_model_merged.onnx"), load_external_data=False).graph.output
+        if "attentions" in o.name
+    ]
     assert outs == [f"decoder_attentions.{r.layers - 1}"]
 
 
@@ -101,9 +110,23 @@ def test_a_deepstack_rung_has_a_twin_without_it(tmp_path):
     import dataclasses
 
     import onnx
-    r = dataclasses.replace(ladder.RUNGS["ds150m"], hidden=64, layers=3, heads=2, kv_heads=1, head_dim=32,
-                            intermediate=96, vocab=1024, vision_dim=32, vision_depth=3, vision_heads=2,
-                            vision_mlp_ratio=1.5, mrope=(6, 5, 5), deepstack=(0, 2))
+
+    r = dataclasses.replace(
+        ladder.RUNGS["ds150m"],
+        hidden=64,
+        layers=3,
+        heads=2,
+        kv_heads=1,
+        head_dim=32,
+        intermediate=96,
+        vocab=1024,
+        vision_dim=32,
+        vision_depth=3,
+        vision_heads=2,
+        vision_mlp_ratio=1.5,
+        mrope=(6, 5, 5),
+        deepstack=(0, 2),
+    )
     folder = tmp_path / "ds"
     meta = ladder.build_rung_hf(r, folder)
     assert meta["check"]["fp32"]["tokens_equal"] and meta["check"]["fp32"]["logits"] <= 1e-4
@@ -120,7 +143,7 @@ def test_a_deepstack_rung_has_a_twin_without_it(tmp_path):
     # the same decoder weights
     from onnx import numpy_helper
 
-    def weights(f):   # the weight matrices (the tracer names them anew in each export), as sorted bytes
+    def weights(f):  # the weight matrices (the tracer names them anew in each export), as sorted bytes
         g = onnx.load(str(f / "onnx" / "decoder_model_merged.onnx")).graph
         return sorted(numpy_helper.to_array(t).tobytes() for t in g.initializer if len(t.dims) == 2)
 
@@ -136,9 +159,23 @@ def test_the_8b_rung_is_written_and_exported_a_piece_at_a_time(tmp_path):
 
     import onnxruntime as ort
     from transformers import AutoModelForImageTextToText
-    r = dataclasses.replace(ladder.RUNGS["8b"], hidden=64, layers=3, heads=2, kv_heads=1, head_dim=32,
-                            intermediate=96, vocab=1024, vision_dim=32, vision_depth=4, vision_heads=2,
-                            vision_mlp_ratio=1.5, mrope=(6, 5, 5), deepstack=(0, 2))
+
+    r = dataclasses.replace(
+        ladder.RUNGS["8b"],
+        hidden=64,
+        layers=3,
+        heads=2,
+        kv_heads=1,
+        head_dim=32,
+        intermediate=96,
+        vocab=1024,
+        vision_dim=32,
+        vision_depth=4,
+        vision_heads=2,
+        vision_mlp_ratio=1.5,
+        mrope=(6, 5, 5),
+        deepstack=(0, 2),
+    )
     n = ladder.random_checkpoint(r, tmp_path / "hf", shard_bytes=100_000)
     index = json.loads((tmp_path / "hf" / "model.safetensors.index.json").read_text())
     assert len(set(index["weight_map"].values())) >= 2
@@ -148,7 +185,10 @@ def test_the_8b_rung_is_written_and_exported_a_piece_at_a_time(tmp_path):
     assert meta["builder"] == "hf-streamed" and meta["quantized"] == ["q4"] and meta["peak_rss_gib"]["export"] > 0
     # the 4-bit set only: a streamed export writes just the precisions asked for
     assert sorted(f.name for f in (tmp_path / "8b" / "onnx").glob("*.onnx")) == [
-        "decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"]
+        "decoder_model_merged_q4.onnx",
+        "embed_tokens_q4.onnx",
+        "vision_encoder_q4.onnx",
+    ]
     for f in ("decoder_model_merged_q4.onnx", "embed_tokens_q4.onnx", "vision_encoder_q4.onnx"):
         ort.InferenceSession(str(tmp_path / "8b" / "onnx" / f), providers=["CPUExecutionProvider"])
     # transformers.js loads the precision that was written by default
@@ -159,13 +199,19 @@ def test_the_8b_rung_is_written_and_exported_a_piece_at_a_time(tmp_path):
 def test_quantizer_info_logging_is_quiet_unless_verbose(verbose):
     """onnxruntime's matmul_nbits_quantizer sets the root logger to INFO when imported; after the ladder's logging
     setup its INFO lines show only with --verbose (a fresh interpreter: pytest configures logging of its own)."""
-    code = ("import logging; from sayo_train.ladder import configure_logging; configure_logging(%r); "
-            "import onnxruntime.quantization.matmul_nbits_quantizer; "
-            "logging.getLogger('onnxruntime.quantization.onnx_quantizer').info('INFO-LINE'); "
-            "logging.getLogger('onnxruntime.quantization').warning('WARNING-LINE')") % verbose
-    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True,
-                       text=True, timeout=120)
+    code = (
+        "import logging; from sayo_train.ladder import configure_logging; configure_logging(%r); "
+        "import onnxruntime.quantization.matmul_nbits_quantizer; "
+        "logging.getLogger('onnxruntime.quantization.onnx_quantizer').info('INFO-LINE'); "
+        "logging.getLogger('onnxruntime.quantization').warning('WARNING-LINE')"
+    ) % verbose
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "WARNING-LINE" in r.stderr
     assert ("INFO-LINE" in r.stderr) == verbose
-

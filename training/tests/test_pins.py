@@ -1,4 +1,5 @@
 """The pinned stack is checked before a run: a missing or different version stops it with one line naming the pin."""
+
 import subprocess
 import sys
 from importlib import metadata
@@ -22,7 +23,8 @@ def test_a_missing_or_wrong_version_gives_one_line_naming_the_pin(tmp_path):
     assert pins(req) == {"trl": "0.25.1", "transformers": "9.9.9", "no-such-dist": "1.0"}
     assert problems(req) == [
         f"transformers==9.9.9 is pinned in requirements.txt but {metadata.version('transformers')} is installed",
-        "no-such-dist==1.0 is pinned in requirements.txt but not installed"]
+        "no-such-dist==1.0 is pinned in requirements.txt but not installed",
+    ]
 
 
 def test_gpu_requirements_add_deepspeed_at_sayos_pin():
@@ -41,8 +43,15 @@ def test_gpu_requirements_pin_the_torchvision_built_for_the_pinned_torch():
 
 def test_launching_the_8b_spec_without_deepspeed_stops_with_the_pin(tmp_path):
     """This machine has no deepspeed: a real (not dry-run) launch of the ZeRO spec stops before any work."""
-    r = subprocess.run([sys.executable, "-m", "sayo_train", "launch", "jobs/sayo-qwen3-vl-8b.yaml"], cwd=TRAINING,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "sayo_train", "launch", "jobs/sayo-qwen3-vl-8b.yaml"],
+        cwd=TRAINING,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.splitlines() == ["sayo_train: deepspeed==0.18.3 is pinned in requirements-gpu.txt but not installed",
-                                     "sayo_train: torchvision==0.24.1 is pinned in requirements-gpu.txt but not installed"]
+    assert r.stderr.splitlines() == [
+        "sayo_train: deepspeed==0.18.3 is pinned in requirements-gpu.txt but not installed",
+        "sayo_train: torchvision==0.24.1 is pinned in requirements-gpu.txt but not installed",
+    ]

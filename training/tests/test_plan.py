@@ -1,5 +1,6 @@
 """Dry-run plans: stages and commands in order, data sizes, and a memory estimate whose parameter counts match real
 torch modules (SAYO-mini) and the published size of Qwen3-VL-8B."""
+
 from __future__ import annotations
 
 import subprocess
@@ -35,9 +36,16 @@ def test_8b_dry_run_prints_stages_commands_data_and_memory():
     assert "hub:ReFocus/ReFocus_Data" in text and "~16000 records" in text
     assert "GRPO steps: 2475 = 3 epochs x ceil(19800 / 24); 24 prompts x 16 rollouts per step" in text
     assert "64-1024 image tokens of 32x32 px" in text
-    for line in ("weights", "LoRA adapters", "AdamW state", "KV cache", "reward: one decoder layer",
-                 "checkpointed layer inputs",
-                 "ViT activations", "completion logits"):
+    for line in (
+        "weights",
+        "LoRA adapters",
+        "AdamW state",
+        "KV cache",
+        "reward: one decoder layer",
+        "checkpointed layer inputs",
+        "ViT activations",
+        "completion logits",
+    ):
         assert line in text
     assert "memory per GPU (H200, 6 in all)" in text and "of 141 GB: fits" in text
     assert 40 * GB < plan.peak_bytes() < 141 * GB
@@ -95,31 +103,68 @@ def test_plan_warns_when_run_outputs_land_next_to_the_specs(tmp_path):
 
 def test_cli_dry_run_prints_the_plan_and_refuses_a_bad_spec(tmp_path):
     cwd = JOBS.parent
-    ok = subprocess.run([sys.executable, "-m", "sayo_train", "run", "jobs/sayo-qwen3-vl-8b.yaml", "--dry-run"],
-                        cwd=cwd, capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [sys.executable, "-m", "sayo_train", "run", "jobs/sayo-qwen3-vl-8b.yaml", "--dry-run"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("plan: sayo-qwen3-vl-8b") and "peak ≈ static + largest phase" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text((JOBS / "sayo-qwen3-vl-8b.yaml").read_text().replace("  group_size: 16", "  group_sise: 16"))
-    run = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(bad), "--dry-run"],
-                         cwd=cwd, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "sayo_train", "run", str(bad), "--dry-run"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and run.stdout == ""
-    assert run.stderr.splitlines() == [f"{bad}: grpo.group_sise: unknown key", f"{bad}: grpo.group_size: missing required key"]
+    assert run.stderr.splitlines() == [
+        f"{bad}: grpo.group_sise: unknown key",
+        f"{bad}: grpo.group_size: missing required key",
+    ]
 
 
 def test_8b_launch_dry_run_prints_the_accelerate_command_and_a_zero_config_from_the_spec():
     spec = load_spec(JOBS / "sayo-qwen3-vl-8b.yaml")
     cmd, ds, ds_path = launch_plan(spec, stages="grpo")
-    assert cmd[1:] == ["launch", "--num_machines", "1", "--dynamo_backend", "no", "--num_processes", "6",
-                       "--mixed_precision", "bf16", "--use_deepspeed", "--deepspeed_config_file", str(ds_path),
-                       "-m", "sayo_train", "run", str(spec.path), "--stages", "grpo"]
+    assert cmd[1:] == [
+        "launch",
+        "--num_machines",
+        "1",
+        "--dynamo_backend",
+        "no",
+        "--num_processes",
+        "6",
+        "--mixed_precision",
+        "bf16",
+        "--use_deepspeed",
+        "--deepspeed_config_file",
+        str(ds_path),
+        "-m",
+        "sayo_train",
+        "run",
+        str(spec.path),
+        "--stages",
+        "grpo",
+    ]
     assert ds == deepspeed_config(spec) and ds["zero_optimization"]["stage"] == 1 and ds["bf16"]["enabled"] is True
     assert ds["train_micro_batch_size_per_gpu"] == "auto"
-    r = subprocess.run([sys.executable, "-m", "sayo_train", "launch", "jobs/sayo-qwen3-vl-8b.yaml", "--dry-run"],
-                       cwd=JOBS.parent, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "sayo_train", "launch", "jobs/sayo-qwen3-vl-8b.yaml", "--dry-run"],
+        cwd=JOBS.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
-    assert "accelerate launch --num_machines 1 --dynamo_backend no --num_processes 6 --mixed_precision bf16 " \
-           "--use_deepspeed --deepspeed_config_file" in r.stdout
+    assert (
+        "accelerate launch --num_machines 1 --dynamo_backend no --num_processes 6 --mixed_precision bf16 "
+        "--use_deepspeed --deepspeed_config_file" in r.stdout
+    )
     assert '"stage": 1' in r.stdout and not ds_path.exists()
 
 
@@ -127,7 +172,12 @@ def test_cpu_launch_uses_the_multi_process_launcher_only_above_one_process():
     spec = load_spec(JOBS / "smoke.yaml")
     two, ds, _ = launch_plan(spec, num_processes=2)
     one, _, _ = launch_plan(spec, num_processes=1)
-    assert ds is None and "--multi_gpu" in two and "--num_processes" in two and two[two.index("--num_processes") + 1] == "2"
+    assert (
+        ds is None
+        and "--multi_gpu" in two
+        and "--num_processes" in two
+        and two[two.index("--num_processes") + 1] == "2"
+    )
     assert "--cpu" in one and "--multi_gpu" not in one
 
 
@@ -135,9 +185,21 @@ def test_8b_dry_run_hardware_report_checks_by_independent_arithmetic():
     """`run <8b spec> --dry-run --hardware H100x8,per_device_batch_size=16`: every figure a reader needs (weights,
     LoRA, optimizer, rollouts, reward pass) is printed with its arithmetic, and the numbers are recomputed here from
     the published shapes of Qwen3-VL-8B, not from the plan's code."""
-    out = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(JOBS / "sayo-qwen3-vl-8b.yaml"), "--dry-run",
-                          "--hardware", "H100x8,per_device_batch_size=16"], capture_output=True, text=True,
-                         cwd=JOBS.parent)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sayo_train",
+            "run",
+            str(JOBS / "sayo-qwen3-vl-8b.yaml"),
+            "--dry-run",
+            "--hardware",
+            "H100x8,per_device_batch_size=16",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=JOBS.parent,
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "memory per GPU (H100, 8 in all)" in text
@@ -145,26 +207,27 @@ def test_8b_dry_run_hardware_report_checks_by_independent_arithmetic():
 
     def shown(label):
         line = next(x for x in text.splitlines() if x.strip().startswith(label))
-        num, unit = line[len(line) - len(line.lstrip()) + len(label):].split()[:2]
+        num, unit = line[len(line) - len(line.lstrip()) + len(label) :].split()[:2]
         return float(num) * (1e9 if unit == "GB" else 1e6), (0.005e9 if unit == "GB" else 0.05e6)
 
     def close(label, expected):
-        got, half_digit = shown(label)   # printed as x.xx GB or x.x MB: equal within half the last digit
+        got, half_digit = shown(label)  # printed as x.xx GB or x.x MB: equal within half the last digit
         assert abs(got - expected) <= half_digit * 1.001, (label, got, expected)
 
-    n_img = 1048576 // 32 ** 2                     # max_pixels / (32 px cells)² = 1024 image tokens
-    seq = n_img + 128 + 110                        # + assumed text prompt + max completion = 1262
+    n_img = 1048576 // 32**2  # max_pixels / (32 px cells)² = 1024 image tokens
+    seq = n_img + 128 + 110  # + assumed text prompt + max completion = 1262
     r = 16
-    lora = 36 * r * ((4096 + 32 * 128) + 2 * (4096 + 8 * 128) + (32 * 128 + 4096) + 2 * (4096 + 12288)
-                     + (12288 + 4096))             # text decoder linears
-    lora += 27 * r * ((1152 + 3 * 1152) + (1152 + 1152) + (1152 + 4304) + (4304 + 1152))   # ViT blocks
-    lora += 4 * r * ((4608 + 4608) + (4608 + 4096))                                         # merger + 3 DeepStack
+    lora = (
+        36 * r * ((4096 + 32 * 128) + 2 * (4096 + 8 * 128) + (32 * 128 + 4096) + 2 * (4096 + 12288) + (12288 + 4096))
+    )  # text decoder linears
+    lora += 27 * r * ((1152 + 3 * 1152) + (1152 + 1152) + (1152 + 4304) + (4304 + 1152))  # ViT blocks
+    lora += 4 * r * ((4608 + 4608) + (4608 + 4096))  # merger + 3 DeepStack
     close("weights", 8.767e9 * 2)
     close("LoRA adapters", lora * 4)
     close("gradients", lora * 4)
     close("AdamW state", lora * 8 / 8)
-    close("KV cache", 48 * seq * 36 * 2 * 8 * 128 * 2)                # 16 x 3 completions generated per device
-    close("reward: one decoder layer", 8 * seq * (8 * 4096 + 4 * 12288) * 2)   # reward_micro_batch 8
+    close("KV cache", 48 * seq * 36 * 2 * 8 * 128 * 2)  # 16 x 3 completions generated per device
+    close("reward: one decoder layer", 8 * seq * (8 * 4096 + 4 * 12288) * 2)  # reward_micro_batch 8
     close("reward: entropy chunk", 110 * 151936 * 4 * 4)
     close("reward: last hidden states", 8 * seq * 4096 * 2)
     assert "8 seq x 1262 tok x (8h + 4i = 81920) x 2 B" in text

@@ -44,10 +44,13 @@ def test_selection_ties_to_lower_index():
 
 def test_whole_image_box_gives_half_and_moving_mass_in_raises():
     rng = random.Random(0)
-    inp = {"image": {"width": 112, "height": 112}, "processor": {"patch_size": 14, "merge_size": 2,
-           "min_pixels": 3136, "max_pixels": 112896}, "boxes": [[0, 0, 112, 112]],
-           "attention": [[[rng.random() / 16 for _ in range(16)] for _h in range(2)] for _t in range(4)],
-           "entropy": [0.1, 0.2, 0.3, 0.4]}
+    inp = {
+        "image": {"width": 112, "height": 112},
+        "processor": {"patch_size": 14, "merge_size": 2, "min_pixels": 3136, "max_pixels": 112896},
+        "boxes": [[0, 0, 112, 112]],
+        "attention": [[[rng.random() / 16 for _ in range(16)] for _h in range(2)] for _t in range(4)],
+        "entropy": [0.1, 0.2, 0.3, 0.4],
+    }
     out = reward_case(inp)
     assert all(abs(p["R_a"] - 0.5) < 1e-12 for p in out["per_token"]) and abs(out["r_v"]) < 1e-12
     inp["boxes"] = [[0, 0, 28, 28]]
@@ -70,9 +73,14 @@ def test_plugin_reward_equals_the_fixtures_src_core_reproduces(dtype):
     assert {c["input"].get("alignment") for c in cases} == {None, "produced", "input"}
     for case in cases:
         inp, exp = case["input"], case["expected"]
-        got = summarize(torch.tensor(inp["attention"], dtype=dtype), torch.tensor(inp["entropy"], dtype=dtype),
-                        exp["target_tokens"], top_ratio=inp.get("top_ratio", 0.3), eps=inp.get("eps", 1e-8),
-                        alignment=inp.get("alignment", "produced"))
+        got = summarize(
+            torch.tensor(inp["attention"], dtype=dtype),
+            torch.tensor(inp["entropy"], dtype=dtype),
+            exp["target_tokens"],
+            top_ratio=inp.get("top_ratio", 0.3),
+            eps=inp.get("eps", 1e-8),
+            alignment=inp.get("alignment", "produced"),
+        )
         assert got["selected"] == exp["selected"], case["name"]
         for k in ("a_q", "v_q", "r_v"):
             assert abs(got[k] - exp[k]) <= 1e-6, (case["name"], k)
@@ -82,7 +90,7 @@ def test_plugin_reward_equals_the_fixtures_src_core_reproduces(dtype):
 
 
 def test_input_alignment_shifts_rows_and_drops_the_last_token():
-    att = [[[0.7, 0.1]], [[0.1, 0.3]], [[0.2, 0.2]]]   # T=3, H=1, N=2; target token 0
+    att = [[[0.7, 0.1]], [[0.1, 0.3]], [[0.2, 0.2]]]  # T=3, H=1, N=2; target token 0
     produced = summarize(torch.tensor(att), torch.tensor([3.0, 1.0, 2.0]), [0], top_ratio=0.5)
     shifted = summarize(torch.tensor(att), torch.tensor([3.0, 1.0, 2.0]), [0], top_ratio=0.5, alignment="input")
     assert produced["selected"] == [0] and abs(produced["a_q"] - 0.7) < 1e-6
@@ -93,8 +101,8 @@ def test_input_alignment_shifts_rows_and_drops_the_last_token():
 
 def test_length_shaping_follows_the_spec():
     assert length_factor(80, 60, 100, 0.6) == 1.0
-    assert abs(length_factor(120, 60, 100, 0.6) - 0.5) < 1e-12      # 0.6 · 100 / 120
-    assert abs(length_factor(30, 60, 100, 0.6) - 0.3) < 1e-12       # 0.6 · 30 / 60
+    assert abs(length_factor(120, 60, 100, 0.6) - 0.5) < 1e-12  # 0.6 · 100 / 120
+    assert abs(length_factor(30, 60, 100, 0.6) - 0.3) < 1e-12  # 0.6 · 30 / 60
     assert length_factor(101, 60, 100, 0.6) < 0.6
     eos = 9
     fr = FormatReward("<answer>(?!.*<answer>)(.*?)</answer>", eos, LengthShaping(min_tokens=4, max_tokens=6, floor=0.6))
@@ -107,16 +115,33 @@ def test_length_shaping_follows_the_spec():
 
 
 def test_format_and_accuracy_rewards():
-    assert format_reward(["Looking at it: <answer>red</answer>", "<answer>a</answer> <answer>b</answer>",
-                          "<answer>red</answer> tail", "<answer>red</answer>"],
-                         finished=[True, True, True, False]) == [1.0, 0.0, 0.0, 0.0]
+    assert format_reward(
+        [
+            "Looking at it: <answer>red</answer>",
+            "<answer>a</answer> <answer>b</answer>",
+            "<answer>red</answer> tail",
+            "<answer>red</answer>",
+        ],
+        finished=[True, True, True, False],
+    ) == [1.0, 0.0, 0.0, 0.0]
     # SAYO's code only searches the pattern: a second answer, trailing text and a cut-off completion still score 1
-    assert format_reward(["Looking at it: <answer>red</answer>", "<answer>a</answer> <answer>b</answer>",
-                          "<answer>red</answer> tail", "<answer>red</answer>", "<answer>red"],
-                         finished=[True, True, True, False, True], gating="official") == [1.0, 1.0, 1.0, 1.0, 0.0]
+    assert format_reward(
+        [
+            "Looking at it: <answer>red</answer>",
+            "<answer>a</answer> <answer>b</answer>",
+            "<answer>red</answer> tail",
+            "<answer>red</answer>",
+            "<answer>red",
+        ],
+        finished=[True, True, True, False, True],
+        gating="official",
+    ) == [1.0, 1.0, 1.0, 1.0, 0.0]
     eos = 9
     cut = FormatReward("<answer>(?!.*<answer>)(.*?)</answer>", eos, gating="official")
-    assert cut(["<answer>red</answer> and", "<answer>red</answer>"], completion_ids=[[1, 2, 3], [1, 2, eos]]) == [1.0, 1.0]
+    assert cut(["<answer>red</answer> and", "<answer>red</answer>"], completion_ids=[[1, 2, 3], [1, 2, eos]]) == [
+        1.0,
+        1.0,
+    ]
     with pytest.raises(ValueError):
         format_reward(["x"], finished=[True], gating="loose")
     assert normalize_answer("  The Red!  ") == "red"
@@ -145,7 +170,7 @@ def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
     build_tokenizer().save(tmp_path)
     proc = hf_model.build_processor(spec.model, tmp_path)
     model = hf_model.new_model(spec.model, proc, 3).eval()
-    trainer = SimpleNamespace(accelerator=Accelerator(cpu=True), model=model)   # what the plug-in reads of TRL's
+    trainer = SimpleNamespace(accelerator=Accelerator(cpu=True), model=model)  # what the plug-in reads of TRL's
     reward = AttentionRegionReward(proc, layer=-1, top_ratio=0.5).bind(trainer)
     ims, boxes, comps = [], [], []
     for w, h, box in ((150, 100, [20, 20, 70, 70]), (96, 160, [30, 90, 90, 150])):
@@ -165,9 +190,12 @@ def test_plugin_reward_on_qwen3_vl_applies_deepstack(tmp_path):
             enc = proc(images=[[im]], text=[text], return_tensors="pt")
             P = enc["input_ids"].shape[1]
             with torch.no_grad():
-                o = model(input_ids=torch.cat([enc["input_ids"], torch.tensor([c])], 1),
-                          pixel_values=enc["pixel_values"], image_grid_thw=enc["image_grid_thw"],
-                          output_attentions=True)
+                o = model(
+                    input_ids=torch.cat([enc["input_ids"], torch.tensor([c])], 1),
+                    pixel_values=enc["pixel_values"],
+                    image_grid_thw=enc["image_grid_thw"],
+                    output_attentions=True,
+                )
             rows = torch.arange(P - 1, P - 1 + len(c))
             cols = (enc["input_ids"][0] == model.config.image_token_id).nonzero()[:, 0]
             att = o.attentions[-1][0][:, rows][:, :, cols].transpose(0, 1)

@@ -1,4 +1,5 @@
 """The shipped SAYO-mini pair and fixtures follow models/CONTRACT.md (read-only checks; nothing is retrained)."""
+
 import json
 from pathlib import Path
 

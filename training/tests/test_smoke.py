@@ -2,6 +2,7 @@
 TRL's GRPOTrainer with the attention reward plug-in, ONNX export with its check, report) run by `python -m sayo_train launch --num-processes 2`
 (accelerate, two CPU processes, gloo) in a temporary directory. It never touches the shipped models, METRICS.md, data
 or fixtures."""
+
 import hashlib
 import json
 import os
@@ -32,12 +33,17 @@ def test_pipeline_smoke_on_two_accelerate_processes(tmp_path):
     spec = tmp_path / "smoke.yaml"
     shutil.copy(TRAINING / "jobs" / "smoke.yaml", spec)
     t = time.time()
-    r = subprocess.run([sys.executable, "-m", "sayo_train", "launch", str(spec), "--num-processes", "2"],
-                       cwd=TRAINING, capture_output=True, text=True, timeout=600,
-                       env=dict(os.environ, PYTHONPATH=str(TRAINING)))
+    r = subprocess.run(
+        [sys.executable, "-m", "sayo_train", "launch", str(spec), "--num-processes", "2"],
+        cwd=TRAINING,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(TRAINING)),
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert time.time() - t < 600
-    assert "processes 2, out" in r.stdout and "Gloo" in r.stdout + r.stderr   # two processes, gloo backend
+    assert "processes 2, out" in r.stdout and "Gloo" in r.stdout + r.stderr  # two processes, gloo backend
     for name in ("base", "policy"):
         d = tmp_path / "run" / name
         cfg = json.loads((d / "config.json").read_text())
@@ -46,7 +52,7 @@ def test_pipeline_smoke_on_two_accelerate_processes(tmp_path):
         assert cfg["vision_config"]["deepstack_visual_indexes"] == [0, 1]
         assert (d / "tokenizer.json").exists() and (d / "preprocessor_config.json").exists()
         assert json.loads((d / "preprocessor_config.json").read_text())["processor_class"] == "Qwen3VLProcessor"
-    for name in ("sayo-mini-base", "sayo-mini"):   # exported by sayo_train.hf_export, checked against transformers
+    for name in ("sayo-mini-base", "sayo-mini"):  # exported by sayo_train.hf_export, checked against transformers
         d = tmp_path / "models" / name
         assert (d / "onnx" / "decoder_model_merged.onnx").exists() and (d / "onnx" / "vision_encoder.onnx").exists()
         assert json.loads((d / "config.json").read_text())["model_type"] == "qwen3_vl"
@@ -55,7 +61,7 @@ def test_pipeline_smoke_on_two_accelerate_processes(tmp_path):
     assert r.stdout.count("check ok") == 2
     grpo = json.loads((tmp_path / "run" / "policy" / "grpo.json").read_text())
     assert grpo["steps"] == 2
-    for h in grpo["history"]:   # TRL logged every reward function, the attention one measured (not a constant)
+    for h in grpo["history"]:  # TRL logged every reward function, the attention one measured (not a constant)
         assert {"rewards/attention_region/mean", "rewards/format/mean", "rewards/accuracy/mean"} <= set(h)
         assert h["rewards/attention_region/std"] > 0
     res = json.loads((tmp_path / "run" / "result.json").read_text())
@@ -69,8 +75,14 @@ def test_bad_spec_fails_before_work(tmp_path):
     spec = tmp_path / "bad.yaml"
     text = (TRAINING / "jobs" / "smoke.yaml").read_text().replace("  seed: 7\n", "  seed: 7\n  sede: 8\n")
     spec.write_text(text)
-    r = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(spec)], cwd=TRAINING, capture_output=True,
-                       text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(TRAINING)))
+    r = subprocess.run(
+        [sys.executable, "-m", "sayo_train", "run", str(spec)],
+        cwd=TRAINING,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(TRAINING)),
+    )
     assert r.returncode == 2
     assert "run.sede: unknown key" in r.stderr
     assert not (tmp_path / "run").exists()
@@ -78,12 +90,21 @@ def test_bad_spec_fails_before_work(tmp_path):
 
 def test_corrupt_dataset_line_fails_with_file_and_line(tmp_path):
     spec = tmp_path / "s.yaml"
-    text = (TRAINING / "jobs" / "smoke.yaml").read_text().replace("stages: [data, sft, grpo, export, report]",
-                                                                 "stages: [sft]")
+    text = (
+        (TRAINING / "jobs" / "smoke.yaml")
+        .read_text()
+        .replace("stages: [data, sft, grpo, export, report]", "stages: [sft]")
+    )
     spec.write_text(text)
     (tmp_path / "run" / "data").mkdir(parents=True)
     (tmp_path / "run" / "data" / "train.jsonl").write_text('{"image": "a.png"}\n')
-    r = subprocess.run([sys.executable, "-m", "sayo_train", "run", str(spec)], cwd=TRAINING, capture_output=True,
-                       text=True, timeout=180, env=dict(os.environ, PYTHONPATH=str(TRAINING)))
+    r = subprocess.run(
+        [sys.executable, "-m", "sayo_train", "run", str(spec)],
+        cwd=TRAINING,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=dict(os.environ, PYTHONPATH=str(TRAINING)),
+    )
     assert r.returncode != 0
     assert "train.jsonl:1: missing field 'question'" in r.stderr

@@ -36,8 +36,16 @@ def test_every_corpus_word_is_one_token(tok):
                 assert len(tok._bpe(byte_level(piece))) == 1, piece
 
 
-@pytest.mark.parametrize("text", ["What color is the big circle?", "Looking at the red object: <answer>red</answer>",
-                                  "naïve café — ünïcödé 123 ☃", "  spaces\n\nnew lines\ttabs  ", "It's isn't we'll"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What color is the big circle?",
+        "Looking at the red object: <answer>red</answer>",
+        "naïve café — ünïcödé 123 ☃",
+        "  spaces\n\nnew lines\ttabs  ",
+        "It's isn't we'll",
+    ],
+)
 def test_round_trip(tok, text):
     assert tok.decode(tok.encode(text)) == text
 
@@ -55,8 +63,18 @@ def test_specials(tok):
 
 
 def test_pre_tokenizer_follows_qwen_regex():
-    assert pre_tokenize("Hello world!! 12 ok\n\n  x") == ["Hello", " world", "!!", " ", "1", "2", " ok", "\n\n", " ",
-                                                           " x"]
+    assert pre_tokenize("Hello world!! 12 ok\n\n  x") == [
+        "Hello",
+        " world",
+        "!!",
+        " ",
+        "1",
+        "2",
+        " ok",
+        "\n\n",
+        " ",
+        " x",
+    ]
     assert pre_tokenize("it's") == ["it", "'s"]
     assert pre_tokenize("a  ") == ["a", "  "]
 
@@ -66,6 +84,7 @@ def test_prompt_fixtures_match_this_tokenizer(tok):
     from PIL import Image
     from sayo_train.processor import Processor, prompt_ids
     from sayo_train.tokenizer import default_system
+
     system = default_system(json.loads((REPO / "models" / "sayo-mini" / "config.json").read_text())["model_type"])
     pc = json.loads((REPO / "models" / "sayo-mini" / "preprocessor_config.json").read_text())
     proc = Processor(pc["patch_size"], pc["merge_size"], pc["temporal_patch_size"], pc["min_pixels"], pc["max_pixels"])

@@ -1,6 +1,7 @@
 """Writes the Table-2 ablation specs of SAYO-mini from jobs/sayo-mini.yaml so that they share every hyper-parameter:
 same SFT base (model.init = SAYO-mini's run output), same data and GRPO settings; only the reward weights differ.
 Usage: ../.venv/bin/python tools/derive_ablations.py   (from training/)"""
+
 from pathlib import Path
 
 JOBS = Path(__file__).resolve().parents[1] / "jobs"
@@ -20,8 +21,10 @@ def derive(text: str, name: str, what: str, w_att: float, w_acc: float, seed: in
             kind = "SAYO-mini ablation (paper Table 2)" if seed is None else "SAYO-mini, another seed"
             line = f"# {kind}: {what}. Generated from sayo-mini.yaml by tools/derive_ablations.py."
         elif s.startswith("# Run:"):
-            line = (f"# Run after sayo-mini.yaml (it reuses that run's SFT base and data): "
-                    f"../.venv/bin/python -m sayo_train run jobs/{name}.yaml")
+            line = (
+                f"# Run after sayo-mini.yaml (it reuses that run's SFT base and data): "
+                f"../.venv/bin/python -m sayo_train run jobs/{name}.yaml"
+            )
         elif s.startswith("seed:") and seed is not None:
             line = line.split("seed:")[0] + f"seed: {seed}"
         elif s.startswith("name: sayo-mini"):
@@ -36,12 +39,24 @@ def derive(text: str, name: str, what: str, w_att: float, w_acc: float, seed: in
             line = line.replace("weight: 1.0", f"weight: {w_att}")
         elif s.startswith("- {name: accuracy, weight:"):
             line = line.replace("weight: 0.0", f"weight: {w_acc}")
-        elif s.startswith("generator:") or s.startswith("train_size:") or s.startswith("heldout_size:") or \
-                s.startswith("min_side:") or s.startswith("max_side:") or s.startswith("gallery_size:") or \
-                s.startswith("describe_ratio:"):
+        elif (
+            s.startswith("generator:")
+            or s.startswith("train_size:")
+            or s.startswith("heldout_size:")
+            or s.startswith("min_side:")
+            or s.startswith("max_side:")
+            or s.startswith("gallery_size:")
+            or s.startswith("describe_ratio:")
+        ):
             continue  # no data stage
-        elif s.startswith("export:") or s.startswith("out_dir:") or s.startswith("noattn_decoder:") or \
-                s.startswith("opset:") or s.startswith("attention_layers:") or s.startswith("check:"):
+        elif (
+            s.startswith("export:")
+            or s.startswith("out_dir:")
+            or s.startswith("noattn_decoder:")
+            or s.startswith("opset:")
+            or s.startswith("attention_layers:")
+            or s.startswith("check:")
+        ):
             continue  # no export: the ablations are evaluated, not shipped
         out.append(line)
     return "\n".join(out) + "\n"

@@ -8,6 +8,7 @@ prints peak GPU memory (torch.cuda.max_memory_allocated) and s/step. Without a G
 and prints the process's peak resident memory instead. It fails (exit 1) when a part did not run: no LoRA adapters
 in the policy, a DeepStack merger never called, no attention reward logged, or a reward that is not finite.
 `--json` prints the figures as one JSON line (what tests/test_gpu_check.py reads)."""
+
 from __future__ import annotations
 
 import argparse
@@ -41,14 +42,13 @@ def main(argv=None) -> int:
     ap.add_argument("--group", type=int, default=4, help="rollouts per prompt")
     ap.add_argument("--micro-batch", type=int, default=2, help="grpo.reward_micro_batch")
     ap.add_argument("--response-tokens", type=int, default=16, help="max completion tokens")
-    ap.add_argument("--attn", default="sdpa", help="attention implementation of every layer (sdpa, eager, "
-                    "flash_attention_2)")
+    ap.add_argument(
+        "--attn", default="sdpa", help="attention implementation of every layer (sdpa, eager, flash_attention_2)"
+    )
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
     a = ap.parse_args(argv)
 
     import torch
-    from transformers import TrainerCallback
-
     from sayo_train import hf_model
     from sayo_train.common import build_tokenizer
     from sayo_train.data import generate
@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     from sayo_train.pipeline import lora_config
     from sayo_train.spec import Hardware, load_spec
     from sayo_train.train_grpo import train_grpo
+    from transformers import TrainerCallback
 
     cuda = torch.cuda.is_available()
     device = torch.cuda.get_device_name(0) if cuda else "cpu"
@@ -66,9 +67,16 @@ def main(argv=None) -> int:
     g.steps, g.prompts_per_step, g.group_size, g.reward_micro_batch = a.steps, a.prompts, a.group, a.micro_batch
     g.save_every = None
     spec.data.max_response_tokens = a.response_tokens
-    spec.hardware = Hardware(gpus=1, gpu=device, gpu_memory_gb=0, per_device_batch_size=a.prompts * a.group,
-                             gradient_accumulation_steps=1, precision="bf16", gradient_checkpointing=True,
-                             attn_implementation=a.attn)
+    spec.hardware = Hardware(
+        gpus=1,
+        gpu=device,
+        gpu_memory_gb=0,
+        per_device_batch_size=a.prompts * a.group,
+        gradient_accumulation_steps=1,
+        precision="bf16",
+        gradient_checkpointing=True,
+        attn_implementation=a.attn,
+    )
     n_deepstack = len(spec.model.vision.deepstack_visual_indexes)
 
     class Probe(TrainerCallback):
@@ -100,21 +108,39 @@ def main(argv=None) -> int:
         proc = hf_model.build_processor(spec.model, tmp / "tok")
         hf_model.save(hf_model.new_model(spec.model, proc, spec.run.seed), proc, tmp / "base")
         gen = spec.data.generator
-        train = generate(tmp / "data", a.prompts * a.steps, spec.run.seed, gen.min_side, gen.max_side,
-                         with_completion=False)
+        train = generate(
+            tmp / "data", a.prompts * a.steps, spec.run.seed, gen.min_side, gen.max_side, with_completion=False
+        )
         ds = grpo_dataset(train, spec.data.system_prompt)
         probe = Probe()
         if cuda:
             torch.cuda.reset_peak_memory_stats()
-        res = train_grpo(tmp / "base", proc, ds, spec, output_dir=tmp / "trainer", peft_config=lora_config(spec),
-                         log=lambda *_: None, callbacks=[probe])
+        res = train_grpo(
+            tmp / "base",
+            proc,
+            ds,
+            spec,
+            output_dir=tmp / "trainer",
+            peft_config=lora_config(spec),
+            log=lambda *_: None,
+            callbacks=[probe],
+        )
     peak = torch.cuda.max_memory_allocated() if cuda else _peak_rss()
     attn = [h.get("rewards/attention_region/mean") for h in res["history"]]
     steady = probe.times[1:] or probe.times
-    out = {"device": device, "peak_bytes": peak, "peak_kind": "cuda max_memory_allocated" if cuda else "peak RSS",
-           "steps": res["steps"], "s_per_step": statistics.median(steady), "step_seconds": probe.times,
-           "lora_modules": probe.lora_modules, "deepstack_calls": probe.deepstack_calls,
-           "attention_reward": attn, "attn_implementation": a.attn, "reward_micro_batch": a.micro_batch}
+    out = {
+        "device": device,
+        "peak_bytes": peak,
+        "peak_kind": "cuda max_memory_allocated" if cuda else "peak RSS",
+        "steps": res["steps"],
+        "s_per_step": statistics.median(steady),
+        "step_seconds": probe.times,
+        "lora_modules": probe.lora_modules,
+        "deepstack_calls": probe.deepstack_calls,
+        "attention_reward": attn,
+        "attn_implementation": a.attn,
+        "reward_micro_batch": a.micro_batch,
+    }
     problems = []
     if out["steps"] != a.steps:
         problems.append(f"{out['steps']} optimizer steps, expected {a.steps}")
@@ -128,11 +154,16 @@ def main(argv=None) -> int:
     if a.json:
         print(json.dumps(out))
     else:
-        print(f"device: {device} ({a.attn}, LoRA r {lo.r} on {probe.lora_modules} linears, DeepStack "
-              f"{n_deepstack} mergers, reward micro-batch {a.micro_batch})")
-        print(f"{out['peak_kind']}: {peak / 2 ** 20:.1f} MiB")
-        print(f"s/step: {out['s_per_step']:.3f} (median of steps 2..{len(probe.times)}; all: "
-              + ", ".join(f"{t:.3f}" for t in probe.times) + ")")
+        print(
+            f"device: {device} ({a.attn}, LoRA r {lo.r} on {probe.lora_modules} linears, DeepStack "
+            f"{n_deepstack} mergers, reward micro-batch {a.micro_batch})"
+        )
+        print(f"{out['peak_kind']}: {peak / 2**20:.1f} MiB")
+        print(
+            f"s/step: {out['s_per_step']:.3f} (median of steps 2..{len(probe.times)}; all: "
+            + ", ".join(f"{t:.3f}" for t in probe.times)
+            + ")"
+        )
         print("attention reward per step: " + ", ".join(f"{x:+.4f}" for x in attn if x is not None))
         for p in problems:
             print(f"FAILED: {p}")

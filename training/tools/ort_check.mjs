@@ -8,12 +8,23 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 // The repository's node_modules, or another one named by SAYO_NODE_MODULES (a checkout without its own install).
-const roots = [process.env.SAYO_NODE_MODULES, path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../node_modules')].filter(Boolean);
+const roots = [
+  process.env.SAYO_NODE_MODULES,
+  path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../node_modules'),
+].filter(Boolean);
 let ort = null;
 for (const r of roots) {
-  try { ort = require(path.join(r, 'onnxruntime-node')); break; } catch { /* next */ }
+  try {
+    ort = require(path.join(r, 'onnxruntime-node'));
+    break;
+  } catch {
+    /* next */
+  }
 }
-if (!ort) { console.error('onnxruntime-node not found in ' + roots.join(', ')); process.exit(3); }
+if (!ort) {
+  console.error('onnxruntime-node not found in ' + roots.join(', '));
+  process.exit(3);
+}
 
 const runs = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 for (const run of runs) {
@@ -30,8 +41,14 @@ for (const run of runs) {
   const meta = [];
   for (const name of session.outputNames) {
     const t = out[name];
-    fs.writeFileSync(path.join(run.outdir, name + '.bin'), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    fs.writeFileSync(
+      path.join(run.outdir, name + '.bin'),
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    );
     meta.push({ name, type: t.type, dims: t.dims });
   }
-  fs.writeFileSync(path.join(run.outdir, 'outputs.json'), JSON.stringify({ outputs: meta, inputs: session.inputNames }));
+  fs.writeFileSync(
+    path.join(run.outdir, 'outputs.json'),
+    JSON.stringify({ outputs: meta, inputs: session.inputNames }),
+  );
 }

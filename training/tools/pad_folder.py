@@ -9,6 +9,7 @@ folder's: the test compares them token for token.
 
     python training/tools/pad_folder.py models/sayo-mini /tmp/big --pad-bytes 4.4e9
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sayo_train.hf_export.assemble import CHUNK_BYTES, Assembler  # noqa: E402
@@ -27,13 +27,14 @@ from sayo_train.hf_export.assemble import CHUNK_BYTES, Assembler  # noqa: E402
 DECODER = "decoder_model_merged.onnx"
 
 
-def pad_folder(src: Path, out: Path, pad_bytes: int, tensor_bytes: int, chunk_bytes: int = CHUNK_BYTES,
-               seed: int = 0) -> dict:
+def pad_folder(
+    src: Path, out: Path, pad_bytes: int, tensor_bytes: int, chunk_bytes: int = CHUNK_BYTES, seed: int = 0
+) -> dict:
     """Writes the padded copy of `src` to `out`; returns what was written (bytes, chunks, tensors)."""
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(src, out, ignore=shutil.ignore_patterns(DECODER, DECODER + "_data*"))
-    model = onnx.load(str(src / "onnx" / DECODER))   # external data of the source, if any, is read in
+    model = onnx.load(str(src / "onnx" / DECODER))  # external data of the source, if any, is read in
     g = model.graph
     embeds = next(i for i in g.input if i.name == "inputs_embeds")
     hidden = embeds.type.tensor_type.shape.dim[-1].dim_value
@@ -42,8 +43,11 @@ def pad_folder(src: Path, out: Path, pad_bytes: int, tensor_bytes: int, chunk_by
     cols = max(1, tensor_bytes // (4 * hidden))
     n = max(1, -(-pad_bytes // (4 * hidden * cols)))
 
-    asm = Assembler(out / "onnx" / DECODER, opset=max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
-                    chunk_bytes=chunk_bytes)
+    asm = Assembler(
+        out / "onnx" / DECODER,
+        opset=max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
+        chunk_bytes=chunk_bytes,
+    )
     asm.adopt(model)
     for t in g.initializer:
         asm.store(t.name, tensor=t)
@@ -56,15 +60,15 @@ def pad_folder(src: Path, out: Path, pad_bytes: int, tensor_bytes: int, chunk_by
 
     asm.store("pad_axes", np.array([1], np.int64))
     asm.store("pad_zero", np.array(0, np.float32))
-    asm.node("ReduceSum", ["inputs_embeds", "pad_axes"], ["pad_v"], "pad_sum", keepdims=1)   # [B, 1, hidden]
+    asm.node("ReduceSum", ["inputs_embeds", "pad_axes"], ["pad_v"], "pad_sum", keepdims=1)  # [B, 1, hidden]
     rng = np.random.default_rng(seed)
     acc = None
     for i in range(n):
-        w = (rng.standard_normal((hidden, cols), dtype=np.float32) * 0.02)
+        w = rng.standard_normal((hidden, cols), dtype=np.float32) * 0.02
         asm.store(f"pad_w{i}", w)
         del w
-        asm.node("MatMul", ["pad_v", f"pad_w{i}"], [f"pad_y{i}"], f"pad_matmul{i}")         # [B, 1, cols]
-        asm.node("ReduceSum", [f"pad_y{i}"], [f"pad_s{i}"], f"pad_reduce{i}", keepdims=0)   # scalar
+        asm.node("MatMul", ["pad_v", f"pad_w{i}"], [f"pad_y{i}"], f"pad_matmul{i}")  # [B, 1, cols]
+        asm.node("ReduceSum", [f"pad_y{i}"], [f"pad_s{i}"], f"pad_reduce{i}", keepdims=0)  # scalar
         if acc is None:
             acc = f"pad_s{i}"
         else:
@@ -83,9 +87,16 @@ def pad_folder(src: Path, out: Path, pad_bytes: int, tensor_bytes: int, chunk_by
     tjs["use_external_data_format"] = ext
     config_path.write_text(json.dumps(config, indent=2))
     sizes = {c: (out / "onnx" / c).stat().st_size for c in chunks}
-    weights = sum(p.stat().st_size for p in (out / "onnx").iterdir() if p.name.endswith((".onnx",)) or "_data" in p.name)
-    return {"padding_tensors": n, "tensor_shape": [hidden, cols], "padding_bytes": n * hidden * cols * 4,
-            "chunks": sizes, "weight_bytes": weights}
+    weights = sum(
+        p.stat().st_size for p in (out / "onnx").iterdir() if p.name.endswith((".onnx",)) or "_data" in p.name
+    )
+    return {
+        "padding_tensors": n,
+        "tensor_shape": [hidden, cols],
+        "padding_bytes": n * hidden * cols * 4,
+        "chunks": sizes,
+        "weight_bytes": weights,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("src", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--pad-bytes", type=float, required=True, help="bytes of padding weights (fp32)")
-    p.add_argument("--tensor-bytes", type=float, default=96 * 2 ** 20, help="bytes of one padding tensor")
+    p.add_argument("--tensor-bytes", type=float, default=96 * 2**20, help="bytes of one padding tensor")
     p.add_argument("--chunk-bytes", type=float, default=CHUNK_BYTES, help="largest external-data chunk")
     a = p.parse_args(argv)
     print(json.dumps(pad_folder(a.src, a.out, int(a.pad_bytes), int(a.tensor_bytes), int(a.chunk_bytes)), indent=2))

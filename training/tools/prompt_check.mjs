@@ -11,12 +11,16 @@ const cases = JSON.parse(fs.readFileSync(path.resolve(root, process.argv[3] ?? '
 let bad = 0;
 for (const c of cases) {
   const image = await RawImage.read(path.resolve(root, c.image));
-  const text = processor.apply_chat_template([{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: c.question }] }], { add_generation_prompt: true });
+  const text = processor.apply_chat_template(
+    [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: c.question }] }],
+    { add_generation_prompt: true },
+  );
   const inp = await processor(text, image);
   const ids = Array.from(inp.input_ids.data, Number);
   const thw = Array.from(inp.image_grid_thw.data, Number);
   if (JSON.stringify(ids) !== JSON.stringify(c.input_ids) || JSON.stringify(thw) !== JSON.stringify(c.image_grid_thw)) {
-    bad++; console.log('MISMATCH', JSON.stringify(c.question), c.image);
+    bad++;
+    console.log('MISMATCH', JSON.stringify(c.question), c.image);
   }
 }
 console.log(`${cases.length} cases, ${bad} mismatches`);

@@ -30,11 +30,14 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 /** Parse `x1,y1,x2,y2` boxes (four plain decimal numbers each); throws CliError naming the bad one. */
 export function parseBoxes(specs: string[] = []): Box[] {
-  if (specs.length > INPUT_LIMITS.maxBoxes) throw new CliError(`--boxes: ${specs.length} boxes, more than ${INPUT_LIMITS.maxBoxes} (size limit)`);
+  if (specs.length > INPUT_LIMITS.maxBoxes)
+    throw new CliError(`--boxes: ${specs.length} boxes, more than ${INPUT_LIMITS.maxBoxes} (size limit)`);
   return specs.map((spec) => {
     const parts = spec.split(',').map((s) => s.trim());
     if (parts.length !== 4 || !parts.every((p) => DECIMAL.test(p))) {
-      throw new CliError(`--boxes: "${spec}" is not x1,y1,x2,y2 (accepted: four decimal numbers separated by commas, e.g. 10,20,110,90)`);
+      throw new CliError(
+        `--boxes: "${spec}" is not x1,y1,x2,y2 (accepted: four decimal numbers separated by commas, e.g. 10,20,110,90)`,
+      );
     }
     const v = parts.map(Number);
     if (!v.every(Number.isFinite)) throw new CliError(`--boxes: "${spec}" has a number too large to use`);
@@ -46,7 +49,8 @@ export function parseBoxes(specs: string[] = []): Box[] {
 async function ask(options: Options): Promise<void> {
   const boxes = parseBoxes(options.boxes);
   const maxNewTokens = Number(options.maxNewTokens);
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new CliError(`--max-new-tokens must be a positive integer, not "${options.maxNewTokens}"`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1)
+    throw new CliError(`--max-new-tokens must be a positive integer, not "${options.maxNewTokens}"`);
   const source = modelSource(options.model);
   const image = readImage(options.image);
   await preflightPrompt(folderOf(source), options.question, options.model);
@@ -54,7 +58,9 @@ async function ask(options: Options): Promise<void> {
   const engine = createNodeEngine();
   const info = await engine.load(source).catch((e) => Promise.reject(engineFailure(`cannot load ${options.model}`, e)));
   try {
-    const run = await runSample(engine, info, image, options.question, boxes, maxNewTokens).catch((e) => Promise.reject(engineFailure('generation failed', e)));
+    const run = await runSample(engine, info, image, options.question, boxes, maxNewTokens).catch((e) =>
+      Promise.reject(engineFailure('generation failed', e)),
+    );
     // Said once there is an answer (an unreadable picture gets its one error line alone), on stderr before the
     // answer, so it is seen first and never mixes into --json or a piped table.
     if (notice) process.stderr.write(notice + '\n');
@@ -85,7 +91,9 @@ async function ask(options: Options): Promise<void> {
         boxes,
         targets: Array.from(run.targets),
         tokens,
-        reward: reward ? { a_q: reward.a_q, v_q: reward.v_q, r_v: reward.r_v, selected: reward.selected, meanRa } : null,
+        reward: reward
+          ? { a_q: reward.a_q, v_q: reward.v_q, r_v: reward.r_v, selected: reward.selected, meanRa }
+          : null,
         peakToken: scores?.peakToken ?? null,
         timing: { prefillMs: run.summary.prefillMs, decodeMs: run.summary.decodeMs, totalMs: run.ms, tokensPerSecond },
         attentionNote: info.attentionNote ?? null,
@@ -98,14 +106,28 @@ async function ask(options: Options): Promise<void> {
     }
     const rows = [['#', 'token', 'entropy', 'image share', 'a', 'v', 'R_a', 'top-30%']];
     for (const t of tokens) {
-      rows.push([String(t.index), JSON.stringify(t.text), fmt(t.entropy), fmt(t.imageShare), fmt(t.a, 4), fmt(t.v, 4), fmt(t.R_a), t.selected ? '*' : '']);
+      rows.push([
+        String(t.index),
+        JSON.stringify(t.text),
+        fmt(t.entropy),
+        fmt(t.imageShare),
+        fmt(t.a, 4),
+        fmt(t.v, 4),
+        fmt(t.R_a),
+        t.selected ? '*' : '',
+      ]);
     }
     const lines = [`${info.name}: ${run.summary.text}`, '', renderTable(rows)];
     if (info.architectureNote) lines.unshift(`note: ${info.architectureNote}`, '');
-    if (reward) lines.push(`r_v = ${fmt(reward.r_v, 4)}  (a_q ${fmt(reward.a_q, 5)}, v_q ${fmt(reward.v_q, 5)}, ${reward.selected.length} of ${tokens.length} tokens)   mean R_a = ${fmt(meanRa, 4)}`);
+    if (reward)
+      lines.push(
+        `r_v = ${fmt(reward.r_v, 4)}  (a_q ${fmt(reward.a_q, 5)}, v_q ${fmt(reward.v_q, 5)}, ${reward.selected.length} of ${tokens.length} tokens)   mean R_a = ${fmt(meanRa, 4)}`,
+      );
     else if (!scores) lines.push(info.attentionNote ?? `layer ${layer} was not captured`);
     else lines.push('no --boxes: a, v, R_a and r_v need a key region');
-    lines.push(`${run.summary.tokens} tokens in ${(run.ms / 1000).toFixed(2)} s (${tokensPerSecond.toFixed(1)} tokens/s), grid ${run.grid.cols}×${run.grid.rows} cells (w×h), layer ${layer}`);
+    lines.push(
+      `${run.summary.tokens} tokens in ${(run.ms / 1000).toFixed(2)} s (${tokensPerSecond.toFixed(1)} tokens/s), grid ${run.grid.cols}×${run.grid.rows} cells (w×h), layer ${layer}`,
+    );
     process.stdout.write(lines.join('\n') + '\n');
   } finally {
     await engine.unload(info.handle);

@@ -39,7 +39,15 @@ export interface ModelSummary extends DatasetMeans {
   tokensPerSecond: number | null;
   resumed: number;
   /** Means of the tf_* columns: this model teacher-forced on `on`'s greedy answers (null with one model). */
-  teacherForced: { on: string; onName: string; samples: number; R_a: number | null; r_v: number | null; imageShare: number | null; pointingHit: number | null } | null;
+  teacherForced: {
+    on: string;
+    onName: string;
+    samples: number;
+    R_a: number | null;
+    r_v: number | null;
+    imageShare: number | null;
+    pointingHit: number | null;
+  } | null;
 }
 
 /** A paired difference on identical text: mean and standard error over the samples having both figures. */
@@ -67,8 +75,31 @@ export interface PairedDifference {
 const OUTPUTS = ['results.json', 'results.csv', 'plot.svg', 'progress.jsonl'];
 
 const CSV_COLUMNS = [
-  'model', 'modelName', 'line', 'image', 'question', 'answer', 'prediction', 'correct', 'tokens', 'stoppedBy', 'R_a', 'r_v', 'imageShare', 'pointingHit',
-  'tf_on', 'tf_tokens', 'tf_R_a', 'tf_r_v', 'tf_imageShare', 'tf_pointingHit', 'ms', 'prefillMs', 'decodeMs', 'session', 'text',
+  'model',
+  'modelName',
+  'line',
+  'image',
+  'question',
+  'answer',
+  'prediction',
+  'correct',
+  'tokens',
+  'stoppedBy',
+  'R_a',
+  'r_v',
+  'imageShare',
+  'pointingHit',
+  'tf_on',
+  'tf_tokens',
+  'tf_R_a',
+  'tf_r_v',
+  'tf_imageShare',
+  'tf_pointingHit',
+  'ms',
+  'prefillMs',
+  'decodeMs',
+  'session',
+  'text',
 ];
 
 function positiveInt(value: string, flag: string): number {
@@ -85,10 +116,33 @@ export function summarize(result: ModelResult, index: number, results: ModelResu
   let teacherForced: ModelSummary['teacherForced'] = null;
   if (p >= 0) {
     const forced = result.rows.filter((r) => r.tf_on !== null);
-    const means = datasetMeans(forced.map((r) => ({ correct: false, R_a: r.tf_R_a, r_v: r.tf_r_v, imageShare: r.tf_imageShare, pointingHit: r.tf_pointingHit })));
-    teacherForced = { on: results[p].model.spec, onName: results[p].name, samples: forced.length, R_a: means.R_a, r_v: means.r_v, imageShare: means.imageShare, pointingHit: means.pointingHit };
+    const means = datasetMeans(
+      forced.map((r) => ({
+        correct: false,
+        R_a: r.tf_R_a,
+        r_v: r.tf_r_v,
+        imageShare: r.tf_imageShare,
+        pointingHit: r.tf_pointingHit,
+      })),
+    );
+    teacherForced = {
+      on: results[p].model.spec,
+      onName: results[p].name,
+      samples: forced.length,
+      R_a: means.R_a,
+      r_v: means.r_v,
+      imageShare: means.imageShare,
+      pointingHit: means.pointingHit,
+    };
   }
-  return { model: result.model.spec, name: result.name, ...datasetMeans(result.rows), tokensPerSecond: seconds > 0 ? tokens / seconds : null, resumed: result.resumed, teacherForced };
+  return {
+    model: result.model.spec,
+    name: result.name,
+    ...datasetMeans(result.rows),
+    tokensPerSecond: seconds > 0 ? tokens / seconds : null,
+    resumed: result.resumed,
+    teacherForced,
+  };
 }
 
 function paired(values: Array<[number | null, number | null]>): PairedFigure {
@@ -109,14 +163,29 @@ export function pairedDifferences(results: ModelResult[]): PairedDifference[] {
   const byLine = (r: ModelResult) => new Map(r.rows.map((row) => [row.line, row]));
   const firstRows = byLine(first);
   const out: PairedDifference[] = [];
-  const pair = (textOf: ModelResult, model: ModelResult, lines: Array<[number | null, number | null][]>): PairedDifference => ({
-    textOf: textOf.name, model: model.name, minus: first.name, R_a: paired(lines[0]), r_v: paired(lines[1]), imageShare: paired(lines[2]),
+  const pair = (
+    textOf: ModelResult,
+    model: ModelResult,
+    lines: Array<[number | null, number | null][]>,
+  ): PairedDifference => ({
+    textOf: textOf.name,
+    model: model.name,
+    minus: first.name,
+    R_a: paired(lines[0]),
+    r_v: paired(lines[1]),
+    imageShare: paired(lines[2]),
   });
   for (const model of results.slice(1)) {
     // Text of the first model: the later model teacher-forced (tf_*) minus the first model's own figures.
     const own = model.rows.filter((r) => r.tf_on === first.model.spec && firstRows.has(r.line));
     const keys = ['R_a', 'r_v', 'imageShare'] as const;
-    out.push(pair(first, model, keys.map((k) => own.map((r) => [r[`tf_${k}`], firstRows.get(r.line)![k]] as [number | null, number | null]))));
+    out.push(
+      pair(
+        first,
+        model,
+        keys.map((k) => own.map((r) => [r[`tf_${k}`], firstRows.get(r.line)![k]] as [number | null, number | null])),
+      ),
+    );
   }
   // Text of the second model: its own figures minus the first model teacher-forced on them.
   const second = results[1];
@@ -124,7 +193,13 @@ export function pairedDifferences(results: ModelResult[]): PairedDifference[] {
   const secondRows = byLine(second);
   const keys = ['R_a', 'r_v', 'imageShare'] as const;
   const rows = forced.filter((r) => secondRows.has(r.line));
-  out.push(pair(second, second, keys.map((k) => rows.map((r) => [secondRows.get(r.line)![k], r[`tf_${k}`]] as [number | null, number | null]))));
+  out.push(
+    pair(
+      second,
+      second,
+      keys.map((k) => rows.map((r) => [secondRows.get(r.line)![k], r[`tf_${k}`]] as [number | null, number | null])),
+    ),
+  );
   return out;
 }
 
@@ -135,22 +210,45 @@ export function summaryTable(summaries: ModelSummary[]): string {
   const header = ['model', 'samples', 'accuracy', 'mean R_a', 'mean r_v', 'image share', 'pointing hit', 'tokens/s'];
   const rows = [forced ? [...header, 'tf on', 'tf R_a', 'tf r_v', 'tf image share', 'tf pointing'] : header];
   for (const s of summaries) {
-    const row = [s.name, String(s.samples), pct(s.samples > 0 ? s.accuracy : null), fmt(s.R_a), fmt(s.r_v), fmt(s.imageShare), pct(s.pointingHit), fmt(s.tokensPerSecond, 1)];
+    const row = [
+      s.name,
+      String(s.samples),
+      pct(s.samples > 0 ? s.accuracy : null),
+      fmt(s.R_a),
+      fmt(s.r_v),
+      fmt(s.imageShare),
+      pct(s.pointingHit),
+      fmt(s.tokensPerSecond, 1),
+    ];
     const tf = s.teacherForced;
-    if (forced) row.push(tf ? `${tf.onName}'s answers` : 'n/a', fmt(tf?.R_a ?? null), fmt(tf?.r_v ?? null), fmt(tf?.imageShare ?? null), pct(tf?.pointingHit ?? null));
+    if (forced)
+      row.push(
+        tf ? `${tf.onName}'s answers` : 'n/a',
+        fmt(tf?.R_a ?? null),
+        fmt(tf?.r_v ?? null),
+        fmt(tf?.imageShare ?? null),
+        pct(tf?.pointingHit ?? null),
+      );
     rows.push(row);
   }
-  const legend = forced ? 'tf: teacher-forced on the other model\'s greedy answer text (the same tokens, scored by this model)\n' : '';
+  const legend = forced
+    ? "tf: teacher-forced on the other model's greedy answer text (the same tokens, scored by this model)\n"
+    : '';
   return renderTable(rows) + legend;
 }
 
 /** The paired differences as printed lines ("" with one model). */
 export function pairedTable(diffs: PairedDifference[]): string {
   if (diffs.length === 0) return '';
-  const cell = (f: PairedFigure) => (f.mean === null ? 'n/a' : `${f.mean >= 0 ? '+' : ''}${fmt(f.mean, 4)} ± ${f.se === null ? 'n/a' : fmt(f.se, 4)}`);
+  const cell = (f: PairedFigure) =>
+    f.mean === null ? 'n/a' : `${f.mean >= 0 ? '+' : ''}${fmt(f.mean, 4)} ± ${f.se === null ? 'n/a' : fmt(f.se, 4)}`;
   const rows = [['on the answers of', 'difference', 'n', 'Δ R_a ± SE', 'Δ r_v ± SE', 'Δ image share ± SE']];
-  for (const d of diffs) rows.push([d.textOf, `${d.model} − ${d.minus}`, String(d.R_a.n), cell(d.R_a), cell(d.r_v), cell(d.imageShare)]);
-  return 'Paired differences on identical text (one model\'s own answer, the other teacher-forced on it):\n' + renderTable(rows);
+  for (const d of diffs)
+    rows.push([d.textOf, `${d.model} − ${d.minus}`, String(d.R_a.n), cell(d.R_a), cell(d.r_v), cell(d.imageShare)]);
+  return (
+    "Paired differences on identical text (one model's own answer, the other teacher-forced on it):\n" +
+    renderTable(rows)
+  );
 }
 
 async function evaluate(options: Options): Promise<void> {
@@ -162,7 +260,8 @@ async function evaluate(options: Options): Promise<void> {
     return { spec, source, fingerprint: fingerprint(source) };
   });
   const keep = parseKeep(options.keep);
-  if (keep.kind === 'diff' && models.length < 2) throw new CliError('--keep diff:N compares two models: give two --model');
+  if (keep.kind === 'diff' && models.length < 2)
+    throw new CliError('--keep diff:N compares two models: give two --model');
   const { records, problems } = readEvalSet(options.data);
   for (const p of problems) process.stderr.write(`sayo: ${options.data} line ${p.line}: ${p.message} (skipped)\n`);
   const chosen = records.slice(0, limit);
@@ -172,7 +271,14 @@ async function evaluate(options: Options): Promise<void> {
   const started = performance.now();
   let results: ModelResult[];
   try {
-    results = await runEval({ engine: createNodeEngine(), models, records: chosen, maxNewTokens, progressFile: path.join(options.out, 'progress.jsonl'), progress });
+    results = await runEval({
+      engine: createNodeEngine(),
+      models,
+      records: chosen,
+      maxNewTokens,
+      progressFile: path.join(options.out, 'progress.jsonl'),
+      progress,
+    });
   } finally {
     progress.stop();
   }
@@ -181,14 +287,23 @@ async function evaluate(options: Options): Promise<void> {
     const lines = selectLines(keep, results);
     const sessionProgress = createProgress(lines.length);
     try {
-      const written = await writeSessions({ engine: createNodeEngine(), results, records: chosen, lines, dir: options.sessions, progress: sessionProgress });
+      const written = await writeSessions({
+        engine: createNodeEngine(),
+        results,
+        records: chosen,
+        lines,
+        dir: options.sessions,
+        progress: sessionProgress,
+      });
       for (const [line, file] of written) sessionFiles.set(line, file);
     } finally {
       sessionProgress.stop();
     }
   }
   // Every row names its question's session file, relative to --out (null without one).
-  for (const r of results) for (const row of r.rows) row.session = sessionFiles.has(row.line) ? path.relative(options.out, sessionFiles.get(row.line)!) : null;
+  for (const r of results)
+    for (const row of r.rows)
+      row.session = sessionFiles.has(row.line) ? path.relative(options.out, sessionFiles.get(row.line)!) : null;
   const seconds = (performance.now() - started) / 1000;
   const summaries = results.map(summarize);
   const differences = pairedDifferences(results);
@@ -196,7 +311,9 @@ async function evaluate(options: Options): Promise<void> {
   // Skipped: unusable lines of the set, and records a model could not answer (missing or undecodable image, …).
   const skipped = [
     ...problems.map((p) => ({ line: p.line, model: null as string | null, reason: p.message })),
-    ...results.flatMap((r) => r.skipped.map((s) => ({ line: s.line, model: r.model.spec as string | null, reason: s.reason }))),
+    ...results.flatMap((r) =>
+      r.skipped.map((s) => ({ line: s.line, model: r.model.spec as string | null, reason: s.reason })),
+    ),
   ].sort((a, b) => a.line - b.line);
   const meta = {
     data: path.resolve(options.data),
@@ -208,15 +325,33 @@ async function evaluate(options: Options): Promise<void> {
     layer: 'last',
     seconds,
   };
-  writeFileAtomic(path.join(options.out, 'results.json'), JSON.stringify({ ...meta, models: summaries, paired: differences, rows }, null, 2) + '\n');
-  writeFileAtomic(path.join(options.out, 'results.csv'), toCsv(CSV_COLUMNS, rows as unknown as Array<Record<string, unknown>>));
-  const plotModels = results.map((r, i) => ({ name: r.name, accuracy: summaries[i].accuracy, meanRa: summaries[i].R_a, samples: r.rows }));
-  writeFileAtomic(path.join(options.out, 'plot.svg'), renderPlot(plotModels, `${path.basename(options.data)}: ${meta.samples} samples, greedy, last layer`));
+  writeFileAtomic(
+    path.join(options.out, 'results.json'),
+    JSON.stringify({ ...meta, models: summaries, paired: differences, rows }, null, 2) + '\n',
+  );
+  writeFileAtomic(
+    path.join(options.out, 'results.csv'),
+    toCsv(CSV_COLUMNS, rows as unknown as Array<Record<string, unknown>>),
+  );
+  const plotModels = results.map((r, i) => ({
+    name: r.name,
+    accuracy: summaries[i].accuracy,
+    meanRa: summaries[i].R_a,
+    samples: r.rows,
+  }));
+  writeFileAtomic(
+    path.join(options.out, 'plot.svg'),
+    renderPlot(plotModels, `${path.basename(options.data)}: ${meta.samples} samples, greedy, last layer`),
+  );
   const resumed = summaries.reduce((acc, s) => acc + s.resumed, 0);
   process.stdout.write(summaryTable(summaries));
   process.stdout.write(pairedTable(differences));
-  const sessionNote = options.sessions ? `; ${sessionFiles.size} session files (--keep ${options.keep}) in ${options.sessions}` : '';
-  process.stdout.write(`${rows.length} rows (${resumed} resumed) in ${seconds.toFixed(1)} s; wrote ${['results.json', 'results.csv', 'plot.svg'].map((f) => path.join(options.out, f)).join(', ')}${sessionNote}\n`);
+  const sessionNote = options.sessions
+    ? `; ${sessionFiles.size} session files (--keep ${options.keep}) in ${options.sessions}`
+    : '';
+  process.stdout.write(
+    `${rows.length} rows (${resumed} resumed) in ${seconds.toFixed(1)} s; wrote ${['results.json', 'results.csv', 'plot.svg'].map((f) => path.join(options.out, f)).join(', ')}${sessionNote}\n`,
+  );
 }
 
 /** Register the command on `program`. */
@@ -224,12 +359,23 @@ export function register(program: Command): void {
   program
     .command('eval')
     .description('evaluate models over a JSONL set with boxes: accuracy, R_a, r_v, image share, pointing game, speed')
-    .option('--model <model>', 'model folder or registry id (repeat for several)', (v: string, acc: string[] | undefined) => [...(acc ?? []), v])
-    .requiredOption('--data <file>', 'JSONL set: {"image", "question", "answer", "boxes"} per line, images relative to it')
+    .option(
+      '--model <model>',
+      'model folder or registry id (repeat for several)',
+      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
+    )
+    .requiredOption(
+      '--data <file>',
+      'JSONL set: {"image", "question", "answer", "boxes"} per line, images relative to it',
+    )
     .option('--out <dir>', 'output folder (a rerun with the same folder resumes)', 'sayo-eval')
     .option('--limit <n>', 'evaluate only the first n records')
     .option('--max-new-tokens <n>', 'generation budget (the contract metrics use 24)', String(METRIC_MAX_NEW_TOKENS))
     .option('--sessions <dir>', 'write a session file per kept question (the lens imports it, no model needed)')
-    .option('--keep <which>', 'sessions to write: all, worst:N (lowest R_a of the last --model), diff:N (largest |Δ R_a| on identical text)', 'all')
+    .option(
+      '--keep <which>',
+      'sessions to write: all, worst:N (lowest R_a of the last --model), diff:N (largest |Δ R_a| on identical text)',
+      'all',
+    )
     .action(evaluate);
 }

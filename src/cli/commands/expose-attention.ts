@@ -26,26 +26,52 @@ async function checkLoads(input: string, written: string): Promise<void> {
   if (!problem) return;
   const inputProblem = await ortLoadError(input);
   if (inputProblem) {
-    throw new CliError(`onnxruntime cannot load ${input} (${inputProblem}); the file is corrupt or not an ONNX model onnxruntime runs: re-export or re-download it`);
+    throw new CliError(
+      `onnxruntime cannot load ${input} (${inputProblem}); the file is corrupt or not an ONNX model onnxruntime runs: re-export or re-download it`,
+    );
   }
-  throw new CliError(`the rewritten graph does not load in onnxruntime (${problem}); nothing was written: please report this graph`);
+  throw new CliError(
+    `the rewritten graph does not load in onnxruntime (${problem}); nothing was written: please report this graph`,
+  );
 }
 
 /** Run the rewrite; returns the lines of the report printed on stdout. */
-export async function runExposeAttention(input: string, output: string, options: ExposeCommandOptions): Promise<string[]> {
+export async function runExposeAttention(
+  input: string,
+  output: string,
+  options: ExposeCommandOptions,
+): Promise<string[]> {
   if (options.reduce !== 'none' && options.reduce !== 'head-mean') {
     throw new CliError(`--reduce must be none or head-mean, not "${options.reduce}"`);
   }
   const loaded = readModel(input);
-  const report = exposeAttention(loaded.model, { layers: options.layers, crossLayers: options.crossLayers, reduce: options.reduce as Reduce });
-  const written = await writeModelChecked(loaded, output, options.check === false ? async () => {} : (tmp) => checkLoads(input, tmp));
-  const lines = report.sites.map((s, i) => `  ${report.outputs[i]}  ←  ${s.tensor} (node ${s.node}${s.rank === 3 ? ', 3-D [batch·heads, q, k] reshaped to [batch, heads, q, k]' : ''})`);
+  const report = exposeAttention(loaded.model, {
+    layers: options.layers,
+    crossLayers: options.crossLayers,
+    reduce: options.reduce as Reduce,
+  });
+  const written = await writeModelChecked(
+    loaded,
+    output,
+    options.check === false ? async () => {} : (tmp) => checkLoads(input, tmp),
+  );
+  const lines = report.sites.map(
+    (s, i) =>
+      `  ${report.outputs[i]}  ←  ${s.tensor} (node ${s.node}${s.rank === 3 ? ', 3-D [batch·heads, q, k] reshaped to [batch, heads, q, k]' : ''})`,
+  );
   const data = written.externalFiles.length > 0 ? `, external data: ${written.externalFiles.join(', ')}` : '';
   const ir = toNum(loaded.model.irVersion);
-  const notes = ir > SCHEMA_IR ? [`note: IR version ${ir} is newer than the ONNX 1.10 schema used here (IR ${SCHEMA_IR}); fields added since (e.g. node metadata_props) are not kept`] : [];
+  const notes =
+    ir > SCHEMA_IR
+      ? [
+          `note: IR version ${ir} is newer than the ONNX 1.10 schema used here (IR ${SCHEMA_IR}); fields added since (e.g. node metadata_props) are not kept`,
+        ]
+      : [];
   const shapeless = report.outputs.filter((_, i) => report.sites[i].rank === undefined);
   if (shapeless.length > 0) {
-    notes.push(`note: the rank of ${shapeless.join(', ')} could not be derived from the graph; declared with the element type and no shape`);
+    notes.push(
+      `note: the rank of ${shapeless.join(', ')} could not be derived from the graph; declared with the element type and no shape`,
+    );
   }
   if (report.skippedCross.length > 0) {
     notes.push(
@@ -67,9 +93,15 @@ export function register(program: Command): void {
     .argument('<in>', 'decoder ONNX file (external data next to it is kept)')
     .argument('<out>', 'ONNX file to write (never the input or its .onnx_data)')
     .option('--layers <spec>', 'self-attention layers: last | all | comma list of 0-based layers', 'last')
-    .option('--cross-layers <spec>', 'also expose cross-attention (seq2seq decoders) as cross_attentions.<l>: last | all | list')
+    .option(
+      '--cross-layers <spec>',
+      'also expose cross-attention (seq2seq decoders) as cross_attentions.<l>: last | all | list',
+    )
     .option('--reduce <mode>', 'none (per head) | head-mean', 'none')
-    .option('--no-check', 'skip loading the input and the result in onnxruntime (large models: saves the memory of one session)')
+    .option(
+      '--no-check',
+      'skip loading the input and the result in onnxruntime (large models: saves the memory of one session)',
+    )
     .action(async (input: string, output: string, options: ExposeCommandOptions) => {
       const lines = await withContext(`cannot rewrite ${input}`, () => runExposeAttention(input, output, options));
       process.stdout.write(lines.join('\n') + '\n');

@@ -34,7 +34,10 @@ function readOnce(folder: ModelFolder): ModelFolder {
 
 /** Refuses a config.json or preprocessor_config.json whose sizes are implausible before any check allocates from them. */
 async function checkPlausible(folder: ModelFolder): Promise<void> {
-  for (const [file, check] of [['config.json', checkConfigPlausible], ['preprocessor_config.json', checkProcessorPlausible]] as const) {
+  for (const [file, check] of [
+    ['config.json', checkConfigPlausible],
+    ['preprocessor_config.json', checkProcessorPlausible],
+  ] as const) {
     if (!(await folder.exists(file))) continue;
     // An unreadable file is one of the checks' findings; only a readable, implausible one stops here.
     const json = await readJson(folder, file).catch(() => null);
@@ -52,7 +55,8 @@ async function checkPlausible(folder: ModelFolder): Promise<void> {
 function timeoutMs(value: string | undefined): number {
   if (value === undefined) return DOWNLOAD_LIMITS.connectTimeoutMs;
   const s = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value) || !(s > 0) || s > 3600) throw new CliError(`--timeout must be a number of seconds in (0, 3600], not "${value}"`);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(s > 0) || s > 3600)
+    throw new CliError(`--timeout must be a number of seconds in (0, 3600], not "${value}"`);
   return s * 1000;
 }
 
@@ -62,18 +66,29 @@ export function register(program: Command): void {
     .command('inspect')
     .description('check a model folder (path or URL) against the SAYO Lens model contract')
     .argument('<model>', 'HF-layout model folder: local path or http(s) URL')
-    .option('--dtype <dtype>', 'transformers.js dtype whose ONNX files to check (default: config transformers.js_config)')
+    .option(
+      '--dtype <dtype>',
+      'transformers.js dtype whose ONNX files to check (default: config transformers.js_config)',
+    )
     .option('--json', 'print the checks as JSON')
     .option('--no-load', 'do not load the graphs in onnxruntime (models larger than the memory at hand; warns)')
-    .option('--timeout <seconds>', `URLs: longest wait for a response and between two chunks (default ${DOWNLOAD_LIMITS.connectTimeoutMs / 1000})`)
+    .option(
+      '--timeout <seconds>',
+      `URLs: longest wait for a response and between two chunks (default ${DOWNLOAD_LIMITS.connectTimeoutMs / 1000})`,
+    )
     .action(async (model: string, options: { dtype?: string; json?: boolean; load?: boolean; timeout?: string }) => {
       const ms = timeoutMs(options.timeout);
-      const onRedirect = (from: string, to: string) => process.stderr.write(`sayo: note: ${from} redirected to ${to}\n`);
+      const onRedirect = (from: string, to: string) =>
+        process.stderr.write(`sayo: note: ${from} redirected to ${to}\n`);
       const folder = readOnce(openFolder(model, { limits: { connectTimeoutMs: ms, idleTimeoutMs: ms }, onRedirect }));
       await checkPlausible(folder);
-      const checks = await withContext(`cannot inspect ${model}`, async () => inspectFolder(folder, options.dtype, options.load !== false));
+      const checks = await withContext(`cannot inspect ${model}`, async () =>
+        inspectFolder(folder, options.dtype, options.load !== false),
+      );
       const failed = checks.some((c) => c.status === 'fail');
-      process.stdout.write(options.json ? JSON.stringify({ model, ok: !failed, checks }, null, 2) + '\n' : formatReport(model, checks));
+      process.stdout.write(
+        options.json ? JSON.stringify({ model, ok: !failed, checks }, null, 2) + '\n' : formatReport(model, checks),
+      );
       if (failed) process.exitCode = 1;
     });
 }

@@ -55,7 +55,9 @@ export async function rewardCommand(source: string): Promise<number> {
 export function register(program: Command): void {
   program
     .command('reward')
-    .description('compute the SAYO region reward for one case (JSON in, JSON out; the definition is in models/CONTRACT.md)')
+    .description(
+      'compute the SAYO region reward for one case (JSON in, JSON out; the definition is in models/CONTRACT.md)',
+    )
     .requiredOption('--input <file>', 'case JSON file, or - for stdin')
     .addHelpText(
       'after',

@@ -78,7 +78,14 @@ interface TeacherForcedEntry extends Omit<TeacherForced, 'tf_on'> {
   key: string;
 }
 
-const NO_TF: TeacherForced = { tf_on: null, tf_tokens: null, tf_R_a: null, tf_r_v: null, tf_imageShare: null, tf_pointingHit: null };
+const NO_TF: TeacherForced = {
+  tf_on: null,
+  tf_tokens: null,
+  tf_R_a: null,
+  tf_r_v: null,
+  tf_imageShare: null,
+  tf_pointingHit: null,
+};
 
 /** Index of the model whose answers model `i` is teacher-forced on (-1 with one model). */
 export function partnerOf(i: number, count: number): number {
@@ -119,7 +126,7 @@ export function fingerprint(source: ModelSource): string {
     hash.update(`${file}\0`);
     const fd = fs.openSync(path.join(dir, file), 'r');
     try {
-      for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+      for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0;) hash.update(chunk.subarray(0, n));
     } finally {
       fs.closeSync(fd);
     }
@@ -133,7 +140,11 @@ export function fingerprint(source: ModelSource): string {
  */
 export function imageDigest(file: string): string {
   try {
-    return crypto.createHash('sha256').update(readRegularFile(file, INPUT_LIMITS.maxImageBytes)).digest('hex').slice(0, 16);
+    return crypto
+      .createHash('sha256')
+      .update(readRegularFile(file, INPUT_LIMITS.maxImageBytes))
+      .digest('hex')
+      .slice(0, 16);
   } catch {
     return 'unreadable';
   }
@@ -141,7 +152,13 @@ export function imageDigest(file: string): string {
 
 /** The resume key of a (model, record) pair: the model's files, the record and its image's bytes. */
 export function rowKey(model: EvalModel, record: EvalRecord, maxNewTokens: number): string {
-  const content = JSON.stringify([record.image, record.question, record.answer, record.boxes, imageDigest(record.imagePath)]);
+  const content = JSON.stringify([
+    record.image,
+    record.question,
+    record.answer,
+    record.boxes,
+    imageDigest(record.imagePath),
+  ]);
   const digest = crypto.createHash('sha256').update(content).digest('hex').slice(0, 12);
   return `${model.fingerprint}:${record.line}:${digest}:${maxNewTokens}`;
 }
@@ -150,20 +167,45 @@ export function rowKey(model: EvalModel, record: EvalRecord, maxNewTokens: numbe
 function isResultRow(r: unknown): r is ResultRow {
   const o = r as Record<string, unknown>;
   const types: Record<string, string> = {
-    key: 'string', model: 'string', modelName: 'string', line: 'number', image: 'string', question: 'string', answer: 'string',
-    prediction: 'string', text: 'string', correct: 'boolean', tokens: 'number', stoppedBy: 'string', ms: 'number',
-    prefillMs: 'number', decodeMs: 'number',
+    key: 'string',
+    model: 'string',
+    modelName: 'string',
+    line: 'number',
+    image: 'string',
+    question: 'string',
+    answer: 'string',
+    prediction: 'string',
+    text: 'string',
+    correct: 'boolean',
+    tokens: 'number',
+    stoppedBy: 'string',
+    ms: 'number',
+    prefillMs: 'number',
+    decodeMs: 'number',
   };
   if (!o || typeof o !== 'object') return false;
   if (!Object.entries(types).every(([k, t]) => typeof o[k] === t)) return false;
   if (!Array.isArray(o.tokenIds) || !o.tokenIds.every((t) => Number.isInteger(t))) return false;
-  return ['R_a', 'r_v', 'imageShare'].every((k) => o[k] === null || typeof o[k] === 'number') && (o.pointingHit === null || typeof o.pointingHit === 'boolean');
+  return (
+    ['R_a', 'r_v', 'imageShare'].every((k) => o[k] === null || typeof o[k] === 'number') &&
+    (o.pointingHit === null || typeof o.pointingHit === 'boolean')
+  );
 }
 
 function isTeacherForcedEntry(r: unknown): r is TeacherForcedEntry {
   const o = r as Record<string, unknown>;
-  if (!o || typeof o !== 'object' || o.kind !== 'teacher-forced' || typeof o.key !== 'string' || typeof o.tf_tokens !== 'number') return false;
-  return ['tf_R_a', 'tf_r_v', 'tf_imageShare'].every((k) => o[k] === null || typeof o[k] === 'number') && (o.tf_pointingHit === null || typeof o.tf_pointingHit === 'boolean');
+  if (
+    !o ||
+    typeof o !== 'object' ||
+    o.kind !== 'teacher-forced' ||
+    typeof o.key !== 'string' ||
+    typeof o.tf_tokens !== 'number'
+  )
+    return false;
+  return (
+    ['tf_R_a', 'tf_r_v', 'tf_imageShare'].every((k) => o[k] === null || typeof o[k] === 'number') &&
+    (o.tf_pointingHit === null || typeof o.tf_pointingHit === 'boolean')
+  );
 }
 
 /** Teacher-forced scores already in `<out>/progress.jsonl`, by key (read after {@link loadProgress} repaired the file). */
@@ -189,7 +231,8 @@ export function loadProgress(file: string): Map<string, ResultRow> {
   const rows = new Map<string, ResultRow>();
   if (!fs.existsSync(file)) return rows;
   const text = fs.readFileSync(file, 'utf8');
-  if (text.length > 0 && !text.endsWith('\n')) fs.truncateSync(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
+  if (text.length > 0 && !text.endsWith('\n'))
+    fs.truncateSync(file, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
   for (const line of text.split('\n')) {
     try {
       const row = JSON.parse(line) as ResultRow;
@@ -226,23 +269,53 @@ export interface ModelResult {
   resumed: number;
 }
 
-async function evaluateRecord(job: EvalJob, model: EvalModel, info: ModelInfo, record: EvalRecord, key: string): Promise<ResultRow | Skip> {
+async function evaluateRecord(
+  job: EvalJob,
+  model: EvalModel,
+  info: ModelInfo,
+  record: EvalRecord,
+  key: string,
+): Promise<ResultRow | Skip> {
   const skip = (reason: string): Skip => {
     job.progress.log(`sayo: line ${record.line}: ${reason} (skipped)`);
     return { line: record.line, reason };
   };
   if (!fs.existsSync(record.imagePath)) return skip(`image ${record.image} not found`);
   try {
-    const run = await runSample(job.engine, info, readImage(record.imagePath), record.question, record.boxes, job.maxNewTokens);
+    const run = await runSample(
+      job.engine,
+      info,
+      readImage(record.imagePath),
+      record.question,
+      record.boxes,
+      job.maxNewTokens,
+    );
     const m = sampleMetrics(run.summary.text, record.answer, run.steps, info.numLayers - 1, run.targets);
     return {
-      key, model: model.spec, modelName: info.name, line: record.line, image: record.image, question: record.question,
-      answer: record.answer, prediction: m.prediction, text: run.summary.text, correct: m.correct, tokens: m.tokens,
-      stoppedBy: run.summary.stoppedBy, R_a: m.R_a, r_v: m.r_v, imageShare: m.imageShare, pointingHit: m.pointingHit, ms: run.ms,
-      prefillMs: run.summary.prefillMs, decodeMs: run.summary.decodeMs, tokenIds: run.steps.map((t) => t.tokenId),
+      key,
+      model: model.spec,
+      modelName: info.name,
+      line: record.line,
+      image: record.image,
+      question: record.question,
+      answer: record.answer,
+      prediction: m.prediction,
+      text: run.summary.text,
+      correct: m.correct,
+      tokens: m.tokens,
+      stoppedBy: run.summary.stoppedBy,
+      R_a: m.R_a,
+      r_v: m.r_v,
+      imageShare: m.imageShare,
+      pointingHit: m.pointingHit,
+      ms: run.ms,
+      prefillMs: run.summary.prefillMs,
+      decodeMs: run.summary.decodeMs,
+      tokenIds: run.steps.map((t) => t.tokenId),
     };
   } catch (err) {
-    const perSample = err instanceof CliError || (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
+    const perSample =
+      err instanceof CliError || (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
     if (!perSample) throw engineFailure(`${model.spec}, line ${record.line}`, err);
     return skip(messageOf(err));
   }
@@ -251,21 +324,40 @@ async function evaluateRecord(job: EvalJob, model: EvalModel, info: ModelInfo, r
 async function loadModel(job: EvalJob, model: EvalModel, question: string): Promise<ModelInfo> {
   // The folder's template and tokenizer, boxed, on this model's first question before the engine takes them.
   await preflightPrompt(folderOf(model.source), question, model.spec);
-  const loaded = await job.engine.load(model.source).catch((e) => Promise.reject(engineFailure(`cannot load ${model.spec}`, e)));
-  if (loaded.attentionLayers.length === 0) job.progress.log(`sayo: ${model.spec}: ${loaded.attentionNote ?? 'no attention outputs'}`);
+  const loaded = await job.engine
+    .load(model.source)
+    .catch((e) => Promise.reject(engineFailure(`cannot load ${model.spec}`, e)));
+  if (loaded.attentionLayers.length === 0)
+    job.progress.log(`sayo: ${model.spec}: ${loaded.attentionNote ?? 'no attention outputs'}`);
   if (loaded.architectureNote) job.progress.log(`sayo: ${model.spec}: ${loaded.architectureNote}`);
   return loaded;
 }
 
 /** The teacher-forced figures of `info`'s model on `author`'s row (the partner's greedy answer). */
-async function teacherForce(job: EvalJob, info: ModelInfo, authorInfo: ModelInfo, record: EvalRecord, author: ResultRow, key: string): Promise<TeacherForcedEntry | null> {
+async function teacherForce(
+  job: EvalJob,
+  info: ModelInfo,
+  authorInfo: ModelInfo,
+  record: EvalRecord,
+  author: ResultRow,
+  key: string,
+): Promise<TeacherForcedEntry | null> {
   try {
     const answer = crossAnswer(author.text, author.tokenIds, info, authorInfo);
     const run = await scoreSample(job.engine, info, readImage(record.imagePath), record.question, record.boxes, answer);
     const m = sampleMetrics(run.summary.text, record.answer, run.steps, info.numLayers - 1, run.targets);
-    return { kind: 'teacher-forced', key, tf_tokens: m.tokens, tf_R_a: m.R_a, tf_r_v: m.r_v, tf_imageShare: m.imageShare, tf_pointingHit: m.pointingHit };
+    return {
+      kind: 'teacher-forced',
+      key,
+      tf_tokens: m.tokens,
+      tf_R_a: m.R_a,
+      tf_r_v: m.r_v,
+      tf_imageShare: m.imageShare,
+      tf_pointingHit: m.pointingHit,
+    };
   } catch (err) {
-    const perSample = err instanceof CliError || (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
+    const perSample =
+      err instanceof CliError || (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
     if (!perSample) throw engineFailure(`${info.name}, teacher-forced, line ${record.line}`, err);
     job.progress.log(`sayo: line ${record.line}: teacher-forced: ${messageOf(err)} (left empty)`);
     return null;
@@ -319,7 +411,8 @@ export async function runEval(job: EvalJob): Promise<ModelResult[]> {
   // What each scorer still has to force: the partner rows with no teacher-forced score in progress.jsonl.
   const pending = results.map((result, i) => {
     const partner = new Map(results[partnerOf(i, results.length)].rows.map((r) => [r.line, r]));
-    return result.rows.filter((r) => partner.has(r.line) && !doneTf.has(tfKey(result.model, partner.get(r.line)!))).length;
+    return result.rows.filter((r) => partner.has(r.line) && !doneTf.has(tfKey(result.model, partner.get(r.line)!)))
+      .length;
   });
   // Whether to force token ids depends on both models' architecture (engine/cross.ts): a model that was resumed
   // entirely is loaded once to read it.
@@ -348,8 +441,12 @@ export async function runEval(job: EvalJob): Promise<ModelResult[]> {
       }
       if (entry) {
         Object.assign(row, {
-          tf_on: results[p].model.spec, tf_tokens: entry.tf_tokens, tf_R_a: entry.tf_R_a, tf_r_v: entry.tf_r_v,
-          tf_imageShare: entry.tf_imageShare, tf_pointingHit: entry.tf_pointingHit,
+          tf_on: results[p].model.spec,
+          tf_tokens: entry.tf_tokens,
+          tf_R_a: entry.tf_R_a,
+          tf_r_v: entry.tf_r_v,
+          tf_imageShare: entry.tf_imageShare,
+          tf_pointingHit: entry.tf_pointingHit,
         });
       }
     }

@@ -33,9 +33,16 @@ export function localFolder(dir: string): ModelFolder {
     size: async (file) => fs.statSync(path.join(dir, file), { throwIfNoEntry: false })?.size,
     read: async (file) => {
       try {
-        return readRegularFile(path.join(dir, file), /\.(json|jinja)$/.test(file) ? DOWNLOAD_LIMITS.maxJsonBytes : DOWNLOAD_LIMITS.maxGraphBytes);
+        return readRegularFile(
+          path.join(dir, file),
+          /\.(json|jinja)$/.test(file) ? DOWNLOAD_LIMITS.maxJsonBytes : DOWNLOAD_LIMITS.maxGraphBytes,
+        );
       } catch (err) {
-        throw new CliError(err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${path.join(dir, file)}: ${messageOf(err)}`);
+        throw new CliError(
+          err instanceof LocalFileError
+            ? `cannot read ${err.message}`
+            : `cannot read ${path.join(dir, file)}: ${messageOf(err)}`,
+        );
       }
     },
   };
@@ -60,7 +67,11 @@ export function urlFolder(url: string, options: UrlFolderOptions = {}): ModelFol
       for (const [from, to] of redirects) options.onRedirect?.(from, to);
       return response;
     } catch (err) {
-      throw new CliError(err instanceof FetchLimitError ? `cannot download ${err.message}` : `cannot reach ${base + file}: ${messageOf(err)}`);
+      throw new CliError(
+        err instanceof FetchLimitError
+          ? `cannot download ${err.message}`
+          : `cannot reach ${base + file}: ${messageOf(err)}`,
+      );
     }
   };
   return {
@@ -82,7 +93,11 @@ export function urlFolder(url: string, options: UrlFolderOptions = {}): ModelFol
       try {
         return new Uint8Array(await res.arrayBuffer());
       } catch (err) {
-        throw new CliError(err instanceof FetchLimitError ? `cannot download ${err.message}` : `cannot download ${base + file}: ${messageOf(err)}`);
+        throw new CliError(
+          err instanceof FetchLimitError
+            ? `cannot download ${err.message}`
+            : `cannot download ${base + file}: ${messageOf(err)}`,
+        );
       }
     },
   };

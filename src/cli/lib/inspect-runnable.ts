@@ -46,21 +46,51 @@ export function tokenIds(tokenizer: Json): Map<string, number> {
  * Render one user turn with an image and a question exactly as the engine does (processor → tokenizer template), and
  * tokenize it, in the time- and memory-boxed worker `sayo ask` uses (prompt-box.ts).
  */
-export async function checkChatTemplate(s: SectionWriter, tokenizer: Json, tokConfig: Json, jinja: string | null, imagePadId: number | undefined): Promise<void> {
-  const fix = 'fix: use the Qwen-VL chat template of the base checkpoint (chat_template in tokenizer_config.json or chat_template.jinja)';
+export async function checkChatTemplate(
+  s: SectionWriter,
+  tokenizer: Json,
+  tokConfig: Json,
+  jinja: string | null,
+  imagePadId: number | undefined,
+): Promise<void> {
+  const fix =
+    'fix: use the Qwen-VL chat template of the base checkpoint (chat_template in tokenizer_config.json or chat_template.jinja)';
   const r = await boxPrompt({ tokenizer, tokConfig, jinja, question: 'What is in the picture?', imagePadId });
   if (!r.ok) {
-    if (r.stage === 'template') s.check(false, `chat template does not render an image turn in transformers.js (${boxFailure(r).slice(0, 200)}); ${fix}`);
-    else if (r.stage === 'tokenizer') s.check(false, `the tokenizer cannot be built in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint`);
-    else s.check(false, `the rendered prompt cannot be tokenized in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint (its pre-tokenizer and normalizer)`);
+    if (r.stage === 'template')
+      s.check(
+        false,
+        `chat template does not render an image turn in transformers.js (${boxFailure(r).slice(0, 200)}); ${fix}`,
+      );
+    else if (r.stage === 'tokenizer')
+      s.check(
+        false,
+        `the tokenizer cannot be built in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint`,
+      );
+    else
+      s.check(
+        false,
+        `the rendered prompt cannot be tokenized in transformers.js (${boxFailure(r).slice(0, 200)}); fix: use the tokenizer.json of the base checkpoint (its pre-tokenizer and normalizer)`,
+      );
     return;
   }
   const rendered = r.rendered;
   const placed = rendered.includes(IMAGE_PLACEHOLDER);
   const excerpt = JSON.stringify(rendered.length > 120 ? `${rendered.slice(0, 120)}…` : rendered);
-  if (!s.check(placed, placed ? `chat template renders an image turn with ${IMAGE_PLACEHOLDER}` : `chat template renders an image turn without ${IMAGE_PLACEHOLDER} (got ${excerpt}): expected the placeholder where the image goes; ${fix}`)) return;
+  if (
+    !s.check(
+      placed,
+      placed
+        ? `chat template renders an image turn with ${IMAGE_PLACEHOLDER}`
+        : `chat template renders an image turn without ${IMAGE_PLACEHOLDER} (got ${excerpt}): expected the placeholder where the image goes; ${fix}`,
+    )
+  )
+    return;
   const pads = r.pads;
-  s.check(pads === 1, `the rendered prompt tokenizes to ${pads} <|image_pad|> token(s) (id ${imagePadId ?? 'unknown'}; expected exactly 1, which the processor expands to the image's tokens)${pads === 1 ? '' : '; fix: <|image_pad|> must be one added special token of tokenizer.json'}`);
+  s.check(
+    pads === 1,
+    `the rendered prompt tokenizes to ${pads} <|image_pad|> token(s) (id ${imagePadId ?? 'unknown'}; expected exactly 1, which the processor expands to the image's tokens)${pads === 1 ? '' : '; fix: <|image_pad|> must be one added special token of tokenizer.json'}`,
+  );
 }
 
 /** Number of rows of the embedding matrix the embed_tokens graph gathers from, if it can be read. */
@@ -83,11 +113,18 @@ export function embeddingRows(model: ModelProto): number | undefined {
 }
 
 /** Every token id the tokenizer can produce must index a row of the embedding matrix. */
-export function checkVocabFits(s: SectionWriter, ids: Map<string, number>, rows: number | undefined, configVocab: number | undefined): void {
+export function checkVocabFits(
+  s: SectionWriter,
+  ids: Map<string, number>,
+  rows: number | undefined,
+  configVocab: number | undefined,
+): void {
   let size = 0;
   for (const id of ids.values()) if (id + 1 > size) size = id + 1;
   if (rows === undefined) {
-    s.warn(`tokenizer size ${size}: the embedding rows of embed_tokens could not be read (no Gather over a 2-D initializer), so ids ≤ rows is unchecked`);
+    s.warn(
+      `tokenizer size ${size}: the embedding rows of embed_tokens could not be read (no Gather over a 2-D initializer), so ids ≤ rows is unchecked`,
+    );
     return;
   }
   s.check(
@@ -97,28 +134,49 @@ export function checkVocabFits(s: SectionWriter, ids: Map<string, number>, rows:
       : `tokenizer size ${size} > embedding rows ${rows}: ids ${rows}…${size - 1} would crash the embedding lookup; expected ≤ ${rows}; fix: resize the model's embeddings to the tokenizer (resize_token_embeddings) and re-export, or use the checkpoint's own tokenizer`,
   );
   if (configVocab !== undefined) {
-    s.check(configVocab === rows, `config vocab_size ${configVocab} equals the embedding rows ${rows}${configVocab === rows ? '' : `; fix: set vocab_size to ${rows} in config.json`}`, 'warn');
+    s.check(
+      configVocab === rows,
+      `config vocab_size ${configVocab} equals the embedding rows ${rows}${configVocab === rows ? '' : `; fix: set vocab_size to ${rows} in config.json`}`,
+      'warn',
+    );
   }
 }
 
 /** The family's special-token ids in config.json and generation_config.json: present in the tokenizer and agreeing. */
 export function checkSpecialIds(s: SectionWriter, config: Json, gen: Json | undefined, ids: Map<string, number>): void {
   const text = (config.text_config && typeof config.text_config === 'object' ? config.text_config : {}) as Json;
-  const field = (k: string) => (typeof config[k] === 'number' ? (config[k] as number) : typeof text[k] === 'number' ? (text[k] as number) : undefined);
-  for (const [key, token] of [['image_token_id', '<|image_pad|>'], ['vision_start_token_id', '<|vision_start|>'], ['vision_end_token_id', '<|vision_end|>']] as const) {
+  const field = (k: string) =>
+    typeof config[k] === 'number'
+      ? (config[k] as number)
+      : typeof text[k] === 'number'
+        ? (text[k] as number)
+        : undefined;
+  for (const [key, token] of [
+    ['image_token_id', '<|image_pad|>'],
+    ['vision_start_token_id', '<|vision_start|>'],
+    ['vision_end_token_id', '<|vision_end|>'],
+  ] as const) {
     const id = field(key);
     const expected = ids.get(token);
     const ok = id !== undefined && id === expected;
-    s.check(ok, `${key} ${id ?? 'missing'} is the id of ${token} (${expected ?? `${token} is not in the tokenizer`})${ok ? '' : `; fix: set "${key}": ${expected ?? `<the id of ${token}>`} in config.json`}`);
+    s.check(
+      ok,
+      `${key} ${id ?? 'missing'} is the id of ${token} (${expected ?? `${token} is not in the tokenizer`})${ok ? '' : `; fix: set "${key}": ${expected ?? `<the id of ${token}>`} in config.json`}`,
+    );
   }
   const byId = new Map([...ids].map(([t, id]) => [id, t]));
   const list = (v: unknown) => (Array.isArray(v) ? v : v === undefined || v === null ? [] : [v]);
-  const eosSources: Array<[string, unknown[]]> = [['config.json eos_token_id', list(config.eos_token_id ?? text.eos_token_id)]];
+  const eosSources: Array<[string, unknown[]]> = [
+    ['config.json eos_token_id', list(config.eos_token_id ?? text.eos_token_id)],
+  ];
   if (gen) eosSources.push(['generation_config.json eos_token_id', list(gen.eos_token_id)]);
   for (const [where, eos] of eosSources) {
     if (eos.length === 0) continue;
     const unknown = eos.filter((id) => typeof id !== 'number' || !byId.has(id));
-    s.check(unknown.length === 0, `${where} ${JSON.stringify(eos.length === 1 ? eos[0] : eos)} ${unknown.length === 0 ? `= ${eos.map((id) => byId.get(id as number)).join(', ')}` : `has id(s) ${unknown.join(', ')} that are not tokens of tokenizer.json; expected ids of the tokenizer (<|im_end|> is ${ids.get('<|im_end|>') ?? 'missing'}); fix: set them from tokenizer.json's added_tokens`}`);
+    s.check(
+      unknown.length === 0,
+      `${where} ${JSON.stringify(eos.length === 1 ? eos[0] : eos)} ${unknown.length === 0 ? `= ${eos.map((id) => byId.get(id as number)).join(', ')}` : `has id(s) ${unknown.join(', ')} that are not tokens of tokenizer.json; expected ids of the tokenizer (<|im_end|> is ${ids.get('<|im_end|>') ?? 'missing'}); fix: set them from tokenizer.json's added_tokens`}`,
+    );
   }
 }
 
@@ -144,11 +202,22 @@ export function checkProcessorClass(s: SectionWriter, pre: Json, modelType: unkn
 }
 
 /** onnxruntime loads the graph (from its local path, or its bytes when it has no external data). */
-export async function checkLoads(s: SectionWriter, file: string, source: string | Uint8Array | undefined): Promise<void> {
+export async function checkLoads(
+  s: SectionWriter,
+  file: string,
+  source: string | Uint8Array | undefined,
+): Promise<void> {
   if (source === undefined) {
-    s.warn(`${file}: not loaded in onnxruntime (external data over a URL); run sayo inspect on a local copy to check it`);
+    s.warn(
+      `${file}: not loaded in onnxruntime (external data over a URL); run sayo inspect on a local copy to check it`,
+    );
     return;
   }
   const problem = await ortLoadError(source);
-  s.check(problem === null, problem === null ? `onnxruntime loads ${file}` : `onnxruntime cannot load ${file} (${problem}); expected a graph onnxruntime runs; fix: re-export or re-download the file`);
+  s.check(
+    problem === null,
+    problem === null
+      ? `onnxruntime loads ${file}`
+      : `onnxruntime cannot load ${file} (${problem}); expected a graph onnxruntime runs; fix: re-export or re-download the file`,
+  );
 }

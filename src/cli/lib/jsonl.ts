@@ -26,7 +26,8 @@ export interface LineProblem {
   message: string;
 }
 
-const isBox = (b: unknown): b is Box => Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number' && Number.isFinite(v));
+const isBox = (b: unknown): b is Box =>
+  Array.isArray(b) && b.length === 4 && b.every((v) => typeof v === 'number' && Number.isFinite(v));
 
 function parseRecord(value: unknown, line: number, dir: string): EvalRecord {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error('not a JSON object');
@@ -35,10 +36,19 @@ function parseRecord(value: unknown, line: number, dir: string): EvalRecord {
     if (typeof r[k] !== 'string' || (r[k] as string).length === 0) throw new Error(`"${k}" must be a non-empty string`);
   }
   const boxes = r.boxes ?? [];
-  if (!Array.isArray(boxes) || !boxes.every(isBox)) throw new Error('"boxes" must be a list of [x1, y1, x2, y2] number lists');
-  if (boxes.length > INPUT_LIMITS.maxBoxes) throw new Error(`"boxes": ${boxes.length} boxes, more than ${INPUT_LIMITS.maxBoxes}`);
+  if (!Array.isArray(boxes) || !boxes.every(isBox))
+    throw new Error('"boxes" must be a list of [x1, y1, x2, y2] number lists');
+  if (boxes.length > INPUT_LIMITS.maxBoxes)
+    throw new Error(`"boxes": ${boxes.length} boxes, more than ${INPUT_LIMITS.maxBoxes}`);
   const image = r.image as string;
-  return { line, image, imagePath: path.resolve(dir, image), question: r.question as string, answer: r.answer as string, boxes: boxes as Box[] };
+  return {
+    line,
+    image,
+    imagePath: path.resolve(dir, image),
+    question: r.question as string,
+    answer: r.answer as string,
+    boxes: boxes as Box[],
+  };
 }
 
 /** Read a JSONL set; blank lines are ignored. Throws CliError only when the file itself cannot be read. */
@@ -47,7 +57,9 @@ export function readEvalSet(file: string): { records: EvalRecord[]; problems: Li
   try {
     text = readRegularFile(file, INPUT_LIMITS.maxInputBytes).toString('utf8');
   } catch (err) {
-    throw new CliError(err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${file}: ${messageOf(err)}`);
+    throw new CliError(
+      err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${file}: ${messageOf(err)}`,
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const dir = path.dirname(path.resolve(file));

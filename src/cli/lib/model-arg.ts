@@ -15,11 +15,19 @@ import { CliError, messageOf } from './errors.ts';
 export function modelSource(spec: string): ModelSource {
   if (fs.existsSync(spec) && fs.statSync(spec).isDirectory()) return { kind: 'path', path: path.resolve(spec) };
   if (registryEntry(spec)) return { kind: 'registry', id: spec };
-  const ids = registryEntries().map((e) => e.id).join(', ');
+  const ids = registryEntries()
+    .map((e) => e.id)
+    .join(', ');
   throw new CliError(`--model ${spec}: no such folder, and not a registry id (${ids})`);
 }
 
-const MIME: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif', bmp: 'image/bmp' };
+const MIME: Record<string, string> = {
+  png: 'image/png',
+  jpeg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  bmp: 'image/bmp',
+};
 
 /**
  * Read an image file as encoded bytes, bounded like the app's: a regular file under INPUT_LIMITS.maxImageBytes, a
@@ -32,13 +40,21 @@ export function readImage(file: string): ImageInput {
   try {
     bytes = readRegularFile(file, INPUT_LIMITS.maxImageBytes);
   } catch (err) {
-    throw new CliError(err instanceof LocalFileError && err.code === undefined ? `image ${err.message}` : `cannot read image ${file}: ${err instanceof LocalFileError ? err.code : messageOf(err)}`);
+    throw new CliError(
+      err instanceof LocalFileError && err.code === undefined
+        ? `image ${err.message}`
+        : `cannot read image ${file}: ${err instanceof LocalFileError ? err.code : messageOf(err)}`,
+    );
   }
   if (bytes.length === 0) throw new CliError(`image ${file} is empty`);
   const header = readImageHeader(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
-  if (!header) throw new CliError(`image ${file}: not a PNG, JPEG, WebP, GIF or BMP image (accepted: those raster formats; SVG is not)`);
+  if (!header)
+    throw new CliError(
+      `image ${file}: not a PNG, JPEG, WebP, GIF or BMP image (accepted: those raster formats; SVG is not)`,
+    );
   const pixels = header.width * header.height;
-  if (!(header.width > 0 && header.height > 0)) throw new CliError(`image ${file}: its header declares ${header.width}×${header.height} pixels`);
+  if (!(header.width > 0 && header.height > 0))
+    throw new CliError(`image ${file}: its header declares ${header.width}×${header.height} pixels`);
   if (pixels > INPUT_LIMITS.maxImagePixels) {
     throw new CliError(
       `image ${file}: ${header.width}×${header.height} is ${(pixels / 1e6).toFixed(1)} M pixels, more than ${(INPUT_LIMITS.maxImagePixels / 1e6).toFixed(1)} M (size limit; downscale it first)`,

@@ -27,7 +27,9 @@ const inside = (file: string, dir: string) => !path.relative(real(dir), real(fil
 export function isEmbedded(source: ModelSource): boolean {
   if (source.kind === 'registry') return registryEntry(source.id)?.kind === 'embedded';
   if (source.kind !== 'path') return false;
-  return registryEntries().some((e) => e.kind === 'embedded' && e.path && real(path.join(DEFAULT_MODELS_DIR, e.path)) === real(source.path));
+  return registryEntries().some(
+    (e) => e.kind === 'embedded' && e.path && real(path.join(DEFAULT_MODELS_DIR, e.path)) === real(source.path),
+  );
 }
 
 /** The notice for this model and image file, or null (a real model, or one of the repo's own synthetic pictures). */

@@ -37,8 +37,15 @@ function yAxis(y: d3.ScaleLinear<number, number>, x0: number, x1: number, label:
 /** Left panel: one point per model at (accuracy, mean R_a). */
 function modelPanel(models: PlotModel[], x0: number, x1: number): string {
   const x = d3.scaleLinear().domain([0, 1]).range([x0, x1]);
-  const y = d3.scaleLinear().domain([0, 1]).range([H - M.bottom, M.top]);
-  const xt = x.ticks(5).map((t) => `<text x="${x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${d3.format('.0%')(t)}</text>`);
+  const y = d3
+    .scaleLinear()
+    .domain([0, 1])
+    .range([H - M.bottom, M.top]);
+  const xt = x
+    .ticks(5)
+    .map(
+      (t) => `<text x="${x(t).toFixed(1)}" y="${H - M.bottom + 16}" text-anchor="middle">${d3.format('.0%')(t)}</text>`,
+    );
   const symbol = d3.symbol().type(d3.symbolCircle).size(90);
   const points = models.map((m, i) => {
     if (m.meanRa === null) return '';
@@ -62,9 +69,19 @@ function modelPanel(models: PlotModel[], x0: number, x1: number): string {
 
 /** Right panel: per model, the samples' R_a for wrong and correct answers, with the group means. */
 function samplePanel(models: PlotModel[], x0: number, x1: number): string {
-  const groups = models.flatMap((m, i) => [false, true].map((correct) => ({ model: m, i, correct, key: `${i}-${correct}` })));
-  const x = d3.scaleBand<string>().domain(groups.map((g) => g.key)).range([x0, x1]).paddingInner(0.25).paddingOuter(0.1);
-  const y = d3.scaleLinear().domain([0, 1]).range([H - M.bottom, M.top]);
+  const groups = models.flatMap((m, i) =>
+    [false, true].map((correct) => ({ model: m, i, correct, key: `${i}-${correct}` })),
+  );
+  const x = d3
+    .scaleBand<string>()
+    .domain(groups.map((g) => g.key))
+    .range([x0, x1])
+    .paddingInner(0.25)
+    .paddingOuter(0.1);
+  const y = d3
+    .scaleLinear()
+    .domain([0, 1])
+    .range([H - M.bottom, M.top]);
   const meanLine = d3.line<[number, number]>();
   const parts = groups.map((g) => {
     const left = x(g.key) ?? x0;
@@ -81,7 +98,13 @@ function samplePanel(models: PlotModel[], x0: number, x1: number): string {
       return s.session ? `<a href="${esc(s.session)}">${dot}</a>` : dot;
     });
     const mean = d3.mean(values, (s) => s.R_a!);
-    const line = mean === undefined ? '' : `<path d="${meanLine([[left, y(mean)], [left + width, y(mean)]])}" stroke="#222" stroke-width="2"/>`;
+    const line =
+      mean === undefined
+        ? ''
+        : `<path d="${meanLine([
+            [left, y(mean)],
+            [left + width, y(mean)],
+          ])}" stroke="#222" stroke-width="2"/>`;
     const label = `<text x="${left + width / 2}" y="${H - M.bottom + 16}" text-anchor="middle">${g.correct ? 'correct' : 'wrong'} (${values.length})</text>`;
     return dots.join('') + line + label;
   });
@@ -92,7 +115,7 @@ function samplePanel(models: PlotModel[], x0: number, x1: number): string {
   });
   return [
     `<text x="${(x0 + x1) / 2}" y="${M.top - 16}" text-anchor="middle" font-weight="bold">per-sample R_a by correctness (bar: mean)</text>`,
-    yAxis(y, x0, x1, 'R_a (mean over the answer\'s tokens)'),
+    yAxis(y, x0, x1, "R_a (mean over the answer's tokens)"),
     ...parts,
     ...names,
   ].join('\n');
@@ -102,13 +125,17 @@ function samplePanel(models: PlotModel[], x0: number, x1: number): string {
 export function renderPlot(models: PlotModel[], title: string): string {
   const split = M.left + (W - M.left - M.right) * 0.36;
   const withSessions = models.some((m) => m.samples.some((s) => s.session));
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${esc(title)}</text>`,
-    modelPanel(models, M.left, split - 30),
-    samplePanel(models, split + 60, W - M.right),
-    withSessions ? `<text x="${W - M.right}" y="${H - 8}" text-anchor="end" fill="#555">ringed: a session file was written for the question (hover a dot for its line and file)</text>` : '',
-    '</svg>',
-  ].join('\n') + '\n';
+  return (
+    [
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+      `<rect width="${W}" height="${H}" fill="white"/>`,
+      `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13">${esc(title)}</text>`,
+      modelPanel(models, M.left, split - 30),
+      samplePanel(models, split + 60, W - M.right),
+      withSessions
+        ? `<text x="${W - M.right}" y="${H - 8}" text-anchor="end" fill="#555">ringed: a session file was written for the question (hover a dot for its line and file)</text>`
+        : '',
+      '</svg>',
+    ].join('\n') + '\n'
+  );
 }

@@ -19,7 +19,12 @@ export function createProgress(total: number, stream: NodeJS.WriteStream = proce
     return { tick: () => undefined, log: (m) => void stream.write(`${m}\n`), stop: () => undefined };
   }
   const multi = new cliProgress.MultiBar(
-    { stream, format: ' {bar} {value}/{total} | {label} | eta {eta_formatted}', hideCursor: true, clearOnComplete: false },
+    {
+      stream,
+      format: ' {bar} {value}/{total} | {label} | eta {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: false,
+    },
     cliProgress.Presets.shades_classic,
   );
   const bar = multi.create(total, 0, { label: 'starting' });

@@ -27,7 +27,11 @@ export interface PromptInput {
   imagePadId: number | undefined;
 }
 
-const STAGE_NAMES = { tokenizer: 'building the tokenizer', template: 'rendering the chat template', tokenization: 'tokenizing the prompt' } as const;
+const STAGE_NAMES = {
+  tokenizer: 'building the tokenizer',
+  template: 'rendering the chat template',
+  tokenization: 'tokenizing the prompt',
+} as const;
 
 /** A one-line description of a failed box, naming the stage. */
 export function boxFailure(r: Extract<BoxedPrompt, { ok: false }>): string {
@@ -35,7 +39,10 @@ export function boxFailure(r: Extract<BoxedPrompt, { ok: false }>): string {
 }
 
 /** Runs the prompt in a child process; never throws, never outlives `timeoutMs`. */
-export function boxPrompt(input: PromptInput, timeoutMs: number = PROMPT_LIMITS.templateTimeoutMs): Promise<BoxedPrompt> {
+export function boxPrompt(
+  input: PromptInput,
+  timeoutMs: number = PROMPT_LIMITS.templateTimeoutMs,
+): Promise<BoxedPrompt> {
   return new Promise((resolve) => {
     let stage: 'tokenizer' | 'template' | 'tokenization' = 'tokenizer';
     let settled = false;
@@ -57,19 +64,45 @@ export function boxPrompt(input: PromptInput, timeoutMs: number = PROMPT_LIMITS.
       () => finish({ ok: false, stage, reason: `took longer than ${timeoutMs / 1000} s (stopped; time limit)` }),
       timeoutMs,
     );
-    child.on('message', (m: { stage?: 'tokenizer' | 'template'; done?: boolean; error?: string; rendered?: string; renderedChars?: number; tokens?: number; pads?: number }) => {
-      if (m.stage === 'tokenizer') stage = 'template';
-      else if (m.stage === 'template') stage = 'tokenization';
-      if (!m.done) return;
-      if (m.error !== undefined) finish({ ok: false, stage, reason: `failed (${m.error})` });
-      else finish({ ok: true, rendered: m.rendered ?? '', renderedChars: m.renderedChars ?? 0, tokens: m.tokens ?? 0, pads: m.pads ?? 0 });
-    });
+    child.on(
+      'message',
+      (m: {
+        stage?: 'tokenizer' | 'template';
+        done?: boolean;
+        error?: string;
+        rendered?: string;
+        renderedChars?: number;
+        tokens?: number;
+        pads?: number;
+      }) => {
+        if (m.stage === 'tokenizer') stage = 'template';
+        else if (m.stage === 'template') stage = 'tokenization';
+        if (!m.done) return;
+        if (m.error !== undefined) finish({ ok: false, stage, reason: `failed (${m.error})` });
+        else
+          finish({
+            ok: true,
+            rendered: m.rendered ?? '',
+            renderedChars: m.renderedChars ?? 0,
+            tokens: m.tokens ?? 0,
+            pads: m.pads ?? 0,
+          });
+      },
+    );
     child.on('error', (e) => finish({ ok: false, stage, reason: `could not start (${e.message.split('\n')[0]})` }));
     // After the last message has been delivered: a result sent just before exiting wins.
-    child.on('exit', (code, signal) => setTimeout(() => {
-      const oom = /heap out of memory|Reached heap limit/.test(stderr);
-      finish({ ok: false, stage, reason: oom ? `needed more than ${PROMPT_LIMITS.templateMemoryMb} MB (stopped; memory limit)` : `stopped (exit ${code ?? signal})` });
-    }, 100));
+    child.on('exit', (code, signal) =>
+      setTimeout(() => {
+        const oom = /heap out of memory|Reached heap limit/.test(stderr);
+        finish({
+          ok: false,
+          stage,
+          reason: oom
+            ? `needed more than ${PROMPT_LIMITS.templateMemoryMb} MB (stopped; memory limit)`
+            : `stopped (exit ${code ?? signal})`,
+        });
+      }, 100),
+    );
     child.send(input);
   });
 }
@@ -84,9 +117,13 @@ export async function preflightPrompt(dir: string, question: string, label = dir
     const full = path.join(dir, file);
     if (!fs.existsSync(full)) return null;
     try {
-      return readRegularFile(full, DOWNLOAD_LIMITS.maxJsonBytes).toString('utf8').replace(/^\uFEFF/, '');
+      return readRegularFile(full, DOWNLOAD_LIMITS.maxJsonBytes)
+        .toString('utf8')
+        .replace(/^\uFEFF/, '');
     } catch (e) {
-      throw new CliError(`${label}: ${file}: ${e instanceof LocalFileError ? e.message.slice(full.length + 2) : messageOf(e)}`);
+      throw new CliError(
+        `${label}: ${file}: ${e instanceof LocalFileError ? e.message.slice(full.length + 2) : messageOf(e)}`,
+      );
     }
   };
   const parse = (file: string, text: string | null) => {
@@ -100,6 +137,12 @@ export async function preflightPrompt(dir: string, question: string, label = dir
   const tokenizer = parse('tokenizer.json', read('tokenizer.json'));
   const tokConfig = parse('tokenizer_config.json', read('tokenizer_config.json'));
   if (!tokenizer || !tokConfig) return;
-  const r = await boxPrompt({ tokenizer, tokConfig, jinja: read('chat_template.jinja'), question, imagePadId: undefined });
+  const r = await boxPrompt({
+    tokenizer,
+    tokConfig,
+    jinja: read('chat_template.jinja'),
+    question,
+    imagePadId: undefined,
+  });
   if (!r.ok) throw new CliError(`${label}: ${boxFailure(r)}`);
 }

@@ -3,7 +3,15 @@
  * (core geometry, checked against the processor's) and the box tokens. Shared by `sayo ask` and `sayo eval`.
  */
 import { boxToTokens, GeometryError, gridFor, type Box, type Grid } from '../../core/geometry.ts';
-import type { AttentionEngine, GenerationCallbacks, ImageInput, ModelInfo, PromptInfo, RunSummary, StepRecord } from '../../engine/types.ts';
+import type {
+  AttentionEngine,
+  GenerationCallbacks,
+  ImageInput,
+  ModelInfo,
+  PromptInfo,
+  RunSummary,
+  StepRecord,
+} from '../../engine/types.ts';
 import { CliError } from './errors.ts';
 
 /** The contract's decoding budget for metrics (models/CONTRACT.md). */
@@ -33,7 +41,9 @@ export async function runSample(
   boxes: Box[],
   maxNewTokens = METRIC_MAX_NEW_TOKENS,
 ): Promise<SampleRun> {
-  return capture(info, boxes, (captureLayers, callbacks) => engine.generate(info.handle, { image, question, maxNewTokens, captureLayers }, callbacks));
+  return capture(info, boxes, (captureLayers, callbacks) =>
+    engine.generate(info.handle, { image, question, maxNewTokens, captureLayers }, callbacks),
+  );
 }
 
 /**
@@ -48,7 +58,9 @@ export async function scoreSample(
   boxes: Box[],
   answer: { answer: string; answerTokenIds?: number[] },
 ): Promise<SampleRun> {
-  return capture(info, boxes, (captureLayers, callbacks) => engine.score(info.handle, { image, question, ...answer, captureLayers }, callbacks));
+  return capture(info, boxes, (captureLayers, callbacks) =>
+    engine.score(info.handle, { image, question, ...answer, captureLayers }, callbacks),
+  );
 }
 
 async function capture(
@@ -73,7 +85,9 @@ async function capture(
   if (!prompt) throw new CliError('the engine sent no prompt information');
   const grid = gridFor(prompt.image, info.processor);
   if (grid.rows !== prompt.grid.rows || grid.cols !== prompt.grid.cols) {
-    throw new CliError(`token grid mismatch: core ${grid.rows}×${grid.cols}, processor ${prompt.grid.rows}×${prompt.grid.cols}`);
+    throw new CliError(
+      `token grid mismatch: core ${grid.rows}×${grid.cols}, processor ${prompt.grid.rows}×${prompt.grid.cols}`,
+    );
   }
   let targets: Int32Array = new Int32Array(0);
   if (boxes.length > 0) {

@@ -12,7 +12,15 @@ import { serializeSession } from '../../session/serialize.ts';
 import type { LensSession, SessionPanel, Side } from '../../session/types.ts';
 import { DEFAULT_VIEW } from '../../state/slices/view.ts';
 import { crossAnswer } from '../../engine/cross.ts';
-import { EngineError, type AttentionEngine, type ImageInput, type ModelInfo, type PromptInfo, type RunSummary, type StepRecord } from '../../engine/types.ts';
+import {
+  EngineError,
+  type AttentionEngine,
+  type ImageInput,
+  type ModelInfo,
+  type PromptInfo,
+  type RunSummary,
+  type StepRecord,
+} from '../../engine/types.ts';
 import { CliError, messageOf } from './errors.ts';
 import type { EvalRow, ModelResult } from './eval-run.ts';
 import type { EvalRecord } from './jsonl.ts';
@@ -39,8 +47,10 @@ export function parseKeep(value: string): Keep {
 export function identicalTextGap(base: EvalRow | undefined, trained: EvalRow | undefined): number | null {
   if (!base || !trained) return null;
   const gaps: number[] = [];
-  if (trained.tf_on === base.model && trained.tf_R_a !== null && base.R_a !== null) gaps.push(Math.abs(trained.tf_R_a - base.R_a));
-  if (base.tf_on === trained.model && base.tf_R_a !== null && trained.R_a !== null) gaps.push(Math.abs(trained.R_a - base.tf_R_a));
+  if (trained.tf_on === base.model && trained.tf_R_a !== null && base.R_a !== null)
+    gaps.push(Math.abs(trained.tf_R_a - base.R_a));
+  if (base.tf_on === trained.model && base.tf_R_a !== null && trained.R_a !== null)
+    gaps.push(Math.abs(trained.R_a - base.tf_R_a));
   return gaps.length ? Math.max(...gaps) : null;
 }
 
@@ -68,7 +78,10 @@ export function selectLines(keep: Keep, results: ModelResult[]): number[] {
     });
   }
   scored.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-  return scored.slice(0, keep.n).map(([, line]) => line).sort((a, b) => a - b);
+  return scored
+    .slice(0, keep.n)
+    .map(([, line]) => line)
+    .sort((a, b) => a - b);
 }
 
 /** The session file's name for a record line. */
@@ -80,7 +93,11 @@ function dataUrl(image: ImageInput): { dataUrl: string; width: number; height: n
   if (image.kind !== 'encoded') throw new CliError('a session needs the encoded image');
   const header = readImageHeader(image.bytes);
   if (!header) throw new CliError('the image has no readable header');
-  return { dataUrl: `data:${image.mime ?? `image/${header.format}`};base64,${Buffer.from(image.bytes).toString('base64')}`, width: header.width, height: header.height };
+  return {
+    dataUrl: `data:${image.mime ?? `image/${header.format}`};base64,${Buffer.from(image.bytes).toString('base64')}`,
+    width: header.width,
+    height: header.height,
+  };
 }
 
 /** One teacher-forced pass on the last layer, as a panel. */
@@ -97,7 +114,11 @@ async function panel(
   let prompt: PromptInfo | undefined;
   const last = info.numLayers - 1;
   const captureLayers = info.attentionLayers.includes(last) ? [last] : [];
-  const scored = await engine.score(info.handle, { ...request, captureLayers }, { onPrompt: (p) => (prompt = p), onStep: (s) => steps.push(s) });
+  const scored = await engine.score(
+    info.handle,
+    { ...request, captureLayers },
+    { onPrompt: (p) => (prompt = p), onStep: (s) => steps.push(s) },
+  );
   if (!prompt) throw new CliError('the engine sent no prompt information');
   // The prompt's token ids are not part of the session format.
   const kept: PromptInfo = { ...prompt };
@@ -127,7 +148,12 @@ export async function writeSessions(job: SessionJob): Promise<Map<number, string
   const sides: Side[] = ['base', 'trained'];
   const infos: ModelInfo[] = [];
   try {
-    for (const r of pair) infos.push(await job.engine.load(r.model.source).catch((e) => Promise.reject(engineFailure(`cannot load ${r.model.spec}`, e))));
+    for (const r of pair)
+      infos.push(
+        await job.engine
+          .load(r.model.source)
+          .catch((e) => Promise.reject(engineFailure(`cannot load ${r.model.spec}`, e))),
+      );
     const rows = pair.map((r) => new Map(r.rows.map((row) => [row.line, row])));
     const records = new Map(job.records.map((r) => [r.line, r]));
     for (const line of job.lines) {
@@ -138,14 +164,39 @@ export async function writeSessions(job: SessionJob): Promise<Map<number, string
         for (let i = 0; i < pair.length; i++) {
           const row = rows[i].get(line);
           if (!row) continue;
-          const summary = { tokens: row.tokens, stoppedBy: row.stoppedBy as RunSummary['stoppedBy'], text: row.text, prefillMs: row.prefillMs, decodeMs: row.decodeMs };
+          const summary = {
+            tokens: row.tokens,
+            stoppedBy: row.stoppedBy as RunSummary['stoppedBy'],
+            text: row.text,
+            prefillMs: row.prefillMs,
+            decodeMs: row.decodeMs,
+          };
           const base = { image, question: record.question };
-          panels.push(await panel(job.engine, infos[i], sides[i], row.model, { ...base, answer: row.text, answerTokenIds: row.tokenIds }, 'generate', summary));
+          panels.push(
+            await panel(
+              job.engine,
+              infos[i],
+              sides[i],
+              row.model,
+              { ...base, answer: row.text, answerTokenIds: row.tokenIds },
+              'generate',
+              summary,
+            ),
+          );
           // The teacher-forced panel of this model on the other's answer, when the eval scored exactly that pair.
           const j = 1 - i;
           const other = pair.length > 1 ? rows[j].get(line) : undefined;
           if (other && row.tf_on === other.model) {
-            panels.push(await panel(job.engine, infos[i], sides[i], row.model, { ...base, ...crossAnswer(other.text, other.tokenIds, infos[i], infos[j]) }, 'score'));
+            panels.push(
+              await panel(
+                job.engine,
+                infos[i],
+                sides[i],
+                row.model,
+                { ...base, ...crossAnswer(other.text, other.tokenIds, infos[i], infos[j]) },
+                'score',
+              ),
+            );
           }
         }
         if (panels.length === 0) continue;
@@ -164,7 +215,9 @@ export async function writeSessions(job: SessionJob): Promise<Map<number, string
         writeFileAtomic(file, serializeSession(session));
         written.set(line, file);
       } catch (err) {
-        const perSample = err instanceof CliError || (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
+        const perSample =
+          err instanceof CliError ||
+          (err instanceof EngineError && (err.code === 'bad_image' || err.code === 'bad_input'));
         if (!perSample) throw engineFailure(`session of line ${line}`, err);
         job.progress.log(`sayo: line ${line}: no session file: ${messageOf(err)}`);
       }

@@ -6,7 +6,11 @@
 export function renderTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const numeric = (s: string) => /^[-+]?[\d.]+%?$/.test(s) || s === 'n/a';
-  const line = (r: string[]) => r.map((cell, c) => (numeric(cell) ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, c) => (numeric(cell) ? cell.padStart(widths[c]) : cell.padEnd(widths[c])))
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '─'.repeat(w)).join('  ');
   return [line(rows[0]), rule, ...rows.slice(1).map(line)].join('\n') + '\n';
 }

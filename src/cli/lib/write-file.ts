@@ -43,7 +43,10 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   if (fs.existsSync(target) && fs.statSync(target).isDirectory()) {
     throw new CliError(`cannot write ${file}: it is a folder (give a file path)`);
   }
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`,
+  );
   let fd: number | undefined;
   try {
     fd = fs.openSync(tmp, 'wx');
@@ -102,7 +105,8 @@ export function makeDirs(dir: string): void {
  */
 export function prepareOutputDir(dir: string, files: string[] = []): void {
   const flag = `--out ${dir}`;
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new CliError(`${flag}: it is a file (give a folder)`);
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory())
+    throw new CliError(`${flag}: it is a file (give a folder)`);
   try {
     makeDirs(dir);
   } catch (err) {
@@ -119,6 +123,7 @@ export function prepareOutputDir(dir: string, files: string[] = []): void {
   removeStaleTemps(dir);
   for (const f of files) {
     const full = path.join(dir, f);
-    if (fs.existsSync(full) && fs.statSync(full).isDirectory()) throw new CliError(`${flag}: ${f} there is a folder; remove it or give another --out`);
+    if (fs.existsSync(full) && fs.statSync(full).isDirectory())
+      throw new CliError(`${flag}: ${f} there is a folder; remove it or give another --out`);
   }
 }

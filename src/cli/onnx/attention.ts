@@ -13,7 +13,15 @@
  */
 import { CliError } from '../lib/errors.ts';
 import { GraphIndex } from './graph.ts';
-import { defaultOpset, onnx, toNum, type GraphProto, type ModelProto, type NodeProto, type ValueInfoProto } from './model.ts';
+import {
+  defaultOpset,
+  onnx,
+  toNum,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type ValueInfoProto,
+} from './model.ts';
 
 /** Ops that compute attention internally: their probabilities cannot be exposed. */
 export const FUSED_ATTENTION_OPS = [
@@ -28,16 +36,39 @@ export const FUSED_ATTENTION_OPS = [
   'DecoderAttention',
 ];
 /** Ops allowed between the score MatMul and the Softmax (Reshape / Transpose: [batch·heads, q, k] layouts). */
-const SCORE_PATH_OPS = new Set(['Add', 'Sub', 'Mul', 'Div', 'Where', 'Cast', 'Identity', 'Min', 'Max', 'Reshape', 'Transpose']);
+const SCORE_PATH_OPS = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Where',
+  'Cast',
+  'Identity',
+  'Min',
+  'Max',
+  'Reshape',
+  'Transpose',
+]);
 /** Ops allowed between the Softmax and the MatMul with V. */
 const PROB_PATH_OPS = new Set(['Cast', 'Identity', 'Dropout']);
 /** Ops allowed between a cache tensor (`present.<l>.value`) and the MatMul with V (GQA repetition, layout changes). */
-const VALUE_PATH_OPS = new Set(['Reshape', 'Expand', 'Unsqueeze', 'Squeeze', 'Transpose', 'Tile', 'Cast', 'Identity', 'Concat']);
+const VALUE_PATH_OPS = new Set([
+  'Reshape',
+  'Expand',
+  'Unsqueeze',
+  'Squeeze',
+  'Transpose',
+  'Tile',
+  'Cast',
+  'Identity',
+  'Concat',
+]);
 const MATMUL_OPS = new Set(['MatMul', 'FusedMatMul']);
 export const SELF_PREFIX = 'decoder_attentions.';
 export const CROSS_PREFIX = 'cross_attentions.';
 /** Graph inputs that carry the decoder's own token stream (optimum / transformers.js names). */
-const DECODER_INPUT = /^(input_ids|inputs_embeds|decoder_input_ids|decoder_inputs_embeds|past_key_values\.\d+\.(decoder\.)?(key|value))$/;
+const DECODER_INPUT =
+  /^(input_ids|inputs_embeds|decoder_input_ids|decoder_inputs_embeds|past_key_values\.\d+\.(decoder\.)?(key|value))$/;
 /** Graph inputs that carry encoder states (seq2seq decoders, GPT-2 with add_cross_attention). */
 const ENCODER_INPUT = /encoder/i;
 const SELF_VALUE = /^present\.(\d+)\.(decoder\.)?value$/;
@@ -73,7 +104,12 @@ function scorePath(tensor: string, index: GraphIndex, depth: number): NodeProto[
   if (!node) return undefined;
   if (MATMUL_OPS.has(node.opType ?? '')) return [node];
   if (depth === 0 || !SCORE_PATH_OPS.has(node.opType ?? '')) return undefined;
-  const data = node.opType === 'Reshape' ? [node.input?.[0]] : node.opType === 'Where' ? [node.input?.[1], node.input?.[2]] : node.input ?? [];
+  const data =
+    node.opType === 'Reshape'
+      ? [node.input?.[0]]
+      : node.opType === 'Where'
+        ? [node.input?.[1], node.input?.[2]]
+        : (node.input ?? []);
   for (const inp of data) {
     const found = inp ? scorePath(inp, index, depth - 1) : undefined;
     if (found) return [...found, node];
@@ -86,7 +122,8 @@ function probsRank(probs: string, path: NodeProto[], index: GraphIndex): number 
   const declared = index.rank(probs);
   if (declared !== undefined) return declared;
   for (const node of [...path].reverse()) {
-    if (node.opType === 'Reshape' || node.opType === 'Transpose' || MATMUL_OPS.has(node.opType ?? '')) return index.rank(node.output?.[0] ?? '');
+    if (node.opType === 'Reshape' || node.opType === 'Transpose' || MATMUL_OPS.has(node.opType ?? ''))
+      return index.rank(node.output?.[0] ?? '');
   }
   return undefined;
 }
@@ -104,7 +141,14 @@ function valueMatMul(tensor: string, index: GraphIndex, depth: number): NodeProt
 }
 
 /** The layer of the cache tensor matching `pattern` (layer in group `group`) reached upstream from `tensor`, or -1. */
-function cacheLayer(tensor: string, index: GraphIndex, names: Set<string>, pattern: RegExp, group: number, depth: number): number {
+function cacheLayer(
+  tensor: string,
+  index: GraphIndex,
+  names: Set<string>,
+  pattern: RegExp,
+  group: number,
+  depth: number,
+): number {
   const m = pattern.exec(tensor);
   if (m && names.has(tensor)) return Number(m[group]);
   const node = index.producer.get(tensor);
@@ -184,10 +228,16 @@ export function findAttention(graph: GraphProto): AttentionSites {
     const pv = probs && scores ? valueMatMul(probs, index, 3) : undefined;
     if (!probs || !path || !scores || !pv) continue;
     const cone = [...index.inputCone(scores.input?.[1] ?? '')];
-    const kind: AttentionKind | undefined = cone.some((i) => DECODER_INPUT.test(i)) ? 'self' : cone.some((i) => ENCODER_INPUT.test(i)) ? 'cross' : undefined;
+    const kind: AttentionKind | undefined = cone.some((i) => DECODER_INPUT.test(i))
+      ? 'self'
+      : cone.some((i) => ENCODER_INPUT.test(i))
+        ? 'cross'
+        : undefined;
     const label = node.name || probs;
     if (!kind) {
-      throw new CliError(`attention "${label}": its keys depend on neither the decoder's tokens nor encoder states (inputs ${cone.join(', ') || 'none'}), so it cannot be labelled self- or cross-attention`);
+      throw new CliError(
+        `attention "${label}": its keys depend on neither the decoder's tokens nor encoder states (inputs ${cone.join(', ') || 'none'}), so it cannot be labelled self- or cross-attention`,
+      );
     }
     const rank = probsRank(probs, path, index);
     const v = pv.input?.[1] ?? '';
@@ -195,12 +245,19 @@ export function findAttention(graph: GraphProto): AttentionSites {
     if (rank === 3) {
       headsFrom = fourDimSource(v, index, 10);
       if (!headsFrom) {
-        throw new CliError(`attention "${label}" gives 3-D [batch·heads, q, k] probabilities, but no 4-D [batch, heads, …] tensor feeds its V through Reshape, so batch and heads cannot be split; export with 4-D attention (current transformers, eager)`);
+        throw new CliError(
+          `attention "${label}" gives 3-D [batch·heads, q, k] probabilities, but no 4-D [batch, heads, …] tensor feeds its V through Reshape, so batch and heads cannot be split; export with 4-D attention (current transformers, eager)`,
+        );
       }
     } else if (rank !== undefined && rank !== 4) {
-      throw new CliError(`attention "${label}" gives rank-${rank} probabilities; only [batch, heads, q, k] (rank 4) and [batch·heads, q, k] (rank 3) are supported`);
+      throw new CliError(
+        `attention "${label}" gives rank-${rank} probabilities; only [batch, heads, q, k] (rank 4) and [batch·heads, q, k] (rank 3) are supported`,
+      );
     }
-    const cache = kind === 'self' ? cacheLayer(v, index, names, SELF_VALUE, 1, 10) : cacheLayer(v, index, names, CROSS_VALUE, 2, 10);
+    const cache =
+      kind === 'self'
+        ? cacheLayer(v, index, names, SELF_VALUE, 1, 10)
+        : cacheLayer(v, index, names, CROSS_VALUE, 2, 10);
     const heads = declaredHeads(graph, probs) ?? (headsFrom ? declaredHeads(graph, headsFrom) : undefined);
     found[kind].push({ kind, tensor: probs, node: label, rank, headsFrom, heads, cache });
   }
@@ -224,7 +281,6 @@ export function findAttention(graph: GraphProto): AttentionSites {
   return { self: numbered(found.self), cross: numbered(found.cross) };
 }
 
-
 /** Which layers to expose: `last`, `all` or a comma list of 0-based indices. */
 export function parseLayers(spec: string, available: number[], option = '--layers'): number[] {
   if (spec === 'all') return [...available];
@@ -232,8 +288,14 @@ export function parseLayers(spec: string, available: number[], option = '--layer
   const wanted = spec.split(',').map((s) => s.trim());
   const layers = wanted.map((s) => {
     const n = Number(s);
-    if (!/^\d+$/.test(s) || !Number.isInteger(n)) throw new CliError(`${option}: "${s}" is not a layer index (use last, all or a comma list of 0-based layers, e.g. 0,3)`);
-    if (!available.includes(n)) throw new CliError(`${option}: the graph has no layer ${n} (layers ${available[0]}…${available[available.length - 1]})`);
+    if (!/^\d+$/.test(s) || !Number.isInteger(n))
+      throw new CliError(
+        `${option}: "${s}" is not a layer index (use last, all or a comma list of 0-based layers, e.g. 0,3)`,
+      );
+    if (!available.includes(n))
+      throw new CliError(
+        `${option}: the graph has no layer ${n} (layers ${available[0]}…${available[available.length - 1]})`,
+      );
     return n;
   });
   return [...new Set(layers)].sort((a, b) => a - b);
@@ -258,15 +320,39 @@ export interface ExposeReport {
 
 /** Ops whose output has the element type of their data inputs (which of the inputs may carry it). */
 const TYPE_FROM_INPUTS: Record<string, number[]> = {
-  Softmax: [0], Add: [0, 1], Sub: [0, 1], Mul: [0, 1], Div: [0, 1], Pow: [0], MatMul: [0, 1], FusedMatMul: [0, 1],
-  Gemm: [0, 1, 2], Identity: [0], Dropout: [0], Reshape: [0], Transpose: [0], Expand: [0], Concat: [0, 1, 2],
-  Unsqueeze: [0], Squeeze: [0], Slice: [0], Split: [0], Gather: [0], Min: [0, 1], Max: [0, 1], Neg: [0], Sqrt: [0],
-  Tanh: [0], Where: [1, 2],
+  Softmax: [0],
+  Add: [0, 1],
+  Sub: [0, 1],
+  Mul: [0, 1],
+  Div: [0, 1],
+  Pow: [0],
+  MatMul: [0, 1],
+  FusedMatMul: [0, 1],
+  Gemm: [0, 1, 2],
+  Identity: [0],
+  Dropout: [0],
+  Reshape: [0],
+  Transpose: [0],
+  Expand: [0],
+  Concat: [0, 1, 2],
+  Unsqueeze: [0],
+  Squeeze: [0],
+  Slice: [0],
+  Split: [0],
+  Gather: [0],
+  Min: [0, 1],
+  Max: [0, 1],
+  Neg: [0],
+  Sqrt: [0],
+  Tanh: [0],
+  Where: [1, 2],
 };
 
 /** Element type of a tensor from declarations, or propagated through type-preserving ops and Cast; 0 if unknown. */
 function elemTypeOf(graph: GraphProto, index: GraphIndex, name: string, depth = 40): number {
-  const declared = [...(graph.valueInfo ?? []), ...(graph.input ?? []), ...(graph.output ?? [])].find((v) => v.name === name);
+  const declared = [...(graph.valueInfo ?? []), ...(graph.input ?? []), ...(graph.output ?? [])].find(
+    (v) => v.name === name,
+  );
   if (declared?.type?.tensorType?.elemType) return declared.type.tensorType.elemType;
   const init = index.constant(name);
   if (init?.dataType) return init.dataType;
@@ -287,13 +373,22 @@ function elemTypeOf(graph: GraphProto, index: GraphIndex, name: string, depth = 
  * (static heads when declared), no shape when unknown. When the type cannot be determined the output is left
  * undeclared (onnxruntime infers it; a wrong declaration would fail to load).
  */
-function outputInfo(graph: GraphProto, index: GraphIndex, name: string, site: AttentionSite, reduce: Reduce): ValueInfoProto {
+function outputInfo(
+  graph: GraphProto,
+  index: GraphIndex,
+  name: string,
+  site: AttentionSite,
+  reduce: Reduce,
+): ValueInfoProto {
   const elemType = elemTypeOf(graph, index, site.tensor);
   if (!elemType) return onnx.ValueInfoProto.create({ name });
   const keys = site.kind === 'self' ? 'total_sequence_length' : 'encoder_sequence_length';
-  const heads = reduce === 'head-mean' ? { dimValue: 1 } : site.heads ? { dimValue: site.heads } : { dimParam: 'num_heads' };
+  const heads =
+    reduce === 'head-mean' ? { dimValue: 1 } : site.heads ? { dimValue: site.heads } : { dimParam: 'num_heads' };
   const dim = [{ dimParam: 'batch_size' }, heads, { dimParam: 'sequence_length' }, { dimParam: keys }];
-  const tensorType = onnx.TypeProto.Tensor.create(site.rank === undefined ? { elemType } : { elemType, shape: { dim } });
+  const tensorType = onnx.TypeProto.Tensor.create(
+    site.rank === undefined ? { elemType } : { elemType, shape: { dim } },
+  );
   return onnx.ValueInfoProto.create({ name, type: onnx.TypeProto.create({ tensorType }) });
 }
 
@@ -307,7 +402,8 @@ function renameTensor(graph: GraphProto, from: string, to: string): void {
   for (const v of graph.valueInfo ?? []) if (v.name === from) v.name = to;
 }
 
-const isAttentionOutput = (name: string | null | undefined) => Boolean(name?.startsWith(SELF_PREFIX) || name?.startsWith(CROSS_PREFIX));
+const isAttentionOutput = (name: string | null | undefined) =>
+  Boolean(name?.startsWith(SELF_PREFIX) || name?.startsWith(CROSS_PREFIX));
 
 /** Remove the `decoder_attentions.*` and `cross_attentions.*` graph outputs (the tensors stay); returns their names. */
 export function stripAttentionOutputs(model: ModelProto): string[] {
@@ -321,15 +417,28 @@ export function stripAttentionOutputs(model: ModelProto): string[] {
  * Concat(Shape(headsFrom)[0:2], Shape(probs)[1:3]). Returns the 4-D tensor's name. */
 function splitHeads(graph: GraphProto, probs: string, headsFrom: string, tag: string): string {
   const t = (s: string) => `${tag}_${s}`;
-  const int64 = (name: string, v: number) => onnx.TensorProto.create({ name, dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [v] });
-  graph.initializer = [...(graph.initializer ?? []), int64(t('0'), 0), int64(t('1'), 1), int64(t('2'), 2), int64(t('3'), 3)];
-  const n = (opType: string, input: string[], output: string, attribute: ReturnType<typeof onnx.AttributeProto.create>[] = []) =>
-    graph.node!.push(onnx.NodeProto.create({ name: output, opType, input, output: [output], attribute }));
+  const int64 = (name: string, v: number) =>
+    onnx.TensorProto.create({ name, dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [v] });
+  graph.initializer = [
+    ...(graph.initializer ?? []),
+    int64(t('0'), 0),
+    int64(t('1'), 1),
+    int64(t('2'), 2),
+    int64(t('3'), 3),
+  ];
+  const n = (
+    opType: string,
+    input: string[],
+    output: string,
+    attribute: ReturnType<typeof onnx.AttributeProto.create>[] = [],
+  ) => graph.node!.push(onnx.NodeProto.create({ name: output, opType, input, output: [output], attribute }));
   n('Shape', [headsFrom], t('src_shape'));
   n('Slice', [t('src_shape'), t('0'), t('2')], t('batch_heads'));
   n('Shape', [probs], t('probs_shape'));
   n('Slice', [t('probs_shape'), t('1'), t('3')], t('q_k'));
-  n('Concat', [t('batch_heads'), t('q_k')], t('shape4'), [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 })]);
+  n('Concat', [t('batch_heads'), t('q_k')], t('shape4'), [
+    onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }),
+  ]);
   n('Reshape', [probs, t('shape4')], t('probs4'));
   return t('probs4');
 }
@@ -360,13 +469,20 @@ function exposeSite(model: ModelProto, site: AttentionSite, name: string, reduce
   const source = site.rank === 3 && site.headsFrom ? splitHeads(graph, site.tensor, site.headsFrom, tag) : site.tensor;
   if (reduce === 'head-mean') {
     const node = onnx.NodeProto.create({ name: tag, opType: 'ReduceMean', input: [source], output: [name] });
-    node.attribute.push(onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 }));
+    node.attribute.push(
+      onnx.AttributeProto.create({ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 }),
+    );
     if (defaultOpset(model) >= 18) {
       const axes = `${tag}_axes`;
-      graph.initializer = [...(graph.initializer ?? []), onnx.TensorProto.create({ name: axes, dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [1] })];
+      graph.initializer = [
+        ...(graph.initializer ?? []),
+        onnx.TensorProto.create({ name: axes, dims: [1], dataType: onnx.TensorProto.DataType.INT64, int64Data: [1] }),
+      ];
       node.input.push(axes);
     } else {
-      node.attribute.push(onnx.AttributeProto.create({ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }));
+      node.attribute.push(
+        onnx.AttributeProto.create({ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1] }),
+      );
     }
     graph.node!.push(node);
   } else {
@@ -383,7 +499,10 @@ function exposeSite(model: ModelProto, site: AttentionSite, name: string, reduce
 export function exposeAttention(model: ModelProto, options: ExposeOptions): ExposeReport {
   const graph = model.graph as GraphProto;
   const existing = (graph.output ?? []).filter((o) => isAttentionOutput(o.name)).map((o) => o.name);
-  if (existing.length > 0) throw new CliError(`the graph already has attention outputs (${existing.join(', ')}); expose-attention adds them to a graph without any`);
+  if (existing.length > 0)
+    throw new CliError(
+      `the graph already has attention outputs (${existing.join(', ')}); expose-attention adds them to a graph without any`,
+    );
   const { self, cross } = findAttention(graph);
   if (self.length === 0) {
     throw new CliError(
@@ -392,11 +511,21 @@ export function exposeAttention(model: ModelProto, options: ExposeOptions): Expo
     );
   }
   const chosen: Array<[AttentionSite, string]> = [];
-  const selfLayers = parseLayers(options.layers, self.map((s) => s.layer));
+  const selfLayers = parseLayers(
+    options.layers,
+    self.map((s) => s.layer),
+  );
   for (const s of self) if (selfLayers.includes(s.layer)) chosen.push([s, `${SELF_PREFIX}${s.layer}`]);
   if (options.crossLayers !== undefined) {
-    if (cross.length === 0) throw new CliError('--cross-layers: the graph has no cross-attention (no attention whose keys come from encoder states)');
-    const crossLayers = parseLayers(options.crossLayers, cross.map((s) => s.layer), '--cross-layers');
+    if (cross.length === 0)
+      throw new CliError(
+        '--cross-layers: the graph has no cross-attention (no attention whose keys come from encoder states)',
+      );
+    const crossLayers = parseLayers(
+      options.crossLayers,
+      cross.map((s) => s.layer),
+      '--cross-layers',
+    );
     for (const s of cross) if (crossLayers.includes(s.layer)) chosen.push([s, `${CROSS_PREFIX}${s.layer}`]);
   }
   for (const [site, name] of chosen) exposeSite(model, site, name, options.reduce);

@@ -7,7 +7,18 @@ import { toNum, type GraphProto, type NodeProto, type TensorProto } from './mode
 /** Ops whose output depends on the shape of their input, not its values. */
 const SHAPE_ONLY_OPS = new Set(['Shape', 'Size', 'ConstantOfShape', 'EyeLike']);
 /** Ops whose first input is the data and the others shapes, axes or indices into it. */
-const DATA_FIRST_OPS = new Set(['Reshape', 'Expand', 'Slice', 'Unsqueeze', 'Squeeze', 'Tile', 'Pad', 'Split', 'ReduceMean', 'ReduceSum']);
+const DATA_FIRST_OPS = new Set([
+  'Reshape',
+  'Expand',
+  'Slice',
+  'Unsqueeze',
+  'Squeeze',
+  'Tile',
+  'Pad',
+  'Split',
+  'ReduceMean',
+  'ReduceSum',
+]);
 
 /** Producer and consumers of every tensor of a graph, and its declared ranks. */
 export class GraphIndex {
@@ -99,7 +110,11 @@ export class GraphIndex {
       }
       case 'Unsqueeze':
       case 'Squeeze': {
-        const axes = attr('axes')?.ints?.length ? attr('axes')!.ints! : ins[1] ? this.shapeLength(ins[1], 20) : undefined;
+        const axes = attr('axes')?.ints?.length
+          ? attr('axes')!.ints!
+          : ins[1]
+            ? this.shapeLength(ins[1], 20)
+            : undefined;
         const count = typeof axes === 'number' ? axes : axes?.length;
         const r = of(0);
         if (r === undefined || count === undefined) return undefined;
@@ -182,7 +197,7 @@ export class GraphIndex {
       if (this.inputs.has(t)) found.add(t);
       const node = this.producer.get(t);
       if (!node || SHAPE_ONLY_OPS.has(node.opType ?? '')) continue;
-      const ins = DATA_FIRST_OPS.has(node.opType ?? '') ? (node.input ?? []).slice(0, 1) : node.input ?? [];
+      const ins = DATA_FIRST_OPS.has(node.opType ?? '') ? (node.input ?? []).slice(0, 1) : (node.input ?? []);
       for (const i of ins) if (i) stack.push(i);
     }
     return found;

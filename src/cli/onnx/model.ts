@@ -72,7 +72,9 @@ export function readModel(file: string): LoadedModel {
   try {
     bytes = readRegularFile(file, DOWNLOAD_LIMITS.maxGraphBytes);
   } catch (err) {
-    throw new CliError(err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${file}: ${messageOf(err)}`);
+    throw new CliError(
+      err instanceof LocalFileError ? `cannot read ${err.message}` : `cannot read ${file}: ${messageOf(err)}`,
+    );
   }
   const model = decodeModel(bytes, file);
   const dir = path.dirname(file);
@@ -108,9 +110,11 @@ export function decodeModel(bytes: Uint8Array, label: string): ModelProto {
     throw new CliError(`${label} is not a valid ONNX model (truncated or corrupt protobuf: ${messageOf(err)})`);
   }
   const graph = model.graph;
-  if (!graph || !graph.node || graph.node.length === 0) throw new CliError(`${label} is not a valid ONNX model (no graph nodes)`);
+  if (!graph || !graph.node || graph.node.length === 0)
+    throw new CliError(`${label} is not a valid ONNX model (no graph nodes)`);
   if (toNum(model.irVersion) <= 0) throw new CliError(`${label} is not a valid ONNX model (no IR version)`);
-  if (defaultOpset(model) <= 0) throw new CliError(`${label} is not a valid ONNX model (no opset for the default domain)`);
+  if (defaultOpset(model) <= 0)
+    throw new CliError(`${label} is not a valid ONNX model (no opset for the default domain)`);
   for (const node of graph.node) {
     if (!node.opType) throw new CliError(`${label} is not a valid ONNX model (a node has no op type)`);
   }
@@ -167,12 +171,14 @@ interface WritePlan {
 function planWrite(loaded: LoadedModel, outFile: string): WritePlan {
   const inFile = path.resolve(loaded.file);
   const out = path.resolve(outFile);
-  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new CliError(`the output ${outFile} is a folder; give an .onnx file path`);
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory())
+    throw new CliError(`the output ${outFile} is a folder; give an .onnx file path`);
   const graph = loaded.model.graph as GraphProto;
   const tensors = externalTensors(graph).map((t) => ({ t, loc: externalLocation(t, loaded.file) }));
   const moves = new Map(tensors.map(({ loc }) => [loc, renamedLocation(loc, inFile, out)]));
   const protectedFiles = new Map<string, string>([[realPath(inFile), `the input model ${loaded.file}`]]);
-  for (const loc of moves.keys()) protectedFiles.set(realPath(path.join(path.dirname(inFile), loc)), `the input's external data file ${loc}`);
+  for (const loc of moves.keys())
+    protectedFiles.set(realPath(path.join(path.dirname(inFile), loc)), `the input's external data file ${loc}`);
   const links: Array<[string, string]> = [];
   const data: Array<[string, string]> = [];
   for (const [from, to] of moves) {
@@ -181,13 +187,25 @@ function planWrite(loaded: LoadedModel, outFile: string): WritePlan {
     data.push([src, to]);
     if (realPath(src) !== realPath(dst)) links.push([src, dst]);
   }
-  for (const [target, what] of [[out, 'the output'], ...links.map(([, dst]) => [dst, 'its external data file'] as const)]) {
+  for (const [target, what] of [
+    [out, 'the output'],
+    ...links.map(([, dst]) => [dst, 'its external data file'] as const),
+  ]) {
     const hit = protectedFiles.get(realPath(target));
-    if (hit) throw new CliError(`${what} ${target} is ${hit}: writing it would destroy the input; choose an output path outside the input's files`);
+    if (hit)
+      throw new CliError(
+        `${what} ${target} is ${hit}: writing it would destroy the input; choose an output path outside the input's files`,
+      );
   }
-  if (fs.lstatSync(out, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output ${outFile} is a symlink; an output is never written through links: give a plain file path`);
+  if (fs.lstatSync(out, { throwIfNoEntry: false })?.isSymbolicLink())
+    throw new CliError(
+      `the output ${outFile} is a symlink; an output is never written through links: give a plain file path`,
+    );
   for (const [, dst] of links) {
-    if (fs.lstatSync(dst, { throwIfNoEntry: false })?.isSymbolicLink()) throw new CliError(`the output's external data file ${dst} is a symlink; an output is never written through links`);
+    if (fs.lstatSync(dst, { throwIfNoEntry: false })?.isSymbolicLink())
+      throw new CliError(
+        `the output's external data file ${dst} is a symlink; an output is never written through links`,
+      );
   }
   for (const { t } of tensors) {
     for (const e of t.externalData ?? []) if (e.key === 'location') e.value = moves.get(e.value ?? '') ?? e.value;

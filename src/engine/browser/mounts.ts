@@ -18,7 +18,15 @@ export interface Kept {
 
 /** Files served from a base URL (kept in the model cache under `rev`, unless null), or picked by the user. */
 export type Mount =
-  | { kind: 'url'; base: string; rev: string | null; signal?: AbortSignal; timeoutMs?: number; opfsAboveBytes?: number; kept: Kept[] }
+  | {
+      kind: 'url';
+      base: string;
+      rev: string | null;
+      signal?: AbortSignal;
+      timeoutMs?: number;
+      opfsAboveBytes?: number;
+      kept: Kept[];
+    }
   | { kind: 'files'; files: Map<string, Blob> };
 
 export type UrlMount = Extract<Mount, { kind: 'url' }>;
@@ -82,10 +90,18 @@ export async function virtualFetch(input: string | URL, init?: RequestInit): Pro
       : notFound(file);
   }
   // Every wait bounded (connect, idle, size; fetch-limited.ts); Stop aborts through the mount's signal.
-  const limits = mountLimits(mount, file.endsWith('.json') ? DOWNLOAD_LIMITS.maxJsonBytes : DOWNLOAD_LIMITS.maxFileBytes);
-  const { response: res } = await fetchLimited(new URL(file, mount.base).href, { headers: init?.headers, signal: mount.signal }, limits);
+  const limits = mountLimits(
+    mount,
+    file.endsWith('.json') ? DOWNLOAD_LIMITS.maxJsonBytes : DOWNLOAD_LIMITS.maxFileBytes,
+  );
+  const { response: res } = await fetchLimited(
+    new URL(file, mount.base).href,
+    { headers: init?.headers, signal: mount.signal },
+    limits,
+  );
   // A server answering a missing model file with an HTML page (SPA fallback) must not pass as the file.
-  if (res.ok && /text\/html/i.test(res.headers.get('content-type') ?? '') && !file.endsWith('.html')) return notFound(file);
+  if (res.ok && /text\/html/i.test(res.headers.get('content-type') ?? '') && !file.endsWith('.html'))
+    return notFound(file);
   return res;
 }
 

@@ -29,7 +29,10 @@ export class OrtBuild {
     this.kind = kind;
     const ortBase = new URL('ort/', appBase()).href;
     const file = kind === 'plain' ? 'ort-wasm-simd-threaded' : 'ort-wasm-simd-threaded.asyncify';
-    (env.backends.onnx.wasm as { wasmPaths?: unknown }).wasmPaths = { mjs: `${ortBase}${file}.mjs`, wasm: `${ortBase}${file}.wasm` };
+    (env.backends.onnx.wasm as { wasmPaths?: unknown }).wasmPaths = {
+      mjs: `${ortBase}${file}.mjs`,
+      wasm: `${ortBase}${file}.wasm`,
+    };
   }
 }
 
@@ -40,7 +43,9 @@ export class OrtBuild {
 export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
   const i = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
   if (i?.isFallbackAdapter || (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
-  return /swiftshader|llvmpipe|software/i.test([i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' '));
+  return /swiftshader|llvmpipe|software/i.test(
+    [i?.vendor, i?.architecture, i?.device, i?.description].filter(Boolean).join(' '),
+  );
 }
 
 async function adapterInfo(): Promise<{ adapter: GPUAdapter | null; why: string }> {
@@ -52,7 +57,10 @@ async function adapterInfo(): Promise<{ adapter: GPUAdapter | null; why: string 
 }
 
 /** The backend for a load asking for `pref`, fixing the worker's ORT build on the first load. */
-export async function chooseBrowserBackend(build: OrtBuild, pref: Backend | 'auto' | undefined): Promise<BackendChoice> {
+export async function chooseBrowserBackend(
+  build: OrtBuild,
+  pref: Backend | 'auto' | undefined,
+): Promise<BackendChoice> {
   if (pref === 'wasm' || pref === 'cpu') {
     build.use('plain');
     return { backend: 'wasm', reason: 'WASM (requested)' };
@@ -63,12 +71,18 @@ export async function chooseBrowserBackend(build: OrtBuild, pref: Backend | 'aut
   const software = !!adapter && isSoftwareAdapter(adapter);
   if (adapter && software && pref !== 'webgpu') {
     build.use('plain');
-    return { backend: 'wasm', reason: `WASM: the only WebGPU adapter (${name}) is a software fallback, slower than WASM` };
+    return {
+      backend: 'wasm',
+      reason: `WASM: the only WebGPU adapter (${name}) is a software fallback, slower than WASM`,
+    };
   }
   if (adapter && build.wasmOnly) throw new EngineError('bad_input', `${NEEDS_WEBGPU_RUNTIME}.`);
   if (adapter) {
     build.use('asyncify');
-    return { backend: 'webgpu', reason: `WebGPU adapter: ${name}${software ? ', software fallback' : ''}${pref === 'webgpu' ? ' (requested)' : ''}` };
+    return {
+      backend: 'webgpu',
+      reason: `WebGPU adapter: ${name}${software ? ', software fallback' : ''}${pref === 'webgpu' ? ' (requested)' : ''}`,
+    };
   }
   if (pref === 'webgpu') throw new EngineError('bad_input', `WebGPU was requested but ${why}.`);
   build.use('plain');

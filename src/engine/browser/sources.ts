@@ -24,11 +24,17 @@ async function readText(id: string, name: string, file: string): Promise<string>
     if (e instanceof FetchLimitError) throw toEngineError(e, 'download_failed', name);
     return null;
   });
-  if (!res?.ok) throw new EngineError('missing_file', `${name}: ${file} could not be loaded (${res ? `HTTP ${res.status}` : failure}).`);
+  if (!res?.ok)
+    throw new EngineError(
+      'missing_file',
+      `${name}: ${file} could not be loaded (${res ? `HTTP ${res.status}` : failure}).`,
+    );
   const text = await readBodyText(res).catch((e: Error) => {
     throw toEngineError(e, 'download_failed', name);
   });
-  await modelCache.put(key, new Response(text, { headers: { 'Content-Type': 'application/json' } })).catch(() => undefined);
+  await modelCache
+    .put(key, new Response(text, { headers: { 'Content-Type': 'application/json' } }))
+    .catch(() => undefined);
   return text;
 }
 
@@ -39,7 +45,11 @@ async function fileSize(id: string, m: Mount, file: string): Promise<number | un
   void cached?.body?.cancel().catch(() => undefined);
   const known = Number(cached?.headers.get('content-length') ?? NaN);
   if (known > 0) return known;
-  const head = await fetchLimited(new URL(file, m.base).href, { method: 'HEAD', signal: m.signal }, mountLimits(m, Infinity)).catch(() => null);
+  const head = await fetchLimited(
+    new URL(file, m.base).href,
+    { method: 'HEAD', signal: m.signal },
+    mountLimits(m, Infinity),
+  ).catch(() => null);
   const size = Number(head?.response.ok ? (head.response.headers.get('content-length') ?? NaN) : NaN);
   return size > 0 ? size : undefined;
 }
@@ -90,17 +100,22 @@ export function resolveBrowserSource(source: ModelSource, opts: DownloadOptions)
       try {
         base = withSlash(checkHttpUrl(new URL(source.url, appBase()).href).href);
       } catch (e) {
-        const why = e instanceof FetchLimitError ? e.message : `${source.url}: not a URL (accepted: http:// or https:// URLs)`;
+        const why =
+          e instanceof FetchLimitError ? e.message : `${source.url}: not a URL (accepted: http:// or https:// URLs)`;
         throw new EngineError('bad_input', why);
       }
       return byUrl(base, 'url', base.replace(/\/$/, '').split('/').slice(-1)[0] || base);
     }
     case 'files': {
       const files = normaliseFiles(source.files ?? {});
-      if (!files.has('config.json')) throw new EngineError('missing_file', 'The picked folder has no config.json (pick the model folder itself).');
+      if (!files.has('config.json'))
+        throw new EngineError('missing_file', 'The picked folder has no config.json (pick the model folder itself).');
       return mounted({ kind: 'files', files }, 'picked folder');
     }
     default:
-      throw new EngineError('bad_input', 'This source is not available in the browser (pick the folder or give a URL).');
+      throw new EngineError(
+        'bad_input',
+        'This source is not available in the browser (pick the folder or give a URL).',
+      );
   }
 }

@@ -50,7 +50,8 @@ async function opfsName(key: string): Promise<string> {
 }
 
 async function opfsFolder(create: boolean): Promise<FileSystemDirectoryHandle> {
-  if (typeof navigator === 'undefined' || !navigator.storage?.getDirectory) throw new Error('this browser has no origin-private file system');
+  if (typeof navigator === 'undefined' || !navigator.storage?.getDirectory)
+    throw new Error('this browser has no origin-private file system');
   return (await navigator.storage.getDirectory()).getDirectoryHandle(OPFS_DIR, { create });
 }
 
@@ -58,7 +59,9 @@ async function opfsRead(key: string): Promise<Response | undefined> {
   try {
     const file = await (await (await opfsFolder(false)).getFileHandle(await opfsName(key))).getFile();
     // A write that did not finish leaves the file empty (createWritable applies its data only on close).
-    return file.size > 0 ? new Response(file, { status: 200, headers: { 'Content-Length': String(file.size) } }) : undefined;
+    return file.size > 0
+      ? new Response(file, { status: 200, headers: { 'Content-Length': String(file.size) } })
+      : undefined;
   } catch {
     return undefined;
   }
@@ -70,7 +73,8 @@ async function writeSync(handle: FileSystemFileHandle, body: Blob): Promise<void
   try {
     sync.truncate(0);
     const CHUNK = 16 << 20;
-    for (let at = 0; at < body.size; at += CHUNK) sync.write(new Uint8Array(await body.slice(at, at + CHUNK).arrayBuffer()), { at });
+    for (let at = 0; at < body.size; at += CHUNK)
+      sync.write(new Uint8Array(await body.slice(at, at + CHUNK).arrayBuffer()), { at });
     sync.flush();
   } finally {
     sync.close();

@@ -17,12 +17,26 @@ export const NOT_ISOLATED_NOTE =
   'Cross-Origin-Embedder-Policy headers), so WebAssembly threads are unavailable and ONNX Runtime runs one thread';
 
 /** The threads the rule (threads.ts) gives this source: its decoder's bytes (graph + external data) of `dtype`. */
-async function ruleThreads(source: ResolvedSource, config: Record<string, unknown>, dtype: string | Record<string, string>, cores: number): Promise<number> {
+async function ruleThreads(
+  source: ResolvedSource,
+  config: Record<string, unknown>,
+  dtype: string | Record<string, string>,
+  cores: number,
+): Promise<number> {
   if (cores < 2 || !source.fileSize) return 1;
   try {
-    const files = await ModelRegistry.get_model_files(source.modelId, { config: config as any, dtype: dtype as any, device: 'wasm' });
-    const sizes = await Promise.all(files.filter((f) => /(^|\/)decoder_model_merged[^/]*$/.test(f)).map((f) => source.fileSize!(f)));
-    return threadsForDecoder(sizes.reduce<number>((a, b) => a + (b ?? 0), 0), cores);
+    const files = await ModelRegistry.get_model_files(source.modelId, {
+      config: config as any,
+      dtype: dtype as any,
+      device: 'wasm',
+    });
+    const sizes = await Promise.all(
+      files.filter((f) => /(^|\/)decoder_model_merged[^/]*$/.test(f)).map((f) => source.fileSize!(f)),
+    );
+    return threadsForDecoder(
+      sizes.reduce<number>((a, b) => a + (b ?? 0), 0),
+      cores,
+    );
   } catch {
     return 1;
   }
@@ -64,14 +78,20 @@ export class WasmThreadPool {
     if (!this.sized) {
       const threads = isolated ? wanted : 1;
       this.size(threads, source.name);
-      return { threads, note: threads < wanted ? `${NOT_ISOLATED_NOTE} (this model would run ${plural(wanted)}).` : undefined };
+      return {
+        threads,
+        note: threads < wanted ? `${NOT_ISOLATED_NOTE} (this model would run ${plural(wanted)}).` : undefined,
+      };
     }
     const pool = this.sized;
     // A pool too small for this model: in a WASM-only worker (every model in it on WASM) the client starts a fresh
     // worker with this model first and reloads the others into its pool; a WebGPU worker keeps its pool (a fresh
     // one sized for WASM could not take its WebGPU models back) and says so.
     if (isolated && pool.threads < wanted && wasmOnly) {
-      throw new EngineError('bad_input', `${NEEDS_MORE_THREADS} (${pool.by}: ${plural(pool.threads)}; ${source.name}: ${plural(wanted)}).`);
+      throw new EngineError(
+        'bad_input',
+        `${NEEDS_MORE_THREADS} (${pool.by}: ${plural(pool.threads)}; ${source.name}: ${plural(wanted)}).`,
+      );
     }
     const note = !isolated
       ? `${NOT_ISOLATED_NOTE} (this model would run ${plural(wanted)}).`

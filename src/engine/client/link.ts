@@ -78,7 +78,8 @@ export class WorkerLink {
   private spawn(): Worker {
     const worker = this.options.factory();
     worker.onmessage = (ev: MessageEvent<WorkerResponse>) => this.dispatch(ev.data);
-    worker.onerror = (ev: ErrorEvent) => this.failAll(new EngineError('internal', `The engine worker failed: ${ev.message || 'unknown error'}`));
+    worker.onerror = (ev: ErrorEvent) =>
+      this.failAll(new EngineError('internal', `The engine worker failed: ${ev.message || 'unknown error'}`));
     return worker;
   }
 

@@ -33,7 +33,8 @@ export class ModelBook {
   /** The model's handle in the current worker, or a bad_input error for an unknown public handle. */
   workerHandle(handle: string): string {
     const t = this.tracked.get(handle);
-    if (!t) throw new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`);
+    if (!t)
+      throw new EngineError('bad_input', `No model is loaded under handle "${handle}" (unloaded or never loaded).`);
     return t.workerHandle;
   }
 

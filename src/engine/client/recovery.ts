@@ -37,25 +37,41 @@ export class Recovery {
 
   /** After a Stop the worker did not answer within the grace period: a fresh worker with every model as it was. */
   afterUnresponsiveStop(graceMs: number): Promise<void> {
-    const failure = new EngineError('cancelled', `Stopped: the engine did not respond within ${graceMs / 1000} s, so it was restarted and the other models reloaded.`);
+    const failure = new EngineError(
+      'cancelled',
+      `Stopped: the engine did not respond within ${graceMs / 1000} s, so it was restarted and the other models reloaded.`,
+    );
     return this.restart(failure, (t) => t.options);
   }
 
   /** For a load the current worker cannot take: a fresh worker where `first` loads it before the others come back. */
   forLoad(why: string, first: () => Promise<void>): Promise<void> {
-    return this.restart(new EngineError('cancelled', `The engine restarted ${why}; run again.`), (t) => t.options, first);
+    return this.restart(
+      new EngineError('cancelled', `The engine restarted ${why}; run again.`),
+      (t) => t.options,
+      first,
+    );
   }
 
   /**
    * Fresh worker: pending calls fail with `failure`, `first` runs in it, then every model known before the restart is
    * loaded again with the options `optionsFor` gives it. A failing `first` fails the restart after the others are back.
    */
-  private restart(failure: EngineError, optionsFor: (t: Tracked) => LoadOptions, first?: () => Promise<void>): Promise<void> {
+  private restart(
+    failure: EngineError,
+    optionsFor: (t: Tracked) => LoadOptions,
+    first?: () => Promise<void>,
+  ): Promise<void> {
     if (this.state.kind === 'restarting') return this.state.done;
     const done = (async () => {
       this.link.replace(failure);
       const previous = this.book.snapshot();
-      const firstDone = first ? first().then(() => undefined, (e: unknown) => e) : undefined;
+      const firstDone = first
+        ? first().then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+        : undefined;
       const firstError = await firstDone;
       for (const [handle, t] of previous) await this.reload(handle, t, optionsFor(t));
       if (firstError !== undefined) throw firstError;
@@ -67,7 +83,10 @@ export class Recovery {
   private async reload(handle: string, t: Tracked, options: LoadOptions): Promise<void> {
     try {
       const loaded = await this.link.call<ModelInfo>({ type: 'load', source: t.source, options });
-      const reason = options.backend === 'wasm' && t.info.backend === 'webgpu' ? 'WASM: reloaded after the WebGPU device was lost' : loaded.backendReason;
+      const reason =
+        options.backend === 'wasm' && t.info.backend === 'webgpu'
+          ? 'WASM: reloaded after the WebGPU device was lost'
+          : loaded.backendReason;
       const info = this.book.reloaded(handle, t, options, loaded, reason);
       this.onModelInfo?.(info);
     } catch (e) {

@@ -43,8 +43,17 @@ describe('model families', () => {
 
   it('gives Qwen3-VL its 32 px geometry, from the processor or the vision config', () => {
     const f = familyFor('qwen3_vl')!;
-    const config = { model_type: 'qwen3_vl', image_token_id: 151655, vision_config: { patch_size: 16, spatial_merge_size: 2 }, text_config: { num_hidden_layers: 36, num_attention_heads: 32 } };
-    const fromProcessor = f.geometry(config, { patch_size: 16, merge_size: 2, size: { shortest_edge: 65536, longest_edge: 16777216 } });
+    const config = {
+      model_type: 'qwen3_vl',
+      image_token_id: 151655,
+      vision_config: { patch_size: 16, spatial_merge_size: 2 },
+      text_config: { num_hidden_layers: 36, num_attention_heads: 32 },
+    };
+    const fromProcessor = f.geometry(config, {
+      patch_size: 16,
+      merge_size: 2,
+      size: { shortest_edge: 65536, longest_edge: 16777216 },
+    });
     expect(fromProcessor).toEqual({ patch_size: 16, merge_size: 2, min_pixels: 65536, max_pixels: 16777216 });
     const fromVision = f.geometry(config, {});
     expect(fromVision.patch_size * fromVision.merge_size).toBe(32);

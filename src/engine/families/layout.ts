@@ -9,7 +9,14 @@ import type { ModelFamily } from './types.ts';
 
 /** transformers.js's ONNX file suffix per dtype: `onnx/<session><suffix>.onnx`. */
 const DTYPE_SUFFIX: Record<string, string> = {
-  fp32: '', fp16: '_fp16', int8: '_int8', uint8: '_uint8', q8: '_quantized', q4: '_q4', q4f16: '_q4f16', bnb4: '_bnb4',
+  fp32: '',
+  fp16: '_fp16',
+  int8: '_int8',
+  uint8: '_uint8',
+  q8: '_quantized',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
 };
 
 /** The file suffix of a dtype's ONNX graphs (`_<dtype>` for one transformers.js has no special name for). */
@@ -53,7 +60,11 @@ export const REEXPORT_FIX = 're-export the checkpoint with `python -m sayo_train
  * What to tell the user when the graphs' feature rows do not have the width config.json implies (undefined when they
  * do, or when nothing numeric can be compared). The model still loads and answers.
  */
-export function layoutNote(family: ModelFamily, config: Record<string, any>, widths: FeatureRowWidths): string | undefined {
+export function layoutNote(
+  family: ModelFamily,
+  config: Record<string, any>,
+  widths: FeatureRowWidths,
+): string | undefined {
   const hidden = Number(config.text_config?.hidden_size ?? config.hidden_size);
   if (!(hidden > 0)) return undefined;
   const columns = family.featureColumns(config);

@@ -25,8 +25,18 @@ export function createCrossScore(ctx: CommandContext, runner: ReturnType<typeof 
         // Token ids are only meaningful to the same tokenizer: crossAnswer passes them when both share the architecture.
         const mine = handles[side]?.info;
         const theirs = handles[side === 'base' ? 'trained' : 'base']?.info;
-        const answer = mine && theirs ? crossAnswer(text, other.steps.map((t) => t.tokenId), mine, theirs) : { answer: text };
-        return runner.stream(side, 'cross', (info, callbacks, signal) => engine.score(info.handle, { ...input, ...answer }, callbacks, signal));
+        const answer =
+          mine && theirs
+            ? crossAnswer(
+                text,
+                other.steps.map((t) => t.tokenId),
+                mine,
+                theirs,
+              )
+            : { answer: text };
+        return runner.stream(side, 'cross', (info, callbacks, signal) =>
+          engine.score(info.handle, { ...input, ...answer }, callbacks, signal),
+        );
       }),
     );
     const after = store.getState();

@@ -5,7 +5,15 @@
 import type { ImageInput, ModelInfo, PromptInfo, RunSummary, StepRecord } from '../../engine/types.ts';
 import type { Side } from '../../session/types.ts';
 import type { PanelRun } from '../slices/run.ts';
-import { dataUrlToImage, describeError, isCancel, MAX_NEW_TOKENS, SIDES, stepBatcher, type CommandContext } from './shared.ts';
+import {
+  dataUrlToImage,
+  describeError,
+  isCancel,
+  MAX_NEW_TOKENS,
+  SIDES,
+  stepBatcher,
+  type CommandContext,
+} from './shared.ts';
 
 type Which = 'runs' | 'cross';
 type Call = (

@@ -50,7 +50,8 @@ export function stepBatcher(deliver: (steps: StepRecord[]) => void) {
     pending = [];
     deliver(steps);
   };
-  const schedule = typeof requestAnimationFrame === 'function' ? requestAnimationFrame : (f: () => void) => setTimeout(f, 16);
+  const schedule =
+    typeof requestAnimationFrame === 'function' ? requestAnimationFrame : (f: () => void) => setTimeout(f, 16);
   return {
     push(step: StepRecord) {
       pending.push(step);
@@ -69,7 +70,8 @@ export function stepBatcher(deliver: (steps: StepRecord[]) => void) {
 }
 
 /** True for the error a cancelled call ends with. */
-export const isCancel = (e: unknown) => (e as { code?: string })?.code === 'cancelled' || (e as Error)?.name === 'AbortError';
+export const isCancel = (e: unknown) =>
+  (e as { code?: string })?.code === 'cancelled' || (e as Error)?.name === 'AbortError';
 
 /** A loaded side: the registry/custom id it was loaded for, on which backend choice, and its info. */
 export interface Loaded {

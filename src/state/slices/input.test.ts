@@ -7,7 +7,8 @@ import type { Box } from '../../core/geometry.ts';
 import { moveBox, normalizeBox, resizeBox } from './input.ts';
 
 const IMG = { width: 300, height: 200 };
-const inside = (b: Box) => b[0] >= 0 && b[1] >= 0 && b[2] <= IMG.width && b[3] <= IMG.height && b[0] <= b[2] && b[1] <= b[3];
+const inside = (b: Box) =>
+  b[0] >= 0 && b[1] >= 0 && b[2] <= IMG.width && b[3] <= IMG.height && b[0] <= b[2] && b[1] <= b[3];
 
 describe('box edits', () => {
   it('normalises a box drawn right-to-left and clamps it', () => {

@@ -86,7 +86,11 @@ export const createInputSlice: StateCreator<LensState, [], [], InputSlice> = (se
   setDrawMode: (drawMode) => set({ drawMode }),
   setSampleNames: (sampleNames) => set({ sampleNames }),
   drawBox: (box) =>
-    set((s) => (s.drawMode === 'replace' ? { boxes: [box], selectedBox: 0 } : { boxes: [...s.boxes, box], selectedBox: s.boxes.length })),
+    set((s) =>
+      s.drawMode === 'replace'
+        ? { boxes: [box], selectedBox: 0 }
+        : { boxes: [...s.boxes, box], selectedBox: s.boxes.length },
+    ),
   clearBoxes: () => set({ boxes: [], selectedBox: null }),
   // Answers belong to the image they were made for: a new image clears them (a session import sets its own after).
   // So does a sample's question ("…below the orange triangle?" means nothing on a photo); a typed one stays.
@@ -105,7 +109,6 @@ export const createInputSlice: StateCreator<LensState, [], [], InputSlice> = (se
   setBoxes: (boxes) => set({ boxes, selectedBox: null }),
   addBox: (box) => set((s) => ({ boxes: [...s.boxes, box], selectedBox: s.boxes.length })),
   updateBox: (index, box) => set((s) => ({ boxes: s.boxes.map((b, i) => (i === index ? box : b)) })),
-  deleteBox: (index) =>
-    set((s) => ({ boxes: s.boxes.filter((_, i) => i !== index), selectedBox: null })),
+  deleteBox: (index) => set((s) => ({ boxes: s.boxes.filter((_, i) => i !== index), selectedBox: null })),
   selectBox: (index) => set({ selectedBox: index }),
 });

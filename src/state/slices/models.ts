@@ -62,7 +62,10 @@ export function loadFraction(status: ModelStatus): number | null {
   if (files.length > 0 && files.every((f) => f.done)) return 1;
   const total = files.reduce((t, f) => t + Math.max(f.total, f.loaded), 0);
   if (files.length === 0 || total <= 0) return null;
-  return files.reduce((t, f) => t + (f.done ? Math.max(f.total, f.loaded) : Math.min(f.loaded, f.total || f.loaded)), 0) / total;
+  return (
+    files.reduce((t, f) => t + (f.done ? Math.max(f.total, f.loaded) : Math.min(f.loaded, f.total || f.loaded)), 0) /
+    total
+  );
 }
 
 export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (set) => ({
@@ -81,8 +84,7 @@ export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (
       status: { ...s.status, [side]: idleStatus() },
     })),
   setBackend: (backend) => set({ backend, status: { base: idleStatus(), trained: idleStatus() } }),
-  setModelLoading: (side) =>
-    set((s) => ({ status: { ...s.status, [side]: { ...idleStatus(), state: 'loading' } } })),
+  setModelLoading: (side) => set((s) => ({ status: { ...s.status, [side]: { ...idleStatus(), state: 'loading' } } })),
   setFileProgress: (side, p) =>
     set((s) => {
       const cur = s.status[side];
@@ -91,5 +93,7 @@ export const createModelsSlice: StateCreator<LensState, [], [], ModelsSlice> = (
   setModelReady: (side, info) =>
     set((s) => ({ status: { ...s.status, [side]: { ...s.status[side], state: 'ready', info, error: null } } })),
   setModelFailed: (side, message) =>
-    set((s) => ({ status: { ...s.status, [side]: { ...s.status[side], state: 'error', info: null, error: message } } })),
+    set((s) => ({
+      status: { ...s.status, [side]: { ...s.status[side], state: 'error', info: null, error: message } },
+    })),
 });

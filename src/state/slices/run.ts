@@ -26,7 +26,12 @@ export interface RunSlice {
   cross: Record<Side, PanelRun>;
   compare: CompareMode;
   startPanel(side: Side, which: 'runs' | 'cross'): void;
-  setPrompt(side: Side, which: 'runs' | 'cross', base: Omit<SessionPanel, 'steps' | 'prompt'>, prompt: PromptInfo): void;
+  setPrompt(
+    side: Side,
+    which: 'runs' | 'cross',
+    base: Omit<SessionPanel, 'steps' | 'prompt'>,
+    prompt: PromptInfo,
+  ): void;
   /** Appends streamed steps (a batch: the effects flush at most once per frame). */
   addSteps(side: Side, which: 'runs' | 'cross', steps: StepRecord[]): void;
   finishPanel(side: Side, which: 'runs' | 'cross', status: PanelRun['status'], summary?: RunSummary): void;
@@ -42,12 +47,7 @@ export interface RunSlice {
 
 const idle = (): PanelRun => ({ status: 'idle', panel: null });
 
-function patch(
-  s: RunSlice,
-  which: 'runs' | 'cross',
-  side: Side,
-  f: (r: PanelRun) => PanelRun,
-): Partial<RunSlice> {
+function patch(s: RunSlice, which: 'runs' | 'cross', side: Side, f: (r: PanelRun) => PanelRun): Partial<RunSlice> {
   return { [which]: { ...s[which], [side]: f(s[which][side]) } };
 }
 
@@ -71,10 +71,14 @@ export const createRunSlice: StateCreator<LensState, [], [], RunSlice> = (set) =
     set((s) => patch(s, which, side, (r) => ({ ...r, panel: { ...base, prompt, steps: [] } }))),
   addSteps: (side, which, steps) =>
     set((s) =>
-      patch(s, which, side, (r) => (r.panel ? { ...r, panel: { ...r.panel, steps: [...r.panel.steps, ...steps] } } : r)),
+      patch(s, which, side, (r) =>
+        r.panel ? { ...r, panel: { ...r.panel, steps: [...r.panel.steps, ...steps] } } : r,
+      ),
     ),
   finishPanel: (side, which, status, summary) =>
-    set((s) => patch(s, which, side, (r) => ({ status, panel: r.panel && summary ? { ...r.panel, summary } : r.panel }))),
+    set((s) =>
+      patch(s, which, side, (r) => ({ status, panel: r.panel && summary ? { ...r.panel, summary } : r.panel })),
+    ),
   attachStoppedSummary: (side, which, summary) =>
     set((s) =>
       patch(s, which, side, (r) =>
@@ -83,7 +87,12 @@ export const createRunSlice: StateCreator<LensState, [], [], RunSlice> = (set) =
               ...r,
               panel: {
                 ...r.panel,
-                summary: { ...summary, stoppedBy: 'cancel', tokens: r.panel.steps.length, text: r.panel.steps.map((t) => t.text).join('') },
+                summary: {
+                  ...summary,
+                  stoppedBy: 'cancel',
+                  tokens: r.panel.steps.length,
+                  text: r.panel.steps.map((t) => t.text).join(''),
+                },
               },
             }
           : r,

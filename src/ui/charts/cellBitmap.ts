@@ -16,7 +16,13 @@ const bitmaps = new WeakMap<object, CellBitmap>();
  * raster index i.
  * @param what the chart's name, for the error when the browser gives no 2-D context
  */
-export function cellBitmap(target: object, cols: number, rows: number, cells: readonly { rgb: readonly number[] }[], what: string): HTMLCanvasElement {
+export function cellBitmap(
+  target: object,
+  cols: number,
+  rows: number,
+  cells: readonly { rgb: readonly number[] }[],
+  what: string,
+): HTMLCanvasElement {
   let b = bitmaps.get(target);
   if (!b || b.image.width !== cols || b.image.height !== rows) {
     const canvas = document.createElement('canvas');

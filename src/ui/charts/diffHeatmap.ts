@@ -27,7 +27,9 @@ export type DiffHeatmapOptions = Omit<HeatmapOptions, 'scale'> & { scale?: Color
  */
 export function differenceMap(trained: Float32Array, base: Float32Array): Float32Array {
   if (trained.length !== base.length) {
-    throw new RangeError(`cannot subtract maps of ${base.length} and ${trained.length} cells: the panels do not share a grid`);
+    throw new RangeError(
+      `cannot subtract maps of ${base.length} and ${trained.length} cells: the panels do not share a grid`,
+    );
   }
   const out = new Float32Array(trained.length);
   for (let k = 0; k < out.length; k++) out[k] = trained[k] - base[k];

@@ -14,13 +14,25 @@ export function setAttr(el: Element, name: string, value: string | number): void
  * The root `<svg>` of a chart: `into` when the chart is updated in place (only its label may change), else a new one
  * with its size, view box, role, label and class.
  */
-export function svgRoot(into: SVGSVGElement | null, size: { width: number; height: number }, label: string, className: string): SVGSVGElement {
+export function svgRoot(
+  into: SVGSVGElement | null,
+  size: { width: number; height: number },
+  label: string,
+  className: string,
+): SVGSVGElement {
   if (into) {
     setAttr(into, 'aria-label', label);
     return into;
   }
   const node = document.createElementNS(SVG_NS, 'svg') as SVGSVGElement;
-  for (const [k, v] of Object.entries({ width: size.width, height: size.height, viewBox: `0 0 ${size.width} ${size.height}`, role: 'img', 'aria-label': label, class: className })) {
+  for (const [k, v] of Object.entries({
+    width: size.width,
+    height: size.height,
+    viewBox: `0 0 ${size.width} ${size.height}`,
+    role: 'img',
+    'aria-label': label,
+    class: className,
+  })) {
     node.setAttribute(k, String(v));
   }
   return node;

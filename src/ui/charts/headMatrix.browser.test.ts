@@ -99,11 +99,19 @@ describe('head matrix in Chromium', () => {
       expect(r.css).toEqual([`${r.planned[0]}px`, `${r.planned[1]}px`]);
       expect(r.checked).toBe(335 * 17 * 17 * pr * pr);
       expect({ pr, wrong: r.wrong }).toEqual({ pr, wrong: 0 });
-      expect('#' + r.pickedEdge.slice(0, 3).map((v: number) => v.toString(16).padStart(2, '0')).join('')).toBe(r.stroke);
+      expect(
+        '#' +
+          r.pickedEdge
+            .slice(0, 3)
+            .map((v: number) => v.toString(16).padStart(2, '0'))
+            .join(''),
+      ).toBe(r.stroke);
       expect(r.pickedCentre.slice(0, 3)).toEqual(r.pickedRgb);
       expect(r.gaps.map((g: number[]) => g[3])).toEqual([0, 0]); // the 1 px gaps between cells stay clear
       expect([r.role, r.tabIndex]).toEqual(['img', -1]);
-      expect(r.label).toMatch(/^R_a per layer and head: 28 layers × 12 heads; highest layer \d+, head \d+: 1; lowest layer \d+, head \d+: 0$/);
+      expect(r.label).toMatch(
+        /^R_a per layer and head: 28 layers × 12 heads; highest layer \d+, head \d+: 1; lowest layer \d+, head \d+: 0$/,
+      );
     }
   });
 
@@ -116,7 +124,10 @@ describe('head matrix in Chromium', () => {
     await h.page.mouse.click(m.left + L + 5 * C + 9, m.top + T + 3 * C + 9);
     await h.page.mouse.click(m.left + L + 11 * C + 2, m.top + T + 27 * C + 2);
     await h.page.mouse.click(m.left + 5, m.top + T + 9);
-    expect((await call<any>('state')).picks).toEqual([[3, 5], [27, 11]]);
+    expect((await call<any>('state')).picks).toEqual([
+      [3, 5],
+      [27, 11],
+    ]);
   });
 
   it('keyboard: arrow keys move a cursor (named in the label), Enter and Space pick it, blur clears it', async () => {
@@ -130,7 +141,10 @@ describe('head matrix in Chromium', () => {
     await h.page.keyboard.press('ArrowLeft');
     await h.page.keyboard.press('ArrowLeft');
     await h.page.keyboard.press(' ');
-    expect((await call<any>('state')).picks).toEqual([[1, 1], [1, 0]]);
+    expect((await call<any>('state')).picks).toEqual([
+      [1, 1],
+      [1, 0],
+    ]);
     await h.page.mouse.click(m.left + 600, m.top + 5);
     expect((await call<any>('state')).label).toMatch(/^R_a, trained: 28 layers/);
   });

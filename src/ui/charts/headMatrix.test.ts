@@ -56,7 +56,9 @@ describe('headMatrixRa', () => {
     const steps = makeSession().panels[0].steps;
     expect(() => matrix(steps, new Int32Array([0]), [])).toThrow(/no token/);
     expect(() => matrix(steps, new Int32Array([0]), [9])).toThrow(/token 9 does not exist/);
-    expect(() => headMatrixRa(panelCache(steps)!, [0, 1, 2], new Int32Array([0]), [0])).toThrow(/3 layer ids for a capture of 2 layers/);
+    expect(() => headMatrixRa(panelCache(steps)!, [0, 1, 2], new Int32Array([0]), [0])).toThrow(
+      /3 layer ids for a capture of 2 layers/,
+    );
     expect(panelCache(steps.map((s) => ({ ...s, attention: new Float32Array(0) })))).toBeNull();
   });
 });
@@ -68,7 +70,14 @@ describe('headMatrixPlan', () => {
   it('lays out layers × heads cells with labels and the picked head outlined (snapshot)', () => {
     const plan = headMatrixPlan(data, { scale, picked: { layer: 7, head: 1 } });
     expect([plan.layout.width, plan.layout.height]).toEqual([34 + 3 * 18 + 2, 16 + 2 * 18 + 2]);
-    expect(plan.cells.map((c) => [c.layer, c.head])).toEqual([[4, 0], [4, 1], [4, 2], [7, 0], [7, 1], [7, 2]]);
+    expect(plan.cells.map((c) => [c.layer, c.head])).toEqual([
+      [4, 0],
+      [4, 1],
+      [4, 2],
+      [7, 0],
+      [7, 1],
+      [7, 2],
+    ]);
     plan.cells.forEach((c, i) => expect(c.rgb).toEqual(colorFor(data.values[i], scale)));
     expect(plan.rowLabels.map((t) => t.text)).toEqual(['L4', 'L7']);
     expect(plan.colLabels.map((t) => t.text)).toEqual(['0', '1', '2']);
@@ -79,7 +88,11 @@ describe('headMatrixPlan', () => {
   it('cells tile a 28 × 12 matrix on an 18 px pitch with a 1 px gap, and nothing is picked outside it', () => {
     const layers = Array.from({ length: 28 }, (_, l) => l);
     const values = Float32Array.from({ length: 336 }, (_, i) => i / 335);
-    const plan = headMatrixPlan({ values, layers, heads: 12 }, { scale, picked: { layer: 40, head: 0 }, cell: 18 }, 335);
+    const plan = headMatrixPlan(
+      { values, layers, heads: 12 },
+      { scale, picked: { layer: 40, head: 0 }, cell: 18 },
+      335,
+    );
     expect(plan.cells).toHaveLength(336);
     expect(plan.cells[13]).toMatchObject({ layer: 1, head: 1, x: 34 + 18, y: 16 + 18, size: 17 });
     expect([plan.picked, plan.cursor]).toEqual([-1, 335]);
@@ -92,7 +105,10 @@ describe('headMatrixPlan', () => {
 });
 
 describe('head matrix input', () => {
-  const layout = headMatrixPlan({ values: new Float32Array(6), layers: [4, 7], heads: 3 }, { scale: sharedScale([], 'raw') }).layout;
+  const layout = headMatrixPlan(
+    { values: new Float32Array(6), layers: [4, 7], heads: 3 },
+    { scale: sharedScale([], 'raw') },
+  ).layout;
   const { left, top, cell } = HEAD_MATRIX_DEFAULTS;
 
   it('hit-tests CSS pixels to cells; labels and the margin hit nothing', () => {
@@ -120,7 +136,9 @@ describe('head matrix input', () => {
     expect(headMatrixSummary({ values, layers: [4, 7], heads: 3 }, 'R_a, base')).toBe(
       'R_a, base: 2 layers × 3 heads; highest layer 4, head 2: 0.9; lowest layer 7, head 2: 0.1',
     );
-    expect(headMatrixSummary({ values: new Float32Array([Number.NaN]), layers: [0], heads: 1 }, 'R_a')).toBe('R_a: 1 layers × 1 heads, no finite value');
+    expect(headMatrixSummary({ values: new Float32Array([Number.NaN]), layers: [0], heads: 1 }, 'R_a')).toBe(
+      'R_a: 1 layers × 1 heads, no finite value',
+    );
   });
 });
 

@@ -52,21 +52,32 @@ export function headMatrixRa(
   tokens: readonly number[],
   alignment?: Alignment,
 ): HeadMatrixData {
-  if (layers.length !== cache.layers) throw new RangeError(`${layers.length} layer ids for a capture of ${cache.layers} layers`);
+  if (layers.length !== cache.layers)
+    throw new RangeError(`${layers.length} layer ids for a capture of ${cache.layers} layers`);
   return { values: Float32Array.from(cache.headRa(targets, tokens, { alignment })), layers, heads: cache.heads };
 }
 
 /** Element-wise trained − base of two matrices with the same layers and heads. */
 export function headMatrixDiff(trained: HeadMatrixData, base: HeadMatrixData): HeadMatrixData {
   if (trained.heads !== base.heads || trained.layers.join() !== base.layers.join()) {
-    throw new RangeError(`head matrices differ in shape: layers [${trained.layers}] × ${trained.heads} vs [${base.layers}] × ${base.heads}`);
+    throw new RangeError(
+      `head matrices differ in shape: layers [${trained.layers}] × ${trained.heads} vs [${base.layers}] × ${base.heads}`,
+    );
   }
   const values = Float32Array.from({ length: trained.values.length }, (_, i) => trained.values[i] - base.values[i]);
   return { values, layers: trained.layers, heads: trained.heads };
 }
 
 /** Matrix defaults: cell side and label margins (CSS px), outline colours of the picked head and of the keyboard cursor, the labels' ink (the page's --muted) and font. */
-export const HEAD_MATRIX_DEFAULTS = { cell: 18, left: 34, top: 16, pickedStroke: '#f472b6', cursorStroke: '#111827', labelColor: '#374151', font: '10px system-ui, sans-serif' } as const;
+export const HEAD_MATRIX_DEFAULTS = {
+  cell: 18,
+  left: 34,
+  top: 16,
+  pickedStroke: '#f472b6',
+  cursorStroke: '#111827',
+  labelColor: '#374151',
+  font: '10px system-ui, sans-serif',
+} as const;
 
 /** CSS-pixel geometry of a matrix: cells of `cell − 1` px with a 1 px gap, labels left and above. */
 export interface HeadMatrixLayout {
@@ -105,7 +116,11 @@ export interface HeadMatrixPlan {
 }
 
 /** The layout of a layers × heads matrix. */
-export function headMatrixLayout(rows: number, heads: number, cell: number = HEAD_MATRIX_DEFAULTS.cell): HeadMatrixLayout {
+export function headMatrixLayout(
+  rows: number,
+  heads: number,
+  cell: number = HEAD_MATRIX_DEFAULTS.cell,
+): HeadMatrixLayout {
   const { left, top } = HEAD_MATRIX_DEFAULTS;
   return { width: left + heads * cell + 2, height: top + rows * cell + 2, cell, left, top, rows, heads };
 }
@@ -120,7 +135,12 @@ export function headMatrixCellAt(layout: HeadMatrixLayout, x: number, y: number)
 
 /** The cell an arrow key moves the cursor to (clamped at the edges), or null for another key. */
 export function headMatrixMove(layout: HeadMatrixLayout, index: number, key: string): number | null {
-  const move: Record<string, [number, number]> = { ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0] };
+  const move: Record<string, [number, number]> = {
+    ArrowLeft: [0, -1],
+    ArrowRight: [0, 1],
+    ArrowUp: [-1, 0],
+    ArrowDown: [1, 0],
+  };
   const delta = move[key];
   if (!delta) return null;
   const r = Math.min(layout.rows - 1, Math.max(0, Math.floor(index / layout.heads) + delta[0]));
@@ -144,7 +164,9 @@ export function headMatrixSummary(data: HeadMatrixData, label: string): string {
     if (lo < 0 || v < data.values[lo]) lo = i;
   }
   const shape = `${data.layers.length} layers × ${data.heads} heads`;
-  return hi < 0 ? `${label}: ${shape}, no finite value` : `${label}: ${shape}; highest ${headMatrixCellText(data, hi)}; lowest ${headMatrixCellText(data, lo)}`;
+  return hi < 0
+    ? `${label}: ${shape}, no finite value`
+    : `${label}: ${shape}; highest ${headMatrixCellText(data, hi)}; lowest ${headMatrixCellText(data, lo)}`;
 }
 
 /**
@@ -154,7 +176,9 @@ export function headMatrixSummary(data: HeadMatrixData, label: string): string {
 export function headMatrixPlan(data: HeadMatrixData, options: HeadMatrixOptions, cursor = -1): HeadMatrixPlan {
   const { layers, heads, values } = data;
   if (values.length !== layers.length * heads) {
-    throw new RangeError(`head matrix holds ${values.length} values, expected ${layers.length} layers × ${heads} heads`);
+    throw new RangeError(
+      `head matrix holds ${values.length} values, expected ${layers.length} layers × ${heads} heads`,
+    );
   }
   const layout = headMatrixLayout(layers.length, heads, options.cell);
   const { cell, left, top } = layout;
@@ -164,10 +188,23 @@ export function headMatrixPlan(data: HeadMatrixData, options: HeadMatrixOptions,
     const li = Math.floor(i / heads);
     const head = i - li * heads;
     const layer = layers[li];
-    cells[i] = { index: i, layer, head, value: values[i], x: left + head * cell, y: top + li * cell, size: cell - 1, rgb: colorFor(values[i], options.scale) };
+    cells[i] = {
+      index: i,
+      layer,
+      head,
+      value: values[i],
+      x: left + head * cell,
+      y: top + li * cell,
+      size: cell - 1,
+      rgb: colorFor(values[i], options.scale),
+    };
     if (options.picked && options.picked.layer === layer && options.picked.head === head) picked = i;
   }
-  const colLabels = Array.from({ length: heads }, (_, h) => ({ x: left + h * cell + cell / 2, y: top - 4, text: String(h) }));
+  const colLabels = Array.from({ length: heads }, (_, h) => ({
+    x: left + h * cell + cell / 2,
+    y: top - 4,
+    text: String(h),
+  }));
   const rowLabels = layers.map((l, li) => ({ x: left - 4, y: top + li * cell + cell / 2 + 3.5, text: `L${l}` }));
   return { layout, cells, rowLabels, colLabels, picked, cursor: cursor >= 0 && cursor < cells.length ? cursor : -1 };
 }
@@ -179,7 +216,12 @@ export function headMatrixPlan(data: HeadMatrixData, options: HeadMatrixOptions,
  * cleared and redrawn (cells, gaps, outlines) and the row and column labels already on the canvas are kept: text is
  * the dearest part of a redraw, and the labels depend only on the matrix's shape.
  */
-export function drawHeadMatrix(ctx: CanvasRenderingContext2D, plan: HeadMatrixPlan, pixelRatio = 1, { labels = true }: { labels?: boolean } = {}): void {
+export function drawHeadMatrix(
+  ctx: CanvasRenderingContext2D,
+  plan: HeadMatrixPlan,
+  pixelRatio = 1,
+  { labels = true }: { labels?: boolean } = {},
+): void {
   const { width, height, left, top, cell, heads, rows } = plan.layout;
   ctx.save();
   ctx.setTransform(pixelRatio, 0, 0, pixelRatio, 0, 0);
@@ -228,14 +270,21 @@ function repaint(canvas: HTMLCanvasElement, d: Drawn, cursor: number, labels = f
   if (!ctx) throw new Error('this browser gives no 2-D canvas context; the head matrix cannot be drawn');
   drawHeadMatrix(ctx, d.plan, d.pixelRatio, { labels });
   const label = d.options.label ?? 'R_a per layer and head';
-  canvas.setAttribute('aria-label', cursor >= 0 ? `${headMatrixCellText(d.data, cursor)} (Enter shows this head)` : headMatrixSummary(d.data, label));
+  canvas.setAttribute(
+    'aria-label',
+    cursor >= 0 ? `${headMatrixCellText(d.data, cursor)} (Enter shows this head)` : headMatrixSummary(d.data, label),
+  );
 }
 
 /** The cell index under a mouse event, or -1. */
 function cellOfEvent(canvas: HTMLCanvasElement, layout: HeadMatrixLayout, e: MouseEvent): number {
   const r = canvas.getBoundingClientRect();
   if (!(r.width > 0 && r.height > 0)) return -1;
-  return headMatrixCellAt(layout, ((e.clientX - r.left) * layout.width) / r.width, ((e.clientY - r.top) * layout.height) / r.height);
+  return headMatrixCellAt(
+    layout,
+    ((e.clientX - r.left) * layout.width) / r.width,
+    ((e.clientY - r.top) * layout.height) / r.height,
+  );
 }
 
 /** A new canvas with the pointer (hover title, click) and keyboard (arrows, Enter, Space) listeners. */
@@ -288,11 +337,18 @@ function buildCanvas(shape: string, pickable: boolean): HTMLCanvasElement {
  * canvas and its label.
  * @throws RangeError for a values length that is not layers × heads; Error when the browser gives no 2-D context
  */
-export function renderHeadMatrix(data: HeadMatrixData, options: HeadMatrixOptions, into?: Element | null): HTMLCanvasElement {
+export function renderHeadMatrix(
+  data: HeadMatrixData,
+  options: HeadMatrixOptions,
+  into?: Element | null,
+): HTMLCanvasElement {
   const { cell = HEAD_MATRIX_DEFAULTS.cell, onPick } = options;
   const pixelRatio = options.pixelRatio ?? 1;
   const shape = `${data.layers.join(',')}|${data.heads}|${cell}|${pixelRatio}|${onPick ? 'pick' : 'view'}`;
-  const reuse = typeof HTMLCanvasElement !== 'undefined' && into instanceof HTMLCanvasElement && into.getAttribute('data-shape') === shape;
+  const reuse =
+    typeof HTMLCanvasElement !== 'undefined' &&
+    into instanceof HTMLCanvasElement &&
+    into.getAttribute('data-shape') === shape;
   const canvas = reuse ? (into as HTMLCanvasElement) : buildCanvas(shape, !!onPick);
   const previous = drawn.get(canvas);
   const d: Drawn = { data, options, pixelRatio, plan: headMatrixPlan(data, options) };
@@ -304,7 +360,8 @@ export function renderHeadMatrix(data: HeadMatrixData, options: HeadMatrixOption
     canvas.style.height = `${height}px`;
   }
   drawn.set(canvas, d);
-  const cursor = previous && typeof document !== 'undefined' && document.activeElement === canvas ? previous.plan.cursor : -1;
+  const cursor =
+    previous && typeof document !== 'undefined' && document.activeElement === canvas ? previous.plan.cursor : -1;
   repaint(canvas, d, cursor, !reuse);
   return canvas;
 }

@@ -38,16 +38,26 @@ describe('heatmapLayout', () => {
 describe('heatmapPlan', () => {
   it('cells tile the canvas exactly (no gap, no overlap) for any image size and width', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 28, max: 3000 }), fc.integer({ min: 28, max: 3000 }), fc.integer({ min: 40, max: 400 }), fc.constantFrom(1, 1.5, 2), (w, h, width, pr) => {
-        fc.pre(Math.max(w, h) / Math.min(w, h) <= 200);
-        const grid = gridFor({ width: w, height: h }, QWEN2);
-        const n = grid.rows * grid.cols;
-        const plan = heatmapPlan({ grid, values: new Float32Array(n) }, { scale: sharedScale([], 'raw'), width, pixelRatio: pr });
-        const { width: W, height: H } = plan.layout;
-        const hits = new Uint8Array(W * H);
-        for (const c of plan.cells) for (let y = c.y; y < c.y + c.h; y++) for (let x = c.x; x < c.x + c.w; x++) hits[y * W + x]++;
-        expect(hits.every((v) => v === 1)).toBe(true);
-      }),
+      fc.property(
+        fc.integer({ min: 28, max: 3000 }),
+        fc.integer({ min: 28, max: 3000 }),
+        fc.integer({ min: 40, max: 400 }),
+        fc.constantFrom(1, 1.5, 2),
+        (w, h, width, pr) => {
+          fc.pre(Math.max(w, h) / Math.min(w, h) <= 200);
+          const grid = gridFor({ width: w, height: h }, QWEN2);
+          const n = grid.rows * grid.cols;
+          const plan = heatmapPlan(
+            { grid, values: new Float32Array(n) },
+            { scale: sharedScale([], 'raw'), width, pixelRatio: pr },
+          );
+          const { width: W, height: H } = plan.layout;
+          const hits = new Uint8Array(W * H);
+          for (const c of plan.cells)
+            for (let y = c.y; y < c.y + c.h; y++) for (let x = c.x; x < c.x + c.w; x++) hits[y * W + x]++;
+          expect(hits.every((v) => v === 1)).toBe(true);
+        },
+      ),
       { numRuns: 40 },
     );
   });
@@ -77,9 +87,15 @@ describe('heatmapPlan', () => {
 
   it('outlines the covered cells (alpha grows with coverage) and maps boxes to device pixels, clipped', () => {
     const grid = gridFor({ width: 280, height: 280 }, QWEN2); // 10×10 cells of 28 px
-    const boxes: [number, number, number, number][] = [[28, 28, 70, 56], [250, -10, 400, 14]];
+    const boxes: [number, number, number, number][] = [
+      [28, 28, 70, 56],
+      [250, -10, 400, 14],
+    ];
     const coverage = cellCoverage(boxes, grid);
-    const plan = heatmapPlan({ grid, values: new Float32Array(100), boxes, coverage }, { scale: sharedScale([], 'raw'), width: 140 });
+    const plan = heatmapPlan(
+      { grid, values: new Float32Array(100), boxes, coverage },
+      { scale: sharedScale([], 'raw'), width: 140 },
+    );
     expect(plan.covered.map((c) => c.k)).toEqual([8, 9, 11, 12]);
     const alpha = Object.fromEntries(plan.covered.map((c) => [c.k, c.alpha]));
     expect(alpha[11]).toBeCloseTo(1, 6);
@@ -92,10 +108,19 @@ describe('heatmapPlan', () => {
 
   it('plans the regions alone exactly as the whole heatmap plans them (the overlay a box edit redraws)', () => {
     const grid = gridFor({ width: 1400, height: 728 }, QWEN2);
-    const boxes: [number, number, number, number][] = [[300, 150, 700, 450], [1300, 700, 1500, 800]];
+    const boxes: [number, number, number, number][] = [
+      [300, 150, 700, 450],
+      [1300, 700, 1500, 800],
+    ];
     const coverage = cellCoverage(boxes, grid);
-    for (const [width, pixelRatio] of [[700, 2], [421, 1.25]]) {
-      const whole = heatmapPlan({ grid, values: new Float32Array(grid.rows * grid.cols), boxes, coverage }, { scale: sharedScale([], 'raw'), width, pixelRatio });
+    for (const [width, pixelRatio] of [
+      [700, 2],
+      [421, 1.25],
+    ]) {
+      const whole = heatmapPlan(
+        { grid, values: new Float32Array(grid.rows * grid.cols), boxes, coverage },
+        { scale: sharedScale([], 'raw'), width, pixelRatio },
+      );
       const regions = heatmapRegionsPlan({ grid, boxes, coverage }, { width, pixelRatio });
       expect(regions.layout).toBe(whole.layout);
       expect(regions.covered).toEqual(whole.covered);
@@ -103,14 +128,20 @@ describe('heatmapPlan', () => {
       expect(regions.covered.length).toBeGreaterThan(0);
     }
     expect(heatmapRegionsPlan({ grid }, { width: 300 })).toMatchObject({ covered: [], boxes: [] });
-    expect(() => heatmapRegionsPlan({ grid, coverage: new Float32Array(3) }, { width: 300 })).toThrow(/coverage holds 3/);
+    expect(() => heatmapRegionsPlan({ grid, coverage: new Float32Array(3) }, { width: 300 })).toThrow(
+      /coverage holds 3/,
+    );
   });
 
   it('rejects values or coverage of the wrong length with a clear message', () => {
     const grid = gridFor({ width: 120, height: 90 }, QWEN2);
     const scale = sharedScale([], 'raw');
-    expect(() => heatmapPlan({ grid, values: new Float32Array(11) }, { scale, width: 100 })).toThrow(/hold 11 entries, the 3×4 grid has 12/);
-    expect(() => heatmapPlan({ grid, values: new Float32Array(12), coverage: new Float32Array(3) }, { scale, width: 100 })).toThrow(/coverage holds 3/);
+    expect(() => heatmapPlan({ grid, values: new Float32Array(11) }, { scale, width: 100 })).toThrow(
+      /hold 11 entries, the 3×4 grid has 12/,
+    );
+    expect(() =>
+      heatmapPlan({ grid, values: new Float32Array(12), coverage: new Float32Array(3) }, { scale, width: 100 }),
+    ).toThrow(/coverage holds 3/);
   });
 
   it('plans a 1,300-cell redraw well within a 16 ms frame (measured in Node)', () => {
@@ -126,7 +157,9 @@ describe('heatmapPlan', () => {
     }
     times.sort((a, b) => a - b);
     const median = times[30];
-    console.info(`heatmapPlan 1,300 cells: median ${median.toFixed(3)} ms, max ${times[59].toFixed(3)} ms over 60 runs`);
+    console.info(
+      `heatmapPlan 1,300 cells: median ${median.toFixed(3)} ms, max ${times[59].toFixed(3)} ms over 60 runs`,
+    );
     expect(median).toBeLessThan(4);
   });
 });

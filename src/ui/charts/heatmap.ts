@@ -102,8 +102,13 @@ const layoutCache = new WeakMap<Grid, Map<string, HeatmapLayout>>();
  * Device-pixel layout of a grid drawn `width` CSS pixels wide. Memoised per grid object (the grid of a panel does
  * not change while tokens are scrubbed).
  */
-export function heatmapLayout(grid: Grid, width: number, pixelRatio: number = HEATMAP_DEFAULTS.pixelRatio): HeatmapLayout {
-  if (!(width > 0) || !(pixelRatio > 0)) throw new RangeError(`heatmap width and pixel ratio must be positive, got ${width}, ${pixelRatio}`);
+export function heatmapLayout(
+  grid: Grid,
+  width: number,
+  pixelRatio: number = HEATMAP_DEFAULTS.pixelRatio,
+): HeatmapLayout {
+  if (!(width > 0) || !(pixelRatio > 0))
+    throw new RangeError(`heatmap width and pixel ratio must be positive, got ${width}, ${pixelRatio}`);
   const key = `${width}@${pixelRatio}`;
   let byKey = layoutCache.get(grid);
   const hit = byKey?.get(key);
@@ -129,10 +134,14 @@ export function heatmapLayout(grid: Grid, width: number, pixelRatio: number = HE
  * device pixels as {@link heatmapPlan}'s.
  * @throws RangeError when `coverage` does not have one entry per grid cell
  */
-export function heatmapRegionsPlan(data: HeatmapRegions, options: Pick<HeatmapOptions, 'width' | 'pixelRatio'>): HeatmapRegionsPlan {
+export function heatmapRegionsPlan(
+  data: HeatmapRegions,
+  options: Pick<HeatmapOptions, 'width' | 'pixelRatio'>,
+): HeatmapRegionsPlan {
   const { grid, boxes = [], coverage } = data;
   const n = grid.rows * grid.cols;
-  if (coverage && coverage.length !== n) throw new RangeError(`coverage holds ${coverage.length} entries, expected ${n}`);
+  if (coverage && coverage.length !== n)
+    throw new RangeError(`coverage holds ${coverage.length} entries, expected ${n}`);
   const layout = heatmapLayout(grid, options.width, options.pixelRatio);
   const { colEdges, rowEdges, sx, sy } = layout;
   const covered: HeatmapPlan['covered'] = [];
@@ -143,13 +152,25 @@ export function heatmapRegionsPlan(data: HeatmapRegions, options: Pick<HeatmapOp
       const c = k - r * grid.cols;
       const x = colEdges[c];
       const y = rowEdges[r];
-      covered.push({ k, x, y, w: colEdges[c + 1] - x, h: rowEdges[r + 1] - y, alpha: 0.35 + 0.65 * Math.min(1, coverage[k]) });
+      covered.push({
+        k,
+        x,
+        y,
+        w: colEdges[c + 1] - x,
+        h: rowEdges[r + 1] - y,
+        alpha: 0.35 + 0.65 * Math.min(1, coverage[k]),
+      });
     }
   }
   const planBoxes = boxes.map(([x1, y1, x2, y2]) => {
     const x = Math.round(Math.max(0, x1) * sx);
     const y = Math.round(Math.max(0, y1) * sy);
-    return { x, y, w: Math.round(Math.min(grid.image.width, x2) * sx) - x, h: Math.round(Math.min(grid.image.height, y2) * sy) - y };
+    return {
+      x,
+      y,
+      w: Math.round(Math.min(grid.image.width, x2) * sx) - x,
+      h: Math.round(Math.min(grid.image.height, y2) * sy) - y,
+    };
   });
   return { layout, covered, boxes: planBoxes.filter((b) => b.w > 0 && b.h > 0) };
 }
@@ -161,14 +182,22 @@ export function heatmapRegionsPlan(data: HeatmapRegions, options: Pick<HeatmapOp
 export function heatmapPlan(data: HeatmapData, options: HeatmapOptions): HeatmapPlan {
   const { grid, values } = data;
   const n = grid.rows * grid.cols;
-  if (values.length !== n) throw new RangeError(`heatmap values hold ${values.length} entries, the ${grid.rows}×${grid.cols} grid has ${n}`);
+  if (values.length !== n)
+    throw new RangeError(`heatmap values hold ${values.length} entries, the ${grid.rows}×${grid.cols} grid has ${n}`);
   const regions = heatmapRegionsPlan(data, options);
   const { colEdges, rowEdges } = regions.layout;
   const cells: HeatmapPlan['cells'] = new Array(n);
   for (let k = 0; k < n; k++) {
     const r = (k / grid.cols) | 0;
     const c = k - r * grid.cols;
-    cells[k] = { k, x: colEdges[c], y: rowEdges[r], w: colEdges[c + 1] - colEdges[c], h: rowEdges[r + 1] - rowEdges[r], rgb: colorFor(values[k], options.scale) };
+    cells[k] = {
+      k,
+      x: colEdges[c],
+      y: rowEdges[r],
+      w: colEdges[c + 1] - colEdges[c],
+      h: rowEdges[r + 1] - rowEdges[r],
+      rgb: colorFor(values[k], options.scale),
+    };
   }
   const opacity = Math.min(1, Math.max(0, options.opacity ?? HEATMAP_DEFAULTS.opacity));
   return { ...regions, opacity, cells };
@@ -176,7 +205,8 @@ export function heatmapPlan(data: HeatmapData, options: HeatmapOptions): Heatmap
 
 /** False for an <img> that has not loaded or failed to decode (drawImage would draw nothing or throw). */
 function isDrawable(image: CanvasImageSource): boolean {
-  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) return image.complete && image.naturalWidth > 0;
+  if (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement)
+    return image.complete && image.naturalWidth > 0;
   return true;
 }
 
@@ -192,7 +222,13 @@ export function drawHeatmap(ctx: CanvasRenderingContext2D, plan: HeatmapPlan, im
   ctx.imageSmoothingEnabled = false;
   // One pixel per cell stretched with nearest-neighbour sampling covers exactly the plan's rects (checked pixel by
   // pixel in Chromium: src/ui/export/browser.test.ts).
-  ctx.drawImage(cellBitmap(ctx.canvas, plan.layout.colEdges.length - 1, plan.layout.rowEdges.length - 1, plan.cells, 'heatmap'), 0, 0, width, height);
+  ctx.drawImage(
+    cellBitmap(ctx.canvas, plan.layout.colEdges.length - 1, plan.layout.rowEdges.length - 1, plan.cells, 'heatmap'),
+    0,
+    0,
+    width,
+    height,
+  );
   ctx.globalAlpha = 1;
   drawRegions(ctx, plan);
   ctx.restore();

@@ -37,7 +37,11 @@ const drawn = new WeakMap<Element, Drawn>();
  * every box edit).
  */
 export function renderLegend(scale: ColorScale, options: LegendOptions = {}, into?: Element | null): SVGSVGElement {
-  const { width = LEGEND_DEFAULTS.width, barHeight = LEGEND_DEFAULTS.barHeight, ticks = LEGEND_DEFAULTS.ticks } = options;
+  const {
+    width = LEGEND_DEFAULTS.width,
+    barHeight = LEGEND_DEFAULTS.barHeight,
+    ticks = LEGEND_DEFAULTS.ticks,
+  } = options;
   const title = options.title ?? scale.label;
   const m = LEGEND_DEFAULTS.margin;
   const top = 16;
@@ -55,20 +59,46 @@ export function renderLegend(scale: ColorScale, options: LegendOptions = {}, int
     const li = Math.round((i / (n - 1)) * 255) * 3;
     return `rgb(${scale.lut[li]},${scale.lut[li + 1]},${scale.lut[li + 2]})`;
   };
-  const x = scaleLinear().domain(scale.domain).range([m, width - m]);
-  const axis = axisBottom(x).tickValues(scaleTicks(scale, ticks)).tickFormat((v) => formatValue(Number(v))).tickSizeOuter(0);
+  const x = scaleLinear()
+    .domain(scale.domain)
+    .range([m, width - m]);
+  const axis = axisBottom(x)
+    .tickValues(scaleTicks(scale, ticks))
+    .tickFormat((v) => formatValue(Number(v)))
+    .tickSizeOuter(0);
   if (reuse) {
     if (kept.lut !== scale.lut) svg.selectAll('stop').attr('stop-color', (_, i) => stopColor(i));
     const caption = svg.selectChild<SVGTextElement>('text');
     if (caption.text() !== title) caption.text(title);
     // d3's axis keeps the ticks at unchanged positions and appends the new ones: sort them back into value order.
-    svg.selectChild<SVGGElement>('g').call(axis).selectAll<SVGGElement, number>('.tick').sort((a, b) => a - b);
+    svg
+      .selectChild<SVGGElement>('g')
+      .call(axis)
+      .selectAll<SVGGElement, number>('.tick')
+      .sort((a, b) => a - b);
     return node;
   }
-  const gradient = svg.append('defs').append('linearGradient').attr('id', id).attr('x1', '0').attr('x2', '1').attr('y1', '0').attr('y2', '0');
-  for (let i = 0; i < n; i++) gradient.append('stop').attr('offset', `${Math.round((i / (n - 1)) * 1000) / 10}%`).attr('stop-color', stopColor(i));
+  const gradient = svg
+    .append('defs')
+    .append('linearGradient')
+    .attr('id', id)
+    .attr('x1', '0')
+    .attr('x2', '1')
+    .attr('y1', '0')
+    .attr('y2', '0');
+  for (let i = 0; i < n; i++)
+    gradient
+      .append('stop')
+      .attr('offset', `${Math.round((i / (n - 1)) * 1000) / 10}%`)
+      .attr('stop-color', stopColor(i));
   svg.append('text').attr('x', m).attr('y', 11).attr('font-size', 11).attr('fill', 'currentColor').text(title);
-  svg.append('rect').attr('x', m).attr('y', top).attr('width', width - 2 * m).attr('height', barHeight).attr('fill', `url(#${id})`);
+  svg
+    .append('rect')
+    .attr('x', m)
+    .attr('y', top)
+    .attr('width', width - 2 * m)
+    .attr('height', barHeight)
+    .attr('fill', `url(#${id})`);
   svg
     .append('g')
     .attr('transform', `translate(0,${top + barHeight})`)

@@ -4,7 +4,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { interpolateInferno, interpolateRdBu, interpolateViridis, rgb } from 'd3';
-import { colorFor, cssColor, divergingScale, formatValue, lutIndex, normalizeFor, scaleTicks, sharedScale } from './scale.ts';
+import {
+  colorFor,
+  cssColor,
+  divergingScale,
+  formatValue,
+  lutIndex,
+  normalizeFor,
+  scaleTicks,
+  sharedScale,
+} from './scale.ts';
 
 const base = new Float32Array([0.1, 0.2, 0.1, 0.0]);
 const trained = new Float32Array([0.05, 0.4, 0.05, 0.1]);

@@ -5,7 +5,15 @@
  * that turns a value into a colour, used by the canvas heatmap, the legend, the matrices and the PNG export.
  * Normalisation itself is the core's (`normalizeMap`); this module only decides the shared domain.
  */
-import { interpolateCividis, interpolateInferno, interpolateMagma, interpolateRdBu, interpolateViridis, rgb, ticks as d3ticks } from 'd3';
+import {
+  interpolateCividis,
+  interpolateInferno,
+  interpolateMagma,
+  interpolateRdBu,
+  interpolateViridis,
+  rgb,
+  ticks as d3ticks,
+} from 'd3';
 import { normalizeMap, sharedMax, type NormMode } from '../../core/aggregate.ts';
 
 /** Sequential colour schemes for attention (perceptually uniform). */
@@ -69,7 +77,11 @@ function buildLut(key: string, interpolate: (t: number) => string, centred = fal
  * @param mode the normalisation each panel applies (`normalizeFor` applies it consistently)
  * @param scheme the colour scheme (default inferno)
  */
-export function sharedScale(maps: readonly Float32Array[], mode: NormMode, scheme: SequentialScheme = 'inferno'): ColorScale {
+export function sharedScale(
+  maps: readonly Float32Array[],
+  mode: NormMode,
+  scheme: SequentialScheme = 'inferno',
+): ColorScale {
   let top: number;
   let shared: number | undefined;
   if (mode === 'shared') {
@@ -110,7 +122,14 @@ export function divergingScale(maps: readonly Float32Array[], label = 'trained â
   let m = 0;
   for (const map of maps) for (let k = 0; k < map.length; k++) m = Math.max(m, Math.abs(map[k]));
   if (!(m > 0) || !Number.isFinite(m)) m = 1;
-  return { kind: 'diverging', domain: [-m, m], mode: 'raw', scheme: 'RdBu', lut: buildLut('RdBu-reversed', reversedRdBu, true), label };
+  return {
+    kind: 'diverging',
+    domain: [-m, m],
+    mode: 'raw',
+    scheme: 'RdBu',
+    lut: buildLut('RdBu-reversed', reversedRdBu, true),
+    label,
+  };
 }
 
 /** Position of a value in the scale's lookup table (0â€¦255), clamped; NaN maps to 0. */

@@ -68,72 +68,150 @@ const drawn = new WeakMap<Element, Drawn>();
  * axis labels, the reference and the tooltips) and returns it: the same markup as a fresh render, without rebuilding
  * the elements (a box edit changes the values, not the shape).
  */
-export function renderSparkline(data: SparklineData, options: SparklineOptions = {}, into?: Element | null): SVGSVGElement {
+export function renderSparkline(
+  data: SparklineData,
+  options: SparklineOptions = {},
+  into?: Element | null,
+): SVGSVGElement {
   const D = SPARKLINE_DEFAULTS;
-  const { width = D.width, height = D.height, domain = [0, 1], reference = 0.5, label = 'R_a per token', onPick, axis = 0 } = options;
+  const {
+    width = D.width,
+    height = D.height,
+    domain = [0, 1],
+    reference = 0.5,
+    label = 'R_a per token',
+    onPick,
+    axis = 0,
+  } = options;
   const values = Array.from(data.values);
   const count = values.length;
   const left = axis + D.pad;
   const xs = scaleLinear()
     .domain([0, Math.max(1, count - 1)])
     .range([left, width - D.pad]);
-  const ys = scaleLinear().domain(domain).range([height - D.pad, D.pad]).clamp(true);
+  const ys = scaleLinear()
+    .domain(domain)
+    .range([height - D.pad, D.pad])
+    .clamp(true);
   const x = (i: number) => r2(xs(i));
   const y = (v: number) => r2(ys(v));
-  const picked = data.picked !== undefined && data.picked !== null && data.picked >= 0 && data.picked < count ? data.picked : null;
-  const shape = [width, height, axis, reference === null ? 'noref' : 'ref', picked === null ? 'nopick' : 'pick', onPick && count > 0 ? 'click' : 'view', count].join('|');
+  const picked =
+    data.picked !== undefined && data.picked !== null && data.picked >= 0 && data.picked < count ? data.picked : null;
+  const shape = [
+    width,
+    height,
+    axis,
+    reference === null ? 'noref' : 'ref',
+    picked === null ? 'nopick' : 'pick',
+    onPick && count > 0 ? 'click' : 'view',
+    count,
+  ].join('|');
   const reuse = !!into && drawn.get(into)?.shape === shape;
-  const node = svgRoot(reuse ? (into as SVGSVGElement) : null, { width, height }, `${label}, ${count} tokens`, 'sayo-sparkline');
+  const node = svgRoot(
+    reuse ? (into as SVGSVGElement) : null,
+    { width, height },
+    `${label}, ${count} tokens`,
+    'sayo-sparkline',
+  );
   drawn.set(node, { shape, onPick });
   const svg = select(node);
   if (axis > 0) {
-    const ticks = [...new Set([domain[0], ...(reference !== null && reference > domain[0] && reference < domain[1] ? [reference] : []), domain[1]])];
+    const ticks = [
+      ...new Set([
+        domain[0],
+        ...(reference !== null && reference > domain[0] && reference < domain[1] ? [reference] : []),
+        domain[1],
+      ]),
+    ];
     let g = svg.selectChild<SVGGElement>('g.y-axis');
     if (!reuse) {
       g = svg.append('g').attr('class', 'y-axis').attr('font-size', 9).attr('fill', '#374151');
-      g.append('line').attr('x1', axis).attr('x2', axis).attr('y1', D.pad).attr('y2', height - D.pad).attr('stroke', '#6b7280');
+      g.append('line')
+        .attr('x1', axis)
+        .attr('x2', axis)
+        .attr('y1', D.pad)
+        .attr('y2', height - D.pad)
+        .attr('stroke', '#6b7280');
     }
-    g.selectAll<SVGTextElement, number>('text').data(ticks).join('text').each(function (v) {
-      setAttr(this, 'x', axis - 3);
-      setAttr(this, 'y', y(v));
-      setAttr(this, 'text-anchor', 'end');
-      setAttr(this, 'dominant-baseline', 'middle');
-      setText(this, v.toFixed(2));
-    });
+    g.selectAll<SVGTextElement, number>('text')
+      .data(ticks)
+      .join('text')
+      .each(function (v) {
+        setAttr(this, 'x', axis - 3);
+        setAttr(this, 'y', y(v));
+        setAttr(this, 'text-anchor', 'end');
+        setAttr(this, 'dominant-baseline', 'middle');
+        setText(this, v.toFixed(2));
+      });
   }
   if (reference !== null) {
     if (!reuse) {
-      svg.append('line').attr('class', 'reference').attr('x1', left).attr('x2', width - D.pad).attr('y1', y(reference)).attr('y2', y(reference))
-        .attr('stroke', D.reference).attr('stroke-dasharray', '3 3');
-    } else svg.selectChild<SVGLineElement>('line.reference').each(function () {
-      setAttr(this, 'y1', y(reference));
-      setAttr(this, 'y2', y(reference));
-    });
+      svg
+        .append('line')
+        .attr('class', 'reference')
+        .attr('x1', left)
+        .attr('x2', width - D.pad)
+        .attr('y1', y(reference))
+        .attr('y2', y(reference))
+        .attr('stroke', D.reference)
+        .attr('stroke-dasharray', '3 3');
+    } else
+      svg.selectChild<SVGLineElement>('line.reference').each(function () {
+        setAttr(this, 'y1', y(reference));
+        setAttr(this, 'y2', y(reference));
+      });
   }
   if (picked !== null) {
     if (!reuse) {
-      svg.append('line').attr('class', 'picked').attr('x1', x(picked)).attr('x2', x(picked)).attr('y1', D.pad).attr('y2', height - D.pad)
-        .attr('stroke', D.picked).attr('stroke-width', 2);
-    } else svg.selectChild<SVGLineElement>('line.picked').each(function () {
-      setAttr(this, 'x1', x(picked));
-      setAttr(this, 'x2', x(picked));
-    });
+      svg
+        .append('line')
+        .attr('class', 'picked')
+        .attr('x1', x(picked))
+        .attr('x2', x(picked))
+        .attr('y1', D.pad)
+        .attr('y2', height - D.pad)
+        .attr('stroke', D.picked)
+        .attr('stroke-width', 2);
+    } else
+      svg.selectChild<SVGLineElement>('line.picked').each(function () {
+        setAttr(this, 'x1', x(picked));
+        setAttr(this, 'x2', x(picked));
+      });
   }
   const path = line<number>()
     .defined((v) => Number.isFinite(v))
     .x((_, i) => x(i))
     .y((v) => y(v))
     .digits(2)(values);
-  if (!reuse) svg.append('path').attr('class', 'line').attr('d', path ?? '').attr('fill', 'none').attr('stroke', D.line).attr('stroke-width', 1.5);
+  if (!reuse)
+    svg
+      .append('path')
+      .attr('class', 'line')
+      .attr('d', path ?? '')
+      .attr('fill', 'none')
+      .attr('stroke', D.line)
+      .attr('stroke-width', 1.5);
   else setAttr(svg.selectChild<SVGPathElement>('path.line').node()!, 'd', path ?? '');
   const dots = (data.selected ?? []).filter((i) => i >= 0 && i < count && Number.isFinite(values[i]));
   const dotGroup = reuse ? svg.selectChild<SVGGElement>('g.selected') : svg.append('g').attr('class', 'selected');
-  dotGroup.selectAll<SVGCircleElement, number>('circle').data(dots).join((enter) => enter.append('circle').attr('cx', 0).attr('cy', 0).attr('r', 2.5).attr('fill', D.selected).call((c) => c.append('title')))
+  dotGroup
+    .selectAll<SVGCircleElement, number>('circle')
+    .data(dots)
+    .join((enter) =>
+      enter
+        .append('circle')
+        .attr('cx', 0)
+        .attr('cy', 0)
+        .attr('r', 2.5)
+        .attr('fill', D.selected)
+        .call((c) => c.append('title')),
+    )
     .each(function (i) {
       setAttr(this, 'cx', x(i));
       setAttr(this, 'cy', y(values[i]));
     })
-    .select('title').each(function (i) {
+    .select('title')
+    .each(function (i) {
       setText(this as Element, `token ${i} (selected for r_v): ${formatValue(values[i])}`);
     });
   if (onPick && count > 0) {
@@ -141,14 +219,23 @@ export function renderSparkline(data: SparklineData, options: SparklineOptions =
     // The click handler of the svg as last rendered (an update in place may bring a new one).
     const pick = (i: number) => drawn.get(node)?.onPick?.(i);
     const hits = reuse ? svg.selectChild<SVGGElement>('g.hit') : svg.append('g').attr('class', 'hit');
-    hits.selectAll('rect').data(values.map((_, i) => i)).join((enter) =>
-      enter.append('rect')
-        .attr('x', (i) => x(i) - step / 2).attr('y', 0).attr('width', step).attr('height', height)
-        .attr('fill', 'transparent').attr('aria-hidden', 'true')
-        .on('click', (_event, i) => pick(i))
-        .call((r) => r.append('title')),
-    )
-      .select('title').each(function (i) {
+    hits
+      .selectAll('rect')
+      .data(values.map((_, i) => i))
+      .join((enter) =>
+        enter
+          .append('rect')
+          .attr('x', (i) => x(i) - step / 2)
+          .attr('y', 0)
+          .attr('width', step)
+          .attr('height', height)
+          .attr('fill', 'transparent')
+          .attr('aria-hidden', 'true')
+          .on('click', (_event, i) => pick(i))
+          .call((r) => r.append('title')),
+      )
+      .select('title')
+      .each(function (i) {
         setText(this as Element, `token ${i}: ${formatValue(values[i])}`);
       });
   }

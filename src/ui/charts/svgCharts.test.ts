@@ -16,9 +16,17 @@ describe('renderLegend', () => {
   it('draws a gradient from the scale LUT and nice ticks (snapshot)', async () => {
     const scale = sharedScale([new Float32Array([0, 0.03, 0.42])], 'raw');
     const svg = renderLegend(scale, { width: 200 });
-    expect([...svg.querySelectorAll('.tick text')].map((t) => t.textContent)).toEqual(['0', '0.1', '0.2', '0.3', '0.4']);
+    expect([...svg.querySelectorAll('.tick text')].map((t) => t.textContent)).toEqual([
+      '0',
+      '0.1',
+      '0.2',
+      '0.3',
+      '0.4',
+    ]);
     expect(svg.querySelectorAll('stop')).toHaveLength(17);
-    expect(svg.querySelector('stop')!.getAttribute('stop-color')).toBe(`rgb(${scale.lut[0]},${scale.lut[1]},${scale.lut[2]})`);
+    expect(svg.querySelector('stop')!.getAttribute('stop-color')).toBe(
+      `rgb(${scale.lut[0]},${scale.lut[1]},${scale.lut[2]})`,
+    );
     expect(svg.getAttribute('aria-label')).toBe('attention (probability): from 0 to 0.42');
     await expect(pretty(svg)).toMatchFileSnapshot('./__snapshots__/legend.svg');
   });
@@ -69,7 +77,13 @@ describe('renderSparkline', () => {
 
   it('updates its own svg in place to exactly what a fresh render draws, with the new click handler', () => {
     const picks: string[] = [];
-    const opts = (tag: string, domain: [number, number]) => ({ width: 200, height: 48, axis: 30, domain, onPick: (i: number) => picks.push(`${tag}${i}`) });
+    const opts = (tag: string, domain: [number, number]) => ({
+      width: 200,
+      height: 48,
+      axis: 30,
+      domain,
+      onPick: (i: number) => picks.push(`${tag}${i}`),
+    });
     const first = renderSparkline({ values, selected: [1, 2] }, opts('a', [0.3, 0.7]));
     const next = [0.45, 0.7, 0.6, 0.52, 0.33, 0.58];
     // Fewer and more dots, a new domain (axis labels and the reference move), new tooltips.
@@ -78,7 +92,9 @@ describe('renderSparkline', () => {
       expect(updated).toBe(first);
       expect(updated.outerHTML).toBe(renderSparkline({ values: next, selected }, opts('c', [0.2, 0.8])).outerHTML);
     }
-    (first.querySelectorAll('.hit rect')[4] as SVGRectElement).dispatchEvent(new MouseEvent('click', { bubbles: true }));
+    (first.querySelectorAll('.hit rect')[4] as SVGRectElement).dispatchEvent(
+      new MouseEvent('click', { bubbles: true }),
+    );
     expect(picks).toEqual(['b4']);
     // Another shape (token count, picked mark, axis) is a new svg.
     expect(renderSparkline({ values: next.slice(1) }, opts('b', [0, 1]), first)).not.toBe(first);
@@ -88,7 +104,9 @@ describe('renderSparkline', () => {
 
   it('moves the picked mark in place', () => {
     const svg = renderSparkline({ values, picked: 1 }, { width: 120, height: 40 });
-    expect(renderSparkline({ values, picked: 3 }, { width: 120, height: 40 }, svg).outerHTML).toBe(renderSparkline({ values, picked: 3 }, { width: 120, height: 40 }).outerHTML);
+    expect(renderSparkline({ values, picked: 3 }, { width: 120, height: 40 }, svg).outerHTML).toBe(
+      renderSparkline({ values, picked: 3 }, { width: 120, height: 40 }).outerHTML,
+    );
   });
 
   it('renders an empty answer without throwing', () => {
@@ -98,7 +116,9 @@ describe('renderSparkline', () => {
 
 describe('differenceMap', () => {
   it('subtracts element-wise and refuses maps of different grids', () => {
-    expect(Array.from(differenceMap(new Float32Array([0.5, 0.25]), new Float32Array([0.25, 0.5])))).toEqual([0.25, -0.25]);
+    expect(Array.from(differenceMap(new Float32Array([0.5, 0.25]), new Float32Array([0.25, 0.5])))).toEqual([
+      0.25, -0.25,
+    ]);
     expect(() => differenceMap(new Float32Array(3), new Float32Array(4))).toThrow(/do not share a grid/);
   });
 });

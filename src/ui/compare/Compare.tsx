@@ -34,7 +34,11 @@ export function Compare() {
   const legendKey = scale ? `${scale.domain.join(',')}|${scale.label}|${scale.scheme}` : '';
   const legendScale = useRef(scale);
   legendScale.current = scale;
-  const legend = useCallback((previous: Element | null) => (legendScale.current ? renderLegend(legendScale.current, { width: 260 }, previous) : null), [legendKey]);
+  const legend = useCallback(
+    (previous: Element | null) =>
+      legendScale.current ? renderLegend(legendScale.current, { width: 260 }, previous) : null,
+    [legendKey],
+  );
   if (!anyRun && !panels.base && !panels.trained) {
     return image ? (
       <Preview image={image} />

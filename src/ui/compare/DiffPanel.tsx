@@ -17,7 +17,12 @@ import { HEATMAP_WIDTH } from '../panel/HeatmapView.tsx';
 import type { PanelData } from './useCompare.ts';
 
 /** Decimals of each row's figures. */
-const ROW_DECIMALS: Record<string, number> = { r_v: DECIMALS.reward, a_q: DECIMALS.attention, v_q: DECIMALS.attention, 'image share': DECIMALS.share };
+const ROW_DECIMALS: Record<string, number> = {
+  r_v: DECIMALS.reward,
+  a_q: DECIMALS.attention,
+  v_q: DECIMALS.attention,
+  'image share': DECIMALS.share,
+};
 
 /** The token a panel shows, as text for the comparison note ("#3 “red”"). */
 function tokenText(d: PanelData): string | null {
@@ -25,24 +30,46 @@ function tokenText(d: PanelData): string | null {
 }
 
 /** Whether the difference map's inputs are an update of the same drawing: same grid, maps present on both sides. */
-function sameDrawing(kept: { base: unknown; trained: unknown; grid: unknown }, next: { base: unknown; trained: unknown; grid: unknown }): boolean {
+function sameDrawing(
+  kept: { base: unknown; trained: unknown; grid: unknown },
+  next: { base: unknown; trained: unknown; grid: unknown },
+): boolean {
   return kept.grid === next.grid && !!kept.base === !!next.base && !!kept.trained === !!next.trained;
 }
 
 /** The difference row. */
-export function DiffPanel({ base, trained, image }: { base: PanelData; trained: PanelData; image: HTMLImageElement | null }) {
+export function DiffPanel({
+  base,
+  trained,
+  image,
+}: {
+  base: PanelData;
+  trained: PanelData;
+  image: HTMLImageElement | null;
+}) {
   const boxes = useLens((s) => s.boxes);
   // What the map and its regions are drawn from, kept while the section is away from the viewport and only the
   // values or the regions change (drawn when it comes near; the table follows every change).
-  const [watch, drawn] = useWhileVisible({ base: base.values, trained: trained.values, grid: trained.grid, coverage: trained.coverage, boxes }, sameDrawing);
+  const [watch, drawn] = useWhileVisible(
+    { base: base.values, trained: trained.values, grid: trained.grid, coverage: trained.coverage, boxes },
+    sameDrawing,
+  );
   const opacity = useLens((s) => s.view.opacity);
   const canvas = useRef<HTMLCanvasElement>(null);
   const overlay = useRef<HTMLCanvasElement>(null);
   const host = useRef<HTMLDivElement>(null);
-  const width = fitWidth(useWidth(host, HEATMAP_WIDTH), trained.grid.image, (typeof window === 'undefined' ? 900 : window.innerHeight) * 0.62);
+  const width = fitWidth(
+    useWidth(host, HEATMAP_WIDTH),
+    trained.grid.image,
+    (typeof window === 'undefined' ? 900 : window.innerHeight) * 0.62,
+  );
   const bt = tokenText(base);
   const tt = tokenText(trained);
-  const differ = bt !== null && tt !== null && (base.token !== trained.token || base.panel.steps[base.token as number]?.tokenId !== trained.panel.steps[trained.token as number]?.tokenId);
+  const differ =
+    bt !== null &&
+    tt !== null &&
+    (base.token !== trained.token ||
+      base.panel.steps[base.token as number]?.tokenId !== trained.panel.steps[trained.token as number]?.tokenId);
   const sameGrid = base.grid.rows === trained.grid.rows && base.grid.cols === trained.grid.cols;
   const diffMap = useMemo(
     () => (sameGrid && drawn.base && drawn.trained ? differenceMap(drawn.trained, drawn.base) : null),
@@ -66,7 +93,10 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
   useEffect(() => {
     if (!overlay.current || !shown) return;
     try {
-      renderHeatmapRegions({ grid: drawn.grid, boxes: drawn.boxes, coverage: drawn.coverage ?? undefined }, { width, pixelRatio: window.devicePixelRatio || 1, canvas: overlay.current });
+      renderHeatmapRegions(
+        { grid: drawn.grid, boxes: drawn.boxes, coverage: drawn.coverage ?? undefined },
+        { width, pixelRatio: window.devicePixelRatio || 1, canvas: overlay.current },
+      );
     } catch {
       // As above: no 2-D canvas.
     }
@@ -74,7 +104,11 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
   const legendKey = scale ? scale.domain[1].toPrecision(2) : '';
   const legendScale = useRef(scale);
   legendScale.current = scale;
-  const legend = useCallback((previous: Element | null) => (legendScale.current ? renderLegend(legendScale.current, { width: 260 }, previous) : null), [legendKey]);
+  const legend = useCallback(
+    (previous: Element | null) =>
+      legendScale.current ? renderLegend(legendScale.current, { width: 260 }, previous) : null,
+    [legendKey],
+  );
   const rows: [string, number | null, number | null][] = [
     ['r_v', base.reward?.r_v ?? null, trained.reward?.r_v ?? null],
     ['a_q', base.reward?.a_q ?? null, trained.reward?.a_q ?? null],
@@ -120,7 +154,9 @@ export function DiffPanel({ base, trained, image }: { base: PanelData; trained: 
           <Chart render={legend} />
         </div>
       ) : (
-        <p className="hint">{sameGrid ? 'No attention to compare.' : 'The panels have different grids: no difference map.'}</p>
+        <p className="hint">
+          {sameGrid ? 'No attention to compare.' : 'The panels have different grids: no difference map.'}
+        </p>
       )}
     </section>
   );

@@ -29,7 +29,13 @@ function useStable(d: PanelData | undefined): PanelData | undefined {
   const ref = useRef(d);
   const cur = ref.current;
   const same =
-    cur && d && cur.panel === d.panel && cur.targets === d.targets && cur.selected === d.selected && cur.alignment === d.alignment && !!cur.map === !!d.map;
+    cur &&
+    d &&
+    cur.panel === d.panel &&
+    cur.targets === d.targets &&
+    cur.selected === d.selected &&
+    cur.alignment === d.alignment &&
+    !!cur.map === !!d.map;
   if (!same) ref.current = d;
   return ref.current;
 }
@@ -39,7 +45,15 @@ function sameMatrices(kept: CompareData, next: CompareData): boolean {
   return (['base', 'trained'] as const).every((side) => {
     const a = kept.panels[side];
     const b = next.panels[side];
-    return a === b || (!!a && !!b && a.panel === b.panel && a.alignment === b.alignment && !!a.targets === !!b.targets && !!a.map === !!b.map);
+    return (
+      a === b ||
+      (!!a &&
+        !!b &&
+        a.panel === b.panel &&
+        a.alignment === b.alignment &&
+        !!a.targets === !!b.targets &&
+        !!a.map === !!b.map)
+    );
   });
 }
 
@@ -67,11 +81,27 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
     }
   }, [mats]);
   const picked = head.kind === 'head' ? { layer, head: head.head } : null;
-  const onPick = useCallback((l: number, h: number) => setView({ layer: l, head: { kind: 'head', head: h } }), [setView]);
+  const onPick = useCallback(
+    (l: number, h: number) => setView({ layer: l, head: { kind: 'head', head: h } }),
+    [setView],
+  );
   const ra = useMemo(() => raScale([mats.base?.values ?? [], mats.trained?.values ?? []]), [mats]);
   const render = useCallback(
-    (m: HeadMatrixData | null, label: string, diverging = false) => (previous: Element | null) =>
-      m ? renderHeadMatrix(m, { scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra, picked, onPick, label, pixelRatio: window.devicePixelRatio || 1 }, previous) : null,
+    (m: HeadMatrixData | null, label: string, diverging = false) =>
+      (previous: Element | null) =>
+        m
+          ? renderHeadMatrix(
+              m,
+              {
+                scale: diverging ? divergingScale([Float32Array.from(m.values)], 'ΔR_a') : ra,
+                picked,
+                onPick,
+                label,
+                pixelRatio: window.devicePixelRatio || 1,
+              },
+              previous,
+            )
+          : null,
     [ra, picked, onPick],
   );
   const base = useMemo(() => render(mats.base, 'R_a per layer and head, base'), [render, mats.base]);
@@ -79,16 +109,28 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
   const delta = useMemo(() => render(diff, 'R_a trained − base per layer and head', true), [render, diff]);
   // Colour legends: one for the R_a scale both matrices share, one for the difference's diverging scale (updated in
   // place: their ranges follow every box edit).
-  const raLegend = useCallback((previous: Element | null) => renderLegend(ra, { width: 220, title: 'mean R_a (0.5 = image mean)' }, previous), [ra]);
+  const raLegend = useCallback(
+    (previous: Element | null) => renderLegend(ra, { width: 220, title: 'mean R_a (0.5 = image mean)' }, previous),
+    [ra],
+  );
   const diffLegend = useCallback(
     (previous: Element | null) =>
-      diff ? renderLegend(divergingScale([Float32Array.from(diff.values)], 'ΔR_a'), { width: 220, title: 'ΔR_a, trained − base' }, previous) : null,
+      diff
+        ? renderLegend(
+            divergingScale([Float32Array.from(diff.values)], 'ΔR_a'),
+            { width: 220, title: 'ΔR_a, trained − base' },
+            previous,
+          )
+        : null,
     [diff],
   );
   if (!mats.base && !mats.trained) return null;
   return (
     <section className="head-matrix" aria-label="R_a per layer and head" ref={watch}>
-      <h2>Which heads look at the region (mean R_a per layer × head, {aggregate === 'selected' ? 'top-30 % entropy tokens' : 'all tokens'})</h2>
+      <h2>
+        Which heads look at the region (mean R_a per layer × head,{' '}
+        {aggregate === 'selected' ? 'top-30 % entropy tokens' : 'all tokens'})
+      </h2>
       <div className="matrices">
         <figure>
           <Chart render={base} testId="head-matrix-base" />
@@ -110,8 +152,8 @@ export function HeadMatrixView({ data }: { data: CompareData }) {
         {diff ? <Chart render={diffLegend} testId="head-matrix-diff-legend" /> : null}
       </div>
       <p className="hint">
-        Base and trained share one scale centred on R_a = 0.5 (red: the head attends to the region more than to the image
-        on average). Click a cell to show that head in both heatmaps.
+        Base and trained share one scale centred on R_a = 0.5 (red: the head attends to the region more than to the
+        image on average). Click a cell to show that head in both heatmaps.
       </p>
     </section>
   );

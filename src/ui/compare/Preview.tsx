@@ -34,7 +34,14 @@ export function Preview({ image }: { image: LoadedImage }) {
     try {
       renderHeatmap(
         { image: img, grid, values, boxes, coverage: cover?.coverage ?? undefined },
-        { scale: sharedScale([values], 'raw'), width: HEATMAP_WIDTH, opacity: 0, pixelRatio: window.devicePixelRatio || 1, canvas: canvas.current, label: `Input image ${image.name}` },
+        {
+          scale: sharedScale([values], 'raw'),
+          width: HEATMAP_WIDTH,
+          opacity: 0,
+          pixelRatio: window.devicePixelRatio || 1,
+          canvas: canvas.current,
+          label: `Input image ${image.name}`,
+        },
       );
     } catch {
       // A canvas-less environment keeps the plain layout; nothing to draw.
@@ -44,12 +51,20 @@ export function Preview({ image }: { image: LoadedImage }) {
   return (
     <div className="preview">
       <div className="heatmap-wrap" style={{ width: HEATMAP_WIDTH }}>
-        <canvas ref={canvas} data-testid="preview" style={{ width: HEATMAP_WIDTH, aspectRatio: `${image.width} / ${image.height}` }} />
+        <canvas
+          ref={canvas}
+          data-testid="preview"
+          style={{ width: HEATMAP_WIDTH, aspectRatio: `${image.width} / ${image.height}` }}
+        />
         <RegionEditor image={image} testId="region-layer" />
       </div>
       <p className="hint">
         {grid ? `${grid.cols}×${grid.rows} visual tokens (w×h); the regions cover ${covered}. ` : ''}
-        {cover?.error ? <span className="notice">{cover.error}</span> : 'Draw key regions here (or press N on the image), then Run.'}
+        {cover?.error ? (
+          <span className="notice">{cover.error}</span>
+        ) : (
+          'Draw key regions here (or press N on the image), then Run.'
+        )}
       </p>
     </div>
   );

@@ -37,7 +37,16 @@ export function SmallMultiples({ data, image }: { data: CompareData; image: HTML
     return out;
     // Rebuilt when a panel, its layer or selection or the token changes — not on a box edit (only the boxes move).
   }, [token, b?.panel, b?.layer, b?.selected.join(' '), !!b?.map, t?.panel, t?.layer, t?.selected.join(' '), !!t?.map]);
-  const scale = useMemo(() => (maps.length ? sharedScale(maps.map((m) => m.map), norm) : null), [maps, norm]);
+  const scale = useMemo(
+    () =>
+      maps.length
+        ? sharedScale(
+            maps.map((m) => m.map),
+            norm,
+          )
+        : null,
+    [maps, norm],
+  );
   const render = useCallback(() => {
     if (!scale) return null;
     const wrap = document.createElement('div');
@@ -48,7 +57,12 @@ export function SmallMultiples({ data, image }: { data: CompareData; image: HTML
       fig.type = 'button';
       fig.className = 'multiple';
       fig.setAttribute('aria-label', `Show ${side} head ${head}`);
-      fig.append(renderHeatmap({ image, grid: d.grid, values: normalizeFor(map, scale), boxes }, { scale, width: SMALL, opacity: 0.75 }));
+      fig.append(
+        renderHeatmap(
+          { image, grid: d.grid, values: normalizeFor(map, scale), boxes },
+          { scale, width: SMALL, opacity: 0.75 },
+        ),
+      );
       const cap = document.createElement('span');
       cap.textContent = `${side} h${head}`;
       fig.append(cap);

@@ -8,7 +8,16 @@ import { makeSession } from '../../../lab/testutils/session.ts';
 import type { Box } from '../../core/geometry.ts';
 import { compareFrom, panelStatic } from './useCompare.ts';
 
-const session = makeSession({ rows: 6, cols: 8, width: 224, height: 168, layers: [0, 1, 2], heads: 3, tokens: 6, seed: 5 });
+const session = makeSession({
+  rows: 6,
+  cols: 8,
+  width: 224,
+  height: 168,
+  layers: [0, 1, 2],
+  heads: 3,
+  tokens: 6,
+  seed: 5,
+});
 const [base, trained] = session.panels;
 const statics = (boxes: Box[]) => ({
   base: panelStatic(base, 'base', boxes, 2, 'produced'),

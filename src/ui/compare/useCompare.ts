@@ -8,7 +8,15 @@ import { useShallow } from 'zustand/react/shallow';
 import type { Box, Grid } from '../../core/geometry.ts';
 import type { HeadMode, NormMode } from '../../core/aggregate.ts';
 import type { Alignment, RewardResult } from '../../core/reward.ts';
-import { hasAttention, panelGrid, panelLayer, panelReward, panelSelection, shownMap, targetsFor } from '../../state/derive.ts';
+import {
+  hasAttention,
+  panelGrid,
+  panelLayer,
+  panelReward,
+  panelSelection,
+  shownMap,
+  targetsFor,
+} from '../../state/derive.ts';
 import { shownPanels } from '../../state/slices/run.ts';
 import { effectiveToken } from '../../state/slices/view.ts';
 import { useLens, type LensState } from '../../state/store.ts';
@@ -49,13 +57,30 @@ const SIDES: Side[] = ['base', 'trained'];
 type Static = Omit<PanelData, 'map' | 'values' | 'token'>;
 
 /** Panel-level data that does not depend on the picked token (grid, targets, reward, entropy selection). */
-export function panelStatic(panel: SessionPanel, side: Side, boxes: readonly Box[], layerView: number, alignment: Alignment): Static {
+export function panelStatic(
+  panel: SessionPanel,
+  side: Side,
+  boxes: readonly Box[],
+  layerView: number,
+  alignment: Alignment,
+): Static {
   const grid = panelGrid(panel);
   const layer = panelLayer(panel, { layer: layerView });
   const t = targetsFor(boxes, grid);
   const reward = hasAttention(panel) && t.targets ? panelReward(panel, layer, t.targets, alignment) : null;
   const selected = reward ? reward.selected : panelSelection(panel, alignment);
-  return { side, panel, grid, layer, targets: t.targets, coverage: t.coverage, boxError: t.error, reward, alignment, selected };
+  return {
+    side,
+    panel,
+    grid,
+    layer,
+    targets: t.targets,
+    coverage: t.coverage,
+    boxError: t.error,
+    reward,
+    alignment,
+    selected,
+  };
 }
 
 /**
@@ -82,7 +107,11 @@ export function compareFrom(
   const same =
     !!previous?.scale &&
     previous.scale.mode === norm &&
-    SIDES.every((side) => (maps[side] ?? null) === (previous.panels[side]?.map ?? null) && (previous.panels[side] ? !!statics[side] : !statics[side]));
+    SIDES.every(
+      (side) =>
+        (maps[side] ?? null) === (previous.panels[side]?.map ?? null) &&
+        (previous.panels[side] ? !!statics[side] : !statics[side]),
+    );
   const scale = same ? previous!.scale : present.length ? sharedScale(present, norm) : null;
   const panels: CompareData['panels'] = {};
   for (const side of SIDES) {
@@ -109,7 +138,10 @@ function useStatic(panel: SessionPanel | null, side: Side) {
   const boxes = useLens((s) => s.boxes);
   const layerView = useLens((s) => s.view.layer);
   const alignment = useLens((s) => s.alignment);
-  return useMemo(() => (panel ? panelStatic(panel, side, boxes, layerView, alignment) : null), [panel, boxes, layerView, side, alignment]);
+  return useMemo(
+    () => (panel ? panelStatic(panel, side, boxes, layerView, alignment) : null),
+    [panel, boxes, layerView, side, alignment],
+  );
 }
 
 /** The compare data of the panels currently shown (own answers or cross-scored). */
@@ -120,5 +152,8 @@ export function useCompare(): CompareData {
   const base = useStatic(shown.base, 'base');
   const trained = useStatic(shown.trained, 'trained');
   const last = useRef<CompareData | null>(null);
-  return useMemo(() => (last.current = compareFrom({ base, trained }, token, head, norm, last.current)), [base, trained, token, head, norm]);
+  return useMemo(
+    () => (last.current = compareFrom({ base, trained }, token, head, norm, last.current)),
+    [base, trained, token, head, norm],
+  );
 }

@@ -224,14 +224,28 @@ describe('in Chromium', () => {
       const r = await call<any>('heatmap', opacity);
       expect(r.size).toEqual([280, 168, 6, 10]);
       for (const c of r.cells) {
-        c.actual.slice(0, 3).forEach((v: number, i: number) => expect(Math.abs(v - c.planned[i])).toBeLessThanOrEqual(1));
+        c.actual
+          .slice(0, 3)
+          .forEach((v: number, i: number) => expect(Math.abs(v - c.planned[i])).toBeLessThanOrEqual(1));
       }
-      expect('#' + r.boxEdge.slice(0, 3).map((v: number) => v.toString(16).padStart(2, '0')).join('')).toBe(r.boxColor);
+      expect(
+        '#' +
+          r.boxEdge
+            .slice(0, 3)
+            .map((v: number) => v.toString(16).padStart(2, '0'))
+            .join(''),
+      ).toBe(r.boxColor);
     }
   });
 
   it('paints every pixel exactly as planned (non-square grids, fractional pixel ratios, very tall images)', async () => {
-    for (const args of [[1400, 728, 700, 2], [1000, 333, 500, 1], [640, 480, 420, 1.5], [123, 4567, 300, 1], [801, 599, 421, 1.25]]) {
+    for (const args of [
+      [1400, 728, 700, 2],
+      [1000, 333, 500, 1],
+      [640, 480, 420, 1.5],
+      [123, 4567, 300, 1],
+      [801, 599, 421, 1.25],
+    ]) {
       const r = await call<{ size: number[]; planned: number[]; cells: number; wrong: number }>('exact', ...args);
       expect(r.size).toEqual(r.planned);
       expect({ args, wrong: r.wrong }).toEqual({ args, wrong: 0 });
@@ -239,7 +253,11 @@ describe('in Chromium', () => {
   });
 
   it('the regions overlay over the heat layer drawn without regions looks like the heatmap drawn with them', async () => {
-    for (const [width, pr] of [[700, 1], [700, 2], [421, 1.25]]) {
+    for (const [width, pr] of [
+      [700, 1],
+      [700, 2],
+      [421, 1.25],
+    ]) {
       const r = await call<any>('regions', width, pr);
       expect(r.same).toBe(true);
       expect(r.size.slice(0, 2)).toEqual(r.size.slice(2));
@@ -257,7 +275,11 @@ describe('in Chromium', () => {
   it('draws the image under the heat layer', async () => {
     const r = await call<any>('overImage');
     expect(r.none.slice(0, 3)).toEqual([200, 30, 40]);
-    r.half.slice(0, 3).forEach((v: number, i: number) => expect(Math.abs(v - Math.round(([200, 30, 40][i] + r.top[i]) / 2))).toBeLessThanOrEqual(1));
+    r.half
+      .slice(0, 3)
+      .forEach((v: number, i: number) =>
+        expect(Math.abs(v - Math.round(([200, 30, 40][i] + r.top[i]) / 2))).toBeLessThanOrEqual(1),
+      );
   });
 
   it('difference heatmap: red where trained attends more, neutral where equal, blue where less', async () => {
@@ -275,7 +297,9 @@ describe('in Chromium', () => {
   // A benchmark, not a timed test: the figure is printed (target ≤ 16 ms a frame) and only correctness is asserted.
   it('redraws a 1,300-cell heatmap over a 1400×728 device-pixel canvas and prints the time per frame', async () => {
     const r = await call<{ n: number; median: number; p95: number; max: number }>('redraw', 200);
-    console.info(`Chromium heatmap redraw, ${r.n} cells, 1400×728 device px, image + boxes + coverage: median ${r.median.toFixed(2)} ms, p95 ${r.p95.toFixed(2)} ms, max ${r.max.toFixed(2)} ms (200 runs)`);
+    console.info(
+      `Chromium heatmap redraw, ${r.n} cells, 1400×728 device px, image + boxes + coverage: median ${r.median.toFixed(2)} ms, p95 ${r.p95.toFixed(2)} ms, max ${r.max.toFixed(2)} ms (200 runs)`,
+    );
     expect(r.n).toBe(1300);
     expect(Number.isFinite(r.median)).toBe(true);
   });

@@ -69,11 +69,18 @@ export const PNG_DEFAULTS = {
 } as const;
 
 /** The pure layout of a panel PNG. */
-export function pngLayout(input: Pick<PanelPngInput, 'grid' | 'scale' | 'title' | 'subtitle' | 'width' | 'textScale'>): PngLayout {
+export function pngLayout(
+  input: Pick<PanelPngInput, 'grid' | 'scale' | 'title' | 'subtitle' | 'width' | 'textScale'>,
+): PngLayout {
   const k = input.textScale ?? 1;
   const px = (v: number) => Math.round(v * k);
   const font = (f: string) => f.replace(/(\d+)px/, (_, n: string) => `${px(Number(n))}px`);
-  const D = { ...PNG_DEFAULTS, pad: px(PNG_DEFAULTS.pad), legendMaxWidth: px(PNG_DEFAULTS.legendMaxWidth), barHeight: px(PNG_DEFAULTS.barHeight) };
+  const D = {
+    ...PNG_DEFAULTS,
+    pad: px(PNG_DEFAULTS.pad),
+    legendMaxWidth: px(PNG_DEFAULTS.legendMaxWidth),
+    barHeight: px(PNG_DEFAULTS.barHeight),
+  };
   const imageWidth = input.width ?? Math.min(D.maxWidth, Math.max(D.minWidth, input.grid.image.width));
   const heat = heatmapLayout(input.grid, imageWidth, 1);
   const titleY = D.pad + px(16);
@@ -165,7 +172,10 @@ export function renderPanelCanvas(input: PanelPngInput): HTMLCanvasElement {
 export async function exportPanelPng(input: PanelPngInput): Promise<Blob> {
   const canvas = renderPanelCanvas(input);
   return new Promise((resolve, reject) => {
-    canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('the browser could not encode the PNG'))), 'image/png');
+    canvas.toBlob(
+      (blob) => (blob ? resolve(blob) : reject(new Error('the browser could not encode the PNG'))),
+      'image/png',
+    );
   });
 }
 
@@ -193,7 +203,12 @@ export async function exportCurrentPng(side: Side): Promise<Blob | null> {
     return null;
   }
   const t = d.token;
-  const tokenText = typeof t === 'number' ? `token #${t} “${d.panel.steps[t]?.text ?? ''}”` : t === 'all' ? 'all tokens' : 'top-30 % entropy tokens';
+  const tokenText =
+    typeof t === 'number'
+      ? `token #${t} “${d.panel.steps[t]?.text ?? ''}”`
+      : t === 'all'
+        ? 'all tokens'
+        : 'top-30 % entropy tokens';
   const head = s.view.head.kind === 'head' ? `head ${s.view.head.head}` : `head ${s.view.head.kind}`;
   const r = d.reward;
   const image = s.image ? await loadImage(s.image.dataUrl) : null;

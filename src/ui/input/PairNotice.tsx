@@ -14,14 +14,22 @@ export function PairNotice() {
     return kind(s.pair.base) === 'embedded' && kind(s.pair.trained) === 'embedded';
   });
   const [dismissed, setDismissed] = useState<string | null>(null);
-  if (!image || !embedded || sampleNames.length === 0 || sampleNames.includes(image.name) || dismissed === image.dataUrl) return null;
+  if (
+    !image ||
+    !embedded ||
+    sampleNames.length === 0 ||
+    sampleNames.includes(image.name) ||
+    dismissed === image.dataUrl
+  )
+    return null;
   return (
     <div className="notice pair-notice" role="note" data-testid="pair-notice">
       <p>
-        <strong>The embedded pair knows only synthetic pictures.</strong> SAYO-mini base and SAYO-mini (1.4 M parameters)
-        were trained on generated images of coloured shapes — their shapes, colours, sizes and positions — so on a photo
-        their answers and attention are not meaningful. To look at a real model, open “Other checkpoint…” under a picker
-        above: it takes a model folder or a URL in the model-contract layout (see README, “Adding a real checkpoint”).
+        <strong>The embedded pair knows only synthetic pictures.</strong> SAYO-mini base and SAYO-mini (1.4 M
+        parameters) were trained on generated images of coloured shapes — their shapes, colours, sizes and positions —
+        so on a photo their answers and attention are not meaningful. To look at a real model, open “Other checkpoint…”
+        under a picker above: it takes a model folder or a URL in the model-contract layout (see README, “Adding a real
+        checkpoint”).
       </p>
       <button type="button" className="small" onClick={() => setDismissed(image.dataUrl)}>
         Got it

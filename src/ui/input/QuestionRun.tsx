@@ -9,7 +9,11 @@ import { useCommands } from '../commands.tsx';
 export function QuestionRun() {
   const question = useLens((s) => s.question);
   const setQuestion = useLens((s) => s.setQuestion);
-  const running = useLens((s) => Object.values(s.runs).concat(Object.values(s.cross)).some((r) => r.status === 'running'));
+  const running = useLens((s) =>
+    Object.values(s.runs)
+      .concat(Object.values(s.cross))
+      .some((r) => r.status === 'running'),
+  );
   const canCross = useLens((s) => s.runs.base.status === 'done' && s.runs.trained.status === 'done');
   const ready = useLens((s) => s.status.base.state === 'ready' || s.status.trained.state === 'ready');
   const commands = useCommands();
@@ -30,7 +34,12 @@ export function QuestionRun() {
         placeholder="e.g. What colour is the square?"
         onChange={(e) => setQuestion(e.currentTarget.value)}
       />
-      <button type="submit" data-testid="run-button" disabled={!runnable} title={ready ? undefined : 'Waiting for a checkpoint to load'}>
+      <button
+        type="submit"
+        data-testid="run-button"
+        disabled={!runnable}
+        title={ready ? undefined : 'Waiting for a checkpoint to load'}
+      >
         {running ? 'Running…' : 'Run both'}
       </button>
       <button type="button" data-testid="stop-button" disabled={!running} onClick={() => commands?.stop()}>

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { gridFor, type ProcessorGeometry } from '../../core/geometry.ts';
 import { DEFAULT_PROCESSOR, DOWNSCALE_PIXELS, downscaleTarget, sizeProblem } from './loadImage.ts';
 
-const MINI = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../../models/sayo-mini/preprocessor_config.json'), 'utf8')) as ProcessorGeometry;
+const MINI = JSON.parse(
+  fs.readFileSync(path.resolve(import.meta.dirname, '../../../models/sayo-mini/preprocessor_config.json'), 'utf8'),
+) as ProcessorGeometry;
 /** One visual-token cell of the shipped checkpoint, read from its processor (never a constant of one family). */
 const CELL = MINI.patch_size * MINI.merge_size;
 const DEFAULT_CELL = DEFAULT_PROCESSOR.patch_size * DEFAULT_PROCESSOR.merge_size;

@@ -8,7 +8,12 @@ import { MAX_ASPECT_RATIO, smartResize, type ProcessorGeometry } from '../../cor
 import type { LoadedImage } from '../../state/slices/input.ts';
 
 /** Qwen2-VL's processor geometry, used until a model reports its own. */
-export const DEFAULT_PROCESSOR: ProcessorGeometry = { patch_size: 14, merge_size: 2, min_pixels: 3136, max_pixels: 12845056 };
+export const DEFAULT_PROCESSOR: ProcessorGeometry = {
+  patch_size: 14,
+  merge_size: 2,
+  min_pixels: 3136,
+  max_pixels: 12845056,
+};
 
 /** Images with more pixels than this are downscaled in the page (the processor would shrink them anyway). */
 export const DOWNSCALE_PIXELS = 16_000_000;
@@ -38,7 +43,11 @@ export function sizeProblem(width: number, height: number, proc: ProcessorGeomet
 }
 
 /** The size a huge image is downscaled to (the processor's own resized size), or null when it is kept as is. */
-export function downscaleTarget(width: number, height: number, proc: ProcessorGeometry): { width: number; height: number } | null {
+export function downscaleTarget(
+  width: number,
+  height: number,
+  proc: ProcessorGeometry,
+): { width: number; height: number } | null {
   if (width * height <= DOWNSCALE_PIXELS) return null;
   const r = smartResize(height, width, proc.patch_size * proc.merge_size, proc.min_pixels, proc.max_pixels);
   return { width: r.width, height: r.height };

@@ -24,7 +24,14 @@ export const AnswerText = memo(function AnswerText({ side, answer }: { side: Sid
               ),
             )}
       </p>
-      <button type="button" className="small" aria-pressed={raw} data-testid={`raw-${side}`} onClick={() => setRaw(!raw)} title="Show the answer exactly as generated (special tokens included)">
+      <button
+        type="button"
+        className="small"
+        aria-pressed={raw}
+        data-testid={`raw-${side}`}
+        onClick={() => setRaw(!raw)}
+        title="Show the answer exactly as generated (special tokens included)"
+      >
         raw
       </button>
     </div>

@@ -22,12 +22,26 @@ export const HEATMAP_WIDTH = 420;
 const MAX_HEIGHT_SHARE = 0.62;
 
 /** The heatmap of one side. */
-export function HeatmapView({ data, scale, image, side }: { data: PanelData; scale: ColorScale; image: HTMLImageElement | null; side: Side }) {
+export function HeatmapView({
+  data,
+  scale,
+  image,
+  side,
+}: {
+  data: PanelData;
+  scale: ColorScale;
+  image: HTMLImageElement | null;
+  side: Side;
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const overlay = useRef<HTMLCanvasElement>(null);
   const host = useRef<HTMLDivElement>(null);
   const available = useWidth(host, HEATMAP_WIDTH);
-  const width = fitWidth(available, data.grid.image, (typeof window === 'undefined' ? 900 : window.innerHeight) * MAX_HEIGHT_SHARE);
+  const width = fitWidth(
+    available,
+    data.grid.image,
+    (typeof window === 'undefined' ? 900 : window.innerHeight) * MAX_HEIGHT_SHARE,
+  );
   const boxes = useLens((s) => s.boxes);
   const opacity = useLens((s) => s.view.opacity);
   const [failure, setFailure] = useState<string | null>(null);
@@ -39,7 +53,14 @@ export function HeatmapView({ data, scale, image, side }: { data: PanelData; sca
       const start = performance.now();
       renderHeatmap(
         { image, grid, values },
-        { scale, width, opacity, pixelRatio: window.devicePixelRatio || 1, canvas: canvas.current, label: `${side} model attention over the image` },
+        {
+          scale,
+          width,
+          opacity,
+          pixelRatio: window.devicePixelRatio || 1,
+          canvas: canvas.current,
+          label: `${side} model attention over the image`,
+        },
       );
       // Visible in DevTools' performance panel; the benchmarks read it.
       performance.measure(HEATMAP_MEASURE, { start, end: performance.now() });
@@ -53,7 +74,10 @@ export function HeatmapView({ data, scale, image, side }: { data: PanelData; sca
     if (!overlay.current) return;
     try {
       const start = performance.now();
-      renderHeatmapRegions({ grid, boxes, coverage: coverage ?? undefined }, { width, pixelRatio: window.devicePixelRatio || 1, canvas: overlay.current });
+      renderHeatmapRegions(
+        { grid, boxes, coverage: coverage ?? undefined },
+        { width, pixelRatio: window.devicePixelRatio || 1, canvas: overlay.current },
+      );
       performance.measure(HEATMAP_MEASURE, { start, end: performance.now() });
     } catch (e) {
       setFailure(`The regions could not be drawn: ${(e as Error).message}`);
@@ -61,12 +85,17 @@ export function HeatmapView({ data, scale, image, side }: { data: PanelData; sca
   }, [grid, boxes, coverage, width]);
   return (
     <div className="heatmap-host" ref={host}>
-    <div className="heatmap-wrap" style={{ width }}>
-      <canvas ref={canvas} data-testid={`heatmap-${side}`} data-domain={scale.domain.join(',')} data-scale-mode={scale.mode} />
-      <canvas ref={overlay} className="heatmap-regions" />
-      <RegionEditor image={data.grid.image} testId={side === 'base' ? 'region-layer' : `region-layer-${side}`} />
-      {failure ? <p className="notice">{failure}</p> : null}
-    </div>
+      <div className="heatmap-wrap" style={{ width }}>
+        <canvas
+          ref={canvas}
+          data-testid={`heatmap-${side}`}
+          data-domain={scale.domain.join(',')}
+          data-scale-mode={scale.mode}
+        />
+        <canvas ref={overlay} className="heatmap-regions" />
+        <RegionEditor image={data.grid.image} testId={side === 'base' ? 'region-layer' : `region-layer-${side}`} />
+        {failure ? <p className="notice">{failure}</p> : null}
+      </div>
     </div>
   );
 }

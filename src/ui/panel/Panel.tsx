@@ -35,8 +35,24 @@ function pickedLabel(data: PanelData): string {
 }
 
 /** The panel of one side (data is null until the run's prompt facts arrive). */
-export function Panel({ side, data, scale, image, strips }: { side: Side; data: PanelData | undefined; scale: ColorScale | null; image: HTMLImageElement | null; strips?: StripScales | null }) {
-  const status = useLens((s) => (s.compare === 'own' || (s.compare === 'base-answer') === (side === 'base') ? s.runs[side] : s.cross[side]).status);
+export function Panel({
+  side,
+  data,
+  scale,
+  image,
+  strips,
+}: {
+  side: Side;
+  data: PanelData | undefined;
+  scale: ColorScale | null;
+  image: HTMLImageElement | null;
+  strips?: StripScales | null;
+}) {
+  const status = useLens(
+    (s) =>
+      (s.compare === 'own' || (s.compare === 'base-answer') === (side === 'base') ? s.runs[side] : s.cross[side])
+        .status,
+  );
   const asked = useLens((s) => s.view.token);
   const panel = data?.panel;
   const answer = panel ? panel.steps.map((s) => s.text).join('') : '';
@@ -64,18 +80,31 @@ export function Panel({ side, data, scale, image, strips }: { side: Side; data: 
       )}
       {panel && panel.steps.length === 0 && !waiting && status !== 'running' ? (
         <p className="hint" data-testid={`no-token-${side}`}>
-          No token of this answer was kept ({status === 'interrupted' ? 'the page was reloaded' : 'the run ended'} before the first one). Run again to answer.
+          No token of this answer was kept ({status === 'interrupted' ? 'the page was reloaded' : 'the run ended'}{' '}
+          before the first one). Run again to answer.
         </p>
       ) : null}
       {panel?.prompt.unknownWords.length ? (
         <p className="notice" data-testid={`unknown-${side}`}>
-          Words this model's vocabulary lacks (split into pieces, still answered): {panel.prompt.unknownWords.join(', ')}
+          Words this model's vocabulary lacks (split into pieces, still answered):{' '}
+          {panel.prompt.unknownWords.join(', ')}
         </p>
       ) : null}
       {data && panel && panel.steps.length > 0 ? (
         <>
-          <TokenStrip side={side} panel={panel} reward={data.reward} selected={data.selected} picked={data.token} scales={strips} />
-          <p className="picked-line" data-testid={`picked-${side}`} data-index={typeof data.token === 'number' ? data.token : ''}>
+          <TokenStrip
+            side={side}
+            panel={panel}
+            reward={data.reward}
+            selected={data.selected}
+            picked={data.token}
+            scales={strips}
+          />
+          <p
+            className="picked-line"
+            data-testid={`picked-${side}`}
+            data-index={typeof data.token === 'number' ? data.token : ''}
+          >
             Showing {pickedLabel(data)}
             {clamped ? ` — this answer ends at #${own} (picked #${asked as number})` : ''}
           </p>

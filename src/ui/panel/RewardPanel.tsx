@@ -26,7 +26,8 @@ export function viewRa(data: PanelData, token: ReturnType<typeof effectiveToken>
   if (!r) return null;
   const t = panelToken(token, data.panel.steps.length);
   if (t === null) return null;
-  const idx = typeof t === 'number' ? [t] : t === 'selected' && r.selected.length > 0 ? r.selected : r.perToken.map((_, i) => i);
+  const idx =
+    typeof t === 'number' ? [t] : t === 'selected' && r.selected.length > 0 ? r.selected : r.perToken.map((_, i) => i);
   const scores = idx.flatMap((i) => (r.perToken[i] ? [r.perToken[i].R_a] : []));
   return scores.length ? scores.reduce((s, x) => s + x, 0) / scores.length : null;
 }
@@ -49,7 +50,11 @@ export function RewardPanel({ data }: { data: PanelData }) {
     >
       {data.boxError ? <p className="notice">{data.boxError}</p> : null}
       {!r && !data.boxError ? (
-        <p className="hint">{data.map ? 'Draw a key region (or pick a sample) to score R_a and r_v.' : 'This model exposes no attention; nothing to score.'}</p>
+        <p className="hint">
+          {data.map
+            ? 'Draw a key region (or pick a sample) to score R_a and r_v.'
+            : 'This model exposes no attention; nothing to score.'}
+        </p>
       ) : null}
       <dl className="metrics">
         <div>
@@ -75,7 +80,10 @@ export function RewardPanel({ data }: { data: PanelData }) {
       </dl>
       {r ? (
         <p className="hint alignment-note" data-testid={`alignment-${data.side}`}>
-          alignment {data.alignment}: {data.alignment === 'input' ? `tokens 0…${data.panel.steps.length - 2} scored, token t with row t + 1` : 'every token scored with the row that produced it'}
+          alignment {data.alignment}:{' '}
+          {data.alignment === 'input'
+            ? `tokens 0…${data.panel.steps.length - 2} scored, token t with row t + 1`
+            : 'every token scored with the row that produced it'}
         </p>
       ) : null}
     </section>
@@ -113,7 +121,10 @@ export function RewardSpark({ data }: { data: PanelData }) {
   const count = r.perToken.length;
   const pad = SPARKLINE_DEFAULTS.pad;
   const t = panelToken(token, data.panel.steps.length);
-  const markX = typeof t === 'number' && t < count ? SPARK_AXIS + pad + (t / Math.max(1, count - 1)) * (SPARK_WIDTH - SPARK_AXIS - 2 * pad) : null;
+  const markX =
+    typeof t === 'number' && t < count
+      ? SPARK_AXIS + pad + (t / Math.max(1, count - 1)) * (SPARK_WIDTH - SPARK_AXIS - 2 * pad)
+      : null;
   return (
     <figure className="spark">
       <div className="spark-wrap" style={{ width: SPARK_WIDTH }}>
@@ -122,7 +133,8 @@ export function RewardSpark({ data }: { data: PanelData }) {
       </div>
       <figcaption className="hint" data-testid={`spark-caption-${data.side}`}>
         R_a per token (y) over the answer's tokens (x) · dashed: 0.5 = region as attended as the image mean ·{' '}
-        <span className="rv-dot">●</span> counts for r_v · layer {data.layer}, head mean · grid {data.grid.cols}×{data.grid.rows} cells (w×h)
+        <span className="rv-dot">●</span> counts for r_v · layer {data.layer}, head mean · grid {data.grid.cols}×
+        {data.grid.rows} cells (w×h)
       </figcaption>
     </figure>
   );

@@ -22,8 +22,13 @@ export interface StripScales {
 /** One R_a scale and one entropy scale over every given answer (null for a kind no answer has). */
 export function stripScales(answers: readonly { panel: SessionPanel; reward: RewardResult | null }[]): StripScales {
   const ra = answers.filter((a) => a.reward).map((a) => Float32Array.from(a.reward!.perToken, (t) => t.R_a));
-  const entropy = answers.filter((a) => a.panel.steps.length).map((a) => Float32Array.from(a.panel.steps, (s) => s.entropy));
-  return { ra: ra.length ? raScale(ra) : null, entropy: entropy.length ? sharedScale(entropy, 'raw', 'viridis') : null };
+  const entropy = answers
+    .filter((a) => a.panel.steps.length)
+    .map((a) => Float32Array.from(a.panel.steps, (s) => s.entropy));
+  return {
+    ra: ra.length ? raScale(ra) : null,
+    entropy: entropy.length ? sharedScale(entropy, 'raw', 'viridis') : null,
+  };
 }
 
 /** WCAG relative luminance of an sRGB colour (0…255 channels). */
@@ -43,7 +48,23 @@ export function inkFor(rgb: [number, number, number]): string {
 
 /** One token of the strip, re-rendered only when its colour (a new tuple per new reward), text, tooltip or marks
  * change: scrubbing moves the pick, which re-renders two tokens, not the whole strip. */
-const Token = memo(function Token({ side, index, text, rgb, title, picked, counts }: { side: Side; index: number; text: string; rgb: [number, number, number]; title: string; picked: boolean; counts: boolean }) {
+const Token = memo(function Token({
+  side,
+  index,
+  text,
+  rgb,
+  title,
+  picked,
+  counts,
+}: {
+  side: Side;
+  index: number;
+  text: string;
+  rgb: [number, number, number];
+  title: string;
+  picked: boolean;
+  counts: boolean;
+}) {
   const { setView, setHover } = useLens.getState();
   return (
     <span
@@ -86,8 +107,9 @@ export function TokenStrip({
   const steps = panel.steps;
   const colours = useMemo(() => {
     const byRa = colorBy === 'ra' && reward;
-    const vals = Float32Array.from(steps, (s, i) => (byRa ? reward.perToken[i]?.R_a ?? 0 : s.entropy));
-    const scale = (byRa ? scales?.ra : scales?.entropy) ?? (byRa ? raScale([vals]) : sharedScale([vals], 'raw', 'viridis'));
+    const vals = Float32Array.from(steps, (s, i) => (byRa ? (reward.perToken[i]?.R_a ?? 0) : s.entropy));
+    const scale =
+      (byRa ? scales?.ra : scales?.entropy) ?? (byRa ? raScale([vals]) : sharedScale([vals], 'raw', 'viridis'));
     return { scale, rgb: Array.from(vals, (v) => colorFor(v, scale)) };
   }, [steps, reward, colorBy, scales]);
   const counted = useMemo(() => new Set(selected), [selected]);
@@ -105,7 +127,10 @@ export function TokenStrip({
     e.preventDefault();
   };
   const [lo, hi] = colours.scale.domain;
-  const what = colorBy === 'ra' && reward ? `R_a (blue ${lo.toFixed(3)} … red ${hi.toFixed(3)})` : `entropy (0 … ${hi.toFixed(2)} nats)`;
+  const what =
+    colorBy === 'ra' && reward
+      ? `R_a (blue ${lo.toFixed(3)} … red ${hi.toFixed(3)})`
+      : `entropy (0 … ${hi.toFixed(2)} nats)`;
   return (
     <div className="token-strip">
       <div className="aggregates" role="group" aria-label={`${side} aggregates`}>

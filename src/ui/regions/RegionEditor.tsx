@@ -67,11 +67,21 @@ export function RegionEditor({ image, testId }: { image: { width: number; height
     const k = e.key;
     const sel = selected !== null && boxes[selected] ? selected : null;
     const mult = e.shiftKey ? 10 : 1;
-    const arrows: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+    const arrows: Record<string, [number, number]> = {
+      ArrowLeft: [-1, 0],
+      ArrowRight: [1, 0],
+      ArrowUp: [0, -1],
+      ArrowDown: [0, 1],
+    };
     if (k === 'n' || k === 'N') {
       const w = Math.round(image.width / 4);
       const h = Math.round(image.height / 4);
-      addBox([Math.round(image.width / 2 - w / 2), Math.round(image.height / 2 - h / 2), Math.round(image.width / 2 + w / 2), Math.round(image.height / 2 + h / 2)]);
+      addBox([
+        Math.round(image.width / 2 - w / 2),
+        Math.round(image.height / 2 - h / 2),
+        Math.round(image.width / 2 + w / 2),
+        Math.round(image.height / 2 + h / 2),
+      ]);
     } else if ((k === ']' || k === '[') && boxes.length) {
       const d = k === ']' ? 1 : -1;
       selectBox(sel === null ? (d > 0 ? 0 : boxes.length - 1) : (sel + d + boxes.length) % boxes.length);
@@ -105,13 +115,38 @@ export function RegionEditor({ image, testId }: { image: { width: number; height
     >
       {boxes.map((b, i) => (
         <g key={i} className={i === selected ? 'box selected' : 'box'}>
-          <rect data-role="box" data-index={i} x={b[0]} y={b[1]} width={b[2] - b[0]} height={b[3] - b[1]} vectorEffect="non-scaling-stroke" />
+          <rect
+            data-role="box"
+            data-index={i}
+            x={b[0]}
+            y={b[1]}
+            width={b[2] - b[0]}
+            height={b[3] - b[1]}
+            vectorEffect="non-scaling-stroke"
+          />
           {i === selected ? (
-            <rect data-role="handle" data-index={i} className="handle" x={b[2] - handle / 2} y={b[3] - handle / 2} width={handle} height={handle} />
+            <rect
+              data-role="handle"
+              data-index={i}
+              className="handle"
+              x={b[2] - handle / 2}
+              y={b[3] - handle / 2}
+              width={handle}
+              height={handle}
+            />
           ) : null}
         </g>
       ))}
-      {draft ? <rect className="draft" x={draft[0]} y={draft[1]} width={draft[2] - draft[0]} height={draft[3] - draft[1]} vectorEffect="non-scaling-stroke" /> : null}
+      {draft ? (
+        <rect
+          className="draft"
+          x={draft[0]}
+          y={draft[1]}
+          width={draft[2] - draft[0]}
+          height={draft[3] - draft[1]}
+          vectorEffect="non-scaling-stroke"
+        />
+      ) : null}
     </svg>
   );
 }

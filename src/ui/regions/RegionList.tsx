@@ -18,10 +18,21 @@ export function RegionList() {
         <ol>
           {boxes.map((b, i) => (
             <li key={i} className={i === selected ? 'selected' : undefined} data-testid={`region-${i}`}>
-              <button type="button" className="region-pick" aria-pressed={i === selected} onClick={() => selectBox(i === selected ? null : i)}>
+              <button
+                type="button"
+                className="region-pick"
+                aria-pressed={i === selected}
+                onClick={() => selectBox(i === selected ? null : i)}
+              >
                 #{i + 1} x {b[0]}–{b[2]}, y {b[1]}–{b[3]} ({b[2] - b[0]}×{b[3] - b[1]} px)
               </button>
-              <button type="button" className="small" aria-label={`Delete region ${i + 1}`} data-testid={`region-delete-${i}`} onClick={() => deleteBox(i)}>
+              <button
+                type="button"
+                className="small"
+                aria-label={`Delete region ${i + 1}`}
+                data-testid={`region-delete-${i}`}
+                onClick={() => deleteBox(i)}
+              >
                 ✕
               </button>
             </li>
@@ -36,7 +47,11 @@ export function RegionList() {
         </button>
         <label>
           Drawing a box{' '}
-          <select data-testid="draw-mode" value={mode} onChange={(e) => setDrawMode(e.currentTarget.value as 'replace' | 'add')}>
+          <select
+            data-testid="draw-mode"
+            value={mode}
+            onChange={(e) => setDrawMode(e.currentTarget.value as 'replace' | 'add')}
+          >
             <option value="replace">replaces the regions</option>
             <option value="add">adds a region</option>
           </select>

@@ -6,6 +6,7 @@ A piece is a small ModelProto (a decoder layer, the stem that computes the rotar
 each of its initializers into the data files: `<file>.onnx_data`, then `<file>.onnx_data_1`, … each at most
 CHUNK_BYTES (a tensor larger than that alone in its chunk), named as transformers.js loads them
 (`use_external_data_format: {"<file>.onnx": chunks}`)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 # Largest external-data chunk (bytes): a browser fetches each chunk into one buffer, and 2 GiB is where ArrayBuffers
 # and protobuf both stop.
-CHUNK_BYTES = 2 ** 31 - 1
+CHUNK_BYTES = 2**31 - 1
 # Initializers at most this large stay inside the .onnx file (shape constants, scalars).
 INLINE_BYTES = 1024
 
@@ -58,7 +59,7 @@ class Assembler:
         raw = tensor.raw_data if tensor.HasField("raw_data") else numpy_helper.to_array(tensor).tobytes()
         if len(raw) <= INLINE_BYTES:
             t = TensorProto()
-            t.CopyFrom(tensor)   # the piece keeps its own names (its variants are made from it afterwards)
+            t.CopyFrom(tensor)  # the piece keeps its own names (its variants are made from it afterwards)
             t.name = name
             self.initializers.append(t)
             return t
@@ -75,7 +76,7 @@ class Assembler:
         self.initializers.append(t)
         return t
 
-    def store_file(self, name: str, data_type: int, dims: list[int], src, nbytes: int, block: int = 64 * 2 ** 20) -> None:
+    def store_file(self, name: str, data_type: int, dims: list[int], src, nbytes: int, block: int = 64 * 2**20) -> None:
         """An initializer whose `nbytes` raw bytes are read from the open file `src` (from its start), a block at a
         time: a table larger than memory allows is never held whole."""
         location = self._chunk_for(nbytes)
@@ -98,8 +99,9 @@ class Assembler:
         self.initializers.append(t)
 
     # -- pieces -----------------------------------------------------------------------------------------------------
-    def add(self, piece: onnx.ModelProto, prefix: str, inputs: dict[str, str],
-            outputs: dict[str, str] | None = None) -> dict[str, str]:
+    def add(
+        self, piece: onnx.ModelProto, prefix: str, inputs: dict[str, str], outputs: dict[str, str] | None = None
+    ) -> dict[str, str]:
         """Appends `piece`: each of its graph inputs is fed by the graph value `inputs[name]`; its graph outputs are
         named `outputs[name]` when given, else prefixed; every other value is prefixed. Returns output name -> graph
         value name."""
@@ -112,7 +114,7 @@ class Assembler:
         rename = dict(inputs)
         for o in g.output:
             rename[o.name] = outputs.get(o.name, prefix + o.name)
-        new = lambda n: "" if n == "" else rename.setdefault(n, prefix + n)   # noqa: E731
+        new = lambda n: "" if n == "" else rename.setdefault(n, prefix + n)  # noqa: E731
         for t in g.initializer:
             self.store(new(t.name), tensor=t)
         for node in g.node:

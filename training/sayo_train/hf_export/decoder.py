@@ -15,6 +15,7 @@ parameters and 1,324 prompt tokens). At a decode step this costs a Slice, a MatM
 the previous layout computed the row on its own (the last query against the keys), repeating the layer's attention
 (100m, idle machine: capture cost 6.2 % of decode then, −0.1 % with the slice, both within the rounds' spread). With
 full rows (`last_row=False`) the outputs carry every query row ([B, H, q, total])."""
+
 from __future__ import annotations
 
 import torch
@@ -30,7 +31,7 @@ class EmbedExport(nn.Module):
     def __init__(self, embed_tokens: nn.Module, columns: int = 1):
         super().__init__()
         self.embed_tokens = embed_tokens
-        self.pad = int(embed_tokens.embedding_dim) * (columns - 1)   # a constant in the graph, not a Shape chain
+        self.pad = int(embed_tokens.embedding_dim) * (columns - 1)  # a constant in the graph, not a Shape chain
 
     def forward(self, input_ids):
         e = self.embed_tokens(input_ids)
@@ -84,8 +85,9 @@ class DecoderExport(nn.Module):
     logits, present.{i}.key|value, decoder_attentions.{l} for l in attn_layers ([B, H, 1, total] with last_row,
     else [B, H, q, total])."""
 
-    def __init__(self, text_model: nn.Module, lm_head: nn.Module, family: Family, config, attn_layers,
-                 last_row: bool = True):
+    def __init__(
+        self, text_model: nn.Module, lm_head: nn.Module, family: Family, config, attn_layers, last_row: bool = True
+    ):
         super().__init__()
         self.text = text_model
         self.lm_head = lm_head
@@ -109,11 +111,12 @@ class DecoderExport(nn.Module):
         presents, attns = [], []
         for i, layer in enumerate(self.text.layers):
             captured = i in self.attn_layers
-            x, k, v, w = self._layer(layer, x, cos, sin, bias, past[2 * i], past[2 * i + 1],
-                                     last_row=captured and self.last_row)
+            x, k, v, w = self._layer(
+                layer, x, cos, sin, bias, past[2 * i], past[2 * i + 1], last_row=captured and self.last_row
+            )
             if i < self.deepstack:
                 # Zero on text rows and in every decode call (embed_tokens pads with zeros): x + 0 is x exactly.
-                x = x + inputs_embeds[..., H * (i + 1):H * (i + 2)]
+                x = x + inputs_embeds[..., H * (i + 1) : H * (i + 2)]
             presents += [k, v]
             if captured:
                 attns.append(w)

@@ -2,6 +2,7 @@
 
 Everything numeric (norms, projections, MLPs, the text rotary embedding, the rotary application functions) is
 Hugging Face's own code; this module only says which of it each family uses."""
+
 from __future__ import annotations
 
 import importlib
@@ -19,12 +20,12 @@ SUPPORTED = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 @dataclass(frozen=True)
 class Family:
     model_type: str
-    module: object             # transformers.models.<family>.modeling_<family>
-    window_attention: bool     # Qwen2.5-VL: windowed vision blocks outside fullatt_block_indexes
-    learned_pos_embed: bool    # Qwen3-VL: bilinearly interpolated learned position embedding in the vision tower
-    qk_norm: bool              # Qwen3-VL: RMSNorm on query and key heads
-    interleaved_mrope: bool    # Qwen3-VL: the rotary module already folds t/h/w into one [B, S, D] cos/sin
-    deepstack: tuple[int, ...] = ()   # Qwen3-VL: vision_config.deepstack_visual_indexes, in the config's order
+    module: object  # transformers.models.<family>.modeling_<family>
+    window_attention: bool  # Qwen2.5-VL: windowed vision blocks outside fullatt_block_indexes
+    learned_pos_embed: bool  # Qwen3-VL: bilinearly interpolated learned position embedding in the vision tower
+    qk_norm: bool  # Qwen3-VL: RMSNorm on query and key heads
+    interleaved_mrope: bool  # Qwen3-VL: the rotary module already folds t/h/w into one [B, S, D] cos/sin
+    deepstack: tuple[int, ...] = ()  # Qwen3-VL: vision_config.deepstack_visual_indexes, in the config's order
 
     @property
     def deepstack_columns(self) -> int:
@@ -61,23 +62,38 @@ _CONFIG_CLASSES = {"Qwen2VLConfig": "qwen2_vl", "Qwen2_5_VLConfig": "qwen2_5_vl"
 def family_of(config) -> Family:
     mt = _CONFIG_CLASSES.get(type(config).__name__, getattr(config, "model_type", None))
     if mt not in SUPPORTED:
-        raise ExportError(f"model_type {mt!r} is not exportable: accepted are {', '.join(SUPPORTED)} "
-                          "(a Qwen-VL ...ForConditionalGeneration checkpoint)")
+        raise ExportError(
+            f"model_type {mt!r} is not exportable: accepted are {', '.join(SUPPORTED)} "
+            "(a Qwen-VL ...ForConditionalGeneration checkpoint)"
+        )
     mod = importlib.import_module(f"transformers.models.{mt}.modeling_{mt}")
-    ds = tuple(int(i) for i in (getattr(config.vision_config, "deepstack_visual_indexes", None) or ())) \
-        if mt == "qwen3_vl" else ()
+    ds = (
+        tuple(int(i) for i in (getattr(config.vision_config, "deepstack_visual_indexes", None) or ()))
+        if mt == "qwen3_vl"
+        else ()
+    )
     depth = int(getattr(config.vision_config, "depth", 0) or 0)
     bad = [i for i in ds if not 0 <= i < depth]
     if bad or len(set(ds)) != len(ds):
-        raise ExportError(f"vision_config.deepstack_visual_indexes={list(ds)}: each must be a distinct vision block "
-                          f"index in 0..{depth - 1} (the tower has {depth} blocks)")
+        raise ExportError(
+            f"vision_config.deepstack_visual_indexes={list(ds)}: each must be a distinct vision block "
+            f"index in 0..{depth - 1} (the tower has {depth} blocks)"
+        )
     tc = text_config(config)
     if getattr(tc, "use_sliding_window", False):
-        raise ExportError(f"{mt}: text_config.use_sliding_window=true is not supported (the exported decoder "
-                          "attends to every past position); set it to false")
-    return Family(model_type=mt, module=mod, window_attention=(mt == "qwen2_5_vl"),
-                  learned_pos_embed=(mt == "qwen3_vl"), qk_norm=(mt == "qwen3_vl"),
-                  interleaved_mrope=(mt == "qwen3_vl"), deepstack=ds)
+        raise ExportError(
+            f"{mt}: text_config.use_sliding_window=true is not supported (the exported decoder "
+            "attends to every past position); set it to false"
+        )
+    return Family(
+        model_type=mt,
+        module=mod,
+        window_attention=(mt == "qwen2_5_vl"),
+        learned_pos_embed=(mt == "qwen3_vl"),
+        qk_norm=(mt == "qwen3_vl"),
+        interleaved_mrope=(mt == "qwen3_vl"),
+        deepstack=ds,
+    )
 
 
 def text_config(config):

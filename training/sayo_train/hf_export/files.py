@@ -1,5 +1,6 @@
 """The non-graph files transformers.js reads: config.json (with "transformers.js_config"), generation_config.json,
 preprocessor_config.json, tokenizer.json and tokenizer_config.json (with the chat template)."""
+
 from __future__ import annotations
 
 import json
@@ -12,12 +13,24 @@ from .untrusted import read_json, refuse_remote_code, regular_file
 # A chat template is text; the largest real ones are a few KB.
 MAX_TEMPLATE_BYTES = 1024 * 1024
 
-ARCH = {"qwen2_vl": "Qwen2VLForConditionalGeneration", "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
-        "qwen3_vl": "Qwen3VLForConditionalGeneration"}
+ARCH = {
+    "qwen2_vl": "Qwen2VLForConditionalGeneration",
+    "qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
+    "qwen3_vl": "Qwen3VLForConditionalGeneration",
+}
 PROCESSOR = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor", "qwen3_vl": "Qwen3VLProcessor"}
 # Text fields transformers.js reads from the top level of a qwen2_vl config (its normalized-config mapping).
-TOP_TEXT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-                   "rms_norm_eps", "rope_theta", "rope_scaling", "max_position_embeddings")
+TOP_TEXT_FIELDS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "rms_norm_eps",
+    "rope_theta",
+    "rope_scaling",
+    "max_position_embeddings",
+)
 
 
 def _dump(path: Path, obj) -> None:
@@ -34,8 +47,8 @@ def config_json(model, family: Family, external: dict[str, int], dtype: str = "f
             if k in tc:
                 d[k] = tc[k]
     d.pop("_name_or_path", None)
-    d.pop("auto_map", None)   # never carried into an export: it names code the engine must not run
-    js = {"dtype": dtype}   # the precision transformers.js loads by default: fp32, or the first one written
+    d.pop("auto_map", None)  # never carried into an export: it names code the engine must not run
+    js = {"dtype": dtype}  # the precision transformers.js loads by default: fp32, or the first one written
     if external:
         js["use_external_data_format"] = dict(sorted(external.items()))
     d["transformers.js_config"] = js
@@ -75,8 +88,9 @@ def token_vocab(src: Path) -> dict[str, int]:
         v = dict(j["model"]["vocab"])
         v.update({t["content"]: t["id"] for t in j.get("added_tokens", [])})
     except (KeyError, TypeError, AttributeError, ValueError):
-        raise ExportError(f"{src}/tokenizer.json: no model.vocab object with added_tokens entries (not a BPE "
-                          "tokenizer.json)") from None
+        raise ExportError(
+            f"{src}/tokenizer.json: no model.vocab object with added_tokens entries (not a BPE tokenizer.json)"
+        ) from None
     if not v or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in v.values()):
         raise ExportError(f"{src}/tokenizer.json: token ids must be non-negative integers")
     return v
@@ -85,12 +99,15 @@ def token_vocab(src: Path) -> dict[str, int]:
 def write_files(model, family: Family, src: Path, out: Path, external: dict[str, int], dtype: str = "fp32") -> None:
     """`src` is the folder with the tokenizer and processor files (the checkpoint itself, usually)."""
     src, out = Path(src), Path(out)
-    missing = [f for f in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json")
-               if not (src / f).exists()]
+    missing = [
+        f for f in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json") if not (src / f).exists()
+    ]
     if missing:
-        raise ExportError(f"{src}: {', '.join(missing)} missing; the exporter copies the tokenizer and image "
-                          "processor from the checkpoint folder (save them there with processor.save_pretrained, "
-                          "or pass processor_dir / --processor <folder that has them>)")
+        raise ExportError(
+            f"{src}: {', '.join(missing)} missing; the exporter copies the tokenizer and image "
+            "processor from the checkpoint folder (save them there with processor.save_pretrained, "
+            "or pass processor_dir / --processor <folder that has them>)"
+        )
     refuse_remote_code(src)
     tok_cfg = read_json(src / "tokenizer_config.json")
     if not isinstance(tok_cfg, dict):
@@ -98,28 +115,35 @@ def write_files(model, family: Family, src: Path, out: Path, external: dict[str,
     tok_cfg.pop("auto_map", None)
     tmpl = _chat_template(src, tok_cfg)
     if not tmpl or "image" not in tmpl:
-        raise ExportError(f"{src}: no chat template with an image turn (tokenizer_config.json chat_template, "
-                          "chat_template.jinja or chat_template.json); transformers.js renders prompts with it — "
-                          "copy the template of the base Qwen-VL model")
+        raise ExportError(
+            f"{src}: no chat template with an image turn (tokenizer_config.json chat_template, "
+            "chat_template.jinja or chat_template.json); transformers.js renders prompts with it — "
+            "copy the template of the base Qwen-VL model"
+        )
     tok_cfg["chat_template"] = tmpl
     tok_cfg.setdefault("tokenizer_class", "Qwen2Tokenizer")
     vocab = token_vocab(src)
     n_emb = model.get_input_embeddings().weight.shape[0]
     if max(vocab.values()) >= n_emb:
-        raise ExportError(f"{src}: tokenizer id {max(vocab.values())} ≥ the model's {n_emb} embedding rows; use the "
-                          "tokenizer the checkpoint was trained with")
+        raise ExportError(
+            f"{src}: tokenizer id {max(vocab.values())} ≥ the model's {n_emb} embedding rows; use the "
+            "tokenizer the checkpoint was trained with"
+        )
     shutil.copyfile(src / "tokenizer.json", out / "tokenizer.json")
     _dump(out / "tokenizer_config.json", tok_cfg)
     pre = read_json(src / "preprocessor_config.json")
     if not isinstance(pre, dict):
         raise ExportError(f"{src}/preprocessor_config.json: expected a JSON object")
     pre.pop("auto_map", None)
-    if pre.get("processor_class") not in PROCESSOR.values():   # absent, or a training-side subclass
+    if pre.get("processor_class") not in PROCESSOR.values():  # absent, or a training-side subclass
         pre["processor_class"] = PROCESSOR[family.model_type]
     pre.setdefault("image_processor_type", "Qwen2VLImageProcessor")
     vc = model.config.vision_config
-    for k, want in (("patch_size", vc.patch_size), ("merge_size", vc.spatial_merge_size),
-                    ("temporal_patch_size", vc.temporal_patch_size)):
+    for k, want in (
+        ("patch_size", vc.patch_size),
+        ("merge_size", vc.spatial_merge_size),
+        ("temporal_patch_size", vc.temporal_patch_size),
+    ):
         if pre.get(k, want) != want:
             raise ExportError(f"{src}/preprocessor_config.json: {k} {pre[k]} but the vision tower has {want}")
         pre[k] = want
@@ -132,11 +156,20 @@ def registry_entry(out: Path, family: Family, precisions, layers: list[int]) -> 
     """The models/registry.json entry for the exported folder (kind "embedded": the folder placed under models/;
     for a web host, change kind to "url" and replace path by url)."""
     out = Path(out)
-    att = f"decoder_attentions of layer{'s' if len(layers) != 1 else ''} {', '.join(map(str, layers))}" if layers \
+    att = (
+        f"decoder_attentions of layer{'s' if len(layers) != 1 else ''} {', '.join(map(str, layers))}"
+        if layers
         else "no decoder_attentions outputs"
-    return {"id": out.name, "name": out.name, "kind": "embedded", "path": out.name, "modelType": family.model_type,
-            "description": f"Exported by sayo_train export ({family.model_type}, {att}).",
-            "precisions": [_precision(p) for p in precisions]}
+    )
+    return {
+        "id": out.name,
+        "name": out.name,
+        "kind": "embedded",
+        "path": out.name,
+        "modelType": family.model_type,
+        "description": f"Exported by sayo_train export ({family.model_type}, {att}).",
+        "precisions": [_precision(p) for p in precisions],
+    }
 
 
 def _precision(p: str) -> dict:

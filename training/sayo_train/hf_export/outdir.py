@@ -2,6 +2,7 @@
 a failed export never leaves a half-written folder and never destroys the previous good one. Refused up front: a
 symlink, a non-folder, a folder holding anything that is not a previous export (or holding symlinks), and any alias
 of an input (the output equal to, or containing, the checkpoint, the adapter or the processor folder)."""
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,18 @@ from typing import Iterable, Iterator
 from .family import ExportError
 
 # What an export writes (models/CONTRACT.md layout); a folder holding only these may be replaced.
-EXPORT_ENTRIES = frozenset({"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
-                            "tokenizer_config.json", "registry_entry.json", "export_report.json", "onnx"})
+EXPORT_ENTRIES = frozenset(
+    {
+        "config.json",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "registry_entry.json",
+        "export_report.json",
+        "onnx",
+    }
+)
 # Written beside an export by the pipeline's report stage: allowed in the output, and carried into the new export.
 KEPT_ENTRIES = frozenset({"TRAINING.md"})
 _TMP = ".sayo-export-tmp"
@@ -41,17 +52,23 @@ def check_output(out: Path, inputs: Iterable[Path | None]) -> None:
             continue
         r = Path(inp).resolve()
         if r == real or real in r.parents:
-            raise ExportError(f"--out {out}: is {'' if r == real else 'a parent of '}the input folder {inp}; "
-                              "give a separate output folder (an export replaces its output whole)")
+            raise ExportError(
+                f"--out {out}: is {'' if r == real else 'a parent of '}the input folder {inp}; "
+                "give a separate output folder (an export replaces its output whole)"
+            )
     if out.is_dir():
         unrelated = sorted(e.name for e in out.iterdir() if e.name not in EXPORT_ENTRIES | KEPT_ENTRIES)
         if unrelated:
-            raise ExportError(f"--out {out}: holds {', '.join(unrelated[:3])}{' …' if len(unrelated) > 3 else ''}, "
-                              "which an export did not write; give an empty folder or a previous export")
+            raise ExportError(
+                f"--out {out}: holds {', '.join(unrelated[:3])}{' …' if len(unrelated) > 3 else ''}, "
+                "which an export did not write; give an empty folder or a previous export"
+            )
         link = _has_symlink(out)
         if link is not None:
-            raise ExportError(f"--out {out}: {link.relative_to(out)} is a symlink; an export never writes through "
-                              "links (remove it or give another folder)")
+            raise ExportError(
+                f"--out {out}: {link.relative_to(out)} is a symlink; an export never writes through "
+                "links (remove it or give another folder)"
+            )
     parent = real.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -74,8 +91,9 @@ def staged_output(out: Path, inputs: Iterable[Path | None]) -> Iterator[Path]:
     try:
         tmp.mkdir()
     except OSError as e:
-        raise ExportError(f"--out {out}: cannot create a folder beside it ({e.strerror}); give a writable folder") \
-            from None
+        raise ExportError(
+            f"--out {out}: cannot create a folder beside it ({e.strerror}); give a writable folder"
+        ) from None
     try:
         yield tmp
     except BaseException:

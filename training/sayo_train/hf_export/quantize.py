@@ -2,6 +2,7 @@
 (its DEFAULT_DTYPE_SUFFIX_MAPPING: fp16 -> _fp16, q8 -> _quantized, q4 -> _q4, q4f16 -> _q4f16). Graph inputs and outputs stay
 float32 (keep_io_types for fp16; the quantizers only touch weights), so the engine feeds every variant alike and
 decoder_attentions.<l> stay fp32. q4 covers the embedding table as well, so a q4 folder is small end to end."""
+
 from __future__ import annotations
 
 import tempfile
@@ -30,17 +31,25 @@ def variant_name(graph: str, precision: str) -> str:
 
 def _fp16(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     from onnxruntime.transformers.float16 import convert_float_to_float16
+
     return convert_float_to_float16(m, keep_io_types=True, disable_shape_infer=True)
 
 
 def _q8(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
     with tempfile.TemporaryDirectory() as td:
         src, out = Path(td) / "fp32.onnx", Path(td) / "q8.onnx"
         onnx.save_model(m, str(src), save_as_external_data=True, location="fp32.onnx_data")
         # uint8 weights and activations (MatMulInteger u8·u8): the combination every onnxruntime build runs.
-        quantize_dynamic(str(src), str(out), weight_type=QuantType.QUInt8, op_types_to_quantize=["MatMul", "Gather"],
-                         use_external_data_format=True, extra_options={"MatMulConstBOnly": True})
+        quantize_dynamic(
+            str(src),
+            str(out),
+            weight_type=QuantType.QUInt8,
+            op_types_to_quantize=["MatMul", "Gather"],
+            use_external_data_format=True,
+            extra_options={"MatMulConstBOnly": True},
+        )
         return onnx.load(str(out), load_external_data=True)
 
 
@@ -54,6 +63,7 @@ def _q4(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
 
     import numpy as np
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
     # its module logs every MatMul at INFO (thousands of lines for a real model): warnings and errors only
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     ops = ("MatMul",)
@@ -62,8 +72,14 @@ def _q4(m: onnx.ModelProto, graph: str) -> onnx.ModelProto:
         for o in m.opset_import:
             if o.domain in ("", "ai.onnx"):
                 o.version = max(o.version, 21)
-    q = MatMulNBitsQuantizer(m, block_size=Q4_BLOCK, is_symmetric=True, accuracy_level=Q4_ACCURACY_LEVEL,
-                             op_types_to_quantize=ops, quant_axes=(("MatMul", 0), ("Gather", 1)))
+    q = MatMulNBitsQuantizer(
+        m,
+        block_size=Q4_BLOCK,
+        is_symmetric=True,
+        accuracy_level=Q4_ACCURACY_LEVEL,
+        op_types_to_quantize=ops,
+        quant_axes=(("MatMul", 0), ("Gather", 1)),
+    )
     # An all-zero block has scale 0; the quantizer maps it to 0 after a 0/0 it computes anyway.
     with np.errstate(invalid="ignore", divide="ignore"):
         q.process()

@@ -16,6 +16,7 @@ with Hugging Face. fp16 pieces keep float32 at their boundaries (keep_io_types p
 
 Peak memory: the largest of one decoder layer in float32 (plus its trace), one LM-head or table chunk, and the vision
 tower (traced whole: graphs.py's VisionExport; a Qwen3-VL-8B tower is 0.58 B parameters)."""
+
 from __future__ import annotations
 
 import tempfile
@@ -35,7 +36,7 @@ from .quantize import variant_model, variant_name
 from .weights import Checkpoint, materialize, release, trim
 
 # Column chunks of the LM head and row chunks of the token table: at most this many float32 bytes each.
-TABLE_CHUNK_BYTES = 256 * 2 ** 20
+TABLE_CHUNK_BYTES = 256 * 2**20
 F32 = TensorProto.FLOAT
 
 
@@ -52,7 +53,7 @@ class StemExport(nn.Module):
         x = inputs_embeds[..., :H] if inputs_embeds.shape[-1] != H else inputs_embeds
         cos, sin = self.rotary(x, position_ids)
         bias = causal_bias(attention_mask, x.shape[1], x.dtype)
-        blocks = [inputs_embeds[..., H * (j + 1):H * (j + 2)] for j in range(self.deepstack)]
+        blocks = [inputs_embeds[..., H * (j + 1) : H * (j + 2)] for j in range(self.deepstack)]
         return (x, cos, sin, bias, *blocks)
 
 
@@ -60,15 +61,26 @@ class LayerExport(nn.Module):
     """One decoder layer: (x, cos, sin, bias, past key, past value[, DeepStack block]) -> (x, present key, present
     value[, attention])."""
 
-    def __init__(self, family: Family, mrope_section, layer: nn.Module, captured: bool, last_row: bool,
-                 deepstack: bool):
+    def __init__(
+        self, family: Family, mrope_section, layer: nn.Module, captured: bool, last_row: bool, deepstack: bool
+    ):
         super().__init__()
         self.family, self.mrope_section, self.layer = family, mrope_section, layer
         self.captured, self.last_row, self.deepstack = captured, last_row, deepstack
 
     def forward(self, x, cos, sin, bias, pk, pv, *block):
-        x, k, v, w = layer_forward(self.family, self.mrope_section, self.layer, x, cos, sin, bias, pk, pv,
-                                   last_row=self.captured and self.last_row)
+        x, k, v, w = layer_forward(
+            self.family,
+            self.mrope_section,
+            self.layer,
+            x,
+            cos,
+            sin,
+            bias,
+            pk,
+            pv,
+            last_row=self.captured and self.last_row,
+        )
         if self.deepstack:
             x = x + block[0]
         return (x, k, v, w) if self.captured else (x, k, v)
@@ -83,13 +95,23 @@ class NormExport(nn.Module):
         return self.norm(x)
 
 
-def _trace(module: nn.Module, args: tuple, names_in: list[str], names_out: list[str], dynamic: dict,
-           opset: int) -> onnx.ModelProto:
+def _trace(
+    module: nn.Module, args: tuple, names_in: list[str], names_out: list[str], dynamic: dict, opset: int
+) -> onnx.ModelProto:
     with tempfile.TemporaryDirectory() as td:
         path = Path(td) / "piece.onnx"
         with torch.no_grad():
-            torch.onnx.export(module, args, str(path), opset_version=opset, do_constant_folding=True, dynamo=False,
-                              input_names=names_in, output_names=names_out, dynamic_axes=dynamic)
+            torch.onnx.export(
+                module,
+                args,
+                str(path),
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+                input_names=names_in,
+                output_names=names_out,
+                dynamic_axes=dynamic,
+            )
         return onnx.load(str(path), load_external_data=True)
 
 
@@ -122,8 +144,17 @@ class _Variants:
             fn(asm)
 
 
-def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn_layers: list[int], opset: int,
-                   precisions: list[str], attention_rows: str = "last", log=None) -> dict:
+def export_decoder(
+    model,
+    ckpt: Checkpoint,
+    family: Family,
+    onnx_dir: Path,
+    attn_layers: list[int],
+    opset: int,
+    precisions: list[str],
+    attention_rows: str = "last",
+    log=None,
+) -> dict:
     """decoder_model_merged<suffix>.onnx for every precision, piece by piece; returns {"chunks": {file: n},
     "seconds": s, "peak_piece_bytes": ...}."""
     t0 = time.time()
@@ -142,13 +173,20 @@ def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn
     emb = torch.randn(B, S, H * cols)
     am = torch.ones(B, T, dtype=torch.int64)
     pos = torch.arange(P, T, dtype=torch.int64)[None, None].expand(3, B, S).contiguous()
-    out.each(lambda a: (a.input("inputs_embeds", F32, ["batch_size", "sequence_length", H * cols]),
-                        a.input("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
-                        a.input("position_ids", TensorProto.INT64, [3, "batch_size", "sequence_length"])))
+    out.each(
+        lambda a: (
+            a.input("inputs_embeds", F32, ["batch_size", "sequence_length", H * cols]),
+            a.input("attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]),
+            a.input("position_ids", TensorProto.INT64, [3, "batch_size", "sequence_length"]),
+        )
+    )
     for i in range(L):
         for k in ("key", "value"):
-            out.each(lambda a, i=i, k=k: a.input(f"past_key_values.{i}.{k}", F32,
-                                                 ["batch_size", kv, "past_sequence_length", D]))
+            out.each(
+                lambda a, i=i, k=k: a.input(
+                    f"past_key_values.{i}.{k}", F32, ["batch_size", kv, "past_sequence_length", D]
+                )
+            )
 
     stem = StemExport(txt.rotary_emb, H, K).eval()
     with torch.no_grad():
@@ -156,12 +194,22 @@ def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn
     bias_axes = {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}
     seq = {0: "batch_size", 1: "sequence_length"}
     names = ["x", "cos", "sin", "bias"] + [f"deepstack.{j}" for j in range(K)]
-    dyn = {"inputs_embeds": seq, "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-           "position_ids": {1: "batch_size", 2: "sequence_length"}, "x": seq, "cos": _rope_axes(cos),
-           "sin": _rope_axes(sin), "bias": bias_axes, **{n: seq for n in names[4:]}}
+    dyn = {
+        "inputs_embeds": seq,
+        "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
+        "position_ids": {1: "batch_size", 2: "sequence_length"},
+        "x": seq,
+        "cos": _rope_axes(cos),
+        "sin": _rope_axes(sin),
+        "bias": bias_axes,
+        **{n: seq for n in names[4:]},
+    }
     piece = _trace(stem, (emb, am, pos), ["inputs_embeds", "attention_mask", "position_ids"], names, dyn, opset)
-    wired = out.add(piece, "/stem/", {"inputs_embeds": "inputs_embeds", "attention_mask": "attention_mask",
-                                      "position_ids": "position_ids"})
+    wired = out.add(
+        piece,
+        "/stem/",
+        {"inputs_embeds": "inputs_embeds", "attention_mask": "attention_mask", "position_ids": "position_ids"},
+    )
     hidden = wired["x"]
     peak = 0
     for i in range(L):
@@ -174,19 +222,33 @@ def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn
         args = (x, cos, sin, bias, pk, pv) + ((blocks[i],) if i < K else ())
         ins = ["x", "cos", "sin", "bias", "past_key", "past_value"] + (["deepstack"] if i < K else [])
         outs = ["x_out", "present_key", "present_value"] + (["attention"] if captured else [])
-        dyn = {"x": seq, "cos": _rope_axes(cos), "sin": _rope_axes(sin), "bias": bias_axes,
-               "past_key": {0: "batch_size", 2: "past_sequence_length"},
-               "past_value": {0: "batch_size", 2: "past_sequence_length"}, "deepstack": seq, "x_out": seq,
-               "present_key": {0: "batch_size", 2: "total_sequence_length"},
-               "present_value": {0: "batch_size", 2: "total_sequence_length"},
-               "attention": {0: "batch_size", 3: "total_sequence_length"} if last_row else
-               {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"}}
+        dyn = {
+            "x": seq,
+            "cos": _rope_axes(cos),
+            "sin": _rope_axes(sin),
+            "bias": bias_axes,
+            "past_key": {0: "batch_size", 2: "past_sequence_length"},
+            "past_value": {0: "batch_size", 2: "past_sequence_length"},
+            "deepstack": seq,
+            "x_out": seq,
+            "present_key": {0: "batch_size", 2: "total_sequence_length"},
+            "present_value": {0: "batch_size", 2: "total_sequence_length"},
+            "attention": {0: "batch_size", 3: "total_sequence_length"}
+            if last_row
+            else {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"},
+        }
         with torch.no_grad():
             x_next = mod(*args)[0]
         piece = _trace(mod, args, ins, outs, {k: v for k, v in dyn.items() if k in ins + outs}, opset)
         release(layer)
-        feeds = {"x": hidden, "cos": wired["cos"], "sin": wired["sin"], "bias": wired["bias"],
-                 "past_key": f"past_key_values.{i}.key", "past_value": f"past_key_values.{i}.value"}
+        feeds = {
+            "x": hidden,
+            "cos": wired["cos"],
+            "sin": wired["sin"],
+            "bias": wired["bias"],
+            "past_key": f"past_key_values.{i}.key",
+            "past_value": f"past_key_values.{i}.value",
+        }
         if i < K:
             feeds["deepstack"] = wired[f"deepstack.{i}"]
         named = {"present_key": f"present.{i}.key", "present_value": f"present.{i}.value"}
@@ -209,12 +271,17 @@ def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn
     out.each(lambda a: a.output("logits", F32, ["batch_size", "sequence_length", vocab]))
     for i in range(L):
         for k in ("key", "value"):
-            out.each(lambda a, i=i, k=k: a.output(f"present.{i}.{k}", F32,
-                                                  ["batch_size", kv, "total_sequence_length", D]))
+            out.each(
+                lambda a, i=i, k=k: a.output(f"present.{i}.{k}", F32, ["batch_size", kv, "total_sequence_length", D])
+            )
     for layer in attn_layers:
-        out.each(lambda a, layer=layer: a.output(f"decoder_attentions.{layer}", F32,
-                                         ["batch_size", tc.num_attention_heads, 1 if last_row else "sequence_length",
-                                          "total_sequence_length"]))
+        out.each(
+            lambda a, layer=layer: a.output(
+                f"decoder_attentions.{layer}",
+                F32,
+                ["batch_size", tc.num_attention_heads, 1 if last_row else "sequence_length", "total_sequence_length"],
+            )
+        )
     chunks = {}
     for p, asm in out.by.items():
         chunks[asm.path.name] = len(asm.save())
@@ -224,7 +291,7 @@ def export_decoder(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn
 def _lm_head_name(ckpt: Checkpoint, cfg) -> str:
     if ckpt.has("lm_head.weight"):
         return "lm_head.weight"
-    return "model.language_model.embed_tokens.weight"   # tied embeddings
+    return "model.language_model.embed_tokens.weight"  # tied embeddings
 
 
 def _lm_head(out: _Variants, ckpt: Checkpoint, cfg, normed: str, opset: int) -> None:
@@ -238,18 +305,25 @@ def _lm_head(out: _Variants, ckpt: Checkpoint, cfg, normed: str, opset: int) -> 
         w = ckpt.rows(name, start, min(V, start + rows)).t().contiguous().numpy()
         piece = _matmul_piece(w, opset)
         del w
-        parts.append(out.add(piece, f"/lm_head.{c}/", {"x": normed},
-                             {"y": "logits"} if start + rows >= V and c == 0 else None)["y"])
+        parts.append(
+            out.add(piece, f"/lm_head.{c}/", {"x": normed}, {"y": "logits"} if start + rows >= V and c == 0 else None)[
+                "y"
+            ]
+        )
     if len(parts) > 1:
         out.each(lambda a: a.node("Concat", parts, ["logits"], name="/lm_head/Concat", axis=-1))
 
 
 def _matmul_piece(w: np.ndarray, opset: int) -> onnx.ModelProto:
     from onnx import helper, numpy_helper
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="MatMul")], "lm_head",
-                          [helper.make_tensor_value_info("x", F32, ["batch_size", "sequence_length", w.shape[0]])],
-                          [helper.make_tensor_value_info("y", F32, ["batch_size", "sequence_length", w.shape[1]])],
-                          [numpy_helper.from_array(w, "w")])
+
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="MatMul")],
+        "lm_head",
+        [helper.make_tensor_value_info("x", F32, ["batch_size", "sequence_length", w.shape[0]])],
+        [helper.make_tensor_value_info("y", F32, ["batch_size", "sequence_length", w.shape[1]])],
+        [numpy_helper.from_array(w, "w")],
+    )
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
 
@@ -257,21 +331,28 @@ def export_embed(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, opset:
     """embed_tokens<suffix>.onnx: the token table in row chunks, each chunk a Gather piece whose fp16 / q4 variants
     are made on their own and whose rows are joined back into one table per precision (q8 from the fp32 graph)."""
     from .quantize import make_variant
+
     t0 = time.time()
     name = "model.language_model.embed_tokens.weight"
     V, H = ckpt.shape(name)
     rows = max(1, TABLE_CHUNK_BYTES // (4 * H))
     # q8 is made from the fp32 graph (one scale for the whole table), so fp32 is written when q8 is asked
     chunked = list(dict.fromkeys([p for p in precisions if p != "q8"] + (["fp32"] if "q8" in precisions else [])))
-    out = {p: _EmbedWriter(onnx_dir / variant_name("embed_tokens", p), H, family.deepstack_columns, opset)
-           for p in chunked}
+    out = {
+        p: _EmbedWriter(onnx_dir / variant_name("embed_tokens", p), H, family.deepstack_columns, opset) for p in chunked
+    }
     for start in range(0, V, rows):
         table = ckpt.rows(name, start, min(V, start + rows))
         n = table.shape[0]
         mod = EmbedExport(nn.Embedding.from_pretrained(table, freeze=True), 1).eval()
-        piece = _trace(mod, (torch.tensor([[0, 1]], dtype=torch.int64),), ["input_ids"], ["rows"],
-                       {"input_ids": {0: "batch_size", 1: "sequence_length"},
-                        "rows": {0: "batch_size", 1: "sequence_length"}}, opset)
+        piece = _trace(
+            mod,
+            (torch.tensor([[0, 1]], dtype=torch.int64),),
+            ["input_ids"],
+            ["rows"],
+            {"input_ids": {0: "batch_size", 1: "sequence_length"}, "rows": {0: "batch_size", 1: "sequence_length"}},
+            opset,
+        )
         del mod, table
         trim()
         for p, w in out.items():
@@ -315,6 +396,7 @@ class _EmbedWriter:
 
     def append(self, piece: onnx.ModelProto, rows: int) -> None:
         from onnx import numpy_helper
+
         if self.first is None:
             self.first = piece
         for t in piece.graph.initializer:
@@ -339,7 +421,7 @@ class _EmbedWriter:
             else:
                 self.asm.store(t.name, tensor=t)
         last = g.output[0].name
-        final = last if self.columns > 1 else "inputs_embeds"   # the lookup's rows, or the graph's output itself
+        final = last if self.columns > 1 else "inputs_embeds"  # the lookup's rows, or the graph's output itself
         for n in g.node:
             n.output[:] = [final if o == last else o for o in n.output]
         self.asm.nodes.extend(g.node)
@@ -359,26 +441,38 @@ def open_checkpoint(folder: Path, adapter=None):
 
     from .family import ExportError, family_of
     from .untrusted import checked_folder
+
     if not (folder / "config.json").exists():
         raise ExportError(f"{folder}: no config.json; pass a Hugging Face checkpoint folder (save_pretrained output)")
-    checked_folder(folder)   # no custom code, plausible sizes, before transformers reads anything
+    checked_folder(folder)  # no custom code, plausible sizes, before transformers reads anything
     try:
         cfg = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
     except Exception as e:
         raise ExportError(f"{folder}/config.json: transformers cannot read it ({str(e).splitlines()[0]})") from None
     family_of(cfg)
     from .weights import empty_model
+
     model = empty_model(cfg)
     model.config._attn_implementation = "eager"
     return model, Checkpoint(folder, type(model), adapter)
 
 
-def export_streamed(model, ckpt: Checkpoint, family: Family, onnx_dir: Path, attn_layers: list[int], opset: int,
-                    precisions: list[str], attention_rows: str, seconds: dict) -> dict[str, int]:
+def export_streamed(
+    model,
+    ckpt: Checkpoint,
+    family: Family,
+    onnx_dir: Path,
+    attn_layers: list[int],
+    opset: int,
+    precisions: list[str],
+    attention_rows: str,
+    seconds: dict,
+) -> dict[str, int]:
     """The three graphs in every precision; returns {file with external data: chunks} for config.json and fills
     `seconds` per graph."""
     from .graphs import export_vision
     from .quantize import make_variant
+
     onnx_dir = Path(onnx_dir)
     onnx_dir.mkdir(parents=True, exist_ok=True)
     chunks: dict[str, int] = {}

@@ -3,6 +3,7 @@ it is a regular file under a size cap, and every size it declares is bounded bef
 
 CONFIG_LIMITS and VISION_LIMITS (sayo_train/limits.py) mirror src/core/limits.ts, where the engine, `sayo inspect`
 and the app read the same numbers. A breach is an ExportError of one line naming the field."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,14 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 # Keys that make transformers import Python from the folder (AutoConfig / AutoTokenizer / AutoModel... / processors).
 REMOTE_CODE_KEYS = ("auto_map",)
 # Files of a folder that transformers reads and that may name custom code.
-CODE_NAMING_FILES = ("config.json", "tokenizer_config.json", "preprocessor_config.json", "processor_config.json",
-                     "image_processor_config.json", "video_preprocessor_config.json")
+CODE_NAMING_FILES = (
+    "config.json",
+    "tokenizer_config.json",
+    "preprocessor_config.json",
+    "processor_config.json",
+    "image_processor_config.json",
+    "video_preprocessor_config.json",
+)
 MAX_JSON_DEPTH = 64
 
 
@@ -64,6 +71,7 @@ def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES):
 
     def bad_constant(name):
         raise ExportError(f"{path}: {name} is not a JSON number (accepted: finite numbers)")
+
     try:
         obj = json.loads(text, parse_constant=bad_constant)
     except RecursionError:
@@ -88,8 +96,10 @@ def refuse_remote_code(folder: Path) -> None:
             for k in REMOTE_CODE_KEYS:
                 if k in d:
                     names = ", ".join(sorted(d[k])) if isinstance(d[k], dict) else type(d[k]).__name__
-                    raise ExportError(f"{p}: {k} ({names}) names custom code; a model folder's Python is never run "
-                                      "here — remove auto_map or export a folder of a supported family")
+                    raise ExportError(
+                        f"{p}: {k} ({names}) names custom code; a model folder's Python is never run "
+                        "here — remove auto_map or export a folder of a supported family"
+                    )
 
 
 def _bounded_int(d: dict, prefix: str, key: str, limit: int) -> None:
@@ -98,8 +108,9 @@ def _bounded_int(d: dict, prefix: str, key: str, limit: int) -> None:
         return
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= limit:
         shown = json.dumps(v)[:40] if not isinstance(v, float) or math.isfinite(v) else str(v)
-        raise ExportError(f"config.json {prefix}{key}: {shown} is not plausible (accepted: an integer from 1 to "
-                          f"{limit:,})")
+        raise ExportError(
+            f"config.json {prefix}{key}: {shown} is not plausible (accepted: an integer from 1 to {limit:,})"
+        )
 
 
 def check_config(config: dict, where: Path) -> None:
@@ -108,10 +119,13 @@ def check_config(config: dict, where: Path) -> None:
         raise ExportError(f"{where}: expected a JSON object")
     for k in config:
         if k in ("__proto__", "constructor", "prototype"):
-            raise ExportError(f"config.json {k}: not a config field (refused: the engine's JavaScript would read it "
-                              "as an object property)")
-    parts = [("", config)] + [(f"{s}.", config[s]) for s in ("text_config", "vision_config")
-                              if isinstance(config.get(s), dict)]
+            raise ExportError(
+                f"config.json {k}: not a config field (refused: the engine's JavaScript would read it "
+                "as an object property)"
+            )
+    parts = [("", config)] + [
+        (f"{s}.", config[s]) for s in ("text_config", "vision_config") if isinstance(config.get(s), dict)
+    ]
     for prefix, d in parts:
         for k in d:
             if k in ("__proto__", "constructor", "prototype"):
@@ -121,8 +135,9 @@ def check_config(config: dict, where: Path) -> None:
             _bounded_int(d, prefix, key, limit)
         heads, kv = d.get("num_attention_heads"), d.get("num_key_value_heads")
         if isinstance(heads, int) and isinstance(kv, int) and (kv > heads or heads % kv):
-            raise ExportError(f"config.json {prefix}num_key_value_heads: {kv} does not divide "
-                              f"num_attention_heads {heads}")
+            raise ExportError(
+                f"config.json {prefix}num_key_value_heads: {kv} does not divide num_attention_heads {heads}"
+            )
 
 
 def checked_folder(folder: Path) -> dict:
@@ -136,15 +151,27 @@ def checked_folder(folder: Path) -> dict:
     check_config(config, folder / "config.json")
     weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
     if not weights:
-        raise ExportError(f"{folder}: no weights (model.safetensors or model-*.safetensors); pass a complete "
-                          "save_pretrained folder")
+        raise ExportError(
+            f"{folder}: no weights (model.safetensors or model-*.safetensors); pass a complete save_pretrained folder"
+        )
     for w in weights:
         regular_file(w, None)
     for idx in folder.glob("*.index.json"):
         index = read_json(idx)
-        missing = sorted({f for f in (index.get("weight_map") or {}).values()
-                          if isinstance(f, str) and not (folder / f).exists()}) if isinstance(index, dict) else []
+        missing = (
+            sorted(
+                {
+                    f
+                    for f in (index.get("weight_map") or {}).values()
+                    if isinstance(f, str) and not (folder / f).exists()
+                }
+            )
+            if isinstance(index, dict)
+            else []
+        )
         if missing:
-            raise ExportError(f"{idx}: names {', '.join(missing[:3])}, which {'is' if len(missing) == 1 else 'are'} "
-                              "missing from the folder")
+            raise ExportError(
+                f"{idx}: names {', '.join(missing[:3])}, which {'is' if len(missing) == 1 else 'are'} "
+                "missing from the folder"
+            )
     return config

@@ -9,6 +9,7 @@ Window attention without reordering: Qwen2.5-VL permutes merge units into window
 and permutes back after the merger. Attention within a group is permutation-equivariant and the merger reads the
 same four consecutive patches (a merge unit) in either order, so an additive mask that lets a patch attend only to
 patches of its own window, in the processor's original order, gives the same result with no permutation at all."""
+
 from __future__ import annotations
 
 import torch
@@ -78,8 +79,12 @@ class VisionExport(nn.Module):
         dh = (hf - h0.to(torch.float32))[:, None]
         dw = (wf - w0.to(torch.float32))[:, None]
         e = v.pos_embed
-        return (e(h0 * G + w0) * ((1 - dh) * (1 - dw)) + e(h0 * G + w1) * ((1 - dh) * dw)
-                + e(h1 * G + w0) * (dh * (1 - dw)) + e(h1 * G + w1) * (dh * dw))
+        return (
+            e(h0 * G + w0) * ((1 - dh) * (1 - dw))
+            + e(h0 * G + w1) * ((1 - dh) * dw)
+            + e(h1 * G + w0) * (dh * (1 - dw))
+            + e(h1 * G + w1) * (dh * dw)
+        )
 
     def _attention(self, blk, x, cos, sin, bias):
         """x [1, N, C] (a leading 1 so the block's linears trace to MatMul, which the q4 quantizer handles, not
@@ -116,8 +121,9 @@ class VisionExport(nn.Module):
         full = torch.where(key[:, None] == key[None, :], 0.0, neg).to(x.dtype)
         win = None
         if self.family.window_attention:
-            wkey = (key * 65536 + torch.div(br, self.window, rounding_mode="floor")) * 65536 \
-                + torch.div(bc, self.window, rounding_mode="floor")
+            wkey = (key * 65536 + torch.div(br, self.window, rounding_mode="floor")) * 65536 + torch.div(
+                bc, self.window, rounding_mode="floor"
+            )
             win = torch.where(wkey[:, None] == wkey[None, :], 0.0, neg).to(x.dtype)
         x = x[None]
         deepstack = []

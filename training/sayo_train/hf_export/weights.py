@@ -3,6 +3,7 @@
 tensors from the safetensors files (`safe_open`, lazily, one at a time) right before it is traced, then sent back to
 the meta device. A peft LoRA adapter is merged tensor by tensor as it is read: W + (α / r) · B·A, peft's own formula
 for a plain LoRA linear (`merge_and_unload`), so the merged weights equal the whole-model path's."""
+
 from __future__ import annotations
 
 import json
@@ -20,6 +21,7 @@ class Checkpoint:
 
     def __init__(self, folder: Path, model_class, adapter: Path | None = None):
         from safetensors import safe_open
+
         self.folder = Path(folder)
         index = self.folder / "model.safetensors.index.json"
         if index.exists():
@@ -27,8 +29,10 @@ class Checkpoint:
         elif (self.folder / "model.safetensors").exists():
             files = ["model.safetensors"]
         else:
-            raise ExportError(f"{self.folder}: no model.safetensors or model.safetensors.index.json; a streamed export "
-                              "reads safetensors weights (save the checkpoint with safe_serialization=True)")
+            raise ExportError(
+                f"{self.folder}: no model.safetensors or model.safetensors.index.json; a streamed export "
+                "reads safetensors weights (save the checkpoint with safe_serialization=True)"
+            )
         mapping = getattr(model_class, "_checkpoint_conversion_mapping", None) or {}
         self._where: dict[str, tuple[str, str]] = {}
         for f in files:
@@ -56,6 +60,7 @@ class Checkpoint:
         """A fresh handle per read: safetensors maps the file, and the pages a read touches stay in the process
         (its RSS) for as long as the handle lives; a handle per read lets them go with the tensor."""
         from safetensors import safe_open
+
         return safe_open(str(self.folder / f), "pt")
 
     def rows(self, name: str, start: int, stop: int) -> torch.Tensor:
@@ -63,8 +68,10 @@ class Checkpoint:
         f, key = self._where[name]
         t = self._open(f).get_slice(key)[start:stop].to(torch.float32)
         if self.lora and self.lora.touches(name):
-            raise ExportError(f"{name}: a LoRA adapter on the embedding or LM head is not supported by the streamed "
-                              "export; merge it with peft first")
+            raise ExportError(
+                f"{name}: a LoRA adapter on the embedding or LM head is not supported by the streamed "
+                "export; merge it with peft first"
+            )
         return t
 
     def shape(self, name: str) -> list[int]:
@@ -77,17 +84,22 @@ class _Lora:
 
     def __init__(self, folder: Path):
         from safetensors.torch import load_file
+
         cfg_path = folder / "adapter_config.json"
         if not cfg_path.exists():
-            raise ExportError(f"{folder}: no adapter_config.json; --adapter takes a peft LoRA folder "
-                              "(PeftModel.save_pretrained output)")
+            raise ExportError(
+                f"{folder}: no adapter_config.json; --adapter takes a peft LoRA folder "
+                "(PeftModel.save_pretrained output)"
+            )
         cfg = json.loads(cfg_path.read_text())
         unsupported = [k for k in ("use_dora", "fan_in_fan_out") if cfg.get(k)]
         if cfg.get("peft_type", "LORA") != "LORA" or unsupported or cfg.get("rank_pattern") or cfg.get("alpha_pattern"):
-            raise ExportError(f"{folder}: the streamed export merges plain LoRA adapters (peft_type LORA, one r and "
-                              f"alpha, no DoRA / fan_in_fan_out); this one has {unsupported or cfg.get('peft_type')}")
+            raise ExportError(
+                f"{folder}: the streamed export merges plain LoRA adapters (peft_type LORA, one r and "
+                f"alpha, no DoRA / fan_in_fan_out); this one has {unsupported or cfg.get('peft_type')}"
+            )
         r, alpha = int(cfg["r"]), float(cfg["lora_alpha"])
-        self.scale = alpha / (r ** 0.5) if cfg.get("use_rslora") else alpha / r
+        self.scale = alpha / (r**0.5) if cfg.get("use_rslora") else alpha / r
         weights = load_file(str(folder / "adapter_model.safetensors"))
         self.pairs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for k, a in weights.items():
@@ -106,12 +118,15 @@ class _Lora:
             return w
         a, b = self.pairs[name]
         if a.shape[1] != w.shape[1] or b.shape[0] != w.shape[0]:
-            raise ExportError(f"{name}: the adapter's LoRA shapes {list(b.shape)}·{list(a.shape)} do not fit the "
-                              f"weight {list(w.shape)}; it was made for another base")
+            raise ExportError(
+                f"{name}: the adapter's LoRA shapes {list(b.shape)}·{list(a.shape)} do not fit the "
+                f"weight {list(w.shape)}; it was made for another base"
+            )
         merged = w + (b @ a) * self.scale
         if not torch.isfinite(merged).all():
-            raise ExportError(f"{name}: merging the adapter gives non-finite weights (NaN or inf); the adapter is "
-                              "broken")
+            raise ExportError(
+                f"{name}: merging the adapter gives non-finite weights (NaN or inf); the adapter is broken"
+            )
         return merged
 
 
@@ -120,6 +135,7 @@ def empty_model(config):
     buffers, eager attention, eval mode."""
     from accelerate import init_empty_weights
     from transformers import AutoModelForImageTextToText
+
     with init_empty_weights():
         model = AutoModelForImageTextToText.from_config(config, attn_implementation="eager", dtype=torch.float32)
     return model.eval()
@@ -128,6 +144,7 @@ def empty_model(config):
 class Live:
     """Bytes of parameters materialized right now, and the most there ever were (what a test holds the streamed
     export to: one piece at a time)."""
+
     now = 0
     peak = 0
 
@@ -139,6 +156,7 @@ def _size(module: torch.nn.Module) -> int:
 def materialize(module: torch.nn.Module, prefix: str, ckpt: Checkpoint) -> torch.nn.Module:
     """Gives `module` (parameters on meta) its float32 tensors `prefix + name` from the checkpoint."""
     from accelerate.utils import set_module_tensor_to_device
+
     for name, p in list(module.named_parameters()):
         set_module_tensor_to_device(module, name, "cpu", value=ckpt.get(prefix + name), dtype=torch.float32)
     Live.now += _size(module)
@@ -149,6 +167,7 @@ def materialize(module: torch.nn.Module, prefix: str, ckpt: Checkpoint) -> torch
 def release(module: torch.nn.Module) -> None:
     """Sends `module`'s parameters back to the meta device, freeing their memory."""
     from accelerate.utils import set_module_tensor_to_device
+
     Live.now -= _size(module)
     for name, _p in list(module.named_parameters()):
         set_module_tensor_to_device(module, name, "meta")
@@ -161,6 +180,7 @@ def trim() -> None:
     grows by about one piece per piece: measured +45 MB per 60 MB layer without, +0 with. No-op off glibc."""
     import ctypes
     import ctypes.util
+
     try:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):

@@ -11,7 +11,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../lab/support/exports.ts';
+import {
+  buildExports,
+  EXPORT_BUILD_TIMEOUT_MS,
+  type Exports,
+  type ExportReference,
+} from '../../../../lab/support/exports.ts';
 import { maxAbsDiff } from '../../../../lab/support/reference.ts';
 import { hasStackTrace, runSayo } from '../../../../lab/testutils/run-cli.ts';
 import { createNodeEngine } from '../../node.ts';
@@ -53,19 +58,32 @@ describe('Qwen3-VL with DeepStack in the Node engine', () => {
     const ref = exports.reference.qwen3_vl_deepstack;
     const engine = createNodeEngine();
     const info = await engine.load({ kind: 'path', path: exports.folder('qwen3_vl_deepstack') });
-    expect(info).toMatchObject({ modelType: 'qwen3_vl', attentionLayers: ref.layers, numHeads: ref.heads, numLayers: 3 });
+    expect(info).toMatchObject({
+      modelType: 'qwen3_vl',
+      attentionLayers: ref.layers,
+      numHeads: ref.heads,
+      numLayers: 3,
+    });
     expect(info.architectureNote).toBeUndefined();
     const image = { kind: 'encoded' as const, bytes: new Uint8Array(exports.image('qwen3_vl_deepstack')) };
     const steps: StepRecord[] = [];
     let inputIds: number[] | undefined;
-    await engine.generate(info.handle, { image, question: ref.question, maxNewTokens: ref.tokens.length }, {
-      onPrompt: (p) => void (inputIds = p.inputIds),
-      onStep: (s) => void steps.push(s),
-    });
+    await engine.generate(
+      info.handle,
+      { image, question: ref.question, maxNewTokens: ref.tokens.length },
+      {
+        onPrompt: (p) => void (inputIds = p.inputIds),
+        onStep: (s) => void steps.push(s),
+      },
+    );
     expect(inputIds).toEqual(ref.inputIds);
     const generated = expectHf(steps, ref);
     const scored: StepRecord[] = [];
-    await engine.score(info.handle, { image, question: ref.question, answer: '', answerTokenIds: ref.tokens }, { onStep: (s) => void scored.push(s) });
+    await engine.score(
+      info.handle,
+      { image, question: ref.question, answer: '', answerTokenIds: ref.tokens },
+      { onStep: (s) => void scored.push(s) },
+    );
     const scoredHf = expectHf(scored, ref);
     // The same call sequence as generation: the rows are the greedy run's, bit for bit or nearly.
     const vsGreedy = Math.max(...scored.map((s, i) => maxAbsDiff(s.attention, steps[i].attention)));
@@ -82,15 +100,23 @@ describe('Qwen3-VL with DeepStack in the Node engine', () => {
     const plain = await engine.load({ kind: 'path', path: exports.folder('qwen3_vl') });
     expect(plain.architectureNote).toBeUndefined(); // Qwen3-VL with deepstack_visual_indexes: [] needs no blocks
     const without = await engine.load({ kind: 'path', path: withDeepstackConfig('qwen3_vl', [0, 1, 2]) });
-    expect(without.architectureNote).toMatch(/^This model runs without DeepStack: .*deepstack_visual_indexes \[0,1,2\].*not the model's.*`python -m sayo_train export <checkpoint> --out <folder>`/);
+    expect(without.architectureNote).toMatch(
+      /^This model runs without DeepStack: .*deepstack_visual_indexes \[0,1,2\].*not the model's.*`python -m sayo_train export <checkpoint> --out <folder>`/,
+    );
     const image = { kind: 'encoded' as const, bytes: new Uint8Array(exports.image('qwen3_vl')) };
     const steps: StepRecord[] = [];
-    await engine.generate(without.handle, { image, question: 'Where is the red circle?', maxNewTokens: 2 }, { onStep: (s) => void steps.push(s) });
+    await engine.generate(
+      without.handle,
+      { image, question: 'Where is the red circle?', maxNewTokens: 2 },
+      { onStep: (s) => void steps.push(s) },
+    );
     // Same graphs as the plain folder: the same answer, now flagged.
     expect(steps.map((s) => s.tokenId)).toEqual(exports.reference.qwen3_vl.tokens.slice(0, 2));
     // Blocks for 3 features, a config that lists 1: a different mismatch, named with the widths.
     const fewer = await engine.load({ kind: 'path', path: withDeepstackConfig('qwen3_vl_deepstack', [0]) });
-    expect(fewer.architectureNote).toMatch(/image_features 256, embed_tokens 256, decoder 256\) are not the 128 columns .*DeepStack \[0\].*sayo_train export/);
+    expect(fewer.architectureNote).toMatch(
+      /image_features 256, embed_tokens 256, decoder 256\) are not the 128 columns .*DeepStack \[0\].*sayo_train export/,
+    );
     for (const m of [plain, without, fewer]) await engine.unload(m.handle);
   });
 });
@@ -106,7 +132,17 @@ describe('sayo eval and sayo ask on Qwen3-VL folders with DeepStack', () => {
     ];
     fs.writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const out = path.join(tmp, 'eval-ds');
-    const run = runSayo(['eval', '--model', exports.folder('qwen3_vl_deepstack'), '--data', data, '--max-new-tokens', '4', '--out', out]);
+    const run = runSayo([
+      'eval',
+      '--model',
+      exports.folder('qwen3_vl_deepstack'),
+      '--data',
+      data,
+      '--max-new-tokens',
+      '4',
+      '--out',
+      out,
+    ]);
     expect(hasStackTrace(run.stderr)).toBe(false);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stderr).not.toMatch(/DeepStack/);
@@ -121,10 +157,33 @@ describe('sayo eval and sayo ask on Qwen3-VL folders with DeepStack', () => {
     }
 
     const without = withDeepstackConfig('qwen3_vl', [0, 1, 2]);
-    const flagged = runSayo(['eval', '--model', without, '--data', data, '--limit', '1', '--max-new-tokens', '2', '--out', path.join(tmp, 'eval-without')]);
+    const flagged = runSayo([
+      'eval',
+      '--model',
+      without,
+      '--data',
+      data,
+      '--limit',
+      '1',
+      '--max-new-tokens',
+      '2',
+      '--out',
+      path.join(tmp, 'eval-without'),
+    ]);
     expect(flagged.status, flagged.stderr).toBe(0);
     expect(flagged.stderr).toMatch(/This model runs without DeepStack: .*sayo_train export/);
-    const ask = runSayo(['ask', '--model', without, '--image', image, '--question', ref.question, '--max-new-tokens', '2', '--json']);
+    const ask = runSayo([
+      'ask',
+      '--model',
+      without,
+      '--image',
+      image,
+      '--question',
+      ref.question,
+      '--max-new-tokens',
+      '2',
+      '--json',
+    ]);
     expect(ask.status, ask.stderr).toBe(0);
     expect(JSON.parse(ask.stdout).architectureNote).toMatch(/runs without DeepStack/);
     expect(ask.stderr).toMatch(/runs without DeepStack/);

@@ -12,7 +12,12 @@ import path from 'node:path';
 import { RawImage } from '@huggingface/transformers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { transformersJs, type TjsAnswer } from '../../../../lab/support/tjs-generate.ts';
-import { buildExports, EXPORT_BUILD_TIMEOUT_MS, type Exports, type ExportReference } from '../../../../lab/support/exports.ts';
+import {
+  buildExports,
+  EXPORT_BUILD_TIMEOUT_MS,
+  type Exports,
+  type ExportReference,
+} from '../../../../lab/support/exports.ts';
 
 let exports: Exports;
 beforeAll(() => {
@@ -24,7 +29,12 @@ beforeAll(() => {
  * chat template, greedy), with `output_attentions`. `zeroDeepstack` zeroes image_features' blocks 1…K as the vision
  * session returns them.
  */
-async function stockGenerate(folder: string, image: string, ref: ExportReference, zeroDeepstack = false): Promise<TjsAnswer> {
+async function stockGenerate(
+  folder: string,
+  image: string,
+  ref: ExportReference,
+  zeroDeepstack = false,
+): Promise<TjsAnswer> {
   const runner = await transformersJs(folder, { dtype: 'fp32', device: 'cpu' });
   try {
     expect(runner.model.constructor.name).toBe('Qwen3VLForConditionalGeneration');
@@ -52,7 +62,7 @@ function worstDiff(got: number[][], want: number[][]): number {
   return Math.max(...got.flatMap((r, i) => r.map((v, k) => Math.abs(v - want[i][k]))));
 }
 
-describe("stock transformers.js generate() on a DeepStack export", () => {
+describe('stock transformers.js generate() on a DeepStack export', () => {
   it("reproduces Hugging Face's prompt ids, greedy tokens and attention (≤ 1e-4); with DeepStack zeroed it does not", async () => {
     const ref = exports.reference.qwen3_vl_deepstack;
     const folder = exports.folder('qwen3_vl_deepstack');
