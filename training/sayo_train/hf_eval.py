@@ -52,7 +52,7 @@ from PIL import Image
 
 from .geometry import GeometryError, box_tokens
 from .hf_data import prompt_text
-from .policy_attention import decoder_layers, grid_from_thw, summarize
+from .policy_attention import decoder_layers, grid_from_thw, right_padded, summarize
 from .reward_math import ALIGNMENTS, DEFAULT_EPS, DEFAULT_TOP_RATIO, RewardError
 from .text_rewards import extract_answer
 
@@ -334,16 +334,8 @@ def score_batch(model, proc, images, questions, completions, system_prompt=None,
     Per item: att [T, H, N] (row t produced token t), image_share [T, H], row_sum [T, H], entropy [T] (float64,
     logits at temperature 1), grid_thw, prompt_len, image_start."""
     texts = [prompt_text(proc, q, system_prompt) for q in questions]
-    enc = proc(images=[[im] for im in images], text=texts, return_tensors="pt", padding=True, padding_side="right")
-    plens = enc["attention_mask"].sum(-1).tolist()
-    seqs = [enc["input_ids"][b, :p].tolist() + list(c) for b, (p, c) in enumerate(zip(plens, completions))]
+    enc, plens, ids, mask = right_padded(proc, texts, images, completions)
     pad = proc.tokenizer.pad_token_id
-    B, L = len(seqs), max(len(s) for s in seqs)
-    ids = torch.full((B, L), pad, dtype=torch.long)
-    mask = torch.zeros((B, L), dtype=torch.long)
-    for b, s in enumerate(seqs):
-        ids[b, : len(s)] = torch.tensor(s)
-        mask[b, : len(s)] = 1
     device = next(model.parameters()).device
     previous = model.config._attn_implementation
     if previous != "eager":

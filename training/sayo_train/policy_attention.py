@@ -188,7 +188,9 @@ def measure(
     return res
 
 
-def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, layer, temperature):
+def right_padded(processor, prompt_texts: list[str], images: list, completion_ids: list[list[int]]):
+    """Each prompt (with its image) followed by its completion, right-padded into one batch: the processor's encoding
+    of the prompts, each prompt's length, the ids [B, L] and the attention mask [B, L]."""
     enc = processor(
         images=[[im] for im in images], text=prompt_texts, return_tensors="pt", padding=True, padding_side="right"
     )
@@ -201,6 +203,12 @@ def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, la
     for b, s in enumerate(seqs):
         ids[b, : len(s)] = torch.tensor(s)
         mask[b, : len(s)] = 1
+    return enc, prompt_lens, ids, mask
+
+
+def _measure_batch(model, processor, prompt_texts, images, completion_ids, *, layer, temperature):
+    enc, prompt_lens, ids, mask = right_padded(processor, prompt_texts, images, completion_ids)
+    B = ids.shape[0]
     device = next(model.parameters()).device
     image_id = model.config.image_token_id
     rows = [torch.arange(p - 1, p - 1 + len(c), device=device) for p, c in zip(prompt_lens, completion_ids)]
